@@ -1,0 +1,37 @@
+# Local stack and tests of ckanext-sinp. See README.md.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+.PHONY: help install run up down restart status test test-unit logs clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+install:  ## install what is missing (Debian packages, virtualenvs, Solr jars)
+	@bash stack/install.sh
+
+run:  ## install, start every service with demo data in the foreground; Ctrl-C stops them
+	@bash stack/run.sh
+
+up:  ## the same in the background; returns when every service answers
+	@bash stack/up.sh
+
+down:  ## stop exactly what `make up` started
+	@bash stack/down.sh
+
+restart: down up  ## stop then start the stack
+
+status:  ## which services run, with their memory
+	@bash stack/status.sh
+
+test:  ## unit tests, then the whole suite against the running services (started if needed)
+	@bash stack/test.sh
+
+test-unit:  ## unit tests only (no services)
+	@bash stack/install.sh && var/venv/ckan/bin/pytest -p no:ckan -p no:ckan_fixtures -q tests/unit
+
+logs:  ## follow the services' logs
+	@tail -F var/log/*.log
+
+clean: down  ## stop the stack and delete var/ (virtualenvs, data, logs); keeps pip and Maven caches
+	rm -rf var

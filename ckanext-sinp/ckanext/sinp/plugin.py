@@ -1,0 +1,25 @@
+"""CKAN plugin classes. Each hook delegates to a module that holds the logic."""
+from __future__ import annotations
+
+import ckan.plugins as p
+import ckan.plugins.toolkit as tk
+
+from ckanext.sinp import cli
+
+
+@tk.blanket.config_declarations
+class SinpPlugin(p.SingletonPlugin):
+    """Core SINP plugin: configuration, templates and the ``ckan sinp`` commands."""
+
+    p.implements(p.IConfigurer)
+    p.implements(p.IClick)
+
+    # IConfigurer
+
+    def update_config(self, config_):
+        tk.add_template_directory(config_, "templates")
+
+    # IClick
+
+    def get_commands(self):
+        return cli.get_commands()

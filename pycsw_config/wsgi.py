@@ -1,0 +1,323 @@
+# -*- coding: utf-8 -*-
+"""WSGI entry point of the SINP CSW endpoint (pycsw 2.6.2).
+
+Serve with gunicorn from pycsw's own virtualenv (Python 3.11, pycsw 2.6.2,
+SQLAlchemy 1.4), on the loopback interface, behind the public reverse proxy:
+
+    <pycsw venv>/bin/gunicorn --chdir <repo>/pycsw_config wsgi:application \\
+        -b 127.0.0.1:8000 --workers 2 --max-requests 200 --max-requests-jitter 20
+
+(pycsw 2.6.2 grows by ~1 MiB per request in a long-lived process: keep
+--max-requests.) It answers on ``/csw`` and ``/`` (404 elsewhere).
+
+Environment (read once, when the worker imports this module; a missing or
+invalid value stops the worker from booting):
+
+  PYCSW_SERVER_URL    required. Public absolute URL of the endpoint as
+                      harvesters must call it, e.g. https://sinp.example.fr/csw.
+                      Written in every ows:DCP xlink:href of GetCapabilities.
+  PYCSW_DATABASE_URL  required. SQLAlchemy 1.4 URL of a READ-ONLY role, e.g.
+                      postgresql://sinp_csw_reader:secret@127.0.0.1:5432/ckan
+                      (the role needs only SELECT on the table; see
+                      ckanext.sinp.csw.repository.grant_reader).
+  PYCSW_SET__<SECTION>__<OPTION>
+                      optional. Overrides one option of pycsw.cfg; SECTION is
+                      the section name upper-cased with ':' written '_'
+                      (METADATA_MAIN, METADATA_INSPIRE, SERVER, REPOSITORY),
+                      e.g. PYCSW_SET__METADATA_MAIN__CONTACT_EMAIL=sinp@example.fr
+                      or PYCSW_SET__SERVER__LOGLEVEL=WARNING together with
+                      PYCSW_SET__SERVER__LOGFILE=/dev/stderr.
+  PYCSW_MAX_POST_BYTES
+                      optional, default 1048576. Larger POST bodies get 413.
+
+pycsw.cfg (beside this file) may use ${NAME} placeholders; they are filled
+from the environment, ${PYCSW_CONFIG_DIR} being the directory of this file
+(so ``[repository] mappings`` is always the absolute path of mappings.py).
+
+Security: pycsw 2.6.2's own ``pycsw.wsgi`` loads whatever configuration file
+a client names with ``?config=<path>`` (in any letter case, since it lower-cases
+the query string). This wrapper never takes a configuration path from the
+request nor from the WSGI environ (pycsw's PYCSW_CONFIG / PYCSW_ROOT are not
+used): it builds the configuration object itself and hands it to
+``pycsw.server.Csw``. On top of that, every query parameter whose decoded
+name contains "config" (any case) is removed from QUERY_STRING before pycsw
+parses it.
+
+Paging order: pycsw 2.6.2 applies no ORDER BY unless the client sends SortBy,
+and has no stable-sort option. This module patches
+``pycsw.core.repository.Repository.query`` so that every GetRecords query
+ends its ORDER BY with the record identifier (unique): pages are disjoint and
+complete, which harvesters that delete unseen records depend on.
+"""
+
+import configparser
+import os
+import re
+import runpy
+from urllib.parse import unquote_plus, urlsplit
+
+import pycsw
+from pycsw import server
+from pycsw.core import config as pycsw_config
+from pycsw.core import repository as pycsw_repository
+from pycsw.core import util as pycsw_util
+from sqlalchemy.sql import text
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CONFIG_FILE = os.path.join(HERE, 'pycsw.cfg')
+MAPPINGS_FILE = os.path.join(HERE, 'mappings.py')
+
+PYCSW_VERSION = '2.6.2'
+SET_PREFIX = 'PYCSW_SET__'
+SERVED_PATHS = ('/', '/csw')
+
+_PLACEHOLDER = re.compile(r'\$\{([A-Za-z_][A-Za-z0-9_]*)\}')
+
+
+class ConfigurationError(RuntimeError):
+    """The endpoint cannot start with this configuration."""
+
+
+# --------------------------------------------------------------------------
+# Configuration
+# --------------------------------------------------------------------------
+
+def _expand(value, variables, where):
+    def repl(match):
+        name = match.group(1)
+        if not variables.get(name):
+            raise ConfigurationError(
+                '%s uses ${%s}, which is not set in the environment'
+                % (where, name))
+        return variables[name]
+    return _PLACEHOLDER.sub(repl, value)
+
+
+def _check_server_url(url):
+    parts = urlsplit(url)
+    if parts.scheme not in ('http', 'https') or not parts.netloc:
+        raise ConfigurationError(
+            'PYCSW_SERVER_URL must be an absolute http(s) URL, got %r' % url)
+    if parts.query or parts.fragment:
+        raise ConfigurationError(
+            'PYCSW_SERVER_URL must have no query string nor fragment')
+
+
+def load_configuration(environ=None):
+    """Return {section: {option: value}} from pycsw.cfg and ``environ``.
+
+    ``environ`` defaults to os.environ. Raises ConfigurationError.
+    """
+    environ = dict(os.environ if environ is None else environ)
+
+    for name in ('PYCSW_SERVER_URL', 'PYCSW_DATABASE_URL'):
+        if not environ.get(name, '').strip():
+            raise ConfigurationError('%s is not set' % name)
+        environ[name] = environ[name].strip()
+    _check_server_url(environ['PYCSW_SERVER_URL'])
+    environ['PYCSW_CONFIG_DIR'] = HERE
+
+    parser = configparser.ConfigParser(interpolation=None)
+    with open(CONFIG_FILE, encoding='utf-8') as fh:
+        parser.read_file(fh)
+
+    settings = {}
+    for section in parser.sections():
+        settings[section] = {
+            option: _expand(value, environ, '[%s] %s' % (section, option))
+            for option, value in parser.items(section)
+        }
+
+    # PYCSW_SET__<SECTION>__<OPTION> overrides
+    by_env_name = {s.replace(':', '_').upper(): s for s in settings}
+    for name, value in sorted(environ.items()):
+        if not name.startswith(SET_PREFIX):
+            continue
+        section_key, sep, option = name[len(SET_PREFIX):].partition('__')
+        if not sep or not option or section_key not in by_env_name:
+            raise ConfigurationError(
+                '%s: expected %s<SECTION>__<OPTION> with SECTION one of %s'
+                % (name, SET_PREFIX, ', '.join(sorted(by_env_name))))
+        settings[by_env_name[section_key]][option.lower()] = value
+
+    # Read-only endpoint, whatever the overrides say.
+    settings.setdefault('manager', {})['transactions'] = 'false'
+
+    _check_consistency(settings)
+    return settings
+
+
+def _check_consistency(settings):
+    """Fail early on what pycsw would only report request by request."""
+    _check_server_url(settings['server']['url'])
+
+    mappings_path = settings['repository'].get('mappings', '')
+    if not os.path.isabs(mappings_path) or not os.path.isfile(mappings_path):
+        raise ConfigurationError(
+            '[repository] mappings must be the absolute path of an existing '
+            'file (pycsw treats a value without "/" as a module name): %r'
+            % mappings_path)
+    mappings = runpy.run_path(mappings_path)
+
+    expected_keys = set(pycsw_config.StaticContext().md_core_model['mappings'])
+    missing = expected_keys - set(mappings['MD_CORE_MODEL']['mappings'])
+    if missing:
+        raise ConfigurationError(
+            '%s lacks pycsw keys: %s' % (mappings_path, ', '.join(sorted(missing))))
+
+    table = settings['repository'].get('table')
+    if table != mappings['TABLE_NAME']:
+        raise ConfigurationError(
+            '[repository] table=%r but mappings.TABLE_NAME=%r'
+            % (table, mappings['TABLE_NAME']))
+
+    # pycsw queries plainto_tsquery('<language name>', ...) with the name it
+    # derives from [server] language; the table's tsvector uses FTS_CONFIG.
+    code = settings['server'].get('language', 'en').split('-')[0]
+    fts = pycsw_config.StaticContext().languages.get(code, 'english')
+    if fts != mappings['FTS_CONFIG']:
+        raise ConfigurationError(
+            '[server] language=%s makes pycsw search with %r but the table '
+            'is indexed with %r (mappings.FTS_CONFIG)'
+            % (settings['server'].get('language'), fts, mappings['FTS_CONFIG']))
+
+
+def new_config_parser(settings):
+    """A fresh ConfigParser per request (pycsw mutates it)."""
+    parser = configparser.ConfigParser(interpolation=None)
+    for section, options in settings.items():
+        parser.add_section(section)
+        for option, value in options.items():
+            parser.set(section, option, value)
+    return parser
+
+
+# --------------------------------------------------------------------------
+# Stable paging order (pycsw 2.6.2 Repository.query + identifier tie-breaker)
+# --------------------------------------------------------------------------
+
+def _stable_query(self, constraint, sortby=None, typenames=None,
+                  maxrecords=10, startposition=0):
+    """pycsw 2.6.2 ``Repository.query`` with the identifier as last sort key."""
+    if 'where' in constraint:
+        query = self.session.query(self.dataset).filter(
+            text(constraint['where'])).params(
+                self._create_values(constraint['values']))
+    else:
+        query = self.session.query(self.dataset)
+
+    total = self._get_repo_filter(query).count()
+
+    mappings = self.context.md_core_model['mappings']
+
+    if pycsw_util.ranking_pass:  # spatial ranking (off unless configured)
+        from sqlalchemy import func
+        query = query.order_by(func.get_spatial_overlay_rank(
+            getattr(self.dataset, mappings['pycsw:BoundingBox']),
+            pycsw_util.ranking_query_geometry).desc())
+        pycsw_util.ranking_pass = False
+        pycsw_util.ranking_query_geometry = ''
+
+    if sortby is not None:
+        from sqlalchemy import func
+        column = getattr(self.dataset, sortby['propertyname'])
+        if sortby.get('spatial'):
+            column = func.get_geometry_area(column)
+        query = query.order_by(
+            column.desc() if sortby['order'] == 'DESC' else column)
+
+    # The tie-breaker: identifier is the primary key, hence unique.
+    query = query.order_by(getattr(self.dataset, mappings['pycsw:Identifier']))
+
+    return [str(total), self._get_repo_filter(query).limit(
+        maxrecords).offset(startposition).all()]
+
+
+def _install_stable_sort():
+    if pycsw.__version__ != PYCSW_VERSION:
+        raise ConfigurationError(
+            'wsgi.py patches pycsw %s; found pycsw %s: review _stable_query'
+            % (PYCSW_VERSION, pycsw.__version__))
+    pycsw_repository.Repository.query = _stable_query
+
+
+# --------------------------------------------------------------------------
+# Request handling
+# --------------------------------------------------------------------------
+
+def strip_config_params(query_string):
+    """Remove every parameter whose decoded name contains 'config' (any case)."""
+    kept = []
+    for part in query_string.split('&'):
+        if not part:
+            continue
+        name = unquote_plus(part.split('=', 1)[0])
+        if 'config' in name.lower():
+            continue
+        kept.append(part)
+    return '&'.join(kept)
+
+
+def _plain(start_response, status, message, extra_headers=()):
+    body = (message + '\n').encode('utf-8')
+    start_response(status, [('Content-Type', 'text/plain; charset=UTF-8'),
+                            ('Content-Length', str(len(body)))]
+                   + list(extra_headers))
+    return [body]
+
+
+def _max_post_bytes():
+    try:
+        return int(os.environ.get('PYCSW_MAX_POST_BYTES', 1024 * 1024))
+    except ValueError:
+        return 1024 * 1024
+
+
+SETTINGS = load_configuration()
+MAX_POST_BYTES = _max_post_bytes()
+_install_stable_sort()
+
+
+def application(environ, start_response):
+    """WSGI application."""
+    path = environ.get('PATH_INFO') or '/'
+    if path != '/' and path.rstrip('/') not in SERVED_PATHS:
+        return _plain(start_response, '404 Not Found', 'Not Found')
+
+    method = environ.get('REQUEST_METHOD', 'GET').upper()
+    if method not in ('GET', 'HEAD', 'POST'):
+        return _plain(start_response, '405 Method Not Allowed',
+                      'Method Not Allowed', [('Allow', 'GET, HEAD, POST')])
+
+    if method == 'POST':
+        try:
+            length = int(environ.get('CONTENT_LENGTH') or 0)
+        except ValueError:
+            length = 0
+        if length > MAX_POST_BYTES:
+            return _plain(start_response, '413 Payload Too Large',
+                          'Request body too large')
+
+    # pycsw reads QUERY_STRING, wsgi.input, REQUEST_METHOD, CONTENT_LENGTH and
+    # the URL parts from this mapping; give it a sanitised copy.
+    env = dict(environ)
+    env['QUERY_STRING'] = strip_config_params(environ.get('QUERY_STRING', ''))
+    env['REQUEST_METHOD'] = 'GET' if method == 'HEAD' else method
+    for key in ('PYCSW_CONFIG', 'PYCSW_ROOT', 'local.app_root'):
+        env.pop(key, None)
+
+    csw = server.Csw(new_config_parser(SETTINGS), env)
+    try:
+        status, contents = csw.dispatch_wsgi()
+    finally:
+        repo = getattr(csw, 'repository', None)
+        session = getattr(repo, 'session', None)
+        if session is not None:
+            session.close()  # give the connection back to the pool now
+
+    headers = [('Content-Type', str(csw.contenttype)),
+               ('Content-Length', str(len(contents)))]
+    start_response(status, headers)
+    if method == 'HEAD':
+        return [b'']
+    return [contents]

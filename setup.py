@@ -1,0 +1,43 @@
+"""ckanext-sinp: SINP metadata catalogue (CKAN 2.12 extension, harvesters, schemas).
+
+The extension code lives in ``ckanext-sinp/`` (package ``ckanext.sinp``); the
+harvesters in ``harvesters/`` join it as they are written.
+"""
+from setuptools import find_namespace_packages, setup
+
+setup(
+    name="ckanext-sinp",
+    version="0.1.0",
+    description="Catalogue de métadonnées SINP (cadres d'acquisition, jeux de données) pour CKAN 2.12",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="AGPL-3.0-or-later",
+    python_requires=">=3.10",
+    package_dir={"": "ckanext-sinp"},
+    packages=find_namespace_packages("ckanext-sinp", include=["ckanext.*"]),
+    include_package_data=True,
+    package_data={
+        "ckanext.sinp": [
+            "config_declaration.yaml",
+            "demo/*.json",
+            "templates/**/*",
+            "i18n/*/LC_MESSAGES/*",
+        ],
+    },
+    zip_safe=False,
+    entry_points={
+        "ckan.plugins": [
+            "sinp = ckanext.sinp.plugin:SinpPlugin",
+        ],
+        "babel.extractors": [
+            "ckan = ckan.lib.extract:extract_ckan",
+        ],
+    },
+    message_extractors={
+        "ckanext-sinp/ckanext": [
+            ("**.py", "python", None),
+            ("**.js", "javascript", None),
+            ("**/templates/**.html", "ckan", None),
+        ],
+    },
+)

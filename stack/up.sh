@@ -1,0 +1,267 @@
+#!/usr/bin/env bash
+# Starts the whole local stack in the background and returns once every service
+# answers its health check: PostgreSQL/PostGIS, Redis, Solr, CKAN (web, jobs
+# worker, harvest consumers) and pycsw. Idempotent: a running service is left as
+# it is. On any failure it names the service and its log, and stops what this
+# run started.
+. "$(dirname "$0")/lib.sh"
+
+T0=$(date +%s)
+rm -f "$RUN_DIR/started-this-run"
+
+rollback() {
+    local rc=$?
+    if [ "$rc" != 0 ] && [ -f "$RUN_DIR/started-this-run" ]; then
+        warn "stopping what this run started"
+        tac "$RUN_DIR/started-this-run" | while read -r name; do
+            if [ "$name" = postgres ]; then
+                pg_ctlcluster ${PG_CLUSTER/\// } stop >/dev/null 2>&1 || true
+                rm -f "$RUN_DIR/postgres.started"
+            else
+                stop_service "$name" || true
+            fi
+        done
+    fi
+    rm -f "$RUN_DIR/started-this-run"
+}
+trap rollback EXIT
+
+bash "$ROOT/stack/install.sh"
+load_secrets
+
+# --- PostgreSQL + PostGIS (Debian cluster; stopped by `make down` only if we started it) ---
+start_postgres() {
+    local ver=${PG_CLUSTER%/*} name=${PG_CLUSTER#*/} status port
+    status=$(pg_lsclusters -h 2>/dev/null | awk -v v="$ver" -v n="$name" '$1==v && $2==n {print $4}')
+    port=$(pg_lsclusters -h 2>/dev/null | awk -v v="$ver" -v n="$name" '$1==v && $2==n {print $3}')
+    [ -n "$port" ] || die "PostgreSQL cluster $PG_CLUSTER does not exist (pg_lsclusters); set SINP_PG_CLUSTER"
+    [ "$port" = "$PGPORT" ] || die "PostgreSQL cluster $PG_CLUSTER listens on port $port, not PGPORT=$PGPORT"
+    if [ "$status" != online ]; then
+        if port_in_use "$PGPORT"; then
+            fail_service postgres "port $PGPORT is already taken by another program"
+        fi
+        say "starting PostgreSQL $PG_CLUSTER on port $PGPORT"
+        ln -sf "/var/log/postgresql/postgresql-$ver-$name.log" "$LOG_DIR/postgres.log"
+        pg_ctlcluster "$ver" "$name" start >>"$LOG_DIR/postgres-ctl.log" 2>&1 \
+            || fail_service postgres "pg_ctlcluster $ver $name start failed"
+        touch "$RUN_DIR/postgres.started"
+        echo postgres >>"$RUN_DIR/started-this-run"
+    fi
+    wait_for postgres 30 pg_isready -q -h "$PGHOST" -p "$PGPORT"
+}
+
+setup_databases() {
+    psql_super postgres "
+DO \$\$BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$CKAN_DB_USER') THEN
+    CREATE ROLE $CKAN_DB_USER LOGIN PASSWORD '$CKAN_DB_PASSWORD';
+  ELSE ALTER ROLE $CKAN_DB_USER LOGIN PASSWORD '$CKAN_DB_PASSWORD'; END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$CSW_DB_USER') THEN
+    CREATE ROLE $CSW_DB_USER LOGIN PASSWORD '$CSW_DB_PASSWORD';
+  ELSE ALTER ROLE $CSW_DB_USER LOGIN PASSWORD '$CSW_DB_PASSWORD'; END IF;
+END\$\$;" || die "could not create the PostgreSQL roles"
+    local db
+    for db in "$CKAN_DB" "$CKAN_TEST_DB"; do
+        if ! as_postgres "psql -X -p $PGPORT -tAc \"SELECT 1 FROM pg_database WHERE datname='$db'\"" | grep -q 1; then
+            as_postgres "createdb -p $PGPORT -O $CKAN_DB_USER -E UTF8 -T template0 $db" \
+                || die "could not create database $db"
+        fi
+        psql_super "$db" "CREATE EXTENSION IF NOT EXISTS postgis;
+GRANT CONNECT ON DATABASE $db TO $CSW_DB_USER;" || die "could not enable PostGIS in $db"
+    done
+}
+
+# --- Redis -----------------------------------------------------------------------------
+start_redis() {
+    if pid_of redis >/dev/null; then return 0; fi
+    if port_in_use "$REDIS_PORT"; then
+        fail_service redis "port $REDIS_PORT is already taken by another program (set REDIS_PORT)"
+    fi
+    mkdir -p "$VAR/redis"
+    say "starting Redis on 127.0.0.1:$REDIS_PORT"
+    start_bg redis redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save "" --appendonly no \
+        --dir "$VAR/redis" --daemonize no
+    wait_for redis 20 sh -c "redis-cli -p $REDIS_PORT ping 2>/dev/null | grep -q PONG"
+}
+
+# --- Solr ------------------------------------------------------------------------------
+start_solr() {
+    if pid_of solr >/dev/null; then
+        wait_for solr 120 http_ok "$SOLR_URL/select?q=*:*&rows=0&wt=json"
+        return 0
+    fi
+    if port_in_use "$SOLR_PORT"; then
+        fail_service solr "port $SOLR_PORT is already taken by another program (set SOLR_PORT)"
+    fi
+    say "starting Solr 9.10.1 on 127.0.0.1:$SOLR_PORT"
+    start_bg solr java -Xms128m "-Xmx$SOLR_HEAP" -XX:+UseSerialGC -cp "$SOLR_DIR/lib/*" \
+        "$ROOT/stack/solr/Launcher.java" "$SOLR_DIR/home" "$SOLR_PORT"
+    wait_for solr 120 http_ok "$SOLR_URL/select?q=*:*&rows=0&wt=json"
+    wait_for solr 30 http_ok "$SOLR_TEST_URL/select?q=*:*&rows=0&wt=json"
+}
+
+# --- CKAN configuration, database and admin --------------------------------------------
+write_ckan_ini() {  # write_ckan_ini FILE DB_URL SOLR_URL REDIS_URL SITE_ID
+    local ini=$1
+    if [ ! -f "$ini" ]; then
+        "$CKAN_BIN" generate config "$ini" >>"$LOG_DIR/ckan-setup.log" 2>&1 \
+            || die "ckan generate config failed: see $LOG_DIR/ckan-setup.log"
+    fi
+    mkdir -p "$VAR/storage"
+    "$CKAN_BIN" config-tool "$ini" -f "$ROOT/stack/ckan-options.ini" >>"$LOG_DIR/ckan-setup.log" 2>&1 \
+        || die "ckan config-tool failed: see $LOG_DIR/ckan-setup.log"
+    "$CKAN_BIN" config-tool "$ini" \
+        "sqlalchemy.url=$2" "solr_url=$3" "ckan.redis.url=$4" "ckan.site_id=$5" \
+        "ckan.site_url=$CKAN_URL" "ckan.storage_path=$VAR/storage" \
+        "scheming.dataset_schemas=file://$ROOT/schemas/dataset.yaml" \
+        "licenses_group_url=file://$ROOT/schemas/licenses.json" \
+        "ckanext.sinp.csw.reader_role=$CSW_DB_USER" \
+        "ckanext.sinp.demo.admin_user=$SINP_ADMIN_USER" \
+        >>"$LOG_DIR/ckan-setup.log" 2>&1 || die "ckan config-tool failed: see $LOG_DIR/ckan-setup.log"
+}
+
+init_ckan_db() {  # init_ckan_db INI
+    "$CKAN_BIN" -c "$1" db upgrade >>"$LOG_DIR/ckan-setup.log" 2>&1 \
+        || die "ckan db upgrade failed ($1): see $LOG_DIR/ckan-setup.log"
+    "$CKAN_BIN" -c "$1" db pending-migrations --apply >>"$LOG_DIR/ckan-setup.log" 2>&1 \
+        || die "applying the plugins' migrations failed ($1): see $LOG_DIR/ckan-setup.log"
+    "$CKAN_BIN" -c "$1" sinp init-db >>"$LOG_DIR/ckan-setup.log" 2>&1 \
+        || die "ckan sinp init-db failed ($1): see $LOG_DIR/ckan-setup.log"
+}
+
+setup_ckan() {
+    write_ckan_ini "$CKAN_INI" "$CKAN_DB_URL" "$SOLR_URL" "$REDIS_URL" sinp
+    write_ckan_ini "$CKAN_TEST_INI" "$CKAN_TEST_DB_URL" "$SOLR_TEST_URL" "$REDIS_TEST_URL" sinp-test
+    # tests must not send mail nor leak the main catalogue's settings
+    "$CKAN_BIN" config-tool "$CKAN_TEST_INI" "ckan.storage_path=$VAR/storage-test" "smtp.server=" \
+        >>"$LOG_DIR/ckan-setup.log" 2>&1
+    if [ "$(stamp_db)" != "$(cat "$VAR/stamps/ckan-db" 2>/dev/null)" ]; then
+        say "migrating the CKAN databases ($CKAN_DB, $CKAN_TEST_DB)"
+        init_ckan_db "$CKAN_INI"
+        init_ckan_db "$CKAN_TEST_INI"
+        mkdir -p "$VAR/stamps"
+        stamp_db >"$VAR/stamps/ckan-db"
+    fi
+    if ! "$CKAN_BIN" -c "$CKAN_INI" user show "$SINP_ADMIN_USER" 2>/dev/null | grep -q "name=$SINP_ADMIN_USER"; then
+        say "creating the local sysadmin '$SINP_ADMIN_USER'"
+        "$CKAN_BIN" -c "$CKAN_INI" user add "$SINP_ADMIN_USER" "email=$SINP_ADMIN_USER@sinp.invalid" \
+            "password=$SINP_ADMIN_PASSWORD" "fullname=Administrateur local" >>"$LOG_DIR/ckan-setup.log" 2>&1 \
+            || die "could not create the sysadmin: see $LOG_DIR/ckan-setup.log"
+    fi
+    "$CKAN_BIN" -c "$CKAN_INI" sysadmin add "$SINP_ADMIN_USER" >>"$LOG_DIR/ckan-setup.log" 2>&1 \
+        || die "could not make '$SINP_ADMIN_USER' a sysadmin: see $LOG_DIR/ckan-setup.log"
+}
+
+# The databases are migrated again whenever the code or the CKAN install changes.
+stamp_db() {
+    cat "$ROOT/requirements/ckan.txt" "$ROOT/stack/ckan-options.ini" \
+        "$ROOT"/ckanext-sinp/ckanext/sinp/csw/*.py "$ROOT"/pycsw_config/mappings.py 2>/dev/null | sha256sum
+}
+
+# --- CKAN processes ----------------------------------------------------------------------
+start_ckan() {
+    if ! pid_of ckan >/dev/null; then
+        if port_in_use "$CKAN_PORT"; then
+            fail_service ckan "port $CKAN_PORT is already taken by another program (set CKAN_PORT)"
+        fi
+        say "starting CKAN on $CKAN_HOST:$CKAN_PORT"
+        CKAN_INI=$CKAN_INI start_bg ckan "$CKAN_VENV/bin/gunicorn" ckanext.sinp.wsgi:application \
+            --bind "$CKAN_HOST:$CKAN_PORT" --workers "$CKAN_WEB_WORKERS" --timeout 120 \
+            --max-requests 2000 --max-requests-jitter 200 --access-logfile - --error-logfile -
+    fi
+    if ! pid_of ckan-worker >/dev/null; then
+        start_bg ckan-worker "$CKAN_BIN" -c "$CKAN_INI" jobs worker
+    fi
+    if ! pid_of harvest-gather >/dev/null; then
+        start_bg harvest-gather "$CKAN_BIN" -c "$CKAN_INI" harvester gather-consumer
+    fi
+    if ! pid_of harvest-fetch >/dev/null; then
+        start_bg harvest-fetch "$CKAN_BIN" -c "$CKAN_INI" harvester fetch-consumer
+    fi
+    wait_for ckan 120 http_ok "$CKAN_URL/api/3/action/status_show"
+    wait_for ckan-worker 60 logged_since_start ckan-worker "has started on queue"
+    local svc
+    for svc in harvest-gather harvest-fetch; do
+        pid_of "$svc" >/dev/null || fail_service "$svc" "the process exited during start-up"
+    done
+}
+
+admin_token() {
+    local token=""
+    if [ -f "$STACK_ENV" ]; then
+        token=$(sed -n 's/^SINP_ADMIN_TOKEN=//p' "$STACK_ENV")
+    fi
+    if [ -n "$token" ] && curl -fsS -o /dev/null -H "Authorization: $token" \
+        "$CKAN_URL/api/3/action/am_following_user?id=$SINP_ADMIN_USER" 2>/dev/null; then
+        echo "$token"
+        return 0
+    fi
+    "$CKAN_BIN" -c "$CKAN_INI" user token add "$SINP_ADMIN_USER" sinp-stack 2>>"$LOG_DIR/ckan-setup.log" \
+        | tail -n 1 | tr -d '[:space:]'
+}
+
+# --- pycsw ---------------------------------------------------------------------------------
+start_pycsw() {
+    if pid_of pycsw >/dev/null; then
+        wait_for pycsw 60 http_ok "$CSW_LOCAL/csw?service=CSW&version=2.0.2&request=GetCapabilities"
+        return 0
+    fi
+    if port_in_use "$CSW_PORT"; then
+        fail_service pycsw "port $CSW_PORT is already taken by another program (set CSW_PORT)"
+    fi
+    say "starting pycsw on $CSW_HOST:$CSW_PORT"
+    PYCSW_SERVER_URL=$CSW_URL PYCSW_DATABASE_URL=$CSW_DB_URL \
+        start_bg pycsw "$PYCSW_VENV/bin/gunicorn" --chdir "$ROOT/pycsw_config" wsgi:application \
+        --bind "$CSW_HOST:$CSW_PORT" --workers "$CSW_WORKERS" --max-requests 200 --max-requests-jitter 20 \
+        --timeout 60 --access-logfile - --error-logfile -
+    wait_for pycsw 60 http_ok "$CSW_LOCAL/csw?service=CSW&version=2.0.2&request=GetCapabilities"
+}
+
+start_postgres
+setup_databases
+start_redis
+start_solr
+setup_ckan
+start_ckan
+CSW_LOCAL=http://$CSW_HOST:$CSW_PORT
+start_pycsw
+
+if [ ! -f "$VAR/stamps/demo-data" ]; then
+    say "loading demo data"
+    "$CKAN_BIN" -c "$CKAN_INI" sinp demo-data >>"$LOG_DIR/ckan-setup.log" 2>&1 \
+        || die "loading the demo data failed: see $LOG_DIR/ckan-setup.log"
+    touch "$VAR/stamps/demo-data"
+fi
+
+TOKEN=$(admin_token)
+[ -n "$TOKEN" ] || die "could not create an API token for '$SINP_ADMIN_USER': see $LOG_DIR/ckan-setup.log"
+umask 077
+cat >"$STACK_ENV" <<EOF
+# Written by \`make up\` on $(date -Is). Shell-sourceable.
+CKAN_URL=$CKAN_URL
+CSW_URL=$CSW_URL
+SOLR_URL=$SOLR_URL
+SOLR_TEST_URL=$SOLR_TEST_URL
+REDIS_URL=$REDIS_URL
+CKAN_INI=$CKAN_INI
+CKAN_TEST_INI=$CKAN_TEST_INI
+CKAN_BIN=$CKAN_BIN
+CKAN_VENV=$CKAN_VENV
+PYCSW_VENV=$PYCSW_VENV
+PYCSW_CONFIG_DIR=$ROOT/pycsw_config
+CSW_TEST_DB_URL=$CSW_TEST_DB_URL
+SINP_ADMIN_USER=$SINP_ADMIN_USER
+SINP_ADMIN_PASSWORD=$SINP_ADMIN_PASSWORD
+SINP_ADMIN_TOKEN=$TOKEN
+SINP_LOG_DIR=$LOG_DIR
+EOF
+umask 022
+rm -f "$RUN_DIR/started-this-run"
+say "stack up in $(($(date +%s) - T0))s"
+cat <<EOF
+  CKAN     $CKAN_URL   (sysadmin: $SINP_ADMIN_USER / $SINP_ADMIN_PASSWORD)
+  CSW      $CSW_URL?service=CSW&version=2.0.2&request=GetCapabilities
+  Solr     $SOLR_URL
+  Redis    $REDIS_URL
+  Settings $STACK_ENV   Logs $LOG_DIR/
+EOF

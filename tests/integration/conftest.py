@@ -1,0 +1,79 @@
+"""Integration fixtures: real PostgreSQL, Solr, Redis, CKAN worker and pycsw.
+
+The in-process CKAN (CKAN's pytest plugin, ``--ckan-ini=var/test.ini``) uses the
+``ckan_test`` database, the ``ckan_test`` Solr core and Redis database 1, so the
+tests never touch the demo catalogue. Tests marked ``stack`` talk over HTTP to
+the services that `make up` started.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+
+import pytest
+import requests
+import sqlalchemy as sa
+
+import ckan.model as model
+from ckan.tests import helpers
+
+from tests.conftest import ROOT, read_stack_env
+
+
+@pytest.fixture(scope="session")
+def stack():
+    return read_stack_env()
+
+
+@pytest.fixture
+def clean_db():
+    """Empty CKAN's tables (and ours) without dropping them.
+
+    CKAN's own ``clean_db`` drops every table it reflects on its first call,
+    PostGIS's ``spatial_ref_sys`` and the plugins' tables included; the test
+    database is migrated by `make up`, so deleting rows is enough and faster.
+    """
+    model.repo.tables_created_and_initialised = True
+    helpers.reset_db()
+    with model.meta.engine.begin() as conn:
+        conn.execute(sa.text("TRUNCATE sinp_csw_record"))
+
+
+def _wait_for_line(log_path, needle, proc, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"process exited ({proc.returncode}); see {log_path}")
+        if log_path.exists() and needle in log_path.read_text(errors="replace"):
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"'{needle}' not seen in {log_path} after {timeout}s")
+
+
+@pytest.fixture(scope="session")
+def jobs_worker(stack, tmp_path_factory):
+    """A real `ckan jobs worker` process on the test configuration."""
+    log_path = tmp_path_factory.mktemp("worker") / "worker.log"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [stack["CKAN_BIN"], "-c", stack["CKAN_TEST_INI"], "jobs", "worker"],
+            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
+        )
+    try:
+        _wait_for_line(log_path, "has started on queue", proc, 60)
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture
+def http():
+    session = requests.Session()
+    yield session
+    session.close()
