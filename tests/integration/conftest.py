@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 
 import pytest
@@ -19,6 +20,12 @@ import ckan.model as model
 from ckan.tests import helpers
 
 from tests.conftest import ROOT, read_stack_env
+
+# Functions that a worker process must import live in support/ under a top-level
+# name: inside CKAN processes `tests` resolves to ckan.tests.
+SUPPORT = ROOT / "tests" / "integration" / "support"
+if str(SUPPORT) not in sys.path:
+    sys.path.insert(0, str(SUPPORT))
 
 
 @pytest.fixture(scope="session")
@@ -55,7 +62,7 @@ def _wait_for_line(log_path, needle, proc, timeout):
 def jobs_worker(stack, tmp_path_factory):
     """A real `ckan jobs worker` process on the test configuration."""
     log_path = tmp_path_factory.mktemp("worker") / "worker.log"
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env = dict(os.environ, PYTHONPATH=str(SUPPORT))
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             [stack["CKAN_BIN"], "-c", stack["CKAN_TEST_INI"], "jobs", "worker"],
@@ -77,3 +84,14 @@ def http():
     session = requests.Session()
     yield session
     session.close()
+
+
+def pytest_collection_modifyitems(items):
+    """Every integration test runs with the plugins of the test configuration.
+
+    CKAN's pytest plugin unloads all plugins before the tests; its
+    ``with_plugins`` mark loads those of ``ckan.plugins`` again for a test.
+    """
+    for item in items:
+        if "/tests/integration/" in str(item.path) and not item.get_closest_marker("with_plugins"):
+            item.add_marker(pytest.mark.with_plugins)

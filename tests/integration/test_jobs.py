@@ -6,12 +6,12 @@ import time
 
 import ckan.plugins.toolkit as tk
 
-from tests.integration import jobs_helpers
+import sinp_testjobs
 
 
 def test_an_enqueued_job_is_executed_by_the_worker(jobs_worker, tmp_path):
     marker = tmp_path / "done.txt"
-    job = tk.enqueue_job(jobs_helpers.write_marker, [str(marker), "exécuté"], title="test sinp")
+    job = tk.enqueue_job(sinp_testjobs.write_marker, [str(marker), "exécuté"], title="test sinp")
     deadline = time.monotonic() + 60
     while not marker.exists() and time.monotonic() < deadline:
         time.sleep(0.2)

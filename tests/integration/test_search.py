@@ -15,18 +15,17 @@ DIJON = {"type": "Polygon", "coordinates": [[[4.9, 47.2], [5.2, 47.2], [5.2, 47.
 class TestSearch:
     def _dataset(self, **extra):
         org = factories.Organization()
-        return helpers.call_action(
-            "package_create",
-            context={"user": factories.Sysadmin()["name"]},
-            name="inventaire-amphibiens-cote-or",
-            title="Inventaire des amphibiens de Côte-d'Or",
-            notes="Suivi des mares et des crapauds accoucheurs.",
-            owner_org=org["id"],
-            private=False,
-            license_id="etalab-2.0",
-            spatial=json.dumps(DIJON),
+        fields = {
+            "name": "inventaire-amphibiens-cote-or",
+            "title": "Inventaire des amphibiens de Côte-d'Or",
+            "notes": "Suivi des mares et des crapauds accoucheurs.",
+            "owner_org": org["id"],
+            "private": False,
+            "license_id": "etalab-2.0",
+            "spatial": json.dumps(DIJON),
             **extra,
-        )
+        }
+        return helpers.call_action("package_create", context={"user": factories.Sysadmin()["name"]}, **fields)
 
     def test_a_created_dataset_is_found_by_text_search(self):
         created = self._dataset()
@@ -45,17 +44,20 @@ class TestSearch:
         self._dataset(private=True)
         assert helpers.call_action("package_search", q="amphibiens", context={"ignore_auth": False})["count"] == 0
 
-    def test_invalid_spatial_is_refused_and_nothing_is_stored(self):
+    def test_invalid_spatial_is_refused_in_french_and_nothing_is_stored(self, app):
         org = factories.Organization()
-        with pytest.raises(logic.ValidationError) as err:
-            helpers.call_action(
-                "package_create", name="mauvaise-emprise", title="Mauvaise emprise",
-                owner_org=org["id"], spatial="{pas du json",
-            )
-        assert "spatial" in err.value.error_dict
+        admin = factories.SysadminWithToken()
+        response = app.post(
+            "/api/3/action/package_create",
+            json={"name": "mauvaise-emprise", "title": "Mauvaise emprise", "owner_org": org["id"],
+                  "spatial": '{"type": "Point", "coordinates": [700000, 6600000]}'},
+            headers={"Authorization": admin["token"]},
+        )
+        assert response.status_code == 409
+        error = response.json["error"]
+        assert "hors du système WGS 84" in error["spatial"][0]
+        assert app.get("/api/3/action/package_show?id=mauvaise-emprise").status_code == 404
         assert helpers.call_action("package_search", q="name:mauvaise-emprise")["count"] == 0
-        with pytest.raises(logic.NotFound):
-            helpers.call_action("package_show", id="mauvaise-emprise")
 
     def test_dcat_catalog_lists_the_dataset(self, app):
         self._dataset()

@@ -5,6 +5,7 @@ import ckan.plugins as p
 import ckan.plugins.toolkit as tk
 
 from ckanext.sinp import cli
+from ckanext.sinp.logic import validators
 
 
 @tk.blanket.config_declarations
@@ -13,6 +14,7 @@ class SinpPlugin(p.SingletonPlugin):
 
     p.implements(p.IConfigurer)
     p.implements(p.IClick)
+    p.implements(p.IValidators)
 
     # IConfigurer
 
@@ -23,3 +25,8 @@ class SinpPlugin(p.SingletonPlugin):
 
     def get_commands(self):
         return cli.get_commands()
+
+    # IValidators
+
+    def get_validators(self):
+        return validators.get_validators()

@@ -1,0 +1,65 @@
+"""Checks of the geometries that users give (GeoJSON in WGS 84), with French messages."""
+from __future__ import annotations
+
+import json
+
+from shapely.geometry import shape
+from shapely.validation import explain_validity
+
+GEOMETRY_TYPES = ("Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon")
+
+
+class GeometryError(ValueError):
+    """A geometry that cannot be accepted; the message is meant for the user, in French."""
+
+
+def _positions(coordinates):
+    if coordinates and isinstance(coordinates[0], (int, float)):
+        yield coordinates
+    else:
+        for item in coordinates or ():
+            yield from _positions(item)
+
+
+def parse_geojson_geometry(value) -> dict:
+    """Parses a GeoJSON geometry given as text or dict and returns it as a dict.
+
+    Raises GeometryError with a French message when the value is not JSON, not a
+    GeoJSON geometry, outside WGS 84 bounds, or topologically invalid.
+    """
+    if isinstance(value, str):
+        try:
+            geometry = json.loads(value)
+        except json.JSONDecodeError as err:
+            raise GeometryError(
+                f"L'emprise n'est pas du JSON valide (ligne {err.lineno}, colonne {err.colno})."
+            ) from None
+    else:
+        geometry = value
+    if not isinstance(geometry, dict) or geometry.get("type") not in GEOMETRY_TYPES:
+        kind = geometry.get("type") if isinstance(geometry, dict) else type(geometry).__name__
+        raise GeometryError(
+            f"L'emprise doit être une géométrie GeoJSON ({', '.join(GEOMETRY_TYPES)}), pas « {kind} »."
+        )
+    coordinates = geometry.get("coordinates")
+    if not isinstance(coordinates, list) or not coordinates:
+        raise GeometryError("L'emprise n'a pas de coordonnées.")
+    try:
+        positions = list(_positions(coordinates))
+        for position in positions:
+            lon, lat = float(position[0]), float(position[1])
+            if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+                raise GeometryError(
+                    f"Coordonnée hors du système WGS 84 (EPSG:4326) : [{position[0]}, {position[1]}]. "
+                    "La longitude doit être comprise entre -180 et 180 et la latitude entre -90 et 90."
+                )
+        geom = shape(geometry)
+    except GeometryError:
+        raise
+    except (TypeError, ValueError, IndexError, AttributeError):
+        raise GeometryError("Les coordonnées de l'emprise sont mal formées.") from None
+    except Exception:  # shapely raises its own errors on degenerate input
+        raise GeometryError("Les coordonnées de l'emprise sont mal formées.") from None
+    if not geom.is_valid:
+        raise GeometryError(f"La géométrie de l'emprise n'est pas valide : {explain_validity(geom)}.")
+    return geometry
