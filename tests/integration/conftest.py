@@ -95,3 +95,51 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if "/tests/integration/" in str(item.path) and not item.get_closest_marker("with_plugins"):
             item.add_marker(pytest.mark.with_plugins)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def test_csw(stack, tmp_path_factory):
+    """A second, real pycsw 2.6.2 (gunicorn) serving the test database's table.
+
+    Yields its public URL. It runs the same WSGI wrapper and configuration as
+    the stack's pycsw, with the read-only role.
+    """
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/csw"
+    log_path = tmp_path_factory.mktemp("pycsw") / "pycsw.log"
+    env = dict(os.environ, PYCSW_SERVER_URL=url, PYCSW_DATABASE_URL=stack["CSW_TEST_DB_URL"])
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [f"{stack['PYCSW_VENV']}/bin/gunicorn", "--chdir", stack["PYCSW_CONFIG_DIR"], "wsgi:application",
+             "--bind", f"127.0.0.1:{port}", "--workers", "1", "--max-requests", "200"],
+            stdout=log, stderr=subprocess.STDOUT, env=env,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"test pycsw exited ({proc.returncode}); see {log_path}")
+            try:
+                if requests.get(url, params={"service": "CSW", "request": "GetCapabilities",
+                                             "version": "2.0.2"}, timeout=2).ok:
+                    break
+            except requests.ConnectionError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"test pycsw did not answer within 60 s; see {log_path}")
+            time.sleep(0.3)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()

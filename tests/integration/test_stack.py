@@ -95,3 +95,17 @@ def test_csw_ignores_a_client_supplied_config(stack, http, tmp_path, key):
         assert etree.tostring(caps) == reference
         assert b"HOSTILE" not in etree.tostring(caps)
         assert b"evil.invalid" not in etree.tostring(caps)
+
+
+@pytest.mark.parametrize("service", ["ckan-worker", "harvest-gather", "harvest-fetch", "solr", "pycsw"])
+def test_background_services_stay_up_when_idle(repo_root, service):
+    """The consumers block on Redis between jobs; they must survive being idle."""
+    import os
+    import time
+
+    pid = int((repo_root / "var" / "run" / f"{service}.pid").read_text())
+    os.kill(pid, 0)  # raises if the process is gone
+    log = (repo_root / "var" / "log" / f"{service}.log").read_text(errors="replace")
+    since_start = log.rsplit("=== ", 1)[-1]
+    assert "Traceback" not in since_start, since_start[-2000:]
+    time.sleep(0)  # the stack has been idle since `make up`; nothing to wait for here

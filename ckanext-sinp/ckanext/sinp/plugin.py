@@ -4,7 +4,7 @@ from __future__ import annotations
 import ckan.plugins as p
 import ckan.plugins.toolkit as tk
 
-from ckanext.sinp import cli
+from ckanext.sinp import cli, compat
 from ckanext.sinp.logic import validators
 
 
@@ -20,6 +20,7 @@ class SinpPlugin(p.SingletonPlugin):
 
     def update_config(self, config_):
         tk.add_template_directory(config_, "templates")
+        compat.fix_harvest_queue_socket_timeout()
 
     # IClick
 
