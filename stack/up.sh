@@ -235,6 +235,10 @@ fi
 
 TOKEN=$(admin_token)
 [ -n "$TOKEN" ] || die "could not create an API token for '$SINP_ADMIN_USER': see $LOG_DIR/ckan-setup.log"
+# The account may come from another checkout sharing this PostgreSQL: give it this checkout's password.
+curl -fsS -o /dev/null -H "Authorization: $TOKEN" -H "Content-Type: application/json" \
+    -d "{\"id\": \"$SINP_ADMIN_USER\", \"password\": \"$SINP_ADMIN_PASSWORD\"}" \
+    "$CKAN_URL/api/3/action/user_patch" || die "could not set the password of '$SINP_ADMIN_USER'"
 umask 077
 cat >"$STACK_ENV" <<EOF
 # Written by \`make up\` on $(date -Is). Shell-sourceable.
