@@ -113,7 +113,6 @@ write_ckan_ini() {  # write_ckan_ini FILE DB_URL SOLR_URL REDIS_URL SITE_ID
     "$CKAN_BIN" config-tool "$ini" \
         "sqlalchemy.url=$2" "solr_url=$3" "ckan.redis.url=$4" "ckan.site_id=$5" \
         "ckan.site_url=$CKAN_URL" "ckan.storage_path=$VAR/storage" \
-        "scheming.dataset_schemas=file://$ROOT/schemas/dataset.yaml" \
         "licenses_group_url=file://$ROOT/schemas/licenses.json" \
         "ckanext.sinp.csw.reader_role=$CSW_DB_USER" \
         "ckanext.sinp.demo.admin_user=$SINP_ADMIN_USER" \
