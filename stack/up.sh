@@ -225,11 +225,12 @@ start_ckan
 CSW_LOCAL=http://$CSW_HOST:$CSW_PORT
 start_pycsw
 
-if [ ! -f "$VAR/stamps/demo-data" ]; then
+DEMO_STAMP=$(cat "$ROOT"/ckanext-sinp/ckanext/sinp/demo/*.json | sha256sum)
+if [ "$DEMO_STAMP" != "$(cat "$VAR/stamps/demo-data" 2>/dev/null)" ]; then
     say "loading demo data"
     "$CKAN_BIN" -c "$CKAN_INI" sinp demo-data >>"$LOG_DIR/ckan-setup.log" 2>&1 \
         || die "loading the demo data failed: see $LOG_DIR/ckan-setup.log"
-    touch "$VAR/stamps/demo-data"
+    echo "$DEMO_STAMP" >"$VAR/stamps/demo-data"
 fi
 
 TOKEN=$(admin_token)

@@ -28,14 +28,25 @@ def test_licenses_are_unique_and_include_the_licence_ouverte():
     assert "etalab-2.0" in ids
 
 
-def test_demo_data_only_uses_schema_fields_and_known_licenses():
-    fields = {f["field_name"] for f in _schema()["dataset_fields"]} | {"private"}
+def test_demo_data_is_valid_sinp_metadata():
+    from ckanext.sinp.domain import model
+
     licenses = {lic["id"] for lic in json.loads((ROOT / "schemas" / "licenses.json").read_text("utf-8"))}
     demo = ROOT / "ckanext-sinp" / "ckanext" / "sinp" / "demo"
     orgs = {o["name"] for o in json.loads((demo / "organizations.json").read_text("utf-8"))}
-    for dataset in json.loads((demo / "datasets.json").read_text("utf-8")):
-        assert set(dataset) <= fields, set(dataset) - fields
-        assert dataset["license_id"] in licenses
-        assert dataset["owner_org"] in orgs
-        geometry = json.loads(dataset["spatial"])
-        assert geometry["type"] == "Polygon"
+    records = json.loads((demo / "datasets.json").read_text("utf-8"))
+    cas = {r["sinp_uuid"]: r for r in records if r["type"] == "ca"}
+    assert any(r.get("est_meta_cadre") == "true" for r in cas.values())
+    for record in records:
+        known = {f.name for f in model.fields(record["type"])} | {"type", "name", "owner_org", "private",
+                                                                    "license_id", "spatial"}
+        assert set(record) <= known, set(record) - known
+        assert model.validate_record(record["type"], model.apply_defaults(record["type"], record)) == {}, \
+            record["name"]
+        assert record["owner_org"] in orgs
+        assert record.get("license_id", "etalab-2.0") in licenses
+        if record["type"] == "jdd":
+            assert record["cadre"] in cas  # CA listed before their JDD
+            assert list(cas).index(record["cadre"]) < records.index(record)
+        if record.get("meta_cadre_parent"):
+            assert cas[record["meta_cadre_parent"]]["est_meta_cadre"] == "true"

@@ -24,8 +24,12 @@ def init_db():
     """Crée (ou met à jour) la table du dépôt CSW lue par pycsw. Idempotent."""
     from ckanext.sinp.csw import repository
 
+    from ckanext.sinp.logic import queries
+
     engine = model.meta.engine
     repository.ensure_table(engine)
+    with engine.begin() as connection:
+        queries.create_indexes(connection)
     role = tk.config.get("ckanext.sinp.csw.reader_role")
     repository.grant_reader(engine, role)
     click.secho(f"Table du dépôt CSW prête (lecture accordée à {role}).", fg="green")
@@ -48,15 +52,16 @@ def demo_data():
         else:
             tk.get_action("organization_patch")(dict(context), {"id": existing.id, **org})
             click.echo(f"organisation à jour : {org['name']}")
-    for dataset in _demo_file("datasets.json"):
+    for dataset in _demo_file("datasets.json"):  # CA before their JDD, méta-cadres first
         existing = model.Package.get(dataset["name"])
-        if existing is None or existing.state == "deleted":
-            if existing is not None:
-                # A purged name can be reused; a deleted one cannot.
-                tk.get_action("dataset_purge")(dict(context), {"id": existing.id})
+        if existing is not None and (existing.state == "deleted" or existing.type != dataset["type"]):
+            # a deleted name cannot be reused, nor can a record change type: purge it first
+            tk.get_action("dataset_purge")(dict(context), {"id": existing.id})
+            existing = None
+        if existing is None:
             tk.get_action("package_create")(dict(context), dict(dataset))
-            click.echo(f"jeu créé : {dataset['name']}")
+            click.echo(f"créé : {dataset['name']}")
         else:
             tk.get_action("package_update")(dict(context), {"id": existing.id, **dataset})
-            click.echo(f"jeu à jour : {dataset['name']}")
+            click.echo(f"à jour : {dataset['name']}")
     click.secho("Données de démonstration chargées.", fg="green")

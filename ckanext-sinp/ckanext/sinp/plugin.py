@@ -1,20 +1,38 @@
 """CKAN plugin classes. Each hook delegates to a module that holds the logic."""
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import ckan.plugins as p
 import ckan.plugins.toolkit as tk
 
-from ckanext.sinp import cli, compat
-from ckanext.sinp.logic import validators
+from ckanext.sinp import cli, compat, helpers, indexing
+from ckanext.sinp.logic import action, validators
+
+FACETS = OrderedDict([
+    ("vocab_sinp_type", "Type de fiche"),
+    ("organization", "Structure productrice"),
+    ("vocab_sinp_volet", "Volet SINP"),
+    ("vocab_sinp_territoire", "Territoire"),
+    ("vocab_sinp_type_donnees", "Type de données"),
+    ("vocab_sinp_objectif_jdd", "Objectif du jeu de données"),
+    ("vocab_sinp_annee", "Année"),
+    ("tags", "Mots-clés"),
+    ("license_id", "Licence"),
+])
 
 
 @tk.blanket.config_declarations
 class SinpPlugin(p.SingletonPlugin):
-    """Core SINP plugin: configuration, templates and the ``ckan sinp`` commands."""
+    """Core SINP plugin: the CA/JDD model glue, configuration, templates and ``ckan sinp``."""
 
     p.implements(p.IConfigurer)
     p.implements(p.IClick)
     p.implements(p.IValidators)
+    p.implements(p.ITemplateHelpers)
+    p.implements(p.IActions)
+    p.implements(p.IFacets, inherit=True)
+    p.implements(p.IPackageController, inherit=True)
 
     # IConfigurer
 
@@ -31,3 +49,23 @@ class SinpPlugin(p.SingletonPlugin):
 
     def get_validators(self):
         return validators.get_validators()
+
+    # ITemplateHelpers
+
+    def get_helpers(self):
+        return helpers.get_helpers()
+
+    # IActions
+
+    def get_actions(self):
+        return action.get_actions()
+
+    # IFacets
+
+    def dataset_facets(self, facets_dict, package_type):
+        return OrderedDict(FACETS)
+
+    # IPackageController
+
+    def before_dataset_index(self, pkg_dict):
+        return indexing.before_dataset_index(pkg_dict)

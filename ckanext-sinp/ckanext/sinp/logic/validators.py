@@ -1,10 +1,20 @@
-"""CKAN validators of the SINP plugin (thin wrappers around ckanext.sinp.domain)."""
+"""CKAN validators of the SINP plugin: thin wrappers around ckanext.sinp.domain.
+
+Field validators normalise what a form, the API or an import sends; the record-level
+validators (``sinp_derive_fields`` before, ``sinp_record_rules`` after the fields, both named
+in the schemas) apply the rules of the metadata standard and the checks that need the
+catalogue. Every message is in French; a record with an error is not stored (HTTP 409).
+"""
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import ckan.plugins.toolkit as tk
+from ckan.lib.navl.dictization_functions import unflatten
+from ckanext.scheming.validation import scheming_validator
 
+from ckanext.sinp.domain import model as sinp_model
 from ckanext.sinp.domain.geometry import GeometryError, parse_geojson_geometry
 
 all_validators = {}
@@ -15,16 +25,201 @@ def register(func):
     return func
 
 
+def _empty(value) -> bool:
+    return value in (None, "", tk.missing, [])
+
+
 @register
 def sinp_geojson(value, context):
     """A GeoJSON geometry in WGS 84, stored as compact JSON text."""
-    if value in (None, "", tk.missing):
+    if _empty(value):
         return value
     try:
         geometry = parse_geojson_geometry(value)
     except GeometryError as err:
         raise tk.Invalid(str(err))
     return json.dumps(geometry, separators=(",", ":"), ensure_ascii=False)
+
+
+@register
+def sinp_uuid(value, context):
+    """A UUID, stored upper-case as the INPN exchanges them."""
+    if _empty(value):
+        return value
+    text = str(value).strip()
+    for prefix in ("http://oafs.fr/meta/ca/", "https://oafs.fr/meta/ca/"):
+        if text.lower().startswith(prefix):
+            text = text[len(prefix):]
+    if not sinp_model.UUID_RE.match(text):
+        raise tk.Invalid(f"« {value} » n'est pas un UUID valide (forme attendue : 8-4-4-4-12 caractères hexadécimaux).")
+    return sinp_model.normalize_uuid(text)
+
+
+@register
+def sinp_codes(value, context):
+    """A list of codes (list, JSON list or comma-separated text), stored as a JSON list."""
+    if _empty(value):
+        return value
+    return json.dumps([str(v).strip() for v in sinp_model.as_list(value)], ensure_ascii=False)
+
+
+@register
+def sinp_taxon_codes(value, context):
+    if _empty(value):
+        return value
+    codes = [str(v).strip() for v in sinp_model.as_list(value)]
+    bad = [c for c in codes if not c.isdigit()]
+    if bad:
+        raise tk.Invalid(f"Codes TAXREF (CD_NOM) ou HABREF (CD_HAB) attendus : « {', '.join(bad)} » n'en sont pas.")
+    return json.dumps(codes)
+
+
+@register
+def sinp_codes_output(value):
+    if isinstance(value, list):
+        return value
+    return sinp_model.as_list(value)
+
+
+@register
+def sinp_boolean(value, context):
+    if _empty(value):
+        return value
+    try:
+        return "true" if sinp_model.parse_boolean(value) else "false"
+    except ValueError as err:
+        raise tk.Invalid(str(err))
+
+
+@register
+def sinp_date(value, context):
+    if _empty(value):
+        return value
+    try:
+        return sinp_model.parse_date(value).isoformat()
+    except ValueError as err:
+        raise tk.Invalid(str(err))
+
+
+@register
+def sinp_decimal(value, context):
+    if _empty(value):
+        return value
+    try:
+        return str(sinp_model.parse_decimal(value))
+    except ValueError as err:
+        raise tk.Invalid(str(err))
+
+
+# --- record-level validators -----------------------------------------------------------------
+
+def _existing_package(data, context):
+    """The package being updated, if any (package_update / package_patch)."""
+    pkg = context.get("package")
+    if pkg is not None:
+        return pkg
+    pkg_id = data.get(("id",))
+    if not _empty(pkg_id):
+        return context["model"].Package.get(pkg_id)
+    return None
+
+
+def _extra(pkg, key):
+    if pkg is None:
+        return None
+    return pkg.extras.get(key)
+
+
+@register
+@scheming_validator
+def sinp_derive_fields(field, schema):
+    """Fills what the platform derives before the fields are checked.
+
+    - ``sinp_uuid``: kept when given (e.g. received from MTD), kept from the stored record on
+      update, generated on creation;
+    - creation dates of the record sheet default to today;
+    - a JDD's ``spatial`` (GeoJSON for the map search) is computed from its bounding box.
+    """
+    kind = schema["dataset_type"]
+
+    def validator(key, data, errors, context):
+        existing = _existing_package(data, context)
+        if _empty(data.get(("sinp_uuid",))):
+            stored = _extra(existing, "sinp_uuid")
+            data[("sinp_uuid",)] = stored or sinp_model.new_uuid()
+        for f in sinp_model.fields(kind):
+            if f.default == "today" and _empty(data.get((f.name,))):
+                data[(f.name,)] = _extra(existing, f.name) or dt.date.today().isoformat()
+        if kind == "jdd":
+            record = {k[0]: v for k, v in data.items() if len(k) == 1 and v is not tk.missing}
+            geometry = sinp_model.bbox_geometry(record)
+            if geometry:
+                data[("spatial",)] = json.dumps(geometry)
+            else:
+                data.pop(("spatial",), None)
+
+    return validator
+
+
+def _find_by_uuid(context, uuid, dataset_type=None):
+    """Packages (any state but deleted) whose SINP UUID is ``uuid``."""
+    from ckanext.sinp.logic import queries
+
+    return queries.packages_by_extra(context["model"], "sinp_uuid", uuid, dataset_type)
+
+
+def _can_read(context, pkg) -> bool:
+    try:
+        tk.check_access("package_show", {"user": context.get("user"), "model": context["model"]},
+                        {"id": pkg.id})
+        return True
+    except tk.NotAuthorized:
+        return False
+
+
+@register
+@scheming_validator
+def sinp_record_rules(field, schema):
+    """Rules of the SINP metadata standard 1.3.10 (§1.7) on the whole record."""
+    kind = schema["dataset_type"]
+
+    def validator(key, data, errors, context):
+        record = unflatten({k: v for k, v in data.items() if v is not tk.missing})
+        found = sinp_model.validate_record(kind, record)
+        for name, messages in found.items():
+            target = errors.setdefault((name,), [])
+            for message in messages:
+                if message not in target:
+                    target.append(message)
+
+        existing = _existing_package(data, context)
+        uuid = data.get(("sinp_uuid",))
+        if not _empty(uuid) and not errors.get(("sinp_uuid",)):
+            clash = [p for p in _find_by_uuid(context, uuid) if existing is None or p.id != existing.id]
+            if clash:
+                errors.setdefault(("sinp_uuid",), []).append(
+                    f"L'identifiant SINP {uuid} est déjà celui d'un autre enregistrement du catalogue.")
+
+        if kind == "jdd":
+            ca_uuid = data.get(("cadre",))
+            if not _empty(ca_uuid) and not errors.get(("cadre",)):
+                cas = _find_by_uuid(context, ca_uuid, "ca")
+                if not cas or not any(_can_read(context, ca) for ca in cas):
+                    errors.setdefault(("cadre",), []).append(
+                        f"Aucun cadre d'acquisition d'identifiant {ca_uuid} n'est accessible : "
+                        "créez ou importez d'abord le cadre d'acquisition.")
+        else:
+            parent = data.get(("meta_cadre_parent",))
+            if not _empty(parent) and not errors.get(("meta_cadre_parent",)):
+                cas = [p for p in _find_by_uuid(context, parent, "ca") if _can_read(context, p)]
+                if not cas:
+                    errors.setdefault(("meta_cadre_parent",), []).append(
+                        f"Aucun cadre d'acquisition d'identifiant {parent} n'est accessible.")
+                elif _extra(cas[0], "est_meta_cadre") != "true":
+                    errors.setdefault(("meta_cadre_parent",), []).append(
+                        f"Le cadre d'acquisition {parent} (« {cas[0].title} ») n'est pas un méta-cadre.")
+
+    return validator
 
 
 def get_validators():

@@ -1,0 +1,87 @@
+"""Template helpers (names prefixed ``sinp_``)."""
+from __future__ import annotations
+
+import ckan.plugins.toolkit as tk
+
+from ckanext.sinp.domain import model as sinp_model
+from ckanext.sinp.domain import nomenclatures
+
+all_helpers = {}
+
+
+def helper(func):
+    all_helpers[func.__name__] = func
+    return func
+
+
+def _nomenclature_of(field) -> str | None:
+    return (field.get("sinp") or {}).get("nomenclature")
+
+
+@helper
+def sinp_nomenclature_choices(field):
+    """Choices of a coded field: the active values of its nomenclature, labelled « code – label »."""
+    name = _nomenclature_of(field)
+    if not name:
+        return []
+    return [{"value": c["value"], "label": c["label"]} for c in nomenclatures.get(name).choices()]
+
+
+@helper
+def sinp_nomenclature_label(nomenclature: str, code) -> str:
+    if code in (None, ""):
+        return ""
+    label = nomenclatures.get(nomenclature).label_of(str(code))
+    return label or str(code)
+
+
+@helper
+def sinp_ca_choices(field):
+    """The cadres d'acquisition the current user may attach a JDD to."""
+    try:
+        result = tk.get_action("package_search")(
+            {"user": tk.g.user if tk.g else None},
+            {"fq": "dataset_type:ca", "include_private": True, "rows": 1000, "sort": "title_string asc",
+             "fl": "id,title,sinp_uuid"},
+        )
+    except Exception:  # pragma: no cover - the form still renders, validation will explain
+        return []
+    return [{"value": d.get("sinp_uuid"), "label": d.get("title")} for d in result["results"] if d.get("sinp_uuid")]
+
+
+@helper
+def sinp_completeness(pkg_dict: dict) -> dict | None:
+    kind = pkg_dict.get("type")
+    if kind not in sinp_model.KINDS:
+        return None
+    return sinp_model.completeness(kind, pkg_dict)
+
+
+@helper
+def sinp_ca_of(pkg_dict: dict) -> dict | None:
+    """The CA of a JDD (None if the user may not see it)."""
+    uuid = pkg_dict.get("cadre")
+    if not uuid:
+        return None
+    result = tk.get_action("package_search")(
+        {"user": tk.g.user if tk.g else None},
+        {"fq": f'dataset_type:ca AND sinp_uuid:"{uuid}"', "include_private": True, "rows": 1},
+    )
+    return result["results"][0] if result["results"] else None
+
+
+@helper
+def sinp_jdd_of(pkg_dict: dict, rows: int = 1000) -> dict:
+    """The JDD of a CA that the user may see: {"count": n, "results": [...]}."""
+    uuid = pkg_dict.get("sinp_uuid")
+    if not uuid:
+        return {"count": 0, "results": []}
+    return tk.get_action("package_search")(
+        {"user": tk.g.user if tk.g else None},
+        {"fq": f'dataset_type:jdd AND cadre:"{uuid}"', "include_private": True, "rows": rows,
+         "sort": "title_string asc"},
+    )
+
+
+def get_helpers():
+    return dict(all_helpers)

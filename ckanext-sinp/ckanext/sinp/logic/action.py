@@ -1,0 +1,44 @@
+"""Actions of the SINP plugin, and the CKAN actions it extends."""
+from __future__ import annotations
+
+import ckan.plugins.toolkit as tk
+
+from ckanext.sinp.logic import queries
+
+
+@tk.chained_action
+def package_delete(original_action, context, data_dict):
+    """A cadre d'acquisition that still has jeux de données (or child cadres) cannot be deleted."""
+    _refuse_if_ca_has_children(context, data_dict)
+    return original_action(context, data_dict)
+
+
+@tk.chained_action
+def dataset_purge(original_action, context, data_dict):
+    _refuse_if_ca_has_children(context, data_dict)
+    return original_action(context, data_dict)
+
+
+def _refuse_if_ca_has_children(context, data_dict):
+    model = context["model"]
+    pkg = model.Package.get(tk.get_or_bust(data_dict, "id"))
+    if pkg is None or pkg.type != "ca":
+        return
+    uuid = pkg.extras.get("sinp_uuid")
+    jdd = queries.count_children(model, uuid, "jdd", "cadre")
+    cas = queries.count_children(model, uuid, "ca", "meta_cadre_parent")
+    messages = []
+    if jdd:
+        messages.append(
+            f"Ce cadre d'acquisition a encore {jdd} jeu{'x' if jdd > 1 else ''} de données : supprimez-les "
+            "ou rattachez-les à un autre cadre avant de le supprimer.")
+    if cas:
+        messages.append(
+            f"Ce méta-cadre regroupe encore {cas} cadre{'s' if cas > 1 else ''} d'acquisition : "
+            "détachez-les avant de le supprimer.")
+    if messages:
+        raise tk.ValidationError({"id": messages})
+
+
+def get_actions():
+    return {"package_delete": package_delete, "dataset_purge": dataset_purge}
