@@ -29,6 +29,9 @@ setup(
         "ckan.plugins": [
             "sinp = ckanext.sinp.plugin:SinpPlugin",
         ],
+        "ckan.rdf.profiles": [
+            "sinp = ckanext.sinp.dcat_profile:SinpDCATProfile",
+        ],
         "babel.extractors": [
             "ckan = ckan.lib.extract:extract_ckan",
         ],

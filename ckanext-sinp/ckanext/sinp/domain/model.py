@@ -206,9 +206,10 @@ class Errors(dict):
         self.setdefault(name, []).append(message)
 
 
-def _check_code(errors: Errors, name: str, nomenclature: str, code, prefix: str = "") -> None:
+def _check_code(errors: Errors, name: str, nomenclature: str, code, prefix: str = "",
+                allow_frozen: bool = False) -> None:
     try:
-        nomenclatures.get(nomenclature).check(str(code))
+        nomenclatures.get(nomenclature).check(str(code), allow_inactive=allow_frozen)
     except ValueError as err:
         errors.add(name, f"{prefix}{err}")
 
@@ -252,11 +253,13 @@ def _check_subrecords(errors: Errors, f: Field, items: list) -> None:
                 errors.add(f.name, f"{prefix} : « {value} » n'est pas une adresse web (http ou https).")
 
 
-def validate_record(kind: str, record: dict) -> Errors:
+def validate_record(kind: str, record: dict, allow_frozen: bool = False) -> Errors:
     """Checks a CA or JDD (a package dict) against the rules of metadata standard 1.3.10 (§1.7).
 
     Rules that need the catalogue (UUID uniqueness, the referenced CA exists and is visible, a
     parent is a méta-cadre) are checked by the caller. Returns French messages per field.
+    ``allow_frozen`` accepts the frozen codes of older versions of the standard (e.g. the
+    CA objectives 1–7 replaced in 1.3.10), as records received from MTD may carry them.
     """
     errors = Errors()
     for f in fields(kind):
@@ -272,10 +275,10 @@ def validate_record(kind: str, record: dict) -> Errors:
             errors.add(f.name, f"« {value} » n'est pas un UUID valide "
                                "(forme attendue : 8-4-4-4-12 caractères hexadécimaux).")
         elif f.kind == "code":
-            _check_code(errors, f.name, f.nomenclature, value)
+            _check_code(errors, f.name, f.nomenclature, value, allow_frozen=allow_frozen)
         elif f.kind == "codes":
             for code in as_list(value):
-                _check_code(errors, f.name, f.nomenclature, code)
+                _check_code(errors, f.name, f.nomenclature, code, allow_frozen=allow_frozen)
         elif f.kind == "taxon_codes":
             for code in as_list(value):
                 if not str(code).strip().isdigit():

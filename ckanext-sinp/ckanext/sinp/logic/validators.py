@@ -144,6 +144,8 @@ def sinp_derive_fields(field, schema):
 
     def validator(key, data, errors, context):
         existing = _existing_package(data, context)
+        if existing is None and _empty(data.get(("private",))):
+            data[("private",)] = True  # a new record stays private until its producer publishes it
         if _empty(data.get(("sinp_uuid",))):
             stored = _extra(existing, "sinp_uuid")
             data[("sinp_uuid",)] = stored or sinp_model.new_uuid()
