@@ -170,6 +170,22 @@ def _find_by_uuid(context, uuid, dataset_type=None):
     return queries.packages_by_extra(context["model"], "sinp_uuid", uuid, dataset_type)
 
 
+def _add_errors(errors, name, messages):
+    """Adds record-level messages to a field. A repeating field (actors, protocols…) has error
+    slots per sub-field; they are dropped when empty so the messages can sit on the field."""
+    nested = [k for k in errors if len(k) > 1 and k[0] == name]
+    if any(errors[k] for k in nested):
+        target = next(k for k in nested if errors[k])
+    else:
+        for k in nested:
+            del errors[k]
+        target = (name,)
+    bucket = errors.setdefault(target, [])
+    for message in messages:
+        if message not in bucket:
+            bucket.append(message)
+
+
 def _can_read(context, pkg) -> bool:
     try:
         tk.check_access("package_show", {"user": context.get("user"), "model": context["model"]},
@@ -189,10 +205,7 @@ def sinp_record_rules(field, schema):
         record = unflatten({k: v for k, v in data.items() if v is not tk.missing})
         found = sinp_model.validate_record(kind, record)
         for name, messages in found.items():
-            target = errors.setdefault((name,), [])
-            for message in messages:
-                if message not in target:
-                    target.append(message)
+            _add_errors(errors, name, messages)
 
         existing = _existing_package(data, context)
         uuid = data.get(("sinp_uuid",))
