@@ -225,7 +225,7 @@ start_ckan
 CSW_LOCAL=http://$CSW_HOST:$CSW_PORT
 start_pycsw
 
-DEMO_STAMP=$(cat "$ROOT"/ckanext-sinp/ckanext/sinp/demo/*.json | sha256sum)
+DEMO_STAMP=$(cat "$ROOT"/ckanext-sinp/ckanext/sinp/demo/*.json "$ROOT"/schemas/*.yaml | sha256sum)
 if [ "$DEMO_STAMP" != "$(cat "$VAR/stamps/demo-data" 2>/dev/null)" ]; then
     say "loading demo data"
     "$CKAN_BIN" -c "$CKAN_INI" sinp demo-data >>"$LOG_DIR/ckan-setup.log" 2>&1 \
