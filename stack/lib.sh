@@ -151,8 +151,8 @@ stop_service() {
     say "stopped $name"
 }
 
-as_postgres() { su postgres -s /bin/sh -c "$*"; }
+as_postgres() { (cd / && su postgres -s /bin/sh -c "$*"); }
 
 psql_super() {  # psql_super DB SQL
-    PGOPTIONS="-c client_min_messages=warning" su postgres -s /bin/sh -c "psql -X -q -v ON_ERROR_STOP=1 -p $PGPORT -d '$1'" <<<"$2"
+    (cd / && PGOPTIONS="-c client_min_messages=warning" su postgres -s /bin/sh -c "psql -X -q -v ON_ERROR_STOP=1 -p $PGPORT -d '$1'" <<<"$2")
 }

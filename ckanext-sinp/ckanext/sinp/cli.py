@@ -65,3 +65,47 @@ def demo_data():
             tk.get_action("package_update")(dict(context), {"id": existing.id, **dataset})
             click.echo(f"à jour : {dataset['name']}")
     click.secho("Données de démonstration chargées.", fg="green")
+
+
+@sinp.command("mtd-import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--owner-org", "-o", required=True, help="Structure productrice (nom ou id de l'organisation).")
+@click.option("--user", "-u", default=None, help="Compte au nom duquel importer (par défaut : l'utilisateur du site).")
+def mtd_import(files, owner_org, user):
+    """Importe des documents XML de l'application MTD de l'INPN (cadres d'acquisition, jeux de données)."""
+    if user is None:
+        user = tk.get_action("get_site_user")({"ignore_auth": True}, {})["name"]
+    created = updated = failed = 0
+    with click.progressbar(files, label="Import MTD", show_pos=True,
+                           item_show_func=lambda f: f or "") as bar:
+        for path in bar:
+            with open(path, "rb") as handle:
+                data = handle.read()
+            try:
+                result = tk.get_action("sinp_mtd_import")(
+                    {"user": user, "model": model, "session": model.Session},
+                    {"xml": data, "owner_org": owner_org},
+                )
+            except tk.ValidationError as err:
+                failed += 1
+                click.echo("")
+                click.secho(f"{path} refusé :", fg="red", err=True)
+                for messages in err.error_dict.values():
+                    for message in messages if isinstance(messages, list) else [messages]:
+                        click.echo(f"  - {message}", err=True)
+                continue
+            for rec in result["records"]:
+                created += rec["action"] == "created"
+                updated += rec["action"] == "updated"
+    click.secho(f"{created} créé(s), {updated} mis à jour, {failed} document(s) refusé(s).",
+                fg="red" if failed else "green")
+    if failed:
+        raise SystemExit(1)
+
+
+@sinp.command("mtd-export")
+@click.argument("ident")
+def mtd_export(ident):
+    """Écrit sur la sortie standard la fiche IDENT (nom, id ou UUID SINP) au format XML MTD."""
+    site_user = tk.get_action("get_site_user")({"ignore_auth": True}, {})["name"]
+    click.echo(tk.get_action("sinp_mtd_export")({"user": site_user}, {"id": ident}), nl=False)

@@ -6,8 +6,8 @@ from collections import OrderedDict
 import ckan.plugins as p
 import ckan.plugins.toolkit as tk
 
-from ckanext.sinp import cli, compat, helpers, indexing
-from ckanext.sinp.logic import action, validators
+from ckanext.sinp import cli, compat, helpers, indexing, views
+from ckanext.sinp.logic import action, auth, validators
 
 FACETS = OrderedDict([
     ("vocab_sinp_type", "Type de fiche"),
@@ -28,9 +28,11 @@ class SinpPlugin(p.SingletonPlugin):
 
     p.implements(p.IConfigurer)
     p.implements(p.IClick)
+    p.implements(p.IBlueprint)
     p.implements(p.IValidators)
     p.implements(p.ITemplateHelpers)
     p.implements(p.IActions)
+    p.implements(p.IAuthFunctions)
     p.implements(p.IFacets, inherit=True)
     p.implements(p.IPackageController, inherit=True)
 
@@ -44,6 +46,11 @@ class SinpPlugin(p.SingletonPlugin):
 
     def get_commands(self):
         return cli.get_commands()
+
+    # IBlueprint
+
+    def get_blueprint(self):
+        return views.get_blueprints()
 
     # IValidators
 
@@ -59,6 +66,11 @@ class SinpPlugin(p.SingletonPlugin):
 
     def get_actions(self):
         return action.get_actions()
+
+    # IAuthFunctions
+
+    def get_auth_functions(self):
+        return auth.get_auth_functions()
 
     # IFacets
 

@@ -95,6 +95,7 @@ OAFS_PREFIXES = ("http://oafs.fr/meta/ca/", "https://oafs.fr/meta/ca/")
 LEGACY_SCHEMA_MARK = "1_3_1"
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 RECORD_LABELS = {"ca": "Cadre d'acquisition", "jdd": "Jeu de données"}
+XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
 
 # Order of the child elements of each MTD type (§2.3 skeletons). Ordering only: which elements
 # exist and what they hold comes from the schemas.
@@ -662,7 +663,7 @@ def to_xml_many(items) -> bytes:
         element = etree.SubElement(member, _q(RECORD_ELEMENTS[kind]),
                                    nsmap=None if len(kinds) == 1 else {PREFIXES[kind]: MTD_NS})
         _write(element, _layout(kind), record)
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    return XML_DECLARATION + etree.tostring(root, encoding="UTF-8", pretty_print=True)
 
 
 def to_xml(kind: str, record: dict) -> bytes:

@@ -1,0 +1,33 @@
+"""Authorisation functions of the SINP actions (same names as the actions)."""
+from __future__ import annotations
+
+import ckan.plugins.toolkit as tk
+
+
+def sinp_mtd_import(context, data_dict):
+    """Importing creates records in ``owner_org``: allowed to whoever may create datasets there."""
+    return tk.check_access("package_create", context, {"owner_org": data_dict.get("owner_org")}) or \
+        {"success": True}
+
+
+@tk.auth_allow_anonymous_access
+def sinp_mtd_export(context, data_dict):
+    """Exporting a record shows it: allowed to whoever may read it."""
+    try:
+        tk.check_access("package_show", context, {"id": data_dict.get("id")})
+    except tk.NotAuthorized:
+        return {"success": False, "msg": "Vous n'avez pas accès à cet enregistrement."}
+    return {"success": True}
+
+
+@tk.auth_allow_anonymous_access
+def sinp_taxon_search(context, data_dict):
+    return {"success": True}
+
+
+def get_auth_functions():
+    return {
+        "sinp_mtd_import": sinp_mtd_import,
+        "sinp_mtd_export": sinp_mtd_export,
+        "sinp_taxon_search": sinp_taxon_search,
+    }

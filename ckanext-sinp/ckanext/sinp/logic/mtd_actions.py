@@ -1,0 +1,142 @@
+"""Actions ``sinp_mtd_import`` and ``sinp_mtd_export``: INPN MTD XML in and out.
+
+The mapping itself is ckanext.sinp.domain.mtd (pure); this module only resolves records against
+the catalogue, checks rights and writes through CKAN's own actions, all in one transaction.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+
+import ckan.lib.search as search
+import ckan.plugins.toolkit as tk
+
+from ckanext.sinp.domain import mtd
+from ckanext.sinp.logic import queries
+
+log = logging.getLogger(__name__)
+
+MAX_BYTES = 50 * 1024 * 1024
+
+
+def _slug(title: str, uuid: str) -> str:
+    text = unicodedata.normalize("NFKD", title or "").encode("ascii", "ignore").decode().lower()
+    text = re.sub(r"[^a-z0-9]+", "-", text).strip("-")[:60].strip("-") or "fiche"
+    return f"{text}-{uuid[:8].lower()}"
+
+
+def _read_input(data_dict) -> bytes:
+    upload = data_dict.get("upload")
+    if upload is not None and hasattr(upload, "read"):
+        data = upload.read(MAX_BYTES + 1)
+        if len(data) > MAX_BYTES:
+            raise tk.ValidationError({"upload": [f"Le document dépasse {MAX_BYTES // (1024 * 1024)} Mo."]})
+        return data
+    text = data_dict.get("xml")
+    if not text:
+        raise tk.ValidationError({"xml": ["Fournissez le document MTD : paramètre « xml » (texte) "
+                                          "ou fichier « upload »."]})
+    return text.encode("utf-8") if isinstance(text, str) else text
+
+
+def sinp_mtd_import(context, data_dict):
+    """Imports the CA and JDD of one INPN MTD XML document into ``owner_org``.
+
+    :param xml: the document as text (or ``upload``: the document as a file)
+    :param owner_org: the producer structure (organisation id or name) the records belong to
+    :returns: ``{"records": [{"id", "uuid", "type", "action": "created"|"updated"}], "errors": []}``
+
+    A record is matched by its SINP UUID: importing the same document twice creates nothing.
+    The document is refused as a whole (HTTP 409, French messages naming the record and the
+    field) if any record is invalid; nothing is stored then.
+    """
+    owner_org = tk.get_or_bust(data_dict, "owner_org")
+    tk.check_access("sinp_mtd_import", context, data_dict)
+    model = context["model"]
+    raw = _read_input(data_dict)
+    try:
+        records = mtd.parse_document(raw, max_bytes=MAX_BYTES)
+    except mtd.MtdError as err:
+        raise tk.ValidationError({"xml": [str(err)]})
+    messages = mtd.validate_records(records)
+    for uuid in sorted(mtd.missing_cas(records)):
+        cas = queries.packages_by_extra(model, "sinp_uuid", uuid, "ca")
+        if not cas:
+            messages.append(f"Le cadre d'acquisition {uuid}, auquel se rattachent des jeux de données du "
+                            "document, n'est ni dans le document ni dans le catalogue.")
+    if messages:
+        raise tk.ValidationError({"xml": messages})
+
+    org = model.Group.get(owner_org)
+    if org is None:
+        raise tk.ValidationError({"owner_org": [f"Structure productrice inconnue : {owner_org}."]})
+
+    results, touched = [], []
+    try:
+        for rec in records:
+            existing = queries.packages_by_extra(model, "sinp_uuid", rec.uuid)
+            write_context = {"model": model, "session": model.Session, "user": context.get("user"),
+                             "defer_commit": True, "ignore_auth": context.get("ignore_auth", False)}
+            if existing:
+                pkg = existing[0]
+                if pkg.type != rec.kind:
+                    raise tk.ValidationError({"xml": [
+                        f"{rec.uuid} est déjà un {'cadre d' + chr(39) + 'acquisition' if pkg.type == 'ca' else 'jeu de données'} "
+                        "du catalogue : un enregistrement ne change pas de type."]})
+                data = {**rec.record, "id": pkg.id, "name": pkg.name, "owner_org": pkg.owner_org,
+                        "private": pkg.private}
+                try:
+                    result = tk.get_action("package_update")(write_context, data)
+                except tk.ValidationError as err:
+                    raise tk.ValidationError({"xml": _describe(rec, err)})
+                action = "updated"
+            else:
+                data = {**rec.record, "name": _slug(rec.title, rec.uuid), "owner_org": org.id}
+                data.setdefault("private", True)
+                try:
+                    result = tk.get_action("package_create")(write_context, data)
+                except tk.ValidationError as err:
+                    raise tk.ValidationError({"xml": _describe(rec, err)})
+                action = "created"
+            package_id = result if isinstance(result, str) else result["id"]
+            touched.append(package_id)
+            results.append({"id": package_id, "uuid": rec.uuid, "type": rec.kind, "action": action})
+        model.repo.commit()
+    except Exception:
+        model.Session.rollback()
+        raise
+    for package_id in touched:
+        search.rebuild(package_id)
+    return {"records": results, "errors": []}
+
+
+def _describe(rec, err) -> list[str]:
+    label = "Cadre d'acquisition" if rec.kind == "ca" else "Jeu de données"
+    out = []
+    for field, msgs in (err.error_dict or {}).items():
+        for msg in msgs if isinstance(msgs, list) else [msgs]:
+            out.append(f"{label} {rec.uuid} (« {rec.title} ») — {field} : {msg}")
+    return out or [f"{label} {rec.uuid} (« {rec.title} ») : {err}"]
+
+
+@tk.side_effect_free
+def sinp_mtd_export(context, data_dict):
+    """The record ``id`` (a package id or name, or a SINP UUID) as an INPN MTD XML document (text)."""
+    ref = tk.get_or_bust(data_dict, "id")
+    tk.check_access("sinp_mtd_export", context, {"id": _resolve(context, ref)})
+    pkg = tk.get_action("package_show")(context, {"id": _resolve(context, ref)})
+    if pkg.get("type") not in ("ca", "jdd"):
+        raise tk.ValidationError({"id": ["Seuls les cadres d'acquisition et jeux de données s'exportent en MTD."]})
+    return mtd.to_xml(pkg["type"], pkg).decode("utf-8")
+
+
+def _resolve(context, ref: str) -> str:
+    """A package id or name for ``ref``, which may also be a SINP UUID."""
+    model = context["model"]
+    if model.Package.get(ref) is not None:
+        return ref
+    found = queries.packages_by_extra(model, "sinp_uuid", mtd.normalize_uuid(ref))
+    if not found:
+        raise tk.ObjectNotFound(f"Aucun enregistrement d'identifiant {ref}.")
+    return found[0].id

@@ -1,0 +1,29 @@
+"""Pages and downloads of the SINP plugin."""
+from __future__ import annotations
+
+from flask import Blueprint, Response
+
+import ckan.plugins.toolkit as tk
+
+sinp = Blueprint("sinp", __name__)
+
+
+def mtd_xml(package_type, id):
+    context = {"user": tk.g.user}
+    try:
+        xml = tk.get_action("sinp_mtd_export")(context, {"id": id})
+    except (tk.ObjectNotFound, tk.NotAuthorized):
+        return tk.abort(404, "Fiche introuvable.")
+    except tk.ValidationError as err:
+        return tk.abort(400, " ".join(str(m) for m in err.error_dict.get("id", [])))
+    return Response(xml, mimetype="application/xml",
+                    headers={"Content-Disposition": f'attachment; filename="{id}-mtd.xml"'})
+
+
+for _type in ("ca", "jdd"):
+    sinp.add_url_rule(f"/{_type}/<id>/mtd.xml", endpoint=f"{_type}_mtd_xml", view_func=mtd_xml,
+                      defaults={"package_type": _type})
+
+
+def get_blueprints():
+    return [sinp]
