@@ -6,8 +6,12 @@ import ckan.plugins.toolkit as tk
 
 def sinp_mtd_import(context, data_dict):
     """Importing creates records in ``owner_org``: allowed to whoever may create datasets there."""
-    return tk.check_access("package_create", context, {"owner_org": data_dict.get("owner_org")}) or \
-        {"success": True}
+    try:
+        tk.check_access("package_create", context, {"owner_org": data_dict.get("owner_org")})
+    except tk.NotAuthorized:
+        return {"success": False,
+                "msg": "Vous ne pouvez pas créer de fiches pour cette structure productrice."}
+    return {"success": True}
 
 
 @tk.auth_allow_anonymous_access

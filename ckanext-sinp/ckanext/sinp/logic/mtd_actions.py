@@ -12,6 +12,7 @@ import unicodedata
 import ckan.lib.search as search
 import ckan.plugins.toolkit as tk
 
+from ckanext.sinp.domain import model as sinp_model
 from ckanext.sinp.domain import mtd
 from ckanext.sinp.logic import queries
 
@@ -45,7 +46,8 @@ def sinp_mtd_import(context, data_dict):
 
     :param xml: the document as text (or ``upload``: the document as a file)
     :param owner_org: the producer structure (organisation id or name) the records belong to
-    :returns: ``{"records": [{"id", "uuid", "type", "action": "created"|"updated"}], "errors": []}``
+    :returns: ``{"records": [{"id", "uuid", "type", "action": "created"|"updated"}], "errors": [],
+        "warnings": [...]}`` (warnings: keywords that CKAN's tag rules made us rewrite)
 
     A record is matched by its SINP UUID: importing the same document twice creates nothing.
     The document is refused as a whole (HTTP 409, French messages naming the record and the
@@ -60,11 +62,13 @@ def sinp_mtd_import(context, data_dict):
     except mtd.MtdError as err:
         raise tk.ValidationError({"xml": [str(err)]})
     messages = mtd.validate_records(records)
-    for uuid in sorted(mtd.missing_cas(records)):
-        cas = queries.packages_by_extra(model, "sinp_uuid", uuid, "ca")
-        if not cas:
-            messages.append(f"Le cadre d'acquisition {uuid}, auquel se rattachent des jeux de données du "
-                            "document, n'est ni dans le document ni dans le catalogue.")
+    for uuid, users in sorted(mtd.missing_references(records).items()):
+        if queries.packages_by_extra(model, "sinp_uuid", uuid, "ca"):
+            continue
+        for rec, field in users:
+            role = "méta-cadre parent" if field.name == "meta_cadre_parent" else "cadre d'acquisition"
+            messages.append(f"{rec.label} — {field.label} : le {role} {uuid} n'est ni dans le document "
+                            "ni dans le catalogue.")
     if messages:
         raise tk.ValidationError({"xml": messages})
 
@@ -72,7 +76,9 @@ def sinp_mtd_import(context, data_dict):
     if org is None:
         raise tk.ValidationError({"owner_org": [f"Structure productrice inconnue : {owner_org}."]})
 
-    results, touched = [], []
+    results, touched, warnings = [], [], []
+    for rec in records:
+        warnings += _clean_keywords(rec)
     try:
         for rec in records:
             existing = queries.packages_by_extra(model, "sinp_uuid", rec.uuid)
@@ -84,8 +90,16 @@ def sinp_mtd_import(context, data_dict):
                     raise tk.ValidationError({"xml": [
                         f"{rec.uuid} est déjà un {'cadre d' + chr(39) + 'acquisition' if pkg.type == 'ca' else 'jeu de données'} "
                         "du catalogue : un enregistrement ne change pas de type."]})
-                data = {**rec.record, "id": pkg.id, "name": pkg.name, "owner_org": pkg.owner_org,
-                        "private": pkg.private}
+                # the document is the reference for every field of the standard; what the
+                # platform adds (resources, licence, publication state) is kept
+                current = tk.get_action("package_show")(
+                    {"model": model, "session": model.Session, "ignore_auth": True, "for_update": True},
+                    {"id": pkg.id})
+                for f in sinp_model.fields(rec.kind):
+                    current.pop(f.name, None)
+                current.pop("tags", None)
+                data = {**current, **rec.record, "id": pkg.id, "name": pkg.name,
+                        "owner_org": pkg.owner_org, "private": pkg.private}
                 try:
                     result = tk.get_action("package_update")(write_context, data)
                 except tk.ValidationError as err:
@@ -108,7 +122,28 @@ def sinp_mtd_import(context, data_dict):
         raise
     for package_id in touched:
         search.rebuild(package_id)
-    return {"records": results, "errors": []}
+    return {"records": results, "errors": [], "warnings": warnings}
+
+
+_TAG_FORBIDDEN = re.compile(r"[^\w \-.]", re.UNICODE)
+
+
+def _clean_keywords(rec) -> list[str]:
+    """CKAN tags allow letters, digits, spaces, « - », « _ » and « . »: other characters of MTD
+    keywords (e.g. the apostrophe of « Côte-d'Or ») become spaces, and the change is reported."""
+    raw = rec.record.get("tag_string")
+    if not raw:
+        return []
+    keywords = raw if isinstance(raw, list) else [k for k in str(raw).split(",")]
+    cleaned, notes = [], []
+    for keyword in keywords:
+        fixed = re.sub(r"\s+", " ", _TAG_FORBIDDEN.sub(" ", keyword)).strip()
+        if fixed != keyword.strip():
+            notes.append(f"{rec.label} : mot-clé « {keyword} » enregistré comme « {fixed} ».")
+        if len(fixed) >= 2:
+            cleaned.append(fixed)
+    rec.record["tag_string"] = ",".join(cleaned)
+    return notes
 
 
 def _describe(rec, err) -> list[str]:
