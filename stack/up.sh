@@ -164,7 +164,8 @@ start_ckan() {
             fail_service ckan "port $CKAN_PORT is already taken by another program (set CKAN_PORT)"
         fi
         say "starting CKAN on $CKAN_HOST:$CKAN_PORT"
-        CKAN_INI=$CKAN_INI start_bg ckan "$CKAN_VENV/bin/gunicorn" ckanext.sinp.wsgi:application \
+        # --no-control-socket: gunicorn 27 otherwise shares ~/.gunicorn/gunicorn.ctl between servers
+        CKAN_INI=$CKAN_INI start_bg ckan "$CKAN_VENV/bin/gunicorn" ckanext.sinp.wsgi:application --no-control-socket \
             --bind "$CKAN_HOST:$CKAN_PORT" --workers "$CKAN_WEB_WORKERS" --timeout 120 \
             --max-requests 2000 --max-requests-jitter 200 --access-logfile - --error-logfile -
     fi
@@ -210,7 +211,7 @@ start_pycsw() {
     fi
     say "starting pycsw on $CSW_HOST:$CSW_PORT"
     PYCSW_SERVER_URL=$CSW_URL PYCSW_DATABASE_URL=$CSW_DB_URL \
-        start_bg pycsw "$PYCSW_VENV/bin/gunicorn" --chdir "$ROOT/pycsw_config" wsgi:application \
+        start_bg pycsw "$PYCSW_VENV/bin/gunicorn" --chdir "$ROOT/pycsw_config" wsgi:application --no-control-socket \
         --bind "$CSW_HOST:$CSW_PORT" --workers "$CSW_WORKERS" --max-requests 200 --max-requests-jitter 20 \
         --timeout 60 --access-logfile - --error-logfile -
     wait_for pycsw 60 http_ok "$CSW_LOCAL/csw?service=CSW&version=2.0.2&request=GetCapabilities"

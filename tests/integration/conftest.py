@@ -119,7 +119,7 @@ def test_csw(stack, tmp_path_factory):
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             [f"{stack['PYCSW_VENV']}/bin/gunicorn", "--chdir", stack["PYCSW_CONFIG_DIR"], "wsgi:application",
-             "--bind", f"127.0.0.1:{port}", "--workers", "1", "--max-requests", "200"],
+             "--no-control-socket", "--bind", f"127.0.0.1:{port}", "--workers", "1", "--max-requests", "200"],
             stdout=log, stderr=subprocess.STDOUT, env=env,
         )
     try:
@@ -131,7 +131,7 @@ def test_csw(stack, tmp_path_factory):
                 if requests.get(url, params={"service": "CSW", "request": "GetCapabilities",
                                              "version": "2.0.2"}, timeout=2).ok:
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or still loading CKAN
                 pass
             if time.monotonic() > deadline:
                 raise RuntimeError(f"test pycsw did not answer within 60 s; see {log_path}")
@@ -143,3 +143,56 @@ def test_csw(stack, tmp_path_factory):
             proc.wait(15)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture(scope="session")
+def test_ckan_url(stack, tmp_path_factory):
+    """A real CKAN web server (gunicorn) on the test configuration, for browser tests."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log_path = tmp_path_factory.mktemp("ckan-web") / "ckan.log"
+    env = dict(os.environ, CKAN_INI=stack["CKAN_TEST_INI"], CKAN_SITE_URL=url)
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [f"{stack['CKAN_VENV']}/bin/gunicorn", "ckanext.sinp.wsgi:application", "--no-control-socket", "--bind",
+             f"127.0.0.1:{port}", "--workers", "1", "--timeout", "120"],
+            stdout=log, stderr=subprocess.STDOUT, env=env,
+        )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"test CKAN exited ({proc.returncode}); see {log_path}")
+            try:
+                if requests.get(f"{url}/api/3/action/status_show", timeout=2).ok:
+                    break
+            except requests.RequestException:  # not listening yet, or still loading CKAN
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"test CKAN did not answer within 90 s; see {log_path}")
+            time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture
+def browser(tmp_path):
+    """Debian's headless Chromium driven by Selenium through Debian's chromedriver."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--window-size=1280,2000", f"--user-data-dir={tmp_path / 'chromium'}", "--lang=fr"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    driver.implicitly_wait(5)
+    yield driver
+    driver.quit()

@@ -82,6 +82,15 @@ def public(app):
     return Api(app)
 
 
+def _messages(error) -> list[str]:
+    """Every message of a field's error, also those nested per block of a repeating field."""
+    if isinstance(error, str):
+        return [error]
+    if isinstance(error, dict):
+        return [m for value in error.values() for m in _messages(value)]
+    return [m for value in error or [] for m in _messages(value)]
+
+
 def _ca(api, org, **changes):
     data = {**copy.deepcopy(CA), "name": f"ca-{uuid.uuid4().hex[:8]}", "owner_org": org["id"], **changes}
     return api.ok("package_create", **data)
@@ -151,7 +160,7 @@ def test_invalid_ca_is_refused_in_french_and_not_stored(producer, changes, field
     api, org = producer
     status, body = api.post("package_create", **{**CA, "name": "refuse", "owner_org": org["id"], **changes})
     assert status == 409, body
-    assert any(message in m for m in body["error"][field]), body["error"]
+    assert any(message in m for m in _messages(body["error"][field])), body["error"]
     assert api.post("package_show", id="refuse")[0] == 404
 
 
@@ -170,7 +179,7 @@ def test_invalid_jdd_is_refused_in_french_and_not_stored(producer, changes, fiel
     data = {**JDD, "name": "refuse", "owner_org": org["id"], "cadre": ca["sinp_uuid"], **changes}
     status, body = api.post("package_create", **data)
     assert status == 409, body
-    assert any(message in m for m in body["error"][field]), body["error"]
+    assert any(message in m for m in _messages(body["error"][field])), body["error"]
     assert api.post("package_show", id="refuse")[0] == 404
 
 

@@ -41,8 +41,7 @@ def sinp_ca_choices(field):
     try:
         result = tk.get_action("package_search")(
             {"user": tk.g.user if tk.g else None},
-            {"fq": "dataset_type:ca", "include_private": True, "rows": 1000, "sort": "title_string asc",
-             "fl": "id,title,sinp_uuid"},
+            {"fq": "dataset_type:ca", "include_private": True, "rows": 1000, "sort": "title_string asc"},
         )
     except Exception:  # pragma: no cover - the form still renders, validation will explain
         return []

@@ -132,7 +132,7 @@ def as_list(value) -> list:
     if is_empty(value):
         return []
     if isinstance(value, (list, tuple)):
-        return [v for v in value if not is_empty(v)]
+        return [v for v in value if not is_empty(v) and not is_empty_block(v)]
     if isinstance(value, str):
         text = value.strip()
         if text.startswith("["):
@@ -200,37 +200,52 @@ def apply_defaults(kind: str, record: dict, today: dt.date | None = None) -> dic
 # --- validation ------------------------------------------------------------------------------
 
 class Errors(dict):
-    """Field name -> list of French messages."""
+    """Field name -> list of French messages.
 
-    def add(self, name: str, message: str) -> None:
+    For repeating fields (actors, protocols…), ``where[(name, message)]`` gives the block number
+    (1-based) and the sub-field a message is about, so that a form can show it in place.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.where: dict[tuple[str, str], tuple[int, str | None]] = {}
+
+    def add(self, name: str, message: str, item: int | None = None, sub: str | None = None) -> None:
         self.setdefault(name, []).append(message)
+        if item is not None:
+            self.where[(name, message)] = (item, sub)
+
+
+def is_empty_block(item) -> bool:
+    """A repeating block left empty in a form (every sub-field blank)."""
+    return isinstance(item, dict) and all(is_empty(v) for v in item.values())
 
 
 def _check_code(errors: Errors, name: str, nomenclature: str, code, prefix: str = "",
-                allow_frozen: bool = False) -> None:
+                allow_frozen: bool = False, item: int | None = None, sub: str | None = None) -> None:
     try:
         nomenclatures.get(nomenclature).check(str(code), allow_inactive=allow_frozen)
     except ValueError as err:
-        errors.add(name, f"{prefix}{err}")
+        errors.add(name, f"{prefix}{err}", item, sub)
 
 
 def _check_actor(errors: Errors, f: Field, index: int, actor: dict) -> None:
     prefix = f"{f.label} n° {index}"
     if not isinstance(actor, dict):
-        errors.add(f.name, f"{prefix} : bloc mal formé.")
+        errors.add(f.name, f"{prefix} : bloc mal formé.", index)
         return
     if is_empty(actor.get("nom_prenom")) and is_empty(actor.get("organisme")):
-        errors.add(f.name, f"{prefix} : indiquez un organisme ou un nom (« NOM Prénom »).")
+        errors.add(f.name, f"{prefix} : indiquez un organisme ou un nom (« NOM Prénom »).", index, "organisme")
     if is_empty(actor.get("role")):
-        errors.add(f.name, f"{prefix} : le rôle est obligatoire.")
+        errors.add(f.name, f"{prefix} : le rôle est obligatoire.", index, "role")
     else:
-        _check_code(errors, f.name, "ROLE_ACTEUR", actor["role"], f"{prefix} : ")
+        _check_code(errors, f.name, "ROLE_ACTEUR", actor["role"], f"{prefix} : ", item=index, sub="role")
     mail = actor.get("mail")
     if not is_empty(mail) and not EMAIL_RE.match(str(mail).strip()):
-        errors.add(f.name, f"{prefix} : « {mail} » n'est pas une adresse électronique valide.")
+        errors.add(f.name, f"{prefix} : « {mail} » n'est pas une adresse électronique valide.", index, "mail")
     org_uuid = actor.get("id_organisme")
     if not is_empty(org_uuid) and not UUID_RE.match(str(org_uuid).strip()):
-        errors.add(f.name, f"{prefix} : l'UUID d'organisme « {org_uuid} » est mal formé.")
+        errors.add(f.name, f"{prefix} : l'UUID d'organisme « {org_uuid} » est mal formé.", index, "id_organisme")
 
 
 def _check_subrecords(errors: Errors, f: Field, items: list) -> None:
@@ -238,19 +253,20 @@ def _check_subrecords(errors: Errors, f: Field, items: list) -> None:
     for index, item in enumerate(items, 1):
         prefix = f"{f.label} n° {index}"
         if not isinstance(item, dict):
-            errors.add(f.name, f"{prefix} : bloc mal formé.")
+            errors.add(f.name, f"{prefix} : bloc mal formé.", index)
             continue
         for sub in required:
             if is_empty(item.get(sub.name)):
-                errors.add(f.name, f"{prefix} : « {sub.label} » est obligatoire.")
+                errors.add(f.name, f"{prefix} : « {sub.label} » est obligatoire.", index, sub.name)
         for sub in f.subfields:
             value = item.get(sub.name)
             if is_empty(value):
                 continue
             if sub.nomenclature:
-                _check_code(errors, f.name, sub.nomenclature, value, f"{prefix} : ")
+                _check_code(errors, f.name, sub.nomenclature, value, f"{prefix} : ", item=index, sub=sub.name)
             if sub.kind == "url" and not URL_RE.match(str(value).strip()):
-                errors.add(f.name, f"{prefix} : « {value} » n'est pas une adresse web (http ou https).")
+                errors.add(f.name, f"{prefix} : « {value} » n'est pas une adresse web (http ou https).",
+                           index, sub.name)
 
 
 def validate_record(kind: str, record: dict, allow_frozen: bool = False) -> Errors:

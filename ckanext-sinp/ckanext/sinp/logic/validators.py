@@ -143,6 +143,11 @@ def sinp_derive_fields(field, schema):
     kind = schema["dataset_type"]
 
     def validator(key, data, errors, context):
+        _drop_empty_blocks(kind, data)
+        if data.get(("state",)) == "draft":
+            # CKAN's two-step form leaves a new dataset in "draft" until a resource is added;
+            # a SINP record needs no resource: it is complete, and private until published
+            data[("state",)] = "active"
         existing = _existing_package(data, context)
         if existing is None and _empty(data.get(("private",))):
             data[("private",)] = True  # a new record stays private until its producer publishes it
@@ -163,6 +168,20 @@ def sinp_derive_fields(field, schema):
     return validator
 
 
+def _drop_empty_blocks(kind, data):
+    """Repeating blocks left blank in a form (e.g. the empty publication block) are not records."""
+    for f in sinp_model.fields(kind):
+        if not f.subfields:
+            continue
+        by_item = {}
+        for key in [k for k in data if len(k) == 3 and k[0] == f.name]:
+            by_item.setdefault(key[1], []).append(key)
+        for keys in by_item.values():
+            if all(_empty(data[k]) or data[k] is tk.missing for k in keys):
+                for k in keys:
+                    del data[k]
+
+
 def _find_by_uuid(context, uuid, dataset_type=None):
     """Packages (any state but deleted) whose SINP UUID is ``uuid``."""
     from ckanext.sinp.logic import queries
@@ -170,20 +189,26 @@ def _find_by_uuid(context, uuid, dataset_type=None):
     return queries.packages_by_extra(context["model"], "sinp_uuid", uuid, dataset_type)
 
 
-def _add_errors(errors, name, messages):
-    """Adds record-level messages to a field. A repeating field (actors, protocols…) has error
-    slots per sub-field; they are dropped when empty so the messages can sit on the field."""
-    nested = [k for k in errors if len(k) > 1 and k[0] == name]
-    if any(errors[k] for k in nested):
-        target = next(k for k in nested if errors[k])
-    else:
-        for k in nested:
-            del errors[k]
-        target = (name,)
-    bucket = errors.setdefault(target, [])
+def _add_errors(errors, name, messages, where=None, default_sub=None):
+    """Puts record-level messages where a form shows them: on the field, or, for a repeating
+    field (actors, protocols…), on the block and sub-field they are about."""
+    where = where or {}
     for message in messages:
+        if default_sub is None:
+            key = (name,)
+        else:
+            item, sub = where.get((name, message), (1, None))
+            key = (name, (item or 1) - 1, sub or default_sub)
+        bucket = errors.setdefault(key, [])
         if message not in bucket:
             bucket.append(message)
+
+
+def _default_sub(field) -> str | None:
+    if not field.subfields:
+        return None
+    names = [s.name for s in field.subfields]
+    return "role" if "role" in names else names[0]
 
 
 def _can_read(context, pkg) -> bool:
@@ -204,8 +229,9 @@ def sinp_record_rules(field, schema):
     def validator(key, data, errors, context):
         record = unflatten({k: v for k, v in data.items() if v is not tk.missing})
         found = sinp_model.validate_record(kind, record)
+        fields = sinp_model.field_map(kind)
         for name, messages in found.items():
-            _add_errors(errors, name, messages)
+            _add_errors(errors, name, messages, found.where, _default_sub(fields[name]) if name in fields else None)
 
         existing = _existing_package(data, context)
         uuid = data.get(("sinp_uuid",))

@@ -36,7 +36,7 @@ import itertools
 import operator
 import os
 import time
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import sqlalchemy as sa
 from sqlalchemy import (Column, Computed, DateTime, Index, Integer, MetaData, SmallInteger, Table,
@@ -139,7 +139,7 @@ class LoadResult:
     version: str
     row_count: int
     sha256: str
-    source_format: Optional[str] = None
+    source_format: str | None = None
     seconds: float = 0.0
     missing_cd_ref: int = 0   # names whose CD_REF is not a CD_NOM of the file
     missing_cd_sup: int = 0   # names whose CD_SUP is not a CD_NOM of the file
@@ -158,7 +158,7 @@ def file_sha256(path) -> str:
     return digest.hexdigest()
 
 
-def get_referential_version(conn, name: str = REFERENTIAL_NAME) -> Optional[dict]:
+def get_referential_version(conn, name: str = REFERENTIAL_NAME) -> dict | None:
     """The ``sinp_referential_version`` row of a referential, or None (also if the table is missing)."""
     if not sa.inspect(conn).has_table(VERSION_TABLE_NAME):
         return None
@@ -188,14 +188,25 @@ class _CopySource:
     BATCH = 2000
     PROGRESS_EVERY = 10000
 
-    def __init__(self, reader: TaxrefReader, progress: Optional[Callable[[int], None]]):
+    def __init__(self, reader: TaxrefReader, progress: Callable[[int], None] | None):
         self._records = iter(reader)
         self._progress = progress
         self._seen = set()
         self.rows = 0
+        self.reported = 0
+        self.error: BaseException | None = None
         self._next_progress = self.PROGRESS_EVERY
 
     def read(self, size: int = -1) -> str:
+        # psycopg2 turns an exception raised here into QueryCanceled ("error in
+        # .read() call"): keep the original one for load_taxref to re-raise.
+        try:
+            return self._read()
+        except BaseException as error:
+            self.error = error
+            raise
+
+    def _read(self) -> str:
         lines = []
         for record in itertools.islice(self._records, self.BATCH):
             if record.cd_nom in self._seen:
@@ -205,6 +216,7 @@ class _CopySource:
             lines.append(_copy_line(_record_values(record) + search_keys(record)))
         self.rows += len(lines)
         if self._progress is not None and self.rows >= self._next_progress:
+            self.reported = self.rows
             self._progress(self.rows)
             self._next_progress = (self.rows // self.PROGRESS_EVERY + 1) * self.PROGRESS_EVERY
         return "".join(lines)
@@ -224,7 +236,7 @@ def _staging_table() -> Table:
                  comment=TAXREF_TABLE.comment)
 
 
-def load_taxref(engine, path, version_label: str, progress: Optional[Callable[[int], None]] = None, *,
+def load_taxref(engine, path, version_label: str, progress: Callable[[int], None] | None = None, *,
                 force: bool = False, encoding: str = "utf-8") -> LoadResult:
     """Load a TAXREF file (``.txt`` or the official ``.zip``) as the referential, in one transaction.
 
@@ -237,6 +249,8 @@ def load_taxref(engine, path, version_label: str, progress: Optional[Callable[[i
       COPY (index building and checks follow, ~30 % of the time).
     """
     started = time.monotonic()
+    if not os.path.isfile(path):
+        raise TaxrefFormatError(f"Fichier TAXREF introuvable : {os.fspath(path)}")
     digest = file_sha256(path)
     source_file = os.path.basename(os.fspath(path))
     ensure_tables(engine)
@@ -262,11 +276,15 @@ def load_taxref(engine, path, version_label: str, progress: Optional[Callable[[i
                     cursor.copy_expert(
                         f"COPY {STAGING_TABLE_NAME} ({', '.join(_COPY_COLUMNS)}) FROM STDIN", source,
                         size=1 << 16)
+                except BaseException:
+                    if source.error is not None:
+                        raise source.error from None
+                    raise
                 finally:
                     cursor.close()
                 source_format = f"TAXREF v{reader.format_version}" if reader.format_version \
                     else "TAXREF (colonnes non standard)"
-            if progress is not None:
+            if progress is not None and source.reported != source.rows:
                 progress(source.rows)
             if source.rows == 0:
                 raise TaxrefFormatError("Le fichier TAXREF ne contient aucune ligne de données.")
@@ -283,7 +301,10 @@ def load_taxref(engine, path, version_label: str, progress: Optional[Callable[[i
                 LEFT JOIN {STAGING_TABLE_NAME} s ON s.cd_nom = t.cd_sup""")).one()
             conn.execute(text(f"ANALYZE {STAGING_TABLE_NAME}"))
 
-            # Swap: the only statements that lock the live table
+            # Swap: the only statements that lock the live table. Searches last
+            # milliseconds; a session holding the table longer makes the load fail
+            # (and roll back) rather than queue every search behind the DROP.
+            conn.execute(text("SET LOCAL lock_timeout = '60s'"))
             conn.execute(text(f"DROP TABLE IF EXISTS {TAXREF_TABLE_NAME}"))
             conn.execute(text(f"ALTER TABLE {STAGING_TABLE_NAME} RENAME TO {TAXREF_TABLE_NAME}"))
             conn.execute(text(f"ALTER TABLE {TAXREF_TABLE_NAME} RENAME CONSTRAINT"
@@ -306,7 +327,7 @@ def _row_dict(row) -> dict:
     return result
 
 
-def get_taxon(conn, cd_nom: int) -> Optional[dict]:
+def get_taxon(conn, cd_nom: int) -> dict | None:
     """Every TAXREF column of a name (plus ``is_valid``), or None."""
     columns = ", ".join(RECORD_FIELDS)
     row = conn.execute(text(f"SELECT {columns} FROM {TAXREF_TABLE_NAME} WHERE cd_nom = :cd_nom"),
@@ -315,7 +336,7 @@ def get_taxon(conn, cd_nom: int) -> Optional[dict]:
 
 
 def search_taxa(conn, q: str, limit: int = 20, *, valid_only: bool = False,
-                regne: Optional[str] = None) -> list:
+                regne: str | None = None) -> list:
     """Names matching ``q``, best first, as dicts (``SEARCH_RESULT_COLUMNS`` + ``is_valid``).
 
     - ``q`` made of digits: the name with that CD_NOM (0 or 1 result);
@@ -352,18 +373,25 @@ def search_taxa(conn, q: str, limit: int = 20, *, valid_only: bool = False,
     if regne:
         filters += " AND regne = :regne"
         params["regne"] = regne
+    # Rank the narrow index hits first, then fetch the wide rows of the best ones only
+    # (twice as fast for 2-letter queries matching ~20 000 names).
     sql = f"""
-        SELECT {columns}
-        FROM {TAXREF_TABLE_NAME}
-        WHERE search_tsv @@ to_tsquery('simple'::regconfig, :tsq){filters}
-        ORDER BY (cd_nom = cd_ref) DESC,
-                 CASE WHEN nom_norm = :q OR (';' || vern_norm || ';') LIKE :exact THEN 0
-                      WHEN nom_norm LIKE :prefix OR (';' || vern_norm) LIKE :vprefix THEN 1
-                      ELSE 2 END,
-                 (fr IS NOT NULL AND fr NOT IN ('A', 'Q')) DESC,
-                 {_RANK_SQL},
-                 length(lb_nom), lb_nom, cd_nom
-        LIMIT :limit"""
+        WITH hits AS (
+            SELECT cd_nom,
+                   (cd_nom = cd_ref) AS k_valid,
+                   CASE WHEN nom_norm = :q OR (';' || vern_norm || ';') LIKE :exact THEN 0
+                        WHEN nom_norm LIKE :prefix OR (';' || vern_norm) LIKE :vprefix THEN 1
+                        ELSE 2 END AS k_match,
+                   (fr IS NOT NULL AND fr NOT IN ('A', 'Q')) AS k_metropole,
+                   {_RANK_SQL} AS k_rank,
+                   length(lb_nom) AS k_length, lb_nom AS k_name
+            FROM {TAXREF_TABLE_NAME}
+            WHERE search_tsv @@ to_tsquery('simple'::regconfig, :tsq){filters}
+            ORDER BY k_valid DESC, k_match, k_metropole DESC, k_rank, k_length, k_name, cd_nom
+            LIMIT :limit)
+        SELECT {", ".join("t." + c for c in SEARCH_RESULT_COLUMNS)}
+        FROM hits JOIN {TAXREF_TABLE_NAME} t USING (cd_nom)
+        ORDER BY k_valid DESC, k_match, k_metropole DESC, k_rank, k_length, k_name, cd_nom"""
     return [_row_dict(r) for r in conn.execute(text(sql), params).mappings()]
 
 

@@ -35,11 +35,12 @@ from __future__ import annotations
 import codecs
 import csv
 import dataclasses
+import operator
 import os
 import re
 import unicodedata
 import zipfile
-from typing import IO, Iterator, Optional
+from collections.abc import Iterator
 
 __all__ = [
     "TERRITORY_COLUMNS", "V17_COLUMNS", "V18_COLUMNS", "REQUIRED_COLUMNS",
@@ -88,8 +89,8 @@ _PG_INT_MAX = 2 ** 31 - 1
 class TaxrefFormatError(ValueError):
     """A TAXREF file that cannot be read; French message, line number if known."""
 
-    def __init__(self, message: str, line_number: Optional[int] = None,
-                 column: Optional[str] = None):
+    def __init__(self, message: str, line_number: int | None = None,
+                 column: str | None = None):
         self.message = message
         self.line_number = line_number
         self.column = column
@@ -102,48 +103,48 @@ class TaxrefRecord:
 
     cd_nom: int
     cd_ref: int
-    cd_sup: Optional[int]
-    cd_taxsup: Optional[int]
-    cd_ba: Optional[int]
+    cd_sup: int | None
+    cd_taxsup: int | None
+    cd_ba: int | None
     rang: str
     lb_nom: str
-    lb_auteur: Optional[str]
-    nomenclatural_comment: Optional[str]
-    nom_complet: Optional[str]
-    nom_complet_html: Optional[str]
-    nom_valide: Optional[str]
-    nom_vern: Optional[str]
-    nom_vern_eng: Optional[str]
-    regne: Optional[str]
-    phylum: Optional[str]
-    classe: Optional[str]
-    ordre: Optional[str]
-    famille: Optional[str]
-    sous_famille: Optional[str]
-    tribu: Optional[str]
-    group1_inpn: Optional[str]
-    group2_inpn: Optional[str]
-    group3_inpn: Optional[str]
-    habitat: Optional[int]
-    fr: Optional[str]
-    gf: Optional[str]
-    mar: Optional[str]
-    gua: Optional[str]
-    sm: Optional[str]
-    sb: Optional[str]
-    spm: Optional[str]
-    may: Optional[str]
-    epa: Optional[str]
-    reu: Optional[str]
-    sa: Optional[str]
-    ta: Optional[str]
-    taaf: Optional[str]
-    pf: Optional[str]
-    nc: Optional[str]
-    wf: Optional[str]
-    cli: Optional[str]
-    url: Optional[str]
-    url_inpn: Optional[str]
+    lb_auteur: str | None
+    nomenclatural_comment: str | None
+    nom_complet: str | None
+    nom_complet_html: str | None
+    nom_valide: str | None
+    nom_vern: str | None
+    nom_vern_eng: str | None
+    regne: str | None
+    phylum: str | None
+    classe: str | None
+    ordre: str | None
+    famille: str | None
+    sous_famille: str | None
+    tribu: str | None
+    group1_inpn: str | None
+    group2_inpn: str | None
+    group3_inpn: str | None
+    habitat: int | None
+    fr: str | None
+    gf: str | None
+    mar: str | None
+    gua: str | None
+    sm: str | None
+    sb: str | None
+    spm: str | None
+    may: str | None
+    epa: str | None
+    reu: str | None
+    sa: str | None
+    ta: str | None
+    taaf: str | None
+    pf: str | None
+    nc: str | None
+    wf: str | None
+    cli: str | None
+    url: str | None
+    url_inpn: str | None
     line_number: int = dataclasses.field(default=0, compare=False)
 
     @property
@@ -162,7 +163,7 @@ class TaxrefRecord:
 RECORD_FIELDS = tuple(f.name for f in dataclasses.fields(TaxrefRecord) if f.name != "line_number")
 
 
-def detect_format_version(columns) -> Optional[int]:
+def detect_format_version(columns) -> int | None:
     """18 or 17 when the header is exactly that layout (any order), else None."""
     names = set(columns)
     if names == set(V18_COLUMNS):
@@ -240,25 +241,28 @@ class TaxrefReader:
         self.max_errors = max_errors
         self.errors: list[TaxrefFormatError] = []
         self.columns: tuple = ()
-        self.format_version: Optional[int] = None
+        self.format_version: int | None = None
         self.ignored_columns: tuple = ()
         self.lines_read = 0
         self.records_read = 0
         self._stream = None
         self._should_close = False
         self._rows = None
-        self._field_index: list = []
+        self._text_names: tuple = ()
+        self._text_values = None
+        self._int_index: list = []
+        self._absent: tuple = ()
         self._iterating = False
 
     # -- opening / closing -------------------------------------------------
-    def __enter__(self) -> "TaxrefReader":
+    def __enter__(self) -> TaxrefReader:
         self.open()
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def open(self) -> "TaxrefReader":
+    def open(self) -> TaxrefReader:
         if self._stream is None:
             self._stream, self._should_close = _open_source(self.source)
             try:
@@ -309,6 +313,9 @@ class TaxrefReader:
             raise TaxrefFormatError(
                 "l'en-tête ne contient pas de tabulation : TAXREF est séparé par des tabulations"
                 " (ce fichier semble séparé par des « ; » ou des « , »).", 1)
+        unnamed = [str(i + 1) for i, c in enumerate(columns) if not c]
+        if unnamed:
+            raise TaxrefFormatError(f"colonne(s) sans nom dans l'en-tête (position {', '.join(unnamed)}).", 1)
         duplicates = sorted({c for c in columns if columns.count(c) > 1})
         if duplicates:
             raise TaxrefFormatError(f"colonnes en double dans l'en-tête : {', '.join(duplicates)}.", 1)
@@ -322,7 +329,12 @@ class TaxrefReader:
         known = {f.upper() for f in RECORD_FIELDS}
         self.ignored_columns = tuple(c for c in columns if c not in known)
         position = {c: i for i, c in enumerate(columns)}
-        self._field_index = [(name, position.get(name.upper(), -1)) for name in RECORD_FIELDS]
+        present = [(name, position[name.upper()]) for name in RECORD_FIELDS if name.upper() in position]
+        text_fields = [(n, i) for n, i in present if n not in _INT_FIELDS]
+        self._text_names = tuple(n for n, _ in text_fields)
+        self._text_values = operator.itemgetter(*(i for _, i in text_fields))
+        self._int_index = [(n, i) for n, i in present if n in _INT_FIELDS]
+        self._absent = tuple(name for name in RECORD_FIELDS if name.upper() not in position)
 
     # -- records -----------------------------------------------------------
     def __iter__(self) -> Iterator[TaxrefRecord]:
@@ -369,20 +381,18 @@ class TaxrefReader:
             yield record
 
     def _record(self, row: list, line_number: int) -> TaxrefRecord:
-        values = {}
-        for name, index in self._field_index:
-            if index < 0:
-                values[name] = None
-                continue
+        values = dict(zip(self._text_names, [None if v in _NULL_MARKERS else v
+                                             for v in map(str.strip, self._text_values(row))]))
+        values.update(dict.fromkeys(self._absent))
+        for name, index in self._int_index:
             value = row[index].strip()
             if value in _NULL_MARKERS:
-                value = None
-            elif name in _INT_FIELDS:
-                if not _INT_RE.match(value) or abs(int(value)) > _PG_INT_MAX:
-                    raise TaxrefFormatError(
-                        f"{name.upper()} « {value[:40]} » n'est pas un nombre entier.", line_number, name.upper())
-                value = int(value)
-            values[name] = value
+                values[name] = None
+            elif _INT_RE.match(value) and abs(int(value)) <= _PG_INT_MAX:
+                values[name] = int(value)
+            else:
+                raise TaxrefFormatError(
+                    f"{name.upper()} « {value[:40]} » n'est pas un nombre entier.", line_number, name.upper())
         for name in _NOT_EMPTY_FIELDS:
             if values[name] is None:
                 raise TaxrefFormatError(f"{name.upper()} est vide.", line_number, name.upper())
@@ -401,7 +411,7 @@ _FOLD = str.maketrans({"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE", "ß": "ss
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 
 
-def normalize(text: Optional[str]) -> str:
+def normalize(text: str | None) -> str:
     """Lower-case ASCII words separated by one space: accents, ligatures and punctuation removed.
 
     ``"Grand-duc d'Europe"`` → ``"grand duc d europe"``; ``"Œdicnème"`` → ``"oedicneme"``.
@@ -414,7 +424,7 @@ def normalize(text: Optional[str]) -> str:
     return _NON_ALNUM.sub(" ", text).strip()
 
 
-def vernacular_names(nom_vern: Optional[str]) -> list:
+def vernacular_names(nom_vern: str | None) -> list:
     """The French names of a NOM_VERN field (TAXREF separates them with commas)."""
     if not nom_vern:
         return []
