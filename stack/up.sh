@@ -126,6 +126,9 @@ init_ckan_db() {  # init_ckan_db INI
         || die "applying the plugins' migrations failed ($1): see $LOG_DIR/ckan-setup.log"
     "$CKAN_BIN" -c "$1" sinp init-db >>"$LOG_DIR/ckan-setup.log" 2>&1 \
         || die "ckan sinp init-db failed ($1): see $LOG_DIR/ckan-setup.log"
+    "$CKAN_BIN" -c "$1" sinp taxref-load "$ROOT/schemas/referentiels/taxref/TAXREFv18_extrait_BFC.txt" \
+        --version "TAXREF v18 (extrait Bourgogne-Franche-Comté)" >>"$LOG_DIR/ckan-setup.log" 2>&1 \
+        || die "loading the TAXREF extract failed ($1): see $LOG_DIR/ckan-setup.log"
 }
 
 setup_ckan() {
@@ -154,7 +157,9 @@ setup_ckan() {
 # The databases are migrated again whenever the code or the CKAN install changes.
 stamp_db() {
     cat "$ROOT/requirements/ckan.txt" "$ROOT/stack/ckan-options.ini" \
-        "$ROOT"/ckanext-sinp/ckanext/sinp/csw/*.py "$ROOT"/pycsw_config/mappings.py 2>/dev/null | sha256sum
+        "$ROOT"/ckanext-sinp/ckanext/sinp/csw/*.py "$ROOT"/pycsw_config/mappings.py \
+        "$ROOT"/ckanext-sinp/ckanext/sinp/referentials/*.py "$ROOT"/schemas/referentiels/taxref/*.txt \
+        2>/dev/null | sha256sum
 }
 
 # --- CKAN processes ----------------------------------------------------------------------

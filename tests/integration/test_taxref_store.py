@@ -34,7 +34,12 @@ def engine():
 
 @pytest.fixture(scope="module")
 def taxref_db(engine):
-    """The extract loaded once for the module; the tables are cleaned up afterwards."""
+    """The extract loaded once for the module; the database is put back as it was afterwards.
+
+    `make up` loads the shipped extract into the test database (``ckan sinp taxref-load``):
+    that state is restored (same rows, same version row). Tables this module created are
+    dropped; any other referential that was loaded is replaced by empty tables.
+    """
     inspector = sa.inspect(engine)
     had_taxref = inspector.has_table("sinp_taxref")
     had_versions = inspector.has_table("sinp_referential_version")
@@ -45,12 +50,18 @@ def taxref_db(engine):
     result = store.load_taxref(engine, EXTRACT, "extrait-BFC-v18", force=True)
     yield result
     with engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE IF EXISTS sinp_taxref_staging"))
+    if had_taxref and saved_version and saved_version["sha256"] == store.file_sha256(EXTRACT):
+        store.load_taxref(engine, EXTRACT, saved_version["version"], force=True)
+        with engine.begin() as conn:
+            conn.execute(store.VERSION_TABLE.update().where(store.VERSION_TABLE.c.name == "taxref")
+                         .values(**saved_version))
+        return
+    with engine.begin() as conn:
         for table in TABLES:
             conn.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
         if had_versions:
             conn.execute(store.VERSION_TABLE.delete().where(store.VERSION_TABLE.c.name == "taxref"))
-            if saved_version:
-                conn.execute(store.VERSION_TABLE.insert().values(**saved_version))
         else:
             conn.execute(sa.text("DROP TABLE IF EXISTS sinp_referential_version"))
     if had_taxref:

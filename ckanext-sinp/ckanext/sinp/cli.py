@@ -25,9 +25,11 @@ def init_db():
     from ckanext.sinp.csw import repository
 
     from ckanext.sinp.logic import queries
+    from ckanext.sinp.referentials import store
 
     engine = model.meta.engine
     repository.ensure_table(engine)
+    store.ensure_tables(engine)
     with engine.begin() as connection:
         queries.create_indexes(connection)
     role = tk.config.get("ckanext.sinp.csw.reader_role")
@@ -109,3 +111,35 @@ def mtd_export(ident):
     """Écrit sur la sortie standard la fiche IDENT (nom, id ou UUID SINP) au format XML MTD."""
     site_user = tk.get_action("get_site_user")({"ignore_auth": True}, {})["name"]
     click.echo(tk.get_action("sinp_mtd_export")({"user": site_user}, {"id": ident}), nl=False)
+
+
+@sinp.command("taxref-load")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--version", "version_label", required=True, help="Version du référentiel, ex. « TAXREF v18 ».")
+@click.option("--force", is_flag=True, help="Recharger même si ce fichier est déjà chargé.")
+def taxref_load(path, version_label, force):
+    """Charge un fichier TAXREF (texte officiel v17/v18, ou .zip) comme référentiel taxonomique.
+
+    Idempotent : le même fichier n'est pas rechargé ; un autre fichier remplace le référentiel
+    en une seule transaction (l'ancien reste en place en cas d'erreur).
+    """
+    from ckanext.sinp.referentials import store, taxref
+
+    size = max(1, sum(1 for _ in open(path, "rb"))) if not path.endswith(".zip") else None
+    with click.progressbar(length=size or 0, label="TAXREF", show_pos=True) as bar:
+        done = [0]
+
+        def progress(rows):
+            bar.update(rows - done[0])
+            done[0] = rows
+
+        try:
+            result = store.load_taxref(model.meta.engine, path, version_label, progress=progress, force=force)
+        except taxref.TaxrefFormatError as err:
+            click.echo("")
+            click.secho(f"Fichier refusé : {err}", fg="red", err=True)
+            raise SystemExit(1)
+    if result.loaded:
+        click.secho(f"{result.row_count} noms chargés ({result.version}) en {result.seconds:.1f} s.", fg="green")
+    else:
+        click.secho(f"Ce fichier est déjà chargé ({result.row_count} noms) : rien à faire.", fg="green")

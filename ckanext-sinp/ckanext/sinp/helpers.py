@@ -57,6 +57,18 @@ def sinp_completeness(pkg_dict: dict) -> dict | None:
 
 
 @helper
+def sinp_completeness_fields(dataset_type: str) -> list[dict]:
+    """The fields the completeness counts (obligation O or R of the standard), for the live
+    indicator of the form: [{"name", "label", "required", "repeating"}]."""
+    if dataset_type not in sinp_model.KINDS:
+        return []
+    return [
+        {"name": f.name, "label": f.label, "required": f.required, "repeating": bool(f.subfields)}
+        for f in sinp_model.fields(dataset_type) if f.obligation in ("O", "R")
+    ]
+
+
+@helper
 def sinp_ca_of(pkg_dict: dict) -> dict | None:
     """The CA of a JDD (None if the user may not see it)."""
     uuid = pkg_dict.get("cadre")

@@ -41,11 +41,12 @@ def _refuse_if_ca_has_children(context, data_dict):
 
 
 def get_actions():
-    from ckanext.sinp.logic import mtd_actions
+    from ckanext.sinp.logic import mtd_actions, taxon_actions
 
     return {
         "package_delete": package_delete,
         "dataset_purge": dataset_purge,
         "sinp_mtd_import": mtd_actions.sinp_mtd_import,
         "sinp_mtd_export": mtd_actions.sinp_mtd_export,
+        "sinp_taxon_search": taxon_actions.sinp_taxon_search,
     }

@@ -171,15 +171,15 @@ _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\
 
 
 def _copy_line(values) -> str:
-    out = []
-    for value in values:
-        if value is None:
-            out.append("\\N")
-        elif isinstance(value, int):
-            out.append(str(value))
-        else:
-            out.append(value.translate(_COPY_ESCAPES))
-    return "\t".join(out) + "\n"
+    """One line of COPY text format (tab-separated, \\N for NULL, backslash escapes)."""
+    # Fast path for the usual line with nothing to escape: NULLs as NUL placeholders
+    # (PostgreSQL text cannot hold NUL), then one check on the joined line.
+    line = "\t".join(["\0" if v is None else v if v.__class__ is str else str(v) for v in values])
+    if ("\\" in line or "\n" in line or "\r" in line or line.count("\t") != len(values) - 1
+            or line.count("\0") != values.count(None)):
+        return "\t".join(["\\N" if v is None else v.translate(_COPY_ESCAPES) if v.__class__ is str else str(v)
+                          for v in values]) + "\n"
+    return line.replace("\0", "\\N") + "\n"
 
 
 class _CopySource:
