@@ -125,7 +125,8 @@ def taxref_load(path, version_label, force):
     """
     from ckanext.sinp.referentials import store, taxref
 
-    size = max(1, sum(1 for _ in open(path, "rb"))) if not path.endswith(".zip") else None
+    # rows = lines minus the header line
+    size = max(1, sum(1 for _ in open(path, "rb")) - 1) if not path.endswith(".zip") else None
     with click.progressbar(length=size or 0, label="TAXREF", show_pos=True) as bar:
         done = [0]
 
