@@ -83,7 +83,8 @@ def sinp_mtd_import(context, data_dict):
         for rec in records:
             existing = queries.packages_by_extra(model, "sinp_uuid", rec.uuid)
             write_context = {"model": model, "session": model.Session, "user": context.get("user"),
-                             "defer_commit": True, "ignore_auth": context.get("ignore_auth", False)}
+                             "defer_commit": True, "return_id_only": True,
+                             "ignore_auth": context.get("ignore_auth", False)}
             if existing:
                 pkg = existing[0]
                 if pkg.type != rec.kind:
@@ -113,6 +114,11 @@ def sinp_mtd_import(context, data_dict):
                 except tk.ValidationError as err:
                     raise tk.ValidationError({"xml": _describe(rec, err)})
                 action = "created"
+            # with defer_commit, CKAN's actions leave their SAVEPOINTs open; release them, or a
+            # document of a thousand records nests a thousand savepoints
+            session = model.Session()
+            while (nested := session.get_nested_transaction()) is not None:
+                nested.commit()
             package_id = result if isinstance(result, str) else result["id"]
             touched.append(package_id)
             results.append({"id": package_id, "uuid": rec.uuid, "type": rec.kind, "action": action})
@@ -120,8 +126,9 @@ def sinp_mtd_import(context, data_dict):
     except Exception:
         model.Session.rollback()
         raise
-    for package_id in touched:
-        search.rebuild(package_id)
+    if touched:  # index after the commit, with one Solr commit for the whole document
+        search.rebuild(package_ids=touched, defer_commit=True, quiet=True)
+        search.commit()
     return {"records": results, "errors": [], "warnings": warnings}
 
 

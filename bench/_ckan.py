@@ -1,0 +1,64 @@
+"""Shared set-up of the benchmarks: CKAN in-process on the test configuration, and BENCHMARKS.md.
+
+The benchmarks write to the *test* database and Solr core (var/test.ini), never to the demo
+catalogue; do not run them while `make test` runs.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import pathlib
+import platform
+import re
+import statistics
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+BENCHMARKS = ROOT / "BENCHMARKS.md"
+
+
+@contextlib.contextmanager
+def ckan_app(ini: str | None = None):
+    from ckan.cli import CKANConfigLoader
+    from ckan.config.middleware import make_app
+
+    ini = ini or str(ROOT / "var" / "test.ini")
+    app = make_app(CKANConfigLoader(ini).get_config())
+    with app._wsgi_app.test_request_context():
+        yield app
+
+
+def reset_catalogue():
+    """Empties the test catalogue (database rows and Solr core), keeping the tables."""
+    import ckan.lib.search as search
+    import ckan.model as model
+    from ckan.tests import helpers
+
+    model.repo.tables_created_and_initialised = True
+    helpers.reset_db()
+    search.clear_all()
+
+
+def percentiles(samples: list[float]) -> dict:
+    ordered = sorted(samples)
+    def pct(p):
+        return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return {"p50": statistics.median(ordered), "p95": pct(95), "min": ordered[0], "max": ordered[-1],
+            "n": len(ordered)}
+
+
+def machine() -> str:
+    return f"{os.cpu_count()} cores, Python {platform.python_version()}, {dt.date.today().isoformat()}"
+
+
+def write_section(name: str, body: str) -> None:
+    """Replaces the section ``name`` of BENCHMARKS.md (between markers) with ``body``."""
+    text = BENCHMARKS.read_text(encoding="utf-8") if BENCHMARKS.exists() else \
+        "# Benchmarks\n\nFigures written by the scripts in `bench/` (see bench/README.md). Re-run a script to update its section.\n"
+    start, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
+    block = f"{start}\n{body.rstrip()}\n{end}"
+    if start in text:
+        text = re.sub(re.escape(start) + r".*?" + re.escape(end), lambda m: block, text, flags=re.S)
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    BENCHMARKS.write_text(text, encoding="utf-8")

@@ -1,0 +1,769 @@
+"""ISO 19139 / INSPIRE metadata of a CA or a JDD, and its row in the pycsw table.
+
+Pure Python (lxml, no ``ckan`` import). Two entry points:
+
+    ctx = IsoContext(site_url="https://sinp.example.fr", date_stamp=metadata_modified_utc, ca=ca_dict,
+                     resources=[{"name": ..., "url": ..., "format": ..., "description": ...}])
+    xml = to_iso19139("jdd", package_dict, ctx)        # bytes, UTF-8, XSD-valid ISO 19139
+    row = csw_row("jdd", package_dict, ctx, xml)       # {column: value} for csw.repository.upsert_record
+
+Both are derived from one set of facts (``_facts``), so the stored document and the queryable
+columns cannot disagree.
+
+Choices (see also CSW_HARVESTERS.md §5.4):
+
+- ``fileIdentifier`` = the SINP UUID (upper case). A CA is ``series``, a JDD ``dataset``;
+  ``parentIdentifier`` = the JDD's CA UUID, or the CA's méta-cadre parent UUID.
+- Unique resource identifier: ``RS_Identifier`` code = SINP UUID, ``codeSpace`` =
+  ``IsoContext.namespace``, by default ``https://inpn.mnhn.fr/mtd``: the SINP UUID is the national
+  identifier of the national MTD registry (identifiantCadre / identifiantJdd), the same for INPN,
+  GeoNature instances and IDéO BFC, so the same JDD published by two catalogues keeps one
+  identifier. Pass the platform URL instead if the lead prefers a regional namespace.
+- Roles (ROLE_ACTEUR -> CI_RoleCode, French GeoNetwork label and definition in brackets), see
+  ``ROLE_TO_ISO``; the SINP role label is kept in ``positionName``:
+  1 Contact principal -> pointOfContact; 2 Financeur -> originator (« A l'origine de » : a mis en
+  place les moyens de constituer la ressource; ISO 19115:2003 has no "funder"); 3 Maître
+  d'ouvrage -> originator (« a commandé la ressource »); 4 Maître d'œuvre -> principalInvestigator
+  (« a assuré la réalisation de la ressource »); 5 Fournisseur -> resourceProvider
+  (« Fournisseur »); 6 Producteur -> author (« Auteur » : droits moraux du créateur);
+  7 Contact base de production -> custodian (« Gestionnaire » : gestion et mise à jour);
+  8 Contact métadonnées -> not a resource party: written as an extra ``MD_Metadata/contact``
+  (pointOfContact) after the platform contact. Unknown codes -> pointOfContact.
+- Metadata contact: the JDD's ``contact_plateforme`` (pointContactPF) when given, otherwise
+  ``IsoContext.platform_contact``.
+- Constraints: access = ``otherRestrictions`` + INSPIRE LimitationsOnPublicAccess/noLimitations
+  (gmx:Anchor); use = ``useLimitation`` text + ``useConstraints otherRestrictions`` +
+  ``otherConstraints`` gmx:Anchor to the licence URL with its title (GeoDCAT-AP / udata map it to
+  dct:license and recognise Licence Ouverte 2.0 by URL or title).
+- Distribution: one ``MD_Format`` per distinct download format (version nilReason="unknown");
+  without downloads, name and version are nilReason="unknown". Links: the public CKAN page
+  (WWW:LINK, function information) then each public download (WWW:DOWNLOAD-1.0-http--download,
+  function download).
+- Conformity: Regulation 1089/2010 (gmx:Anchor to its ELI), ``pass`` nilReason="unknown"
+  (not evaluated, TG 2.0).
+- Dates: citation creation = date_creation_mtd (CA) / date_creation (JDD), revision =
+  date_maj_mtd / date_revision; with neither, publication = the date of ``date_stamp``.
+- Extent: the JDD's bbox (WGS 84) or ``IsoContext.bbox`` (a fallback, e.g. the union of a CA's
+  JDD boxes); temporal extent = the CA's launch/closing dates (the CA of a JDD in ``ctx.ca``);
+  no closing date -> ``endPosition indeterminatePosition="now"``.
+- Text: characters not allowed in XML 1.0 (C0/C1 controls except tab/LF/CR, lone surrogates,
+  U+FFFE/U+FFFF) are removed.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+from urllib.parse import urlsplit
+
+from lxml import etree
+
+from ckanext.sinp.domain import model, nomenclatures
+
+# --- namespaces and constants -----------------------------------------------------------------
+
+GMD = "http://www.isotc211.org/2005/gmd"
+GCO = "http://www.isotc211.org/2005/gco"
+GMX = "http://www.isotc211.org/2005/gmx"
+GML = "http://www.opengis.net/gml/3.2"
+XLINK = "http://www.w3.org/1999/xlink"
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
+NSMAP = {"gmd": GMD, "gco": GCO, "gmx": GMX, "gml": GML, "xlink": XLINK, "xsi": XSI}
+XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
+SCHEMA_LOCATION = f"{GMD} http://schemas.opengis.net/csw/2.0.2/profiles/apiso/1.0.0/apiso.xsd"
+
+CODELISTS = "http://standards.iso.org/iso/19139/resources/gmxCodelists.xml"
+LANGUAGE_CODELIST = "http://www.loc.gov/standards/iso639-2/"
+LANGUAGE = "fre"
+TOPIC_CATEGORY = "biota"
+
+DEFAULT_NAMESPACE = "https://inpn.mnhn.fr/mtd"
+DEFAULT_CATALOGUE_NAME = "Catalogue des métadonnées du SINP Bourgogne-Franche-Comté"
+DEFAULT_PLATFORM_CONTACT = {"name": "Plateforme régionale SINP Bourgogne-Franche-Comté", "email": None}
+DEFAULT_LICENCE = {
+    "id": "etalab-2.0",
+    "title": "Licence Ouverte / Open Licence version 2.0",
+    "url": "https://www.etalab.gouv.fr/licence-ouverte-open-licence/",
+}
+
+METADATA_STANDARD_NAME = "ISO 19115:2003/19139"
+METADATA_STANDARD_VERSION = "1.0"
+
+CRS_URI = "http://www.opengis.net/def/crs/EPSG/0/4326"
+CRS_LABEL = "EPSG:4326"
+CRS_URN = "urn:ogc:def:crs:EPSG::4326"  # what pycsw stores for an EPSG code
+
+INSPIRE_THEME = {"label": "Répartition des espèces", "uri": "http://inspire.ec.europa.eu/theme/sd"}
+INSPIRE_THEMES_THESAURUS = {
+    "title": "GEMET - INSPIRE themes, version 1.0",
+    "uri": "http://www.eionet.europa.eu/gemet/inspire_themes",
+    "date": "2008-06-01",
+}
+NO_LIMITATIONS = {
+    "label": "Pas de restriction d'accès public",
+    "uri": "http://inspire.ec.europa.eu/metadata-codelist/LimitationsOnPublicAccess/noLimitations",
+}
+CONFORMITY_SPEC = {
+    "title": ("Règlement (UE) n° 1089/2010 de la Commission du 23 novembre 2010 portant modalités "
+              "d'application de la directive 2007/2/CE en ce qui concerne l'interopérabilité des "
+              "séries et des services de données géographiques"),
+    "uri": "http://data.europa.eu/eli/reg/2010/1089",
+    "date": "2010-12-08",
+    "datetype": "publication",
+}
+CONFORMITY_EXPLANATION = ("Conformité non évaluée au regard du règlement (UE) n° 1089/2010 : les données "
+                          "sont décrites et échangées selon les standards du SINP.")
+
+LINK_PROTOCOL = "WWW:LINK"
+DOWNLOAD_PROTOCOL = "WWW:DOWNLOAD-1.0-http--download"
+
+HIERARCHY = {"ca": "series", "jdd": "dataset"}
+PAGE_NAMES = {"ca": "Fiche du cadre d'acquisition", "jdd": "Fiche du jeu de données"}
+
+# ROLE_ACTEUR code -> CI_RoleCode (see the module docstring). Role 8 is the metadata contact.
+ROLE_TO_ISO = {
+    "1": "pointOfContact",
+    "2": "originator",
+    "3": "originator",
+    "4": "principalInvestigator",
+    "5": "resourceProvider",
+    "6": "author",
+    "7": "custodian",
+}
+METADATA_CONTACT_ROLE = "8"
+DEFAULT_ISO_ROLE = "pointOfContact"
+
+# actor fields of the model -> role given to an actor whose block has none
+_ACTOR_FIELD_DEFAULT_ROLE = {"acteurs": None, "contacts_jdd": None, "contacts_base_production": "7"}
+PLATFORM_CONTACT_FIELD = "contact_plateforme"
+
+# coded fields whose French labels become SINP keywords (same set as the DCAT view)
+KEYWORD_NOMENCLATURES = ("VOLET_SINP", "CA_OBJECTIFS", "DATA_TYP", "JDD_OBJECTIFS", "METHO_RECUEIL")
+
+_NOT_XML_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff\ud800-\udfff]")
+_NCNAME_BAD = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+# --- context ------------------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class IsoContext:
+    """What the ISO document needs besides the record itself (filled by the CKAN side).
+
+    site_url: public CKAN URL (no trailing slash needed); the record page is
+        ``{site_url}/{kind}/{name}`` as in the DCAT view.
+    date_stamp: when the published record last changed (UTC; naive = UTC). Written as
+        gco:DateTime and as the ``date_modified`` column: it must change whenever anything
+        published changes (record, resources, licence, visibility...).
+    csw_url: the public CSW endpoint; not written into the record (kept for callers).
+    organization: the CKAN organisation {"title", "email"}; used as point of contact only when
+        the record has no actor at all.
+    platform_contact: the platform's metadata contact {"name", "email"}, used when a JDD has no
+        ``contact_plateforme``.
+    ca: the CA record of a JDD (its period is the JDD's temporal extent), else None.
+    resources: public downloads only: [{"name", "url", "format", "description"}].
+    licence: {"id", "title", "url"} (default Licence Ouverte 2.0).
+    lineage: lineage statement; None -> a French statement built from the record.
+    namespace: codeSpace of the unique resource identifier.
+    bbox: fallback extent (west, south, east, north) in WGS 84 when the record has none.
+    """
+
+    site_url: str
+    date_stamp: dt.datetime
+    csw_url: str | None = None
+    organization: dict | None = None
+    platform_contact: dict = dataclasses.field(default_factory=lambda: dict(DEFAULT_PLATFORM_CONTACT))
+    ca: dict | None = None
+    resources: tuple | list = ()
+    licence: dict = dataclasses.field(default_factory=lambda: dict(DEFAULT_LICENCE))
+    lineage: str | None = None
+    namespace: str = DEFAULT_NAMESPACE
+    catalogue_name: str = DEFAULT_CATALOGUE_NAME
+    bbox: tuple | None = None
+
+
+# --- facts: everything the document and the row say, derived once ----------------------------
+
+@dataclasses.dataclass
+class Party:
+    organisation: str | None
+    individual: str | None
+    email: str | None
+    role: str  # CI_RoleCode
+    position: str | None = None
+
+
+@dataclasses.dataclass
+class Link:
+    url: str
+    protocol: str
+    name: str | None
+    description: str | None
+    function: str
+
+
+@dataclasses.dataclass
+class Facts:
+    kind: str
+    identifier: str
+    parent: str | None
+    hierarchy: str
+    metadata_contacts: list
+    date_stamp: str  # ISO date-time, UTC, with 'Z'
+    landing_page: str
+    title: str
+    alternate_title: str | None
+    dates: list  # [(date ISO, CI_DateTypeCode)]
+    namespace: str
+    abstract: str
+    parties: list
+    sinp_keywords: list
+    licence: dict
+    use_limitation: str
+    bbox: tuple | None  # (west, south, east, north)
+    extent_description: str | None
+    time_begin: str | None
+    time_end: str | None
+    formats: list
+    links: list
+    lineage: str
+
+    @property
+    def keywords(self) -> list:
+        return [INSPIRE_THEME["label"]] + self.sinp_keywords
+
+    @property
+    def period_id(self) -> str:
+        return "periode-" + _NCNAME_BAD.sub("_", self.identifier)
+
+
+def clean_text(value) -> str:
+    """Text as written to XML: str, characters not allowed in XML 1.0 removed, stripped."""
+    if value is None:
+        return ""
+    return _NOT_XML_CHARS.sub("", str(value)).strip()
+
+
+def _opt(value) -> str | None:
+    text = clean_text(value)
+    return text or None
+
+
+def _iso_datetime(value: dt.datetime) -> str:
+    if not isinstance(value, dt.datetime):
+        raise TypeError("IsoContext.date_stamp must be a datetime")
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return value.replace(microsecond=0).isoformat() + "Z"
+
+
+def _iso_date(value) -> str | None:
+    if model.is_empty(value):
+        return None
+    try:
+        return model.parse_date(value).isoformat()
+    except ValueError:
+        return None
+
+
+def _number(value: float) -> str:
+    text = ("%.10f" % value).rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def _unique(values, key=lambda v: v.casefold()) -> list:
+    seen, out = set(), []
+    for value in values:
+        if value and key(value) not in seen:
+            seen.add(key(value))
+            out.append(value)
+    return out
+
+
+def _uuid(value) -> str | None:
+    text = clean_text(value)
+    return model.normalize_uuid(text) if text else None
+
+
+def _label(nomenclature: str, code) -> str | None:
+    try:
+        return nomenclatures.get(nomenclature).label_of(str(code).strip())
+    except KeyError:
+        return None
+
+
+def _tags(record: dict) -> list:
+    tags = record.get("tags")
+    if tags:
+        names = []
+        for tag in model.as_list(tags):
+            names.append(tag.get("display_name") or tag.get("name") if isinstance(tag, dict) else tag)
+        return [clean_text(n) for n in names if clean_text(n)]
+    return [clean_text(t) for t in model.as_list(record.get("tag_string")) if clean_text(t)]
+
+
+def _sinp_keywords(kind: str, record: dict) -> list:
+    labels = []
+    for f in model.fields(kind):
+        if f.kind in ("code", "codes") and f.nomenclature in KEYWORD_NOMENCLATURES:
+            labels += [_label(f.nomenclature, c) for c in model.as_list(record.get(f.name))]
+    return _unique([clean_text(k) for k in labels if k] + _tags(record))
+
+
+def _actor_party(actor: dict, iso_role: str, sinp_role: str | None) -> Party | None:
+    organisation, individual = _opt(actor.get("organisme")), _opt(actor.get("nom_prenom"))
+    if not organisation and not individual:
+        return None
+    position = _label("ROLE_ACTEUR", sinp_role) if sinp_role else None
+    return Party(organisation, individual, _opt(actor.get("mail")), iso_role, _opt(position))
+
+
+def _parties(kind: str, record: dict, ctx: IsoContext) -> tuple[list, list]:
+    """(resource parties, extra metadata contacts) from the actor fields of the record."""
+    parties, metadata_contacts = [], []
+    for f in model.fields(kind):
+        if f.kind != "actors" or f.name not in _ACTOR_FIELD_DEFAULT_ROLE:
+            continue
+        for actor in model.as_list(record.get(f.name)):
+            if not isinstance(actor, dict):
+                continue
+            sinp_role = clean_text(actor.get("role")) or _ACTOR_FIELD_DEFAULT_ROLE[f.name]
+            if sinp_role == METADATA_CONTACT_ROLE:
+                party = _actor_party(actor, "pointOfContact", sinp_role)
+                if party:
+                    metadata_contacts.append(party)
+                continue
+            party = _actor_party(actor, ROLE_TO_ISO.get(sinp_role, DEFAULT_ISO_ROLE), sinp_role)
+            if party:
+                parties.append(party)
+    if not parties and ctx.organization and _opt(ctx.organization.get("title")):
+        parties.append(Party(_opt(ctx.organization.get("title")), None,
+                             _opt(ctx.organization.get("email")), "pointOfContact"))
+    return parties, metadata_contacts
+
+
+def _platform_contact(kind: str, record: dict, ctx: IsoContext) -> Party:
+    for actor in model.as_list(record.get(PLATFORM_CONTACT_FIELD)) if kind == "jdd" else []:
+        if isinstance(actor, dict):
+            party = _actor_party(actor, "pointOfContact", None)
+            if party:
+                return party
+    contact = ctx.platform_contact or DEFAULT_PLATFORM_CONTACT
+    return Party(_opt(contact.get("name")) or DEFAULT_PLATFORM_CONTACT["name"], None,
+                 _opt(contact.get("email")), "pointOfContact")
+
+
+def _bbox(kind: str, record: dict, ctx: IsoContext) -> tuple | None:
+    if kind == "jdd" and model.bbox_geometry(record):
+        return tuple(model.parse_decimal(record[k])
+                     for k in ("borne_ouest", "borne_sud", "borne_est", "borne_nord"))
+    if ctx.bbox:
+        west, south, east, north = (float(v) for v in ctx.bbox)
+        if -180 <= west <= east <= 180 and -90 <= south <= north <= 90:
+            return (west, south, east, north)
+    return None
+
+
+def _format_of(resource: dict) -> str | None:
+    fmt = clean_text(resource.get("format")).lstrip(".")
+    if not fmt:
+        path = urlsplit(clean_text(resource.get("url"))).path
+        last = path.rsplit("/", 1)[-1]
+        fmt = last.rsplit(".", 1)[-1] if "." in last else ""
+    return fmt.upper() if fmt and len(fmt) <= 10 and fmt.isalnum() else (fmt or None)
+
+
+def _lineage(kind: str, record: dict, ctx: IsoContext) -> str:
+    if _opt(ctx.lineage):
+        return clean_text(ctx.lineage)
+    if kind == "ca":
+        return ("Cadre d'acquisition du Système d'information de l'inventaire du patrimoine naturel "
+                "(SINP), décrit selon le standard de métadonnées du SINP (version 1.3.10) sur la "
+                "plateforme régionale de Bourgogne-Franche-Comté. Il regroupe les jeux de données "
+                "produits dans ce cadre.")
+    text = ("Jeu de données du Système d'information de l'inventaire du patrimoine naturel (SINP), "
+            "décrit selon le standard de métadonnées du SINP (version 1.3.10) sur la plateforme "
+            "régionale de Bourgogne-Franche-Comté.")
+    ca_title = _opt((ctx.ca or {}).get("title"))
+    if ca_title:
+        text += f" Données produites dans le cadre d'acquisition « {ca_title} »."
+    methods = [_label("METHO_RECUEIL", c) for c in model.as_list(record.get("methodes_recueil"))]
+    methods = [clean_text(m) for m in methods if m]
+    if methods:
+        text += " Méthodes de recueil : " + " ; ".join(methods) + "."
+    protocols = []
+    for p in model.as_list(record.get("protocoles")):
+        if isinstance(p, dict) and _opt(p.get("libelle")):
+            kind_label = _label("TYPE_PROTOCOLE", p.get("type")) if p.get("type") else None
+            protocols.append(clean_text(p["libelle"]) + (f" ({clean_text(kind_label)})" if kind_label else ""))
+    if protocols:
+        text += " Protocoles : " + " ; ".join(protocols) + "."
+    return text
+
+
+def _facts(kind: str, record: dict, ctx: IsoContext) -> Facts:
+    if kind not in model.KINDS:
+        raise KeyError(f"Type d'enregistrement SINP inconnu : {kind!r}")
+    identifier = _uuid(record.get("sinp_uuid"))
+    if not identifier:
+        raise ValueError("Le fichier ISO 19139 demande l'identifiant SINP (sinp_uuid) de l'enregistrement.")
+    parent = _uuid(record.get("cadre") if kind == "jdd" else record.get("meta_cadre_parent"))
+    date_stamp = _iso_datetime(ctx.date_stamp)
+
+    created = _iso_date(record.get("date_creation_mtd" if kind == "ca" else "date_creation"))
+    revised = _iso_date(record.get("date_maj_mtd" if kind == "ca" else "date_revision"))
+    dates = [(d, t) for d, t in ((created, "creation"), (revised, "revision")) if d]
+    if not dates:
+        dates = [(date_stamp[:10], "publication")]
+
+    parties, extra_contacts = _parties(kind, record, ctx)
+    metadata_contacts = [_platform_contact(kind, record, ctx)] + extra_contacts
+
+    period = record if kind == "ca" else (ctx.ca or {})
+    time_begin = _iso_date(period.get("date_lancement"))
+    time_end = _iso_date(period.get("date_cloture")) if time_begin else None
+
+    name = clean_text(record.get("name")) or identifier
+    landing_page = f"{ctx.site_url.rstrip('/')}/{kind}/{name}"
+    links = [Link(landing_page, LINK_PROTOCOL, PAGE_NAMES[kind], clean_text(ctx.catalogue_name) or None,
+                  "information")]
+    formats = []
+    for resource in ctx.resources or ():
+        url = clean_text(resource.get("url"))
+        if not url:
+            continue
+        links.append(Link(url, DOWNLOAD_PROTOCOL, _opt(resource.get("name")) or url.rsplit("/", 1)[-1],
+                          _opt(resource.get("description")), "download"))
+        formats.append(_format_of(resource))
+    formats = _unique([f for f in formats if f])
+
+    licence = ctx.licence if ctx.licence and _opt(ctx.licence.get("title")) else DEFAULT_LICENCE
+    licence = {k: _opt(licence.get(k)) for k in ("id", "title", "url")}
+    use_limitation = f"Licence : {licence['title']}" + (f" ({licence['url']})" if licence.get("url") else "")
+
+    return Facts(
+        kind=kind,
+        identifier=identifier,
+        parent=parent,
+        hierarchy=HIERARCHY[kind],
+        metadata_contacts=metadata_contacts,
+        date_stamp=date_stamp,
+        landing_page=landing_page,
+        title=clean_text(record.get("title")) or identifier,
+        alternate_title=_opt(record.get("libelle_court")) if kind == "jdd" else None,
+        dates=dates,
+        namespace=clean_text(ctx.namespace) or DEFAULT_NAMESPACE,
+        abstract=clean_text(record.get("notes")) or clean_text(record.get("title")) or identifier,
+        parties=parties,
+        sinp_keywords=_sinp_keywords(kind, record),
+        licence=licence,
+        use_limitation=use_limitation,
+        bbox=_bbox(kind, record, ctx),
+        extent_description=_opt(record.get("precision_geographique")),
+        time_begin=time_begin,
+        time_end=time_end,
+        formats=formats,
+        links=links,
+        lineage=_lineage(kind, record, ctx),
+    )
+
+
+# --- XML writing -------------------------------------------------------------------------------
+
+def _q(name: str) -> str:
+    prefix, local = name.split(":")
+    return f"{{{NSMAP[prefix]}}}{local}"
+
+
+def _el(parent, name: str, text: str | None = None, **attrs):
+    element = etree.SubElement(parent, _q(name))
+    for key, value in attrs.items():
+        element.set(key, value)
+    if text is not None:
+        element.text = text
+    return element
+
+
+def _cs(parent, name: str, text: str | None):
+    """<name><gco:CharacterString>text</gco:CharacterString></name>, nilReason when empty."""
+    wrapper = _el(parent, name)
+    if text:
+        _el(wrapper, "gco:CharacterString", text)
+    else:
+        wrapper.set(_q("gco:nilReason"), "unknown")
+    return wrapper
+
+
+def _anchor(parent, name: str, text: str, href: str | None):
+    if not href:
+        return _cs(parent, name, text)
+    wrapper = _el(parent, name)
+    anchor = _el(wrapper, "gmx:Anchor", text)
+    anchor.set(_q("xlink:href"), href)
+    return wrapper
+
+
+def _code(parent, name: str, codelist: str, value: str, text: str | None = None):
+    wrapper = _el(parent, name)
+    element = _el(wrapper, f"gmd:{codelist}", text if text is not None else value)
+    element.set("codeList", f"{CODELISTS}#{codelist}")
+    element.set("codeListValue", value)
+    return wrapper
+
+
+def _language(parent):
+    wrapper = _el(parent, "gmd:language")
+    element = _el(wrapper, "gmd:LanguageCode", LANGUAGE)
+    element.set("codeList", LANGUAGE_CODELIST)
+    element.set("codeListValue", LANGUAGE)
+
+
+def _ci_date(parent, date: str, datetype: str):
+    ci_date = _el(_el(parent, "gmd:date"), "gmd:CI_Date")
+    _el(_el(ci_date, "gmd:date"), "gco:Date", date)
+    _code(ci_date, "gmd:dateType", "CI_DateTypeCode", datetype)
+
+
+def _party(parent, name: str, party: Party):
+    rp = _el(_el(parent, name), "gmd:CI_ResponsibleParty")
+    if party.individual:
+        _cs(rp, "gmd:individualName", party.individual)
+    if party.organisation:
+        _cs(rp, "gmd:organisationName", party.organisation)
+    if party.position:
+        _cs(rp, "gmd:positionName", party.position)
+    if party.email:
+        address = _el(_el(_el(rp, "gmd:contactInfo"), "gmd:CI_Contact"), "gmd:address")
+        _cs(_el(address, "gmd:CI_Address"), "gmd:electronicMailAddress", party.email)
+    _code(rp, "gmd:role", "CI_RoleCode", party.role)
+
+
+def _keywords(parent, keywords: list, thesaurus: dict | None = None, anchors: dict | None = None):
+    md_keywords = _el(_el(parent, "gmd:descriptiveKeywords"), "gmd:MD_Keywords")
+    for keyword in keywords:
+        _anchor(md_keywords, "gmd:keyword", keyword, (anchors or {}).get(keyword))
+    _code(md_keywords, "gmd:type", "MD_KeywordTypeCode", "theme")
+    if thesaurus:
+        citation = _el(_el(md_keywords, "gmd:thesaurusName"), "gmd:CI_Citation")
+        _anchor(citation, "gmd:title", thesaurus["title"], thesaurus.get("uri"))
+        _ci_date(citation, thesaurus["date"], "publication")
+
+
+def _legal_constraints(parent, use_limitation: str | None, access: bool, use: bool, text: str,
+                       href: str | None):
+    legal = _el(_el(parent, "gmd:resourceConstraints"), "gmd:MD_LegalConstraints")
+    if use_limitation:
+        _cs(legal, "gmd:useLimitation", use_limitation)
+    if access:
+        _code(legal, "gmd:accessConstraints", "MD_RestrictionCode", "otherRestrictions")
+    if use:
+        _code(legal, "gmd:useConstraints", "MD_RestrictionCode", "otherRestrictions")
+    _anchor(legal, "gmd:otherConstraints", text, href)
+
+
+def _render(f: Facts) -> etree._Element:
+    root = etree.Element(_q("gmd:MD_Metadata"), nsmap=NSMAP)
+    root.set(_q("xsi:schemaLocation"), SCHEMA_LOCATION)
+
+    # metadata on metadata
+    _cs(root, "gmd:fileIdentifier", f.identifier)
+    _language(root)
+    _code(root, "gmd:characterSet", "MD_CharacterSetCode", "utf8")
+    if f.parent:
+        _cs(root, "gmd:parentIdentifier", f.parent)
+    _code(root, "gmd:hierarchyLevel", "MD_ScopeCode", f.hierarchy)
+    for contact in f.metadata_contacts:
+        _party(root, "gmd:contact", contact)
+    _el(_el(root, "gmd:dateStamp"), "gco:DateTime", f.date_stamp)
+    _cs(root, "gmd:metadataStandardName", METADATA_STANDARD_NAME)
+    _cs(root, "gmd:metadataStandardVersion", METADATA_STANDARD_VERSION)
+    _cs(root, "gmd:dataSetURI", f.landing_page)
+    rs = _el(_el(_el(_el(root, "gmd:referenceSystemInfo"), "gmd:MD_ReferenceSystem"),
+                 "gmd:referenceSystemIdentifier"), "gmd:RS_Identifier")
+    _anchor(rs, "gmd:code", CRS_LABEL, CRS_URI)
+
+    # identification
+    ident = _el(_el(root, "gmd:identificationInfo"), "gmd:MD_DataIdentification")
+    citation = _el(_el(ident, "gmd:citation"), "gmd:CI_Citation")
+    _cs(citation, "gmd:title", f.title)
+    if f.alternate_title:
+        _cs(citation, "gmd:alternateTitle", f.alternate_title)
+    for date, datetype in f.dates:
+        _ci_date(citation, date, datetype)
+    rs_id = _el(_el(citation, "gmd:identifier"), "gmd:RS_Identifier")
+    _cs(rs_id, "gmd:code", f.identifier)
+    _cs(rs_id, "gmd:codeSpace", f.namespace)
+    _cs(ident, "gmd:abstract", f.abstract)
+    for party in f.parties:
+        _party(ident, "gmd:pointOfContact", party)
+    _keywords(ident, [INSPIRE_THEME["label"]], INSPIRE_THEMES_THESAURUS,
+              {INSPIRE_THEME["label"]: INSPIRE_THEME["uri"]})
+    if f.sinp_keywords:
+        _keywords(ident, f.sinp_keywords)
+    _legal_constraints(ident, None, True, False, NO_LIMITATIONS["label"], NO_LIMITATIONS["uri"])
+    _legal_constraints(ident, f.use_limitation, False, True, f.licence["title"], f.licence.get("url"))
+    _language(ident)
+    _code(ident, "gmd:characterSet", "MD_CharacterSetCode", "utf8")
+    _el(_el(ident, "gmd:topicCategory"), "gmd:MD_TopicCategoryCode", TOPIC_CATEGORY)
+    if f.bbox or f.time_begin or f.extent_description:
+        extent = _el(_el(ident, "gmd:extent"), "gmd:EX_Extent")
+        if f.extent_description:
+            _cs(extent, "gmd:description", f.extent_description)
+        if f.bbox:
+            box = _el(_el(extent, "gmd:geographicElement"), "gmd:EX_GeographicBoundingBox")
+            west, south, east, north = f.bbox
+            for name, value in (("westBoundLongitude", west), ("eastBoundLongitude", east),
+                                ("southBoundLatitude", south), ("northBoundLatitude", north)):
+                _el(_el(box, f"gmd:{name}"), "gco:Decimal", _number(value))
+        if f.time_begin:
+            period = _el(_el(_el(_el(extent, "gmd:temporalElement"), "gmd:EX_TemporalExtent"),
+                             "gmd:extent"), "gml:TimePeriod")
+            period.set(_q("gml:id"), f.period_id)
+            _el(period, "gml:beginPosition", f.time_begin)
+            if f.time_end:
+                _el(period, "gml:endPosition", f.time_end)
+            else:
+                _el(period, "gml:endPosition", indeterminatePosition="now")
+
+    # distribution
+    distribution = _el(_el(root, "gmd:distributionInfo"), "gmd:MD_Distribution")
+    for fmt in f.formats or [None]:
+        md_format = _el(_el(distribution, "gmd:distributionFormat"), "gmd:MD_Format")
+        _cs(md_format, "gmd:name", fmt)
+        _cs(md_format, "gmd:version", None)
+    options = _el(_el(distribution, "gmd:transferOptions"), "gmd:MD_DigitalTransferOptions")
+    for link in f.links:
+        online = _el(_el(options, "gmd:onLine"), "gmd:CI_OnlineResource")
+        _el(_el(online, "gmd:linkage"), "gmd:URL", link.url)
+        _cs(online, "gmd:protocol", link.protocol)
+        if link.name:
+            _cs(online, "gmd:name", link.name)
+        if link.description:
+            _cs(online, "gmd:description", link.description)
+        _code(online, "gmd:function", "CI_OnLineFunctionCode", link.function)
+
+    # data quality
+    quality = _el(_el(root, "gmd:dataQualityInfo"), "gmd:DQ_DataQuality")
+    _code(_el(_el(quality, "gmd:scope"), "gmd:DQ_Scope"), "gmd:level", "MD_ScopeCode", f.hierarchy)
+    result = _el(_el(_el(_el(quality, "gmd:report"), "gmd:DQ_DomainConsistency"), "gmd:result"),
+                 "gmd:DQ_ConformanceResult")
+    spec = _el(_el(result, "gmd:specification"), "gmd:CI_Citation")
+    _anchor(spec, "gmd:title", CONFORMITY_SPEC["title"], CONFORMITY_SPEC["uri"])
+    _ci_date(spec, CONFORMITY_SPEC["date"], CONFORMITY_SPEC["datetype"])
+    _cs(result, "gmd:explanation", CONFORMITY_EXPLANATION)
+    _el(result, "gmd:pass").set(_q("gco:nilReason"), "unknown")
+    lineage = _el(_el(quality, "gmd:lineage"), "gmd:LI_Lineage")
+    _cs(lineage, "gmd:statement", f.lineage)
+    return root
+
+
+def to_iso19139(kind: str, record: dict, ctx: IsoContext) -> bytes:
+    """The ISO 19139 (INSPIRE TG 2.0) document of a CA ("ca") or a JDD ("jdd"): UTF-8 bytes."""
+    root = _render(_facts(kind, record, ctx))
+    return XML_DECLARATION + etree.tostring(root, encoding="UTF-8", pretty_print=True)
+
+
+# --- pycsw row ----------------------------------------------------------------------------------
+
+def anytext(xml) -> str:
+    """All text nodes of the document, as pycsw's ``util.get_anytext`` (empty nodes skipped)."""
+    root = xml if isinstance(xml, etree._Element) else etree.fromstring(xml)
+    return " ".join(t.strip() for t in root.xpath("//text()") if t.strip())
+
+
+def wkt_polygon(bbox: tuple) -> str:
+    """(west, south, east, north) -> POLYGON in EPSG:4326, lon lat, pycsw's ring order.
+
+    pycsw's own bbox2wktpolygon rounds to 2 decimals (~1 km); full precision is kept here.
+    """
+    w, s, e, n = (_number(v) for v in bbox)
+    return f"POLYGON(({w} {s}, {w} {n}, {e} {n}, {e} {s}, {w} {s}))"
+
+
+def _link_part(value: str | None) -> str:
+    # pycsw splits the links column on '^' and each link on ',' (using [0], [1], [2], [-1])
+    return re.sub(r"\s+", " ", (value or "").replace(",", " ").replace("^", " ")).strip()
+
+
+def _link_url(url: str) -> str:
+    return url.replace(",", "%2C").replace("^", "%5E")
+
+
+def links_column(links: list) -> str:
+    return "^".join(",".join((_link_part(link.name), _link_part(link.description), link.protocol,
+                              _link_url(link.url))) for link in links)
+
+
+def csw_row(kind: str, record: dict, ctx: IsoContext, xml: bytes, mappings_path=None) -> dict:
+    """The row of the pycsw table for this record, keyed by column name.
+
+    Column names come from pycsw_config/mappings.py (``csw.repository.column_names``). Every
+    writable column is present (None where pycsw would store nothing) except ``insert_date``,
+    which ``upsert_record`` keeps from the first insertion. Values use pycsw 2.6.2's formats
+    (``_parse_iso``): keywords comma-joined, links ``name,description,protocol,url`` joined by
+    ``^``, date_modified = the gmd:dateStamp (a date-time). Where pycsw with OWSLib would lose
+    information, the intended value is stored instead: language / resource language 'fre' (OWSLib
+    reads only gco:CharacterString languages), gmx:Anchor keywords and specification title, the
+    bbox at full precision, the distribution format(s).
+    """
+    from ckanext.sinp.csw import repository  # pure too; imported late (SQLAlchemy)
+
+    f = _facts(kind, record, ctx)
+    root = etree.fromstring(xml)
+    found = root.findtext(f"{{{GMD}}}fileIdentifier/{{{GCO}}}CharacterString")
+    if found != f.identifier:
+        raise ValueError(f"xml is the document of {found!r}, not of {f.identifier!r}")
+
+    def orgs(*roles):
+        return ";".join(_unique([p.organisation for p in f.parties
+                                 if p.organisation and (not roles or p.role in roles)])) or None
+
+    dates = {t: d for d, t in f.dates}
+    values = {
+        "pycsw:Identifier": f.identifier,
+        "pycsw:Typename": "gmd:MD_Metadata",
+        "pycsw:Schema": GMD,
+        "pycsw:MdSource": "local",
+        "pycsw:XML": etree.tostring(root, encoding="unicode"),
+        "pycsw:AnyText": anytext(root),
+        "pycsw:Language": LANGUAGE,
+        "pycsw:Title": f.title,
+        "pycsw:Abstract": f.abstract,
+        "pycsw:Keywords": ",".join(f.keywords),
+        "pycsw:KeywordType": "theme",
+        "pycsw:Format": ",".join(f.formats) or None,
+        "pycsw:Source": f.landing_page,
+        "pycsw:Date": f.date_stamp,
+        "pycsw:Modified": f.date_stamp,
+        "pycsw:Type": f.hierarchy,
+        "pycsw:BoundingBox": wkt_polygon(f.bbox) if f.bbox else None,
+        "pycsw:CRS": CRS_URN,
+        "pycsw:AlternateTitle": f.alternate_title,
+        "pycsw:RevisionDate": dates.get("revision"),
+        "pycsw:CreationDate": dates.get("creation"),
+        "pycsw:PublicationDate": dates.get("publication"),
+        "pycsw:OrganizationName": orgs(),
+        "pycsw:ParentIdentifier": f.parent,
+        "pycsw:TopicCategory": TOPIC_CATEGORY,
+        "pycsw:ResourceLanguage": LANGUAGE,
+        "pycsw:TempExtent_begin": f.time_begin,
+        "pycsw:TempExtent_end": f.time_end,
+        "pycsw:AccessConstraints": "otherRestrictions",
+        "pycsw:OtherConstraints": NO_LIMITATIONS["label"],
+        "pycsw:ConditionApplyingToAccessAndUse": f.use_limitation,
+        "pycsw:Lineage": f.lineage,
+        "pycsw:ResponsiblePartyRole": f.metadata_contacts[0].role,
+        "pycsw:SpecificationTitle": CONFORMITY_SPEC["title"],
+        "pycsw:SpecificationDate": CONFORMITY_SPEC["date"],
+        "pycsw:SpecificationDateType": CONFORMITY_SPEC["datetype"],
+        "pycsw:Creator": orgs("originator"),
+        "pycsw:Publisher": orgs("publisher"),
+        "pycsw:Contributor": orgs("author"),
+        "pycsw:Relation": f.parent,
+        "pycsw:Links": links_column(f.links),
+    }
+    columns = repository.column_names(mappings_path)
+    row = {name: None for key, name in columns.items() if key != "pycsw:InsertDate"}
+    for key, value in values.items():
+        row[columns[key]] = value
+    return row
