@@ -61,11 +61,11 @@ def index_all(records: list[dict]) -> float:
     """Indexes through CKAN's PackageSearchIndex, sending the Solr documents in batches."""
     from ckan.lib.search import common, index as search_index
 
-    docs = []
+    collected = []
 
     class Collector:
-        def add(self, docs_, commit=False, **kwargs):
-            docs.extend(docs_)
+        def add(self, docs=(), commit=False, **kwargs):
+            collected.extend(docs)
 
     started = time.perf_counter()
     real = search_index.make_connection
@@ -73,12 +73,12 @@ def index_all(records: list[dict]) -> float:
     try:
         indexer = search_index.PackageSearchIndex()
         for rec in records:
-            indexer.index_package(rec, defer_commit=True)
+            indexer.index_package(dict(rec, with_custom_schema=rec), defer_commit=True)
     finally:
         search_index.make_connection = real
     conn = common.make_connection()
-    for start in range(0, len(docs), 500):
-        conn.add(docs=docs[start:start + 500], commit=False)
+    for start in range(0, len(collected), 500):
+        conn.add(docs=collected[start:start + 500], commit=False)
     conn.commit()
     return time.perf_counter() - started
 

@@ -115,6 +115,8 @@ write_ckan_ini() {  # write_ckan_ini FILE DB_URL SOLR_URL REDIS_URL SITE_ID
         "ckan.site_url=$CKAN_URL" "ckan.storage_path=$VAR/storage" \
         "licenses_group_url=file://$ROOT/schemas/licenses.json" \
         "ckanext.sinp.csw.reader_role=$CSW_DB_USER" \
+        "ckanext.sinp.csw.url=$CSW_URL" \
+        "ckanext.sinp.csw.contact_email=${SINP_CONTACT_EMAIL:-sinp@bourgogne-franche-comte.invalid}" \
         "ckanext.sinp.demo.admin_user=$SINP_ADMIN_USER" \
         >>"$LOG_DIR/ckan-setup.log" 2>&1 || die "ckan config-tool failed: see $LOG_DIR/ckan-setup.log"
 }
@@ -126,6 +128,8 @@ init_ckan_db() {  # init_ckan_db INI
         || die "applying the plugins' migrations failed ($1): see $LOG_DIR/ckan-setup.log"
     "$CKAN_BIN" -c "$1" sinp init-db >>"$LOG_DIR/ckan-setup.log" 2>&1 \
         || die "ckan sinp init-db failed ($1): see $LOG_DIR/ckan-setup.log"
+    "$CKAN_BIN" -c "$1" sinp csw-sync >>"$LOG_DIR/ckan-setup.log" 2>&1 \
+        || die "ckan sinp csw-sync failed ($1): see $LOG_DIR/ckan-setup.log"
     "$CKAN_BIN" -c "$1" sinp taxref-load "$ROOT/schemas/referentiels/taxref/TAXREFv18_extrait_BFC.txt" \
         --version "TAXREF v18 (extrait Bourgogne-Franche-Comté)" >>"$LOG_DIR/ckan-setup.log" 2>&1 \
         || die "loading the TAXREF extract failed ($1): see $LOG_DIR/ckan-setup.log"

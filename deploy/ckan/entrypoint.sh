@@ -17,6 +17,8 @@
 #   CKAN_REDIS_URL        redis://redis:6379/0
 #   CKAN_SECRET_KEY       SECRET_KEY (sessions, CSRF tokens, API tokens): stable across restarts
 #   CSW_DB_USER           read-only role pycsw connects with (ckanext.sinp.csw.reader_role)
+#   SINP_CSW_URL          public URL of the CSW endpoint (ckanext.sinp.csw.url)
+#   SINP_CONTACT_EMAIL    metadata contact e-mail of the ISO records (ckanext.sinp.csw.contact_email)
 #   CKAN_STORAGE_PATH     default /var/lib/ckan (a volume)
 #   SINP_SRC              default /srv/app/sinp (the repository inside the image)
 #   CKAN_INI              default /srv/app/config/ckan.ini
@@ -51,7 +53,7 @@ require() {  # require NAME...: set, not empty, not the placeholder of .env.exam
 }
 
 require CKAN_SITE_URL CKAN_SITE_ID CKAN_SQLALCHEMY_URL CKAN_SOLR_URL CKAN_REDIS_URL \
-    CKAN_SECRET_KEY CSW_DB_USER CKAN_STORAGE_PATH
+    CKAN_SECRET_KEY CSW_DB_USER CKAN_STORAGE_PATH SINP_CSW_URL SINP_CONTACT_EMAIL
 [ -f "$SINP_SRC/stack/ckan-options.ini" ] || die "$SINP_SRC/stack/ckan-options.ini is missing"
 
 umask 077  # ckan.ini holds the database password and SECRET_KEY
@@ -69,6 +71,8 @@ ckan config-tool "$CKAN_INI" \
     "ckan.storage_path=$CKAN_STORAGE_PATH" \
     "licenses_group_url=file://$SINP_SRC/schemas/licenses.json" \
     "ckanext.sinp.csw.reader_role=$CSW_DB_USER" \
+    "ckanext.sinp.csw.url=$SINP_CSW_URL" \
+    "ckanext.sinp.csw.contact_email=$SINP_CONTACT_EMAIL" \
     "SECRET_KEY=$CKAN_SECRET_KEY"
 umask 022
 mkdir -p "$CKAN_STORAGE_PATH"

@@ -361,6 +361,8 @@ ENTRYPOINT_ENV = {
     "CKAN_REDIS_URL": "redis://redis:6379/0",
     "CKAN_SECRET_KEY": "0123456789abcdef",
     "CSW_DB_USER": "sinp_csw_reader",
+    "SINP_CSW_URL": "https://catalogue.example.org/csw",
+    "SINP_CONTACT_EMAIL": "sinp@example.org",
 }
 
 
@@ -390,6 +392,8 @@ def test_entrypoint_writes_ckan_ini_like_the_local_stack(tmp_path):
         "ckan.storage_path": str(tmp_path / "storage"),
         "licenses_group_url": f"file://{ROOT}/schemas/licenses.json",
         "ckanext.sinp.csw.reader_role": "sinp_csw_reader",
+        "ckanext.sinp.csw.url": "https://catalogue.example.org/csw",
+        "ckanext.sinp.csw.contact_email": "sinp@example.org",
         "SECRET_KEY": ENTRYPOINT_ENV["CKAN_SECRET_KEY"],
     }
     # the same machine-specific options as stack/up.sh, and the same repository files

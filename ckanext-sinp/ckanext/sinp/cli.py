@@ -144,3 +144,19 @@ def taxref_load(path, version_label, force):
         click.secho(f"{result.row_count} noms chargés ({result.version}) en {result.seconds:.1f} s.", fg="green")
     else:
         click.secho(f"Ce fichier est déjà chargé ({result.row_count} noms) : rien à faire.", fg="green")
+
+
+@sinp.command("csw-sync")
+@click.option("--dry-run", is_flag=True, help="Signaler les différences sans corriger la table.")
+def csw_sync(dry_run):
+    """Reconstruit la table du dépôt CSW à partir de CKAN et signale les différences. Idempotent."""
+    from ckanext.sinp.csw import sync
+
+    report = sync.rebuild(dry_run=dry_run)
+    verb = "à ajouter" if dry_run else "ajoutés"
+    click.echo(f"{len(report['added'])} {verb}, {len(report['updated'])} "
+               f"{'à mettre à jour' if dry_run else 'mis à jour'}, {len(report['removed'])} "
+               f"{'à retirer' if dry_run else 'retirés'}, {report['unchanged']} inchangés.")
+    for key, label in (("added", "ajout"), ("updated", "mise à jour"), ("removed", "retrait")):
+        for uuid in report[key]:
+            click.echo(f"  {label} : {uuid}")

@@ -7,6 +7,7 @@ import ckan.plugins as p
 import ckan.plugins.toolkit as tk
 
 from ckanext.sinp import cli, compat, helpers, indexing, views
+from ckanext.sinp.csw import sync as csw_sync
 from ckanext.sinp.logic import action, auth, validators
 
 FACETS = OrderedDict([
@@ -35,12 +36,14 @@ class SinpPlugin(p.SingletonPlugin):
     p.implements(p.IAuthFunctions)
     p.implements(p.IFacets, inherit=True)
     p.implements(p.IPackageController, inherit=True)
+    p.implements(p.IResourceController, inherit=True)
 
     # IConfigurer
 
     def update_config(self, config_):
         tk.add_template_directory(config_, "templates")
         compat.fix_harvest_queue_socket_timeout()
+        csw_sync.install_session_hooks()
 
     # IClick
 
@@ -81,3 +84,30 @@ class SinpPlugin(p.SingletonPlugin):
 
     def before_dataset_index(self, pkg_dict):
         return indexing.before_dataset_index(pkg_dict)
+
+    def after_dataset_create(self, context, pkg_dict):
+        self._mark_for_csw(pkg_dict)
+
+    def after_dataset_update(self, context, pkg_dict):
+        self._mark_for_csw(pkg_dict)
+
+    def after_dataset_delete(self, context, pkg_dict):
+        self._mark_for_csw(pkg_dict)
+
+    # IResourceController
+
+    def after_resource_create(self, context, resource):
+        csw_sync.mark(resource["package_id"])
+
+    def after_resource_update(self, context, resource):
+        csw_sync.mark(resource["package_id"])
+
+    def after_resource_delete(self, context, resources):
+        pkg_id = context.get("package") and context["package"].id
+        if pkg_id:
+            csw_sync.mark(pkg_id)
+
+    @staticmethod
+    def _mark_for_csw(pkg_dict):
+        if pkg_dict.get("id"):
+            csw_sync.mark(pkg_dict["id"], pkg_dict.get("sinp_uuid"))

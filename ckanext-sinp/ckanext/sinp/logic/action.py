@@ -16,6 +16,11 @@ def package_delete(original_action, context, data_dict):
 @tk.chained_action
 def dataset_purge(original_action, context, data_dict):
     _refuse_if_ca_has_children(context, data_dict)
+    pkg = context["model"].Package.get(tk.get_or_bust(data_dict, "id"))
+    if pkg is not None and pkg.type in ("ca", "jdd"):
+        from ckanext.sinp.csw import sync
+
+        sync.mark(pkg.id, (pkg.extras or {}).get("sinp_uuid"))  # its CSW row goes after the commit
     return original_action(context, data_dict)
 
 

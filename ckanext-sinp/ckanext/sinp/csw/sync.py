@@ -1,0 +1,212 @@
+"""Keeps the pycsw table in step with CKAN: one row per public, active CA/JDD.
+
+After a CKAN transaction that touched CA/JDD commits, the touched ids are sent to a background
+job (``sync_packages``) that renders the ISO 19139 record (ckanext.sinp.domain.iso) and upserts
+the row, or deletes it when the record is private, draft or deleted. ``ckan sinp csw-sync``
+(``rebuild``) recomputes the whole table and reports the differences.
+
+Private, draft and deleted records are never written: the table holds only what the public may
+see, so pycsw needs no access control and its counts are exact.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+import sqlalchemy as sa
+from sqlalchemy import event
+
+import ckan.model as model
+import ckan.plugins.toolkit as tk
+
+from ckanext.sinp.csw import repository
+from ckanext.sinp.domain import iso
+from ckanext.sinp.domain import model as sinp_model
+from ckanext.sinp.logic import queries
+
+log = logging.getLogger(__name__)
+
+PENDING_KEY = "sinp_csw_pending"
+
+
+# --- what triggers a sync -------------------------------------------------------------------
+
+def mark(package_id: str, uuid: str | None = None) -> None:
+    """Remembers that ``package_id`` (SINP UUID ``uuid`` if known) changed in this transaction."""
+    pending = model.Session().info.setdefault(PENDING_KEY, {})
+    pending[package_id] = uuid or pending.get(package_id)
+
+
+def _after_commit(session) -> None:
+    pending = session.info.pop(PENDING_KEY, None)
+    if pending:
+        ids = sorted(pending)
+        uuids = {k: v for k, v in pending.items() if v}
+        try:
+            tk.enqueue_job(sync_packages, [ids], {"known_uuids": uuids}, title="Synchronisation CSW",
+                           rq_kwargs={"timeout": 600})
+        except Exception:  # Redis down: the row stays stale until `ckan sinp csw-sync`
+            log.exception("CSW sync of %s could not be queued; run `ckan sinp csw-sync`", ids)
+
+
+def _after_rollback(session) -> None:
+    session.info.pop(PENDING_KEY, None)
+
+
+def install_session_hooks() -> None:
+    """Listens to CKAN's session so that the sync runs only after a successful commit."""
+    target = model.meta.Session
+    if not event.contains(target, "after_commit", _after_commit):
+        event.listen(target, "after_commit", _after_commit)
+        event.listen(target, "after_soft_rollback", lambda session, previous: _after_rollback(session))
+
+
+# --- rendering --------------------------------------------------------------------------------
+
+def _utc(value) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        return value.replace(tzinfo=None)
+    return dt.datetime.fromisoformat(str(value).replace("Z", "")).replace(tzinfo=None)
+
+
+def _site_user() -> str:
+    return tk.get_action("get_site_user")({"ignore_auth": True}, {})["name"]
+
+
+def _show(package_id: str) -> dict | None:
+    try:
+        return tk.get_action("package_show")({"user": _site_user(), "ignore_auth": True}, {"id": package_id})
+    except tk.ObjectNotFound:
+        return None
+
+
+def is_public(pkg: dict | None) -> bool:
+    return bool(pkg) and pkg.get("type") in sinp_model.KINDS and pkg.get("state") == "active" \
+        and not pkg.get("private")
+
+
+def _public_jdd_of(ca: dict) -> list[dict]:
+    result = tk.get_action("package_search")(
+        {"ignore_auth": True},
+        {"fq": f'dataset_type:jdd AND cadre:"{ca.get("sinp_uuid")}"', "rows": 1000, "include_private": False},
+    )
+    return result["results"]
+
+
+def context_for(pkg: dict) -> iso.IsoContext:
+    config = tk.config
+    ca = None
+    bbox = None
+    if pkg["type"] == "jdd":
+        ca = queries.extras_of_uuid(model, pkg.get("cadre"), "ca")
+    else:
+        boxes = [sinp_model.bbox_geometry(j) and tuple(sinp_model.parse_decimal(j[k]) for k in
+                 ("borne_ouest", "borne_sud", "borne_est", "borne_nord")) for j in _public_jdd_of(pkg)]
+        boxes = [b for b in boxes if b]
+        if boxes:  # a CA has no extent of its own: the union of its public JDD's
+            bbox = (min(b[0] for b in boxes), min(b[1] for b in boxes),
+                    max(b[2] for b in boxes), max(b[3] for b in boxes))
+    organization = pkg.get("organization") or {}
+    resources = [
+        {"name": r.get("name") or r.get("url"), "url": r.get("url"), "format": r.get("format"),
+         "description": r.get("description")}
+        for r in pkg.get("resources", []) if r.get("url")
+    ]
+    licence = {"id": pkg.get("license_id"), "title": pkg.get("license_title") or pkg.get("license_id"),
+               "url": pkg.get("license_url")} if pkg.get("license_id") else dict(iso.DEFAULT_LICENCE)
+    return iso.IsoContext(
+        site_url=config.get("ckan.site_url"),
+        csw_url=config.get("ckanext.sinp.csw.url"),
+        date_stamp=_utc(pkg["metadata_modified"]),
+        organization={"title": organization.get("title"), "email": None},
+        platform_contact={"name": config.get("ckanext.sinp.csw.contact_name"),
+                          "email": config.get("ckanext.sinp.csw.contact_email")},
+        ca=ca, resources=resources, licence=licence, bbox=bbox,
+    )
+
+
+def render(pkg: dict) -> dict:
+    """The pycsw row of a public CA/JDD."""
+    ctx = context_for(pkg)
+    xml = iso.to_iso19139(pkg["type"], pkg, ctx)
+    return iso.csw_row(pkg["type"], pkg, ctx, xml)
+
+
+# --- writing ----------------------------------------------------------------------------------
+
+def _related(pkg: dict) -> list[str]:
+    """Records whose ISO document shows something of ``pkg``: a JDD's CA (its extent), a CA's JDD
+    (their temporal extent)."""
+    if pkg.get("type") == "jdd":
+        ca = queries.packages_by_extra(model, "sinp_uuid", pkg.get("cadre"), "ca")
+        return [p.id for p in ca]
+    if pkg.get("type") == "ca":
+        return [p.id for p in queries.packages_by_extra(model, "cadre", pkg.get("sinp_uuid"), "jdd")]
+    return []
+
+
+def sync_packages(package_ids: list[str], follow_related: bool = True, known_uuids: dict | None = None) -> dict:
+    """Upserts or deletes the CSW rows of ``package_ids`` (a background job).
+
+    ``known_uuids`` gives the SINP UUID of packages that may no longer exist (purged)."""
+    known_uuids = known_uuids or {}
+    written = deleted = 0
+    todo = list(dict.fromkeys(package_ids))
+    seen = set()
+    engine = model.meta.engine
+    while todo:
+        package_id = todo.pop(0)
+        if package_id in seen:
+            continue
+        seen.add(package_id)
+        pkg = _show(package_id)
+        if pkg and follow_related:
+            todo += [p for p in _related(pkg) if p not in seen]
+        with engine.begin() as conn:
+            if is_public(pkg):
+                repository.upsert_record(conn, render(pkg))
+                written += 1
+            else:
+                uuid = (pkg or {}).get("sinp_uuid") or known_uuids.get(package_id) \
+                    or _uuid_of_row(conn, package_id)
+                if uuid:
+                    deleted += repository.delete_record(conn, uuid)
+    model.Session.remove()
+    return {"written": written, "deleted": deleted}
+
+
+def _uuid_of_row(conn, package_id) -> str | None:
+    pkg = model.Package.get(package_id)
+    return (pkg.extras or {}).get("sinp_uuid") if pkg is not None else None
+
+
+def rebuild(dry_run: bool = False) -> dict:
+    """Recomputes every row from CKAN; returns the differences found (and fixed unless dry_run).
+
+    {"added": [uuid], "updated": [uuid], "removed": [uuid], "unchanged": n}
+    """
+    table = repository.get_table()
+    columns = repository.column_names()
+    id_col = columns["pycsw:Identifier"]
+    xml_col = columns["pycsw:XML"]
+    expected = {}
+    ids = [p.id for p in model.Session.query(model.Package.id)
+           .filter(model.Package.type.in_(sinp_model.KINDS), model.Package.state == "active",
+                   model.Package.private.is_(False))]
+    for package_id in ids:
+        pkg = _show(package_id)
+        if is_public(pkg):
+            row = render(pkg)
+            expected[row[id_col]] = row
+    with model.meta.engine.begin() as conn:
+        current = {r[0]: r[1] for r in conn.execute(sa.select(table.c[id_col], table.c[xml_col]))}
+        added = sorted(set(expected) - set(current))
+        removed = sorted(set(current) - set(expected))
+        updated = sorted(u for u in set(expected) & set(current) if expected[u][xml_col] != current[u])
+        if not dry_run:
+            for uuid in added + updated:
+                repository.upsert_record(conn, expected[uuid])
+            for uuid in removed:
+                repository.delete_record(conn, uuid)
+    return {"added": added, "updated": updated, "removed": removed,
+            "unchanged": len(expected) - len(added) - len(updated)}
