@@ -6,7 +6,6 @@ commit; a second real pycsw 2.6.2 serves the test database's table.
 from __future__ import annotations
 
 import copy
-import glob
 import subprocess
 import time
 import uuid
@@ -19,7 +18,7 @@ import ckan.model as model
 import sqlalchemy as sa
 from ckan.tests import factories
 
-from tests.conftest import ROOT
+from tests.iso_xsd import iso19139_schema
 from tests.integration.test_sinp_records import CA, JDD, Api
 
 NS = {"csw": "http://www.opengis.net/cat/csw/2.0.2", "gmd": "http://www.isotc211.org/2005/gmd",
@@ -72,10 +71,7 @@ def _jdd(api, org, ca, **changes):
 
 @pytest.fixture(scope="module")
 def iso_schema():
-    paths = glob.glob(str(ROOT / "var" / "venv" / "pycsw" / "lib" / "python3*" / "site-packages" / "pycsw" / "plugins"
-                          / "profiles" / "apiso" / "schemas" / "ogc" / "iso" / "19139" / "20070417" / "gmd" / "gmd.xsd"))
-    assert paths, "ISO 19139 XSD of pycsw not found"
-    return etree.XMLSchema(etree.parse(paths[0]))
+    return iso19139_schema()
 
 
 def test_public_records_are_served_private_ones_never(producer, test_csw, iso_schema):

@@ -25,6 +25,7 @@ from owslib.iso import MD_Metadata
 
 from ckanext.sinp.csw import repository
 from ckanext.sinp.domain import iso
+from tests.iso_xsd import iso19139_schema
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "tests" / "fixtures" / "iso"
@@ -130,18 +131,10 @@ def text(doc, path):
 
 @pytest.fixture(scope="module")
 def xsd() -> etree.XMLSchema:
-    roots = sorted(ROOT.glob(f"var/venv/pycsw/lib*/python3*/{XSD_DIR}"))
-    gmd = [r / "gmd" / "gmd.xsd" for r in roots if (r / "gmd" / "gmd.xsd").is_file()]
-    if not gmd:
-        pytest.fail(f"ISO 19139 XSDs not found under {ROOT}/var/venv/pycsw/lib*/python3*/{XSD_DIR} "
-                    "(pycsw 2.6.2 venv missing: rebuild it)")
-    base = gmd[0].parent.parent
-    wrapper = (
-        '<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" elementFormDefault="qualified">'
-        f'<xs:import namespace="{iso.GMD}" schemaLocation="{(base / "gmd" / "gmd.xsd").as_uri()}"/>'
-        f'<xs:import namespace="{iso.GMX}" schemaLocation="{(base / "gmx" / "gmx.xsd").as_uri()}"/>'
-        '</xs:schema>')
-    return etree.XMLSchema(etree.fromstring(wrapper.encode(), base_url=str(base / "wrapper.xsd")))
+    try:
+        return iso19139_schema()
+    except AssertionError as err:
+        pytest.fail(str(err))
 
 
 def generate(kind, record, context, xsd) -> tuple[bytes, etree._Element]:
