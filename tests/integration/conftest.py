@@ -41,10 +41,25 @@ def clean_db():
     PostGIS's ``spatial_ref_sys`` and the plugins' tables included; the test
     database is migrated by `make up`, so deleting rows is enough and faster.
     """
+    _wait_for_background_jobs()
     model.repo.tables_created_and_initialised = True
     helpers.reset_db()
     with model.meta.engine.begin() as conn:
         conn.execute(sa.text("TRUNCATE sinp_csw_record"))
+    # the site user, created now rather than concurrently by a job of the worker
+    helpers.call_action("get_site_user", context={"ignore_auth": True})
+
+
+def _wait_for_background_jobs(timeout: float = 60) -> None:
+    """Jobs of a previous test (CSW sync…) finish before the database is emptied under them."""
+    from ckan.lib import jobs
+    from rq.registry import StartedJobRegistry
+
+    queue = jobs.get_queue()
+    started = StartedJobRegistry(queue=queue)
+    deadline = time.monotonic() + timeout
+    while (queue.count or started.count) and time.monotonic() < deadline:
+        time.sleep(0.1)
 
 
 def _wait_for_line(log_path, needle, proc, timeout):
