@@ -7,6 +7,7 @@ the services that `make up` started.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -120,6 +121,33 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+@contextlib.contextmanager
+def _server(name, command, env, health_url, log_path, timeout=90):
+    """Runs a real server process until the block ends; waits until ``health_url`` answers 200."""
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, **env))
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{name} exited ({proc.returncode}); see {log_path}")
+            try:
+                if requests.get(health_url, timeout=2).ok:
+                    break
+            except requests.RequestException:  # not listening yet, or still loading
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{name} did not answer within {timeout} s; see {log_path}")
+            time.sleep(0.3)
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 @pytest.fixture(scope="session")
 def test_csw(stack, tmp_path_factory):
     """A second, real pycsw 2.6.2 (gunicorn) serving the test database's table.
@@ -129,35 +157,12 @@ def test_csw(stack, tmp_path_factory):
     """
     port = free_port()
     url = f"http://127.0.0.1:{port}/csw"
-    log_path = tmp_path_factory.mktemp("pycsw") / "pycsw.log"
-    env = dict(os.environ, PYCSW_SERVER_URL=url, PYCSW_DATABASE_URL=stack["CSW_TEST_DB_URL"])
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [f"{stack['PYCSW_VENV']}/bin/gunicorn", "--chdir", stack["PYCSW_CONFIG_DIR"], "wsgi:application",
-             "--no-control-socket", "--bind", f"127.0.0.1:{port}", "--workers", "1", "--max-requests", "200"],
-            stdout=log, stderr=subprocess.STDOUT, env=env,
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"test pycsw exited ({proc.returncode}); see {log_path}")
-            try:
-                if requests.get(url, params={"service": "CSW", "request": "GetCapabilities",
-                                             "version": "2.0.2"}, timeout=2).ok:
-                    break
-            except requests.RequestException:  # not listening yet, or still loading CKAN
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"test pycsw did not answer within 60 s; see {log_path}")
-            time.sleep(0.3)
+    command = [f"{stack['PYCSW_VENV']}/bin/gunicorn", "--chdir", stack["PYCSW_CONFIG_DIR"], "wsgi:application",
+               "--no-control-socket", "--bind", f"127.0.0.1:{port}", "--workers", "1", "--max-requests", "200"]
+    env = {"PYCSW_SERVER_URL": url, "PYCSW_DATABASE_URL": stack["CSW_TEST_DB_URL"]}
+    health = f"{url}?service=CSW&request=GetCapabilities&version=2.0.2"
+    with _server("test pycsw", command, env, health, tmp_path_factory.mktemp("pycsw") / "pycsw.log"):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 @pytest.fixture(scope="session")
@@ -165,34 +170,12 @@ def test_ckan_url(stack, tmp_path_factory):
     """A real CKAN web server (gunicorn) on the test configuration, for browser tests."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    log_path = tmp_path_factory.mktemp("ckan-web") / "ckan.log"
-    env = dict(os.environ, CKAN_INI=stack["CKAN_TEST_INI"], CKAN_SITE_URL=url)
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [f"{stack['CKAN_VENV']}/bin/gunicorn", "ckanext.sinp.wsgi:application", "--no-control-socket", "--bind",
-             f"127.0.0.1:{port}", "--workers", "1", "--timeout", "120"],
-            stdout=log, stderr=subprocess.STDOUT, env=env,
-        )
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"test CKAN exited ({proc.returncode}); see {log_path}")
-            try:
-                if requests.get(f"{url}/api/3/action/status_show", timeout=2).ok:
-                    break
-            except requests.RequestException:  # not listening yet, or still loading CKAN
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"test CKAN did not answer within 90 s; see {log_path}")
-            time.sleep(0.5)
+    command = [f"{stack['CKAN_VENV']}/bin/gunicorn", "ckanext.sinp.wsgi:application", "--no-control-socket",
+               "--bind", f"127.0.0.1:{port}", "--workers", "1", "--timeout", "120"]
+    env = {"CKAN_INI": stack["CKAN_TEST_INI"], "CKAN_SITE_URL": url}
+    with _server("test CKAN", command, env, f"{url}/api/3/action/status_show",
+                 tmp_path_factory.mktemp("ckan-web") / "ckan.log"):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 @pytest.fixture
