@@ -46,7 +46,7 @@ def _refuse_if_ca_has_children(context, data_dict):
 
 
 def get_actions():
-    from ckanext.sinp.logic import mtd_actions, taxon_actions
+    from ckanext.sinp.logic import iso_actions, mtd_actions, taxon_actions
 
     return {
         "package_delete": package_delete,
@@ -54,4 +54,5 @@ def get_actions():
         "sinp_mtd_import": mtd_actions.sinp_mtd_import,
         "sinp_mtd_export": mtd_actions.sinp_mtd_export,
         "sinp_taxon_search": taxon_actions.sinp_taxon_search,
+        "sinp_iso_show": iso_actions.sinp_iso_show,
     }
