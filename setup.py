@@ -28,6 +28,7 @@ setup(
     entry_points={
         "ckan.plugins": [
             "sinp = ckanext.sinp.plugin:SinpPlugin",
+            "sinp_spatial_harvest = ckanext.sinp.plugin:SinpSpatialHarvestPlugin",
         ],
         "ckan.rdf.profiles": [
             "sinp = ckanext.sinp.dcat_profile:SinpDCATProfile",

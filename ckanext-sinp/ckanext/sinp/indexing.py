@@ -71,3 +71,14 @@ def before_dataset_index(pkg_dict: dict) -> dict:
         if isinstance(pkg_dict.get(key), list):
             pkg_dict[key] = json.dumps(pkg_dict[key])
     return pkg_dict
+
+
+def harvested_package_dict(package_dict: dict) -> dict:
+    """ckanext-spatial's harvesters put the extent in the ``spatial`` extra; the generic
+    ``dataset`` schema has a ``spatial`` field, and scheming refuses an extra with a field's name."""
+    extras = package_dict.get("extras") or []
+    for extra in list(extras):
+        if extra.get("key") == "spatial":
+            package_dict["spatial"] = extra.get("value")
+            extras.remove(extra)
+    return package_dict

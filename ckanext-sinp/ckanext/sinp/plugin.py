@@ -5,6 +5,7 @@ from collections import OrderedDict
 
 import ckan.plugins as p
 import ckan.plugins.toolkit as tk
+from ckanext.spatial.interfaces import ISpatialHarvester
 
 from ckanext.sinp import cli, compat, helpers, indexing, views
 from ckanext.sinp.csw import sync as csw_sync
@@ -111,3 +112,17 @@ class SinpPlugin(p.SingletonPlugin):
     def _mark_for_csw(pkg_dict):
         if pkg_dict.get("id"):
             csw_sync.mark(pkg_dict["id"], pkg_dict.get("sinp_uuid"))
+
+
+class SinpSpatialHarvestPlugin(p.SingletonPlugin):
+    """Adapts the datasets that ckanext-spatial's harvesters (CSW, WAF) create to our schemas.
+
+    A plugin of its own: ISpatialHarvester's ``get_validators`` would clash with IValidators'.
+    """
+
+    p.implements(ISpatialHarvester, inherit=True)
+
+    # ISpatialHarvester
+
+    def get_package_dict(self, context, data_dict):
+        return indexing.harvested_package_dict(data_dict["package_dict"])
