@@ -99,13 +99,17 @@ def test_csw_ignores_a_client_supplied_config(stack, http, tmp_path, key):
 
 @pytest.mark.parametrize("service", ["ckan-worker", "harvest-gather", "harvest-fetch", "solr", "pycsw"])
 def test_background_services_stay_up_when_idle(repo_root, service):
-    """The consumers block on Redis between jobs; they must survive being idle."""
+    """The consumers block on Redis between jobs; they must survive being idle.
+
+    pycsw logs the clients' malformed requests with a traceback and answers them with an OWS
+    exception: for it, only gunicorn's own failure messages count.
+    """
     import os
-    import time
 
     pid = int((repo_root / "var" / "run" / f"{service}.pid").read_text())
     os.kill(pid, 0)  # raises if the process is gone
     log = (repo_root / "var" / "log" / f"{service}.log").read_text(errors="replace")
     since_start = log.rsplit("=== ", 1)[-1]
-    assert "Traceback" not in since_start, since_start[-2000:]
-    time.sleep(0)  # the stack has been idle since `make up`; nothing to wait for here
+    fatal = ("WORKER TIMEOUT", "Worker failed to boot", "Shutting down: Master") if service == "pycsw" \
+        else ("Traceback",)
+    assert not any(marker in since_start for marker in fatal), since_start[-2000:]
