@@ -282,7 +282,7 @@ def generate_chunk(task) -> dict:
         if len(rows) >= 250:
             flush()
     flush()
-    return {"ids": ids, "render_s": render_s, "insert_s": insert_s}
+    return {"ids": ids, "render_s": render_s, "insert_s": insert_s, "dir": str(out_dir)}
 
 
 # --- infrastructure: database, stock pycsw, servers ----------------------------------------------
@@ -365,6 +365,76 @@ contact_name=Organization Name
 contact_email=Email Address
 temp_extent=YYYY-MM-DD/YYYY-MM-DD
 """, encoding="utf-8")
+
+
+ADMIN = [str(PYCSW_VENV / "bin" / "python"), str(PYCSW_VENV / "bin" / "pycsw-admin.py")]
+
+
+class StockLoader(threading.Thread):
+    """Runs ``pycsw-admin.py -c load_records -r`` on the chunks of files handed to it, as they come:
+    every run takes all the chunks finished so far (moved into one batch directory)."""
+
+    def __init__(self, cfg: pathlib.Path, cwd: pathlib.Path, batches_dir: pathlib.Path, log: pathlib.Path):
+        super().__init__(daemon=True)
+        self.cfg, self.cwd, self.batches_dir, self.log = cfg, cwd, batches_dir, log
+        self.cond = threading.Condition()
+        self.pending, self.closed, self.aborted = [], False, False
+        self.proc, self.error, self.loaded, self.batches, self.finished_at = None, None, 0, [], None
+
+    def add(self, chunk_dir: pathlib.Path, count: int):
+        with self.cond:
+            self.pending.append((chunk_dir, count))
+            self.cond.notify()
+
+    def close(self):
+        with self.cond:
+            self.closed = True
+            self.cond.notify()
+
+    def run(self):
+        try:
+            while True:
+                with self.cond:
+                    while not self.pending and not self.closed and not self.aborted:
+                        self.cond.wait()
+                    if self.aborted or (not self.pending and self.closed):
+                        break
+                    batch, self.pending = self.pending, []
+                target = self.batches_dir / f"batch-{len(self.batches):04d}"
+                target.mkdir(parents=True)
+                for chunk_dir, _ in batch:
+                    chunk_dir.rename(target / chunk_dir.name)
+                started = time.perf_counter()
+                with open(self.log, "ab") as log:
+                    self.proc = subprocess.Popen(ADMIN + ["-c", "load_records", "-p", str(target), "-r",
+                                                          "-f", str(self.cfg)],
+                                                 env=clean_env(), cwd=self.cwd, stdout=log, stderr=subprocess.STDOUT)
+                    if self.proc.wait():
+                        raise RuntimeError(f"pycsw-admin load_records failed ({self.proc.returncode}); "
+                                           f"see {self.log}")
+                count = sum(c for _, c in batch)
+                self.batches.append((started, time.perf_counter(), count))
+                self.loaded += count
+        except Exception as err:  # noqa: BLE001 - reported by finish()
+            self.error = err
+        finally:
+            self.finished_at = time.perf_counter()
+
+    def finish(self):
+        """Wait for the last batch; raise what went wrong."""
+        self.close()
+        self.join()
+        if self.error:
+            raise self.error
+
+    def abort(self):
+        with self.cond:
+            self.aborted = True
+            self.cond.notify()
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.join(30)
 
 
 def free_port() -> int:
@@ -667,21 +737,37 @@ def main():
     run_started = time.perf_counter()
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="sinp-bench-csw-"))
     servers: list[Server] = []
+    loader = None
     db_created = False
     try:
-        from sqlalchemy import create_engine
+        from sqlalchemy import create_engine, text
 
         from ckanext.sinp.csw import repository
 
-        # 1. generation: our table + XML files
+        # 1. our table in a scratch database, and stock pycsw's SQLite repository
         writer_url, reader_url = create_database()
         db_created = True
         engine = create_engine(writer_url)
         repository.ensure_table(engine)
         repository.grant_reader(engine, READER)
         engine.dispose()
+        stock_dir = tmp / "stock"
+        stock_dir.mkdir()
+        stock_port, ours_port = free_port(), free_port()
+        stock_url = f"http://127.0.0.1:{stock_port}/csw"
+        stock_cfg, stock_db = stock_dir / "pycsw.cfg", stock_dir / "records.db"
+        stock_config(stock_cfg, stock_dir, stock_url, stock_db)
+        admin_log = tmp / "pycsw-admin.log"
+        with open(admin_log, "ab") as log:
+            subprocess.run(ADMIN + ["-c", "setup_db", "-f", str(stock_cfg)], env=clean_env(), cwd=stock_dir,
+                           stdout=log, stderr=subprocess.STDOUT, check=True)
+
+        # 1b. both filled at once: 2 processes render the documents, write the files and insert our
+        #     rows; meanwhile pycsw-admin load_records loads every finished chunk of 1000 files.
         xml_dir = tmp / "xml"
         xml_dir.mkdir()
+        loader = StockLoader(stock_cfg, stock_dir, tmp / "stock-batches", admin_log)
+        loader.start()
         tasks = [(s, min(s + 1000, n), n_ca, str(xml_dir), writer_url) for s in range(0, n, 1000)]
         t0 = time.perf_counter()
         ids, render_s, insert_s = [], 0.0, 0.0
@@ -690,60 +776,43 @@ def main():
                 ids += res["ids"]
                 render_s += res["render_s"]
                 insert_s += res["insert_s"]
+                loader.add(pathlib.Path(res["dir"]), len(res["ids"]))
                 if k % 10 == 0 or k == len(tasks):
-                    print(f"  generated {len(ids)}/{n} ({time.perf_counter() - t0:.0f} s)", flush=True)
+                    print(f"  ours: {len(ids)}/{n} ({time.perf_counter() - t0:.0f} s); "
+                          f"stock: {loader.loaded}/{n}", flush=True)
         generate_s = time.perf_counter() - t0
         if len(set(ids)) != n:
             raise RuntimeError(f"{n - len(set(ids))} duplicate identifiers generated")
-        engine = create_engine(writer_url)
-        with engine.begin() as conn:
-            from sqlalchemy import text
-            conn.execute(text(f"ANALYZE {repository.get_table().name}"))
-            ours_rows = conn.execute(text(f"SELECT count(*) FROM {repository.get_table().name}")).scalar()
-            table_mib = conn.execute(text(
-                f"SELECT pg_total_relation_size('{repository.get_table().name}') / 1048576.0")).scalar()
-        engine.dispose()
-        if ours_rows != n:
-            raise RuntimeError(f"our table holds {ours_rows} rows, expected {n}")
-        xml_mib = sum(f.stat().st_size for f in xml_dir.rglob("*.xml")) / 1048576
-        print(f"generated {n} records in {generate_s:.0f} s (render {render_s:.0f} s, insert {insert_s:.0f} s "
-              f"of worker time); {xml_mib:.0f} MiB of XML; table {table_mib:.0f} MiB", flush=True)
-
-        # 1b. stock pycsw: setup_db + load_records into SQLite
-        stock_dir = tmp / "stock"
-        stock_dir.mkdir()
-        stock_port, ours_port = free_port(), free_port()
-        stock_url = f"http://127.0.0.1:{stock_port}/csw"
-        stock_cfg, stock_db = stock_dir / "pycsw.cfg", stock_dir / "records.db"
-        stock_config(stock_cfg, stock_dir, stock_url, stock_db)
-        admin = [str(PYCSW_VENV / "bin" / "python"), str(PYCSW_VENV / "bin" / "pycsw-admin.py")]
-        t0 = time.perf_counter()
-        with open(tmp / "pycsw-admin.log", "wb") as log:
-            subprocess.run(admin + ["-c", "setup_db", "-f", str(stock_cfg)], env=clean_env(), cwd=stock_dir,
-                           stdout=log, stderr=subprocess.STDOUT, check=True)
-            loader = subprocess.Popen(admin + ["-c", "load_records", "-p", str(xml_dir), "-r", "-f", str(stock_cfg)],
-                                      env=clean_env(), cwd=stock_dir, stdout=log, stderr=subprocess.STDOUT)
-            try:
-                while loader.poll() is None:
-                    try:
-                        loader.wait(60)
-                    except subprocess.TimeoutExpired:
-                        with contextlib.closing(sqlite3.connect(stock_db, timeout=30)) as con:
-                            done = con.execute("SELECT count(*) FROM records").fetchone()[0]
-                        print(f"  stock load: {done}/{n} ({time.perf_counter() - t0:.0f} s)", flush=True)
-            finally:
-                if loader.poll() is None:
-                    loader.kill()
-                    loader.wait()
-            if loader.returncode:
-                raise RuntimeError(f"pycsw-admin load_records failed; see {tmp / 'pycsw-admin.log'}")
-        stock_load_s = time.perf_counter() - t0
+        print(f"ours: {n} records rendered and inserted in {generate_s:.0f} s (render {render_s:.0f} s, "
+              f"INSERT {insert_s:.0f} s of process time)", flush=True)
+        loader.close()
+        while loader.is_alive():
+            loader.join(60)
+            print(f"  stock: {loader.loaded}/{n} ({time.perf_counter() - t0:.0f} s)", flush=True)
+        loader.finish()
+        stock_load_s = loader.finished_at - t0
+        alone = [(b1 - b0, c) for b0, b1, c in loader.batches if b0 >= t0 + generate_s]
+        stock_alone_rate = sum(c for _, c in alone) / sum(d for d, _ in alone) if alone else None
         with contextlib.closing(sqlite3.connect(stock_db)) as con:
             stock_rows = con.execute("SELECT count(*) FROM records").fetchone()[0]
         if stock_rows != n:
-            raise RuntimeError(f"stock pycsw loaded {stock_rows} of {n} records; see {tmp / 'pycsw-admin.log'}")
+            raise RuntimeError(f"stock pycsw loaded {stock_rows} of {n} records; see {admin_log}")
         stock_mib = stock_db.stat().st_size / 1048576
-        print(f"stock pycsw loaded {n} records in {stock_load_s:.0f} s; SQLite {stock_mib:.0f} MiB", flush=True)
+        xml_mib = sum(f.stat().st_size for f in tmp.rglob("*.xml")) / 1048576
+        print(f"stock: {n} records loaded after {stock_load_s:.0f} s"
+              + (f" ({stock_alone_rate:.0f} records/s once alone)" if stock_alone_rate else "")
+              + f"; SQLite {stock_mib:.0f} MiB", flush=True)
+        engine = create_engine(writer_url, isolation_level="AUTOCOMMIT")
+        table_name = repository.get_table().name
+        with engine.connect() as conn:
+            conn.execute(text(f"VACUUM (ANALYZE) {table_name}"))  # what autovacuum does after a bulk load
+            ours_rows = conn.execute(text(f"SELECT count(*) FROM {table_name}")).scalar()
+            table_mib = conn.execute(text(f"SELECT pg_total_relation_size('{table_name}') / 1048576.0")).scalar()
+        engine.dispose()
+        if ours_rows != n:
+            raise RuntimeError(f"our table holds {ours_rows} rows, expected {n}")
+        load_s = time.perf_counter() - t0
+        print(f"generation + loading: {fmt_s(load_s)}; table {table_mib:.0f} MiB", flush=True)
 
         # 2. servers
         gunicorn = str(PYCSW_VENV / "bin" / "gunicorn")
@@ -779,9 +848,12 @@ def main():
         print(f"soak: {soaked['requests']} requests, {soaked['errors']} errors; RSS "
               + ", ".join(f"{t:.0f}s {m:.0f} MiB/{c}p" for t, m, c in soaked["samples"]), flush=True)
         total_s = time.perf_counter() - run_started
-        write_sections(args, n, n_ca, generate_s, render_s, insert_s, xml_mib, table_mib, stock_load_s, stock_mib,
-                       results, soaked, total_s)
+        loading = {"ours_s": generate_s, "render_s": render_s, "insert_s": insert_s, "stock_s": stock_load_s,
+                   "stock_alone_rate": stock_alone_rate, "total_s": load_s}
+        write_sections(args, n, n_ca, loading, xml_mib, table_mib, stock_mib, results, soaked, total_s)
     finally:
+        if loader is not None and loader.is_alive():
+            loader.abort()
         for server in reversed(servers):
             try:
                 server.stop()
@@ -798,8 +870,7 @@ def main():
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def write_sections(args, n, n_ca, generate_s, render_s, insert_s, xml_mib, table_mib, stock_load_s, stock_mib,
-                   results, soaked, total_s):
+def write_sections(args, n, n_ca, loading, xml_mib, table_mib, stock_mib, results, soaked, total_s):
     o, s = results["ours"], results["stock"]
     oh, sh = o["harvest"], s["harvest"]
 
@@ -827,6 +898,8 @@ def write_sections(args, n, n_ca, generate_s, render_s, insert_s, xml_mib, table
         return "; ".join(parts)
 
     fetch_label = f"all {n}" if oh["fetch_n"] >= n else f"a random sample of {oh['fetch_n']}"
+    stock_rate = (f" ({loading['stock_alone_rate']:.0f} records/s once it ran alone)"
+                  if loading["stock_alone_rate"] else "")
     gr = (o["get_records"], s["get_records"])
     gbi = (o["by_id"], s["by_id"])
     body = f"""## CSW at {n} records: our endpoint vs stock pycsw 2.6.2 (`bench/bench_csw.py`)
@@ -836,12 +909,15 @@ Machine: {machine()}. {n} ISO 19139 records from the extension's generator (`iso
 abstracts, 3–4 actors, 0–2 downloads; {xml_mib:.0f} MiB of XML.
 
 - **Ours**: rows from `iso.csw_row` in our table (`csw.repository.ensure_table`, PostgreSQL 15 + PostGIS,
-  {table_mib:.0f} MiB with indexes) in a scratch database, served by `pycsw_config/wsgi.py` through a
-  read-only role. Rendering + inserting (2 processes, 250 rows per INSERT): {fmt_s(generate_s)}.
+  {table_mib:.0f} MiB with indexes, `VACUUM ANALYZE` after the load) in a scratch database, served by
+  `pycsw_config/wsgi.py` through a read-only role.
 - **Stock**: the same documents as files, `pycsw-admin.py -c setup_db` + `-c load_records -r` into
   pycsw's default SQLite repository ({stock_mib:.0f} MiB), default mappings, pycsw's default-sample
-  configuration with `maxrecords=100`, served by `pycsw.wsgi:application`. Loading (one process):
-  {fmt_s(stock_load_s)}.
+  configuration with `maxrecords=100`, served by `pycsw.wsgi:application`.
+- Loading, both at once on the 2 cores: two processes render the documents and insert our rows (250 per
+  INSERT), done after {fmt_s(loading['ours_s'])}; meanwhile `load_records` (one process, one commit per
+  record) loads every finished chunk of 1000 files, done after {fmt_s(loading['stock_s'])}{stock_rate}.
+  Generation + loading: {fmt_s(loading['total_s'])}.
 - Both: gunicorn, 2 workers, `--max-requests 200 --max-requests-jitter 20`, loopback; one server measured
   at a time, after 10 warm-up requests. Requests as GeoNetwork sends them (CSW_HARVESTERS.md §5.2–5.3):
   GetRecords by POST, `resultType=results`, `summary`, outputSchema gmd, typeNames `gmd:MD_Metadata`,

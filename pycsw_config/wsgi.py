@@ -51,6 +51,7 @@ complete, which harvesters that delete unseen records depend on.
 """
 
 import configparser
+import io
 import os
 import re
 import runpy
@@ -295,6 +296,26 @@ _install_stable_sort()
 _install_engine(SETTINGS['repository']['database'])
 
 
+_GETRECORDS_TAG = re.compile(rb'<(?:[A-Za-z_][\w.-]*:)?GetRecords\b[^>]*>')
+_MAX_POSITION = re.compile(rb"""\s+maxPosition\s*=\s*(?:"[^"]*"|'[^']*')""")
+
+
+def normalize_post_body(body):
+    """Request bodies that real harvesters send but CSW-discovery.xsd refuses, made valid.
+
+    udata (data.gouv.fr) sends a non-standard ``maxPosition`` attribute on
+    ``csw:GetRecords``; pycsw 2.6.2 validates POST bodies against the schema and
+    answers with an ExceptionReport, so data.gouv.fr could not harvest us. The
+    attribute is dropped from the GetRecords start tag (text only: the body is
+    not parsed here).
+    """
+    match = _GETRECORDS_TAG.search(body)
+    if match is None or b'maxPosition' not in match.group(0):
+        return body
+    tag = _MAX_POSITION.sub(b'', match.group(0))
+    return body[:match.start()] + tag + body[match.end():]
+
+
 def application(environ, start_response):
     """WSGI application."""
     path = environ.get('PATH_INFO') or '/'
@@ -314,6 +335,7 @@ def application(environ, start_response):
         if length > MAX_POST_BYTES:
             return _plain(start_response, '413 Payload Too Large',
                           'Request body too large')
+        body = normalize_post_body(environ['wsgi.input'].read(length) if length else b'')
 
     # pycsw reads QUERY_STRING, wsgi.input, REQUEST_METHOD, CONTENT_LENGTH and
     # the URL parts from this mapping; give it a sanitised copy.
@@ -322,6 +344,9 @@ def application(environ, start_response):
     env['REQUEST_METHOD'] = 'GET' if method == 'HEAD' else method
     for key in ('PYCSW_CONFIG', 'PYCSW_ROOT', 'local.app_root'):
         env.pop(key, None)
+    if method == 'POST':
+        env['wsgi.input'] = io.BytesIO(body)
+        env['CONTENT_LENGTH'] = str(len(body))
 
     csw = server.Csw(new_config_parser(SETTINGS), env)
     try:

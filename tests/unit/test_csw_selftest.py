@@ -59,8 +59,7 @@ def capabilities(href="https://sinp.example.fr/csw", operations=("GetRecords", "
                       f'<ows:Parameter name="outputFormat">{values(["application/xml"])}</ows:Parameter>')
         ops += (f'<ows:Operation name="{name}"><ows:DCP><ows:HTTP><ows:Get xlink:href="{href}"/>'
                 f'<ows:Post xlink:href="{href}"/></ows:HTTP></ows:DCP>{params}</ows:Operation>')
-    extended = ('<inspire_ds:ExtendedCapabilities xmlns:inspire_ds="http://inspire.ec.europa.eu/schemas/inspire_ds/1.0"/>'
-                if inspire else "")
+    extended = (f'<inspire_ds:ExtendedCapabilities xmlns:inspire_ds="{st.INSPIRE_DS}"/>' if inspire else "")
     return etree.fromstring(
         f'<csw:Capabilities xmlns:csw="{st.CSW}" xmlns:ows="http://www.opengis.net/ows" '
         f'xmlns:xlink="http://www.w3.org/1999/xlink" version="2.0.2"><ows:ServiceIdentification>'
@@ -216,7 +215,8 @@ def test_temporal_reference_keyword_theme_and_local_links(jdd):
     md = _remove(copy.deepcopy(jdd), "gmd:identificationInfo/*/gmd:extent//gmd:temporalElement")
     assert st.record_problems(md) == ([], [])  # the citation dates are enough
     md = _remove(md, "gmd:identificationInfo/*/gmd:citation/*/gmd:date")
-    assert "ni étendue temporelle ni date de référence (création, publication, révision)" in st.record_problems(md)[0]
+    assert "ni étendue temporelle ni date de référence (création, publication, révision)" in \
+        st.record_problems(md)[0]
 
     md = copy.deepcopy(jdd)
     for keyword in md.xpath("//gmd:keyword/gmx:Anchor", namespaces=NS):

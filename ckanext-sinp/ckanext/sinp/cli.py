@@ -160,3 +160,18 @@ def csw_sync(dry_run):
     for key, label in (("added", "ajout"), ("updated", "mise à jour"), ("removed", "retrait")):
         for uuid in report[key]:
             click.echo(f"  {label} : {uuid}")
+
+
+@sinp.command("csw-selftest")
+@click.option("--url", default=None, help="Adresse du CSW à tester (par défaut : ckanext.sinp.csw.url).")
+@click.option("--page-size", default=20, show_default=True, help="Fiches par page, comme GeoNetwork.")
+@click.option("--sample", default=50, show_default=True, help="Fiches lues en entier (GetRecordById) ; 0 : toutes.")
+def csw_selftest(url, page_size, sample):
+    """Rejoue les requêtes de GeoNetwork, udata et ckanext-spatial sur le CSW et signale chaque problème."""
+    from ckanext.sinp.csw.selftest import run_selftest
+
+    report = run_selftest(url or tk.config.get("ckanext.sinp.csw.url"), page_size=page_size,
+                          sample=sample or None)
+    click.echo(report.to_text())
+    if not report.ok:
+        raise SystemExit(1)

@@ -43,7 +43,7 @@ import pathlib
 import re
 import time
 import uuid
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape, quoteattr
 
@@ -506,7 +506,8 @@ def read_page(root, *, start: int, max_records: int | None) -> Page:
         page.problems.append(f"nextRecord={page.next} est inférieur à startPosition={start} "
                              "(les moissonneurs s'arrêtent là)")
     elif n == 0:
-        page.problems.append(f"aucune fiche renvoyée alors que nextRecord={page.next} (les moissonneurs s'arrêtent là)")
+        page.problems.append(f"aucune fiche renvoyée alors que nextRecord={page.next} "
+                             "(les moissonneurs s'arrêtent là)")
     elif page.next == start:
         page.problems.append(f"nextRecord={page.next} égale startPosition : la pagination ne progresse pas")
     elif page.next != expected_next:
@@ -642,7 +643,8 @@ def record_problems(md, *, local_ok: bool = False) -> tuple[list, list]:
         if not topics:
             problems.append("pas de catégorie thématique (gmd:topicCategory)")
         elif not all(t in TOPIC_CATEGORIES for t in topics):
-            problems.append(f"catégorie thématique inconnue : {', '.join(t for t in topics if t not in TOPIC_CATEGORIES)}")
+            unknown = ", ".join(t for t in topics if t not in TOPIC_CATEGORIES)
+            problems.append(f"catégorie thématique inconnue : {unknown}")
         bbox = _bbox(ident)
         if bbox is None:
             text = "pas d'emprise géographique (EX_GeographicBoundingBox)"
@@ -768,13 +770,13 @@ def getrecords_body(*, type_names: str, element_set: str, output_schema: str = G
                   if filter_xml else "")
     return (f'<?xml version="1.0" encoding="UTF-8"?>\n<csw:GetRecords {_GETRECORDS_NS} {attrs}{extra}>'
             f'<csw:Query typeNames={quoteattr(type_names)}><csw:ElementSetName>{element_set}</csw:ElementSetName>'
-            f'{constraint}</csw:Query></csw:GetRecords>').encode("utf-8")
+            f'{constraint}</csw:Query></csw:GetRecords>').encode()
 
 
 def getrecordbyid_body(identifier: str, output_schema: str = GMD) -> bytes:
     return (f'<?xml version="1.0" encoding="UTF-8"?>\n<csw:GetRecordById xmlns:csw="{CSW}" service="CSW" '
             f'version="2.0.2" outputSchema={quoteattr(output_schema)}><csw:Id>{escape(identifier)}</csw:Id>'
-            '<csw:ElementSetName>full</csw:ElementSetName></csw:GetRecordById>').encode("utf-8")
+            '<csw:ElementSetName>full</csw:ElementSetName></csw:GetRecordById>').encode()
 
 
 def type_filter(value: str) -> str:
@@ -806,8 +808,10 @@ class Client:
 
     def __init__(self, url: str, timeout: float = 30, session: requests.Session | None = None):
         self.url, self.timeout = url, timeout
-        self.session = session or requests.Session()
-        self.session.headers.setdefault("User-Agent", "ckanext-sinp csw-selftest")
+        if session is None:
+            session = requests.Session()
+            session.headers["User-Agent"] = "ckanext-sinp csw-selftest"
+        self.session = session
         self.count = 0
 
     def get(self, what: str, params: dict):
@@ -1134,7 +1138,7 @@ class _Selftest:
             check.problem(f"GetRecordById : GET et POST ne renvoient pas le même document pour {len(get_differs)} "
                           f"fiche(s) : {_examples(get_differs)}")
         if stamp_mismatch:
-            check.problem(f"GetRecordById : le dateStamp de la fiche complète diffère de celui du résumé GetRecords "
+            check.problem("GetRecordById : le dateStamp de la fiche complète diffère de celui du résumé GetRecords "
                           f"pour {len(stamp_mismatch)} fiche(s) ({_examples(stamp_mismatch)}) : GeoNetwork décide "
                           "des mises à jour sur le résumé")
         check.detail = f"{fetched} fiche(s) sur {len(ids)} demandée(s) obtenue(s) en POST et en GET"
@@ -1177,7 +1181,8 @@ class _Selftest:
                 return None
         md = children[0]
         if md.tag != f"{{{GMD}}}MD_Metadata":
-            errors.append(f"{what} : le premier élément de la réponse est {etree.QName(md).text}, pas gmd:MD_Metadata")
+            errors.append(f"{what} : le premier élément de la réponse est {etree.QName(md).text}, "
+                          "pas gmd:MD_Metadata")
             return None
         found = _text(md.find("gmd:fileIdentifier", NS))
         if found != identifier:
@@ -1220,7 +1225,8 @@ class _Selftest:
                           f"moissonnées par data.gouv.fr : {_examples(skipped)}")
         if not everything.failed:
             self.compare(check, label, harvestable, everything.ids, order=False)
-        parts = ["requête exacte de udata : " + ("échec" if everything.failed else f"{len(everything.unique)} fiche(s)")]
+        parts = ["requête exacte de udata : "
+                 + ("échec" if everything.failed else f"{len(everything.unique)} fiche(s)")]
         for kind in ("dataset", "series"):
             def send(start, kind=kind):
                 return self.client.post(
