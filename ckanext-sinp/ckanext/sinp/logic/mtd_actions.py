@@ -126,9 +126,8 @@ def sinp_mtd_import(context, data_dict):
     except Exception:
         model.Session.rollback()
         raise
-    if touched:  # index after the commit, with one Solr commit for the whole document
-        search.rebuild(package_ids=touched, defer_commit=True, quiet=True)
-        search.commit()
+    if touched:  # index after the commit, in batches, with one Solr commit for the whole document
+        _bulk_index(touched)
     return {"records": results, "errors": [], "warnings": warnings}
 
 
@@ -151,6 +150,33 @@ def _clean_keywords(rec) -> list[str]:
             cleaned.append(fixed)
     rec.record["tag_string"] = ",".join(cleaned)
     return notes
+
+
+def _bulk_index(package_ids: list[str], batch: int = 250) -> None:
+    """Indexes packages with CKAN's own indexer but sends Solr one request per ``batch`` documents
+    instead of one per package (the indexer's connection is swapped for a collector meanwhile;
+    a CKAN process serves one request at a time)."""
+    from ckan.lib.search import common, index as search_index
+
+    collected = []
+
+    class _Collector:
+        def add(self, docs=(), commit=False, **kwargs):
+            collected.extend(docs)
+
+        def delete(self, *args, **kwargs):  # a deleted package is removed by its own action
+            pass
+
+    real = search_index.make_connection
+    search_index.make_connection = lambda *args, **kwargs: _Collector()
+    try:
+        search.rebuild(package_ids=package_ids, defer_commit=True, quiet=True)
+    finally:
+        search_index.make_connection = real
+    conn = common.make_connection()
+    for start in range(0, len(collected), batch):
+        conn.add(docs=collected[start:start + batch], commit=False)
+    conn.commit()
 
 
 def _describe(rec, err) -> list[str]:
