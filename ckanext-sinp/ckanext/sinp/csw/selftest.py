@@ -1158,15 +1158,18 @@ class _Selftest:
         inspire.detail = f"{fetched} fiche(s) complète(s) examinée(s)"
         self.report.stats["fiches complètes examinées"] = fetched
 
+    def _get_record_by_id(self, what: str, identifier: str, method: str):
+        """GetRecordById (full, gmd) by POST or GET; raises CswError."""
+        if method == "POST":
+            return self.client.post(what, getrecordbyid_body(identifier))
+        return self.client.get(what, {"service": "CSW", "version": "2.0.2", "request": "GetRecordById",
+                                      "id": identifier, "outputSchema": GMD, "elementSetName": "full"})
+
     def fetch_by_id(self, errors: list, identifier: str, method: str):
         """The gmd:MD_Metadata of GetRecordById (POST or GET), or None; what is wrong goes to ``errors``."""
         what = f"GetRecordById {method} id={identifier}"
         try:
-            if method == "POST":
-                root = self.client.post(what, getrecordbyid_body(identifier))
-            else:
-                root = self.client.get(what, {"service": "CSW", "version": "2.0.2", "request": "GetRecordById",
-                                              "id": identifier, "outputSchema": GMD, "elementSetName": "full"})
+            root = self._get_record_by_id(what, identifier, method)
         except CswError as exc:
             errors.append(str(exc))
             return None
@@ -1194,11 +1197,7 @@ class _Selftest:
         for method in ("POST", "GET"):
             what = f"GetRecordById {method} d'un identifiant inconnu ({identifier})"
             try:
-                if method == "POST":
-                    root = self.client.post(what, getrecordbyid_body(identifier))
-                else:
-                    root = self.client.get(what, {"service": "CSW", "version": "2.0.2", "request": "GetRecordById",
-                                                  "id": identifier, "outputSchema": GMD, "elementSetName": "full"})
+                root = self._get_record_by_id(what, identifier, method)
             except CswError as exc:
                 check.problem(f"{exc} : une réponse vide est attendue (GeoNetwork compte la fiche comme "
                               "irrécupérable et continue)")
