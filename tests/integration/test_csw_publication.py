@@ -155,3 +155,60 @@ def test_csw_sync_rebuilds_the_table_and_reports_differences(stack, producer, te
     assert f"ajout : {jdd['sinp_uuid']}" in out and "retrait : PARASITE" in out
     assert sorted(_records(test_csw)[1]) == sorted([ca["sinp_uuid"], jdd["sinp_uuid"]])
     assert "0 ajoutés, 0 mis à jour, 0 retirés, 2 inchangés." in sync()
+
+
+def _bbox(md):
+    box = md.xpath(".//gmd:EX_GeographicBoundingBox", namespaces=NS)
+    if not box:
+        return None
+    return tuple(float(box[0].xpath(f"string(gmd:{k}/gco:Decimal)", namespaces=NS))
+                 for k in ("westBoundLongitude", "southBoundLatitude", "eastBoundLongitude", "northBoundLatitude"))
+
+
+def _stamp(csw, identifier):
+    return _full(csw, identifier)[0].xpath("string(gmd:dateStamp/*)", namespaces=NS)
+
+
+def _served_bbox(csw, identifier):
+    """The extent of the served record, None while it is not served."""
+    found = _full(csw, identifier)
+    return _bbox(found[0]) if len(found) else None
+
+
+def test_extents_of_ca_and_meta_cadre_follow_their_jdd_and_their_datestamp_moves(producer, test_csw):
+    """A CA's (series) extent is the union of its public JDD's; a méta-cadre's covers the JDD of
+    its child CAs. When a JDD's extent changes, the CA and the méta-cadre documents change, and so
+    does their dateStamp (GeoNetwork re-fetches only records whose dateStamp is newer)."""
+    api, org = producer
+    meta = _ca(api, org, private=False, est_meta_cadre="true", title="Méta-cadre atlas régional")
+    ca = _ca(api, org, private=False, meta_cadre_parent=meta["sinp_uuid"])
+    jdd = _jdd(api, org, ca, private=False)  # 3.85 46.95 4.35 47.45
+    _jdd(api, org, ca, private=False, borne_ouest="5.10", borne_est="6.20", borne_sud="47.10",
+         borne_nord="47.90")
+    _jdd(api, org, ca, private=True, borne_ouest="-1.0", borne_est="7.0", borne_sud="42.0",
+         borne_nord="51.0")  # private: never shows, not even through its CA's extent
+    expected = (3.85, 46.95, 6.2, 47.9)
+    _wait(lambda: _served_bbox(test_csw, meta["sinp_uuid"]) == expected)
+    _wait(lambda: _served_bbox(test_csw, ca["sinp_uuid"]) == expected)
+    stamps = {u: _stamp(test_csw, u) for u in (meta["sinp_uuid"], ca["sinp_uuid"])}
+
+    api.ok("package_patch", id=jdd["id"], borne_ouest="3.10")
+    moved = (3.1, 46.95, 6.2, 47.9)
+    _wait(lambda: _served_bbox(test_csw, meta["sinp_uuid"]) == moved)
+    _wait(lambda: _served_bbox(test_csw, ca["sinp_uuid"]) == moved)
+    for identifier, before in stamps.items():
+        assert _stamp(test_csw, identifier) > before
+
+
+def test_csw_sync_leaves_unchanged_records_and_their_datestamp_alone(stack, producer, test_csw):
+    api, org = producer
+    ca = _ca(api, org, private=False)
+    jdd = _jdd(api, org, ca, private=False)
+    _wait(lambda: len(_records(test_csw)[1]) == 2)
+    before = {u: _stamp(test_csw, u) for u in (ca["sinp_uuid"], jdd["sinp_uuid"])}
+    time.sleep(1.1)
+    result = subprocess.run([stack["CKAN_BIN"], "-c", stack["CKAN_TEST_INI"], "sinp", "csw-sync"],
+                            capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr
+    assert "0 ajoutés, 0 mis à jour, 0 retirés, 2 inchangés." in result.stdout
+    assert {u: _stamp(test_csw, u) for u in before} == before

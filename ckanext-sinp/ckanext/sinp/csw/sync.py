@@ -10,6 +10,7 @@ see, so pycsw needs no access control and its counts are exact.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 
@@ -85,12 +86,27 @@ def is_public(pkg: dict | None) -> bool:
         and not pkg.get("private")
 
 
-def _public_jdd_of(ca: dict) -> list[dict]:
+def _search_public(fq: str) -> list[dict]:
     result = tk.get_action("package_search")(
-        {"ignore_auth": True},
-        {"fq": f'dataset_type:jdd AND cadre:"{ca.get("sinp_uuid")}"', "rows": 1000, "include_private": False},
-    )
+        {"ignore_auth": True}, {"fq": fq, "rows": 1000, "include_private": False})
     return result["results"]
+
+
+def _is_meta(ca: dict) -> bool:
+    try:
+        return sinp_model.parse_boolean(ca.get("est_meta_cadre"))
+    except (TypeError, ValueError):
+        return False
+
+
+def _public_jdd_of(ca: dict) -> list[dict]:
+    """The public JDD under a CA; under a méta-cadre, those of its child CAs too."""
+    uuids = [ca.get("sinp_uuid")]
+    if _is_meta(ca):
+        uuids += [c.get("sinp_uuid") for c in
+                  _search_public(f'dataset_type:ca AND meta_cadre_parent:"{ca.get("sinp_uuid")}"')]
+    cadres = " OR ".join(f'"{u}"' for u in uuids if u)
+    return _search_public(f"dataset_type:jdd AND cadre:({cadres})") if cadres else []
 
 
 def context_for(pkg: dict) -> iso.IsoContext:
@@ -125,23 +141,71 @@ def context_for(pkg: dict) -> iso.IsoContext:
     )
 
 
-def render(pkg: dict) -> dict:
+def render(pkg: dict, ctx: iso.IsoContext | None = None) -> dict:
     """The pycsw row of a public CA/JDD."""
-    ctx = context_for(pkg)
+    ctx = ctx or context_for(pkg)
     xml = iso.to_iso19139(pkg["type"], pkg, ctx)
     return iso.csw_row(pkg["type"], pkg, ctx, xml)
+
+
+def _stamp_of(value) -> dt.datetime | None:
+    try:
+        return _utc(value) if value else None
+    except ValueError:
+        return None
+
+
+def next_row(pkg: dict, current: tuple | None, now: dt.datetime | None = None) -> dict | None:
+    """The row to write for a public ``pkg`` given the ``current`` (xml, date_modified) row.
+
+    None when the published document would not change. Otherwise its dateStamp is the record's
+    ``metadata_modified``, moved forward when needed so that it is later than the current row's
+    by at least one second: GeoNetwork compares dateStamps to the second and fetches only
+    records whose remote date is newer, and a record also changes without its own
+    ``metadata_modified`` moving (a CA's extent follows its JDD; two edits in the same second).
+    """
+    ctx = context_for(pkg)
+    if current is None:
+        return render(pkg, ctx)
+    current_xml, current_stamp = current
+    previous = _stamp_of(current_stamp)
+    if previous is not None:
+        unchanged = render(pkg, dataclasses.replace(ctx, date_stamp=previous))
+        if unchanged[repository.column_names()["pycsw:XML"]] == current_xml:
+            return None
+        now = (now or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)).replace(microsecond=0)
+        stamp = max(ctx.date_stamp, previous + dt.timedelta(seconds=1))
+        if stamp <= previous + dt.timedelta(seconds=1):
+            stamp = max(stamp, now)  # changed through another record: it changed now
+        ctx = dataclasses.replace(ctx, date_stamp=stamp)
+    return render(pkg, ctx)
+
+
+def _current_row(conn, uuid: str, lock: bool = False) -> tuple | None:
+    table = repository.get_table()
+    cols = repository.column_names()
+    query = sa.select(table.c[cols["pycsw:XML"]], table.c[cols["pycsw:Modified"]]).where(
+        table.c[cols["pycsw:Identifier"]] == uuid)
+    if lock:
+        query = query.with_for_update()
+    row = conn.execute(query).first()
+    return tuple(row) if row is not None else None
 
 
 # --- writing ----------------------------------------------------------------------------------
 
 def _related(pkg: dict) -> list[str]:
     """Records whose ISO document shows something of ``pkg``: a JDD's CA (its extent), a CA's JDD
-    (their temporal extent)."""
+    (their temporal extent), a CA's méta-cadre (its extent covers the CA's JDD)."""
     if pkg.get("type") == "jdd":
         ca = queries.packages_by_extra(model, "sinp_uuid", pkg.get("cadre"), "ca")
         return [p.id for p in ca]
     if pkg.get("type") == "ca":
-        return [p.id for p in queries.packages_by_extra(model, "cadre", pkg.get("sinp_uuid"), "jdd")]
+        related = [p.id for p in queries.packages_by_extra(model, "cadre", pkg.get("sinp_uuid"), "jdd")]
+        if pkg.get("meta_cadre_parent"):
+            related += [p.id for p in queries.packages_by_extra(
+                model, "sinp_uuid", pkg["meta_cadre_parent"], "ca")]
+        return related
     return []
 
 
@@ -164,8 +228,10 @@ def sync_packages(package_ids: list[str], follow_related: bool = True, known_uui
             todo += [p for p in _related(pkg) if p not in seen]
         with engine.begin() as conn:
             if is_public(pkg):
-                repository.upsert_record(conn, render(pkg))
-                written += 1
+                row = next_row(pkg, _current_row(conn, pkg["sinp_uuid"], lock=True))
+                if row is not None:
+                    repository.upsert_record(conn, row)
+                    written += 1
             else:
                 uuid = (pkg or {}).get("sinp_uuid") or known_uuids.get(package_id) \
                     or _uuid_of_row(conn, package_id)
@@ -184,29 +250,35 @@ def rebuild(dry_run: bool = False) -> dict:
     """Recomputes every row from CKAN; returns the differences found (and fixed unless dry_run).
 
     {"added": [uuid], "updated": [uuid], "removed": [uuid], "unchanged": n}
+    A row is "updated" only when its published document differs (dateStamp aside); its
+    dateStamp then moves forward as in ``sync_packages``.
     """
     table = repository.get_table()
     columns = repository.column_names()
     id_col = columns["pycsw:Identifier"]
-    xml_col = columns["pycsw:XML"]
-    expected = {}
     ids = [p.id for p in model.Session.query(model.Package.id)
            .filter(model.Package.type.in_(sinp_model.KINDS), model.Package.state == "active",
                    model.Package.private.is_(False))]
-    for package_id in ids:
-        pkg = _show(package_id)
-        if is_public(pkg):
-            row = render(pkg)
-            expected[row[id_col]] = row
     with model.meta.engine.begin() as conn:
-        current = {r[0]: r[1] for r in conn.execute(sa.select(table.c[id_col], table.c[xml_col]))}
-        added = sorted(set(expected) - set(current))
-        removed = sorted(set(current) - set(expected))
-        updated = sorted(u for u in set(expected) & set(current) if expected[u][xml_col] != current[u])
+        current = {r[0]: (r[1], r[2]) for r in conn.execute(sa.select(
+            table.c[id_col], table.c[columns["pycsw:XML"]], table.c[columns["pycsw:Modified"]]))}
+        added, updated, unchanged, public = [], [], 0, set()
+        for package_id in ids:
+            pkg = _show(package_id)
+            if not is_public(pkg):
+                continue
+            uuid = pkg["sinp_uuid"]
+            public.add(uuid)
+            row = next_row(pkg, current.get(uuid))
+            if row is None:
+                unchanged += 1
+                continue
+            (updated if uuid in current else added).append(uuid)
+            if not dry_run:
+                repository.upsert_record(conn, row)
+        removed = sorted(set(current) - public)
         if not dry_run:
-            for uuid in added + updated:
-                repository.upsert_record(conn, expected[uuid])
             for uuid in removed:
                 repository.delete_record(conn, uuid)
-    return {"added": added, "updated": updated, "removed": removed,
-            "unchanged": len(expected) - len(added) - len(updated)}
+    return {"added": sorted(added), "updated": sorted(updated), "removed": removed,
+            "unchanged": unchanged}

@@ -15,6 +15,7 @@ import ckan.plugins.toolkit as tk
 from ckanext.sinp.domain import model as sinp_model
 from ckanext.sinp.domain import mtd
 from ckanext.sinp.logic import queries
+from ckanext.sinp.logic.validators import READABLE_CA_CACHE
 
 log = logging.getLogger(__name__)
 
@@ -79,12 +80,15 @@ def sinp_mtd_import(context, data_dict):
     results, touched, warnings = [], [], []
     for rec in records:
         warnings += _clean_keywords(rec)
+    stored = queries.packages_by_uuid(model, [rec.uuid for rec in records])
+    readable_ca = {}  # shared by the records' validation (same user, same transaction)
     try:
         for rec in records:
-            existing = queries.packages_by_extra(model, "sinp_uuid", rec.uuid)
+            existing = stored.get(rec.uuid, [])
             write_context = {"model": model, "session": model.Session, "user": context.get("user"),
                              "defer_commit": True, "return_id_only": True,
-                             "ignore_auth": context.get("ignore_auth", False)}
+                             "ignore_auth": context.get("ignore_auth", False),
+                             READABLE_CA_CACHE: readable_ca}
             if existing:
                 pkg = existing[0]
                 if pkg.type != rec.kind:

@@ -26,6 +26,20 @@ def packages_by_extra(model, key, value, dataset_type=None) -> list:
     return _by_extra(model, key, value, dataset_type).all()
 
 
+def packages_by_uuid(model, uuids, chunk: int = 1000) -> dict:
+    """{SINP UUID: [packages]} (private included, deleted excluded) for many UUIDs at once."""
+    found: dict = {}
+    uuids = sorted({u for u in uuids if u})
+    column = model.Package.extras["sinp_uuid"].astext
+    for start in range(0, len(uuids), chunk):
+        query = (model.Session.query(model.Package)
+                 .filter(column.in_(uuids[start:start + chunk]))
+                 .filter(model.Package.state != "deleted"))
+        for pkg in query:
+            found.setdefault(pkg.extras.get("sinp_uuid"), []).append(pkg)
+    return found
+
+
 def count_children(model, uuid, child_type, link_field) -> int:
     """Packages of ``child_type`` whose ``link_field`` is ``uuid`` (private included, deleted excluded)."""
     if not uuid:

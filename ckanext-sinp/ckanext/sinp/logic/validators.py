@@ -220,6 +220,24 @@ def _can_read(context, pkg) -> bool:
         return False
 
 
+READABLE_CA_CACHE = "sinp_readable_ca"
+
+
+def _readable_ca(context, uuid) -> bool:
+    """Whether a CA ``uuid`` exists that the user may see.
+
+    A bulk write (MTD import) shares one dict under ``context[READABLE_CA_CACHE]`` between its
+    records, all written by one user in one transaction: a CA found readable once is not looked
+    up again for each of its thousand JDD. Only positive answers are kept."""
+    cache = context.get(READABLE_CA_CACHE)
+    if cache is not None and uuid in cache:
+        return True
+    readable = any(_can_read(context, ca) for ca in _find_by_uuid(context, uuid, "ca"))
+    if readable and cache is not None:
+        cache[uuid] = True
+    return readable
+
+
 @register
 @scheming_validator
 def sinp_record_rules(field, schema):
@@ -244,8 +262,7 @@ def sinp_record_rules(field, schema):
         if kind == "jdd":
             ca_uuid = data.get(("cadre",))
             if not _empty(ca_uuid) and not errors.get(("cadre",)):
-                cas = _find_by_uuid(context, ca_uuid, "ca")
-                if not cas or not any(_can_read(context, ca) for ca in cas):
+                if not _readable_ca(context, ca_uuid):
                     errors.setdefault(("cadre",), []).append(
                         f"Aucun cadre d'acquisition d'identifiant {ca_uuid} n'est accessible : "
                         "créez ou importez d'abord le cadre d'acquisition.")
