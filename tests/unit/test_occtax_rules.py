@@ -276,7 +276,7 @@ def test_missing_uuid_is_generated_and_lambert93_is_reprojected(tmp_path):
         row = next(csv.DictReader(open(tmp_path / "a.csv", encoding="utf-8")))
         stats = result.accepted_stats()
     assert len(row["id_sinp_occtax"]) == 36 and row["id_sinp_jdd"] == JDD
-    assert row["geom"].upper().startswith("0101000020E6100000")  # EWKB point, SRID 4326
+    assert row["geom"].startswith("SRID=4326;POINT(4.98")  # EWKT in WGS 84, read by PostGIS
     x0, y0, x1, y1 = stats["bbox"]
     assert 4.9 < x0 < 5.1 and 47.1 < y0 < 47.3 and stats["date_min"] == "2024-05-01"
 

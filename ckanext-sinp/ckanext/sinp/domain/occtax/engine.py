@@ -5,11 +5,14 @@
     result.write_accepted_csv(target)   # accepted rows, store columns, for COPY into PostGIS
     result.close()
 
-Steps: ``reader.inspect`` (size, binary, encoding, separator, header; C1, C2) → DuckDB reads the
-rows as text (ragged rows are C3) → one typed table (every column of the catalogue, absent ones
-NULL) → row rules as one UNION ALL → geometries with shapely 2 / pyproj, vectorised (C9, K18) →
-referentials and duplicates as joins (C11–C13, K16, K17, D1, D2). A row is accepted when it has
-no blocking error. Nothing is written anywhere but the engine's temporary directory.
+Steps: ``reader.inspect`` (size, binary, encoding, separator, header; C1, C2) → **one scan** of
+the file by DuckDB that types every value and evaluates every row rule and the TAXREF / HABREF
+look-ups as bits of a few integer masks, keeping only a narrow table (row, keys, coordinates,
+masks) → geometries, vectorised with numpy / pyproj / shapely (C9, K18; points never become
+Python objects) → communes, départements, mailles, duplicates as joins on the narrow table
+(C13, K16, K17, D1, D2) → the few flagged rows are read again to write each error with its
+value. Accepted rows are produced on demand (``write_accepted_csv``) by a last scan. A row is
+accepted when it has no blocking error. Nothing is written but the engine's temporary directory.
 """
 from __future__ import annotations
 
@@ -83,12 +86,14 @@ STORE_EXTRA = ("id_sinp_jdd", "content_key", "row_number")
 
 
 class Result:
-    def __init__(self, con, info: reader.FileInfo, workdir: pathlib.Path, own_workdir: bool, summary: dict):
+    def __init__(self, con, info: reader.FileInfo, workdir: pathlib.Path, own_workdir: bool, summary: dict,
+                 source: "_Source | None" = None):
         self.con = con
         self.info = info
         self.workdir = workdir
         self._own_workdir = own_workdir
         self.summary = summary
+        self._source = source
 
     # --- reading the results -------------------------------------------------------------------
     def report(self, offset: int = 0, limit: int | None = 100) -> dict:
@@ -108,8 +113,7 @@ class Result:
             where.append('"column" = ?')
             params.append(column)
         sql = ('SELECT "row", "column", code, category, message, value, blocking FROM errors_out'
-               + (" WHERE " + " AND ".join(where) if where else "")
-               + ' ORDER BY "row" NULLS FIRST, seq')
+               + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY seq")
         if limit is not None:
             sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
         rows = self.con.execute(sql, params).fetchall()
@@ -119,38 +123,47 @@ class Result:
     def write_errors_csv(self, target) -> None:
         self._copy('SELECT "row" AS ligne, "column" AS colonne, code, category AS categorie, '
                    'CASE WHEN blocking THEN \'bloquant\' ELSE \'avertissement\' END AS gravite, message, '
-                   'value AS valeur FROM errors_out ORDER BY "row" NULLS FIRST, seq', target)
+                   'value AS valeur FROM errors_out ORDER BY seq', target)
+
+    def write_errors_store_csv(self, target, deposit_id: str) -> None:
+        """Every error in the occurrence store's column order (for COPY)."""
+        deposit = R._sql_str(deposit_id)
+        self._copy(f'SELECT {deposit} AS resource_id, seq, "row", "column", code, category, blocking, message, value '
+                   "FROM errors_out ORDER BY seq", target)
 
     def write_rejected_csv(self, target) -> None:
         """The rejected rows as deposited (the file's own columns) plus an ``erreurs`` column."""
-        if self.con is None or not self.summary.get("rows_rejected"):
+        if self.con is None or self._source is None or not self.summary.get("rows_rejected"):
             pathlib.Path(target).write_text("", encoding="utf-8")
             return
         present = [c for c in self.info.columns if c]
-        select = ", ".join(f'r.{R.q(c)}' for c in present)
-        self._copy(f"""SELECT r._rn AS ligne, {select}, e.erreurs FROM raw r JOIN (
-                         SELECT "row", string_agg(code || ' ' || COALESCE("column", '') || ' : ' || message, ' | '
-                                                  ORDER BY seq) AS erreurs
-                           FROM errors_out WHERE blocking GROUP BY "row") e ON e."row" = r._rn
-                       ORDER BY r._rn""", target)
+        select = ", ".join(f"r.{R.q(c)}" for c in present)
+        self._copy(f"""SELECT m._rn AS ligne, {select}, e.erreurs
+                         FROM {self._source.select(typed=False, only='SELECT _k FROM rejected')} r
+                         JOIN kmap m ON m._k = r._k
+                         JOIN (SELECT "row", string_agg(code || ' ' || COALESCE("column", '') || ' : ' || message,
+                                                        ' | ' ORDER BY seq) AS erreurs
+                                 FROM errors_out WHERE blocking GROUP BY "row") e ON e."row" = m._rn
+                        ORDER BY m._rn""", target)
 
     def write_accepted_csv(self, target) -> list[str]:
-        """Accepted rows with the store's columns (CSV with header; geometry as EWKB hex, SRID 4326).
+        """Accepted rows with the store's columns (CSV with header; ``geom`` as EWKT/EWKB in WGS 84).
         Returns the column names written."""
         names = [c.store for c in catalogue.store_columns()] + list(STORE_EXTRA)
-        if self.con is None:
+        if self.con is None or self._source is None or not self.summary.get("rows_accepted"):
             pathlib.Path(target).write_text(",".join(names) + "\n", encoding="utf-8")
             return names
-        self._copy("SELECT " + ", ".join(names) + " FROM accepted ORDER BY row_number", target)
+        self._copy(_accepted_sql(self._source), target)
         return names
 
     def accepted_stats(self) -> dict:
         """Extent, dates, taxa and counts of the accepted rows (metadata from data)."""
         if self.con is None or not self.summary.get("rows_accepted"):
             return {"rows": 0}
-        row = self.con.execute("""SELECT count(*), min(date_debut), max(date_fin), count(DISTINCT cd_nom),
-                                         min(_xmin), min(_ymin), max(_xmax), max(_ymax)
-                                    FROM accepted""").fetchone()
+        row = self.con.execute("""SELECT count(*), min(b.date_debut), max(b.date_fin), count(DISTINCT b.cd_nom),
+                                         min(g.xmin), min(g.ymin), max(g.xmax), max(g.ymax)
+                                    FROM base b LEFT JOIN geo g USING (_k)
+                                   WHERE b._k NOT IN (SELECT _k FROM rejected)""").fetchone()
         out = {"rows": row[0], "date_min": row[1].isoformat() if row[1] else None,
                "date_max": row[2].isoformat() if row[2] else None, "taxa": row[3]}
         if row[4] is not None:
@@ -186,41 +199,45 @@ def run(path, referentials: Referentials | None = None, options: Options | None 
     workdir = pathlib.Path(workdir or tempfile.mkdtemp(prefix="sinp-qc-"))
     progress = options.progress or (lambda fraction, stage: None)
     progress(0.0, "Lecture du fichier")
-    info = reader.inspect(path, workdir, name=options.file_name, max_bytes=options.max_bytes)
-    summary = _base_summary(info, referentials)
-    if not info.usable:
-        con = _connect(workdir, options)
-        _file_errors_only(con, info)
-        summary.update(_summarise(con, 0, started))
-        progress(1.0, "Terminé")
-        return Result(con, info, workdir, own, summary)
-    con = _connect(workdir, options)
+    con = None
     try:
-        _load_rows(con, info)
-        progress(0.3, "Lecture des lignes")
-        received = con.execute("SELECT count(*) FROM raw").fetchone()[0] + _count(con, "rejects")
-        if received == 0:
-            _file_errors_only(con, info, [reader.FileIssue("C1", "Le fichier n'a que l'en-tête : aucune ligne "
-                                                                 "de données.")])
+        info = reader.inspect(path, workdir, name=options.file_name, max_bytes=options.max_bytes)
+        summary = _base_summary(info, referentials)
+        con = _connect(workdir, options)
+        if not info.usable:
+            _file_only(con, info.issues)
             summary.update(_summarise(con, 0, started))
+            progress(1.0, "Terminé")
             return Result(con, info, workdir, own, summary)
-        _typed_table(con, info, options)
-        progress(0.45, "Contrôles de conformité et de cohérence")
-        skipped = []
+        source = _Source(info, options)
+        skipped: list = []
+        checks = _prepare_checks(con, source, referentials, skipped)
+        progress(0.1, "Lecture et contrôle des lignes")
+        _scan(con, source, checks, content_md5=store is not None)
+        received = con.execute("SELECT (SELECT count(*) FROM base) + (SELECT count(DISTINCT line) FROM rejects_errors)"
+                               ).fetchone()[0]
+        if received == 0:
+            _file_only(con, [reader.FileIssue("C1", "Le fichier n'a que l'en-tête : aucune ligne de données.")])
+            summary.update(_summarise(con, 0, started))
+            progress(1.0, "Terminé")
+            return Result(con, info, workdir, own, summary)
+        _row_numbers(con, source)
+        progress(0.5, "Géométries")
         _geometry(con, referentials, options, skipped)
-        progress(0.6, "Géométries")
-        _row_rules(con, info)
-        progress(0.7, "Référentiels")
-        _referentials(con, referentials, skipped)
-        progress(0.8, "Doublons")
+        progress(0.65, "Référentiels géographiques")
+        _attachments(con, source, referentials, skipped)
+        progress(0.75, "Doublons")
         _duplicates(con, store)
-        _finish(con, info)
+        progress(0.85, "Rapport")
+        _details(con, source, checks)
+        _finish(con)
         summary["skipped_checks"] = skipped
         summary.update(_summarise(con, received, started))
         progress(1.0, "Terminé")
-        return Result(con, info, workdir, own, summary)
+        return Result(con, info, workdir, own, summary, source)
     except Exception:
-        con.close()
+        if con is not None:
+            con.close()
         if own:
             shutil.rmtree(workdir, ignore_errors=True)
         raise
@@ -230,10 +247,12 @@ def _connect(workdir: pathlib.Path, options: Options):
     con = duckdb.connect(":memory:")
     con.execute(f"SET memory_limit = '{options.memory_limit}'")
     con.execute(f"SET threads = {int(options.threads)}")
-    con.execute(f"SET temp_directory = '{str(workdir / 'spill')}'")
+    con.execute(f"SET temp_directory = '{_sql_path(workdir / 'spill')}'")
     con.execute("SET preserve_insertion_order = true")
-    con.execute("""CREATE TABLE errors ("row" BIGINT, "column" VARCHAR, code VARCHAR, value VARCHAR,
-                                        detail VARCHAR, seq BIGINT DEFAULT 0)""")
+    # "row" is the 1-based data row once known (C1–C3, file level: NULL), else NULL and "k" the
+    # ordinal among the well-formed rows (mapped to "row" by _finish)
+    con.execute("""CREATE TABLE errors (k BIGINT, "row" BIGINT, "column" VARCHAR, code VARCHAR, value VARCHAR,
+                                        detail VARCHAR)""")
     return con
 
 
@@ -250,70 +269,82 @@ def _count(con, table: str) -> int:
         return 0
 
 
-def _file_errors_only(con, info: reader.FileInfo, extra=()) -> None:
-    for issue in list(info.issues) + list(extra):
-        con.execute('INSERT INTO errors ("row", "column", code, value, detail) VALUES (NULL, ?, ?, ?, ?)',
-                    [issue.column, issue.code, issue.value, issue.detail])
-    _messages(con)
-    con.execute("CREATE TABLE accepted AS SELECT NULL::BIGINT AS row_number WHERE false")
-
-
 def _sql_path(path) -> str:
     return str(path).replace("'", "''")
 
 
-def _load_rows(con, info: reader.FileInfo) -> None:
-    """The rows as text, one column per header field, plus ``_rn`` (1-based data row)."""
-    names = [c or f"_unknown_{i}" for i, c in enumerate(info.columns)]
-    col_spec = "{" + ", ".join(f"'{n}': 'VARCHAR'" for n in names) + "}"
-    delim = info.delimiter.replace("'", "''")
-    con.execute(f"""CREATE TABLE raw0 AS SELECT * FROM read_csv('{_sql_path(info.utf8_path)}',
-                       delim = '{delim}', quote = '"', escape = '"', header = true, columns = {col_spec},
-                       auto_detect = false, store_rejects = true, rejects_table = 'rejects_errors',
-                       rejects_scan = 'rejects_scans', max_line_size = 4000000, strict_mode = true)""")
-    con.execute("""CREATE TABLE rejects AS SELECT DISTINCT line - 1 AS data_row, first(error_type) AS error_type,
-                          first(csv_line) AS csv_line, first(error_message) AS error_message
-                     FROM rejects_errors GROUP BY line""")
-    n_rejects = _count(con, "rejects")
-    if n_rejects == 0:
-        con.execute("CREATE TABLE raw AS SELECT row_number() OVER () AS _rn, * FROM raw0")
-    else:
-        # good rows take, in order, the data-row numbers that rejected lines did not use
-        total = con.execute("SELECT count(*) FROM raw0").fetchone()[0] + n_rejects
-        con.execute(f"""CREATE TABLE raw AS
-            WITH free AS (SELECT n AS _rn, row_number() OVER (ORDER BY n) AS k
-                            FROM range(1, {total + 1}) r(n) WHERE n NOT IN (SELECT data_row FROM rejects)),
-                 good AS (SELECT row_number() OVER () AS k, * FROM raw0)
-            SELECT free._rn, good.* EXCLUDE (k) FROM good JOIN free USING (k) ORDER BY free._rn""")
-        expected = len(info.header)
-        con.execute(f"""INSERT INTO errors ("row", "column", code, value, detail)
-            SELECT data_row, NULL, 'C3', left(csv_line, 200),
-                   CASE WHEN error_type = 'TOO MANY COLUMNS' THEN 'la ligne a plus de champs que l''en-tête ({expected})'
-                        WHEN error_type = 'MISSING COLUMNS' THEN 'la ligne a moins de champs que l''en-tête ({expected})'
-                        WHEN error_type = 'UNQUOTED VALUE' OR error_type = 'UNTERMINATED QUOTE'
-                             THEN 'guillemets mal fermés dans la ligne'
-                        ELSE 'ligne illisible (' || error_type || ')' END
-              FROM rejects""")
-    con.execute("DROP TABLE raw0")
+def _file_only(con, issues) -> None:
+    for issue in issues:
+        con.execute('INSERT INTO errors (k, "row", "column", code, value, detail) VALUES (NULL, NULL, ?, ?, ?, ?)',
+                    [issue.column, issue.code, issue.value, issue.detail])
+    con.execute("CREATE OR REPLACE TABLE kmap AS SELECT NULL::BIGINT AS _k, NULL::BIGINT AS _rn WHERE false")
+    con.execute("CREATE OR REPLACE TABLE rejected AS SELECT NULL::BIGINT AS _k WHERE false")
+    _messages(con)
+
+
+class _Source:
+    """SQL reading the deposited rows: ``_k`` (ordinal of the well-formed row), the trimmed text of
+    every catalogue column (NULL when absent from the file), typed values and derived columns."""
+
+    def __init__(self, info: reader.FileInfo, options: Options):
+        self.info = info
+        self.options = options
+        self.present = frozenset(c for c in info.columns if c)
+
+    def _read(self, first: bool) -> str:
+        names = [c or f"_unknown_{i}" for i, c in enumerate(self.info.columns)]
+        spec = "{" + ", ".join(f"'{n}': 'VARCHAR'" for n in names) + "}"
+        delim = self.info.delimiter.replace("'", "''")
+        errors = ("store_rejects = true, rejects_table = 'rejects_errors', rejects_scan = 'rejects_scans'"
+                  if first else "ignore_errors = true")
+        return (f"read_csv('{_sql_path(self.info.utf8_path)}', delim = '{delim}', quote = '\"', escape = '\"', "
+                f"header = true, columns = {spec}, auto_detect = false, max_line_size = 4000000, "
+                f"strict_mode = true, {errors})")
+
+    def select(self, typed: bool = True, first: bool = False, only: str | None = None) -> str:
+        """``only``: a query of the ``_k`` to keep (filtered before typing)."""
+        trimmed = ["_k"]
+        for col in catalogue.columns():
+            value = f"NULLIF(trim({R.q(col.name)}), '')" if col.name in self.present else "CAST(NULL AS VARCHAR)"
+            trimmed.append(f"{value} AS {R.q(col.name)}")
+        numbered = f"(SELECT row_number() OVER () AS _k, * FROM {self._read(first)})"
+        where = f" WHERE _k IN ({only})" if only else ""
+        inner = f"SELECT {', '.join(trimmed)} FROM {numbered}{where}"
+        if not typed:
+            return f"({inner})"
+        out = ["*"]
+        for col in catalogue.columns():
+            if col.type not in ("text", "wkt"):
+                expr = _typed_expr(col, R.q(col.name)) if col.name in self.present else "NULL"
+                out.append(f"{expr} AS {R.t(col.name)}")
+            if col.composed_from:
+                ident, org = R.q(col.composed_from["identity"]), R.q(col.composed_from["organisation"])
+                out.append(f"COALESCE({R.q(col.name)}, CASE WHEN {ident} IS NOT NULL THEN {ident} || ' (' || "
+                           f"COALESCE({org}, 'Indépendant') || ')' END) AS \"_{col.name}\"")
+        today = (self.options.today or dt.date.today()).isoformat()
+        jdd = R._sql_str(self.options.jdd_uuid.upper()) if self.options.jdd_uuid else "CAST(NULL AS VARCHAR)"
+        out += [f"DATE '{today}' AS _today", f"{jdd} AS _jdd"]
+        return f"(SELECT {', '.join(out)} FROM ({inner}))"
 
 
 def _typed_expr(col: catalogue.Column, v: str) -> str:
-    """SQL of the typed value of ``v`` (NULL when malformed)."""
+    """SQL of the typed value of ``v`` (NULL when malformed). Each starts with DuckDB's fast cast and
+    falls back to a strict pattern only where the cast is lenient (12.5 → 13, 0x10, 1e3, inf)."""
     if col.type == "integer":
-        return f"CASE WHEN regexp_full_match({v}, '[+-]?[0-9]{{1,18}}') THEN CAST({v} AS BIGINT) END"
+        return (f"CASE WHEN CAST(TRY_CAST({v} AS BIGINT) AS VARCHAR) = {v} THEN TRY_CAST({v} AS BIGINT) "
+                f"WHEN regexp_full_match({v}, '[+-]?[0-9]{{1,18}}') THEN CAST({v} AS BIGINT) END")
     if col.type == "decimal":
-        return (f"CASE WHEN regexp_full_match({v}, '[+-]?[0-9]{{1,15}}([.,][0-9]{{1,15}})?') "
-                f"THEN CAST(replace({v}, ',', '.') AS DOUBLE) END")
+        return (f"CASE WHEN NOT regexp_matches({v}, '[^0-9.,+-]') AND regexp_full_match({v}, "
+                f"'[+-]?[0-9]{{1,15}}([.,][0-9]{{1,15}})?') THEN CAST(replace({v}, ',', '.') AS DOUBLE) END")
     if col.type == "date":
-        return (f"CASE WHEN regexp_full_match({v}, '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}') "
-                f"THEN CAST(try_strptime({v}, '%Y-%m-%d') AS DATE) "
-                f"WHEN regexp_full_match({v}, '[0-9]{{2}}/[0-9]{{2}}/[0-9]{{4}}') "
-                f"THEN CAST(try_strptime({v}, '%d/%m/%Y') AS DATE) END")
+        return (f"CASE WHEN length({v}) = 10 THEN COALESCE(TRY_CAST({v} AS DATE), "
+                f"CAST(try_strptime({v}, '%d/%m/%Y') AS DATE)) END")
     if col.type == "time":
-        return (f"CASE WHEN regexp_full_match({v}, '[0-9]{{2}}:[0-9]{{2}}(:[0-9]{{2}})?(Z|[+-][0-9]{{2}}:?[0-9]{{2}})?') "
+        return (f"CASE WHEN length({v}) IN (5, 8) THEN TRY_CAST({v} AS TIME) "
+                f"WHEN regexp_full_match({v}, '[0-9]{{2}}:[0-9]{{2}}(:[0-9]{{2}})?(Z|[+-][0-9]{{2}}:?[0-9]{{2}})') "
                 f"THEN TRY_CAST(regexp_replace({v}, '(Z|[+-][0-9]{{2}}:?[0-9]{{2}})$', '') AS TIME) END")
     if col.type == "uuid":
-        return (f"CASE WHEN regexp_full_match({v}, '{UUID_RE}') THEN upper({v}) "
+        return (f"CASE WHEN length({v}) = 36 THEN upper(CAST(TRY_CAST({v} AS UUID) AS VARCHAR)) "
                 f"WHEN regexp_full_match({v}, '(https?://|urn:)\\S*[/:]{UUID_RE}') "
                 f"THEN upper(regexp_extract({v}, '{UUID_RE}$')) END")
     if col.type == "code":
@@ -325,153 +356,284 @@ def _typed_expr(col: catalogue.Column, v: str) -> str:
     return v
 
 
-def _typed_table(con, info: reader.FileInfo, options: Options) -> None:
-    present = {c for c in info.columns if c}
-    today = (options.today or dt.date.today()).isoformat()
-    parts = ["_rn"]
-    for col in catalogue.columns():
-        v = f"NULLIF(trim({R.q(col.name)}), '')" if col.name in present else "CAST(NULL AS VARCHAR)"
-        parts.append(f"{v} AS {R.q(col.name)}")
-    con.execute(f"CREATE TEMP TABLE trimmed AS SELECT {', '.join(parts)} FROM raw")
-    typed = ["*"]
-    for col in catalogue.columns():
-        if col.type not in ("text", "wkt"):
-            typed.append(f"{_typed_expr(col, R.q(col.name))} AS {R.t(col.name)}")
-    for col in catalogue.columns():
-        if col.composed_from:
-            ident, org = (R.q(col.composed_from["identity"]), R.q(col.composed_from["organisation"]))
-            typed.append(f"COALESCE({R.q(col.name)}, CASE WHEN {ident} IS NOT NULL THEN {ident} || ' (' || "
-                         f"COALESCE({org}, 'Indépendant') || ')' END) AS \"_{col.name}\"")
-    jdd = R._sql_str(options.jdd_uuid.upper()) if options.jdd_uuid else "CAST(NULL AS VARCHAR)"
-    typed.append(f"DATE '{today}' AS _today")
-    typed.append(f"{jdd} AS _jdd")
-    con.execute(f"CREATE TABLE t AS SELECT {', '.join(typed)} FROM trimmed ORDER BY _rn")
-    con.execute("DROP TABLE trimmed")
-    info_present = frozenset(present)
-    con.execute("CREATE TEMP TABLE present_columns AS SELECT unnest(?::VARCHAR[]) AS name", [sorted(info_present)])
+# --- the scan: every row rule as a bit ---------------------------------------------------------
+
+POINT_RE = r"^\s*POINT\s*\(\s*([-+]?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?)\s+([-+]?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?)\s*\)\s*$"
+SRID_PREFIX = r"^\s*SRID=([0-9]+)\s*;\s*"
+CONTENT_KEY = """md5(concat_ws('|', COALESCE(CAST("cdNom__t" AS VARCHAR), lower("nomCite")),
+                      CAST("dateDebut__t" AS VARCHAR), CAST("dateFin__t" AS VARCHAR),
+                      COALESCE(CAST("heureDebut__t" AS VARCHAR), ''), COALESCE(CAST("heureFin__t" AS VARCHAR), ''),
+                      COALESCE(regexp_replace(upper("geometrie"), '\\s+', '', 'g'), "codeCommune", "codeMaille",
+                               "codeDepartement", ''),
+                      lower("_observateur")))"""
 
 
-def _present(con) -> frozenset:
-    return frozenset(r[0] for r in con.execute("SELECT name FROM present_columns").fetchall())
+def _prepare_checks(con, source: _Source, refs: Referentials, skipped: list) -> list:
+    """(rule, check) pairs evaluated by the scan: the catalogue's row rules plus the TAXREF and
+    HABREF look-ups (whose tables are registered here)."""
+    checks = R.row_checks(source.present)
+    versions = refs.versions or {}
+
+    def label(key):
+        return R._sql_str(f" (version {versions[key]})" if versions.get(key) else "")
+
+    if refs.cd_nom is not None and len(refs.cd_nom):
+        _register_values(con, "ref_taxref", refs.cd_nom, "int")
+        for column in ("cdNom", "cdRef"):
+            if column in source.present:
+                checks.append((R.rule("C11"), R.Check(column, f'{R.t(column)} NOT IN (SELECT v FROM ref_taxref)',
+                                                      R.q(column), label("taxref"))))
+    else:
+        skipped.append({"code": "C11", "reason": "TAXREF non chargé"})
+    if refs.cd_hab is not None and len(refs.cd_hab):
+        _register_values(con, "ref_habref", refs.cd_hab, "int")
+        if "codeHabRef" in source.present:
+            checks.append((R.rule("C12"), R.Check("codeHabRef", '"codeHabRef__t" NOT IN (SELECT v FROM ref_habref)',
+                                                  '"codeHabRef"', label("habref"))))
+    else:
+        skipped.append({"code": "C12", "reason": "HABREF non chargé"})
+    return checks
+
+
+def _without_absent(condition: str, present: frozenset) -> str:
+    """The condition with the columns the file lacks written as NULL literals, so that DuckDB folds
+    the checks that cannot fail (a group of columns the file does not have) into constants."""
+    import re
+
+    def repl(match):
+        name = match.group(1)
+        base = name[:-3] if name.endswith("__t") else name
+        if base in _ALL_COLUMNS and base not in present:
+            return "NULL"
+        return match.group(0)
+    return re.sub(r'"([A-Za-z][A-Za-z0-9]*(?:__t)?)"', repl, condition)
+
+
+_ALL_COLUMNS = frozenset(c.name for c in catalogue.columns())
+
+
+def _masks(checks: list, present: frozenset = frozenset(_ALL_COLUMNS)) -> list[str]:
+    """SQL of the BIGINT masks: bit i of mask i // 62 set when check i fails."""
+    out = []
+    for start in range(0, len(checks), 62):
+        terms = [f"CASE WHEN COALESCE({_without_absent(c.condition, present)}, FALSE) THEN {1 << (i - start)} "
+                 "ELSE 0 END" for i, (_, c) in enumerate(checks[start:start + 62], start)]
+        out.append(" + ".join(terms) if terms else "0")
+    return out or ["0"]
+
+
+def _scan(con, source: _Source, checks: list, content_md5: bool) -> None:
+    masks = _masks(checks, source.present)
+    # D1 (in the file) needs equal keys only; D2 (against the store) needs a stable digest
+    content = CONTENT_KEY if content_md5 else CONTENT_KEY.replace("md5(", "hash(", 1)
+    mask_cols = ", ".join(f"CAST({m} AS BIGINT) AS m{i}" for i, m in enumerate(masks))
+    con.execute(f"""CREATE TABLE base AS
+        SELECT _k, {mask_cols},
+               "idSINPOccTax__t" AS uuid, "idOrigine" AS origin, {content} AS content_key,
+               "cdNom__t" AS cd_nom, "dateDebut__t" AS date_debut, "dateFin__t" AS date_fin,
+               "dateDebut__t" IS NOT NULL AS has_date,
+               TRY_CAST(regexp_extract("geometrie", '{POINT_RE}', 1) AS DOUBLE) AS px,
+               TRY_CAST(regexp_extract("geometrie", '{POINT_RE}', 2) AS DOUBLE) AS py,
+               "geometrie" IS NOT NULL AS has_geom,
+               CASE WHEN NOT regexp_matches("geometrie", '{POINT_RE}') THEN "geometrie" END AS shape_wkt,
+               COALESCE(TRY_CAST(regexp_extract("geometrie", '{SRID_PREFIX}', 1) AS INTEGER), "srid__t",
+                        {int(source.options.default_srid)}) AS srid,
+               "srid" IS NOT NULL AND "srid__t" IS NULL AS srid_malformed
+          FROM {source.select(first=True)}""")
+    con.execute("CREATE TABLE mask_count AS SELECT " + ", ".join(
+        f"bit_or(m{i}) AS m{i}" for i in range(len(masks))) + " FROM base")
+
+
+def _row_numbers(con, source: _Source) -> None:
+    """kmap(_k → _rn): good rows take, in order, the data-row numbers rejected lines did not use;
+    rejected lines are C3 errors."""
+    con.execute("""CREATE TABLE rejects AS SELECT line - 1 AS data_row, first(error_type) AS error_type,
+                          first(csv_line) AS csv_line FROM rejects_errors GROUP BY line""")
+    n_rejects = _count(con, "rejects")
+    if n_rejects == 0:
+        con.execute("CREATE TABLE kmap AS SELECT _k, _k AS _rn FROM base")
+        return
+    total = con.execute("SELECT count(*) FROM base").fetchone()[0] + n_rejects
+    con.execute(f"""CREATE TABLE kmap AS
+        SELECT row_number() OVER (ORDER BY n) AS _k, n AS _rn
+          FROM range(1, {total + 1}) r(n) WHERE n NOT IN (SELECT data_row FROM rejects)""")
+    expected = len(source.info.header)
+    con.execute(f"""INSERT INTO errors (k, "row", "column", code, value, detail)
+        SELECT NULL, data_row, NULL, 'C3', left(csv_line, 200),
+               CASE WHEN error_type = 'TOO MANY COLUMNS' THEN 'la ligne a plus de champs que l''en-tête ({expected})'
+                    WHEN error_type = 'MISSING COLUMNS' THEN 'la ligne a moins de champs que l''en-tête ({expected})'
+                    WHEN error_type IN ('UNQUOTED VALUE', 'UNTERMINATED QUOTE') THEN 'guillemets mal fermés'
+                    ELSE 'ligne illisible (' || error_type || ')' END
+          FROM rejects""")
 
 
 # --- geometry (C9, K18) ---------------------------------------------------------------------------
 
-def _geometry(con, referentials: Referentials, options: Options, skipped: list) -> None:
-    import shapely
+GEOM_CHUNK = 1_000_000
+
+
+def _geometry(con, refs: Referentials, options: Options, skipped: list) -> None:
+    """Points (most rows) stay numpy float arrays; other shapes go through shapely. Works by
+    chunks of rows so that memory stays bounded."""
     from pyproj import Transformer
 
-    data = con.execute(f"""SELECT _rn,
-              regexp_replace("geometrie", '^\\s*SRID=[0-9]+\\s*;\\s*', '') AS wkt,
-              COALESCE(TRY_CAST(regexp_extract("geometrie", '^\\s*SRID=([0-9]+)\\s*;', 1) AS INTEGER),
-                       "srid__t", {int(options.default_srid)}) AS srid,
-              "srid" IS NOT NULL AND "srid__t" IS NULL AS srid_malformed
-         FROM t WHERE "geometrie" IS NOT NULL""").fetchnumpy()
-    rn = np.asarray(data["_rn"], dtype=np.int64)
-    n = len(rn)
-    wkb = np.full(n, None, dtype=object)
-    bounds = np.full((n, 4), np.nan)
-    err_code = np.full(n, None, dtype=object)
-    err_detail = np.full(n, None, dtype=object)
-    if n:
-        wkt = np.asarray(data["wkt"], dtype=object)
-        srid = np.asarray(data["srid"], dtype=np.int64)
-        srid_bad = np.asarray(data["srid_malformed"], dtype=bool)
-        geoms = shapely.from_wkt(wkt, on_invalid="ignore")
-        missing = shapely.is_missing(geoms)
-        err = lambda mask, code, text: _set(err_code, err_detail, mask, code, text)  # noqa: E731
-        err(missing, "C9", "WKT illisible (attendu par exemple POINT(4.85 47.32))")
-        ok = ~missing
-        empty = np.zeros(n, dtype=bool)
-        empty[ok] = shapely.is_empty(geoms[ok])
-        err(empty, "C9", "géométrie vide")
-        ok &= ~empty
-        types = np.full(n, -1)
-        types[ok] = shapely.get_type_id(geoms[ok])
-        bad_type = ok & ~np.isin(types, [0, 1, 3, 4, 5, 6])
-        err(bad_type, "C9", "type de géométrie non admis (point, ligne, polygone ou multiples)")
-        ok &= ~bad_type
-        invalid = np.zeros(n, dtype=bool)
-        invalid[ok] = ~shapely.is_valid(geoms[ok])
-        if invalid.any():
-            reasons = shapely.is_valid_reason(geoms[invalid])
-            err_code[invalid] = "C9"
-            err_detail[invalid] = np.array([f"géométrie invalide ({r})" for r in reasons], dtype=object)
-        ok &= ~invalid
-        unknown_srid = ok & (srid_bad | ~np.isin(srid, list(SRID_AREAS)))
-        err(unknown_srid, "C9", "système de coordonnées non admis (4326 ou 2154)")
-        ok &= ~unknown_srid
-        lonlat = np.full(n, None, dtype=object)
-        l93 = np.full(n, None, dtype=object)
-        to_wgs = Transformer.from_crs(2154, 4326, always_xy=True)
-        to_l93 = Transformer.from_crs(4326, 2154, always_xy=True)
-        is_l93 = ok & (srid == 2154)
-        is_wgs = ok & (srid == 4326)
-        if is_l93.any():
-            l93[is_l93] = geoms[is_l93]
-            lonlat[is_l93] = _transform(geoms[is_l93], to_wgs)
-        if is_wgs.any():
-            lonlat[is_wgs] = geoms[is_wgs]
-        b = np.full((n, 4), np.nan)
-        if ok.any():
-            b[ok] = shapely.bounds(lonlat[ok].astype(object))
-        outside = np.zeros(n, dtype=bool)
-        for code, (x0, y0, x1, y1) in SRID_AREAS.items():
-            sel = ok & (srid == code)
-            outside[sel] = ~((b[sel, 0] >= x0) & (b[sel, 2] <= x1) & (b[sel, 1] >= y0) & (b[sel, 3] <= y1))
-        if outside.any():
-            for code in SRID_AREAS:
-                err(outside & (srid == code), "C9",
-                    f"coordonnées incompatibles avec EPSG:{code}"
-                    + (" (longitude puis latitude en degrés attendues)" if code == 4326 else
-                       " (Lambert-93 en mètres attendu)"))
-        ok &= ~outside
-        if is_wgs.any():
-            sel = ok & is_wgs
-            if sel.any():
-                l93[sel] = _transform(lonlat[sel], to_l93)
-        if referentials.territory_wkt and ok.any():
-            territory = shapely.from_wkt(referentials.territory_wkt)
-            area = _transform(np.array([territory], dtype=object), to_l93)[0]
-            if options.territory_tolerance_m:
-                area = shapely.buffer(area, options.territory_tolerance_m)
-            shapely.prepare(area)
-            inside = np.zeros(n, dtype=bool)
-            inside[ok] = shapely.intersects(area, l93[ok].astype(object))
-            tolerance = f" (tolérance {options.territory_tolerance_m:.0f} m)" if options.territory_tolerance_m else ""
-            _set(err_code, err_detail, ok & ~inside, "K18", tolerance)
-        elif ok.any():
+    con.execute("""CREATE TABLE geo (_k BIGINT, lon DOUBLE, lat DOUBLE, ewkb VARCHAR, xmin DOUBLE, ymin DOUBLE,
+                                     xmax DOUBLE, ymax DOUBLE)""")
+    con.execute("CREATE TABLE geo_err (_k BIGINT, code VARCHAR, detail VARCHAR)")
+    to_wgs = Transformer.from_crs(2154, 4326, always_xy=True)
+    to_l93 = Transformer.from_crs(4326, 2154, always_xy=True)
+    territory = _territory(refs, options, to_l93)
+    if territory is None:
+        if con.execute("SELECT count(*) FROM base WHERE has_geom").fetchone()[0]:
             skipped.append({"code": "K18", "reason": "contour du territoire non chargé"})
-        if ok.any():
-            good = lonlat[ok].astype(object)
-            good = shapely.set_srid(good, 4326)
-            wkb[ok] = shapely.to_wkb(good, hex=True, include_srid=True)
-            bounds[ok] = b[ok]
-    geo = {"_rn": rn, "wkb": wkb.astype(str), "has_wkb": np.array([w is not None for w in wkb], dtype=bool),
-           "xmin": bounds[:, 0], "ymin": bounds[:, 1], "xmax": bounds[:, 2], "ymax": bounds[:, 3],
-           "code": np.array([c or "" for c in err_code], dtype=object),
-           "detail": np.array([d or "" for d in err_detail], dtype=object)}
-    con.register("geo_py", geo)
-    con.execute("""CREATE TABLE geo AS SELECT _rn, CASE WHEN has_wkb THEN wkb END AS wkb,
-                          CASE WHEN has_wkb THEN xmin END AS xmin, CASE WHEN has_wkb THEN ymin END AS ymin,
-                          CASE WHEN has_wkb THEN xmax END AS xmax, CASE WHEN has_wkb THEN ymax END AS ymax,
-                          NULLIF(code, '') AS code, NULLIF(detail, '') AS detail FROM geo_py""")
-    con.unregister("geo_py")
-    con.execute("""INSERT INTO errors ("row", "column", code, value, detail)
-                   SELECT g._rn, 'geometrie', g.code, left(t."geometrie", 120), g.detail
-                     FROM geo g JOIN t USING (_rn) WHERE g.code IS NOT NULL""")
-    # "_geo": a usable geometry (read by K7)
-    con.execute("""CREATE TABLE t2 AS SELECT t.*, g.wkb AS _wkb, g.xmin AS _xmin, g.ymin AS _ymin,
-                          g.xmax AS _xmax, g.ymax AS _ymax, g.wkb IS NOT NULL AS _geo
-                     FROM t LEFT JOIN geo g USING (_rn) ORDER BY _rn""")
-    con.execute("DROP TABLE t")
-    con.execute("ALTER TABLE t2 RENAME TO t")
+    last = con.execute("SELECT max(_k) FROM base WHERE has_geom").fetchone()[0] or 0
+    for start in range(0, last, GEOM_CHUNK):
+        _geometry_chunk(con, start, start + GEOM_CHUNK, options, territory, to_wgs, to_l93)
+    con.execute("""INSERT INTO errors (k, "column", code, detail)
+                   SELECT _k, 'geometrie', code, detail FROM geo_err""")
 
 
-def _set(codes, details, mask, code, text) -> None:
-    sel = mask & np.array([c is None for c in codes], dtype=bool)
-    codes[sel] = code
-    details[sel] = text
+def _territory(refs: Referentials, options: Options, to_l93):
+    import shapely
+
+    if not refs.territory_wkt:
+        return None
+    area = _transform(np.array([shapely.from_wkt(refs.territory_wkt)], dtype=object), to_l93)[0]
+    if options.territory_tolerance_m:
+        area = shapely.buffer(area, options.territory_tolerance_m)
+    shapely.prepare(area)
+    return area
+
+
+def _geometry_chunk(con, lo: int, hi: int, options: Options, territory, to_wgs, to_l93) -> None:
+    import shapely
+
+    d = con.execute(f"""SELECT _k, px, py, srid, srid_malformed FROM base
+                         WHERE has_geom AND px IS NOT NULL AND _k > {lo} AND _k <= {hi}""").fetchnumpy()
+    k = np.asarray(d["_k"], dtype=np.int64)
+    x = np.asarray(d["px"], dtype=np.float64)
+    y = np.asarray(d["py"], dtype=np.float64)
+    srid = np.asarray(d["srid"], dtype=np.int64)
+    code = np.zeros(len(k), dtype=np.int8)  # 0 ok, 1 srid, 2 out of area (4326), 3 (2154), 4 territory
+    code[np.asarray(d["srid_malformed"], dtype=bool) | ~np.isin(srid, list(SRID_AREAS))] = 1
+    lon, lat = x.copy(), y.copy()
+    l93x, l93y = x.copy(), y.copy()
+    is_l93 = (code == 0) & (srid == 2154)
+    is_wgs = (code == 0) & (srid == 4326)
+    if is_l93.any():
+        lon[is_l93], lat[is_l93] = to_wgs.transform(x[is_l93], y[is_l93])
+    for value, srs in ((2, 4326), (3, 2154)):
+        x0, y0, x1, y1 = SRID_AREAS[srs]
+        sel = (code == 0) & (srid == srs)
+        out = sel & ~((lon >= x0) & (lon <= x1) & (lat >= y0) & (lat <= y1))
+        code[out] = value
+    ok_wgs = is_wgs & (code == 0)
+    if ok_wgs.any():
+        l93x[ok_wgs], l93y[ok_wgs] = to_l93.transform(x[ok_wgs], y[ok_wgs])
+    if territory is not None:
+        ok = code == 0
+        inside = shapely.contains_xy(territory, l93x[ok], l93y[ok])
+        tmp = code[ok]
+        tmp[~inside] = 4
+        code[ok] = tmp
+    ok = code == 0
+    con.register("geo_pts", {"_k": k[ok], "lon": lon[ok], "lat": lat[ok]})
+    con.execute("INSERT INTO geo SELECT _k, lon, lat, NULL, lon, lat, lon, lat FROM geo_pts")
+    con.unregister("geo_pts")
+    bad = ~ok
+    if bad.any():
+        con.register("geo_bad", {"_k": k[bad], "c": code[bad].astype(np.int64)})
+        tolerance = f" (tolérance {options.territory_tolerance_m:.0f} m)" if options.territory_tolerance_m else ""
+        con.execute(f"""INSERT INTO geo_err SELECT _k,
+               CASE WHEN c = 4 THEN 'K18' ELSE 'C9' END,
+               CASE c WHEN 1 THEN 'système de coordonnées non admis (4326 ou 2154)'
+                      WHEN 2 THEN 'coordonnées incompatibles avec EPSG:4326 (longitude puis latitude en degrés attendues)'
+                      WHEN 3 THEN 'coordonnées incompatibles avec EPSG:2154 (Lambert-93 en mètres attendu)'
+                      ELSE {R._sql_str(tolerance)} END FROM geo_bad""")
+        con.unregister("geo_bad")
+    _shapes_chunk(con, lo, hi, options, territory, to_wgs, to_l93)
+
+
+def _shapes_chunk(con, lo, hi, options: Options, territory, to_wgs, to_l93) -> None:
+    """Rows whose geometry is not a plain POINT: shapely, vectorised."""
+    import shapely
+
+    rows = con.execute(f"""SELECT _k, regexp_replace(shape_wkt, '{SRID_PREFIX}', '') AS wkt, srid, srid_malformed
+                             FROM base WHERE shape_wkt IS NOT NULL AND _k > {lo} AND _k <= {hi}""").fetchall()
+    if not rows:
+        return
+    k = np.array([r[0] for r in rows], dtype=np.int64)
+    geoms = shapely.from_wkt(np.array([r[1] for r in rows], dtype=object), on_invalid="ignore")
+    srid = np.array([r[2] for r in rows], dtype=np.int64)
+    details = np.full(len(k), None, dtype=object)
+    codes = np.full(len(k), None, dtype=object)
+
+    def fail(mask, code, text):
+        sel = mask & (codes == None)  # noqa: E711
+        codes[sel] = code
+        details[sel] = text
+
+    missing = shapely.is_missing(geoms)
+    fail(missing, "C9", "WKT illisible (attendu par exemple POINT(4.85 47.32))")
+    present = ~missing
+    empty = present.copy()
+    empty[present] = shapely.is_empty(geoms[present])
+    fail(empty, "C9", "géométrie vide")
+    usable = present & ~empty
+    type_ok = usable.copy()
+    type_ok[usable] = np.isin(shapely.get_type_id(geoms[usable]), [0, 1, 3, 4, 5, 6])
+    fail(usable & ~type_ok, "C9", "type de géométrie non admis (point, ligne, polygone ou multiples)")
+    usable &= type_ok
+    valid = usable.copy()
+    valid[usable] = shapely.is_valid(geoms[usable])
+    invalid = usable & ~valid
+    if invalid.any():
+        reasons = shapely.is_valid_reason(geoms[invalid])
+        idx = np.flatnonzero(invalid)
+        for i, reason in zip(idx, reasons):
+            fail(np.arange(len(k)) == i, "C9", f"géométrie invalide ({reason})")
+    usable &= valid
+    fail(usable & (np.array([r[3] for r in rows], dtype=bool) | ~np.isin(srid, list(SRID_AREAS))), "C9",
+         "système de coordonnées non admis (4326 ou 2154)")
+    usable &= codes == None  # noqa: E711
+    lonlat = np.full(len(k), None, dtype=object)
+    l93 = np.full(len(k), None, dtype=object)
+    sel = usable & (srid == 2154)
+    if sel.any():
+        l93[sel] = geoms[sel]
+        lonlat[sel] = _transform(geoms[sel], to_wgs)
+    sel = usable & (srid == 4326)
+    if sel.any():
+        lonlat[sel] = geoms[sel]
+    bounds = np.full((len(k), 4), np.nan)
+    if usable.any():
+        bounds[usable] = shapely.bounds(lonlat[usable].astype(object))
+    for srs, (x0, y0, x1, y1) in SRID_AREAS.items():
+        sel = usable & (srid == srs)
+        out = sel & ~((bounds[:, 0] >= x0) & (bounds[:, 2] <= x1) & (bounds[:, 1] >= y0) & (bounds[:, 3] <= y1))
+        fail(out, "C9", f"coordonnées incompatibles avec EPSG:{srs}")
+    usable &= codes == None  # noqa: E711
+    sel = usable & (srid == 4326)
+    if sel.any():
+        l93[sel] = _transform(lonlat[sel], to_l93)
+    if territory is not None and usable.any():
+        inside = usable.copy()
+        inside[usable] = shapely.intersects(territory, l93[usable].astype(object))
+        tolerance = f" (tolérance {options.territory_tolerance_m:.0f} m)" if options.territory_tolerance_m else ""
+        fail(usable & ~inside, "K18", tolerance)
+        usable &= inside
+    if usable.any():
+        wkb = shapely.to_wkb(shapely.set_srid(lonlat[usable].astype(object), 4326), hex=True, include_srid=True)
+        b = bounds[usable]
+        con.register("geo_shapes", {"_k": k[usable], "ewkb": np.asarray(wkb, dtype=object), "xmin": b[:, 0],
+                                    "ymin": b[:, 1], "xmax": b[:, 2], "ymax": b[:, 3]})
+        con.execute("INSERT INTO geo SELECT _k, NULL, NULL, ewkb, xmin, ymin, xmax, ymax FROM geo_shapes")
+        con.unregister("geo_shapes")
+    failed = codes != None  # noqa: E711
+    if failed.any():
+        con.register("geo_fail", {"_k": k[failed], "code": codes[failed], "detail": details[failed]})
+        con.execute("INSERT INTO geo_err SELECT _k, code, detail FROM geo_fail")
+        con.unregister("geo_fail")
 
 
 def _transform(geoms: np.ndarray, transformer) -> np.ndarray:
@@ -483,178 +645,175 @@ def _transform(geoms: np.ndarray, transformer) -> np.ndarray:
     return shapely.transform(geoms.astype(object), fn)
 
 
-# --- row rules ------------------------------------------------------------------------------------
-
-def _row_rules(con, info: reader.FileInfo) -> None:
-    present = _present(con)
-    selects = []
-    for rule, check in R.row_checks(present):
-        column = R._sql_str(check.column) if check.column else "NULL"
-        selects.append(f"SELECT _rn, {column}, '{rule.code}', CAST({check.value} AS VARCHAR), "
-                       f"CAST({check.detail} AS VARCHAR) FROM t WHERE {check.condition}")
-    if selects:
-        con.execute('INSERT INTO errors ("row", "column", code, value, detail) ' + " UNION ALL ".join(selects))
-
-
-# --- referentials (C11–C13) ------------------------------------------------------------------------
+# --- communes, départements, mailles (C13) ---------------------------------------------------------
 
 def _register_values(con, name: str, values, kind: str) -> None:
     array = np.asarray(values if values is not None else [], dtype=np.int64 if kind == "int" else object)
     con.register(name + "_py", {"v": array})
     sql_type = "BIGINT" if kind == "int" else "VARCHAR"
-    con.execute(f"CREATE TEMP TABLE {name} AS SELECT DISTINCT CAST(v AS {sql_type}) AS v FROM {name}_py")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT DISTINCT CAST(v AS {sql_type}) AS v FROM {name}_py")
     con.unregister(name + "_py")
 
 
-def _referentials(con, refs: Referentials, skipped: list) -> None:
-    version = refs.versions or {}
+ATTACHMENTS = (("codeCommune", "communes", "des communes"), ("codeDepartement", "departements", "des départements"),
+               ("codeMaille", "mailles", "des mailles 10 km"))
 
-    def label(key):
-        return f" (version {version[key]})" if version.get(key) else ""
 
-    if refs.cd_nom is not None and len(refs.cd_nom):
-        _register_values(con, "ref_taxref", refs.cd_nom, "int")
-        for column in ("cdNom", "cdRef"):
-            con.execute(f"""INSERT INTO errors ("row", "column", code, value, detail)
-                SELECT _rn, '{column}', 'C11', "{column}", ? FROM t
-                 WHERE "{column}__t" IS NOT NULL AND "{column}__t" NOT IN (SELECT v FROM ref_taxref)""",
-                        [label("taxref")])
-    else:
-        skipped.append({"code": "C11", "reason": "TAXREF non chargé"})
-    if refs.cd_hab is not None and len(refs.cd_hab):
-        _register_values(con, "ref_habref", refs.cd_hab, "int")
-        con.execute("""INSERT INTO errors ("row", "column", code, value, detail)
-            SELECT _rn, 'codeHabRef', 'C12', "codeHabRef", ? FROM t
-             WHERE "codeHabRef__t" IS NOT NULL AND "codeHabRef__t" NOT IN (SELECT v FROM ref_habref)""",
-                    [label("habref")])
-    else:
-        skipped.append({"code": "C12", "reason": "HABREF non chargé"})
-    for column, values, name, word in (("codeCommune", refs.communes, "ref_commune", "des communes"),
-                                       ("codeDepartement", refs.departements, "ref_departement",
-                                        "des départements"),
-                                       ("codeMaille", refs.mailles, "ref_maille", "des mailles 10 km")):
+def _attachments(con, source: _Source, refs: Referentials, skipped: list) -> None:
+    wanted = [a for a in ATTACHMENTS if a[0] in source.present]
+    if not wanted:
+        return
+    todo = []
+    for column, attr, word in wanted:
+        values = getattr(refs, attr)
         if not values:
             skipped.append({"code": "C13", "column": column, "reason": f"référentiel {word} non chargé"})
             continue
-        _register_values(con, name, [str(v) for v in values], "str")
-        con.execute(f"""INSERT INTO errors ("row", "column", code, value, detail)
-            SELECT _rn, '{column}', 'C13', code, '{word}' FROM (
-                SELECT _rn, trim(unnest(string_split("{column}", '|'))) AS code FROM t WHERE "{column}" IS NOT NULL)
-             WHERE code <> '' AND code NOT IN (SELECT v FROM {name})""")
+        _register_values(con, f"ref_{attr}", [str(v) for v in values], "str")
+        todo.append((column, attr, word))
+    if not todo:
+        return
+    cols = ", ".join(R.q(c) for c, _, _ in todo)
+    con.execute(f"""CREATE TEMP TABLE attach AS SELECT _k, {cols} FROM {source.select(typed=False)}
+                     WHERE {' OR '.join(f'{R.q(c)} IS NOT NULL' for c, _, _ in todo)}""")
+    for column, attr, word in todo:
+        con.execute(f"""INSERT INTO errors (k, "column", code, value, detail)
+            SELECT _k, '{column}', 'C13', code, '{word}' FROM (
+                SELECT _k, trim(unnest(string_split({R.q(column)}, '|'))) AS code FROM attach
+                 WHERE {R.q(column)} IS NOT NULL)
+             WHERE code <> '' AND code NOT IN (SELECT v FROM ref_{attr})""")
 
 
 # --- duplicates (K16, K17, D1, D2) -----------------------------------------------------------------
 
-CONTENT_KEY = """md5(concat_ws('|', COALESCE(CAST("cdNom__t" AS VARCHAR), lower("nomCite")),
-                      CAST("dateDebut__t" AS VARCHAR), CAST("dateFin__t" AS VARCHAR),
-                      COALESCE(CAST("heureDebut__t" AS VARCHAR), ''), COALESCE(CAST("heureFin__t" AS VARCHAR), ''),
-                      COALESCE("_wkb", "codeCommune", "codeMaille", "codeDepartement", ''),
-                      lower("_observateur")))"""
-
-
 def _duplicates(con, store: Store | None) -> None:
-    con.execute(f"""CREATE TABLE keys AS SELECT _rn, "idSINPOccTax__t" AS uuid, "idOrigine" AS origin,
-                          {CONTENT_KEY} AS content_key FROM t""")
-    con.execute("""INSERT INTO errors ("row", "column", code, value, detail)
-        SELECT _rn, 'idSINPOccTax', 'K16', uuid, 'apparaît ' || n || ' fois dans le fichier (lignes ' || rows || ')'
-          FROM (SELECT _rn, uuid, count(*) OVER w AS n,
-                       string_agg(CAST(_rn AS VARCHAR), ', ' ORDER BY _rn) OVER w AS rows
-                  FROM keys WHERE uuid IS NOT NULL WINDOW w AS (PARTITION BY uuid)) WHERE n > 1""")
-    con.execute("""INSERT INTO errors ("row", "column", code, value, detail)
-        SELECT _rn, 'idOrigine', 'K17', origin, 'apparaît ' || n || ' fois dans le fichier'
-          FROM (SELECT _rn, origin, count(*) OVER (PARTITION BY origin) AS n FROM keys WHERE origin IS NOT NULL)
+    con.execute("""INSERT INTO errors (k, "column", code, value, detail)
+        SELECT _k, 'idSINPOccTax', 'K16', uuid, 'apparaît ' || n || ' fois dans le fichier (première fois ligne '
+                                                 || first_k || ')'
+          FROM (SELECT _k, uuid, count(*) OVER w AS n, min(_k) OVER w AS first_k
+                  FROM base WHERE uuid IS NOT NULL WINDOW w AS (PARTITION BY uuid)) WHERE n > 1""")
+    con.execute("""INSERT INTO errors (k, "column", code, value, detail)
+        SELECT _k, 'idOrigine', 'K17', origin, 'apparaît ' || n || ' fois dans le fichier'
+          FROM (SELECT _k, origin, count(*) OVER (PARTITION BY origin) AS n FROM base WHERE origin IS NOT NULL)
          WHERE n > 1""")
-    con.execute("""INSERT INTO errors ("row", "column", code, value, detail)
-        SELECT _rn, NULL, 'D1', NULL, CAST(first_row AS VARCHAR)
-          FROM (SELECT _rn, min(_rn) OVER (PARTITION BY content_key) AS first_row FROM keys
-                 WHERE _rn IN (SELECT _rn FROM t WHERE "dateDebut__t" IS NOT NULL))
-         WHERE _rn <> first_row""")
+    con.execute("""INSERT INTO errors (k, "column", code, value, detail)
+        SELECT _k, NULL, 'D1', NULL, CAST(first_k AS VARCHAR)
+          FROM (SELECT _k, min(_k) OVER (PARTITION BY content_key) AS first_k FROM base WHERE has_date)
+         WHERE _k <> first_k""")
     if store is None:
         return
-    uuids = [r[0] for r in con.execute("SELECT DISTINCT uuid FROM keys WHERE uuid IS NOT NULL").fetchall()]
+    uuids = [r[0] for r in con.execute("SELECT DISTINCT uuid FROM base WHERE uuid IS NOT NULL").fetchall()]
     found = store.existing_uuids(uuids) if uuids else set()
     if found:
         _register_values(con, "found_uuid", sorted(found), "str")
-        con.execute("""INSERT INTO errors ("row", "column", code, value, detail)
-            SELECT _rn, 'idSINPOccTax', 'K16', uuid, 'existe déjà sur la plateforme'
-              FROM keys WHERE uuid IN (SELECT v FROM found_uuid)""")
-    origins = [r[0] for r in con.execute("SELECT DISTINCT origin FROM keys WHERE origin IS NOT NULL").fetchall()]
+        con.execute("""INSERT INTO errors (k, "column", code, value, detail)
+            SELECT _k, 'idSINPOccTax', 'K16', uuid, 'existe déjà sur la plateforme'
+              FROM base WHERE uuid IN (SELECT v FROM found_uuid)""")
+    origins = [r[0] for r in con.execute("SELECT DISTINCT origin FROM base WHERE origin IS NOT NULL").fetchall()]
     found = store.existing_origin_ids(origins) if origins else set()
     if found:
         _register_values(con, "found_origin", sorted(found), "str")
-        con.execute("""INSERT INTO errors ("row", "column", code, value, detail)
-            SELECT _rn, 'idOrigine', 'K17', origin, 'a déjà été déposé par ce producteur'
-              FROM keys WHERE origin IN (SELECT v FROM found_origin)""")
-    contents = [r[0] for r in con.execute("SELECT DISTINCT content_key FROM keys").fetchall()]
+        con.execute("""INSERT INTO errors (k, "column", code, value, detail)
+            SELECT _k, 'idOrigine', 'K17', origin, 'a déjà été déposé par ce producteur'
+              FROM base WHERE origin IN (SELECT v FROM found_origin)""")
+    contents = [r[0] for r in con.execute("SELECT DISTINCT content_key FROM base WHERE has_date").fetchall()]
     found = store.existing_content_keys(contents) if contents else {}
     if found:
         con.register("found_content_py", {"k": np.array(list(found), dtype=object),
                                           "w": np.array(list(found.values()), dtype=object)})
-        con.execute("""INSERT INTO errors ("row", "column", code, value, detail)
-            SELECT _rn, NULL, 'D2', NULL, f.w FROM keys JOIN found_content_py f ON f.k = keys.content_key""")
+        con.execute("""INSERT INTO errors (k, "column", code, value, detail)
+            SELECT _k, NULL, 'D2', NULL, f.w FROM base JOIN found_content_py f ON f.k = base.content_key""")
         con.unregister("found_content_py")
 
 
-# --- outcome -------------------------------------------------------------------------------------
+# --- details of the flagged rows, outcome -----------------------------------------------------------
+
+def _details(con, source: _Source, checks: list) -> None:
+    """Reads again only the rows a check flagged, to write each failure with its value."""
+    fired_masks = con.execute("SELECT * FROM mask_count").fetchone()
+    fired = [i for i in range(len(checks)) if (fired_masks[i // 62] or 0) >> (i % 62) & 1]
+    if not fired:
+        return
+    where = " OR ".join(f"m{i} <> 0" for i in range(len(fired_masks)))
+    con.execute(f"CREATE TEMP TABLE flagged_k AS SELECT * FROM base WHERE {where}")
+    con.execute(f"""CREATE TEMP TABLE flagged AS SELECT s.*, {', '.join(f'f.m{i}' for i in range(len(fired_masks)))}
+                      FROM {source.select(only='SELECT _k FROM flagged_k')} s JOIN flagged_k f USING (_k)""")
+    selects = []
+    for i in fired:
+        rule, check = checks[i]
+        column = R._sql_str(check.column) if check.column else "NULL"
+        selects.append(f"SELECT _k, {column}, '{rule.code}', CAST({check.value} AS VARCHAR), "
+                       f"CAST({check.detail} AS VARCHAR) FROM flagged WHERE (m{i // 62} >> {i % 62}) & 1 = 1")
+    con.execute('INSERT INTO errors (k, "column", code, value, detail) ' + " UNION ALL ".join(selects))
+
 
 def _messages(con) -> None:
-    """errors + catalogue → errors_out (message, category, blocking)."""
+    """errors + catalogue → errors_out (data row, message, category, blocking, order)."""
     meta = {"code": [], "category": [], "blocking": [], "template": []}
     for rule in R.RULES:
         meta["code"].append(rule.code)
         meta["category"].append(rule.category)
         meta["blocking"].append(rule.blocking)
         meta["template"].append(rule.message)
-    labels = {"name": [c.name for c in catalogue.columns()], "label": [c.label for c in catalogue.columns()]}
-    con.register("rule_meta_py", {k: np.array(v, dtype=object if k != "blocking" else bool) for k, v in meta.items()})
-    con.register("labels_py", {k: np.array(v, dtype=object) for k, v in labels.items()})
+    cols = catalogue.columns()
+    con.register("rule_meta_py", {k: np.array(v, dtype=bool if k == "blocking" else object) for k, v in meta.items()})
+    con.register("labels_py", {"name": np.array([c.name for c in cols], dtype=object),
+                               "label": np.array([c.label for c in cols], dtype=object)})
     con.execute("""CREATE TABLE errors_out AS
-        SELECT e."row", e."column", e.code, m.category, m.blocking,
-               replace(replace(replace(replace(m.template, '{value}', COALESCE(e.value, '')),
-                                       '{detail}', COALESCE(e.detail, '')),
-                               '{column}', COALESCE(e."column", '')),
+        SELECT r."row", r."column", r.code, m.category, m.blocking,
+               replace(replace(replace(replace(m.template, '{value}', COALESCE(r.value, '')),
+                                       '{detail}', COALESCE(r.detail, '')),
+                               '{column}', COALESCE(r."column", '')),
                        '{label}', COALESCE(l.label, '')) AS message,
-               e.value, row_number() OVER (ORDER BY e."row" NULLS FIRST, e.code, e."column") AS seq
-          FROM errors e JOIN rule_meta_py m ON m.code = e.code LEFT JOIN labels_py l ON l.name = e."column"
-         ORDER BY e."row" NULLS FIRST, seq""")
+               r.value, row_number() OVER (ORDER BY r."row" NULLS FIRST, r.code, r."column", r.value) AS seq
+          FROM (SELECT COALESCE(e."row", km._rn) AS "row", e."column", e.code, e.value, e.detail
+                  FROM errors e LEFT JOIN kmap km ON km._k = e.k) r
+          JOIN rule_meta_py m ON m.code = r.code LEFT JOIN labels_py l ON l.name = r."column"
+         ORDER BY seq""")
     con.unregister("rule_meta_py")
     con.unregister("labels_py")
 
 
-def _finish(con, info: reader.FileInfo) -> None:
+def _finish(con) -> None:
+    con.execute("""CREATE TABLE rejected AS SELECT DISTINCT e.k AS _k FROM errors e
+                    JOIN (SELECT code FROM (VALUES """ + ", ".join(
+        f"('{r.code}')" for r in R.RULES if r.blocking) + """) v(code)) b USING (code) WHERE e.k IS NOT NULL""")
     _messages(con)
-    store_cols = []
+
+
+def _accepted_sql(source: _Source) -> str:
+    parts = []
     for col in catalogue.store_columns():
         if col.name == "geometrie":
-            store_cols.append(f"_wkb AS {col.store}")
+            parts.append("CASE WHEN g.ewkb IS NOT NULL THEN g.ewkb WHEN g.lon IS NOT NULL THEN "
+                         "'SRID=4326;POINT(' || CAST(g.lon AS VARCHAR) || ' ' || CAST(g.lat AS VARCHAR) || ')' END "
+                         f"AS {col.store}")
         elif col.name == "idSINPOccTax":
-            store_cols.append(f"COALESCE(\"idSINPOccTax__t\", upper(CAST(uuid() AS VARCHAR))) AS {col.store}")
+            parts.append(f"COALESCE(s.\"idSINPOccTax__t\", upper(CAST(uuid() AS VARCHAR))) AS {col.store}")
         elif col.composed_from:
-            store_cols.append(f'"_{col.name}" AS {col.store}')
+            parts.append(f's."_{col.name}" AS {col.store}')
         elif col.type in ("text", "wkt"):
-            store_cols.append(f"{R.q(col.name)} AS {col.store}")
+            parts.append(f"s.{R.q(col.name)} AS {col.store}")
         else:
-            store_cols.append(f"{R.t(col.name)} AS {col.store}")
-    con.execute(f"""CREATE TABLE accepted AS
-        SELECT {', '.join(store_cols)}, _jdd AS id_sinp_jdd, k.content_key, t._rn AS row_number,
-               _xmin, _ymin, _xmax, _ymax
-          FROM t JOIN keys k USING (_rn)
-         WHERE _rn NOT IN (SELECT "row" FROM errors_out WHERE blocking AND "row" IS NOT NULL)
-         ORDER BY _rn""")
+            parts.append(f"s.{R.t(col.name)} AS {col.store}")
+    return f"""SELECT {', '.join(parts)}, s._jdd AS id_sinp_jdd, {CONTENT_KEY} AS content_key, m._rn AS row_number
+                 FROM {source.select()} s JOIN base b USING (_k) JOIN kmap m USING (_k)
+                 LEFT JOIN geo g USING (_k)
+                WHERE s._k NOT IN (SELECT _k FROM rejected) ORDER BY m._rn"""
 
 
 def _summarise(con, received: int, started: float) -> dict:
-    header_blocked = con.execute("""SELECT count(*) FROM errors_out WHERE "row" IS NULL AND blocking""").fetchone()[0]
-    accepted = 0 if header_blocked else _count(con, "accepted")
+    header_blocked = con.execute('SELECT count(*) FROM errors_out WHERE "row" IS NULL AND blocking').fetchone()[0]
+    rejected_rows = con.execute('SELECT count(DISTINCT "row") FROM errors_out WHERE blocking AND "row" IS NOT NULL'
+                                ).fetchone()[0]
+    accepted = 0 if header_blocked else received - rejected_rows
     counts = dict(con.execute("SELECT code, count(*) FROM errors_out GROUP BY code ORDER BY code").fetchall())
     by_column = dict(con.execute("""SELECT "column", count(*) FROM errors_out WHERE "column" IS NOT NULL
-                                    GROUP BY "column" ORDER BY 2 DESC""").fetchall())
+                                    GROUP BY "column" ORDER BY 2 DESC, 1""").fetchall())
     by_category = dict(con.execute("SELECT category, count(*) FROM errors_out GROUP BY category").fetchall())
     rejected_by_category = dict(con.execute("""SELECT category, count(DISTINCT "row") FROM errors_out
                                                WHERE blocking AND "row" IS NOT NULL GROUP BY category""").fetchall())
     total = con.execute("SELECT count(*), count(*) FILTER (WHERE blocking) FROM errors_out").fetchone()
-    if header_blocked:
-        con.execute("DELETE FROM accepted")
     return {"rows_received": received, "rows_accepted": accepted, "rows_rejected": received - accepted,
             "counts": counts, "counts_by_column": by_column,
             "counts_by_category": {k: by_category.get(k, 0) for k in R.CATEGORIES},

@@ -10,8 +10,9 @@ SQL vocabulary available to row rules (see ``engine``): for every column ``c`` o
 ``schemas/occurrence.yaml``, ``"c"`` is the trimmed text (NULL when empty or when the file has no
 such column) and ``"c__t"`` its typed value (NULL when empty or malformed); ``"_observateur"`` and
 ``"_determinateur"`` are the effective persons (composed from DEPOBIO's identity + organisation
-columns when needed); ``"_geo"`` is true when the row has a usable geometry; ``DATE '<today>'``
-is written by the engine.
+columns when needed); ``"_today"`` and ``"_jdd"`` are the date of the check and the UUID of the
+deposit's JDD. A row with an unusable geometry fails C9 (geometry step); row rules only look at
+whether a geometry is given.
 
 Messages use ``{value}`` (the offending value), ``{detail}`` (computed by the check),
 ``{column}`` and ``{label}`` (the column's name and French label).
@@ -242,7 +243,7 @@ _ATTACHMENTS = (("Commune", "codeCommune"), ("Departement", "codeDepartement"), 
 
 
 def _georef_count() -> str:
-    parts = ['CAST("_geo" AS INTEGER)']
+    parts = ['CAST("geometrie" IS NOT NULL AS INTEGER)']
     for group, code in _ATTACHMENTS:
         parts.append(f'CAST(COALESCE("typeInfoGeo{group}__t" = \'1\' AND {q(code)} IS NOT NULL, FALSE) AS INTEGER)')
     return "(" + " + ".join(parts) + ")"
