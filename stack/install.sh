@@ -21,7 +21,7 @@ stamp_set() {
 # --- Debian packages ------------------------------------------------------------
 install_debian() {
     local wanted=(postgresql-15 postgresql-15-postgis-3 redis-server gdal-bin libpq-dev curl
-                  ca-certificates procps chromium chromium-driver)
+                  ca-certificates procps chromium chromium-driver fonts-dejavu-core)
     command -v javac >/dev/null || wanted+=(openjdk-17-jdk-headless)
     command -v mvn >/dev/null || wanted+=(maven)
     command -v make >/dev/null || wanted+=(make)

@@ -133,6 +133,17 @@ init_ckan_db() {  # init_ckan_db INI
     "$CKAN_BIN" -c "$1" sinp taxref-load "$ROOT/schemas/referentiels/taxref/TAXREFv18_extrait_BFC.txt" \
         --version "TAXREF v18 (extrait Bourgogne-Franche-Comté)" >>"$LOG_DIR/ckan-setup.log" 2>&1 \
         || die "loading the TAXREF extract failed ($1): see $LOG_DIR/ckan-setup.log"
+    local ref="$ROOT/schemas/referentiels"
+    "$CKAN_BIN" -c "$1" sinp habref-load "$ref/habref/HABREF_50_extrait.csv" \
+        --version-label "HABREF 5.0 (extrait)" >>"$LOG_DIR/ckan-setup.log" 2>&1 \
+        || die "loading the HABREF extract failed ($1): see $LOG_DIR/ckan-setup.log"
+    local kind file
+    for kind in communes:communes/communes_bfc_extrait.csv departements:departements/departements_bfc.csv \
+                mailles:mailles/mailles10km_bfc.csv territoire:territoire/bourgogne-franche-comte.geojson; do
+        file=${kind#*:}
+        "$CKAN_BIN" -c "$1" sinp geo-load "${kind%%:*}" "$ref/$file" >>"$LOG_DIR/ckan-setup.log" 2>&1 \
+            || die "loading the ${kind%%:*} referential failed ($1): see $LOG_DIR/ckan-setup.log"
+    done
 }
 
 setup_ckan() {
@@ -162,7 +173,8 @@ setup_ckan() {
 stamp_db() {
     cat "$ROOT/requirements/ckan.txt" "$ROOT/stack/ckan-options.ini" \
         "$ROOT"/ckanext-sinp/ckanext/sinp/csw/*.py "$ROOT"/pycsw_config/mappings.py \
-        "$ROOT"/ckanext-sinp/ckanext/sinp/referentials/*.py "$ROOT"/schemas/referentiels/taxref/*.txt \
+        "$ROOT"/ckanext-sinp/ckanext/sinp/referentials/*.py "$ROOT"/schemas/referentiels/*/*.* \
+        "$ROOT"/ckanext-sinp/ckanext/sinp/occurrences/store.py "$ROOT"/schemas/occurrence.yaml \
         2>/dev/null | sha256sum
 }
 

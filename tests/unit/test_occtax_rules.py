@@ -290,3 +290,40 @@ def test_rejected_rows_csv_lists_errors(tmp_path):
     rows = list(csv.DictReader(open(tmp_path / "r.csv", encoding="utf-8")))
     assert len(rows) == 1 and rows[0]["ligne"] == "2" and rows[0]["cdNom"] == "1"
     assert "C11" in rows[0]["erreurs"] and "TAXREF" in rows[0]["erreurs"]
+
+
+def test_gold_file_is_reported_exactly():
+    """Every planted error, nothing else, with the referential extracts shipped in schemas/."""
+    import json
+    import pathlib
+
+    from ckanext.sinp.domain.model import schemas_dir
+    from ckanext.sinp.referentials import geo_store
+
+    fixtures = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "occtax"
+    expected = json.loads((fixtures / "gold_expected.json").read_text(encoding="utf-8"))
+    refs = engine.Referentials.from_dict(geo_store.referentials_from_files(schemas_dir()))
+    with engine.run(fixtures / "gold.csv", refs, engine.Options(today=TODAY)) as result:
+        report = result.report(limit=None)
+    found = sorted((e["row"], e["code"], e["column"]) for e in report["errors"])
+    assert found == sorted(tuple(e) for e in expected["errors"])
+    assert report["rows_received"] == expected["rows_received"]
+    assert report["rows_accepted"] == expected["rows_accepted"]
+    assert report["skipped_checks"] == []
+
+
+def test_a_file_over_the_size_limit_is_refused_before_reading(tmp_path):
+    path = tmp_path / "gros.csv"
+    path.write_text(_csv([BASE] * 50), encoding="utf-8")
+    with engine.run(path, REFS, engine.Options(max_bytes=1000)) as result:
+        report = result.report()
+    assert [e["code"] for e in report["errors"]] == ["C1"]
+    assert "limite" in report["errors"][0]["message"] and report["rows_accepted"] == 0
+
+
+def test_the_published_template_passes_every_check(tmp_path):
+    from ckanext.sinp.domain.occtax import columns
+
+    assert set(columns.TEMPLATE_COLUMNS) <= set(columns.by_name())
+    report = check(tmp_path, "\ufeff" + columns.template_csv())
+    assert report["errors"] == [] and report["rows_accepted"] == 1

@@ -28,8 +28,14 @@ def init_db():
     from ckanext.sinp.referentials import store
 
     engine = model.meta.engine
+    from ckanext.sinp.occurrences import store as occurrence_store
+
     repository.ensure_table(engine)
     store.ensure_tables(engine)
+    occurrence_store.ensure_tables(engine)
+    from ckanext.sinp.referentials import geo_store
+
+    geo_store.ensure_tables(engine)
     with engine.begin() as connection:
         queries.create_indexes(connection)
     role = tk.config.get("ckanext.sinp.csw.reader_role")
@@ -174,4 +180,80 @@ def csw_selftest(url, page_size, sample):
                           sample=sample or None)
     click.echo(report.to_text())
     if not report.ok:
+        raise SystemExit(1)
+
+
+def _register_referential_commands():
+    from ckanext.sinp.cli_referentials import COMMANDS
+
+    for command in COMMANDS:
+        sinp.add_command(command)
+
+
+_register_referential_commands()
+
+
+@sinp.command("qc-check")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--jdd", "jdd_ref", default=None,
+              help="Jeu de données visé (id, nom ou UUID SINP) : contrôle idSINPJdd et les doublons de la plateforme.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Écrit le rapport JSON complet (même forme que sinp_qc_report_show, toutes les erreurs).")
+@click.option("--srid", type=click.Choice(["4326", "2154"]), default="4326", show_default=True,
+              help="Système de coordonnées des géométries sans colonne srid.")
+def qc_check(path, jdd_ref, report_path, srid):
+    """Contrôle un fichier d'occurrences sans rien enregistrer (mêmes règles que le dépôt)."""
+    import os
+
+    from ckanext.sinp.domain.occtax import engine as qc
+    from ckanext.sinp.domain.occtax import rules
+    from ckanext.sinp.occurrences import processor
+    from ckanext.sinp.occurrences import store as occurrence_store
+
+    options = qc.Options(default_srid=int(srid), file_name=os.path.basename(path),
+                         max_bytes=int(tk.config.get("ckanext.sinp.qc.max_bytes", processor.DEFAULT_MAX_BYTES)),
+                         territory_tolerance_m=float(tk.config.get("ckanext.sinp.qc.territory_tolerance_m", 2000)))
+    lookup = None
+    if jdd_ref:
+        from ckanext.sinp.logic.occurrence_actions import _jdd
+
+        try:
+            pkg = _jdd({}, jdd_ref)
+        except tk.ObjectNotFound as err:
+            raise click.ClickException(str(err))
+        options.jdd_uuid = (pkg.extras or {}).get("sinp_uuid")
+        lookup = occurrence_store.DuplicateLookup(model.meta.engine, "-", pkg.owner_org)
+    with click.progressbar(length=100, label="Contrôle", show_percent=True) as bar:
+        done = {"n": 0}
+
+        def progress(fraction, stage):
+            step = int(fraction * 100) - done["n"]
+            if step > 0:
+                bar.update(step)
+                done["n"] += step
+        options.progress = progress
+        result = qc.run(path, processor.load_referentials(), options, store=lookup)
+    with result:
+        report = result.report(limit=None)
+    click.echo(f"Fichier {report['file']['name']} ({report['file'].get('encoding') or '?'}, "
+               f"séparateur {report['file'].get('delimiter') or '?'}) : {report['rows_received']} lignes reçues, "
+               f"{report['rows_accepted']} acceptées, {report['rows_rejected']} refusées.")
+    for code, n in sorted(report["counts"].items(), key=lambda kv: -kv[1]):
+        rule = rules.BY_CODE[code]
+        kind = "" if rule.blocking else " (avertissement)"
+        click.echo(f"  {code:4} {rules.CATEGORIES[rule.category]:12} {rule.title}{kind} : {n}")
+    for skipped in report.get("skipped_checks", []):
+        click.secho(f"  contrôle {skipped['code']} non effectué : {skipped['reason']}", fg="yellow")
+    for error in report["errors"][:20]:
+        where = f"ligne {error['row']}" if error["row"] else "fichier"
+        click.echo(f"  {where} · {error['code']} · {error['message']}")
+    if len(report["errors"]) > 20:
+        click.echo(f"  … {len(report['errors']) - 20} autres erreurs" + (" (voir le rapport JSON)." if report_path
+                                                                      else " : utilisez --report pour les lire."))
+    if report_path:
+        report["status"] = "done"
+        with open(report_path, "w", encoding="utf-8") as fh:
+            json.dump(report, fh, ensure_ascii=False, indent=1, default=str)
+        click.echo(f"Rapport complet : {report_path}")
+    if report["rows_rejected"] or any(e["row"] is None for e in report["errors"]):
         raise SystemExit(1)

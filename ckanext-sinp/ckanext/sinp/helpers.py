@@ -94,5 +94,44 @@ def sinp_jdd_of(pkg_dict: dict, rows: int = 1000) -> dict:
     )
 
 
+@helper
+def sinp_int(value) -> str:
+    """12 345 (French thousands separator)."""
+    if value is None:
+        return "—"
+    return f"{int(value):,}".replace(",", "\u202f")
+
+
+def _may_edit(package_id: str) -> bool:
+    try:
+        tk.check_access("package_update", {"user": tk.g.user}, {"id": package_id})
+        return True
+    except (tk.NotAuthorized, tk.ObjectNotFound):
+        return False
+
+
+@helper
+def sinp_deposit_for(resource_id: str) -> dict | None:
+    """The occurrence deposit of a resource, for those who may see it (producers, admins)."""
+    import ckan.model as model
+
+    from ckanext.sinp.occurrences import store
+
+    with model.meta.engine.connect() as conn:
+        deposit = store.get_deposit(conn, resource_id)
+    if deposit is None or not _may_edit(deposit["package_id"]):
+        return None
+    return deposit
+
+
+@helper
+def sinp_occurrence_stats(pkg_dict: dict) -> dict | None:
+    """Counts, dates, extent and taxon groups of a JDD's occurrences, for its producers and admins."""
+    if pkg_dict.get("type") != "jdd" or not _may_edit(pkg_dict["id"]):
+        return None
+    stats = tk.get_action("sinp_occurrence_stats")({"user": tk.g.user}, {"jdd": pkg_dict["id"]})
+    return stats if stats.get("count") else None
+
+
 def get_helpers():
     return dict(all_helpers)

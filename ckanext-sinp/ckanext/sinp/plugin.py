@@ -10,6 +10,7 @@ from ckanext.spatial.interfaces import ISpatialHarvester
 from ckanext.sinp import cli, compat, helpers, indexing, views
 from ckanext.sinp.csw import sync as csw_sync
 from ckanext.sinp.logic import action, auth, validators
+from ckanext.sinp.occurrences import processor as occurrence_processor
 
 FACETS = OrderedDict([
     ("vocab_sinp_type", "Type de fiche"),
@@ -45,6 +46,7 @@ class SinpPlugin(p.SingletonPlugin):
         tk.add_template_directory(config_, "templates")
         compat.fix_harvest_queue_socket_timeout()
         csw_sync.install_session_hooks()
+        occurrence_processor.install_session_hooks()
 
     # IClick
 
@@ -94,14 +96,22 @@ class SinpPlugin(p.SingletonPlugin):
 
     def after_dataset_delete(self, context, pkg_dict):
         self._mark_for_csw(pkg_dict)
+        if pkg_dict.get("id"):
+            occurrence_processor.delete_package(pkg_dict["id"])
 
     # IResourceController
 
     def after_resource_create(self, context, resource):
         csw_sync.mark(resource["package_id"])
+        occurrence_processor.mark(resource, context.get("user"), bool(context.get("defer_commit")))
 
     def after_resource_update(self, context, resource):
         csw_sync.mark(resource["package_id"])
+        occurrence_processor.mark(resource, context.get("user"), bool(context.get("defer_commit")))
+
+    def before_resource_delete(self, context, resource, resources):
+        if resource.get("id"):
+            occurrence_processor.delete_resource(resource["id"])
 
     def after_resource_delete(self, context, resources):
         pkg_id = context.get("package") and context["package"].id

@@ -21,6 +21,10 @@ def dataset_purge(original_action, context, data_dict):
         from ckanext.sinp.csw import sync
 
         sync.mark(pkg.id, (pkg.extras or {}).get("sinp_uuid"))  # its CSW row goes after the commit
+    if pkg is not None and pkg.type == "jdd":
+        from ckanext.sinp.occurrences import processor
+
+        processor.delete_package(pkg.id)  # its occurrences go in the same transaction
     return original_action(context, data_dict)
 
 
@@ -46,7 +50,7 @@ def _refuse_if_ca_has_children(context, data_dict):
 
 
 def get_actions():
-    from ckanext.sinp.logic import iso_actions, mtd_actions, taxon_actions
+    from ckanext.sinp.logic import iso_actions, mtd_actions, occurrence_actions, taxon_actions
 
     return {
         "package_delete": package_delete,
@@ -55,4 +59,9 @@ def get_actions():
         "sinp_mtd_export": mtd_actions.sinp_mtd_export,
         "sinp_taxon_search": taxon_actions.sinp_taxon_search,
         "sinp_iso_show": iso_actions.sinp_iso_show,
+        "sinp_qc_run": occurrence_actions.sinp_qc_run,
+        "sinp_qc_report_show": occurrence_actions.sinp_qc_report_show,
+        "sinp_occurrence_search": occurrence_actions.sinp_occurrence_search,
+        "sinp_occurrence_stats": occurrence_actions.sinp_occurrence_stats,
+        "sinp_jdd_apply_extent": occurrence_actions.sinp_jdd_apply_extent,
     }

@@ -104,3 +104,28 @@ def canonical(header: str) -> str | None:
 
 def store_columns() -> tuple[Column, ...]:
     return tuple(c for c in columns() if c.store)
+
+
+TEMPLATE_EXAMPLE = {
+    "idOrigine": "OBS-2024-0001", "statutObservation": "Pr", "nomCite": "Rhinolophus ferrumequinum",
+    "cdNom": "60295", "dateDebut": "2024-05-01", "dateFin": "2024-05-01", "heureDebut": "21:00",
+    "heureFin": "22:30", "observateur": "DUPONT Jean (CEN Bourgogne)", "geometrie": "POINT(4.8412 47.0253)",
+    "natureObjetGeo": "St", "precisionGeometrie": "10", "denombrementMin": "12", "denombrementMax": "15",
+    "objetDenombrement": "IND", "typeDenombrement": "Co", "dSPublique": "Pu", "statutSource": "Te",
+    "organismeGestionnaireDonnee": "CEN Bourgogne", "occEtatBiologique": "2",
+}
+TEMPLATE_COLUMNS = ("idSINPOccTax", "idOrigine", "statutObservation", "nomCite", "cdNom", "dateDebut", "dateFin",
+                    "heureDebut", "heureFin", "observateur", "determinateur", "geometrie", "srid", "natureObjetGeo",
+                    "precisionGeometrie", "denombrementMin", "denombrementMax", "objetDenombrement",
+                    "typeDenombrement", "dSPublique", "statutSource", "referenceBiblio",
+                    "organismeGestionnaireDonnee", "dEEFloutage", "codeCommune", "nomCommune", "anneeRefCommune",
+                    "typeInfoGeoCommune", "codeMaille", "versionRefMaille", "typeInfoGeoMaille", "obsTechnique",
+                    "occEtatBiologique", "occSexe", "occStadeDeVie", "occStatutBiologique", "preuveExistante",
+                    "uRLPreuveNumerique", "commentaire")
+
+
+def template_csv() -> str:
+    """The deposit template (``;``, CRLF): the usual columns and one example row that passes every check."""
+    header = ";".join(TEMPLATE_COLUMNS)
+    example = ";".join(TEMPLATE_EXAMPLE.get(c, "") for c in TEMPLATE_COLUMNS)
+    return header + "\r\n" + example + "\r\n"

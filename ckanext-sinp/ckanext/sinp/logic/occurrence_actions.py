@@ -1,0 +1,183 @@
+"""Actions on occurrence deposits: ``sinp_qc_run``, ``sinp_qc_report_show``,
+``sinp_occurrence_search``, ``sinp_occurrence_stats``, ``sinp_jdd_apply_extent``.
+
+Deposits and occurrences are shown only to those who may edit the JDD (its producer, sysadmins):
+until the sensitivity and diffusion rules are applied, occurrence rows and rejected values may
+hold sensitive localisations, so nothing of them is public.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import ckan.model as model
+import ckan.plugins.toolkit as tk
+
+from ckanext.sinp.domain import model as sinp_model
+from ckanext.sinp.logic import queries
+from ckanext.sinp.occurrences import processor, store
+
+MAX_LIMIT = 1000
+
+
+def _int(data_dict, key, default, minimum=0, maximum=None):
+    value = data_dict.get(key, default)
+    try:
+        value = int(value)
+    except (TypeError, ValueError):
+        raise tk.ValidationError({key: [f"« {value} » n'est pas un nombre entier."]})
+    if value < minimum or (maximum is not None and value > maximum):
+        bound = f"entre {minimum} et {maximum}" if maximum is not None else f"au moins {minimum}"
+        raise tk.ValidationError({key: [f"La valeur doit être {bound}."]})
+    return value
+
+
+def _resource_and_jdd(context, data_dict):
+    resource_id = tk.get_or_bust(data_dict, "resource_id")
+    resource = model.Resource.get(resource_id)
+    if resource is None or resource.state == "deleted":
+        raise tk.ObjectNotFound("Ressource introuvable.")
+    pkg = resource.package
+    if pkg.type != "jdd":
+        raise tk.ValidationError({"resource_id": ["Cette ressource n'appartient pas à un jeu de données SINP."]})
+    return resource, pkg
+
+
+def sinp_qc_run(context, data_dict):
+    """Re-runs the check of a deposit (``resource_id``); returns the queued report."""
+    resource, pkg = _resource_and_jdd(context, data_dict)
+    tk.check_access("sinp_qc_run", context, {"id": pkg.id})
+    res_dict = tk.get_action("resource_show")({"ignore_auth": True}, {"id": resource.id})
+    if not processor.is_deposit(res_dict, pkg.type):
+        raise tk.ValidationError({"resource_id": ["Seul un fichier CSV téléversé sur un jeu de données est contrôlé."]})
+    processor.enqueue(resource.id, pkg.id, context.get("user"))
+    return tk.get_action("sinp_qc_report_show")(context, {"resource_id": resource.id, "limit": 0})
+
+
+@tk.side_effect_free
+def sinp_qc_report_show(context, data_dict):
+    """The QC report of a deposit.
+
+    :param resource_id: the deposited resource
+    :param offset, limit: page of the error list (default 0, 100; limit ≤ 1000)
+    :param code, column, category: filters of the error list
+    :returns: status, progress, rows_received, rows_accepted, rows_rejected, counts, errors,
+        receipt_url, plus errors_total (matching the filters), counts_by_column, counts_by_category,
+        rows_rejected_by_category, file, ruleset, skipped_checks, stage, error_message
+    """
+    resource, pkg = _resource_and_jdd(context, data_dict)
+    tk.check_access("sinp_qc_report_show", context, {"id": pkg.id})
+    offset = _int(data_dict, "offset", 0)
+    limit = _int(data_dict, "limit", 100, 0, MAX_LIMIT)
+    with model.meta.engine.connect() as conn:
+        deposit = store.get_deposit(conn, resource.id)
+        if deposit is None:
+            raise tk.ObjectNotFound("Aucun contrôle pour cette ressource (ce n'est pas un dépôt d'occurrences).")
+        errors, total = store.errors_page(conn, resource.id, offset, limit, data_dict.get("code"),
+                                          data_dict.get("column"), data_dict.get("category"))
+    summary = deposit.get("summary") or {}
+    site = tk.config.get("ckan.site_url", "").rstrip("/")
+    return {
+        "resource_id": resource.id, "package_id": pkg.id, "status": deposit["status"],
+        "progress": deposit["progress"], "stage": deposit.get("stage"),
+        "rows_received": deposit.get("rows_received"), "rows_accepted": deposit.get("rows_accepted"),
+        "rows_rejected": deposit.get("rows_rejected"), "counts": summary.get("counts", {}),
+        "counts_by_column": summary.get("counts_by_column", {}),
+        "counts_by_category": summary.get("counts_by_category", {}),
+        "rows_rejected_by_category": summary.get("rows_rejected_by_category", {}),
+        "warnings_total": summary.get("warnings_total"), "file": summary.get("file"),
+        "ruleset": summary.get("ruleset"), "skipped_checks": summary.get("skipped_checks", []),
+        "errors": [{"row": e["row"], "column": e["column"], "code": e["code"], "category": e["category"],
+                    "message": e["message"], "value": e["value"], "blocking": e["blocking"]} for e in errors],
+        "errors_total": total, "offset": offset, "limit": limit,
+        "error_message": deposit.get("error_message"),
+        "receipt_number": deposit.get("receipt_number"),
+        "receipt_url": (f"{site}/depot/{deposit['receipt_number']}/attestation.pdf"
+                        if deposit.get("receipt_number") and deposit["status"] == "done" else None),
+        "report_url": f"{site}/jdd/{pkg.name}/depot/{resource.id}",
+        "finished_at": deposit["finished_at"].isoformat() if deposit.get("finished_at") else None,
+    }
+
+
+def _jdd(context, ref):
+    pkg = model.Package.get(ref)
+    if pkg is None:
+        found = queries.packages_by_extra(model, "sinp_uuid", sinp_model.normalize_uuid(ref), "jdd")
+        pkg = found[0] if found else None
+    if pkg is None or pkg.type != "jdd" or pkg.state == "deleted":
+        raise tk.ObjectNotFound(f"Aucun jeu de données d'identifiant {ref}.")
+    return pkg
+
+
+def _date(data_dict, key):
+    value = data_dict.get(key)
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise tk.ValidationError({key: [f"« {value} » n'est pas une date AAAA-MM-JJ."]})
+
+
+def _bbox(value):
+    if not value:
+        return None
+    parts = value if isinstance(value, list) else str(value).split(",")
+    try:
+        w, s, e, n = (float(p) for p in parts)
+    except (TypeError, ValueError):
+        raise tk.ValidationError({"bbox": ["bbox attend ouest,sud,est,nord en degrés (WGS 84)."]})
+    if not (-180 <= w < e <= 180 and -90 <= s < n <= 90):
+        raise tk.ValidationError({"bbox": ["bbox : ouest < est et sud < nord, en degrés (WGS 84)."]})
+    return w, s, e, n
+
+
+@tk.side_effect_free
+def sinp_occurrence_search(context, data_dict):
+    """Occurrences of a JDD as a GeoJSON FeatureCollection (properties named as in the standard).
+
+    :param jdd: the JDD (id, name or SINP UUID)
+    :param bbox: ouest,sud,est,nord (WGS 84), optional
+    :param cd_nom: TAXREF CD_NOM, optional
+    :param date_min, date_max: AAAA-MM-JJ, optional (observations overlapping the period)
+    :param limit: ≤ 1000 (default 100); :param offset:
+    :returns: {"type": "FeatureCollection", "total": n, "features": [...]}
+    """
+    pkg = _jdd(context, tk.get_or_bust(data_dict, "jdd"))
+    tk.check_access("sinp_occurrence_search", context, {"id": pkg.id})
+    cd_nom = data_dict.get("cd_nom")
+    if cd_nom not in (None, ""):
+        cd_nom = _int(data_dict, "cd_nom", None)
+    else:
+        cd_nom = None
+    limit = _int(data_dict, "limit", 100, 0, MAX_LIMIT)
+    offset = _int(data_dict, "offset", 0)
+    with model.meta.engine.connect() as conn:
+        total, rows = store.search(conn, package_ids=[pkg.id], bbox=_bbox(data_dict.get("bbox")), cd_nom=cd_nom,
+                                   date_min=_date(data_dict, "date_min"), date_max=_date(data_dict, "date_max"),
+                                   limit=limit, offset=offset)
+    return {"type": "FeatureCollection", "total": total, "features": [store.to_feature(r) for r in rows]}
+
+
+@tk.side_effect_free
+def sinp_occurrence_stats(context, data_dict):
+    """What the occurrences of a JDD say about it: count, date range, extent, taxa, taxon groups."""
+    pkg = _jdd(context, tk.get_or_bust(data_dict, "jdd"))
+    tk.check_access("sinp_occurrence_search", context, {"id": pkg.id})
+    with model.meta.engine.connect() as conn:
+        return store.occurrence_stats(conn, pkg.id)
+
+
+def sinp_jdd_apply_extent(context, data_dict):
+    """Writes the extent of a JDD's occurrences into its metadata (borne_ouest/sud/est/nord)."""
+    pkg = _jdd(context, tk.get_or_bust(data_dict, "jdd"))
+    tk.check_access("package_update", context, {"id": pkg.id})
+    stats = sinp_occurrence_stats(context, {"jdd": pkg.id})
+    if not stats.get("bbox"):
+        raise tk.ValidationError({"jdd": ["Ce jeu de données n'a pas encore d'occurrences géolocalisées."]})
+    w, s, e, n = stats["bbox"]
+    if w == e:
+        w, e = w - 0.0005, e + 0.0005
+    if s == n:
+        s, n = s - 0.0005, n + 0.0005
+    return tk.get_action("package_patch")(context, {"id": pkg.id, "borne_ouest": f"{w:.6f}", "borne_sud": f"{s:.6f}",
+                                                    "borne_est": f"{e:.6f}", "borne_nord": f"{n:.6f}"})

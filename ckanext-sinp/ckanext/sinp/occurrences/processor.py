@@ -1,0 +1,217 @@
+"""Resource processor: a CSV uploaded to a JDD is checked in the background and integrated.
+
+CKAN glue only: the checks are ckanext.sinp.domain.occtax (pure), the storage
+ckanext.sinp.occurrences.store (pure SQLAlchemy). A resource created or updated in a CKAN
+transaction is remembered in the session and queued only after that transaction commits
+(as the CSW sync); deleting a resource or a JDD removes its occurrences in the same transaction.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import os
+import pathlib
+import shutil
+import tempfile
+
+from sqlalchemy import event
+
+import ckan.model as model
+import ckan.plugins.toolkit as tk
+
+from ckanext.sinp.domain.occtax import engine as qc
+from ckanext.sinp.occurrences import store
+
+log = logging.getLogger(__name__)
+
+PENDING_KEY = "sinp_qc_pending"
+DEFAULT_MAX_BYTES = 2 * 1024 ** 3
+
+
+# --- which resources are deposits ----------------------------------------------------------------
+
+def is_deposit(resource: dict, package_type: str | None) -> bool:
+    """An uploaded CSV file on a JDD."""
+    if package_type != "jdd" or resource.get("url_type") != "upload":
+        return False
+    fmt = (resource.get("format") or "").strip().lower()
+    name = (resource.get("url") or resource.get("name") or "").lower()
+    return fmt in ("csv", "text/csv") or name.endswith(".csv")
+
+
+def _package_type(package_id: str) -> str | None:
+    pkg = model.Package.get(package_id)
+    return pkg.type if pkg is not None else None
+
+
+# --- after commit -----------------------------------------------------------------------------------
+
+def mark(resource: dict, user: str | None, deferred: bool = False) -> None:
+    """A deposit was created or replaced. CKAN calls the resource hooks after its commit: the job
+    is queued at once; inside a caller's transaction (``defer_commit``) it waits for the commit."""
+    if not resource.get("id") or not is_deposit(resource, _package_type(resource.get("package_id"))):
+        return
+    if not deferred:
+        try:
+            enqueue(resource["id"], resource["package_id"], user)
+        except Exception:  # Redis down: the deposit shows "pending"; `sinp_qc_run` re-queues it
+            log.exception("Contrôle du dépôt %s non mis en file d'attente", resource["id"])
+        return
+    pending = model.Session().info.setdefault(PENDING_KEY, {})
+    pending[resource["id"]] = (resource["package_id"], user)
+
+
+def _after_commit(session) -> None:
+    pending = session.info.pop(PENDING_KEY, None)
+    for resource_id, (package_id, user) in (pending or {}).items():
+        try:
+            enqueue(resource_id, package_id, user)
+        except Exception:  # Redis down: the deposit shows "pending"; `sinp_qc_run` re-queues it
+            log.exception("Contrôle du dépôt %s non mis en file d'attente", resource_id)
+
+
+def _after_rollback(session) -> None:
+    session.info.pop(PENDING_KEY, None)
+
+
+def install_session_hooks() -> None:
+    target = model.meta.Session
+    if not event.contains(target, "after_commit", _after_commit):
+        event.listen(target, "after_commit", _after_commit)
+        event.listen(target, "after_soft_rollback", lambda session, previous: _after_rollback(session))
+
+
+def enqueue(resource_id: str, package_id: str, user: str | None) -> None:
+    pkg = model.Package.get(package_id)
+    org = model.Group.get(pkg.owner_org) if pkg is not None and pkg.owner_org else None
+    with model.meta.engine.begin() as conn:
+        store.queue_deposit(conn, resource_id, package_id, jdd_uuid=(pkg.extras or {}).get("sinp_uuid"),
+                            owner_org=pkg.owner_org if pkg else None, producer=org.title if org else None,
+                            depositor=user)
+    tk.enqueue_job(process, [resource_id], title=f"Contrôle du dépôt {resource_id}",
+                   rq_kwargs={"timeout": int(tk.config.get("ckanext.sinp.qc.job_timeout", 3600))})
+
+
+# --- deletion (in CKAN's transaction) ------------------------------------------------------------------
+
+def delete_resource(resource_id: str) -> None:
+    store.delete_deposit(model.Session.connection(), resource_id)
+
+
+def delete_package(package_id: str) -> None:
+    store.delete_package(model.Session.connection(), package_id)
+
+
+# --- the job ----------------------------------------------------------------------------------------
+
+def _file_path(resource: dict) -> str:
+    from ckan.lib import uploader
+
+    return uploader.get_resource_uploader(resource).get_path(resource["id"])
+
+
+def _sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(8 * 1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def reports_dir(resource_id: str) -> pathlib.Path:
+    base = tk.config.get("ckan.storage_path") or tempfile.gettempdir()
+    return pathlib.Path(base) / "sinp_qc" / resource_id[:3] / resource_id
+
+
+def load_referentials() -> qc.Referentials:
+    """Everything the rules look up, from the database (loaded by the referential commands)."""
+    from ckanext.sinp.referentials import geo_store
+
+    data = geo_store.qc_referentials(model.meta.engine)
+    territory_file = tk.config.get("ckanext.sinp.territory_file")
+    if territory_file and not data.get("territory_wkt"):
+        import json
+
+        import shapely
+
+        with open(territory_file, encoding="utf-8") as fh:
+            geojson = json.load(fh)
+        geom = geojson.get("geometry") or (geojson.get("features") or [{}])[0].get("geometry") or geojson
+        data["territory_wkt"] = shapely.geometry.shape(geom).wkt
+    return qc.Referentials.from_dict(data)
+
+
+def process(resource_id: str, force: bool = False) -> dict:
+    """Checks one deposit and integrates its accepted rows (a background job)."""
+    engine = model.meta.engine
+    try:
+        return _process(engine, resource_id, force)
+    except Exception as err:  # the worker stays healthy; the producer sees why
+        log.exception("Contrôle du dépôt %s en échec", resource_id)
+        store.fail(engine, resource_id, f"Le contrôle n'a pas pu aboutir ({type(err).__name__}). "
+                                        "L'équipe de la plateforme a été prévenue ; relancez le contrôle "
+                                        "plus tard ou contactez-la.")
+        return {"status": "error"}
+    finally:
+        model.Session.remove()
+
+
+def _process(engine, resource_id: str, force: bool) -> dict:
+    resource = tk.get_action("resource_show")({"ignore_auth": True}, {"id": resource_id})
+    pkg = model.Package.get(resource["package_id"])
+    with engine.begin() as conn:
+        deposit = store.get_deposit(conn, resource_id)
+    if deposit is None:
+        enqueue(resource_id, pkg.id, None)
+        return {"status": "queued"}
+    path = _file_path(resource)
+    if not os.path.exists(path):
+        store.fail(engine, resource_id, "Le fichier déposé est introuvable sur le serveur.")
+        return {"status": "error"}
+    if not force and deposit.get("status") == "done" and deposit.get("sha256") == _sha256(path):
+        store.update_progress(engine, resource_id, 1.0, "Terminé (fichier inchangé)", status="done")
+        return {"status": "done", "unchanged": True}
+    store.update_progress(engine, resource_id, 0.0, "Lecture du fichier")
+    state = {"stage": None}
+
+    def progress(fraction, stage):
+        if stage != state["stage"]:
+            state["stage"] = stage
+            store.update_progress(engine, resource_id, round(0.9 * fraction, 3), stage)
+
+    titles = {p.id: p.title for p in model.Session.query(model.Package.id, model.Package.title)
+              .filter(model.Package.type == "jdd")}
+    lookup = store.DuplicateLookup(engine, resource_id, pkg.owner_org,
+                                   {k: f"le jeu de données « {v} »" for k, v in titles.items()})
+    options = qc.Options(
+        jdd_uuid=(pkg.extras or {}).get("sinp_uuid"), progress=progress,
+        file_name=resource.get("name") or os.path.basename(resource.get("url") or "depot.csv"),
+        max_bytes=int(tk.config.get("ckanext.sinp.qc.max_bytes", DEFAULT_MAX_BYTES)),
+        territory_tolerance_m=float(tk.config.get("ckanext.sinp.qc.territory_tolerance_m", 2000)),
+        memory_limit=tk.config.get("ckanext.sinp.qc.memory_limit", "1GB"),
+    )
+    workdir = pathlib.Path(tempfile.mkdtemp(prefix="sinp-deposit-"))
+    try:
+        with qc.run(path, load_referentials(), options, store=lookup, workdir=workdir) as result:
+            store.update_progress(engine, resource_id, 0.9, "Intégration des données acceptées")
+            accepted, errors = workdir / "accepted.csv", workdir / "errors.csv"
+            result.write_accepted_csv(accepted)
+            result.write_errors_store_csv(errors, resource_id)
+            target = reports_dir(resource_id)
+            target.mkdir(parents=True, exist_ok=True)
+            result.write_rejected_csv(target / "rejets.csv.part")
+            summary = result.summary
+            outcome = {
+                "status": "done", "progress": 1.0, "stage": "Terminé",
+                "rows_received": summary["rows_received"], "rows_accepted": summary["rows_accepted"],
+                "rows_rejected": summary["rows_rejected"], "summary": summary, "stats": result.accepted_stats(),
+                "file_name": options.file_name, "file_size": result.info.size, "sha256": result.info.sha256,
+                "error_message": None, "finished_at": dt.datetime.now(dt.timezone.utc),
+            }
+            written = store.integrate(engine, resource_id, accepted, errors, outcome)
+            os.replace(target / "rejets.csv.part", target / "rejets.csv")
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    log.info("Dépôt %s : %s lignes reçues, %s acceptées", resource_id, summary["rows_received"], written)
+    return {"status": "done", "rows_accepted": written}

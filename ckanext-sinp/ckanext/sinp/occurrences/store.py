@@ -1,0 +1,344 @@
+"""The occurrence store in PostgreSQL/PostGIS: deposits, their QC errors, the accepted occurrences.
+
+SQLAlchemy Core + psycopg2, no ``import ckan``: every function takes an Engine or a Connection.
+
+- ``sinp_deposit``: one row per deposited resource (its current deposit): status, progress,
+  counts, the QC summary (JSONB), file facts, receipt number, depositor, producer.
+- ``sinp_qc_error``: every error of a deposit's last check, in report order (never truncated).
+- ``sinp_occurrence``: the accepted rows of every deposit, SINP fields, geometry (WGS 84),
+  JDD UUID, producer, validation status ("en attente" on arrival), sensitivity fields (filled by
+  the sensitivity step).
+
+``integrate`` replaces a deposit's occurrences and errors and writes its outcome in **one
+transaction**: all accepted rows or none; a process killed in the middle leaves the previous
+state (PostgreSQL rolls the transaction back).
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+
+import sqlalchemy as sa
+from sqlalchemy import (JSON, BigInteger, Boolean, Column, Date, DateTime, Float, Index, Integer, MetaData,
+                        Table, Text, Time, text)
+from sqlalchemy.dialects.postgresql import JSONB
+
+from ckanext.sinp.domain.occtax import columns as catalogue
+
+metadata = MetaData()
+
+_SQL_TYPES = {"text": Text, "wkt": Text, "uuid": Text, "date": Date, "time": Time, "integer": BigInteger,
+              "decimal": Float, "code": Text, "url": Text}
+
+DEPOSIT = Table(
+    "sinp_deposit", metadata,
+    Column("resource_id", Text, primary_key=True),
+    Column("package_id", Text, nullable=False, index=True),
+    Column("jdd_uuid", Text),
+    Column("owner_org", Text),
+    Column("producer", Text),
+    Column("depositor", Text),
+    Column("status", Text, nullable=False, server_default="pending"),
+    Column("progress", Float, nullable=False, server_default="0"),
+    Column("stage", Text),
+    Column("rows_received", BigInteger),
+    Column("rows_accepted", BigInteger),
+    Column("rows_rejected", BigInteger),
+    Column("summary", JSONB),
+    Column("stats", JSONB),
+    Column("file_name", Text),
+    Column("file_size", BigInteger),
+    Column("sha256", Text),
+    Column("receipt_number", Text, unique=True),
+    Column("error_message", Text),
+    Column("queued_at", DateTime(timezone=True), server_default=sa.func.now()),
+    Column("started_at", DateTime(timezone=True)),
+    Column("finished_at", DateTime(timezone=True)),
+    comment="Dépôts de données d'occurrences (un par ressource) et leur contrôle",
+)
+
+QC_ERROR = Table(
+    "sinp_qc_error", metadata,
+    Column("resource_id", Text, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("row", BigInteger),
+    Column("column", Text),
+    Column("code", Text, nullable=False),
+    Column("category", Text, nullable=False),
+    Column("blocking", Boolean, nullable=False),
+    Column("message", Text, nullable=False),
+    Column("value", Text),
+    Index("ix_sinp_qc_error_resource_seq", "resource_id", "seq", unique=True),
+    Index("ix_sinp_qc_error_resource_code", "resource_id", "code"),
+    comment="Erreurs du dernier contrôle de chaque dépôt",
+)
+
+
+def _occurrence_columns():
+    cols = [Column("id", BigInteger, primary_key=True, autoincrement=True),
+            Column("resource_id", Text, nullable=False),
+            Column("package_id", Text, nullable=False),
+            Column("owner_org", Text)]
+    for col in catalogue.store_columns():
+        if col.name == "geometrie":
+            continue  # added as PostGIS geometry by ensure_tables
+        cols.append(Column(col.store, _SQL_TYPES[col.type], nullable=col.name != "idSINPOccTax"))
+    cols += [Column("id_sinp_jdd", Text),
+             Column("content_key", Text),
+             Column("row_number", BigInteger),
+             Column("validation_status", Text, nullable=False, server_default="en attente"),
+             Column("sensi_niveau", Text),
+             Column("sensi_date_attribution", DateTime(timezone=True)),
+             Column("sensi_referentiel", Text),
+             Column("sensi_version_referentiel", Text),
+             Column("created_at", DateTime(timezone=True), nullable=False, server_default=sa.func.now())]
+    return cols
+
+
+OCCURRENCE = Table(
+    "sinp_occurrence", metadata, *_occurrence_columns(),
+    Index("ix_sinp_occurrence_resource", "resource_id"),
+    Index("ix_sinp_occurrence_jdd", "id_sinp_jdd"),
+    Index("ix_sinp_occurrence_cd_nom", "cd_nom"),
+    Index("ix_sinp_occurrence_uuid", "id_sinp_occtax", unique=True),
+    Index("ix_sinp_occurrence_origin", "owner_org", "id_origine"),
+    Index("ix_sinp_occurrence_content", "content_key"),
+    Index("ix_sinp_occurrence_dates", "date_debut", "date_fin"),
+    comment="Occurrences de taxons acceptées (standard v2.0), une ligne par observation",
+)
+
+GEOM_COLUMN = "geom"
+
+
+def ensure_tables(engine) -> None:
+    """Creates the tables (idempotent) and the PostGIS geometry column with its index."""
+    metadata.create_all(engine, tables=[DEPOSIT, QC_ERROR, OCCURRENCE])
+    with engine.begin() as conn:
+        conn.execute(text(f"ALTER TABLE sinp_occurrence ADD COLUMN IF NOT EXISTS {GEOM_COLUMN} "
+                          "geometry(Geometry, 4326)"))
+        conn.execute(text(f"CREATE INDEX IF NOT EXISTS ix_sinp_occurrence_geom ON sinp_occurrence "
+                          f"USING gist ({GEOM_COLUMN})"))
+
+
+# --- deposits --------------------------------------------------------------------------------------
+
+def queue_deposit(conn, resource_id: str, package_id: str, **values) -> None:
+    """(Re)sets a deposit to "pending" (a new file or a re-run); earlier results stay until the
+    new check integrates."""
+    row = {"resource_id": resource_id, "package_id": package_id, "status": "pending", "progress": 0.0,
+           "stage": "En attente", "error_message": None, "started_at": None, "finished_at": None, **values}
+    stmt = sa.dialects.postgresql.insert(DEPOSIT).values(row)
+    conn.execute(stmt.on_conflict_do_update(index_elements=[DEPOSIT.c.resource_id],
+                                            set_={k: stmt.excluded[k] for k in row if k != "resource_id"}
+                                            | {"queued_at": sa.func.now()}))
+
+
+def update_progress(engine, resource_id: str, progress: float, stage: str, status: str = "running") -> None:
+    with engine.begin() as conn:
+        values = {"progress": progress, "stage": stage, "status": status}
+        if status == "running" and progress == 0:
+            values["started_at"] = sa.func.now()
+        conn.execute(DEPOSIT.update().where(DEPOSIT.c.resource_id == resource_id).values(**values))
+
+
+def fail(engine, resource_id: str, message: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(DEPOSIT.update().where(DEPOSIT.c.resource_id == resource_id).values(
+            status="error", error_message=message, finished_at=sa.func.now(), stage="Échec"))
+
+
+def get_deposit(conn, resource_id: str) -> dict | None:
+    row = conn.execute(sa.select(DEPOSIT).where(DEPOSIT.c.resource_id == resource_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def get_deposit_by_receipt(conn, number: str) -> dict | None:
+    row = conn.execute(sa.select(DEPOSIT).where(DEPOSIT.c.receipt_number == number)).mappings().first()
+    return dict(row) if row else None
+
+
+def errors_page(conn, resource_id: str, offset: int = 0, limit: int = 100, code: str | None = None,
+                column: str | None = None, category: str | None = None) -> tuple[list[dict], int]:
+    query = sa.select(QC_ERROR.c.row, QC_ERROR.c.column, QC_ERROR.c.code, QC_ERROR.c.category,
+                      QC_ERROR.c.message, QC_ERROR.c.value, QC_ERROR.c.blocking).where(
+        QC_ERROR.c.resource_id == resource_id)
+    count = sa.select(sa.func.count()).select_from(QC_ERROR).where(QC_ERROR.c.resource_id == resource_id)
+    for col, value in ((QC_ERROR.c.code, code), (QC_ERROR.c.column, column), (QC_ERROR.c.category, category)):
+        if value:
+            query = query.where(col == value)
+            count = count.where(col == value)
+    rows = conn.execute(query.order_by(QC_ERROR.c.seq).offset(offset).limit(limit)).mappings().all()
+    return [dict(r) for r in rows], conn.execute(count).scalar()
+
+
+def next_receipt_number(conn, year: int) -> str:
+    """SINP-BFC-<year>-<6 digits>, from a PostgreSQL sequence (unique, never reused)."""
+    conn.execute(text("CREATE SEQUENCE IF NOT EXISTS sinp_receipt_seq"))
+    n = conn.execute(text("SELECT nextval('sinp_receipt_seq')")).scalar()
+    return f"SINP-BFC-{year}-{n:06d}"
+
+
+# --- integration -----------------------------------------------------------------------------------
+
+def _copy(conn, table: str, columns: list[str], source) -> None:
+    raw = conn.connection.driver_connection if hasattr(conn.connection, "driver_connection") else conn.connection
+    cols = ", ".join(f'"{c}"' for c in columns)
+    with raw.cursor() as cur:
+        cur.copy_expert(f"COPY {table} ({cols}) FROM STDIN WITH (FORMAT csv, HEADER true)", source)
+
+
+def integrate(engine, resource_id: str, accepted_csv, errors_csv, outcome: dict) -> int:
+    """Replaces the deposit's occurrences and errors with the new ones and records ``outcome``
+    (columns of sinp_deposit), in one transaction. Returns the number of occurrences written."""
+    store_cols = [c.store for c in catalogue.store_columns()]
+    with engine.begin() as conn:
+        conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:r))"), {"r": resource_id})
+        deposit = get_deposit(conn, resource_id)
+        if deposit is None:
+            raise LookupError(resource_id)
+        conn.execute(OCCURRENCE.delete().where(OCCURRENCE.c.resource_id == resource_id))
+        conn.execute(QC_ERROR.delete().where(QC_ERROR.c.resource_id == resource_id))
+        conn.execute(text("CREATE TEMP TABLE IF NOT EXISTS sinp_occ_staging (LIKE sinp_occurrence) ON COMMIT DROP"))
+        conn.execute(text("ALTER TABLE sinp_occ_staging ALTER COLUMN id DROP NOT NULL"))
+        conn.execute(text("ALTER TABLE sinp_occ_staging ALTER COLUMN resource_id DROP NOT NULL"))
+        conn.execute(text("ALTER TABLE sinp_occ_staging ALTER COLUMN package_id DROP NOT NULL"))
+        conn.execute(text("ALTER TABLE sinp_occ_staging ALTER COLUMN created_at DROP NOT NULL"))
+        conn.execute(text("ALTER TABLE sinp_occ_staging ALTER COLUMN validation_status DROP NOT NULL"))
+        with open(accepted_csv, encoding="utf-8", newline="") as fh:
+            header = next(csv.reader(fh))
+            fh.seek(0)
+            _copy(conn, "sinp_occ_staging", header, fh)
+        names = [c for c in store_cols + ["id_sinp_jdd", "content_key", "row_number"]]
+        select = ", ".join(f'"{c}"' for c in names)
+        written = conn.execute(text(f"""
+            INSERT INTO sinp_occurrence (resource_id, package_id, owner_org, {select})
+            SELECT :resource_id, :package_id, :owner_org, {select} FROM sinp_occ_staging"""),
+            {"resource_id": resource_id, "package_id": deposit["package_id"],
+             "owner_org": deposit["owner_org"]}).rowcount
+        with open(errors_csv, encoding="utf-8", newline="") as fh:
+            _copy(conn, "sinp_qc_error", ["resource_id", "seq", "row", "column", "code", "category", "blocking",
+                                          "message", "value"], fh)
+        values = dict(outcome)
+        values.setdefault("finished_at", dt.datetime.now(dt.timezone.utc))
+        if not deposit.get("receipt_number"):
+            values["receipt_number"] = next_receipt_number(conn, dt.date.today().year)
+        conn.execute(DEPOSIT.update().where(DEPOSIT.c.resource_id == resource_id).values(**values))
+        return written
+
+
+def delete_deposit(conn, resource_id: str) -> None:
+    """Removes a resource's occurrences, errors and deposit (in the caller's transaction)."""
+    conn.execute(OCCURRENCE.delete().where(OCCURRENCE.c.resource_id == resource_id))
+    conn.execute(QC_ERROR.delete().where(QC_ERROR.c.resource_id == resource_id))
+    conn.execute(DEPOSIT.delete().where(DEPOSIT.c.resource_id == resource_id))
+
+
+def delete_package(conn, package_id: str) -> None:
+    ids = [r[0] for r in conn.execute(sa.select(DEPOSIT.c.resource_id).where(DEPOSIT.c.package_id == package_id))]
+    conn.execute(OCCURRENCE.delete().where(OCCURRENCE.c.package_id == package_id))
+    for resource_id in ids:
+        delete_deposit(conn, resource_id)
+
+
+# --- the store as the duplicate rules see it ---------------------------------------------------------
+
+class DuplicateLookup:
+    """engine.Store on PostgreSQL, excluding the deposit being checked (a re-run or a replaced file
+    does not collide with its own previous rows)."""
+
+    def __init__(self, engine, resource_id: str, owner_org: str | None, titles: dict | None = None):
+        self.engine, self.resource_id, self.owner_org = engine, resource_id, owner_org
+        self.titles = titles or {}
+
+    def _matching(self, column: str, values: list[str], extra: str = "", params: dict | None = None) -> list:
+        if not values:
+            return []
+        with self.engine.begin() as conn:
+            conn.execute(text("CREATE TEMP TABLE sinp_lookup (v text) ON COMMIT DROP"))
+            buf = io.StringIO("\n".join(v.replace("\\", "\\\\") for v in values) + "\n")
+            raw = conn.connection.driver_connection
+            with raw.cursor() as cur:
+                cur.copy_expert("COPY sinp_lookup (v) FROM STDIN", buf)
+            return conn.execute(text(f"""SELECT DISTINCT o.{column}, o.package_id FROM sinp_occurrence o
+                                          JOIN sinp_lookup l ON l.v = o.{column}
+                                         WHERE o.resource_id <> :r {extra}"""),
+                                {"r": self.resource_id, **(params or {})}).all()
+
+    def existing_uuids(self, uuids: list[str]) -> set[str]:
+        return {r[0] for r in self._matching("id_sinp_occtax", uuids)}
+
+    def existing_origin_ids(self, ids: list[str]) -> set[str]:
+        if not self.owner_org:
+            return set()
+        return {r[0] for r in self._matching("id_origine", ids, "AND o.owner_org = :org", {"org": self.owner_org})}
+
+    def existing_content_keys(self, keys: list[str]) -> dict[str, str]:
+        out = {}
+        for key, package_id in self._matching("content_key", keys):
+            out.setdefault(key, self.titles.get(package_id, f"le jeu de données {package_id}"))
+        return out
+
+
+def occurrence_stats(conn, package_id: str) -> dict:
+    """Extent, dates, taxa and counts of a JDD's occurrences (metadata from data)."""
+    row = conn.execute(text("""SELECT count(*), min(date_debut), max(date_fin), count(DISTINCT cd_nom),
+                                      ST_XMin(ST_Extent(geom)), ST_YMin(ST_Extent(geom)),
+                                      ST_XMax(ST_Extent(geom)), ST_YMax(ST_Extent(geom))
+                                 FROM sinp_occurrence WHERE package_id = :p"""), {"p": package_id}).first()
+    out = {"count": row[0], "date_min": row[1].isoformat() if row[1] else None,
+           "date_max": row[2].isoformat() if row[2] else None, "taxa": row[3],
+           "bbox": [round(v, 6) for v in row[4:8]] if row[4] is not None else None}
+    try:
+        groups = conn.execute(text("""SELECT COALESCE(t.group2_inpn, 'Non rattaché à TAXREF') AS g, count(*)
+                                        FROM sinp_occurrence o LEFT JOIN sinp_taxref t ON t.cd_nom = o.cd_nom
+                                       WHERE o.package_id = :p GROUP BY 1 ORDER BY 2 DESC, 1"""),
+                              {"p": package_id}).all()
+    except sa.exc.ProgrammingError:
+        groups = []
+    out["groups"] = [{"group": g, "count": n} for g, n in groups]
+    return out
+
+
+def search(conn, *, package_ids: list[str], bbox=None, cd_nom=None, date_min=None, date_max=None,
+           limit: int = 100, offset: int = 0) -> tuple[int, list[dict]]:
+    """Occurrences of ``package_ids`` matching the filters: (total, rows with GeoJSON geometry)."""
+    where = ["package_id = ANY(:pids)"]
+    params: dict = {"pids": package_ids, "limit": limit, "offset": offset}
+    if bbox:
+        where.append("geom && ST_MakeEnvelope(:w, :s, :e, :n, 4326)")
+        params.update(dict(zip(("w", "s", "e", "n"), bbox)))
+    if cd_nom is not None:
+        where.append("cd_nom = :cd_nom")
+        params["cd_nom"] = cd_nom
+    if date_min:
+        where.append("date_fin >= :date_min")
+        params["date_min"] = date_min
+    if date_max:
+        where.append("date_debut <= :date_max")
+        params["date_max"] = date_max
+    clause = " AND ".join(where)
+    total = conn.execute(text(f"SELECT count(*) FROM sinp_occurrence WHERE {clause}"), params).scalar()
+    store_cols = [c for c in catalogue.store_columns() if c.name != "geometrie"]
+    select = ", ".join(f'"{c.store}"' for c in store_cols)
+    rows = conn.execute(text(f"""SELECT {select}, id_sinp_jdd, validation_status, ST_AsGeoJSON(geom, 7) AS geojson
+                                  FROM sinp_occurrence WHERE {clause} ORDER BY id LIMIT :limit OFFSET :offset"""),
+                        params).mappings().all()
+    return total, [dict(r) for r in rows]
+
+
+def to_feature(row: dict) -> dict:
+    """A store row as a GeoJSON Feature whose properties use the standard's names."""
+    props = {}
+    for col in catalogue.store_columns():
+        if col.name == "geometrie":
+            continue
+        value = row.get(col.store)
+        if isinstance(value, (dt.date, dt.time)):
+            value = value.isoformat()
+        props[col.name] = value
+    props["idSINPJdd"] = row.get("id_sinp_jdd")
+    props["statutValidation"] = row.get("validation_status")
+    geometry = json.loads(row["geojson"]) if row.get("geojson") else None
+    return {"type": "Feature", "id": props.get("idSINPOccTax"), "geometry": geometry, "properties": props}
