@@ -75,11 +75,11 @@ print(json.dumps({"seconds": time.perf_counter() - t, "rows": n,
 
 FRICTIONLESS = r"""
 import json, resource, sys, time
-from frictionless import Resource, Schema, Checklist, validate
+from frictionless import Resource, Schema, formats
 schema = Schema.from_descriptor(json.load(open(sys.argv[2])))
 t = time.perf_counter()
-report = validate(Resource(path=sys.argv[1], schema=schema, format="csv",
-                           dialect={"csv": {"delimiter": ";"}}), limit_errors=10**9)
+resource_ = Resource(path=sys.argv[1], schema=schema, format="csv", control=formats.CsvControl(delimiter=";"))
+report = resource_.validate(limit_errors=10**9)
 elapsed = time.perf_counter() - t
 print(json.dumps({"seconds": elapsed, "rows": report.tasks[0].stats.get("rows"),
                   "errors": len(report.flatten(["type"])),

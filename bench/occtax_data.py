@@ -35,13 +35,41 @@ def taxa() -> list[tuple[int, str]]:
         return [(r.cd_nom, r.lb_nom) for r in reader if r.rang in ("ES", "SSES")]
 
 
-def row(i: int, rnd: random.Random, species, uuid_hex) -> list[str]:
+def territory_points(n: int, seed: int) -> list[tuple[float, float]]:
+    """``n`` random points inside the territory outline shipped in schemas/ (2 km from its edge)."""
+    import json
+
+    import numpy as np
+    import shapely
+    from pyproj import Transformer
+
+    path = ROOT / "schemas" / "referentiels" / "territoire" / "bourgogne-franche-comte.geojson"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    geom = data.get("geometry") or (data.get("features") or [{}])[0].get("geometry") or data
+    to_l93 = Transformer.from_crs(4326, 2154, always_xy=True)
+    to_wgs = Transformer.from_crs(2154, 4326, always_xy=True)
+    area = shapely.transform(shapely.geometry.shape(geom), lambda c: np.column_stack(to_l93.transform(c[:, 0], c[:, 1])))
+    inner = shapely.buffer(area, -2000)
+    shapely.prepare(inner)
+    x0, y0, x1, y1 = inner.bounds
+    rng = np.random.default_rng(seed)
+    xs, ys = [], []
+    while sum(len(x) for x in xs) < n:
+        x = rng.uniform(x0, x1, 2 * n)
+        y = rng.uniform(y0, y1, 2 * n)
+        keep = shapely.contains_xy(inner, x, y)
+        xs.append(x[keep])
+        ys.append(y[keep])
+    lon, lat = to_wgs.transform(np.concatenate(xs)[:n], np.concatenate(ys)[:n])
+    return list(zip(lon.tolist(), lat.tolist()))
+
+
+def row(i: int, rnd: random.Random, species, uuid_hex, point) -> list[str]:
     cd_nom, name = species[rnd.randrange(len(species))]
     y = rnd.randint(1990, 2025)
     m = rnd.randint(1, 12)
     d = rnd.randint(1, 28)
-    lon = 3.0 + rnd.random() * 3.9
-    lat = 46.3 + rnd.random() * 1.9
+    lon, lat = point
     n_min = rnd.randint(1, 20)
     h = rnd.randint(6, 20)
     values = [
@@ -68,13 +96,14 @@ def generate(rows: int, out: pathlib.Path, error_rate: float = 0.01, seed: int =
     rnd = random.Random(seed)
     species = taxa()
     planted = 0
+    points = territory_points(min(rows, 1_000_000), seed)
     with open(out, "w", encoding="utf-8", newline="") as fh:
         fh.write(";".join(COLUMNS) + "\n")
         buf = []
         for i in range(1, rows + 1):
             values = row(i, rnd, species, lambda: "%08X-%04X-4%03X-8%03X-%012X" % (
                 rnd.getrandbits(32), rnd.getrandbits(16), rnd.getrandbits(12), rnd.getrandbits(12),
-                rnd.getrandbits(48)))
+                rnd.getrandbits(48)), points[(i - 1) % len(points)])
             if rnd.random() < error_rate:
                 col, val = PLANTS[rnd.randrange(len(PLANTS))]
                 values[col] = val

@@ -5,14 +5,16 @@
     result.write_accepted_csv(target)   # accepted rows, store columns, for COPY into PostGIS
     result.close()
 
-Steps: ``reader.inspect`` (size, binary, encoding, separator, header; C1, C2) → **one scan** of
-the file by DuckDB that types every value and evaluates every row rule and the TAXREF / HABREF
-look-ups as bits of a few integer masks, keeping only a narrow table (row, keys, coordinates,
-masks) → geometries, vectorised with numpy / pyproj / shapely (C9, K18; points never become
-Python objects) → communes, départements, mailles, duplicates as joins on the narrow table
-(C13, K16, K17, D1, D2) → the few flagged rows are read again to write each error with its
-value. Accepted rows are produced on demand (``write_accepted_csv``) by a last scan. A row is
-accepted when it has no blocking error. Nothing is written but the engine's temporary directory.
+Steps: ``reader.inspect`` (size, binary, encoding, separator, header; C1, C2) → DuckDB loads the
+rows as text once (table ``raw``, file order; lines with the wrong number of fields are C3) →
+**one pass** types every value and evaluates every row rule and the TAXREF / HABREF look-ups as
+bits of a few integer masks, keeping a narrow table (row, keys, coordinates, masks) →
+geometries, vectorised with numpy / pyproj / shapely (C9, K18; points never become Python
+objects) → communes, départements, mailles and duplicates as joins (C13, K16, K17, D1, D2) →
+only the flagged rows are typed again to write each error with its value. Accepted rows are
+produced on demand (``write_accepted_csv``). A row is accepted when it has no blocking error.
+DuckDB runs in memory within ``memory_limit`` and spills to the temporary directory beyond it;
+nothing else is written.
 """
 from __future__ import annotations
 
@@ -244,6 +246,7 @@ def run(path, referentials: Referentials | None = None, options: Options | None 
 
 
 def _connect(workdir: pathlib.Path, options: Options):
+    # in memory, bounded by memory_limit: beyond it DuckDB spills its blocks to temp_directory
     con = duckdb.connect(":memory:")
     con.execute(f"SET memory_limit = '{options.memory_limit}'")
     con.execute(f"SET threads = {int(options.threads)}")
@@ -291,25 +294,25 @@ class _Source:
         self.options = options
         self.present = frozenset(c for c in info.columns if c)
 
-    def _read(self, first: bool) -> str:
+    def load(self, con) -> None:
+        """The file's rows as text into table ``raw`` (file order: ``rowid`` + 1 is ``_k``); lines
+        with the wrong number of fields go to ``rejects_errors`` (rule C3)."""
         names = [c or f"_unknown_{i}" for i, c in enumerate(self.info.columns)]
         spec = "{" + ", ".join(f"'{n}': 'VARCHAR'" for n in names) + "}"
         delim = self.info.delimiter.replace("'", "''")
-        errors = ("store_rejects = true, rejects_table = 'rejects_errors', rejects_scan = 'rejects_scans'"
-                  if first else "ignore_errors = true")
-        return (f"read_csv('{_sql_path(self.info.utf8_path)}', delim = '{delim}', quote = '\"', escape = '\"', "
-                f"header = true, columns = {spec}, auto_detect = false, max_line_size = 4000000, "
-                f"strict_mode = true, {errors})")
+        con.execute(f"""CREATE TABLE raw AS SELECT * FROM read_csv('{_sql_path(self.info.utf8_path)}',
+                          delim = '{delim}', quote = '"', escape = '"', header = true, columns = {spec},
+                          auto_detect = false, max_line_size = 4000000, strict_mode = true,
+                          store_rejects = true, rejects_table = 'rejects_errors', rejects_scan = 'rejects_scans')""")
 
-    def select(self, typed: bool = True, first: bool = False, only: str | None = None) -> str:
+    def select(self, typed: bool = True, only: str | None = None) -> str:
         """``only``: a query of the ``_k`` to keep (filtered before typing)."""
-        trimmed = ["_k"]
+        trimmed = ["rowid + 1 AS _k"]
         for col in catalogue.columns():
             value = f"NULLIF(trim({R.q(col.name)}), '')" if col.name in self.present else "CAST(NULL AS VARCHAR)"
             trimmed.append(f"{value} AS {R.q(col.name)}")
-        numbered = f"(SELECT row_number() OVER () AS _k, * FROM {self._read(first)})"
-        where = f" WHERE _k IN ({only})" if only else ""
-        inner = f"SELECT {', '.join(trimmed)} FROM {numbered}{where}"
+        where = f" WHERE rowid + 1 IN ({only})" if only else ""
+        inner = f"SELECT {', '.join(trimmed)} FROM raw{where}"
         if not typed:
             return f"({inner})"
         out = ["*"]
@@ -423,6 +426,7 @@ def _masks(checks: list, present: frozenset = frozenset(_ALL_COLUMNS)) -> list[s
 
 
 def _scan(con, source: _Source, checks: list, content_md5: bool) -> None:
+    source.load(con)
     masks = _masks(checks, source.present)
     # D1 (in the file) needs equal keys only; D2 (against the store) needs a stable digest
     content = CONTENT_KEY if content_md5 else CONTENT_KEY.replace("md5(", "hash(", 1)
@@ -439,7 +443,7 @@ def _scan(con, source: _Source, checks: list, content_md5: bool) -> None:
                COALESCE(TRY_CAST(regexp_extract("geometrie", '{SRID_PREFIX}', 1) AS INTEGER), "srid__t",
                         {int(source.options.default_srid)}) AS srid,
                "srid" IS NOT NULL AND "srid__t" IS NULL AS srid_malformed
-          FROM {source.select(first=True)}""")
+          FROM {source.select()}""")
     con.execute("CREATE TABLE mask_count AS SELECT " + ", ".join(
         f"bit_or(m{i}) AS m{i}" for i in range(len(masks))) + " FROM base")
 
