@@ -49,17 +49,18 @@ from ckanext.sinp.domain.occtax import engine
 from ckanext.sinp.referentials import geo_store
 refs = engine.Referentials.from_dict(geo_store.referentials_from_files(schemas_dir()))
 t = time.perf_counter()
-with engine.run(sys.argv[1], refs, engine.Options(memory_limit=sys.argv[2])) as result:
+with engine.run(sys.argv[1], refs, engine.Options(memory_limit=sys.argv[2], max_bytes=None)) as result:
     report = result.report(limit=10)
     elapsed = time.perf_counter() - t
     out = {"seconds": elapsed, "rows": report["rows_received"], "accepted": report["rows_accepted"],
            "errors": report["errors_total"], "counts": report["counts"]}
     if len(sys.argv) > 4:
         t = time.perf_counter()
-        result.write_accepted_csv(sys.argv[4])
+        result.write_accepted_csv(sys.argv[4], {"resource_id": "bench", "package_id": "bench-package",
+                                                "owner_org": "bench-org"})
         result.write_errors_store_csv(sys.argv[4] + ".errors", "bench")
         out["export_seconds"] = time.perf_counter() - t
-out["maxrss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+out["maxrss_mib"] = int(next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1]) / 1024
 print(json.dumps(out))
 """
 
@@ -70,7 +71,7 @@ con = duckdb.connect(); con.execute("SET threads = 2")
 t = time.perf_counter()
 n = con.execute(f"SELECT count(*) FROM read_csv('{sys.argv[1]}', delim=';', header=true, all_varchar=true)").fetchone()[0]
 print(json.dumps({"seconds": time.perf_counter() - t, "rows": n,
-                  "maxrss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "maxrss_mib": int(next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1]) / 1024}))
 """
 
 FRICTIONLESS = r"""
@@ -78,12 +79,14 @@ import json, resource, sys, time
 from frictionless import Resource, Schema, formats
 schema = Schema.from_descriptor(json.load(open(sys.argv[2])))
 t = time.perf_counter()
-resource_ = Resource(path=sys.argv[1], schema=schema, format="csv", control=formats.CsvControl(delimiter=";"))
+import os
+resource_ = Resource(path=os.path.basename(sys.argv[1]), basepath=os.path.dirname(sys.argv[1]), schema=schema,
+                     format="csv", control=formats.CsvControl(delimiter=";"))
 report = resource_.validate(limit_errors=10**9)
 elapsed = time.perf_counter() - t
 print(json.dumps({"seconds": elapsed, "rows": report.tasks[0].stats.get("rows"),
                   "errors": len(report.flatten(["type"])),
-                  "maxrss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "maxrss_mib": int(next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1]) / 1024}))
 """
 
 INTEGRATE = r"""
@@ -195,16 +198,13 @@ def main():
                                                     str(schema)])
             print("frictionless", results["frictionless"], flush=True)
         psql(f"DROP DATABASE IF EXISTS {DB}")
-        psql(f"CREATE DATABASE {DB}")
+        psql(f"DROP ROLE IF EXISTS {DB}")
+        psql(f"CREATE ROLE {DB} LOGIN PASSWORD '{DB}'")
+        psql(f"CREATE DATABASE {DB} OWNER {DB}")
         psql("CREATE EXTENSION postgis", DB)
-        url = f"postgresql:///{DB}?host=/var/run/postgresql&user=postgres"
-        results["integration"] = subprocess.run(
-            ["su", "postgres", "-c", f"{CKAN_PY} -c '{INTEGRATE}' '{url}' {accepted} {accepted}.errors "
-                                     f"{ROOT / 'ckanext-sinp'}"],
-            capture_output=True, text=True, cwd="/")
-        if results["integration"].returncode != 0:
-            raise RuntimeError(results["integration"].stderr[-3000:])
-        results["integration"] = json.loads(results["integration"].stdout.strip().splitlines()[-1])
+        url = f"postgresql://{DB}:{DB}@127.0.0.1:{os.environ.get('PGPORT', '5432')}/{DB}"
+        results["integration"] = run_measured([str(CKAN_PY), "-c", INTEGRATE, url, str(accepted),
+                                               f"{accepted}.errors", str(ROOT / "ckanext-sinp")], env)
         print("integration", results["integration"], flush=True)
         data.unlink()
         accepted.unlink(missing_ok=True)
@@ -215,6 +215,7 @@ def main():
             print("big", results["big"], flush=True)
     finally:
         psql(f"DROP DATABASE IF EXISTS {DB}")
+        psql(f"DROP ROLE IF EXISTS {DB}")
         subprocess.run(["rm", "-rf", str(tmp)])
     write(args, gen, results)
 
@@ -228,7 +229,7 @@ def write(args, gen, r):
         "",
         f"Machine: {machine()}. File: {gen['rows']:,} rows × {len(occtax_data.COLUMNS)} columns of the standard "
         f"({gen['bytes'] / 1024 ** 2:.0f} MiB, {gen['planted']:,} rows with a planted error), each tool in its own "
-        "process, same file, same run. Ours = inspection (SHA-256, encoding) + every rule + report, with the "
+        "process, same file, same run, peak RSS = VmHWM of that process. Ours = inspection (SHA-256, encoding) + every rule + report, with the "
         "referential extracts shipped in `schemas/` and no store (duplicate checks against the store not included).",
         "",
         "| tool | time | rows/s | peak RSS | errors found |",

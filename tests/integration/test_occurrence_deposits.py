@@ -45,8 +45,8 @@ def deposit_env(app, clean_db, clean_index, jobs_worker):
     return app, api, user, org, jdd
 
 
-def upload(app, token, package_id, content: bytes, name="observations.csv", resource_id=None):
-    data = {"name": name, "format": "CSV", "upload": (io.BytesIO(content), name)}
+def upload(app, token, package_id, content: bytes, name="observations.csv", resource_id=None, **extra):
+    data = {"name": name, "format": "CSV", "upload": (io.BytesIO(content), name), **extra}
     if resource_id:
         data["id"] = resource_id
         action = "resource_update"
@@ -222,10 +222,14 @@ def test_integration_is_all_or_nothing(deposit_env, tmp_path):
     app, api, user, org, jdd = deposit_env
     res = upload(app, user["token"], jdd["id"], rows(6).encode())
     assert wait_report(api, res["id"])["rows_accepted"] == 6
-    header = ",".join(c.store for c in __import__("ckanext.sinp.domain.occtax.columns", fromlist=["x"]).store_columns())
+    from ckanext.sinp.domain.occtax import columns
+
+    names = [c.store for c in columns.store_columns()] + list(store.ROW_CONSTANTS)
+    valid = {"id_sinp_occtax": str(uuid.uuid4()).upper(), "nom_cite": "Myotis myotis", "resource_id": res["id"],
+             "package_id": jdd["id"], "owner_org": org["id"]}
     broken = tmp_path / "accepted.csv"
-    good_line = ",".join("" for _ in header.split(","))
-    broken.write_text(header + "\n" + good_line + "\n" + "pas,assez\n", encoding="utf-8")
+    broken.write_text(",".join(names) + "\n" + ",".join(valid.get(n, "") for n in names) + "\n"
+                      + "trop,peu,de,champs\n", encoding="utf-8")  # COPY fails on the 2nd row
     errors = tmp_path / "errors.csv"
     errors.write_text("resource_id,seq,row,column,code,category,blocking,message,value\n", encoding="utf-8")
     with pytest.raises(Exception):
@@ -244,3 +248,35 @@ def test_the_template_and_the_column_page_are_public(app, clean_db):
     for col in columns.columns():
         assert f'id="{col.name}"' in page
     assert "Pr</code> Présent" in page and "obsNomOrg" in page
+
+
+def test_qc_check_command_reports_like_the_deposit_and_stores_nothing(stack, clean_db, tmp_path):
+    import subprocess
+
+    expected = json.loads((FIXTURES / "gold_expected.json").read_text(encoding="utf-8"))
+    out = tmp_path / "rapport.json"
+    result = subprocess.run([stack["CKAN_BIN"], "-c", stack["CKAN_TEST_INI"], "sinp", "qc-check",
+                             str(FIXTURES / "gold.csv"), "--report", str(out)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1, result.stderr  # rows were rejected
+    assert "22 lignes reçues, 2 acceptées, 20 refusées." in result.stdout
+    assert "K18  Cohérence    Dans le territoire : 1" in result.stdout
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert sorted((e["row"], e["code"], e["column"]) for e in report["errors"]) == \
+        sorted(tuple(e) for e in expected["errors"])
+    with model.meta.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM sinp_occurrence")).scalar() == 0
+        assert conn.execute(sa.text("SELECT count(*) FROM sinp_deposit")).scalar() == 0
+
+
+def test_a_deposit_in_lambert93_is_chosen_per_resource(deposit_env):
+    app, api, user, org, jdd = deposit_env
+    text = HEADER + "\nOBS-1;Pr;Myotis myotis;60418;2024-05-01;2024-05-01;MARTIN Léa (LPO BFC);POINT(853000 6692000);St;Pu;Te;LPO BFC\n"
+    res = upload(app, user["token"], jdd["id"], text.encode(), srid="2154")
+    assert wait_report(api, res["id"])["rows_accepted"] == 1
+    feature = api.ok("sinp_occurrence_search", jdd=jdd["id"])["features"][0]
+    lon, lat = feature["geometry"]["coordinates"]
+    assert 5.0 < lon < 5.2 and 47.2 < lat < 47.4
+    wrong = upload(app, user["token"], jdd["id"], text.encode(), name="b.csv", srid="27572")
+    report = wait_report(api, wrong["id"])
+    assert report["status"] == "error" and "2154" in report["error_message"]

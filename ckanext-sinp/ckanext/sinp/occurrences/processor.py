@@ -180,12 +180,17 @@ def _process(engine, resource_id: str, force: bool) -> dict:
             state["stage"] = stage
             store.update_progress(engine, resource_id, round(0.9 * fraction, 3), stage)
 
+    srid = str(resource.get("srid") or "4326").strip()
+    if srid not in ("4326", "2154"):
+        store.fail(engine, resource_id, f"Système de coordonnées du dépôt « {srid} » non admis : indiquez 4326 "
+                                        "(WGS 84) ou 2154 (Lambert-93) dans le champ srid de la ressource.")
+        return {"status": "error"}
     titles = {p.id: p.title for p in model.Session.query(model.Package.id, model.Package.title)
               .filter(model.Package.type == "jdd")}
     lookup = store.DuplicateLookup(engine, resource_id, pkg.owner_org,
                                    {k: f"le jeu de données « {v} »" for k, v in titles.items()})
     options = qc.Options(
-        jdd_uuid=(pkg.extras or {}).get("sinp_uuid"), progress=progress,
+        jdd_uuid=(pkg.extras or {}).get("sinp_uuid"), progress=progress, default_srid=int(srid),
         file_name=resource.get("name") or os.path.basename(resource.get("url") or "depot.csv"),
         max_bytes=int(tk.config.get("ckanext.sinp.qc.max_bytes", DEFAULT_MAX_BYTES)),
         territory_tolerance_m=float(tk.config.get("ckanext.sinp.qc.territory_tolerance_m", 2000)),
@@ -196,7 +201,8 @@ def _process(engine, resource_id: str, force: bool) -> dict:
         with qc.run(path, load_referentials(), options, store=lookup, workdir=workdir) as result:
             store.update_progress(engine, resource_id, 0.9, "Intégration des données acceptées")
             accepted, errors = workdir / "accepted.csv", workdir / "errors.csv"
-            result.write_accepted_csv(accepted)
+            result.write_accepted_csv(accepted, {"resource_id": resource_id, "package_id": pkg.id,
+                                                 "owner_org": pkg.owner_org or ""})
             result.write_errors_store_csv(errors, resource_id)
             target = reports_dir(resource_id)
             target.mkdir(parents=True, exist_ok=True)

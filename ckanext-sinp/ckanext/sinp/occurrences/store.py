@@ -189,10 +189,16 @@ def _copy(conn, table: str, columns: list[str], source) -> None:
         cur.copy_expert(f"COPY {table} ({cols}) FROM STDIN WITH (FORMAT csv, HEADER true)", source)
 
 
+ROW_CONSTANTS = ("resource_id", "package_id", "owner_org")
+
+
 def integrate(engine, resource_id: str, accepted_csv, errors_csv, outcome: dict) -> int:
     """Replaces the deposit's occurrences and errors with the new ones and records ``outcome``
-    (columns of sinp_deposit), in one transaction. Returns the number of occurrences written."""
-    store_cols = [c.store for c in catalogue.store_columns()]
+    (columns of sinp_deposit), in one transaction. Returns the number of occurrences written.
+
+    ``accepted_csv`` has a header naming sinp_occurrence columns, ``resource_id``, ``package_id``
+    and ``owner_org`` included (``engine.Result.write_accepted_csv(path, constants)``): it is
+    COPied straight into the table."""
     with engine.begin() as conn:
         conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:r))"), {"r": resource_id})
         deposit = get_deposit(conn, resource_id)
@@ -200,23 +206,18 @@ def integrate(engine, resource_id: str, accepted_csv, errors_csv, outcome: dict)
             raise LookupError(resource_id)
         conn.execute(OCCURRENCE.delete().where(OCCURRENCE.c.resource_id == resource_id))
         conn.execute(QC_ERROR.delete().where(QC_ERROR.c.resource_id == resource_id))
-        conn.execute(text("CREATE TEMP TABLE IF NOT EXISTS sinp_occ_staging (LIKE sinp_occurrence) ON COMMIT DROP"))
-        conn.execute(text("ALTER TABLE sinp_occ_staging ALTER COLUMN id DROP NOT NULL"))
-        conn.execute(text("ALTER TABLE sinp_occ_staging ALTER COLUMN resource_id DROP NOT NULL"))
-        conn.execute(text("ALTER TABLE sinp_occ_staging ALTER COLUMN package_id DROP NOT NULL"))
-        conn.execute(text("ALTER TABLE sinp_occ_staging ALTER COLUMN created_at DROP NOT NULL"))
-        conn.execute(text("ALTER TABLE sinp_occ_staging ALTER COLUMN validation_status DROP NOT NULL"))
         with open(accepted_csv, encoding="utf-8", newline="") as fh:
             header = next(csv.reader(fh))
+            if not set(ROW_CONSTANTS) <= set(header):
+                raise ValueError(f"{accepted_csv}: columns {', '.join(ROW_CONSTANTS)} are required")
             fh.seek(0)
-            _copy(conn, "sinp_occ_staging", header, fh)
-        names = [c for c in store_cols + ["id_sinp_jdd", "content_key", "row_number"]]
-        select = ", ".join(f'"{c}"' for c in names)
-        written = conn.execute(text(f"""
-            INSERT INTO sinp_occurrence (resource_id, package_id, owner_org, {select})
-            SELECT :resource_id, :package_id, :owner_org, {select} FROM sinp_occ_staging"""),
-            {"resource_id": resource_id, "package_id": deposit["package_id"],
-             "owner_org": deposit["owner_org"]}).rowcount
+            _copy(conn, "sinp_occurrence", header, fh)
+        written = conn.execute(text("SELECT count(*) FROM sinp_occurrence WHERE resource_id = :r"),
+                               {"r": resource_id}).scalar()
+        stray = conn.execute(text("SELECT count(*) FROM sinp_occurrence WHERE resource_id = :r "
+                                  "AND package_id <> :p"), {"r": resource_id, "p": deposit["package_id"]}).scalar()
+        if stray:
+            raise ValueError(f"{accepted_csv}: rows of another package")
         with open(errors_csv, encoding="utf-8", newline="") as fh:
             _copy(conn, "sinp_qc_error", ["resource_id", "seq", "row", "column", "code", "category", "blocking",
                                           "message", "value"], fh)

@@ -148,14 +148,16 @@ class Result:
                                  FROM errors_out WHERE blocking GROUP BY "row") e ON e."row" = m._rn
                         ORDER BY m._rn""", target)
 
-    def write_accepted_csv(self, target) -> list[str]:
-        """Accepted rows with the store's columns (CSV with header; ``geom`` as EWKT/EWKB in WGS 84).
-        Returns the column names written."""
-        names = [c.store for c in catalogue.store_columns()] + list(STORE_EXTRA)
+    def write_accepted_csv(self, target, constants: dict | None = None) -> list[str]:
+        """Accepted rows with the store's columns (CSV with header; ``geom`` as EWKT/EWKB in WGS 84),
+        plus a column per entry of ``constants`` (same value on every row). Returns the names written."""
+        constants = constants or {}
+        names = [c.store for c in catalogue.store_columns()] + list(STORE_EXTRA) + list(constants)
         if self.con is None or self._source is None or not self.summary.get("rows_accepted"):
             pathlib.Path(target).write_text(",".join(names) + "\n", encoding="utf-8")
             return names
-        self._copy(_accepted_sql(self._source), target)
+        extra = "".join(f", {R._sql_str(str(v))} AS {k}" for k, v in constants.items())
+        self._copy(_accepted_sql(self._source, extra), target)
         return names
 
     def accepted_stats(self) -> dict:
@@ -785,7 +787,7 @@ def _finish(con) -> None:
     _messages(con)
 
 
-def _accepted_sql(source: _Source) -> str:
+def _accepted_sql(source: _Source, extra: str = "") -> str:
     parts = []
     for col in catalogue.store_columns():
         if col.name == "geometrie":
@@ -800,7 +802,7 @@ def _accepted_sql(source: _Source) -> str:
             parts.append(f"s.{R.q(col.name)} AS {col.store}")
         else:
             parts.append(f"s.{R.t(col.name)} AS {col.store}")
-    return f"""SELECT {', '.join(parts)}, s._jdd AS id_sinp_jdd, {CONTENT_KEY} AS content_key, m._rn AS row_number
+    return f"""SELECT {', '.join(parts)}, s._jdd AS id_sinp_jdd, {CONTENT_KEY} AS content_key, m._rn AS row_number{extra}
                  FROM {source.select()} s JOIN base b USING (_k) JOIN kmap m USING (_k)
                  LEFT JOIN geo g USING (_k)
                 WHERE s._k NOT IN (SELECT _k FROM rejected) ORDER BY m._rn"""
