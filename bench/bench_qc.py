@@ -247,7 +247,7 @@ def write(args, gen, r):
               + f"; goal ≥ 400 000 rows/s: {'met' if rate >= 400_000 else 'missed'}."]
     integ = r.get("integration")
     if integ:
-        lines += ["", f"Integration into PostGIS (`store.integrate`: one transaction, COPY + INSERT with 7 indexes "
+        lines += ["", f"Integration into PostGIS (`store.integrate`: one transaction, COPY straight into the table and its 7 indexes "
                       f"incl. GiST): {integ['rows']:,} rows in {integ['seconds']:.1f} s = "
                       f"{integ['rows'] / integ['seconds']:,.0f} rows/s (goal ≥ 100 000); writing the accepted rows "
                       f"from DuckDB: {ours.get('export_seconds', 0):.1f} s."]

@@ -76,6 +76,14 @@ def sinp_qc_report_show(context, data_dict):
                                           data_dict.get("column"), data_dict.get("category"))
     summary = deposit.get("summary") or {}
     site = tk.config.get("ckan.site_url", "").rstrip("/")
+    timeout = int(tk.config.get("ckanext.sinp.qc.job_timeout", 3600)) + 120
+    queued = deposit.get("queued_at")
+    if deposit["status"] in ("pending", "running") and queued is not None and \
+            (dt.datetime.now(dt.timezone.utc) - queued).total_seconds() > timeout:
+        # the job died (worker killed, machine restarted): its transaction left nothing behind
+        deposit["status"] = "error"
+        deposit["error_message"] = ("Le contrôle a été interrompu avant la fin (aucune donnée de ce contrôle n'a été "
+                                    "intégrée) : relancez-le.")
     return {
         "resource_id": resource.id, "package_id": pkg.id, "status": deposit["status"],
         "progress": deposit["progress"], "stage": deposit.get("stage"),
