@@ -15,11 +15,11 @@ import datetime as dt
 import logging
 
 import sqlalchemy as sa
-from sqlalchemy import event
 
 import ckan.model as model
 import ckan.plugins.toolkit as tk
 
+from ckanext.sinp import session_hooks
 from ckanext.sinp.csw import repository
 from ckanext.sinp.domain import iso
 from ckanext.sinp.domain import model as sinp_model
@@ -34,32 +34,23 @@ PENDING_KEY = "sinp_csw_pending"
 
 def mark(package_id: str, uuid: str | None = None) -> None:
     """Remembers that ``package_id`` (SINP UUID ``uuid`` if known) changed in this transaction."""
-    pending = model.Session().info.setdefault(PENDING_KEY, {})
-    pending[package_id] = uuid or pending.get(package_id)
+    changed = session_hooks.pending(PENDING_KEY)
+    changed[package_id] = uuid or changed.get(package_id)
 
 
-def _after_commit(session) -> None:
-    pending = session.info.pop(PENDING_KEY, None)
-    if pending:
-        ids = sorted(pending)
-        uuids = {k: v for k, v in pending.items() if v}
-        try:
-            tk.enqueue_job(sync_packages, [ids], {"known_uuids": uuids}, title="Synchronisation CSW",
-                           rq_kwargs={"timeout": 600})
-        except Exception:  # Redis down: the row stays stale until `ckan sinp csw-sync`
-            log.exception("CSW sync of %s could not be queued; run `ckan sinp csw-sync`", ids)
-
-
-def _after_rollback(session) -> None:
-    session.info.pop(PENDING_KEY, None)
+def _queue(pending: dict) -> None:
+    ids = sorted(pending)
+    uuids = {k: v for k, v in pending.items() if v}
+    try:
+        tk.enqueue_job(sync_packages, [ids], {"known_uuids": uuids}, title="Synchronisation CSW",
+                       rq_kwargs={"timeout": 600})
+    except Exception:  # Redis down: the row stays stale until `ckan sinp csw-sync`
+        log.exception("CSW sync of %s could not be queued; run `ckan sinp csw-sync`", ids)
 
 
 def install_session_hooks() -> None:
-    """Listens to CKAN's session so that the sync runs only after a successful commit."""
-    target = model.meta.Session
-    if not event.contains(target, "after_commit", _after_commit):
-        event.listen(target, "after_commit", _after_commit)
-        event.listen(target, "after_soft_rollback", lambda session, previous: _after_rollback(session))
+    """The sync is queued only after a successful commit."""
+    session_hooks.install(PENDING_KEY, _queue)
 
 
 # --- rendering --------------------------------------------------------------------------------

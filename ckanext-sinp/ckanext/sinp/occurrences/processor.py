@@ -15,11 +15,10 @@ import pathlib
 import shutil
 import tempfile
 
-from sqlalchemy import event
-
 import ckan.model as model
 import ckan.plugins.toolkit as tk
 
+from ckanext.sinp import session_hooks
 from ckanext.sinp.domain.occtax import engine as qc
 from ckanext.sinp.occurrences import store
 
@@ -58,28 +57,19 @@ def mark(resource: dict, user: str | None, deferred: bool = False) -> None:
         except Exception:  # Redis down: the deposit shows "pending"; `sinp_qc_run` re-queues it
             log.exception("Contrôle du dépôt %s non mis en file d'attente", resource["id"])
         return
-    pending = model.Session().info.setdefault(PENDING_KEY, {})
-    pending[resource["id"]] = (resource["package_id"], user)
+    session_hooks.pending(PENDING_KEY)[resource["id"]] = (resource["package_id"], user)
 
 
-def _after_commit(session) -> None:
-    pending = session.info.pop(PENDING_KEY, None)
-    for resource_id, (package_id, user) in (pending or {}).items():
+def _queue(pending: dict) -> None:
+    for resource_id, (package_id, user) in pending.items():
         try:
             enqueue(resource_id, package_id, user)
         except Exception:  # Redis down: the deposit shows "pending"; `sinp_qc_run` re-queues it
             log.exception("Contrôle du dépôt %s non mis en file d'attente", resource_id)
 
 
-def _after_rollback(session) -> None:
-    session.info.pop(PENDING_KEY, None)
-
-
 def install_session_hooks() -> None:
-    target = model.meta.Session
-    if not event.contains(target, "after_commit", _after_commit):
-        event.listen(target, "after_commit", _after_commit)
-        event.listen(target, "after_soft_rollback", lambda session, previous: _after_rollback(session))
+    session_hooks.install(PENDING_KEY, _queue)
 
 
 def enqueue(resource_id: str, package_id: str, user: str | None) -> None:
