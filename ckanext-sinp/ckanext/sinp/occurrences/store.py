@@ -99,13 +99,14 @@ def _occurrence_columns():
 
 OCCURRENCE = Table(
     "sinp_occurrence", metadata, *_occurrence_columns(),
+    # each index is paid for at integration (≈ 1 s per million rows to build, several times that to
+    # maintain row by row): only those a query uses — replace/delete, search and stats, duplicates
     Index("ix_sinp_occurrence_resource", "resource_id"),
-    Index("ix_sinp_occurrence_jdd", "id_sinp_jdd"),
+    Index("ix_sinp_occurrence_package", "package_id"),
     Index("ix_sinp_occurrence_cd_nom", "cd_nom"),
     Index("ix_sinp_occurrence_uuid", "id_sinp_occtax", unique=True),
     Index("ix_sinp_occurrence_origin", "owner_org", "id_origine"),
     Index("ix_sinp_occurrence_content", "content_key"),
-    Index("ix_sinp_occurrence_dates", "date_debut", "date_fin"),
     comment="Occurrences de taxons acceptées (standard v2.0), une ligne par observation",
 )
 
@@ -120,6 +121,9 @@ def ensure_tables(engine) -> None:
                           "geometry(Geometry, 4326)"))
         conn.execute(text(f"CREATE INDEX IF NOT EXISTS ix_sinp_occurrence_geom ON sinp_occurrence "
                           f"USING gist ({GEOM_COLUMN})"))
+        # tables created before the index set above
+        conn.execute(text("CREATE INDEX IF NOT EXISTS ix_sinp_occurrence_package ON sinp_occurrence (package_id)"))
+        conn.execute(text("DROP INDEX IF EXISTS ix_sinp_occurrence_jdd, ix_sinp_occurrence_dates"))
 
 
 # --- deposits --------------------------------------------------------------------------------------
