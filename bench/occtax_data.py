@@ -37,19 +37,16 @@ def taxa() -> list[tuple[int, str]]:
 
 def territory_points(n: int, seed: int) -> list[tuple[float, float]]:
     """``n`` random points inside the territory outline shipped in schemas/ (2 km from its edge)."""
-    import json
-
     import numpy as np
     import shapely
     from pyproj import Transformer
 
+    sys.path.insert(0, str(ROOT / "ckanext-sinp"))
+    from ckanext.sinp.referentials import geo
+
     path = ROOT / "schemas" / "referentiels" / "territoire" / "bourgogne-franche-comte.geojson"
-    data = json.loads(path.read_text(encoding="utf-8"))
-    geom = data.get("geometry") or (data.get("features") or [{}])[0].get("geometry") or data
-    to_l93 = Transformer.from_crs(4326, 2154, always_xy=True)
     to_wgs = Transformer.from_crs(2154, 4326, always_xy=True)
-    area = shapely.transform(shapely.geometry.shape(geom), lambda c: np.column_stack(to_l93.transform(c[:, 0], c[:, 1])))
-    inner = shapely.buffer(area, -2000)
+    inner = shapely.buffer(geo.to_lambert93(geo.read_territory(path).geometry), -2000)
     shapely.prepare(inner)
     x0, y0, x1, y1 = inner.bounds
     rng = np.random.default_rng(seed)

@@ -121,14 +121,9 @@ def load_referentials() -> qc.Referentials:
     data = geo_store.qc_referentials(model.meta.engine)
     territory_file = tk.config.get("ckanext.sinp.territory_file")
     if territory_file and not data.get("territory_wkt"):
-        import json
+        from ckanext.sinp.referentials import geo
 
-        import shapely
-
-        with open(territory_file, encoding="utf-8") as fh:
-            geojson = json.load(fh)
-        geom = geojson.get("geometry") or (geojson.get("features") or [{}])[0].get("geometry") or geojson
-        data["territory_wkt"] = shapely.geometry.shape(geom).wkt
+        data["territory_wkt"] = geo.read_territory(territory_file).wkt
     return qc.Referentials.from_dict(data)
 
 

@@ -13,6 +13,7 @@ FONT_DIRS = ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/dejavu")
 
 
 def _size(n: int | None) -> str:
+    """« 1,5 Mo (1 572 864 octets) » or « 812 octets »."""
     if n is None:
         return "—"
     value, unit = float(n), "octets"
@@ -20,8 +21,9 @@ def _size(n: int | None) -> str:
         if value < 1024:
             break
         value, unit = value / 1024, next_unit
-    text = f"{value:.0f} {unit}" if unit == "octets" else f"{value:.1f} {unit}".replace(".", ",")
-    return f"{text} ({n:,} octets)".replace(",", " ") if unit != "octets" else text
+    if unit == "octets":
+        return f"{n} octets"
+    return f"{value:.1f} {unit}".replace(".", ",") + f" ({_n(n)} octets)"
 
 
 def _when(value) -> str:

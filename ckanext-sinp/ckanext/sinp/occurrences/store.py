@@ -26,6 +26,7 @@ from sqlalchemy import (JSON, BigInteger, Boolean, Column, Date, DateTime, Float
 from sqlalchemy.dialects.postgresql import JSONB
 
 from ckanext.sinp.domain.occtax import columns as catalogue
+from ckanext.sinp.referentials.store import copy_line, dbapi_cursor
 
 metadata = MetaData()
 
@@ -186,11 +187,10 @@ def next_receipt_number(conn, year: int) -> str:
 
 # --- integration -----------------------------------------------------------------------------------
 
-def _copy(conn, table: str, columns: list[str], source) -> None:
-    raw = conn.connection.driver_connection if hasattr(conn.connection, "driver_connection") else conn.connection
+def _copy(conn, table: str, columns: list[str], source, options: str = "FORMAT csv, HEADER true") -> None:
     cols = ", ".join(f'"{c}"' for c in columns)
-    with raw.cursor() as cur:
-        cur.copy_expert(f"COPY {table} ({cols}) FROM STDIN WITH (FORMAT csv, HEADER true)", source)
+    with dbapi_cursor(conn) as cur:
+        cur.copy_expert(f"COPY {table} ({cols}) FROM STDIN WITH ({options})", source)
 
 
 ROW_CONSTANTS = ("resource_id", "package_id", "owner_org")
@@ -262,10 +262,8 @@ class DuplicateLookup:
             return []
         with self.engine.begin() as conn:
             conn.execute(text("CREATE TEMP TABLE sinp_lookup (v text) ON COMMIT DROP"))
-            buf = io.StringIO("\n".join(v.replace("\\", "\\\\") for v in values) + "\n")
-            raw = conn.connection.driver_connection
-            with raw.cursor() as cur:
-                cur.copy_expert("COPY sinp_lookup (v) FROM STDIN", buf)
+            _copy(conn, "sinp_lookup", ["v"], io.StringIO("".join(copy_line((v,)) for v in values)),
+                  "FORMAT text")
             return conn.execute(text(f"""SELECT DISTINCT o.{column}, o.package_id FROM sinp_occurrence o
                                           JOIN sinp_lookup l ON l.v = o.{column}
                                          WHERE o.resource_id <> :r {extra}"""),

@@ -47,7 +47,7 @@ from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from . import geo, habref
-from .store import VERSION_TABLE, _copy_line, _dbapi_cursor, file_sha256, get_referential_version
+from .store import VERSION_TABLE, CopyStream, copy_line, dbapi_cursor, file_sha256, get_referential_version
 from .store import metadata as _store_metadata
 from .tabular import separator_label
 from .taxref import iter_taxref
@@ -219,8 +219,8 @@ def _lock_key(name: str) -> int:
     return int.from_bytes(digest[:8], "big") & 0x7FFFFFFFFFFFFFFF
 
 
-class _RowSource:
-    """File-like object for psycopg2 ``copy_expert``: formats rows on demand, reports progress."""
+class _RowSource(CopyStream):
+    """Formats rows on demand for COPY, reports progress."""
 
     BATCH = 1000
 
@@ -229,18 +229,9 @@ class _RowSource:
         self._progress = progress
         self.rows = 0
         self.reported = 0
-        self.error: BaseException | None = None
-
-    def read(self, size: int = -1) -> str:
-        # psycopg2 turns an exception raised here into QueryCanceled: keep the original.
-        try:
-            return self._read()
-        except BaseException as error:
-            self.error = error
-            raise
 
     def _read(self) -> str:
-        lines = [_copy_line(row) for row in itertools.islice(self._rows, self.BATCH)]
+        lines = [copy_line(row) for row in itertools.islice(self._rows, self.BATCH)]
         self.rows += len(lines)
         if lines and self._progress is not None:
             self.reported = self.rows
@@ -250,7 +241,7 @@ class _RowSource:
 
 def _copy_rows(conn, spec: TableSpec, rows: Sequence[tuple], progress: Progress | None) -> int:
     source = _RowSource(rows, progress)
-    cursor = _dbapi_cursor(conn)
+    cursor = dbapi_cursor(conn)
     try:
         cursor.copy_expert(f"COPY {spec.staging} ({', '.join(spec.column_names)}) FROM STDIN", source,
                            size=1 << 16)
@@ -441,7 +432,7 @@ LOADERS: dict[str, Callable[..., ReferentialLoadResult]] = {
 def _int_array(conn, table: str, column: str) -> np.ndarray:
     """Sorted unique int64 values of a column, read with COPY (fast for TAXREF's ~700 000 rows)."""
     buffer = io.BytesIO()
-    cursor = _dbapi_cursor(conn)
+    cursor = dbapi_cursor(conn)
     try:
         cursor.copy_expert(f"COPY (SELECT DISTINCT {column} FROM {table} ORDER BY 1) TO STDOUT", buffer)
     finally:

@@ -170,7 +170,7 @@ def get_referential_version(conn, name: str = REFERENTIAL_NAME) -> dict | None:
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
-def _copy_line(values) -> str:
+def copy_line(values) -> str:
     """One line of COPY text format (tab-separated, \\N for NULL, backslash escapes)."""
     # Fast path for the usual line with nothing to escape: NULLs as NUL placeholders
     # (PostgreSQL text cannot hold NUL), then one check on the joined line.
@@ -182,8 +182,26 @@ def _copy_line(values) -> str:
     return line.replace("\0", "\\N") + "\n"
 
 
-class _CopySource:
-    """File-like object for psycopg2 ``copy_expert``: parses and formats records on demand."""
+class CopyStream:
+    """File-like object for psycopg2 ``copy_expert`` whose subclasses produce COPY text by batches
+    in ``_read``. psycopg2 turns an exception raised in ``read`` into QueryCanceled ("error in
+    .read() call"): the original one is kept in ``error`` for the loader to re-raise."""
+
+    error: BaseException | None = None
+
+    def read(self, size: int = -1) -> str:
+        try:
+            return self._read()
+        except BaseException as error:
+            self.error = error
+            raise
+
+    def _read(self) -> str:
+        raise NotImplementedError
+
+
+class _CopySource(CopyStream):
+    """Parses and formats TAXREF records on demand."""
 
     BATCH = 2000
     PROGRESS_EVERY = 10000
@@ -197,15 +215,6 @@ class _CopySource:
         self.error: BaseException | None = None
         self._next_progress = self.PROGRESS_EVERY
 
-    def read(self, size: int = -1) -> str:
-        # psycopg2 turns an exception raised here into QueryCanceled ("error in
-        # .read() call"): keep the original one for load_taxref to re-raise.
-        try:
-            return self._read()
-        except BaseException as error:
-            self.error = error
-            raise
-
     def _read(self) -> str:
         lines = []
         for record in itertools.islice(self._records, self.BATCH):
@@ -213,7 +222,7 @@ class _CopySource:
                 raise TaxrefFormatError(f"CD_NOM {record.cd_nom} en double (déjà présent plus haut"
                                         " dans le fichier).", record.line_number, "CD_NOM")
             self._seen.add(record.cd_nom)
-            lines.append(_copy_line(_record_values(record) + search_keys(record)))
+            lines.append(copy_line(_record_values(record) + search_keys(record)))
         self.rows += len(lines)
         if self._progress is not None and self.rows >= self._next_progress:
             self.reported = self.rows
@@ -222,7 +231,7 @@ class _CopySource:
         return "".join(lines)
 
 
-def _dbapi_cursor(conn):
+def dbapi_cursor(conn):
     dbapi_connection = conn.connection.dbapi_connection
     cursor = dbapi_connection.cursor()
     if not hasattr(cursor, "copy_expert"):
@@ -271,7 +280,7 @@ def load_taxref(engine, path, version_label: str, progress: Callable[[int], None
             _staging_table().create(conn)
             with TaxrefReader(path, encoding=encoding) as reader:
                 source = _CopySource(reader, progress)
-                cursor = _dbapi_cursor(conn)
+                cursor = dbapi_cursor(conn)
                 try:
                     cursor.copy_expert(
                         f"COPY {STAGING_TABLE_NAME} ({', '.join(_COPY_COLUMNS)}) FROM STDIN", source,

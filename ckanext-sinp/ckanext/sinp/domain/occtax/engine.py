@@ -488,7 +488,7 @@ def _geometry(con, refs: Referentials, options: Options, skipped: list) -> None:
     con.execute("CREATE TABLE geo_err (_k BIGINT, code VARCHAR, detail VARCHAR)")
     to_wgs = Transformer.from_crs(2154, 4326, always_xy=True)
     to_l93 = Transformer.from_crs(4326, 2154, always_xy=True)
-    territory = _territory(refs, options, to_l93)
+    territory = _territory(refs, options)
     if territory is None:
         if con.execute("SELECT count(*) FROM base WHERE has_geom").fetchone()[0]:
             skipped.append({"code": "K18", "reason": "contour du territoire non chargé"})
@@ -499,12 +499,14 @@ def _geometry(con, refs: Referentials, options: Options, skipped: list) -> None:
                    SELECT _k, 'geometrie', code, detail FROM geo_err""")
 
 
-def _territory(refs: Referentials, options: Options, to_l93):
+def _territory(refs: Referentials, options: Options):
     import shapely
+
+    from ckanext.sinp.referentials.geo import to_lambert93
 
     if not refs.territory_wkt:
         return None
-    area = _transform(np.array([shapely.from_wkt(refs.territory_wkt)], dtype=object), to_l93)[0]
+    area = to_lambert93(shapely.from_wkt(refs.territory_wkt))
     if options.territory_tolerance_m:
         area = shapely.buffer(area, options.territory_tolerance_m)
     shapely.prepare(area)
@@ -708,20 +710,15 @@ def _duplicates(con, store: Store | None) -> None:
          WHERE _k <> first_k""")
     if store is None:
         return
-    uuids = [r[0] for r in con.execute("SELECT DISTINCT uuid FROM base WHERE uuid IS NOT NULL").fetchall()]
-    found = store.existing_uuids(uuids) if uuids else set()
-    if found:
-        _register_values(con, "found_uuid", sorted(found), "str")
-        con.execute("""INSERT INTO errors (k, "column", code, value, detail)
-            SELECT _k, 'idSINPOccTax', 'K16', uuid, 'existe déjà sur la plateforme'
-              FROM base WHERE uuid IN (SELECT v FROM found_uuid)""")
-    origins = [r[0] for r in con.execute("SELECT DISTINCT origin FROM base WHERE origin IS NOT NULL").fetchall()]
-    found = store.existing_origin_ids(origins) if origins else set()
-    if found:
-        _register_values(con, "found_origin", sorted(found), "str")
-        con.execute("""INSERT INTO errors (k, "column", code, value, detail)
-            SELECT _k, 'idOrigine', 'K17', origin, 'a déjà été déposé par ce producteur'
-              FROM base WHERE origin IN (SELECT v FROM found_origin)""")
+    for key, column, code, lookup, detail in (
+            ("uuid", "idSINPOccTax", "K16", store.existing_uuids, "existe déjà sur la plateforme"),
+            ("origin", "idOrigine", "K17", store.existing_origin_ids, "a déjà été déposé par ce producteur")):
+        values = [r[0] for r in con.execute(f"SELECT DISTINCT {key} FROM base WHERE {key} IS NOT NULL").fetchall()]
+        found = lookup(values) if values else set()
+        if found:
+            _register_values(con, f"found_{key}", sorted(found), "str")
+            con.execute(f"""INSERT INTO errors (k, "column", code, value, detail)
+                SELECT _k, '{column}', '{code}', {key}, '{detail}' FROM base WHERE {key} IN (SELECT v FROM found_{key})""")
     contents = [r[0] for r in con.execute("SELECT DISTINCT content_key FROM base WHERE has_date").fetchall()]
     found = store.existing_content_keys(contents) if contents else {}
     if found:
