@@ -12,7 +12,7 @@ import time
 import pytest
 from lxml import etree
 
-from ckanext.sinp.domain import model, mtd
+from ckanext.sinp.domain import model, mtd, safexml
 
 FIXTURES = pathlib.Path(__file__).resolve().parent.parent / "fixtures" / "mtd"
 NS = {"gml": mtd.GML_NS, "m": mtd.MTD_NS}
@@ -558,7 +558,7 @@ def test_no_file_or_network_access(template, precheck, listening_port, monkeypat
     """Refused by the check before parsing; and, with that check disabled, the parser itself
     neither reads the file nor opens the connection (the DOCTYPE is then refused after parsing)."""
     if not precheck:
-        monkeypatch.setattr(mtd, "_refuse_dtd", lambda raw: None)
+        monkeypatch.setattr(safexml, "_refuse_dtd", lambda raw, label: None)
     server, port = listening_port
     for url in ("file:///etc/passwd", f"http://127.0.0.1:{port}/secret"):
         with pytest.raises(mtd.MtdError) as err:

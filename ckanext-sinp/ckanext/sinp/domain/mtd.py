@@ -74,7 +74,6 @@ file or the network. Errors are :class:`MtdError` with a French message.
 """
 from __future__ import annotations
 
-import codecs
 import dataclasses
 import decimal
 import functools
@@ -82,7 +81,9 @@ import re
 
 from lxml import etree
 
-from ckanext.sinp.domain import model
+from ckanext.sinp.domain import model, safexml
+
+_PARSER_OPTIONS = safexml.PARSER_OPTIONS  # (tests check the settings)
 
 MTD_NS = "http://inpn.mnhn.fr/mtd"
 GML_NS = "http://www.opengis.net/gml/3.2"
@@ -96,6 +97,7 @@ LEGACY_SCHEMA_MARK = "1_3_1"
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 RECORD_LABELS = {"ca": "Cadre d'acquisition", "jdd": "Jeu de données"}
 XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
+_NOT_XML_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 
 # Order of the child elements of each MTD type (§2.3 skeletons). Ordering only: which elements
 # exist and what they hold comes from the schemas.
@@ -124,15 +126,6 @@ SEQUENCES = {
 
 _SCALAR_KINDS = ("text", "uuid", "code", "date", "boolean", "decimal", "email", "url")
 _ITEM_KINDS = ("publications", "protocols", "attributes")
-_DTD_RE = re.compile(r"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
-_DTD_RE_BYTES = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
-_NOT_XML_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
-_PARSER_OPTIONS = dict(
-    resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
-    huge_tree=False, remove_comments=True, remove_pis=True, collect_ids=False,
-)
-
-
 class MtdError(ValueError):
     """A document that cannot be read as MTD XML; the message is meant for the user (French)."""
 
@@ -161,9 +154,10 @@ def parse_document(data, max_bytes: int = DEFAULT_MAX_BYTES) -> list[MtdRecord]:
     group), then JDD, each in document order. Raises MtdError (French message) for a document
     that is too large, declares a DTD or entities, is not well-formed, holds no record, or has
     a record without identifier."""
-    raw, encoding = _as_bytes(data, max_bytes)
-    _refuse_dtd(raw)
-    root = _parse_xml(raw, encoding)
+    try:
+        root = safexml.parse(data, max_bytes, "MTD")
+    except safexml.XmlRefused as err:
+        raise MtdError(str(err)) from None
     elements = _record_elements(root)
     if not elements:
         raise MtdError(
@@ -172,68 +166,6 @@ def parse_document(data, max_bytes: int = DEFAULT_MAX_BYTES) -> list[MtdRecord]:
             "jdd:JeuDeDonnees, en général dans des gml:featureMember.")
     records = [_read_record(element, position) for position, element in enumerate(elements, 1)]
     return _ordered(records)
-
-
-def _mb(size: int) -> str:
-    return f"{size / (1024 * 1024):.3g}".replace(".", ",")
-
-
-def _as_bytes(data, max_bytes: int) -> tuple[bytes, str | None]:
-    if isinstance(data, str):
-        if len(data) > max_bytes:  # a character is at least one byte
-            raise MtdError(f"Le document dépasse {_mb(max_bytes)} Mo.")
-        raw, encoding = data.encode("utf-8", errors="replace"), "utf-8"
-    elif isinstance(data, (bytes, bytearray, memoryview)):
-        raw, encoding = bytes(data), None
-    else:
-        raise MtdError("Document illisible : le contenu XML est attendu (texte ou octets).")
-    if len(raw) > max_bytes:
-        raise MtdError(f"Le document dépasse {_mb(max_bytes)} Mo ({_mb(len(raw))} Mo).")
-    if not raw.strip():
-        raise MtdError("Le document est vide.")
-    return raw, encoding
-
-
-def _scan_text(raw: bytes) -> str | None:
-    """The document as text when it is in a UTF-16/32 encoding (None: ASCII-compatible)."""
-    head = raw[:4]
-    if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
-        encoding = "utf-32"
-    elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        encoding = "utf-16"
-    else:
-        encoding = {b"\x00\x00\x00<": "utf-32-be", b"<\x00\x00\x00": "utf-32-le"}.get(head)
-        if encoding is None:
-            encoding = {b"\x00<": "utf-16-be", b"<\x00": "utf-16-le"}.get(head[:2])
-    return raw.decode(encoding, errors="replace") if encoding else None
-
-
-def _refuse_dtd(raw: bytes) -> None:
-    text = _scan_text(raw)
-    match = _DTD_RE_BYTES.search(raw) if text is None else _DTD_RE.search(text)
-    if match:
-        name = match.group(1)
-        name = (name.decode("ascii") if isinstance(name, bytes) else name).upper()
-        raise MtdError(f"Document refusé : il contient une déclaration <!{name}> "
-                       "(DTD ou entité), interdite dans un document MTD pour des raisons de sécurité.")
-
-
-def _parse_xml(raw: bytes, encoding: str | None):
-    parser = etree.XMLParser(encoding=encoding, **_PARSER_OPTIONS)
-    try:
-        root = etree.fromstring(raw, parser)
-    except etree.XMLSyntaxError as err:
-        line = err.lineno or (err.position[0] if err.position else "?")
-        raise MtdError(f"XML mal formé, ligne {line} : {err.msg}") from None
-    except (ValueError, LookupError) as err:  # e.g. an unknown encoding
-        raise MtdError(f"XML illisible : {err}") from None
-    if root is None:
-        raise MtdError("XML mal formé, ligne 1 : document vide.")
-    docinfo = root.getroottree().docinfo
-    if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
-        raise MtdError("Document refusé : il contient une déclaration <!DOCTYPE> (DTD), interdite "
-                       "dans un document MTD pour des raisons de sécurité.")
-    return root
 
 
 def _local(element) -> str:
