@@ -1,7 +1,7 @@
 """ckanext-sinp: SINP metadata catalogue (CKAN 2.12 extension, harvesters, schemas).
 
 The extension code lives in ``ckanext-sinp/`` (package ``ckanext.sinp``); the
-harvesters in ``harvesters/`` join it as they are written.
+harvesters in ``harvesters/`` (package ``ckanext.sinp_harvesters``).
 """
 from setuptools import find_namespace_packages, setup
 
@@ -13,8 +13,9 @@ setup(
     long_description_content_type="text/markdown",
     license="AGPL-3.0-or-later",
     python_requires=">=3.10",
-    package_dir={"": "ckanext-sinp"},
-    packages=find_namespace_packages("ckanext-sinp", include=["ckanext.*"]),
+    # the harvesters live in the top-level harvesters/ folder, installed as ckanext.sinp_harvesters
+    package_dir={"": "ckanext-sinp", "ckanext.sinp_harvesters": "harvesters"},
+    packages=find_namespace_packages("ckanext-sinp", include=["ckanext.*"]) + ["ckanext.sinp_harvesters"],
     include_package_data=True,
     package_data={
         "ckanext.sinp": [
@@ -29,6 +30,8 @@ setup(
         "ckan.plugins": [
             "sinp = ckanext.sinp.plugin:SinpPlugin",
             "sinp_spatial_harvest = ckanext.sinp.plugin:SinpSpatialHarvestPlugin",
+            "sinp_mtd = ckanext.sinp_harvesters.mtd:SinpMtdHarvester",
+            "sinp_csw = ckanext.sinp_harvesters.csw:SinpCswHarvester",
         ],
         "ckan.rdf.profiles": [
             "sinp = ckanext.sinp.dcat_profile:SinpDCATProfile",

@@ -165,7 +165,7 @@ def parse_document(data, max_bytes: int = DEFAULT_MAX_BYTES) -> list[MtdRecord]:
             f"« {_local(root)} ») : un document MTD contient des éléments ca:CadreAcquisition ou "
             "jdd:JeuDeDonnees, en général dans des gml:featureMember.")
     records = [_read_record(element, position) for position, element in enumerate(elements, 1)]
-    return _ordered(records)
+    return ordered(records)
 
 
 def _local(element) -> str:
@@ -353,7 +353,7 @@ def _references(rec: MtdRecord) -> list[tuple[model.Field, str]]:
     return out
 
 
-def _ordered(records: list[MtdRecord]) -> list[MtdRecord]:
+def ordered(records: list[MtdRecord]) -> list[MtdRecord]:
     """CA before JDD; a méta-cadre of the document before the cadres it groups."""
     cas = [r for r in records if r.kind == "ca"]
     by_uuid = {}

@@ -6,26 +6,18 @@ the catalogue, checks rights and writes through CKAN's own actions, all in one t
 from __future__ import annotations
 
 import logging
-import re
-import unicodedata
 
-import ckan.lib.search as search
 import ckan.plugins.toolkit as tk
 
 from ckanext.sinp.domain import model as sinp_model
 from ckanext.sinp.domain import mtd
 from ckanext.sinp.logic import queries
+from ckanext.sinp.logic import records as writer
 from ckanext.sinp.logic.validators import READABLE_CA_CACHE
 
 log = logging.getLogger(__name__)
 
 MAX_BYTES = 50 * 1024 * 1024
-
-
-def _slug(title: str, uuid: str) -> str:
-    text = unicodedata.normalize("NFKD", title or "").encode("ascii", "ignore").decode().lower()
-    text = re.sub(r"[^a-z0-9]+", "-", text).strip("-")[:60].strip("-") or "fiche"
-    return f"{text}-{uuid[:8].lower()}"
 
 
 def _read_input(data_dict) -> bytes:
@@ -86,44 +78,16 @@ def sinp_mtd_import(context, data_dict):
         for rec in records:
             existing = stored.get(rec.uuid, [])
             write_context = {"model": model, "session": model.Session, "user": context.get("user"),
-                             "defer_commit": True, "return_id_only": True,
                              "ignore_auth": context.get("ignore_auth", False),
                              READABLE_CA_CACHE: readable_ca}
-            if existing:
-                pkg = existing[0]
-                if pkg.type != rec.kind:
-                    raise tk.ValidationError({"xml": [
-                        f"{rec.uuid} est déjà un {'cadre d' + chr(39) + 'acquisition' if pkg.type == 'ca' else 'jeu de données'} "
-                        "du catalogue : un enregistrement ne change pas de type."]})
-                # the document is the reference for every field of the standard; what the
-                # platform adds (resources, licence, publication state) is kept
-                current = tk.get_action("package_show")(
-                    {"model": model, "session": model.Session, "ignore_auth": True, "for_update": True},
-                    {"id": pkg.id})
-                for f in sinp_model.fields(rec.kind):
-                    current.pop(f.name, None)
-                current.pop("tags", None)
-                data = {**current, **rec.record, "id": pkg.id, "name": pkg.name,
-                        "owner_org": pkg.owner_org, "private": pkg.private}
-                try:
-                    result = tk.get_action("package_update")(write_context, data)
-                except tk.ValidationError as err:
-                    raise tk.ValidationError({"xml": _describe(rec, err)})
-                action = "updated"
-            else:
-                data = {**rec.record, "name": _slug(rec.title, rec.uuid), "owner_org": org.id}
-                data.setdefault("private", True)
-                try:
-                    result = tk.get_action("package_create")(write_context, data)
-                except tk.ValidationError as err:
-                    raise tk.ValidationError({"xml": _describe(rec, err)})
-                action = "created"
-            # with defer_commit, CKAN's actions leave their SAVEPOINTs open; release them, or a
-            # document of a thousand records nests a thousand savepoints
-            session = model.Session()
-            while (nested := session.get_nested_transaction()) is not None:
-                nested.commit()
-            package_id = result if isinstance(result, str) else result["id"]
+            try:
+                result, action = writer.write_record(write_context, rec.kind, rec.record, org.id,
+                                                      existing[0] if existing else None)
+            except writer.KindChanged as err:
+                raise tk.ValidationError({"xml": [str(err)]})
+            except tk.ValidationError as err:
+                raise tk.ValidationError({"xml": _describe(rec, err)})
+            package_id = result
             touched.append(package_id)
             results.append({"id": package_id, "uuid": rec.uuid, "type": rec.kind, "action": action})
         model.repo.commit()
@@ -131,56 +95,12 @@ def sinp_mtd_import(context, data_dict):
         model.Session.rollback()
         raise
     if touched:  # index after the commit, in batches, with one Solr commit for the whole document
-        _bulk_index(touched)
+        writer.index_packages(touched)
     return {"records": results, "errors": [], "warnings": warnings}
 
 
-_TAG_FORBIDDEN = re.compile(r"[^\w \-.]", re.UNICODE)
-
-
 def _clean_keywords(rec) -> list[str]:
-    """CKAN tags allow letters, digits, spaces, « - », « _ » and « . »: other characters of MTD
-    keywords (e.g. the apostrophe of « Côte-d'Or ») become spaces, and the change is reported."""
-    raw = rec.record.get("tag_string")
-    if not raw:
-        return []
-    keywords = raw if isinstance(raw, list) else [k for k in str(raw).split(",")]
-    cleaned, notes = [], []
-    for keyword in keywords:
-        fixed = re.sub(r"\s+", " ", _TAG_FORBIDDEN.sub(" ", keyword)).strip()
-        if fixed != keyword.strip():
-            notes.append(f"{rec.label} : mot-clé « {keyword} » enregistré comme « {fixed} ».")
-        if len(fixed) >= 2:
-            cleaned.append(fixed)
-    rec.record["tag_string"] = ",".join(cleaned)
-    return notes
-
-
-def _bulk_index(package_ids: list[str], batch: int = 250) -> None:
-    """Indexes packages with CKAN's own indexer but sends Solr one request per ``batch`` documents
-    instead of one per package (the indexer's connection is swapped for a collector meanwhile;
-    a CKAN process serves one request at a time)."""
-    from ckan.lib.search import common, index as search_index
-
-    collected = []
-
-    class _Collector:
-        def add(self, docs=(), commit=False, **kwargs):
-            collected.extend(docs)
-
-        def delete(self, *args, **kwargs):  # a deleted package is removed by its own action
-            pass
-
-    real = search_index.make_connection
-    search_index.make_connection = lambda *args, **kwargs: _Collector()
-    try:
-        search.rebuild(package_ids=package_ids, defer_commit=True, quiet=True)
-    finally:
-        search_index.make_connection = real
-    conn = common.make_connection()
-    for start in range(0, len(collected), batch):
-        conn.add(docs=collected[start:start + batch], commit=False)
-    conn.commit()
+    return writer.clean_keywords(rec.record, rec.label)
 
 
 def _describe(rec, err) -> list[str]:

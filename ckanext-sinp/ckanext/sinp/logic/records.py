@@ -1,0 +1,118 @@
+"""Writing one SINP record (CA or JDD) into the catalogue: the one path shared by the MTD import
+and the harvesters (MTD, CSW), so a record is created and updated the same way whatever brought it.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import ckan.lib.search as search
+import ckan.plugins.toolkit as tk
+
+from ckanext.sinp.domain import model as sinp_model
+
+KIND_LABELS = {"ca": "cadre d'acquisition", "jdd": "jeu de données"}
+
+
+class KindChanged(ValueError):
+    """The record exists in the catalogue with the other type (French message)."""
+
+
+def slug(title: str, uuid: str) -> str:
+    text = unicodedata.normalize("NFKD", title or "").encode("ascii", "ignore").decode().lower()
+    text = re.sub(r"[^a-z0-9]+", "-", text).strip("-")[:60].strip("-") or "fiche"
+    return f"{text}-{uuid[:8].lower()}"
+
+
+def release_savepoints(model) -> None:
+    """With ``defer_commit``, CKAN's actions leave their SAVEPOINTs open; release them, or a
+    document of a thousand records nests a thousand savepoints."""
+    session = model.Session()
+    while (nested := session.get_nested_transaction()) is not None:
+        nested.commit()
+
+
+def write_record(context: dict, kind: str, record: dict, owner_org: str, existing=None,
+                 private: bool = True, extras: dict | None = None) -> tuple[str, str]:
+    """Creates or updates the package of ``record`` (the fields of the standard, as read by
+    ``domain.mtd`` or ``domain.iso_read``); returns (package id, "created" | "updated").
+
+    ``existing``: the package holding the record's UUID (``model.Package``) or None. On update the
+    record is the reference for every field of the standard; what the platform adds (resources,
+    licence, publication state, owner) is kept. On creation the package belongs to ``owner_org`` and
+    is private unless ``private`` is False. ``extras``: other package keys to set (e.g. a licence).
+    Does not commit (``defer_commit``): the caller commits, so a failing record leaves nothing.
+    Raises tk.ValidationError (CKAN's validation) or KindChanged.
+    """
+    model = context["model"]
+    write_context = {**context, "defer_commit": True, "return_id_only": True}
+    if existing is not None:
+        if existing.type != kind:
+            raise KindChanged(f"{record.get('sinp_uuid')} est déjà un {KIND_LABELS.get(existing.type, existing.type)} "
+                              "du catalogue : un enregistrement ne change pas de type.")
+        current = tk.get_action("package_show")(
+            {"model": model, "session": model.Session, "ignore_auth": True, "for_update": True},
+            {"id": existing.id})
+        for f in sinp_model.fields(kind):
+            current.pop(f.name, None)
+        current.pop("tags", None)
+        data = {**current, **record, **(extras or {}), "id": existing.id, "name": existing.name,
+                "owner_org": existing.owner_org, "private": existing.private}
+        result = tk.get_action("package_update")(write_context, data)
+        action = "updated"
+    else:
+        data = {**record, **(extras or {}), "name": slug(record.get("title", ""), record["sinp_uuid"]),
+                "owner_org": owner_org, "private": private}
+        result = tk.get_action("package_create")(write_context, data)
+        action = "created"
+    release_savepoints(model)
+    return (result if isinstance(result, str) else result["id"]), action
+
+
+_TAG_FORBIDDEN = re.compile(r"[^\w \-.]", re.UNICODE)
+
+
+def clean_keywords(record: dict, label: str) -> list[str]:
+    """CKAN tags allow letters, digits, spaces, « - », « _ » and « . »: other characters of
+    keywords (e.g. the apostrophe of « Côte-d'Or ») become spaces in ``record["tag_string"]``;
+    returns the French notes of what changed (``label`` names the record)."""
+    raw = record.get("tag_string")
+    if not raw:
+        return []
+    keywords = raw if isinstance(raw, list) else [k for k in str(raw).split(",")]
+    cleaned, notes = [], []
+    for keyword in keywords:
+        fixed = re.sub(r"\s+", " ", _TAG_FORBIDDEN.sub(" ", keyword)).strip()
+        if fixed != keyword.strip():
+            notes.append(f"{label} : mot-clé « {keyword} » enregistré comme « {fixed} ».")
+        if len(fixed) >= 2:
+            cleaned.append(fixed)
+    record["tag_string"] = ",".join(cleaned)
+    return notes
+
+
+def index_packages(package_ids: list[str], batch: int = 250) -> None:
+    """Indexes packages after the commit of records written with ``defer_commit``, with CKAN's own
+    indexer, but sends Solr one request per ``batch`` documents instead of one per package (the indexer's connection is swapped for a collector meanwhile;
+    a CKAN process serves one request at a time)."""
+    from ckan.lib.search import common, index as search_index
+
+    collected = []
+
+    class _Collector:
+        def add(self, docs=(), commit=False, **kwargs):
+            collected.extend(docs)
+
+        def delete(self, *args, **kwargs):  # a deleted package is removed by its own action
+            pass
+
+    real = search_index.make_connection
+    search_index.make_connection = lambda *args, **kwargs: _Collector()
+    try:
+        search.rebuild(package_ids=package_ids, defer_commit=True, quiet=True)
+    finally:
+        search_index.make_connection = real
+    conn = common.make_connection()
+    for start in range(0, len(collected), batch):
+        conn.add(docs=collected[start:start + batch], commit=False)
+    conn.commit()

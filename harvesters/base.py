@@ -1,0 +1,294 @@
+"""What the SINP harvesters (MTD, CSW) share: configuration, remote calls, the gather bookkeeping
+(one harvest object per remote record, withdrawals) and the import of one record through the same
+writer as ``sinp_mtd_import`` (``ckanext.sinp.logic.records``).
+
+Rules common to both harvesters:
+
+* **One record, one object.** Gather creates one harvest object per remote record that is new,
+  changed, or failed last time; the CA before the JDD. Fetch downloads the record; a record whose
+  document (and the source configuration) did not change since its last import is "not modified".
+* **Nothing is deleted.** A record that the source no longer lists is withdrawn: its dataset is made
+  private and the withdrawal is reported in the job (an object of status "deleted" with a French
+  message). Withdrawals happen only after a complete listing: a listing that failed, was cut short
+  or came back empty while records had been harvested withdraws nothing (gather error).
+* **No copies, no loops.** A record whose UUID is already in the catalogue without having been
+  harvested from this source (our own records, seen through our CSW or a catalogue that
+  re-publishes them, or the records of another source) is left alone.
+* **One bad record does not stop the job.** Each record's errors are its object's errors; the
+  record is written in its own transaction, so a failing record leaves nothing half-written.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+
+import requests
+
+import ckan.model as model
+import ckan.plugins as p
+import ckan.plugins.toolkit as tk
+from ckanext.harvest.harvesters.base import HarvesterBase
+from ckanext.harvest.interfaces import IHarvester
+from ckanext.harvest.model import HarvestObject, HarvestObjectError, HarvestObjectExtra
+
+from ckanext.sinp.logic import queries
+from ckanext.sinp.logic import records as writer
+from ckanext.sinp.logic.validators import READABLE_CA_CACHE
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = 30
+USER_AGENT = "ckanext-sinp harvester (+https://github.com/)"
+WITHDRAW = "withdraw"
+KIND_LABELS = {"ca": "Cadre d'acquisition", "jdd": "Jeu de données"}
+
+
+class RemoteError(Exception):
+    """A remote call that failed; the message is meant for the user (French)."""
+
+
+def http_get(session: requests.Session, url: str, timeout: float, what: str, **kwargs) -> bytes:
+    return _http(session, "GET", url, timeout, what, **kwargs)
+
+
+def _http(session, method, url, timeout, what, **kwargs) -> bytes:
+    try:
+        response = session.request(method, url, timeout=timeout, headers={"User-Agent": USER_AGENT}, **kwargs)
+    except requests.Timeout:
+        raise RemoteError(f"{what} : pas de réponse en {timeout:g} s ({url}).") from None
+    except requests.RequestException as err:
+        raise RemoteError(f"{what} : serveur injoignable ({url}) — {err.__class__.__name__}.") from None
+    if response.status_code != 200:
+        raise RemoteError(f"{what} : le serveur a répondu HTTP {response.status_code} ({url}).")
+    return response.content
+
+
+def parse_config(text: str | None) -> dict:
+    if not text or not text.strip():
+        return {}
+    try:
+        config = json.loads(text)
+    except ValueError as err:
+        raise ValueError(f"La configuration n'est pas du JSON valide : {err}.") from None
+    if not isinstance(config, dict):
+        raise ValueError("La configuration doit être un objet JSON, par exemple {\"instance_id\": \"42\"}.")
+    return config
+
+
+def check_common(config: dict, known: set) -> list[str]:
+    """French messages for the keys every SINP source accepts (``private``, ``timeout``) and
+    unknown keys."""
+    messages = []
+    for key in config:
+        if key not in known | {"private", "timeout"}:
+            messages.append(f"Clé « {key} » inconnue (clés possibles : {', '.join(sorted(known | {'private', 'timeout'}))}).")
+    if "private" in config and not isinstance(config["private"], bool):
+        messages.append("« private » vaut true ou false.")
+    if "timeout" in config and (not isinstance(config["timeout"], (int, float)) or isinstance(config["timeout"], bool)
+                                or not 1 <= config["timeout"] <= 600):
+        messages.append("« timeout » est un nombre de secondes entre 1 et 600.")
+    return messages
+
+
+def fingerprint(content: str, config: str | None) -> str:
+    return hashlib.sha256((content + "\x00" + (config or "")).encode("utf-8")).hexdigest()
+
+
+class SinpHarvester(HarvesterBase, p.SingletonPlugin):
+    p.implements(IHarvester)
+
+    config_keys: set = set()
+
+    # --- configuration ------------------------------------------------------------------------
+
+    def validate_config(self, config):
+        parsed = parse_config(config)
+        messages = check_common(parsed, self.config_keys) + self.check_config(parsed)
+        if messages:
+            raise ValueError(" ".join(messages))
+        return config
+
+    def check_config(self, config: dict) -> list[str]:
+        return []
+
+    def source_config(self, source) -> dict:
+        try:
+            return parse_config(source.config)
+        except ValueError:
+            return {}
+
+    def timeout(self, config: dict) -> float:
+        return float(config.get("timeout", DEFAULT_TIMEOUT))
+
+    # --- gather bookkeeping ---------------------------------------------------------------------
+
+    @staticmethod
+    def current_objects(source_id: str) -> dict:
+        """guid -> the current harvest object of each record imported from this source."""
+        rows = model.Session.query(HarvestObject).filter(HarvestObject.harvest_source_id == source_id,
+                                                         HarvestObject.current == True)  # noqa: E712
+        return {obj.guid: obj for obj in rows}
+
+    @staticmethod
+    def new_object(job, guid: str, **extras) -> str:
+        obj = HarvestObject(guid=guid, job=job, source=job.source,
+                            extras=[HarvestObjectExtra(key=k, value=str(v)) for k, v in extras.items() if v is not None])
+        obj.save()
+        return obj.id
+
+    def withdraw_missing(self, job, current: dict, seen: set) -> list[str]:
+        """Objects that withdraw the records harvested before and not listed any more."""
+        return [self.new_object(job, guid, status=WITHDRAW) for guid in sorted(set(current) - seen)]
+
+    @staticmethod
+    def extra(obj, key: str):
+        for item in obj.extras:
+            if item.key == key:
+                return item.value
+        return None
+
+    # --- fetch helpers --------------------------------------------------------------------------
+
+    def unchanged(self, obj, content: str) -> bool:
+        """True when the record's last import had the same document and the same source configuration."""
+        previous = model.Session.query(HarvestObject).filter(
+            HarvestObject.harvest_source_id == obj.harvest_source_id, HarvestObject.guid == obj.guid,
+            HarvestObject.current == True).first()  # noqa: E712
+        return previous is not None and previous.package_id is not None and \
+            self.extra(previous, "fingerprint") == fingerprint(content, obj.source.config)
+
+    # --- import ---------------------------------------------------------------------------------
+
+    def import_stage(self, harvest_object):
+        obj = harvest_object
+        if self.extra(obj, "status") == WITHDRAW:
+            return self._withdraw(obj)
+        if not obj.content:
+            self._save_object_error(f"Enregistrement {obj.guid} vide : rien à importer.", obj, "Import")
+            return False
+        try:
+            result = self.read_record(obj)
+        except ValueError as err:  # the reader's French message
+            self._save_object_error(str(err), obj, "Import")
+            return False
+        kind, uuid, record, notes, modified = result
+        return self.import_record(obj, kind, uuid, record, notes, modified)
+
+    def read_record(self, obj):
+        """(kind, uuid, record, notes, modified datetime | None) of the object's content; raises
+        ValueError (French) when it cannot be a SINP record."""
+        raise NotImplementedError
+
+    def missing_parent_message(self, kind: str, uuid: str, parent: str) -> str:
+        return (f"{KIND_LABELS[kind]} {uuid} : son cadre d'acquisition {parent} n'est ni dans la source "
+                "ni dans le catalogue ; il sera importé quand son cadre le sera.")
+
+    def import_record(self, obj, kind, uuid, record, notes, modified):
+        source = obj.source
+        config = self.source_config(source)
+        label = f"{KIND_LABELS[kind]} {uuid} (« {record.get('title') or 'sans titre'} »)"
+        existing = queries.packages_by_uuid(model, [uuid]).get(uuid, [])
+        package = existing[0] if existing else None
+        if package is not None:
+            sources = {row[0] for row in model.Session.query(HarvestObject.harvest_source_id).filter(
+                HarvestObject.package_id == package.id).distinct()}
+            if not sources:
+                log.info("%s is a record of this catalogue: not copied from source %s", uuid, source.id)
+                return "unchanged"
+            if source.id not in sources:
+                self._save_object_error(f"{label} : déjà moissonné depuis une autre source ({', '.join(sorted(sources))}) ; "
+                                        "il n'est pas importé une seconde fois.", obj, "Import")
+                return False
+        parent_field = "cadre" if kind == "jdd" else "meta_cadre_parent"
+        parent = record.get(parent_field)
+        if kind == "jdd" and parent and not queries.packages_by_extra(model, "sinp_uuid", parent, "ca"):
+            self._save_object_error(self.missing_parent_message(kind, uuid, parent), obj, "Import")
+            return False
+        notes = list(notes) + writer.clean_keywords(record, label)
+        user = self._get_user_name()
+        context = {"model": model, "session": model.Session, "user": user, "ignore_auth": True,
+                   READABLE_CA_CACHE: {}}
+        reappeared = package is not None and package.private and self._was_withdrawn(source.id, obj.guid)
+        try:
+            package_id, action = writer.write_record(context, kind, record, self.owner_org(source), package,
+                                                     private=bool(config.get("private", False)))
+            if reappeared and not config.get("private", False):
+                model.Package.get(package_id).private = False
+            previous = model.Session.query(HarvestObject).filter(
+                HarvestObject.guid == obj.guid, HarvestObject.harvest_source_id == source.id,
+                HarvestObject.current == True, HarvestObject.id != obj.id)  # noqa: E712
+            for old in previous:
+                old.current = False
+            obj.package_id = package_id
+            obj.current = True
+            obj.metadata_modified_date = modified
+            obj.extras.append(HarvestObjectExtra(key="fingerprint", value=fingerprint(obj.content, source.config)))
+            model.Session.commit()
+            writer.index_packages([package_id])
+        except writer.KindChanged as err:
+            model.Session.rollback()
+            self._save_object_error(str(err), obj, "Import")
+            return False
+        except tk.ValidationError as err:
+            model.Session.rollback()
+            for message in self.describe(label, err):
+                self._save_object_error(message, obj, "Import")
+            return False
+        for note in notes:
+            log.info("%s: %s", obj.guid, note)
+        log.info("%s %s %s from source %s", action, kind, uuid, source.id)
+        return True
+
+    def _get_user_name(self):
+        """The site user, looked up on every call: the plugin is a singleton that outlives a
+        database reset (tests) or a renamed site user; ``ckanext.harvest.user_name`` wins if set."""
+        self._user_name = None
+        return super()._get_user_name()
+
+    @staticmethod
+    def owner_org(source) -> str | None:
+        """The organisation of the harvest source (a source is a dataset of type ``harvest``)."""
+        package = model.Package.get(source.id)
+        return package.owner_org if package is not None else None
+
+    @staticmethod
+    def describe(label: str, err) -> list[str]:
+        out = []
+        for field, messages in (err.error_dict or {}).items():
+            for message in messages if isinstance(messages, list) else [messages]:
+                out.append(f"{label} — {field} : {message}")
+        return out or [f"{label} : {err}"]
+
+    def _was_withdrawn(self, source_id: str, guid: str) -> bool:
+        last = model.Session.query(HarvestObject).filter(
+            HarvestObject.harvest_source_id == source_id, HarvestObject.guid == guid,
+            HarvestObject.state == "COMPLETE").order_by(HarvestObject.import_finished.desc().nullslast()).first()
+        return last is not None and self.extra(last, "status") == WITHDRAW
+
+    def _withdraw(self, obj):
+        current = model.Session.query(HarvestObject).filter(
+            HarvestObject.guid == obj.guid, HarvestObject.harvest_source_id == obj.harvest_source_id,
+            HarvestObject.current == True).all()  # noqa: E712
+        package_ids = {o.package_id for o in current if o.package_id}
+        for old in current:
+            old.current = False
+        titles = []
+        for package_id in package_ids:
+            package = model.Package.get(package_id)
+            if package is None:
+                continue
+            titles.append(package.title)
+            if not package.private:
+                tk.get_action("package_patch")(
+                    {"model": model, "session": model.Session, "user": self._get_user_name(), "ignore_auth": True},
+                    {"id": package_id, "private": True})
+        obj.package_id = next(iter(package_ids), None)
+        obj.current = False
+        model.Session.commit()
+        title = f" (« {titles[0]} »)" if titles else ""
+        self._save_object_error(f"Retiré de la source : l'enregistrement {obj.guid}{title} n'y figure plus ; "
+                                "la fiche a été rendue privée (elle n'est pas supprimée).", obj, "Retrait")
+        return True
+
+    # ckanext-harvest's fetch_stage and gather_stage are the subclasses'
