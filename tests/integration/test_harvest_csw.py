@@ -15,7 +15,8 @@ import pytest
 import ckan.model as model
 from ckan.tests import factories, helpers
 from ckanext.harvest.model import HarvestGatherError, HarvestObject
-from ckanext.harvest.tests.factories import HarvestJobObj, HarvestSourceObj
+from ckanext.harvest.model import HarvestSource
+from ckanext.harvest.tests.factories import HarvestJobObj
 from ckanext.harvest.tests.lib import run_harvest_job
 
 from ckanext.sinp.domain import iso
@@ -45,9 +46,9 @@ def partner_catalogue(stamp=dt.datetime(2026, 3, 1, 10, 0, 0)):
     jdds = [{**copy.deepcopy(JDD), "sinp_uuid": U(), "cadre": ca["sinp_uuid"], "title": f"Libellules, relevés {y}"}
             for y in (2023, 2024)]
     docs = {"01-ca.xml": published("ca", ca, stamp),
-            "02-jdd.xml": published("jdd", jdds[0], stamp, ca),
-            # not a SINP record (identifier is no UUID): an error of its own object
-            "03-bad.xml": minimal_iso("fr-239000012-ldd-odonates", "Fiche sans UUID", parent=ca["sinp_uuid"]),
+            # not a SINP record (identifier is no UUID), in the middle of the first page of 3
+            "02-bad.xml": minimal_iso("fr-239000012-ldd-odonates", "Fiche sans UUID", parent=ca["sinp_uuid"]),
+            "03-jdd.xml": published("jdd", jdds[0], stamp, ca),
             "04-jdd.xml": published("jdd", jdds[1], stamp, ca)}
     return ca, jdds, docs
 
@@ -63,8 +64,12 @@ def workdir(tmp_path):
 
 
 def source(org, url, **config):
-    return HarvestSourceObj(url=url, source_type="sinp_csw", owner_org=org["id"],
-                            config=json.dumps({"defaults": DEFAULTS, "page_size": 2, **config}))
+    """A new harvest source of the organisation, created as a sysadmin does in the UI (through
+    ckanext-harvest's action, which validates the configuration with the harvester)."""
+    created = helpers.call_action("harvest_source_create", context={"user": factories.Sysadmin()["name"]},
+                                  url=url, name=f"source-{uuidlib.uuid4().hex[:12]}", title="Source de test",
+                                  source_type="sinp_csw", owner_org=org["id"], config=json.dumps({"defaults": DEFAULTS, "page_size": 2, **config}))
+    return HarvestSource.get(created["id"])
 
 
 def harvest(src):
@@ -89,7 +94,7 @@ def show(uuid):
 def test_a_partner_catalogue_is_harvested_page_by_page_and_a_bad_record_stays_its_own_error(stack, org, workdir):
     ca, jdds, docs = partner_catalogue()
     with remote_pycsw(docs, workdir / "csw", pathlib.Path(stack["PYCSW_VENV"])) as url:
-        src = source(org, url)
+        src = source(org, url, page_size=3)
         results = harvest(src)
         assert list(results)[0] == ca["sinp_uuid"]  # series before datasets
         assert errors(results) == {"fr-239000012-ldd-odonates": [
@@ -116,13 +121,13 @@ def test_a_partner_catalogue_is_harvested_page_by_page_and_a_bad_record_stays_it
 
 def test_changes_and_withdrawals_follow_the_partner(stack, org, workdir):
     ca, jdds, docs = partner_catalogue()
-    docs.pop("03-bad.xml")
+    docs.pop("02-bad.xml")
     with remote_pycsw(docs, workdir / "v1", pathlib.Path(stack["PYCSW_VENV"])) as url:
         src = source(org, url)
         assert not errors(harvest(src))
     later = dt.datetime(2026, 4, 1, 8, 0, 0)
     changed = {**jdds[0], "title": "Libellules, relevés 2023 (corrigés)"}
-    docs2 = {"01-ca.xml": docs["01-ca.xml"], "02-jdd.xml": published("jdd", changed, later, ca)}
+    docs2 = {"01-ca.xml": docs["01-ca.xml"], "03-jdd.xml": published("jdd", changed, later, ca)}
     with remote_pycsw(docs2, workdir / "v2", pathlib.Path(stack["PYCSW_VENV"])) as url2:
         src.url = url2
         model.Session.commit()
@@ -142,8 +147,9 @@ def test_filters_are_sent_to_the_partner(stack, org, workdir):
     with remote_pycsw(docs, workdir / "csw", pathlib.Path(stack["PYCSW_VENV"])) as url:
         series = harvest(source(org, url, type="series"))
         assert list(series) == [ca["sinp_uuid"]]
-        boxed = harvest(source(org, url, bbox=[-56, 1, -50, 7], defaults={**DEFAULTS, "objectif_jdd": "1.1"}))
-    assert len(boxed) == 1 and next(iter(boxed.values()))["dataset"]["title"] == "Fiche guyanaise"
+        boxed_source = source(org, url, bbox=[-56, 1, -50, 7], defaults={**DEFAULTS, "objectif_jdd": "1.1"})
+        boxed = harvest(boxed_source)
+    assert len(boxed) == 1, gather_errors(boxed_source) and next(iter(boxed.values()))["dataset"]["title"] == "Fiche guyanaise"
 
 
 def test_an_unreachable_catalogue_imports_nothing_and_withdraws_nothing(stack, org, workdir):
@@ -164,7 +170,8 @@ def test_harvesting_our_own_csw_copies_nothing(org, test_csw):
     ca = helpers.call_action("package_create", context={"user": factories.Sysadmin()["name"]}, **{**copy.deepcopy(CA), "name": "ca-local", "owner_org": mine["id"],
                                                   "private": False, "meta_cadre_parent": ""})
     jdd = helpers.call_action("package_create", context={"user": factories.Sysadmin()["name"]}, **{**copy.deepcopy(JDD), "name": "jdd-local", "owner_org": mine["id"],
-                                                   "private": False, "cadre": ca["sinp_uuid"]})
+                                                   "private": False, "cadre": ca["sinp_uuid"],
+                                                   "contacts_base_production": [{"organisme": "SHNA", "role": "7"}]})
     _wait(lambda: len(_records(test_csw)[1]) == 2)
     results = harvest(source(org, test_csw))
     assert set(results) == {ca["sinp_uuid"], jdd["sinp_uuid"]}

@@ -12,7 +12,8 @@ import pytest
 import ckan.model as model
 from ckan.tests import factories, helpers
 from ckanext.harvest.model import HarvestGatherError, HarvestObject
-from ckanext.harvest.tests.factories import HarvestJobObj, HarvestSourceObj
+from ckanext.harvest.model import HarvestSource
+from ckanext.harvest.tests.factories import HarvestJobObj
 from ckanext.harvest.tests.lib import run_harvest_job
 
 from ckanext.sinp.logic import queries
@@ -39,8 +40,12 @@ def org(clean_db, clean_index, jobs_worker):
 
 
 def source(org, url, **config):
-    return HarvestSourceObj(url=url, source_type="sinp_mtd", owner_org=org["id"],
-                            config=json.dumps(config or {"instance_id": "42"}))
+    """A new harvest source of the organisation, created as a sysadmin does in the UI (through
+    ckanext-harvest's action, which validates the configuration with the harvester)."""
+    created = helpers.call_action("harvest_source_create", context={"user": factories.Sysadmin()["name"]},
+                                  url=url, name=f"source-{uuidlib.uuid4().hex[:12]}", title="Source de test",
+                                  source_type="sinp_mtd", owner_org=org["id"], config=json.dumps(config or {"instance_id": "42"}))
+    return HarvestSource.get(created["id"])
 
 
 def harvest(src):
