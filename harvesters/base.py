@@ -39,6 +39,8 @@ from ckanext.sinp.logic.validators import READABLE_CA_CACHE
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 30
+# a harvested record is searchable within this delay (Solr commitWithin) instead of a hard commit per record
+SOLR_COMMIT_WITHIN_MS = 1000
 USER_AGENT = "ckanext-sinp harvester (+https://github.com/)"
 WITHDRAW = "withdraw"
 KIND_LABELS = {"ca": "Cadre d'acquisition", "jdd": "Jeu de données"}
@@ -225,7 +227,7 @@ class SinpHarvester(HarvesterBase, p.SingletonPlugin):
             obj.metadata_modified_date = modified
             obj.extras.append(HarvestObjectExtra(key="fingerprint", value=fingerprint(obj.content, source.config)))
             model.Session.commit()
-            writer.index_packages([package_id])
+            writer.index_packages([package_id], commit_within=SOLR_COMMIT_WITHIN_MS)
         except writer.KindChanged as err:
             model.Session.rollback()
             self._save_object_error(str(err), obj, "Import")
@@ -239,12 +241,6 @@ class SinpHarvester(HarvesterBase, p.SingletonPlugin):
             log.info("%s: %s", obj.guid, note)
         log.info("%s %s %s from source %s", action, kind, uuid, source.id)
         return True
-
-    def _get_user_name(self):
-        """The site user, looked up on every call: the plugin is a singleton that outlives a
-        database reset (tests) or a renamed site user; ``ckanext.harvest.user_name`` wins if set."""
-        self._user_name = None
-        return super()._get_user_name()
 
     @staticmethod
     def owner_org(source) -> str | None:
