@@ -28,6 +28,16 @@ def ckan_app(ini: str | None = None):
         yield app
 
 
+def stack_env() -> dict:
+    """var/stack.env (written by `make up`) as a dict."""
+    env = {}
+    for line in (ROOT / "var" / "stack.env").read_text(encoding="utf-8").splitlines():
+        if "=" in line and not line.startswith("#"):
+            key, value = line.split("=", 1)
+            env[key] = value
+    return env
+
+
 def reset_catalogue():
     """Empties the test catalogue (database rows and Solr core), keeping the tables."""
     import ckan.lib.search as search

@@ -62,6 +62,9 @@ from lxml import etree
 
 from _ckan import ROOT, machine, percentiles, write_section
 
+sys.path.insert(0, str(ROOT / "tests" / "integration" / "support"))
+from remote_csw import stock_config  # noqa: E402  (the stock pycsw configuration, shared with the tests)
+
 PYCSW_VENV = ROOT / "var" / "venv" / "pycsw"
 PYCSW_CONFIG_DIR = ROOT / "pycsw_config"
 DB_NAME = "sinp_bench"
@@ -314,62 +317,6 @@ def create_database() -> tuple[str, str]:
     psql("CREATE EXTENSION postgis;\n", db=DB_NAME)
     return (f"postgresql+psycopg2://{WRITER}:{wpw}@127.0.0.1:5432/{DB_NAME}",
             f"postgresql://{READER}:{rpw}@127.0.0.1:5432/{DB_NAME}")
-
-
-def stock_config(path: pathlib.Path, home: pathlib.Path, url: str, db_file: pathlib.Path):
-    """pycsw 2.6.2's default-sample.cfg with SQLite, maxrecords=100 and our URL (default mappings)."""
-    path.write_text(f"""[server]
-home={home}
-url={url}
-mimetype=application/xml; charset=UTF-8
-encoding=UTF-8
-language=en-US
-maxrecords=100
-profiles=apiso
-
-[manager]
-transactions=false
-allowed_ips=127.0.0.1
-
-[metadata:main]
-identification_title=pycsw Geospatial Catalogue
-identification_abstract=pycsw is an OGC CSW server implementation written in Python
-identification_keywords=catalogue,discovery,metadata
-identification_keywords_type=theme
-identification_fees=None
-identification_accessconstraints=None
-provider_name=Organization Name
-provider_url=https://pycsw.org/
-contact_name=Lastname, Firstname
-contact_position=Position Title
-contact_address=Mailing Address
-contact_city=City
-contact_stateorprovince=Administrative Area
-contact_postalcode=Zip or Postal Code
-contact_country=Country
-contact_phone=+xx-xxx-xxx-xxxx
-contact_fax=+xx-xxx-xxx-xxxx
-contact_email=Email Address
-contact_url=Contact URL
-contact_hours=Hours of Service
-contact_instructions=During hours of service.  Off on weekends.
-contact_role=pointOfContact
-
-[repository]
-database=sqlite:///{db_file}
-table=records
-
-[metadata:inspire]
-enabled=true
-languages_supported=eng,gre
-default_language=eng
-date=YYYY-MM-DD
-gemet_keywords=Utility and governmental services
-conformity_service=notEvaluated
-contact_name=Organization Name
-contact_email=Email Address
-temp_extent=YYYY-MM-DD/YYYY-MM-DD
-""", encoding="utf-8")
 
 
 ADMIN = [str(PYCSW_VENV / "bin" / "python"), str(PYCSW_VENV / "bin" / "pycsw-admin.py")]

@@ -14,16 +14,7 @@ import time
 
 import requests
 
-from _ckan import ROOT, machine, percentiles, write_section
-
-
-def stack_env() -> dict:
-    env = {}
-    for line in (ROOT / "var" / "stack.env").read_text(encoding="utf-8").splitlines():
-        if "=" in line and not line.startswith("#"):
-            key, value = line.split("=", 1)
-            env[key] = value
-    return env
+from _ckan import machine, percentiles, stack_env, write_section
 
 
 def main():

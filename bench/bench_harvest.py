@@ -31,7 +31,7 @@ import uuid
 
 from sqlalchemy import func as sa_func
 
-from _ckan import ROOT, ckan_app, machine, reset_catalogue, write_section
+from _ckan import ROOT, ckan_app, machine, reset_catalogue, stack_env, write_section
 from bench_mtd_import import CA, jdd
 
 sys.path.insert(0, str(ROOT / "tests" / "integration" / "support"))
@@ -41,15 +41,6 @@ from remote_csw import remote_pycsw  # noqa: E402
 STAMP = dt.datetime(2026, 3, 1, 10, 0, 0)
 DEFAULTS = {"territoires": ["METROP"], "niveau_territorial": "5", "domaine_terrestre": "true",
             "domaine_marin": "false"}
-
-
-def stack_env() -> dict:
-    env = {}
-    for line in (ROOT / "var" / "stack.env").read_text(encoding="utf-8").splitlines():
-        if "=" in line and not line.startswith("#"):
-            key, value = line.split("=", 1)
-            env[key] = value
-    return env
 
 
 def documents(count: int) -> dict:

@@ -230,3 +230,37 @@ def test_source_configuration_is_checked_in_french():
         with pytest.raises(ValueError) as err:
             harvester.validate_config(config)
         assert message in str(err.value), (config, str(err.value))
+
+
+def test_the_harvest_pages_show_the_job_and_each_record_s_error_in_french(org, mtd_server, test_ckan_url, http):
+    import html
+
+    ca, orphan = U(), U()
+    mtd_server.add_ca(ca, ca_xml(ca, "Inventaire des haies"))
+    mtd_server.add_jdd(orphan, jdd_xml(orphan, U(), "Haies sans cadre"), instance="42")
+    src = source(org, mtd_server.url)
+    harvest(src)
+    token = factories.SysadminWithToken()["token"]
+    page = http.get(f"{test_ckan_url}/harvest/{src.id}/job/last", headers={"Authorization": token}, timeout=30)
+    assert page.status_code == 200
+    text = html.unescape(page.text)
+    assert orphan in text and "son cadre d'acquisition" in text and "n'est ni dans la source ni dans le catalogue" in text
+    source_page = http.get(f"{test_ckan_url}/harvest/{src.id}", headers={"Authorization": token}, timeout=30)
+    assert source_page.status_code == 200 and "INPN" in html.unescape(source_page.text)
+
+
+def test_the_source_document_of_a_private_harvested_record_is_not_public(org, mtd_server, test_ckan_url, http):
+    ca = U()
+    mtd_server.add_ca(ca, ca_xml(ca, "Cadre confidentiel"))
+    results = harvest(source(org, mtd_server.url, instance_id="42", private=True))
+    obj_id = results[ca]["obj_id"]
+    assert show(ca)["private"] is True
+    anonymous = http.get(f"{test_ckan_url}/api/3/action/harvest_object_show", params={"id": obj_id}, timeout=30)
+    assert anonymous.status_code == 403
+    by_dataset = http.get(f"{test_ckan_url}/api/3/action/harvest_object_show",
+                          params={"dataset_id": show(ca)["id"]}, timeout=30)
+    assert by_dataset.status_code in (403, 404)
+    assert http.get(f"{test_ckan_url}/harvest/object/{obj_id}", timeout=30).status_code in (403, 404)
+    token = factories.SysadminWithToken()["token"]
+    allowed = http.get(f"{test_ckan_url}/harvest/object/{obj_id}", headers={"Authorization": token}, timeout=30)
+    assert allowed.status_code == 200 and "Cadre confidentiel" in allowed.text

@@ -6,7 +6,7 @@ from lxml import etree
 
 pytestmark = pytest.mark.stack
 
-PLUGINS = {"sinp", "sinp_spatial_harvest", "scheming_datasets", "spatial_metadata", "spatial_query", "harvest", "dcat", "activity"}
+PLUGINS = {"sinp", "sinp_spatial_harvest", "sinp_mtd", "sinp_csw", "scheming_datasets", "spatial_metadata", "spatial_query", "harvest", "dcat", "activity"}
 NS = {
     "csw": "http://www.opengis.net/cat/csw/2.0.2",
     "ows": "http://www.opengis.net/ows",

@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import ROOT
 
-REQUIRED_PLUGINS = ["sinp", "sinp_spatial_harvest", "scheming_datasets", "spatial_metadata", "spatial_query", "harvest", "dcat", "activity"]
+REQUIRED_PLUGINS = ["sinp", "sinp_spatial_harvest", "sinp_mtd", "sinp_csw", "scheming_datasets", "spatial_metadata", "spatial_query", "harvest", "dcat", "activity"]
 
 
 @pytest.mark.parametrize("path", [

@@ -57,6 +57,30 @@ def sinp_occurrence_search(context, data_dict):
     return _may_edit_jdd(context, data_dict, "consulter les occurrences déposées")
 
 
+@tk.chained_auth_function
+@tk.auth_allow_anonymous_access
+def harvest_object_show(next_auth, context, data_dict):
+    """ckanext-harvest lets everybody read a harvest object (the source document of a harvested
+    record). Here: whoever may read the dataset it produced; an object without a dataset (failed,
+    withdrawn before import) only to whoever may manage its harvest source."""
+    from ckanext.harvest.model import HarvestObject
+
+    dataset_id = data_dict.get("dataset_id")
+    obj = HarvestObject.get(data_dict.get("id")) if data_dict.get("id") else None
+    if obj is None and not dataset_id:
+        return next_auth(context, data_dict)
+    try:
+        if dataset_id:  # the current object of a dataset
+            tk.check_access("package_show", dict(context), {"id": dataset_id})
+        elif obj.package_id:
+            tk.check_access("package_show", dict(context), {"id": obj.package_id})
+        else:
+            tk.check_access("harvest_source_update", dict(context), {"id": obj.harvest_source_id})
+    except (tk.NotAuthorized, tk.ObjectNotFound):
+        return {"success": False, "msg": "Vous n'avez pas accès à ce document moissonné."}
+    return next_auth(context, data_dict)
+
+
 def get_auth_functions():
     return {
         "sinp_mtd_import": sinp_mtd_import,
@@ -66,4 +90,5 @@ def get_auth_functions():
         "sinp_qc_run": sinp_qc_run,
         "sinp_qc_report_show": sinp_qc_report_show,
         "sinp_occurrence_search": sinp_occurrence_search,
+        "harvest_object_show": harvest_object_show,
     }
