@@ -194,3 +194,15 @@ def browser(tmp_path):
     driver.implicitly_wait(5)
     yield driver
     driver.quit()
+
+
+def search_count(expected: int, **params) -> int:
+    """package_search's count once Solr shows ``expected`` (harvested records are committed within
+    1 s, not at once), or the last count after 10 s."""
+    deadline = time.monotonic() + 10
+    while True:
+        count = helpers.call_action("package_search", **params)["count"]
+        if count == expected or time.monotonic() > deadline:
+            return count
+        time.sleep(0.2)
+

@@ -21,6 +21,7 @@ from ckanext.harvest.tests.lib import run_harvest_job
 
 from ckanext.sinp.domain import iso
 from ckanext.sinp.logic import queries
+from tests.integration.conftest import search_count
 from ckanext.sinp_harvesters.csw import SinpCswHarvester
 from remote_csw import minimal_iso, remote_pycsw
 from tests.unit.test_iso import CA, JDD
@@ -116,7 +117,7 @@ def test_a_partner_catalogue_is_harvested_page_by_page_and_a_bad_record_stays_it
         # second run: incremental on dateStamp — only the record that failed is tried again
         again = harvest(src)
         assert list(again) == ["fr-239000012-ldd-odonates"]
-        assert helpers.call_action("package_search", include_private=True)["count"] == 3
+        assert search_count(3, include_private=True) == 3
 
 
 def test_changes_and_withdrawals_follow_the_partner(stack, org, workdir):
@@ -176,7 +177,7 @@ def test_harvesting_our_own_csw_copies_nothing(org, test_csw):
     results = harvest(source(org, test_csw))
     assert set(results) == {ca["sinp_uuid"], jdd["sinp_uuid"]}
     assert {r["report_status"] for r in results.values()} == {"not modified"}
-    assert helpers.call_action("package_search", include_private=True)["count"] == 2
+    assert search_count(2, include_private=True) == 2
 
 
 def test_source_configuration_is_checked_in_french():

@@ -17,6 +17,7 @@ from ckanext.harvest.tests.factories import HarvestJobObj
 from ckanext.harvest.tests.lib import run_harvest_job
 
 from ckanext.sinp.logic import queries
+from tests.integration.conftest import search_count
 from ckanext.sinp_harvesters.mtd import SinpMtdHarvester
 from mtd_server import MtdServer, ca_xml, jdd_xml
 
@@ -89,7 +90,7 @@ def test_an_instance_is_harvested_ca_before_jdd_and_twice_changes_nothing(org, m
     again = harvest(src)
     assert {r["report_status"] for r in again.values()} == {"not modified"}
     assert show(jdd1)["metadata_modified"] == modified
-    assert helpers.call_action("package_search", include_private=True)["count"] == 3
+    assert search_count(3, include_private=True) == 3
 
 
 def test_a_changed_record_is_updated_and_a_vanished_one_withdrawn_not_deleted(org, mtd_server):
@@ -111,7 +112,7 @@ def test_a_changed_record_is_updated_and_a_vanished_one_withdrawn_not_deleted(or
         "rendue privée (elle n'est pas supprimée)."]
     withdrawn = show(jdd2)
     assert withdrawn["private"] is True and withdrawn["state"] == "active"
-    assert helpers.call_action("package_search")["count"] == 2  # the public no longer sees it
+    assert search_count(2) == 2  # the public no longer sees it
 
     # reported once; back at the source, it is published again
     assert jdd2 not in harvest(src)
