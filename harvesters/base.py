@@ -30,7 +30,7 @@ import ckan.plugins as p
 import ckan.plugins.toolkit as tk
 from ckanext.harvest.harvesters.base import HarvesterBase
 from ckanext.harvest.interfaces import IHarvester
-from ckanext.harvest.model import HarvestObject, HarvestObjectError, HarvestObjectExtra
+from ckanext.harvest.model import HarvestObject, HarvestObjectExtra
 
 from ckanext.sinp.logic import queries
 from ckanext.sinp.logic import records as writer
@@ -52,6 +52,10 @@ class RemoteError(Exception):
 
 def http_get(session: requests.Session, url: str, timeout: float, what: str, **kwargs) -> bytes:
     return _http(session, "GET", url, timeout, what, **kwargs)
+
+
+def http_post(session: requests.Session, url: str, timeout: float, what: str, **kwargs) -> bytes:
+    return _http(session, "POST", url, timeout, what, **kwargs)
 
 
 def _http(session, method, url, timeout, what, **kwargs) -> bytes:
@@ -139,8 +143,17 @@ class SinpHarvester(HarvesterBase, p.SingletonPlugin):
         obj.save()
         return obj.id
 
-    def withdraw_missing(self, job, current: dict, seen: set) -> list[str]:
-        """Objects that withdraw the records harvested before and not listed any more."""
+    def withdraw_missing(self, job, current: dict, seen: set, complete: bool, empty_message: str) -> list[str]:
+        """Objects that withdraw the records harvested before and not listed any more — only after a
+        complete, non-empty listing; otherwise a gather error says why nothing is withdrawn.
+        ``empty_message`` names the source's silence (« Le catalogue ne renvoie aucune fiche »)."""
+        if not complete:
+            return []
+        if not seen and current:
+            self._save_gather_error(f"{empty_message} alors que {len(current)} enregistrements en ont été "
+                                    "moissonnés : par précaution, rien n'est retiré (vérifiez la configuration "
+                                    "de la source).", job)
+            return []
         return [self.new_object(job, guid, status=WITHDRAW) for guid in sorted(set(current) - seen)]
 
     @staticmethod
@@ -150,7 +163,27 @@ class SinpHarvester(HarvesterBase, p.SingletonPlugin):
                 return item.value
         return None
 
-    # --- fetch helpers --------------------------------------------------------------------------
+    # --- fetch ----------------------------------------------------------------------------------
+
+    def fetch_stage(self, harvest_object):
+        """Downloads the record (``download``), keeps it as the object's content; "unchanged" when
+        its last import had the same document and configuration. Withdrawals fetch nothing."""
+        obj = harvest_object
+        if self.extra(obj, "status") == WITHDRAW:
+            return True
+        with requests.Session() as session:
+            try:
+                text = self.download(session, obj, self.timeout(self.source_config(obj.source)))
+            except RemoteError as err:
+                self._save_object_error(str(err), obj, "Fetch")
+                return False
+        obj.content = text
+        obj.save()
+        return "unchanged" if self.unchanged(obj, text) else True
+
+    def download(self, session, obj, timeout: float) -> str:
+        """The record's document (text); raises RemoteError (French)."""
+        raise NotImplementedError
 
     def unchanged(self, obj, content: str) -> bool:
         """True when the record's last import had the same document and the same source configuration."""

@@ -141,9 +141,8 @@ class SinpCswHarvester(base.SinpHarvester):
         page_size = int(config.get("page_size", DEFAULT_PAGE_SIZE))
         start, matched, listed, messages = 1, None, [], []
         for _ in range(MAX_PAGES):
-            content = base._http(session, "POST", url, timeout, f"GetRecords (à partir du n° {start})",
-                                 data=get_records_body(config, start, page_size),
-                                 )
+            content = base.http_post(session, url, timeout, f"GetRecords (à partir du n° {start})",
+                                     data=get_records_body(config, start, page_size))
             try:
                 root = safexml.parse(content, MAX_RESPONSE_BYTES, "CSW")
             except safexml.XmlRefused as err:
@@ -213,51 +212,28 @@ class SinpCswHarvester(base.SinpHarvester):
             self._save_gather_error(
                 f"Le catalogue annonce {matched} fiches mais en a renvoyé {len(listed)} : par précaution, "
                 "aucune fiche n'est retirée lors de ce moissonnage.", harvest_job)
-        elif not listed and current:
-            self._save_gather_error(
-                f"Le catalogue ne renvoie aucune fiche alors que {len(current)} en ont été moissonnées : par "
-                "précaution, rien n'est retiré (vérifiez l'adresse et les filtres de la source).", harvest_job)
-        else:
-            ids += self.withdraw_missing(harvest_job, current, seen)
+        ids += self.withdraw_missing(harvest_job, current, seen, complete,
+                                     empty_message="Le catalogue ne renvoie aucune fiche")
         log.info("CSW source %s: %d records listed (%d matched), %d objects", source.id, len(listed), matched, len(ids))
-        if not ids and not messages:
-            return []
         return ids
 
     # --- fetch ----------------------------------------------------------------------------------
 
-    def fetch_stage(self, harvest_object):
-        obj = harvest_object
-        if self.extra(obj, "status") == base.WITHDRAW:
-            return True
-        config = self.source_config(obj.source)
-        url = self.record_url(obj.source.url, obj.guid)
-        with requests.Session() as session:
-            try:
-                content = base.http_get(session, url, self.timeout(config), f"GetRecordById {obj.guid}")
-            except base.RemoteError as err:
-                self._save_object_error(str(err), obj, "Fetch")
-                return False
+    def download(self, session, obj, timeout):
+        content = base.http_get(session, self.record_url(obj.source.url, obj.guid), timeout,
+                                f"GetRecordById {obj.guid}")
         try:
             root = safexml.parse(content, iso_read.MAX_BYTES, "CSW")
         except safexml.XmlRefused as err:
-            self._save_object_error(f"GetRecordById {obj.guid} : réponse illisible — {err}", obj, "Fetch")
-            return False
+            raise base.RemoteError(f"GetRecordById {obj.guid} : réponse illisible — {err}") from None
         problem = _exception(root)
         if problem:
-            self._save_object_error(f"GetRecordById {obj.guid} : exception du catalogue — {problem}", obj, "Fetch")
-            return False
+            raise base.RemoteError(f"GetRecordById {obj.guid} : exception du catalogue — {problem}")
         found = root.xpath("//gmd:MD_Metadata", namespaces=NS) if root.tag != f"{{{iso.GMD}}}MD_Metadata" else [root]
         if not found:
-            self._save_object_error(f"GetRecordById {obj.guid} : le catalogue ne renvoie pas de fiche ISO 19139 "
-                                    "pour cet identifiant.", obj, "Fetch")
-            return False
-        text = etree.tostring(found[0], encoding="unicode")
-        obj.content = text
-        obj.save()
-        if self.unchanged(obj, text):
-            return "unchanged"
-        return True
+            raise base.RemoteError(f"GetRecordById {obj.guid} : le catalogue ne renvoie pas de fiche ISO 19139 "
+                                   "pour cet identifiant.")
+        return etree.tostring(found[0], encoding="unicode")
 
     # --- import ---------------------------------------------------------------------------------
 

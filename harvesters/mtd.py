@@ -127,11 +127,6 @@ class SinpMtdHarvester(base.SinpHarvester):
         finally:
             session.close()
         current = self.current_objects(source.id)
-        if not listed and current:
-            self._save_gather_error(
-                f"L'application MTD ne liste aucun enregistrement alors que {len(current)} en ont été moissonnés : "
-                "par précaution, rien n'est retiré (vérifiez la configuration de la source).", harvest_job)
-            return None
         ordered = mtd.ordered(listed)
         ids, seen = [], set()
         for rec in ordered:
@@ -139,7 +134,8 @@ class SinpMtdHarvester(base.SinpHarvester):
                 continue
             seen.add(rec.uuid)
             ids.append(self.new_object(harvest_job, rec.uuid, kind=rec.kind))
-        ids += self.withdraw_missing(harvest_job, current, seen)
+        ids += self.withdraw_missing(harvest_job, current, seen, complete=True,
+                                     empty_message="L'application MTD ne liste aucun enregistrement")
         log.info("MTD source %s: %d records listed, %d objects", source.id, len(seen), len(ids))
         return ids
 
@@ -174,26 +170,11 @@ class SinpMtdHarvester(base.SinpHarvester):
 
     # --- fetch ----------------------------------------------------------------------------------
 
-    def fetch_stage(self, harvest_object):
-        obj = harvest_object
-        if self.extra(obj, "status") == base.WITHDRAW:
-            return True
+    def download(self, session, obj, timeout):
         kind = self.extra(obj, "kind") or "jdd"
-        config = self.source_config(obj.source)
         url = obj.source.url.rstrip("/") + ONE[kind].format(obj.guid.upper())
-        label = base.KIND_LABELS[kind]
-        with requests.Session() as session:
-            try:
-                content = base.http_get(session, url, self.timeout(config), f"{label} {obj.guid}")
-            except base.RemoteError as err:
-                self._save_object_error(str(err), obj, "Fetch")
-                return False
-        text = content.decode("utf-8", errors="replace")
-        obj.content = text
-        obj.save()
-        if self.unchanged(obj, text):
-            return "unchanged"
-        return True
+        content = base.http_get(session, url, timeout, f"{base.KIND_LABELS[kind]} {obj.guid}")
+        return content.decode("utf-8", errors="replace")
 
     # --- import ---------------------------------------------------------------------------------
 

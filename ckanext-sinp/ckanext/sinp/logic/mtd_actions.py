@@ -9,7 +9,6 @@ import logging
 
 import ckan.plugins.toolkit as tk
 
-from ckanext.sinp.domain import model as sinp_model
 from ckanext.sinp.domain import mtd
 from ckanext.sinp.logic import queries
 from ckanext.sinp.logic import records as writer
@@ -71,7 +70,7 @@ def sinp_mtd_import(context, data_dict):
 
     results, touched, warnings = [], [], []
     for rec in records:
-        warnings += _clean_keywords(rec)
+        warnings += writer.clean_keywords(rec.record, rec.label)
     stored = queries.packages_by_uuid(model, [rec.uuid for rec in records])
     readable_ca = {}  # shared by the records' validation (same user, same transaction)
     try:
@@ -87,9 +86,8 @@ def sinp_mtd_import(context, data_dict):
                 raise tk.ValidationError({"xml": [str(err)]})
             except tk.ValidationError as err:
                 raise tk.ValidationError({"xml": _describe(rec, err)})
-            package_id = result
-            touched.append(package_id)
-            results.append({"id": package_id, "uuid": rec.uuid, "type": rec.kind, "action": action})
+            touched.append(result)
+            results.append({"id": result, "uuid": rec.uuid, "type": rec.kind, "action": action})
         model.repo.commit()
     except Exception:
         model.Session.rollback()
@@ -97,10 +95,6 @@ def sinp_mtd_import(context, data_dict):
     if touched:  # index after the commit, in batches, with one Solr commit for the whole document
         writer.index_packages(touched)
     return {"records": results, "errors": [], "warnings": warnings}
-
-
-def _clean_keywords(rec) -> list[str]:
-    return writer.clean_keywords(rec.record, rec.label)
 
 
 def _describe(rec, err) -> list[str]:
