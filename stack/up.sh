@@ -144,6 +144,9 @@ init_ckan_db() {  # init_ckan_db INI
         "$CKAN_BIN" -c "$1" sinp geo-load "${kind%%:*}" "$ref/$file" >>"$LOG_DIR/ckan-setup.log" 2>&1 \
             || die "loading the ${kind%%:*} referential failed ($1): see $LOG_DIR/ckan-setup.log"
     done
+    "$CKAN_BIN" -c "$1" sinp sensitivity-load "$ref/sensibilite/sensibilite_bfc.csv" \
+        --version "BFC (extrait, voir schemas/referentiels/sensibilite)" >>"$LOG_DIR/ckan-setup.log" 2>&1 \
+        || die "loading the sensitivity referential failed ($1): see $LOG_DIR/ckan-setup.log"
 }
 
 setup_ckan() {
@@ -174,7 +177,8 @@ stamp_db() {
     cat "$ROOT/requirements/ckan.txt" "$ROOT/stack/ckan-options.ini" \
         "$ROOT"/ckanext-sinp/ckanext/sinp/csw/*.py "$ROOT"/pycsw_config/mappings.py \
         "$ROOT"/ckanext-sinp/ckanext/sinp/referentials/*.py "$ROOT"/schemas/referentiels/*/*.* \
-        "$ROOT"/ckanext-sinp/ckanext/sinp/occurrences/store.py "$ROOT"/schemas/occurrence.yaml \
+        "$ROOT"/ckanext-sinp/ckanext/sinp/occurrences/store.py "$ROOT"/ckanext-sinp/ckanext/sinp/occurrences/protection_store.py \
+        "$ROOT"/ckanext-sinp/ckanext/sinp/domain/protection.py "$ROOT"/schemas/occurrence.yaml \
         2>/dev/null | sha256sum
 }
 

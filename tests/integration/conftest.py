@@ -46,7 +46,8 @@ def clean_db():
     model.repo.tables_created_and_initialised = True
     helpers.reset_db()
     with model.meta.engine.begin() as conn:
-        conn.execute(sa.text("TRUNCATE sinp_csw_record, sinp_occurrence, sinp_qc_error, sinp_deposit"))
+        conn.execute(sa.text("TRUNCATE sinp_csw_record, sinp_occurrence, sinp_qc_error, sinp_deposit, "
+                             "sinp_chef_de_file, sinp_validation, sinp_notification"))
     # the site user, created now rather than concurrently by a job of the worker
     helpers.call_action("get_site_user", context={"ignore_auth": True})
 

@@ -123,4 +123,45 @@ def geo_load(kind: str, path: str, region: str, version_label: str | None, force
          lambda progress: loader(get_engine(), path, version_label, progress, **options))
 
 
-COMMANDS = [habref_load, geo_load]
+@click.command("sensitivity-load")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--version", "version_label", default=None,
+              help="Libellé de version (par défaut : le nom du fichier).")
+def sensitivity_load(path: str, version_label: str | None) -> None:
+    """Charge un référentiel de sensibilité (CSV) : il remplace le précédent et la sensibilité de
+    toutes les occurrences (hors décisions manuelles) est recalculée."""
+    import hashlib
+
+    from ckanext.sinp.domain import protection
+    from ckanext.sinp.occurrences import protection_store
+
+    with open(path, "rb") as handle:
+        data = handle.read()
+    try:
+        rules = protection.read_rules(data)
+    except protection.RuleFileError as error:
+        click.secho(f"Fichier refusé : {error}", fg="red", err=True)
+        raise SystemExit(1)
+    result = protection_store.load_rules(get_engine(), rules, version_label or os.path.basename(path),
+                                         os.path.basename(path), hashlib.sha256(data).hexdigest())
+    click.secho(f"{result['rules']} règles chargées ({result['taxa']} noms de taxons couverts) ; sensibilité "
+                f"recalculée sur {result['occurrences']} occurrence(s).", fg="green")
+    if result["unknown_taxa"]:
+        click.secho("Taxons absents du TAXREF chargé (la règle ne couvre que ce code exact) : "
+                    + ", ".join(str(c) for c in result["unknown_taxa"]), fg="yellow")
+
+
+@click.command("sensitivity-refresh")
+def sensitivity_refresh() -> None:
+    """Recalcule la couverture des règles (après un nouveau TAXREF) et la sensibilité des occurrences."""
+    from ckanext.sinp.occurrences import protection_store
+
+    engine = get_engine()
+    protection_store.ensure_tables(engine)
+    with engine.begin() as conn:
+        taxa = protection_store.refresh_rule_taxa(conn)
+        n = protection_store.compute_sensitivity(conn)
+    click.secho(f"{taxa} noms de taxons couverts ; sensibilité recalculée sur {n} occurrence(s).", fg="green")
+
+
+COMMANDS = [habref_load, geo_load, sensitivity_load, sensitivity_refresh]

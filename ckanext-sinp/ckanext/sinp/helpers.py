@@ -126,11 +126,23 @@ def sinp_deposit_for(resource_id: str) -> dict | None:
 
 @helper
 def sinp_occurrence_stats(pkg_dict: dict) -> dict | None:
-    """Counts, dates, extent and taxon groups of a JDD's occurrences, for its producers and admins."""
-    if pkg_dict.get("type") != "jdd" or not _may_edit(pkg_dict["id"]):
+    """Counts, dates, extent, taxon groups and validation of a JDD's occurrences, as the visitor
+    may see them (blurred for the public); ``may_edit``: the producer (may apply the extent)."""
+    if pkg_dict.get("type") != "jdd":
         return None
-    stats = tk.get_action("sinp_occurrence_stats")({"user": tk.g.user}, {"jdd": pkg_dict["id"]})
-    return stats if stats.get("count") else None
+    try:
+        stats = tk.get_action("sinp_occurrence_stats")({"user": tk.g.user}, {"jdd": pkg_dict["id"]})
+    except (tk.NotAuthorized, tk.ObjectNotFound):
+        return None
+    if not stats.get("count"):
+        return None
+    stats["may_edit"] = _may_edit(pkg_dict["id"])
+    try:
+        tk.check_access("sinp_validation_set", {"user": tk.g.user}, {})
+        stats["may_validate"] = True
+    except tk.NotAuthorized:
+        stats["may_validate"] = False
+    return stats
 
 
 def get_helpers():

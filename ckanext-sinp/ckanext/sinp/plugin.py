@@ -39,6 +39,7 @@ class SinpPlugin(p.SingletonPlugin):
     p.implements(p.IFacets, inherit=True)
     p.implements(p.IPackageController, inherit=True)
     p.implements(p.IResourceController, inherit=True)
+    p.implements(p.IPermissionLabels)
 
     # IConfigurer
 
@@ -117,6 +118,28 @@ class SinpPlugin(p.SingletonPlugin):
         pkg_id = context.get("package") and context["package"].id
         if pkg_id:
             csw_sync.mark(pkg_id)
+
+    # IPermissionLabels: CKAN's labels, plus the chefs de file whose scope holds occurrences of a
+    # private JDD (so that package_search finds it for them, as package_show lets them read it)
+
+    def get_dataset_labels(self, dataset_obj):
+        from ckan.lib.plugins import DefaultPermissionLabels
+        labels = DefaultPermissionLabels().get_dataset_labels(dataset_obj)
+        if dataset_obj.private and dataset_obj.type == "jdd" and dataset_obj.state == "active":
+            from ckanext.sinp.occurrences import protection_store
+            import ckan.model as model
+            with model.meta.engine.connect() as conn:
+                if "sinp_chef_de_file" in __import__("sqlalchemy").inspect(conn).get_table_names():
+                    labels += [f"sinp-chef-{org}" for org in protection_store.chefs_covering_package(conn, dataset_obj.id)]
+        return labels
+
+    def get_user_dataset_labels(self, user_obj):
+        from ckan.lib.plugins import DefaultPermissionLabels
+        labels = DefaultPermissionLabels().get_user_dataset_labels(user_obj)
+        if user_obj is not None and getattr(user_obj, "id", None):
+            from ckanext.sinp.logic import access
+            labels += [f"sinp-chef-{org}" for org in access.chef_scopes(user_obj)]
+        return labels
 
     @staticmethod
     def _mark_for_csw(pkg_dict):

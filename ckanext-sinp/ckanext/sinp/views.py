@@ -86,9 +86,13 @@ def deposit_errors_csv(id, resource_id):
 
     from ckanext.sinp.occurrences import store
 
+    from ckanext.sinp.logic import access
+    from ckanext.sinp.logic.occurrence_actions import LOCATING_COLUMNS, MASKED
+
     report = _report(resource_id, limit=0)
     if not isinstance(report, dict):
         return report
+    producer = access.is_producer(access.user_of({"user": tk.g.user}), model.Package.get(report["package_id"]))
 
     def rows():
         buf = io.StringIO()
@@ -104,6 +108,8 @@ def deposit_errors_csv(id, resource_id):
             buf = io.StringIO()
             writer = csv.writer(buf, delimiter=";")
             for e in page:
+                if not producer and e["column"] in LOCATING_COLUMNS and e["value"] not in (None, ""):
+                    e["message"], e["value"] = e["message"].replace(e["value"], MASKED), MASKED
                 writer.writerow([e["row"] or "", e["column"] or "", e["code"], e["category"],
                                  "bloquant" if e["blocking"] else "avertissement", e["message"], e["value"] or ""])
             yield buf.getvalue()
@@ -115,9 +121,14 @@ def deposit_errors_csv(id, resource_id):
 def deposit_rejected_csv(id, resource_id):
     from ckanext.sinp.occurrences import processor
 
+    from ckanext.sinp.logic import access
+
     report = _report(resource_id, limit=0)
     if not isinstance(report, dict):
         return report
+    if not access.is_producer(access.user_of({"user": tk.g.user}), model.Package.get(report["package_id"])):
+        return tk.abort(403, "Les lignes refusées (avec leurs localisations) sont réservées au producteur et aux "
+                             "administrateurs.")
     path = processor.reports_dir(resource_id) / "rejets.csv"
     if not path.exists():
         return tk.abort(404, "Aucune ligne refusée, ou contrôle pas encore terminé.")
@@ -223,6 +234,150 @@ sinp.add_url_rule("/jdd/<id>/depot/<resource_id>/erreurs.csv", view_func=deposit
 sinp.add_url_rule("/jdd/<id>/depot/<resource_id>/lignes-refusees.csv", view_func=deposit_rejected_csv)
 sinp.add_url_rule("/depot/<number>/attestation.pdf", view_func=receipt_pdf)
 sinp.add_url_rule("/depot/<number>/attestation", view_func=receipt_html)
+
+
+# --- occurrences: exports, territory, chefs de file, validation ----------------------------------------
+
+def _export(id, fmt):
+    import csv
+    import io
+
+    from ckanext.sinp.domain.occtax import columns
+    from ckanext.sinp.logic.occurrence_actions import export_rows
+
+    params = {k: v for k, v in tk.request.args.items() if k in ("bbox", "cd_nom", "date_min", "date_max")}
+    try:
+        pkg, total, features = export_rows({"user": tk.g.user}, {"jdd": id, **params})
+    except tk.ObjectNotFound:
+        return tk.abort(404, "Jeu de données introuvable.")
+    except tk.NotAuthorized:
+        return tk.abort(403, "Vous n'avez pas accès aux occurrences de ce jeu de données.")
+    except tk.ValidationError as err:
+        return tk.abort(400, " ".join(str(m) for msgs in err.error_dict.values() for m in msgs))
+    name = f"occurrences-{pkg.name}"
+    if fmt == "geojson":
+        def chunks():
+            yield '{"type": "FeatureCollection", "total": %d, "features": [' % total
+            for i, feature in enumerate(features):
+                yield ("," if i else "") + json.dumps(feature, ensure_ascii=False)
+            yield "]}"
+        return Response(chunks(), mimetype="application/geo+json",
+                        headers={"Content-Disposition": f'attachment; filename="{name}.geojson"'})
+    from shapely.geometry import shape
+
+    names = [c.name for c in columns.store_columns() if c.name != "geometrie"]
+    extra = ["codeDepartement", "idSINPJdd", "nivVal", "statutValidation", "typVal", "echVal", "validateur", "dateCtrl",
+             "sensiNiveau", "sensiDateAttribution", "sensiReferentiel", "sensiVersionReferentiel", "dEEFloutage",
+             "niveauDiffusion"]
+    header = ["geometrie"] + names + [c for c in extra if c not in names]
+
+    def rows():
+        buf = io.StringIO()
+        writer = csv.writer(buf, delimiter=";")
+        writer.writerow(header)
+        yield "\ufeff" + buf.getvalue()
+        for feature in features:
+            buf = io.StringIO()
+            writer = csv.writer(buf, delimiter=";")
+            props = feature["properties"]
+            geom = shape(feature["geometry"]).wkt if feature["geometry"] else ""
+            writer.writerow([geom] + ["" if props.get(c) is None else props.get(c) for c in header[1:]])
+            yield buf.getvalue()
+    return Response(rows(), mimetype="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+
+
+def export_csv(id):
+    return _export(id, "csv")
+
+
+def export_geojson(id):
+    return _export(id, "geojson")
+
+
+def territory():
+    """"Enjeux biodiversité sur un territoire de projet": draw or upload a polygon."""
+    result, error, polygon = None, None, ""
+    if tk.request.method == "POST":
+        upload = tk.request.files.get("fichier")
+        polygon = (upload.read(2_000_001).decode("utf-8", "replace") if upload and upload.filename
+                   else tk.request.form.get("polygone", ""))
+        try:
+            result = tk.get_action("sinp_territory_taxa")({"user": tk.g.user}, {"polygone": polygon})
+        except tk.ValidationError as err:
+            error = " ".join(str(m) for msgs in err.error_dict.values() for m in msgs)
+    return tk.render("sinp/territory.html", {"result": result, "error": error, "polygon": polygon})
+
+
+def chefs_de_file():
+    """Sysadmins designate the chefs de file and their scopes."""
+    context = {"user": tk.g.user}
+    try:
+        tk.check_access("sinp_chef_de_file_set", context, {})
+    except tk.NotAuthorized:
+        return tk.abort(403, "Seuls les administrateurs de la plateforme désignent les chefs de file.")
+    if tk.request.method == "POST":
+        form = tk.request.form
+        try:
+            if form.get("supprimer"):
+                tk.get_action("sinp_chef_de_file_delete")(context, {"organization": form["supprimer"]})
+                tk.h.flash_success("Chef de file retiré.")
+            else:
+                tk.get_action("sinp_chef_de_file_set")(context, {
+                    "organization": form.get("organization"), "groupes": form.getlist("groupes"),
+                    "departements": form.get("departements", "")})
+                tk.h.flash_success("Chef de file enregistré.")
+        except (tk.ValidationError, tk.ObjectNotFound) as err:
+            msgs = err.error_dict.values() if isinstance(err, tk.ValidationError) else [[str(err)]]
+            tk.h.flash_error(" ".join(str(m) for ms in msgs for m in ms))
+        return tk.redirect_to("sinp.chefs_de_file")
+    from ckanext.sinp.logic.protection_actions import _known_groups
+    orgs = tk.get_action("organization_list")(context, {"all_fields": True})
+    return tk.render("sinp/chefs_de_file.html", {
+        "chefs": tk.get_action("sinp_chef_de_file_list")(context, {}), "organizations": orgs,
+        "groups": sorted(_known_groups())})
+
+
+def validation(id):
+    """A chef de file validates the observations of a JDD inside its scope, one or in bulk."""
+    context = {"user": tk.g.user}
+    try:
+        tk.check_access("sinp_validation_set", context, {})
+        pkg = tk.get_action("package_show")(context, {"id": id})
+    except tk.NotAuthorized:
+        return tk.abort(403, "Seuls les chefs de file (dans leur périmètre) et les administrateurs valident.")
+    except tk.ObjectNotFound:
+        return tk.abort(404, "Jeu de données introuvable.")
+    if tk.request.method == "POST":
+        form = tk.request.form
+        data = {"jdd": pkg["id"], "niv_val": form.get("niv_val"), "commentaire": form.get("commentaire")}
+        ids = form.getlist("ids")
+        if ids:
+            data["ids"] = ids
+        for key in ("cd_nom", "date_min", "date_max", "niv_val_actuel"):
+            if form.get(key):
+                data[key] = form[key]
+        try:
+            done = tk.get_action("sinp_validation_set")(context, data)
+            tk.h.flash_success(f"{done['updated']} observation(s) validée(s) « {done['label']} ».")
+        except tk.ValidationError as err:
+            tk.h.flash_error(" ".join(str(m) for msgs in err.error_dict.values() for m in msgs))
+        except tk.NotAuthorized as err:
+            tk.h.flash_error(str(err))
+        return tk.redirect_to("sinp.validation", id=id)
+    from ckanext.sinp.domain import protection
+    page = tk.get_action("sinp_occurrence_search")(context, {"jdd": pkg["id"], "limit": 200,
+                                                             **{k: v for k, v in tk.request.args.items()
+                                                                if k in ("cd_nom", "date_min", "date_max")}})
+    return tk.render("sinp/validation.html", {"pkg": pkg, "page": page, "levels": protection.validation_levels(),
+                                              "manual": protection.MANUAL_LEVELS})
+
+
+sinp.add_url_rule("/jdd/<id>/occurrences.csv", view_func=export_csv)
+sinp.add_url_rule("/jdd/<id>/occurrences.geojson", view_func=export_geojson)
+sinp.add_url_rule("/jdd/<id>/validation", view_func=validation, methods=["GET", "POST"])
+sinp.add_url_rule("/territoire", view_func=territory, methods=["GET", "POST"])
+sinp.add_url_rule("/ckan-admin/chefs-de-file", view_func=chefs_de_file, methods=["GET", "POST"])
 
 
 def get_blueprints():

@@ -50,7 +50,7 @@ def _refuse_if_ca_has_children(context, data_dict):
 
 
 def get_actions():
-    from ckanext.sinp.logic import iso_actions, mtd_actions, occurrence_actions, taxon_actions
+    from ckanext.sinp.logic import iso_actions, mtd_actions, occurrence_actions, protection_actions, taxon_actions
 
     return {
         "package_delete": package_delete,
@@ -64,4 +64,14 @@ def get_actions():
         "sinp_occurrence_search": occurrence_actions.sinp_occurrence_search,
         "sinp_occurrence_stats": occurrence_actions.sinp_occurrence_stats,
         "sinp_jdd_apply_extent": occurrence_actions.sinp_jdd_apply_extent,
+        "sinp_chef_de_file_set": protection_actions.sinp_chef_de_file_set,
+        "sinp_chef_de_file_delete": protection_actions.sinp_chef_de_file_delete,
+        "sinp_chef_de_file_list": protection_actions.sinp_chef_de_file_list,
+        "sinp_validation_set": protection_actions.sinp_validation_set,
+        "sinp_validation_history": protection_actions.sinp_validation_history,
+        "sinp_auto_validate": protection_actions.sinp_auto_validate,
+        "sinp_sensitivity_rule_list": protection_actions.sinp_sensitivity_rule_list,
+        "sinp_sensitivity_set": protection_actions.sinp_sensitivity_set,
+        "sinp_territory_taxa": protection_actions.sinp_territory_taxa,
+        "sinp_notification_list": protection_actions.sinp_notification_list,
     }

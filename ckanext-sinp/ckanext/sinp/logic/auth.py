@@ -48,13 +48,97 @@ def sinp_qc_run(context, data_dict):
     return _may_edit_jdd(context, data_dict, "relancer le contrôle d'un dépôt")
 
 
+def _user(context):
+    from ckanext.sinp.logic import access
+    return access.user_of(context)
+
+
+def _sysadmin_only(context, what):
+    user = _user(context)
+    if user is not None and user.sysadmin:
+        return {"success": True}
+    return {"success": False, "msg": f"Seuls les administrateurs de la plateforme peuvent {what}."}
+
+
 def sinp_qc_report_show(context, data_dict):
-    return _may_edit_jdd(context, data_dict, "consulter le rapport de contrôle d'un dépôt")
+    """The producer and sysadmins; the chefs de file covering the JDD (values that locate masked)."""
+    result = _may_edit_jdd(context, data_dict, "consulter le rapport de contrôle d'un dépôt")
+    if result["success"]:
+        return result
+    from ckanext.sinp.logic import access
+    if access.is_chef_for_package(_user(context), data_dict.get("id")):
+        return {"success": True}
+    return {"success": False, "msg": "Seuls le producteur du jeu de données, les chefs de file de son périmètre "
+                                     "et les administrateurs de la plateforme consultent ce rapport."}
 
 
+@tk.auth_allow_anonymous_access
 def sinp_occurrence_search(context, data_dict):
-    """Occurrences may be sensitive until the sensitivity rules run: producers and admins only."""
-    return _may_edit_jdd(context, data_dict, "consulter les occurrences déposées")
+    """Whoever may read the JDD (published, or private to its organisation, the chefs de file of
+    its scope and sysadmins); the action blurs each row for the caller."""
+    try:
+        tk.check_access("package_show", dict(context), {"id": data_dict.get("id")})
+    except (tk.NotAuthorized, tk.ObjectNotFound):
+        return {"success": False, "msg": "Vous n'avez pas accès aux occurrences de ce jeu de données."}
+    return {"success": True}
+
+
+@tk.auth_allow_anonymous_access
+def sinp_occurrence_export(context, data_dict):
+    return sinp_occurrence_search(context, data_dict)
+
+
+@tk.auth_allow_anonymous_access
+def sinp_territory_taxa(context, data_dict):
+    return {"success": True}
+
+
+@tk.auth_allow_anonymous_access
+def sinp_chef_de_file_list(context, data_dict):
+    return {"success": True}
+
+
+@tk.auth_allow_anonymous_access
+def sinp_sensitivity_rule_list(context, data_dict):
+    return {"success": True}
+
+
+def sinp_chef_de_file_set(context, data_dict):
+    return _sysadmin_only(context, "désigner les chefs de file")
+
+
+def sinp_auto_validate(context, data_dict):
+    return _sysadmin_only(context, "relancer la validation automatique")
+
+
+def sinp_validation_set(context, data_dict):
+    """Chefs de file (the action restricts the selection to their scope) and sysadmins."""
+    from ckanext.sinp.logic import access
+    user = _user(context)
+    if user is not None and (user.sysadmin or access.chef_scopes(user)):
+        return {"success": True}
+    return {"success": False, "msg": "Seuls les chefs de file (dans leur périmètre) et les administrateurs de la "
+                                     "plateforme valident des observations."}
+
+
+@tk.chained_auth_function
+@tk.auth_allow_anonymous_access
+def package_show(next_auth, context, data_dict):
+    """CKAN's rule, plus: a member of a chef de file reads the private JDD whose occurrences fall in
+    its scope (active ones only: never drafts nor deleted records)."""
+    result = next_auth(context, data_dict)
+    if result.get("success"):
+        return result
+    import ckan.model as model
+    from ckanext.sinp.logic import access
+
+    user = _user(context)
+    if user is None:
+        return result
+    pkg = context.get("package") or model.Package.get((data_dict or {}).get("id"))
+    if pkg is not None and pkg.type == "jdd" and pkg.state == "active" and access.is_chef_for_package(user, pkg.id):
+        return {"success": True}
+    return result
 
 
 @tk.chained_auth_function
@@ -91,4 +175,12 @@ def get_auth_functions():
         "sinp_qc_report_show": sinp_qc_report_show,
         "sinp_occurrence_search": sinp_occurrence_search,
         "harvest_object_show": harvest_object_show,
+        "sinp_occurrence_export": sinp_occurrence_export,
+        "sinp_territory_taxa": sinp_territory_taxa,
+        "sinp_chef_de_file_list": sinp_chef_de_file_list,
+        "sinp_sensitivity_rule_list": sinp_sensitivity_rule_list,
+        "sinp_chef_de_file_set": sinp_chef_de_file_set,
+        "sinp_auto_validate": sinp_auto_validate,
+        "sinp_validation_set": sinp_validation_set,
+        "package_show": package_show,
     }

@@ -1,9 +1,12 @@
 """Actions on occurrence deposits: ``sinp_qc_run``, ``sinp_qc_report_show``,
 ``sinp_occurrence_search``, ``sinp_occurrence_stats``, ``sinp_jdd_apply_extent``.
 
-Deposits and occurrences are shown only to those who may edit the JDD (its producer, sysadmins):
-until the sensitivity and diffusion rules are applied, occurrence rows and rejected values may
-hold sensitive localisations, so nothing of them is public.
+Who sees what (``logic/access.py``, rules in ``domain/protection.py``):
+- occurrences: the producer's members, the chefs de file of the scope and sysadmins see them
+  precisely; everybody else sees those of *published* JDD only, blurred to their public layer
+  (sensitivity and the producer's diffusion choice), never those diffused "aucune";
+- QC reports: the producer and sysadmins; the chefs de file covering the JDD with the values that
+  would locate an observation masked; nobody else.
 """
 from __future__ import annotations
 
@@ -13,8 +16,14 @@ import ckan.model as model
 import ckan.plugins.toolkit as tk
 
 from ckanext.sinp.domain import model as sinp_model
+from ckanext.sinp.domain import protection
+from ckanext.sinp.logic import access as sinp_access
 from ckanext.sinp.logic import queries
 from ckanext.sinp.occurrences import processor, store
+
+MASKED = "(masqué)"
+# report columns whose rejected values could locate an observation
+LOCATING_COLUMNS = frozenset(protection.hidden_fields(protection.DEPARTEMENT)) | {"codeDepartement"}
 
 MAX_LIMIT = 1000
 
@@ -75,6 +84,12 @@ def sinp_qc_report_show(context, data_dict):
         errors, total = store.errors_page(conn, resource.id, offset, limit, data_dict.get("code"),
                                           data_dict.get("column"), data_dict.get("category"))
     summary = deposit.get("summary") or {}
+    producer = sinp_access.is_producer(sinp_access.user_of(context), pkg) or context.get("ignore_auth")
+    if not producer:  # a chef de file: what would locate an observation is masked
+        for e in errors:
+            if e["column"] in LOCATING_COLUMNS and e["value"] not in (None, ""):
+                e["message"] = e["message"].replace(e["value"], MASKED)
+                e["value"] = MASKED
     site = tk.config.get("ckan.site_url", "").rstrip("/")
     timeout = int(tk.config.get("ckanext.sinp.qc.job_timeout", 3600)) + 120
     queued = deposit.get("queued_at")
@@ -139,50 +154,90 @@ def _bbox(value):
     return w, s, e, n
 
 
+def _filters(data_dict):
+    cd_nom = data_dict.get("cd_nom")
+    cd_nom = _int(data_dict, "cd_nom", None) if cd_nom not in (None, "") else None
+    return {"bbox": _bbox(data_dict.get("bbox")), "cd_nom": cd_nom, "date_min": _date(data_dict, "date_min"),
+            "date_max": _date(data_dict, "date_max")}
+
+
 @tk.side_effect_free
 def sinp_occurrence_search(context, data_dict):
-    """Occurrences of a JDD as a GeoJSON FeatureCollection (properties named as in the standard).
+    """Occurrences of a JDD as a GeoJSON FeatureCollection (properties named as in the standard),
+    as the caller may see them: precise for the producer, the chefs de file of the scope and
+    sysadmins; blurred to their diffusion level for everyone else (published JDD only).
 
     :param jdd: the JDD (id, name or SINP UUID)
-    :param bbox: ouest,sud,est,nord (WGS 84), optional
+    :param bbox: ouest,sud,est,nord (WGS 84), optional — compared with the geometry the caller gets
     :param cd_nom: TAXREF CD_NOM, optional
     :param date_min, date_max: AAAA-MM-JJ, optional (observations overlapping the period)
     :param limit: ≤ 1000 (default 100); :param offset:
-    :returns: {"type": "FeatureCollection", "total": n, "features": [...]}
+    :returns: {"type": "FeatureCollection", "total": n, "features": [...]}; each feature's
+        ``niveauDiffusion`` says what the caller got (precise, commune, maille, departement)
     """
     pkg = _jdd(context, tk.get_or_bust(data_dict, "jdd"))
     tk.check_access("sinp_occurrence_search", context, {"id": pkg.id})
-    cd_nom = data_dict.get("cd_nom")
-    if cd_nom not in (None, ""):
-        cd_nom = _int(data_dict, "cd_nom", None)
-    else:
-        cd_nom = None
+    filters = _filters(data_dict)
     limit = _int(data_dict, "limit", 100, 0, MAX_LIMIT)
     offset = _int(data_dict, "offset", 0)
+    access = sinp_access.access_for(context, [pkg.id])
     with model.meta.engine.connect() as conn:
-        total, rows = store.search(conn, package_ids=[pkg.id], bbox=_bbox(data_dict.get("bbox")), cd_nom=cd_nom,
-                                   date_min=_date(data_dict, "date_min"), date_max=_date(data_dict, "date_max"),
-                                   limit=limit, offset=offset)
+        total, rows = store.search(conn, access, package_ids=[pkg.id], limit=limit, offset=offset, **filters)
     return {"type": "FeatureCollection", "total": total, "features": [store.to_feature(r) for r in rows]}
+
+
+EXPORT_MAX = 200_000
+
+
+def export_rows(context, data_dict, batch: int = 5000):
+    """(pkg, total, iterator of features) of ``sinp_occurrence_search`` without the page limit
+    (at most ``ckanext.sinp.export.max_rows``): the exports apply exactly the same blurring."""
+    pkg = _jdd(context, tk.get_or_bust(data_dict, "jdd"))
+    tk.check_access("sinp_occurrence_export", context, {"id": pkg.id})
+    filters = _filters(data_dict)
+    access = sinp_access.access_for(context, [pkg.id])
+    cap = int(tk.config.get("ckanext.sinp.export.max_rows", EXPORT_MAX))
+    with model.meta.engine.connect() as conn:
+        total, _ = store.search(conn, access, package_ids=[pkg.id], limit=0, **filters)
+    if total > cap:
+        raise tk.ValidationError({"jdd": [f"L'export est limité à {cap} occurrences ({total} demandées) : "
+                                          "filtrez par emprise, taxon ou période."]})
+
+    def features():
+        offset = 0
+        while offset < total:
+            with model.meta.engine.connect() as conn:
+                _, rows = store.search(conn, access, package_ids=[pkg.id], limit=batch, offset=offset, **filters)
+            if not rows:
+                break
+            for row in rows:
+                yield store.to_feature(row)
+            offset += len(rows)
+    return pkg, total, features()
 
 
 @tk.side_effect_free
 def sinp_occurrence_stats(context, data_dict):
-    """What the occurrences of a JDD say about it: count, date range, extent, taxa, taxon groups."""
+    """What the occurrences of a JDD say about it, as the caller may see them: count, date range,
+    extent, taxa, taxon groups, validation levels, how many are blurred."""
     pkg = _jdd(context, tk.get_or_bust(data_dict, "jdd"))
     tk.check_access("sinp_occurrence_search", context, {"id": pkg.id})
+    access = sinp_access.access_for(context, [pkg.id])
     with model.meta.engine.connect() as conn:
-        return store.occurrence_stats(conn, pkg.id)
+        return store.occurrence_stats(conn, access, pkg.id)
 
 
 def sinp_jdd_apply_extent(context, data_dict):
-    """Writes the extent of a JDD's occurrences into its metadata (borne_ouest/sud/est/nord)."""
+    """Writes the extent of a JDD's occurrences into its metadata (borne_ouest/sud/est/nord): the
+    extent the public may know (blurred geometries; the territory when some occurrences are
+    diffused at the département only), since the metadata is published."""
     pkg = _jdd(context, tk.get_or_bust(data_dict, "jdd"))
     tk.check_access("package_update", context, {"id": pkg.id})
-    stats = sinp_occurrence_stats(context, {"jdd": pkg.id})
-    if not stats.get("bbox"):
-        raise tk.ValidationError({"jdd": ["Ce jeu de données n'a pas encore d'occurrences géolocalisées."]})
-    w, s, e, n = stats["bbox"]
+    with model.meta.engine.connect() as conn:
+        bbox = store.public_extent(conn, pkg.id)
+    if not bbox:
+        raise tk.ValidationError({"jdd": ["Ce jeu de données n'a pas encore d'occurrences géolocalisées diffusables."]})
+    w, s, e, n = bbox
     if w == e:
         w, e = w - 0.0005, e + 0.0005
     if s == n:

@@ -127,6 +127,33 @@ def load_referentials() -> qc.Referentials:
     return qc.Referentials.from_dict(data)
 
 
+def protect_extent(package_id: str) -> None:
+    """A JDD holding blurred occurrences publishes an extent at least as coarse as what the public
+    may know of them: its declared extent is widened to include the blurred areas (never narrowed),
+    and the JDD is reindexed (its chefs de file permission labels follow its occurrences)."""
+    from ckanext.sinp.logic.records import index_packages
+
+    with model.meta.engine.connect() as conn:
+        blurred = store.has_blurred_rows(conn, package_id)
+        extent = store.public_extent(conn, package_id) if blurred else None
+    pkg = tk.get_action("package_show")({"ignore_auth": True}, {"id": package_id})
+    if extent:
+        keys = ("borne_ouest", "borne_sud", "borne_est", "borne_nord")
+        try:
+            current = [float(pkg.get(k)) for k in keys]
+        except (TypeError, ValueError):
+            current = None
+        wanted = extent if current is None else [min(current[0], extent[0]), min(current[1], extent[1]),
+                                                 max(current[2], extent[2]), max(current[3], extent[3])]
+        if current is None or any(abs(a - b) > 1e-9 for a, b in zip(current, wanted)):
+            site_user = tk.get_action("get_site_user")({"ignore_auth": True}, {})
+            tk.get_action("package_patch")({"user": site_user["name"], "ignore_auth": True},
+                                           {"id": package_id, **{k: f"{v:.6f}" for k, v in zip(keys, wanted)}})
+            log.info("Emprise du JDD %s élargie (données sensibles ou floutées) : %s", package_id, wanted)
+            return
+    index_packages([package_id])
+
+
 def process(resource_id: str, force: bool = False) -> dict:
     """Checks one deposit and integrates its accepted rows (a background job)."""
     engine = model.meta.engine
@@ -200,9 +227,12 @@ def _process(engine, resource_id: str, force: bool) -> dict:
                 "file_name": options.file_name, "file_size": result.info.size, "sha256": result.info.sha256,
                 "error_message": None, "finished_at": dt.datetime.now(dt.timezone.utc),
             }
-            written = store.integrate(engine, resource_id, accepted, errors, outcome)
+            from ckanext.sinp.logic.protection_actions import auto_options
+            criteria, level = auto_options()
+            written = store.integrate(engine, resource_id, accepted, errors, outcome, criteria, level)
             os.replace(target / "rejets.csv.part", target / "rejets.csv")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     log.info("Dépôt %s : %s lignes reçues, %s acceptées", resource_id, summary["rows_received"], written)
+    protect_extent(pkg.id)
     return {"status": "done", "rows_accepted": written}

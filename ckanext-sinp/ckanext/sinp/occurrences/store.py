@@ -6,7 +6,7 @@ SQLAlchemy Core + psycopg2, no ``import ckan``: every function takes an Engine o
   counts, the QC summary (JSONB), file facts, receipt number, depositor, producer.
 - ``sinp_qc_error``: every error of a deposit's last check, in report order (never truncated).
 - ``sinp_occurrence``: the accepted rows of every deposit, SINP fields, geometry (WGS 84),
-  JDD UUID, producer, validation status ("en attente" on arrival), sensitivity fields (filled by
+  JDD UUID, producer, validation (niv_val \"0\" en attente on arrival), sensitivity fields (filled by
   the sensitivity step).
 
 ``integrate`` replaces a deposit's occurrences and errors and writes its outcome in **one
@@ -25,7 +25,10 @@ from sqlalchemy import (JSON, BigInteger, Boolean, Column, Date, DateTime, Float
                         Table, Text, Time, text)
 from sqlalchemy.dialects.postgresql import JSONB
 
+from ckanext.sinp.domain import protection
 from ckanext.sinp.domain.occtax import columns as catalogue
+from ckanext.sinp.occurrences import protection_store
+from ckanext.sinp.occurrences.protection_store import cell_polygon_sql, scope_sql
 from ckanext.sinp.referentials.store import copy_line, dbapi_cursor
 
 metadata = MetaData()
@@ -89,7 +92,6 @@ def _occurrence_columns():
     cols += [Column("id_sinp_jdd", Text),
              Column("content_key", Text),
              Column("row_number", BigInteger),
-             Column("validation_status", Text, nullable=False, server_default="en attente"),
              Column("sensi_niveau", Text),
              Column("sensi_date_attribution", DateTime(timezone=True)),
              Column("sensi_referentiel", Text),
@@ -125,6 +127,7 @@ def ensure_tables(engine) -> None:
         # tables created before the index set above
         conn.execute(text("CREATE INDEX IF NOT EXISTS ix_sinp_occurrence_package ON sinp_occurrence (package_id)"))
         conn.execute(text("DROP INDEX IF EXISTS ix_sinp_occurrence_jdd, ix_sinp_occurrence_dates"))
+    protection_store.ensure_tables(engine)
 
 
 # --- deposits --------------------------------------------------------------------------------------
@@ -196,7 +199,8 @@ def _copy(conn, table: str, columns: list[str], source, options: str = "FORMAT c
 ROW_CONSTANTS = ("resource_id", "package_id", "owner_org")
 
 
-def integrate(engine, resource_id: str, accepted_csv, errors_csv, outcome: dict) -> int:
+def integrate(engine, resource_id: str, accepted_csv, errors_csv, outcome: dict,
+              auto_criteria: tuple[str, ...] = (), auto_level: str = protection.DEFAULT_AUTO_LEVEL) -> int:
     """Replaces the deposit's occurrences and errors with the new ones and records ``outcome``
     (columns of sinp_deposit), in one transaction. Returns the number of occurrences written.
 
@@ -222,6 +226,8 @@ def integrate(engine, resource_id: str, accepted_csv, errors_csv, outcome: dict)
                                   "AND package_id <> :p"), {"r": resource_id, "p": deposit["package_id"]}).scalar()
         if stray:
             raise ValueError(f"{accepted_csv}: rows of another package")
+        # attachment, sensitivity, automatic pre-validation: in the same transaction
+        protection_store.on_integration(conn, resource_id, auto_criteria, auto_level)
         with open(errors_csv, encoding="utf-8", newline="") as fh:
             _copy(conn, "sinp_qc_error", ["resource_id", "seq", "row", "column", "code", "category", "blocking",
                                           "message", "value"], fh)
@@ -284,55 +290,132 @@ class DuplicateLookup:
         return out
 
 
-def occurrence_stats(conn, package_id: str) -> dict:
-    """Extent, dates, taxa and counts of a JDD's occurrences (metadata from data)."""
-    row = conn.execute(text("""SELECT count(*), min(date_debut), max(date_fin), count(DISTINCT cd_nom),
-                                      ST_XMin(ST_Extent(geom)), ST_YMin(ST_Extent(geom)),
-                                      ST_XMax(ST_Extent(geom)), ST_YMax(ST_Extent(geom))
-                                 FROM sinp_occurrence WHERE package_id = :p"""), {"p": package_id}).first()
+def occurrence_stats(conn, access: "Access", package_id: str) -> dict:
+    """Extent, dates, taxa and counts of a JDD's occurrences as ``access`` sees them (metadata from
+    data): a blurred observation counts with its blurred geometry, a hidden one not at all."""
+    sql, params = blurred(conn, access, package_ids=[package_id])
+    row = conn.execute(text(f"""SELECT count(*), min(date_debut), max(date_fin), count(DISTINCT cd_nom),
+                                      ST_XMin(ST_Extent(out_geom)), ST_YMin(ST_Extent(out_geom)),
+                                      ST_XMax(ST_Extent(out_geom)), ST_YMax(ST_Extent(out_geom)),
+                                      count(*) FILTER (WHERE layer > 0), count(*) FILTER (WHERE layer >= 3),
+                                      count(*) FILTER (WHERE sensi_niveau IS NOT NULL AND sensi_niveau <> '0'),
+                                      count(*) FILTER (WHERE sensi_alerte IS NOT NULL AND full_access)
+                                 FROM ({sql}) AS b"""), params).first()
     out = {"count": row[0], "date_min": row[1].isoformat() if row[1] else None,
            "date_max": row[2].isoformat() if row[2] else None, "taxa": row[3],
-           "bbox": [round(v, 6) for v in row[4:8]] if row[4] is not None else None}
-    try:
-        groups = conn.execute(text("""SELECT COALESCE(t.group2_inpn, 'Non rattaché à TAXREF') AS g, count(*)
-                                        FROM sinp_occurrence o LEFT JOIN sinp_taxref t ON t.cd_nom = o.cd_nom
-                                       WHERE o.package_id = :p GROUP BY 1 ORDER BY 2 DESC, 1"""),
-                              {"p": package_id}).all()
-    except sa.exc.ProgrammingError:
-        groups = []
+           "bbox": [round(v, 6) for v in row[4:8]] if row[4] is not None else None,
+           "blurred": row[8], "coarse": row[9], "sensitive": row[10], "alerts": row[11]}
+    groups = conn.execute(text(f"""SELECT COALESCE(groupe, 'Non rattaché à TAXREF') AS g, count(*)
+                                    FROM ({sql}) AS b GROUP BY 1 ORDER BY 2 DESC, 1"""), params).all()
+    levels = conn.execute(text(f"SELECT niv_val, count(*) FROM ({sql}) AS b GROUP BY 1 ORDER BY 1"), params).all()
     out["groups"] = [{"group": g, "count": n} for g, n in groups]
+    out["validation"] = [{"code": c, "label": protection.validation_label(c), "count": n} for c, n in levels]
     return out
 
 
-def search(conn, *, package_ids: list[str], bbox=None, cd_nom=None, date_min=None, date_max=None,
-           limit: int = 100, offset: int = 0) -> tuple[int, list[dict]]:
-    """Occurrences of ``package_ids`` matching the filters: (total, rows with GeoJSON geometry)."""
-    where = ["package_id = ANY(:pids)"]
-    params: dict = {"pids": package_ids, "limit": limit, "offset": offset}
-    if bbox:
-        where.append("geom && ST_MakeEnvelope(:w, :s, :e, :n, 4326)")
-        params.update(dict(zip(("w", "s", "e", "n"), bbox)))
+def public_extent(conn, package_id: str) -> list[float] | None:
+    """The extent the public may know of a JDD's occurrences: blurred geometries; when some are only
+    diffused at the département (or not at all), the territory's extent is included."""
+    stats = occurrence_stats(conn, Access(public_package_ids=[package_id]), package_id)
+    boxes = [stats["bbox"]] if stats["bbox"] else []
+    hidden = conn.execute(text("SELECT count(*) FROM sinp_occurrence WHERE package_id = :p AND public_layer >= 3"),
+                          {"p": package_id}).scalar()
+    if hidden and "sinp_territoire" in sa.inspect(conn).get_table_names():
+        row = conn.execute(text("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
+                                "(SELECT ST_Extent(geom) AS e FROM sinp_territoire) AS t")).first()
+        if row and row[0] is not None:
+            boxes.append([round(v, 6) for v in row])
+    if not boxes:
+        return None
+    return [min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes)]
+
+
+def has_blurred_rows(conn, package_id: str) -> bool:
+    return bool(conn.execute(text("SELECT EXISTS (SELECT 1 FROM sinp_occurrence WHERE package_id = :p "
+                                  "AND public_layer > 0)"), {"p": package_id}).scalar())
+
+
+class Access:
+    """Who reads the store: ``full`` (sysadmin), the organisations whose occurrences the caller
+    sees precisely (members of the producer), the chef de file scopes, and the packages whose
+    occurrences are public (published JDD: everyone gets their public layer)."""
+
+    def __init__(self, *, full: bool = False, orgs=(), scopes=(), public_package_ids=()):
+        self.full, self.orgs, self.scopes = full, list(orgs), list(scopes)
+        self.public_package_ids = list(public_package_ids)
+
+    def full_sql(self, params: dict, prefix: str = "o.") -> str:
+        if self.full:
+            return "true"
+        params["acc_orgs"] = self.orgs or [""]
+        return f"({prefix}owner_org = ANY(:acc_orgs) OR {scope_sql(self.scopes, params, prefix)})"
+
+
+def blurred(conn, access: Access, *, package_ids: list[str] | None, bbox=None, polygon_wkt: str | None = None,
+            cd_nom=None, date_min=None, date_max=None, where: str = "", extra: dict | None = None) -> tuple[str, dict]:
+    """The SQL of the occurrences ``access`` may see, each with ``layer`` (what the caller gets)
+    and ``out_geom`` (the geometry at that layer: precise, the 10 km cell, or none). Spatial
+    filters apply to ``out_geom``: a blurred observation is found by its blurred area only."""
+    params: dict = dict(extra or {})
+    conds = []
+    if package_ids is not None:
+        conds.append("o.package_id = ANY(:pids)")
+        params["pids"] = list(package_ids)
+    full = access.full_sql(params)
+    params["pub"] = access.public_package_ids or [""]
     if cd_nom is not None:
-        where.append("cd_nom = :cd_nom")
+        conds.append("o.cd_nom = :cd_nom")
         params["cd_nom"] = cd_nom
     if date_min:
-        where.append("date_fin >= :date_min")
+        conds.append("o.date_fin >= :date_min")
         params["date_min"] = date_min
     if date_max:
-        where.append("date_debut <= :date_max")
+        conds.append("o.date_debut <= :date_max")
         params["date_max"] = date_max
-    clause = " AND ".join(where)
-    total = conn.execute(text(f"SELECT count(*) FROM sinp_occurrence WHERE {clause}"), params).scalar()
-    store_cols = [c for c in catalogue.store_columns() if c.name != "geometrie"]
-    select = ", ".join(f'"{c.store}"' for c in store_cols)
-    rows = conn.execute(text(f"""SELECT {select}, id_sinp_jdd, validation_status, ST_AsGeoJSON(geom, 7) AS geojson
-                                  FROM sinp_occurrence WHERE {clause} ORDER BY id LIMIT :limit OFFSET :offset"""),
-                        params).mappings().all()
+    spatial = []
+    if bbox:
+        params.update(dict(zip(("w", "s", "e", "n"), bbox)))
+        # the index finds candidates (a 10 km cell lies within 0.2° of its points), the blurred
+        # geometry decides
+        conds.append("o.geom && ST_Expand(ST_MakeEnvelope(:w, :s, :e, :n, 4326), 0.2)")
+        spatial.append("ST_Intersects(out_geom, ST_MakeEnvelope(:w, :s, :e, :n, 4326))")
+    if polygon_wkt:
+        params["poly"] = polygon_wkt
+        conds.append("o.geom && ST_Expand(ST_GeomFromText(:poly, 4326), 0.2)")
+        spatial.append("ST_Intersects(out_geom, ST_GeomFromText(:poly, 4326))")
+    if where:
+        conds.append(where)
+    sql = f"""
+        SELECT * FROM (
+          SELECT v.*, CASE v.layer WHEN 0 THEN v.geom WHEN 1 THEN v.cell WHEN 2 THEN v.cell END AS out_geom
+            FROM (SELECT o.*, CASE WHEN {full} THEN 0 ELSE o.public_layer END AS layer,
+                         {full} AS full_access,
+                         CASE WHEN o.maille_calc IS NOT NULL THEN {cell_polygon_sql('o.maille_calc')} END AS cell
+                    FROM sinp_occurrence o
+                   WHERE {' AND '.join(conds) or 'true'}) AS v
+           WHERE v.full_access OR (v.package_id = ANY(:pub) AND v.public_layer < 4)) AS b
+         WHERE {' AND '.join(spatial) or 'true'}"""
+    return sql, params
+
+
+def search(conn, access: Access, *, package_ids: list[str] | None, bbox=None, polygon_wkt=None, cd_nom=None,
+           date_min=None, date_max=None, limit: int = 100, offset: int = 0) -> tuple[int, list[dict]]:
+    """Occurrences matching the filters as ``access`` may see them: (total, rows with ``layer``
+    and ``geojson``, the geometry at that layer)."""
+    sql, params = blurred(conn, access, package_ids=package_ids, bbox=bbox, polygon_wkt=polygon_wkt, cd_nom=cd_nom,
+                          date_min=date_min, date_max=date_max)
+    total = conn.execute(text(f"SELECT count(*) FROM ({sql}) AS q"), params).scalar()
+    rows = conn.execute(text(f"SELECT q.*, ST_AsGeoJSON(q.out_geom, 7) AS geojson FROM ({sql}) AS q "
+                             "ORDER BY q.id LIMIT :limit OFFSET :offset"),
+                        {**params, "limit": limit, "offset": offset}).mappings().all()
     return total, [dict(r) for r in rows]
 
 
 def to_feature(row: dict) -> dict:
-    """A store row as a GeoJSON Feature whose properties use the standard's names."""
+    """A row of ``search`` as a GeoJSON Feature whose properties use the standard's names, with
+    what the caller's layer hides removed (set to null)."""
+    layer = row.get("layer", protection.AUCUNE)
+    hidden = protection.hidden_fields(layer)
     props = {}
     for col in catalogue.store_columns():
         if col.name == "geometrie":
@@ -340,8 +423,27 @@ def to_feature(row: dict) -> dict:
         value = row.get(col.store)
         if isinstance(value, (dt.date, dt.time)):
             value = value.isoformat()
-        props[col.name] = value
+        props[col.name] = None if col.name in hidden else value
+    if layer <= protection.MAILLE and not props.get("codeMaille"):
+        props["codeMaille"] = row.get("maille_calc")
+    if layer <= protection.DEPARTEMENT:
+        props["codeDepartement"] = props.get("codeDepartement") or row.get("dep")
     props["idSINPJdd"] = row.get("id_sinp_jdd")
-    props["statutValidation"] = row.get("validation_status")
+    props["nivVal"] = row.get("niv_val")
+    props["statutValidation"] = protection.validation_label(row.get("niv_val"))
+    props["typVal"] = row.get("typ_val")
+    props["echVal"] = row.get("ech_val")
+    props["validateur"] = row.get("validateur")
+    props["dateCtrl"] = row["date_ctrl"].isoformat() if row.get("date_ctrl") else None
+    props["sensiNiveau"] = row.get("sensi_niveau")
+    props["sensiDateAttribution"] = (row["sensi_date_attribution"].date().isoformat()
+                                     if row.get("sensi_date_attribution") else None)
+    props["sensiReferentiel"] = row.get("sensi_referentiel")
+    props["sensiVersionReferentiel"] = row.get("sensi_version_referentiel")
+    if row.get("full_access"):
+        props["sensiAlerte"] = row.get("sensi_alerte")
+    else:
+        props["dEEFloutage"] = "OUI" if layer > protection.PRECISE else "NON"
+    props["niveauDiffusion"] = protection.LAYER_CODES[layer]
     geometry = json.loads(row["geojson"]) if row.get("geojson") else None
     return {"type": "Feature", "id": props.get("idSINPOccTax"), "geometry": geometry, "properties": props}

@@ -1,0 +1,69 @@
+"""Who may see what of the occurrence store: the caller's ``store.Access`` and the chef de file
+extensions of CKAN's dataset permissions (thin glue over ``occurrences/protection_store.py``)."""
+from __future__ import annotations
+
+import ckan.model as model
+import ckan.plugins.toolkit as tk
+
+from ckanext.sinp.occurrences import protection_store, store
+
+
+def user_of(context):
+    user = context.get("auth_user_obj")
+    if user is None and context.get("user"):
+        user = model.User.get(context["user"])
+    return user if user is not None and getattr(user, "is_authenticated", True) and getattr(user, "id", None) else None
+
+
+def user_org_ids(user) -> list[str]:
+    """Organisations the user belongs to, in any capacity (member, editor, admin)."""
+    if user is None:
+        return []
+    return [g.id for g in user.get_groups("organization")]
+
+
+def chef_scopes(user) -> dict:
+    """The chef de file scopes the user acts in (organisation id → Scope)."""
+    orgs = user_org_ids(user)
+    if not orgs:
+        return {}
+    with model.meta.engine.connect() as conn:
+        return protection_store.chefs(conn, orgs)
+
+
+def public_jdd_ids(package_ids: list[str] | None = None) -> list[str]:
+    """JDD whose occurrences the public may see (blurred): published (not private) and active."""
+    query = model.Session.query(model.Package.id).filter(model.Package.type == "jdd",
+                                                         model.Package.state == "active",
+                                                         model.Package.private.is_(False))
+    if package_ids is not None:
+        query = query.filter(model.Package.id.in_(package_ids or [""]))
+    return [r[0] for r in query]
+
+
+def access_for(context, package_ids: list[str] | None = None) -> store.Access:
+    user = user_of(context)
+    if context.get("ignore_auth") or (user is not None and user.sysadmin):
+        return store.Access(full=True)
+    return store.Access(orgs=user_org_ids(user), scopes=list(chef_scopes(user).values()),
+                        public_package_ids=public_jdd_ids(package_ids))
+
+
+def is_chef_for_package(user, package_id: str) -> bool:
+    """The user belongs to a chef de file whose scope holds occurrences of the package."""
+    scopes = chef_scopes(user)
+    if not scopes:
+        return False
+    with model.meta.engine.connect() as conn:
+        covering = protection_store.chefs_covering_package(conn, package_id)
+    return bool(set(covering) & set(scopes))
+
+
+def is_producer(user, pkg) -> bool:
+    return user is not None and (user.sysadmin or (pkg.owner_org and pkg.owner_org in user_org_ids(user)))
+
+
+def require_sysadmin(context, message: str) -> None:
+    user = user_of(context)
+    if not (context.get("ignore_auth") or (user is not None and user.sysadmin)):
+        raise tk.NotAuthorized(message)

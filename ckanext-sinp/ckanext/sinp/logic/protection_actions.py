@@ -1,0 +1,411 @@
+"""Actions of validation, sensitivity and diffusion:
+
+- chefs de file: ``sinp_chef_de_file_set`` / ``_delete`` (sysadmins), ``sinp_chef_de_file_list``;
+- validation: ``sinp_validation_set`` (one observation or a filtered selection, by a chef de file
+  of the scope or a sysadmin), ``sinp_validation_history``, ``sinp_auto_validate``;
+- sensitivity: ``sinp_sensitivity_rule_list``, ``sinp_sensitivity_set`` (manual decision);
+- ``sinp_territory_taxa`` (taxa observed in a polygon, as the caller may see them);
+- ``sinp_notification_list`` (what happened to the caller's organisations' data).
+"""
+from __future__ import annotations
+
+import json
+import re
+
+import ckan.model as model
+import ckan.plugins.toolkit as tk
+import sqlalchemy as sa
+from sqlalchemy import text
+
+from ckanext.sinp.domain import protection
+from ckanext.sinp.logic import access as sinp_access
+from ckanext.sinp.logic.occurrence_actions import _bbox, _date, _int, _jdd
+from ckanext.sinp.occurrences import protection_store, store
+
+MAX_POLYGON_BYTES = 2_000_000
+
+
+def _list(value) -> list[str]:
+    if value in (None, ""):
+        return []
+    if isinstance(value, str):
+        value = [v for v in value.replace(";", ",").split(",")]
+    return [str(v).strip() for v in value if str(v).strip()]
+
+
+def _reindex_private_jdd() -> None:
+    """Chef de file scopes are permission labels of private JDD: reindex those with occurrences."""
+    from ckanext.sinp.logic.records import index_packages
+
+    with model.meta.engine.connect() as conn:
+        ids = [r[0] for r in conn.execute(text("SELECT DISTINCT package_id FROM sinp_occurrence"))]
+    private = [r[0] for r in model.Session.query(model.Package.id).filter(model.Package.id.in_(ids or [""]),
+                                                                        model.Package.private.is_(True))]
+    if private:
+        index_packages(private)
+
+
+# --- chefs de file --------------------------------------------------------------------------------
+
+def sinp_chef_de_file_set(context, data_dict):
+    """Makes an organisation a chef de file, or changes its scope (sysadmins).
+
+    :param organization: id or name of the organisation
+    :param groupes: GROUP2_INPN taxon groups (list or comma-separated), empty = all groups
+    :param departements: INSEE codes of départements, empty = all
+    """
+    tk.check_access("sinp_chef_de_file_set", context, data_dict)
+    org = model.Group.get(tk.get_or_bust(data_dict, "organization"))
+    if org is None or not org.is_organization or org.state != "active":
+        raise tk.ObjectNotFound("Organisation introuvable.")
+    groupes, deps = _list(data_dict.get("groupes")), _list(data_dict.get("departements"))
+    errors = {}
+    known_groups = _known_groups()
+    unknown = [g for g in groupes if known_groups and g not in known_groups]
+    if unknown:
+        errors["groupes"] = [f"Groupe(s) taxonomique(s) inconnu(s) du TAXREF chargé : {', '.join(unknown)} "
+                             f"(groupes connus : {', '.join(sorted(known_groups))})."]
+    bad = [d for d in deps if not re.match(r"^(\d{2}|2[AB]|97\d)$", d.upper())]
+    if bad:
+        errors["departements"] = [f"Code(s) de département invalide(s) : {', '.join(bad)} (ex. 21, 2A, 974)."]
+    if errors:
+        raise tk.ValidationError(errors)
+    scope = protection.Scope(tuple(groupes), tuple(deps))
+    with model.meta.engine.begin() as conn:
+        protection_store.set_chef(conn, org.id, scope)
+    _reindex_private_jdd()
+    return {"organization": org.name, "organization_id": org.id, "title": org.title,
+            "groupes": list(scope.groupes), "departements": list(scope.departements), "perimetre": scope.describe()}
+
+
+def sinp_chef_de_file_delete(context, data_dict):
+    tk.check_access("sinp_chef_de_file_set", context, data_dict)
+    org = model.Group.get(tk.get_or_bust(data_dict, "organization"))
+    if org is None:
+        raise tk.ObjectNotFound("Organisation introuvable.")
+    with model.meta.engine.begin() as conn:
+        protection_store.delete_chef(conn, org.id)
+    _reindex_private_jdd()
+    return {"organization": org.name, "deleted": True}
+
+
+@tk.side_effect_free
+def sinp_chef_de_file_list(context, data_dict):
+    """The chefs de file and their scopes (public: who validates what is public information)."""
+    tk.check_access("sinp_chef_de_file_list", context, data_dict)
+    with model.meta.engine.connect() as conn:
+        chefs = protection_store.chefs(conn)
+    out = []
+    for org_id, scope in chefs.items():
+        org = model.Group.get(org_id)
+        if org is None or org.state != "active":
+            continue
+        out.append({"organization": org.name, "organization_id": org.id, "title": org.title,
+                    "groupes": list(scope.groupes), "departements": list(scope.departements),
+                    "perimetre": scope.describe()})
+    return sorted(out, key=lambda c: c["title"] or c["organization"])
+
+
+def _known_groups() -> set[str]:
+    with model.meta.engine.connect() as conn:
+        if "sinp_taxref" not in sa.inspect(conn).get_table_names():
+            return set()
+        return {r[0] for r in conn.execute(text("SELECT DISTINCT group2_inpn FROM sinp_taxref "
+                                                "WHERE group2_inpn IS NOT NULL"))}
+
+
+# --- validation ---------------------------------------------------------------------------------------
+
+def _selection(context, data_dict, user) -> tuple[str, dict, str]:
+    """The SQL selection of a validation request and a French description of it."""
+    params: dict = {}
+    conds = []
+    uuids = _list(data_dict.get("ids") or data_dict.get("id_sinp_occtax"))
+    described = []
+    if uuids:
+        conds.append("upper(o.id_sinp_occtax) = ANY(:uuids)")
+        params["uuids"] = [u.upper() for u in uuids]
+        described.append(f"{len(uuids)} observation(s) désignée(s)")
+    if data_dict.get("jdd"):
+        pkg = _jdd(context, data_dict["jdd"])
+        conds.append("o.package_id = :pid")
+        params["pid"] = pkg.id
+        described.append(f"jeu de données « {pkg.title} »")
+    if data_dict.get("cd_nom") not in (None, ""):
+        params["cd_nom"] = _int(data_dict, "cd_nom", None)
+        conds.append("(o.cd_nom = :cd_nom OR o.cd_ref = (SELECT cd_ref FROM sinp_taxref WHERE cd_nom = :cd_nom))"
+                     if "sinp_taxref" in sa.inspect(model.meta.engine).get_table_names() else "o.cd_nom = :cd_nom")
+        described.append(f"taxon {params['cd_nom']}")
+    bbox = _bbox(data_dict.get("bbox"))
+    if bbox:
+        params.update(dict(zip(("w", "s", "e", "n"), bbox)))
+        conds.append("ST_Intersects(o.geom, ST_MakeEnvelope(:w, :s, :e, :n, 4326))")
+        described.append("emprise")
+    for key, cond in (("date_min", "o.date_fin >= :date_min"), ("date_max", "o.date_debut <= :date_max")):
+        value = _date(data_dict, key)
+        if value:
+            params[key] = value
+            conds.append(cond)
+    if data_dict.get("niv_val_actuel") not in (None, ""):
+        params["current"] = str(data_dict["niv_val_actuel"])
+        conds.append("o.niv_val = :current")
+    if not conds:
+        raise tk.ValidationError({"ids": ["Désignez les observations (ids) ou un filtre (jdd, cd_nom, bbox, dates)."]})
+    if not (context.get("ignore_auth") or user.sysadmin):
+        scopes = list(sinp_access.chef_scopes(user).values())
+        conds.append(protection_store.scope_sql(scopes, params))
+    return " AND ".join(conds), params, ", ".join(described)
+
+
+def sinp_validation_set(context, data_dict):
+    """Records a manual validation decision (chef de file of the scope, or sysadmin) on one
+    observation or on every observation of a filtered selection inside the caller's scope.
+
+    :param ids: idSINPOccTax (one or a list), or filters: ``jdd``, ``cd_nom`` (and its synonyms),
+        ``bbox``, ``date_min``, ``date_max``, ``niv_val_actuel`` (only those at this level)
+    :param niv_val: 1 Certain – très probable, 2 Probable, 3 Douteux, 4 Invalide, 5 Non réalisable
+    :param commentaire: comment (kept in the history)
+    :returns: {"updated": n, "niv_val", "label", "typ_val" counts, "packages": [...]}
+    """
+    tk.check_access("sinp_validation_set", context, data_dict)
+    user = sinp_access.user_of(context)
+    level = str(data_dict.get("niv_val") or "").strip()
+    if level not in protection.MANUAL_LEVELS:
+        raise tk.ValidationError({"niv_val": ["Niveau de validation attendu : 1 (Certain - très probable), "
+                                              "2 (Probable), 3 (Douteux), 4 (Invalide) ou 5 (Non réalisable)."]})
+    comment = (data_dict.get("commentaire") or "").strip() or None
+    where, params, described = _selection(context, data_dict, user)
+    uuids = _list(data_dict.get("ids") or data_dict.get("id_sinp_occtax"))
+    organisme = ", ".join(g.title for g in user.get_groups("organization")) if user else None
+    validator = (user.fullname or user.name) if user else "Administrateur"
+    with model.meta.engine.begin() as conn:
+        if uuids:
+            found = conn.execute(text(f"SELECT count(*) FROM sinp_occurrence o WHERE {where}"), params).scalar()
+            if found < len({u.upper() for u in uuids}):
+                raise tk.NotAuthorized("Certaines observations désignées n'existent pas ou sont hors de votre "
+                                       "périmètre de chef de file : aucune n'a été modifiée.")
+        changed = protection_store.validate(conn, where=f"{where}", params=params, level=level,
+                                            validateur=validator, organisme=organisme, comment=comment)
+        by_package: dict[str, int] = {}
+        for _, pid in changed:
+            by_package[pid] = by_package.get(pid, 0) + 1
+        label = protection.validation_label(level)
+        for pid, n in by_package.items():
+            pkg = model.Package.get(pid)
+            protection_store.notify(conn, pkg.owner_org if pkg else None, pid,
+                                    f"{n} observation(s) du jeu de données « {pkg.title if pkg else pid} » "
+                                    f"validée(s) « {label} » par {validator}"
+                                    + (f" ({organisme})" if organisme else "")
+                                    + (f" : {comment}" if comment else "") + ".")
+    return {"updated": len(changed), "niv_val": level, "label": protection.validation_label(level),
+            "selection": described, "packages": sorted(by_package)}
+
+
+@tk.side_effect_free
+def sinp_validation_history(context, data_dict):
+    """Every validation decision of an observation (who, when, level, type, scale, comment)."""
+    uuid = str(tk.get_or_bust(data_dict, "id_sinp_occtax")).strip().upper()
+    with model.meta.engine.connect() as conn:
+        row = conn.execute(text("SELECT package_id FROM sinp_occurrence WHERE upper(id_sinp_occtax) = :u"),
+                           {"u": uuid}).first()
+    if row is None:
+        raise tk.ObjectNotFound("Observation introuvable.")
+    # the history reveals who looked at the observation: same readers as the precise observation
+    access = sinp_access.access_for(context, [row[0]])
+    with model.meta.engine.connect() as conn:
+        sql, params = store.blurred(conn, access, package_ids=[row[0]], where="upper(o.id_sinp_occtax) = :u",
+                                    extra={"u": uuid})
+        visible = conn.execute(text(f"SELECT full_access FROM ({sql}) AS q"), params).first()
+        if visible is None:
+            raise tk.ObjectNotFound("Observation introuvable.")
+        if not visible[0]:
+            raise tk.NotAuthorized("L'historique de validation est réservé au producteur, aux chefs de file du "
+                                   "périmètre et aux administrateurs.")
+        history = protection_store.history(conn, conn.execute(
+            text("SELECT id_sinp_occtax FROM sinp_occurrence WHERE upper(id_sinp_occtax) = :u"), {"u": uuid}).scalar())
+    out = []
+    for h in history:
+        out.append({"niv_val": h["niv_val"], "label": protection.validation_label(h["niv_val"]),
+                    "typ_val": h["typ_val"], "type": protection.VALIDATION_TYPES.get(h["typ_val"]),
+                    "ech_val": h["ech_val"], "echelle": protection.VALIDATION_SCALES.get(h["ech_val"]),
+                    "validateur": h["validateur"], "organisme": h["organisme"],
+                    "date_ctrl": h["date_ctrl"].isoformat(), "commentaire": h["comm_val"],
+                    "niv_val_precedent": h["previous_niv_val"]})
+    return out
+
+
+def auto_options():
+    criteria = protection.parse_criteria(tk.config.get("ckanext.sinp.validation.auto_criteria"))
+    if tk.asbool(tk.config.get("ckanext.sinp.validation.auto_disabled", False)):
+        criteria = ()
+    level = str(tk.config.get("ckanext.sinp.validation.auto_level", protection.DEFAULT_AUTO_LEVEL))
+    return criteria, level
+
+
+def sinp_auto_validate(context, data_dict):
+    """Runs the automatic pre-validation again (sysadmins), on a JDD or everywhere: observations
+    still "en attente" that pass every configured criterion get the configured level (type A).
+    Manual decisions are never changed."""
+    tk.check_access("sinp_auto_validate", context, data_dict)
+    criteria, level = auto_options()
+    where, params = "", {}
+    if data_dict.get("jdd"):
+        pkg = _jdd(context, data_dict["jdd"])
+        where, params = "o.package_id = :pid", {"pid": pkg.id}
+    with model.meta.engine.begin() as conn:
+        n = protection_store.auto_validate(conn, criteria, level, where, params) if criteria else 0
+    return {"updated": n, "criteria": list(criteria), "niv_val": level}
+
+
+# --- sensitivity ---------------------------------------------------------------------------------------
+
+@tk.side_effect_free
+def sinp_sensitivity_rule_list(context, data_dict):
+    """The loaded sensitivity referential (public: it says which taxa are protected, not where)."""
+    tk.check_access("sinp_sensitivity_rule_list", context, data_dict)
+    from ckanext.sinp.referentials.store import get_referential_version
+
+    with model.meta.engine.connect() as conn:
+        rules = protection_store.list_rules(conn)
+        version = get_referential_version(conn, protection_store.REFERENTIAL_NAME)
+    return {"version": (version or {}).get("version"), "loaded_at": version["loaded_at"].isoformat() if version else None,
+            "rules": [{"cd_nom": r["cd_nom"], "nom": r.get("lb_nom") or r.get("nom_cite"), "niveau": r["niveau"],
+                       "duree": r["duree"], "departement": r["departement"], "date_min": r["date_min"],
+                       "date_max": r["date_max"], "statuts_bio": r["statuts_bio"], "comportements": r["comportements"],
+                       "autre": r["autre"], "liste": r["liste"]} for r in rules]}
+
+
+def sinp_sensitivity_set(context, data_dict):
+    """Manual sensitivity decision on one observation (an alert's answer): chef de file of the
+    scope or sysadmin. It is kept when the referential changes.
+
+    :param id_sinp_occtax: the observation
+    :param sensi_niveau: 0–4
+    :param commentaire: why
+    """
+    tk.check_access("sinp_validation_set", context, data_dict)
+    user = sinp_access.user_of(context)
+    level = str(data_dict.get("sensi_niveau", "")).strip()
+    if level not in ("0", "1", "2", "3", "4"):
+        raise tk.ValidationError({"sensi_niveau": ["Niveau de sensibilité attendu : 0 à 4."]})
+    uuid = str(tk.get_or_bust(data_dict, "id_sinp_occtax")).strip().upper()
+    params = {"u": uuid, "level": level,
+              "ref": f"Décision manuelle : {(data_dict.get('commentaire') or '').strip() or 'sans commentaire'}"}
+    where = "upper(o.id_sinp_occtax) = :u"
+    if not (context.get("ignore_auth") or user.sysadmin):
+        where += " AND " + protection_store.scope_sql(list(sinp_access.chef_scopes(user).values()), params)
+    with model.meta.engine.begin() as conn:
+        done = conn.execute(text(f"""UPDATE sinp_occurrence o SET sensi_niveau = :level, sensi_manuel = true,
+                                        sensi_alerte = NULL, sensi_date_attribution = now(), sensi_referentiel = :ref
+                                      WHERE {where} RETURNING o.id"""), params).all()
+        if not done:
+            raise tk.NotAuthorized("Observation introuvable ou hors de votre périmètre de chef de file.")
+        protection_store.update_public_layer(conn, "o.id = :id", {"id": done[0][0]})
+    return {"id_sinp_occtax": uuid, "sensi_niveau": level}
+
+
+# --- territory service -------------------------------------------------------------------------------------
+
+def _polygon_wkt(value) -> str:
+    """A polygon given as GeoJSON (geometry, Feature or FeatureCollection) or WKT, in WGS 84."""
+    from shapely import wkt as shapely_wkt
+    from shapely.geometry import shape
+    from shapely.ops import unary_union
+
+    if value in (None, ""):
+        raise tk.ValidationError({"polygone": ["Dessinez ou déposez un polygone (GeoJSON ou WKT, WGS 84)."]})
+    if isinstance(value, (bytes, bytearray)):
+        value = value.decode("utf-8", "replace")
+    if isinstance(value, str) and len(value) > MAX_POLYGON_BYTES:
+        raise tk.ValidationError({"polygone": ["Polygone trop volumineux (2 Mo au plus) : simplifiez-le."]})
+    try:
+        if isinstance(value, str) and value.strip()[:1] not in ("{", "["):
+            geom = shapely_wkt.loads(value)
+        else:
+            data = json.loads(value) if isinstance(value, str) else value
+            if data.get("type") == "FeatureCollection":
+                geom = unary_union([shape(f["geometry"]) for f in data.get("features", []) if f.get("geometry")])
+            elif data.get("type") == "Feature":
+                geom = shape(data["geometry"])
+            else:
+                geom = shape(data)
+    except Exception:
+        raise tk.ValidationError({"polygone": ["Polygone illisible : attendu un GeoJSON (Polygon, MultiPolygon, "
+                                               "Feature, FeatureCollection) ou un WKT, en WGS 84."]})
+    if geom.is_empty or geom.geom_type not in ("Polygon", "MultiPolygon"):
+        raise tk.ValidationError({"polygone": ["La géométrie doit être un polygone (ou multipolygone)."]})
+    minx, miny, maxx, maxy = geom.bounds
+    if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
+        raise tk.ValidationError({"polygone": ["Coordonnées hors de WGS 84 : le polygone doit être en degrés "
+                                               "(longitude, latitude), pas en Lambert-93."]})
+    if not geom.is_valid:
+        geom = geom.buffer(0)
+    return geom.wkt
+
+
+@tk.side_effect_free
+def sinp_territory_taxa(context, data_dict):
+    """Biodiversity stakes of a project area: the taxa observed in a polygon, with counts, last
+    year seen, validation levels and protection/sensitivity flags, as the caller may see them (a
+    blurred observation is counted when its blurred area meets the polygon; the count of such
+    observations is given apart).
+
+    :param polygone: GeoJSON (geometry / Feature / FeatureCollection) or WKT, WGS 84
+    :returns: {"taxa": [...], "total_observations", "observations_floutees", "polygone_aire_km2"}
+    """
+    tk.check_access("sinp_territory_taxa", context, data_dict)
+    wkt = _polygon_wkt(data_dict.get("polygone") or data_dict.get("polygon"))
+    access = sinp_access.access_for(context, None)
+    with model.meta.engine.connect() as conn:
+        sql, params = store.blurred(conn, access, package_ids=None, polygon_wkt=wkt)
+        has_taxref = "sinp_taxref" in sa.inspect(conn).get_table_names()
+        name = "COALESCE(t.lb_nom, min(q.nom_cite))" if has_taxref else "min(q.nom_cite)"
+        vern = "t.nom_vern" if has_taxref else "NULL"
+        join = "LEFT JOIN sinp_taxref t ON t.cd_nom = COALESCE(q.cd_ref, q.cd_nom)" if has_taxref else ""
+        group_cols = ", t.lb_nom, t.nom_vern" if has_taxref else ""
+        rows = conn.execute(text(f"""
+            SELECT COALESCE(q.cd_ref, q.cd_nom) AS cd_ref, {name} AS nom, {vern} AS nom_vern, min(q.groupe) AS groupe,
+                   count(*) AS observations, max(extract(year FROM COALESCE(q.date_fin, q.date_debut)))::int AS derniere_annee,
+                   max(CASE WHEN q.sensi_niveau ~ '^[0-4]$' THEN q.sensi_niveau::int ELSE 0 END) AS sensibilite_max,
+                   count(*) FILTER (WHERE q.layer > 0) AS floutees,
+                   array_agg(DISTINCT COALESCE(q.niv_val, '0')) AS niveaux_presents,
+                   count(*) FILTER (WHERE q.niv_val IN ('1', '2')) AS validees
+              FROM ({sql}) AS q {join}
+             GROUP BY COALESCE(q.cd_ref, q.cd_nom){group_cols}
+             ORDER BY observations DESC, nom"""), params).mappings().all()
+        sensitive_taxa = set()
+        if "sinp_sensitivity_taxon" in sa.inspect(conn).get_table_names():
+            sensitive_taxa = {r[0] for r in conn.execute(text(
+                "SELECT DISTINCT t.cd_nom FROM sinp_sensitivity_taxon t JOIN sinp_sensitivity_rule r ON r.id = t.rule_id "
+                "WHERE r.niveau > 0"))}
+        area = conn.execute(text("SELECT ST_Area(ST_GeomFromText(:w, 4326)::geography) / 1e6"), {"w": wkt}).scalar()
+        levels_sql = f"SELECT niv_val, count(*) FROM ({sql}) AS q GROUP BY 1"
+        levels = {c: n for c, n in conn.execute(text(levels_sql), params)}
+    taxa = []
+    for r in rows:
+        taxa.append({"cd_ref": r["cd_ref"], "nom": r["nom"], "nom_vern": r["nom_vern"], "groupe": r["groupe"],
+                     "observations": r["observations"], "derniere_annee": r["derniere_annee"],
+                     "validees": r["validees"],
+                     "niveaux_validation": sorted(r["niveaux_presents"] or []),
+                     "sensible": r["cd_ref"] in sensitive_taxa or (r["sensibilite_max"] or 0) > 0,
+                     "observations_floutees": r["floutees"]})
+    return {"taxa": taxa, "total_observations": sum(t["observations"] for t in taxa),
+            "observations_floutees": sum(t["observations_floutees"] for t in taxa),
+            "validation": [{"code": c, "label": protection.validation_label(c), "count": n}
+                           for c, n in sorted(levels.items())],
+            "polygone_aire_km2": round(area or 0, 3)}
+
+
+# --- notifications -------------------------------------------------------------------------------------------
+
+@tk.side_effect_free
+def sinp_notification_list(context, data_dict):
+    """Notifications for the caller's organisations (validation of their data), newest first."""
+    user = sinp_access.user_of(context)
+    if user is None:
+        raise tk.NotAuthorized("Connectez-vous pour voir vos notifications.")
+    with model.meta.engine.connect() as conn:
+        rows = protection_store.notifications(conn, sinp_access.user_org_ids(user),
+                                              _int(data_dict, "limit", 50, 1, 500))
+    return [{"message": r["message"], "package_id": r["package_id"], "created": r["created"].isoformat()}
+            for r in rows]
