@@ -32,10 +32,31 @@ def _years(start, end) -> list[str]:
     return [str(y) for y in range(first, max(first, last) + 1)][:200]
 
 
+def relabel_activities(package_id: str) -> None:
+    """ckanext-activity stores a dataset's permission labels on each activity when it is created:
+    a record published then withdrawn (made private, draft) would keep its past activities public.
+    Each time a record is indexed (every change of it), its activities get its current labels."""
+    import sqlalchemy as sa
+    from ckan.lib.plugins import get_permission_labels
+
+    pkg = model.Package.get(package_id)
+    if pkg is None:
+        return
+    labels = sorted(get_permission_labels().get_dataset_labels(pkg))
+    with model.meta.engine.begin() as conn:
+        if not sa.inspect(conn).has_table("activity"):
+            return
+        conn.execute(sa.text("UPDATE activity SET permission_labels = :labels WHERE object_id = :id "
+                             "AND permission_labels IS DISTINCT FROM CAST(:labels AS text[])"),
+                     {"labels": labels, "id": package_id})
+
+
 def before_dataset_index(pkg_dict: dict) -> dict:
     kind = pkg_dict.get("type")
     if kind not in sinp_model.KINDS:
         return pkg_dict
+    if pkg_dict.get("id"):
+        relabel_activities(pkg_dict["id"])
     record = dict(pkg_dict)
     for key, value in list(pkg_dict.items()):
         if isinstance(value, str) and value.startswith(("[", "{")) and key in sinp_model.field_map(kind):

@@ -41,18 +41,31 @@ def public_jdd_ids(package_ids: list[str] | None = None) -> list[str]:
     return [r[0] for r in query]
 
 
+def active_jdd_ids(package_ids: list[str] | None = None) -> list[str]:
+    """JDD a chef de file may read in its scope: active ones (never drafts nor deleted)."""
+    query = model.Session.query(model.Package.id).filter(model.Package.type == "jdd",
+                                                         model.Package.state == "active")
+    if package_ids is not None:
+        query = query.filter(model.Package.id.in_(package_ids or [""]))
+    return [r[0] for r in query]
+
+
 def access_for(context, package_ids: list[str] | None = None) -> store.Access:
     user = user_of(context)
     if context.get("ignore_auth") or (user is not None and user.sysadmin):
         return store.Access(full=True)
-    return store.Access(orgs=user_org_ids(user), scopes=list(chef_scopes(user).values()),
-                        public_package_ids=public_jdd_ids(package_ids))
+    scopes = list(chef_scopes(user).values())
+    return store.Access(orgs=user_org_ids(user), scopes=scopes, public_package_ids=public_jdd_ids(package_ids),
+                        scope_package_ids=active_jdd_ids(package_ids) if scopes else ())
 
 
 def is_chef_for_package(user, package_id: str) -> bool:
     """The user belongs to a chef de file whose scope holds occurrences of the package."""
     scopes = chef_scopes(user)
     if not scopes:
+        return False
+    pkg = model.Package.get(package_id)
+    if pkg is None or pkg.state != "active":
         return False
     with model.meta.engine.connect() as conn:
         covering = protection_store.chefs_covering_package(conn, package_id)

@@ -165,6 +165,52 @@ def harvest_object_show(next_auth, context, data_dict):
     return next_auth(context, data_dict)
 
 
+@tk.chained_auth_function
+@tk.auth_allow_anonymous_access
+def resource_show(next_auth, context, data_dict):
+    """CKAN's rule, plus: the raw file of an occurrence deposit (precise localisations, private or
+    sensitive data, free-text places) is only for the producer, the chefs de file covering the JDD
+    and sysadmins. Everyone else gets the blurred exports of the JDD's occurrences."""
+    result = next_auth(context, data_dict)
+    if not result.get("success") or context.get("ignore_auth"):
+        return result
+    import ckan.model as model
+    from ckanext.sinp.logic import access
+    from ckanext.sinp.occurrences import processor, store
+
+    resource = context.get("resource") or model.Resource.get((data_dict or {}).get("id"))
+    if resource is None or resource.package is None or resource.package.type != "jdd":
+        return result
+    facts = {"url_type": resource.url_type, "format": resource.format, "url": resource.url, "name": resource.name}
+    if not processor.is_deposit(facts, "jdd"):  # a deposit from the upload on, before its check is queued
+        with model.meta.engine.connect() as conn:
+            if store.get_deposit(conn, resource.id) is None:
+                return result
+    user = _user(context)
+    if access.is_producer(user, resource.package) or access.is_chef_for_package(user, resource.package_id):
+        return result
+    return {"success": False, "msg": "Le fichier d'occurrences déposé est réservé au producteur, aux chefs de file de "
+                                     "son périmètre et aux administrateurs : téléchargez les occurrences diffusables "
+                                     "(CSV ou GeoJSON) depuis la page du jeu de données."}
+
+
+@tk.chained_auth_function
+@tk.auth_allow_anonymous_access
+def resource_view_list(next_auth, context, data_dict):
+    """The views of a resource are listed on its dataset's page: whoever may read the dataset (the
+    restriction of a deposit's raw file is on the file, ``resource_show``)."""
+    import ckan.model as model
+
+    resource = context.get("resource") or model.Resource.get((data_dict or {}).get("id"))
+    if resource is None or resource.package is None or resource.package.type != "jdd":
+        return next_auth(context, data_dict)
+    try:
+        tk.check_access("package_show", dict(context), {"id": resource.package_id})
+    except (tk.NotAuthorized, tk.ObjectNotFound):
+        return {"success": False, "msg": "Vous n'avez pas accès à ce jeu de données."}
+    return {"success": True}
+
+
 def get_auth_functions():
     return {
         "sinp_mtd_import": sinp_mtd_import,
@@ -183,4 +229,6 @@ def get_auth_functions():
         "sinp_auto_validate": sinp_auto_validate,
         "sinp_validation_set": sinp_validation_set,
         "package_show": package_show,
+        "resource_show": resource_show,
+        "resource_view_list": resource_view_list,
     }

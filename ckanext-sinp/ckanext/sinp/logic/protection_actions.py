@@ -154,6 +154,8 @@ def _selection(context, data_dict, user) -> tuple[str, dict, str]:
     if not (context.get("ignore_auth") or user.sysadmin):
         scopes = list(sinp_access.chef_scopes(user).values())
         conds.append(protection_store.scope_sql(scopes, params))
+        conds.append("o.package_id = ANY(:active_pids)")  # never a draft's observations
+        params["active_pids"] = sinp_access.active_jdd_ids() or [""]
     return " AND ".join(conds), params, ", ".join(described)
 
 
@@ -294,6 +296,8 @@ def sinp_sensitivity_set(context, data_dict):
     where = "upper(o.id_sinp_occtax) = :u"
     if not (context.get("ignore_auth") or user.sysadmin):
         where += " AND " + protection_store.scope_sql(list(sinp_access.chef_scopes(user).values()), params)
+        where += " AND o.package_id = ANY(:active_pids)"
+        params["active_pids"] = sinp_access.active_jdd_ids() or [""]
     with model.meta.engine.begin() as conn:
         done = conn.execute(text(f"""UPDATE sinp_occurrence o SET sensi_niveau = :level, sensi_manuel = true,
                                         sensi_alerte = NULL, sensi_date_attribution = now(), sensi_referentiel = :ref

@@ -340,15 +340,18 @@ class Access:
     sees precisely (members of the producer), the chef de file scopes, and the packages whose
     occurrences are public (published JDD: everyone gets their public layer)."""
 
-    def __init__(self, *, full: bool = False, orgs=(), scopes=(), public_package_ids=()):
+    def __init__(self, *, full: bool = False, orgs=(), scopes=(), public_package_ids=(), scope_package_ids=()):
         self.full, self.orgs, self.scopes = full, list(orgs), list(scopes)
         self.public_package_ids = list(public_package_ids)
+        self.scope_package_ids = list(scope_package_ids)  # active JDD: a chef de file never reads drafts
 
     def full_sql(self, params: dict, prefix: str = "o.") -> str:
         if self.full:
             return "true"
         params["acc_orgs"] = self.orgs or [""]
-        return f"({prefix}owner_org = ANY(:acc_orgs) OR {scope_sql(self.scopes, params, prefix)})"
+        params["acc_scope_pids"] = self.scope_package_ids or [""]
+        return (f"({prefix}owner_org = ANY(:acc_orgs) OR ({prefix}package_id = ANY(:acc_scope_pids) AND "
+                f"{scope_sql(self.scopes, params, prefix)}))")
 
 
 def blurred(conn, access: Access, *, package_ids: list[str] | None, bbox=None, polygon_wkt: str | None = None,

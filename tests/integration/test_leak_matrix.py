@@ -1,0 +1,236 @@
+"""The leak matrix: every role × every door × every state, asserting exactly who sees what.
+
+Roles: anonymous, member of another producer, editor of the producer, chef de file in scope
+(mammals of Côte-d'Or) and out of scope (birds of the Yonne), sysadmin.
+States of a JDD holding deposited occurrences: published with sensitive data, private, draft,
+deleted. Doors: package_show, package_search and its facet counts, the raw file's download URL,
+sinp_qc_report_show, sinp_occurrence_search, exports, sinp_occurrence_stats, sinp_mtd_export,
+sinp_iso_show, the JDD page, CSW GetRecords and GetRecordById (a real pycsw on the test
+database), DCAT (dataset and catalogue), activity streams, the territory service.
+
+Each door is called for every role and state; the test collects every cell where a role sees
+what it must not (a leak) or does not see what it must, then fails with the whole list.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import time
+import uuid
+
+import pytest
+import requests
+from lxml import etree
+
+import ckan.model as model
+from ckan.tests import factories
+
+from tests.integration.conftest import _wait_for_background_jobs
+from tests.integration.test_occurrence_deposits import upload, wait_report
+from tests.integration.test_protection import COMMUNES, HEADER
+from tests.integration.test_sinp_records import CA, JDD, Api
+
+ROLES = ("anonymous", "other", "editor", "chef_in", "chef_out", "sysadmin")
+STATES = ("public", "private", "withdrawn", "draft", "deleted")
+# who may see a JDD (its metadata, its occurrences) in each state
+SEES = {
+    "public": set(ROLES),
+    "private": {"editor", "chef_in", "sysadmin"},
+    "withdrawn": {"editor", "chef_in", "sysadmin"},  # published, then made private again
+    "draft": {"editor", "sysadmin"},
+    "deleted": {"editor", "sysadmin"},
+}
+# the raw deposited file (precise places, private and sensitive data): never the public
+RAW = {state: SEES[state] - {"anonymous", "other", "chef_out"} for state in STATES}
+# precise coordinates of the sensitive observation (a bat roost, sensitivity 2) of the public JDD
+SECRET_LON, SECRET_LAT = "5.04123", "47.32157"
+TAXA = {"public": ("Myotis myotis", 60418), "private": ("Rhinolophus ferrumequinum", 60295),
+        "withdrawn": ("Plecotus auritus", 60518),
+        "draft": ("Barbastella barbastellus", 60345), "deleted": ("Lynx lynx", 60612)}
+NS = {"gmd": "http://www.isotc211.org/2005/gmd", "gco": "http://www.isotc211.org/2005/gco",
+      "csw": "http://www.opengis.net/cat/csw/2.0.2"}
+
+
+def _csv(state) -> bytes:
+    name, cd_nom = TAXA[state]
+    lon, lat = (SECRET_LON, SECRET_LAT) if state == "public" else ("5.0611", "47.3311")
+    lines = [HEADER, f"{state}-1;Pr;{name};{cd_nom};2024-06-10;2024-06-10;MARTIN Léa (LPO BFC);POINT({lon} {lat});St;"
+                     f"Pu;Te;LPO BFC;21231;3;;Gîte secret {state};{COMMUNES['21231']};2024;2;NON"]
+    if state == "public":  # and a plain, precise, public observation
+        lines.append("public-2;Pr;Milvus milvus;2844;2024-04-01;2024-04-01;MARTIN Léa (LPO BFC);POINT(5.0311 47.3111);"
+                     "St;Pu;Te;LPO BFC;21231;;;Champ;Dijon;2024;2;NON")
+    return ("\n".join(lines) + "\n").encode()
+
+
+@pytest.fixture
+def matrix(app, clean_db, clean_index, jobs_worker, test_csw):
+    editor = factories.UserWithToken()
+    org = factories.Organization(users=[{"name": editor["name"], "capacity": "editor"}], title="LPO BFC")
+    api = Api(app, editor["token"])
+    ca = api.ok("package_create", **{**copy.deepcopy(CA), "name": f"ca-{uuid.uuid4().hex[:8]}",
+                                     "owner_org": org["id"], "private": False})
+    jdds, resources = {}, {}
+    for state in STATES:
+        extra = {"private": state == "private"}
+        jdd = api.ok("package_create", **{**copy.deepcopy(JDD), "name": f"jdd-{state}-{uuid.uuid4().hex[:6]}",
+                                          "title": f"Inventaire {state}", "owner_org": org["id"],
+                                          "cadre": ca["sinp_uuid"], **extra})
+        res = upload(app, editor["token"], jdd["id"], _csv(state), name=f"{state}.csv")
+        report = wait_report(api, res["id"])
+        assert report["rows_accepted"] >= 1, report
+        jdds[state], resources[state] = jdd, res
+    sysadmin = factories.SysadminWithToken()
+    admin = Api(app, sysadmin["token"])
+    other = factories.UserWithToken()
+    factories.Organization(users=[{"name": other["name"], "capacity": "member"}], title="CEN Franche-Comté")
+    chefs = {}
+    for key, title, group, dep in (("chef_in", "Groupe mammalogique", "Mammifères", "21"),
+                                   ("chef_out", "Ligue ornithologique", "Oiseaux", "89")):
+        user = factories.UserWithToken()
+        chef_org = factories.Organization(users=[{"name": user["name"], "capacity": "member"}], title=title)
+        admin.ok("sinp_chef_de_file_set", organization=chef_org["name"], groupes=[group], departements=[dep])
+        chefs[key] = user
+    api.ok("package_delete", id=jdds["deleted"]["id"])
+    api.ok("package_patch", id=jdds["withdrawn"]["id"], private=True)
+    # a SINP record is never left in "draft" by our forms (validators make it active and private):
+    # a draft can only come from elsewhere (CKAN's API on another schema, a migration) — made here
+    # in the database, then reindexed and resynchronised as CKAN would
+    pkg = model.Package.get(jdds["draft"]["id"])
+    pkg.state = "draft"
+    model.repo.commit_and_remove()
+    from ckanext.sinp.csw import sync
+    from ckanext.sinp.logic.records import index_packages
+    index_packages([jdds["draft"]["id"]])
+    sync.sync_packages([jdds["draft"]["id"]])
+    _wait_for_background_jobs()
+    tokens = {"anonymous": None, "other": other["token"], "editor": editor["token"],
+              "chef_in": chefs["chef_in"]["token"], "chef_out": chefs["chef_out"]["token"],
+              "sysadmin": sysadmin["token"]}
+    # the CSW sync jobs ran after each commit: wait until the public records are served
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and jdds["public"]["sinp_uuid"] not in _csw_ids(test_csw):
+        time.sleep(0.3)
+    return {"app": app, "org": org, "ca": ca, "jdds": jdds, "resources": resources, "tokens": tokens,
+            "api": {role: Api(app, token) for role, token in tokens.items()}, "csw": test_csw}
+
+
+def _csw_ids(csw) -> set[str]:
+    params = {"service": "CSW", "version": "2.0.2", "request": "GetRecords", "typeNames": "gmd:MD_Metadata",
+              "resultType": "results", "elementSetName": "brief", "outputSchema": NS["gmd"], "maxRecords": 100}
+    root = etree.fromstring(requests.get(csw, params=params, timeout=20).content)
+    return set(root.xpath("//gmd:fileIdentifier/gco:CharacterString/text()", namespaces=NS))
+
+
+def _headers(token):
+    return {"Authorization": token} if token else {}
+
+
+def test_the_leak_matrix(matrix):
+    app, jdds, resources, apis, tokens = (matrix[k] for k in ("app", "jdds", "resources", "api", "tokens"))
+    problems: list[str] = []
+
+    def check(door, state, role, seen, allowed, required=None):
+        required = allowed if required is None else required
+        if seen and role not in allowed:
+            problems.append(f"LEAK    {door:28} {state:8} {role}")
+        elif not seen and role in required:
+            problems.append(f"MISSING {door:28} {state:8} {role}")
+
+    secret_texts: dict[str, list[str]] = {role: [] for role in ROLES}  # what each role received
+    csw_ids = _csw_ids(matrix["csw"])
+    catalog = app.get("/catalog.ttl").get_data(as_text=True)
+    polygon = json.dumps({"type": "Polygon", "coordinates": [[[4.9, 47.2], [5.2, 47.2], [5.2, 47.45], [4.9, 47.45],
+                                                              [4.9, 47.2]]]})
+    for role in ROLES:
+        api, headers = apis[role], _headers(tokens[role])
+        found = api.ok("package_search", q="*:*", include_private=True, include_drafts=True, rows=1000,
+                       **{"facet.field": '["organization"]'})
+        found_ids = {r["id"] for r in found["results"]}
+        org_count = next((f["count"] for f in found["search_facets"]["organization"]["items"]
+                          if f["name"] == matrix["org"]["name"]), 0)
+        if org_count != sum(1 for r in found["results"] if r["owner_org"] == matrix["org"]["id"]):
+            problems.append(f"LEAK    facet count organization    -        {role}")
+        secret_texts[role].append(json.dumps(found))
+        territory = api.ok("sinp_territory_taxa", polygone=polygon)
+        secret_texts[role].append(json.dumps(territory))
+        territory_taxa = {t["nom"] for t in territory["taxa"]}
+        activity = api.ok("recently_changed_packages_activity_list", limit=100)
+        activity_ids = {a["object_id"] for a in activity}
+        org_activity_ids = set()
+        status, body = api.get("organization_activity_list", id=matrix["org"]["id"], limit=100)
+        if status == 200:
+            org_activity_ids = {a["object_id"] for a in body["result"]}
+        for state in STATES:
+            jdd, res = jdds[state], resources[state]
+            sees = SEES[state]
+            status, body = api.get("package_show", id=jdd["id"])
+            check("package_show", state, role, status == 200, sees)
+            if status == 200:
+                secret_texts[role].append(json.dumps(body))
+            check("package_search", state, role, jdd["id"] in found_ids,
+                  set() if state == "deleted" else sees, set() if state in ("draft", "deleted") else None)
+            download = app.get(f"/dataset/{jdd['id']}/resource/{res['id']}/download/{state}.csv", headers=headers)
+            check("raw file download", state, role, download.status_code == 200, RAW[state],
+                  set() if state == "deleted" else None)
+            status, body = api.get("sinp_qc_report_show", resource_id=res["id"])
+            check("sinp_qc_report_show", state, role, status == 200, RAW[state], set() if state == "deleted" else None)
+            status, body = api.get("sinp_occurrence_search", jdd=jdd["id"])
+            seen = status == 200 and body["result"]["total"] > 0
+            check("sinp_occurrence_search", state, role, seen, sees, set() if state == "deleted" else None)
+            if status == 200:
+                secret_texts[role].append(json.dumps(body))
+            export = app.get(f"/jdd/{jdd['name']}/occurrences.csv", headers=headers)
+            seen = export.status_code == 200 and export.get_data(as_text=True).count("\n") > 1
+            check("export CSV", state, role, seen, sees, set() if state == "deleted" else None)
+            if export.status_code == 200:
+                secret_texts[role].append(export.get_data(as_text=True))
+            geojson = app.get(f"/jdd/{jdd['name']}/occurrences.geojson", headers=headers)
+            seen = geojson.status_code == 200 and json.loads(geojson.get_data(as_text=True))["total"] > 0
+            check("export GeoJSON", state, role, seen, sees, set() if state == "deleted" else None)
+            if geojson.status_code == 200:
+                secret_texts[role].append(geojson.get_data(as_text=True))
+            status, body = api.get("sinp_occurrence_stats", jdd=jdd["id"])
+            seen = status == 200 and body["result"]["count"] > 0
+            check("sinp_occurrence_stats", state, role, seen, sees, set() if state == "deleted" else None)
+            if status == 200:
+                secret_texts[role].append(json.dumps(body))
+            for action in ("sinp_mtd_export", "sinp_iso_show"):
+                status, body = api.get(action, id=jdd["id"])
+                check(action, state, role, status == 200, sees)
+                if status == 200:
+                    secret_texts[role].append(json.dumps(body))
+            page = app.get(f"/jdd/{jdd['name']}", headers=headers)
+            check("JDD page", state, role, page.status_code == 200, sees)
+            if page.status_code == 200:
+                secret_texts[role].append(page.get_data(as_text=True))
+            rdf = app.get(f"/dataset/{jdd['name']}.ttl", headers=headers)
+            check("DCAT dataset", state, role, rdf.status_code == 200, sees)
+            if rdf.status_code == 200:
+                secret_texts[role].append(rdf.get_data(as_text=True))
+            status, body = api.get("package_activity_list", id=jdd["id"])
+            check("package_activity_list", state, role, status == 200 and bool(body["result"]), sees,
+                  {"editor", "sysadmin"} if state in ("public", "private", "withdrawn") else set())
+            if state in ("private", "withdrawn", "draft"):
+                check("recently_changed activity", state, role, jdd["id"] in activity_ids, sees, set())
+                check("organization_activity_list", state, role, jdd["id"] in org_activity_ids, sees, set())
+            # anonymous doors, the same for everybody: CSW and the DCAT catalogue
+            check("CSW GetRecords", state, role, jdd["sinp_uuid"] in csw_ids, {r for r in ROLES if state == "public"})
+            check("DCAT catalogue", state, role, jdd["sinp_uuid"] in catalog or jdd["name"] in catalog,
+                  {r for r in ROLES if state == "public"})
+            check("territory service", state, role, TAXA[state][0] in territory_taxa, sees,
+                  set() if state == "deleted" else None)
+    for state in STATES:
+        record = requests.get(matrix["csw"], params={"service": "CSW", "version": "2.0.2", "request": "GetRecordById",
+                                                     "id": jdds[state]["sinp_uuid"], "outputSchema": NS["gmd"],
+                                                     "elementSetName": "full"}, timeout=20)
+        served = jdds[state]["sinp_uuid"] in record.text
+        check("CSW GetRecordById", state, "anonymous", served, {"anonymous"} if state == "public" else set())
+        if served:
+            for role in ROLES:
+                secret_texts[role].append(record.text)
+    secret_texts["anonymous"].append(catalog)
+    # the sensitive observation's precise coordinates reach only those with full access
+    for role in ROLES:
+        leaked = any(SECRET_LON in text or SECRET_LAT in text for text in secret_texts[role])
+        check("precise sensitive location", "public", role, leaked, {"editor", "chef_in", "sysadmin"})
+    assert not problems, "\n" + "\n".join(problems)
