@@ -90,17 +90,32 @@ print(json.dumps({"seconds": elapsed, "rows": report.tasks[0].stats.get("rows"),
 """
 
 INTEGRATE = r"""
-import json, sys, time
+import json, pathlib, sys, time
 sys.path.insert(0, sys.argv[4])
 import sqlalchemy as sa
-from ckanext.sinp.occurrences import store
+from ckanext.sinp.domain import protection
+from ckanext.sinp.occurrences import protection_store, store
+from ckanext.sinp.referentials import store as taxref_store
 engine = sa.create_engine(sys.argv[1])
 store.ensure_tables(engine)
+# what production integrates with: TAXREF (groups, CD_REF), the sensitivity referential, the
+# automatic pre-validation criteria
+ref = pathlib.Path(sys.argv[4]).parent / "schemas" / "referentiels"
+taxref_store.ensure_tables(engine)
+taxref_store.load_taxref(engine, str(ref / "taxref" / "TAXREFv18_extrait_BFC.txt"), "bench")
+rules = protection.read_rules((ref / "sensibilite" / "sensibilite_bfc.csv").read_bytes())
+protection_store.load_rules(engine, rules, "bench", "sensibilite_bfc.csv", "bench")
 with engine.begin() as conn:
     store.queue_deposit(conn, "bench", "bench-package", owner_org="bench-org")
 t = time.perf_counter()
-n = store.integrate(engine, "bench", sys.argv[2], sys.argv[3], {"status": "done"})
-print(json.dumps({"seconds": time.perf_counter() - t, "rows": n}))
+n = store.integrate(engine, "bench", sys.argv[2], sys.argv[3], {"status": "done"},
+                    protection.DEFAULT_AUTO_CRITERIA, protection.DEFAULT_AUTO_LEVEL)
+seconds = time.perf_counter() - t
+with engine.connect() as conn:
+    layers = dict(conn.execute(sa.text("SELECT public_layer, count(*) FROM sinp_occurrence GROUP BY 1")).all())
+    sensitive = conn.execute(sa.text("SELECT count(*) FROM sinp_occurrence WHERE sensi_niveau <> '0'")).scalar()
+print(json.dumps({"seconds": seconds, "rows": n, "sensitive": sensitive,
+                  "layers": {str(k): v for k, v in layers.items()}}))
 """
 
 
@@ -247,10 +262,11 @@ def write(args, gen, r):
               + f"; goal ≥ 400 000 rows/s: {'met' if rate >= 400_000 else 'missed'}."]
     integ = r.get("integration")
     if integ:
-        lines += ["", f"Integration into PostGIS (`store.integrate`: one transaction, COPY straight into the table and its 7 indexes "
+        lines += ["", f"Integration into PostGIS (`store.integrate`: one transaction; COPY into a temporary table, then one INSERT … SELECT that adds what protection computes — TAXREF attachment, département, 10 km cell, sensitivity with the shipped referential, diffusion layer, automatic pre-validation — into the table and its 10 indexes "
                       f"incl. GiST): {integ['rows']:,} rows in {integ['seconds']:.1f} s = "
                       f"{integ['rows'] / integ['seconds']:,.0f} rows/s (goal ≥ 100 000); writing the accepted rows "
-                      f"from DuckDB: {ours.get('export_seconds', 0):.1f} s."]
+                      f"from DuckDB: {ours.get('export_seconds', 0):.1f} s; {integ.get('sensitive', 0):,} rows found sensitive, "
+                      f"rows per public layer {integ.get('layers')}."]
     big = r.get("big")
     if big:
         lines += ["", f"Memory at {r['big_gen']['rows']:,} rows ({r['big_gen']['bytes'] / 1024 ** 3:.1f} GiB): "

@@ -485,3 +485,17 @@ def test_a_chef_de_file_gets_the_errors_csv_masked_and_not_the_rejected_rows(wor
     assert app.get(f"{base}/lignes-refusees.csv", headers={"Authorization": producer.token}).status_code == 200
     html = app.get(base, headers=chef).get_data(as_text=True)
     assert "21999" not in html
+
+
+def test_the_producer_cannot_publish_an_extent_narrower_than_the_blurred_areas(world):
+    producer, jdd = world["producer"], world["public"]
+    lon, lat = CASES["bat"][3], CASES["bat"][4]
+    # a tight box around the roost typed in the form: widened to the blurred areas on save
+    saved = producer.ok("package_patch", id=jdd["id"], borne_ouest=f"{lon - 0.001}", borne_est=f"{lon + 0.001}",
+                        borne_sud=f"{lat - 0.001}", borne_nord=f"{lat + 0.001}")
+    cell = shape(by_origin(search(world["anonymous"], jdd))["bat"]["geometry"])
+    assert float(saved["borne_ouest"]) <= cell.bounds[0] + 1e-6 and float(saved["borne_nord"]) >= cell.bounds[3] - 1e-6
+    assert str(lon) not in json.dumps(world["anonymous"].ok("package_show", id=jdd["id"]))
+    iso = world["app"].get(f"/jdd/{jdd['name']}/iso19139.xml").get_data(as_text=True)
+    dcat = world["app"].get(f"/dataset/{jdd['name']}.ttl").get_data(as_text=True)
+    assert str(lon) not in iso and str(lon) not in dcat and f"{lon - 0.001}" not in iso

@@ -158,6 +158,8 @@ def sinp_derive_fields(field, schema):
             if f.default == "today" and _empty(data.get((f.name,))):
                 data[(f.name,)] = _extra(existing, f.name) or dt.date.today().isoformat()
         if kind == "jdd":
+            if existing is not None:
+                _generalise_extent(existing.id, data)
             record = {k[0]: v for k, v in data.items() if len(k) == 1 and v is not tk.missing}
             geometry = sinp_model.bbox_geometry(record)
             if geometry:
@@ -166,6 +168,34 @@ def sinp_derive_fields(field, schema):
                 data.pop(("spatial",), None)
 
     return validator
+
+
+BBOX_KEYS = ("borne_ouest", "borne_sud", "borne_est", "borne_nord")
+
+
+def _generalise_extent(package_id, data):
+    """A JDD holding blurred occurrences never publishes an extent narrower than what the public
+    may know of them (their blurred areas): the declared extent is widened, never narrowed."""
+    import ckan.model as model
+    import sqlalchemy as sa
+
+    from ckanext.sinp.occurrences import store
+
+    try:
+        current = [float(data.get((k,))) for k in BBOX_KEYS]
+    except (TypeError, ValueError):
+        return  # no (complete) extent: the schema reports it
+    with model.meta.engine.connect() as conn:
+        if not sa.inspect(conn).has_table("sinp_occurrence") or not store.has_blurred_rows(conn, package_id):
+            return
+        extent = store.public_extent(conn, package_id)
+    if not extent:
+        return
+    wanted = [min(current[0], extent[0]), min(current[1], extent[1]), max(current[2], extent[2]),
+              max(current[3], extent[3])]
+    for key, old, new in zip(BBOX_KEYS, current, wanted):
+        if abs(old - new) > 1e-9:
+            data[(key,)] = f"{new:.6f}"
 
 
 def _drop_empty_blocks(kind, data):

@@ -133,151 +133,208 @@ def cell_polygon_sql(code: str = "maille_calc") -> str:
 
 # --- attachment, sensitivity, automatic validation (at integration, in the caller's transaction) ----
 
-def _scope_sql(where: str) -> str:
-    return f"WHERE {where}" if where else ""
+def _dep_sql(o: str = "o") -> str:
+    """The département of an observation (protection.observation_departement, in SQL)."""
+    dep = f"NULLIF(trim(split_part(COALESCE({o}.code_departement, ''), '|', 1)), '')"
+    commune = f"trim(split_part(COALESCE({o}.code_commune, ''), '|', 1))"
+    return (f"CASE WHEN {dep} IS NOT NULL THEN lpad(upper({dep}), 2, '0') "
+            f"WHEN length({commune}) = 5 THEN CASE WHEN {commune} LIKE '97%' THEN left({commune}, 3) "
+            f"ELSE upper(left({commune}, 2)) END END")
 
 
-def attach(conn, where: str = "", params: dict | None = None) -> None:
-    """Fills cd_ref, groupe (GROUP2_INPN), dep and maille_calc of the selected occurrences."""
+def _cell_sql(o: str = "o", point: str = "l.p") -> str:
+    """The 10 km cell (CD_SIG): of the geometry when there is one, else the deposited codeMaille."""
+    given = f"split_part(COALESCE({o}.code_maille, ''), '|', 1)"
+    return (f"COALESCE('10kmL93E' || lpad(floor(ST_X({point}) / 10000)::int::text, 3, '0') || 'N' || "
+            f"lpad(floor(ST_Y({point}) / 10000)::int::text, 3, '0'), "
+            f"CASE WHEN {given} ~ '^(10kmL93)?E[0-9]{{3}}N[0-9]{{3}}$' "
+            f"THEN '10kmL93' || substring({given} from 'E[0-9]{{3}}N[0-9]{{3}}') END)")
+
+
+def computed_sql(conn, table: str, where: str, criteria: tuple[str, ...], params: dict,
+                 today: dt.date | None = None) -> str:
+    """One SELECT computing, for the selected rows of ``table`` (alias ``o``), everything protection
+    derives from an observation: TAXREF attachment (cd_ref, GROUP2_INPN), département, 10 km cell,
+    sensitivity (level, alert, referential, version; manual decisions kept), public layer, and
+    whether the automatic pre-validation applies (``auto``). Set-wise: the rules are hash-joined,
+    no statement per row. Integration, referential reloads and ``sinp_auto_validate`` all use it."""
     tables = _tables(conn)
-    params = params or {}
-    if "sinp_taxref" in tables:
-        conn.execute(text(f"""UPDATE sinp_occurrence o SET cd_ref = t.cd_ref, groupe = t.group2_inpn
-                                FROM sinp_taxref t WHERE t.cd_nom = o.cd_nom
-                                {('AND ' + where) if where else ''}"""), params)
-    cell = ("'10kmL93E' || lpad(floor(ST_X(p) / 10000)::int::text, 3, '0') || 'N' || "
-            "lpad(floor(ST_Y(p) / 10000)::int::text, 3, '0')")
-    conn.execute(text(f"""
-        UPDATE sinp_occurrence o SET
-          dep = CASE WHEN NULLIF(trim(split_part(COALESCE(code_departement, ''), '|', 1)), '') IS NOT NULL
-                       THEN lpad(upper(trim(split_part(code_departement, '|', 1))), 2, '0')
-                     WHEN length(trim(split_part(COALESCE(code_commune, ''), '|', 1))) = 5
-                       THEN CASE WHEN trim(split_part(code_commune, '|', 1)) LIKE '97%'
-                                 THEN left(trim(split_part(code_commune, '|', 1)), 3)
-                                 ELSE upper(left(trim(split_part(code_commune, '|', 1)), 2)) END
-                     END,
-          maille_calc = COALESCE(
-              (SELECT {cell} FROM (SELECT ST_Transform(ST_PointOnSurface(o.geom), 2154) AS p) AS q
-                WHERE o.geom IS NOT NULL),
-              CASE WHEN split_part(COALESCE(code_maille, ''), '|', 1) ~ '^(10kmL93)?E[0-9]{{3}}N[0-9]{{3}}$'
-                   THEN '10kmL93' || substring(split_part(code_maille, '|', 1) from 'E[0-9]{{3}}N[0-9]{{3}}') END)
-        {_scope_sql(where)}"""), params)
-
-
-def compute_sensitivity(conn, where: str = "", params: dict | None = None, today: dt.date | None = None) -> int:
-    """Sets sensi_niveau (highest matching rule, 0 when none), the alert, the referential and its
-    version and public_layer on the selected occurrences, except those decided manually."""
-    params = dict(params or {})
     today = today or dt.date.today()
-    tables = _tables(conn)
     version = None
-    if "sinp_sensitivity_rule" in tables:
+    if "sinp_sensitivity_rule" in tables and VERSION_TABLE.name in tables:
         version = conn.execute(sa.select(VERSION_TABLE.c.version).where(
             VERSION_TABLE.c.name == REFERENTIAL_NAME)).scalar()
-    params.update({"year": today.year, "ref": "Référentiel de sensibilité SINP BFC" if version else None,
-                   "version": version})
-    scope = f"AND {where}" if where else ""
+    params.update({"year": today.year, "sensi_ref": "Référentiel de sensibilité SINP BFC" if version else None,
+                   "sensi_version": version})
+    has_taxref = "sinp_taxref" in tables
+    taxref = "LEFT JOIN sinp_taxref t ON t.cd_nom = o.cd_nom" if has_taxref else ""
     unknown_status = ", ".join(f"'{c}'" for c in sorted(protection.UNKNOWN_STATUS - {""}))
     unknown_behaviour = ", ".join(f"'{c}'" for c in sorted(protection.UNKNOWN_BEHAVIOUR - {""}))
-    matches = "SELECT NULL::bigint AS id, 0 AS niveau, NULL::text AS alerte WHERE false"
+    status_unknown = f"COALESCE(a.occ_statut_biologique, '') IN ('', {unknown_status})"
+    behaviour_unknown = f"COALESCE(a.occ_comportement, '') IN ('', {unknown_behaviour})"
+    reason = f"""NULLIF(concat_ws(' ; ',
+        CASE WHEN r.departement IS NOT NULL AND a.c_dep IS NULL THEN 'département de l''observation inconnu' END,
+        CASE WHEN cardinality(r.statuts_bio) > 0 AND {status_unknown} THEN 'statut biologique non renseigné' END,
+        CASE WHEN cardinality(r.comportements) > 0 AND {behaviour_unknown} THEN 'comportement non renseigné' END,
+        CASE WHEN COALESCE(r.autre, '') <> '' THEN 'condition à vérifier : ' || r.autre END), '')"""
     if version:
-        alert = f"""NULLIF(concat_ws(' ; ',
-                     CASE WHEN r.departement IS NOT NULL AND o.dep IS NULL THEN 'département de l''observation inconnu' END,
-                     CASE WHEN cardinality(r.statuts_bio) > 0 AND COALESCE(o.occ_statut_biologique, '') IN ('', {unknown_status})
-                          THEN 'statut biologique non renseigné' END,
-                     CASE WHEN cardinality(r.comportements) > 0 AND COALESCE(o.occ_comportement, '') IN ('', {unknown_behaviour})
-                          THEN 'comportement non renseigné' END,
-                     CASE WHEN COALESCE(r.autre, '') <> '' THEN 'condition à vérifier : ' || r.autre END), '')"""
-        # one row per (occurrence, matching rule); the level is the highest; the reasons of rules
-        # applied by precaution are an alert only above the level the certain rules give
+        # one row per (observation, matching rule); highest level wins; the reasons of rules applied by
+        # precaution are an alert only above the level the certain rules give (domain/protection.py)
         matches = f"""
           SELECT id, max(niveau) AS niveau,
                  string_agg(DISTINCT reason, ' ; ') FILTER (WHERE reason IS NOT NULL AND niveau > decided) AS alerte
             FROM (SELECT id, niveau, reason,
                          COALESCE(max(niveau) FILTER (WHERE reason IS NULL) OVER (PARTITION BY id), -1) AS decided
-                    FROM (SELECT o.id, r.niveau, {alert} AS reason
-                            FROM sinp_occurrence o
-                            JOIN sinp_sensitivity_taxon t ON t.cd_nom = o.cd_nom
-                            JOIN sinp_sensitivity_rule r ON r.id = t.rule_id
-           WHERE NOT o.sensi_manuel {scope}
-             AND (r.duree IS NULL OR COALESCE(o.date_fin, o.date_debut) IS NULL
-                  OR extract(year FROM COALESCE(o.date_fin, o.date_debut)) >= :year - r.duree)
-             AND (r.departement IS NULL OR o.dep IS NULL OR o.dep = r.departement)
-             AND (r.date_min IS NULL OR o.date_debut IS NULL
-                  OR (r.date_min <= r.date_max AND to_char(o.date_debut, 'MM-DD') BETWEEN r.date_min AND r.date_max)
-                  OR (r.date_min > r.date_max AND (to_char(o.date_debut, 'MM-DD') >= r.date_min
-                                                  OR to_char(o.date_debut, 'MM-DD') <= r.date_max)))
-             AND (cardinality(r.statuts_bio) = 0 OR COALESCE(o.occ_statut_biologique, '') IN ('', {unknown_status})
-                  OR o.occ_statut_biologique = ANY(r.statuts_bio))
-             AND (cardinality(r.comportements) = 0 OR COALESCE(o.occ_comportement, '') IN ('', {unknown_behaviour})
-                  OR o.occ_comportement = ANY(r.comportements))) AS pairs) AS ranked
+                    FROM (SELECT a.id, r.niveau, {reason} AS reason
+                            FROM a JOIN sinp_sensitivity_taxon st ON st.cd_nom = a.cd_nom
+                                   JOIN sinp_sensitivity_rule r ON r.id = st.rule_id
+                           WHERE (r.duree IS NULL OR COALESCE(a.date_fin, a.date_debut) IS NULL
+                                  OR extract(year FROM COALESCE(a.date_fin, a.date_debut)) >= :year - r.duree)
+                             AND (r.departement IS NULL OR a.c_dep IS NULL OR a.c_dep = r.departement)
+                             AND (r.date_min IS NULL OR a.date_debut IS NULL
+                                  OR (r.date_min <= r.date_max
+                                      AND to_char(a.date_debut, 'MM-DD') BETWEEN r.date_min AND r.date_max)
+                                  OR (r.date_min > r.date_max AND (to_char(a.date_debut, 'MM-DD') >= r.date_min
+                                                                  OR to_char(a.date_debut, 'MM-DD') <= r.date_max)))
+                             AND (cardinality(r.statuts_bio) = 0 OR {status_unknown}
+                                  OR a.occ_statut_biologique = ANY(r.statuts_bio))
+                             AND (cardinality(r.comportements) = 0 OR {behaviour_unknown}
+                                  OR a.occ_comportement = ANY(r.comportements))) AS pairs) AS ranked
            GROUP BY id"""
-    result = conn.execute(text(f"""
-        WITH m AS ({matches})
-        UPDATE sinp_occurrence o SET
-          sensi_niveau = COALESCE(m.niveau, 0)::text,
-          sensi_alerte = NULLIF(m.alerte, ''),
-          sensi_date_attribution = now(),
-          sensi_referentiel = :ref,
-          sensi_version_referentiel = :version
-          FROM sinp_occurrence o2 LEFT JOIN m ON m.id = o2.id
-         WHERE o.id = o2.id AND NOT o.sensi_manuel {scope.replace('o.', 'o2.')}"""), params)
-    update_public_layer(conn, where, params)
-    return result.rowcount
+    else:
+        matches = "SELECT NULL::bigint AS id, 0 AS niveau, NULL::text AS alerte WHERE false"
+    sensi = "CASE WHEN a.sensi_manuel THEN a.sensi_niveau ELSE COALESCE(m.niveau, 0)::text END"
+    auto = ["a.niv_val = '0'", "COALESCE(a.typ_val, '') NOT IN ('M', 'C')"] if criteria else ["false"]
+    known = "SELECT NULL::int AS cd_ref, NULL::text AS dep, 0 AS n, NULL::text AS r WHERE false"
+    if "date_plausible" in criteria:
+        auto.append("a.date_debut >= DATE '1800-01-01' AND COALESCE(a.date_fin, a.date_debut) <= CURRENT_DATE")
+    if "dans_territoire" in criteria:
+        inside = ("OR (a.geom IS NOT NULL AND EXISTS (SELECT 1 FROM sinp_territoire tt "
+                  "WHERE ST_Intersects(tt.geom, a.geom)))") if "sinp_territoire" in tables else ""
+        auto.append(f"(COALESCE(a.c_dep = ANY(:bfc), false) {inside})")
+        params["bfc"] = list(BFC_DEPARTEMENTS)
+    if "taxon_connu_departement" in criteria:
+        # validated (1, 2) observations of the same taxon in the same département, in another deposit
+        known = """SELECT cd_ref, dep, count(DISTINCT resource_id) AS n, min(resource_id) AS r
+                     FROM sinp_occurrence WHERE niv_val IN ('1', '2') AND cd_ref IS NOT NULL AND dep IS NOT NULL
+                    GROUP BY cd_ref, dep"""
+        auto.append("k.cd_ref IS NOT NULL AND (k.n > 1 OR k.r <> a.resource_id)")
+    return f"""
+        WITH a AS (
+          SELECT o.id, o.cd_nom, o.date_debut, o.date_fin, o.occ_statut_biologique, o.occ_comportement,
+                 o.ds_publique, o.diffusion_niveau_precision, o.geom, o.resource_id, o.niv_val, o.typ_val,
+                 o.sensi_manuel, o.sensi_niveau, o.sensi_alerte, o.sensi_referentiel, o.sensi_version_referentiel,
+                 o.sensi_date_attribution,
+                 {"t.cd_ref" if has_taxref else "o.cd_ref"} AS c_cd_ref,
+                 {"t.group2_inpn" if has_taxref else "o.groupe"} AS c_groupe,
+                 {_dep_sql()} AS c_dep, {_cell_sql()} AS c_maille
+            FROM {table} o {taxref}
+            CROSS JOIN LATERAL (SELECT ST_Transform(ST_PointOnSurface(o.geom), 2154) AS p) l
+           {f"WHERE {where}" if where else ""}),
+        m AS ({matches}),
+        k AS ({known})
+        SELECT a.id, a.c_cd_ref AS cd_ref, a.c_groupe AS groupe, a.c_dep AS dep, a.c_maille AS maille_calc,
+               {sensi} AS sensi_niveau,
+               CASE WHEN a.sensi_manuel THEN a.sensi_alerte ELSE m.alerte END AS sensi_alerte,
+               CASE WHEN a.sensi_manuel THEN a.sensi_referentiel ELSE :sensi_ref END AS sensi_referentiel,
+               CASE WHEN a.sensi_manuel THEN a.sensi_version_referentiel ELSE :sensi_version END
+                 AS sensi_version_referentiel,
+               CASE WHEN a.sensi_manuel THEN a.sensi_date_attribution ELSE now() END AS sensi_date_attribution,
+               {public_layer_sql(sensi, 'a.ds_publique', 'a.diffusion_niveau_precision')} AS public_layer,
+               ({' AND '.join(auto)}) AS auto
+          FROM a LEFT JOIN m ON m.id = a.id LEFT JOIN k ON k.cd_ref = a.c_cd_ref AND k.dep = a.c_dep"""
+
+
+_COMPUTED = ("cd_ref", "groupe", "dep", "maille_calc", "sensi_niveau", "sensi_alerte", "sensi_referentiel",
+             "sensi_version_referentiel", "sensi_date_attribution", "public_layer")
+
+
+_VALIDATION_SETS = {
+    "niv_val": "CASE WHEN c.auto THEN :auto_level ELSE {o}.niv_val END",
+    "typ_val": "CASE WHEN c.auto THEN 'A' ELSE {o}.typ_val END",
+    "ech_val": "CASE WHEN c.auto THEN '2' ELSE {o}.ech_val END",
+    "validateur": "CASE WHEN c.auto THEN 'Validation automatique' ELSE {o}.validateur END",
+    "date_ctrl": "CASE WHEN c.auto THEN now() ELSE {o}.date_ctrl END",
+    "comm_val": "CASE WHEN c.auto THEN :auto_comment ELSE {o}.comm_val END",
+}
+
+
+def apply_computed(conn, table: str, where: str = "", params: dict | None = None,
+                   criteria: tuple[str, ...] = (), level: str = protection.DEFAULT_AUTO_LEVEL,
+                   validate_only: bool = False) -> tuple[int, int]:
+    """Writes ``computed_sql`` into ``table``; returns (rows updated, rows pre-validated now).
+    ``validate_only``: only the automatic pre-validation (``sinp_auto_validate``)."""
+    params = dict(params or {})
+    sql = computed_sql(conn, table, where, criteria, params)
+    sets = [] if validate_only else [f"{c} = c.{c}" for c in _COMPUTED]
+    sets += [f"{col} = {expr.format(o='o')}" for col, expr in _VALIDATION_SETS.items()] if criteria else []
+    comment = "Critères : " + ", ".join(criteria)
+    filter_ = "AND c.auto" if validate_only else ""
+    updated = conn.execute(text(f"""UPDATE {table} o SET {', '.join(sets)} FROM ({sql}) AS c
+                                     WHERE o.id = c.id {filter_}"""),
+                           {**params, "auto_level": level, "auto_comment": comment}).rowcount
+    validated = 0
+    if criteria:  # the history of what was pre-validated now (now() is the transaction's time)
+        validated = conn.execute(text(f"""
+            INSERT INTO sinp_validation (id_sinp_occtax, package_id, niv_val, typ_val, ech_val, validateur,
+                                         comm_val, previous_niv_val)
+            SELECT id_sinp_occtax, package_id, niv_val, 'A', '2', 'Validation automatique', :comment, '0'
+              FROM {table} WHERE typ_val = 'A' AND date_ctrl = now()"""), {"comment": comment}).rowcount
+    return updated, validated
+
+
+def insert_computed(conn, source: str, resource_id: str, criteria: tuple[str, ...] = (),
+                    level: str = protection.DEFAULT_AUTO_LEVEL) -> int:
+    """Writes the rows of ``source`` (a staging table shaped like sinp_occurrence) into the store
+    with what protection computes from them, in one INSERT … SELECT (each row written once, with
+    its final values, into the indexed table). Returns the number of rows written."""
+    params: dict = {}
+    sql = computed_sql(conn, source, "", criteria, params)
+    columns = [r[0] for r in conn.execute(text(
+        "SELECT attname FROM pg_attribute WHERE attrelid = 'sinp_occurrence'::regclass AND attnum > 0 "
+        "AND NOT attisdropped ORDER BY attnum"))]
+    exprs = [f"c.{col}" if col in _COMPUTED else _VALIDATION_SETS[col].format(o="s") if col in _VALIDATION_SETS
+             else f"s.{col}" for col in columns]
+    comment = "Critères : " + ", ".join(criteria)
+    written = conn.execute(text(f"""INSERT INTO sinp_occurrence ({', '.join(columns)})
+                                    SELECT {', '.join(exprs)} FROM {source} s JOIN ({sql}) AS c ON c.id = s.id"""),
+                           {**params, "auto_level": level, "auto_comment": comment}).rowcount
+    if criteria:
+        conn.execute(text("""
+            INSERT INTO sinp_validation (id_sinp_occtax, package_id, niv_val, typ_val, ech_val, validateur,
+                                         comm_val, previous_niv_val)
+            SELECT id_sinp_occtax, package_id, niv_val, 'A', '2', 'Validation automatique', :comment, '0'
+              FROM sinp_occurrence WHERE resource_id = :rid AND typ_val = 'A' AND date_ctrl = now()"""),
+                     {"comment": comment, "rid": resource_id})
+    return written
+
+
+def compute_sensitivity(conn, where: str = "", params: dict | None = None) -> int:
+    """Recomputes attachment and sensitivity of stored occurrences (after a referential change);
+    manual decisions are kept, validation untouched."""
+    return apply_computed(conn, "sinp_occurrence", where, params)[0]
 
 
 def update_public_layer(conn, where: str = "", params: dict | None = None) -> None:
-    conn.execute(text(f"UPDATE sinp_occurrence o SET public_layer = {public_layer_sql('o.sensi_niveau', 'o.ds_publique', 'o.diffusion_niveau_precision')} "
-                      f"{_scope_sql(where)}"), params or {})
+    conn.execute(text(f"UPDATE sinp_occurrence o SET public_layer = "
+                      f"{public_layer_sql('o.sensi_niveau', 'o.ds_publique', 'o.diffusion_niveau_precision')} "
+                      f"{('WHERE ' + where) if where else ''}"), params or {})
 
 
 def auto_validate(conn, criteria: tuple[str, ...], level: str, where: str = "", params: dict | None = None) -> int:
-    """Automatic pre-validation of occurrences still "en attente" that pass every criterion: level
+    """Automatic pre-validation of stored occurrences still "en attente" that pass every criterion:
     ``level``, type A, scale 2 (regional). Manual and combined decisions are never touched."""
-    params = dict(params or {})
-    conds = ["o.niv_val = '0'", "COALESCE(o.typ_val, '') NOT IN ('M', 'C')"]
-    if "date_plausible" in criteria:
-        conds.append("o.date_debut >= DATE '1800-01-01' AND COALESCE(o.date_fin, o.date_debut) <= CURRENT_DATE")
-    if "dans_territoire" in criteria:
-        territory = "sinp_territoire" in _tables(conn)
-        inside = "OR (o.geom IS NOT NULL AND EXISTS (SELECT 1 FROM sinp_territoire t WHERE ST_Intersects(t.geom, o.geom)))" \
-            if territory else ""
-        conds.append(f"(o.dep = ANY(:bfc) {inside})")
-        params["bfc"] = list(BFC_DEPARTEMENTS)
-    if "taxon_connu_departement" in criteria:
-        conds.append("""o.dep IS NOT NULL AND o.cd_ref IS NOT NULL AND EXISTS (
-                          SELECT 1 FROM sinp_occurrence k WHERE k.cd_ref = o.cd_ref AND k.dep = o.dep
-                             AND k.niv_val IN ('1', '2') AND k.resource_id <> o.resource_id)""")
-    if where:
-        conds.append(where)
-    rows = conn.execute(text(f"""
-        UPDATE sinp_occurrence o SET niv_val = :level, typ_val = 'A', ech_val = '2', date_ctrl = now(),
-               validateur = 'Validation automatique', comm_val = :comment
-         WHERE {' AND '.join(conds)}
-        RETURNING o.id_sinp_occtax, o.package_id"""),
-        {**params, "level": level, "comment": "Critères : " + ", ".join(criteria)}).all()
-    if rows:
-        _history(conn, [(r[0], r[1]) for r in rows], level, "A", "2", "Validation automatique", None,
-                 "Critères : " + ", ".join(criteria), "0")
-    return len(rows)
+    if not criteria:
+        return 0
+    return apply_computed(conn, "sinp_occurrence", where, params, criteria, level, validate_only=True)[1]
 
 
 def _history(conn, rows, level, typ, ech, validateur, organisme, comment, previous) -> None:
-    buf = io.StringIO("".join(copy_line((uuid, pid, level, typ, ech, validateur, organisme, comment,
-                                         prev if isinstance(prev, str) or prev is None else prev))
-                              for uuid, pid, prev in ((r[0], r[1], r[2] if len(r) > 2 else previous) for r in rows)))
+    buf = io.StringIO("".join(copy_line((r[0], r[1], level, typ, ech, validateur, organisme, comment,
+                                         r[2] if len(r) > 2 else previous)) for r in rows))
     with dbapi_cursor(conn) as cur:
         cur.copy_expert("COPY sinp_validation (id_sinp_occtax, package_id, niv_val, typ_val, ech_val, validateur, "
                         "organisme, comm_val, previous_niv_val) FROM STDIN WITH (FORMAT text)", buf)
-
-
-def on_integration(conn, resource_id: str, criteria: tuple[str, ...], level: str) -> None:
-    """Everything protection does to a freshly integrated deposit (same transaction)."""
-    where, params = "o.resource_id = :rid", {"rid": resource_id}
-    attach(conn, where, params)
-    compute_sensitivity(conn, where, params)
-    if criteria:
-        auto_validate(conn, criteria, level, where, params)
 
 
 # --- the sensitivity referential ----------------------------------------------------------------------

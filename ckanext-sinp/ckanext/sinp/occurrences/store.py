@@ -214,20 +214,21 @@ def integrate(engine, resource_id: str, accepted_csv, errors_csv, outcome: dict,
             raise LookupError(resource_id)
         conn.execute(OCCURRENCE.delete().where(OCCURRENCE.c.resource_id == resource_id))
         conn.execute(QC_ERROR.delete().where(QC_ERROR.c.resource_id == resource_id))
+        # the accepted rows land in a temporary table without indexes, where protection computes
+        # what it derives from them (attachment, sensitivity, diffusion layer, pre-validation) in one
+        # set-wise statement; then one INSERT writes them, with every index, into the store
+        conn.execute(text("CREATE TEMP TABLE sinp_staging (LIKE sinp_occurrence INCLUDING DEFAULTS) ON COMMIT DROP"))
         with open(accepted_csv, encoding="utf-8", newline="") as fh:
             header = next(csv.reader(fh))
             if not set(ROW_CONSTANTS) <= set(header):
                 raise ValueError(f"{accepted_csv}: columns {', '.join(ROW_CONSTANTS)} are required")
             fh.seek(0)
-            _copy(conn, "sinp_occurrence", header, fh)
-        written = conn.execute(text("SELECT count(*) FROM sinp_occurrence WHERE resource_id = :r"),
-                               {"r": resource_id}).scalar()
-        stray = conn.execute(text("SELECT count(*) FROM sinp_occurrence WHERE resource_id = :r "
-                                  "AND package_id <> :p"), {"r": resource_id, "p": deposit["package_id"]}).scalar()
+            _copy(conn, "sinp_staging", header, fh)
+        stray = conn.execute(text("SELECT count(*) FROM sinp_staging WHERE resource_id <> :r OR package_id <> :p"),
+                             {"r": resource_id, "p": deposit["package_id"]}).scalar()
         if stray:
-            raise ValueError(f"{accepted_csv}: rows of another package")
-        # attachment, sensitivity, automatic pre-validation: in the same transaction
-        protection_store.on_integration(conn, resource_id, auto_criteria, auto_level)
+            raise ValueError(f"{accepted_csv}: rows of another deposit or package")
+        written = protection_store.insert_computed(conn, "sinp_staging", resource_id, auto_criteria, auto_level)
         with open(errors_csv, encoding="utf-8", newline="") as fh:
             _copy(conn, "sinp_qc_error", ["resource_id", "seq", "row", "column", "code", "category", "blocking",
                                           "message", "value"], fh)
