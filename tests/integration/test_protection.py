@@ -378,6 +378,9 @@ def test_a_chef_de_file_validates_in_scope_one_or_in_bulk_with_history_and_notif
     notes = world["producer"].ok("sinp_notification_list")
     assert any("Certain - très probable" in n["message"] and "Photo du gîte vérifiée" in n["message"] for n in notes)
     assert world["other"].ok("sinp_notification_list") == []
+    page = world["app"].get(f"/jdd/{world['public']['name']}", headers={"Authorization": world["producer"].token})
+    assert "Photo du gîte vérifiée" in page.get_data(as_text=True)
+    assert "Photo du gîte vérifiée" not in world["app"].get(f"/jdd/{world['public']['name']}").get_data(as_text=True)
     # the history is not for the public
     assert world["anonymous"].get("sinp_validation_history", id_sinp_occtax=bat)[0] in (403, 404)
     # bad level: French error
@@ -499,3 +502,18 @@ def test_the_producer_cannot_publish_an_extent_narrower_than_the_blurred_areas(w
     iso = world["app"].get(f"/jdd/{jdd['name']}/iso19139.xml").get_data(as_text=True)
     dcat = world["app"].get(f"/dataset/{jdd['name']}.ttl").get_data(as_text=True)
     assert str(lon) not in iso and str(lon) not in dcat and f"{lon - 0.001}" not in iso
+
+
+def test_the_sensitivity_load_command_refuses_a_bad_file_and_keeps_the_referential(stack, clean_db, tmp_path):
+    import subprocess
+
+    with model.meta.engine.connect() as conn:
+        before = conn.execute(sa.text("SELECT count(*) FROM sinp_sensitivity_rule")).scalar()
+    bad = tmp_path / "sensibilite.csv"
+    bad.write_text("CD_NOM;CD_SENSIBILITE;DUREE\n2514;2;10\n60577;7;\n", encoding="utf-8")
+    result = subprocess.run([stack["CKAN_BIN"], "-c", stack["CKAN_TEST_INI"], "sinp", "sensitivity-load", str(bad)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1
+    assert "Fichier refusé : Ligne 3, colonne CD_SENSIBILITE : « 7 » n'est pas un niveau de sensibilité" in result.stderr
+    with model.meta.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM sinp_sensitivity_rule")).scalar() == before == 104

@@ -145,5 +145,15 @@ def sinp_occurrence_stats(pkg_dict: dict) -> dict | None:
     return stats
 
 
+@helper
+def sinp_notifications(pkg_dict: dict, limit: int = 10) -> list[dict]:
+    """The latest notifications about a JDD, for its producer."""
+    try:
+        notes = tk.get_action("sinp_notification_list")({"user": tk.g.user}, {"limit": 200})
+    except tk.NotAuthorized:
+        return []
+    return [n for n in notes if n["package_id"] == pkg_dict.get("id")][:limit]
+
+
 def get_helpers():
     return dict(all_helpers)

@@ -104,7 +104,10 @@ def ensure_tables(engine) -> None:
         for name, sql_type in OCCURRENCE_COLUMNS:
             conn.execute(text(f"ALTER TABLE sinp_occurrence ADD COLUMN IF NOT EXISTS {name} {sql_type}"))
         conn.execute(text("ALTER TABLE sinp_occurrence DROP COLUMN IF EXISTS validation_status"))
-        conn.execute(text("CREATE INDEX IF NOT EXISTS ix_sinp_occurrence_cd_ref ON sinp_occurrence (cd_ref)"))
+        # the automatic pre-validation looks up validated taxa per département: a small partial index
+        conn.execute(text("DROP INDEX IF EXISTS ix_sinp_occurrence_cd_ref"))
+        conn.execute(text("CREATE INDEX IF NOT EXISTS ix_sinp_occurrence_known ON sinp_occurrence (cd_ref, dep) "
+                          "WHERE niv_val IN ('1', '2')"))
 
 
 def _tables(conn) -> set[str]:
