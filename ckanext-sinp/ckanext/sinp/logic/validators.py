@@ -181,10 +181,13 @@ def _generalise_extent(package_id, data):
 
     from ckanext.sinp.occurrences import store
 
-    try:
-        current = [float(data.get((k,))) for k in BBOX_KEYS]
-    except (TypeError, ValueError):
+    values = [data.get((k,)) for k in BBOX_KEYS]
+    if any(v is None or v is tk.missing or v == "" for v in values):
         return  # no (complete) extent: the schema reports it
+    try:
+        current = [float(v) for v in values]
+    except (TypeError, ValueError):
+        return
     with model.meta.engine.connect() as conn:
         if not sa.inspect(conn).has_table("sinp_occurrence") or not store.has_blurred_rows(conn, package_id):
             return
