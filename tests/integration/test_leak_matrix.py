@@ -69,12 +69,15 @@ def matrix(app, clean_db, clean_index, jobs_worker, test_csw):
     api = Api(app, editor["token"])
     ca = api.ok("package_create", **{**copy.deepcopy(CA), "name": f"ca-{uuid.uuid4().hex[:8]}",
                                      "owner_org": org["id"], "private": False})
+    private_ca = api.ok("package_create", **{**copy.deepcopy(CA), "name": f"ca-{uuid.uuid4().hex[:8]}",
+                                             "title": "Programme privé", "owner_org": org["id"], "private": True})
     jdds, resources = {}, {}
     for state in STATES:
         extra = {"private": state == "private"}
+        cadre = private_ca if state == "private" else ca
         jdd = api.ok("package_create", **{**copy.deepcopy(JDD), "name": f"jdd-{state}-{uuid.uuid4().hex[:6]}",
                                           "title": f"Inventaire {state}", "owner_org": org["id"],
-                                          "cadre": ca["sinp_uuid"], **extra})
+                                          "cadre": cadre["sinp_uuid"], **extra})
         res = upload(app, editor["token"], jdd["id"], _csv(state), name=f"{state}.csv")
         report = wait_report(api, res["id"])
         assert report["rows_accepted"] >= 1, report
@@ -110,7 +113,7 @@ def matrix(app, clean_db, clean_index, jobs_worker, test_csw):
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and jdds["public"]["sinp_uuid"] not in _csw_ids(test_csw):
         time.sleep(0.3)
-    return {"app": app, "org": org, "ca": ca, "jdds": jdds, "resources": resources, "tokens": tokens,
+    return {"app": app, "org": org, "ca": ca, "private_ca": private_ca, "jdds": jdds, "resources": resources, "tokens": tokens,
             "api": {role: Api(app, token) for role, token in tokens.items()}, "csw": test_csw}
 
 
@@ -219,6 +222,14 @@ def test_the_leak_matrix(matrix):
                   {r for r in ROLES if state == "public"})
             check("territory service", state, role, TAXA[state][0] in territory_taxa, sees,
                   set() if state == "deleted" else None)
+    # the private CA of the private JDD: its producer, the chef de file of the JDD's scope, sysadmins
+    private_ca = matrix["private_ca"]
+    for role in ROLES:
+        status, _ = apis[role].get("package_show", id=private_ca["id"])
+        check("package_show (CA)", "private", role, status == 200, SEES["private"])
+        found = apis[role].ok("package_search", q="*:*", include_private=True, rows=1000)
+        check("package_search (CA)", "private", role, private_ca["id"] in {r["id"] for r in found["results"]},
+              SEES["private"])
     for state in STATES:
         record = requests.get(matrix["csw"], params={"service": "CSW", "version": "2.0.2", "request": "GetRecordById",
                                                      "id": jdds[state]["sinp_uuid"], "outputSchema": NS["gmd"],

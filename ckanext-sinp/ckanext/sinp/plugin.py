@@ -125,12 +125,9 @@ class SinpPlugin(p.SingletonPlugin):
     def get_dataset_labels(self, dataset_obj):
         from ckan.lib.plugins import DefaultPermissionLabels
         labels = DefaultPermissionLabels().get_dataset_labels(dataset_obj)
-        if dataset_obj.private and dataset_obj.type == "jdd" and dataset_obj.state == "active":
-            from ckanext.sinp.occurrences import protection_store
-            import ckan.model as model
-            with model.meta.engine.connect() as conn:
-                if "sinp_chef_de_file" in __import__("sqlalchemy").inspect(conn).get_table_names():
-                    labels += [f"sinp-chef-{org}" for org in protection_store.chefs_covering_package(conn, dataset_obj.id)]
+        if dataset_obj.private and dataset_obj.type in ("ca", "jdd") and dataset_obj.state == "active":
+            from ckanext.sinp.logic import access
+            labels += [f"sinp-chef-{org}" for org in access.chefs_covering_record(dataset_obj)]
         return labels
 
     def get_user_dataset_labels(self, user_obj):

@@ -3,6 +3,7 @@ extensions of CKAN's dataset permissions (thin glue over ``occurrences/protectio
 from __future__ import annotations
 
 import ckan.model as model
+import sqlalchemy as sa
 import ckan.plugins.toolkit as tk
 
 from ckanext.sinp.occurrences import protection_store, store
@@ -70,6 +71,36 @@ def is_chef_for_package(user, package_id: str) -> bool:
     with model.meta.engine.connect() as conn:
         covering = protection_store.chefs_covering_package(conn, package_id)
     return bool(set(covering) & set(scopes))
+
+
+def jdd_ids_of_record(pkg) -> list[str]:
+    """The JDD a record stands for in a chef de file's scope: itself, or the active JDD of a CA."""
+    if pkg.type == "jdd":
+        return [pkg.id]
+    if pkg.type == "ca":
+        from ckanext.sinp.logic import queries
+        uuid = (pkg.extras or {}).get("sinp_uuid")
+        return [p.id for p in queries.packages_by_extra(model, "cadre", uuid, "jdd") if p.state == "active"]
+    return []
+
+
+def chefs_covering_record(pkg) -> list[str]:
+    """Chef de file organisations whose scope holds occurrences of the record (a JDD, or a JDD of a CA)."""
+    out: set[str] = set()
+    with model.meta.engine.connect() as conn:
+        if not sa.inspect(conn).has_table("sinp_chef_de_file"):
+            return []
+        for package_id in jdd_ids_of_record(pkg):
+            out.update(protection_store.chefs_covering_package(conn, package_id))
+    return sorted(out)
+
+
+def is_chef_for_record(user, pkg) -> bool:
+    """An active private CA or JDD is readable by the chefs de file whose scope its occurrences meet."""
+    if pkg is None or pkg.state != "active" or pkg.type not in ("ca", "jdd"):
+        return False
+    scopes = chef_scopes(user)
+    return bool(scopes) and bool(set(chefs_covering_record(pkg)) & set(scopes))
 
 
 def is_producer(user, pkg) -> bool:

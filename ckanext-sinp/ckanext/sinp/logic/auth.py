@@ -125,7 +125,7 @@ def sinp_validation_set(context, data_dict):
 @tk.auth_allow_anonymous_access
 def package_show(next_auth, context, data_dict):
     """CKAN's rule, plus: a member of a chef de file reads the private JDD whose occurrences fall in
-    its scope (active ones only: never drafts nor deleted records)."""
+    its scope, and their CA (active ones only: never drafts nor deleted records)."""
     result = next_auth(context, data_dict)
     if result.get("success"):
         return result
@@ -136,7 +136,7 @@ def package_show(next_auth, context, data_dict):
     if user is None:
         return result
     pkg = context.get("package") or model.Package.get((data_dict or {}).get("id"))
-    if pkg is not None and pkg.type == "jdd" and pkg.state == "active" and access.is_chef_for_package(user, pkg.id):
+    if access.is_chef_for_record(user, pkg):
         return {"success": True}
     return result
 

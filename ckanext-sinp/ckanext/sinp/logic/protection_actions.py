@@ -34,13 +34,15 @@ def _list(value) -> list[str]:
 
 
 def _reindex_private_jdd() -> None:
-    """Chef de file scopes are permission labels of private JDD: reindex those with occurrences."""
+    """Chef de file scopes are permission labels of private records: reindex the private JDD holding
+    occurrences and the private CA."""
     from ckanext.sinp.logic.records import index_packages
 
     with model.meta.engine.connect() as conn:
         ids = [r[0] for r in conn.execute(text("SELECT DISTINCT package_id FROM sinp_occurrence"))]
-    private = [r[0] for r in model.Session.query(model.Package.id).filter(model.Package.id.in_(ids or [""]),
-                                                                        model.Package.private.is_(True))]
+    private = [r[0] for r in model.Session.query(model.Package.id).filter(
+        sa.or_(model.Package.id.in_(ids or [""]), model.Package.type == "ca"),
+        model.Package.private.is_(True), model.Package.state == "active")]
     if private:
         index_packages(private)
 

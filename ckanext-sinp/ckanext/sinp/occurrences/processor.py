@@ -130,13 +130,16 @@ def load_referentials() -> qc.Referentials:
 def protect_extent(package_id: str) -> None:
     """A JDD holding blurred occurrences publishes an extent at least as coarse as what the public
     may know of them: its declared extent is widened to include the blurred areas (never narrowed),
-    and the JDD is reindexed (its chefs de file permission labels follow its occurrences)."""
+    and the JDD and its private CA are reindexed (their chefs de file permission labels follow the
+    occurrences)."""
+    from ckanext.sinp.logic import queries
     from ckanext.sinp.logic.records import index_packages
 
     with model.meta.engine.connect() as conn:
         blurred = store.has_blurred_rows(conn, package_id)
         extent = store.public_extent(conn, package_id) if blurred else None
     pkg = tk.get_action("package_show")({"ignore_auth": True}, {"id": package_id})
+    patched = False
     if extent:
         keys = ("borne_ouest", "borne_sud", "borne_est", "borne_nord")
         try:
@@ -150,8 +153,12 @@ def protect_extent(package_id: str) -> None:
             tk.get_action("package_patch")({"user": site_user["name"], "ignore_auth": True},
                                            {"id": package_id, **{k: f"{v:.6f}" for k, v in zip(keys, wanted)}})
             log.info("Emprise du JDD %s élargie (données sensibles ou floutées) : %s", package_id, wanted)
-            return
-    index_packages([package_id])
+            patched = True  # package_patch reindexed the JDD
+    cadre = pkg.get("cadre")
+    ca_ids = [c.id for c in queries.packages_by_extra(model, "sinp_uuid", cadre, "ca") if c.private] if cadre else []
+    ids = ([] if patched else [package_id]) + ca_ids
+    if ids:
+        index_packages(ids)
 
 
 def process(resource_id: str, force: bool = False) -> dict:
