@@ -21,7 +21,7 @@ import io
 import json
 
 import sqlalchemy as sa
-from sqlalchemy import (JSON, BigInteger, Boolean, Column, Date, DateTime, Float, Index, Integer, MetaData,
+from sqlalchemy import (BigInteger, Boolean, Column, Date, DateTime, Float, Index, MetaData,
                         Table, Text, Time, text)
 from sqlalchemy.dialects.postgresql import JSONB
 
