@@ -36,16 +36,15 @@ def relabel_activities(package_id: str) -> None:
     """ckanext-activity stores a dataset's permission labels on each activity when it is created:
     a record published then withdrawn (made private, draft) would keep its past activities public.
     Each time a record is indexed (every change of it), its activities get its current labels."""
+    import ckan.plugins as p
     import sqlalchemy as sa
     from ckan.lib.plugins import get_permission_labels
 
     pkg = model.Package.get(package_id)
-    if pkg is None:
+    if pkg is None or not p.plugin_loaded("activity"):
         return
     labels = sorted(get_permission_labels().get_dataset_labels(pkg))
     with model.meta.engine.begin() as conn:
-        if not sa.inspect(conn).has_table("activity"):
-            return
         conn.execute(sa.text("UPDATE activity SET permission_labels = :labels WHERE object_id = :id "
                              "AND permission_labels IS DISTINCT FROM CAST(:labels AS text[])"),
                      {"labels": labels, "id": package_id})

@@ -13,6 +13,11 @@ from ckanext.sinp.logic import queries
 sinp = Blueprint("sinp", __name__)
 
 
+def _messages(err: tk.ValidationError) -> str:
+    """The French messages of a validation error, as one line for a page or a flash."""
+    return " ".join(str(m) for msgs in err.error_dict.values() for m in msgs)
+
+
 def _xml_download(action, suffix, id):
     context = {"user": tk.g.user}
     try:
@@ -51,7 +56,7 @@ def _report(resource_id, **params):
     except tk.NotAuthorized:
         return tk.abort(403, "Seuls le producteur du jeu de données et les administrateurs consultent ce rapport.")
     except tk.ValidationError as err:
-        return tk.abort(400, " ".join(str(m) for msgs in err.error_dict.values() for m in msgs))
+        return tk.abort(400, _messages(err))
 
 
 def deposit_report(id, resource_id):
@@ -87,7 +92,7 @@ def deposit_errors_csv(id, resource_id):
     from ckanext.sinp.occurrences import store
 
     from ckanext.sinp.logic import access
-    from ckanext.sinp.logic.occurrence_actions import LOCATING_COLUMNS, MASKED
+    from ckanext.sinp.logic.occurrence_actions import mask_locating
 
     report = _report(resource_id, limit=0)
     if not isinstance(report, dict):
@@ -108,8 +113,8 @@ def deposit_errors_csv(id, resource_id):
             buf = io.StringIO()
             writer = csv.writer(buf, delimiter=";")
             for e in page:
-                if not producer and e["column"] in LOCATING_COLUMNS and e["value"] not in (None, ""):
-                    e["message"], e["value"] = e["message"].replace(e["value"], MASKED), MASKED
+                if not producer:
+                    mask_locating(e)
                 writer.writerow([e["row"] or "", e["column"] or "", e["code"], e["category"],
                                  "bloquant" if e["blocking"] else "avertissement", e["message"], e["value"] or ""])
             yield buf.getvalue()
@@ -194,7 +199,7 @@ def apply_extent(id):
     except tk.ObjectNotFound:
         return tk.abort(404, "Jeu de données introuvable.")
     except tk.ValidationError as err:
-        tk.h.flash_error(" ".join(str(m) for msgs in err.error_dict.values() for m in msgs))
+        tk.h.flash_error(_messages(err))
         return tk.redirect_to("jdd.read", id=id)
     tk.h.flash_success("L'emprise calculée à partir des occurrences est appliquée aux métadonnées du jeu de données.")
     return tk.redirect_to("jdd.read", id=id)
@@ -253,7 +258,7 @@ def _export(id, fmt):
     except tk.NotAuthorized:
         return tk.abort(403, "Vous n'avez pas accès aux occurrences de ce jeu de données.")
     except tk.ValidationError as err:
-        return tk.abort(400, " ".join(str(m) for msgs in err.error_dict.values() for m in msgs))
+        return tk.abort(400, _messages(err))
     name = f"occurrences-{pkg.name}"
     if fmt == "geojson":
         def chunks():
@@ -305,7 +310,7 @@ def territory():
         try:
             result = tk.get_action("sinp_territory_taxa")({"user": tk.g.user}, {"polygone": polygon})
         except tk.ValidationError as err:
-            error = " ".join(str(m) for msgs in err.error_dict.values() for m in msgs)
+            error = _messages(err)
     return tk.render("sinp/territory.html", {"result": result, "error": error, "polygon": polygon})
 
 
@@ -361,7 +366,7 @@ def validation(id):
             done = tk.get_action("sinp_validation_set")(context, data)
             tk.h.flash_success(f"{done['updated']} observation(s) validée(s) « {done['label']} ».")
         except tk.ValidationError as err:
-            tk.h.flash_error(" ".join(str(m) for msgs in err.error_dict.values() for m in msgs))
+            tk.h.flash_error(_messages(err))
         except tk.NotAuthorized as err:
             tk.h.flash_error(str(err))
         return tk.redirect_to("sinp.validation", id=id)

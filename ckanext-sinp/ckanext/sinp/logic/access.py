@@ -32,20 +32,13 @@ def chef_scopes(user) -> dict:
         return protection_store.chefs(conn, orgs)
 
 
-def public_jdd_ids(package_ids: list[str] | None = None) -> list[str]:
-    """JDD whose occurrences the public may see (blurred): published (not private) and active."""
-    query = model.Session.query(model.Package.id).filter(model.Package.type == "jdd",
-                                                         model.Package.state == "active",
-                                                         model.Package.private.is_(False))
-    if package_ids is not None:
-        query = query.filter(model.Package.id.in_(package_ids or [""]))
-    return [r[0] for r in query]
-
-
-def active_jdd_ids(package_ids: list[str] | None = None) -> list[str]:
-    """JDD a chef de file may read in its scope: active ones (never drafts nor deleted)."""
+def active_jdd_ids(package_ids: list[str] | None = None, published: bool = False) -> list[str]:
+    """Active JDD (never drafts nor deleted): those a chef de file may read in its scope, or with
+    ``published`` those whose occurrences the public may see (blurred)."""
     query = model.Session.query(model.Package.id).filter(model.Package.type == "jdd",
                                                          model.Package.state == "active")
+    if published:
+        query = query.filter(model.Package.private.is_(False))
     if package_ids is not None:
         query = query.filter(model.Package.id.in_(package_ids or [""]))
     return [r[0] for r in query]
@@ -56,21 +49,8 @@ def access_for(context, package_ids: list[str] | None = None) -> store.Access:
     if context.get("ignore_auth") or (user is not None and user.sysadmin):
         return store.Access(full=True)
     scopes = list(chef_scopes(user).values())
-    return store.Access(orgs=user_org_ids(user), scopes=scopes, public_package_ids=public_jdd_ids(package_ids),
+    return store.Access(orgs=user_org_ids(user), scopes=scopes, public_package_ids=active_jdd_ids(package_ids, published=True),
                         scope_package_ids=active_jdd_ids(package_ids) if scopes else ())
-
-
-def is_chef_for_package(user, package_id: str) -> bool:
-    """The user belongs to a chef de file whose scope holds occurrences of the package."""
-    scopes = chef_scopes(user)
-    if not scopes:
-        return False
-    pkg = model.Package.get(package_id)
-    if pkg is None or pkg.state != "active":
-        return False
-    with model.meta.engine.connect() as conn:
-        covering = protection_store.chefs_covering_package(conn, package_id)
-    return bool(set(covering) & set(scopes))
 
 
 def jdd_ids_of_record(pkg) -> list[str]:
@@ -105,9 +85,3 @@ def is_chef_for_record(user, pkg) -> bool:
 
 def is_producer(user, pkg) -> bool:
     return user is not None and (user.sysadmin or (pkg.owner_org and pkg.owner_org in user_org_ids(user)))
-
-
-def require_sysadmin(context, message: str) -> None:
-    user = user_of(context)
-    if not (context.get("ignore_auth") or (user is not None and user.sysadmin)):
-        raise tk.NotAuthorized(message)

@@ -14,14 +14,19 @@ def sinp_mtd_import(context, data_dict):
     return {"success": True}
 
 
+def _may_read(context, package_id, msg):
+    """Allowed to whoever may read the package (``package_show``)."""
+    try:
+        tk.check_access("package_show", dict(context), {"id": package_id})
+    except (tk.NotAuthorized, tk.ObjectNotFound):
+        return {"success": False, "msg": msg}
+    return {"success": True}
+
+
 @tk.auth_allow_anonymous_access
 def sinp_mtd_export(context, data_dict):
     """Exporting a record shows it: allowed to whoever may read it."""
-    try:
-        tk.check_access("package_show", context, {"id": data_dict.get("id")})
-    except tk.NotAuthorized:
-        return {"success": False, "msg": "Vous n'avez pas accès à cet enregistrement."}
-    return {"success": True}
+    return _may_read(context, data_dict.get("id"), "Vous n'avez pas accès à cet enregistrement.")
 
 
 @tk.auth_allow_anonymous_access
@@ -65,8 +70,9 @@ def sinp_qc_report_show(context, data_dict):
     result = _may_edit_jdd(context, data_dict, "consulter le rapport de contrôle d'un dépôt")
     if result["success"]:
         return result
+    import ckan.model as model
     from ckanext.sinp.logic import access
-    if access.is_chef_for_package(_user(context), data_dict.get("id")):
+    if access.is_chef_for_record(_user(context), model.Package.get(data_dict.get("id"))):
         return {"success": True}
     return {"success": False, "msg": "Seuls le producteur du jeu de données, les chefs de file de son périmètre "
                                      "et les administrateurs de la plateforme consultent ce rapport."}
@@ -76,11 +82,7 @@ def sinp_qc_report_show(context, data_dict):
 def sinp_occurrence_search(context, data_dict):
     """Whoever may read the JDD (published, or private to its organisation, the chefs de file of
     its scope and sysadmins); the action blurs each row for the caller."""
-    try:
-        tk.check_access("package_show", dict(context), {"id": data_dict.get("id")})
-    except (tk.NotAuthorized, tk.ObjectNotFound):
-        return {"success": False, "msg": "Vous n'avez pas accès aux occurrences de ce jeu de données."}
-    return {"success": True}
+    return _may_read(context, data_dict.get("id"), "Vous n'avez pas accès aux occurrences de ce jeu de données.")
 
 
 @tk.auth_allow_anonymous_access
@@ -187,7 +189,7 @@ def resource_show(next_auth, context, data_dict):
             if store.get_deposit(conn, resource.id) is None:
                 return result
     user = _user(context)
-    if access.is_producer(user, resource.package) or access.is_chef_for_package(user, resource.package_id):
+    if access.is_producer(user, resource.package) or access.is_chef_for_record(user, resource.package):
         return result
     return {"success": False, "msg": "Le fichier d'occurrences déposé est réservé au producteur, aux chefs de file de "
                                      "son périmètre et aux administrateurs : téléchargez les occurrences diffusables "
@@ -204,11 +206,7 @@ def resource_view_list(next_auth, context, data_dict):
     resource = context.get("resource") or model.Resource.get((data_dict or {}).get("id"))
     if resource is None or resource.package is None or resource.package.type != "jdd":
         return next_auth(context, data_dict)
-    try:
-        tk.check_access("package_show", dict(context), {"id": resource.package_id})
-    except (tk.NotAuthorized, tk.ObjectNotFound):
-        return {"success": False, "msg": "Vous n'avez pas accès à ce jeu de données."}
-    return {"success": True}
+    return _may_read(context, resource.package_id, "Vous n'avez pas accès à ce jeu de données.")
 
 
 def get_auth_functions():

@@ -25,6 +25,15 @@ MASKED = "(masqué)"
 # report columns whose rejected values could locate an observation
 LOCATING_COLUMNS = frozenset(protection.hidden_fields(protection.DEPARTEMENT)) | {"codeDepartement"}
 
+
+def mask_locating(error: dict) -> dict:
+    """A QC error as a chef de file sees it: a value that could locate an observation is masked,
+    in the value and in the message that quotes it."""
+    if error["column"] in LOCATING_COLUMNS and error["value"] not in (None, ""):
+        error["message"] = error["message"].replace(error["value"], MASKED)
+        error["value"] = MASKED
+    return error
+
 MAX_LIMIT = 1000
 
 
@@ -86,10 +95,7 @@ def sinp_qc_report_show(context, data_dict):
     summary = deposit.get("summary") or {}
     producer = sinp_access.is_producer(sinp_access.user_of(context), pkg) or context.get("ignore_auth")
     if not producer:  # a chef de file: what would locate an observation is masked
-        for e in errors:
-            if e["column"] in LOCATING_COLUMNS and e["value"] not in (None, ""):
-                e["message"] = e["message"].replace(e["value"], MASKED)
-                e["value"] = MASKED
+        errors = [mask_locating(e) for e in errors]
     site = tk.config.get("ckan.site_url", "").rstrip("/")
     timeout = int(tk.config.get("ckanext.sinp.qc.job_timeout", 3600)) + 120
     queued = deposit.get("queued_at")

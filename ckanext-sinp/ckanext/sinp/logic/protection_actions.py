@@ -210,8 +210,8 @@ def sinp_validation_history(context, data_dict):
     """Every validation decision of an observation (who, when, level, type, scale, comment)."""
     uuid = str(tk.get_or_bust(data_dict, "id_sinp_occtax")).strip().upper()
     with model.meta.engine.connect() as conn:
-        row = conn.execute(text("SELECT package_id FROM sinp_occurrence WHERE upper(id_sinp_occtax) = :u"),
-                           {"u": uuid}).first()
+        row = conn.execute(text("SELECT package_id, id_sinp_occtax FROM sinp_occurrence "
+                                "WHERE upper(id_sinp_occtax) = :u"), {"u": uuid}).first()
     if row is None:
         raise tk.ObjectNotFound("Observation introuvable.")
     # the history reveals who looked at the observation: same readers as the precise observation
@@ -225,8 +225,7 @@ def sinp_validation_history(context, data_dict):
         if not visible[0]:
             raise tk.NotAuthorized("L'historique de validation est réservé au producteur, aux chefs de file du "
                                    "périmètre et aux administrateurs.")
-        history = protection_store.history(conn, conn.execute(
-            text("SELECT id_sinp_occtax FROM sinp_occurrence WHERE upper(id_sinp_occtax) = :u"), {"u": uuid}).scalar())
+        history = protection_store.history(conn, row[1])
     out = []
     for h in history:
         out.append({"niv_val": h["niv_val"], "label": protection.validation_label(h["niv_val"]),

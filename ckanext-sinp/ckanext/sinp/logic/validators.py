@@ -189,14 +189,10 @@ def _generalise_extent(package_id, data):
     except (TypeError, ValueError):
         return
     with model.meta.engine.connect() as conn:
-        if not sa.inspect(conn).has_table("sinp_occurrence") or not store.has_blurred_rows(conn, package_id):
+        if not sa.inspect(conn).has_table("sinp_occurrence"):
             return
-        extent = store.public_extent(conn, package_id)
-    if not extent:
-        return
-    wanted = [min(current[0], extent[0]), min(current[1], extent[1]), max(current[2], extent[2]),
-              max(current[3], extent[3])]
-    for key, old, new in zip(BBOX_KEYS, current, wanted):
+        wanted = store.widened_extent(conn, package_id, current)
+    for key, old, new in zip(BBOX_KEYS, current, wanted or ()):
         if abs(old - new) > 1e-9:
             data[(key,)] = f"{new:.6f}"
 

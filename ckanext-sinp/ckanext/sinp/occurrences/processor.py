@@ -134,26 +134,21 @@ def protect_extent(package_id: str) -> None:
     occurrences)."""
     from ckanext.sinp.logic import queries
     from ckanext.sinp.logic.records import index_packages
+    from ckanext.sinp.logic.validators import BBOX_KEYS as keys
 
-    with model.meta.engine.connect() as conn:
-        blurred = store.has_blurred_rows(conn, package_id)
-        extent = store.public_extent(conn, package_id) if blurred else None
     pkg = tk.get_action("package_show")({"ignore_auth": True}, {"id": package_id})
-    patched = False
-    if extent:
-        keys = ("borne_ouest", "borne_sud", "borne_est", "borne_nord")
-        try:
-            current = [float(pkg.get(k)) for k in keys]
-        except (TypeError, ValueError):
-            current = None
-        wanted = extent if current is None else [min(current[0], extent[0]), min(current[1], extent[1]),
-                                                 max(current[2], extent[2]), max(current[3], extent[3])]
-        if current is None or any(abs(a - b) > 1e-9 for a, b in zip(current, wanted)):
-            site_user = tk.get_action("get_site_user")({"ignore_auth": True}, {})
-            tk.get_action("package_patch")({"user": site_user["name"], "ignore_auth": True},
-                                           {"id": package_id, **{k: f"{v:.6f}" for k, v in zip(keys, wanted)}})
-            log.info("Emprise du JDD %s élargie (données sensibles ou floutées) : %s", package_id, wanted)
-            patched = True  # package_patch reindexed the JDD
+    try:
+        current = [float(pkg.get(k)) for k in keys]
+    except (TypeError, ValueError):
+        current = None
+    with model.meta.engine.connect() as conn:
+        wanted = store.widened_extent(conn, package_id, current)
+    if wanted:
+        site_user = tk.get_action("get_site_user")({"ignore_auth": True}, {})
+        tk.get_action("package_patch")({"user": site_user["name"], "ignore_auth": True},
+                                       {"id": package_id, **{k: f"{v:.6f}" for k, v in zip(keys, wanted)}})
+        log.info("Emprise du JDD %s élargie (données sensibles ou floutées) : %s", package_id, wanted)
+    patched = bool(wanted)  # package_patch reindexed the JDD
     cadre = pkg.get("cadre")
     ca_ids = [c.id for c in queries.packages_by_extra(model, "sinp_uuid", cadre, "ca") if c.private] if cadre else []
     ids = ([] if patched else [package_id]) + ca_ids

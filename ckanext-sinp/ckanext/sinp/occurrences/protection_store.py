@@ -276,14 +276,18 @@ def apply_computed(conn, table: str, where: str = "", params: dict | None = None
     updated = conn.execute(text(f"""UPDATE {table} o SET {', '.join(sets)} FROM ({sql}) AS c
                                      WHERE o.id = c.id {filter_}"""),
                            {**params, "auto_level": level, "auto_comment": comment}).rowcount
-    validated = 0
-    if criteria:  # the history of what was pre-validated now (now() is the transaction's time)
-        validated = conn.execute(text(f"""
-            INSERT INTO sinp_validation (id_sinp_occtax, package_id, niv_val, typ_val, ech_val, validateur,
-                                         comm_val, previous_niv_val)
-            SELECT id_sinp_occtax, package_id, niv_val, 'A', '2', 'Validation automatique', :comment, '0'
-              FROM {table} WHERE typ_val = 'A' AND date_ctrl = now()"""), {"comment": comment}).rowcount
+    validated = _record_auto_history(conn, table, "", {}, comment) if criteria else 0
     return updated, validated
+
+
+def _record_auto_history(conn, table: str, where: str, params: dict, comment: str) -> int:
+    """The history of what the automatic pre-validation decided in this transaction (``now()`` is
+    the transaction's time, written in ``date_ctrl``)."""
+    return conn.execute(text(f"""
+        INSERT INTO sinp_validation (id_sinp_occtax, package_id, niv_val, typ_val, ech_val, validateur,
+                                     comm_val, previous_niv_val)
+        SELECT id_sinp_occtax, package_id, niv_val, 'A', '2', 'Validation automatique', :comment, '0'
+          FROM {table} WHERE typ_val = 'A' AND date_ctrl = now() {where}"""), {**params, "comment": comment}).rowcount
 
 
 def insert_computed(conn, source: str, resource_id: str, criteria: tuple[str, ...] = (),
@@ -303,12 +307,7 @@ def insert_computed(conn, source: str, resource_id: str, criteria: tuple[str, ..
                                     SELECT {', '.join(exprs)} FROM {source} s JOIN ({sql}) AS c ON c.id = s.id"""),
                            {**params, "auto_level": level, "auto_comment": comment}).rowcount
     if criteria:
-        conn.execute(text("""
-            INSERT INTO sinp_validation (id_sinp_occtax, package_id, niv_val, typ_val, ech_val, validateur,
-                                         comm_val, previous_niv_val)
-            SELECT id_sinp_occtax, package_id, niv_val, 'A', '2', 'Validation automatique', :comment, '0'
-              FROM sinp_occurrence WHERE resource_id = :rid AND typ_val = 'A' AND date_ctrl = now()"""),
-                     {"comment": comment, "rid": resource_id})
+        _record_auto_history(conn, "sinp_occurrence", "AND resource_id = :rid", {"rid": resource_id}, comment)
     return written
 
 

@@ -317,8 +317,10 @@ def occurrence_stats(conn, access: "Access", package_id: str) -> dict:
 def public_extent(conn, package_id: str) -> list[float] | None:
     """The extent the public may know of a JDD's occurrences: blurred geometries; when some are only
     diffused at the département (or not at all), the territory's extent is included."""
-    stats = occurrence_stats(conn, Access(public_package_ids=[package_id]), package_id)
-    boxes = [stats["bbox"]] if stats["bbox"] else []
+    sql, params = blurred(conn, Access(public_package_ids=[package_id]), package_ids=[package_id])
+    row = conn.execute(text(f"""SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)
+                                  FROM (SELECT ST_Extent(out_geom) AS e FROM ({sql}) AS b) AS x"""), params).first()
+    boxes = [[round(v, 6) for v in row]] if row and row[0] is not None else []
     hidden = conn.execute(text("SELECT count(*) FROM sinp_occurrence WHERE package_id = :p AND public_layer >= 3"),
                           {"p": package_id}).scalar()
     if hidden and "sinp_territoire" in sa.inspect(conn).get_table_names():
@@ -331,9 +333,19 @@ def public_extent(conn, package_id: str) -> list[float] | None:
     return [min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes)]
 
 
-def has_blurred_rows(conn, package_id: str) -> bool:
-    return bool(conn.execute(text("SELECT EXISTS (SELECT 1 FROM sinp_occurrence WHERE package_id = :p "
-                                  "AND public_layer > 0)"), {"p": package_id}).scalar())
+def widened_extent(conn, package_id: str, current: list[float] | None) -> list[float] | None:
+    """The extent a JDD must publish instead of ``current`` (ouest, sud, est, nord) so that it is
+    never narrower than the blurred areas of its occurrences; None when ``current`` is fine."""
+    exists = conn.execute(text("SELECT EXISTS (SELECT 1 FROM sinp_occurrence WHERE package_id = :p "
+                               "AND public_layer > 0)"), {"p": package_id}).scalar()
+    extent = public_extent(conn, package_id) if exists else None
+    if not extent:
+        return None
+    if current is None:
+        return extent
+    wanted = [min(current[0], extent[0]), min(current[1], extent[1]), max(current[2], extent[2]),
+              max(current[3], extent[3])]
+    return wanted if any(abs(a - b) > 1e-9 for a, b in zip(current, wanted)) else None
 
 
 class Access:
