@@ -23,8 +23,6 @@ import hashlib
 import json
 import logging
 
-import requests
-
 import ckan.model as model
 import ckan.plugins as p
 import ckan.plugins.toolkit as tk
@@ -32,6 +30,7 @@ from ckanext.harvest.harvesters.base import HarvesterBase
 from ckanext.harvest.interfaces import IHarvester
 from ckanext.harvest.model import HarvestObject, HarvestObjectExtra
 
+from ckanext.sinp import guarded_http
 from ckanext.sinp.logic import queries
 from ckanext.sinp.logic import records as writer
 from ckanext.sinp.logic.validators import READABLE_CA_CACHE
@@ -50,23 +49,29 @@ class RemoteError(Exception):
     """A remote call that failed; the message is meant for the user (French)."""
 
 
-def http_get(session: requests.Session, url: str, timeout: float, what: str, **kwargs) -> bytes:
+def new_session() -> guarded_http.GuardedClient:
+    """The HTTP client of a harvester: every request (and redirect) through the guarded client
+    (``ckanext.sinp.guarded_http``: public http(s) servers only unless allow-listed, sizes and times
+    bounded)."""
+    return guarded_http.GuardedClient(user_agent=USER_AGENT)
+
+
+def http_get(session: guarded_http.GuardedClient, url: str, timeout: float, what: str, **kwargs) -> bytes:
     return _http(session, "GET", url, timeout, what, **kwargs)
 
 
-def http_post(session: requests.Session, url: str, timeout: float, what: str, **kwargs) -> bytes:
+def http_post(session: guarded_http.GuardedClient, url: str, timeout: float, what: str, **kwargs) -> bytes:
     return _http(session, "POST", url, timeout, what, **kwargs)
 
 
-def _http(session, method, url, timeout, what, **kwargs) -> bytes:
+def _http(session, method, url, timeout, what, data=None, headers=None) -> bytes:
     try:
-        response = session.request(method, url, timeout=timeout, headers={"User-Agent": USER_AGENT}, **kwargs)
-    except requests.Timeout:
-        raise RemoteError(f"{what} : pas de réponse en {timeout:g} s ({url}).") from None
-    except requests.RequestException as err:
-        raise RemoteError(f"{what} : serveur injoignable ({url}) — {err.__class__.__name__}.") from None
-    if response.status_code != 200:
-        raise RemoteError(f"{what} : le serveur a répondu HTTP {response.status_code} ({url}).")
+        response = session.request(method, url, data=data, headers=headers, timeout=timeout)
+    except guarded_http.GuardedHttpError as err:
+        message = str(err) if err.refused else str(err)[:1].lower() + str(err)[1:]
+        raise RemoteError(f"{what} : {message}") from None
+    if response.status != 200:
+        raise RemoteError(f"{what} : le serveur a répondu HTTP {response.status} ({url}).")
     return response.content
 
 
@@ -171,7 +176,7 @@ class SinpHarvester(HarvesterBase, p.SingletonPlugin):
         obj = harvest_object
         if self.extra(obj, "status") == WITHDRAW:
             return True
-        with requests.Session() as session:
+        with new_session() as session:
             try:
                 text = self.download(session, obj, self.timeout(self.source_config(obj.source)))
             except RemoteError as err:

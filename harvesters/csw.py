@@ -23,7 +23,6 @@ import datetime as dt
 import logging
 from urllib.parse import urlencode
 
-import requests
 from lxml import etree
 from owslib import fes
 
@@ -183,7 +182,7 @@ class SinpCswHarvester(base.SinpHarvester):
     def gather_stage(self, harvest_job):
         source = harvest_job.source
         config = self.source_config(source)
-        session = requests.Session()
+        session = base.new_session()
         try:
             listed, matched, messages = self.list_records(session, source.url, config, self.timeout(config))
         except base.RemoteError as err:

@@ -20,8 +20,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-import requests
-
 from ckanext.sinp.domain import model as sinp_model
 from ckanext.sinp.domain import mtd
 
@@ -118,7 +116,7 @@ class SinpMtdHarvester(base.SinpHarvester):
         config = self.source_config(source)
         url = source.url.rstrip("/")
         timeout = self.timeout(config)
-        session = requests.Session()
+        session = base.new_session()
         try:
             listed = self._gather_records(session, url, config, timeout)
         except base.RemoteError as err:

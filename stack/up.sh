@@ -152,8 +152,10 @@ init_ckan_db() {  # init_ckan_db INI
 setup_ckan() {
     write_ckan_ini "$CKAN_INI" "$CKAN_DB_URL" "$SOLR_URL" "$REDIS_URL" sinp
     write_ckan_ini "$CKAN_TEST_INI" "$CKAN_TEST_DB_URL" "$SOLR_TEST_URL" "$REDIS_TEST_URL" sinp-test
-    # tests must not send mail nor leak the main catalogue's settings
+    # tests must not send mail nor leak the main catalogue's settings; the tests' partner servers
+    # (local pycsw, MTD imitation) run on 127.0.0.1: allow-listed there (never the service ports)
     "$CKAN_BIN" config-tool "$CKAN_TEST_INI" "ckan.storage_path=$VAR/storage-test" "smtp.server=" \
+        "ckanext.sinp.http.allowed_hosts=127.0.0.1" \
         >>"$LOG_DIR/ckan-setup.log" 2>&1
     if [ "$(stamp_db)" != "$(cat "$VAR/stamps/ckan-db" 2>/dev/null)" ]; then
         say "migrating the CKAN databases ($CKAN_DB, $CKAN_TEST_DB)"
