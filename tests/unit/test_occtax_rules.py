@@ -182,6 +182,9 @@ class FakeStore:
     def existing_content_keys(self, keys):
         return {k: v for k, v in self.contents.items() if k in set(keys)}
 
+    def probable_duplicates(self, candidates_csv):
+        return set()
+
 
 def test_k16_k17_d2_against_the_store(tmp_path):
     uuid = "8F0C3F0E-2A4B-4C6D-9E8F-0A1B2C3D4E5F"

@@ -156,6 +156,23 @@ def protect_extent(package_id: str) -> None:
         index_packages(ids)
 
 
+def depositor_access(depositor: str | None, owner_org: str | None) -> store.Access:
+    """What the duplicate check D2 may compare a deposit with (``store.DuplicateLookup``): exactly,
+    the rows the depositor sees precisely — the deposit's producer (not the depositor's other
+    organisations: the report is read by the producer's members), the scope of the depositor's
+    chef de file organisations, everything for a sysadmin; and, at their public layer, the rows of
+    published active JDD."""
+    from ckanext.sinp.logic import access as sinp_access
+
+    published = sinp_access.active_jdd_ids(published=True)
+    user = model.User.get(depositor) if depositor else None
+    if user is not None and user.state == "active" and user.sysadmin:
+        return store.Access(full=True, public_package_ids=published)
+    scopes = list(sinp_access.chef_scopes(user).values()) if user is not None and user.state == "active" else []
+    return store.Access(orgs=[owner_org] if owner_org else [], scopes=scopes, public_package_ids=published,
+                        scope_package_ids=sinp_access.active_jdd_ids() if scopes else ())
+
+
 def process(resource_id: str, force: bool = False) -> dict:
     """Checks one deposit and integrates its accepted rows (a background job)."""
     engine = model.meta.engine
@@ -202,13 +219,15 @@ def _process(engine, resource_id: str, force: bool) -> dict:
     titles = {p.id: p.title for p in model.Session.query(model.Package.id, model.Package.title)
               .filter(model.Package.type == "jdd")}
     lookup = store.DuplicateLookup(engine, resource_id, pkg.owner_org,
-                                   {k: f"le jeu de données « {v} »" for k, v in titles.items()})
+                                   {k: f"le jeu de données « {v} »" for k, v in titles.items()},
+                                   depositor_access(deposit.get("depositor"), pkg.owner_org))
     options = qc.Options(
         jdd_uuid=(pkg.extras or {}).get("sinp_uuid"), progress=progress, default_srid=int(srid),
         file_name=resource.get("name") or os.path.basename(resource.get("url") or "depot.csv"),
         max_bytes=int(tk.config.get("ckanext.sinp.qc.max_bytes", DEFAULT_MAX_BYTES)),
         territory_tolerance_m=float(tk.config.get("ckanext.sinp.qc.territory_tolerance_m", 2000)),
         memory_limit=tk.config.get("ckanext.sinp.qc.memory_limit", "1GB"),
+        d2_max_foreign=int(tk.config.get("ckanext.sinp.qc.d2_max_foreign", 20)),
     )
     workdir = pathlib.Path(tempfile.mkdtemp(prefix="sinp-deposit-"))
     try:

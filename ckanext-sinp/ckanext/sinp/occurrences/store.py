@@ -91,6 +91,7 @@ def _occurrence_columns():
         cols.append(Column(col.store, _SQL_TYPES[col.type], nullable=col.name != "idSINPOccTax"))
     cols += [Column("id_sinp_jdd", Text),
              Column("content_key", Text),
+             Column("match_key", Text),  # content key without the location (D2 against blurred data)
              Column("row_number", BigInteger),
              Column("sensi_niveau", Text),
              Column("sensi_date_attribution", DateTime(timezone=True)),
@@ -127,7 +128,12 @@ def ensure_tables(engine) -> None:
         # tables created before the index set above
         conn.execute(text("CREATE INDEX IF NOT EXISTS ix_sinp_occurrence_package ON sinp_occurrence (package_id)"))
         conn.execute(text("DROP INDEX IF EXISTS ix_sinp_occurrence_jdd, ix_sinp_occurrence_dates"))
+        conn.execute(text("ALTER TABLE sinp_occurrence ADD COLUMN IF NOT EXISTS match_key text"))
     protection_store.ensure_tables(engine)
+    with engine.begin() as conn:
+        # D2 compares the location-free key only with rows the public sees blurred (layers 1–3)
+        conn.execute(text("CREATE INDEX IF NOT EXISTS ix_sinp_occurrence_match ON sinp_occurrence (match_key) "
+                          "WHERE public_layer BETWEEN 1 AND 3"))
 
 
 # --- deposits --------------------------------------------------------------------------------------
@@ -258,11 +264,20 @@ def delete_package(conn, package_id: str) -> None:
 
 class DuplicateLookup:
     """engine.Store on PostgreSQL, excluding the deposit being checked (a re-run or a replaced file
-    does not collide with its own previous rows)."""
+    does not collide with its own previous rows).
 
-    def __init__(self, engine, resource_id: str, owner_org: str | None, titles: dict | None = None):
+    ``access`` is what the depositor may see (``Access``): precisely (the deposit's producer, a
+    chef de file's scope, everything for a sysadmin) and blurred (``public_package_ids``: the
+    published active JDD). Exact D2 matches, with the JDD's title, are looked up among the rows
+    seen precisely only; ``probable_duplicates`` compares the others at their public layer and
+    says only which candidate rows match (see ``engine.Store``). Without ``access``: the deposit's
+    producer only, no comparison with other producers."""
+
+    def __init__(self, engine, resource_id: str, owner_org: str | None, titles: dict | None = None,
+                 access: "Access | None" = None):
         self.engine, self.resource_id, self.owner_org = engine, resource_id, owner_org
         self.titles = titles or {}
+        self.access = access if access is not None else Access(orgs=[owner_org] if owner_org else [])
 
     def _matching(self, column: str, values: list[str], extra: str = "", params: dict | None = None) -> list:
         if not values:
@@ -285,10 +300,37 @@ class DuplicateLookup:
         return {r[0] for r in self._matching("id_origine", ids, "AND o.owner_org = :org", {"org": self.owner_org})}
 
     def existing_content_keys(self, keys: list[str]) -> dict[str, str]:
+        """Exact matches among the rows the depositor sees precisely: key → where (the JDD)."""
+        params: dict = {}
+        full = self.access.full_sql(params)
         out = {}
-        for key, package_id in self._matching("content_key", keys):
+        for key, package_id in self._matching("content_key", keys, f"AND COALESCE({full}, false)", params):
             out.setdefault(key, self.titles.get(package_id, f"le jeu de données {package_id}"))
         return out
+
+    def probable_duplicates(self, candidates_csv: str) -> set[int]:
+        """The candidate rows matching a row of another producer that the depositor may see, at the
+        granularity the public sees it (one statement; the blurred rows through a partial index)."""
+        if not self.access.public_package_ids:
+            return set()
+        params: dict = {"r": self.resource_id, "pub": list(self.access.public_package_ids)}
+        full = self.access.full_sql(params)
+        visible = f"o.resource_id <> :r AND o.package_id = ANY(:pub) AND NOT COALESCE({full}, false)"
+        with self.engine.begin() as conn:
+            conn.execute(text("CREATE TEMP TABLE sinp_d2_candidate (k bigint, content_key text, match_key text, "
+                              "geom text) ON COMMIT DROP"))
+            with open(candidates_csv, encoding="utf-8", newline="") as fh:
+                _copy(conn, "sinp_d2_candidate", ["k", "content_key", "match_key", "geom"], fh)
+            conn.execute(text("ANALYZE sinp_d2_candidate"))
+            rows = conn.execute(text(f"""
+                SELECT c.k FROM sinp_d2_candidate c JOIN sinp_occurrence o ON o.content_key = c.content_key
+                 WHERE o.public_layer = {protection.PRECISE} AND {visible}
+                UNION
+                SELECT c.k FROM sinp_d2_candidate c JOIN sinp_occurrence o ON o.match_key = c.match_key
+                 WHERE o.public_layer BETWEEN {protection.COMMUNE} AND {protection.DEPARTEMENT} AND {visible}
+                   AND (o.public_layer = {protection.DEPARTEMENT} OR o.maille_calc IS NULL
+                        OR ST_Intersects({cell_polygon_sql('o.maille_calc')}, c.geom::geometry))"""), params)
+            return {r[0] for r in rows}
 
 
 def occurrence_stats(conn, access: "Access", package_id: str) -> dict:

@@ -62,13 +62,34 @@ class Referentials:
 
 class Store(Protocol):
     """The occurrence store as the duplicate rules see it (implemented on PostgreSQL by the
-    extension; absent for a local check)."""
+    extension, ``occurrences/store.DuplicateLookup``; absent for a local check).
+
+    D2 must not become a location oracle: a depositor who knows the public facts of a blurred
+    observation (taxon, dates, observer) could otherwise deposit candidate points and learn which
+    one is exact. So the store answers two questions:
+
+    - ``existing_content_keys``: exact matches (taxon, dates and hours, geometry, observer) among
+      the rows the depositor may see precisely (its producer's, a chef de file's scope, all for a
+      sysadmin), with where they are (the JDD's title);
+    - ``probable_duplicates``: matches among the other producers' rows the depositor may already
+      see, compared at the granularity the public sees them (precise rows exactly; rows blurred to
+      the commune or the 10 km cell by taxon, dates, observer and the candidate's geometry inside
+      the cell; rows blurred to the département by taxon, dates and observer). Rows the public
+      does not see (private or draft JDD, layer « aucune ») are not compared. Only the row numbers
+      come back: the report says « probablement déjà présente », without title, id or coordinates.
+    """
 
     def existing_uuids(self, uuids: list[str]) -> set[str]: ...
 
     def existing_origin_ids(self, ids: list[str]) -> set[str]: ...
 
     def existing_content_keys(self, keys: list[str]) -> dict[str, str]: ...  # key -> where (JDD title)
+
+    def probable_duplicates(self, candidates_csv: str) -> set[int]:
+        """``candidates_csv``: a CSV file (header ``k,content_key,match_key,geom``: the row's ordinal,
+        its content key, its key without the location, its geometry as EWKT/EWKB in WGS 84 or
+        empty). Returns the ``k`` that match another producer's visible row."""
+        ...
 
 
 @dataclasses.dataclass
@@ -82,9 +103,10 @@ class Options:
     threads: int = 2
     file_name: str | None = None
     progress: Callable[[float, str], None] | None = None
+    d2_max_foreign: int = 20  # rows flagged D2 against other producers' data; beyond, one summary line
 
 
-STORE_EXTRA = ("id_sinp_jdd", "content_key", "row_number")
+STORE_EXTRA = ("id_sinp_jdd", "content_key", "match_key", "row_number")
 
 
 class Result:
@@ -231,7 +253,7 @@ def run(path, referentials: Referentials | None = None, options: Options | None 
         progress(0.65, "Référentiels géographiques")
         _attachments(con, source, referentials, skipped)
         progress(0.75, "Doublons")
-        _duplicates(con, store)
+        _duplicates(con, store, workdir, options)
         progress(0.85, "Rapport")
         _details(con, source, checks)
         _finish(con)
@@ -371,6 +393,11 @@ CONTENT_KEY = """md5(concat_ws('|', COALESCE(CAST("cdNom__t" AS VARCHAR), lower(
                       COALESCE(regexp_replace(upper("geometrie"), '\\s+', '', 'g'), "codeCommune", "codeMaille",
                                "codeDepartement", ''),
                       lower("_observateur")))"""
+# the same without the location: D2 against other producers' blurred data (taxon, dates, observer)
+MATCH_KEY = """md5(concat_ws('|', 'sans-lieu', COALESCE(CAST("cdNom__t" AS VARCHAR), lower("nomCite")),
+                      CAST("dateDebut__t" AS VARCHAR), CAST("dateFin__t" AS VARCHAR),
+                      COALESCE(CAST("heureDebut__t" AS VARCHAR), ''), COALESCE(CAST("heureFin__t" AS VARCHAR), ''),
+                      lower("_observateur")))"""
 
 
 def _prepare_checks(con, source: _Source, refs: Referentials, skipped: list) -> list:
@@ -432,10 +459,14 @@ def _scan(con, source: _Source, checks: list, content_md5: bool) -> None:
     masks = _masks(checks, source.present)
     # D1 (in the file) needs equal keys only; D2 (against the store) needs a stable digest
     content = CONTENT_KEY if content_md5 else CONTENT_KEY.replace("md5(", "hash(", 1)
+    if content_md5:
+        content += f" AS content_key, {MATCH_KEY} AS match_key"
+    else:
+        content += " AS content_key"
     mask_cols = ", ".join(f"CAST({m} AS BIGINT) AS m{i}" for i, m in enumerate(masks))
     con.execute(f"""CREATE TABLE base AS
         SELECT _k, {mask_cols},
-               "idSINPOccTax__t" AS uuid, "idOrigine" AS origin, {content} AS content_key,
+               "idSINPOccTax__t" AS uuid, "idOrigine" AS origin, {content},
                "cdNom__t" AS cd_nom, "dateDebut__t" AS date_debut, "dateFin__t" AS date_fin,
                "dateDebut__t" IS NOT NULL AS has_date,
                TRY_CAST(regexp_extract("geometrie", '{POINT_RE}', 1) AS DOUBLE) AS px,
@@ -694,7 +725,7 @@ def _attachments(con, source: _Source, refs: Referentials, skipped: list) -> Non
 
 # --- duplicates (K16, K17, D1, D2) -----------------------------------------------------------------
 
-def _duplicates(con, store: Store | None) -> None:
+def _duplicates(con, store: Store | None, workdir: pathlib.Path, options: Options) -> None:
     con.execute("""INSERT INTO errors (k, "column", code, value, detail)
         SELECT _k, 'idSINPOccTax', 'K16', uuid, 'apparaît ' || n || ' fois dans le fichier (première fois ligne '
                                                  || first_k || ')'
@@ -719,14 +750,51 @@ def _duplicates(con, store: Store | None) -> None:
             _register_values(con, f"found_{key}", sorted(found), "str")
             con.execute(f"""INSERT INTO errors (k, "column", code, value, detail)
                 SELECT _k, '{column}', '{code}', {key}, '{detail}' FROM base WHERE {key} IN (SELECT v FROM found_{key})""")
+    _d2(con, store, workdir, options)
+
+
+def _d2(con, store: Store, workdir: pathlib.Path, options: Options) -> None:
+    """D2 without a location oracle (see ``Store``): exact matches with details among the rows
+    the depositor may see precisely; then, for the other rows, probable matches among the other
+    producers' visible rows, without details, at most ``d2_max_foreign`` rows (file order) and one
+    summary line beyond. Set-wise: the candidates go to the store as one CSV file."""
     contents = [r[0] for r in con.execute("SELECT DISTINCT content_key FROM base WHERE has_date").fetchall()]
     found = store.existing_content_keys(contents) if contents else {}
+    con.execute("CREATE TEMP TABLE d2_exact (_k BIGINT, w VARCHAR)")
     if found:
         con.register("found_content_py", {"k": np.array(list(found), dtype=object),
-                                          "w": np.array(list(found.values()), dtype=object)})
-        con.execute("""INSERT INTO errors (k, "column", code, value, detail)
-            SELECT _k, NULL, 'D2', NULL, f.w FROM base JOIN found_content_py f ON f.k = base.content_key""")
+                                          "w": np.array([R.D2_EXACT.format(where=w) for w in found.values()],
+                                                        dtype=object)})
+        con.execute("""INSERT INTO d2_exact SELECT _k, f.w FROM base JOIN found_content_py f
+                         ON f.k = base.content_key WHERE has_date""")
         con.unregister("found_content_py")
+        con.execute("""INSERT INTO errors (k, "column", code, value, detail)
+                       SELECT _k, NULL, 'D2', NULL, w FROM d2_exact""")
+    candidates = workdir / "d2_candidates.csv"
+    con.execute(f"""COPY (SELECT b._k AS k, b.content_key, b.match_key,
+                                 COALESCE(g.ewkb, 'SRID=4326;POINT(' || CAST(g.lon AS VARCHAR) || ' '
+                                                  || CAST(g.lat AS VARCHAR) || ')') AS geom
+                            FROM base b LEFT JOIN geo g USING (_k)
+                           WHERE b.has_date AND b._k NOT IN (SELECT _k FROM d2_exact) ORDER BY b._k)
+                    TO '{_sql_path(candidates)}' (HEADER, DELIMITER ',', QUOTE '"')""")
+    try:
+        foreign = store.probable_duplicates(str(candidates))
+    finally:
+        candidates.unlink(missing_ok=True)
+    if not foreign:
+        return
+    limit = max(int(options.d2_max_foreign), 0)
+    _register_values(con, "d2_foreign", np.fromiter(foreign, dtype=np.int64, count=len(foreign)), "int")
+    # only rows of this file, not already flagged exactly (a store answers about the candidates)
+    con.execute("""DELETE FROM d2_foreign WHERE v NOT IN (SELECT _k FROM base WHERE has_date)
+                                             OR v IN (SELECT _k FROM d2_exact)""")
+    con.execute(f"""INSERT INTO errors (k, "column", code, value, detail)
+                    SELECT v, NULL, 'D2', NULL, {R._sql_str(R.D2_FOREIGN)} FROM d2_foreign
+                     ORDER BY v LIMIT {limit}""")
+    more = _count(con, "d2_foreign") - limit
+    if more > 0:
+        con.execute("""INSERT INTO errors (k, "row", "column", code, value, detail)
+                       VALUES (NULL, NULL, NULL, 'D2', NULL, ?)""", [R.D2_FOREIGN_MORE.format(n=more, max=limit)])
 
 
 # --- details of the flagged rows, outcome -----------------------------------------------------------
@@ -799,7 +867,8 @@ def _accepted_sql(source: _Source, extra: str = "") -> str:
             parts.append(f"s.{R.q(col.name)} AS {col.store}")
         else:
             parts.append(f"s.{R.t(col.name)} AS {col.store}")
-    return f"""SELECT {', '.join(parts)}, s._jdd AS id_sinp_jdd, {CONTENT_KEY} AS content_key, m._rn AS row_number{extra}
+    return f"""SELECT {', '.join(parts)}, s._jdd AS id_sinp_jdd, {CONTENT_KEY} AS content_key,
+                      {MATCH_KEY} AS match_key, m._rn AS row_number{extra}
                  FROM {source.select()} s JOIN base b USING (_k) JOIN kmap m USING (_k)
                  LEFT JOIN geo g USING (_k)
                 WHERE s._k NOT IN (SELECT _k FROM rejected) ORDER BY m._rn"""

@@ -30,7 +30,7 @@ CATEGORIES = {
     "referentiel": "Référentiels",
     "doublon": "Doublons",
 }
-RULESET_VERSION = "sinp-bfc-qc-1"
+RULESET_VERSION = "sinp-bfc-qc-2"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -397,10 +397,17 @@ RULES: tuple[Rule, ...] = (
     Rule("D1", "doublon", "Observation répétée dans le fichier",
          "Même taxon, mêmes dates et heures, même géométrie et même observateur que la ligne {detail} "
          "(signalé, non bloquant).", kind="store", blocking=False),
-    Rule("D2", "doublon", "Observation déjà présente sur la plateforme",
-         "Observation identique (taxon, dates et heures, géométrie, observateur) déjà présente dans {detail} "
-         "(signalé, non bloquant).", kind="store", blocking=False),
+    Rule("D2", "doublon", "Observation déjà présente sur la plateforme", "{detail}. Signalé, non bloquant.",
+         kind="store", blocking=False),
 )
+
+# D2 details (engine._duplicates). Against the data the depositor may see precisely (its producer's,
+# a chef de file's scope, everything for a sysadmin): exact content, where it is. Against other
+# producers' published data, compared at the granularity the public sees: nothing that locates it.
+D2_EXACT = "Observation identique (taxon, dates et heures, géométrie, observateur) déjà présente dans {where}"
+D2_FOREIGN = "Observation probablement déjà présente sur la plateforme (données d'un autre producteur)"
+D2_FOREIGN_MORE = ("{n} autre(s) ligne(s) du fichier probablement déjà présente(s) sur la plateforme (données "
+                   "d'un autre producteur), non détaillée(s) : au plus {max} signalements de ce type par dépôt")
 
 BY_CODE = {r.code: r for r in RULES}
 
