@@ -74,16 +74,71 @@ load_secrets() {
 
 # --- processes we start are tracked by pid files in var/run -------------------
 
-pid_of() {  # prints the pid of a service we started, if it is alive
-    local f=$RUN_DIR/$1.pid pid
-    [ -f "$f" ] || return 1
+# proc_stat PID: prints "STATE SESSION STARTTIME" of a process (fields 3, 6 and 22 of /proc/PID/stat).
+proc_stat() {
+    local stat fields
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+    read -ra fields <<<"${stat##*) }"  # the command name, in parentheses, may hold spaces
+    echo "${fields[0]} ${fields[3]} ${fields[19]}"
+}
+
+proc_alive() {  # proc_alive PID: the process exists and is not a zombie (kill -0 succeeds on zombies)
+    local state
+    state=$(proc_stat "$1") || return 1
+    case ${state%% *} in Z | X | x) return 1 ;; esac
+}
+
+# service_state NAME: prints "running PID", "zombie PID", "dead PID", "foreign PID" (the pid now
+# belongs to another program) or "stopped" (no pid file). A pid file holds the pid; NAME.start holds
+# the start time of the process, which tells a reused pid from ours (without it: a session leader).
+service_state() {
+    local f=$RUN_DIR/$1.pid pid state session start
+    [ -f "$f" ] || { echo stopped; return 0; }
     pid=$(cat "$f")
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-        echo "$pid"
+    if ! [[ $pid =~ ^[0-9]+$ ]] || ! read -r state session start < <(proc_stat "$pid"); then
+        echo "dead ${pid:-?}"
+    elif [ -f "$RUN_DIR/$1.start" ] && [ "$(cat "$RUN_DIR/$1.start")" != "$start" ]; then
+        echo "foreign $pid"
+    elif [[ $state =~ ^[ZXx]$ ]]; then
+        echo "zombie $pid"
+    elif [ ! -f "$RUN_DIR/$1.start" ] && [ "$session" != "$pid" ]; then
+        echo "foreign $pid"
+    else
+        echo "running $pid"
+    fi
+}
+
+pid_of() {  # prints the pid of a service we started, if it is alive (a zombie or a reused pid is not)
+    local state
+    state=$(service_state "$1")
+    if [ "${state%% *}" = running ]; then
+        echo "${state#* }"
         return 0
     fi
-    rm -f "$f"
+    rm -f "$RUN_DIR/$1.pid" "$RUN_DIR/$1.start"
     return 1
+}
+
+# forget_dead NAME: a service whose process died (or is a zombie) is reported and forgotten, so
+# that `make up` starts it again.
+forget_dead() {
+    local state
+    state=$(service_state "$1")
+    case ${state%% *} in
+        running | stopped) return 0 ;;
+        zombie) warn "$1 has died (pid ${state#* } is a zombie): starting it again" ;;
+        dead) warn "$1 has died (pid ${state#* } no longer exists): starting it again" ;;
+        foreign) warn "$1 has died (pid ${state#* } now belongs to another program): starting it again" ;;
+    esac
+    rm -f "$RUN_DIR/$1.pid" "$RUN_DIR/$1.start"
+}
+
+# descendants PID: the live processes below PID (a job process of the worker runs in its own session,
+# out of reach of a signal to the worker's process group).
+descendants() {
+    ps -e -o pid=,ppid=,stat= | awk -v root="$1" '
+        $3 !~ /^Z/ {parent[$1] = $2}
+        END {for (p in parent) {q = parent[p]; while (q in parent && q != root) q = parent[q]; if (q == root) print p}}'
 }
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -103,6 +158,10 @@ start_bg() {
     echo "=== $(date -Is) starting: $*" >>"$log"
     setsid "$@" >>"$log" 2>&1 </dev/null &
     echo $! >"$RUN_DIR/$name.pid"
+    local stat
+    if stat=$(proc_stat $!); then
+        echo "${stat##* }" >"$RUN_DIR/$name.start"
+    fi
     echo "$name" >>"$RUN_DIR/started-this-run"
 }
 
@@ -135,24 +194,102 @@ fail_service() {
 }
 
 # stop_service NAME: TERM the process group we started, then KILL after a grace period.
+# Its descendants in other sessions (the worker's job processes) get the same treatment once the
+# service has exited or the grace period is over.
 stop_service() {
-    local name=$1 pid i
-    pid=$(pid_of "$name") || { rm -f "$RUN_DIR/$name.pid"; return 0; }
+    local name=$1 pid i kids kid
+    pid=$(pid_of "$name") || { rm -f "$RUN_DIR/$name.pid" "$RUN_DIR/$name.start"; return 0; }
+    kids=$(descendants "$pid")
     kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
     for i in $(seq 1 30); do
-        kill -0 "$pid" 2>/dev/null || break
+        proc_alive "$pid" || break
         sleep 0.5
     done
-    if kill -0 "$pid" 2>/dev/null; then
+    if proc_alive "$pid"; then
         warn "$name did not stop within 15s: killing it"
         kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
     fi
-    rm -f "$RUN_DIR/$name.pid"
+    for kid in $kids; do
+        if proc_alive "$kid"; then
+            warn "$name: killing its remaining process $kid"
+            kill -KILL "$kid" 2>/dev/null || true
+        fi
+    done
+    rm -f "$RUN_DIR/$name.pid" "$RUN_DIR/$name.start"
     say "stopped $name"
+}
+
+# healthy_or_stop NAME TIMEOUT CHECK...: 0 if NAME runs and CHECK succeeds within TIMEOUT seconds;
+# a service that runs but does not answer is stopped (1), so that the caller starts it again.
+healthy_or_stop() {
+    local name=$1 timeout=$2 waited=0 pid
+    shift 2
+    pid=$(pid_of "$name") || return 1
+    until "$@"; do
+        pid_of "$name" >/dev/null || { warn "$name (pid $pid) has exited: starting it again"; return 1; }
+        if [ "$waited" -ge "$timeout" ]; then
+            warn "$name (pid $pid) runs but has not answered its health check for ${timeout}s: restarting it"
+            stop_service "$name"
+            return 1
+        fi
+        sleep 1
+        waited=$((waited + 1))
+    done
 }
 
 as_postgres() { (cd / && su postgres -s /bin/sh -c "$*"); }
 
+ensure_db_roles() {  # the CKAN owner and the read-only CSW reader, with the passwords of var/secrets.env
+    psql_super postgres "
+DO \$\$BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$CKAN_DB_USER') THEN
+    CREATE ROLE $CKAN_DB_USER LOGIN PASSWORD '$CKAN_DB_PASSWORD';
+  ELSE ALTER ROLE $CKAN_DB_USER LOGIN PASSWORD '$CKAN_DB_PASSWORD'; END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$CSW_DB_USER') THEN
+    CREATE ROLE $CSW_DB_USER LOGIN PASSWORD '$CSW_DB_PASSWORD';
+  ELSE ALTER ROLE $CSW_DB_USER LOGIN PASSWORD '$CSW_DB_PASSWORD'; END IF;
+END\$\$;" || die "could not create the PostgreSQL roles"
+}
+
 psql_super() {  # psql_super DB SQL
     (cd / && PGOPTIONS="-c client_min_messages=warning" su postgres -s /bin/sh -c "psql -X -q -v ON_ERROR_STOP=1 -p $PGPORT -d '$1'" <<<"$2")
+}
+
+# --- backup and restore (stack/backup.sh, stack/restore.sh) -----------------------------------
+
+# backup_target: the database, configuration, Solr core and files that `make backup`/`make restore`
+# work on. SINP_BACKUP_TARGET=main (default: the catalogue) or test (var/test.ini, ckan_test).
+backup_target() {
+    BACKUP_TARGET=${SINP_BACKUP_TARGET:-main}
+    BACKUP_DIR=${SINP_BACKUP_DIR:-$ROOT/backups}
+    case $BACKUP_TARGET in
+        main)
+            TARGET_DB=$CKAN_DB TARGET_INI=$CKAN_INI TARGET_SOLR_URL=$SOLR_URL TARGET_REDIS_URL=$REDIS_URL
+            TARGET_STORAGE_DEFAULT=$VAR/storage
+            TARGET_CONFIG_FILES="secrets.env ckan.ini stack.env"
+            ;;
+        test)
+            TARGET_DB=$CKAN_TEST_DB TARGET_INI=$CKAN_TEST_INI TARGET_SOLR_URL=$SOLR_TEST_URL
+            TARGET_REDIS_URL=$REDIS_TEST_URL TARGET_STORAGE_DEFAULT=$VAR/storage-test
+            TARGET_CONFIG_FILES="test.ini"  # the test configuration never changes the catalogue's secrets
+            ;;
+        *) die "SINP_BACKUP_TARGET=$BACKUP_TARGET: use main (the catalogue) or test (var/test.ini)" ;;
+    esac
+}
+
+ini_get() {  # ini_get FILE KEY: the value of KEY in a CKAN ini file (last occurrence)
+    sed -n "s/^[[:space:]]*$2[[:space:]]*=[[:space:]]*//p" "$1" | tail -n 1
+}
+
+# target_counts: JSON facts checked after a restore (rows of what must come back).
+target_counts() {
+    as_postgres "psql -X -q -At -p $PGPORT -d $TARGET_DB" <<'SQL'
+SELECT 'counts.packages=' || (SELECT count(*) FROM package)
+UNION ALL SELECT 'counts.resources=' || (SELECT count(*) FROM resource)
+UNION ALL SELECT 'counts.users=' || (SELECT count(*) FROM "user")
+UNION ALL SELECT 'counts.api_tokens=' || (SELECT count(*) FROM api_token)
+UNION ALL SELECT 'counts.occurrences=' || (SELECT count(*) FROM sinp_occurrence)
+UNION ALL SELECT 'counts.deposits=' || (SELECT count(*) FROM sinp_deposit)
+UNION ALL SELECT 'counts.csw_records=' || (SELECT count(*) FROM sinp_csw_record);
+SQL
 }

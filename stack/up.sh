@@ -28,6 +28,10 @@ trap rollback EXIT
 
 bash "$ROOT/stack/install.sh"
 load_secrets
+# a service that died since the last run (dead or zombie pid, pid reused) is started again below
+for svc in redis solr ckan ckan-worker harvest-gather harvest-fetch pycsw; do
+    forget_dead "$svc"
+done
 
 # --- PostgreSQL + PostGIS (Debian cluster; stopped by `make down` only if we started it) ---
 start_postgres() {
@@ -51,15 +55,7 @@ start_postgres() {
 }
 
 setup_databases() {
-    psql_super postgres "
-DO \$\$BEGIN
-  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$CKAN_DB_USER') THEN
-    CREATE ROLE $CKAN_DB_USER LOGIN PASSWORD '$CKAN_DB_PASSWORD';
-  ELSE ALTER ROLE $CKAN_DB_USER LOGIN PASSWORD '$CKAN_DB_PASSWORD'; END IF;
-  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$CSW_DB_USER') THEN
-    CREATE ROLE $CSW_DB_USER LOGIN PASSWORD '$CSW_DB_PASSWORD';
-  ELSE ALTER ROLE $CSW_DB_USER LOGIN PASSWORD '$CSW_DB_PASSWORD'; END IF;
-END\$\$;" || die "could not create the PostgreSQL roles"
+    ensure_db_roles
     local db
     for db in "$CKAN_DB" "$CKAN_TEST_DB"; do
         if ! as_postgres "psql -X -p $PGPORT -tAc \"SELECT 1 FROM pg_database WHERE datname='$db'\"" | grep -q 1; then
@@ -72,22 +68,33 @@ GRANT CONNECT ON DATABASE $db TO $CSW_DB_USER;" || die "could not enable PostGIS
 }
 
 # --- Redis -----------------------------------------------------------------------------
+redis_ping() { redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG; }
+
+# Queued jobs survive a restart: append-only file in var/redis, fsync every second.
 start_redis() {
-    if pid_of redis >/dev/null; then return 0; fi
+    if healthy_or_stop redis 20 redis_ping; then
+        # a Redis started by an older `make up` without persistence is switched to it in place
+        if [ "$(redis-cli -p "$REDIS_PORT" config get appendonly | tail -n 1)" != yes ]; then
+            say "Redis: turning on the append-only file"
+            redis-cli -p "$REDIS_PORT" config set appendfsync everysec >/dev/null
+            redis-cli -p "$REDIS_PORT" config set appendonly yes | grep -q OK \
+                || fail_service redis "could not turn on the append-only file"
+        fi
+        return 0
+    fi
     if port_in_use "$REDIS_PORT"; then
         fail_service redis "port $REDIS_PORT is already taken by another program (set REDIS_PORT)"
     fi
     mkdir -p "$VAR/redis"
     say "starting Redis on 127.0.0.1:$REDIS_PORT"
-    start_bg redis redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save "" --appendonly no \
+    start_bg redis redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --appendonly yes --appendfsync everysec \
         --dir "$VAR/redis" --daemonize no
-    wait_for redis 20 sh -c "redis-cli -p $REDIS_PORT ping 2>/dev/null | grep -q PONG"
+    wait_for redis 20 redis_ping
 }
 
 # --- Solr ------------------------------------------------------------------------------
 start_solr() {
-    if pid_of solr >/dev/null; then
-        wait_for solr 120 http_ok "$SOLR_URL/select?q=*:*&rows=0&wt=json"
+    if healthy_or_stop solr 120 http_ok "$SOLR_URL/select?q=*:*&rows=0&wt=json"; then
         return 0
     fi
     if port_in_use "$SOLR_PORT"; then
@@ -186,7 +193,7 @@ stamp_db() {
 
 # --- CKAN processes ----------------------------------------------------------------------
 start_ckan() {
-    if ! pid_of ckan >/dev/null; then
+    if ! healthy_or_stop ckan 120 http_ok "$CKAN_URL/api/3/action/status_show"; then
         if port_in_use "$CKAN_PORT"; then
             fail_service ckan "port $CKAN_PORT is already taken by another program (set CKAN_PORT)"
         fi
@@ -229,8 +236,7 @@ admin_token() {
 
 # --- pycsw ---------------------------------------------------------------------------------
 start_pycsw() {
-    if pid_of pycsw >/dev/null; then
-        wait_for pycsw 60 http_ok "$CSW_LOCAL/csw?service=CSW&version=2.0.2&request=GetCapabilities"
+    if healthy_or_stop pycsw 60 http_ok "$CSW_LOCAL/csw?service=CSW&version=2.0.2&request=GetCapabilities"; then
         return 0
     fi
     if port_in_use "$CSW_PORT"; then
