@@ -118,6 +118,18 @@ def _known_groups() -> set[str]:
 
 # --- validation ---------------------------------------------------------------------------------------
 
+def _selected_jdd(context, ref):
+    """The JDD a validation selection names. Unknown, and not readable by the caller (a private JDD
+    for a chef de file out of its scope), give the same 404: the answer never names a record the
+    caller may not read."""
+    try:
+        pkg = _jdd(context, ref)
+        tk.check_access("sinp_occurrence_search", dict(context), {"id": pkg.id})
+    except (tk.ObjectNotFound, tk.NotAuthorized):
+        raise tk.ObjectNotFound("Jeu de données introuvable.")
+    return pkg
+
+
 def _selection(context, data_dict, user) -> tuple[str, dict, str]:
     """The SQL selection of a validation request and a French description of it."""
     params: dict = {}
@@ -129,7 +141,7 @@ def _selection(context, data_dict, user) -> tuple[str, dict, str]:
         params["uuids"] = [u.upper() for u in uuids]
         described.append(f"{len(uuids)} observation(s) désignée(s)")
     if data_dict.get("jdd"):
-        pkg = _jdd(context, data_dict["jdd"])
+        pkg = _selected_jdd(context, data_dict["jdd"])
         conds.append("o.package_id = :pid")
         params["pid"] = pkg.id
         described.append(f"jeu de données « {pkg.title} »")
