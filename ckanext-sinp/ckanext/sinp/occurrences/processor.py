@@ -20,7 +20,7 @@ import ckan.plugins.toolkit as tk
 
 from ckanext.sinp import session_hooks
 from ckanext.sinp.domain.occtax import engine as qc
-from ckanext.sinp.occurrences import store
+from ckanext.sinp.occurrences import protection_store, store
 
 log = logging.getLogger(__name__)
 
@@ -157,19 +157,21 @@ def protect_extent(package_id: str) -> None:
 
 
 def depositor_access(depositor: str | None, owner_org: str | None) -> store.Access:
-    """What the duplicate check D2 may compare a deposit with (``store.DuplicateLookup``): exactly,
-    the rows the depositor sees precisely — the deposit's producer (not the depositor's other
-    organisations: the report is read by the producer's members), the scope of the depositor's
-    chef de file organisations, everything for a sysadmin; and, at their public layer, the rows of
-    published active JDD."""
+    """What the duplicate check D2 may compare a deposit with (``store.DuplicateLookup``).
+
+    The report is read by the deposit's producer, so what it may name is what that producer sees
+    precisely — whoever deposited (a sysadmin or a chef de file depositing for a producer widens
+    nothing): exactly, the producer's own rows and, when the producer is itself a chef de file, its
+    scope; at their public layer, the rows of published active JDD. ``depositor`` is kept for the
+    signature's sake (the job knows it) and deliberately unused."""
     from ckanext.sinp.logic import access as sinp_access
 
     published = sinp_access.active_jdd_ids(published=True)
-    user = model.User.get(depositor) if depositor else None
-    if user is not None and user.state == "active" and user.sysadmin:
-        return store.Access(full=True, public_package_ids=published)
-    scopes = list(sinp_access.chef_scopes(user).values()) if user is not None and user.state == "active" else []
-    return store.Access(orgs=[owner_org] if owner_org else [], scopes=scopes, public_package_ids=published,
+    if not owner_org:
+        return store.Access(public_package_ids=published)
+    with model.meta.engine.connect() as conn:
+        scopes = list(protection_store.chefs(conn, [owner_org]).values())
+    return store.Access(orgs=[owner_org], scopes=scopes, public_package_ids=published,
                         scope_package_ids=sinp_access.active_jdd_ids() if scopes else ())
 
 
