@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help install run up down restart status test test-unit logs clean
+.PHONY: help install run up down restart status test test-unit logs clean backup restore
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -29,6 +29,12 @@ test:  ## unit tests, then the whole suite against the running services (started
 
 test-unit:  ## unit tests only (no services)
 	@bash stack/install.sh && var/venv/ckan/bin/pytest -p no:ckan -p no:ckan_fixtures -q tests/unit
+
+backup:  ## write one archive (database, uploaded files, secrets) to backups/; prints its path
+	@bash stack/backup.sh
+
+restore:  ## bring the machine back to an archive: make restore BACKUP=backups/sinp-backup-....tar
+	@bash stack/restore.sh "$(BACKUP)"
 
 logs:  ## follow the services' logs
 	@tail -F var/log/*.log
