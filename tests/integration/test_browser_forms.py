@@ -101,7 +101,7 @@ def test_producer_creates_a_ca_then_a_jdd_and_publishes_it(browser, test_ckan_ur
     assert "Inventaire des amphibiens de la Bresse" in browser.page_source  # link to its CA
 
     # still private: the public does not see it
-    assert requests.get(f"{test_ckan_url}/api/3/action/package_show", params={"id": "mares-de-la-bresse-releves-2024"}).status_code == 403
+    assert requests.get(f"{test_ckan_url}/api/3/action/package_show", params={"id": "mares-de-la-bresse-releves-2024"}).status_code == 404
 
     # --- publication: visibility « Public » in the edit form ---
     browser.get(f"{test_ckan_url}/jdd/edit/mares-de-la-bresse-releves-2024")

@@ -85,7 +85,10 @@ def test_a_clean_deposit_is_integrated_with_report_search_and_attestation(deposi
     report = wait_report(api, res["id"])
     assert report["status"] == "done" and report["errors"] == [] and report["errors_total"] == 0
     assert (report["rows_received"], report["rows_accepted"], report["rows_rejected"]) == (30, 30, 0)
-    assert report["receipt_url"].endswith(f"/depot/{report['receipt_number']}/attestation.pdf")
+    # the attestation's URL carries a random token, not the sequential number printed in it
+    token = report["receipt_url"].split("/depot/")[1].split("/")[0]
+    assert report["receipt_url"].endswith(f"/depot/{token}/attestation.pdf") and len(token) >= 22
+    assert report["receipt_number"] not in report["receipt_url"]
     assert occurrences(res["id"]) == 30
 
     found = api.ok("sinp_occurrence_search", jdd=jdd["sinp_uuid"], bbox="4.9,47.1,5.012,47.3", limit=5)
@@ -97,9 +100,10 @@ def test_a_clean_deposit_is_integrated_with_report_search_and_attestation(deposi
     assert found["features"][0]["geometry"]["type"] == "Point"
     assert api.ok("sinp_occurrence_search", jdd=jdd["name"], date_min="2024-05-27")["total"] == 2
 
-    pdf = app.get(f"/depot/{report['receipt_number']}/attestation.pdf", headers={"Authorization": user["token"]})
+    pdf = app.get(f"/depot/{token}/attestation.pdf", headers={"Authorization": user["token"]})
     assert pdf.status_code == 200 and pdf.headers["Content-Type"] == "application/pdf" and pdf.data[:5] == b"%PDF-"
-    page = app.get(f"/depot/{report['receipt_number']}/attestation", headers={"Authorization": user["token"]})
+    page = app.get(f"/depot/{token}/attestation", headers={"Authorization": user["token"]})
+    assert report["receipt_number"] in page.get_data(as_text=True)
     import hashlib
     assert hashlib.sha256(content).hexdigest() in page.get_data(as_text=True)
     assert jdd["sinp_uuid"] in page.get_data(as_text=True)
@@ -209,12 +213,13 @@ def test_reports_and_occurrences_are_for_the_producer_only(deposit_env):
     report = wait_report(api, res["id"])
     stranger = Api(app, factories.UserWithToken()["token"])
     anonymous = Api(app)
+    # the JDD is private: for those who may not read it, its deposit does not exist (404, as an unknown id)
     for who in (stranger, anonymous):
-        assert who.get("sinp_qc_report_show", resource_id=res["id"])[0] == 403
-        assert who.get("sinp_occurrence_search", jdd=jdd["id"])[0] == 403
-        assert who.post("sinp_qc_run", resource_id=res["id"])[0] == 403
-    assert app.get(f"/depot/{report['receipt_number']}/attestation.pdf").status_code == 403
-    assert app.get(f"/jdd/{jdd['name']}/depot/{res['id']}").status_code == 403
+        assert who.get("sinp_qc_report_show", resource_id=res["id"])[0] == 404
+        assert who.get("sinp_occurrence_search", jdd=jdd["id"])[0] == 404
+        assert who.post("sinp_qc_run", resource_id=res["id"])[0] == 404
+    assert app.get("/depot/" + report["receipt_url"].split("/depot/", 1)[1]).status_code == 404
+    assert app.get(f"/jdd/{jdd['name']}/depot/{res['id']}").status_code == 404
     assert api.ok("sinp_qc_run", resource_id=res["id"])["status"] in ("pending", "running", "done")
     assert wait_report(api, res["id"])["rows_accepted"] == 2
 

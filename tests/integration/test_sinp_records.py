@@ -111,7 +111,7 @@ def test_a_new_record_gets_an_upper_case_uuid_and_stays_private(producer, public
     assert ca["sinp_uuid"] == ca["sinp_uuid"].upper() and len(ca["sinp_uuid"]) == 36
     assert ca["date_creation_mtd"]  # filled on creation
     status, _ = public.get("package_show", id=ca["name"])
-    assert status == 403
+    assert status == 404  # a private record is, for the public, an unknown one
     assert public.ok("package_search", q=ca["title"])["count"] == 0
 
 
@@ -249,7 +249,10 @@ def test_producers_edit_only_their_structure_records(producer, other_producer):
     other_api, _ = other_producer
     ca = _ca(api, org)
     status, _ = other_api.post("package_patch", id=ca["id"], title="Piraté")
-    assert status == 403
+    assert status == 404  # private: another producer may not even know it exists
+    published = _ca(api, org, private=False)
+    status, _ = other_api.post("package_patch", id=published["id"], title="Piraté")
+    assert status == 403  # readable, not writable
     assert api.ok("package_show", id=ca["id"])["title"] == CA["title"]
     sysadmin = factories.SysadminWithToken()
     admin_api = Api(api.app, sysadmin["token"])

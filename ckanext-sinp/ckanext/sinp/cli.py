@@ -218,9 +218,9 @@ def qc_check(path, jdd_ref, report_path, srid):
         from ckanext.sinp.logic.occurrence_actions import _jdd
 
         try:
-            pkg = _jdd({}, jdd_ref)
+            pkg = _jdd({"ignore_auth": True}, jdd_ref)
         except tk.ObjectNotFound as err:
-            raise click.ClickException(str(err))
+            raise click.ClickException(f"{err} ({jdd_ref})")
         options.jdd_uuid = (pkg.extras or {}).get("sinp_uuid")
         lookup = occurrence_store.DuplicateLookup(model.meta.engine, "-", pkg.owner_org)
     with click.progressbar(length=100, label="Contrôle", show_percent=True) as bar:

@@ -8,6 +8,7 @@ from flask import Blueprint, Response, send_file
 import ckan.model as model
 import ckan.plugins.toolkit as tk
 
+from ckanext.sinp.domain import csvsafe
 from ckanext.sinp.logic import queries
 
 sinp = Blueprint("sinp", __name__)
@@ -115,8 +116,9 @@ def deposit_errors_csv(id, resource_id):
             for e in page:
                 if not producer:
                     mask_locating(e)
-                writer.writerow([e["row"] or "", e["column"] or "", e["code"], e["category"],
-                                 "bloquant" if e["blocking"] else "avertissement", e["message"], e["value"] or ""])
+                writer.writerow(csvsafe.neutralise_row([
+                    e["row"] or "", e["column"] or "", e["code"], e["category"],
+                    "bloquant" if e["blocking"] else "avertissement", e["message"], e["value"] or ""]))
             yield buf.getvalue()
             offset += len(page)
     return Response(rows(), mimetype="text/csv; charset=utf-8",
@@ -141,19 +143,24 @@ def deposit_rejected_csv(id, resource_id):
                      download_name=f"lignes-refusees-{resource_id}.csv")
 
 
-def _receipt(number):
+RECEIPT_NOT_FOUND = "Attestation introuvable."
+
+
+def _receipt(token):
+    """The attestation at its random token; an unknown token and one the caller may not see give
+    the same 404 (the sequential number is printed in the attestation, never in its URL)."""
     from ckanext.sinp.occurrences import receipt, store
 
     with model.meta.engine.connect() as conn:
-        deposit = store.get_deposit_by_receipt(conn, number)
+        deposit = store.get_deposit_by_receipt_token(conn, token)
     if deposit is None or deposit["status"] != "done":
-        return None, tk.abort(404, "Attestation introuvable.")
+        return None, tk.abort(404, RECEIPT_NOT_FOUND)
     context = {"user": tk.g.user}
     try:
         tk.check_access("sinp_qc_report_show", context, {"id": deposit["package_id"]})
         jdd = tk.get_action("package_show")(context, {"id": deposit["package_id"]})
     except (tk.NotAuthorized, tk.ObjectNotFound):
-        return None, tk.abort(403, "Cette attestation n'est consultable que par le producteur et les administrateurs.")
+        return None, tk.abort(404, RECEIPT_NOT_FOUND)
     ca = None
     if jdd.get("cadre"):
         found = queries.packages_by_extra(model, "sinp_uuid", jdd["cadre"], "ca")
@@ -163,21 +170,21 @@ def _receipt(number):
     return receipt.facts(deposit, jdd, ca, platform), None
 
 
-def receipt_pdf(number):
+def receipt_pdf(token):
     from ckanext.sinp.occurrences import receipt
 
-    facts, error = _receipt(number)
+    facts, error = _receipt(token)
     if error is not None:
         return error
     return Response(receipt.render_pdf(facts), mimetype="application/pdf",
-                    headers={"Content-Disposition": f'inline; filename="attestation-{number}.pdf"'})
+                    headers={"Content-Disposition": f'inline; filename="attestation-{facts["number"]}.pdf"'})
 
 
-def receipt_html(number):
-    facts, error = _receipt(number)
+def receipt_html(token):
+    facts, error = _receipt(token)
     if error is not None:
         return error
-    return tk.render("sinp/receipt.html", {"facts": facts})
+    return tk.render("sinp/receipt.html", {"facts": facts, "token": token})
 
 
 def deposit_rerun(id, resource_id):
@@ -237,8 +244,8 @@ sinp.add_url_rule("/jdd/<id>/depot/<resource_id>", view_func=deposit_report)
 sinp.add_url_rule("/jdd/<id>/depot/<resource_id>/rapport.json", view_func=deposit_report_json)
 sinp.add_url_rule("/jdd/<id>/depot/<resource_id>/erreurs.csv", view_func=deposit_errors_csv)
 sinp.add_url_rule("/jdd/<id>/depot/<resource_id>/lignes-refusees.csv", view_func=deposit_rejected_csv)
-sinp.add_url_rule("/depot/<number>/attestation.pdf", view_func=receipt_pdf)
-sinp.add_url_rule("/depot/<number>/attestation", view_func=receipt_html)
+sinp.add_url_rule("/depot/<token>/attestation.pdf", view_func=receipt_pdf)
+sinp.add_url_rule("/depot/<token>/attestation", view_func=receipt_html)
 
 
 # --- occurrences: exports, territory, chefs de file, validation ----------------------------------------
@@ -286,7 +293,8 @@ def _export(id, fmt):
             writer = csv.writer(buf, delimiter=";")
             props = feature["properties"]
             geom = shape(feature["geometry"]).wkt if feature["geometry"] else ""
-            writer.writerow([geom] + ["" if props.get(c) is None else props.get(c) for c in header[1:]])
+            writer.writerow(csvsafe.neutralise_row([geom] + ["" if props.get(c) is None else props.get(c)
+                                                             for c in header[1:]]))
             yield buf.getvalue()
     return Response(rows(), mimetype="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
@@ -346,9 +354,9 @@ def chefs_de_file():
 def validation(id):
     """A chef de file validates the observations of a JDD inside its scope, one or in bulk."""
     context = {"user": tk.g.user}
-    try:
+    try:  # first the record (an unknown JDD and one the caller may not read: the same 404), then the right
+        pkg = tk.get_action("package_show")(dict(context), {"id": id})
         tk.check_access("sinp_validation_set", context, {})
-        pkg = tk.get_action("package_show")(context, {"id": id})
     except tk.NotAuthorized:
         return tk.abort(403, "Seuls les chefs de file (dans leur périmètre) et les administrateurs valident.")
     except tk.ObjectNotFound:

@@ -8,7 +8,14 @@ from ckanext.sinp.logic import queries
 
 @tk.chained_action
 def package_delete(original_action, context, data_dict):
-    """A cadre d'acquisition that still has jeux de données (or child cadres) cannot be deleted."""
+    """A cadre d'acquisition that still has jeux de données (or child cadres) cannot be deleted.
+    Who may not even read the record gets the 404 of an unknown id (``oracles``)."""
+    from ckanext.sinp.logic import oracles
+
+    if (data_dict or {}).get("id"):
+        oracles.require_readable(context, data_dict["id"])
+        # a reader who may not delete learns nothing of the CA's (possibly private) children
+        tk.check_access("package_delete", dict(context), {"id": data_dict["id"]})
     _refuse_if_ca_has_children(context, data_dict)
     return original_action(context, data_dict)
 
@@ -50,9 +57,11 @@ def _refuse_if_ca_has_children(context, data_dict):
 
 
 def get_actions():
-    from ckanext.sinp.logic import iso_actions, mtd_actions, occurrence_actions, protection_actions, taxon_actions
+    from ckanext.sinp.logic import (iso_actions, mtd_actions, occurrence_actions, oracles, protection_actions,
+                                    taxon_actions)
 
     return {
+        **oracles.get_actions(),  # package_show, resource_show…: « absent » and « forbidden » alike
         "package_delete": package_delete,
         "dataset_purge": dataset_purge,
         "sinp_mtd_import": mtd_actions.sinp_mtd_import,

@@ -10,7 +10,7 @@ import logging
 import ckan.plugins.toolkit as tk
 
 from ckanext.sinp.domain import mtd
-from ckanext.sinp.logic import queries
+from ckanext.sinp.logic import oracles, queries
 from ckanext.sinp.logic import records as writer
 from ckanext.sinp.logic.validators import READABLE_CA_CACHE
 
@@ -55,12 +55,13 @@ def sinp_mtd_import(context, data_dict):
         raise tk.ValidationError({"xml": [str(err)]})
     messages = mtd.validate_records(records)
     for uuid, users in sorted(mtd.missing_references(records).items()):
-        if queries.packages_by_extra(model, "sinp_uuid", uuid, "ca"):
+        # a CA the caller may not read is reported as an unknown one (no existence oracle)
+        if any(oracles.may_read(context, ca.id) for ca in queries.packages_by_extra(model, "sinp_uuid", uuid, "ca")):
             continue
         for rec, field in users:
             role = "méta-cadre parent" if field.name == "meta_cadre_parent" else "cadre d'acquisition"
             messages.append(f"{rec.label} — {field.label} : le {role} {uuid} n'est ni dans le document "
-                            "ni dans le catalogue.")
+                            "ni dans le catalogue (parmi les fiches que vous pouvez consulter).")
     if messages:
         raise tk.ValidationError({"xml": messages})
 
@@ -76,6 +77,10 @@ def sinp_mtd_import(context, data_dict):
     try:
         for rec in records:
             existing = stored.get(rec.uuid, [])
+            if existing and not oracles.may_read(context, existing[0].id):
+                # a record the caller may not read: the same answer whatever it is, and where
+                raise tk.ValidationError({"xml": [f"{_label(rec)} {rec.uuid} (« {rec.title} ») : "
+                                                  f"{oracles.uuid_unusable(rec.uuid)}"]})
             write_context = {"model": model, "session": model.Session, "user": context.get("user"),
                              "ignore_auth": context.get("ignore_auth", False),
                              READABLE_CA_CACHE: readable_ca}
@@ -97,8 +102,12 @@ def sinp_mtd_import(context, data_dict):
     return {"records": results, "errors": [], "warnings": warnings}
 
 
+def _label(rec) -> str:
+    return "Cadre d'acquisition" if rec.kind == "ca" else "Jeu de données"
+
+
 def _describe(rec, err) -> list[str]:
-    label = "Cadre d'acquisition" if rec.kind == "ca" else "Jeu de données"
+    label = _label(rec)
     out = []
     for field, msgs in (err.error_dict or {}).items():
         for msg in msgs if isinstance(msgs, list) else [msgs]:
@@ -109,20 +118,15 @@ def _describe(rec, err) -> list[str]:
 @tk.side_effect_free
 def sinp_mtd_export(context, data_dict):
     """The record ``id`` (a package id or name, or a SINP UUID) as an INPN MTD XML document (text)."""
-    ref = tk.get_or_bust(data_dict, "id")
-    tk.check_access("sinp_mtd_export", context, {"id": _resolve(context, ref)})
-    pkg = tk.get_action("package_show")(context, {"id": _resolve(context, ref)})
+    package_id = _resolve(context, tk.get_or_bust(data_dict, "id"))
+    tk.check_access("sinp_mtd_export", context, {"id": package_id})
+    pkg = tk.get_action("package_show")(context, {"id": package_id})
     if pkg.get("type") not in ("ca", "jdd"):
         raise tk.ValidationError({"id": ["Seuls les cadres d'acquisition et jeux de données s'exportent en MTD."]})
     return mtd.to_xml(pkg["type"], pkg).decode("utf-8")
 
 
 def _resolve(context, ref: str) -> str:
-    """A package id or name for ``ref``, which may also be a SINP UUID."""
-    model = context["model"]
-    if model.Package.get(ref) is not None:
-        return ref
-    found = queries.packages_by_extra(model, "sinp_uuid", mtd.normalize_uuid(ref))
-    if not found:
-        raise tk.ObjectNotFound(f"Aucun enregistrement d'identifiant {ref}.")
-    return found[0].id
+    """The package id of ``ref`` (id, name or SINP UUID) when the caller may read it; unknown or
+    not readable: the same 404 « Fiche introuvable. » (``oracles``)."""
+    return oracles.readable_package(context, ref).id

@@ -15,10 +15,9 @@ import datetime as dt
 import ckan.model as model
 import ckan.plugins.toolkit as tk
 
-from ckanext.sinp.domain import model as sinp_model
 from ckanext.sinp.domain import protection
 from ckanext.sinp.logic import access as sinp_access
-from ckanext.sinp.logic import queries
+from ckanext.sinp.logic import oracles
 from ckanext.sinp.occurrences import processor, store
 
 MASKED = "(masqué)"
@@ -50,11 +49,10 @@ def _int(data_dict, key, default, minimum=0, maximum=None):
 
 
 def _resource_and_jdd(context, data_dict):
+    """The resource and its package; an unknown resource and one the caller may not read give the
+    same 404 (``oracles``)."""
     resource_id = tk.get_or_bust(data_dict, "resource_id")
-    resource = model.Resource.get(resource_id)
-    if resource is None or resource.state == "deleted":
-        raise tk.ObjectNotFound("Ressource introuvable.")
-    pkg = resource.package
+    resource, pkg = oracles.readable_resource(context, resource_id)
     if pkg.type != "jdd":
         raise tk.ValidationError({"resource_id": ["Cette ressource n'appartient pas à un jeu de données SINP."]})
     return resource, pkg
@@ -79,8 +77,9 @@ def sinp_qc_report_show(context, data_dict):
     :param offset, limit: page of the error list (default 0, 100; limit ≤ 1000)
     :param code, column, category: filters of the error list
     :returns: status, progress, rows_received, rows_accepted, rows_rejected, counts, errors,
-        receipt_url, plus errors_total (matching the filters), counts_by_column, counts_by_category,
-        rows_rejected_by_category, file, ruleset, skipped_checks, stage, error_message
+        receipt_url and receipt_html_url (the attestation, at a random token), plus errors_total
+        (matching the filters), counts_by_column, counts_by_category, rows_rejected_by_category, file,
+        ruleset, skipped_checks, stage, error_message
     """
     resource, pkg = _resource_and_jdd(context, data_dict)
     tk.check_access("sinp_qc_report_show", context, {"id": pkg.id})
@@ -120,21 +119,19 @@ def sinp_qc_report_show(context, data_dict):
         "errors_total": total, "offset": offset, "limit": limit,
         "error_message": deposit.get("error_message"),
         "receipt_number": deposit.get("receipt_number"),
-        "receipt_url": (f"{site}/depot/{deposit['receipt_number']}/attestation.pdf"
-                        if deposit.get("receipt_number") and deposit["status"] == "done" else None),
+        "receipt_url": (f"{site}/depot/{deposit['receipt_token']}/attestation.pdf"
+                        if deposit.get("receipt_token") and deposit["status"] == "done" else None),
+        "receipt_html_url": (f"{site}/depot/{deposit['receipt_token']}/attestation"
+                             if deposit.get("receipt_token") and deposit["status"] == "done" else None),
         "report_url": f"{site}/jdd/{pkg.name}/depot/{resource.id}",
         "finished_at": deposit["finished_at"].isoformat() if deposit.get("finished_at") else None,
     }
 
 
 def _jdd(context, ref):
-    pkg = model.Package.get(ref)
-    if pkg is None:
-        found = queries.packages_by_extra(model, "sinp_uuid", sinp_model.normalize_uuid(ref), "jdd")
-        pkg = found[0] if found else None
-    if pkg is None or pkg.type != "jdd" or pkg.state == "deleted":
-        raise tk.ObjectNotFound(f"Aucun jeu de données d'identifiant {ref}.")
-    return pkg
+    """The JDD ``ref`` (id, name or SINP UUID); unknown, deleted or not readable by the caller: the
+    same 404 (``oracles``)."""
+    return oracles.readable_package(context, ref, "jdd", oracles.JDD_NOT_FOUND, deleted=False)
 
 
 def _date(data_dict, key):

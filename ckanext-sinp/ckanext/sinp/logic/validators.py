@@ -284,9 +284,11 @@ def sinp_record_rules(field, schema):
         uuid = data.get(("sinp_uuid",))
         if not _empty(uuid) and not errors.get(("sinp_uuid",)):
             clash = [p for p in _find_by_uuid(context, uuid) if existing is None or p.id != existing.id]
-            if clash:
+            if clash:  # precise only for who may read the other record (no existence oracle)
+                from ckanext.sinp.logic import oracles
                 errors.setdefault(("sinp_uuid",), []).append(
-                    f"L'identifiant SINP {uuid} est déjà celui d'un autre enregistrement du catalogue.")
+                    f"L'identifiant SINP {uuid} est déjà celui d'un autre enregistrement du catalogue."
+                    if any(_can_read(context, p) for p in clash) else oracles.uuid_unusable(uuid))
 
         if kind == "jdd":
             ca_uuid = data.get(("cadre",))

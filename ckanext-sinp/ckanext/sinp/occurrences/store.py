@@ -3,7 +3,8 @@
 SQLAlchemy Core + psycopg2, no ``import ckan``: every function takes an Engine or a Connection.
 
 - ``sinp_deposit``: one row per deposited resource (its current deposit): status, progress,
-  counts, the QC summary (JSONB), file facts, receipt number, depositor, producer.
+  counts, the QC summary (JSONB), file facts, receipt number and the random token of the
+  attestation's URL, depositor, producer.
 - ``sinp_qc_error``: every error of a deposit's last check, in report order (never truncated).
 - ``sinp_occurrence``: the accepted rows of every deposit, SINP fields, geometry (WGS 84),
   JDD UUID, producer, validation (niv_val \"0\" en attente on arrival), sensitivity fields (filled by
@@ -19,6 +20,7 @@ import csv
 import datetime as dt
 import io
 import json
+import secrets
 
 import sqlalchemy as sa
 from sqlalchemy import (BigInteger, Boolean, Column, Date, DateTime, Float, Index, MetaData,
@@ -56,10 +58,12 @@ DEPOSIT = Table(
     Column("file_size", BigInteger),
     Column("sha256", Text),
     Column("receipt_number", Text, unique=True),
+    Column("receipt_token", Text),  # the attestation's URL: random, not guessable (receipt_token())
     Column("error_message", Text),
     Column("queued_at", DateTime(timezone=True), server_default=sa.func.now()),
     Column("started_at", DateTime(timezone=True)),
     Column("finished_at", DateTime(timezone=True)),
+    Index("ix_sinp_deposit_receipt_token", "receipt_token", unique=True),
     comment="Dépôts de données d'occurrences (un par ressource) et leur contrôle",
 )
 
@@ -130,6 +134,7 @@ def ensure_tables(engine) -> None:
         conn.execute(text("DROP INDEX IF EXISTS ix_sinp_occurrence_jdd, ix_sinp_occurrence_dates"))
         conn.execute(text("ALTER TABLE sinp_occurrence ADD COLUMN IF NOT EXISTS match_key text"))
     protection_store.ensure_tables(engine)
+    ensure_receipt_tokens(engine)
     with engine.begin() as conn:
         # D2 compares the location-free key only with rows the public sees blurred (layers 1–3)
         conn.execute(text("CREATE INDEX IF NOT EXISTS ix_sinp_occurrence_match ON sinp_occurrence (match_key) "
@@ -168,9 +173,33 @@ def get_deposit(conn, resource_id: str) -> dict | None:
     return dict(row) if row else None
 
 
-def get_deposit_by_receipt(conn, number: str) -> dict | None:
-    row = conn.execute(sa.select(DEPOSIT).where(DEPOSIT.c.receipt_number == number)).mappings().first()
+def get_deposit_by_receipt_token(conn, token: str) -> dict | None:
+    """The deposit whose attestation URL carries ``token`` (None for an unknown token)."""
+    if not isinstance(token, str) or not token or "\x00" in token:
+        return None
+    row = conn.execute(sa.select(DEPOSIT).where(DEPOSIT.c.receipt_token == token)).mappings().first()
     return dict(row) if row else None
+
+
+def receipt_token() -> str:
+    """A new attestation token: 128 random bits, URL-safe (the sequential receipt number stays in
+    the attestation itself; its URL cannot be guessed from it)."""
+    return secrets.token_urlsafe(16)
+
+
+def ensure_receipt_tokens(engine) -> int:
+    """Deposits stored before attestation tokens existed get the column, its unique index and a
+    token each (idempotent; returns how many were given one)."""
+    with engine.begin() as conn:
+        conn.execute(text("ALTER TABLE sinp_deposit ADD COLUMN IF NOT EXISTS receipt_token text"))
+        conn.execute(text("CREATE UNIQUE INDEX IF NOT EXISTS ix_sinp_deposit_receipt_token "
+                          "ON sinp_deposit (receipt_token)"))
+        missing = [r[0] for r in conn.execute(sa.select(DEPOSIT.c.resource_id).where(
+            DEPOSIT.c.receipt_number.is_not(None), DEPOSIT.c.receipt_token.is_(None)))]
+        for resource_id in missing:
+            conn.execute(DEPOSIT.update().where(DEPOSIT.c.resource_id == resource_id)
+                         .values(receipt_token=receipt_token()))
+    return len(missing)
 
 
 def errors_page(conn, resource_id: str, offset: int = 0, limit: int = 100, code: str | None = None,
@@ -242,6 +271,8 @@ def integrate(engine, resource_id: str, accepted_csv, errors_csv, outcome: dict,
         values.setdefault("finished_at", dt.datetime.now(dt.timezone.utc))
         if not deposit.get("receipt_number"):
             values["receipt_number"] = next_receipt_number(conn, dt.date.today().year)
+        if not deposit.get("receipt_token"):
+            values["receipt_token"] = receipt_token()
         conn.execute(DEPOSIT.update().where(DEPOSIT.c.resource_id == resource_id).values(**values))
         return written
 

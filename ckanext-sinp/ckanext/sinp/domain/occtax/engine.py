@@ -31,7 +31,7 @@ from typing import Protocol
 import duckdb
 import numpy as np
 
-from ckanext.sinp.domain import nomenclatures
+from ckanext.sinp.domain import csvsafe, nomenclatures
 from ckanext.sinp.domain.occtax import columns as catalogue
 from ckanext.sinp.domain.occtax import reader
 from ckanext.sinp.domain.occtax import rules as R
@@ -145,9 +145,11 @@ class Result:
                  "blocking": r[6]} for r in rows]
 
     def write_errors_csv(self, target) -> None:
-        self._copy('SELECT "row" AS ligne, "column" AS colonne, code, category AS categorie, '
-                   'CASE WHEN blocking THEN \'bloquant\' ELSE \'avertissement\' END AS gravite, message, '
-                   'value AS valeur FROM errors_out ORDER BY seq', target)
+        """Every error, for people (text cells neutralised: ``csvsafe``)."""
+        safe = csvsafe.neutralise_sql
+        self._copy(f'SELECT "row" AS ligne, {safe(R.q("column"))} AS colonne, code, '
+                   "category AS categorie, CASE WHEN blocking THEN 'bloquant' ELSE 'avertissement' END AS gravite, "
+                   f'{safe("message")} AS message, {safe("value")} AS valeur FROM errors_out ORDER BY seq', target)
 
     def write_errors_store_csv(self, target, deposit_id: str) -> None:
         """Every error in the occurrence store's column order (for COPY)."""
@@ -156,13 +158,14 @@ class Result:
                    "FROM errors_out ORDER BY seq", target)
 
     def write_rejected_csv(self, target) -> None:
-        """The rejected rows as deposited (the file's own columns) plus an ``erreurs`` column."""
+        """The rejected rows as deposited (the file's own columns) plus an ``erreurs`` column; every
+        cell is text, those a spreadsheet would run as a formula are neutralised (``csvsafe``)."""
         if self.con is None or self._source is None or not self.summary.get("rows_rejected"):
             pathlib.Path(target).write_text("", encoding="utf-8")
             return
         present = [c for c in self.info.columns if c]
-        select = ", ".join(f"r.{R.q(c)}" for c in present)
-        self._copy(f"""SELECT m._rn AS ligne, {select}, e.erreurs
+        select = ", ".join(f"{csvsafe.neutralise_sql(f'r.{R.q(c)}')} AS {R.q(c)}" for c in present)
+        self._copy(f"""SELECT m._rn AS ligne, {select}, {csvsafe.neutralise_sql('e.erreurs')} AS erreurs
                          FROM {self._source.select(typed=False, only='SELECT _k FROM rejected')} r
                          JOIN kmap m ON m._k = r._k
                          JOIN (SELECT "row", string_agg(code || ' ' || COALESCE("column", '') || ' : ' || message,
