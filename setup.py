@@ -22,6 +22,7 @@ setup(
             "config_declaration.yaml",
             "demo/*.json",
             "templates/**/*",
+            "assets/**/*",
             "i18n/*/LC_MESSAGES/*",
         ],
     },

@@ -41,7 +41,9 @@ request nor from the WSGI environ (pycsw's PYCSW_CONFIG / PYCSW_ROOT are not
 used): it builds the configuration object itself and hands it to
 ``pycsw.server.Csw``. On top of that, every query parameter whose decoded
 name contains "config" (any case) is removed from QUERY_STRING before pycsw
-parses it.
+parses it. A startPosition or maxRecords that is not a non-negative integer gets
+an OWS ExceptionReport (InvalidParameterValue) here: pycsw 2.6.2 converts
+maxRecords with an unguarded int() (``maxRecords=1e20`` was a 500).
 
 Paging order: pycsw 2.6.2 applies no ORDER BY unless the client sends SortBy,
 and has no stable-sort option. This module patches
@@ -343,6 +345,38 @@ def strip_config_params(query_string):
     return '&'.join(kept)
 
 
+# paging parameters (KVP names, lower-cased as pycsw reads them) that pycsw 2.6.2 converts with
+# an unguarded int(): maxRecords=1e20 was a 500
+PAGING_PARAMS = ('startposition', 'maxrecords')
+
+
+def invalid_paging(query_string):
+    """(name, value) of the first startPosition / maxRecords that is not a non-negative integer
+    of at most 9 digits, or None."""
+    for part in query_string.split('&'):
+        name, _, value = part.partition('=')
+        name = unquote_plus(name).strip().lower()
+        value = unquote_plus(value).strip()
+        if name in PAGING_PARAMS and not (value.isascii() and value.isdigit() and len(value) <= 9):
+            return name, value
+    return None
+
+
+def _exception_report(start_response, code, locator, text):
+    """An OWS 1.0 ExceptionReport, as pycsw 2.6.2 answers CSW 2.0.2 errors (HTTP 200)."""
+    from xml.sax.saxutils import escape, quoteattr
+    body = ('<?xml version="1.0" encoding="UTF-8" standalone="no"?>\n'
+            '<ows:ExceptionReport xmlns:ows="http://www.opengis.net/ows" '
+            'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" version="1.2.0" '
+            'xsi:schemaLocation="http://www.opengis.net/ows '
+            'http://schemas.opengis.net/ows/1.0.0/owsExceptionReport.xsd">'
+            '<ows:Exception exceptionCode=%s locator=%s><ows:ExceptionText>%s</ows:ExceptionText>'
+            '</ows:Exception></ows:ExceptionReport>'
+            % (quoteattr(code), quoteattr(locator), escape(text))).encode('utf-8')
+    start_response('200 OK', [('Content-Type', 'application/xml'), ('Content-Length', str(len(body)))])
+    return [body]
+
+
 def _plain(start_response, status, message, extra_headers=()):
     body = (message + '\n').encode('utf-8')
     start_response(status, [('Content-Type', 'text/plain; charset=UTF-8'),
@@ -409,6 +443,10 @@ def application(environ, start_response):
     # the URL parts from this mapping; give it a sanitised copy.
     env = dict(environ)
     env['QUERY_STRING'] = strip_config_params(environ.get('QUERY_STRING', ''))
+    paging = invalid_paging(env['QUERY_STRING'])
+    if paging is not None:
+        return _exception_report(start_response, 'InvalidParameterValue', paging[0],
+                                 'Invalid %s: a non-negative integer is expected' % paging[0])
     env['REQUEST_METHOD'] = 'GET' if method == 'HEAD' else method
     for key in ('PYCSW_CONFIG', 'PYCSW_ROOT', 'local.app_root'):
         env.pop(key, None)

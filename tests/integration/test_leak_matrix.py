@@ -6,7 +6,11 @@ States of a JDD holding deposited occurrences: published with sensitive data, pr
 deleted. Doors: package_show, package_search and its facet counts, the raw file's download URL,
 sinp_qc_report_show, sinp_occurrence_search, exports, sinp_occurrence_stats, sinp_mtd_export,
 sinp_iso_show, the JDD page, CSW GetRecords and GetRecordById (a real pycsw on the test
-database), DCAT (dataset and catalogue), activity streams, the territory service.
+database), DCAT (dataset and catalogue), activity streams, the territory service; the keywords
+(tag_list, tag_autocomplete and the forms' autocomplete, the tag facet) and the organisation's
+member_list; the history of two published JDD whose private versions held a secret place
+(activity lists, activity_show/data/diff, the activity, changes and history pages); and the
+outputs of a public JDD under a private CA (ISO, CSW, DCAT, year facet, page).
 
 Each door is called for every role and state; the test collects every cell where a role sees
 what it must not (a leak) or does not see what it must, then fails with the whole list.
@@ -47,6 +51,14 @@ SECRET_LON, SECRET_LAT = "5.04123", "47.32157"
 TAXA = {"public": ("Myotis myotis", 60418), "private": ("Rhinolophus ferrumequinum", 60295),
         "withdrawn": ("Plecotus auritus", 60518),
         "draft": ("Barbastella barbastellus", 60345), "deleted": ("Lynx lynx", 60612)}
+# a keyword of the private JDD only
+PRIVATE_TAG = "gîte secret rhinolophe"
+# the place of a lynx den, in the versions of two JDD recorded while they were private (then
+# cleaned and published): only the producer and sysadmins may see those versions
+HISTORY_LAT, HISTORY_LON = "47.28731", "4.91822"
+HISTORY_NOTES = f"Gîte du lynx à {HISTORY_LAT} N {HISTORY_LON} E : à retirer avant publication."
+# the period of the private CA: never in the outputs of the public JDD attached to it
+PRIVATE_CA_START, PRIVATE_CA_END = "2012-05-14", "2013-10-02"
 NS = {"gmd": "http://www.isotc211.org/2005/gmd", "gco": "http://www.isotc211.org/2005/gco",
       "csw": "http://www.opengis.net/cat/csw/2.0.2"}
 
@@ -70,10 +82,11 @@ def matrix(app, clean_db, clean_index, jobs_worker, test_csw):
     ca = api.ok("package_create", **{**copy.deepcopy(CA), "name": f"ca-{uuid.uuid4().hex[:8]}",
                                      "owner_org": org["id"], "private": False})
     private_ca = api.ok("package_create", **{**copy.deepcopy(CA), "name": f"ca-{uuid.uuid4().hex[:8]}",
-                                             "title": "Programme privé", "owner_org": org["id"], "private": True})
+                                             "title": "Programme privé", "owner_org": org["id"], "private": True,
+                                             "date_lancement": PRIVATE_CA_START, "date_cloture": PRIVATE_CA_END})
     jdds, resources = {}, {}
     for state in STATES:
-        extra = {"private": state == "private"}
+        extra = {"private": state == "private", **({"tag_string": PRIVATE_TAG} if state == "private" else {})}
         cadre = private_ca if state == "private" else ca
         jdd = api.ok("package_create", **{**copy.deepcopy(JDD), "name": f"jdd-{state}-{uuid.uuid4().hex[:6]}",
                                           "title": f"Inventaire {state}", "owner_org": org["id"],
@@ -82,6 +95,10 @@ def matrix(app, clean_db, clean_index, jobs_worker, test_csw):
         report = wait_report(api, res["id"])
         assert report["rows_accepted"] >= 1, report
         jdds[state], resources[state] = jdd, res
+    under_private_ca = api.ok("package_create", **{
+        **copy.deepcopy(JDD), "title": "Inventaire public d'un programme privé", "private": False,
+        "name": f"jdd-sous-ca-prive-{uuid.uuid4().hex[:6]}", "owner_org": org["id"], "cadre": private_ca["sinp_uuid"]})
+    history = {path: _publish_after_secret(api, org, ca, path) for path in ("private-public", "public-private-public")}
     sysadmin = factories.SysadminWithToken()
     admin = Api(app, sysadmin["token"])
     other = factories.UserWithToken()
@@ -113,8 +130,26 @@ def matrix(app, clean_db, clean_index, jobs_worker, test_csw):
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and jdds["public"]["sinp_uuid"] not in _csw_ids(test_csw):
         time.sleep(0.3)
-    return {"app": app, "org": org, "ca": ca, "private_ca": private_ca, "jdds": jdds, "resources": resources, "tokens": tokens,
-            "api": {role: Api(app, token) for role, token in tokens.items()}, "csw": test_csw}
+    return {"app": app, "org": org, "ca": ca, "private_ca": private_ca, "jdds": jdds, "resources": resources,
+            "tokens": tokens, "api": {role: Api(app, token) for role, token in tokens.items()}, "csw": test_csw,
+            "under_private_ca": under_private_ca, "history": history}
+
+
+def _publish_after_secret(api, org, ca, path) -> dict:
+    """A JDD whose private versions (and its resource's) held a secret place, cleaned and published:
+    created private (``private-public``) or published, withdrawn, then given the place."""
+    jdd = api.ok("package_create", **{**copy.deepcopy(JDD), "name": f"jdd-{path}-{uuid.uuid4().hex[:6]}",
+                                      "title": "Suivi du lynx", "owner_org": org["id"], "cadre": ca["sinp_uuid"],
+                                      "private": path == "private-public"})
+    if path == "public-private-public":
+        api.ok("package_patch", id=jdd["id"], private=True)
+    api.ok("package_patch", id=jdd["id"], notes=HISTORY_NOTES, title=f"Gîte du lynx ({HISTORY_LAT}, {HISTORY_LON})")
+    res = api.ok("resource_create", package_id=jdd["id"], url="https://example.org/fiche-gite.pdf",
+                 name="Fiche du gîte", description=HISTORY_NOTES)
+    api.ok("resource_patch", id=res["id"], description="Fiche descriptive du suivi.")
+    api.ok("package_patch", id=jdd["id"], notes="Suivi par pièges photographiques.", title="Suivi du lynx",
+           private=False)
+    return {**jdd, "resource_id": res["id"]}
 
 
 def _csw_ids(csw) -> set[str]:
@@ -147,7 +182,7 @@ def test_the_leak_matrix(matrix):
     for role in ROLES:
         api, headers = apis[role], _headers(tokens[role])
         found = api.ok("package_search", q="*:*", include_private=True, include_drafts=True, rows=1000,
-                       **{"facet.field": '["organization"]'})
+                       **{"facet.field": '["organization", "tags"]', "facet.limit": -1})
         found_ids = {r["id"] for r in found["results"]}
         org_count = next((f["count"] for f in found["search_facets"]["organization"]["items"]
                           if f["name"] == matrix["org"]["name"]), 0)
@@ -159,10 +194,25 @@ def test_the_leak_matrix(matrix):
         territory_taxa = {t["nom"] for t in territory["taxa"]}
         activity = api.ok("recently_changed_packages_activity_list", limit=100)
         activity_ids = {a["object_id"] for a in activity}
+        secret_texts[role].append(json.dumps(activity))
         org_activity_ids = set()
         status, body = api.get("organization_activity_list", id=matrix["org"]["id"], limit=100)
         if status == 200:
             org_activity_ids = {a["object_id"] for a in body["result"]}
+            secret_texts[role].append(json.dumps(body))
+        # the private JDD's keyword: for those who may read it only
+        tag_facet = {f["name"] for f in found["search_facets"]["tags"]["items"]}
+        check("tags facet", "private", role, PRIVATE_TAG in tag_facet, SEES["private"])
+        check("tag_list", "private", role, PRIVATE_TAG in api.ok("tag_list"), SEES["private"])
+        check("tag_autocomplete", "private", role, PRIVATE_TAG in api.ok("tag_autocomplete", q="rhinolophe"),
+              SEES["private"])
+        util = app.get("/api/util/tag/autocomplete?incomplete=rhinolophe", headers=headers)
+        check("/api/util/tag/autocomplete", "private", role,
+              PRIVATE_TAG in {t["Name"] for t in json.loads(util.get_data(as_text=True))["ResultSet"]["Result"]},
+              SEES["private"])
+        status, _ = api.get("tag_show", id=PRIVATE_TAG)
+        check("tag_show", "private", role, status == 200, SEES["private"])
+        members = {m[0] for m in api.ok("member_list", id=matrix["org"]["id"], object_type="package")}
         for state in STATES:
             jdd, res = jdds[state], resources[state]
             sees = SEES[state]
@@ -213,6 +263,8 @@ def test_the_leak_matrix(matrix):
             status, body = api.get("package_activity_list", id=jdd["id"])
             check("package_activity_list", state, role, status == 200 and bool(body["result"]), sees,
                   {"editor", "sysadmin"} if state in ("public", "private", "withdrawn") else set())
+            check("member_list", state, role, jdd["id"] in members, sees,
+                  sees if state in ("public", "private", "withdrawn") else set())
             if state in ("private", "withdrawn", "draft"):
                 check("recently_changed activity", state, role, jdd["id"] in activity_ids, sees, set())
                 check("organization_activity_list", state, role, jdd["id"] in org_activity_ids, sees, set())
@@ -240,8 +292,85 @@ def test_the_leak_matrix(matrix):
             for role in ROLES:
                 secret_texts[role].append(record.text)
     secret_texts["anonymous"].append(catalog)
+    _check_history(matrix, check, secret_texts)
+    _check_jdd_under_private_ca(matrix, check, secret_texts)
     # the sensitive observation's precise coordinates reach only those with full access
     for role in ROLES:
         leaked = any(SECRET_LON in text or SECRET_LAT in text for text in secret_texts[role])
         check("precise sensitive location", "public", role, leaked, {"editor", "chef_in", "sysadmin"})
+        leaked = any(HISTORY_LAT in text or HISTORY_LON in text for text in secret_texts[role])
+        check("place in a private version", "history", role, leaked, HISTORY_SEES)
+        leaked = any(PRIVATE_CA_START in text or PRIVATE_CA_END in text for text in secret_texts[role])
+        check("private CA's period", "private", role, leaked, SEES["private"])
     assert not problems, "\n" + "\n".join(problems)
+
+
+# who may see the versions of a published JDD recorded while it was private (it holds no occurrence:
+# no chef de file covers it)
+HISTORY_SEES = {"editor", "sysadmin"}
+
+
+def _check_history(matrix, check, secret_texts) -> None:
+    """Every activity door, for the JDD published after private versions that held a secret place."""
+    app, apis, tokens = matrix["app"], matrix["api"], matrix["tokens"]
+    for path, jdd in matrix["history"].items():
+        every = apis["sysadmin"].ok("package_activity_list", id=jdd["id"], limit=100)
+        private_ids = {a["id"] for a in every if a["data"]["package"].get("private")}
+        assert private_ids and len(private_ids) < len(every), every
+        for role in ROLES:
+            api, headers = apis[role], _headers(tokens[role])
+            status, body = api.get("package_activity_list", id=jdd["id"], limit=100)
+            listed = {a["id"] for a in body["result"]} if status == 200 else set()
+            check("package_activity_list", path, role, bool(listed - private_ids), set(ROLES))
+            check("package_activity_list (private)", path, role, bool(listed & private_ids), HISTORY_SEES)
+            if status == 200:
+                secret_texts[role].append(json.dumps(body))
+            for activity in every:
+                private = activity["id"] in private_ids
+                for action, params in (("activity_show", {"include_data": False}),
+                                       ("activity_data_show", {"object_type": "package"}),
+                                       ("activity_diff", {"object_type": "package", "diff_type": "unified"})):
+                    status, body = api.get(action, id=activity["id"], **params)
+                    if status == 200:
+                        secret_texts[role].append(json.dumps(body))
+                    if private and action == "activity_show":
+                        check("activity_show (private)", path, role, status == 200, HISTORY_SEES)
+                    elif private:
+                        check(f"{action} (private)", path, role, status == 200, HISTORY_SEES, set())
+                for url in (f"/dataset/changes/{activity['id']}", f"/dataset/{jdd['name']}/history/{activity['id']}",
+                            f"/dataset/{jdd['id']}/resources/{jdd['resource_id']}/history/{activity['id']}"):
+                    page = app.get(url, headers=headers)
+                    if page.status_code == 200:
+                        secret_texts[role].append(page.get_data(as_text=True))
+            for url in (f"/dataset/activity/{jdd['name']}", f"/jdd/activity/{jdd['name']}"):
+                page = app.get(url, headers=headers)
+                if page.status_code == 200:
+                    secret_texts[role].append(page.get_data(as_text=True))
+
+
+def _check_jdd_under_private_ca(matrix, check, secret_texts) -> None:
+    """A public JDD under a private CA: none of the CA's fields in its ISO, CSW, DCAT or year facet;
+    its page links the CA only for those who may read the CA."""
+    app, apis, tokens = matrix["app"], matrix["api"], matrix["tokens"]
+    jdd, ca = matrix["under_private_ca"], matrix["private_ca"]
+    traces = (PRIVATE_CA_START, PRIVATE_CA_END, ca["sinp_uuid"])
+    csw = requests.get(matrix["csw"], params={"service": "CSW", "version": "2.0.2", "request": "GetRecordById",
+                                              "id": jdd["sinp_uuid"], "outputSchema": NS["gmd"],
+                                              "elementSetName": "full"}, timeout=20).text
+    check("CSW (JDD under private CA)", "public", "anonymous", jdd["sinp_uuid"] in csw, set(ROLES))
+    for role in ROLES:
+        api, headers = apis[role], _headers(tokens[role])
+        status, iso = api.get("sinp_iso_show", id=jdd["id"])
+        found = api.ok("package_search", fq=f'id:"{jdd["id"]}"', **{"facet.field": '["vocab_sinp_annee"]'})
+        outputs = {"sinp_iso_show": json.dumps(iso) if status == 200 else "", "CSW GetRecordById": csw,
+                   "DCAT dataset": app.get(f"/dataset/{jdd['name']}.ttl", headers=headers).get_data(as_text=True),
+                   "year facet": json.dumps(found["search_facets"])}
+        check("JDD under private CA", "public", role, bool(outputs["sinp_iso_show"]) and bool(found["results"]),
+              set(ROLES))
+        for door, text in outputs.items():
+            seen = any(t in text for t in traces) or '"2012"' in text or '"2013"' in text
+            check(f"{door} (under private CA)", "public", role, seen, set(), set())
+            secret_texts[role].append(text)
+        page = app.get(f"/jdd/{jdd['name']}", headers=headers).get_data(as_text=True)
+        check("JDD page (under private CA)", "public", role, ca["sinp_uuid"] in page or ca["title"] in page,
+              SEES["private"])

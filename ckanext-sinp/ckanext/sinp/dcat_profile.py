@@ -5,25 +5,37 @@ statements come from ckanext.sinp.domain.dcat.
 """
 from __future__ import annotations
 
-import ckan.model as ckan_model
 import ckan.plugins.toolkit as tk
 from rdflib import BNode, Literal, URIRef
 from rdflib.namespace import RDF, XSD
 
 from ckanext.dcat.profiles.base import DCAT, DCT, GSP, VCARD, RDFProfile
 
+from ckanext.sinp.domain import urls
 from ckanext.sinp.domain.dcat import dcat_facts
-from ckanext.sinp.logic import queries
+from ckanext.sinp.logic import visibility
 
 
 class SinpDCATProfile(RDFProfile):
 
+    def _drop_refused_links(self, dataset_ref):
+        """A distribution whose access or download URL has a refused scheme (``javascript:``,
+        ``file:``…; ``ckanext.sinp.resource_url_schemes``) is not published."""
+        allowed = urls.parse_schemes(tk.config.get("ckanext.sinp.resource_url_schemes"))
+        for dist in list(self.g.objects(dataset_ref, DCAT.distribution)):
+            links = [str(o) for p in (DCAT.accessURL, DCAT.downloadURL) for o in self.g.objects(dist, p)]
+            if any(not urls.link_allowed(link, allowed) for link in links):
+                self.g.remove((dataset_ref, DCAT.distribution, dist))
+                self.g.remove((dist, None, None))
+
     def graph_from_dataset(self, dataset_dict, dataset_ref):
+        self._drop_refused_links(dataset_ref)
         kind = dataset_dict.get("type")
         if kind not in ("ca", "jdd"):
             return
-        ca = queries.extras_of_uuid(ckan_model, dataset_dict.get("cadre"), "ca") if kind == "jdd" else None
-        facts = dcat_facts(kind, dataset_dict, ca, tk.config.get("ckan.site_url"))
+        ca = visibility.ca_shown_with(dataset_dict)  # a public JDD never shows a private CA's fields
+        record = visibility.without_hidden_ca(dataset_dict, ca)
+        facts = dcat_facts(kind, record, ca, tk.config.get("ckan.site_url"))
         g = self.g
 
         g.remove((dataset_ref, DCT.identifier, None))

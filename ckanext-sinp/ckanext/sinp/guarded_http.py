@@ -310,8 +310,8 @@ class GuardedClient:
         for address in target.addresses:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise GuardedHttpError(f"Pas de réponse dans le délai total de {max(self.settings.deadline, read_timeout):g} s "
-                                       f"({target.url}).")
+                total = max(self.settings.deadline, read_timeout)
+                raise GuardedHttpError(f"Pas de réponse dans le délai total de {total:g} s ({target.url}).")
             timeout = urllib3.Timeout(connect=min(self.settings.connect_timeout, read_timeout, remaining),
                                       read=min(read_timeout, remaining))
             try:

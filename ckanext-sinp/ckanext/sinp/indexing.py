@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 
 import ckan.model as model
 
+from ckanext.sinp import session_hooks
 from ckanext.sinp.domain import model as sinp_model
 from ckanext.sinp.domain import nomenclatures
-from ckanext.sinp.logic import queries
+from ckanext.sinp.logic import queries, visibility
+
+log = logging.getLogger(__name__)
 
 TYPE_FACET = {"ca": "Cadre d'acquisition", "jdd": "Jeu de données"}
 ACTOR_FIELDS = ("acteurs", "contacts_jdd", "contact_plateforme", "contacts_base_production")
@@ -32,10 +36,32 @@ def _years(start, end) -> list[str]:
     return [str(y) for y in range(first, max(first, last) + 1)][:200]
 
 
+class _AsRecorded:
+    """A package as it was when an activity recorded it private (or draft): what the permission
+    labels plugins need (``get_dataset_labels``) of it."""
+
+    def __init__(self, pkg, private: bool, state: str):
+        self.id, self.type, self.owner_org, self.creator_user_id = pkg.id, pkg.type, pkg.owner_org, pkg.creator_user_id
+        self.extras, self.private, self.state = pkg.extras, private, state
+
+
+# the version an activity recorded, from its snapshot of the package (``data.package``)
+_SNAPSHOT = "CAST(a.data AS jsonb) -> 'package'"
+_PUBLIC_TIME = f"({_SNAPSHOT} ->> 'private' = 'false' AND {_SNAPSHOT} ->> 'state' = 'active')"
+_PRIVATE_TIME = f"({_SNAPSHOT} ->> 'private' = 'true' AND {_SNAPSHOT} ->> 'state' = 'active')"
+
+
 def relabel_activities(package_id: str) -> None:
-    """ckanext-activity stores a dataset's permission labels on each activity when it is created:
-    a record published then withdrawn (made private, draft) would keep its past activities public.
-    Each time a record is indexed (every change of it), its activities get its current labels."""
+    """ckanext-activity stores a dataset's permission labels on each activity when it is created,
+    and filters every activity list and ``activity_show`` on them. Each time a record is indexed
+    (every change of it), its activities get labels that follow what each version was:
+
+    - a version recorded while the record was public and active gets the record's current labels
+      (a record published then withdrawn hides its whole history);
+    - a version recorded while it was private keeps labels that only those who could read it then
+      match: its organisation's members, its creator, the chefs de file of its scope (a record
+      created private with notes to clean, then published, does not publish its first version);
+    - a draft or deleted version, or one without a snapshot: its organisation's members and creator."""
     import ckan.plugins as p
     import sqlalchemy as sa
     from ckan.lib.plugins import get_permission_labels
@@ -43,19 +69,31 @@ def relabel_activities(package_id: str) -> None:
     pkg = model.Package.get(package_id)
     if pkg is None or not p.plugin_loaded("activity"):
         return
-    labels = sorted(get_permission_labels().get_dataset_labels(pkg))
+    labeller = get_permission_labels()
+    current = sorted(labeller.get_dataset_labels(pkg))
+    creator = [f"creator-{pkg.creator_user_id}"] if pkg.creator_user_id else []
+    if pkg.state == "active":
+        private = sorted(set(labeller.get_dataset_labels(_AsRecorded(pkg, True, "active")) + creator))
+    else:  # a draft or deleted record is read by its organisation only, whatever it was
+        private = current
+    hidden = sorted(set(labeller.get_dataset_labels(_AsRecorded(pkg, True, "draft")) + creator))
     with model.meta.engine.begin() as conn:
-        conn.execute(sa.text("UPDATE activity SET permission_labels = :labels WHERE object_id = :id "
-                             "AND permission_labels IS DISTINCT FROM CAST(:labels AS text[])"),
-                     {"labels": labels, "id": package_id})
+        conn.execute(sa.text(
+            "UPDATE activity SET permission_labels = n.labels FROM ("
+            f"  SELECT a.id, CASE WHEN {_PUBLIC_TIME} THEN CAST(:current AS text[])"
+            f"                    WHEN {_PRIVATE_TIME} THEN CAST(:private AS text[])"
+            "                     ELSE CAST(:hidden AS text[]) END AS labels"
+            "  FROM activity a WHERE a.object_id = :id AND a.activity_type LIKE '%package') n "
+            "WHERE activity.id = n.id AND activity.permission_labels IS DISTINCT FROM n.labels"),
+            {"current": current, "private": private, "hidden": hidden, "id": package_id})
 
 
 def before_dataset_index(pkg_dict: dict) -> dict:
+    if pkg_dict.get("id"):  # every dataset type: the history of a generic dataset is no less private
+        relabel_activities(pkg_dict["id"])
     kind = pkg_dict.get("type")
     if kind not in sinp_model.KINDS:
         return pkg_dict
-    if pkg_dict.get("id"):
-        relabel_activities(pkg_dict["id"])
     record = dict(pkg_dict)
     for key, value in list(pkg_dict.items()):
         if isinstance(value, str) and value.startswith(("[", "{")) and key in sinp_model.field_map(kind):
@@ -76,7 +114,7 @@ def before_dataset_index(pkg_dict: dict) -> dict:
     if kind == "ca":
         ca = record
     else:
-        ca = queries.extras_of_uuid(model, record.get("cadre"), "ca") or {}
+        ca = visibility.ca_shown_with(record) or {}  # a public JDD never shows a private CA's period
         pkg_dict["vocab_sinp_type_donnees"] = _labels("DATA_TYP", record.get("type_donnees"))
         pkg_dict["vocab_sinp_objectif_jdd"] = _labels("JDD_OBJECTIFS", record.get("objectif_jdd"))
     pkg_dict["vocab_sinp_volet"] = _labels("VOLET_SINP", ca.get("volets_sinp"))
@@ -91,6 +129,46 @@ def before_dataset_index(pkg_dict: dict) -> dict:
         if isinstance(pkg_dict.get(key), list):
             pkg_dict[key] = json.dumps(pkg_dict[key])
     return pkg_dict
+
+
+REINDEX_KEY = "sinp_reindex_jdd_of_ca"
+
+
+def mark_children(pkg_dict: dict) -> None:
+    """A JDD's index inherits its CA's period and volets when it may show them
+    (``visibility.ca_shown_with``): after a change of a CA (its dates, its visibility), its JDD are
+    reindexed once the transaction has committed."""
+    if pkg_dict.get("type") == "ca" and pkg_dict.get("id"):
+        session_hooks.pending(REINDEX_KEY)[pkg_dict["id"]] = pkg_dict.get("sinp_uuid")
+
+
+def _queue(pending: dict) -> None:
+    import ckan.plugins.toolkit as tk
+
+    try:
+        tk.enqueue_job(reindex_jdd_of_ca, [sorted(pending)], title="Réindexation des JDD d'un cadre d'acquisition",
+                       rq_kwargs={"timeout": 600})
+    except Exception:  # Redis down: `ckan search-index rebuild` repairs it
+        log.exception("Reindexing the JDD of %s could not be queued", sorted(pending))
+
+
+def install_session_hooks() -> None:
+    session_hooks.install(REINDEX_KEY, _queue)
+
+
+def reindex_jdd_of_ca(ca_ids: list[str]) -> int:
+    """Reindexes the JDD (deleted ones aside) of the CA ``ca_ids`` (a background job)."""
+    from ckanext.sinp.logic.records import index_packages
+
+    ids = []
+    for ca_id in ca_ids:
+        ca = model.Package.get(ca_id)
+        uuid = (ca.extras or {}).get("sinp_uuid") if ca is not None else None
+        ids += [p.id for p in queries.packages_by_extra(model, "cadre", uuid, "jdd")]
+    if ids:
+        index_packages(sorted(set(ids)))
+    model.Session.remove()
+    return len(ids)
 
 
 def harvested_package_dict(package_dict: dict) -> dict:

@@ -7,9 +7,9 @@ import ckan.plugins as p
 import ckan.plugins.toolkit as tk
 from ckanext.spatial.interfaces import ISpatialHarvester
 
-from ckanext.sinp import cli, compat, helpers, indexing, views
+from ckanext.sinp import cli, compat, helpers, indexing, security_headers, views
 from ckanext.sinp.csw import sync as csw_sync
-from ckanext.sinp.logic import action, auth, validators
+from ckanext.sinp.logic import action, auth, harvest_guard, resource_urls, validators
 from ckanext.sinp.occurrences import processor as occurrence_processor
 
 FACETS = OrderedDict([
@@ -40,14 +40,22 @@ class SinpPlugin(p.SingletonPlugin):
     p.implements(p.IPackageController, inherit=True)
     p.implements(p.IResourceController, inherit=True)
     p.implements(p.IPermissionLabels)
+    p.implements(p.IMiddleware, inherit=True)
 
     # IConfigurer
 
     def update_config(self, config_):
         tk.add_template_directory(config_, "templates")
+        tk.add_resource("assets", "ckanext-sinp")
         compat.fix_harvest_queue_socket_timeout()
         csw_sync.install_session_hooks()
         occurrence_processor.install_session_hooks()
+        indexing.install_session_hooks()
+
+    # IMiddleware
+
+    def make_middleware(self, app, config):
+        return security_headers.install(app)
 
     # IClick
 
@@ -62,7 +70,7 @@ class SinpPlugin(p.SingletonPlugin):
     # IValidators
 
     def get_validators(self):
-        return validators.get_validators()
+        return {**validators.get_validators(), **resource_urls.get_validators()}
 
     # ITemplateHelpers
 
@@ -72,7 +80,7 @@ class SinpPlugin(p.SingletonPlugin):
     # IActions
 
     def get_actions(self):
-        return action.get_actions()
+        return harvest_guard.with_harvest_guards(action.get_actions())
 
     # IAuthFunctions
 
@@ -87,13 +95,21 @@ class SinpPlugin(p.SingletonPlugin):
     # IPackageController
 
     def before_dataset_index(self, pkg_dict):
-        return indexing.before_dataset_index(pkg_dict)
+        return indexing.before_dataset_index(harvest_guard.before_dataset_index(pkg_dict))
+
+    def after_dataset_show(self, context, pkg_dict):
+        return harvest_guard.after_dataset_show(context, pkg_dict)  # a harvest source's URL: sysadmins
+
+    def after_dataset_search(self, search_results, search_params):
+        resource_urls.clean_search_results(search_results)
+        return harvest_guard.after_dataset_search(search_results, search_params)
 
     def after_dataset_create(self, context, pkg_dict):
         self._mark_for_csw(pkg_dict)
 
     def after_dataset_update(self, context, pkg_dict):
         self._mark_for_csw(pkg_dict)
+        indexing.mark_children(pkg_dict)
 
     def after_dataset_delete(self, context, pkg_dict):
         self._mark_for_csw(pkg_dict)
@@ -101,6 +117,9 @@ class SinpPlugin(p.SingletonPlugin):
             occurrence_processor.delete_package(pkg_dict["id"])
 
     # IResourceController
+
+    def before_resource_show(self, resource_dict):
+        return resource_urls.clean_resource(resource_dict)  # a link of a refused scheme stored before the rule
 
     def after_resource_create(self, context, resource):
         csw_sync.mark(resource["package_id"])

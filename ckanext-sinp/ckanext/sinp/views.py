@@ -394,4 +394,7 @@ sinp.add_url_rule("/ckan-admin/chefs-de-file", view_func=chefs_de_file, methods=
 
 
 def get_blueprints():
-    return [sinp]
+    from ckanext.sinp.guard import guard
+    from ckanext.sinp.visibility_views import visibility
+
+    return [sinp, guard, visibility]  # guard: the request guard (NUL bytes, bad JSON, paging) of every request

@@ -23,7 +23,8 @@ from ckanext.sinp import session_hooks
 from ckanext.sinp.csw import repository
 from ckanext.sinp.domain import iso
 from ckanext.sinp.domain import model as sinp_model
-from ckanext.sinp.logic import queries
+from ckanext.sinp.domain import urls
+from ckanext.sinp.logic import queries, visibility
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +106,7 @@ def context_for(pkg: dict) -> iso.IsoContext:
     ca = None
     bbox = None
     if pkg["type"] == "jdd":
-        ca = queries.extras_of_uuid(model, pkg.get("cadre"), "ca")
+        ca = visibility.ca_shown_with(pkg)  # a public JDD never shows a private CA's fields
     else:
         boxes = [sinp_model.bbox_geometry(j) and tuple(sinp_model.parse_decimal(j[k]) for k in
                  ("borne_ouest", "borne_sud", "borne_est", "borne_nord")) for j in _public_jdd_of(pkg)]
@@ -129,14 +130,16 @@ def context_for(pkg: dict) -> iso.IsoContext:
         platform_contact={"name": config.get("ckanext.sinp.csw.contact_name"),
                           "email": config.get("ckanext.sinp.csw.contact_email")},
         ca=ca, resources=resources, licence=licence, bbox=bbox,
+        resource_schemes=urls.parse_schemes(config.get("ckanext.sinp.resource_url_schemes")),
     )
 
 
 def render(pkg: dict, ctx: iso.IsoContext | None = None) -> dict:
     """The pycsw row of a public CA/JDD."""
     ctx = ctx or context_for(pkg)
-    xml = iso.to_iso19139(pkg["type"], pkg, ctx)
-    return iso.csw_row(pkg["type"], pkg, ctx, xml)
+    record = visibility.without_hidden_ca(pkg, ctx.ca)
+    xml = iso.to_iso19139(pkg["type"], record, ctx)
+    return iso.csw_row(pkg["type"], record, ctx, xml)
 
 
 def _stamp_of(value) -> dt.datetime | None:

@@ -58,7 +58,7 @@ from urllib.parse import urlsplit
 
 from lxml import etree
 
-from ckanext.sinp.domain import model, nomenclatures
+from ckanext.sinp.domain import model, nomenclatures, urls
 
 # --- namespaces and constants -----------------------------------------------------------------
 
@@ -161,7 +161,8 @@ class IsoContext:
     platform_contact: the platform's metadata contact {"name", "email"}, used when a JDD has no
         ``contact_plateforme``.
     ca: the CA record of a JDD (its period is the JDD's temporal extent), else None.
-    resources: public downloads only: [{"name", "url", "format", "description"}].
+    resources: public downloads only: [{"name", "url", "format", "description"}]; a URL whose
+        scheme is not in ``resource_schemes`` (``javascript:``, ``file:``…) is skipped.
     licence: {"id", "title", "url"} (default Licence Ouverte 2.0).
     lineage: lineage statement; None -> a French statement built from the record.
     namespace: codeSpace of the unique resource identifier.
@@ -175,6 +176,7 @@ class IsoContext:
     platform_contact: dict = dataclasses.field(default_factory=lambda: dict(DEFAULT_PLATFORM_CONTACT))
     ca: dict | None = None
     resources: tuple | list = ()
+    resource_schemes: tuple = urls.DEFAULT_SCHEMES
     licence: dict = dataclasses.field(default_factory=lambda: dict(DEFAULT_LICENCE))
     lineage: str | None = None
     namespace: str = DEFAULT_NAMESPACE
@@ -430,7 +432,7 @@ def _facts(kind: str, record: dict, ctx: IsoContext) -> Facts:
     formats = []
     for resource in ctx.resources or ():
         url = clean_text(resource.get("url"))
-        if not url:
+        if not url or not urls.link_allowed(url, ctx.resource_schemes):
             continue
         links.append(Link(url, DOWNLOAD_PROTOCOL, _opt(resource.get("name")) or url.rsplit("/", 1)[-1],
                           _opt(resource.get("description")), "download"))

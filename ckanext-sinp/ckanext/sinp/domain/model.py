@@ -168,14 +168,19 @@ def parse_date(value) -> dt.date:
 
 
 def parse_boolean(value) -> bool:
+    """True/False from a JSON boolean, ``true``/``false`` (any case) or 1/0; anything else
+    (« oui », « on », « maybe »…) is refused rather than read as false."""
     if isinstance(value, bool):
         return value
-    text = str(value).strip().lower()
-    if text in ("true", "1", "oui", "vrai", "yes", "on"):
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    text = value.strip().lower() if isinstance(value, str) else None
+    if text in ("true", "1"):
         return True
-    if text in ("false", "0", "non", "faux", "no", "off"):
+    if text in ("false", "0"):
         return False
-    raise ValueError(f"« {value} » n'est pas une valeur oui/non (true ou false).")
+    shown = value if isinstance(value, str) else type(value).__name__
+    raise ValueError(f"« {str(shown)[:60]} » n'est pas une valeur booléenne : attendu true ou false.")
 
 
 def parse_decimal(value) -> float:

@@ -38,8 +38,9 @@ written. What is specific to the format, and only that, is coded here:
   names ``mtd_jdd_1_3_1.xsd`` or when it has an old identifier element; the old names are then
   preferred, otherwise the 1.3.10 names are. An element of the other version present as well
   is not read and is reported in ``MtdRecord.ignored``.
-* Elements are matched by **local name** whatever their namespace (1.3.10 documents use
-  ``http://inpn.mnhn.fr/mtd``; the namespace of the 1.3.1 ``mtdjdd:`` prefix is not known).
+* Elements are matched by **local name**; a record and its elements must be in the MTD namespace
+  (1.3.10 documents use ``http://inpn.mnhn.fr/mtd``; the 1.3.1 ``mtdjdd:`` prefix is read as
+  ``http://inpn.mnhn.fr``, supposed) or GML's: any other namespace, or none, refuses the document.
 
 Normalised form of a record (what :func:`parse_document` returns and what round-trips through
 :func:`to_xml`): only non-empty fields, plus ``type``; text stripped; codes as lists of strings
@@ -88,6 +89,10 @@ _PARSER_OPTIONS = safexml.PARSER_OPTIONS  # (tests check the settings)
 MTD_NS = "http://inpn.mnhn.fr/mtd"
 GML_NS = "http://www.opengis.net/gml/3.2"
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
+LEGACY_MTD_NS = "http://inpn.mnhn.fr"  # the 1.3.1 ``mtdjdd:`` prefix (supposed: no published schema)
+# namespaces of the elements of a record: MTD (1.3.10, 1.3.1) and GML (3.2, 3.1.1) for geometries
+RECORD_NAMESPACES = (MTD_NS, LEGACY_MTD_NS)
+INNER_NAMESPACES = (*RECORD_NAMESPACES, GML_NS, "http://www.opengis.net/gml")
 RECORD_ELEMENTS = {"ca": "CadreAcquisition", "jdd": "JeuDeDonnees"}
 KIND_OF_ELEMENT = {element: kind for kind, element in RECORD_ELEMENTS.items()}
 PREFIXES = {"ca": "ca", "jdd": "jdd"}
@@ -317,7 +322,23 @@ def _is_legacy(element, kind: str) -> bool:
     return any(_local(c) in old_ids for c in _children(element))
 
 
+def _check_namespaces(element, position: int) -> None:
+    """A record and its elements are in the MTD namespace (or GML's for geometries): an element of
+    another namespace is not MTD, whatever its local name."""
+    for node in element.iter():
+        if not isinstance(node.tag, str):
+            continue
+        namespace = etree.QName(node).namespace
+        allowed = RECORD_NAMESPACES if node is element else INNER_NAMESPACES
+        if namespace not in allowed:
+            where = f"« {_local(node)} » (enregistrement n° {position} du document)"
+            found = f"dans l'espace de noms « {namespace} »" if namespace else "sans espace de noms"
+            raise MtdError(f"Élément {where} {found} : un document MTD utilise l'espace de noms {MTD_NS} "
+                           "(ca:, jdd:) ; le document est refusé.")
+
+
 def _read_record(element, position: int) -> MtdRecord:
+    _check_namespaces(element, position)
     kind = KIND_OF_ELEMENT[_local(element)]
     legacy = _is_legacy(element, kind)
     reader = _Reader(element)

@@ -76,9 +76,13 @@ def _parse_xml(raw: bytes, encoding: str | None, label: str):
         root = etree.fromstring(raw, parser)
     except etree.XMLSyntaxError as err:
         line = err.lineno or (err.position[0] if err.position else "?")
-        raise XmlRefused(f"XML mal formé, ligne {line} : {err.msg}") from None
-    except (ValueError, LookupError) as err:  # e.g. an unknown encoding
-        raise XmlRefused(f"XML illisible : {err}") from None
+        column = err.position[1] if err.position else "?"
+        # libxml2's own message is English: the place of the error is what the user needs
+        raise XmlRefused(f"XML mal formé, ligne {line} : le document n'est pas du XML bien formé (vers la "
+                         f"colonne {column} : balise non fermée, caractère interdit, texte hors de l'élément "
+                         "racine…).") from None
+    except (ValueError, LookupError):  # e.g. an unknown encoding
+        raise XmlRefused("XML illisible : encodage inconnu ou document qui n'est pas du texte XML.") from None
     if root is None:
         raise XmlRefused("XML mal formé, ligne 1 : document vide.")
     docinfo = root.getroottree().docinfo

@@ -60,8 +60,12 @@ def get_actions():
     from ckanext.sinp.logic import (iso_actions, mtd_actions, occurrence_actions, oracles, protection_actions,
                                     taxon_actions)
 
-    return {
+    from ckanext.sinp.logic.strict_actions import with_input_guards
+    from ckanext.sinp.logic import visibility_actions
+
+    return with_input_guards({  # strict inputs: sinp_* and the chained core actions (logic/inputs.py)
         **oracles.get_actions(),  # package_show, resource_show…: « absent » and « forbidden » alike
+        **visibility_actions.get_actions(),  # tags, member_list, activity_diff: what the caller may read
         "package_delete": package_delete,
         "dataset_purge": dataset_purge,
         "sinp_mtd_import": mtd_actions.sinp_mtd_import,
@@ -83,4 +87,4 @@ def get_actions():
         "sinp_sensitivity_set": protection_actions.sinp_sensitivity_set,
         "sinp_territory_taxa": protection_actions.sinp_territory_taxa,
         "sinp_notification_list": protection_actions.sinp_notification_list,
-    }
+    })

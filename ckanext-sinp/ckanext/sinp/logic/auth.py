@@ -210,7 +210,9 @@ def resource_view_list(next_auth, context, data_dict):
 
 
 def get_auth_functions():
-    return {
+    from ckanext.sinp.logic import harvest_guard
+
+    return harvest_guard.with_harvest_auth({  # harvest sources and jobs: sysadmins only
         "sinp_mtd_import": sinp_mtd_import,
         "sinp_mtd_export": sinp_mtd_export,
         "sinp_iso_show": sinp_iso_show,
@@ -229,4 +231,4 @@ def get_auth_functions():
         "package_show": package_show,
         "resource_show": resource_show,
         "resource_view_list": resource_view_list,
-    }
+    })

@@ -9,7 +9,6 @@
 """
 from __future__ import annotations
 
-import json
 
 import ckan.plugins.toolkit as tk
 
@@ -82,8 +81,10 @@ def _is_source(context, name: str, data_dict) -> bool:
         return data_dict.get("type") == HARVEST_TYPE
     pkg = context.get("package")
     if pkg is None and isinstance(data_dict.get("id"), str):
-        pkg = context["model"].Package.get(data_dict["id"])
-    return pkg is not None and pkg.type == HARVEST_TYPE
+        import ckan.model as model
+
+        pkg = model.Package.get(data_dict["id"])
+    return pkg is not None and getattr(pkg, "type", None) == HARVEST_TYPE
 
 
 def _dataset_auth(name: str, what: str, previous):
@@ -134,6 +135,7 @@ def _check_create(context, data_dict) -> None:
     """A harvest source (a dataset of type ``harvest``, from ``harvest_source_create`` or the form)
     names a server that the guarded HTTP client may call."""
     if isinstance(data_dict, dict) and data_dict.get("type") == HARVEST_TYPE:
+        tk.check_access("package_create", dict(context), data_dict)  # a 403 before any word on the URL
         check_source_url(data_dict)
 
 
@@ -142,9 +144,12 @@ def _check_update(context, data_dict) -> None:
         return
     kind = data_dict.get("type")
     if kind is None and isinstance(data_dict.get("id"), str):
-        pkg = context["model"].Package.get(data_dict["id"])
+        import ckan.model as model
+
+        pkg = model.Package.get(data_dict["id"])
         kind = pkg.type if pkg is not None else None
     if kind == HARVEST_TYPE:
+        tk.check_access("package_update", dict(context), data_dict)
         check_source_url(data_dict)
 
 
@@ -173,6 +178,7 @@ def hide_source_fields(context, source: dict) -> dict:
         for key in HIDDEN_FIELDS:
             if key in source:
                 source[key] = ""
+        _drop_hidden_extras(source)
         status = source.get("status")
         if isinstance(status, dict):
             _hide_job_errors(status.get("last_job"))
@@ -188,17 +194,19 @@ def after_dataset_show(context, pkg_dict: dict) -> dict:
 
 def before_dataset_index(pkg_dict: dict) -> dict:
     """A source's URL and configuration are not searchable (``q=url:…`` would tell anyone what they
-    contain) nor stored in the index."""
+    contain). The stored dicts keep them (``package_show`` reads them back for sysadmins); search
+    results are filtered by ``after_dataset_search``."""
     if pkg_dict.get("type") != HARVEST_TYPE:
         return pkg_dict
-    pkg_dict.pop("url", None)
-    for field in ("data_dict", "validated_data_dict"):
-        if isinstance(pkg_dict.get(field), str):
-            stored = json.loads(pkg_dict[field])
-            for key in HIDDEN_FIELDS:
-                stored.pop(key, None)
-            pkg_dict[field] = json.dumps(stored)
+    for key in HIDDEN_FIELDS:  # the configuration is also an extra (``extras_config``, copied to ``text``)
+        pkg_dict.pop(key, None)
+        pkg_dict.pop(f"extras_{key}", None)
     return pkg_dict
+
+
+def _drop_hidden_extras(source: dict) -> None:
+    if isinstance(source.get("extras"), list):
+        source["extras"] = [e for e in source["extras"] if not (isinstance(e, dict) and e.get("key") in HIDDEN_FIELDS)]
 
 
 def _hide_job_errors(job) -> None:
@@ -223,7 +231,7 @@ def _current_user_name() -> str | None:
     try:
         user = tk.current_user
         return user.name if getattr(user, "is_authenticated", False) else None
-    except (RuntimeError, AttributeError):  # outside a request: no user
+    except Exception:  # noqa: BLE001 — outside a request (CLI, jobs) there is no user
         return None
 
 
@@ -253,6 +261,20 @@ def harvest_source_show_status(original_action, context, data_dict):
     return status
 
 
+@tk.chained_action
+def harvest_source_reindex(original_action, context, data_dict):
+    """ckanext-harvest 1.6.3 checks no auth here (anyone could reindex a source): sysadmins."""
+    tk.check_access("harvest_source_reindex", context, data_dict)
+    return original_action(context, data_dict)
+
+
+@tk.chained_action
+def harvest_abort_failed_jobs(original_action, context, data_dict):
+    """ckanext-harvest 1.6.3 checks no auth here (anyone could abort jobs): sysadmins."""
+    tk.check_access("harvest_job_abort", context, data_dict)
+    return original_action(context, data_dict)
+
+
 def with_harvest_guards(actions: dict) -> dict:
     """The plugin's actions, plus the checks of harvest sources (composed with the plugin's own
     chained ``package_create`` / ``package_update`` when there are some)."""
@@ -260,5 +282,6 @@ def with_harvest_guards(actions: dict) -> dict:
     out["package_create"] = _chain("package_create", _check_create, actions.get("package_create"))
     out["package_update"] = _chain("package_update", _check_update, actions.get("package_update"))
     out.update(harvest_source_list=harvest_source_list, harvest_source_show=harvest_source_show,
-               harvest_source_show_status=harvest_source_show_status)
+               harvest_source_show_status=harvest_source_show_status, harvest_source_reindex=harvest_source_reindex,
+               harvest_abort_failed_jobs=harvest_abort_failed_jobs)
     return out

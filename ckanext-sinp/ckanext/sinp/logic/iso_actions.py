@@ -4,6 +4,8 @@ from __future__ import annotations
 import ckan.plugins.toolkit as tk
 
 from ckanext.sinp.domain import iso
+from ckanext.sinp.logic import inputs
+from ckanext.sinp.logic import visibility
 from ckanext.sinp.logic.mtd_actions import _resolve
 
 
@@ -15,8 +17,9 @@ def sinp_iso_show(context, data_dict):
     """
     from ckanext.sinp.csw import sync
 
-    ref = _resolve(context, tk.get_or_bust(data_dict, "id"))
+    ref = _resolve(context, inputs.identifier(data_dict, "id"))
     pkg = tk.get_action("package_show")(context, {"id": ref})
     if pkg.get("type") not in ("ca", "jdd"):
         raise tk.ValidationError({"id": ["Seuls les cadres d'acquisition et jeux de données ont une fiche ISO 19139."]})
-    return iso.to_iso19139(pkg["type"], pkg, sync.context_for(pkg)).decode("utf-8")
+    ctx = sync.context_for(pkg)
+    return iso.to_iso19139(pkg["type"], visibility.without_hidden_ca(pkg, ctx.ca), ctx).decode("utf-8")

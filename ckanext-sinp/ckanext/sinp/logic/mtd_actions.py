@@ -10,7 +10,7 @@ import logging
 import ckan.plugins.toolkit as tk
 
 from ckanext.sinp.domain import mtd
-from ckanext.sinp.logic import oracles, queries
+from ckanext.sinp.logic import inputs, oracles, queries
 from ckanext.sinp.logic import records as writer
 from ckanext.sinp.logic.validators import READABLE_CA_CACHE
 
@@ -30,6 +30,8 @@ def _read_input(data_dict) -> bytes:
     if not text:
         raise tk.ValidationError({"xml": ["Fournissez le document MTD : paramètre « xml » (texte) "
                                           "ou fichier « upload »."]})
+    if not isinstance(text, (str, bytes)):
+        raise tk.ValidationError({"xml": [f"« xml » doit être le texte du document MTD, pas {inputs.type_name(text)}."]})
     return text.encode("utf-8") if isinstance(text, str) else text
 
 
@@ -45,7 +47,7 @@ def sinp_mtd_import(context, data_dict):
     The document is refused as a whole (HTTP 409, French messages naming the record and the
     field) if any record is invalid; nothing is stored then.
     """
-    owner_org = tk.get_or_bust(data_dict, "owner_org")
+    owner_org = inputs.identifier(data_dict, "owner_org")
     tk.check_access("sinp_mtd_import", context, data_dict)
     model = context["model"]
     raw = _read_input(data_dict)
@@ -118,7 +120,7 @@ def _describe(rec, err) -> list[str]:
 @tk.side_effect_free
 def sinp_mtd_export(context, data_dict):
     """The record ``id`` (a package id or name, or a SINP UUID) as an INPN MTD XML document (text)."""
-    package_id = _resolve(context, tk.get_or_bust(data_dict, "id"))
+    package_id = _resolve(context, inputs.identifier(data_dict, "id"))
     tk.check_access("sinp_mtd_export", context, {"id": package_id})
     pkg = tk.get_action("package_show")(context, {"id": package_id})
     if pkg.get("type") not in ("ca", "jdd"):

@@ -17,7 +17,7 @@ import ckan.plugins.toolkit as tk
 
 from ckanext.sinp.domain import protection
 from ckanext.sinp.logic import access as sinp_access
-from ckanext.sinp.logic import oracles
+from ckanext.sinp.logic import inputs, oracles
 from ckanext.sinp.occurrences import processor, store
 
 MASKED = "(masqué)"
@@ -36,22 +36,13 @@ def mask_locating(error: dict) -> dict:
 MAX_LIMIT = 1000
 
 
-def _int(data_dict, key, default, minimum=0, maximum=None):
-    value = data_dict.get(key, default)
-    try:
-        value = int(value)
-    except (TypeError, ValueError):
-        raise tk.ValidationError({key: [f"« {value} » n'est pas un nombre entier."]})
-    if value < minimum or (maximum is not None and value > maximum):
-        bound = f"entre {minimum} et {maximum}" if maximum is not None else f"au moins {minimum}"
-        raise tk.ValidationError({key: [f"La valeur doit être {bound}."]})
-    return value
+_int = inputs.integer  # (data_dict, key, default, minimum=0, maximum=2**31-1): strict, bounded
 
 
 def _resource_and_jdd(context, data_dict):
     """The resource and its package; an unknown resource and one the caller may not read give the
     same 404 (``oracles``)."""
-    resource_id = tk.get_or_bust(data_dict, "resource_id")
+    resource_id = inputs.identifier(data_dict, "resource_id")
     resource, pkg = oracles.readable_resource(context, resource_id)
     if pkg.type != "jdd":
         raise tk.ValidationError({"resource_id": ["Cette ressource n'appartient pas à un jeu de données SINP."]})
@@ -89,8 +80,8 @@ def sinp_qc_report_show(context, data_dict):
         deposit = store.get_deposit(conn, resource.id)
         if deposit is None:
             raise tk.ObjectNotFound("Aucun contrôle pour cette ressource (ce n'est pas un dépôt d'occurrences).")
-        errors, total = store.errors_page(conn, resource.id, offset, limit, data_dict.get("code"),
-                                          data_dict.get("column"), data_dict.get("category"))
+        filters = [inputs.text(data_dict, k, max_length=200) for k in ("code", "column", "category")]
+        errors, total = store.errors_page(conn, resource.id, offset, limit, *filters)
     summary = deposit.get("summary") or {}
     producer = sinp_access.is_producer(sinp_access.user_of(context), pkg) or context.get("ignore_auth")
     if not producer:  # a chef de file: what would locate an observation is masked
@@ -131,6 +122,7 @@ def sinp_qc_report_show(context, data_dict):
 def _jdd(context, ref):
     """The JDD ``ref`` (id, name or SINP UUID); unknown, deleted or not readable by the caller: the
     same 404 (``oracles``)."""
+    ref = inputs.check_identifier(ref, "jdd")
     return oracles.readable_package(context, ref, "jdd", oracles.JDD_NOT_FOUND, deleted=False)
 
 
@@ -141,7 +133,7 @@ def _date(data_dict, key):
     try:
         return dt.date.fromisoformat(str(value))
     except ValueError:
-        raise tk.ValidationError({key: [f"« {value} » n'est pas une date AAAA-MM-JJ."]})
+        raise tk.ValidationError({key: [f"« {inputs.quote(value)} » n'est pas une date AAAA-MM-JJ."]})
 
 
 def _bbox(value):
@@ -178,7 +170,7 @@ def sinp_occurrence_search(context, data_dict):
     :returns: {"type": "FeatureCollection", "total": n, "features": [...]}; each feature's
         ``niveauDiffusion`` says what the caller got (precise, commune, maille, departement)
     """
-    pkg = _jdd(context, tk.get_or_bust(data_dict, "jdd"))
+    pkg = _jdd(context, inputs.identifier(data_dict, "jdd"))
     tk.check_access("sinp_occurrence_search", context, {"id": pkg.id})
     filters = _filters(data_dict)
     limit = _int(data_dict, "limit", 100, 0, MAX_LIMIT)
@@ -195,7 +187,7 @@ EXPORT_MAX = 200_000
 def export_rows(context, data_dict, batch: int = 5000):
     """(pkg, total, iterator of features) of ``sinp_occurrence_search`` without the page limit
     (at most ``ckanext.sinp.export.max_rows``): the exports apply exactly the same blurring."""
-    pkg = _jdd(context, tk.get_or_bust(data_dict, "jdd"))
+    pkg = _jdd(context, inputs.identifier(data_dict, "jdd"))
     tk.check_access("sinp_occurrence_export", context, {"id": pkg.id})
     filters = _filters(data_dict)
     access = sinp_access.access_for(context, [pkg.id])
@@ -223,7 +215,7 @@ def export_rows(context, data_dict, batch: int = 5000):
 def sinp_occurrence_stats(context, data_dict):
     """What the occurrences of a JDD say about it, as the caller may see them: count, date range,
     extent, taxa, taxon groups, validation levels, how many are blurred."""
-    pkg = _jdd(context, tk.get_or_bust(data_dict, "jdd"))
+    pkg = _jdd(context, inputs.identifier(data_dict, "jdd"))
     tk.check_access("sinp_occurrence_search", context, {"id": pkg.id})
     access = sinp_access.access_for(context, [pkg.id])
     with model.meta.engine.connect() as conn:
@@ -234,7 +226,7 @@ def sinp_jdd_apply_extent(context, data_dict):
     """Writes the extent of a JDD's occurrences into its metadata (borne_ouest/sud/est/nord): the
     extent the public may know (blurred geometries; the territory when some occurrences are
     diffused at the département only), since the metadata is published."""
-    pkg = _jdd(context, tk.get_or_bust(data_dict, "jdd"))
+    pkg = _jdd(context, inputs.identifier(data_dict, "jdd"))
     tk.check_access("package_update", context, {"id": pkg.id})
     with model.meta.engine.connect() as conn:
         bbox = store.public_extent(conn, pkg.id)

@@ -19,18 +19,15 @@ from sqlalchemy import text
 
 from ckanext.sinp.domain import protection
 from ckanext.sinp.logic import access as sinp_access
+from ckanext.sinp.logic import inputs
 from ckanext.sinp.logic.occurrence_actions import _bbox, _date, _int, _jdd
 from ckanext.sinp.occurrences import protection_store, store
 
 MAX_POLYGON_BYTES = 2_000_000
 
 
-def _list(value) -> list[str]:
-    if value in (None, ""):
-        return []
-    if isinstance(value, str):
-        value = [v for v in value.replace(";", ",").split(",")]
-    return [str(v).strip() for v in value if str(v).strip()]
+def _list(value, key: str = "ids") -> list[str]:
+    return inputs.text_list(value, key)
 
 
 def _reindex_private_jdd() -> None:
@@ -57,10 +54,10 @@ def sinp_chef_de_file_set(context, data_dict):
     :param departements: INSEE codes of départements, empty = all
     """
     tk.check_access("sinp_chef_de_file_set", context, data_dict)
-    org = model.Group.get(tk.get_or_bust(data_dict, "organization"))
+    org = model.Group.get(inputs.identifier(data_dict, "organization"))
     if org is None or not org.is_organization or org.state != "active":
         raise tk.ObjectNotFound("Organisation introuvable.")
-    groupes, deps = _list(data_dict.get("groupes")), _list(data_dict.get("departements"))
+    groupes, deps = _list(data_dict.get("groupes"), "groupes"), _list(data_dict.get("departements"), "departements")
     errors = {}
     known_groups = _known_groups()
     unknown = [g for g in groupes if known_groups and g not in known_groups]
@@ -82,7 +79,7 @@ def sinp_chef_de_file_set(context, data_dict):
 
 def sinp_chef_de_file_delete(context, data_dict):
     tk.check_access("sinp_chef_de_file_set", context, data_dict)
-    org = model.Group.get(tk.get_or_bust(data_dict, "organization"))
+    org = model.Group.get(inputs.identifier(data_dict, "organization"))
     if org is None:
         raise tk.ObjectNotFound("Organisation introuvable.")
     with model.meta.engine.begin() as conn:
@@ -161,7 +158,9 @@ def _selection(context, data_dict, user) -> tuple[str, dict, str]:
             params[key] = value
             conds.append(cond)
     if data_dict.get("niv_val_actuel") not in (None, ""):
-        params["current"] = str(data_dict["niv_val_actuel"])
+        current = data_dict["niv_val_actuel"]
+        params["current"] = (str(current) if type(current) is int
+                             else inputs.check_text(current, "niv_val_actuel", max_length=10))
         conds.append("o.niv_val = :current")
     if not conds:
         raise tk.ValidationError({"ids": ["Désignez les observations (ids) ou un filtre (jdd, cd_nom, bbox, dates)."]})
@@ -189,7 +188,7 @@ def sinp_validation_set(context, data_dict):
     if level not in protection.MANUAL_LEVELS:
         raise tk.ValidationError({"niv_val": ["Niveau de validation attendu : 1 (Certain - très probable), "
                                               "2 (Probable), 3 (Douteux), 4 (Invalide) ou 5 (Non réalisable)."]})
-    comment = (data_dict.get("commentaire") or "").strip() or None
+    comment = (inputs.text(data_dict, "commentaire", "", max_length=5000)).strip() or None
     where, params, described = _selection(context, data_dict, user)
     uuids = _list(data_dict.get("ids") or data_dict.get("id_sinp_occtax"))
     organisme = ", ".join(g.title for g in user.get_groups("organization")) if user else None
@@ -220,7 +219,7 @@ def sinp_validation_set(context, data_dict):
 @tk.side_effect_free
 def sinp_validation_history(context, data_dict):
     """Every validation decision of an observation (who, when, level, type, scale, comment)."""
-    uuid = str(tk.get_or_bust(data_dict, "id_sinp_occtax")).strip().upper()
+    uuid = inputs.identifier(data_dict, "id_sinp_occtax").upper()
     with model.meta.engine.connect() as conn:
         row = conn.execute(text("SELECT package_id, id_sinp_occtax FROM sinp_occurrence "
                                 "WHERE upper(id_sinp_occtax) = :u"), {"u": uuid}).first()
@@ -303,9 +302,10 @@ def sinp_sensitivity_set(context, data_dict):
     level = str(data_dict.get("sensi_niveau", "")).strip()
     if level not in ("0", "1", "2", "3", "4"):
         raise tk.ValidationError({"sensi_niveau": ["Niveau de sensibilité attendu : 0 à 4."]})
-    uuid = str(tk.get_or_bust(data_dict, "id_sinp_occtax")).strip().upper()
+    uuid = inputs.identifier(data_dict, "id_sinp_occtax").upper()
+    comment = inputs.text(data_dict, "commentaire", "", max_length=5000).strip()
     params = {"u": uuid, "level": level,
-              "ref": f"Décision manuelle : {(data_dict.get('commentaire') or '').strip() or 'sans commentaire'}"}
+              "ref": f"Décision manuelle : {comment or 'sans commentaire'}"}
     where = "upper(o.id_sinp_occtax) = :u"
     if not (context.get("ignore_auth") or user.sysadmin):
         where += " AND " + protection_store.scope_sql(list(sinp_access.chef_scopes(user).values()), params)
@@ -357,7 +357,46 @@ def _polygon_wkt(value) -> str:
                                                "(longitude, latitude), pas en Lambert-93."]})
     if not geom.is_valid:
         geom = geom.buffer(0)
-    return geom.wkt
+    return _clip_to_region(geom).wkt
+
+
+# margin around the region's outline (degrees): blurred cells and départements of its edges overlap it
+REGION_MARGIN = 0.25
+# without a loaded outline (`ckan sinp geo-load territoire`): metropolitan France and Corsica
+FALLBACK_REGION = (-5.8, 41.0, 10.0, 51.5)
+
+
+def region_bbox() -> tuple[float, float, float, float]:
+    """The bounding box of the platform's territory (``sinp_territoire``) widened by REGION_MARGIN."""
+    with model.meta.engine.connect() as conn:
+        if not sa.inspect(conn).has_table("sinp_territoire"):
+            return FALLBACK_REGION
+        row = conn.execute(text("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) "
+                                "FROM (SELECT ST_Extent(geom) AS e FROM sinp_territoire) AS x")).first()
+    if row is None or row[0] is None:
+        return FALLBACK_REGION
+    w, s, e, n = row
+    return (max(-180.0, w - REGION_MARGIN), max(-90.0, s - REGION_MARGIN),
+            min(180.0, e + REGION_MARGIN), min(90.0, n + REGION_MARGIN))
+
+
+def _clip_to_region(geom):
+    """The polygon clipped to the region's bounding box: a polygon drawn larger than the region (the
+    whole world) asks nothing more of it, and PostGIS's geography refuses edges of 180° or more."""
+    from shapely.geometry import box
+
+    region = box(*region_bbox())
+    if region.contains(geom):
+        return geom
+    clipped = geom.intersection(region)
+    if clipped.geom_type == "GeometryCollection":
+        from shapely.ops import unary_union
+
+        clipped = unary_union([g for g in clipped.geoms if g.geom_type in ("Polygon", "MultiPolygon")])
+    if clipped.is_empty or clipped.geom_type not in ("Polygon", "MultiPolygon"):
+        raise tk.ValidationError({"polygone": ["Le polygone est entièrement hors du territoire de la plateforme : "
+                                               "dessinez-le sur la région."]})
+    return clipped
 
 
 @tk.side_effect_free

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ckan.plugins.toolkit as tk
 
+from ckanext.sinp.logic import inputs
 from ckanext.sinp.referentials import store
 
 
@@ -16,15 +17,10 @@ def sinp_taxon_search(context, data_dict):
         valid names first
     """
     tk.check_access("sinp_taxon_search", context, data_dict)
-    q = (data_dict.get("q") or "").strip()
-    try:
-        limit = int(data_dict.get("limit", 20))
-    except (TypeError, ValueError):
-        raise tk.ValidationError({"limit": ["« limit » doit être un nombre entier entre 1 et 100."]})
-    if not 1 <= limit <= 100:
-        raise tk.ValidationError({"limit": ["« limit » doit être un nombre entier entre 1 et 100."]})
+    q = inputs.text(data_dict, "q", "").strip()
     if len(q) > 200:
         raise tk.ValidationError({"q": ["La recherche est limitée à 200 caractères."]})
+    limit = inputs.integer(data_dict, "limit", 20, 1, 100)
     model = context["model"]
     with model.meta.engine.connect() as conn:
         return store.search_taxa(conn, q, limit)
