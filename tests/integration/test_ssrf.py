@@ -28,46 +28,17 @@ from ckanext.harvest.tests.lib import run_harvest_job
 
 from ckanext.sinp_harvesters.csw import SinpCswHarvester
 from ckanext.sinp_harvesters.mtd import SinpMtdHarvester
+from recorder import Recorder
 from tests.integration.test_sinp_records import CA, Api, _ca, _jdd
 
 REFUSED = "Adresse refusée : seuls les serveurs publics en http(s) peuvent être interrogés."
 SECRET = "jeton-secret-4242"
 
 
-class Recorder:
-    """A listening socket on 127.0.0.1 that counts the connections it receives (Solr's stand-in)."""
-
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.connections = 0
-        self._stop = False
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self):
-        while not self._stop:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            self.connections += 1
-            conn.close()
-
-    def close(self):
-        self._stop = True
-        self._thread.join()
-        self.sock.close()
-
-
 @pytest.fixture
 def solr_standin():
-    rec = Recorder()
-    yield rec
-    rec.close()
+    with Recorder() as rec:
+        yield rec
 
 
 @contextlib.contextmanager
@@ -174,7 +145,7 @@ def test_only_sysadmins_create_run_or_clear_harvest_sources(org, members):
             assert "Seuls les administrateurs de la plateforme peuvent" in answer["error"]["message"], answer
     assert HarvestSource.get(source["id"]).url == "http://127.0.0.1:18001/csw"
     assert model.Package.get(source["id"]).state == "active"
-    assert members["sysadmin"].ok("harvest_job_create", source_id=source["id"])["status"] == "New"
+    assert members["sysadmin"].ok("harvest_job_create", source_id=source["id"], run=False)["status"] == "New"
     assert len(members["sysadmin"].ok("harvest_job_list")) == 1
 
 

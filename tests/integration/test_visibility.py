@@ -45,7 +45,7 @@ def _secret_in(text: str) -> bool:
 
 
 @pytest.fixture
-def people(app, clean_db, clean_index):
+def people(app, clean_db, clean_index, jobs_worker):
     editor = factories.UserWithToken()
     org = factories.Organization(users=[{"name": editor["name"], "capacity": "editor"}], title="LPO BFC")
     other = factories.UserWithToken()
@@ -152,7 +152,6 @@ def test_the_private_versions_of_a_published_record_stay_private(people, path, d
     monkeypatch.setitem(ckan_config, "ckan.auth.public_activity_stream_detail", detail)
     pkg, res = path(people)
     people.api["other"].ok("follow_dataset", id=pkg["id"])
-    _wait_for_background_jobs()
     history = people.api["editor"].ok("package_activity_list", id=pkg["id"], limit=100)
     activity_ids = [a["id"] for a in history]
     # the producer keeps the whole history, the versions with the place included
@@ -278,7 +277,7 @@ def _ca_traces(text: str, ca: dict) -> list[str]:
     return [t for t in (CA_START, CA_END, ca["sinp_uuid"], ca["title"], '"2012"', '"2013"') if t in text]
 
 
-def test_a_public_jdd_under_a_private_ca_publishes_none_of_the_ca(people, jobs_worker, test_csw):
+def test_a_public_jdd_under_a_private_ca_publishes_none_of_the_ca(people, test_csw):
     api = people.api["editor"]
     ca = api.ok("package_create", **{**copy.deepcopy(CA), "name": f"ca-{uuid.uuid4().hex[:8]}", "private": True,
                                      "title": "Programme confidentiel des carrières", "owner_org": people.org["id"],
@@ -313,7 +312,7 @@ def test_a_public_jdd_under_a_private_ca_publishes_none_of_the_ca(people, jobs_w
     assert not leaks
 
 
-def test_a_private_jdd_keeps_the_period_of_its_organisations_private_ca(people, jobs_worker):
+def test_a_private_jdd_keeps_the_period_of_its_organisations_private_ca(people):
     api = people.api["editor"]
     ca = api.ok("package_create", **{**copy.deepcopy(CA), "name": f"ca-{uuid.uuid4().hex[:8]}", "private": True,
                                      "owner_org": people.org["id"], "date_lancement": CA_START,

@@ -5,51 +5,21 @@ import contextlib
 import gzip
 import http.server
 import socket
+import sys
 import threading
 
 import pytest
 
 from ckanext.sinp import guarded_http as gh
+from tests.conftest import ROOT
+
+SUPPORT = ROOT / "tests" / "integration" / "support"
+if str(SUPPORT) not in sys.path:
+    sys.path.insert(0, str(SUPPORT))
+
+from recorder import Recorder  # noqa: E402
 
 REFUSED = "Adresse refusée : seuls les serveurs publics en http(s) peuvent être interrogés."
-
-
-class Recorder:
-    """A listening socket that only records who connected (a stand-in for Solr or Redis)."""
-
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.connections = 0
-        self._stop = False
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self):
-        while not self._stop:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            self.connections += 1
-            conn.close()
-
-    def close(self):
-        self._stop = True
-        self._thread.join()
-        self.sock.close()
-
-
-@contextlib.contextmanager
-def recorder():
-    rec = Recorder()
-    try:
-        yield rec
-    finally:
-        rec.close()
 
 
 @contextlib.contextmanager
@@ -179,7 +149,7 @@ def test_a_request_to_an_allowed_server_gets_its_answer_and_sends_the_host_name(
 
 
 def test_a_refused_address_is_never_contacted():
-    with recorder() as solr:
+    with Recorder() as solr:
         for url in (f"http://127.0.0.1:{solr.port}/solr/admin/cores?action=UNLOAD&core=ckan",
                     f"http://2130706433:{solr.port}/", f"http://[::ffff:127.0.0.1]:{solr.port}/"):
             with pytest.raises(gh.GuardedHttpError) as err:
@@ -189,7 +159,7 @@ def test_a_refused_address_is_never_contacted():
 
 
 def test_each_redirect_is_checked_again():
-    with recorder() as solr, server({"/csw": (302, {"Location": f"http://127.0.0.1:{solr.port}/solr/admin"}, b""),
+    with Recorder() as solr, server({"/csw": (302, {"Location": f"http://127.0.0.1:{solr.port}/solr/admin"}, b""),
                                      "/rel": (301, {"Location": "/csw"}, b"")}) as (port, seen):
         client = gh.GuardedClient(settings(f"127.0.0.1:{port}"))  # the first hop only is allowed
         with pytest.raises(gh.GuardedHttpError) as err:
