@@ -43,7 +43,7 @@ this.ckan.module("sinp-occurrence-map", function () {
             },
             onEachFeature: function (feature, leafletLayer) {
               var props = feature.properties || {};
-              leafletLayer.bindPopup("<em>" + (props.nomCite || "") + "</em><br>" + (props.dateDebut || "") + "<br>Diffusion : " + props.niveauDiffusion + "<br>Validation : " + props.statutValidation);
+              leafletLayer.bindPopup(function () { return popupContent(props); });
             }
           }).addTo(map);
           if (layer.getLayers().length) { map.fitBounds(layer.getBounds(), {maxZoom: 13}); }
