@@ -11,6 +11,7 @@ from __future__ import annotations
 
 
 import ckan.plugins.toolkit as tk
+from ckan.logic import auth_audit_exempt
 
 from ckanext.sinp import guarded_http
 
@@ -237,12 +238,14 @@ def _current_user_name() -> str | None:
 
 @tk.chained_action
 @tk.side_effect_free
+@auth_audit_exempt  # as upstream: public, no auth call of its own
 def harvest_source_list(original_action, context, data_dict):
     return [hide_source_fields(context, source) for source in original_action(context, data_dict)]
 
 
 @tk.chained_action
 @tk.side_effect_free
+@auth_audit_exempt  # as upstream: the auth is package_show's
 def harvest_source_show(original_action, context, data_dict):
     """Looking a source up by its URL is for sysadmins (otherwise anyone could test guesses)."""
     if (data_dict or {}).get("url") and not (data_dict or {}).get("id") and not _sees_sources(context):
