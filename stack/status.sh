@@ -22,7 +22,7 @@ for name in solr redis ckan ckan-worker harvest-gather harvest-fetch pycsw; do
     case ${state%% *} in
         running)
             # resident memory of the process group (gunicorn workers included), in MiB
-            rss=$(ps -o rss= -g "$pid" 2>/dev/null | awk '{s+=$1} END {print int(s/1024)}')
+            rss=$( (ps -o rss= -g "$pid" 2>/dev/null || true) | awk '{s+=$1} END {print int(s/1024)}')
             total=$((total + rss))
             if health "$name"; then
                 printf '  %-15s running  pid %-7s %5s MiB\n' "$name" "$pid" "$rss"
@@ -37,7 +37,8 @@ for name in solr redis ckan ckan-worker harvest-gather harvest-fetch pycsw; do
         foreign) printf '  %-15s stopped  (died: pid %s now belongs to another program)\n' "$name" "$pid"; rc=3 ;;
     esac
 done
-pg=$(ps -o rss= -u postgres 2>/dev/null | awk '{s+=$1} END {print int(s/1024)}')
+# `ps -u postgres` fails when there is no such user yet (PostgreSQL not installed): count 0
+pg=$( (ps -o rss= -u postgres 2>/dev/null || true) | awk '{s+=$1} END {print int(s/1024)}')
 if pg_isready -q -h "$PGHOST" -p "$PGPORT"; then pg_state=running; else pg_state=stopped; rc=3; fi
 printf '  %-15s %s  (all postgres processes: %s MiB RSS)\n' postgres "$pg_state" "$pg"
 printf '  total (without PostgreSQL): %s MiB RSS\n' "$total"
