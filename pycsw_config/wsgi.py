@@ -41,9 +41,10 @@ request nor from the WSGI environ (pycsw's PYCSW_CONFIG / PYCSW_ROOT are not
 used): it builds the configuration object itself and hands it to
 ``pycsw.server.Csw``. On top of that, every query parameter whose decoded
 name contains "config" (any case) is removed from QUERY_STRING before pycsw
-parses it. A startPosition or maxRecords that is not a non-negative integer gets
-an OWS ExceptionReport (InvalidParameterValue) here: pycsw 2.6.2 converts
-maxRecords with an unguarded int() (``maxRecords=1e20`` was a 500).
+parses it. A startPosition or maxRecords that is not a non-negative integer (or a
+startPosition of more than 9 digits) gets an OWS ExceptionReport
+(InvalidParameterValue) here: pycsw 2.6.2 converts maxRecords with an
+unguarded int() (``maxRecords=1e20`` was a 500). A huge maxRecords is capped.
 
 Paging order: pycsw 2.6.2 applies no ORDER BY unless the client sends SortBy,
 and has no stable-sort option. This module patches
@@ -357,9 +358,27 @@ def invalid_paging(query_string):
         name, _, value = part.partition('=')
         name = unquote_plus(name).strip().lower()
         value = unquote_plus(value).strip()
-        if name in PAGING_PARAMS and not (value.isascii() and value.isdigit() and len(value) <= 9):
+        if name not in PAGING_PARAMS:
+            continue
+        digits = value.isascii() and value.isdigit()
+        # a huge maxRecords is only greedy: it is capped (``cap_max_records``), as pycsw caps it
+        if not digits or (name == 'startposition' and len(value) > 9) or len(value) > 100:
             return name, value
     return None
+
+
+def cap_max_records(query_string, cap=999999999):
+    """The query string with a maxRecords above ``cap`` set to ``cap`` (pycsw then applies its own
+    ``maxrecords``): a harvester asking for ``maxRecords=1000000000`` gets a page, not an error."""
+    parts = []
+    for part in query_string.split('&'):
+        name, sep, value = part.partition('=')
+        if unquote_plus(name).strip().lower() == 'maxrecords':
+            value_text = unquote_plus(value).strip()
+            if value_text.isascii() and value_text.isdigit() and int(value_text) > cap:
+                part = name + sep + str(cap)
+        parts.append(part)
+    return '&'.join(parts)
 
 
 def _exception_report(start_response, code, locator, text):
@@ -447,6 +466,7 @@ def application(environ, start_response):
     if paging is not None:
         return _exception_report(start_response, 'InvalidParameterValue', paging[0],
                                  'Invalid %s: a non-negative integer is expected' % paging[0])
+    env['QUERY_STRING'] = cap_max_records(env['QUERY_STRING'])
     env['REQUEST_METHOD'] = 'GET' if method == 'HEAD' else method
     for key in ('PYCSW_CONFIG', 'PYCSW_ROOT', 'local.app_root'):
         env.pop(key, None)

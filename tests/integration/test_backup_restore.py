@@ -104,6 +104,7 @@ def catalogue(app, clean_db, clean_index, jobs_worker, test_csw):
     assert (report["status"], report["rows_accepted"], report["rows_rejected"]) == ("done", 12, 1)
     resource = api.ok("resource_show", id=resource["id"])
     _wait(lambda: _hits(test_csw) == "2")  # the CSW sync of the public CA and JDD has run
+    _wait_for_background_jobs()  # and every later one (the deposit's extent changes the JDD's record)
     return app, api, [ca, public_jdd, private_jdd], resource, public_jdd, content.encode("utf-8")
 
 

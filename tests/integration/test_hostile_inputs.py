@@ -423,7 +423,9 @@ case("csw-getdomain-evil", "csw_get", "GetDomain",
      {"service": "CSW", "version": "2.0.2", "request": "GetDomain", "PropertyName": "evil'; --"}, status=200)
 for name, value in {"max-float": "1.5", "max-huge": "99999999999999999999", "start-exp": "1e3"}.items():
     key = "maxRecords" if name.startswith("max") else "startPosition"
-    case(f"csw-getrecords-{name}", "csw_get", "GetRecords", {**CSW, key: value})
+    # a huge maxRecords is only greedy: capped, it gets a page (harvesters send maxRecords=1000000000)
+    case(f"csw-getrecords-{name}", "csw_get", "GetRecords", {**CSW, key: value},
+         status=200 if name == "max-huge" else None)
 CSW_POST = '<?xml version="1.0"?>\n'
 for name, body in {
     "xxe": CSW_POST + '<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><csw:GetRecords '

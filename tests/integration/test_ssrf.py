@@ -32,7 +32,7 @@ from recorder import Recorder
 from tests.integration.test_sinp_records import CA, Api, _ca, _jdd
 
 REFUSED = "Adresse refusée : seuls les serveurs publics en http(s) peuvent être interrogés."
-SECRET = "jeton-secret-4242"
+SECRET = "zq7jetonpartenaire"
 
 
 @pytest.fixture
@@ -320,8 +320,8 @@ def test_a_legacy_hostile_link_is_neither_shown_nor_published_and_its_download_i
     api, org = producer
     ca = _ca(api, org, private=False)
     good = api.ok("resource_create", package_id=ca["id"], url="https://www.exemple.fr/donnees.csv", name="Bon")
-    legacy = model.Resource(package_id=ca["id"], url="javascript:alert(document.domain)", name="Piège ancien",
-                            position=1)
+    legacy = model.Resource(package_id=ca["id"], url="javascript:alert(document.domain)", name="Piège ancien")
+    legacy.position = 1
     model.Session.add(legacy)
     model.Session.commit()
     search.rebuild(ca["id"])

@@ -9,6 +9,7 @@
 """
 from __future__ import annotations
 
+import json
 
 import ckan.plugins.toolkit as tk
 from ckan.logic import auth_audit_exempt
@@ -176,6 +177,11 @@ def hide_source_fields(context, source: dict) -> dict:
     """A harvest source (dataset of type ``harvest`` or ckanext-harvest's source dict) without its
     URL, configuration and jobs' error reports, for whoever is not a sysadmin."""
     if isinstance(source, dict) and not _sees_sources(context):
+        # ckanext-harvest's show schema also copies each key of the configuration to the top level
+        # (``harvest_source_convert_from_config``): those copies go with it
+        for key in _config_keys(source.get("config")):
+            if key not in _SOURCE_FIELDS:
+                source.pop(key, None)
         for key in HIDDEN_FIELDS:
             if key in source:
                 source[key] = ""
@@ -185,6 +191,24 @@ def hide_source_fields(context, source: dict) -> dict:
             _hide_job_errors(status.get("last_job"))
         _hide_job_errors(source.get("last_job_status"))
     return source
+
+
+# the fields of a source itself, never removed as copies of its configuration's keys
+_SOURCE_FIELDS = frozenset({"id", "name", "title", "type", "notes", "url", "config", "source_type", "owner_org",
+                            "organization", "frequency", "state", "private", "status", "extras", "creator_user_id",
+                            "metadata_created", "metadata_modified", "active", "publisher_id", "user_id"})
+
+
+def _config_keys(config) -> list[str]:
+    if isinstance(config, dict):
+        return list(config)
+    if isinstance(config, str) and config.strip():
+        try:
+            parsed = json.loads(config)
+        except ValueError:
+            return []
+        return list(parsed) if isinstance(parsed, dict) else []
+    return []
 
 
 def after_dataset_show(context, pkg_dict: dict) -> dict:
