@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help install run up down restart status test test-unit logs clean backup restore
+.PHONY: help install run up down restart status test test-unit lint format logs clean backup restore
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -29,6 +29,12 @@ test:  ## unit tests, then the whole suite against the running services (started
 
 test-unit:  ## unit tests only (no services)
 	@bash stack/install.sh && var/venv/ckan/bin/pytest -p no:ckan -p no:ckan_fixtures -q tests/unit
+
+lint:  ## ruff: lint and format check of the whole tree (settings in pyproject.toml)
+	@bash stack/install.sh && var/venv/ckan/bin/ruff check . && var/venv/ckan/bin/ruff format --check .
+
+format:  ## ruff: fix what can be fixed safely and format the whole tree
+	@bash stack/install.sh && var/venv/ckan/bin/ruff check --fix . && var/venv/ckan/bin/ruff format .
 
 backup:  ## write one archive (database, uploaded files, secrets) to backups/; prints its path
 	@bash stack/backup.sh

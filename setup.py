@@ -3,6 +3,7 @@
 The extension code lives in ``ckanext-sinp/`` (package ``ckanext.sinp``); the
 harvesters in ``harvesters/`` (package ``ckanext.sinp_harvesters``).
 """
+
 from setuptools import find_namespace_packages, setup
 
 setup(

@@ -3,6 +3,7 @@
 The benchmarks write to the *test* database and Solr core (var/test.ini), never to the demo
 catalogue; do not run them while `make test` runs.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -51,10 +52,11 @@ def reset_catalogue():
 
 def percentiles(samples: list[float]) -> dict:
     ordered = sorted(samples)
+
     def pct(p):
         return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
-    return {"p50": statistics.median(ordered), "p95": pct(95), "min": ordered[0], "max": ordered[-1],
-            "n": len(ordered)}
+
+    return {"p50": statistics.median(ordered), "p95": pct(95), "min": ordered[0], "max": ordered[-1], "n": len(ordered)}
 
 
 def machine() -> str:
@@ -63,8 +65,11 @@ def machine() -> str:
 
 def write_section(name: str, body: str) -> None:
     """Replaces the section ``name`` of BENCHMARKS.md (between markers) with ``body``."""
-    text = BENCHMARKS.read_text(encoding="utf-8") if BENCHMARKS.exists() else \
-        "# Benchmarks\n\nFigures written by the scripts in `bench/` (see bench/README.md). Re-run a script to update its section.\n"
+    text = (
+        BENCHMARKS.read_text(encoding="utf-8")
+        if BENCHMARKS.exists()
+        else "# Benchmarks\n\nFigures written by the scripts in `bench/` (see bench/README.md). Re-run a script to update its section.\n"
+    )
     start, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
     block = f"{start}\n{body.rstrip()}\n{end}"
     if start in text:

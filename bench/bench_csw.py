@@ -33,6 +33,7 @@ harvest listing is 5000 pages). Disk: ~5 GB in the temporary directory and the s
 ~2.6 GB on /dev/shm while loading. Try ``--records 2000`` first (~3 min).
 It never touches the project's databases (ckan, ckan_test), roles or ports.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -58,9 +59,8 @@ import time
 import uuid
 
 import requests
-from lxml import etree
-
 from _ckan import ROOT, machine, percentiles, write_section
+from lxml import etree
 
 sys.path.insert(0, str(ROOT / "tests" / "integration" / "support"))
 from remote_csw import stock_config  # noqa: E402  (the stock pycsw configuration, shared with the tests)
@@ -74,31 +74,89 @@ GMD_URI = "http://www.isotc211.org/2005/gmd"
 NS = {"csw": "http://www.opengis.net/cat/csw/2.0.2", "gmd": GMD_URI, "gco": "http://www.isotc211.org/2005/gco"}
 PAGE = 20
 WORKERS = 2
-GUNICORN_OPTS = ["--no-control-socket", "--workers", "2", "--max-requests", "200", "--max-requests-jitter", "20",
-                 "--timeout", "120"]
+GUNICORN_OPTS = [
+    "--no-control-socket",
+    "--workers",
+    "2",
+    "--max-requests",
+    "200",
+    "--max-requests-jitter",
+    "20",
+    "--timeout",
+    "120",
+]
 
 # --- realistic SINP records ---------------------------------------------------------------------
 
 ORGS = [
-    "Conservatoire d'espaces naturels de Bourgogne", "Conservatoire d'espaces naturels de Franche-Comté",
-    "Société d'histoire naturelle d'Autun", "LPO Bourgogne-Franche-Comté", "Office français de la biodiversité",
-    "Parc naturel régional du Morvan", "Parc naturel régional du Haut-Jura",
-    "Parc naturel régional des Ballons des Vosges", "Parc naturel régional du Doubs Horloger",
+    "Conservatoire d'espaces naturels de Bourgogne",
+    "Conservatoire d'espaces naturels de Franche-Comté",
+    "Société d'histoire naturelle d'Autun",
+    "LPO Bourgogne-Franche-Comté",
+    "Office français de la biodiversité",
+    "Parc naturel régional du Morvan",
+    "Parc naturel régional du Haut-Jura",
+    "Parc naturel régional des Ballons des Vosges",
+    "Parc naturel régional du Doubs Horloger",
     "Conservatoire botanique national de Franche-Comté – Observatoire régional des invertébrés",
-    "Conservatoire botanique national du Bassin parisien", "DREAL Bourgogne-Franche-Comté",
-    "Région Bourgogne-Franche-Comté", "Office national des forêts", "Muséum national d'histoire naturelle",
-    "Opie Franche-Comté", "Fédération des chasseurs du Doubs", "EPTB Saône et Doubs",
-    "Bourgogne-Franche-Comté Nature", "Université de Bourgogne – UMR Biogéosciences",
-    "Commission de protection des eaux de Franche-Comté", "Réserve naturelle nationale du lac de Remoray",
-    "Groupe naturaliste de Franche-Comté", "Département de la Côte-d'Or", "Département du Jura",
+    "Conservatoire botanique national du Bassin parisien",
+    "DREAL Bourgogne-Franche-Comté",
+    "Région Bourgogne-Franche-Comté",
+    "Office national des forêts",
+    "Muséum national d'histoire naturelle",
+    "Opie Franche-Comté",
+    "Fédération des chasseurs du Doubs",
+    "EPTB Saône et Doubs",
+    "Bourgogne-Franche-Comté Nature",
+    "Université de Bourgogne – UMR Biogéosciences",
+    "Commission de protection des eaux de Franche-Comté",
+    "Réserve naturelle nationale du lac de Remoray",
+    "Groupe naturaliste de Franche-Comté",
+    "Département de la Côte-d'Or",
+    "Département du Jura",
 ]
-PEOPLE = ["MARTIN Claire", "BERNARD Julien", "PETIT Camille", "DUBOIS Antoine", "MOREAU Léa", "LAURENT Hugo",
-          "GIRARD Inès", "ROUX Mathieu", "FOURNIER Chloé", "MOREL Théo", "GUERIN Manon", "MULLER Lucas",
-          "BOYER Émilie", "FAURE Nicolas", "ANDRÉ Zoé", "MERCIER Pierre", "BLANC Sarah", "GARNIER Louis"]
-GROUPS = ["chiroptères", "odonates", "amphibiens", "reptiles", "oiseaux nicheurs", "oiseaux hivernants",
-          "rhopalocères", "orthoptères", "coléoptères saproxyliques", "mollusques continentaux",
-          "écrevisses à pattes blanches", "poissons", "flore vasculaire", "bryophytes", "lichens",
-          "champignons", "habitats naturels", "mammifères terrestres", "araignées", "hétérocères"]
+PEOPLE = [
+    "MARTIN Claire",
+    "BERNARD Julien",
+    "PETIT Camille",
+    "DUBOIS Antoine",
+    "MOREAU Léa",
+    "LAURENT Hugo",
+    "GIRARD Inès",
+    "ROUX Mathieu",
+    "FOURNIER Chloé",
+    "MOREL Théo",
+    "GUERIN Manon",
+    "MULLER Lucas",
+    "BOYER Émilie",
+    "FAURE Nicolas",
+    "ANDRÉ Zoé",
+    "MERCIER Pierre",
+    "BLANC Sarah",
+    "GARNIER Louis",
+]
+GROUPS = [
+    "chiroptères",
+    "odonates",
+    "amphibiens",
+    "reptiles",
+    "oiseaux nicheurs",
+    "oiseaux hivernants",
+    "rhopalocères",
+    "orthoptères",
+    "coléoptères saproxyliques",
+    "mollusques continentaux",
+    "écrevisses à pattes blanches",
+    "poissons",
+    "flore vasculaire",
+    "bryophytes",
+    "lichens",
+    "champignons",
+    "habitats naturels",
+    "mammifères terrestres",
+    "araignées",
+    "hétérocères",
+]
 # (of the place, in the place, lon, lat) inside Bourgogne-Franche-Comté
 PLACES = [
     ("du Morvan", "dans le Morvan", 4.05, 47.20),
@@ -123,15 +181,49 @@ PLACES = [
     ("de la Petite Montagne", "dans la Petite Montagne", 5.50, 46.40),
     ("du Sénonais", "dans le Sénonais", 3.30, 48.20),
 ]
-CA_PREFIX = ["Inventaire des", "Suivi des", "Atlas des", "Programme de suivi des", "Étude des",
-             "Plan régional d'actions en faveur des", "Observatoire des"]
-JDD_PREFIX = ["Relevés", "Comptages", "Observations opportunistes", "Prospections ciblées", "Points d'écoute",
-              "Captures", "Transects", "Inventaire complémentaire"]
-HABITATS = ["pelouses sèches", "tourbières", "forêts alluviales", "mares forestières", "prairies de fauche",
-            "cavités souterraines", "vergers haute-tige", "gravières", "ripisylves", "hêtraies-sapinières",
-            "marais", "corniches calcaires"]
-METHODS = ["observation directe", "écoute nocturne", "piégeage photographique", "détection acoustique",
-           "pêche électrique", "capture-marquage-recapture", "relevés phytosociologiques", "recherche de traces"]
+CA_PREFIX = [
+    "Inventaire des",
+    "Suivi des",
+    "Atlas des",
+    "Programme de suivi des",
+    "Étude des",
+    "Plan régional d'actions en faveur des",
+    "Observatoire des",
+]
+JDD_PREFIX = [
+    "Relevés",
+    "Comptages",
+    "Observations opportunistes",
+    "Prospections ciblées",
+    "Points d'écoute",
+    "Captures",
+    "Transects",
+    "Inventaire complémentaire",
+]
+HABITATS = [
+    "pelouses sèches",
+    "tourbières",
+    "forêts alluviales",
+    "mares forestières",
+    "prairies de fauche",
+    "cavités souterraines",
+    "vergers haute-tige",
+    "gravières",
+    "ripisylves",
+    "hêtraies-sapinières",
+    "marais",
+    "corniches calcaires",
+]
+METHODS = [
+    "observation directe",
+    "écoute nocturne",
+    "piégeage photographique",
+    "détection acoustique",
+    "pêche électrique",
+    "capture-marquage-recapture",
+    "relevés phytosociologiques",
+    "recherche de traces",
+]
 HALF_W, HALF_H = 0.35, 0.25  # max half size of a JDD box (degrees)
 
 
@@ -151,7 +243,7 @@ def ca_uuid(j: int) -> str:
     return _uuid(random.Random(f"ca-uuid-{j}"))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def ca_record(j: int) -> dict:
     """The j-th CA (deterministic, so that every process rebuilds the same one)."""
     rnd = random.Random(f"ca-{j}")
@@ -160,24 +252,38 @@ def ca_record(j: int) -> dict:
     end = start + rnd.randint(2, 8)
     orgs = rnd.sample(ORGS, rnd.randint(2, 4))
     record = {
-        "type": "ca", "name": f"ca-{j}", "sinp_uuid": ca_uuid(j),
+        "type": "ca",
+        "name": f"ca-{j}",
+        "sinp_uuid": ca_uuid(j),
         "title": f"{rnd.choice(CA_PREFIX)} {group} {place} {start}-{end}",
-        "notes": (f"Cadre d'acquisition régional consacré aux {group} {place}. "
-                  f"Il coordonne les prospections de terrain menées par {orgs[0]} et ses partenaires "
-                  f"entre {start} et {end}, en particulier dans les {rnd.choice(HABITATS)} et les "
-                  f"{rnd.choice(HABITATS)}, afin d'améliorer la connaissance de la répartition des espèces "
-                  f"et d'orienter les mesures de gestion des sites."),
-        "tags": [{"name": group}, {"name": rnd.choice(HABITATS)},
-                 {"name": re.sub(r"^(du |de la |de l'|des )", "", place)}],
+        "notes": (
+            f"Cadre d'acquisition régional consacré aux {group} {place}. "
+            f"Il coordonne les prospections de terrain menées par {orgs[0]} et ses partenaires "
+            f"entre {start} et {end}, en particulier dans les {rnd.choice(HABITATS)} et les "
+            f"{rnd.choice(HABITATS)}, afin d'améliorer la connaissance de la répartition des espèces "
+            f"et d'orienter les mesures de gestion des sites."
+        ),
+        "tags": [
+            {"name": group},
+            {"name": rnd.choice(HABITATS)},
+            {"name": re.sub(r"^(du |de la |de l'|des )", "", place)},
+        ],
         "objectifs": sorted(rnd.sample([str(k) for k in range(1, 12)], rnd.randint(1, 3)), key=int),
         "volets_sinp": [rnd.choice(["1", "1", "2", "3"])],
         "est_meta_cadre": "true" if j < META_CADRES else "false",
-        "niveau_territorial": rnd.choice(["4", "5", "6"]), "territoires": ["METROP"],
+        "niveau_territorial": rnd.choice(["4", "5", "6"]),
+        "territoires": ["METROP"],
         "precision_geographique": f"Bourgogne-Franche-Comté : prospections {inside}",
         "date_lancement": f"{start}-{rnd.randint(1, 12):02d}-01",
-        "acteurs": [{"organisme": orgs[0], "nom_prenom": rnd.choice(PEOPLE),
-                     "mail": f"contact{j}@structure.invalid", "role": "1"}]
-                   + [{"organisme": o, "role": r} for o, r in zip(orgs[1:], ("2", "3", "4"))],
+        "acteurs": [
+            {
+                "organisme": orgs[0],
+                "nom_prenom": rnd.choice(PEOPLE),
+                "mail": f"contact{j}@structure.invalid",
+                "role": "1",
+            }
+        ]
+        + [{"organisme": o, "role": r} for o, r in zip(orgs[1:], ("2", "3", "4"))],
         "date_creation_mtd": f"{start - 1}-{rnd.randint(1, 12):02d}-{rnd.randint(1, 28):02d}",
         "date_maj_mtd": f"{min(end, 2025)}-{rnd.randint(1, 12):02d}-{rnd.randint(1, 28):02d}",
     }
@@ -199,28 +305,38 @@ def jdd_record(i: int, ca: dict) -> tuple[dict, list]:
     habitat, method = rnd.choice(HABITATS), rnd.choice(METHODS)
     name = f"jdd-{i}"
     record = {
-        "type": "jdd", "name": name, "sinp_uuid": _uuid(rnd), "cadre": ca["sinp_uuid"],
+        "type": "jdd",
+        "name": name,
+        "sinp_uuid": _uuid(rnd),
+        "cadre": ca["sinp_uuid"],
         "title": f"{rnd.choice(JDD_PREFIX)} {de(group)} {place} ({year})",
         "libelle_court": f"{group[:6].upper()}_{year}_{i}",
-        "notes": (f"Données d'occurrence {de(group)} recueillies en {year} {inside} par {method}, "
-                  f"principalement dans les {habitat}. Les observations sont géolocalisées au point ou à la "
-                  f"maille et validées par les référents du groupe taxonomique. "
-                  f"Jeu de données versé à la plateforme régionale du SINP par {orgs[0]}."),
+        "notes": (
+            f"Données d'occurrence {de(group)} recueillies en {year} {inside} par {method}, "
+            f"principalement dans les {habitat}. Les observations sont géolocalisées au point ou à la "
+            f"maille et validées par les référents du groupe taxonomique. "
+            f"Jeu de données versé à la plateforme régionale du SINP par {orgs[0]}."
+        ),
         "tag_string": f"{group}, {habitat}, {year}",
         "type_donnees": rnd.choice(["1", "1", "2", "3"]),
         "objectif_jdd": rnd.choice(["1.1", "1.2", "1.3", "3.6", "5.2", "6.1", "7.1"]),
-        "domaine_terrestre": "true", "domaine_marin": "false", "territoires": ["METROP"],
-        "borne_ouest": f"{w:.5f}", "borne_est": f"{e:.5f}", "borne_sud": f"{s:.5f}", "borne_nord": f"{n:.5f}",
+        "domaine_terrestre": "true",
+        "domaine_marin": "false",
+        "territoires": ["METROP"],
+        "borne_ouest": f"{w:.5f}",
+        "borne_est": f"{e:.5f}",
+        "borne_sud": f"{s:.5f}",
+        "borne_nord": f"{n:.5f}",
         "methodes_recueil": sorted(rnd.sample([str(k) for k in range(1, 13)], rnd.randint(1, 2)), key=int),
         "protocoles": [{"libelle": f"Protocole {method} – {group}", "type": rnd.choice(["1", "2", "3"])}],
         "contacts_jdd": [
-            {"organisme": orgs[0], "nom_prenom": rnd.choice(PEOPLE), "mail": f"jdd{i}@structure.invalid",
-             "role": "1"},
+            {"organisme": orgs[0], "nom_prenom": rnd.choice(PEOPLE), "mail": f"jdd{i}@structure.invalid", "role": "1"},
             {"organisme": orgs[0], "role": "6"},
             {"organisme": orgs[1], "role": "5"},
         ],
-        "contact_plateforme": [{"organisme": "Plateforme SINP Bourgogne-Franche-Comté",
-                                "mail": "sinp@plateforme.invalid", "role": "1"}],
+        "contact_plateforme": [
+            {"organisme": "Plateforme SINP Bourgogne-Franche-Comté", "mail": "sinp@plateforme.invalid", "role": "1"}
+        ],
         "contacts_base_production": [{"organisme": orgs[2], "mail": f"base{i % 97}@structure.invalid"}],
         "date_creation": f"{year}-{rnd.randint(1, 12):02d}-{rnd.randint(1, 28):02d}",
     }
@@ -229,10 +345,14 @@ def jdd_record(i: int, ca: dict) -> tuple[dict, list]:
     resources = []
     for k in range(rnd.choice([0, 1, 1, 2])):
         fmt = ["CSV", "GeoJSON"][k]
-        resources.append({"name": f"Export des observations ({fmt})", "format": fmt,
-                          "url": f"https://sinp.example.fr/dataset/{name}/resource/{k}/download/obs."
-                                 f"{fmt.lower()}",
-                          "description": "Une ligne par observation"})
+        resources.append(
+            {
+                "name": f"Export des observations ({fmt})",
+                "format": fmt,
+                "url": f"https://sinp.example.fr/dataset/{name}/resource/{k}/download/obs.{fmt.lower()}",
+                "description": "Une ligne par observation",
+            }
+        )
     return record, resources
 
 
@@ -242,9 +362,15 @@ def render(i: int, n_ca: int):
 
     rnd = random.Random(f"ctx-{i}")
     stamp = dt.datetime(2019, 1, 1) + dt.timedelta(seconds=rnd.randrange(7 * 365 * 86400))
-    base = dict(site_url="https://sinp.example.fr", csw_url="https://sinp.example.fr/csw", date_stamp=stamp,
-                platform_contact={"name": "Plateforme régionale SINP Bourgogne-Franche-Comté",
-                                  "email": "sinp@plateforme.invalid"})
+    base = dict(
+        site_url="https://sinp.example.fr",
+        csw_url="https://sinp.example.fr/csw",
+        date_stamp=stamp,
+        platform_contact={
+            "name": "Plateforme régionale SINP Bourgogne-Franche-Comté",
+            "email": "sinp@plateforme.invalid",
+        },
+    )
     if i % 10 == 0:
         return "ca", ca_record(i // 10), iso.IsoContext(**base)
     ca = ca_record(random.Random(f"cadre-{i}").randrange(n_ca))
@@ -270,6 +396,7 @@ def generate_chunk(task) -> dict:
     out_dir = pathlib.Path(xml_dir) / f"{start // 1000:04d}"
     out_dir.mkdir(parents=True, exist_ok=True)
     ids, rows, render_s, insert_s = [], [], 0.0, 0.0
+
     def flush():
         nonlocal insert_s, rows
         if rows:
@@ -278,6 +405,7 @@ def generate_chunk(task) -> dict:
                 conn.execute(table.insert().values(rows))
             insert_s += time.perf_counter() - t0
             rows = []
+
     for i in range(start, end):
         t0 = time.perf_counter()
         kind, record, ctx = render(i, n_ca)
@@ -295,28 +423,40 @@ def generate_chunk(task) -> dict:
 
 # --- infrastructure: database, stock pycsw, servers ----------------------------------------------
 
+
 def psql(sql: str, db: str = "postgres") -> str:
-    done = subprocess.run(["su", "postgres", "-c", f"psql -X -q -At -v ON_ERROR_STOP=1 -d {db}"], input=sql,
-                          text=True, capture_output=True, cwd="/")
+    done = subprocess.run(
+        ["su", "postgres", "-c", f"psql -X -q -At -v ON_ERROR_STOP=1 -d {db}"],
+        input=sql,
+        text=True,
+        capture_output=True,
+        cwd="/",
+    )
     if done.returncode:
         raise RuntimeError(f"psql failed: {done.stderr.strip()}")
     return done.stdout
 
 
 def drop_database():
-    psql(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE);\n"
-         f"DROP ROLE IF EXISTS {READER};\nDROP ROLE IF EXISTS {WRITER};\n")
+    psql(
+        f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE);\n"
+        f"DROP ROLE IF EXISTS {READER};\nDROP ROLE IF EXISTS {WRITER};\n"
+    )
 
 
 def create_database() -> tuple[str, str]:
     """(writer URL, reader URL) of a new database sinp_bench with PostGIS."""
     drop_database()  # a leftover of an interrupted run
     wpw, rpw = secrets.token_hex(16), secrets.token_hex(16)
-    psql(f"CREATE ROLE {WRITER} LOGIN PASSWORD '{wpw}';\nCREATE ROLE {READER} LOGIN PASSWORD '{rpw}';\n"
-         f"CREATE DATABASE {DB_NAME} OWNER {WRITER};\n")
+    psql(
+        f"CREATE ROLE {WRITER} LOGIN PASSWORD '{wpw}';\nCREATE ROLE {READER} LOGIN PASSWORD '{rpw}';\n"
+        f"CREATE DATABASE {DB_NAME} OWNER {WRITER};\n"
+    )
     psql("CREATE EXTENSION postgis;\n", db=DB_NAME)
-    return (f"postgresql+psycopg2://{WRITER}:{wpw}@127.0.0.1:5432/{DB_NAME}",
-            f"postgresql://{READER}:{rpw}@127.0.0.1:5432/{DB_NAME}")
+    return (
+        f"postgresql+psycopg2://{WRITER}:{wpw}@127.0.0.1:5432/{DB_NAME}",
+        f"postgresql://{READER}:{rpw}@127.0.0.1:5432/{DB_NAME}",
+    )
 
 
 ADMIN = [str(PYCSW_VENV / "bin" / "python"), str(PYCSW_VENV / "bin" / "pycsw-admin.py")]
@@ -358,12 +498,15 @@ class StockLoader(threading.Thread):
                     chunk_dir.rename(target / chunk_dir.name)
                 started = time.perf_counter()
                 with open(self.log, "ab") as log:
-                    self.proc = subprocess.Popen(ADMIN + ["-c", "load_records", "-p", str(target), "-r",
-                                                          "-f", str(self.cfg)],
-                                                 env=clean_env(), cwd=self.cwd, stdout=log, stderr=subprocess.STDOUT)
+                    self.proc = subprocess.Popen(
+                        ADMIN + ["-c", "load_records", "-p", str(target), "-r", "-f", str(self.cfg)],
+                        env=clean_env(),
+                        cwd=self.cwd,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                    )
                     if self.proc.wait():
-                        raise RuntimeError(f"pycsw-admin load_records failed ({self.proc.returncode}); "
-                                           f"see {self.log}")
+                        raise RuntimeError(f"pycsw-admin load_records failed ({self.proc.returncode}); see {self.log}")
                 count = sum(c for _, c in batch)
                 self.batches.append((started, time.perf_counter(), count))
                 self.loaded += count
@@ -407,15 +550,17 @@ class Server:
     def __init__(self, name: str, command: list, env: dict, cwd: pathlib.Path, log: pathlib.Path, url: str):
         self.name, self.url, self.log = name, url, log
         self.log_fh = open(log, "wb")
-        self.proc = subprocess.Popen(command, env=env, cwd=cwd, stdout=self.log_fh, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            command, env=env, cwd=cwd, stdout=self.log_fh, stderr=subprocess.STDOUT, start_new_session=True
+        )
         deadline = time.time() + 90
         while True:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{name} exited: see {log}:\n{log.read_text(errors='replace')[-2000:]}")
             try:
-                r = requests.get(url, params={"service": "CSW", "version": "2.0.2", "request": "GetCapabilities"},
-                                 timeout=10)
+                r = requests.get(
+                    url, params={"service": "CSW", "version": "2.0.2", "request": "GetCapabilities"}, timeout=10
+                )
                 if r.status_code == 200 and b"Capabilities" in r.content:
                     break
             except requests.RequestException:
@@ -472,6 +617,7 @@ class Server:
 
 # --- CSW client (GeoNetwork's request shapes) ----------------------------------------------------
 
+
 def get_records_body(start: int) -> bytes:
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <csw:GetRecords xmlns:csw="http://www.opengis.net/cat/csw/2.0.2" xmlns:gmd="{GMD_URI}"
@@ -501,16 +647,31 @@ def parse_page(content: bytes) -> tuple[int, int, int, list]:
     items = []
     for md in results.findall("gmd:MD_Metadata", NS):
         ident = md.findtext("gmd:fileIdentifier/gco:CharacterString", namespaces=NS)
-        stamp = md.findtext("gmd:dateStamp/gco:DateTime", namespaces=NS) or \
-            md.findtext("gmd:dateStamp/gco:Date", namespaces=NS)
+        stamp = md.findtext("gmd:dateStamp/gco:DateTime", namespaces=NS) or md.findtext(
+            "gmd:dateStamp/gco:Date", namespaces=NS
+        )
         items.append((ident, stamp))
-    return (int(results.get("numberOfRecordsMatched")), int(results.get("numberOfRecordsReturned")),
-            int(results.get("nextRecord")), items)
+    return (
+        int(results.get("numberOfRecordsMatched")),
+        int(results.get("numberOfRecordsReturned")),
+        int(results.get("nextRecord")),
+        items,
+    )
 
 
 def get_record_by_id(session: requests.Session, url: str, ident: str) -> bytes:
-    r = session.get(url, params={"service": "CSW", "version": "2.0.2", "request": "GetRecordById", "id": ident,
-                                 "elementSetName": "full", "outputSchema": GMD_URI}, timeout=120)
+    r = session.get(
+        url,
+        params={
+            "service": "CSW",
+            "version": "2.0.2",
+            "request": "GetRecordById",
+            "id": ident,
+            "elementSetName": "full",
+            "outputSchema": GMD_URI,
+        },
+        timeout=120,
+    )
     r.raise_for_status()
     return r.content
 
@@ -597,10 +758,19 @@ def harvest(url: str, ids: list, fetch: int, seed: int) -> dict:
     for ident in sample:
         check_record(get_record_by_id(session, url, ident), ident)
     fetch_s = time.perf_counter() - t1
-    return {"pages": pages, "matched": matched, "list_s": list_s, "fetch_n": len(sample), "fetch_s": fetch_s,
-            "seen": len(seen), "duplicates": duplicates, "missing": missing, "unexpected": unexpected,
-            "no_stamp": no_stamp,
-            "exactly_once": duplicates == 0 and missing == 0 and unexpected == 0 and len(seen) == len(ids)}
+    return {
+        "pages": pages,
+        "matched": matched,
+        "list_s": list_s,
+        "fetch_n": len(sample),
+        "fetch_s": fetch_s,
+        "seen": len(seen),
+        "duplicates": duplicates,
+        "missing": missing,
+        "unexpected": unexpected,
+        "no_stamp": no_stamp,
+        "exactly_once": duplicates == 0 and missing == 0 and unexpected == 0 and len(seen) == len(ids),
+    }
 
 
 def soak(server: Server, n_records: int, seconds: int, clients: int, interval: int) -> dict:
@@ -663,6 +833,7 @@ def soak(server: Server, n_records: int, seconds: int, clients: int, interval: i
 
 # --- main ---------------------------------------------------------------------------------------
 
+
 def fmt_ms(value: float) -> str:
     return f"{value:.1f} ms" if value < 100 else f"{value:.0f} ms"
 
@@ -676,8 +847,9 @@ def main():
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--get-records", type=int, default=200)
     parser.add_argument("--get-record-by-id", type=int, default=300)
-    parser.add_argument("--harvest-fetch", type=int, default=1000,
-                        help="GetRecordById calls after the listing (all records if >= N)")
+    parser.add_argument(
+        "--harvest-fetch", type=int, default=1000, help="GetRecordById calls after the listing (all records if >= N)"
+    )
     parser.add_argument("--soak-seconds", type=int, default=60)
     parser.add_argument("--soak-clients", type=int, default=20)
     parser.add_argument("--keep-tmp", action="store_true", help="do not delete the temporary directory")
@@ -717,8 +889,14 @@ def main():
         stock_config(stock_cfg, stock_dir, stock_url, load_db)
         admin_log = tmp / "pycsw-admin.log"
         with open(admin_log, "ab") as log:
-            subprocess.run(ADMIN + ["-c", "setup_db", "-f", str(stock_cfg)], env=clean_env(), cwd=stock_dir,
-                           stdout=log, stderr=subprocess.STDOUT, check=True)
+            subprocess.run(
+                ADMIN + ["-c", "setup_db", "-f", str(stock_cfg)],
+                env=clean_env(),
+                cwd=stock_dir,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                check=True,
+            )
 
         # 1b. both filled at once: 2 processes render the documents, write the files and insert our
         #     rows; meanwhile pycsw-admin load_records loads every finished chunk of 1000 files.
@@ -736,13 +914,18 @@ def main():
                 insert_s += res["insert_s"]
                 loader.add(pathlib.Path(res["dir"]), len(res["ids"]))
                 if k % 10 == 0 or k == len(tasks):
-                    print(f"  ours: {len(ids)}/{n} ({time.perf_counter() - t0:.0f} s); "
-                          f"stock: {loader.loaded}/{n}", flush=True)
+                    print(
+                        f"  ours: {len(ids)}/{n} ({time.perf_counter() - t0:.0f} s); stock: {loader.loaded}/{n}",
+                        flush=True,
+                    )
         generate_s = time.perf_counter() - t0
         if len(set(ids)) != n:
             raise RuntimeError(f"{n - len(set(ids))} duplicate identifiers generated")
-        print(f"ours: {n} records rendered and inserted in {generate_s:.0f} s (render {render_s:.0f} s, "
-              f"INSERT {insert_s:.0f} s of process time)", flush=True)
+        print(
+            f"ours: {n} records rendered and inserted in {generate_s:.0f} s (render {render_s:.0f} s, "
+            f"INSERT {insert_s:.0f} s of process time)",
+            flush=True,
+        )
         loader.close()
         while loader.is_alive():
             loader.join(60)
@@ -762,9 +945,12 @@ def main():
             raise RuntimeError(f"stock pycsw loaded {stock_rows} of {n} records; see {admin_log}")
         stock_mib = stock_db.stat().st_size / 1048576
         xml_mib = sum(f.stat().st_size for f in tmp.rglob("*.xml")) / 1048576
-        print(f"stock: {n} records loaded after {stock_load_s:.0f} s"
-              + (f" ({stock_alone_rate:.0f} records/s once alone)" if stock_alone_rate else "")
-              + f"; SQLite {stock_mib:.0f} MiB", flush=True)
+        print(
+            f"stock: {n} records loaded after {stock_load_s:.0f} s"
+            + (f" ({stock_alone_rate:.0f} records/s once alone)" if stock_alone_rate else "")
+            + f"; SQLite {stock_mib:.0f} MiB",
+            flush=True,
+        )
         engine = create_engine(writer_url, isolation_level="AUTOCOMMIT")
         table_name = repository.get_table().name
         with engine.connect() as conn:
@@ -780,14 +966,31 @@ def main():
         # 2. servers
         gunicorn = str(PYCSW_VENV / "bin" / "gunicorn")
         ours_url = f"http://127.0.0.1:{ours_port}/csw"
-        ours = Server("ours", [gunicorn, "--chdir", str(PYCSW_CONFIG_DIR), "wsgi:application",
-                               "--bind", f"127.0.0.1:{ours_port}", *GUNICORN_OPTS],
-                      clean_env(PYCSW_SERVER_URL=ours_url, PYCSW_DATABASE_URL=reader_url), PYCSW_CONFIG_DIR,
-                      tmp / "ours.log", ours_url)
+        ours = Server(
+            "ours",
+            [
+                gunicorn,
+                "--chdir",
+                str(PYCSW_CONFIG_DIR),
+                "wsgi:application",
+                "--bind",
+                f"127.0.0.1:{ours_port}",
+                *GUNICORN_OPTS,
+            ],
+            clean_env(PYCSW_SERVER_URL=ours_url, PYCSW_DATABASE_URL=reader_url),
+            PYCSW_CONFIG_DIR,
+            tmp / "ours.log",
+            ours_url,
+        )
         servers.append(ours)
-        stock = Server("stock", [gunicorn, "pycsw.wsgi:application", "--bind", f"127.0.0.1:{stock_port}",
-                                 *GUNICORN_OPTS],
-                       clean_env(PYCSW_CONFIG=str(stock_cfg)), stock_dir, tmp / "stock.log", stock_url)
+        stock = Server(
+            "stock",
+            [gunicorn, "pycsw.wsgi:application", "--bind", f"127.0.0.1:{stock_port}", *GUNICORN_OPTS],
+            clean_env(PYCSW_CONFIG=str(stock_cfg)),
+            stock_dir,
+            tmp / "stock.log",
+            stock_url,
+        )
         servers.append(stock)
 
         # 3. measurements, one server at a time
@@ -802,17 +1005,32 @@ def main():
             print(f"{name}: GetCapabilities p50 {caps['p50']:.1f} ms", flush=True)
             hv = harvest(server.url, ids, args.harvest_fetch, seed=3)
             print(f"{name}: harvest {hv}", flush=True)
-            results[name] = {"get_records": gr, "by_id": gbi, "caps": caps, "harvest": hv,
-                             "seconds": time.perf_counter() - t0}
+            results[name] = {
+                "get_records": gr,
+                "by_id": gbi,
+                "caps": caps,
+                "harvest": hv,
+                "seconds": time.perf_counter() - t0,
+            }
 
         # 4. memory soak of ours
         print(f"soak: {args.soak_clients} clients for {args.soak_seconds} s against ours", flush=True)
         soaked = soak(ours, n, args.soak_seconds, args.soak_clients, 5)
-        print(f"soak: {soaked['requests']} requests, {soaked['errors']} errors; RSS "
-              + ", ".join(f"{t:.0f}s {m:.0f} MiB/{c}p" for t, m, c in soaked["samples"]), flush=True)
+        print(
+            f"soak: {soaked['requests']} requests, {soaked['errors']} errors; RSS "
+            + ", ".join(f"{t:.0f}s {m:.0f} MiB/{c}p" for t, m, c in soaked["samples"]),
+            flush=True,
+        )
         total_s = time.perf_counter() - run_started
-        loading = {"ours_s": generate_s, "render_s": render_s, "insert_s": insert_s, "stock_s": stock_load_s,
-                   "stock_alone_rate": stock_alone_rate, "total_s": load_s, "stock_on_tmpfs": load_db != stock_db}
+        loading = {
+            "ours_s": generate_s,
+            "render_s": render_s,
+            "insert_s": insert_s,
+            "stock_s": stock_load_s,
+            "stock_alone_rate": stock_alone_rate,
+            "total_s": load_s,
+            "stock_on_tmpfs": load_db != stock_db,
+        }
         write_sections(args, n, n_ca, loading, xml_mib, table_mib, stock_mib, results, soaked, total_s)
     finally:
         if loader is not None and loader.is_alive():
@@ -856,17 +1074,21 @@ def write_sections(args, n, n_ca, loading, xml_mib, table_mib, stock_mib, result
         return h["list_s"] + h["fetch_s"] / h["fetch_n"] * n
 
     def verdict(ours_p50, stock_p50, limit):
-        parts = [f"ratio {ratio(ours_p50, stock_p50)} " + ("≤ 1.0: met" if ours_p50 <= stock_p50 else
-                                                          "> 1.0: **not met**"),
-                 f"p50 {fmt_ms(ours_p50)} " + (f"≤ {limit} ms: met" if ours_p50 <= limit else
-                                               f"> {limit} ms: **not met**")]
+        parts = [
+            f"ratio {ratio(ours_p50, stock_p50)} " + ("≤ 1.0: met" if ours_p50 <= stock_p50 else "> 1.0: **not met**"),
+            f"p50 {fmt_ms(ours_p50)} " + (f"≤ {limit} ms: met" if ours_p50 <= limit else f"> {limit} ms: **not met**"),
+        ]
         return "; ".join(parts)
 
     fetch_label = f"all {n}" if oh["fetch_n"] >= n else f"a random sample of {oh['fetch_n']}"
-    stock_rate = (f" ({loading['stock_alone_rate']:.0f} records/s once it ran alone)"
-                  if loading["stock_alone_rate"] else "")
-    on_shm = (", into a SQLite file on tmpfs to spare the fsyncs, copied to disk before serving"
-              if loading["stock_on_tmpfs"] else "")
+    stock_rate = (
+        f" ({loading['stock_alone_rate']:.0f} records/s once it ran alone)" if loading["stock_alone_rate"] else ""
+    )
+    on_shm = (
+        ", into a SQLite file on tmpfs to spare the fsyncs, copied to disk before serving"
+        if loading["stock_on_tmpfs"]
+        else ""
+    )
     gr = (o["get_records"], s["get_records"])
     gbi = (o["by_id"], s["by_id"])
     body = f"""## CSW at {n} records: our endpoint vs stock pycsw 2.6.2 (`bench/bench_csw.py`)
@@ -882,9 +1104,9 @@ abstracts, 3–4 actors, 0–2 downloads; {xml_mib:.0f} MiB of XML.
   pycsw's default SQLite repository ({stock_mib:.0f} MiB), default mappings, pycsw's default-sample
   configuration with `maxrecords=100`, served by `pycsw.wsgi:application`.
 - Loading, both at once on the 2 cores: two processes render the documents and insert our rows (250 per
-  INSERT), done after {fmt_s(loading['ours_s'])}; meanwhile `load_records` (one process, one commit per
+  INSERT), done after {fmt_s(loading["ours_s"])}; meanwhile `load_records` (one process, one commit per
   record{on_shm}) loads every finished chunk of 1000 files, done after
-  {fmt_s(loading['stock_s'])}{stock_rate}. Generation + loading: {fmt_s(loading['total_s'])}.
+  {fmt_s(loading["stock_s"])}{stock_rate}. Generation + loading: {fmt_s(loading["total_s"])}.
 - Both: gunicorn, 2 workers, `--max-requests 200 --max-requests-jitter 20`, loopback; one server measured
   at a time, after 10 warm-up requests. Requests as GeoNetwork sends them (CSW_HARVESTERS.md §5.2–5.3):
   GetRecords by POST, `resultType=results`, `summary`, outputSchema gmd, typeNames `gmd:MD_Metadata`,
@@ -895,20 +1117,19 @@ abstracts, 3–4 actors, 0–2 downloads; {xml_mib:.0f} MiB of XML.
 
 | measure | ours | stock pycsw 2.6.2 | ours / stock | goal |
 |---|---|---|---|---|
-{row("GetRecords, GeoNetwork page of 20, p50", gr[0]['p50'], gr[1]['p50'], "ratio ≤ 1.0; p50 ≤ 50 ms")}
-{row("GetRecords, p95", gr[0]['p95'], gr[1]['p95'])}
-{row("GetRecordById `full`, p50", gbi[0]['p50'], gbi[1]['p50'], "ratio ≤ 1.0; p50 ≤ 20 ms")}
-{row("GetRecordById `full`, p95", gbi[0]['p95'], gbi[1]['p95'])}
-{row("diagnostic: GetCapabilities, p50 (pycsw's fixed cost per request)", o['caps']['p50'], s['caps']['p50'])}
-{row(f"harvest: listing, {oh['pages']} pages of 20", oh['list_s'], sh['list_s'], "", fmt_s)}
-{row(f"harvest: GetRecordById for {fetch_label}", oh['fetch_s'], sh['fetch_s'], "", fmt_s)}
-{row("harvest: total of the two lines above", oh['list_s'] + oh['fetch_s'], sh['list_s'] + sh['fetch_s'],
-     "", fmt_s)}
+{row("GetRecords, GeoNetwork page of 20, p50", gr[0]["p50"], gr[1]["p50"], "ratio ≤ 1.0; p50 ≤ 50 ms")}
+{row("GetRecords, p95", gr[0]["p95"], gr[1]["p95"])}
+{row("GetRecordById `full`, p50", gbi[0]["p50"], gbi[1]["p50"], "ratio ≤ 1.0; p50 ≤ 20 ms")}
+{row("GetRecordById `full`, p95", gbi[0]["p95"], gbi[1]["p95"])}
+{row("diagnostic: GetCapabilities, p50 (pycsw's fixed cost per request)", o["caps"]["p50"], s["caps"]["p50"])}
+{row(f"harvest: listing, {oh['pages']} pages of 20", oh["list_s"], sh["list_s"], "", fmt_s)}
+{row(f"harvest: GetRecordById for {fetch_label}", oh["fetch_s"], sh["fetch_s"], "", fmt_s)}
+{row("harvest: total of the two lines above", oh["list_s"] + oh["fetch_s"], sh["list_s"] + sh["fetch_s"], "", fmt_s)}
 {row(f"estimate: listing + GetRecordById for all {n}", full_estimate(oh), full_estimate(sh), "", fmt_s)}
 | harvest: every identifier listed exactly once | {once(oh)} | {once(sh)} | | yes |
 | harvest: listed records with a `dateStamp` | {stamps(oh)} | {stamps(sh)} | | all |
 
-GetRecords: {verdict(gr[0]['p50'], gr[1]['p50'], 50)}. GetRecordById: {verdict(gbi[0]['p50'], gbi[1]['p50'], 20)}.
+GetRecords: {verdict(gr[0]["p50"], gr[1]["p50"], 50)}. GetRecordById: {verdict(gbi[0]["p50"], gbi[1]["p50"], 20)}.
 The estimate extrapolates the sample's GetRecordById rate to every record (a first harvest fetches all).
 Whole run (generation, loading, measurements, soak): {fmt_s(total_s)}.
 """
@@ -922,14 +1143,14 @@ Whole run (generation, loading, measurements, soak): {fmt_s(total_s)}.
 Machine: {machine()}. Issue item: "memory stays flat under a 60-second loop of 20 concurrent harvest
 clients (gunicorn worker recycling)". Our endpoint only, the server and {n} records of the section "CSW at
 {n} records" (gunicorn, 2 workers, `--max-requests 200 --max-requests-jitter 20`). {args.soak_clients} client
-threads for {soaked['elapsed']:.0f} s, each harvesting like GeoNetwork from a random page: GetRecords by POST
+threads for {soaked["elapsed"]:.0f} s, each harvesting like GeoNetwork from a random page: GetRecords by POST
 (`summary`, gmd, 20 per page), then GetRecordById `full` for each record of the page, then the next page.
 RSS = sum of VmRSS of the gunicorn master and its live workers, sampled every 5 s.
 
 | requests | GetRecords | GetRecordById | errors | req/s | RSS start | RSS max | RSS end | end − start |
 |---|---|---|---|---|---|---|---|---|
-| {soaked['requests']} | {soaked['get_records']} | {soaked['get_record_by_id']} | {errors} | \
-{soaked['requests'] / soaked['elapsed']:.0f} | {start:.0f} MiB | {peak:.0f} MiB | {end:.0f} MiB | \
+| {soaked["requests"]} | {soaked["get_records"]} | {soaked["get_record_by_id"]} | {errors} | \
+{soaked["requests"] / soaked["elapsed"]:.0f} | {start:.0f} MiB | {peak:.0f} MiB | {end:.0f} MiB | \
 {end - start:+.0f} MiB |
 
 RSS samples (s: MiB): {per_sample}.

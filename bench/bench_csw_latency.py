@@ -7,13 +7,13 @@ is served; restores the title at the end. No peer can run here: stock CKAN's pyc
 
     var/venv/ckan/bin/python bench/bench_csw_latency.py [--edits 20] [--name demo-odonates-doubs]
 """
+
 from __future__ import annotations
 
 import argparse
 import time
 
 import requests
-
 from _ckan import machine, percentiles, stack_env, write_section
 
 
@@ -32,13 +32,23 @@ def main():
         for i in range(args.edits):
             title = f"{original} (essai {i})"
             started = time.perf_counter()
-            response = requests.post(api + "package_patch", json={"id": pkg["id"], "title": title},
-                                     headers=headers, timeout=60)
+            response = requests.post(
+                api + "package_patch", json={"id": pkg["id"], "title": title}, headers=headers, timeout=60
+            )
             response.raise_for_status()
             while True:
-                body = requests.get(csw, params={"service": "CSW", "version": "2.0.2", "request": "GetRecordById",
-                                                 "id": pkg["sinp_uuid"], "elementSetName": "full",
-                                                 "outputSchema": "http://www.isotc211.org/2005/gmd"}, timeout=10).text
+                body = requests.get(
+                    csw,
+                    params={
+                        "service": "CSW",
+                        "version": "2.0.2",
+                        "request": "GetRecordById",
+                        "id": pkg["sinp_uuid"],
+                        "elementSetName": "full",
+                        "outputSchema": "http://www.isotc211.org/2005/gmd",
+                    },
+                    timeout=10,
+                ).text
                 if title in body:
                     break
                 if time.perf_counter() - started > 60:
@@ -58,7 +68,7 @@ is broken since CKAN 2.8; it was a periodic command).
 
 | p50 | p95 | max |
 |---|---|---|
-| {stats['p50']:.0f} ms | {stats['p95']:.0f} ms | {stats['max']:.0f} ms |
+| {stats["p50"]:.0f} ms | {stats["p95"]:.0f} ms | {stats["max"]:.0f} ms |
 """
     write_section("csw-latency", body)
     print(body)

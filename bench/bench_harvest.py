@@ -14,6 +14,7 @@ the same way on the same records.
 
     var/venv/ckan/bin/python bench/bench_harvest.py [--count 10000] [--fetch-consumers 2] [--peer-count 200]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,18 +30,16 @@ import tempfile
 import time
 import uuid
 
-from sqlalchemy import func as sa_func
-
 from _ckan import ROOT, ckan_app, machine, reset_catalogue, stack_env, write_section
 from bench_mtd_import import CA, jdd
+from sqlalchemy import func as sa_func
 
 sys.path.insert(0, str(ROOT / "tests" / "integration" / "support"))
 sys.path.insert(0, str(ROOT))
 from remote_csw import remote_pycsw  # noqa: E402
 
 STAMP = dt.datetime(2026, 3, 1, 10, 0, 0)
-DEFAULTS = {"territoires": ["METROP"], "niveau_territorial": "5", "domaine_terrestre": "true",
-            "domaine_marin": "false"}
+DEFAULTS = {"territoires": ["METROP"], "niveau_territorial": "5", "domaine_terrestre": "true", "domaine_marin": "false"}
 
 
 def documents(count: int) -> dict:
@@ -50,8 +49,12 @@ def documents(count: int) -> dict:
     docs, ca = {}, None
     for i in range(count):
         if i % 100 == 0:
-            ca = {**copy.deepcopy(CA), "sinp_uuid": str(uuid.uuid4()).upper(), "title": f"Programme n° {i // 100}",
-                  "date_creation_mtd": "2020-01-01"}
+            ca = {
+                **copy.deepcopy(CA),
+                "sinp_uuid": str(uuid.uuid4()).upper(),
+                "title": f"Programme n° {i // 100}",
+                "date_creation_mtd": "2020-01-01",
+            }
             ctx = iso.IsoContext(site_url="https://sinp.partenaire.invalid", date_stamp=STAMP)
             docs[f"{i:06d}.xml"] = iso.to_iso19139("ca", ca, ctx)
             continue
@@ -82,7 +85,7 @@ def cpu_by_command() -> dict:
             text = stat.read_text()
         except OSError:
             continue
-        name = text[text.index("(") + 1:text.rindex(")")]
+        name = text[text.index("(") + 1 : text.rindex(")")]
         fields = text.rsplit(")", 1)[1].split()
         out[name] = out.get(name, 0) + (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     return out
@@ -126,8 +129,11 @@ def run_job(source_id: str, user: str, timeout: float) -> tuple[float, dict]:
         model.Session.remove()
         row = HarvestJob.get(job["id"])
         if row.gather_finished is not None:
-            pending = model.Session.query(HarvestObject).filter(
-                HarvestObject.harvest_job_id == job["id"], HarvestObject.state.notin_(["COMPLETE", "ERROR"])).count()
+            pending = (
+                model.Session.query(HarvestObject)
+                .filter(HarvestObject.harvest_job_id == job["id"], HarvestObject.state.notin_(["COMPLETE", "ERROR"]))
+                .count()
+            )
             if pending == 0:
                 break
         time.sleep(0.2)
@@ -136,8 +142,12 @@ def run_job(source_id: str, user: str, timeout: float) -> tuple[float, dict]:
     elapsed = time.perf_counter() - started
     tk.get_action("harvest_jobs_run")({"user": user}, {"source_id": source_id})
     model.Session.remove()
-    stats = dict(model.Session.query(HarvestObject.report_status, sa_func.count()).filter(
-        HarvestObject.harvest_job_id == job["id"]).group_by(HarvestObject.report_status).all())
+    stats = dict(
+        model.Session.query(HarvestObject.report_status, sa_func.count())
+        .filter(HarvestObject.harvest_job_id == job["id"])
+        .group_by(HarvestObject.report_status)
+        .all()
+    )
     return elapsed, stats
 
 
@@ -147,9 +157,17 @@ def in_process(harvester, url: str, org_id: str, user: str, source_type: str, co
     from ckanext.harvest.tests.factories import HarvestJobObj
     from ckanext.harvest.tests.lib import run_harvest_job
 
-    created = tk.get_action("harvest_source_create")({"user": user}, {
-        "url": url, "name": f"peer-{uuid.uuid4().hex[:10]}", "title": source_type, "source_type": source_type,
-        "owner_org": org_id, "config": json.dumps(config)})
+    created = tk.get_action("harvest_source_create")(
+        {"user": user},
+        {
+            "url": url,
+            "name": f"peer-{uuid.uuid4().hex[:10]}",
+            "title": source_type,
+            "source_type": source_type,
+            "owner_org": org_id,
+            "config": json.dumps(config),
+        },
+    )
     started = time.perf_counter()
     results = run_harvest_job(HarvestJobObj(source=HarvestSource.get(created["id"]), run=False), harvester)
     elapsed = time.perf_counter() - started
@@ -183,16 +201,28 @@ def main():
             print(f"{len(docs)} records served in {time.perf_counter() - t0:.1f} s", flush=True)
             admin = factories.Sysadmin()["name"]
             org = factories.Organization(name="partenaire-bench")
-            procs = [start("gather", ckan + ["harvester", "gather-consumer"], work, env),
-                     start("worker", ckan + ["jobs", "worker"], work, env)]
-            procs += [start(f"fetch-{n}", ckan + ["harvester", "fetch-consumer"], work, env)
-                      for n in range(args.fetch_consumers)]
+            procs = [
+                start("gather", ckan + ["harvester", "gather-consumer"], work, env),
+                start("worker", ckan + ["jobs", "worker"], work, env),
+            ]
+            procs += [
+                start(f"fetch-{n}", ckan + ["harvester", "fetch-consumer"], work, env)
+                for n in range(args.fetch_consumers)
+            ]
             names = ["gather", "worker"] + [f"fetch-{n}" for n in range(args.fetch_consumers)]
             try:
                 time.sleep(8)  # consumers up
-                source = tk.get_action("harvest_source_create")({"user": admin}, {
-                    "url": url, "name": "bench-csw", "title": "Banc d'essai CSW", "source_type": "sinp_csw",
-                    "owner_org": org["id"], "config": json.dumps({"defaults": DEFAULTS})})
+                source = tk.get_action("harvest_source_create")(
+                    {"user": admin},
+                    {
+                        "url": url,
+                        "name": "bench-csw",
+                        "title": "Banc d'essai CSW",
+                        "source_type": "sinp_csw",
+                        "owner_org": org["id"],
+                        "config": json.dumps({"defaults": DEFAULTS}),
+                    },
+                )
                 before = cpu_by_command()
                 first, first_stats = run_job(source["id"], admin, timeout=7200)
                 after = cpu_by_command()
@@ -209,7 +239,7 @@ def main():
 
         # peer, in-process, on the first records
         reset_catalogue()
-        subset = dict(list(docs.items())[:args.peer_count])
+        subset = dict(list(docs.items())[: args.peer_count])
         admin = factories.Sysadmin()["name"]
         org = factories.Organization(name="partenaire-peer")
         plugins.load("csw_harvester")
@@ -226,13 +256,15 @@ def main():
 
         CswService.getrecordbyid = getrecordbyid
         with remote_pycsw(subset, work / "csw-peer", pathlib.Path(stack["PYCSW_VENV"]), maxrecords=100) as url:
-            ours_small, ours_states = in_process(plugins.get_plugin("sinp_csw"), url, org["id"], admin, "sinp_csw",
-                                                 {"defaults": DEFAULTS})
+            ours_small, ours_states = in_process(
+                plugins.get_plugin("sinp_csw"), url, org["id"], admin, "sinp_csw", {"defaults": DEFAULTS}
+            )
             reset_catalogue()
             admin = factories.Sysadmin()["name"]
             org = factories.Organization(name="partenaire-peer")
-            peer, peer_states = in_process(CSWHarvester(), url, org["id"], admin, "csw",
-                                           {"continue_on_validation_errors": True})
+            peer, peer_states = in_process(
+                CSWHarvester(), url, org["id"], admin, "csw", {"continue_on_validation_errors": True}
+            )
         reset_catalogue()
         empty_job_queue()
 

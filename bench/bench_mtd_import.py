@@ -6,6 +6,7 @@ GeoNature's mtd_sync, the anchor of the issue, cannot run here (no GeoNature).
 
     var/venv/ckan/bin/python bench/bench_mtd_import.py [--count 1000]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,9 +17,14 @@ import uuid
 from _ckan import ckan_app, machine, reset_catalogue, write_section
 
 CA = {
-    "type": "ca", "title": "Programme de suivi des chiroptères de Bourgogne-Franche-Comté",
-    "notes": "Cadre d'acquisition du banc d'essai.", "objectifs": ["9"], "est_meta_cadre": "false",
-    "niveau_territorial": "5", "territoires": ["METROP"], "date_lancement": "2020-01-01",
+    "type": "ca",
+    "title": "Programme de suivi des chiroptères de Bourgogne-Franche-Comté",
+    "notes": "Cadre d'acquisition du banc d'essai.",
+    "objectifs": ["9"],
+    "est_meta_cadre": "false",
+    "niveau_territorial": "5",
+    "territoires": ["METROP"],
+    "date_lancement": "2020-01-01",
     "acteurs": [{"organisme": "CEN Bourgogne-Franche-Comté", "mail": "bench@cen.invalid", "role": "1"}],
     "date_creation_mtd": "2020-01-01",
 }
@@ -26,16 +32,28 @@ CA = {
 
 def jdd(i: int, ca_uuid: str) -> dict:
     return {
-        "type": "jdd", "sinp_uuid": str(uuid.uuid4()).upper(), "cadre": ca_uuid,
-        "title": f"Comptages de chiroptères, site n° {i}", "libelle_court": f"CHIRO_{i:05d}",
+        "type": "jdd",
+        "sinp_uuid": str(uuid.uuid4()).upper(),
+        "cadre": ca_uuid,
+        "title": f"Comptages de chiroptères, site n° {i}",
+        "libelle_court": f"CHIRO_{i:05d}",
         "notes": f"Jeu de données n° {i} du banc d'essai : comptages hivernaux en gîte souterrain.",
-        "tag_string": "chiroptères,comptage", "type_donnees": "1", "objectif_jdd": "5.2",
-        "domaine_terrestre": "true", "domaine_marin": "false", "territoires": ["METROP"],
-        "borne_ouest": str(3.0 + (i % 40) / 10), "borne_est": str(3.2 + (i % 40) / 10),
-        "borne_sud": str(46.2 + (i % 20) / 10), "borne_nord": str(46.4 + (i % 20) / 10),
-        "methodes_recueil": ["1"], "date_creation": "2021-01-01",
-        "contacts_jdd": [{"organisme": "CEN Bourgogne-Franche-Comté", "mail": "bench@cen.invalid", "role": "1"},
-                         {"nom_prenom": f"OBSERVATEUR N{i}", "role": "6"}],
+        "tag_string": "chiroptères,comptage",
+        "type_donnees": "1",
+        "objectif_jdd": "5.2",
+        "domaine_terrestre": "true",
+        "domaine_marin": "false",
+        "territoires": ["METROP"],
+        "borne_ouest": str(3.0 + (i % 40) / 10),
+        "borne_est": str(3.2 + (i % 40) / 10),
+        "borne_sud": str(46.2 + (i % 20) / 10),
+        "borne_nord": str(46.4 + (i % 20) / 10),
+        "methodes_recueil": ["1"],
+        "date_creation": "2021-01-01",
+        "contacts_jdd": [
+            {"organisme": "CEN Bourgogne-Franche-Comté", "mail": "bench@cen.invalid", "role": "1"},
+            {"nom_prenom": f"OBSERVATEUR N{i}", "role": "6"},
+        ],
         "protocoles": [{"libelle": "Comptage hivernal", "type": "1", "url": "https://example.org/p"}],
     }
 
@@ -77,8 +95,13 @@ def main():
         tk.get_action("package_create")(dict(context), ca_peer)
         started = time.perf_counter()
         for i, r in enumerate(records):
-            data = dict(r, sinp_uuid=str(uuid.uuid4()).upper(), cadre=ca_peer["sinp_uuid"],
-                        name=f"jdd-peer-{i}", owner_org=org["id"])
+            data = dict(
+                r,
+                sinp_uuid=str(uuid.uuid4()).upper(),
+                cadre=ca_peer["sinp_uuid"],
+                name=f"jdd-peer-{i}",
+                owner_org=org["id"],
+            )
             tk.get_action("package_create")(dict(context), data)
         peer = time.perf_counter() - started
         reset_catalogue()

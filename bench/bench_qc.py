@@ -19,13 +19,13 @@ with planted errors), each tool in its own process (wall time, peak RSS of that 
 Writes the section "qc" of BENCHMARKS.md. Run as root (creates the scratch database through
 ``su postgres``); never touches the project's databases.
 """
+
 from __future__ import annotations
 
 import argparse
 import json
 import os
 import pathlib
-import resource
 import subprocess
 import sys
 import tempfile
@@ -150,6 +150,7 @@ def table_schema() -> dict:
             constraints["maxLength"] = col.max_length
         if name in ("observateur", "determinateur"):
             from ckanext.sinp.domain.occtax.rules import PERSONS_RE
+
             constraints["pattern"] = PERSONS_RE
         if constraints:
             field["constraints"] = constraints
@@ -173,17 +174,21 @@ def ensure_frictionless() -> pathlib.Path:
     python = FRICTIONLESS_VENV / "bin" / "python"
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(FRICTIONLESS_VENV)], check=True)
-    check = subprocess.run([str(python), "-c", "import frictionless; print(frictionless.__version__)"],
-                           capture_output=True, text=True)
+    check = subprocess.run(
+        [str(python), "-c", "import frictionless; print(frictionless.__version__)"], capture_output=True, text=True
+    )
     if check.returncode != 0 or check.stdout.strip() != FRICTIONLESS_VERSION:
-        subprocess.run([str(python), "-m", "pip", "install", "-q", f"frictionless=={FRICTIONLESS_VERSION}"],
-                       check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", f"frictionless=={FRICTIONLESS_VERSION}"], check=True)
     return python
 
 
 def psql(sql: str, db: str = "postgres") -> None:
-    subprocess.run(["su", "postgres", "-c", f"psql -v ON_ERROR_STOP=1 -q -d {db} -c \"{sql}\""], check=True,
-                   cwd="/", capture_output=True)
+    subprocess.run(
+        ["su", "postgres", "-c", f'psql -v ON_ERROR_STOP=1 -q -d {db} -c "{sql}"'],
+        check=True,
+        cwd="/",
+        capture_output=True,
+    )
 
 
 def main():
@@ -203,14 +208,16 @@ def main():
         results["duckdb"] = run_measured([str(CKAN_PY), "-c", DUCKDB_BARE, str(data)])
         print("duckdb", results["duckdb"], flush=True)
         accepted = tmp / "accepted.csv"
-        results["ours"] = run_measured([str(CKAN_PY), "-c", OURS, str(data), "1GB", str(ROOT / "ckanext-sinp"),
-                                        str(accepted)], env)
+        results["ours"] = run_measured(
+            [str(CKAN_PY), "-c", OURS, str(data), "1GB", str(ROOT / "ckanext-sinp"), str(accepted)], env
+        )
         print("ours", results["ours"], flush=True)
         if not args.skip_frictionless:
             schema = tmp / "schema.json"
             schema.write_text(json.dumps(table_schema()), encoding="utf-8")
-            results["frictionless"] = run_measured([str(ensure_frictionless()), "-c", FRICTIONLESS, str(data),
-                                                    str(schema)])
+            results["frictionless"] = run_measured(
+                [str(ensure_frictionless()), "-c", FRICTIONLESS, str(data), str(schema)]
+            )
             print("frictionless", results["frictionless"], flush=True)
         psql(f"DROP DATABASE IF EXISTS {DB}")
         psql(f"DROP ROLE IF EXISTS {DB}")
@@ -218,8 +225,9 @@ def main():
         psql(f"CREATE DATABASE {DB} OWNER {DB}")
         psql("CREATE EXTENSION postgis", DB)
         url = f"postgresql://{DB}:{DB}@127.0.0.1:{os.environ.get('PGPORT', '5432')}/{DB}"
-        results["integration"] = run_measured([str(CKAN_PY), "-c", INTEGRATE, url, str(accepted),
-                                               f"{accepted}.errors", str(ROOT / "ckanext-sinp")], env)
+        results["integration"] = run_measured(
+            [str(CKAN_PY), "-c", INTEGRATE, url, str(accepted), f"{accepted}.errors", str(ROOT / "ckanext-sinp")], env
+        )
         print("integration", results["integration"], flush=True)
         data.unlink()
         accepted.unlink(missing_ok=True)
@@ -240,10 +248,10 @@ def write(args, gen, r):
     fr = r.get("frictionless")
     rate = gen["rows"] / ours["seconds"]
     lines = [
-        f"## Occurrence QC (`bench/bench_qc.py`)",
+        "## Occurrence QC (`bench/bench_qc.py`)",
         "",
         f"Machine: {machine()}. File: {gen['rows']:,} rows × {len(occtax_data.COLUMNS)} columns of the standard "
-        f"({gen['bytes'] / 1024 ** 2:.0f} MiB, {gen['planted']:,} rows with a planted error), each tool in its own "
+        f"({gen['bytes'] / 1024**2:.0f} MiB, {gen['planted']:,} rows with a planted error), each tool in its own "
         "process, same file, same run, peak RSS = VmHWM of that process. Ours = inspection (SHA-256, encoding) + every rule + report, with the "
         "referential extracts shipped in `schemas/` and no store (duplicate checks against the store not included).",
         "",
@@ -255,23 +263,34 @@ def write(args, gen, r):
         f"{duck['maxrss_mib']:.0f} MiB | — |",
     ]
     if fr:
-        lines.append(f"| frictionless-py {FRICTIONLESS_VERSION} (equivalent Table Schema) | {fr['seconds']:.1f} s | "
-                     f"{gen['rows'] / fr['seconds']:,.0f} | {fr['maxrss_mib']:.0f} MiB | {fr['errors']:,} |")
-    lines += ["", f"Ratios: ours / DuckDB bare read = {ours['seconds'] / duck['seconds']:.1f}× (goal ≤ 5×)"
-              + (f"; ours is {fr['seconds'] / ours['seconds']:.1f}× faster than frictionless (goal ≥ 25×)" if fr else "")
-              + f"; goal ≥ 400 000 rows/s: {'met' if rate >= 400_000 else 'missed'}."]
+        lines.append(
+            f"| frictionless-py {FRICTIONLESS_VERSION} (equivalent Table Schema) | {fr['seconds']:.1f} s | "
+            f"{gen['rows'] / fr['seconds']:,.0f} | {fr['maxrss_mib']:.0f} MiB | {fr['errors']:,} |"
+        )
+    lines += [
+        "",
+        f"Ratios: ours / DuckDB bare read = {ours['seconds'] / duck['seconds']:.1f}× (goal ≤ 5×)"
+        + (f"; ours is {fr['seconds'] / ours['seconds']:.1f}× faster than frictionless (goal ≥ 25×)" if fr else "")
+        + f"; goal ≥ 400 000 rows/s: {'met' if rate >= 400_000 else 'missed'}.",
+    ]
     integ = r.get("integration")
     if integ:
-        lines += ["", f"Integration into PostGIS (`store.integrate`: one transaction; COPY into a temporary table, then one INSERT … SELECT that adds what protection computes — TAXREF attachment, département, 10 km cell, sensitivity with the shipped referential, diffusion layer, automatic pre-validation — into the table and its 9 indexes "
-                      f"incl. the primary key, the GiST and a partial one): {integ['rows']:,} rows in {integ['seconds']:.1f} s = "
-                      f"{integ['rows'] / integ['seconds']:,.0f} rows/s (goal ≥ 100 000); writing the accepted rows "
-                      f"from DuckDB: {ours.get('export_seconds', 0):.1f} s; {integ.get('sensitive', 0):,} rows found sensitive, "
-                      f"rows per public layer {integ.get('layers')}."]
+        lines += [
+            "",
+            f"Integration into PostGIS (`store.integrate`: one transaction; COPY into a temporary table, then one INSERT … SELECT that adds what protection computes — TAXREF attachment, département, 10 km cell, sensitivity with the shipped referential, diffusion layer, automatic pre-validation — into the table and its 9 indexes "
+            f"incl. the primary key, the GiST and a partial one): {integ['rows']:,} rows in {integ['seconds']:.1f} s = "
+            f"{integ['rows'] / integ['seconds']:,.0f} rows/s (goal ≥ 100 000); writing the accepted rows "
+            f"from DuckDB: {ours.get('export_seconds', 0):.1f} s; {integ.get('sensitive', 0):,} rows found sensitive, "
+            f"rows per public layer {integ.get('layers')}.",
+        ]
     big = r.get("big")
     if big:
-        lines += ["", f"Memory at {r['big_gen']['rows']:,} rows ({r['big_gen']['bytes'] / 1024 ** 3:.1f} GiB): "
-                      f"{big['seconds']:.1f} s ({r['big_gen']['rows'] / big['seconds']:,.0f} rows/s), peak RSS "
-                      f"{big['maxrss_mib']:.0f} MiB (goal ≤ 1.5 GB; DuckDB memory_limit 1 GB, spills to disk)."]
+        lines += [
+            "",
+            f"Memory at {r['big_gen']['rows']:,} rows ({r['big_gen']['bytes'] / 1024**3:.1f} GiB): "
+            f"{big['seconds']:.1f} s ({r['big_gen']['rows'] / big['seconds']:,.0f} rows/s), peak RSS "
+            f"{big['maxrss_mib']:.0f} MiB (goal ≤ 1.5 GB; DuckDB memory_limit 1 GB, spills to disk).",
+        ]
     body = "\n".join(lines)
     write_section("qc", body)
     print(body)

@@ -7,6 +7,7 @@ stock facets (organization, groups, tags, res_format, license_id) instead of the
 
     var/venv/ckan/bin/python bench/bench_search.py [--count 20000] [--queries 100]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,11 +19,36 @@ import uuid
 
 from _ckan import ckan_app, machine, percentiles, reset_catalogue, write_section
 
-SINP_FACETS = ["vocab_sinp_type", "organization", "vocab_sinp_volet", "vocab_sinp_territoire",
-               "vocab_sinp_type_donnees", "vocab_sinp_objectif_jdd", "vocab_sinp_annee", "tags", "license_id"]
+SINP_FACETS = [
+    "vocab_sinp_type",
+    "organization",
+    "vocab_sinp_volet",
+    "vocab_sinp_territoire",
+    "vocab_sinp_type_donnees",
+    "vocab_sinp_objectif_jdd",
+    "vocab_sinp_annee",
+    "tags",
+    "license_id",
+]
 STOCK_FACETS = ["organization", "groups", "tags", "res_format", "license_id"]
-WORDS = ["chiroptères", "odonates", "amphibiens", "orchidées", "oiseaux", "mares", "forêts", "Morvan",
-         "Doubs", "Jura", "Bresse", "Saône", "pelouses", "tourbières", "gîtes", "hivernage"]
+WORDS = [
+    "chiroptères",
+    "odonates",
+    "amphibiens",
+    "orchidées",
+    "oiseaux",
+    "mares",
+    "forêts",
+    "Morvan",
+    "Doubs",
+    "Jura",
+    "Bresse",
+    "Saône",
+    "pelouses",
+    "tourbières",
+    "gîtes",
+    "hivernage",
+]
 OBJECTIFS_JDD = ["1.1", "1.2", "1.3", "3.6", "5.2", "6.1", "7.1"]
 
 
@@ -33,33 +59,66 @@ def record(i: int, orgs: list[dict], cas: list[str]) -> dict:
     words = rnd.sample(WORDS, 3)
     now = dt.datetime(2026, 1, 1).isoformat()
     base = {
-        "id": str(uuid.UUID(int=rnd.getrandbits(128))), "name": f"bench-{kind}-{i}", "type": kind,
+        "id": str(uuid.UUID(int=rnd.getrandbits(128))),
+        "name": f"bench-{kind}-{i}",
+        "type": kind,
         "title": f"{'Programme' if kind == 'ca' else 'Relevés'} {' '.join(words)} n° {i}",
         "notes": f"Enregistrement de banc d'essai sur les {words[0]} ({words[1]}, {words[2]}).",
-        "owner_org": org["id"], "organization": org, "private": False, "state": "active",
-        "metadata_created": now, "metadata_modified": now, "license_id": "etalab-2.0",
-        "tags": [{"name": w} for w in words], "resources": [], "groups": [], "extras": [],
-        "sinp_uuid": str(uuid.UUID(int=rnd.getrandbits(128))).upper(), "territoires": ["METROP"],
+        "owner_org": org["id"],
+        "organization": org,
+        "private": False,
+        "state": "active",
+        "metadata_created": now,
+        "metadata_modified": now,
+        "license_id": "etalab-2.0",
+        "tags": [{"name": w} for w in words],
+        "resources": [],
+        "groups": [],
+        "extras": [],
+        "sinp_uuid": str(uuid.UUID(int=rnd.getrandbits(128))).upper(),
+        "territoires": ["METROP"],
     }
     if kind == "ca":
-        base.update({"objectifs": ["8"], "volets_sinp": ["1"], "niveau_territorial": "5",
-                     "date_lancement": f"{2010 + i % 15}-01-01", "est_meta_cadre": "false",
-                     "acteurs": [{"organisme": org["title"], "role": "1"}]})
+        base.update(
+            {
+                "objectifs": ["8"],
+                "volets_sinp": ["1"],
+                "niveau_territorial": "5",
+                "date_lancement": f"{2010 + i % 15}-01-01",
+                "est_meta_cadre": "false",
+                "acteurs": [{"organisme": org["title"], "role": "1"}],
+            }
+        )
     else:
         w = 3.0 + rnd.random() * 3.5
         s = 46.2 + rnd.random() * 1.8
-        geometry = {"type": "Polygon", "coordinates": [[[w, s], [w + .2, s], [w + .2, s + .2], [w, s + .2], [w, s]]]}
-        base.update({"cadre": cas[i % len(cas)], "libelle_court": f"BENCH_{i}", "type_donnees": "1",
-                     "objectif_jdd": OBJECTIFS_JDD[i % len(OBJECTIFS_JDD)], "domaine_terrestre": "true",
-                     "domaine_marin": "false", "borne_ouest": str(w), "borne_est": str(w + .2),
-                     "borne_sud": str(s), "borne_nord": str(s + .2), "spatial": json.dumps(geometry),
-                     "contacts_jdd": [{"organisme": org["title"], "nom_prenom": f"OBSERVATEUR {i}", "role": "1"}]})
+        geometry = {
+            "type": "Polygon",
+            "coordinates": [[[w, s], [w + 0.2, s], [w + 0.2, s + 0.2], [w, s + 0.2], [w, s]]],
+        }
+        base.update(
+            {
+                "cadre": cas[i % len(cas)],
+                "libelle_court": f"BENCH_{i}",
+                "type_donnees": "1",
+                "objectif_jdd": OBJECTIFS_JDD[i % len(OBJECTIFS_JDD)],
+                "domaine_terrestre": "true",
+                "domaine_marin": "false",
+                "borne_ouest": str(w),
+                "borne_est": str(w + 0.2),
+                "borne_sud": str(s),
+                "borne_nord": str(s + 0.2),
+                "spatial": json.dumps(geometry),
+                "contacts_jdd": [{"organisme": org["title"], "nom_prenom": f"OBSERVATEUR {i}", "role": "1"}],
+            }
+        )
     return base
 
 
 def index_all(records: list[dict]) -> float:
     """Indexes through CKAN's PackageSearchIndex, sending the Solr documents in batches."""
-    from ckan.lib.search import common, index as search_index
+    from ckan.lib.search import common
+    from ckan.lib.search import index as search_index
 
     collected = []
 
@@ -78,7 +137,7 @@ def index_all(records: list[dict]) -> float:
         search_index.make_connection = real
     conn = common.make_connection()
     for start in range(0, len(collected), 500):
-        conn.add(docs=collected[start:start + 500], commit=False)
+        conn.add(docs=collected[start : start + 500], commit=False)
     conn.commit()
     return time.perf_counter() - started
 
@@ -93,8 +152,17 @@ def main():
         import ckan.plugins.toolkit as tk
 
         reset_catalogue()
-        orgs = [{"id": str(uuid.uuid4()), "name": f"structure-{k}", "title": f"Structure productrice {k}",
-                 "type": "organization", "is_organization": True, "state": "active"} for k in range(25)]
+        orgs = [
+            {
+                "id": str(uuid.uuid4()),
+                "name": f"structure-{k}",
+                "title": f"Structure productrice {k}",
+                "type": "organization",
+                "is_organization": True,
+                "state": "active",
+            }
+            for k in range(25)
+        ]
         cas = [str(uuid.UUID(int=random.Random(i).getrandbits(128))).upper() for i in range(0, args.count, 10)]
         records = [record(i, orgs, cas) for i in range(args.count)]
         seconds = index_all(records)
@@ -113,7 +181,7 @@ def main():
                 queries.append({"q": rnd.choice(WORDS), "fq": 'vocab_sinp_type:"Jeu de données"'})
             else:
                 w, s = 3 + rnd.random() * 3, 46.3 + rnd.random() * 1.5
-                queries.append({"q": "", "ext_bbox": f"{w},{s},{w + .5},{s + .5}"})
+                queries.append({"q": "", "ext_bbox": f"{w},{s},{w + 0.5},{s + 0.5}"})
 
         def run(facets):
             timings = []
@@ -141,10 +209,10 @@ filter, map (`ext_bbox`). Goal: p50 ≤ 100 ms.
 
 | facets | p50 | p95 | max |
 |---|---|---|---|
-| SINP facets (type, producer, volet, territory, data type, JDD objective, year, tags, licence) | {ours['p50']:.1f} ms | {ours['p95']:.1f} ms | {ours['max']:.1f} ms |
-| peer: CKAN's stock facets (organization, groups, tags, res_format, license_id) | {peer['p50']:.1f} ms | {peer['p95']:.1f} ms | {peer['max']:.1f} ms |
+| SINP facets (type, producer, volet, territory, data type, JDD objective, year, tags, licence) | {ours["p50"]:.1f} ms | {ours["p95"]:.1f} ms | {ours["max"]:.1f} ms |
+| peer: CKAN's stock facets (organization, groups, tags, res_format, license_id) | {peer["p50"]:.1f} ms | {peer["p95"]:.1f} ms | {peer["max"]:.1f} ms |
 
-Ratio ours / peer (p50): {ours['p50'] / peer['p50']:.2f}.
+Ratio ours / peer (p50): {ours["p50"] / peer["p50"]:.2f}.
 """
     write_section("search", body)
     print(body)

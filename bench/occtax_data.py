@@ -6,6 +6,7 @@ Rows are clean except a planted share (``--error-rate``, default 1 %) spread ove
 families (types, codes, dates, counts, geometry, taxa). Taxa are drawn from the TAXREF extract
 shipped in schemas/referentiels/taxref so that referential checks find them.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -15,14 +16,44 @@ import sys
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-COLUMNS = ["idSINPOccTax", "idOrigine", "statutObservation", "nomCite", "cdNom", "dateDebut", "dateFin",
-           "heureDebut", "heureFin", "observateur", "determinateur", "geometrie", "natureObjetGeo",
-           "precisionGeometrie", "altitudeMin", "altitudeMax", "denombrementMin", "denombrementMax",
-           "objetDenombrement", "typeDenombrement", "dSPublique", "statutSource", "organismeGestionnaireDonnee",
-           "dEEFloutage", "occEtatBiologique", "occSexe", "occStadeDeVie", "commentaire"]
-OBSERVERS = ["DUPONT Jean (CEN Bourgogne)", "MARTIN Léa (LPO Bourgogne-Franche-Comté)",
-             "BERNARD Luc (Indépendant)", "PETIT Anne (Société d'histoire naturelle d'Autun)",
-             "ROUX Marc (ONF), GIRARD Julie (ONF)", "INCONNU (CBN Franche-Comté)"]
+COLUMNS = [
+    "idSINPOccTax",
+    "idOrigine",
+    "statutObservation",
+    "nomCite",
+    "cdNom",
+    "dateDebut",
+    "dateFin",
+    "heureDebut",
+    "heureFin",
+    "observateur",
+    "determinateur",
+    "geometrie",
+    "natureObjetGeo",
+    "precisionGeometrie",
+    "altitudeMin",
+    "altitudeMax",
+    "denombrementMin",
+    "denombrementMax",
+    "objetDenombrement",
+    "typeDenombrement",
+    "dSPublique",
+    "statutSource",
+    "organismeGestionnaireDonnee",
+    "dEEFloutage",
+    "occEtatBiologique",
+    "occSexe",
+    "occStadeDeVie",
+    "commentaire",
+]
+OBSERVERS = [
+    "DUPONT Jean (CEN Bourgogne)",
+    "MARTIN Léa (LPO Bourgogne-Franche-Comté)",
+    "BERNARD Luc (Indépendant)",
+    "PETIT Anne (Société d'histoire naturelle d'Autun)",
+    "ROUX Marc (ONF), GIRARD Julie (ONF)",
+    "INCONNU (CBN Franche-Comté)",
+]
 ORGS = ["CEN Bourgogne", "LPO Bourgogne-Franche-Comté", "CBN Franche-Comté", "ONF", "SHNA"]
 
 
@@ -70,10 +101,33 @@ def row(i: int, rnd: random.Random, species, uuid_hex, point) -> list[str]:
     n_min = rnd.randint(1, 20)
     h = rnd.randint(6, 20)
     values = [
-        uuid_hex(), f"OBS-{i}", "Pr", name, str(cd_nom), f"{y}-{m:02d}-{d:02d}", f"{y}-{m:02d}-{d:02d}",
-        f"{h:02d}:00", f"{h + 1:02d}:30", OBSERVERS[i % len(OBSERVERS)], "", f"POINT({lon:.6f} {lat:.6f})", "St",
-        str(rnd.choice((5, 10, 50, 100))), str(200 + i % 300), str(250 + i % 300), str(n_min), str(n_min + 3),
-        "IND", "Co", "Pu", "Te", ORGS[i % len(ORGS)], "", "2", rnd.choice(("1", "2", "3")), rnd.choice(("1", "2", "3")),
+        uuid_hex(),
+        f"OBS-{i}",
+        "Pr",
+        name,
+        str(cd_nom),
+        f"{y}-{m:02d}-{d:02d}",
+        f"{y}-{m:02d}-{d:02d}",
+        f"{h:02d}:00",
+        f"{h + 1:02d}:30",
+        OBSERVERS[i % len(OBSERVERS)],
+        "",
+        f"POINT({lon:.6f} {lat:.6f})",
+        "St",
+        str(rnd.choice((5, 10, 50, 100))),
+        str(200 + i % 300),
+        str(250 + i % 300),
+        str(n_min),
+        str(n_min + 3),
+        "IND",
+        "Co",
+        "Pu",
+        "Te",
+        ORGS[i % len(ORGS)],
+        "",
+        "2",
+        rnd.choice(("1", "2", "3")),
+        rnd.choice(("1", "2", "3")),
         "",
     ]
     return values
@@ -98,9 +152,22 @@ def generate(rows: int, out: pathlib.Path, error_rate: float = 0.01, seed: int =
         fh.write(";".join(COLUMNS) + "\n")
         buf = []
         for i in range(1, rows + 1):
-            values = row(i, rnd, species, lambda: "%08X-%04X-4%03X-8%03X-%012X" % (
-                rnd.getrandbits(32), rnd.getrandbits(16), rnd.getrandbits(12), rnd.getrandbits(12),
-                rnd.getrandbits(48)), points[(i - 1) % len(points)])
+            values = row(
+                i,
+                rnd,
+                species,
+                lambda: (
+                    "%08X-%04X-4%03X-8%03X-%012X"
+                    % (
+                        rnd.getrandbits(32),
+                        rnd.getrandbits(16),
+                        rnd.getrandbits(12),
+                        rnd.getrandbits(12),
+                        rnd.getrandbits(48),
+                    )
+                ),
+                points[(i - 1) % len(points)],
+            )
             if rnd.random() < error_rate:
                 col, val = PLANTS[rnd.randrange(len(PLANTS))]
                 values[col] = val

@@ -17,6 +17,7 @@ Rules common to both harvesters:
 * **One bad record does not stop the job.** Each record's errors are its object's errors; the
   record is written in its own transaction, so a failing record leaves nothing half-written.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -83,7 +84,7 @@ def parse_config(text: str | None) -> dict:
     except ValueError as err:
         raise ValueError(f"La configuration n'est pas du JSON valide : {err}.") from None
     if not isinstance(config, dict):
-        raise ValueError("La configuration doit être un objet JSON, par exemple {\"instance_id\": \"42\"}.")
+        raise ValueError('La configuration doit être un objet JSON, par exemple {"instance_id": "42"}.')
     return config
 
 
@@ -93,11 +94,16 @@ def check_common(config: dict, known: set) -> list[str]:
     messages = []
     for key in config:
         if key not in known | {"private", "timeout"}:
-            messages.append(f"Clé « {key} » inconnue (clés possibles : {', '.join(sorted(known | {'private', 'timeout'}))}).")
+            messages.append(
+                f"Clé « {key} » inconnue (clés possibles : {', '.join(sorted(known | {'private', 'timeout'}))})."
+            )
     if "private" in config and not isinstance(config["private"], bool):
         messages.append("« private » vaut true ou false.")
-    if "timeout" in config and (not isinstance(config["timeout"], (int, float)) or isinstance(config["timeout"], bool)
-                                or not 1 <= config["timeout"] <= 600):
+    if "timeout" in config and (
+        not isinstance(config["timeout"], (int, float))
+        or isinstance(config["timeout"], bool)
+        or not 1 <= config["timeout"] <= 600
+    ):
         messages.append("« timeout » est un nombre de secondes entre 1 et 600.")
     return messages
 
@@ -137,14 +143,19 @@ class SinpHarvester(HarvesterBase, p.SingletonPlugin):
     @staticmethod
     def current_objects(source_id: str) -> dict:
         """guid -> the current harvest object of each record imported from this source."""
-        rows = model.Session.query(HarvestObject).filter(HarvestObject.harvest_source_id == source_id,
-                                                         HarvestObject.current == True)  # noqa: E712
+        rows = model.Session.query(HarvestObject).filter(
+            HarvestObject.harvest_source_id == source_id, HarvestObject.current.is_(True)
+        )  # noqa: E712
         return {obj.guid: obj for obj in rows}
 
     @staticmethod
     def new_object(job, guid: str, **extras) -> str:
-        obj = HarvestObject(guid=guid, job=job, source=job.source,
-                            extras=[HarvestObjectExtra(key=k, value=str(v)) for k, v in extras.items() if v is not None])
+        obj = HarvestObject(
+            guid=guid,
+            job=job,
+            source=job.source,
+            extras=[HarvestObjectExtra(key=k, value=str(v)) for k, v in extras.items() if v is not None],
+        )
         obj.save()
         return obj.id
 
@@ -155,9 +166,12 @@ class SinpHarvester(HarvesterBase, p.SingletonPlugin):
         if not complete:
             return []
         if not seen and current:
-            self._save_gather_error(f"{empty_message} alors que {len(current)} enregistrements en ont été "
-                                    "moissonnés : par précaution, rien n'est retiré (vérifiez la configuration "
-                                    "de la source).", job)
+            self._save_gather_error(
+                f"{empty_message} alors que {len(current)} enregistrements en ont été "
+                "moissonnés : par précaution, rien n'est retiré (vérifiez la configuration "
+                "de la source).",
+                job,
+            )
             return []
         return [self.new_object(job, guid, status=WITHDRAW) for guid in sorted(set(current) - seen)]
 
@@ -192,11 +206,20 @@ class SinpHarvester(HarvesterBase, p.SingletonPlugin):
 
     def unchanged(self, obj, content: str) -> bool:
         """True when the record's last import had the same document and the same source configuration."""
-        previous = model.Session.query(HarvestObject).filter(
-            HarvestObject.harvest_source_id == obj.harvest_source_id, HarvestObject.guid == obj.guid,
-            HarvestObject.current == True).first()  # noqa: E712
-        return previous is not None and previous.package_id is not None and \
-            self.extra(previous, "fingerprint") == fingerprint(content, obj.source.config)
+        previous = (
+            model.Session.query(HarvestObject)
+            .filter(
+                HarvestObject.harvest_source_id == obj.harvest_source_id,
+                HarvestObject.guid == obj.guid,
+                HarvestObject.current.is_(True),
+            )
+            .first()
+        )  # noqa: E712
+        return (
+            previous is not None
+            and previous.package_id is not None
+            and self.extra(previous, "fingerprint") == fingerprint(content, obj.source.config)
+        )
 
     # --- import ---------------------------------------------------------------------------------
 
@@ -221,8 +244,10 @@ class SinpHarvester(HarvesterBase, p.SingletonPlugin):
         raise NotImplementedError
 
     def missing_parent_message(self, kind: str, uuid: str, parent: str) -> str:
-        return (f"{KIND_LABELS[kind]} {uuid} : son cadre d'acquisition {parent} n'est ni dans la source "
-                "ni dans le catalogue ; il sera importé quand son cadre le sera.")
+        return (
+            f"{KIND_LABELS[kind]} {uuid} : son cadre d'acquisition {parent} n'est ni dans la source "
+            "ni dans le catalogue ; il sera importé quand son cadre le sera."
+        )
 
     def import_record(self, obj, kind, uuid, record, notes, modified):
         source = obj.source
@@ -231,14 +256,22 @@ class SinpHarvester(HarvesterBase, p.SingletonPlugin):
         existing = queries.packages_by_uuid(model, [uuid]).get(uuid, [])
         package = existing[0] if existing else None
         if package is not None:
-            sources = {row[0] for row in model.Session.query(HarvestObject.harvest_source_id).filter(
-                HarvestObject.package_id == package.id).distinct()}
+            sources = {
+                row[0]
+                for row in model.Session.query(HarvestObject.harvest_source_id)
+                .filter(HarvestObject.package_id == package.id)
+                .distinct()
+            }
             if not sources:
                 log.info("%s is a record of this catalogue: not copied from source %s", uuid, source.id)
                 return "unchanged"
             if source.id not in sources:
-                self._save_object_error(f"{label} : déjà moissonné depuis une autre source ({', '.join(sorted(sources))}) ; "
-                                        "il n'est pas importé une seconde fois.", obj, "Import")
+                self._save_object_error(
+                    f"{label} : déjà moissonné depuis une autre source ({', '.join(sorted(sources))}) ; "
+                    "il n'est pas importé une seconde fois.",
+                    obj,
+                    "Import",
+                )
                 return False
         parent_field = "cadre" if kind == "jdd" else "meta_cadre_parent"
         parent = record.get(parent_field)
@@ -247,17 +280,20 @@ class SinpHarvester(HarvesterBase, p.SingletonPlugin):
             return False
         notes = list(notes) + writer.clean_keywords(record, label)
         user = self._get_user_name()
-        context = {"model": model, "session": model.Session, "user": user, "ignore_auth": True,
-                   READABLE_CA_CACHE: {}}
+        context = {"model": model, "session": model.Session, "user": user, "ignore_auth": True, READABLE_CA_CACHE: {}}
         reappeared = package is not None and package.private and self._was_withdrawn(source.id, obj.guid)
         try:
-            package_id, action = writer.write_record(context, kind, record, self.owner_org(source), package,
-                                                     private=bool(config.get("private", False)))
+            package_id, action = writer.write_record(
+                context, kind, record, self.owner_org(source), package, private=bool(config.get("private", False))
+            )
             if reappeared and not config.get("private", False):
                 model.Package.get(package_id).private = False
             previous = model.Session.query(HarvestObject).filter(
-                HarvestObject.guid == obj.guid, HarvestObject.harvest_source_id == source.id,
-                HarvestObject.current == True, HarvestObject.id != obj.id)  # noqa: E712
+                HarvestObject.guid == obj.guid,
+                HarvestObject.harvest_source_id == source.id,
+                HarvestObject.current.is_(True),
+                HarvestObject.id != obj.id,
+            )  # noqa: E712
             for old in previous:
                 old.current = False
             obj.package_id = package_id
@@ -295,15 +331,28 @@ class SinpHarvester(HarvesterBase, p.SingletonPlugin):
         return out or [f"{label} : {err}"]
 
     def _was_withdrawn(self, source_id: str, guid: str) -> bool:
-        last = model.Session.query(HarvestObject).filter(
-            HarvestObject.harvest_source_id == source_id, HarvestObject.guid == guid,
-            HarvestObject.state == "COMPLETE").order_by(HarvestObject.import_finished.desc().nullslast()).first()
+        last = (
+            model.Session.query(HarvestObject)
+            .filter(
+                HarvestObject.harvest_source_id == source_id,
+                HarvestObject.guid == guid,
+                HarvestObject.state == "COMPLETE",
+            )
+            .order_by(HarvestObject.import_finished.desc().nullslast())
+            .first()
+        )
         return last is not None and self.extra(last, "status") == WITHDRAW
 
     def _withdraw(self, obj):
-        current = model.Session.query(HarvestObject).filter(
-            HarvestObject.guid == obj.guid, HarvestObject.harvest_source_id == obj.harvest_source_id,
-            HarvestObject.current == True).all()  # noqa: E712
+        current = (
+            model.Session.query(HarvestObject)
+            .filter(
+                HarvestObject.guid == obj.guid,
+                HarvestObject.harvest_source_id == obj.harvest_source_id,
+                HarvestObject.current.is_(True),
+            )
+            .all()
+        )  # noqa: E712
         package_ids = {o.package_id for o in current if o.package_id}
         for old in current:
             old.current = False
@@ -316,13 +365,18 @@ class SinpHarvester(HarvesterBase, p.SingletonPlugin):
             if not package.private:
                 tk.get_action("package_patch")(
                     {"model": model, "session": model.Session, "user": self._get_user_name(), "ignore_auth": True},
-                    {"id": package_id, "private": True})
+                    {"id": package_id, "private": True},
+                )
         obj.package_id = next(iter(package_ids), None)
         obj.current = False
         model.Session.commit()
         title = f" (« {titles[0]} »)" if titles else ""
-        self._save_object_error(f"Retiré de la source : l'enregistrement {obj.guid}{title} n'y figure plus ; "
-                                "la fiche a été rendue privée (elle n'est pas supprimée).", obj, "Retrait")
+        self._save_object_error(
+            f"Retiré de la source : l'enregistrement {obj.guid}{title} n'y figure plus ; "
+            "la fiche a été rendue privée (elle n'est pas supprimée).",
+            obj,
+            "Retrait",
+        )
         return True
 
     # ckanext-harvest's fetch_stage and gather_stage are the subclasses'

@@ -17,6 +17,7 @@ ISO 19139 document with ``GetRecordById`` and keeps it as the object's content (
 shown by ckanext-harvest at ``/harvest/object/<id>``); import maps it with
 ``ckanext.sinp.domain.iso_read``. A record that cannot be mapped is an error of its object only.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -27,7 +28,6 @@ from lxml import etree
 from owslib import fes
 
 from ckanext.sinp.domain import iso, iso_read, safexml
-
 from ckanext.sinp_harvesters import base
 
 log = logging.getLogger(__name__)
@@ -73,9 +73,17 @@ def _filter(config: dict):
 
 
 def get_records_body(config: dict, start: int, page_size: int) -> bytes:
-    root = etree.Element(f"{{{CSW}}}GetRecords", nsmap={"csw": CSW, "ogc": OGC, "gmd": iso.GMD},
-                         service="CSW", version="2.0.2", resultType="results", startPosition=str(start),
-                         maxRecords=str(page_size), outputSchema=iso.GMD, outputFormat="application/xml")
+    root = etree.Element(
+        f"{{{CSW}}}GetRecords",
+        nsmap={"csw": CSW, "ogc": OGC, "gmd": iso.GMD},
+        service="CSW",
+        version="2.0.2",
+        resultType="results",
+        startPosition=str(start),
+        maxRecords=str(page_size),
+        outputSchema=iso.GMD,
+        outputFormat="application/xml",
+    )
     query = etree.SubElement(root, f"{{{CSW}}}Query", typeNames="gmd:MD_Metadata")
     etree.SubElement(query, f"{{{CSW}}}ElementSetName").text = "summary"
     flt = _filter(config)
@@ -100,7 +108,7 @@ class SinpCswHarvester(base.SinpHarvester):
             "name": "sinp_csw",
             "title": "Catalogue partenaire CSW (ISO 19139)",
             "description": "Fiches ISO 19139 d'un catalogue CSW 2.0.2 (GeoNetwork, pycsw…) : « series » en cadres "
-                           "d'acquisition, « dataset » en jeux de données.",
+            "d'acquisition, « dataset » en jeux de données.",
         }
 
     def check_config(self, config):
@@ -111,12 +119,18 @@ class SinpCswHarvester(base.SinpHarvester):
             messages.append("« type » vaut « series » (cadres d'acquisition) ou « dataset » (jeux de données).")
         if "bbox" in config:
             box = config["bbox"]
-            ok = isinstance(box, list) and len(box) == 4 and all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) for v in box)
+            ok = (
+                isinstance(box, list)
+                and len(box) == 4
+                and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in box)
+            )
             if not ok or not (-180 <= box[0] < box[2] <= 180 and -90 <= box[1] < box[3] <= 90):
                 messages.append("« bbox » est [ouest, sud, est, nord] en degrés WGS 84, ouest < est et sud < nord.")
-        if "page_size" in config and (not isinstance(config["page_size"], int) or isinstance(config["page_size"], bool)
-                                      or not 1 <= config["page_size"] <= 1000):
+        if "page_size" in config and (
+            not isinstance(config["page_size"], int)
+            or isinstance(config["page_size"], bool)
+            or not 1 <= config["page_size"] <= 1000
+        ):
             messages.append("« page_size » est un entier entre 1 et 1000.")
         if "defaults" in config:
             messages += iso_read.check_defaults(config["defaults"])
@@ -128,8 +142,16 @@ class SinpCswHarvester(base.SinpHarvester):
 
     @staticmethod
     def record_url(url: str, identifier: str) -> str:
-        query = urlencode({"service": "CSW", "version": "2.0.2", "request": "GetRecordById", "id": identifier,
-                           "outputSchema": iso.GMD, "elementSetName": "full"})
+        query = urlencode(
+            {
+                "service": "CSW",
+                "version": "2.0.2",
+                "request": "GetRecordById",
+                "id": identifier,
+                "outputSchema": iso.GMD,
+                "elementSetName": "full",
+            }
+        )
         return f"{url}{'&' if '?' in url else '?'}{query}"
 
     # --- gather ---------------------------------------------------------------------------------
@@ -140,16 +162,22 @@ class SinpCswHarvester(base.SinpHarvester):
         page_size = int(config.get("page_size", DEFAULT_PAGE_SIZE))
         start, matched, listed, messages = 1, None, [], []
         for _ in range(MAX_PAGES):
-            content = base.http_post(session, url, timeout, f"GetRecords (à partir du n° {start})",
-                                     data=get_records_body(config, start, page_size))
+            content = base.http_post(
+                session,
+                url,
+                timeout,
+                f"GetRecords (à partir du n° {start})",
+                data=get_records_body(config, start, page_size),
+            )
             try:
                 root = safexml.parse(content, MAX_RESPONSE_BYTES, "CSW")
             except safexml.XmlRefused as err:
                 raise base.RemoteError(f"GetRecords (à partir du n° {start}) : réponse illisible — {err}") from None
             problem = _exception(root)
             if problem:
-                raise base.RemoteError(f"GetRecords (à partir du n° {start}) : le catalogue a répondu par une "
-                                       f"exception — {problem}")
+                raise base.RemoteError(
+                    f"GetRecords (à partir du n° {start}) : le catalogue a répondu par une exception — {problem}"
+                )
             results = root.find(f"{{{CSW}}}SearchResults")
             if results is None:
                 raise base.RemoteError(f"GetRecords (à partir du n° {start}) : réponse sans csw:SearchResults.")
@@ -162,17 +190,23 @@ class SinpCswHarvester(base.SinpHarvester):
             if matched is None:
                 matched = page_matched
             elif page_matched != matched:
-                raise base.RemoteError(f"GetRecords : le nombre d'enregistrements a changé pendant le moissonnage "
-                                       f"({matched} puis {page_matched}) ; relancez le moissonnage.")
+                raise base.RemoteError(
+                    f"GetRecords : le nombre d'enregistrements a changé pendant le moissonnage "
+                    f"({matched} puis {page_matched}) ; relancez le moissonnage."
+                )
             records = results.findall(f"{{{iso.GMD}}}MD_Metadata")
             for position, record in enumerate(records, start):
                 identifier = record.xpath("string(gmd:fileIdentifier/gco:CharacterString)", namespaces=NS).strip()
-                level = record.xpath("string(gmd:hierarchyLevel/gmd:MD_ScopeCode/@codeListValue)",
-                                     namespaces=NS).strip() or "dataset"
+                level = (
+                    record.xpath("string(gmd:hierarchyLevel/gmd:MD_ScopeCode/@codeListValue)", namespaces=NS).strip()
+                    or "dataset"
+                )
                 stamp = record.xpath("string(gmd:dateStamp/*)", namespaces=NS).strip()
                 if not identifier:
-                    messages.append(f"Fiche n° {position} du catalogue sans identifiant (gmd:fileIdentifier) : "
-                                    "elle ne peut pas être moissonnée.")
+                    messages.append(
+                        f"Fiche n° {position} du catalogue sans identifiant (gmd:fileIdentifier) : "
+                        "elle ne peut pas être moissonnée."
+                    )
                 listed.append((identifier, level, stamp))
             if returned == 0 or next_record == 0 or next_record > matched:
                 break
@@ -210,17 +244,21 @@ class SinpCswHarvester(base.SinpHarvester):
         if not complete:
             self._save_gather_error(
                 f"Le catalogue annonce {matched} fiches mais en a renvoyé {len(listed)} : par précaution, "
-                "aucune fiche n'est retirée lors de ce moissonnage.", harvest_job)
-        ids += self.withdraw_missing(harvest_job, current, seen, complete,
-                                     empty_message="Le catalogue ne renvoie aucune fiche")
+                "aucune fiche n'est retirée lors de ce moissonnage.",
+                harvest_job,
+            )
+        ids += self.withdraw_missing(
+            harvest_job, current, seen, complete, empty_message="Le catalogue ne renvoie aucune fiche"
+        )
         log.info("CSW source %s: %d records listed (%d matched), %d objects", source.id, len(listed), matched, len(ids))
         return ids
 
     # --- fetch ----------------------------------------------------------------------------------
 
     def download(self, session, obj, timeout):
-        content = base.http_get(session, self.record_url(obj.source.url, obj.guid), timeout,
-                                f"GetRecordById {obj.guid}")
+        content = base.http_get(
+            session, self.record_url(obj.source.url, obj.guid), timeout, f"GetRecordById {obj.guid}"
+        )
         try:
             root = safexml.parse(content, iso_read.MAX_BYTES, "CSW")
         except safexml.XmlRefused as err:
@@ -230,8 +268,9 @@ class SinpCswHarvester(base.SinpHarvester):
             raise base.RemoteError(f"GetRecordById {obj.guid} : exception du catalogue — {problem}")
         found = root.xpath("//gmd:MD_Metadata", namespaces=NS) if root.tag != f"{{{iso.GMD}}}MD_Metadata" else [root]
         if not found:
-            raise base.RemoteError(f"GetRecordById {obj.guid} : le catalogue ne renvoie pas de fiche ISO 19139 "
-                                   "pour cet identifiant.")
+            raise base.RemoteError(
+                f"GetRecordById {obj.guid} : le catalogue ne renvoie pas de fiche ISO 19139 pour cet identifiant."
+            )
         return etree.tostring(found[0], encoding="unicode")
 
     # --- import ---------------------------------------------------------------------------------

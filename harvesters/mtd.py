@@ -15,6 +15,7 @@ default 30). Gather lists the records; fetch downloads each one (``GetRecordById
 it with ``ckanext.sinp.domain.mtd`` — the mapping of ``sinp_mtd_import`` — and writes it with the
 same writer, CA before their JDD.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -22,7 +23,6 @@ import logging
 
 from ckanext.sinp.domain import model as sinp_model
 from ckanext.sinp.domain import mtd
-
 from ckanext.sinp_harvesters import base
 
 log = logging.getLogger(__name__)
@@ -39,8 +39,12 @@ CREATOR_ATTRIBUTE = "ID_CREATEUR"
 
 
 def _ident(value) -> bool:
-    return isinstance(value, (str, int)) and not isinstance(value, bool) and str(value).strip() != "" \
+    return (
+        isinstance(value, (str, int))
+        and not isinstance(value, bool)
+        and str(value).strip() != ""
         and all(c.isalnum() or c in "-_" for c in str(value).strip())
+    )
 
 
 def _modified(rec: mtd.MtdRecord):
@@ -69,15 +73,17 @@ class SinpMtdHarvester(base.SinpHarvester):
             "name": "sinp_mtd",
             "title": "INPN – application de métadonnées (MTD)",
             "description": "Cadres d'acquisition et jeux de données déclarés dans l'application MTD de l'INPN "
-                           "(par instance de plateforme, utilisateur ou liste de cadres).",
+            "(par instance de plateforme, utilisateur ou liste de cadres).",
         }
 
     def check_config(self, config):
         messages = []
         modes = [m for m in MODES if m in config]
         if len(modes) != 1:
-            messages.append("Indiquez exactement une des clés « instance_id » (instance de plateforme), "
-                            "« user_id » (utilisateur MTD) ou « ca_uuids » (liste d'UUID de cadres d'acquisition).")
+            messages.append(
+                "Indiquez exactement une des clés « instance_id » (instance de plateforme), "
+                "« user_id » (utilisateur MTD) ou « ca_uuids » (liste d'UUID de cadres d'acquisition)."
+            )
         for key in ("instance_id", "user_id", "jdd_instance_id", "jdd_user_id"):
             if key in config and not _ident(config[key]):
                 messages.append(f"« {key} » doit être un identifiant (chiffres, lettres, « - », « _ »).")
@@ -132,8 +138,9 @@ class SinpMtdHarvester(base.SinpHarvester):
                 continue
             seen.add(rec.uuid)
             ids.append(self.new_object(harvest_job, rec.uuid, kind=rec.kind))
-        ids += self.withdraw_missing(harvest_job, current, seen, complete=True,
-                                     empty_message="L'application MTD ne liste aucun enregistrement")
+        ids += self.withdraw_missing(
+            harvest_job, current, seen, complete=True, empty_message="L'application MTD ne liste aucun enregistrement"
+        )
         log.info("MTD source %s: %d records listed, %d objects", source.id, len(seen), len(ids))
         return ids
 
@@ -141,16 +148,21 @@ class SinpMtdHarvester(base.SinpHarvester):
         for mode in ("instance_id", "user_id"):
             if mode in config:
                 ident = str(config[mode]).strip()
-                cas = self._list(session, url, LISTING[("ca", mode)].format(ident), timeout,
-                                 "Liste des cadres d'acquisition")
-                jdds = self._list(session, url, LISTING[("jdd", mode)].format(ident), timeout,
-                                  "Liste des jeux de données")
+                cas = self._list(
+                    session, url, LISTING[("ca", mode)].format(ident), timeout, "Liste des cadres d'acquisition"
+                )
+                jdds = self._list(
+                    session, url, LISTING[("jdd", mode)].format(ident), timeout, "Liste des jeux de données"
+                )
                 return [r for r in cas if r.kind == "ca"] + [r for r in jdds if r.kind == "jdd"]
         wanted = [mtd.normalize_uuid(u) for u in config.get("ca_uuids", [])]
         cas = []
         for uuid in wanted:
-            found = [r for r in self._list(session, url, ONE["ca"].format(uuid), timeout,
-                                           f"Cadre d'acquisition {uuid}") if r.kind == "ca" and r.uuid == uuid]
+            found = [
+                r
+                for r in self._list(session, url, ONE["ca"].format(uuid), timeout, f"Cadre d'acquisition {uuid}")
+                if r.kind == "ca" and r.uuid == uuid
+            ]
             cas += found
         jdd_listings = []
         if "jdd_instance_id" in config:
@@ -162,8 +174,11 @@ class SinpMtdHarvester(base.SinpHarvester):
             jdd_listings += [LISTING[("jdd", "user_id")].format(c) for c in creators]
         jdds = []
         for path in jdd_listings:
-            jdds += [r for r in self._list(session, url, path, timeout, "Liste des jeux de données")
-                     if r.kind == "jdd" and mtd.normalize_uuid(r.record.get("cadre", "")) in wanted]
+            jdds += [
+                r
+                for r in self._list(session, url, path, timeout, "Liste des jeux de données")
+                if r.kind == "jdd" and mtd.normalize_uuid(r.record.get("cadre", "")) in wanted
+            ]
         return cas + jdds
 
     # --- fetch ----------------------------------------------------------------------------------
@@ -183,8 +198,9 @@ class SinpMtdHarvester(base.SinpHarvester):
             raise ValueError(f"Enregistrement {obj.guid} : {err}") from None
         records = [r for r in found if r.uuid == mtd.normalize_uuid(obj.guid)]
         if not records:
-            raise ValueError(f"Enregistrement {obj.guid} : l'application MTD ne le renvoie plus "
-                             "(réponse sans cet identifiant).")
+            raise ValueError(
+                f"Enregistrement {obj.guid} : l'application MTD ne le renvoie plus (réponse sans cet identifiant)."
+            )
         rec = records[0]
         messages = mtd.validate_records([rec])
         if messages:

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 """WSGI entry point of the SINP CSW endpoint (pycsw 2.6.2).
 
 Serve with gunicorn from pycsw's own virtualenv (Python 3.11, pycsw 2.6.2,
@@ -70,14 +69,14 @@ from pycsw.core import util as pycsw_util
 from sqlalchemy.sql import text
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-CONFIG_FILE = os.path.join(HERE, 'pycsw.cfg')
-MAPPINGS_FILE = os.path.join(HERE, 'mappings.py')
+CONFIG_FILE = os.path.join(HERE, "pycsw.cfg")
+MAPPINGS_FILE = os.path.join(HERE, "mappings.py")
 
-PYCSW_VERSION = '2.6.2'
-SET_PREFIX = 'PYCSW_SET__'
-SERVED_PATHS = ('/', '/csw')
+PYCSW_VERSION = "2.6.2"
+SET_PREFIX = "PYCSW_SET__"
+SERVED_PATHS = ("/", "/csw")
 
-_PLACEHOLDER = re.compile(r'\$\{([A-Za-z_][A-Za-z0-9_]*)\}')
+_PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 class ConfigurationError(RuntimeError):
@@ -88,25 +87,23 @@ class ConfigurationError(RuntimeError):
 # Configuration
 # --------------------------------------------------------------------------
 
+
 def _expand(value, variables, where):
     def repl(match):
         name = match.group(1)
         if not variables.get(name):
-            raise ConfigurationError(
-                '%s uses ${%s}, which is not set in the environment'
-                % (where, name))
+            raise ConfigurationError("%s uses ${%s}, which is not set in the environment" % (where, name))
         return variables[name]
+
     return _PLACEHOLDER.sub(repl, value)
 
 
 def _check_server_url(url):
     parts = urlsplit(url)
-    if parts.scheme not in ('http', 'https') or not parts.netloc:
-        raise ConfigurationError(
-            'PYCSW_SERVER_URL must be an absolute http(s) URL, got %r' % url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigurationError("PYCSW_SERVER_URL must be an absolute http(s) URL, got %r" % url)
     if parts.query or parts.fragment:
-        raise ConfigurationError(
-            'PYCSW_SERVER_URL must have no query string nor fragment')
+        raise ConfigurationError("PYCSW_SERVER_URL must have no query string nor fragment")
 
 
 def load_configuration(environ=None):
@@ -116,38 +113,38 @@ def load_configuration(environ=None):
     """
     environ = dict(os.environ if environ is None else environ)
 
-    for name in ('PYCSW_SERVER_URL', 'PYCSW_DATABASE_URL'):
-        if not environ.get(name, '').strip():
-            raise ConfigurationError('%s is not set' % name)
+    for name in ("PYCSW_SERVER_URL", "PYCSW_DATABASE_URL"):
+        if not environ.get(name, "").strip():
+            raise ConfigurationError("%s is not set" % name)
         environ[name] = environ[name].strip()
-    _check_server_url(environ['PYCSW_SERVER_URL'])
-    environ['PYCSW_CONFIG_DIR'] = HERE
+    _check_server_url(environ["PYCSW_SERVER_URL"])
+    environ["PYCSW_CONFIG_DIR"] = HERE
 
     parser = configparser.ConfigParser(interpolation=None)
-    with open(CONFIG_FILE, encoding='utf-8') as fh:
+    with open(CONFIG_FILE, encoding="utf-8") as fh:
         parser.read_file(fh)
 
     settings = {}
     for section in parser.sections():
         settings[section] = {
-            option: _expand(value, environ, '[%s] %s' % (section, option))
-            for option, value in parser.items(section)
+            option: _expand(value, environ, "[%s] %s" % (section, option)) for option, value in parser.items(section)
         }
 
     # PYCSW_SET__<SECTION>__<OPTION> overrides
-    by_env_name = {s.replace(':', '_').upper(): s for s in settings}
+    by_env_name = {s.replace(":", "_").upper(): s for s in settings}
     for name, value in sorted(environ.items()):
         if not name.startswith(SET_PREFIX):
             continue
-        section_key, sep, option = name[len(SET_PREFIX):].partition('__')
+        section_key, sep, option = name[len(SET_PREFIX) :].partition("__")
         if not sep or not option or section_key not in by_env_name:
             raise ConfigurationError(
-                '%s: expected %s<SECTION>__<OPTION> with SECTION one of %s'
-                % (name, SET_PREFIX, ', '.join(sorted(by_env_name))))
+                "%s: expected %s<SECTION>__<OPTION> with SECTION one of %s"
+                % (name, SET_PREFIX, ", ".join(sorted(by_env_name)))
+            )
         settings[by_env_name[section_key]][option.lower()] = value
 
     # Read-only endpoint, whatever the overrides say.
-    settings.setdefault('manager', {})['transactions'] = 'false'
+    settings.setdefault("manager", {})["transactions"] = "false"
 
     _check_consistency(settings)
     return settings
@@ -155,37 +152,35 @@ def load_configuration(environ=None):
 
 def _check_consistency(settings):
     """Fail early on what pycsw would only report request by request."""
-    _check_server_url(settings['server']['url'])
+    _check_server_url(settings["server"]["url"])
 
-    mappings_path = settings['repository'].get('mappings', '')
+    mappings_path = settings["repository"].get("mappings", "")
     if not os.path.isabs(mappings_path) or not os.path.isfile(mappings_path):
         raise ConfigurationError(
-            '[repository] mappings must be the absolute path of an existing '
-            'file (pycsw treats a value without "/" as a module name): %r'
-            % mappings_path)
+            "[repository] mappings must be the absolute path of an existing "
+            'file (pycsw treats a value without "/" as a module name): %r' % mappings_path
+        )
     mappings = runpy.run_path(mappings_path)
 
-    expected_keys = set(pycsw_config.StaticContext().md_core_model['mappings'])
-    missing = expected_keys - set(mappings['MD_CORE_MODEL']['mappings'])
+    expected_keys = set(pycsw_config.StaticContext().md_core_model["mappings"])
+    missing = expected_keys - set(mappings["MD_CORE_MODEL"]["mappings"])
     if missing:
-        raise ConfigurationError(
-            '%s lacks pycsw keys: %s' % (mappings_path, ', '.join(sorted(missing))))
+        raise ConfigurationError("%s lacks pycsw keys: %s" % (mappings_path, ", ".join(sorted(missing))))
 
-    table = settings['repository'].get('table')
-    if table != mappings['TABLE_NAME']:
-        raise ConfigurationError(
-            '[repository] table=%r but mappings.TABLE_NAME=%r'
-            % (table, mappings['TABLE_NAME']))
+    table = settings["repository"].get("table")
+    if table != mappings["TABLE_NAME"]:
+        raise ConfigurationError("[repository] table=%r but mappings.TABLE_NAME=%r" % (table, mappings["TABLE_NAME"]))
 
     # pycsw queries plainto_tsquery('<language name>', ...) with the name it
     # derives from [server] language; the table's tsvector uses FTS_CONFIG.
-    code = settings['server'].get('language', 'en').split('-')[0]
-    fts = pycsw_config.StaticContext().languages.get(code, 'english')
-    if fts != mappings['FTS_CONFIG']:
+    code = settings["server"].get("language", "en").split("-")[0]
+    fts = pycsw_config.StaticContext().languages.get(code, "english")
+    if fts != mappings["FTS_CONFIG"]:
         raise ConfigurationError(
-            '[server] language=%s makes pycsw search with %r but the table '
-            'is indexed with %r (mappings.FTS_CONFIG)'
-            % (settings['server'].get('language'), fts, mappings['FTS_CONFIG']))
+            "[server] language=%s makes pycsw search with %r but the table "
+            "is indexed with %r (mappings.FTS_CONFIG)"
+            % (settings["server"].get("language"), fts, mappings["FTS_CONFIG"])
+        )
 
 
 def new_config_parser(settings):
@@ -202,8 +197,8 @@ def new_config_parser(settings):
 # Stable paging order (pycsw 2.6.2 Repository.query + identifier tie-breaker)
 # --------------------------------------------------------------------------
 
-def _stable_query(self, constraint, sortby=None, typenames=None,
-                  maxrecords=10, startposition=0):
+
+def _stable_query(self, constraint, sortby=None, typenames=None, maxrecords=10, startposition=0):
     """pycsw 2.6.2 ``Repository.query``, stable and cheap on deep pages.
 
     Same results as pycsw's own method plus the identifier as last sort key.
@@ -222,40 +217,50 @@ def _stable_query(self, constraint, sortby=None, typenames=None,
     8 ms against 152 ms). One statement, hence one snapshot: a page never
     mixes two states of the table.
     """
-    if 'where' in constraint:
-        query = self.session.query(self.dataset).filter(
-            text(constraint['where'])).params(
-                self._create_values(constraint['values']))
+    if "where" in constraint:
+        query = (
+            self.session.query(self.dataset)
+            .filter(text(constraint["where"]))
+            .params(self._create_values(constraint["values"]))
+        )
     else:
         query = self.session.query(self.dataset)
 
     total = self._get_repo_filter(query).count()
 
-    mappings = self.context.md_core_model['mappings']
-    identifier = getattr(self.dataset, mappings['pycsw:Identifier'])
+    mappings = self.context.md_core_model["mappings"]
+    identifier = getattr(self.dataset, mappings["pycsw:Identifier"])
 
     from sqlalchemy import func
+
     order = []
     if pycsw_util.ranking_pass:  # spatial ranking (off unless configured)
-        order.append(func.get_spatial_overlay_rank(
-            getattr(self.dataset, mappings['pycsw:BoundingBox']),
-            pycsw_util.ranking_query_geometry).desc())
+        order.append(
+            func.get_spatial_overlay_rank(
+                getattr(self.dataset, mappings["pycsw:BoundingBox"]), pycsw_util.ranking_query_geometry
+            ).desc()
+        )
         pycsw_util.ranking_pass = False
-        pycsw_util.ranking_query_geometry = ''
+        pycsw_util.ranking_query_geometry = ""
 
     if sortby is not None:
-        column = getattr(self.dataset, sortby['propertyname'])
-        if sortby.get('spatial'):
+        column = getattr(self.dataset, sortby["propertyname"])
+        if sortby.get("spatial"):
             column = func.get_geometry_area(column)
-        order.append(column.desc() if sortby['order'] == 'DESC' else column)
+        order.append(column.desc() if sortby["order"] == "DESC" else column)
 
     # The tie-breaker: identifier is the primary key, hence unique.
     order.append(identifier)
 
-    page_ids = self._get_repo_filter(query).with_entities(identifier).order_by(
-        *order).limit(maxrecords).offset(startposition).subquery()
-    page = self.session.query(self.dataset).filter(
-        identifier.in_(page_ids.select())).order_by(*order)
+    page_ids = (
+        self._get_repo_filter(query)
+        .with_entities(identifier)
+        .order_by(*order)
+        .limit(maxrecords)
+        .offset(startposition)
+        .subquery()
+    )
+    page = self.session.query(self.dataset).filter(identifier.in_(page_ids.select())).order_by(*order)
     return [str(total), page.all()]
 
 
@@ -265,11 +270,10 @@ def _stable_query(self, constraint, sortby=None, typenames=None,
 
 _ORIGINAL_INIT = pycsw_repository.Repository.__init__
 _BINDINGS = {}
-_BOUND_ATTRIBUTES = ('engine', 'dataset', 'dbtype', 'postgis_geometry_column', 'fts')
+_BOUND_ATTRIBUTES = ("engine", "dataset", "dbtype", "postgis_geometry_column", "fts")
 
 
-def _cached_init(self, database, context, app_root=None, table='records',
-                 repo_filter=None):
+def _cached_init(self, database, context, app_root=None, table="records", repo_filter=None):
     """pycsw's ``Repository.__init__``, doing its database work once per worker.
 
     pycsw 2.6.2 builds its repository for every request: it reflects the table
@@ -284,8 +288,7 @@ def _cached_init(self, database, context, app_root=None, table='records',
     key = (database, table, app_root)
     bound = _BINDINGS.get(key)
     if bound is None:
-        _ORIGINAL_INIT(self, database, context, app_root=app_root, table=table,
-                       repo_filter=repo_filter)
+        _ORIGINAL_INIT(self, database, context, app_root=app_root, table=table, repo_filter=repo_filter)
         _BINDINGS[key] = {name: getattr(self, name) for name in _BOUND_ATTRIBUTES}
         return
     from sqlalchemy.orm import create_session
@@ -298,13 +301,13 @@ def _cached_init(self, database, context, app_root=None, table='records',
 
     # pycsw's queryables, from the request's context (as pycsw does it).
     self.queryables = {}
-    for tname in self.context.model['typenames']:
-        for qname, qvalues in self.context.model['typenames'][tname]['queryables'].items():
+    for tname in self.context.model["typenames"]:
+        for qname, qvalues in self.context.model["typenames"][tname]["queryables"].items():
             self.queryables[qname] = dict(qvalues)
-    self.queryables['_all'] = {}
+    self.queryables["_all"] = {}
     for qbl in list(self.queryables):
-        self.queryables['_all'].update(self.queryables[qbl])
-    self.queryables['_all'].update(self.context.md_core_model['mappings'])
+        self.queryables["_all"].update(self.queryables[qbl])
+    self.queryables["_all"].update(self.context.md_core_model["mappings"])
 
 
 def _install_engine(database_url):
@@ -316,15 +319,17 @@ def _install_engine(database_url):
     statements vary mostly with the filter text of the request.
     """
     from sqlalchemy import create_engine
+
     pycsw_repository.Repository._engines[database_url] = create_engine(
-        database_url, query_cache_size=100, pool_pre_ping=True)
+        database_url, query_cache_size=100, pool_pre_ping=True
+    )
 
 
 def _install_stable_sort():
     if pycsw.__version__ != PYCSW_VERSION:
         raise ConfigurationError(
-            'wsgi.py patches pycsw %s; found pycsw %s: review _stable_query'
-            % (PYCSW_VERSION, pycsw.__version__))
+            "wsgi.py patches pycsw %s; found pycsw %s: review _stable_query" % (PYCSW_VERSION, pycsw.__version__)
+        )
     pycsw_repository.Repository.query = _stable_query
     pycsw_repository.Repository.__init__ = _cached_init
 
@@ -333,36 +338,37 @@ def _install_stable_sort():
 # Request handling
 # --------------------------------------------------------------------------
 
+
 def strip_config_params(query_string):
     """Remove every parameter whose decoded name contains 'config' (any case)."""
     kept = []
-    for part in query_string.split('&'):
+    for part in query_string.split("&"):
         if not part:
             continue
-        name = unquote_plus(part.split('=', 1)[0])
-        if 'config' in name.lower():
+        name = unquote_plus(part.split("=", 1)[0])
+        if "config" in name.lower():
             continue
         kept.append(part)
-    return '&'.join(kept)
+    return "&".join(kept)
 
 
 # paging parameters (KVP names, lower-cased as pycsw reads them) that pycsw 2.6.2 converts with
 # an unguarded int(): maxRecords=1e20 was a 500
-PAGING_PARAMS = ('startposition', 'maxrecords')
+PAGING_PARAMS = ("startposition", "maxrecords")
 
 
 def invalid_paging(query_string):
     """(name, value) of the first startPosition / maxRecords that is not a non-negative integer
     of at most 9 digits, or None."""
-    for part in query_string.split('&'):
-        name, _, value = part.partition('=')
+    for part in query_string.split("&"):
+        name, _, value = part.partition("=")
         name = unquote_plus(name).strip().lower()
         value = unquote_plus(value).strip()
         if name not in PAGING_PARAMS:
             continue
         digits = value.isascii() and value.isdigit()
         # a huge maxRecords is only greedy: it is capped (``cap_max_records``), as pycsw caps it
-        if not digits or (name == 'startposition' and len(value) > 9) or len(value) > 100:
+        if not digits or (name == "startposition" and len(value) > 9) or len(value) > 100:
             return name, value
     return None
 
@@ -371,42 +377,45 @@ def cap_max_records(query_string, cap=999999999):
     """The query string with a maxRecords above ``cap`` set to ``cap`` (pycsw then applies its own
     ``maxrecords``): a harvester asking for ``maxRecords=1000000000`` gets a page, not an error."""
     parts = []
-    for part in query_string.split('&'):
-        name, sep, value = part.partition('=')
-        if unquote_plus(name).strip().lower() == 'maxrecords':
+    for part in query_string.split("&"):
+        name, sep, value = part.partition("=")
+        if unquote_plus(name).strip().lower() == "maxrecords":
             value_text = unquote_plus(value).strip()
             if value_text.isascii() and value_text.isdigit() and int(value_text) > cap:
                 part = name + sep + str(cap)
         parts.append(part)
-    return '&'.join(parts)
+    return "&".join(parts)
 
 
 def _exception_report(start_response, code, locator, text):
     """An OWS 1.0 ExceptionReport, as pycsw 2.6.2 answers CSW 2.0.2 errors (HTTP 200)."""
     from xml.sax.saxutils import escape, quoteattr
-    body = ('<?xml version="1.0" encoding="UTF-8" standalone="no"?>\n'
-            '<ows:ExceptionReport xmlns:ows="http://www.opengis.net/ows" '
-            'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" version="1.2.0" '
-            'xsi:schemaLocation="http://www.opengis.net/ows '
-            'http://schemas.opengis.net/ows/1.0.0/owsExceptionReport.xsd">'
-            '<ows:Exception exceptionCode=%s locator=%s><ows:ExceptionText>%s</ows:ExceptionText>'
-            '</ows:Exception></ows:ExceptionReport>'
-            % (quoteattr(code), quoteattr(locator), escape(text))).encode('utf-8')
-    start_response('200 OK', [('Content-Type', 'application/xml'), ('Content-Length', str(len(body)))])
+
+    body = (
+        '<?xml version="1.0" encoding="UTF-8" standalone="no"?>\n'
+        '<ows:ExceptionReport xmlns:ows="http://www.opengis.net/ows" '
+        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" version="1.2.0" '
+        'xsi:schemaLocation="http://www.opengis.net/ows '
+        'http://schemas.opengis.net/ows/1.0.0/owsExceptionReport.xsd">'
+        "<ows:Exception exceptionCode=%s locator=%s><ows:ExceptionText>%s</ows:ExceptionText>"
+        "</ows:Exception></ows:ExceptionReport>" % (quoteattr(code), quoteattr(locator), escape(text))
+    ).encode("utf-8")
+    start_response("200 OK", [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))])
     return [body]
 
 
 def _plain(start_response, status, message, extra_headers=()):
-    body = (message + '\n').encode('utf-8')
-    start_response(status, [('Content-Type', 'text/plain; charset=UTF-8'),
-                            ('Content-Length', str(len(body)))]
-                   + list(extra_headers))
+    body = (message + "\n").encode("utf-8")
+    start_response(
+        status,
+        [("Content-Type", "text/plain; charset=UTF-8"), ("Content-Length", str(len(body)))] + list(extra_headers),
+    )
     return [body]
 
 
 def _max_post_bytes():
     try:
-        return int(os.environ.get('PYCSW_MAX_POST_BYTES', 1024 * 1024))
+        return int(os.environ.get("PYCSW_MAX_POST_BYTES", 1024 * 1024))
     except ValueError:
         return 1024 * 1024
 
@@ -414,10 +423,10 @@ def _max_post_bytes():
 SETTINGS = load_configuration()
 MAX_POST_BYTES = _max_post_bytes()
 _install_stable_sort()
-_install_engine(SETTINGS['repository']['database'])
+_install_engine(SETTINGS["repository"]["database"])
 
 
-_GETRECORDS_TAG = re.compile(rb'<(?:[A-Za-z_][\w.-]*:)?GetRecords\b[^>]*>')
+_GETRECORDS_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?GetRecords\b[^>]*>")
 _MAX_POSITION = re.compile(rb"""\s+maxPosition\s*=\s*(?:"[^"]*"|'[^']*')""")
 
 
@@ -431,61 +440,62 @@ def normalize_post_body(body):
     not parsed here).
     """
     match = _GETRECORDS_TAG.search(body)
-    if match is None or b'maxPosition' not in match.group(0):
+    if match is None or b"maxPosition" not in match.group(0):
         return body
-    tag = _MAX_POSITION.sub(b'', match.group(0))
-    return body[:match.start()] + tag + body[match.end():]
+    tag = _MAX_POSITION.sub(b"", match.group(0))
+    return body[: match.start()] + tag + body[match.end() :]
 
 
 def application(environ, start_response):
     """WSGI application."""
-    path = environ.get('PATH_INFO') or '/'
-    if path != '/' and path.rstrip('/') not in SERVED_PATHS:
-        return _plain(start_response, '404 Not Found', 'Not Found')
+    path = environ.get("PATH_INFO") or "/"
+    if path != "/" and path.rstrip("/") not in SERVED_PATHS:
+        return _plain(start_response, "404 Not Found", "Not Found")
 
-    method = environ.get('REQUEST_METHOD', 'GET').upper()
-    if method not in ('GET', 'HEAD', 'POST'):
-        return _plain(start_response, '405 Method Not Allowed',
-                      'Method Not Allowed', [('Allow', 'GET, HEAD, POST')])
+    method = environ.get("REQUEST_METHOD", "GET").upper()
+    if method not in ("GET", "HEAD", "POST"):
+        return _plain(start_response, "405 Method Not Allowed", "Method Not Allowed", [("Allow", "GET, HEAD, POST")])
 
-    if method == 'POST':
+    if method == "POST":
         try:
-            length = int(environ.get('CONTENT_LENGTH') or 0)
+            length = int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
         if length > MAX_POST_BYTES:
-            return _plain(start_response, '413 Payload Too Large',
-                          'Request body too large')
-        body = normalize_post_body(environ['wsgi.input'].read(length) if length else b'')
+            return _plain(start_response, "413 Payload Too Large", "Request body too large")
+        body = normalize_post_body(environ["wsgi.input"].read(length) if length else b"")
 
     # pycsw reads QUERY_STRING, wsgi.input, REQUEST_METHOD, CONTENT_LENGTH and
     # the URL parts from this mapping; give it a sanitised copy.
     env = dict(environ)
-    env['QUERY_STRING'] = strip_config_params(environ.get('QUERY_STRING', ''))
-    paging = invalid_paging(env['QUERY_STRING'])
+    env["QUERY_STRING"] = strip_config_params(environ.get("QUERY_STRING", ""))
+    paging = invalid_paging(env["QUERY_STRING"])
     if paging is not None:
-        return _exception_report(start_response, 'InvalidParameterValue', paging[0],
-                                 'Invalid %s: a non-negative integer is expected' % paging[0])
-    env['QUERY_STRING'] = cap_max_records(env['QUERY_STRING'])
-    env['REQUEST_METHOD'] = 'GET' if method == 'HEAD' else method
-    for key in ('PYCSW_CONFIG', 'PYCSW_ROOT', 'local.app_root'):
+        return _exception_report(
+            start_response,
+            "InvalidParameterValue",
+            paging[0],
+            "Invalid %s: a non-negative integer is expected" % paging[0],
+        )
+    env["QUERY_STRING"] = cap_max_records(env["QUERY_STRING"])
+    env["REQUEST_METHOD"] = "GET" if method == "HEAD" else method
+    for key in ("PYCSW_CONFIG", "PYCSW_ROOT", "local.app_root"):
         env.pop(key, None)
-    if method == 'POST':
-        env['wsgi.input'] = io.BytesIO(body)
-        env['CONTENT_LENGTH'] = str(len(body))
+    if method == "POST":
+        env["wsgi.input"] = io.BytesIO(body)
+        env["CONTENT_LENGTH"] = str(len(body))
 
     csw = server.Csw(new_config_parser(SETTINGS), env)
     try:
         status, contents = csw.dispatch_wsgi()
     finally:
-        repo = getattr(csw, 'repository', None)
-        session = getattr(repo, 'session', None)
+        repo = getattr(csw, "repository", None)
+        session = getattr(repo, "session", None)
         if session is not None:
             session.close()  # give the connection back to the pool now
 
-    headers = [('Content-Type', str(csw.contenttype)),
-               ('Content-Length', str(len(contents)))]
+    headers = [("Content-Type", str(csw.contenttype)), ("Content-Length", str(len(contents)))]
     start_response(status, headers)
-    if method == 'HEAD':
-        return [b'']
+    if method == "HEAD":
+        return [b""]
     return [contents]

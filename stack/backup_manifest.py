@@ -1,11 +1,12 @@
 """Manifest of a backup archive (stack/backup.sh, stack/restore.sh). Standard library only.
 
-    python3 backup_manifest.py write DIR KEY=VALUE...   writes DIR/manifest.json: every file under DIR
-                                                        with its size and SHA-256, and the KEY=VALUE
-                                                        facts (dotted keys nest: versions.ckan=2.12.1)
-    python3 backup_manifest.py verify DIR TARGET        checks format, target, sizes and SHA-256
-    python3 backup_manifest.py get DIR KEY              prints one value (dotted key)
+python3 backup_manifest.py write DIR KEY=VALUE...   writes DIR/manifest.json: every file under DIR
+                                                    with its size and SHA-256, and the KEY=VALUE
+                                                    facts (dotted keys nest: versions.ckan=2.12.1)
+python3 backup_manifest.py verify DIR TARGET        checks format, target, sizes and SHA-256
+python3 backup_manifest.py get DIR KEY              prints one value (dotted key)
 """
+
 from __future__ import annotations
 
 import datetime
@@ -45,8 +46,9 @@ def write(root: pathlib.Path, facts: list[str]) -> dict:
         for name in parents:
             node = node.setdefault(name, {})
         node[leaf] = _value(value)
-    manifest["parts"] = [{"path": p.relative_to(root).as_posix(), "bytes": p.stat().st_size, "sha256": sha256(p)}
-                         for p in parts_of(root)]
+    manifest["parts"] = [
+        {"path": p.relative_to(root).as_posix(), "bytes": p.stat().st_size, "sha256": sha256(p)} for p in parts_of(root)
+    ]
     manifest["total_bytes"] = sum(part["bytes"] for part in manifest["parts"])
     (root / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return manifest
@@ -65,8 +67,10 @@ def verify(root: pathlib.Path, target: str) -> list[str]:
         return [f"unknown archive format {manifest.get('format')!r} (expected {FORMAT!r})"]
     problems = []
     if manifest.get("target") != target:
-        problems.append(f"the archive is of target {manifest.get('target')!r}, not {target!r} "
-                        f"(set SINP_BACKUP_TARGET={manifest.get('target')})")
+        problems.append(
+            f"the archive is of target {manifest.get('target')!r}, not {target!r} "
+            f"(set SINP_BACKUP_TARGET={manifest.get('target')})"
+        )
     listed = {part["path"]: part for part in manifest.get("parts", [])}
     present = {p.relative_to(root).as_posix(): p for p in parts_of(root)}
     for name in sorted(set(listed) - set(present)):

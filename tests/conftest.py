@@ -1,4 +1,5 @@
 """Shared test settings: where the repository is, what `make up` wrote."""
+
 from __future__ import annotations
 
 import pathlib

@@ -1,4 +1,5 @@
 """The ISO 19139 XSDs (gmd + gmx) that pycsw 2.6.2 ships, compiled once for the tests."""
+
 from __future__ import annotations
 
 import functools
@@ -17,12 +18,15 @@ def iso19139_schema() -> etree.XMLSchema:
     """Raises AssertionError (the test fails, it is not skipped) when the pycsw venv is missing."""
     roots = sorted(ROOT.glob(f"var/venv/pycsw/lib*/python3*/{XSD_DIR}"))
     gmd = [r / "gmd" / "gmd.xsd" for r in roots if (r / "gmd" / "gmd.xsd").is_file()]
-    assert gmd, (f"ISO 19139 XSDs not found under {ROOT}/var/venv/pycsw/lib*/python3*/{XSD_DIR} "
-                 "(pycsw 2.6.2 venv missing: rebuild it with `make install`)")
+    assert gmd, (
+        f"ISO 19139 XSDs not found under {ROOT}/var/venv/pycsw/lib*/python3*/{XSD_DIR} "
+        "(pycsw 2.6.2 venv missing: rebuild it with `make install`)"
+    )
     base = gmd[0].parent.parent
     wrapper = (
         '<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" elementFormDefault="qualified">'
         f'<xs:import namespace="{GMD}" schemaLocation="{(base / "gmd" / "gmd.xsd").as_uri()}"/>'
         f'<xs:import namespace="{GMX}" schemaLocation="{(base / "gmx" / "gmx.xsd").as_uri()}"/>'
-        '</xs:schema>')
+        "</xs:schema>"
+    )
     return etree.XMLSchema(etree.fromstring(wrapper.encode(), base_url=str(base / "wrapper.xsd")))

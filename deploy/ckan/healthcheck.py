@@ -9,6 +9,7 @@
 Exit 0 when healthy, 1 otherwise (with the reason on stderr). Standard library plus the
 redis/rq packages of CKAN's virtualenv; no CKAN import (a check must stay cheap).
 """
+
 import json
 import os
 import socket
@@ -27,11 +28,13 @@ def check_web():
 
 def _redis():
     import redis
+
     return redis.Redis.from_url(os.environ["CKAN_REDIS_URL"], socket_timeout=5)
 
 
 def check_worker():
     from rq import Worker
+
     conn = _redis()
     queue = "ckan:{}:default".format(os.environ.get("CKAN_SITE_ID", "sinp"))
     host = socket.gethostname()

@@ -15,6 +15,7 @@ Usage:  python3 schemas/nomenclatures/generate.py [--cache-dir DIR] [--output-di
 
 Standard library only. Output is deterministic: same wheel, same bytes.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,19 +51,19 @@ FREEZES = {
     "CA_OBJECTIFS": {
         "codes": ["1", "2", "3", "4", "5", "6", "7"],
         "note": "Gelé par le standard de métadonnées 1.3.10 (remplacé par les codes 8 à 11, sans "
-                "table de correspondance) ; Nomenclature-api-module data/update1.3.3to1.3.4.sql, "
-                "commit ed7f9306.",
+        "table de correspondance) ; Nomenclature-api-module data/update1.3.3to1.3.4.sql, "
+        "commit ed7f9306.",
     },
     "DS_PUBLIQUE": {
         "codes": ["Ac", "Re"],
         "note": "Gelé par le standard Occurrences de taxons v2.0 ; valeur fille de « Pu » (Publique) ; "
-                "Nomenclature-api-module data/update1.3.3to1.3.4.sql, commit c42fc3aa.",
+        "Nomenclature-api-module data/update1.3.3to1.3.4.sql, commit c42fc3aa.",
     },
     "STATUT_BIO": {
         "codes": ["6", "7", "8", "10", "11", "12"],
         "note": "Gelé par le standard Occurrences de taxons v2.0 (le même code existe dans "
-                "OCC_COMPORTEMENT) ; Nomenclature-api-module data/update1.3.3to1.3.4.sql, "
-                "commit c42fc3aa.",
+        "OCC_COMPORTEMENT) ; Nomenclature-api-module data/update1.3.3to1.3.4.sql, "
+        "commit c42fc3aa.",
     },
 }
 FROZEN_STATUSES = {"Gelé", "Gelée"}
@@ -72,6 +73,7 @@ _HIERARCHY = re.compile(r"^\d{3}(\.\d{3})*$")
 
 # --------------------------------------------------------------------------- wheel
 
+
 def ensure_wheel(cache_dir: pathlib.Path) -> pathlib.Path:
     """Returns the path of the pinned wheel, downloading it with pip when it is not cached."""
     wheel = cache_dir / WHEEL_NAME
@@ -80,8 +82,18 @@ def ensure_wheel(cache_dir: pathlib.Path) -> pathlib.Path:
         pip = [sys.executable, "-m", "pip"]
         if importlib.util.find_spec("pip") is None and shutil.which("pip"):
             pip = [shutil.which("pip")]
-        cmd = [*pip, "download", "--no-deps", "--only-binary", ":all:",
-               "--disable-pip-version-check", "-q", f"{PACKAGE}=={VERSION}", "-d", str(cache_dir)]
+        cmd = [
+            *pip,
+            "download",
+            "--no-deps",
+            "--only-binary",
+            ":all:",
+            "--disable-pip-version-check",
+            "-q",
+            f"{PACKAGE}=={VERSION}",
+            "-d",
+            str(cache_dir),
+        ]
         subprocess.run(cmd, check=True)
         if not wheel.exists():
             raise SystemExit(f"pip did not produce {wheel}")
@@ -98,7 +110,8 @@ def read_sql(wheel: pathlib.Path) -> str:
 
 # --------------------------------------------------------------------------- SQL parsing
 
-_TOKEN = re.compile(r"""
+_TOKEN = re.compile(
+    r"""
     (?P<space>\s+)
   | (?P<comment>--[^\n]*)
   | (?P<estring>[Ee]'(?:[^'\\]|\\.|'')*')
@@ -107,7 +120,9 @@ _TOKEN = re.compile(r"""
   | (?P<word>[A-Za-z_][A-Za-z_0-9.]*)
   | (?P<punct>[(),;])
   | (?P<op>[=<>*+/-]+)
-""", re.VERBOSE | re.DOTALL)
+""",
+    re.VERBOSE | re.DOTALL,
+)
 
 _E_ESCAPES = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 
@@ -117,7 +132,7 @@ def _decode_estring(body: str) -> str:
     out, i = [], 0
     while i < len(body):
         c = body[i]
-        if c == "'" and body[i + 1:i + 2] == "'":
+        if c == "'" and body[i + 1 : i + 2] == "'":
             out.append("'")
             i += 2
         elif c == "\\" and i + 1 < len(body):
@@ -126,15 +141,15 @@ def _decode_estring(body: str) -> str:
                 out.append(_E_ESCAPES[n])
                 i += 2
             elif n == "x":
-                m = re.match(r"[0-9A-Fa-f]{1,2}", body[i + 2:])
+                m = re.match(r"[0-9A-Fa-f]{1,2}", body[i + 2 :])
                 out.append(chr(int(m.group(), 16)))
                 i += 2 + len(m.group())
             elif n in "uU":
                 size = 4 if n == "u" else 8
-                out.append(chr(int(body[i + 2:i + 2 + size], 16)))
+                out.append(chr(int(body[i + 2 : i + 2 + size], 16)))
                 i += 2 + size
             elif n in "01234567":
-                m = re.match(r"[0-7]{1,3}", body[i + 1:])
+                m = re.match(r"[0-7]{1,3}", body[i + 1 :])
                 out.append(chr(int(m.group(), 8)))
                 i += 1 + len(m.group())
             else:
@@ -151,7 +166,7 @@ def _tokens(text: str):
     while pos < len(text):
         m = _TOKEN.match(text, pos)
         if not m:
-            raise ValueError(f"cannot tokenise SQL near: {text[pos:pos + 60]!r}")
+            raise ValueError(f"cannot tokenise SQL near: {text[pos : pos + 60]!r}")
         pos = m.end()
         kind = m.lastgroup
         if kind in ("space", "comment"):
@@ -206,8 +221,7 @@ def _parse_value(tokens, i):
 def parse_inserts(sql: str, table: str) -> list[dict]:
     """Returns the rows of every `INSERT INTO <table> (...) VALUES (...), (...);` as dicts."""
     rows = []
-    pattern = re.compile(r"INSERT\s+INTO\s+" + re.escape(table) + r"\s*\(([^)]*)\)\s*VALUES",
-                         re.IGNORECASE)
+    pattern = re.compile(r"INSERT\s+INTO\s+" + re.escape(table) + r"\s*\(([^)]*)\)\s*VALUES", re.IGNORECASE)
     for m in pattern.finditer(sql):
         columns = [c.strip() for c in m.group(1).split(",")]
         tokens = list(_statement_tokens(sql, m.end()))
@@ -248,18 +262,22 @@ def _call_arg(value, function: str, index: int = 0):
 
 # --------------------------------------------------------------------------- model
 
+
 def natural_key(code: str):
     """Sort key: numeric runs compare as numbers, so 2 < 10 and 1.2 < 1.10."""
-    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part)
-                 for part in re.findall(r"\d+|\D+", code))
+    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.findall(r"\d+|\D+", code))
 
 
 def _value_from_row(row: dict) -> tuple[str, dict]:
     type_mnemonic = _call_arg(row["id_type"], "get_id_nomenclature_type")
     hierarchy, created = row.get("hierarchy"), row.get("meta_create_date")
     # One upstream row has hierarchy and meta_create_date swapped; put them back.
-    if (isinstance(hierarchy, str) and not _HIERARCHY.match(hierarchy)
-            and isinstance(created, str) and _HIERARCHY.match(created)):
+    if (
+        isinstance(hierarchy, str)
+        and not _HIERARCHY.match(hierarchy)
+        and isinstance(created, str)
+        and _HIERARCHY.match(created)
+    ):
         hierarchy = created
     broader = row.get("id_broader")
     broader_ref = None
@@ -343,10 +361,12 @@ def build(sql: str, frozen_sql: str) -> dict[str, dict]:
         if key in seen:
             raise ValueError(f"frozen value {key} is also in the current data")
         seen.add(key)
-        value.update(status="Gelé", active=False,
-                     source=f"Nomenclature-api-module, historical data/data_nomenclatures.sql "
-                            f"(see sources/{FROZEN_SQL.name})",
-                     note=wanted.pop(key))
+        value.update(
+            status="Gelé",
+            active=False,
+            source=f"Nomenclature-api-module, historical data/data_nomenclatures.sql (see sources/{FROZEN_SQL.name})",
+            note=wanted.pop(key),
+        )
         types[type_mnemonic]["values"].append(value)
     if wanted:
         raise ValueError(f"{FROZEN_SQL.name} lacks rows for {sorted(wanted)}")
@@ -357,8 +377,10 @@ def build(sql: str, frozen_sql: str) -> dict[str, dict]:
 
     default_rows = parse_inserts(sql, "defaults_nomenclatures_value")
     for row in default_rows:
-        type_mnemonic, code = _call_arg(row["id_nomenclature"], "get_id_nomenclature", 0), \
-            _call_arg(row["id_nomenclature"], "get_id_nomenclature", 1)
+        type_mnemonic, code = (
+            _call_arg(row["id_nomenclature"], "get_id_nomenclature", 0),
+            _call_arg(row["id_nomenclature"], "get_id_nomenclature", 1),
+        )
         if row["mnemonique_type"] != type_mnemonic or (type_mnemonic, code) not in seen:
             raise ValueError(f"bad default {row}")
         types[type_mnemonic]["default"] = code
@@ -395,12 +417,20 @@ def write(types: dict[str, dict], output_dir: pathlib.Path) -> list[pathlib.Path
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cache-dir", type=pathlib.Path, default=DEFAULT_CACHE_DIR,
-                        help=f"where the wheel is downloaded/cached (default {DEFAULT_CACHE_DIR})")
-    parser.add_argument("--output-dir", type=pathlib.Path, default=HERE,
-                        help=f"where the JSON files are written (default {HERE})")
-    parser.add_argument("--wheel", type=pathlib.Path,
-                        help="use this wheel file instead of the cache (checked against the pinned sha256)")
+    parser.add_argument(
+        "--cache-dir",
+        type=pathlib.Path,
+        default=DEFAULT_CACHE_DIR,
+        help=f"where the wheel is downloaded/cached (default {DEFAULT_CACHE_DIR})",
+    )
+    parser.add_argument(
+        "--output-dir", type=pathlib.Path, default=HERE, help=f"where the JSON files are written (default {HERE})"
+    )
+    parser.add_argument(
+        "--wheel",
+        type=pathlib.Path,
+        help="use this wheel file instead of the cache (checked against the pinned sha256)",
+    )
     args = parser.parse_args(argv)
     if args.wheel:
         wheel = args.wheel

@@ -5,6 +5,7 @@ The in-process CKAN (CKAN's pytest plugin, ``--ckan-ini=var/test.ini``) uses the
 tests never touch the demo catalogue. Tests marked ``stack`` talk over HTTP to
 the services that `make up` started.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -13,11 +14,10 @@ import subprocess
 import sys
 import time
 
+import ckan.model as model
 import pytest
 import requests
 import sqlalchemy as sa
-
-import ckan.model as model
 from ckan.tests import helpers
 
 from tests.conftest import ROOT, read_stack_env
@@ -46,8 +46,12 @@ def clean_db():
     model.repo.tables_created_and_initialised = True
     helpers.reset_db()
     with model.meta.engine.begin() as conn:
-        conn.execute(sa.text("TRUNCATE sinp_csw_record, sinp_occurrence, sinp_qc_error, sinp_deposit, "
-                             "sinp_chef_de_file, sinp_validation, sinp_notification"))
+        conn.execute(
+            sa.text(
+                "TRUNCATE sinp_csw_record, sinp_occurrence, sinp_qc_error, sinp_deposit, "
+                "sinp_chef_de_file, sinp_validation, sinp_notification"
+            )
+        )
     # the site user, created now rather than concurrently by a job of the worker
     helpers.call_action("get_site_user", context={"ignore_auth": True})
 
@@ -83,7 +87,10 @@ def jobs_worker(stack, tmp_path_factory):
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             [stack["CKAN_BIN"], "-c", stack["CKAN_TEST_INI"], "jobs", "worker"],
-            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=ROOT,
         )
     try:
         _wait_for_line(log_path, "has started on queue", proc, 60)
@@ -158,8 +165,19 @@ def test_csw(stack, tmp_path_factory):
     """
     port = free_port()
     url = f"http://127.0.0.1:{port}/csw"
-    command = [f"{stack['PYCSW_VENV']}/bin/gunicorn", "--chdir", stack["PYCSW_CONFIG_DIR"], "wsgi:application",
-               "--no-control-socket", "--bind", f"127.0.0.1:{port}", "--workers", "1", "--max-requests", "200"]
+    command = [
+        f"{stack['PYCSW_VENV']}/bin/gunicorn",
+        "--chdir",
+        stack["PYCSW_CONFIG_DIR"],
+        "wsgi:application",
+        "--no-control-socket",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        "1",
+        "--max-requests",
+        "200",
+    ]
     env = {"PYCSW_SERVER_URL": url, "PYCSW_DATABASE_URL": stack["CSW_TEST_DB_URL"]}
     health = f"{url}?service=CSW&request=GetCapabilities&version=2.0.2"
     with _server("test pycsw", command, env, health, tmp_path_factory.mktemp("pycsw") / "pycsw.log"):
@@ -171,11 +189,21 @@ def test_ckan_url(stack, tmp_path_factory):
     """A real CKAN web server (gunicorn) on the test configuration, for browser tests."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    command = [f"{stack['CKAN_VENV']}/bin/gunicorn", "ckanext.sinp.wsgi:application", "--no-control-socket",
-               "--bind", f"127.0.0.1:{port}", "--workers", "1", "--timeout", "120"]
+    command = [
+        f"{stack['CKAN_VENV']}/bin/gunicorn",
+        "ckanext.sinp.wsgi:application",
+        "--no-control-socket",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        "1",
+        "--timeout",
+        "120",
+    ]
     env = {"CKAN_INI": stack["CKAN_TEST_INI"], "CKAN_SITE_URL": url}
-    with _server("test CKAN", command, env, f"{url}/api/3/action/status_show",
-                 tmp_path_factory.mktemp("ckan-web") / "ckan.log"):
+    with _server(
+        "test CKAN", command, env, f"{url}/api/3/action/status_show", tmp_path_factory.mktemp("ckan-web") / "ckan.log"
+    ):
         yield url
 
 
@@ -187,9 +215,19 @@ def browser(tmp_path):
 
     options = webdriver.ChromeOptions()
     options.binary_location = "/usr/bin/chromium"
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--window-size=1280,2000", f"--user-data-dir={tmp_path / 'chromium'}", "--lang=fr"):
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1280,2000",
+        f"--user-data-dir={tmp_path / 'chromium'}",
+        "--lang=fr",
+    ):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # console, CSP violations included
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
@@ -207,4 +245,3 @@ def search_count(expected: int, **params) -> int:
         if count == expected or time.monotonic() > deadline:
             return count
         time.sleep(0.2)
-

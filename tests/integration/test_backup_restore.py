@@ -5,6 +5,7 @@ Real stack/backup.sh and stack/restore.sh against the test database (ckan_test),
 core and var/storage-test; a real `ckan jobs worker` processes the deposit; the test pycsw serves the
 CSW table. The restore drops and recreates ckan_test: run under the integration lock.
 """
+
 from __future__ import annotations
 
 import copy
@@ -16,15 +17,14 @@ import tarfile
 import uuid
 from urllib.parse import urlsplit
 
+import ckan.model as model
 import pytest
 import requests
 import sqlalchemy as sa
-from lxml import etree
-
-import ckan.model as model
 from ckan.lib import search
 from ckan.plugins import toolkit as tk
 from ckan.tests import factories
+from lxml import etree
 
 from tests.conftest import ROOT
 from tests.integration.conftest import _wait_for_background_jobs
@@ -38,10 +38,15 @@ OCCURRENCE_TABLES = ["sinp_occurrence", "sinp_qc_error", "sinp_deposit"]
 
 
 def _script(name: str, *args: str, backup_dir: pathlib.Path) -> list[str]:
-    env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root",
-           "SINP_BACKUP_TARGET": "test", "SINP_BACKUP_DIR": str(backup_dir)}
-    result = subprocess.run(["bash", str(ROOT / "stack" / name), *args], env=env, capture_output=True, text=True,
-                            timeout=300, check=False)
+    env = {
+        "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "HOME": "/root",
+        "SINP_BACKUP_TARGET": "test",
+        "SINP_BACKUP_DIR": str(backup_dir),
+    }
+    result = subprocess.run(
+        ["bash", str(ROOT / "stack" / name), *args], env=env, capture_output=True, text=True, timeout=300, check=False
+    )
     assert result.returncode == 0, f"{name} failed:\n{result.stdout}\n{result.stderr}"
     return result.stdout.strip().splitlines()
 
@@ -54,13 +59,21 @@ def _release_connections() -> None:
 
 def _occurrence_rows() -> dict[str, list[tuple]]:
     with model.meta.engine.connect() as conn:
-        return {table: [tuple(row) for row in conn.execute(sa.text(f"SELECT * FROM {table} ORDER BY 1, 2"))]
-                for table in OCCURRENCE_TABLES}
+        return {
+            table: [tuple(row) for row in conn.execute(sa.text(f"SELECT * FROM {table} ORDER BY 1, 2"))]
+            for table in OCCURRENCE_TABLES
+        }
 
 
 def _record_by_id(csw: str, identifier: str) -> bytes:
-    params = {"service": "CSW", "version": "2.0.2", "request": "GetRecordById", "id": identifier,
-              "outputSchema": GMD, "elementSetName": "full"}
+    params = {
+        "service": "CSW",
+        "version": "2.0.2",
+        "request": "GetRecordById",
+        "id": identifier,
+        "outputSchema": GMD,
+        "elementSetName": "full",
+    }
     return requests.get(csw, params=params, timeout=20).content
 
 
@@ -90,15 +103,29 @@ def _state(app, api, records, resource, jdd, csw) -> dict:
 def catalogue(app, clean_db, clean_index, jobs_worker, test_csw):
     """A producer's CA (public), JDD public and private, a deposit with a rejected row, an API token."""
     user = factories.UserWithToken()
-    org = factories.Organization(users=[{"name": user["name"], "capacity": "editor"}], title="LPO Bourgogne-Franche-Comté")
+    org = factories.Organization(
+        users=[{"name": user["name"], "capacity": "editor"}], title="LPO Bourgogne-Franche-Comté"
+    )
     api = Api(app, user["token"])
-    ca = api.ok("package_create", **{**copy.deepcopy(CA), "name": f"ca-{uuid.uuid4().hex[:8]}", "owner_org": org["id"],
-                                     "private": False})
+    ca = api.ok(
+        "package_create",
+        **{**copy.deepcopy(CA), "name": f"ca-{uuid.uuid4().hex[:8]}", "owner_org": org["id"], "private": False},
+    )
     public_jdd, private_jdd = (
-        api.ok("package_create", **{**copy.deepcopy(JDD), "name": f"jdd-{uuid.uuid4().hex[:8]}", "owner_org": org["id"],
-                                    "cadre": ca["sinp_uuid"], "private": private, "title": title})
-        for private, title in ((False, "Comptages hivernaux publiés"), (True, "Comptages en cours")))
-    content = (rows(12) + "OBS-99;Pr;Myotis myotis;60418;2024-13-45;2024-13-45;MARTIN Léa;POINT(5 47.2);St;Pu;Te;LPO\n")
+        api.ok(
+            "package_create",
+            **{
+                **copy.deepcopy(JDD),
+                "name": f"jdd-{uuid.uuid4().hex[:8]}",
+                "owner_org": org["id"],
+                "cadre": ca["sinp_uuid"],
+                "private": private,
+                "title": title,
+            },
+        )
+        for private, title in ((False, "Comptages hivernaux publiés"), (True, "Comptages en cours"))
+    )
+    content = rows(12) + "OBS-99;Pr;Myotis myotis;60418;2024-13-45;2024-13-45;MARTIN Léa;POINT(5 47.2);St;Pu;Te;LPO\n"
     resource = upload(app, user["token"], public_jdd["id"], content.encode("utf-8"))
     report = wait_report(api, resource["id"])
     assert (report["status"], report["rows_accepted"], report["rows_rejected"]) == ("done", 12, 1)
@@ -155,20 +182,30 @@ def test_backup_wipe_restore_gives_back_the_same_catalogue(catalogue, test_csw, 
     assert after["report"] == before["report"]
     assert after["download"] == (200, content) and after["rejected"] == before["rejected"]
     assert after["csw_hits"] == before["csw_hits"] and after["csw_records"] == before["csw_records"]
-    assert etree.fromstring(after["csw_records"][records[1]["sinp_uuid"]]).xpath(
-        "count(//*[local-name()='MD_Metadata'])") == 1
+    assert (
+        etree.fromstring(after["csw_records"][records[1]["sinp_uuid"]]).xpath("count(//*[local-name()='MD_Metadata'])")
+        == 1
+    )
 
 
 def test_restore_refuses_a_damaged_archive_and_changes_nothing(tmp_path):
     archive = tmp_path / "damaged.tar"
     with tarfile.open(archive, "w") as tar:
-        (tmp_path / "manifest.json").write_text('{"format": "sinp-backup/1", "target": "test", "parts": '
-                                                '[{"path": "database.dump", "bytes": 3, "sha256": "0"}]}')
+        (tmp_path / "manifest.json").write_text(
+            '{"format": "sinp-backup/1", "target": "test", "parts": '
+            '[{"path": "database.dump", "bytes": 3, "sha256": "0"}]}'
+        )
         (tmp_path / "database.dump").write_bytes(b"abc")
         tar.add(tmp_path / "manifest.json", arcname="./manifest.json")
         tar.add(tmp_path / "database.dump", arcname="./database.dump")
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/root", "SINP_BACKUP_TARGET": "test"}
-    result = subprocess.run(["bash", str(ROOT / "stack" / "restore.sh"), str(archive)], env=env,
-                            capture_output=True, text=True, timeout=120, check=False)
+    result = subprocess.run(
+        ["bash", str(ROOT / "stack" / "restore.sh"), str(archive)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert result.returncode != 0
     assert "database.dump: SHA-256 differs" in result.stderr and "nothing was changed" in result.stderr

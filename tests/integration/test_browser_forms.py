@@ -1,12 +1,12 @@
 """A producer creates a CA, a JDD under it, and publishes the JDD, in a real browser (headless Chromium)."""
+
 from __future__ import annotations
 
 import pytest
 import requests
+from ckan.tests import factories
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
-
-from ckan.tests import factories
 
 PASSWORD = "Mot-de-passe-1234"
 
@@ -14,8 +14,9 @@ PASSWORD = "Mot-de-passe-1234"
 @pytest.fixture
 def producer_account(clean_db, clean_index):
     user = factories.User(password=PASSWORD, fullname="Claire Martin")
-    org = factories.Organization(users=[{"name": user["name"], "capacity": "editor"}],
-                                 title="CEN Bourgogne-Franche-Comté", name="cen-bfc")
+    org = factories.Organization(
+        users=[{"name": user["name"], "capacity": "editor"}], title="CEN Bourgogne-Franche-Comté", name="cen-bfc"
+    )
     return user, org
 
 
@@ -67,8 +68,9 @@ def test_producer_creates_a_ca_then_a_jdd_and_publishes_it(browser, test_ckan_ur
     _select(browser, "acteurs-0-role", "1")
     _shot(browser, tmp_path, "ca-form")
     _submit(browser)
-    WebDriverWait(browser, 30).until(lambda b: "/ca/inventaire-des-amphibiens-de-la-bresse" in b.current_url
-                                     and "/new" not in b.current_url)
+    WebDriverWait(browser, 30).until(
+        lambda b: "/ca/inventaire-des-amphibiens-de-la-bresse" in b.current_url and "/new" not in b.current_url
+    )
     page = browser.page_source
     assert "Inventaire des amphibiens de la Bresse" in page
     assert "Complétude de la fiche" in page
@@ -78,7 +80,9 @@ def test_producer_creates_a_ca_then_a_jdd_and_publishes_it(browser, test_ckan_ur
     _fill(browser, "title", "Jeu sans contact")
     _submit(browser)
     WebDriverWait(browser, 30).until(lambda b: "Champ obligatoire du standard SINP" in b.page_source)
-    assert requests.get(f"{test_ckan_url}/api/3/action/package_show", params={"id": "jeu-sans-contact"}).status_code in (403, 404)
+    assert requests.get(
+        f"{test_ckan_url}/api/3/action/package_show", params={"id": "jeu-sans-contact"}
+    ).status_code in (403, 404)
 
     # --- the jeu de données under it ---
     browser.get(f"{test_ckan_url}/jdd/new")
@@ -97,11 +101,18 @@ def test_producer_creates_a_ca_then_a_jdd_and_publishes_it(browser, test_ckan_ur
     _select(browser, "contacts_jdd-0-role", "1")
     _shot(browser, tmp_path, "jdd-form")
     _submit(browser)
-    WebDriverWait(browser, 30).until(lambda b: "/jdd/mares-de-la-bresse-releves-2024" in b.current_url and "/new" not in b.current_url)
+    WebDriverWait(browser, 30).until(
+        lambda b: "/jdd/mares-de-la-bresse-releves-2024" in b.current_url and "/new" not in b.current_url
+    )
     assert "Inventaire des amphibiens de la Bresse" in browser.page_source  # link to its CA
 
     # still private: the public does not see it
-    assert requests.get(f"{test_ckan_url}/api/3/action/package_show", params={"id": "mares-de-la-bresse-releves-2024"}).status_code == 404
+    assert (
+        requests.get(
+            f"{test_ckan_url}/api/3/action/package_show", params={"id": "mares-de-la-bresse-releves-2024"}
+        ).status_code
+        == 404
+    )
 
     # --- publication: visibility « Public » in the edit form ---
     browser.get(f"{test_ckan_url}/jdd/edit/mares-de-la-bresse-releves-2024")
@@ -109,7 +120,9 @@ def test_producer_creates_a_ca_then_a_jdd_and_publishes_it(browser, test_ckan_ur
     _submit(browser)
     WebDriverWait(browser, 30).until(lambda b: "/edit/" not in b.current_url)
     _shot(browser, tmp_path, "after-publish")
-    public = requests.get(f"{test_ckan_url}/api/3/action/package_show", params={"id": "mares-de-la-bresse-releves-2024"})
+    public = requests.get(
+        f"{test_ckan_url}/api/3/action/package_show", params={"id": "mares-de-la-bresse-releves-2024"}
+    )
     assert public.status_code == 200
     assert public.json()["result"]["cadre"]
     _shot(browser, tmp_path, "jdd-page")

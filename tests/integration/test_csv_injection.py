@@ -4,6 +4,7 @@ formulas, while numbers (altitudes, negative ones included) stay numbers.
 
 Real CKAN (in-process), PostgreSQL/PostGIS, Solr, Redis and a real `ckan jobs worker`.
 """
+
 from __future__ import annotations
 
 import copy
@@ -12,7 +13,6 @@ import io
 import uuid
 
 import pytest
-
 from ckan.tests import factories
 
 from ckanext.sinp.domain import csvsafe
@@ -23,12 +23,17 @@ CALC = "=cmd|' /C calc'!A0"
 PLUS = "+1+cmd|' /C calc'!A0"
 AT = "@SUM(1+1)*cmd|' /C calc'!A0"
 MINUS = "-2+3+cmd|' /C calc'!A0"
-HEADER = ("idOrigine;statutObservation;nomCite;cdNom;dateDebut;dateFin;observateur;geometrie;natureObjetGeo;"
-          "dSPublique;statutSource;organismeGestionnaireDonnee;nomLieu;altitudeMin;altitudeMax")
-ACCEPTED = (f"{PLUS};Pr;{CALC};2844;2024-04-01;2024-04-01;{CALC} (LPO BFC);POINT(5.0311 47.3111);St;Pu;Te;{AT};"
-            f"{MINUS};-4.5;-2")
-REJECTED = (f"{AT};Pr;{CALC};=1+1;2024-04-02;2024-04-02;MARTIN Léa (LPO BFC);POINT(5.0322 47.3122);St;Pu;Te;"
-            f"{PLUS};{MINUS};-12.5;-3")
+HEADER = (
+    "idOrigine;statutObservation;nomCite;cdNom;dateDebut;dateFin;observateur;geometrie;natureObjetGeo;"
+    "dSPublique;statutSource;organismeGestionnaireDonnee;nomLieu;altitudeMin;altitudeMax"
+)
+ACCEPTED = (
+    f"{PLUS};Pr;{CALC};2844;2024-04-01;2024-04-01;{CALC} (LPO BFC);POINT(5.0311 47.3111);St;Pu;Te;{AT};{MINUS};-4.5;-2"
+)
+REJECTED = (
+    f"{AT};Pr;{CALC};=1+1;2024-04-02;2024-04-02;MARTIN Léa (LPO BFC);POINT(5.0322 47.3122);St;Pu;Te;"
+    f"{PLUS};{MINUS};-12.5;-3"
+)
 
 
 def _rows(response) -> list[list[str]]:
@@ -53,10 +58,20 @@ def deposit(app, clean_db, clean_index, jobs_worker):
     producer = factories.UserWithToken()
     org = factories.Organization(users=[{"name": producer["name"], "capacity": "editor"}], title="LPO BFC")
     api = Api(app, producer["token"])
-    ca = api.ok("package_create", **{**copy.deepcopy(CA), "name": f"ca-{uuid.uuid4().hex[:8]}",
-                                     "owner_org": org["id"], "private": False})
-    jdd = api.ok("package_create", **{**copy.deepcopy(JDD), "name": f"jdd-{uuid.uuid4().hex[:8]}",
-                                      "owner_org": org["id"], "cadre": ca["sinp_uuid"], "private": False})
+    ca = api.ok(
+        "package_create",
+        **{**copy.deepcopy(CA), "name": f"ca-{uuid.uuid4().hex[:8]}", "owner_org": org["id"], "private": False},
+    )
+    jdd = api.ok(
+        "package_create",
+        **{
+            **copy.deepcopy(JDD),
+            "name": f"jdd-{uuid.uuid4().hex[:8]}",
+            "owner_org": org["id"],
+            "cadre": ca["sinp_uuid"],
+            "private": False,
+        },
+    )
     res = upload(app, producer["token"], jdd["id"], ("\n".join([HEADER, ACCEPTED, REJECTED]) + "\n").encode())
     report = wait_report(api, res["id"])
     assert (report["rows_accepted"], report["rows_rejected"]) == (1, 1), report

@@ -1,5 +1,6 @@
 """Real CSW clients against our endpoint: OWSLib (what ckanext-spatial and many scripts use) and
 GDAL's CSW driver (`ogrinfo`)."""
+
 from __future__ import annotations
 
 import shutil
@@ -30,8 +31,7 @@ def test_owslib_pages_through_every_record_filters_and_fetches_by_id(published, 
     assert {"GetRecords", "GetRecordById"} <= {op.name for op in csw.operations}
     seen, start = [], 1
     while True:
-        csw.getrecords2(typenames="gmd:MD_Metadata", outputschema=GMD, esn="brief", startposition=start,
-                        maxrecords=5)
+        csw.getrecords2(typenames="gmd:MD_Metadata", outputschema=GMD, esn="brief", startposition=start, maxrecords=5)
         seen += list(csw.records)
         if csw.results["nextrecord"] == 0:
             break
@@ -39,8 +39,12 @@ def test_owslib_pages_through_every_record_filters_and_fetches_by_id(published, 
     assert csw.results["matches"] == 13
     assert sorted(seen) == sorted([ca["sinp_uuid"]] + [j["sinp_uuid"] for j in jdds])
 
-    csw.getrecords2(constraints=[PropertyIsLike("csw:AnyText", "%site 7%")], typenames="gmd:MD_Metadata",
-                    outputschema=GMD, esn="full")
+    csw.getrecords2(
+        constraints=[PropertyIsLike("csw:AnyText", "%site 7%")],
+        typenames="gmd:MD_Metadata",
+        outputschema=GMD,
+        esn="full",
+    )
     assert list(csw.records) == [jdds[7]["sinp_uuid"]]
 
     csw.getrecordbyid(id=[jdds[3]["sinp_uuid"]], outputschema=GMD)
@@ -51,7 +55,8 @@ def test_owslib_pages_through_every_record_filters_and_fetches_by_id(published, 
 
 def test_gdal_csw_driver_reads_the_catalogue(published, test_csw):
     assert shutil.which("ogrinfo"), "gdal-bin is missing (stack/install.sh installs it)"
-    result = subprocess.run(["ogrinfo", "-ro", "-al", "-so", f"CSW:{test_csw}?version=2.0.2"],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        ["ogrinfo", "-ro", "-al", "-so", f"CSW:{test_csw}?version=2.0.2"], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     assert "Feature Count: 13" in result.stdout

@@ -3,6 +3,7 @@
 CKAN (in-process, test database) writes; a real `ckan jobs worker` runs the sync after the
 commit; a second real pycsw 2.6.2 serves the test database's table.
 """
+
 from __future__ import annotations
 
 import copy
@@ -10,33 +11,45 @@ import subprocess
 import time
 import uuid
 
+import ckan.model as model
 import pytest
 import requests
-from lxml import etree
-
-import ckan.model as model
 import sqlalchemy as sa
 from ckan.tests import factories
+from lxml import etree
 
-from tests.iso_xsd import iso19139_schema
 from tests.integration.test_sinp_records import CA, JDD, Api
+from tests.iso_xsd import iso19139_schema
 
-NS = {"csw": "http://www.opengis.net/cat/csw/2.0.2", "gmd": "http://www.isotc211.org/2005/gmd",
-      "gco": "http://www.isotc211.org/2005/gco"}
+NS = {
+    "csw": "http://www.opengis.net/cat/csw/2.0.2",
+    "gmd": "http://www.isotc211.org/2005/gmd",
+    "gco": "http://www.isotc211.org/2005/gco",
+}
 GMD = "http://www.isotc211.org/2005/gmd"
 
 
 @pytest.fixture
 def producer(app, clean_db, clean_index, jobs_worker):
     user = factories.UserWithToken()
-    org = factories.Organization(users=[{"name": user["name"], "capacity": "editor"}],
-                                 title="CEN Bourgogne-Franche-Comté")
+    org = factories.Organization(
+        users=[{"name": user["name"], "capacity": "editor"}], title="CEN Bourgogne-Franche-Comté"
+    )
     return Api(app, user["token"]), org
 
 
 def _records(csw, **extra):
-    params = {"service": "CSW", "version": "2.0.2", "request": "GetRecords", "typeNames": "gmd:MD_Metadata",
-              "resultType": "results", "elementSetName": "summary", "outputSchema": GMD, "maxRecords": 50, **extra}
+    params = {
+        "service": "CSW",
+        "version": "2.0.2",
+        "request": "GetRecords",
+        "typeNames": "gmd:MD_Metadata",
+        "resultType": "results",
+        "elementSetName": "summary",
+        "outputSchema": GMD,
+        "maxRecords": 50,
+        **extra,
+    }
     root = etree.fromstring(requests.get(csw, params=params, timeout=20).content)
     results = root.find("csw:SearchResults", NS)
     ids = root.xpath("//gmd:MD_Metadata/gmd:fileIdentifier/gco:CharacterString/text()", namespaces=NS)
@@ -44,8 +57,14 @@ def _records(csw, **extra):
 
 
 def _full(csw, identifier):
-    params = {"service": "CSW", "version": "2.0.2", "request": "GetRecordById", "id": identifier,
-              "outputSchema": GMD, "elementSetName": "full"}
+    params = {
+        "service": "CSW",
+        "version": "2.0.2",
+        "request": "GetRecordById",
+        "id": identifier,
+        "outputSchema": GMD,
+        "elementSetName": "full",
+    }
     return etree.fromstring(requests.get(csw, params=params, timeout=20).content)
 
 
@@ -60,13 +79,23 @@ def _wait(predicate, timeout=30):
 
 
 def _ca(api, org, **changes):
-    return api.ok("package_create", **{**copy.deepcopy(CA), "name": f"ca-{uuid.uuid4().hex[:8]}",
-                                       "owner_org": org["id"], **changes})
+    return api.ok(
+        "package_create",
+        **{**copy.deepcopy(CA), "name": f"ca-{uuid.uuid4().hex[:8]}", "owner_org": org["id"], **changes},
+    )
 
 
 def _jdd(api, org, ca, **changes):
-    return api.ok("package_create", **{**copy.deepcopy(JDD), "name": f"jdd-{uuid.uuid4().hex[:8]}",
-                                       "owner_org": org["id"], "cadre": ca["sinp_uuid"], **changes})
+    return api.ok(
+        "package_create",
+        **{
+            **copy.deepcopy(JDD),
+            "name": f"jdd-{uuid.uuid4().hex[:8]}",
+            "owner_org": org["id"],
+            "cadre": ca["sinp_uuid"],
+            **changes,
+        },
+    )
 
 
 @pytest.fixture(scope="module")
@@ -119,8 +148,9 @@ def test_withdrawing_editing_and_deleting_reach_the_csw(producer, test_csw):
 def test_paging_is_complete_and_stable(producer, test_csw):
     api, org = producer
     ca = _ca(api, org, private=False)
-    created = {ca["sinp_uuid"]} | {_jdd(api, org, ca, private=False, title=f"Relevés n° {i}")["sinp_uuid"]
-                                   for i in range(24)}
+    created = {ca["sinp_uuid"]} | {
+        _jdd(api, org, ca, private=False, title=f"Relevés n° {i}")["sinp_uuid"] for i in range(24)
+    }
     _wait(lambda: _records(test_csw)[0].get("numberOfRecordsMatched") == "25")
     seen, start = [], 1
     while True:
@@ -141,8 +171,12 @@ def test_csw_sync_rebuilds_the_table_and_reports_differences(stack, producer, te
     _wait(lambda: len(_records(test_csw)[1]) == 2)
 
     def sync():
-        result = subprocess.run([stack["CKAN_BIN"], "-c", stack["CKAN_TEST_INI"], "sinp", "csw-sync"],
-                                capture_output=True, text=True, timeout=180)
+        result = subprocess.run(
+            [stack["CKAN_BIN"], "-c", stack["CKAN_TEST_INI"], "sinp", "csw-sync"],
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
         assert result.returncode == 0, result.stderr
         return result.stdout
 
@@ -161,8 +195,10 @@ def _bbox(md):
     box = md.xpath(".//gmd:EX_GeographicBoundingBox", namespaces=NS)
     if not box:
         return None
-    return tuple(float(box[0].xpath(f"string(gmd:{k}/gco:Decimal)", namespaces=NS))
-                 for k in ("westBoundLongitude", "southBoundLatitude", "eastBoundLongitude", "northBoundLatitude"))
+    return tuple(
+        float(box[0].xpath(f"string(gmd:{k}/gco:Decimal)", namespaces=NS))
+        for k in ("westBoundLongitude", "southBoundLatitude", "eastBoundLongitude", "northBoundLatitude")
+    )
 
 
 def _stamp(csw, identifier):
@@ -183,10 +219,10 @@ def test_extents_of_ca_and_meta_cadre_follow_their_jdd_and_their_datestamp_moves
     meta = _ca(api, org, private=False, est_meta_cadre="true", title="Méta-cadre atlas régional")
     ca = _ca(api, org, private=False, meta_cadre_parent=meta["sinp_uuid"])
     jdd = _jdd(api, org, ca, private=False)  # 3.85 46.95 4.35 47.45
-    _jdd(api, org, ca, private=False, borne_ouest="5.10", borne_est="6.20", borne_sud="47.10",
-         borne_nord="47.90")
-    _jdd(api, org, ca, private=True, borne_ouest="-1.0", borne_est="7.0", borne_sud="42.0",
-         borne_nord="51.0")  # private: never shows, not even through its CA's extent
+    _jdd(api, org, ca, private=False, borne_ouest="5.10", borne_est="6.20", borne_sud="47.10", borne_nord="47.90")
+    _jdd(
+        api, org, ca, private=True, borne_ouest="-1.0", borne_est="7.0", borne_sud="42.0", borne_nord="51.0"
+    )  # private: never shows, not even through its CA's extent
     expected = (3.85, 46.95, 6.2, 47.9)
     _wait(lambda: _served_bbox(test_csw, meta["sinp_uuid"]) == expected)
     _wait(lambda: _served_bbox(test_csw, ca["sinp_uuid"]) == expected)
@@ -207,8 +243,12 @@ def test_csw_sync_leaves_unchanged_records_and_their_datestamp_alone(stack, prod
     _wait(lambda: len(_records(test_csw)[1]) == 2)
     before = {u: _stamp(test_csw, u) for u in (ca["sinp_uuid"], jdd["sinp_uuid"])}
     time.sleep(1.1)
-    result = subprocess.run([stack["CKAN_BIN"], "-c", stack["CKAN_TEST_INI"], "sinp", "csw-sync"],
-                            capture_output=True, text=True, timeout=180)
+    result = subprocess.run(
+        [stack["CKAN_BIN"], "-c", stack["CKAN_TEST_INI"], "sinp", "csw-sync"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert result.returncode == 0, result.stderr
     assert "0 ajoutés, 0 mis à jour, 0 retirés, 2 inchangés." in result.stdout
     assert {u: _stamp(test_csw, u) for u in before} == before

@@ -1,13 +1,13 @@
 """The CSW repository table: created by `ckan sinp init-db`, read by pycsw through a read-only role."""
+
 from __future__ import annotations
 
 import subprocess
 
+import ckan.model as model
 import pytest
 import sqlalchemy as sa
 from lxml import etree
-
-import ckan.model as model
 
 from ckanext.sinp.csw import repository
 
@@ -28,10 +28,14 @@ ISO = f"""<gmd:MD_Metadata xmlns:gmd="{GMD}" xmlns:gco="http://www.isotc211.org/
 
 def _row(**extra):
     return {
-        "identifier": UUID, "xml": ISO, "anytext": "Inventaire des pelouses calcaires de Bourgogne",
-        "title": "Inventaire des pelouses calcaires", "type": "dataset",
+        "identifier": UUID,
+        "xml": ISO,
+        "anytext": "Inventaire des pelouses calcaires de Bourgogne",
+        "title": "Inventaire des pelouses calcaires",
+        "type": "dataset",
         "date_modified": "2026-11-28T10:00:00Z",
-        "wkt_geometry": "POLYGON((4 47,5 47,5 48,4 48,4 47))", **extra,
+        "wkt_geometry": "POLYGON((4 47,5 47,5 48,4 48,4 47))",
+        **extra,
     }
 
 
@@ -44,8 +48,12 @@ def empty_table(clean_db):
 
 def test_init_db_is_idempotent(stack):
     for _ in range(2):
-        result = subprocess.run([stack["CKAN_BIN"], "-c", stack["CKAN_TEST_INI"], "sinp", "init-db"],
-                                capture_output=True, text=True, timeout=120)
+        result = subprocess.run(
+            [stack["CKAN_BIN"], "-c", stack["CKAN_TEST_INI"], "sinp", "init-db"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert result.returncode == 0, result.stderr
         assert "Table du dépôt CSW prête" in result.stdout
 
@@ -70,7 +78,7 @@ def test_the_csw_role_can_read_but_not_write(stack, empty_table):
                 conn.execute(sa.text("DELETE FROM sinp_csw_record"))
         with pytest.raises(sa.exc.ProgrammingError, match="permission denied"):
             with reader.begin() as conn:
-                conn.execute(sa.text("SELECT * FROM \"user\""))
+                conn.execute(sa.text('SELECT * FROM "user"'))
     finally:
         reader.dispose()
 
@@ -84,16 +92,35 @@ def _get(http, url, **params):
 def test_a_row_is_served_by_pycsw_and_disappears_when_deleted(test_csw, http, empty_table):
     with model.meta.engine.begin() as conn:
         repository.upsert_record(conn, _row())
-    records = _get(http, test_csw, request="GetRecords", typeNames="gmd:MD_Metadata", resultType="results",
-                   elementSetName="summary", outputSchema=GMD, maxRecords=20)
+    records = _get(
+        http,
+        test_csw,
+        request="GetRecords",
+        typeNames="gmd:MD_Metadata",
+        resultType="results",
+        elementSetName="summary",
+        outputSchema=GMD,
+        maxRecords=20,
+    )
     results = records.find("csw:SearchResults", NS)
-    assert (results.get("numberOfRecordsMatched"), results.get("numberOfRecordsReturned"),
-            results.get("nextRecord")) == ("1", "1", "0")
+    assert (
+        results.get("numberOfRecordsMatched"),
+        results.get("numberOfRecordsReturned"),
+        results.get("nextRecord"),
+    ) == ("1", "1", "0")
     assert records.xpath("string(//gmd:fileIdentifier/gco:CharacterString)", namespaces=NS) == UUID
 
-    found = _get(http, test_csw, request="GetRecords", typeNames="gmd:MD_Metadata", resultType="results",
-                 elementSetName="brief", outputSchema=GMD, constraintLanguage="CQL_TEXT",
-                 constraint="csw:AnyText like '%pelouses calcaires%'")
+    found = _get(
+        http,
+        test_csw,
+        request="GetRecords",
+        typeNames="gmd:MD_Metadata",
+        resultType="results",
+        elementSetName="brief",
+        outputSchema=GMD,
+        constraintLanguage="CQL_TEXT",
+        constraint="csw:AnyText like '%pelouses calcaires%'",
+    )
     assert found.find("csw:SearchResults", NS).get("numberOfRecordsMatched") == "1"
 
     full = _get(http, test_csw, request="GetRecordById", id=UUID, outputSchema=GMD, elementSetName="full")

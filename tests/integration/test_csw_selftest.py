@@ -1,5 +1,6 @@
 """`ckan sinp csw-selftest` (ckanext.sinp.csw.selftest): the harvesters' request sequences replayed
 against our real test pycsw, and against a deliberately broken CSW served from the test itself."""
+
 from __future__ import annotations
 
 import threading
@@ -21,8 +22,17 @@ MAIL_CONTACT = [{"organisme": "CEN Bourgogne-Franche-Comté", "mail": "donnees@c
 def published(producer, test_csw):  # noqa: F811
     api, org = producer
     ca = _ca(api, org, private=False, title="Inventaire des chiroptères du Morvan")
-    jdds = [_jdd(api, org, ca, private=False, title=f"Comptages de chiroptères en cavités, site {i}",
-                 contacts_jdd=MAIL_CONTACT) for i in range(2)]
+    jdds = [
+        _jdd(
+            api,
+            org,
+            ca,
+            private=False,
+            title=f"Comptages de chiroptères en cavités, site {i}",
+            contacts_jdd=MAIL_CONTACT,
+        )
+        for i in range(2)
+    ]
     _jdd(api, org, ca, title="Jeu privé du Morvan", contacts_jdd=MAIL_CONTACT)
     _wait(lambda: _records(test_csw)[0].get("numberOfRecordsMatched") == "3")
     # the CA's extent is the union of its public JDD's: wait for its last re-rendering
@@ -81,27 +91,36 @@ NO_DATESTAMP = {"C"}
 
 
 def _md(identifier: str) -> str:
-    stamp = "" if identifier in NO_DATESTAMP else \
-        "<gmd:dateStamp><gco:DateTime>2026-01-02T03:04:05Z</gco:DateTime></gmd:dateStamp>"
-    return (f'<gmd:MD_Metadata xmlns:gmd="{GMD}" xmlns:gco="http://www.isotc211.org/2005/gco">'
-            f"<gmd:fileIdentifier><gco:CharacterString>{identifier}</gco:CharacterString></gmd:fileIdentifier>"
-            '<gmd:hierarchyLevel><gmd:MD_ScopeCode codeList="x" codeListValue="dataset">dataset</gmd:MD_ScopeCode>'
-            f"</gmd:hierarchyLevel>{stamp}</gmd:MD_Metadata>")
+    stamp = (
+        ""
+        if identifier in NO_DATESTAMP
+        else "<gmd:dateStamp><gco:DateTime>2026-01-02T03:04:05Z</gco:DateTime></gmd:dateStamp>"
+    )
+    return (
+        f'<gmd:MD_Metadata xmlns:gmd="{GMD}" xmlns:gco="http://www.isotc211.org/2005/gco">'
+        f"<gmd:fileIdentifier><gco:CharacterString>{identifier}</gco:CharacterString></gmd:fileIdentifier>"
+        '<gmd:hierarchyLevel><gmd:MD_ScopeCode codeList="x" codeListValue="dataset">dataset</gmd:MD_ScopeCode>'
+        f"</gmd:hierarchyLevel>{stamp}</gmd:MD_Metadata>"
+    )
 
 
 def _page(start: int) -> bytes:
     ids, next_record = PAGES.get(start, ([], 0))
-    return (f'<?xml version="1.0" encoding="UTF-8"?><csw:GetRecordsResponse '
-            f'xmlns:csw="http://www.opengis.net/cat/csw/2.0.2" version="2.0.2"><csw:SearchStatus/>'
-            f'<csw:SearchResults numberOfRecordsMatched="5" numberOfRecordsReturned="{len(ids)}" '
-            f'nextRecord="{next_record}">{"".join(_md(i) for i in ids)}</csw:SearchResults>'
-            "</csw:GetRecordsResponse>").encode()
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?><csw:GetRecordsResponse '
+        f'xmlns:csw="http://www.opengis.net/cat/csw/2.0.2" version="2.0.2"><csw:SearchStatus/>'
+        f'<csw:SearchResults numberOfRecordsMatched="5" numberOfRecordsReturned="{len(ids)}" '
+        f'nextRecord="{next_record}">{"".join(_md(i) for i in ids)}</csw:SearchResults>'
+        "</csw:GetRecordsResponse>"
+    ).encode()
 
 
 def _exception(text: str) -> bytes:
-    return (f'<?xml version="1.0" encoding="UTF-8"?><ows:ExceptionReport xmlns:ows="http://www.opengis.net/ows" '
-            f'version="1.2.0"><ows:Exception exceptionCode="OperationNotSupported"><ows:ExceptionText>{text}'
-            "</ows:ExceptionText></ows:Exception></ows:ExceptionReport>").encode()
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?><ows:ExceptionReport xmlns:ows="http://www.opengis.net/ows" '
+        f'version="1.2.0"><ows:Exception exceptionCode="OperationNotSupported"><ows:ExceptionText>{text}'
+        "</ows:ExceptionText></ows:Exception></ows:ExceptionReport>"
+    ).encode()
 
 
 class BrokenCsw(BaseHTTPRequestHandler):
@@ -178,9 +197,12 @@ def test_unreachable_and_slow_endpoints_are_problems_not_crashes(broken_csw):
     assert "GetCapabilities (GET KVP, comme GeoNetwork) : pas de réponse en 1 s (délai dépassé)" in slow.problems
 
     from tests.integration.conftest import free_port
+
     closed = run_selftest(f"http://127.0.0.1:{free_port()}/csw", timeout=2, sample=1)
     assert not closed.ok and len(closed.checks) == 12
-    assert any(p.startswith("GetCapabilities (GET KVP, comme GeoNetwork) : connexion impossible")
-               for p in closed.problems)
-    assert any(p.startswith("GetRecords POST (GeoNetwork, startPosition=1) : connexion impossible")
-               for p in closed.problems)
+    assert any(
+        p.startswith("GetCapabilities (GET KVP, comme GeoNetwork) : connexion impossible") for p in closed.problems
+    )
+    assert any(
+        p.startswith("GetRecords POST (GeoNetwork, startPosition=1) : connexion impossible") for p in closed.problems
+    )

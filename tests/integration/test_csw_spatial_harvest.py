@@ -1,9 +1,9 @@
 """ckanext-spatial's own CSW harvester (ckanext-harvest) harvests our CSW into CKAN, under a
 second organisation: every public record arrives, no private one."""
+
 from __future__ import annotations
 
 import pytest
-
 from ckan.tests import factories
 from ckanext.harvest.tests.factories import HarvestJobObj, HarvestSourceObj
 from ckanext.harvest.tests.lib import run_harvest_job
@@ -11,6 +11,7 @@ from ckanext.spatial.harvesters import CSWHarvester
 from ckanext.spatial.lib.csw_client import CswService
 
 from tests.integration.test_csw_publication import _ca, _jdd, _records, _wait, producer  # noqa: F401
+
 
 def _fix_upstream_bug(monkeypatch):
     """ckanext-spatial 2.3.2's CSW harvester fails on *every* CSW source: its CSW client
@@ -30,7 +31,9 @@ def _fix_upstream_bug(monkeypatch):
     monkeypatch.setattr(CswService, "getrecordbyid", getrecordbyid)
 
 
-PLUGINS = ("sinp sinp_spatial_harvest scheming_datasets spatial_metadata spatial_query harvest csw_harvester dcat activity")
+PLUGINS = (
+    "sinp sinp_spatial_harvest scheming_datasets spatial_metadata spatial_query harvest csw_harvester dcat activity"
+)
 
 
 @pytest.mark.ckan_config("ckan.plugins", PLUGINS)
@@ -48,8 +51,12 @@ def test_ckanext_spatial_harvests_every_public_record_and_no_private_one(produce
     # (http://www.opengis.net/gml) in temporal extents, where INSPIRE TG 2.0 and GeoNetwork 4 use
     # GML 3.2.1 (http://www.opengis.net/gml/3.2), as our records do (valid against pycsw's ISO 19139
     # XSD: see test_iso): the source keeps importing on that validation message.
-    source = HarvestSourceObj(url=f"{test_csw}?version=2.0.2", source_type="csw", owner_org=second["id"],
-                              config='{"continue_on_validation_errors": true}')
+    source = HarvestSourceObj(
+        url=f"{test_csw}?version=2.0.2",
+        source_type="csw",
+        owner_org=second["id"],
+        config='{"continue_on_validation_errors": true}',
+    )
     results = run_harvest_job(HarvestJobObj(source=source, run=False), CSWHarvester())
     failed = {guid: [e.message for e in r["errors"]] for guid, r in results.items() if r["state"] != "COMPLETE"}
     assert not failed, failed

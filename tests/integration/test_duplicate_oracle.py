@@ -7,6 +7,7 @@ public knows of the lynx (taxon, date, observer, cell) and deposits 121 candidat
 then copies of A's rows. Real CKAN, PostgreSQL/PostGIS, Solr, Redis and `ckan jobs worker`; the
 default sensitivity referential that `make up` loads.
 """
+
 from __future__ import annotations
 
 import copy
@@ -16,29 +17,62 @@ import json
 import uuid
 
 import pytest
-from shapely.geometry import Point, shape
-
 from ckan.tests import factories
+from shapely.geometry import Point, shape
 
 from tests.integration.test_occurrence_deposits import upload, wait_report
 from tests.integration.test_sinp_records import CA, JDD, Api
 
-COLUMNS = ("idOrigine", "statutObservation", "nomCite", "cdNom", "dateDebut", "dateFin", "observateur", "geometrie",
-           "natureObjetGeo", "dSPublique", "statutSource", "organismeGestionnaireDonnee", "codeCommune", "nomCommune",
-           "anneeRefCommune", "typeInfoGeoCommune", "diffusionNiveauPrecision", "dEEFloutage")
+COLUMNS = (
+    "idOrigine",
+    "statutObservation",
+    "nomCite",
+    "cdNom",
+    "dateDebut",
+    "dateFin",
+    "observateur",
+    "geometrie",
+    "natureObjetGeo",
+    "dSPublique",
+    "statutSource",
+    "organismeGestionnaireDonnee",
+    "codeCommune",
+    "nomCommune",
+    "anneeRefCommune",
+    "typeInfoGeoCommune",
+    "diffusionNiveauPrecision",
+    "dEEFloutage",
+)
 OBSERVER = "BERNARD Paul (Indépendant)"
-LYNX = {"nomCite": "Lynx lynx", "cdNom": "60612", "dateDebut": "2026-06-15", "dateFin": "2026-06-15",
-        "geometrie": "POINT(6.0537 47.2614)"}
+LYNX = {
+    "nomCite": "Lynx lynx",
+    "cdNom": "60612",
+    "dateDebut": "2026-06-15",
+    "dateFin": "2026-06-15",
+    "geometrie": "POINT(6.0537 47.2614)",
+}
 TRUE_LON, TRUE_LAT = "6.0537", "47.2614"
 KITE = {"nomCite": "Milvus milvus", "cdNom": "2844"}
 # A's published rows: idOrigine → fields (public layer in the comment)
 PUBLISHED = {
     "lynx": LYNX,  # sensitivity 2: the 10 km cell
     "kite-precise": {**KITE, "dateDebut": "2026-04-01", "dateFin": "2026-04-01", "geometrie": "POINT(6.0112 47.2511)"},
-    "kite-dep": {**KITE, "dateDebut": "2026-04-03", "dateFin": "2026-04-03", "geometrie": "POINT(6.0233 47.2533)",
-                 "dSPublique": "Pr", "diffusionNiveauPrecision": "3"},  # the département only
-    "kite-none": {**KITE, "dateDebut": "2026-04-04", "dateFin": "2026-04-04", "geometrie": "POINT(6.0244 47.2544)",
-                  "dSPublique": "Pr", "diffusionNiveauPrecision": "4"},  # not diffused
+    "kite-dep": {
+        **KITE,
+        "dateDebut": "2026-04-03",
+        "dateFin": "2026-04-03",
+        "geometrie": "POINT(6.0233 47.2533)",
+        "dSPublique": "Pr",
+        "diffusionNiveauPrecision": "3",
+    },  # the département only
+    "kite-none": {
+        **KITE,
+        "dateDebut": "2026-04-04",
+        "dateFin": "2026-04-04",
+        "geometrie": "POINT(6.0244 47.2544)",
+        "dSPublique": "Pr",
+        "diffusionNiveauPrecision": "4",
+    },  # not diffused
 }
 SECRET = {**KITE, "dateDebut": "2026-04-05", "dateFin": "2026-04-05", "geometrie": "POINT(6.0355 47.2555)"}
 PUBLISHED_TITLE = "Suivi du lynx boréal, sites de reproduction"
@@ -49,12 +83,21 @@ MAX_FOREIGN = 20  # ckanext.sinp.qc.d2_max_foreign (default)
 
 
 def row(origin: str, fields: dict, commune: bool = True) -> dict:
-    out = {"idOrigine": origin, "statutObservation": "Pr", "observateur": OBSERVER, "natureObjetGeo": "St",
-           "dSPublique": "Pu", "statutSource": "Te", "organismeGestionnaireDonnee": "Réseau Loup-Lynx",
-           "dEEFloutage": "NON", **fields}
+    out = {
+        "idOrigine": origin,
+        "statutObservation": "Pr",
+        "observateur": OBSERVER,
+        "natureObjetGeo": "St",
+        "dSPublique": "Pu",
+        "statutSource": "Te",
+        "organismeGestionnaireDonnee": "Réseau Loup-Lynx",
+        "dEEFloutage": "NON",
+        **fields,
+    }
     if commune:
-        out.update({"codeCommune": "25056", "nomCommune": "Besançon", "anneeRefCommune": "2024",
-                    "typeInfoGeoCommune": "2"})
+        out.update(
+            {"codeCommune": "25056", "nomCommune": "Besançon", "anneeRefCommune": "2024", "typeInfoGeoCommune": "2"}
+        )
     return out
 
 
@@ -69,18 +112,32 @@ def deposit(rows: list[dict]) -> bytes:
 def grid(n: int = 11, step_lon: float = 0.013, step_lat: float = 0.009) -> list[tuple[float, float]]:
     """n x n candidate points around the lynx (≈ 1 km apart: the grid spans about one 10 km cell)."""
     half = n // 2
-    return [(float(TRUE_LON) + (i - half) * step_lon, float(TRUE_LAT) + (j - half) * step_lat)
-            for i in range(n) for j in range(n)]
+    return [
+        (float(TRUE_LON) + (i - half) * step_lon, float(TRUE_LAT) + (j - half) * step_lat)
+        for i in range(n)
+        for j in range(n)
+    ]
 
 
 def _jdd(api, org, ca, private: bool, title: str):
-    return api.ok("package_create", **{**copy.deepcopy(JDD), "name": f"jdd-{uuid.uuid4().hex[:8]}", "title": title,
-                                       "owner_org": org["id"], "cadre": ca["sinp_uuid"], "private": private})
+    return api.ok(
+        "package_create",
+        **{
+            **copy.deepcopy(JDD),
+            "name": f"jdd-{uuid.uuid4().hex[:8]}",
+            "title": title,
+            "owner_org": org["id"],
+            "cadre": ca["sinp_uuid"],
+            "private": private,
+        },
+    )
 
 
 def _ca(api, org):
-    return api.ok("package_create", **{**copy.deepcopy(CA), "name": f"ca-{uuid.uuid4().hex[:8]}",
-                                       "owner_org": org["id"], "private": False})
+    return api.ok(
+        "package_create",
+        **{**copy.deepcopy(CA), "name": f"ca-{uuid.uuid4().hex[:8]}", "owner_org": org["id"], "private": False},
+    )
 
 
 @pytest.fixture
@@ -89,13 +146,16 @@ def world(app, clean_db, clean_index, jobs_worker):
     out_user = factories.UserWithToken()
     a_org = factories.Organization(users=[{"name": a_user["name"], "capacity": "editor"}], title=A_ORG)
     # the chef de file's member is also an editor of B (it may deposit there)
-    b_org = factories.Organization(users=[{"name": b_user["name"], "capacity": "editor"},
-                                          {"name": chef_user["name"], "capacity": "editor"}],
-                                   title="Bureau d'études Faune")
-    chef_org = factories.Organization(users=[{"name": chef_user["name"], "capacity": "editor"}],
-                                      title="Pôle mammifères du Doubs")
-    out_org = factories.Organization(users=[{"name": out_user["name"], "capacity": "editor"}],
-                                     title="Ligue ornithologique de l'Yonne")
+    b_org = factories.Organization(
+        users=[{"name": b_user["name"], "capacity": "editor"}, {"name": chef_user["name"], "capacity": "editor"}],
+        title="Bureau d'études Faune",
+    )
+    chef_org = factories.Organization(
+        users=[{"name": chef_user["name"], "capacity": "editor"}], title="Pôle mammifères du Doubs"
+    )
+    out_org = factories.Organization(
+        users=[{"name": out_user["name"], "capacity": "editor"}], title="Ligue ornithologique de l'Yonne"
+    )
     sysadmin = factories.SysadminWithToken()
     admin = Api(app, sysadmin["token"])
     admin.ok("sinp_chef_de_file_set", organization=chef_org["name"], groupes=["Mammifères"], departements=["25"])
@@ -110,18 +170,31 @@ def world(app, clean_db, clean_index, jobs_worker):
     for res, n in ((res_published, len(PUBLISHED)), (res_private, 1)):
         report = wait_report(a, res["id"])
         assert report["status"] == "done" and report["rows_accepted"] == n, report
-    features = {f["properties"]["idOrigine"]: f
-                for f in Api(app).ok("sinp_occurrence_search", jdd=published["id"], limit=100)["features"]}
+    features = {
+        f["properties"]["idOrigine"]: f
+        for f in Api(app).ok("sinp_occurrence_search", jdd=published["id"], limit=100)["features"]
+    }
     assert features["lynx"]["properties"]["niveauDiffusion"] == "maille"  # what the public knows: the cell
     assert features["kite-precise"]["properties"]["niveauDiffusion"] == "precise"
     assert features["kite-dep"]["properties"]["niveauDiffusion"] == "departement"
     assert "kite-none" not in features
     mine = a.ok("sinp_occurrence_search", jdd=published["id"], limit=100)["features"]
-    return {"app": app, "a": a, "b": b, "admin": admin, "chef": Api(app, chef_user["token"]),
-            "chef_out": Api(app, out_user["token"]), "a_org": a_org, "published": published, "private": private,
-            "b_jdd": b_jdd, "res_published": res_published, "res_private": res_private,
-            "cell": shape(features["lynx"]["geometry"]),
-            "a_ids": {f["properties"]["idSINPOccTax"] for f in mine}}
+    return {
+        "app": app,
+        "a": a,
+        "b": b,
+        "admin": admin,
+        "chef": Api(app, chef_user["token"]),
+        "chef_out": Api(app, out_user["token"]),
+        "a_org": a_org,
+        "published": published,
+        "private": private,
+        "b_jdd": b_jdd,
+        "res_published": res_published,
+        "res_private": res_private,
+        "cell": shape(features["lynx"]["geometry"]),
+        "a_ids": {f["properties"]["idSINPOccTax"] for f in mine},
+    }
 
 
 def b_deposit(world, rows, name="candidats.csv", who="b"):
@@ -149,8 +222,9 @@ def report_pages(world, res) -> dict[str, str]:
     """The report as B reads it: the API, the errors CSV, the HTML page and its JSON."""
     app, headers, name = world["app"], {"Authorization": world["b"].token}, world["b_jdd"]["name"]
     base = f"/jdd/{name}/depot/{res['id']}"
-    pages = {"api": json.dumps(world["b"].ok("sinp_qc_report_show", resource_id=res["id"], limit=1000),
-                               ensure_ascii=False)}
+    pages = {
+        "api": json.dumps(world["b"].ok("sinp_qc_report_show", resource_id=res["id"], limit=1000), ensure_ascii=False)
+    }
     for key, path in (("csv", f"{base}/erreurs.csv"), ("html", base), ("json", f"{base}/rapport.json")):
         response = app.get(path, headers=headers)
         assert response.status_code == 200, path
@@ -168,13 +242,16 @@ def assert_names_nothing_of_a(world, res) -> dict[str, str]:
 
 # --- finding 3: the « 121 candidates » attack -------------------------------------------------------
 
+
 def test_121_candidates_around_a_blurred_lynx_learn_only_its_public_cell(world):
     points = grid()
     inside = [i for i, (lon, lat) in enumerate(points, 1) if world["cell"].intersects(Point(lon, lat))]
     true_row = points.index((float(TRUE_LON), float(TRUE_LAT))) + 1
     assert true_row in inside and 1 < len(inside) < len(points)  # the grid crosses the cell's edges
-    rows = [row(f"C-{i}", {**LYNX, "geometrie": f"POINT({lon:.4f} {lat:.4f})"}, commune=False)
-            for i, (lon, lat) in enumerate(points, 1)]
+    rows = [
+        row(f"C-{i}", {**LYNX, "geometrie": f"POINT({lon:.4f} {lat:.4f})"}, commune=False)
+        for i, (lon, lat) in enumerate(points, 1)
+    ]
     res, report = b_deposit(world, rows)
     assert report["rows_accepted"] == len(points)  # D2 is a warning: nothing refused
     flags = d2(report)
@@ -187,7 +264,8 @@ def test_121_candidates_around_a_blurred_lynx_learn_only_its_public_cell(world):
         assert [s["message"] for s in summary] == [
             f"{len(inside) - MAX_FOREIGN} autre(s) ligne(s) du fichier probablement déjà présente(s) sur la "
             f"plateforme (données d'un autre producteur), non détaillée(s) : au plus {MAX_FOREIGN} signalements de "
-            "ce type par dépôt. Signalé, non bloquant."]
+            "ce type par dépôt. Signalé, non bloquant."
+        ]
     else:
         assert summary == []
     for e in flags:
@@ -199,14 +277,18 @@ def test_121_candidates_around_a_blurred_lynx_learn_only_its_public_cell(world):
 
 
 def test_copies_of_a_rows_are_compared_only_as_the_public_sees_them(world):
-    rows = [row("copie-precise", PUBLISHED["kite-precise"]),                     # public precise: same point
-            row("voisine", {**PUBLISHED["kite-precise"], "geometrie": "POINT(6.0113 47.2511)"}),  # 8 m away
-            row("copie-dep", {**PUBLISHED["kite-dep"], "geometrie": "POINT(6.3 47.1)"}, commune=False),  # département
-            row("copie-aucune", PUBLISHED["kite-none"]),                          # not diffused: not compared
-            row("copie-privee", SECRET)]                                          # private JDD: not compared
+    rows = [
+        row("copie-precise", PUBLISHED["kite-precise"]),  # public precise: same point
+        row("voisine", {**PUBLISHED["kite-precise"], "geometrie": "POINT(6.0113 47.2511)"}),  # 8 m away
+        row("copie-dep", {**PUBLISHED["kite-dep"], "geometrie": "POINT(6.3 47.1)"}, commune=False),  # département
+        row("copie-aucune", PUBLISHED["kite-none"]),  # not diffused: not compared
+        row("copie-privee", SECRET),
+    ]  # private JDD: not compared
     res, report = b_deposit(world, rows, name="copies.csv")
-    assert [(e["row"], e["message"]) for e in d2(report)] == [(1, f"{FOREIGN}. Signalé, non bloquant."),
-                                                              (3, f"{FOREIGN}. Signalé, non bloquant.")]
+    assert [(e["row"], e["message"]) for e in d2(report)] == [
+        (1, f"{FOREIGN}. Signalé, non bloquant."),
+        (3, f"{FOREIGN}. Signalé, non bloquant."),
+    ]
     assert report["rows_accepted"] == len(rows)
     assert_names_nothing_of_a(world, res)
 
@@ -228,14 +310,18 @@ def test_only_the_producer_gets_the_exact_match_whoever_deposits(world):
     world["b"].ok("resource_delete", id=res["id"])
     # A deposits its private row again in its published JDD: the detailed D2 names its own JDD
     a = world["a"]
-    res = upload(world["app"], a.token, world["published"]["id"], deposit([row("secret-bis", SECRET)]),
-                 name="encore.csv")
+    res = upload(
+        world["app"], a.token, world["published"]["id"], deposit([row("secret-bis", SECRET)]), name="encore.csv"
+    )
     [flag] = d2(wait_report(a, res["id"]))
-    assert flag["message"] == ("Observation identique (taxon, dates et heures, géométrie, observateur) déjà "
-                               f"présente dans le jeu de données « {PRIVATE_TITLE} ». Signalé, non bloquant.")
+    assert flag["message"] == (
+        "Observation identique (taxon, dates et heures, géométrie, observateur) déjà "
+        f"présente dans le jeu de données « {PRIVATE_TITLE} ». Signalé, non bloquant."
+    )
 
 
 # --- finding 7: a validation selection names only readable records --------------------------------
+
 
 def test_a_validation_selection_never_names_a_jdd_the_chef_may_not_read(world):
     private = world["private"]

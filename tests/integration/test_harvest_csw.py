@@ -2,6 +2,7 @@
 tests/integration/support/remote_csw.py) loaded with ISO 19139 records written for these tests,
 and against our own CSW; ckanext-harvest's own gather / fetch / import stages, real PostgreSQL
 and Solr."""
+
 from __future__ import annotations
 
 import copy
@@ -10,24 +11,21 @@ import json
 import pathlib
 import uuid as uuidlib
 
-import pytest
-
 import ckan.model as model
+import pytest
 from ckan.tests import factories, helpers
-from ckanext.harvest.model import HarvestGatherError, HarvestObject
-from ckanext.harvest.model import HarvestSource
+from ckanext.harvest.model import HarvestGatherError, HarvestObject, HarvestSource
 from ckanext.harvest.tests.factories import HarvestJobObj
 from ckanext.harvest.tests.lib import run_harvest_job
+from remote_csw import minimal_iso, remote_pycsw
 
 from ckanext.sinp.domain import iso
 from ckanext.sinp.logic import queries
-from tests.integration.conftest import search_count
 from ckanext.sinp_harvesters.csw import SinpCswHarvester
-from remote_csw import minimal_iso, remote_pycsw
+from tests.integration.conftest import search_count
 from tests.unit.test_iso import CA, JDD
 
-DEFAULTS = {"territoires": ["METROP"], "niveau_territorial": "5", "domaine_terrestre": "true",
-            "domaine_marin": "false"}
+DEFAULTS = {"territoires": ["METROP"], "niveau_territorial": "5", "domaine_terrestre": "true", "domaine_marin": "false"}
 
 
 def U() -> str:
@@ -44,13 +42,17 @@ def partner_catalogue(stamp=dt.datetime(2026, 3, 1, 10, 0, 0)):
     """A CA, three JDD (one per record kind of problem) — in the order pycsw serves them."""
     ca = {**copy.deepcopy(CA), "sinp_uuid": U(), "meta_cadre_parent": None, "title": "Atlas des libellules du Jura"}
     ca.pop("meta_cadre_parent")
-    jdds = [{**copy.deepcopy(JDD), "sinp_uuid": U(), "cadre": ca["sinp_uuid"], "title": f"Libellules, relevés {y}"}
-            for y in (2023, 2024)]
-    docs = {"01-ca.xml": published("ca", ca, stamp),
-            # not a SINP record (identifier is no UUID), in the middle of the first page of 3
-            "02-bad.xml": minimal_iso("fr-239000012-ldd-odonates", "Fiche sans UUID", parent=ca["sinp_uuid"]),
-            "03-jdd.xml": published("jdd", jdds[0], stamp, ca),
-            "04-jdd.xml": published("jdd", jdds[1], stamp, ca)}
+    jdds = [
+        {**copy.deepcopy(JDD), "sinp_uuid": U(), "cadre": ca["sinp_uuid"], "title": f"Libellules, relevés {y}"}
+        for y in (2023, 2024)
+    ]
+    docs = {
+        "01-ca.xml": published("ca", ca, stamp),
+        # not a SINP record (identifier is no UUID), in the middle of the first page of 3
+        "02-bad.xml": minimal_iso("fr-239000012-ldd-odonates", "Fiche sans UUID", parent=ca["sinp_uuid"]),
+        "03-jdd.xml": published("jdd", jdds[0], stamp, ca),
+        "04-jdd.xml": published("jdd", jdds[1], stamp, ca),
+    }
     return ca, jdds, docs
 
 
@@ -67,9 +69,16 @@ def workdir(tmp_path):
 def source(org, url, **config):
     """A new harvest source of the organisation, created as a sysadmin does in the UI (through
     ckanext-harvest's action, which validates the configuration with the harvester)."""
-    created = helpers.call_action("harvest_source_create", context={"user": factories.Sysadmin()["name"]},
-                                  url=url, name=f"source-{uuidlib.uuid4().hex[:12]}", title="Source de test",
-                                  source_type="sinp_csw", owner_org=org["id"], config=json.dumps({"defaults": DEFAULTS, "page_size": 2, **config}))
+    created = helpers.call_action(
+        "harvest_source_create",
+        context={"user": factories.Sysadmin()["name"]},
+        url=url,
+        name=f"source-{uuidlib.uuid4().hex[:12]}",
+        title="Source de test",
+        source_type="sinp_csw",
+        owner_org=org["id"],
+        config=json.dumps({"defaults": DEFAULTS, "page_size": 2, **config}),
+    )
     return HarvestSource.get(created["id"])
 
 
@@ -82,8 +91,10 @@ def errors(results) -> dict:
 
 
 def gather_errors(src) -> list[str]:
-    return [e.message for e in model.Session.query(HarvestGatherError).join(HarvestGatherError.job)
-            .filter_by(source_id=src.id)]
+    return [
+        e.message
+        for e in model.Session.query(HarvestGatherError).join(HarvestGatherError.job).filter_by(source_id=src.id)
+    ]
 
 
 def show(uuid):
@@ -98,11 +109,15 @@ def test_a_partner_catalogue_is_harvested_page_by_page_and_a_bad_record_stays_it
         src = source(org, url, page_size=3)
         results = harvest(src)
         assert list(results)[0] == ca["sinp_uuid"]  # series before datasets
-        assert errors(results) == {"fr-239000012-ldd-odonates": [
-            "Fiche fr-239000012-ldd-odonates : L'identifiant de la fiche « fr-239000012-ldd-odonates » n'est pas un "
-            "UUID : le SINP identifie ses cadres d'acquisition et jeux de données par un UUID."]}
-        assert {g for g, r in results.items() if r["report_status"] == "added"} == \
-            {ca["sinp_uuid"]} | {j["sinp_uuid"] for j in jdds}
+        assert errors(results) == {
+            "fr-239000012-ldd-odonates": [
+                "Fiche fr-239000012-ldd-odonates : L'identifiant de la fiche « fr-239000012-ldd-odonates » n'est pas un "
+                "UUID : le SINP identifie ses cadres d'acquisition et jeux de données par un UUID."
+            ]
+        }
+        assert {g for g, r in results.items() if r["report_status"] == "added"} == {ca["sinp_uuid"]} | {
+            j["sinp_uuid"] for j in jdds
+        }
 
         record = show(jdds[0]["sinp_uuid"])
         assert record["type"] == "jdd" and record["cadre"] == ca["sinp_uuid"]
@@ -150,7 +165,9 @@ def test_filters_are_sent_to_the_partner(stack, org, workdir):
         assert list(series) == [ca["sinp_uuid"]]
         boxed_source = source(org, url, bbox=[-56, 1, -50, 7], defaults={**DEFAULTS, "objectif_jdd": "1.1"})
         boxed = harvest(boxed_source)
-    assert len(boxed) == 1, gather_errors(boxed_source) and next(iter(boxed.values()))["dataset"]["title"] == "Fiche guyanaise"
+    assert len(boxed) == 1, (
+        gather_errors(boxed_source) and next(iter(boxed.values()))["dataset"]["title"] == "Fiche guyanaise"
+    )
 
 
 def test_an_unreachable_catalogue_imports_nothing_and_withdraws_nothing(stack, org, workdir):
@@ -165,14 +182,27 @@ def test_an_unreachable_catalogue_imports_nothing_and_withdraws_nothing(stack, o
 
 
 def test_harvesting_our_own_csw_copies_nothing(org, test_csw):
-    from tests.integration.test_csw_publication import _ca, _jdd, _records, _wait
+    from tests.integration.test_csw_publication import _records, _wait
     from tests.integration.test_csw_publication import producer as _producer  # noqa: F401
+
     mine = factories.Organization(name="producteur-local")
-    ca = helpers.call_action("package_create", context={"user": factories.Sysadmin()["name"]}, **{**copy.deepcopy(CA), "name": "ca-local", "owner_org": mine["id"],
-                                                  "private": False, "meta_cadre_parent": ""})
-    jdd = helpers.call_action("package_create", context={"user": factories.Sysadmin()["name"]}, **{**copy.deepcopy(JDD), "name": "jdd-local", "owner_org": mine["id"],
-                                                   "private": False, "cadre": ca["sinp_uuid"],
-                                                   "contacts_base_production": [{"organisme": "SHNA", "role": "7"}]})
+    ca = helpers.call_action(
+        "package_create",
+        context={"user": factories.Sysadmin()["name"]},
+        **{**copy.deepcopy(CA), "name": "ca-local", "owner_org": mine["id"], "private": False, "meta_cadre_parent": ""},
+    )
+    jdd = helpers.call_action(
+        "package_create",
+        context={"user": factories.Sysadmin()["name"]},
+        **{
+            **copy.deepcopy(JDD),
+            "name": "jdd-local",
+            "owner_org": mine["id"],
+            "private": False,
+            "cadre": ca["sinp_uuid"],
+            "contacts_base_production": [{"organisme": "SHNA", "role": "7"}],
+        },
+    )
     _wait(lambda: len(_records(test_csw)[1]) == 2)
     results = harvest(source(org, test_csw))
     assert set(results) == {ca["sinp_uuid"], jdd["sinp_uuid"]}

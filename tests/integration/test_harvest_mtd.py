@@ -2,27 +2,28 @@
 (tests/integration/support/mtd_server.py: documents written by hand in the format of
 SINP_STANDARDS.md §2), through ckanext-harvest's own gather / fetch / import stages, on the real
 PostgreSQL and Solr."""
+
 from __future__ import annotations
 
 import json
 import uuid as uuidlib
 
-import pytest
-
 import ckan.model as model
+import pytest
 from ckan.tests import factories, helpers
-from ckanext.harvest.model import HarvestGatherError, HarvestObject
-from ckanext.harvest.model import HarvestSource
+from ckanext.harvest.model import HarvestGatherError, HarvestObject, HarvestSource
 from ckanext.harvest.tests.factories import HarvestJobObj
 from ckanext.harvest.tests.lib import run_harvest_job
-
-from ckanext.sinp.logic import queries
-from tests.integration.conftest import search_count
-from ckanext.sinp_harvesters.mtd import SinpMtdHarvester
 from mtd_server import MtdServer, ca_xml, jdd_xml
 
-HOSTILE = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">]>'
-           b'<gml:FeatureCollection xmlns:gml="http://www.opengis.net/gml/3.2">&lol2;</gml:FeatureCollection>')
+from ckanext.sinp.logic import queries
+from ckanext.sinp_harvesters.mtd import SinpMtdHarvester
+from tests.integration.conftest import search_count
+
+HOSTILE = (
+    b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">]>'
+    b'<gml:FeatureCollection xmlns:gml="http://www.opengis.net/gml/3.2">&lol2;</gml:FeatureCollection>'
+)
 
 
 def U() -> str:
@@ -43,9 +44,16 @@ def org(clean_db, clean_index, jobs_worker):
 def source(org, url, **config):
     """A new harvest source of the organisation, created as a sysadmin does in the UI (through
     ckanext-harvest's action, which validates the configuration with the harvester)."""
-    created = helpers.call_action("harvest_source_create", context={"user": factories.Sysadmin()["name"]},
-                                  url=url, name=f"source-{uuidlib.uuid4().hex[:12]}", title="Source de test",
-                                  source_type="sinp_mtd", owner_org=org["id"], config=json.dumps(config or {"instance_id": "42"}))
+    created = helpers.call_action(
+        "harvest_source_create",
+        context={"user": factories.Sysadmin()["name"]},
+        url=url,
+        name=f"source-{uuidlib.uuid4().hex[:12]}",
+        title="Source de test",
+        source_type="sinp_mtd",
+        owner_org=org["id"],
+        config=json.dumps(config or {"instance_id": "42"}),
+    )
     return HarvestSource.get(created["id"])
 
 
@@ -54,8 +62,10 @@ def harvest(src):
 
 
 def gather_errors(src) -> list[str]:
-    return [e.message for e in model.Session.query(HarvestGatherError).join(HarvestGatherError.job)
-            .filter_by(source_id=src.id)]
+    return [
+        e.message
+        for e in model.Session.query(HarvestGatherError).join(HarvestGatherError.job).filter_by(source_id=src.id)
+    ]
 
 
 def errors(results) -> dict:
@@ -109,7 +119,8 @@ def test_a_changed_record_is_updated_and_a_vanished_one_withdrawn_not_deleted(or
     assert results[jdd2]["report_status"] == "deleted"
     assert [e.message for e in results[jdd2]["errors"]] == [
         f"Retiré de la source : l'enregistrement {jdd2} (« Relevés 2022 ») n'y figure plus ; la fiche a été "
-        "rendue privée (elle n'est pas supprimée)."]
+        "rendue privée (elle n'est pas supprimée)."
+    ]
     withdrawn = show(jdd2)
     assert withdrawn["private"] is True and withdrawn["state"] == "active"
     assert search_count(2) == 2  # the public no longer sees it
@@ -134,12 +145,15 @@ def test_a_jdd_whose_ca_is_missing_is_an_error_of_its_own_and_the_rest_is_import
     assert show(orphan) is None
 
 
-@pytest.mark.parametrize("fault, expected", [
-    ("http500", "a répondu HTTP 500"),
-    ("malformed", "réponse illisible — XML mal formé"),
-    ("hostile", "réponse illisible — Document refusé : il contient une déclaration <!DOCTYPE>"),
-    ("timeout", "pas de réponse en 1 s"),
-])
+@pytest.mark.parametrize(
+    "fault, expected",
+    [
+        ("http500", "a répondu HTTP 500"),
+        ("malformed", "réponse illisible — XML mal formé"),
+        ("hostile", "réponse illisible — Document refusé : il contient une déclaration <!DOCTYPE>"),
+        ("timeout", "pas de réponse en 1 s"),
+    ],
+)
 def test_a_failing_listing_imports_nothing_and_withdraws_nothing(org, mtd_server, fault, expected):
     ca, jdd = U(), U()
     mtd_server.add_ca(ca, ca_xml(ca, "Atlas des amphibiens"))
@@ -147,13 +161,17 @@ def test_a_failing_listing_imports_nothing_and_withdraws_nothing(org, mtd_server
     src = source(org, mtd_server.url, instance_id="42", timeout=1)
     harvest(src)
     listing = "/cadre/jdd/export/xml/GetRecordsByInstanceId"
-    {"http500": lambda: mtd_server.fail(listing, 500),
-     "malformed": lambda: mtd_server.override(listing, b"<gml:FeatureCollection><oops"),
-     "hostile": lambda: mtd_server.override(listing, HOSTILE),
-     "timeout": lambda: mtd_server.delay(listing, 3)}[fault]()
+    {
+        "http500": lambda: mtd_server.fail(listing, 500),
+        "malformed": lambda: mtd_server.override(listing, b"<gml:FeatureCollection><oops"),
+        "hostile": lambda: mtd_server.override(listing, HOSTILE),
+        "timeout": lambda: mtd_server.delay(listing, 3),
+    }[fault]()
     assert harvest(src) == {}
     messages = gather_errors(src)
-    assert len(messages) == 1 and expected in messages[0] and messages[0].endswith("Rien n'a été importé ni retiré."), messages
+    assert len(messages) == 1 and expected in messages[0] and messages[0].endswith("Rien n'a été importé ni retiré."), (
+        messages
+    )
     assert show(jdd)["private"] is False  # nothing withdrawn
 
 
@@ -209,7 +227,12 @@ def test_our_own_records_are_never_copied(org, mtd_server):
     mine = factories.Organization(name="producteur")
     ca = U()
     from tests.integration.test_csw_publication import CA  # a valid CA of the catalogue
-    helpers.call_action("package_create", context={"user": factories.Sysadmin()["name"]}, **{**CA, "name": "ca-local", "owner_org": mine["id"], "sinp_uuid": ca})
+
+    helpers.call_action(
+        "package_create",
+        context={"user": factories.Sysadmin()["name"]},
+        **{**CA, "name": "ca-local", "owner_org": mine["id"], "sinp_uuid": ca},
+    )
     mtd_server.add_ca(ca, ca_xml(ca, "Le même cadre, publié aussi à l'INPN"))
     results = harvest(source(org, mtd_server.url))
     assert results[ca]["report_status"] == "not modified"
@@ -245,7 +268,9 @@ def test_the_harvest_pages_show_the_job_and_each_record_s_error_in_french(org, m
     page = http.get(f"{test_ckan_url}/harvest/{src.id}/job/last", headers={"Authorization": token}, timeout=30)
     assert page.status_code == 200
     text = html.unescape(page.text)
-    assert orphan in text and "son cadre d'acquisition" in text and "n'est ni dans la source ni dans le catalogue" in text
+    assert (
+        orphan in text and "son cadre d'acquisition" in text and "n'est ni dans la source ni dans le catalogue" in text
+    )
     source_page = http.get(f"{test_ckan_url}/harvest/{src.id}", headers={"Authorization": token}, timeout=30)
     assert source_page.status_code == 200 and "INPN" in html.unescape(source_page.text)
 
@@ -258,8 +283,9 @@ def test_the_source_document_of_a_private_harvested_record_is_not_public(org, mt
     assert show(ca)["private"] is True
     anonymous = http.get(f"{test_ckan_url}/api/3/action/harvest_object_show", params={"id": obj_id}, timeout=30)
     assert anonymous.status_code == 403
-    by_dataset = http.get(f"{test_ckan_url}/api/3/action/harvest_object_show",
-                          params={"dataset_id": show(ca)["id"]}, timeout=30)
+    by_dataset = http.get(
+        f"{test_ckan_url}/api/3/action/harvest_object_show", params={"dataset_id": show(ca)["id"]}, timeout=30
+    )
     assert by_dataset.status_code in (403, 404)
     assert http.get(f"{test_ckan_url}/harvest/object/{obj_id}", timeout=30).status_code in (403, 404)
     token = factories.SysadminWithToken()["token"]

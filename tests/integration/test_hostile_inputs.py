@@ -16,6 +16,7 @@ the CSW (a real pycsw on the test database). For each case the test asserts what
 The data (a producer, a public CA and JDD holding a checked deposit, a private JDD) is built
 once per module by the first test.
 """
+
 from __future__ import annotations
 
 import copy
@@ -28,29 +29,79 @@ import urllib.parse
 import uuid
 from typing import Any
 
+import ckan.model as model
 import pytest
 import requests
 import sqlalchemy as sa
-
-import ckan.model as model
 from ckan.tests import factories
 
 from tests.integration.test_occurrence_deposits import rows, upload, wait_report
 from tests.integration.test_sinp_records import CA, JDD, Api
 
 MTD_FIXTURES = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "mtd"
-COUNTED = ("package", "resource", "activity", "tag", "package_tag", "member", "sinp_occurrence", "sinp_deposit",
-           "sinp_csw_record", "sinp_validation", "sinp_notification", "sinp_chef_de_file")
-FRENCH = ("introuvable", "refus", "invalide", "attend", "doit", "paramètre", "caractère", "connectez", "requête",
-          "manquant", "entier", "n'est pas", "accès", "vous", "hors", "texte", "espace de noms", "document",
-          "valeur", "polygone", "géométrie", "date", "adresse", "page", "identifiant", "action", "liste",
-          "trop", "fichier", "structure", "cadre", "jeu de données", "entité", "bbox", "mal formé", "autoris",
-          "seul", "aucun", "coordonnées")
-FORBIDDEN = re.compile(r"Traceback|Internal Server Error|Integrity Error|psycopg|sqlalchemy|"
-                       r"['\"]?\bfq\b['\"]?\s*[:=]|permission_labels|capacity:public|"
-                       r"Missing value|Not found|Access denied|Bad request|Search error|SOLR returned|JSON Error|"
-                       r"\bException\b|not authorized|\bis not\b|\bmust be\b|\bInvalid\b|Error decoding|"
-                       r"Please use|not known", re.IGNORECASE)
+COUNTED = (
+    "package",
+    "resource",
+    "activity",
+    "tag",
+    "package_tag",
+    "member",
+    "sinp_occurrence",
+    "sinp_deposit",
+    "sinp_csw_record",
+    "sinp_validation",
+    "sinp_notification",
+    "sinp_chef_de_file",
+)
+FRENCH = (
+    "introuvable",
+    "refus",
+    "invalide",
+    "attend",
+    "doit",
+    "paramètre",
+    "caractère",
+    "connectez",
+    "requête",
+    "manquant",
+    "entier",
+    "n'est pas",
+    "accès",
+    "vous",
+    "hors",
+    "texte",
+    "espace de noms",
+    "document",
+    "valeur",
+    "polygone",
+    "géométrie",
+    "date",
+    "adresse",
+    "page",
+    "identifiant",
+    "action",
+    "liste",
+    "trop",
+    "fichier",
+    "structure",
+    "cadre",
+    "jeu de données",
+    "entité",
+    "bbox",
+    "mal formé",
+    "autoris",
+    "seul",
+    "aucun",
+    "coordonnées",
+)
+FORBIDDEN = re.compile(
+    r"Traceback|Internal Server Error|Integrity Error|psycopg|sqlalchemy|"
+    r"['\"]?\bfq\b['\"]?\s*[:=]|permission_labels|capacity:public|"
+    r"Missing value|Not found|Access denied|Bad request|Search error|SOLR returned|JSON Error|"
+    r"\bException\b|not authorized|\bis not\b|\bmust be\b|\bInvalid\b|Error decoding|"
+    r"Please use|not known",
+    re.IGNORECASE,
+)
 
 NUL = "abc\x00def"
 SURROGATE = "abc\ud800"
@@ -77,13 +128,13 @@ class R:
 @dataclasses.dataclass
 class Case:
     id: str
-    kind: str                     # post, get, page, form, upload, csw_get, csw_post
-    target: str                   # action, path or CSW request
-    data: Any = None              # JSON body, query dict, form fields
-    role: str = "anonymous"       # anonymous, editor, other, sysadmin
+    kind: str  # post, get, page, form, upload, csw_get, csw_post
+    target: str  # action, path or CSW request
+    data: Any = None  # JSON body, query dict, form fields
+    role: str = "anonymous"  # anonymous, editor, other, sysadmin
     status: int | tuple | None = None  # expected status (None: any 4xx)
     raw_query: str | None = None  # a query string sent as written (percent-encoded NUL…)
-    field: str | None = None      # the parameter a 409 must name
+    field: str | None = None  # the parameter a 409 must name
 
 
 def fill(value, env):
@@ -124,9 +175,16 @@ for key in ("bbox", "date_min", "date_max", "cd_nom", "limit", "offset"):
     confusion("sinp_occurrence_search", key, OCC, types={"dict": {"a": "b"}, "list": [["x"]]})
 for key, values in {
     "offset": {"exp": 1e20, "huge": "99999999999999999999", "negative": -1, "float": 1.5, "bool": True, "text": "abc"},
-    "limit": {"huge": 10 ** 12, "negative": -5, "over": 1001, "exp": "1e3"},
-    "bbox": {"letters": "a,b,c,d", "three": "0,0,1", "inverted": "6,48,5,47", "world+": "-200,-100,200,100",
-             "nan": "nan,nan,nan,nan", "inf": "-inf,0,inf,1", "sql": SQL},
+    "limit": {"huge": 10**12, "negative": -5, "over": 1001, "exp": "1e3"},
+    "bbox": {
+        "letters": "a,b,c,d",
+        "three": "0,0,1",
+        "inverted": "6,48,5,47",
+        "world+": "-200,-100,200,100",
+        "nan": "nan,nan,nan,nan",
+        "inf": "-inf,0,inf,1",
+        "sql": SQL,
+    },
     "date_min": {"month13": "2024-13-01", "words": "hier", "sql": SQL, "long": LONG},
     "cd_nom": {"exp": "1e3", "huge": 99999999999, "negative": -3, "text": "Lynx"},
 }.items():
@@ -141,14 +199,37 @@ confusion("sinp_occurrence_stats", "jdd", {}, null_status=409)
 
 confusion("sinp_qc_report_show", "resource_id", {}, role="editor", null_status=409)
 for key in ("code", "column", "category"):
-    confusion("sinp_qc_report_show", key, {"resource_id": R("resource")}, role="editor",
-              types={"list": ["x"], "dict": {"a": "b"}})
-case("sinp_qc_report_show-offset-exp", "post", "sinp_qc_report_show", {"resource_id": R("resource"), "offset": 1e20},
-     "editor", 409)
-case("sinp_qc_report_show-limit-huge", "post", "sinp_qc_report_show", {"resource_id": R("resource"), "limit": 10 ** 9},
-     "editor", 409)
-case("sinp_qc_report_show-code-long", "post", "sinp_qc_report_show", {"resource_id": R("resource"), "code": LONG},
-     "editor", 409)
+    confusion(
+        "sinp_qc_report_show",
+        key,
+        {"resource_id": R("resource")},
+        role="editor",
+        types={"list": ["x"], "dict": {"a": "b"}},
+    )
+case(
+    "sinp_qc_report_show-offset-exp",
+    "post",
+    "sinp_qc_report_show",
+    {"resource_id": R("resource"), "offset": 1e20},
+    "editor",
+    409,
+)
+case(
+    "sinp_qc_report_show-limit-huge",
+    "post",
+    "sinp_qc_report_show",
+    {"resource_id": R("resource"), "limit": 10**9},
+    "editor",
+    409,
+)
+case(
+    "sinp_qc_report_show-code-long",
+    "post",
+    "sinp_qc_report_show",
+    {"resource_id": R("resource"), "code": LONG},
+    "editor",
+    409,
+)
 case("sinp_qc_report_show-resource_id-sql", "post", "sinp_qc_report_show", {"resource_id": SQL}, "editor", 404)
 
 for action in ("sinp_mtd_export", "sinp_iso_show"):
@@ -166,12 +247,22 @@ case("sinp_taxon_search-limit-zero", "post", "sinp_taxon_search", {"q": "lyn", "
 
 # the territory service: malformed, non-polygon and out-of-region geometries
 for name, value in {
-    "garbage": "pas un polygone", "line": "LINESTRING(5 47, 6 48)", "point": "POINT(5 47)",
-    "open": "POLYGON((5 47, 6 47, 6 48))", "lambert93": "POLYGON((850000 6700000, 860000 6700000, "
-    "860000 6710000, 850000 6700000))", "far": FAR, "geojson-bad": '{"type": "Polygon", "coordinates": "x"}',
-    "geojson-point": '{"type": "Point", "coordinates": [5, 47]}', "geojson-empty-fc": '{"type": "FeatureCollection"}',
-    "json-list": "[1, 2, 3]", "object-bad": {"type": "Polygon", "coordinates": [[["a", "b"]]]}, "list": [1, 2],
-    "number": 42, "sql": SQL, "empty": "", "huge-coordinates": "POLYGON((1e308 0, 2e308 0, 0 1e308, 1e308 0))",
+    "garbage": "pas un polygone",
+    "line": "LINESTRING(5 47, 6 48)",
+    "point": "POINT(5 47)",
+    "open": "POLYGON((5 47, 6 47, 6 48))",
+    "lambert93": "POLYGON((850000 6700000, 860000 6700000, 860000 6710000, 850000 6700000))",
+    "far": FAR,
+    "geojson-bad": '{"type": "Polygon", "coordinates": "x"}',
+    "geojson-point": '{"type": "Point", "coordinates": [5, 47]}',
+    "geojson-empty-fc": '{"type": "FeatureCollection"}',
+    "json-list": "[1, 2, 3]",
+    "object-bad": {"type": "Polygon", "coordinates": [[["a", "b"]]]},
+    "list": [1, 2],
+    "number": 42,
+    "sql": SQL,
+    "empty": "",
+    "huge-coordinates": "POLYGON((1e308 0, 2e308 0, 0 1e308, 1e308 0))",
     "nan": "POLYGON((nan 0, 1 0, 1 1, nan 0))",
 }.items():
     case(f"sinp_territory_taxa-{name}", "post", "sinp_territory_taxa", {"polygone": value}, status=409)
@@ -181,22 +272,50 @@ case("sinp_territory_taxa-nul", "post", "sinp_territory_taxa", {"polygone": "POL
 VALID = {"niv_val": "2", "jdd": R("jdd")}
 for key in ("jdd", "commentaire", "niv_val_actuel"):
     confusion("sinp_validation_set", key, VALID, role="sysadmin", types={"list": ["x"], "dict": {"a": "b"}})
-confusion("sinp_validation_set", "ids", {"niv_val": "2"}, role="sysadmin",
-          types={"dict": {"a": "b"}, "nested": [["x"]]})
-for name, value in {"cd_nom-exp": {"cd_nom": 1e20}, "bbox-bad": {"bbox": "x"}, "date-bad": {"date_min": "2024-02-30"},
-                    "niv_val-bad": {"niv_val": "9"}, "niv_val-list": {"niv_val": ["2"]}}.items():
+confusion(
+    "sinp_validation_set", "ids", {"niv_val": "2"}, role="sysadmin", types={"dict": {"a": "b"}, "nested": [["x"]]}
+)
+for name, value in {
+    "cd_nom-exp": {"cd_nom": 1e20},
+    "bbox-bad": {"bbox": "x"},
+    "date-bad": {"date_min": "2024-02-30"},
+    "niv_val-bad": {"niv_val": "9"},
+    "niv_val-list": {"niv_val": ["2"]},
+}.items():
     case(f"sinp_validation_set-{name}", "post", "sinp_validation_set", {**VALID, **value}, "sysadmin", 409)
 case("sinp_validation_set-anonymous", "post", "sinp_validation_set", VALID, "anonymous", 403)
 for key in ("id_sinp_occtax", "commentaire"):
-    confusion("sinp_sensitivity_set", key, {"id_sinp_occtax": R("occurrence"), "sensi_niveau": "2"}, role="sysadmin",
-              types={"list": ["x"], "dict": {"a": "b"}})
-case("sinp_sensitivity_set-level-bad", "post", "sinp_sensitivity_set",
-     {"id_sinp_occtax": R("occurrence"), "sensi_niveau": "9"}, "sysadmin", 409)
+    confusion(
+        "sinp_sensitivity_set",
+        key,
+        {"id_sinp_occtax": R("occurrence"), "sensi_niveau": "2"},
+        role="sysadmin",
+        types={"list": ["x"], "dict": {"a": "b"}},
+    )
+case(
+    "sinp_sensitivity_set-level-bad",
+    "post",
+    "sinp_sensitivity_set",
+    {"id_sinp_occtax": R("occurrence"), "sensi_niveau": "9"},
+    "sysadmin",
+    409,
+)
 for key in ("organization", "groupes", "departements"):
-    confusion("sinp_chef_de_file_set", key, {"organization": R("org")}, role="sysadmin",
-              types={"dict": {"a": "b"}, "nested": [["x"]]} if key != "organization" else TYPES)
-case("sinp_chef_de_file_set-departement-bad", "post", "sinp_chef_de_file_set",
-     {"organization": R("org"), "departements": ["999", SQL]}, "sysadmin", 409)
+    confusion(
+        "sinp_chef_de_file_set",
+        key,
+        {"organization": R("org")},
+        role="sysadmin",
+        types={"dict": {"a": "b"}, "nested": [["x"]]} if key != "organization" else TYPES,
+    )
+case(
+    "sinp_chef_de_file_set-departement-bad",
+    "post",
+    "sinp_chef_de_file_set",
+    {"organization": R("org"), "departements": ["999", SQL]},
+    "sysadmin",
+    409,
+)
 case("sinp_chef_de_file_set-anonymous", "post", "sinp_chef_de_file_set", {"organization": R("org")}, "anonymous", 403)
 confusion("sinp_qc_run", "resource_id", {}, role="editor")
 confusion("sinp_jdd_apply_extent", "jdd", {}, role="editor")
@@ -206,20 +325,28 @@ case("sinp_notification_list-limit-exp", "post", "sinp_notification_list", {"lim
 # MTD import: hostile XML and parameters
 MTD_OK = {"owner_org": R("org")}
 for fixture in ("hostile_billion_laughs", "hostile_entite_parametre", "hostile_xxe_fichier", "mal_forme", "pas_mtd"):
-    case(f"sinp_mtd_import-{fixture}", "post", "sinp_mtd_import",
-         {**MTD_OK, "xml": (MTD_FIXTURES / f"{fixture}.xml").read_text(encoding="utf-8")}, "editor", 409)
+    case(
+        f"sinp_mtd_import-{fixture}",
+        "post",
+        "sinp_mtd_import",
+        {**MTD_OK, "xml": (MTD_FIXTURES / f"{fixture}.xml").read_text(encoding="utf-8")},
+        "editor",
+        409,
+    )
 UUID = "29A8E22C-6718-4786-850A-9E2722E41442"
 for name, xml in {
     "namespace-evil": f'<ca:CadreAcquisition xmlns:ca="urn:evil"><ca:identifiantCadre>{UUID}</ca:identifiantCadre>'
-                      '<ca:libelle>Cadre</ca:libelle></ca:CadreAcquisition>',
+    "<ca:libelle>Cadre</ca:libelle></ca:CadreAcquisition>",
     "element-evil": f'<ca:CadreAcquisition xmlns:ca="http://inpn.mnhn.fr/mtd" xmlns:e="urn:evil"><ca:identifiantCadre>'
-                    f'{UUID}</ca:identifiantCadre><e:libelle>Cadre</e:libelle></ca:CadreAcquisition>',
+    f"{UUID}</ca:identifiantCadre><e:libelle>Cadre</e:libelle></ca:CadreAcquisition>",
     "xinclude": '<ca:CadreAcquisition xmlns:ca="http://inpn.mnhn.fr/mtd" xmlns:xi="http://www.w3.org/2001/XInclude">'
-                f'<ca:identifiantCadre>{UUID}</ca:identifiantCadre><ca:description><xi:include '
-                'href="file:///etc/passwd" parse="text"/></ca:description></ca:CadreAcquisition>',
+    f"<ca:identifiantCadre>{UUID}</ca:identifiantCadre><ca:description><xi:include "
+    'href="file:///etc/passwd" parse="text"/></ca:description></ca:CadreAcquisition>',
     "deep": "<a>" * 5000 + "</a>" * 5000,
     "empty-root": "<gml:FeatureCollection xmlns:gml='http://www.opengis.net/gml/3.2'/>",
-    "not-xml": "{\"json\": true}", "sql": SQL, "bom-garbage": "\ufeff\ufeff<<>>",
+    "not-xml": '{"json": true}',
+    "sql": SQL,
+    "bom-garbage": "\ufeff\ufeff<<>>",
 }.items():
     case(f"sinp_mtd_import-{name}", "post", "sinp_mtd_import", {**MTD_OK, "xml": xml}, "editor", 409)
 confusion("sinp_mtd_import", "owner_org", {"xml": "<x/>"}, role="editor", null_status=409)
@@ -227,8 +354,16 @@ confusion("sinp_mtd_import", "xml", MTD_OK, role="editor", types={"list": ["x"],
 case("sinp_mtd_import-anonymous", "post", "sinp_mtd_import", {**MTD_OK, "xml": "<x/>"}, "anonymous", 403)
 
 # CKAN's core actions: identifiers, search syntax, package writes
-for action in ("package_show", "resource_show", "organization_show", "group_show", "user_show",
-               "package_activity_list", "member_list", "package_collaborator_list"):
+for action in (
+    "package_show",
+    "resource_show",
+    "organization_show",
+    "group_show",
+    "user_show",
+    "package_activity_list",
+    "member_list",
+    "package_collaborator_list",
+):
     for name, value in TYPES.items():
         case(f"{action}-id-{name}", "post", action, {"id": value}, "sysadmin", 409)
     case(f"{action}-id-nul", "post", action, {"id": NUL}, "sysadmin", 400)
@@ -237,58 +372,148 @@ for action in ("package_show", "resource_show", "organization_show"):
     case(f"{action}-id-surrogate", "post", action, {"id": SURROGATE}, "sysadmin", 400)
     case(f"{action}-id-sql", "post", action, {"id": SQL}, "sysadmin", 404)
     case(f"{action}-id-rtl", "post", action, {"id": RTL}, "sysadmin", 409)
-for name, q in {"quote": '"', "field-paren": "title:(", "field-bracket": "title:[", "field-quote": 'title:"x',
-                "range": "metadata_modified:[* TO", "brace": "{!", "colon": ":", "wildcards": "*:*:*",
-                "local-params": "{!lucene q.op=AND df=permission_labels}x", "field-regex": "name:/[/",
-                "field-boost": "title:x^^^2", "and-paren": "title:x AND (y"}.items():
+for name, q in {
+    "quote": '"',
+    "field-paren": "title:(",
+    "field-bracket": "title:[",
+    "field-quote": 'title:"x',
+    "range": "metadata_modified:[* TO",
+    "brace": "{!",
+    "colon": ":",
+    "wildcards": "*:*:*",
+    "local-params": "{!lucene q.op=AND df=permission_labels}x",
+    "field-regex": "name:/[/",
+    "field-boost": "title:x^^^2",
+    "and-paren": "title:x AND (y",
+}.items():
     case(f"package_search-q-{name}", "post", "package_search", {"q": q}, "editor", (400, 409))
-for name, data in {"fq-paren": {"fq": "("}, "sort-sql": {"sort": SQL},
-                   "rows-exp": {"rows": 1e20}, "start-huge": {"start": 10 ** 20}, "start-negative": {"start": -1},
-                   "rows-text": {"rows": "abc"}, "q-list": {"q": ["x"]}, "q-dict": {"q": {"a": "b"}},
-                   "fq-dict": {"fq": {"a": "b"}}, "facet-field-bad": {"facet.field": "not json"}}.items():
+for name, data in {
+    "fq-paren": {"fq": "("},
+    "sort-sql": {"sort": SQL},
+    "rows-exp": {"rows": 1e20},
+    "start-huge": {"start": 10**20},
+    "start-negative": {"start": -1},
+    "rows-text": {"rows": "abc"},
+    "q-list": {"q": ["x"]},
+    "q-dict": {"q": {"a": "b"}},
+    "fq-dict": {"fq": {"a": "b"}},
+    "facet-field-bad": {"facet.field": "not json"},
+}.items():
     case(f"package_search-{name}", "post", "package_search", data, "editor", (400, 409))
 case("package_search-q-nul", "post", "package_search", {"q": NUL}, "editor", 400)
 
 NEW_JDD = {**copy.deepcopy(JDD), "name": "jdd-hostile", "owner_org": R("org"), "cadre": R("ca_uuid")}
 for value in ("oui", "vrai", "privé", "on", "maybe", "yes", "non", "2", 2, ["true"], {"a": 1}):
-    case(f"package_create-private-{type(value).__name__}-{value}", "post", "package_create", {**NEW_JDD, "private": value}, "editor", 409,
-         field="private")
+    case(
+        f"package_create-private-{type(value).__name__}-{value}",
+        "post",
+        "package_create",
+        {**NEW_JDD, "private": value},
+        "editor",
+        409,
+        field="private",
+    )
 for key in ("title", "notes", "libelle_court"):
     for name, value in {"list": ["Titre"], "dict": {"fr": "Titre"}, "number": 12345}.items():
-        case(f"package_create-{key}-{name}", "post", "package_create", {**NEW_JDD, key: value}, "editor", 409,
-             field=key)
-for name, value in {"text": "CEN", "dict": {"organisme": "CEN", "role": "1"}, "list-of-texts": ["CEN"], "number": 5,
-                    "nested": [{"organisme": ["CEN"], "role": "1"}]}.items():
-    case(f"package_create-contacts_jdd-{name}", "post", "package_create", {**NEW_JDD, "contacts_jdd": value}, "editor",
-         409, field="contacts_jdd" if name != "nested" else "contacts_jdd.organisme")
+        case(
+            f"package_create-{key}-{name}", "post", "package_create", {**NEW_JDD, key: value}, "editor", 409, field=key
+        )
+for name, value in {
+    "text": "CEN",
+    "dict": {"organisme": "CEN", "role": "1"},
+    "list-of-texts": ["CEN"],
+    "number": 5,
+    "nested": [{"organisme": ["CEN"], "role": "1"}],
+}.items():
+    case(
+        f"package_create-contacts_jdd-{name}",
+        "post",
+        "package_create",
+        {**NEW_JDD, "contacts_jdd": value},
+        "editor",
+        409,
+        field="contacts_jdd" if name != "nested" else "contacts_jdd.organisme",
+    )
 for name, value in TYPES.items():
-    case(f"package_create-owner_org-{name}", "post", "package_create", {**NEW_JDD, "owner_org": value}, "editor", 409,
-         field="owner_org")
-for key, value in {"domaine_terrestre": "oui", "domaine_marin": "maybe", "territoires": {"a": "b"},
-                   "borne_ouest": ["3"], "resources": "x", "tags": "x", "extras": {"a": "b"}, "name": ["x"],
-                   "cadre": ["x"]}.items():
+    case(
+        f"package_create-owner_org-{name}",
+        "post",
+        "package_create",
+        {**NEW_JDD, "owner_org": value},
+        "editor",
+        409,
+        field="owner_org",
+    )
+for key, value in {
+    "domaine_terrestre": "oui",
+    "domaine_marin": "maybe",
+    "territoires": {"a": "b"},
+    "borne_ouest": ["3"],
+    "resources": "x",
+    "tags": "x",
+    "extras": {"a": "b"},
+    "name": ["x"],
+    "cadre": ["x"],
+}.items():
     case(f"package_create-{key}-bad", "post", "package_create", {**NEW_JDD, key: value}, "editor", 409, field=key)
 for key in ("name", "title", "notes"):
     case(f"package_create-{key}-nul", "post", "package_create", {**NEW_JDD, key: NUL}, "editor", 400)
-    case(f"package_create-{key}-control", "post", "package_create", {**NEW_JDD, key: CONTROL}, "editor", 409,
-         field=key)
+    case(f"package_create-{key}-control", "post", "package_create", {**NEW_JDD, key: CONTROL}, "editor", 409, field=key)
 case("package_create-name-rtl", "post", "package_create", {**NEW_JDD, "name": RTL}, "editor", 409, field="name")
 case("package_create-anonymous", "post", "package_create", NEW_JDD, "anonymous", 403)
 for value in ("oui", "on", "maybe", "privé"):
-    case(f"package_patch-private-{value}", "post", "package_patch", {"id": R("private_jdd"), "private": value},
-         "editor", 409, field="private")
-case("package_patch-title-list", "post", "package_patch", {"id": R("private_jdd"), "title": ["x"]}, "editor", 409,
-     field="title")
+    case(
+        f"package_patch-private-{value}",
+        "post",
+        "package_patch",
+        {"id": R("private_jdd"), "private": value},
+        "editor",
+        409,
+        field="private",
+    )
+case(
+    "package_patch-title-list",
+    "post",
+    "package_patch",
+    {"id": R("private_jdd"), "title": ["x"]},
+    "editor",
+    409,
+    field="title",
+)
 case("package_patch-id-list", "post", "package_patch", {"id": ["x"], "title": "x"}, "editor", 409, field="id")
-case("package_patch-other-producer", "post", "package_patch", {"id": R("private_jdd"), "private": False}, "other",
-     (403, 404))
+case(
+    "package_patch-other-producer",
+    "post",
+    "package_patch",
+    {"id": R("private_jdd"), "private": False},
+    "other",
+    (403, 404),
+)
 for action in ("package_collaborator_create", "package_collaborator_delete"):
-    case(f"{action}-anonymous", "post", action, {"id": R("jdd"), "user_id": R("editor_name"), "capacity": "editor"},
-         "anonymous", 403)
-case("package_collaborator_create-user-list", "post", "package_collaborator_create",
-     {"id": R("jdd"), "user_id": ["x"], "capacity": "editor"}, "sysadmin", 409)
-case("resource_create-package_id-list", "post", "resource_create", {"package_id": ["x"], "url": "http://a.b"},
-     "editor", 409)
+    case(
+        f"{action}-anonymous",
+        "post",
+        action,
+        {"id": R("jdd"), "user_id": R("editor_name"), "capacity": "editor"},
+        "anonymous",
+        403,
+    )
+case(
+    "package_collaborator_create-user-list",
+    "post",
+    "package_collaborator_create",
+    {"id": R("jdd"), "user_id": ["x"], "capacity": "editor"},
+    "sysadmin",
+    409,
+)
+case(
+    "resource_create-package_id-list",
+    "post",
+    "resource_create",
+    {"package_id": ["x"], "url": "http://a.b"},
+    "editor",
+    409,
+)
 case("resource_create-name-dict", "post", "resource_create", {"package_id": R("jdd"), "name": {"a": 1}}, "editor", 409)
 case("resource_create-anonymous", "post", "resource_create", {"package_id": R("jdd"), "name": "x"}, "anonymous", 403)
 case("unknown-action", "post", "sinp_n_existe_pas", {}, "anonymous", 400)
@@ -331,8 +556,12 @@ for name, query in {
 
 # pages
 for name, path in {
-    "jdd-nul": "/jdd/%00", "ca-nul": "/ca/%00", "dataset-nul": "/dataset/%00", "jdd-nul-middle": "/jdd/a%00b",
-    "attestation-pdf-nul": "/depot/%00/attestation.pdf", "attestation-nul": "/depot/%00/attestation",
+    "jdd-nul": "/jdd/%00",
+    "ca-nul": "/ca/%00",
+    "dataset-nul": "/dataset/%00",
+    "jdd-nul-middle": "/jdd/a%00b",
+    "attestation-pdf-nul": "/depot/%00/attestation.pdf",
+    "attestation-nul": "/depot/%00/attestation",
     "report-code-nul": "/jdd/@{jdd}/depot/@{resource}?code=%00",
     "report-page-huge": "/jdd/@{jdd}/depot/@{resource}?page=99999999999999999999",
     "report-page-negative": "/jdd/@{jdd}/depot/@{resource}?page=-1",
@@ -376,24 +605,46 @@ for name, fields in {
 }.items():
     case(f"upload-{name}", "upload", "resource_create", fields, "editor", None)
 case("upload-anonymous", "upload", "resource_create", {"package_id": R("jdd"), "name": "x.csv"}, "anonymous", 403)
-case("upload-other-producer", "upload", "resource_create", {"package_id": R("jdd"), "name": "x.csv"}, "other",
-     (403, 404))
+case(
+    "upload-other-producer", "upload", "resource_create", {"package_id": R("jdd"), "name": "x.csv"}, "other", (403, 404)
+)
 case("upload-mtd-hostile", "upload", "sinp_mtd_import", {"owner_org": R("org")}, "editor", 409)
 
 # the CSW (a real pycsw): hostile requests get an OWS ExceptionReport
-CSW = {"service": "CSW", "version": "2.0.2", "request": "GetRecords", "typeNames": "csw:Record",
-       "resultType": "results", "elementSetName": "brief"}
+CSW = {
+    "service": "CSW",
+    "version": "2.0.2",
+    "request": "GetRecords",
+    "typeNames": "csw:Record",
+    "resultType": "results",
+    "elementSetName": "brief",
+}
 for name, extra in {
-    "constraint-unbalanced": {"constraintLanguage": "CQL_TEXT", "constraint_language_version": "1.1.0",
-                              "constraint": "dc:title like '%"},
-    "constraint-sql": {"constraintLanguage": "CQL_TEXT", "constraint_language_version": "1.1.0",
-                       "constraint": "dc:title = 'x'); DROP TABLE sinp_csw_record; --"},
-    "constraint-nul": {"constraintLanguage": "CQL_TEXT", "constraint_language_version": "1.1.0",
-                       "constraint": "dc:title like 'a\x00'"},
-    "constraint-unknown-property": {"constraintLanguage": "CQL_TEXT", "constraint_language_version": "1.1.0",
-                                    "constraint": "evil:password = 'x'"},
-    "constraint-filter-garbage": {"constraintLanguage": "FILTER", "constraint_language_version": "1.1.0",
-                                  "constraint": "<ogc:Filter><<<"},
+    "constraint-unbalanced": {
+        "constraintLanguage": "CQL_TEXT",
+        "constraint_language_version": "1.1.0",
+        "constraint": "dc:title like '%",
+    },
+    "constraint-sql": {
+        "constraintLanguage": "CQL_TEXT",
+        "constraint_language_version": "1.1.0",
+        "constraint": "dc:title = 'x'); DROP TABLE sinp_csw_record; --",
+    },
+    "constraint-nul": {
+        "constraintLanguage": "CQL_TEXT",
+        "constraint_language_version": "1.1.0",
+        "constraint": "dc:title like 'a\x00'",
+    },
+    "constraint-unknown-property": {
+        "constraintLanguage": "CQL_TEXT",
+        "constraint_language_version": "1.1.0",
+        "constraint": "evil:password = 'x'",
+    },
+    "constraint-filter-garbage": {
+        "constraintLanguage": "FILTER",
+        "constraint_language_version": "1.1.0",
+        "constraint": "<ogc:Filter><<<",
+    },
     "start-huge": {"startPosition": "99999999999999999999"},
     "start-negative": {"startPosition": "-1"},
     "start-text": {"startPosition": "abc"},
@@ -413,36 +664,59 @@ for name, extra in {
     # a constraint pycsw can read, however odd, gets an answer (never SQL run): 200, not an exception
     answered = name in ("constraint-unbalanced", "constraint-sql")
     case(f"csw-getrecords-{name}", "csw_get", "GetRecords", {**CSW, **extra}, status=200 if answered else None)
-case("csw-getrecordbyid-no-id", "csw_get", "GetRecordById",
-     {"service": "CSW", "version": "2.0.2", "request": "GetRecordById"})
-case("csw-getrecordbyid-schema-evil", "csw_get", "GetRecordById",
-     {"service": "CSW", "version": "2.0.2", "request": "GetRecordById", "id": "x", "outputSchema": "urn:evil"})
-case("csw-describe-evil", "csw_get", "DescribeRecord",
-     {"service": "CSW", "version": "2.0.2", "request": "DescribeRecord", "typeName": "evil:Thing"}, status=200)
-case("csw-getdomain-evil", "csw_get", "GetDomain",
-     {"service": "CSW", "version": "2.0.2", "request": "GetDomain", "PropertyName": "evil'; --"}, status=200)
+case(
+    "csw-getrecordbyid-no-id",
+    "csw_get",
+    "GetRecordById",
+    {"service": "CSW", "version": "2.0.2", "request": "GetRecordById"},
+)
+case(
+    "csw-getrecordbyid-schema-evil",
+    "csw_get",
+    "GetRecordById",
+    {"service": "CSW", "version": "2.0.2", "request": "GetRecordById", "id": "x", "outputSchema": "urn:evil"},
+)
+case(
+    "csw-describe-evil",
+    "csw_get",
+    "DescribeRecord",
+    {"service": "CSW", "version": "2.0.2", "request": "DescribeRecord", "typeName": "evil:Thing"},
+    status=200,
+)
+case(
+    "csw-getdomain-evil",
+    "csw_get",
+    "GetDomain",
+    {"service": "CSW", "version": "2.0.2", "request": "GetDomain", "PropertyName": "evil'; --"},
+    status=200,
+)
 for name, value in {"max-float": "1.5", "max-huge": "99999999999999999999", "start-exp": "1e3"}.items():
     key = "maxRecords" if name.startswith("max") else "startPosition"
     # a huge maxRecords is only greedy: capped, it gets a page (harvesters send maxRecords=1000000000)
-    case(f"csw-getrecords-{name}", "csw_get", "GetRecords", {**CSW, key: value},
-         status=200 if name == "max-huge" else None)
+    case(
+        f"csw-getrecords-{name}",
+        "csw_get",
+        "GetRecords",
+        {**CSW, key: value},
+        status=200 if name == "max-huge" else None,
+    )
 CSW_POST = '<?xml version="1.0"?>\n'
 for name, body in {
     "xxe": CSW_POST + '<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><csw:GetRecords '
-                      'xmlns:csw="http://www.opengis.net/cat/csw/2.0.2" service="CSW" version="2.0.2">&x;'
-                      "</csw:GetRecords>",
+    'xmlns:csw="http://www.opengis.net/cat/csw/2.0.2" service="CSW" version="2.0.2">&x;'
+    "</csw:GetRecords>",
     "malformed": CSW_POST + "<csw:GetRecords <<<",
     "transaction": CSW_POST + '<csw:Transaction xmlns:csw="http://www.opengis.net/cat/csw/2.0.2" service="CSW" '
-                              'version="2.0.2"><csw:Delete><csw:Constraint version="1.1.0"><csw:CqlText>'
-                              "dc:title like '%'</csw:CqlText></csw:Constraint></csw:Delete></csw:Transaction>",
+    'version="2.0.2"><csw:Delete><csw:Constraint version="1.1.0"><csw:CqlText>'
+    "dc:title like '%'</csw:CqlText></csw:Constraint></csw:Delete></csw:Transaction>",
     "harvest": CSW_POST + '<csw:Harvest xmlns:csw="http://www.opengis.net/cat/csw/2.0.2" service="CSW" '
-                          'version="2.0.2"><csw:Source>http://127.0.0.1:8983/solr/admin/info/system</csw:Source>'
-                          "<csw:ResourceType>http://www.isotc211.org/2005/gmd</csw:ResourceType></csw:Harvest>",
+    'version="2.0.2"><csw:Source>http://127.0.0.1:8983/solr/admin/info/system</csw:Source>'
+    "<csw:ResourceType>http://www.isotc211.org/2005/gmd</csw:ResourceType></csw:Harvest>",
     "unknown-root": CSW_POST + '<evil:Request xmlns:evil="urn:evil"/>',
     "max-records-huge": CSW_POST + '<csw:GetRecords xmlns:csw="http://www.opengis.net/cat/csw/2.0.2" service="CSW" '
-                                   'version="2.0.2" startPosition="99999999999999999999" resultType="results">'
-                                   '<csw:Query typeNames="csw:Record"><csw:ElementSetName>brief</csw:ElementSetName>'
-                                   "</csw:Query></csw:GetRecords>",
+    'version="2.0.2" startPosition="99999999999999999999" resultType="results">'
+    '<csw:Query typeNames="csw:Record"><csw:ElementSetName>brief</csw:ElementSetName>'
+    "</csw:Query></csw:GetRecords>",
 }.items():
     case(f"csw-post-{name}", "csw_post", "POST", body)
 
@@ -451,6 +725,7 @@ assert len(IDS) == len(set(IDS)), [i for i in IDS if IDS.count(i) > 1]
 
 
 # --- running a case ----------------------------------------------------------------------------------
+
 
 def counts() -> dict[str, int]:
     select = ", ".join(f"(SELECT count(*) FROM {table}) AS {table}" for table in COUNTED)
@@ -470,8 +745,9 @@ def _texts(value) -> list[str]:
 
 def assert_french(text: str, where: str) -> None:
     assert text.strip(), f"{where}: no message"
-    assert not FORBIDDEN.search(text), f"{where}: English or internal text: {FORBIDDEN.search(text).group(0)!r} " \
-                                       f"in {text[:500]!r}"
+    assert not FORBIDDEN.search(text), (
+        f"{where}: English or internal text: {FORBIDDEN.search(text).group(0)!r} in {text[:500]!r}"
+    )
     assert any(word in text.lower() for word in FRENCH), f"{where}: no French message in {text[:500]!r}"
 
 
@@ -480,8 +756,10 @@ def _page_message(html: str) -> str:
     from lxml import html as lxml_html
 
     tree = lxml_html.fromstring(html)
-    blocks = tree.xpath("//div[contains(@class, 'module-content')]|//div[contains(@class, 'error-explanation')]"
-                        "|//div[contains(@class, 'alert')]")
+    blocks = tree.xpath(
+        "//div[contains(@class, 'module-content')]|//div[contains(@class, 'error-explanation')]"
+        "|//div[contains(@class, 'alert')]"
+    )
     return " ".join(b.text_content() for b in blocks) or tree.text_content()
 
 
@@ -507,13 +785,18 @@ def run(app, env, c: Case, csw_url: str | None = None):
         if c.target == "sinp_mtd_import":
             filename, content = "mtd.xml", (MTD_FIXTURES / "hostile_xxe_fichier.xml").read_bytes()
         field = "upload"
-        return app.post(f"/api/3/action/{c.target}", data={**data, field: (io.BytesIO(content), filename)},
-                        headers=headers, content_type="multipart/form-data")
+        return app.post(
+            f"/api/3/action/{c.target}",
+            data={**data, field: (io.BytesIO(content), filename)},
+            headers=headers,
+            content_type="multipart/form-data",
+        )
     if c.kind == "csw_get":
         return requests.get(csw_url, params=data, timeout=30)
     if c.kind == "csw_post":
-        return requests.post(csw_url, data=data.encode("utf-8"), headers={"Content-Type": "application/xml"},
-                             timeout=30)
+        return requests.post(
+            csw_url, data=data.encode("utf-8"), headers={"Content-Type": "application/xml"}, timeout=30
+        )
     raise AssertionError(c.kind)
 
 
@@ -536,28 +819,58 @@ def env(app, env_cache, request):
     factories.Organization(users=[{"name": other["name"], "capacity": "editor"}], title="CEN Franche-Comté")
     sysadmin = factories.SysadminWithToken()
     api = Api(app, editor["token"])
-    ca = api.ok("package_create", **{**copy.deepcopy(CA), "name": f"ca-{uuid.uuid4().hex[:8]}",
-                                     "owner_org": org["id"], "private": False})
-    jdd = api.ok("package_create", **{**copy.deepcopy(JDD), "name": f"jdd-{uuid.uuid4().hex[:8]}",
-                                      "owner_org": org["id"], "cadre": ca["sinp_uuid"], "private": False})
-    private_jdd = api.ok("package_create", **{**copy.deepcopy(JDD), "name": f"jdd-prive-{uuid.uuid4().hex[:8]}",
-                                              "owner_org": org["id"], "cadre": ca["sinp_uuid"]})
+    ca = api.ok(
+        "package_create",
+        **{**copy.deepcopy(CA), "name": f"ca-{uuid.uuid4().hex[:8]}", "owner_org": org["id"], "private": False},
+    )
+    jdd = api.ok(
+        "package_create",
+        **{
+            **copy.deepcopy(JDD),
+            "name": f"jdd-{uuid.uuid4().hex[:8]}",
+            "owner_org": org["id"],
+            "cadre": ca["sinp_uuid"],
+            "private": False,
+        },
+    )
+    private_jdd = api.ok(
+        "package_create",
+        **{
+            **copy.deepcopy(JDD),
+            "name": f"jdd-prive-{uuid.uuid4().hex[:8]}",
+            "owner_org": org["id"],
+            "cadre": ca["sinp_uuid"],
+        },
+    )
     resource = upload(app, editor["token"], jdd["id"], rows(3).encode())
     report = wait_report(api, resource["id"])
     assert report["status"] == "done" and report["rows_accepted"] == 3, report
     with model.meta.engine.connect() as conn:
-        occurrence = conn.execute(sa.text("SELECT id_sinp_occtax FROM sinp_occurrence WHERE resource_id = :r LIMIT 1"),
-                                  {"r": resource["id"]}).scalar()
+        occurrence = conn.execute(
+            sa.text("SELECT id_sinp_occtax FROM sinp_occurrence WHERE resource_id = :r LIMIT 1"), {"r": resource["id"]}
+        ).scalar()
     from tests.integration.conftest import _wait_for_background_jobs
 
     _wait_for_background_jobs()
-    env_cache.update({
-        "tokens": {"anonymous": None, "editor": editor["token"], "other": other["token"],
-                   "sysadmin": sysadmin["token"]},
-        "org": org["name"], "ca_uuid": ca["sinp_uuid"], "jdd": jdd["name"], "jdd_id": jdd["id"],
-        "private_jdd": private_jdd["name"], "resource": resource["id"], "occurrence": occurrence,
-        "editor_name": editor["name"], "report": report,
-    })
+    env_cache.update(
+        {
+            "tokens": {
+                "anonymous": None,
+                "editor": editor["token"],
+                "other": other["token"],
+                "sysadmin": sysadmin["token"],
+            },
+            "org": org["name"],
+            "ca_uuid": ca["sinp_uuid"],
+            "jdd": jdd["name"],
+            "jdd_id": jdd["id"],
+            "private_jdd": private_jdd["name"],
+            "resource": resource["id"],
+            "occurrence": occurrence,
+            "editor_name": editor["name"],
+            "report": report,
+        }
+    )
     return env_cache
 
 
@@ -597,8 +910,9 @@ def check_csw_case(env, csw, c: Case) -> None:
         assert "Response" in response.text or "ExceptionReport" in response.text, f"{c.id}: {response.text[:300]}"
     else:
         assert "ExceptionReport" in response.text, f"{c.id}: {response.status_code} {response.text[:300]}"
-    assert not re.search(r"Traceback|psycopg|sqlalchemy|/etc/passwd|root:", response.text), \
+    assert not re.search(r"Traceback|psycopg|sqlalchemy|/etc/passwd|root:", response.text), (
         f"{c.id}: {response.text[:500]}"
+    )
     assert counts() == before, f"{c.id}: something was written"
 
 
@@ -607,9 +921,8 @@ def _groups(cases: list[Case], size: int = 35) -> dict[str, list[Case]]:
     test fixtures reload every plugin for each test, 2 s; a group runs its cases in one)."""
     groups = {}
     for start in range(0, len(cases), size):
-        members = cases[start:start + size]
-        doors = dict.fromkeys(c.target.removeprefix("sinp_") if c.kind in ("post", "get") else c.kind
-                              for c in members)
+        members = cases[start : start + size]
+        doors = dict.fromkeys(c.target.removeprefix("sinp_") if c.kind in ("post", "get") else c.kind for c in members)
         groups[f"{start // size + 1:02d}-{'-'.join(doors)[:70]}"] = members
     return groups
 
@@ -645,6 +958,7 @@ def test_the_corpus_is_large_enough():
 
 # --- findings of the probe that are not refusals ---------------------------------------------------------
 
+
 def test_private_stays_private_after_a_non_boolean(app, env):
     """Finding 5: « oui », « vrai », « privé », « on », « maybe » published the record (stored false)."""
     api = Api(app, env["tokens"]["editor"])
@@ -671,9 +985,11 @@ def test_a_whole_world_polygon_is_clipped_to_the_region(app, env):
 def test_a_solr_syntax_error_does_not_echo_the_permission_labels(app, env):
     """Finding 12: package_search with an unbalanced query echoed the internal fq and the caller's labels."""
     status, body = Api(app, env["tokens"]["editor"]).post("package_search", q="title:(")
-    assert status == 409 and body["error"]["q"] == ["Requête de recherche invalide : vérifiez les parenthèses, "
-                                                    "guillemets, crochets et opérateurs (ou mettez le texte "
-                                                    "cherché entre guillemets)."]
+    assert status == 409 and body["error"]["q"] == [
+        "Requête de recherche invalide : vérifiez les parenthèses, "
+        "guillemets, crochets et opérateurs (ou mettez le texte "
+        "cherché entre guillemets)."
+    ]
     page = app.get("/dataset/?q=title:(")
     assert page.status_code == 200 and "permission_labels" not in page.get_data(as_text=True)
 
@@ -685,13 +1001,17 @@ def test_a_title_sent_as_a_list_is_not_stored_as_json_text(app, env):
     assert model.Package.get("jdd-titre-liste") is None
 
 
-@pytest.mark.parametrize("content, name", [
-    (b"\x00\x01\x02\x03" * 1000, "binaire.csv"),
-    (b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n", "document.csv"),
-    (rows(2).replace("Myotis myotis", "Myotis\x00myotis").encode(), "nul.csv"),
-    ("idOrigine;nomCite\n=cmd|' /C calc'!A0;\ud800\n".encode("utf-8", "surrogatepass"), "surrogate.csv"),
-    (b"\xff\xfe" + "colonne\n".encode("utf-16-le") * 10, "utf16.csv"),
-], ids=["binary", "pdf", "nul-in-a-cell", "lone-surrogate", "utf16"])
+@pytest.mark.parametrize(
+    "content, name",
+    [
+        (b"\x00\x01\x02\x03" * 1000, "binaire.csv"),
+        (b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n", "document.csv"),
+        (rows(2).replace("Myotis myotis", "Myotis\x00myotis").encode(), "nul.csv"),
+        ("idOrigine;nomCite\n=cmd|' /C calc'!A0;\ud800\n".encode("utf-8", "surrogatepass"), "surrogate.csv"),
+        (b"\xff\xfe" + "colonne\n".encode("utf-16-le") * 10, "utf16.csv"),
+    ],
+    ids=["binary", "pdf", "nul-in-a-cell", "lone-surrogate", "utf16"],
+)
 def test_a_hostile_deposit_is_refused_by_the_check_and_integrates_nothing(app, env, content, name):
     """Uploads: a deposit whose content is hostile is accepted for checking, then refused by the
     check in French; no occurrence is integrated and the worker does not fail."""

@@ -1,11 +1,11 @@
 """A job enqueued through CKAN is run by a separate `ckan jobs worker` process."""
+
 from __future__ import annotations
 
 import os
 import time
 
 import ckan.plugins.toolkit as tk
-
 import sinp_testjobs
 
 

@@ -15,6 +15,7 @@ outputs of a public JDD under a private CA (ISO, CSW, DCAT, year facet, page).
 Each door is called for every role and state; the test collects every cell where a role sees
 what it must not (a leak) or does not see what it must, then fails with the whole list.
 """
+
 from __future__ import annotations
 
 import copy
@@ -22,12 +23,11 @@ import json
 import time
 import uuid
 
+import ckan.model as model
 import pytest
 import requests
-from lxml import etree
-
-import ckan.model as model
 from ckan.tests import factories
+from lxml import etree
 
 from tests.integration.conftest import _wait_for_background_jobs
 from tests.integration.test_occurrence_deposits import upload, wait_report
@@ -48,9 +48,13 @@ SEES = {
 RAW = {state: SEES[state] - {"anonymous", "other", "chef_out"} for state in STATES}
 # precise coordinates of the sensitive observation (a bat roost, sensitivity 2) of the public JDD
 SECRET_LON, SECRET_LAT = "5.04123", "47.32157"
-TAXA = {"public": ("Myotis myotis", 60418), "private": ("Rhinolophus ferrumequinum", 60295),
-        "withdrawn": ("Plecotus auritus", 60518),
-        "draft": ("Barbastella barbastellus", 60345), "deleted": ("Lynx lynx", 60612)}
+TAXA = {
+    "public": ("Myotis myotis", 60418),
+    "private": ("Rhinolophus ferrumequinum", 60295),
+    "withdrawn": ("Plecotus auritus", 60518),
+    "draft": ("Barbastella barbastellus", 60345),
+    "deleted": ("Lynx lynx", 60612),
+}
 # a keyword of the private JDD only
 PRIVATE_TAG = "gîte secret rhinolophe"
 # the place of a lynx den, in the versions of two JDD recorded while they were private (then
@@ -59,18 +63,26 @@ HISTORY_LAT, HISTORY_LON = "47.28731", "4.91822"
 HISTORY_NOTES = f"Gîte du lynx à {HISTORY_LAT} N {HISTORY_LON} E : à retirer avant publication."
 # the period of the private CA: never in the outputs of the public JDD attached to it
 PRIVATE_CA_START, PRIVATE_CA_END = "2012-05-14", "2013-10-02"
-NS = {"gmd": "http://www.isotc211.org/2005/gmd", "gco": "http://www.isotc211.org/2005/gco",
-      "csw": "http://www.opengis.net/cat/csw/2.0.2"}
+NS = {
+    "gmd": "http://www.isotc211.org/2005/gmd",
+    "gco": "http://www.isotc211.org/2005/gco",
+    "csw": "http://www.opengis.net/cat/csw/2.0.2",
+}
 
 
 def _csv(state) -> bytes:
     name, cd_nom = TAXA[state]
     lon, lat = (SECRET_LON, SECRET_LAT) if state == "public" else ("5.0611", "47.3311")
-    lines = [HEADER, f"{state}-1;Pr;{name};{cd_nom};2024-06-10;2024-06-10;MARTIN Léa (LPO BFC);POINT({lon} {lat});St;"
-                     f"Pu;Te;LPO BFC;21231;3;;Gîte secret {state};{COMMUNES['21231']};2024;2;NON"]
+    lines = [
+        HEADER,
+        f"{state}-1;Pr;{name};{cd_nom};2024-06-10;2024-06-10;MARTIN Léa (LPO BFC);POINT({lon} {lat});St;"
+        f"Pu;Te;LPO BFC;21231;3;;Gîte secret {state};{COMMUNES['21231']};2024;2;NON",
+    ]
     if state == "public":  # and a plain, precise, public observation
-        lines.append("public-2;Pr;Milvus milvus;2844;2024-04-01;2024-04-01;MARTIN Léa (LPO BFC);POINT(5.0311 47.3111);"
-                     "St;Pu;Te;LPO BFC;21231;;;Champ;Dijon;2024;2;NON")
+        lines.append(
+            "public-2;Pr;Milvus milvus;2844;2024-04-01;2024-04-01;MARTIN Léa (LPO BFC);POINT(5.0311 47.3111);"
+            "St;Pu;Te;LPO BFC;21231;;;Champ;Dijon;2024;2;NON"
+        )
     return ("\n".join(lines) + "\n").encode()
 
 
@@ -79,33 +91,62 @@ def matrix(app, clean_db, clean_index, jobs_worker, test_csw):
     editor = factories.UserWithToken()
     org = factories.Organization(users=[{"name": editor["name"], "capacity": "editor"}], title="LPO BFC")
     api = Api(app, editor["token"])
-    ca = api.ok("package_create", **{**copy.deepcopy(CA), "name": f"ca-{uuid.uuid4().hex[:8]}",
-                                     "owner_org": org["id"], "private": False})
-    private_ca = api.ok("package_create", **{**copy.deepcopy(CA), "name": f"ca-{uuid.uuid4().hex[:8]}",
-                                             "title": "Programme privé", "owner_org": org["id"], "private": True,
-                                             "date_lancement": PRIVATE_CA_START, "date_cloture": PRIVATE_CA_END})
+    ca = api.ok(
+        "package_create",
+        **{**copy.deepcopy(CA), "name": f"ca-{uuid.uuid4().hex[:8]}", "owner_org": org["id"], "private": False},
+    )
+    private_ca = api.ok(
+        "package_create",
+        **{
+            **copy.deepcopy(CA),
+            "name": f"ca-{uuid.uuid4().hex[:8]}",
+            "title": "Programme privé",
+            "owner_org": org["id"],
+            "private": True,
+            "date_lancement": PRIVATE_CA_START,
+            "date_cloture": PRIVATE_CA_END,
+        },
+    )
     jdds, resources = {}, {}
     for state in STATES:
         extra = {"private": state == "private", **({"tag_string": PRIVATE_TAG} if state == "private" else {})}
         cadre = private_ca if state == "private" else ca
-        jdd = api.ok("package_create", **{**copy.deepcopy(JDD), "name": f"jdd-{state}-{uuid.uuid4().hex[:6]}",
-                                          "title": f"Inventaire {state}", "owner_org": org["id"],
-                                          "cadre": cadre["sinp_uuid"], **extra})
+        jdd = api.ok(
+            "package_create",
+            **{
+                **copy.deepcopy(JDD),
+                "name": f"jdd-{state}-{uuid.uuid4().hex[:6]}",
+                "title": f"Inventaire {state}",
+                "owner_org": org["id"],
+                "cadre": cadre["sinp_uuid"],
+                **extra,
+            },
+        )
         res = upload(app, editor["token"], jdd["id"], _csv(state), name=f"{state}.csv")
         report = wait_report(api, res["id"])
         assert report["rows_accepted"] >= 1, report
         jdds[state], resources[state] = jdd, res
-    under_private_ca = api.ok("package_create", **{
-        **copy.deepcopy(JDD), "title": "Inventaire public d'un programme privé", "private": False,
-        "name": f"jdd-sous-ca-prive-{uuid.uuid4().hex[:6]}", "owner_org": org["id"], "cadre": private_ca["sinp_uuid"]})
+    under_private_ca = api.ok(
+        "package_create",
+        **{
+            **copy.deepcopy(JDD),
+            "title": "Inventaire public d'un programme privé",
+            "private": False,
+            "name": f"jdd-sous-ca-prive-{uuid.uuid4().hex[:6]}",
+            "owner_org": org["id"],
+            "cadre": private_ca["sinp_uuid"],
+        },
+    )
     history = {path: _publish_after_secret(api, org, ca, path) for path in ("private-public", "public-private-public")}
     sysadmin = factories.SysadminWithToken()
     admin = Api(app, sysadmin["token"])
     other = factories.UserWithToken()
     factories.Organization(users=[{"name": other["name"], "capacity": "member"}], title="CEN Franche-Comté")
     chefs = {}
-    for key, title, group, dep in (("chef_in", "Groupe mammalogique", "Mammifères", "21"),
-                                   ("chef_out", "Ligue ornithologique", "Oiseaux", "89")):
+    for key, title, group, dep in (
+        ("chef_in", "Groupe mammalogique", "Mammifères", "21"),
+        ("chef_out", "Ligue ornithologique", "Oiseaux", "89"),
+    ):
         user = factories.UserWithToken()
         chef_org = factories.Organization(users=[{"name": user["name"], "capacity": "member"}], title=title)
         admin.ok("sinp_chef_de_file_set", organization=chef_org["name"], groupes=[group], departements=[dep])
@@ -120,41 +161,79 @@ def matrix(app, clean_db, clean_index, jobs_worker, test_csw):
     model.repo.commit_and_remove()
     from ckanext.sinp.csw import sync
     from ckanext.sinp.logic.records import index_packages
+
     index_packages([jdds["draft"]["id"]])
     sync.sync_packages([jdds["draft"]["id"]])
     _wait_for_background_jobs()
-    tokens = {"anonymous": None, "other": other["token"], "editor": editor["token"],
-              "chef_in": chefs["chef_in"]["token"], "chef_out": chefs["chef_out"]["token"],
-              "sysadmin": sysadmin["token"]}
+    tokens = {
+        "anonymous": None,
+        "other": other["token"],
+        "editor": editor["token"],
+        "chef_in": chefs["chef_in"]["token"],
+        "chef_out": chefs["chef_out"]["token"],
+        "sysadmin": sysadmin["token"],
+    }
     # the CSW sync jobs ran after each commit: wait until the public records are served
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and jdds["public"]["sinp_uuid"] not in _csw_ids(test_csw):
         time.sleep(0.3)
-    return {"app": app, "org": org, "ca": ca, "private_ca": private_ca, "jdds": jdds, "resources": resources,
-            "tokens": tokens, "api": {role: Api(app, token) for role, token in tokens.items()}, "csw": test_csw,
-            "under_private_ca": under_private_ca, "history": history}
+    return {
+        "app": app,
+        "org": org,
+        "ca": ca,
+        "private_ca": private_ca,
+        "jdds": jdds,
+        "resources": resources,
+        "tokens": tokens,
+        "api": {role: Api(app, token) for role, token in tokens.items()},
+        "csw": test_csw,
+        "under_private_ca": under_private_ca,
+        "history": history,
+    }
 
 
 def _publish_after_secret(api, org, ca, path) -> dict:
     """A JDD whose private versions (and its resource's) held a secret place, cleaned and published:
     created private (``private-public``) or published, withdrawn, then given the place."""
-    jdd = api.ok("package_create", **{**copy.deepcopy(JDD), "name": f"jdd-{path}-{uuid.uuid4().hex[:6]}",
-                                      "title": "Suivi du lynx", "owner_org": org["id"], "cadre": ca["sinp_uuid"],
-                                      "private": path == "private-public"})
+    jdd = api.ok(
+        "package_create",
+        **{
+            **copy.deepcopy(JDD),
+            "name": f"jdd-{path}-{uuid.uuid4().hex[:6]}",
+            "title": "Suivi du lynx",
+            "owner_org": org["id"],
+            "cadre": ca["sinp_uuid"],
+            "private": path == "private-public",
+        },
+    )
     if path == "public-private-public":
         api.ok("package_patch", id=jdd["id"], private=True)
     api.ok("package_patch", id=jdd["id"], notes=HISTORY_NOTES, title=f"Gîte du lynx ({HISTORY_LAT}, {HISTORY_LON})")
-    res = api.ok("resource_create", package_id=jdd["id"], url="https://example.org/fiche-gite.pdf",
-                 name="Fiche du gîte", description=HISTORY_NOTES)
+    res = api.ok(
+        "resource_create",
+        package_id=jdd["id"],
+        url="https://example.org/fiche-gite.pdf",
+        name="Fiche du gîte",
+        description=HISTORY_NOTES,
+    )
     api.ok("resource_patch", id=res["id"], description="Fiche descriptive du suivi.")
-    api.ok("package_patch", id=jdd["id"], notes="Suivi par pièges photographiques.", title="Suivi du lynx",
-           private=False)
+    api.ok(
+        "package_patch", id=jdd["id"], notes="Suivi par pièges photographiques.", title="Suivi du lynx", private=False
+    )
     return {**jdd, "resource_id": res["id"]}
 
 
 def _csw_ids(csw) -> set[str]:
-    params = {"service": "CSW", "version": "2.0.2", "request": "GetRecords", "typeNames": "gmd:MD_Metadata",
-              "resultType": "results", "elementSetName": "brief", "outputSchema": NS["gmd"], "maxRecords": 100}
+    params = {
+        "service": "CSW",
+        "version": "2.0.2",
+        "request": "GetRecords",
+        "typeNames": "gmd:MD_Metadata",
+        "resultType": "results",
+        "elementSetName": "brief",
+        "outputSchema": NS["gmd"],
+        "maxRecords": 100,
+    }
     root = etree.fromstring(requests.get(csw, params=params, timeout=20).content)
     return set(root.xpath("//gmd:fileIdentifier/gco:CharacterString/text()", namespaces=NS))
 
@@ -177,15 +256,24 @@ def test_the_leak_matrix(matrix):
     secret_texts: dict[str, list[str]] = {role: [] for role in ROLES}  # what each role received
     csw_ids = _csw_ids(matrix["csw"])
     catalog = app.get("/catalog.ttl").get_data(as_text=True)
-    polygon = json.dumps({"type": "Polygon", "coordinates": [[[4.9, 47.2], [5.2, 47.2], [5.2, 47.45], [4.9, 47.45],
-                                                              [4.9, 47.2]]]})
+    polygon = json.dumps(
+        {"type": "Polygon", "coordinates": [[[4.9, 47.2], [5.2, 47.2], [5.2, 47.45], [4.9, 47.45], [4.9, 47.2]]]}
+    )
     for role in ROLES:
         api, headers = apis[role], _headers(tokens[role])
-        found = api.ok("package_search", q="*:*", include_private=True, include_drafts=True, rows=1000,
-                       **{"facet.field": '["organization", "tags"]', "facet.limit": -1})
+        found = api.ok(
+            "package_search",
+            q="*:*",
+            include_private=True,
+            include_drafts=True,
+            rows=1000,
+            **{"facet.field": '["organization", "tags"]', "facet.limit": -1},
+        )
         found_ids = {r["id"] for r in found["results"]}
-        org_count = next((f["count"] for f in found["search_facets"]["organization"]["items"]
-                          if f["name"] == matrix["org"]["name"]), 0)
+        org_count = next(
+            (f["count"] for f in found["search_facets"]["organization"]["items"] if f["name"] == matrix["org"]["name"]),
+            0,
+        )
         if org_count != sum(1 for r in found["results"] if r["owner_org"] == matrix["org"]["id"]):
             problems.append(f"LEAK    facet count organization    -        {role}")
         secret_texts[role].append(json.dumps(found))
@@ -204,12 +292,21 @@ def test_the_leak_matrix(matrix):
         tag_facet = {f["name"] for f in found["search_facets"]["tags"]["items"]}
         check("tags facet", "private", role, PRIVATE_TAG in tag_facet, SEES["private"])
         check("tag_list", "private", role, PRIVATE_TAG in api.ok("tag_list"), SEES["private"])
-        check("tag_autocomplete", "private", role, PRIVATE_TAG in api.ok("tag_autocomplete", q="rhinolophe"),
-              SEES["private"])
+        check(
+            "tag_autocomplete",
+            "private",
+            role,
+            PRIVATE_TAG in api.ok("tag_autocomplete", q="rhinolophe"),
+            SEES["private"],
+        )
         util = app.get("/api/util/tag/autocomplete?incomplete=rhinolophe", headers=headers)
-        check("/api/util/tag/autocomplete", "private", role,
-              PRIVATE_TAG in {t["Name"] for t in json.loads(util.get_data(as_text=True))["ResultSet"]["Result"]},
-              SEES["private"])
+        check(
+            "/api/util/tag/autocomplete",
+            "private",
+            role,
+            PRIVATE_TAG in {t["Name"] for t in json.loads(util.get_data(as_text=True))["ResultSet"]["Result"]},
+            SEES["private"],
+        )
         status, _ = api.get("tag_show", id=PRIVATE_TAG)
         check("tag_show", "private", role, status == 200, SEES["private"])
         members = {m[0] for m in api.ok("member_list", id=matrix["org"]["id"], object_type="package")}
@@ -220,11 +317,23 @@ def test_the_leak_matrix(matrix):
             check("package_show", state, role, status == 200, sees)
             if status == 200:
                 secret_texts[role].append(json.dumps(body))
-            check("package_search", state, role, jdd["id"] in found_ids,
-                  set() if state == "deleted" else sees, set() if state in ("draft", "deleted") else None)
+            check(
+                "package_search",
+                state,
+                role,
+                jdd["id"] in found_ids,
+                set() if state == "deleted" else sees,
+                set() if state in ("draft", "deleted") else None,
+            )
             download = app.get(f"/dataset/{jdd['id']}/resource/{res['id']}/download/{state}.csv", headers=headers)
-            check("raw file download", state, role, download.status_code == 200, RAW[state],
-                  set() if state == "deleted" else None)
+            check(
+                "raw file download",
+                state,
+                role,
+                download.status_code == 200,
+                RAW[state],
+                set() if state == "deleted" else None,
+            )
             status, body = api.get("sinp_qc_report_show", resource_id=res["id"])
             check("sinp_qc_report_show", state, role, status == 200, RAW[state], set() if state == "deleted" else None)
             status, body = api.get("sinp_occurrence_search", jdd=jdd["id"])
@@ -261,31 +370,68 @@ def test_the_leak_matrix(matrix):
             if rdf.status_code == 200:
                 secret_texts[role].append(rdf.get_data(as_text=True))
             status, body = api.get("package_activity_list", id=jdd["id"])
-            check("package_activity_list", state, role, status == 200 and bool(body["result"]), sees,
-                  {"editor", "sysadmin"} if state in ("public", "private", "withdrawn") else set())
-            check("member_list", state, role, jdd["id"] in members, sees,
-                  sees if state in ("public", "private", "withdrawn") else set())
+            check(
+                "package_activity_list",
+                state,
+                role,
+                status == 200 and bool(body["result"]),
+                sees,
+                {"editor", "sysadmin"} if state in ("public", "private", "withdrawn") else set(),
+            )
+            check(
+                "member_list",
+                state,
+                role,
+                jdd["id"] in members,
+                sees,
+                sees if state in ("public", "private", "withdrawn") else set(),
+            )
             if state in ("private", "withdrawn", "draft"):
                 check("recently_changed activity", state, role, jdd["id"] in activity_ids, sees, set())
                 check("organization_activity_list", state, role, jdd["id"] in org_activity_ids, sees, set())
             # anonymous doors, the same for everybody: CSW and the DCAT catalogue
             check("CSW GetRecords", state, role, jdd["sinp_uuid"] in csw_ids, {r for r in ROLES if state == "public"})
-            check("DCAT catalogue", state, role, jdd["sinp_uuid"] in catalog or jdd["name"] in catalog,
-                  {r for r in ROLES if state == "public"})
-            check("territory service", state, role, TAXA[state][0] in territory_taxa, sees,
-                  set() if state == "deleted" else None)
+            check(
+                "DCAT catalogue",
+                state,
+                role,
+                jdd["sinp_uuid"] in catalog or jdd["name"] in catalog,
+                {r for r in ROLES if state == "public"},
+            )
+            check(
+                "territory service",
+                state,
+                role,
+                TAXA[state][0] in territory_taxa,
+                sees,
+                set() if state == "deleted" else None,
+            )
     # the private CA of the private JDD: its producer, the chef de file of the JDD's scope, sysadmins
     private_ca = matrix["private_ca"]
     for role in ROLES:
         status, _ = apis[role].get("package_show", id=private_ca["id"])
         check("package_show (CA)", "private", role, status == 200, SEES["private"])
         found = apis[role].ok("package_search", q="*:*", include_private=True, rows=1000)
-        check("package_search (CA)", "private", role, private_ca["id"] in {r["id"] for r in found["results"]},
-              SEES["private"])
+        check(
+            "package_search (CA)",
+            "private",
+            role,
+            private_ca["id"] in {r["id"] for r in found["results"]},
+            SEES["private"],
+        )
     for state in STATES:
-        record = requests.get(matrix["csw"], params={"service": "CSW", "version": "2.0.2", "request": "GetRecordById",
-                                                     "id": jdds[state]["sinp_uuid"], "outputSchema": NS["gmd"],
-                                                     "elementSetName": "full"}, timeout=20)
+        record = requests.get(
+            matrix["csw"],
+            params={
+                "service": "CSW",
+                "version": "2.0.2",
+                "request": "GetRecordById",
+                "id": jdds[state]["sinp_uuid"],
+                "outputSchema": NS["gmd"],
+                "elementSetName": "full",
+            },
+            timeout=20,
+        )
         served = jdds[state]["sinp_uuid"] in record.text
         check("CSW GetRecordById", state, "anonymous", served, {"anonymous"} if state == "public" else set())
         if served:
@@ -327,9 +473,11 @@ def _check_history(matrix, check, secret_texts) -> None:
                 secret_texts[role].append(json.dumps(body))
             for activity in every:
                 private = activity["id"] in private_ids
-                for action, params in (("activity_show", {"include_data": False}),
-                                       ("activity_data_show", {"object_type": "package"}),
-                                       ("activity_diff", {"object_type": "package", "diff_type": "unified"})):
+                for action, params in (
+                    ("activity_show", {"include_data": False}),
+                    ("activity_data_show", {"object_type": "package"}),
+                    ("activity_diff", {"object_type": "package", "diff_type": "unified"}),
+                ):
                     status, body = api.get(action, id=activity["id"], **params)
                     if status == 200:
                         secret_texts[role].append(json.dumps(body))
@@ -337,8 +485,11 @@ def _check_history(matrix, check, secret_texts) -> None:
                         check("activity_show (private)", path, role, status == 200, HISTORY_SEES)
                     elif private:
                         check(f"{action} (private)", path, role, status == 200, HISTORY_SEES, set())
-                for url in (f"/dataset/changes/{activity['id']}", f"/dataset/{jdd['name']}/history/{activity['id']}",
-                            f"/dataset/{jdd['id']}/resources/{jdd['resource_id']}/history/{activity['id']}"):
+                for url in (
+                    f"/dataset/changes/{activity['id']}",
+                    f"/dataset/{jdd['name']}/history/{activity['id']}",
+                    f"/dataset/{jdd['id']}/resources/{jdd['resource_id']}/history/{activity['id']}",
+                ):
                     page = app.get(url, headers=headers)
                     if page.status_code == 200:
                         secret_texts[role].append(page.get_data(as_text=True))
@@ -354,23 +505,45 @@ def _check_jdd_under_private_ca(matrix, check, secret_texts) -> None:
     app, apis, tokens = matrix["app"], matrix["api"], matrix["tokens"]
     jdd, ca = matrix["under_private_ca"], matrix["private_ca"]
     traces = (PRIVATE_CA_START, PRIVATE_CA_END, ca["sinp_uuid"])
-    csw = requests.get(matrix["csw"], params={"service": "CSW", "version": "2.0.2", "request": "GetRecordById",
-                                              "id": jdd["sinp_uuid"], "outputSchema": NS["gmd"],
-                                              "elementSetName": "full"}, timeout=20).text
+    csw = requests.get(
+        matrix["csw"],
+        params={
+            "service": "CSW",
+            "version": "2.0.2",
+            "request": "GetRecordById",
+            "id": jdd["sinp_uuid"],
+            "outputSchema": NS["gmd"],
+            "elementSetName": "full",
+        },
+        timeout=20,
+    ).text
     check("CSW (JDD under private CA)", "public", "anonymous", jdd["sinp_uuid"] in csw, set(ROLES))
     for role in ROLES:
         api, headers = apis[role], _headers(tokens[role])
         status, iso = api.get("sinp_iso_show", id=jdd["id"])
         found = api.ok("package_search", fq=f'id:"{jdd["id"]}"', **{"facet.field": '["vocab_sinp_annee"]'})
-        outputs = {"sinp_iso_show": json.dumps(iso) if status == 200 else "", "CSW GetRecordById": csw,
-                   "DCAT dataset": app.get(f"/dataset/{jdd['name']}.ttl", headers=headers).get_data(as_text=True),
-                   "year facet": json.dumps(found["search_facets"])}
-        check("JDD under private CA", "public", role, bool(outputs["sinp_iso_show"]) and bool(found["results"]),
-              set(ROLES))
+        outputs = {
+            "sinp_iso_show": json.dumps(iso) if status == 200 else "",
+            "CSW GetRecordById": csw,
+            "DCAT dataset": app.get(f"/dataset/{jdd['name']}.ttl", headers=headers).get_data(as_text=True),
+            "year facet": json.dumps(found["search_facets"]),
+        }
+        check(
+            "JDD under private CA",
+            "public",
+            role,
+            bool(outputs["sinp_iso_show"]) and bool(found["results"]),
+            set(ROLES),
+        )
         for door, text in outputs.items():
             seen = any(t in text for t in traces) or '"2012"' in text or '"2013"' in text
             check(f"{door} (under private CA)", "public", role, seen, set(), set())
             secret_texts[role].append(text)
         page = app.get(f"/jdd/{jdd['name']}", headers=headers).get_data(as_text=True)
-        check("JDD page (under private CA)", "public", role, ca["sinp_uuid"] in page or ca["title"] in page,
-              SEES["private"])
+        check(
+            "JDD page (under private CA)",
+            "public",
+            role,
+            ca["sinp_uuid"] in page or ca["title"] in page,
+            SEES["private"],
+        )

@@ -1,12 +1,12 @@
 """INPN MTD XML import and export through CKAN: idempotence, round trip, refusal as a whole."""
+
 from __future__ import annotations
 
 import subprocess
 import time
 
-import pytest
-
 import ckan.model as model
+import pytest
 from ckan.tests import factories
 
 from ckanext.sinp.domain import mtd
@@ -70,16 +70,19 @@ def test_import_export_import_loses_no_field(producer):
         assert again == {k: v for k, v in record.items() if k != "tag_string"}, uuid
 
 
-@pytest.mark.parametrize("fixture, expected", [
-    ("invalide_codes.xml", "n'existe pas dans la nomenclature"),
-    ("invalide_deux_contacts_principaux.xml", "exactement un contact principal"),
-    ("invalide_sans_libelle_court.xml", "Libellé court"),
-    ("invalide_dates.xml", "antérieure à la date de lancement"),
-    ("mal_forme.xml", "XML mal formé"),
-    ("hostile_xxe_fichier.xml", "DTD"),
-    ("hostile_billion_laughs.xml", "DTD"),
-    ("pas_mtd.xml", "Aucun cadre d'acquisition"),
-])
+@pytest.mark.parametrize(
+    "fixture, expected",
+    [
+        ("invalide_codes.xml", "n'existe pas dans la nomenclature"),
+        ("invalide_deux_contacts_principaux.xml", "exactement un contact principal"),
+        ("invalide_sans_libelle_court.xml", "Libellé court"),
+        ("invalide_dates.xml", "antérieure à la date de lancement"),
+        ("mal_forme.xml", "XML mal formé"),
+        ("hostile_xxe_fichier.xml", "DTD"),
+        ("hostile_billion_laughs.xml", "DTD"),
+        ("pas_mtd.xml", "Aucun cadre d'acquisition"),
+    ],
+)
 def test_an_invalid_document_is_refused_as_a_whole_and_nothing_is_stored(producer, fixture, expected):
     call, org = producer
     before = _count()
@@ -147,9 +150,20 @@ def test_cli_imports_files_with_a_report(stack, producer):
     call, org = producer
     _with_meta_cadre(call, org)
     result = subprocess.run(
-        [stack["CKAN_BIN"], "-c", stack["CKAN_TEST_INI"], "sinp", "mtd-import", "--owner-org", org["name"],
-         str(FIXTURES / "ca_chiropteres_morvan.xml"), str(FIXTURES / "invalide_codes.xml")],
-        capture_output=True, text=True, timeout=180,
+        [
+            stack["CKAN_BIN"],
+            "-c",
+            stack["CKAN_TEST_INI"],
+            "sinp",
+            "mtd-import",
+            "--owner-org",
+            org["name"],
+            str(FIXTURES / "ca_chiropteres_morvan.xml"),
+            str(FIXTURES / "invalide_codes.xml"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     assert result.returncode == 1  # one document refused
     assert "1 créé(s), 0 mis à jour, 1 document(s) refusé(s)." in result.stdout

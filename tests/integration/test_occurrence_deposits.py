@@ -4,6 +4,7 @@ its accepted rows land in PostGIS, the producer reads the report and the attesta
 Real CKAN (in-process), PostgreSQL/PostGIS, Solr, Redis and worker; the referentials are the
 extracts `make up` loads into the test database.
 """
+
 from __future__ import annotations
 
 import copy
@@ -13,35 +14,47 @@ import pathlib
 import time
 import uuid
 
+import ckan.model as model
 import pytest
 import sqlalchemy as sa
-
-import ckan.model as model
 from ckan.tests import factories
 
 from tests.integration.test_sinp_records import CA, JDD, Api
 
 FIXTURES = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "occtax"
-HEADER = ("idOrigine;statutObservation;nomCite;cdNom;dateDebut;dateFin;observateur;geometrie;natureObjetGeo;"
-          "dSPublique;statutSource;organismeGestionnaireDonnee")
+HEADER = (
+    "idOrigine;statutObservation;nomCite;cdNom;dateDebut;dateFin;observateur;geometrie;natureObjetGeo;"
+    "dSPublique;statutSource;organismeGestionnaireDonnee"
+)
 
 
 def rows(n: int, start: int = 1, lon: float = 5.0) -> str:
     lines = [HEADER]
     for i in range(start, start + n):
-        lines.append(f"OBS-{i};Pr;Myotis myotis;60418;2024-05-{1 + i % 28:02d};2024-05-{1 + i % 28:02d};"
-                     f"MARTIN Léa (LPO BFC);POINT({lon + i / 1000:.4f} 47.2);St;Pu;Te;LPO BFC")
+        lines.append(
+            f"OBS-{i};Pr;Myotis myotis;60418;2024-05-{1 + i % 28:02d};2024-05-{1 + i % 28:02d};"
+            f"MARTIN Léa (LPO BFC);POINT({lon + i / 1000:.4f} 47.2);St;Pu;Te;LPO BFC"
+        )
     return "\n".join(lines) + "\n"
 
 
 @pytest.fixture
 def deposit_env(app, clean_db, clean_index, jobs_worker):
     user = factories.UserWithToken()
-    org = factories.Organization(users=[{"name": user["name"], "capacity": "editor"}], title="LPO Bourgogne-Franche-Comté")
+    org = factories.Organization(
+        users=[{"name": user["name"], "capacity": "editor"}], title="LPO Bourgogne-Franche-Comté"
+    )
     api = Api(app, user["token"])
     ca = api.ok("package_create", **{**copy.deepcopy(CA), "name": f"ca-{uuid.uuid4().hex[:8]}", "owner_org": org["id"]})
-    jdd = api.ok("package_create", **{**copy.deepcopy(JDD), "name": f"jdd-{uuid.uuid4().hex[:8]}",
-                                      "owner_org": org["id"], "cadre": ca["sinp_uuid"]})
+    jdd = api.ok(
+        "package_create",
+        **{
+            **copy.deepcopy(JDD),
+            "name": f"jdd-{uuid.uuid4().hex[:8]}",
+            "owner_org": org["id"],
+            "cadre": ca["sinp_uuid"],
+        },
+    )
     return app, api, user, org, jdd
 
 
@@ -53,8 +66,9 @@ def upload(app, token, package_id, content: bytes, name="observations.csv", reso
     else:
         data["package_id"] = package_id
         action = "resource_create"
-    response = app.post(f"/api/3/action/{action}", data=data, headers={"Authorization": token},
-                        content_type="multipart/form-data")
+    response = app.post(
+        f"/api/3/action/{action}", data=data, headers={"Authorization": token}, content_type="multipart/form-data"
+    )
     assert response.status_code == 200, response.json
     return response.json["result"]
 
@@ -72,10 +86,12 @@ def wait_report(api, resource_id, timeout=90, **params):
 def occurrences(resource_id=None, package_id=None) -> int:
     with model.meta.engine.connect() as conn:
         if resource_id:
-            return conn.execute(sa.text("SELECT count(*) FROM sinp_occurrence WHERE resource_id = :r"),
-                                {"r": resource_id}).scalar()
-        return conn.execute(sa.text("SELECT count(*) FROM sinp_occurrence WHERE package_id = :p"),
-                            {"p": package_id}).scalar()
+            return conn.execute(
+                sa.text("SELECT count(*) FROM sinp_occurrence WHERE resource_id = :r"), {"r": resource_id}
+            ).scalar()
+        return conn.execute(
+            sa.text("SELECT count(*) FROM sinp_occurrence WHERE package_id = :p"), {"p": package_id}
+        ).scalar()
 
 
 def test_a_clean_deposit_is_integrated_with_report_search_and_attestation(deposit_env):
@@ -105,6 +121,7 @@ def test_a_clean_deposit_is_integrated_with_report_search_and_attestation(deposi
     page = app.get(f"/depot/{token}/attestation", headers={"Authorization": user["token"]})
     assert report["receipt_number"] in page.get_data(as_text=True)
     import hashlib
+
     assert hashlib.sha256(content).hexdigest() in page.get_data(as_text=True)
     assert jdd["sinp_uuid"] in page.get_data(as_text=True)
 
@@ -126,14 +143,16 @@ def test_the_gold_file_is_reported_exactly_and_only_accepted_rows_are_stored(dep
     res = upload(app, user["token"], jdd["id"], (FIXTURES / "gold.csv").read_bytes(), name="gold.csv")
     report = wait_report(api, res["id"], limit=1000)
     # K2 (future dates) depends on today's date, far from 2099: same as with the fixed date
-    assert sorted((e["row"], e["code"], e["column"]) for e in report["errors"]) == \
-        sorted(tuple(e) for e in expected["errors"])
+    assert sorted((e["row"], e["code"], e["column"]) for e in report["errors"]) == sorted(
+        tuple(e) for e in expected["errors"]
+    )
     assert report["rows_accepted"] == expected["rows_accepted"] == occurrences(res["id"])
     assert report["rows_rejected_by_category"]["doublon"] == 4
     page = api.ok("sinp_qc_report_show", resource_id=res["id"], code="K17", limit=1)
     assert page["errors_total"] == 2 and len(page["errors"]) == 1 and page["errors"][0]["category"] == "doublon"
-    rejected = app.get(f"/jdd/{jdd['name']}/depot/{res['id']}/lignes-refusees.csv",
-                       headers={"Authorization": user["token"]})
+    rejected = app.get(
+        f"/jdd/{jdd['name']}/depot/{res['id']}/lignes-refusees.csv", headers={"Authorization": user["token"]}
+    )
     assert rejected.status_code == 200
     text = rejected.get_data(as_text=True)
     assert text.count("\n") == 21 and "GOLD-05" in text and "C11" in text
@@ -176,12 +195,13 @@ BAD_INPUTS = [
     (HEADER.encode() + b"\n", "aucune ligne de données"),
     (b"\x00\x01\x02binary\x00" * 50, "octets nuls"),
     (rows(3).replace(";", "#").encode(), "séparateur"),
-    (("couleur;" + rows(2).splitlines()[0] + "\nrouge;" + rows(2).splitlines()[1] + "\n").encode(),
-     "Colonne inconnue"),
+    (("couleur;" + rows(2).splitlines()[0] + "\nrouge;" + rows(2).splitlines()[1] + "\n").encode(), "Colonne inconnue"),
 ]
 
 
-@pytest.mark.parametrize("content,message", BAD_INPUTS, ids=["empty", "header-only", "binary", "separator", "unknown-column"])
+@pytest.mark.parametrize(
+    "content,message", BAD_INPUTS, ids=["empty", "header-only", "binary", "separator", "unknown-column"]
+)
 def test_bad_files_get_a_french_report_and_nothing_is_integrated(deposit_env, content, message):
     app, api, user, org, jdd = deposit_env
     res = upload(app, user["token"], jdd["id"], content)
@@ -234,14 +254,21 @@ def test_integration_is_all_or_nothing(deposit_env, tmp_path):
     from ckanext.sinp.domain.occtax import columns
 
     names = [c.store for c in columns.store_columns()] + list(store.ROW_CONSTANTS)
-    valid = {"id_sinp_occtax": str(uuid.uuid4()).upper(), "nom_cite": "Myotis myotis", "resource_id": res["id"],
-             "package_id": jdd["id"], "owner_org": org["id"]}
+    valid = {
+        "id_sinp_occtax": str(uuid.uuid4()).upper(),
+        "nom_cite": "Myotis myotis",
+        "resource_id": res["id"],
+        "package_id": jdd["id"],
+        "owner_org": org["id"],
+    }
     broken = tmp_path / "accepted.csv"
-    broken.write_text(",".join(names) + "\n" + ",".join(valid.get(n, "") for n in names) + "\n"
-                      + "trop,peu,de,champs\n", encoding="utf-8")  # COPY fails on the 2nd row
+    broken.write_text(
+        ",".join(names) + "\n" + ",".join(valid.get(n, "") for n in names) + "\n" + "trop,peu,de,champs\n",
+        encoding="utf-8",
+    )  # COPY fails on the 2nd row
     errors = tmp_path / "errors.csv"
     errors.write_text("resource_id,seq,row,column,code,category,blocking,message,value\n", encoding="utf-8")
-    with pytest.raises(Exception):
+    with pytest.raises(Exception):  # noqa: B017 — whatever the database driver raises on the bad row
         store.integrate(model.meta.engine, res["id"], broken, errors, {"status": "done"})
     assert occurrences(res["id"]) == 6
     assert api.ok("sinp_qc_report_show", resource_id=res["id"])["rows_accepted"] == 6
@@ -254,6 +281,7 @@ def test_the_template_and_the_column_page_are_public(app, clean_db):
     assert header[:4] == ["idSINPOccTax", "idOrigine", "statutObservation", "nomCite"]
     page = app.get("/depot/colonnes").get_data(as_text=True)
     from ckanext.sinp.domain.occtax import columns
+
     for col in columns.columns():
         assert f'id="{col.name}"' in page
     assert "Pr</code> Présent" in page and "obsNomOrg" in page
@@ -264,15 +292,28 @@ def test_qc_check_command_reports_like_the_deposit_and_stores_nothing(stack, cle
 
     expected = json.loads((FIXTURES / "gold_expected.json").read_text(encoding="utf-8"))
     out = tmp_path / "rapport.json"
-    result = subprocess.run([stack["CKAN_BIN"], "-c", stack["CKAN_TEST_INI"], "sinp", "qc-check",
-                             str(FIXTURES / "gold.csv"), "--report", str(out)],
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [
+            stack["CKAN_BIN"],
+            "-c",
+            stack["CKAN_TEST_INI"],
+            "sinp",
+            "qc-check",
+            str(FIXTURES / "gold.csv"),
+            "--report",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 1, result.stderr  # rows were rejected
     assert "22 lignes reçues, 2 acceptées, 20 refusées." in result.stdout
     assert "K18  Cohérence    Dans le territoire : 1" in result.stdout
     report = json.loads(out.read_text(encoding="utf-8"))
-    assert sorted((e["row"], e["code"], e["column"]) for e in report["errors"]) == \
-        sorted(tuple(e) for e in expected["errors"])
+    assert sorted((e["row"], e["code"], e["column"]) for e in report["errors"]) == sorted(
+        tuple(e) for e in expected["errors"]
+    )
     with model.meta.engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM sinp_occurrence")).scalar() == 0
         assert conn.execute(sa.text("SELECT count(*) FROM sinp_deposit")).scalar() == 0
@@ -280,7 +321,10 @@ def test_qc_check_command_reports_like_the_deposit_and_stores_nothing(stack, cle
 
 def test_a_deposit_in_lambert93_is_chosen_per_resource(deposit_env):
     app, api, user, org, jdd = deposit_env
-    text = HEADER + "\nOBS-1;Pr;Myotis myotis;60418;2024-05-01;2024-05-01;MARTIN Léa (LPO BFC);POINT(853000 6692000);St;Pu;Te;LPO BFC\n"
+    text = (
+        HEADER
+        + "\nOBS-1;Pr;Myotis myotis;60418;2024-05-01;2024-05-01;MARTIN Léa (LPO BFC);POINT(853000 6692000);St;Pu;Te;LPO BFC\n"
+    )
     res = upload(app, user["token"], jdd["id"], text.encode(), srid="2154")
     assert wait_report(api, res["id"])["rows_accepted"] == 1
     feature = api.ok("sinp_occurrence_search", jdd=jdd["id"])["features"][0]

@@ -6,6 +6,7 @@ ISO documents, the attestation. The MTD import does not say what a UUID it may n
 
 Real CKAN (in-process), PostgreSQL/PostGIS, Solr, Redis and a real `ckan jobs worker`.
 """
+
 from __future__ import annotations
 
 import copy
@@ -13,54 +14,84 @@ import re
 import secrets
 import uuid
 
+import ckan.model as model
 import pytest
 import sqlalchemy as sa
-
-import ckan.model as model
 from ckan.tests import factories
 
 from tests.integration.test_occurrence_deposits import upload, wait_report
 from tests.integration.test_sinp_records import CA, JDD, Api
 
 CA_TITLE, JDD_TITLE = "Programme confidentiel Zéphyrine", "Inventaire secret du Quetzalcoatl"
-HEADER = ("idOrigine;statutObservation;nomCite;cdNom;dateDebut;dateFin;observateur;geometrie;natureObjetGeo;"
-          "dSPublique;statutSource;organismeGestionnaireDonnee")
-ROWS = ["OBS-1;Pr;Myotis myotis;60418;2024-05-01;2024-05-01;MARTIN Léa (LPO BFC);POINT(5.04 47.32);St;Pu;Te;LPO BFC",
-        "OBS-2;Pr;Myotis myotis;abc;2024-05-02;2024-05-02;MARTIN Léa (LPO BFC);POINT(5.05 47.33);St;Pu;Te;LPO BFC"]
+HEADER = (
+    "idOrigine;statutObservation;nomCite;cdNom;dateDebut;dateFin;observateur;geometrie;natureObjetGeo;"
+    "dSPublique;statutSource;organismeGestionnaireDonnee"
+)
+ROWS = [
+    "OBS-1;Pr;Myotis myotis;60418;2024-05-01;2024-05-01;MARTIN Léa (LPO BFC);POINT(5.04 47.32);St;Pu;Te;LPO BFC",
+    "OBS-2;Pr;Myotis myotis;abc;2024-05-02;2024-05-02;MARTIN Léa (LPO BFC);POINT(5.05 47.33);St;Pu;Te;LPO BFC",
+]
 
 # (door, how it is called, the template of the id(s) it takes)
 API_GET = [
-    ("package_show", {"id": "{jdd_id}"}), ("package_show", {"id": "{jdd_name}"}), ("package_show", {"id": "{ca_id}"}),
-    ("sinp_iso_show", {"id": "{jdd_uuid}"}), ("sinp_iso_show", {"id": "{ca_name}"}),
-    ("sinp_mtd_export", {"id": "{ca_uuid}"}), ("sinp_mtd_export", {"id": "{jdd_id}"}),
-    ("sinp_occurrence_search", {"jdd": "{jdd_id}"}), ("sinp_occurrence_search", {"jdd": "{jdd_uuid}"}),
+    ("package_show", {"id": "{jdd_id}"}),
+    ("package_show", {"id": "{jdd_name}"}),
+    ("package_show", {"id": "{ca_id}"}),
+    ("sinp_iso_show", {"id": "{jdd_uuid}"}),
+    ("sinp_iso_show", {"id": "{ca_name}"}),
+    ("sinp_mtd_export", {"id": "{ca_uuid}"}),
+    ("sinp_mtd_export", {"id": "{jdd_id}"}),
+    ("sinp_occurrence_search", {"jdd": "{jdd_id}"}),
+    ("sinp_occurrence_search", {"jdd": "{jdd_uuid}"}),
     ("sinp_occurrence_stats", {"jdd": "{jdd_name}"}),
     ("sinp_qc_report_show", {"resource_id": "{res}"}),
-    ("resource_show", {"id": "{res}"}), ("resource_view_list", {"id": "{res}"}),
+    ("resource_show", {"id": "{res}"}),
+    ("resource_view_list", {"id": "{res}"}),
     ("sinp_validation_history", {"id_sinp_occtax": "{obs}"}),
 ]
 API_POST = [
     ("package_patch", {"id": "{jdd_id}", "title": "Piraté"}),
     ("package_update", {"id": "{ca_id}", "title": "Piraté"}),
-    ("package_delete", {"id": "{ca_id}"}), ("resource_delete", {"id": "{res}"}),
+    ("package_delete", {"id": "{ca_id}"}),
+    ("resource_delete", {"id": "{res}"}),
     ("resource_patch", {"id": "{res}", "name": "piraté"}),
     ("resource_create", {"package_id": "{jdd_id}", "url": "https://exemple.fr/x.csv", "name": "x"}),
-    ("sinp_qc_run", {"resource_id": "{res}"}), ("sinp_jdd_apply_extent", {"jdd": "{jdd_id}"}),
+    ("sinp_qc_run", {"resource_id": "{res}"}),
+    ("sinp_jdd_apply_extent", {"jdd": "{jdd_id}"}),
 ]
 PAGES = [
-    "/jdd/{jdd_name}", "/ca/{ca_name}", "/dataset/{jdd_name}", "/dataset/{ca_id}",
-    "/dataset/{jdd_id}/resource/{res}", "/jdd/{jdd_name}/resource/{res}",
+    "/jdd/{jdd_name}",
+    "/ca/{ca_name}",
+    "/dataset/{jdd_name}",
+    "/dataset/{ca_id}",
+    "/dataset/{jdd_id}/resource/{res}",
+    "/jdd/{jdd_name}/resource/{res}",
     "/dataset/{jdd_id}/resource/{res}/download/depot.csv",
-    "/jdd/{jdd_name}/depot/{res}", "/jdd/{jdd_name}/depot/{res}/rapport.json",
-    "/jdd/{jdd_name}/depot/{res}/erreurs.csv", "/jdd/{jdd_name}/depot/{res}/lignes-refusees.csv",
-    "/jdd/{jdd_name}/validation", "/jdd/{jdd_name}/occurrences.csv", "/jdd/{jdd_name}/occurrences.geojson",
-    "/ca/{ca_name}/mtd.xml", "/ca/{ca_name}/iso19139.xml", "/jdd/{jdd_name}/iso19139.xml",
-    "/dataset/{jdd_name}.ttl", "/dataset/{ca_id}.rdf",
-    "/depot/{token}/attestation.pdf", "/depot/{token}/attestation",
+    "/jdd/{jdd_name}/depot/{res}",
+    "/jdd/{jdd_name}/depot/{res}/rapport.json",
+    "/jdd/{jdd_name}/depot/{res}/erreurs.csv",
+    "/jdd/{jdd_name}/depot/{res}/lignes-refusees.csv",
+    "/jdd/{jdd_name}/validation",
+    "/jdd/{jdd_name}/occurrences.csv",
+    "/jdd/{jdd_name}/occurrences.geojson",
+    "/ca/{ca_name}/mtd.xml",
+    "/ca/{ca_name}/iso19139.xml",
+    "/jdd/{jdd_name}/iso19139.xml",
+    "/dataset/{jdd_name}.ttl",
+    "/dataset/{ca_id}.rdf",
+    "/depot/{token}/attestation.pdf",
+    "/depot/{token}/attestation",
 ]
 # per-request values of a page that are not about the record
-VOLATILE = [re.compile(p) for p in (r'name="_csrf_token" value="[^"]*"', r'name="_csrf_token" content="[^"]*"',
-                                    r'nonce="[^"]*"', r'nonce-[A-Za-z0-9+/=_-]+')]
+VOLATILE = [
+    re.compile(p)
+    for p in (
+        r'name="_csrf_token" value="[^"]*"',
+        r'name="_csrf_token" content="[^"]*"',
+        r'nonce="[^"]*"',
+        r"nonce-[A-Za-z0-9+/=_-]+",
+    )
+]
 
 
 @pytest.fixture
@@ -68,29 +99,67 @@ def world(app, clean_db, clean_index, jobs_worker):
     producer = factories.UserWithToken()
     org = factories.Organization(users=[{"name": producer["name"], "capacity": "editor"}], title="LPO BFC")
     api = Api(app, producer["token"])
-    ca = api.ok("package_create", **{**copy.deepcopy(CA), "name": f"ca-{uuid.uuid4().hex[:8]}", "title": CA_TITLE,
-                                     "owner_org": org["id"], "private": True})
-    jdd = api.ok("package_create", **{**copy.deepcopy(JDD), "name": f"jdd-{uuid.uuid4().hex[:8]}", "title": JDD_TITLE,
-                                      "owner_org": org["id"], "cadre": ca["sinp_uuid"], "private": True})
+    ca = api.ok(
+        "package_create",
+        **{
+            **copy.deepcopy(CA),
+            "name": f"ca-{uuid.uuid4().hex[:8]}",
+            "title": CA_TITLE,
+            "owner_org": org["id"],
+            "private": True,
+        },
+    )
+    jdd = api.ok(
+        "package_create",
+        **{
+            **copy.deepcopy(JDD),
+            "name": f"jdd-{uuid.uuid4().hex[:8]}",
+            "title": JDD_TITLE,
+            "owner_org": org["id"],
+            "cadre": ca["sinp_uuid"],
+            "private": True,
+        },
+    )
     res = upload(app, producer["token"], jdd["id"], ("\n".join([HEADER, *ROWS]) + "\n").encode(), name="depot.csv")
     report = wait_report(api, res["id"])
     assert (report["rows_accepted"], report["rows_rejected"]) == (1, 1), report
     with model.meta.engine.connect() as conn:
-        obs = conn.execute(sa.text("SELECT id_sinp_occtax FROM sinp_occurrence WHERE resource_id = :r"),
-                           {"r": res["id"]}).scalar()
-    secret = {"jdd_id": jdd["id"], "jdd_name": jdd["name"], "jdd_uuid": jdd["sinp_uuid"], "ca_id": ca["id"],
-              "ca_name": ca["name"], "ca_uuid": ca["sinp_uuid"], "res": res["id"], "obs": obs,
-              "token": report["receipt_url"].split("/depot/")[1].split("/")[0]}
-    unknown = {"jdd_id": str(uuid.uuid4()), "jdd_name": f"jdd-{uuid.uuid4().hex[:8]}",
-               "jdd_uuid": str(uuid.uuid4()).upper(), "ca_id": str(uuid.uuid4()),
-               "ca_name": f"ca-{uuid.uuid4().hex[:8]}",
-               "ca_uuid": str(uuid.uuid4()).upper(), "res": str(uuid.uuid4()), "obs": str(uuid.uuid4()).upper(),
-               "token": secrets.token_urlsafe(16)}
+        obs = conn.execute(
+            sa.text("SELECT id_sinp_occtax FROM sinp_occurrence WHERE resource_id = :r"), {"r": res["id"]}
+        ).scalar()
+    secret = {
+        "jdd_id": jdd["id"],
+        "jdd_name": jdd["name"],
+        "jdd_uuid": jdd["sinp_uuid"],
+        "ca_id": ca["id"],
+        "ca_name": ca["name"],
+        "ca_uuid": ca["sinp_uuid"],
+        "res": res["id"],
+        "obs": obs,
+        "token": report["receipt_url"].split("/depot/")[1].split("/")[0],
+    }
+    unknown = {
+        "jdd_id": str(uuid.uuid4()),
+        "jdd_name": f"jdd-{uuid.uuid4().hex[:8]}",
+        "jdd_uuid": str(uuid.uuid4()).upper(),
+        "ca_id": str(uuid.uuid4()),
+        "ca_name": f"ca-{uuid.uuid4().hex[:8]}",
+        "ca_uuid": str(uuid.uuid4()).upper(),
+        "res": str(uuid.uuid4()),
+        "obs": str(uuid.uuid4()).upper(),
+        "token": secrets.token_urlsafe(16),
+    }
     other = factories.UserWithToken()
     factories.Organization(users=[{"name": other["name"], "capacity": "editor"}], title="CEN Franche-Comté")
-    return {"app": app, "producer": producer, "org": org, "secret": secret, "unknown": unknown,
-            "roles": {"anonyme": {}, "éditeur d'un autre producteur": {"Authorization": other["token"]}},
-            "other": Api(app, other["token"])}
+    return {
+        "app": app,
+        "producer": producer,
+        "org": org,
+        "secret": secret,
+        "unknown": unknown,
+        "roles": {"anonyme": {}, "éditeur d'un autre producteur": {"Authorization": other["token"]}},
+        "other": Api(app, other["token"]),
+    }
 
 
 def _fill(template, values):
@@ -109,11 +178,17 @@ def _normalised(text, values):
 
 def _doors(app, headers):
     for action, params in API_GET:
-        yield f"GET {action} {params}", True, lambda v, a=action, p=params: app.get(
-            f"/api/3/action/{a}", query_string=_fill(p, v), headers=headers)
+        yield (
+            f"GET {action} {params}",
+            True,
+            lambda v, a=action, p=params: app.get(f"/api/3/action/{a}", query_string=_fill(p, v), headers=headers),
+        )
     for action, params in API_POST:
-        yield f"POST {action} {params}", True, lambda v, a=action, p=params: app.post(
-            f"/api/3/action/{a}", json=_fill(p, v), headers=headers)
+        yield (
+            f"POST {action} {params}",
+            True,
+            lambda v, a=action, p=params: app.post(f"/api/3/action/{a}", json=_fill(p, v), headers=headers),
+        )
     for page in PAGES:
         yield f"page {page}", False, lambda v, p=page: app.get(_fill(p, v), headers=headers)
 
@@ -130,11 +205,15 @@ def test_unknown_and_forbidden_records_look_alike_on_every_door(world):
                 problems.append(f"{role:30} {door}: {private.status_code} (privé) / {absent.status_code} (inconnu)")
                 continue
             if _normalised(private_body, secret) != _normalised(absent_body, unknown):
-                problems.append(f"{role:30} {door}: réponses différentes\n  {private_body[:300]}\n"
-                                f"  {absent_body[:300]}")
+                problems.append(
+                    f"{role:30} {door}: réponses différentes\n  {private_body[:300]}\n  {absent_body[:300]}"
+                )
             # the record's title and its other identifiers never; an API answer not even the id asked for
-            leaked = [v for v in (CA_TITLE, JDD_TITLE, *secret.values())
-                      if v in private_body and (is_api or v not in private.request.url)]
+            leaked = [
+                v
+                for v in (CA_TITLE, JDD_TITLE, *secret.values())
+                if v in private_body and (is_api or v not in private.request.url)
+            ]
             if leaked:
                 problems.append(f"{role:30} {door}: révèle {leaked}")
     assert not problems, "\n" + "\n".join(problems)
@@ -203,17 +282,23 @@ def test_attestations_are_at_random_tokens_also_for_deposits_made_before_them(wo
     headers = {"Authorization": world["producer"]["token"]}
     try:
         with model.meta.engine.begin() as conn:
-            number = conn.execute(sa.text("SELECT receipt_number FROM sinp_deposit WHERE resource_id = :r"),
-                                  {"r": secret["res"]}).scalar()
+            number = conn.execute(
+                sa.text("SELECT receipt_number FROM sinp_deposit WHERE resource_id = :r"), {"r": secret["res"]}
+            ).scalar()
             conn.execute(sa.text("ALTER TABLE sinp_deposit DROP COLUMN receipt_token"))
-        result = subprocess.run([stack["CKAN_BIN"], "-c", stack["CKAN_TEST_INI"], "sinp", "init-db"],
-                                capture_output=True, text=True, timeout=120)
+        result = subprocess.run(
+            [stack["CKAN_BIN"], "-c", stack["CKAN_TEST_INI"], "sinp", "init-db"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert result.returncode == 0, result.stderr
     finally:
         store.ensure_tables(model.meta.engine)  # never leave the shared test database without the column
     with model.meta.engine.connect() as conn:
-        token = conn.execute(sa.text("SELECT receipt_token FROM sinp_deposit WHERE resource_id = :r"),
-                             {"r": secret["res"]}).scalar()
+        token = conn.execute(
+            sa.text("SELECT receipt_token FROM sinp_deposit WHERE resource_id = :r"), {"r": secret["res"]}
+        ).scalar()
     assert token and token != secret["token"] and len(token) >= 22 and number not in token
     page = app.get(f"/depot/{token}/attestation", headers=headers)
     assert page.status_code == 200 and number in page.get_data(as_text=True)

@@ -4,6 +4,7 @@ Real CKAN (in-process), PostgreSQL/PostGIS, Solr, Redis and a real `ckan jobs wo
 sensitivity referential is the default one `make up` loads (schemas/referentiels/sensibilite).
 One deposit holds a row per case of the blurring matrix; each test reads it as a given caller.
 """
+
 from __future__ import annotations
 
 import copy
@@ -14,12 +15,11 @@ import json
 import pathlib
 import uuid
 
+import ckan.model as model
 import pytest
 import sqlalchemy as sa
-from shapely.geometry import Point, shape
-
-import ckan.model as model
 from ckan.tests import factories
+from shapely.geometry import Point, shape
 
 from ckanext.sinp.domain import protection
 from ckanext.sinp.occurrences import protection_store
@@ -29,9 +29,11 @@ from tests.integration.test_sinp_records import CA, JDD, Api
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 DEFAULT_RULES = ROOT / "schemas" / "referentiels" / "sensibilite" / "sensibilite_bfc.csv"
-HEADER = ("idOrigine;statutObservation;nomCite;cdNom;dateDebut;dateFin;observateur;geometrie;natureObjetGeo;"
-          "dSPublique;statutSource;organismeGestionnaireDonnee;codeCommune;occStatutBiologique;"
-          "diffusionNiveauPrecision;nomLieu;nomCommune;anneeRefCommune;typeInfoGeoCommune;dEEFloutage")
+HEADER = (
+    "idOrigine;statutObservation;nomCite;cdNom;dateDebut;dateFin;observateur;geometrie;natureObjetGeo;"
+    "dSPublique;statutSource;organismeGestionnaireDonnee;codeCommune;occStatutBiologique;"
+    "diffusionNiveauPrecision;nomLieu;nomCommune;anneeRefCommune;typeInfoGeoCommune;dEEFloutage"
+)
 COMMUNES = {"21231": "Dijon", "25056": "Besançon"}
 # idOrigine: (name, cd_nom, date, lon, lat, dSPublique, commune, statut bio, diffusion)
 CASES = {
@@ -49,9 +51,17 @@ CASES = {
 }
 # what the public gets (GINCO matrix: strongest of sensitivity and private-data criteria)
 EXPECTED_PUBLIC = {
-    "bat": "maille", "old-bat": "precise", "wolf": "maille", "stork": "maille", "orchid": "commune",
-    "kite-pu": "precise", "kite-pr": "commune", "kite-pr2": "maille", "kite-pr3": "departement",
-    "kite-pr4": None, "kite-pr5": "precise",
+    "bat": "maille",
+    "old-bat": "precise",
+    "wolf": "maille",
+    "stork": "maille",
+    "orchid": "commune",
+    "kite-pu": "precise",
+    "kite-pr": "commune",
+    "kite-pr2": "maille",
+    "kite-pr3": "departement",
+    "kite-pr4": None,
+    "kite-pr5": "precise",
 }
 EXPECTED_SENSI = {"bat": "2", "old-bat": "0", "wolf": "2", "stork": "2", "orchid": "1"}
 
@@ -59,14 +69,25 @@ EXPECTED_SENSI = {"bat": "2", "old-bat": "0", "wolf": "2", "stork": "2", "orchid
 def deposit_csv(cases=CASES) -> bytes:
     lines = [HEADER]
     for key, (name, cd_nom, date, lon, lat, ds, commune, status, diffusion) in cases.items():
-        lines.append(f"{key};Pr;{name};{cd_nom};{date};{date};MARTIN Léa (LPO BFC);POINT({lon} {lat});St;{ds};Te;"
-                     f"LPO BFC;{commune};{status};{diffusion};Lieu-dit du {key};{COMMUNES[commune]};2024;2;NON")
+        lines.append(
+            f"{key};Pr;{name};{cd_nom};{date};{date};MARTIN Léa (LPO BFC);POINT({lon} {lat});St;{ds};Te;"
+            f"LPO BFC;{commune};{status};{diffusion};Lieu-dit du {key};{COMMUNES[commune]};2024;2;NON"
+        )
     return ("\n".join(lines) + "\n").encode()
 
 
 def _jdd(api, org, ca, private, title="Suivi des chiroptères"):
-    return api.ok("package_create", **{**copy.deepcopy(JDD), "name": f"jdd-{uuid.uuid4().hex[:8]}", "title": title,
-                                       "owner_org": org["id"], "cadre": ca["sinp_uuid"], "private": private})
+    return api.ok(
+        "package_create",
+        **{
+            **copy.deepcopy(JDD),
+            "name": f"jdd-{uuid.uuid4().hex[:8]}",
+            "title": title,
+            "owner_org": org["id"],
+            "cadre": ca["sinp_uuid"],
+            "private": private,
+        },
+    )
 
 
 @pytest.fixture
@@ -76,13 +97,14 @@ def world(app, clean_db, clean_index, jobs_worker):
     producer = factories.UserWithToken()
     org = factories.Organization(users=[{"name": producer["name"], "capacity": "editor"}], title="LPO BFC")
     api = Api(app, producer["token"])
-    ca = api.ok("package_create", **{**copy.deepcopy(CA), "name": f"ca-{uuid.uuid4().hex[:8]}", "owner_org": org["id"],
-                                     "private": False})
+    ca = api.ok(
+        "package_create",
+        **{**copy.deepcopy(CA), "name": f"ca-{uuid.uuid4().hex[:8]}", "owner_org": org["id"], "private": False},
+    )
     public = _jdd(api, org, ca, private=False)
     private = _jdd(api, org, ca, private=True, title="Données privées de gîtes")
     res_public = upload(app, producer["token"], public["id"], deposit_csv())
-    res_private = upload(app, producer["token"], private["id"],
-                         deposit_csv({f"p-{k}": v for k, v in CASES.items()}))
+    res_private = upload(app, producer["token"], private["id"], deposit_csv({f"p-{k}": v for k, v in CASES.items()}))
     for res in (res_public, res_private):
         report = wait_report(api, res["id"])
         assert report["status"] == "done" and report["rows_accepted"] == len(CASES), report
@@ -92,18 +114,29 @@ def world(app, clean_db, clean_index, jobs_worker):
     sysadmin = factories.SysadminWithToken()
     admin = Api(app, sysadmin["token"])
     chef_in, chef_out = factories.UserWithToken(), factories.UserWithToken()
-    org_in = factories.Organization(users=[{"name": chef_in["name"], "capacity": "editor"}],
-                                    title="Groupe mammalogique de Bourgogne")
-    org_out = factories.Organization(users=[{"name": chef_out["name"], "capacity": "editor"}],
-                                     title="Ligue ornithologique de l'Yonne")
+    org_in = factories.Organization(
+        users=[{"name": chef_in["name"], "capacity": "editor"}], title="Groupe mammalogique de Bourgogne"
+    )
+    org_out = factories.Organization(
+        users=[{"name": chef_out["name"], "capacity": "editor"}], title="Ligue ornithologique de l'Yonne"
+    )
     admin.ok("sinp_chef_de_file_set", organization=org_in["name"], groupes=["Mammifères"], departements="21")
     admin.ok("sinp_chef_de_file_set", organization=org_out["name"], groupes=["Oiseaux"], departements=["89"])
     return {
-        "app": app, "producer": api, "org": org, "public": public, "private": private,
-        "res_public": res_public, "res_private": res_private,
-        "anonymous": Api(app), "other": Api(app, other["token"]), "admin": admin,
-        "chef_in": Api(app, chef_in["token"]), "chef_out": Api(app, chef_out["token"]),
-        "chef_in_user": chef_in, "org_in": org_in,
+        "app": app,
+        "producer": api,
+        "org": org,
+        "public": public,
+        "private": private,
+        "res_public": res_public,
+        "res_private": res_private,
+        "anonymous": Api(app),
+        "other": Api(app, other["token"]),
+        "admin": admin,
+        "chef_in": Api(app, chef_in["token"]),
+        "chef_out": Api(app, chef_out["token"]),
+        "chef_in_user": chef_in,
+        "org_in": org_in,
     }
 
 
@@ -116,6 +149,7 @@ def search(api, jdd, **params):
 
 
 # --- sensitivity ----------------------------------------------------------------------------------
+
 
 def test_sensitivity_is_computed_at_integration_and_matches_the_pure_rules(world):
     features = by_origin(search(world["producer"], world["public"]))
@@ -139,13 +173,17 @@ def test_sensitivity_is_computed_at_integration_and_matches_the_pure_rules(world
         for key, feature in features.items():
             p = feature["properties"]
             lineage = {p["cdNom"]} | {a["cd_nom"] for a in taxref_store.ancestors(conn, p["cdNom"])}
-            lineage |= {conn.execute(sa.text("SELECT cd_ref FROM sinp_taxref WHERE cd_nom = :c"),
-                                     {"c": p["cdNom"]}).scalar()}
+            lineage |= {
+                conn.execute(sa.text("SELECT cd_ref FROM sinp_taxref WHERE cd_nom = :c"), {"c": p["cdNom"]}).scalar()
+            }
             obs = protection.Observation(
-                lineage=frozenset(lineage), date_debut=dt.date.fromisoformat(p["dateDebut"]),
+                lineage=frozenset(lineage),
+                date_debut=dt.date.fromisoformat(p["dateDebut"]),
                 date_fin=dt.date.fromisoformat(p["dateFin"]),
                 departement=protection.observation_departement(p["codeDepartement"], p["codeCommune"]),
-                statut_bio=p["occStatutBiologique"], comportement=p["occComportement"])
+                statut_bio=p["occStatutBiologique"],
+                comportement=p["occComportement"],
+            )
             level, alerts = protection.sensitivity(rules, obs, dt.date.today())
             assert str(level) == p["sensiNiveau"], key
             assert bool(alerts) == bool(p["sensiAlerte"]), key
@@ -155,12 +193,14 @@ def test_sensitivity_is_computed_at_integration_and_matches_the_pure_rules(world
 def stricter_referential(world):
     """A referential with levels 3 and 4 (Milvus milvus: département; Cypripedium: nothing); the
     default one is put back afterwards."""
-    content = ("CD_NOM;NOM_CITE;CD_SENSIBILITE;DUREE;CD_DEP\n"
-               "2844;Milvus milvus;3;;21\n94041;Cypripedium calceolus;4;;\n").encode()
+    content = (
+        b"CD_NOM;NOM_CITE;CD_SENSIBILITE;DUREE;CD_DEP\n2844;Milvus milvus;3;;21\n94041;Cypripedium calceolus;4;;\n"
+    )
     yield protection.read_rules(content)
     rules = protection.read_rules(DEFAULT_RULES.read_bytes())
-    protection_store.load_rules(model.meta.engine, rules, "BFC (extrait, voir schemas/referentiels/sensibilite)",
-                                DEFAULT_RULES.name, "restored")
+    protection_store.load_rules(
+        model.meta.engine, rules, "BFC (extrait, voir schemas/referentiels/sensibilite)", DEFAULT_RULES.name, "restored"
+    )
 
 
 def test_a_new_referential_recomputes_sensitivity_levels_3_and_4(world, stricter_referential):
@@ -180,6 +220,7 @@ def test_a_new_referential_recomputes_sensitivity_levels_3_and_4(world, stricter
 
 # --- diffusion and blurring -----------------------------------------------------------------------
 
+
 def _cell_of(feature):
     geom = shape(feature["geometry"])
     minx, miny, maxx, maxy = geom.bounds
@@ -195,7 +236,7 @@ def test_what_the_public_gets_follows_the_matrix(world, who):
             continue
         p, geometry = features[key]["properties"], features[key]["geometry"]
         assert p["niveauDiffusion"] == expected, key
-        name, lon, lat = CASES[key][0], CASES[key][3], CASES[key][4]
+        lon, lat = CASES[key][3], CASES[key][4]
         if expected == "precise":
             assert geometry == {"type": "Point", "coordinates": [lon, lat]} and p["dEEFloutage"] == "NON"
             continue
@@ -304,8 +345,10 @@ def test_the_public_page_stats_and_published_extent_are_generalised(world):
 
 def test_the_qc_report_is_for_producer_chefs_of_the_scope_with_locations_masked(world):
     app, producer = world["app"], world["producer"]
-    bad = (HEADER + "\nbad-commune;Pr;Myotis myotis;60418;2024-06-10;2024-06-10;MARTIN Léa;POINT(5.04 47.32);St;Pu;Te;"
-           "LPO;21999;3;;Gîte de l'église;Dijon;2024;2;NON\n").encode()
+    bad = (
+        HEADER + "\nbad-commune;Pr;Myotis myotis;60418;2024-06-10;2024-06-10;MARTIN Léa;POINT(5.04 47.32);St;Pu;Te;"
+        "LPO;21999;3;;Gîte de l'église;Dijon;2024;2;NON\n"
+    ).encode()
     res = upload(app, producer.token, world["public"]["id"], bad, name="erreur.csv")
     report = wait_report(producer, res["id"])
     commune_errors = [e for e in report["errors"] if e["column"] == "codeCommune"]
@@ -318,6 +361,7 @@ def test_the_qc_report_is_for_producer_chefs_of_the_scope_with_locations_masked(
 
 
 # --- access to private data -----------------------------------------------------------------------
+
 
 def test_a_private_jdd_is_for_its_producer_the_chefs_of_its_scope_and_sysadmins(world):
     private = world["private"]
@@ -347,6 +391,7 @@ def test_a_private_jdd_is_for_its_producer_the_chefs_of_its_scope_and_sysadmins(
 
 # --- validation -----------------------------------------------------------------------------------
 
+
 def _uuid(world, key, jdd="public"):
     return by_origin(search(world["producer"], world[jdd]))[key]["properties"]["idSINPOccTax"]
 
@@ -366,7 +411,9 @@ def test_a_chef_de_file_validates_in_scope_one_or_in_bulk_with_history_and_notif
     chef.ok("sinp_validation_set", ids=bat, niv_val="3", commentaire="Doute sur l'identification")
     history = chef.ok("sinp_validation_history", id_sinp_occtax=bat)
     assert [(h["niv_val"], h["typ_val"], h["commentaire"]) for h in history] == [
-        ("1", "M", "Photo du gîte vérifiée"), ("3", "M", "Doute sur l'identification")]
+        ("1", "M", "Photo du gîte vérifiée"),
+        ("3", "M", "Doute sur l'identification"),
+    ]
     assert history[1]["niv_val_precedent"] == "1" and history[0]["organisme"] == "Groupe mammalogique de Bourgogne"
     # out of scope: a bird chef de file cannot touch mammals, nothing changes
     status, body = world["chef_out"].post("sinp_validation_set", ids=[bat], niv_val="4")
@@ -411,20 +458,22 @@ def test_automatic_pre_validation_uses_known_taxa_and_never_overwrites_manual_de
 
 def test_a_chef_de_file_settles_a_sensitivity_alert_and_the_decision_survives_a_new_referential(world):
     wolf = _uuid(world, "wolf")
-    world["chef_in"].ok("sinp_sensitivity_set", id_sinp_occtax=wolf, sensi_niveau="3",
-                        commentaire="Tanière confirmée")
+    world["chef_in"].ok("sinp_sensitivity_set", id_sinp_occtax=wolf, sensi_niveau="3", commentaire="Tanière confirmée")
     rules = protection.read_rules(DEFAULT_RULES.read_bytes())
-    protection_store.load_rules(model.meta.engine, rules, "BFC (extrait, voir schemas/referentiels/sensibilite)",
-                                DEFAULT_RULES.name, "reload")
+    protection_store.load_rules(
+        model.meta.engine, rules, "BFC (extrait, voir schemas/referentiels/sensibilite)", DEFAULT_RULES.name, "reload"
+    )
     props = by_origin(search(world["producer"], world["public"]))["wolf"]["properties"]
     assert props["sensiNiveau"] == "3" and props["sensiAlerte"] is None
     assert "Tanière confirmée" in props["sensiReferentiel"]
-    assert by_origin(search(world["anonymous"], world["public"]))["wolf"]["properties"]["niveauDiffusion"] == \
-        "departement"
+    assert (
+        by_origin(search(world["anonymous"], world["public"]))["wolf"]["properties"]["niveauDiffusion"] == "departement"
+    )
     assert world["chef_out"].post("sinp_sensitivity_set", id_sinp_occtax=wolf, sensi_niveau="0")[0] == 403
 
 
 # --- chefs de file management ----------------------------------------------------------------------
+
 
 def test_chefs_de_file_are_managed_by_sysadmins_in_the_ui(world):
     app = world["app"]
@@ -434,20 +483,32 @@ def test_chefs_de_file_are_managed_by_sysadmins_in_the_ui(world):
     listed = world["anonymous"].ok("sinp_chef_de_file_list")
     assert {(c["title"], tuple(c["groupes"]), tuple(c["departements"])) for c in listed} == {
         ("Groupe mammalogique de Bourgogne", ("Mammifères",), ("21",)),
-        ("Ligue ornithologique de l'Yonne", ("Oiseaux",), ("89",))}
-    status, body = world["admin"].post("sinp_chef_de_file_set", organization=world["org"]["name"],
-                                       groupes=["Dragons"], departements="2x1")
+        ("Ligue ornithologique de l'Yonne", ("Oiseaux",), ("89",)),
+    }
+    status, body = world["admin"].post(
+        "sinp_chef_de_file_set", organization=world["org"]["name"], groupes=["Dragons"], departements="2x1"
+    )
     assert status == 409 and "Dragons" in body["error"]["groupes"][0] and "2x1" in body["error"]["departements"][0]
     assert world["producer"].post("sinp_chef_de_file_set", organization=world["org"]["name"])[0] == 403
 
 
 # --- territory service -----------------------------------------------------------------------------
 
+
 def test_the_territory_service_lists_taxa_respecting_blurring(world):
     lon, lat = CASES["bat"][3], CASES["bat"][4]
-    polygon = {"type": "Polygon", "coordinates": [[[lon - 0.02, lat - 0.02], [lon + 0.02, lat - 0.02],
-                                                   [lon + 0.02, lat + 0.02], [lon - 0.02, lat + 0.02],
-                                                   [lon - 0.02, lat - 0.02]]]}
+    polygon = {
+        "type": "Polygon",
+        "coordinates": [
+            [
+                [lon - 0.02, lat - 0.02],
+                [lon + 0.02, lat - 0.02],
+                [lon + 0.02, lat + 0.02],
+                [lon - 0.02, lat + 0.02],
+                [lon - 0.02, lat - 0.02],
+            ]
+        ],
+    }
     public = world["anonymous"].ok("sinp_territory_taxa", polygone=json.dumps(polygon))
     taxa = {t["nom"]: t for t in public["taxa"]}
     bats = taxa["Myotis myotis"]
@@ -460,30 +521,45 @@ def test_the_territory_service_lists_taxa_respecting_blurring(world):
     # a polygon of the cell's corner, away from the precise point: blurred rows are in, precise ones out
     cell = shape(by_origin(search(world["anonymous"], world["public"]))["bat"]["geometry"])
     x, y = corner_point(cell)
-    corner = f"POLYGON(({x - 0.002} {y - 0.002}, {x + 0.002} {y - 0.002}, {x + 0.002} {y + 0.002}, " \
-             f"{x - 0.002} {y + 0.002}, {x - 0.002} {y - 0.002}))"
+    corner = (
+        f"POLYGON(({x - 0.002} {y - 0.002}, {x + 0.002} {y - 0.002}, {x + 0.002} {y + 0.002}, "
+        f"{x - 0.002} {y + 0.002}, {x - 0.002} {y - 0.002}))"
+    )
     blurred_only = {t["nom"]: t for t in world["anonymous"].ok("sinp_territory_taxa", polygone=corner)["taxa"]}
-    assert blurred_only["Myotis myotis"]["observations"] == 1 and blurred_only["Myotis myotis"]["observations_floutees"] == 1
-    status, body = world["anonymous"].post("sinp_territory_taxa", polygone="POLYGON((749648 6956485, 1 2, 3 4, 749648 6956485))")
+    assert (
+        blurred_only["Myotis myotis"]["observations"] == 1
+        and blurred_only["Myotis myotis"]["observations_floutees"] == 1
+    )
+    status, body = world["anonymous"].post(
+        "sinp_territory_taxa", polygone="POLYGON((749648 6956485, 1 2, 3 4, 749648 6956485))"
+    )
     assert status == 409 and "WGS 84" in body["error"]["polygone"][0]
     status, body = world["anonymous"].post("sinp_territory_taxa", polygone="pas un polygone")
     assert status == 409 and "illisible" in body["error"]["polygone"][0]
     page = world["app"].post("/territoire", data={"polygone": json.dumps(polygon)})
-    assert page.status_code == 200 and "Myotis myotis" in page.get_data(as_text=True) \
+    assert (
+        page.status_code == 200
+        and "Myotis myotis" in page.get_data(as_text=True)
         and "espèce sensible" in page.get_data(as_text=True)
+    )
 
 
 def test_a_chef_de_file_gets_the_errors_csv_masked_and_not_the_rejected_rows(world):
     app, producer = world["app"], world["producer"]
-    bad = (HEADER + "\nbad-commune;Pr;Myotis myotis;60418;2024-06-10;2024-06-10;MARTIN Léa (LPO);POINT(5.04 47.32);St;"
-           "Pu;Te;LPO;21999;3;;Gîte de l'église;Dijon;2024;2;NON\n").encode()
+    bad = (
+        HEADER + "\nbad-commune;Pr;Myotis myotis;60418;2024-06-10;2024-06-10;MARTIN Léa (LPO);POINT(5.04 47.32);St;"
+        "Pu;Te;LPO;21999;3;;Gîte de l'église;Dijon;2024;2;NON\n"
+    ).encode()
     res = upload(app, producer.token, world["public"]["id"], bad, name="erreur.csv")
     wait_report(producer, res["id"])
     base = f"/jdd/{world['public']['name']}/depot/{res['id']}"
     chef = {"Authorization": world["chef_in"].token}
     errors = app.get(f"{base}/erreurs.csv", headers=chef)
-    assert errors.status_code == 200 and "21999" not in errors.get_data(as_text=True) \
+    assert (
+        errors.status_code == 200
+        and "21999" not in errors.get_data(as_text=True)
         and "(masqué)" in errors.get_data(as_text=True)
+    )
     assert app.get(f"{base}/lignes-refusees.csv", headers=chef).status_code == 403
     assert "21999" in app.get(f"{base}/erreurs.csv", headers={"Authorization": producer.token}).get_data(as_text=True)
     assert app.get(f"{base}/lignes-refusees.csv", headers={"Authorization": producer.token}).status_code == 200
@@ -495,8 +571,14 @@ def test_the_producer_cannot_publish_an_extent_narrower_than_the_blurred_areas(w
     producer, jdd = world["producer"], world["public"]
     lon, lat = CASES["bat"][3], CASES["bat"][4]
     # a tight box around the roost typed in the form: widened to the blurred areas on save
-    saved = producer.ok("package_patch", id=jdd["id"], borne_ouest=f"{lon - 0.001}", borne_est=f"{lon + 0.001}",
-                        borne_sud=f"{lat - 0.001}", borne_nord=f"{lat + 0.001}")
+    saved = producer.ok(
+        "package_patch",
+        id=jdd["id"],
+        borne_ouest=f"{lon - 0.001}",
+        borne_est=f"{lon + 0.001}",
+        borne_sud=f"{lat - 0.001}",
+        borne_nord=f"{lat + 0.001}",
+    )
     cell = shape(by_origin(search(world["anonymous"], jdd))["bat"]["geometry"])
     assert float(saved["borne_ouest"]) <= cell.bounds[0] + 1e-6 and float(saved["borne_nord"]) >= cell.bounds[3] - 1e-6
     assert str(lon) not in json.dumps(world["anonymous"].ok("package_show", id=jdd["id"]))
@@ -512,9 +594,15 @@ def test_the_sensitivity_load_command_refuses_a_bad_file_and_keeps_the_referenti
         before = conn.execute(sa.text("SELECT count(*) FROM sinp_sensitivity_rule")).scalar()
     bad = tmp_path / "sensibilite.csv"
     bad.write_text("CD_NOM;CD_SENSIBILITE;DUREE\n2514;2;10\n60577;7;\n", encoding="utf-8")
-    result = subprocess.run([stack["CKAN_BIN"], "-c", stack["CKAN_TEST_INI"], "sinp", "sensitivity-load", str(bad)],
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [stack["CKAN_BIN"], "-c", stack["CKAN_TEST_INI"], "sinp", "sensitivity-load", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 1
-    assert "Fichier refusé : Ligne 3, colonne CD_SENSIBILITE : « 7 » n'est pas un niveau de sensibilité" in result.stderr
+    assert (
+        "Fichier refusé : Ligne 3, colonne CD_SENSIBILITE : « 7 » n'est pas un niveau de sensibilité" in result.stderr
+    )
     with model.meta.engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM sinp_sensitivity_rule")).scalar() == before == 104

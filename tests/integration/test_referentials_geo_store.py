@@ -7,6 +7,7 @@ used. Creating them needs the PostgreSQL superuser: the OS user ``postgres``
 (through ``su`` when the tests run as root). If PostgreSQL cannot be reached the
 module fails, it does not skip.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -27,18 +28,29 @@ from sqlalchemy.pool import NullPool
 
 from ckanext.sinp import cli_referentials
 from ckanext.sinp.referentials import geo, geo_store, store
-from ckanext.sinp.referentials.geo_store import (COMMUNE_SPEC, DEPARTEMENT_SPEC, HABREF_SPEC, MAILLE_SPEC,
-                                                 SHIPPED_FILES, SPECS, GeoStoreError)
+from ckanext.sinp.referentials.geo_store import (
+    COMMUNE_SPEC,
+    DEPARTEMENT_SPEC,
+    HABREF_SPEC,
+    MAILLE_SPEC,
+    SHIPPED_FILES,
+    SPECS,
+    GeoStoreError,
+)
 from ckanext.sinp.referentials.tabular import ReferentialFormatError
-
 from tests.conftest import ROOT
 
 SCRATCH = "sinp_geo_scratch"
 HOST, PORT = "127.0.0.1", 5432
 REFS = ROOT / "schemas" / "referentiels"
 FILES = {name: REFS / relative for name, relative in SHIPPED_FILES.items()}
-COUNTS = {"habref": 46, "communes": 46, "departements": 8, "mailles": len(geo.read_mailles(FILES["mailles"]).records),
-          "territoire": 1}
+COUNTS = {
+    "habref": 46,
+    "communes": 46,
+    "departements": 8,
+    "mailles": len(geo.read_mailles(FILES["mailles"]).records),
+    "territoire": 1,
+}
 SPEC_BY_NAME = {spec.name: spec for spec in SPECS}
 
 
@@ -65,8 +77,9 @@ def _drop_scratch() -> None:
 
 
 def _engine(password: str, **connect_args) -> sa.Engine:
-    url = sa.URL.create("postgresql+psycopg2", username=SCRATCH, password=password, host=HOST, port=PORT,
-                        database=SCRATCH)
+    url = sa.URL.create(
+        "postgresql+psycopg2", username=SCRATCH, password=password, host=HOST, port=PORT, database=SCRATCH
+    )
     return sa.create_engine(url, poolclass=NullPool, connect_args=connect_args)
 
 
@@ -77,8 +90,11 @@ def scratch():
     _drop_scratch()
     _psql(f"CREATE ROLE {SCRATCH} LOGIN PASSWORD '{password}'")
     _psql(f"CREATE DATABASE {SCRATCH} OWNER postgres")
-    _psql(f"CREATE EXTENSION postgis; GRANT USAGE, CREATE ON SCHEMA public TO {SCRATCH};"
-          f" CREATE SCHEMA vide AUTHORIZATION {SCRATCH};", database=SCRATCH)
+    _psql(
+        f"CREATE EXTENSION postgis; GRANT USAGE, CREATE ON SCHEMA public TO {SCRATCH};"
+        f" CREATE SCHEMA vide AUTHORIZATION {SCRATCH};",
+        database=SCRATCH,
+    )
     engine = _engine(password)
     try:
         with engine.connect() as conn:
@@ -103,8 +119,9 @@ def loaded(engine):
 
 
 def _content(conn, spec) -> list:
-    return list(conn.execute(sa.text(f"SELECT row_to_json(t)::text FROM {spec.table} t ORDER BY {spec.primary_key}"))
-                .scalars())
+    return list(
+        conn.execute(sa.text(f"SELECT row_to_json(t)::text FROM {spec.table} t ORDER BY {spec.primary_key}")).scalars()
+    )
 
 
 def _state(engine, spec) -> tuple:
@@ -136,20 +153,28 @@ def test_ensure_tables_creates_every_table_idempotently(engine):
         assert {i["name"] for i in inspector.get_indexes(spec.table)} >= {name for name, _, _ in spec.indexes}
     assert inspector.has_table("sinp_referential_version")
     with engine.connect() as conn:
-        srids = conn.execute(sa.text(
-            "SELECT f_table_name, f_geometry_column, srid, type FROM geometry_columns"
-            " WHERE f_table_name IN ('sinp_maille10', 'sinp_territoire') ORDER BY 1, 2")).all()
-    assert srids == [("sinp_maille10", "geom_2154", 2154, "POLYGON"), ("sinp_maille10", "geom_4326", 4326, "POLYGON"),
-                     ("sinp_territoire", "geom", 4326, "MULTIPOLYGON")]
+        srids = conn.execute(
+            sa.text(
+                "SELECT f_table_name, f_geometry_column, srid, type FROM geometry_columns"
+                " WHERE f_table_name IN ('sinp_maille10', 'sinp_territoire') ORDER BY 1, 2"
+            )
+        ).all()
+    assert srids == [
+        ("sinp_maille10", "geom_2154", 2154, "POLYGON"),
+        ("sinp_maille10", "geom_4326", 4326, "POLYGON"),
+        ("sinp_territoire", "geom", 4326, "MULTIPOLYGON"),
+    ]
 
 
 def test_without_postgis_the_geometry_tables_are_refused_in_french(engine, monkeypatch):
     monkeypatch.setattr(geo_store, "has_postgis", lambda conn: False)
     with pytest.raises(GeoStoreError) as info:
         geo_store.ensure_tables(engine)
-    assert str(info.value) == (f"L'extension PostGIS n'est pas installée dans la base « {SCRATCH} » : un"
-                               " superutilisateur doit exécuter « CREATE EXTENSION postgis; » avant de créer la"
-                               " table sinp_maille10.")
+    assert str(info.value) == (
+        f"L'extension PostGIS n'est pas installée dans la base « {SCRATCH} » : un"
+        " superutilisateur doit exécuter « CREATE EXTENSION postgis; » avant de créer la"
+        " table sinp_maille10."
+    )
     geo_store.ensure_tables(engine, geometry=False)  # the other tables do not need PostGIS
 
 
@@ -183,25 +208,40 @@ def test_habref_rows_and_typology_acronyms(engine, loaded):
 
 def test_geometries(engine, loaded):
     with engine.connect() as conn:
-        maille = conn.execute(sa.text(
-            "SELECT ST_SRID(geom_2154), ST_SRID(geom_4326), ST_Area(geom_2154), ST_AsText(geom_2154)"
-            " FROM sinp_maille10 WHERE cd_sig = '10kmL93E085N669'")).one()
-        assert maille == (2154, 4326, 1e8, "POLYGON((850000 6690000,860000 6690000,860000 6700000,850000 6700000,"
-                                             "850000 6690000))")
-        outside = conn.execute(sa.text(
-            "SELECT count(*) FROM sinp_maille10 m, sinp_territoire t WHERE NOT ST_Intersects(m.geom_4326, t.geom)"
-            " OR m.geom_4326 IS NULL")).scalar_one()
+        maille = conn.execute(
+            sa.text(
+                "SELECT ST_SRID(geom_2154), ST_SRID(geom_4326), ST_Area(geom_2154), ST_AsText(geom_2154)"
+                " FROM sinp_maille10 WHERE cd_sig = '10kmL93E085N669'"
+            )
+        ).one()
+        assert maille == (
+            2154,
+            4326,
+            1e8,
+            "POLYGON((850000 6690000,860000 6690000,860000 6700000,850000 6700000,850000 6690000))",
+        )
+        outside = conn.execute(
+            sa.text(
+                "SELECT count(*) FROM sinp_maille10 m, sinp_territoire t WHERE NOT ST_Intersects(m.geom_4326, t.geom)"
+                " OR m.geom_4326 IS NULL"
+            )
+        ).scalar_one()
         assert outside == 0
-        territory = conn.execute(sa.text(
-            "SELECT nom, ST_IsValid(geom), ST_SRID(geom), ST_Contains(geom, ST_SetSRID(ST_MakePoint(5.0415, 47.3220),"
-            " 4326)), ST_Contains(geom, ST_SetSRID(ST_MakePoint(4.835, 45.76), 4326)),"
-            " ST_Area(ST_Transform(geom, 2154)) / 1e6 FROM sinp_territoire")).one()
+        territory = conn.execute(
+            sa.text(
+                "SELECT nom, ST_IsValid(geom), ST_SRID(geom), ST_Contains(geom, ST_SetSRID(ST_MakePoint(5.0415, 47.3220),"
+                " 4326)), ST_Contains(geom, ST_SetSRID(ST_MakePoint(4.835, 45.76), 4326)),"
+                " ST_Area(ST_Transform(geom, 2154)) / 1e6 FROM sinp_territoire"
+            )
+        ).one()
         assert territory[:5] == ("Bourgogne-Franche-Comté", True, 4326, True, False)
         assert 46_000 < territory[5] < 50_000
-        dijon = conn.execute(sa.text(
-            "SELECT m.cd_sig FROM sinp_maille10 m"
-            " WHERE ST_Contains(m.geom_2154, ST_Transform(ST_SetSRID(ST_MakePoint(5.0415, 47.3220), 4326), 2154))"
-        )).scalar_one()
+        dijon = conn.execute(
+            sa.text(
+                "SELECT m.cd_sig FROM sinp_maille10 m"
+                " WHERE ST_Contains(m.geom_2154, ST_Transform(ST_SetSRID(ST_MakePoint(5.0415, 47.3220), 4326), 2154))"
+            )
+        ).scalar_one()
         assert dijon == geo.cell_for_wgs84(5.0415, 47.3220).cd_sig
 
 
@@ -222,8 +262,9 @@ def test_a_forced_reload_gives_the_same_content(engine, loaded, name):
     assert result.loaded is True
     new_oid, new_rows, new_version = _state(engine, spec)
     assert new_oid != oid and new_rows == rows
-    assert {k: v for k, v in new_version.items() if k != "loaded_at"} == \
-        {k: v for k, v in version.items() if k != "loaded_at"}
+    assert {k: v for k, v in new_version.items() if k != "loaded_at"} == {
+        k: v for k, v in version.items() if k != "loaded_at"
+    }
 
 
 def test_a_new_version_label_alone_is_recorded_without_reloading(engine, loaded):
@@ -250,8 +291,9 @@ def test_a_changed_habref_file_replaces_the_referential(engine, loaded, tmp_path
         assert result.loaded is True and result.row_count == 47 and result.version == "HABREF 7.0"
         assert progress[-1] == 47
         with engine.connect() as conn:
-            names = dict(conn.execute(sa.text("SELECT cd_hab, lb_hab_fr FROM sinp_habref"
-                                              " WHERE cd_hab IN (14413, 99001)")).all())
+            names = dict(
+                conn.execute(sa.text("SELECT cd_hab, lb_hab_fr FROM sinp_habref WHERE cd_hab IN (14413, 99001)")).all()
+            )
         assert names == {14413: "Hêtraies à Aspérule", 99001: "Hêtraies sur calcaire"}
         assert _state(engine, HABREF_SPEC)[0] != old_oid
     finally:
@@ -260,9 +302,13 @@ def test_a_changed_habref_file_replaces_the_referential(engine, loaded, tmp_path
 
 def _cog_file(tmp_path):
     columns = ("TYPECOM", "COM", "REG", "DEP", "CTCD", "ARR", "TNCC", "NCC", "NCCENR", "LIBELLE", "CAN", "COMPARENT")
-    rows = [("COM", "21231", "27", "21", "Dijon"), ("COMD", "21183", "", "21", "Déléguée"),
-            ("COM", "69123", "84", "69", "Lyon"), ("COM", "90010", "27", "90", "Belfort"),
-            ("COM", "2A004", "94", "2A", "Ajaccio")]
+    rows = [
+        ("COM", "21231", "27", "21", "Dijon"),
+        ("COMD", "21183", "", "21", "Déléguée"),
+        ("COM", "69123", "84", "69", "Lyon"),
+        ("COM", "90010", "27", "90", "Belfort"),
+        ("COM", "2A004", "94", "2A", "Ajaccio"),
+    ]
     lines = [",".join(columns)] + [f"{t},{c},{r},{d},,,0,{n.upper()},{n},{n},," for t, c, r, d, n in rows]
     path = tmp_path / "v_commune_2024.csv"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -280,8 +326,12 @@ def test_cog_communes_are_filtered_and_another_region_reloads(engine, loaded, tm
         assert everything.loaded is True and everything.row_count == 4
         with engine.connect() as conn:
             rows = conn.execute(sa.text("SELECT code, nom, departement, region FROM sinp_commune ORDER BY code")).all()
-        assert rows == [("21231", "Dijon", "21", "27"), ("2A004", "Ajaccio", "2A", "94"), ("69123", "Lyon", "69", "84"),
-                        ("90010", "Belfort", "90", "27")]
+        assert rows == [
+            ("21231", "Dijon", "21", "27"),
+            ("2A004", "Ajaccio", "2A", "94"),
+            ("69123", "Lyon", "69", "84"),
+            ("90010", "Belfort", "90", "27"),
+        ]
     finally:
         _reload_shipped(engine, "communes")
 
@@ -293,8 +343,9 @@ def test_mailles_without_wkt_have_no_geometry(engine, loaded, tmp_path):
         result = geo_store.load_mailles(engine, path)
         assert result.loaded and result.source_format == "grille INPN 10 km L93 (séparateur « ; », UTF-8)"
         with engine.connect() as conn:
-            rows = conn.execute(sa.text("SELECT cd_sig, geom_2154 IS NULL, geom_4326 IS NULL FROM sinp_maille10"
-                                        " ORDER BY 1")).all()
+            rows = conn.execute(
+                sa.text("SELECT cd_sig, geom_2154 IS NULL, geom_4326 IS NULL FROM sinp_maille10 ORDER BY 1")
+            ).all()
         assert rows == [("10kmL93E074N695", True, True), ("10kmL93E085N669", True, True)]
     finally:
         _reload_shipped(engine, "mailles")
@@ -302,16 +353,31 @@ def test_mailles_without_wkt_have_no_geometry(engine, loaded, tmp_path):
 
 # -- failures leave the previous content --------------------------------------------------------------
 BAD_FILES = {
-    "habref": ("HABREF_50.csv", lambda text: text + "abc;V;22;1;x;;;;;;;;;\n",
-               "ligne 48, colonne CD_HAB : CD_HAB « abc » n'est pas un nombre entier."),
-    "communes": ("communes.csv", lambda text: text + "2123;Court;21\n",
-                 "ligne 48, colonne CODE : « 2123 » n'est pas un code commune INSEE valide."),
-    "departements": ("departements.csv", lambda text: text + "21;Côte-d'Or;27;21231\n",
-                     "ligne 10, colonne CODE : code 21 en double (déjà présent ligne 2)."),
-    "mailles": ("mailles.csv", lambda text: text + "10kmL93E001N001;E001N001;"
-                + geo.GridCell(1, 2).wkt + "\n", "colonne WKT : la géométrie (emprise 10000, 20000, 20000, 30000)"),
-    "territoire": ("territoire.geojson", lambda text: text.replace("[2.97, 48.08]", "[7.5, 46.0]", 1),
-                   "contour invalide (Self-intersection"),
+    "habref": (
+        "HABREF_50.csv",
+        lambda text: text + "abc;V;22;1;x;;;;;;;;;\n",
+        "ligne 48, colonne CD_HAB : CD_HAB « abc » n'est pas un nombre entier.",
+    ),
+    "communes": (
+        "communes.csv",
+        lambda text: text + "2123;Court;21\n",
+        "ligne 48, colonne CODE : « 2123 » n'est pas un code commune INSEE valide.",
+    ),
+    "departements": (
+        "departements.csv",
+        lambda text: text + "21;Côte-d'Or;27;21231\n",
+        "ligne 10, colonne CODE : code 21 en double (déjà présent ligne 2).",
+    ),
+    "mailles": (
+        "mailles.csv",
+        lambda text: text + "10kmL93E001N001;E001N001;" + geo.GridCell(1, 2).wkt + "\n",
+        "colonne WKT : la géométrie (emprise 10000, 20000, 20000, 30000)",
+    ),
+    "territoire": (
+        "territoire.geojson",
+        lambda text: text.replace("[2.97, 48.08]", "[7.5, 46.0]", 1),
+        "contour invalide (Self-intersection",
+    ),
 }
 
 
@@ -371,8 +437,12 @@ def test_reads_are_not_blocked_during_a_load(engine, loaded, tmp_path):
             with engine.connect() as conn:
                 conn.execute(sa.text("SET statement_timeout = '5s'"))
                 started = time.monotonic()
-                answered.append((conn.execute(sa.text("SELECT count(*) FROM sinp_commune")).scalar_one(),
-                                 time.monotonic() - started))
+                answered.append(
+                    (
+                        conn.execute(sa.text("SELECT count(*) FROM sinp_commune")).scalar_one(),
+                        time.monotonic() - started,
+                    )
+                )
             raise Interrupted("fin du test")
 
     with pytest.raises(Interrupted):
@@ -386,8 +456,9 @@ def test_concurrent_loads_of_a_referential_are_serialised(engine, loaded):
     with engine.connect() as holder:
         with holder.begin():
             holder.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": geo_store._lock_key("departements")})
-            worker = threading.Thread(target=lambda: results.append(
-                geo_store.load_departements(engine, FILES["departements"])))
+            worker = threading.Thread(
+                target=lambda: results.append(geo_store.load_departements(engine, FILES["departements"]))
+            )
             worker.start()
             worker.join(1.0)
             assert worker.is_alive() and results == []  # waiting for the lock
@@ -413,9 +484,14 @@ def test_qc_referentials_match_the_shipped_files(engine, loaded):
     for key in ("communes", "departements", "mailles", "habitat_codes"):
         assert from_db[key] == from_files[key], key
     assert shapely.from_wkt(from_db["territory_wkt"]).equals(shapely.from_wkt(from_files["territory_wkt"]))
-    assert from_db["versions"] == {"taxref": "extrait-BFC-v18", "habref": "HABREF 5.0",
-                                   "communes": "communes_bfc_extrait", "departements": "departements_bfc",
-                                   "mailles": "mailles10km_bfc", "territoire": "bourgogne-franche-comte"}
+    assert from_db["versions"] == {
+        "taxref": "extrait-BFC-v18",
+        "habref": "HABREF 5.0",
+        "communes": "communes_bfc_extrait",
+        "departements": "departements_bfc",
+        "mailles": "mailles10km_bfc",
+        "territoire": "bourgogne-franche-comte",
+    }
     assert 60612 in from_db["cd_nom"] and "21231" in from_db["communes"] and "10kmL93E085N669" in from_db["mailles"]
 
 
@@ -427,8 +503,13 @@ def test_qc_referentials_of_an_empty_database(scratch):
     finally:
         empty.dispose()
     assert refs["cd_nom"].dtype == np.int64 and refs["cd_nom"].size == 0 and refs["cd_hab"].size == 0
-    assert (refs["communes"], refs["departements"], refs["mailles"], refs["territory_wkt"], refs["habitat_codes"]) == \
-        ([], [], [], None, {})
+    assert (refs["communes"], refs["departements"], refs["mailles"], refs["territory_wkt"], refs["habitat_codes"]) == (
+        [],
+        [],
+        [],
+        None,
+        {},
+    )
     assert refs["versions"] == dict.fromkeys(geo_store.REFERENTIAL_NAMES)
 
 
@@ -445,13 +526,17 @@ def test_cli_commands(engine, loaded, monkeypatch, tmp_path):
     before = _state(engine, COMMUNE_SPEC)
     refused = runner.invoke(cli_referentials.geo_load, ["communes", str(bad)])
     assert refused.exit_code == 1
-    assert ("Fichier refusé : Fichier communes.csv, ligne 2, colonne CODE : « 2123 » n'est pas un code commune"
-            " INSEE valide.") in refused.output
+    assert (
+        "Fichier refusé : Fichier communes.csv, ligne 2, colonne CODE : « 2123 » n'est pas un code commune"
+        " INSEE valide."
+    ) in refused.output
     _assert_unchanged(engine, COMMUNE_SPEC, before)
 
     try:
-        forced = runner.invoke(cli_referentials.geo_load, ["departements", str(FILES["departements"]), "--force",
-                                                           "--version-label", "départements BFC"])
+        forced = runner.invoke(
+            cli_referentials.geo_load,
+            ["departements", str(FILES["departements"]), "--force", "--version-label", "départements BFC"],
+        )
         assert forced.exit_code == 0, forced.output
         assert "8 départements chargés (départements BFC) en" in forced.output
         cog = runner.invoke(cli_referentials.geo_load, ["communes", str(_cog_file(tmp_path)), "--region", "toutes"])

@@ -1,11 +1,10 @@
 """Datasets written through CKAN's actions reach Solr: text and map search."""
+
 from __future__ import annotations
 
 import json
 
 import pytest
-
-from ckan import logic
 from ckan.tests import factories, helpers
 
 DIJON = {"type": "Polygon", "coordinates": [[[4.9, 47.2], [5.2, 47.2], [5.2, 47.4], [4.9, 47.4], [4.9, 47.2]]]}
@@ -49,8 +48,12 @@ class TestSearch:
         admin = factories.SysadminWithToken()
         response = app.post(
             "/api/3/action/package_create",
-            json={"name": "mauvaise-emprise", "title": "Mauvaise emprise", "owner_org": org["id"],
-                  "spatial": '{"type": "Point", "coordinates": [700000, 6600000]}'},
+            json={
+                "name": "mauvaise-emprise",
+                "title": "Mauvaise emprise",
+                "owner_org": org["id"],
+                "spatial": '{"type": "Point", "coordinates": [700000, 6600000]}',
+            },
             headers={"Authorization": admin["token"]},
         )
         assert response.status_code == 409

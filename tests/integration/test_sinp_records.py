@@ -1,11 +1,11 @@
 """CA and JDD through CKAN's API as producers and the public use it: rules, links, rights, search."""
+
 from __future__ import annotations
 
 import copy
 import uuid
 
 import pytest
-
 from ckan.tests import factories
 
 CA = {
@@ -19,9 +19,15 @@ CA = {
     "territoires": ["METROP"],
     "date_lancement": "2021-03-01",
     "date_cloture": "2025-12-31",
-    "acteurs": [{"organisme": "CEN Bourgogne-Franche-Comté", "nom_prenom": "MARTIN Claire",
-                 "mail": "c.martin@cen.invalid", "role": "1"},
-                {"organisme": "Parc naturel régional du Morvan", "role": "3"}],
+    "acteurs": [
+        {
+            "organisme": "CEN Bourgogne-Franche-Comté",
+            "nom_prenom": "MARTIN Claire",
+            "mail": "c.martin@cen.invalid",
+            "role": "1",
+        },
+        {"organisme": "Parc naturel régional du Morvan", "role": "3"},
+    ],
 }
 JDD = {
     "type": "jdd",
@@ -33,7 +39,10 @@ JDD = {
     "domaine_terrestre": "true",
     "domaine_marin": "false",
     "territoires": ["METROP"],
-    "borne_ouest": "3.85", "borne_est": "4.35", "borne_sud": "46.95", "borne_nord": "47.45",
+    "borne_ouest": "3.85",
+    "borne_est": "4.35",
+    "borne_sud": "46.95",
+    "borne_nord": "47.45",
     "contacts_jdd": [{"organisme": "CEN Bourgogne-Franche-Comté", "role": "1"}],
 }
 
@@ -64,16 +73,16 @@ class Api:
 def producer(app, clean_db, clean_index):
     """A producer (editor of its structure) with its organisation."""
     user = factories.UserWithToken()
-    org = factories.Organization(users=[{"name": user["name"], "capacity": "editor"}],
-                                 title="CEN Bourgogne-Franche-Comté")
+    org = factories.Organization(
+        users=[{"name": user["name"], "capacity": "editor"}], title="CEN Bourgogne-Franche-Comté"
+    )
     return Api(app, user["token"]), org
 
 
 @pytest.fixture
 def other_producer(app, producer):
     user = factories.UserWithToken()
-    org = factories.Organization(users=[{"name": user["name"], "capacity": "editor"}],
-                                 title="Observatoire de la faune")
+    org = factories.Organization(users=[{"name": user["name"], "capacity": "editor"}], title="Observatoire de la faune")
     return Api(app, user["token"]), org
 
 
@@ -97,12 +106,18 @@ def _ca(api, org, **changes):
 
 
 def _jdd(api, org, ca, **changes):
-    data = {**copy.deepcopy(JDD), "name": f"jdd-{uuid.uuid4().hex[:8]}", "owner_org": org["id"],
-            "cadre": ca["sinp_uuid"], **changes}
+    data = {
+        **copy.deepcopy(JDD),
+        "name": f"jdd-{uuid.uuid4().hex[:8]}",
+        "owner_org": org["id"],
+        "cadre": ca["sinp_uuid"],
+        **changes,
+    }
     return api.ok("package_create", **data)
 
 
 # --- identifiers, defaults, publication ---------------------------------------------------
+
 
 def test_a_new_record_gets_an_upper_case_uuid_and_stays_private(producer, public):
     api, org = producer
@@ -129,8 +144,9 @@ def test_a_received_uuid_is_kept_and_survives_an_update(producer):
 def test_uuid_must_be_unique(producer):
     api, org = producer
     ca = _ca(api, org)
-    status, body = api.post("package_create", **{**CA, "name": "doublon", "owner_org": org["id"],
-                                                 "sinp_uuid": ca["sinp_uuid"].lower()})
+    status, body = api.post(
+        "package_create", **{**CA, "name": "doublon", "owner_org": org["id"], "sinp_uuid": ca["sinp_uuid"].lower()}
+    )
     assert status == 409
     assert "déjà celui d'un autre enregistrement" in body["error"]["sinp_uuid"][0]
 
@@ -145,17 +161,24 @@ def test_publishing_is_setting_private_false(producer, public):
 
 # --- validation: 409, per-field French messages, nothing stored ------------------------------
 
-@pytest.mark.parametrize("changes, field, message", [
-    ({"acteurs": [{"organisme": "A", "role": "2"}]}, "acteurs", "exactement un contact principal"),
-    ({"acteurs": [{"organisme": "A", "role": "1"}, {"organisme": "B", "role": "1"}]}, "acteurs",
-     "exactement un contact principal"),
-    ({"niveau_territorial": "12"}, "niveau_territorial", "n'existe pas dans la nomenclature"),
-    ({"objectifs": ["8", "42"]}, "objectifs", "n'existe pas dans la nomenclature"),
-    ({"date_cloture": "2020-01-01"}, "date_cloture", "antérieure à la date de lancement"),
-    ({"sinp_uuid": "pas-un-uuid"}, "sinp_uuid", "n'est pas un UUID valide"),
-    ({"territoires": []}, "territoires", "Champ obligatoire"),
-    ({"title": "x" * 256}, "title", "255 au plus"),
-])
+
+@pytest.mark.parametrize(
+    "changes, field, message",
+    [
+        ({"acteurs": [{"organisme": "A", "role": "2"}]}, "acteurs", "exactement un contact principal"),
+        (
+            {"acteurs": [{"organisme": "A", "role": "1"}, {"organisme": "B", "role": "1"}]},
+            "acteurs",
+            "exactement un contact principal",
+        ),
+        ({"niveau_territorial": "12"}, "niveau_territorial", "n'existe pas dans la nomenclature"),
+        ({"objectifs": ["8", "42"]}, "objectifs", "n'existe pas dans la nomenclature"),
+        ({"date_cloture": "2020-01-01"}, "date_cloture", "antérieure à la date de lancement"),
+        ({"sinp_uuid": "pas-un-uuid"}, "sinp_uuid", "n'est pas un UUID valide"),
+        ({"territoires": []}, "territoires", "Champ obligatoire"),
+        ({"title": "x" * 256}, "title", "255 au plus"),
+    ],
+)
 def test_invalid_ca_is_refused_in_french_and_not_stored(producer, changes, field, message):
     api, org = producer
     status, body = api.post("package_create", **{**CA, "name": "refuse", "owner_org": org["id"], **changes})
@@ -164,15 +187,18 @@ def test_invalid_ca_is_refused_in_french_and_not_stored(producer, changes, field
     assert api.post("package_show", id="refuse")[0] == 404
 
 
-@pytest.mark.parametrize("changes, field, message", [
-    ({"contacts_jdd": [{"organisme": "A", "role": "6"}]}, "contacts_jdd", "au moins un point de contact"),
-    ({"libelle_court": "x" * 31}, "libelle_court", "30 au plus"),
-    ({"title": "x" * 151}, "title", "150 au plus"),
-    ({"borne_sud": "48", "borne_nord": "47"}, "borne_sud", "au nord de la borne nord"),
-    ({"borne_est": "200"}, "borne_est", "hors du système WGS 84"),
-    ({"type_donnees": "9"}, "type_donnees", "n'existe pas dans la nomenclature"),
-    ({"cadre": "11111111-2222-4333-8444-555555555555"}, "cadre", "Aucun cadre d'acquisition"),
-])
+@pytest.mark.parametrize(
+    "changes, field, message",
+    [
+        ({"contacts_jdd": [{"organisme": "A", "role": "6"}]}, "contacts_jdd", "au moins un point de contact"),
+        ({"libelle_court": "x" * 31}, "libelle_court", "30 au plus"),
+        ({"title": "x" * 151}, "title", "150 au plus"),
+        ({"borne_sud": "48", "borne_nord": "47"}, "borne_sud", "au nord de la borne nord"),
+        ({"borne_est": "200"}, "borne_est", "hors du système WGS 84"),
+        ({"type_donnees": "9"}, "type_donnees", "n'existe pas dans la nomenclature"),
+        ({"cadre": "11111111-2222-4333-8444-555555555555"}, "cadre", "Aucun cadre d'acquisition"),
+    ],
+)
 def test_invalid_jdd_is_refused_in_french_and_not_stored(producer, changes, field, message):
     api, org = producer
     ca = _ca(api, org)
@@ -187,8 +213,9 @@ def test_a_jdd_cannot_reference_a_ca_its_producer_may_not_see(producer, other_pr
     api, org = producer
     other_api, other_org = other_producer
     hidden_ca = _ca(other_api, other_org)  # private, of another structure
-    status, body = api.post("package_create", **{**JDD, "name": "jdd-x", "owner_org": org["id"],
-                                                 "cadre": hidden_ca["sinp_uuid"]})
+    status, body = api.post(
+        "package_create", **{**JDD, "name": "jdd-x", "owner_org": org["id"], "cadre": hidden_ca["sinp_uuid"]}
+    )
     assert status == 409
     assert "Aucun cadre d'acquisition" in body["error"]["cadre"][0]
 
@@ -196,8 +223,9 @@ def test_a_jdd_cannot_reference_a_ca_its_producer_may_not_see(producer, other_pr
 def test_a_meta_cadre_parent_must_be_a_meta_cadre(producer):
     api, org = producer
     plain = _ca(api, org)
-    status, body = api.post("package_create", **{**CA, "name": "enfant", "owner_org": org["id"],
-                                                 "meta_cadre_parent": plain["sinp_uuid"]})
+    status, body = api.post(
+        "package_create", **{**CA, "name": "enfant", "owner_org": org["id"], "meta_cadre_parent": plain["sinp_uuid"]}
+    )
     assert status == 409
     assert "n'est pas un méta-cadre" in body["error"]["meta_cadre_parent"][0]
     meta = _ca(api, org, est_meta_cadre="true")
@@ -206,6 +234,7 @@ def test_a_meta_cadre_parent_must_be_a_meta_cadre(producer):
 
 
 # --- the CA <-> JDD link ------------------------------------------------------------------------
+
 
 def test_ca_and_jdd_pages_link_both_ways(app, producer):
     api, org = producer
@@ -244,6 +273,7 @@ def test_deleting_a_ca_that_has_jdd_is_refused(producer):
 
 # --- producers' rights -------------------------------------------------------------------------------
 
+
 def test_producers_edit_only_their_structure_records(producer, other_producer):
     api, org = producer
     other_api, _ = other_producer
@@ -261,12 +291,20 @@ def test_producers_edit_only_their_structure_records(producer, other_producer):
 
 # --- public search -----------------------------------------------------------------------------------
 
+
 def test_search_facets_and_actor_names(producer, public):
     api, org = producer
     ca = _ca(api, org, private=False)
     _jdd(api, org, ca, private=False)
-    facets = ["vocab_sinp_type", "vocab_sinp_territoire", "vocab_sinp_volet", "vocab_sinp_type_donnees",
-              "vocab_sinp_objectif_jdd", "vocab_sinp_annee", "organization"]
+    facets = [
+        "vocab_sinp_type",
+        "vocab_sinp_territoire",
+        "vocab_sinp_volet",
+        "vocab_sinp_type_donnees",
+        "vocab_sinp_objectif_jdd",
+        "vocab_sinp_annee",
+        "organization",
+    ]
     status, body = public.get("package_search", **{"facet.field": str(facets).replace("'", '"')})
     result = body["result"]
     assert result["count"] == 2

@@ -1,4 +1,5 @@
 """The services that `make up` started answer as a user or a harvester sees them."""
+
 from __future__ import annotations
 
 import pytest
@@ -6,7 +7,18 @@ from lxml import etree
 
 pytestmark = pytest.mark.stack
 
-PLUGINS = {"sinp", "sinp_spatial_harvest", "sinp_mtd", "sinp_csw", "scheming_datasets", "spatial_metadata", "spatial_query", "harvest", "dcat", "activity"}
+PLUGINS = {
+    "sinp",
+    "sinp_spatial_harvest",
+    "sinp_mtd",
+    "sinp_csw",
+    "scheming_datasets",
+    "spatial_metadata",
+    "spatial_query",
+    "harvest",
+    "dcat",
+    "activity",
+}
 NS = {
     "csw": "http://www.opengis.net/cat/csw/2.0.2",
     "ows": "http://www.opengis.net/ows",
@@ -28,23 +40,31 @@ def test_ckan_home_page_is_in_french(stack, http):
 
 
 def test_demo_datasets_are_searchable(stack, http):
-    result = http.get(f"{stack['CKAN_URL']}/api/3/action/package_search",
-                      params={"q": "chiroptères"}, timeout=10).json()["result"]
+    result = http.get(
+        f"{stack['CKAN_URL']}/api/3/action/package_search", params={"q": "chiroptères"}, timeout=10
+    ).json()["result"]
     assert "demo-inventaire-chiropteres-morvan" in [d["name"] for d in result["results"]]
 
 
 def test_demo_datasets_are_found_by_map_search(stack, http):
     # the Morvan box, west of Dijon: finds the Morvan dataset, not the Doubs one
-    result = http.get(f"{stack['CKAN_URL']}/api/3/action/package_search",
-                      params={"ext_bbox": "3.9,47.0,4.2,47.3", "rows": 100}, timeout=10).json()["result"]
+    result = http.get(
+        f"{stack['CKAN_URL']}/api/3/action/package_search",
+        params={"ext_bbox": "3.9,47.0,4.2,47.3", "rows": 100},
+        timeout=10,
+    ).json()["result"]
     names = {d["name"] for d in result["results"]}
     assert "demo-inventaire-chiropteres-morvan" in names
     assert "demo-odonates-doubs" not in names
 
 
 def test_admin_token_is_a_sysadmin_token(stack, http):
-    me = http.get(f"{stack['CKAN_URL']}/api/3/action/user_show", params={"id": stack["SINP_ADMIN_USER"]},
-                  headers={"Authorization": stack["SINP_ADMIN_TOKEN"]}, timeout=10).json()["result"]
+    me = http.get(
+        f"{stack['CKAN_URL']}/api/3/action/user_show",
+        params={"id": stack["SINP_ADMIN_USER"]},
+        headers={"Authorization": stack["SINP_ADMIN_TOKEN"]},
+        timeout=10,
+    ).json()["result"]
     assert me["sysadmin"] is True
 
 
@@ -110,6 +130,7 @@ def test_background_services_stay_up_when_idle(repo_root, service):
     os.kill(pid, 0)  # raises if the process is gone
     log = (repo_root / "var" / "log" / f"{service}.log").read_text(errors="replace")
     since_start = log.rsplit("=== ", 1)[-1]
-    fatal = ("WORKER TIMEOUT", "Worker failed to boot", "Shutting down: Master") if service == "pycsw" \
-        else ("Traceback",)
+    fatal = (
+        ("WORKER TIMEOUT", "Worker failed to boot", "Shutting down: Master") if service == "pycsw" else ("Traceback",)
+    )
     assert not any(marker in since_start for marker in fatal), since_start[-2000:]

@@ -1,9 +1,9 @@
 """sinp_taxon_search over the TAXREF extract that `make up` loads into the test database."""
+
 from __future__ import annotations
 
-import pytest
-
 import ckan.model as model
+import pytest
 
 from ckanext.sinp.referentials import store
 from tests.conftest import ROOT
@@ -22,13 +22,16 @@ def _search(app, **params):
     return response.status_code, response.json
 
 
-@pytest.mark.parametrize("q, expected", [
-    ("grand rhino", "Rhinolophus ferrumequinum"),
-    ("Grand Rhinolophe", "Rhinolophus ferrumequinum"),
-    ("sonneur à ventre jaune", "Bombina variegata"),
-    ("cigogne noire", "Ciconia nigra"),
-    ("60295", "Rhinolophus ferrumequinum"),
-])
+@pytest.mark.parametrize(
+    "q, expected",
+    [
+        ("grand rhino", "Rhinolophus ferrumequinum"),
+        ("Grand Rhinolophe", "Rhinolophus ferrumequinum"),
+        ("sonneur à ventre jaune", "Bombina variegata"),
+        ("cigogne noire", "Ciconia nigra"),
+        ("60295", "Rhinolophus ferrumequinum"),
+    ],
+)
 def test_the_public_finds_taxa_by_french_or_scientific_name_or_code(app, q, expected):
     status, body = _search(app, q=q, limit=5)
     assert status == 200, body
@@ -43,9 +46,10 @@ def test_accents_and_case_do_not_matter(app):
     assert with_accents["result"][0]["nom_complet"].startswith("Lanius collurio")
 
 
-@pytest.mark.parametrize("params, field", [({"q": "myotis", "limit": 0}, "limit"),
-                                           ({"q": "myotis", "limit": "beaucoup"}, "limit"),
-                                           ({"q": "x" * 201}, "q")])
+@pytest.mark.parametrize(
+    "params, field",
+    [({"q": "myotis", "limit": 0}, "limit"), ({"q": "myotis", "limit": "beaucoup"}, "limit"), ({"q": "x" * 201}, "q")],
+)
 def test_bad_parameters_get_a_french_error(app, params, field):
     status, body = _search(app, **params)
     assert status == 409

@@ -4,18 +4,17 @@ Runs on CKAN's test database engine (``ckan.model.meta.engine``, database
 ``ckan_test``). The tables are dropped at the end of the module (re-created
 empty if they existed before).
 """
+
 from __future__ import annotations
 
 import time
 
+import ckan.model as model
 import pytest
 import sqlalchemy as sa
 
-import ckan.model as model
-
 from ckanext.sinp.referentials import store
 from ckanext.sinp.referentials.taxref import V17_COLUMNS, V18_COLUMNS, TaxrefFormatError, iter_taxref
-
 from tests.conftest import ROOT
 
 EXTRACT = ROOT / "schemas" / "referentiels" / "taxref" / "TAXREFv18_extrait_BFC.txt"
@@ -54,8 +53,9 @@ def taxref_db(engine):
     if had_taxref and saved_version and saved_version["sha256"] == store.file_sha256(EXTRACT):
         store.load_taxref(engine, EXTRACT, saved_version["version"], force=True)
         with engine.begin() as conn:
-            conn.execute(store.VERSION_TABLE.update().where(store.VERSION_TABLE.c.name == "taxref")
-                         .values(**saved_version))
+            conn.execute(
+                store.VERSION_TABLE.update().where(store.VERSION_TABLE.c.name == "taxref").values(**saved_version)
+            )
         return
     with engine.begin() as conn:
         for table in TABLES:
@@ -93,9 +93,18 @@ def _write_variant(path, change_line=None, extra_lines=()):
 
 def _synthetic_line(cd_nom):
     row = dict.fromkeys(V18_COLUMNS, "")
-    row.update(REGNE="Animalia", CD_NOM=str(cd_nom), CD_REF=str(cd_nom), CD_SUP="195005", CD_TAXSUP="195005",
-               RANG="ES", LB_NOM=f"Myotis synthetica{cd_nom}", LB_AUTEUR="Test, 2026",
-               NOM_COMPLET=f"Myotis synthetica{cd_nom} Test, 2026", NOM_VERN=f"Murin de test {cd_nom}")
+    row.update(
+        REGNE="Animalia",
+        CD_NOM=str(cd_nom),
+        CD_REF=str(cd_nom),
+        CD_SUP="195005",
+        CD_TAXSUP="195005",
+        RANG="ES",
+        LB_NOM=f"Myotis synthetica{cd_nom}",
+        LB_AUTEUR="Test, 2026",
+        NOM_COMPLET=f"Myotis synthetica{cd_nom} Test, 2026",
+        NOM_VERN=f"Murin de test {cd_nom}",
+    )
     return "\t".join(row[c] for c in V18_COLUMNS)
 
 
@@ -111,7 +120,11 @@ def test_extract_loads(engine, taxref_db):
     assert version["sha256"] == store.file_sha256(EXTRACT) and version["source_file"] == EXTRACT.name
     inspector = sa.inspect(engine)
     assert {i["name"] for i in inspector.get_indexes("sinp_taxref")} >= {
-        "ix_sinp_taxref_cd_ref", "ix_sinp_taxref_cd_sup", "ix_sinp_taxref_nom_norm", "ix_sinp_taxref_search_tsv"}
+        "ix_sinp_taxref_cd_ref",
+        "ix_sinp_taxref_cd_sup",
+        "ix_sinp_taxref_nom_norm",
+        "ix_sinp_taxref_search_tsv",
+    }
     assert inspector.get_pk_constraint("sinp_taxref")["name"] == "sinp_taxref_pkey"
     assert not inspector.has_table("sinp_taxref_staging")
 
@@ -137,7 +150,8 @@ def test_a_changed_file_replaces_the_referential(engine, taxref_db, tmp_path):
     variant = _write_variant(
         tmp_path / "TAXREFv18.txt",
         change_line=lambda line: line.replace('"Lynx boréal, Lynx d\'Eurasie"', '"Lynx d\'Europe"'),
-        extra_lines=[_synthetic_line(-1)])
+        extra_lines=[_synthetic_line(-1)],
+    )
     old_oid = _state(engine)[0]
     progress = []
     try:
@@ -201,8 +215,7 @@ def test_a_duplicate_cd_nom_keeps_the_old_referential(engine, taxref_db, tmp_pat
 def test_an_interruption_during_the_copy_keeps_the_old_referential(engine, taxref_db, tmp_path):
     """25 000 rows; the progress callback stops the load after 10 000 rows were sent by COPY."""
     before = _state(engine)
-    variant = _write_variant(tmp_path / "TAXREFv18.txt",
-                             extra_lines=[_synthetic_line(-n) for n in range(1, 25001)])
+    variant = _write_variant(tmp_path / "TAXREFv18.txt", extra_lines=[_synthetic_line(-n) for n in range(1, 25001)])
     seen = []
 
     def progress(rows):
@@ -229,18 +242,19 @@ def test_searches_keep_working_during_a_load(engine, taxref_db, tmp_path):
     """The live table is only locked by the final swap: a search during the COPY answers at once."""
     import threading
 
-    variant = _write_variant(tmp_path / "TAXREFv18.txt",
-                             extra_lines=[_synthetic_line(-n) for n in range(1, 25001)])
+    variant = _write_variant(tmp_path / "TAXREFv18.txt", extra_lines=[_synthetic_line(-n) for n in range(1, 25001)])
     answered = []
     stop = threading.Event()
 
     def progress(rows):
         if rows == 10000 and not answered:
+
             def search():
                 with engine.connect() as conn:
                     started = time.monotonic()
                     answered.append((store.search_taxa(conn, "lynx")[0]["cd_nom"], time.monotonic() - started))
                 stop.set()
+
             threading.Thread(target=search).start()
             stop.wait(10)
             raise Interrupted("fin du test")
@@ -276,8 +290,16 @@ def test_search_by_genus_prefix(conn):
     assert results[0]["cd_nom"] == 195005 and results[0]["rang"] == "GN"
     species = results[1:]
     assert len(species) == 9 and all(r["lb_nom"].startswith("Myotis ") for r in species)
-    assert set(results[0]) >= {"cd_nom", "cd_ref", "nom_complet", "nom_valide", "nom_vern", "rang",
-                               "group2_inpn", "is_valid"}
+    assert set(results[0]) >= {
+        "cd_nom",
+        "cd_ref",
+        "nom_complet",
+        "nom_valide",
+        "nom_vern",
+        "rang",
+        "group2_inpn",
+        "is_valid",
+    }
 
 
 def test_search_prefix_of_any_word(conn):

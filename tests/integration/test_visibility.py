@@ -14,6 +14,7 @@ organisation's member list and the outputs of its JDD (issue 13, findings 4, 8 a
   (``sinp_iso_show``, CSW), DCAT, the year facet and its page, until the CA is published; a CA
   made private again disappears from them (CSW row and index of the JDD redone).
 """
+
 from __future__ import annotations
 
 import copy
@@ -24,9 +25,8 @@ from types import SimpleNamespace
 
 import pytest
 import requests
-from werkzeug.exceptions import HTTPException
-
 from ckan.tests import factories
+from werkzeug.exceptions import HTTPException
 
 from tests.integration.conftest import _wait_for_background_jobs
 from tests.integration.test_sinp_records import CA, JDD, Api
@@ -52,33 +52,57 @@ def people(app, clean_db, clean_index, jobs_worker):
     factories.Organization(users=[{"name": other["name"], "capacity": "editor"}], title="CEN Franche-Comté")
     sysadmin = factories.SysadminWithToken()
     api = Api(app, editor["token"])
-    ca = api.ok("package_create", **{**copy.deepcopy(CA), "name": f"ca-{uuid.uuid4().hex[:8]}",
-                                     "owner_org": org["id"], "private": False})
-    return SimpleNamespace(app=app, org=org, ca=ca, editor_user=editor, other_user=other,
-                           tokens={"anonymous": None, "other": other["token"], "editor": editor["token"],
-                                   "sysadmin": sysadmin["token"]},
-                           api={"anonymous": Api(app), "other": Api(app, other["token"]), "editor": api,
-                                "sysadmin": Api(app, sysadmin["token"])})
+    ca = api.ok(
+        "package_create",
+        **{**copy.deepcopy(CA), "name": f"ca-{uuid.uuid4().hex[:8]}", "owner_org": org["id"], "private": False},
+    )
+    return SimpleNamespace(
+        app=app,
+        org=org,
+        ca=ca,
+        editor_user=editor,
+        other_user=other,
+        tokens={"anonymous": None, "other": other["token"], "editor": editor["token"], "sysadmin": sysadmin["token"]},
+        api={
+            "anonymous": Api(app),
+            "other": Api(app, other["token"]),
+            "editor": api,
+            "sysadmin": Api(app, sysadmin["token"]),
+        },
+    )
 
 
 def _jdd(people, **fields) -> dict:
-    return {**copy.deepcopy(JDD), "name": f"jdd-{uuid.uuid4().hex[:8]}", "title": CLEAN_TITLE, "notes": CLEAN_NOTES,
-            "owner_org": people.org["id"], "cadre": people.ca["sinp_uuid"], **fields}
+    return {
+        **copy.deepcopy(JDD),
+        "name": f"jdd-{uuid.uuid4().hex[:8]}",
+        "title": CLEAN_TITLE,
+        "notes": CLEAN_NOTES,
+        "owner_org": people.org["id"],
+        "cadre": people.ca["sinp_uuid"],
+        **fields,
+    }
 
 
 def _secret_resource_then_clean(people, pkg, who="editor", **publish) -> tuple[dict, dict]:
     """Adds a resource describing the place, cleans it and the record, then publishes (``publish``)."""
     api = people.api[who]
-    res = api.ok("resource_create", package_id=pkg["id"], url="https://example.org/fiche-gite.pdf",
-                 name="Fiche du gîte", description=SECRET_NOTES)
+    res = api.ok(
+        "resource_create",
+        package_id=pkg["id"],
+        url="https://example.org/fiche-gite.pdf",
+        name="Fiche du gîte",
+        description=SECRET_NOTES,
+    )
     api.ok("resource_patch", id=res["id"], description="Fiche descriptive du suivi.")
     api.ok("package_patch", id=pkg["id"], title=CLEAN_TITLE, notes=CLEAN_NOTES, **publish)
     return pkg, res
 
 
 def _private_then_public(people) -> tuple[dict, dict]:
-    jdd = people.api["editor"].ok("package_create", **_jdd(people, title=SECRET_TITLE, notes=SECRET_NOTES,
-                                                           private=True))
+    jdd = people.api["editor"].ok(
+        "package_create", **_jdd(people, title=SECRET_TITLE, notes=SECRET_NOTES, private=True)
+    )
     return _secret_resource_then_clean(people, jdd, private=False)
 
 
@@ -93,9 +117,16 @@ def _public_private_public(people) -> tuple[dict, dict]:
 def _draft_then_active(people) -> tuple[dict, dict]:
     """A generic dataset saved as a draft (CKAN's two-stage form: a sysadmin here, CKAN lets only
     package admins set a state) with the place, then completed and made active."""
-    ds = people.api["sysadmin"].ok("package_create", type="dataset", name=f"ds-{uuid.uuid4().hex[:8]}",
-                                   title=SECRET_TITLE, notes=SECRET_NOTES, owner_org=people.org["id"],
-                                   private=False, state="draft")
+    ds = people.api["sysadmin"].ok(
+        "package_create",
+        type="dataset",
+        name=f"ds-{uuid.uuid4().hex[:8]}",
+        title=SECRET_TITLE,
+        notes=SECRET_NOTES,
+        owner_org=people.org["id"],
+        private=False,
+        state="draft",
+    )
     assert ds["state"] == "draft"
     return _secret_resource_then_clean(people, ds, "sysadmin", state="active")
 
@@ -118,8 +149,7 @@ def _history_doors(people, pkg, res, role, activity_ids) -> dict[str, str]:
     app, api, token = people.app, people.api[role], people.tokens[role]
     out = {
         "package_activity_list": _body(api.get("package_activity_list", id=pkg["id"], limit=100)),
-        "recently_changed_packages_activity_list": _body(api.get("recently_changed_packages_activity_list",
-                                                                 limit=100)),
+        "recently_changed_packages_activity_list": _body(api.get("recently_changed_packages_activity_list", limit=100)),
         "organization_activity_list": _body(api.get("organization_activity_list", id=people.org["id"], limit=100)),
         "user_activity_list": _body(api.get("user_activity_list", id=people.editor_user["id"], limit=100)),
         "page /dataset/activity": _page(app, f"/dataset/activity/{pkg['name']}", token),
@@ -131,23 +161,30 @@ def _history_doors(people, pkg, res, role, activity_ids) -> dict[str, str]:
         out["page /dashboard"] = _page(app, "/dashboard/", token)
     for activity_id in activity_ids:
         out[f"activity_show {activity_id}"] = _body(api.get("activity_show", id=activity_id, include_data=False))
-        out[f"activity_data_show {activity_id}"] = _body(api.get("activity_data_show", id=activity_id,
-                                                                 object_type="package"))
-        out[f"activity_diff {activity_id}"] = _body(api.get("activity_diff", id=activity_id, object_type="package",
-                                                            diff_type="unified"))
+        out[f"activity_data_show {activity_id}"] = _body(
+            api.get("activity_data_show", id=activity_id, object_type="package")
+        )
+        out[f"activity_diff {activity_id}"] = _body(
+            api.get("activity_diff", id=activity_id, object_type="package", diff_type="unified")
+        )
         out[f"page changes {activity_id}"] = _page(app, f"/dataset/changes/{activity_id}", token)
         out[f"page history {activity_id}"] = _page(app, f"/dataset/{pkg['name']}/history/{activity_id}", token)
         out[f"page resource history {activity_id}"] = _page(
-            app, f"/dataset/{pkg['id']}/resources/{res['id']}/history/{activity_id}", token)
+            app, f"/dataset/{pkg['id']}/resources/{res['id']}/history/{activity_id}", token
+        )
     if len(activity_ids) > 1:
         out["page changes_multiple"] = _page(
-            app, f"/dataset/changes_multiple?old_id={activity_ids[-1]}&new_id={activity_ids[0]}", token)
+            app, f"/dataset/changes_multiple?old_id={activity_ids[-1]}&new_id={activity_ids[0]}", token
+        )
     return out
 
 
 @pytest.mark.parametrize("detail", [False, True], ids=["default", "public_activity_stream_detail"])
-@pytest.mark.parametrize("path", [_private_then_public, _public_private_public, _draft_then_active],
-                         ids=["private-then-public", "public-private-public", "draft-then-active"])
+@pytest.mark.parametrize(
+    "path",
+    [_private_then_public, _public_private_public, _draft_then_active],
+    ids=["private-then-public", "public-private-public", "draft-then-active"],
+)
 def test_the_private_versions_of_a_published_record_stay_private(people, path, detail, ckan_config, monkeypatch):
     monkeypatch.setitem(ckan_config, "ckan.auth.public_activity_stream_detail", detail)
     pkg, res = path(people)
@@ -179,6 +216,7 @@ def test_a_withdrawn_record_hides_its_whole_history(people):
 
 # --- keywords and member lists ---------------------------------------------------------------
 
+
 @pytest.fixture
 def tagged(people):
     api = people.api["editor"]
@@ -197,8 +235,9 @@ def _tag_doors(people, role) -> dict[str, str]:
         "tag_autocomplete": _body(api.get("tag_autocomplete", q="secret")),
         "tag_search": _body(api.get("tag_search", q="secret")),
         "tag_show": _body(api.get("tag_show", id=SECRET_TAG)),
-        "/api/util/tag/autocomplete": json.dumps(json.loads(_page(
-            people.app, "/api/util/tag/autocomplete?incomplete=secret", token)), ensure_ascii=False),
+        "/api/util/tag/autocomplete": json.dumps(
+            json.loads(_page(people.app, "/api/util/tag/autocomplete?incomplete=secret", token)), ensure_ascii=False
+        ),
         "package_search tags facet": json.dumps(found["search_facets"].get("tags"), ensure_ascii=False),
     }
 
@@ -223,10 +262,12 @@ def test_private_keywords_are_listed_only_to_those_who_may_read_their_records(pe
 
 
 def test_an_organisation_lists_only_the_datasets_the_caller_may_read(people, tagged):
-    for role, expected in (("anonymous", {tagged.public["id"], people.ca["id"]}),
-                           ("other", {tagged.public["id"], people.ca["id"]}),
-                           ("editor", {tagged.public["id"], tagged.private["id"], people.ca["id"]}),
-                           ("sysadmin", {tagged.public["id"], tagged.private["id"], people.ca["id"]})):
+    for role, expected in (
+        ("anonymous", {tagged.public["id"], people.ca["id"]}),
+        ("other", {tagged.public["id"], people.ca["id"]}),
+        ("editor", {tagged.public["id"], tagged.private["id"], people.ca["id"]}),
+        ("sysadmin", {tagged.public["id"], tagged.private["id"], people.ca["id"]}),
+    ):
         members = people.api[role].ok("member_list", id=people.org["id"], object_type="package")
         assert {m[0] for m in members} == expected, role
         everything = people.api[role].ok("member_list", id=people.org["id"])
@@ -242,9 +283,18 @@ CA_START, CA_END = "2012-05-14", "2013-10-02"
 
 
 def _csw_record(csw, identifier) -> str:
-    return requests.get(csw, params={"service": "CSW", "version": "2.0.2", "request": "GetRecordById",
-                                     "id": identifier, "outputSchema": "http://www.isotc211.org/2005/gmd",
-                                     "elementSetName": "full"}, timeout=20).text
+    return requests.get(
+        csw,
+        params={
+            "service": "CSW",
+            "version": "2.0.2",
+            "request": "GetRecordById",
+            "id": identifier,
+            "outputSchema": "http://www.isotc211.org/2005/gmd",
+            "elementSetName": "full",
+        },
+        timeout=20,
+    ).text
 
 
 def _wait_csw(csw, identifier, present: bool, timeout: float = 30) -> str:
@@ -260,8 +310,12 @@ def _wait_csw(csw, identifier, present: bool, timeout: float = 30) -> str:
 def _ca_outputs(people, jdd, role) -> dict[str, str]:
     """Every output of the JDD, as ``role`` gets it."""
     app, api, token = people.app, people.api[role], people.tokens[role]
-    found = api.ok("package_search", fq=f'id:"{jdd["id"]}"', include_private=True,
-                   **{"facet.field": '["vocab_sinp_annee", "vocab_sinp_volet"]'})
+    found = api.ok(
+        "package_search",
+        fq=f'id:"{jdd["id"]}"',
+        include_private=True,
+        **{"facet.field": '["vocab_sinp_annee", "vocab_sinp_volet"]'},
+    )
     return {
         "sinp_iso_show": _body(api.get("sinp_iso_show", id=jdd["id"])),
         "DCAT dataset": _page(app, f"/dataset/{jdd['name']}.ttl", token),
@@ -279,9 +333,18 @@ def _ca_traces(text: str, ca: dict) -> list[str]:
 
 def test_a_public_jdd_under_a_private_ca_publishes_none_of_the_ca(people, test_csw):
     api = people.api["editor"]
-    ca = api.ok("package_create", **{**copy.deepcopy(CA), "name": f"ca-{uuid.uuid4().hex[:8]}", "private": True,
-                                     "title": "Programme confidentiel des carrières", "owner_org": people.org["id"],
-                                     "date_lancement": CA_START, "date_cloture": CA_END})
+    ca = api.ok(
+        "package_create",
+        **{
+            **copy.deepcopy(CA),
+            "name": f"ca-{uuid.uuid4().hex[:8]}",
+            "private": True,
+            "title": "Programme confidentiel des carrières",
+            "owner_org": people.org["id"],
+            "date_lancement": CA_START,
+            "date_cloture": CA_END,
+        },
+    )
     jdd = api.ok("package_create", **_jdd(people, private=False, cadre=ca["sinp_uuid"]))
     csw = _wait_csw(test_csw, jdd["sinp_uuid"], present=False)
     assert jdd["sinp_uuid"] in csw
@@ -291,8 +354,11 @@ def test_a_public_jdd_under_a_private_ca_publishes_none_of_the_ca(people, test_c
         assert outputs["sinp_iso_show"] and outputs["DCAT dataset"] and outputs["JDD page"], role
         if role == "editor":  # the producer reads its CA: its page links it, the public outputs do not
             outputs.pop("JDD page")
-        leaks = {door: _ca_traces(text, ca) for door, text in outputs.items()
-                 if door != "package_search" and _ca_traces(text, ca)}
+        leaks = {
+            door: _ca_traces(text, ca)
+            for door, text in outputs.items()
+            if door != "package_search" and _ca_traces(text, ca)
+        }
         assert not leaks, f"{role}: {leaks}"
     assert "n'est pas accessible" in _ca_outputs(people, jdd, "anonymous")["JDD page"]
 
@@ -307,16 +373,27 @@ def test_a_public_jdd_under_a_private_ca_publishes_none_of_the_ca(people, test_c
     csw = _wait_csw(test_csw, jdd["sinp_uuid"], present=False)
     assert jdd["sinp_uuid"] in csw and not _ca_traces(csw, ca)
     outputs = _ca_outputs(people, jdd, "anonymous")
-    leaks = {door: _ca_traces(text, ca) for door, text in outputs.items()
-             if door != "package_search" and _ca_traces(text, ca)}
+    leaks = {
+        door: _ca_traces(text, ca)
+        for door, text in outputs.items()
+        if door != "package_search" and _ca_traces(text, ca)
+    }
     assert not leaks
 
 
 def test_a_private_jdd_keeps_the_period_of_its_organisations_private_ca(people):
     api = people.api["editor"]
-    ca = api.ok("package_create", **{**copy.deepcopy(CA), "name": f"ca-{uuid.uuid4().hex[:8]}", "private": True,
-                                     "owner_org": people.org["id"], "date_lancement": CA_START,
-                                     "date_cloture": CA_END})
+    ca = api.ok(
+        "package_create",
+        **{
+            **copy.deepcopy(CA),
+            "name": f"ca-{uuid.uuid4().hex[:8]}",
+            "private": True,
+            "owner_org": people.org["id"],
+            "date_lancement": CA_START,
+            "date_cloture": CA_END,
+        },
+    )
     jdd = api.ok("package_create", **_jdd(people, private=True, cadre=ca["sinp_uuid"]))
     outputs = _ca_outputs(people, jdd, "editor")
     assert CA_START in outputs["sinp_iso_show"] and '"2012"' in outputs["year facet"]

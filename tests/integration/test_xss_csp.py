@@ -8,6 +8,7 @@ stays undefined, the payload is shown as text, every response carries the policy
 violation of it on our pages (every inline script moved to files). The main pages of CKAN and of the other
 extensions are checked for violations too.
 """
+
 from __future__ import annotations
 
 import copy
@@ -19,10 +20,9 @@ import uuid
 
 import pytest
 import requests
+from ckan.tests import factories
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
-
-from ckan.tests import factories
 
 from tests.integration.test_browser_forms import PASSWORD, _login
 from tests.integration.test_occurrence_deposits import upload, wait_report
@@ -38,23 +38,66 @@ LINK = '<a href="javascript:window.__sinp_xss=1">voir la preuve</a>'
 JS_URL = "javascript:window.__sinp_xss=1"
 BAD_DATE = '2024-13-45<img src=x onerror="window.__sinp_xss=1">'
 
-COLUMNS = ["idOrigine", "statutObservation", "nomCite", "cdNom", "dateDebut", "dateFin", "observateur", "geometrie",
-           "natureObjetGeo", "dSPublique", "statutSource", "organismeGestionnaireDonnee", "codeCommune", "nomCommune",
-           "anneeRefCommune", "typeInfoGeoCommune", "nomLieu", "commentaire", "uRLPreuveNumerique"]
+COLUMNS = [
+    "idOrigine",
+    "statutObservation",
+    "nomCite",
+    "cdNom",
+    "dateDebut",
+    "dateFin",
+    "observateur",
+    "geometrie",
+    "natureObjetGeo",
+    "dSPublique",
+    "statutSource",
+    "organismeGestionnaireDonnee",
+    "codeCommune",
+    "nomCommune",
+    "anneeRefCommune",
+    "typeInfoGeoCommune",
+    "nomLieu",
+    "commentaire",
+    "uRLPreuveNumerique",
+]
 # Red kites in Dijon, public (dSPublique Pu) and not sensitive: the public sees them precisely, names included
 ACCEPTED = [
-    {"idOrigine": "xss-1" + SCRIPT, "nomCite": IMG, "observateur": f"MARTIN Léa ({SVG})", "nomLieu": SCRIPT,
-     "commentaire": LINK,
-     "geometrie": "POINT(5.0311 47.3111)"},
-    {"idOrigine": "xss-2", "nomCite": SCRIPT, "observateur": f"MARTIN Léa ({IMG})", "nomLieu": SVG, "commentaire": IMG,
-     "geometrie": "POINT(5.0611 47.3311)"},
-    {"idOrigine": "xss-3", "nomCite": SVG, "observateur": f"MARTIN Léa ({LINK})", "nomLieu": LINK, "commentaire": SVG,
-     "geometrie": "POINT(5.0011 47.2911)"},
+    {
+        "idOrigine": "xss-1" + SCRIPT,
+        "nomCite": IMG,
+        "observateur": f"MARTIN Léa ({SVG})",
+        "nomLieu": SCRIPT,
+        "commentaire": LINK,
+        "geometrie": "POINT(5.0311 47.3111)",
+    },
+    {
+        "idOrigine": "xss-2",
+        "nomCite": SCRIPT,
+        "observateur": f"MARTIN Léa ({IMG})",
+        "nomLieu": SVG,
+        "commentaire": IMG,
+        "geometrie": "POINT(5.0611 47.3311)",
+    },
+    {
+        "idOrigine": "xss-3",
+        "nomCite": SVG,
+        "observateur": f"MARTIN Léa ({LINK})",
+        "nomLieu": LINK,
+        "commentaire": SVG,
+        "geometrie": "POINT(5.0011 47.2911)",
+    },
 ]
-REFUSED = {"idOrigine": "xss-4" + IMG, "nomCite": LINK, "observateur": SCRIPT, "dateDebut": BAD_DATE,
-           "uRLPreuveNumerique": JS_URL, "geometrie": "POINT(5.0411 47.3211)"}
-POLYGON = {"type": "Polygon", "coordinates": [[[4.95, 47.25], [5.12, 47.25], [5.12, 47.37], [4.95, 47.37],
-                                               [4.95, 47.25]]]}
+REFUSED = {
+    "idOrigine": "xss-4" + IMG,
+    "nomCite": LINK,
+    "observateur": SCRIPT,
+    "dateDebut": BAD_DATE,
+    "uRLPreuveNumerique": JS_URL,
+    "geometrie": "POINT(5.0411 47.3211)",
+}
+POLYGON = {
+    "type": "Polygon",
+    "coordinates": [[[4.95, 47.25], [5.12, 47.25], [5.12, 47.37], [4.95, 47.37], [4.95, 47.25]]],
+}
 
 
 def deposit_csv() -> bytes:
@@ -62,10 +105,23 @@ def deposit_csv() -> bytes:
     writer = csv.DictWriter(out, COLUMNS, delimiter=";", lineterminator="\n")
     writer.writeheader()
     for row in ACCEPTED + [REFUSED]:
-        writer.writerow({"statutObservation": "Pr", "cdNom": "2844", "dateDebut": "2024-04-01",
-                         "dateFin": "2024-04-01", "natureObjetGeo": "St", "dSPublique": "Pu", "statutSource": "Te",
-                         "organismeGestionnaireDonnee": "LPO BFC", "codeCommune": "21231", "nomCommune": "Dijon",
-                         "anneeRefCommune": "2024", "typeInfoGeoCommune": "2", **row})
+        writer.writerow(
+            {
+                "statutObservation": "Pr",
+                "cdNom": "2844",
+                "dateDebut": "2024-04-01",
+                "dateFin": "2024-04-01",
+                "natureObjetGeo": "St",
+                "dSPublique": "Pu",
+                "statutSource": "Te",
+                "organismeGestionnaireDonnee": "LPO BFC",
+                "codeCommune": "21231",
+                "nomCommune": "Dijon",
+                "anneeRefCommune": "2024",
+                "typeInfoGeoCommune": "2",
+                **row,
+            }
+        )
     return out.getvalue().encode("utf-8")
 
 
@@ -75,14 +131,25 @@ def xss_world(app, clean_db, clean_index, jobs_worker):
     # no picture nor logo by URL: the policy loads images from the site and the map tiles only (factories
     # invent them); a producer who wants a logo uploads it
     producer = factories.UserWithToken(password=PASSWORD, image_url="")
-    org = factories.Organization(users=[{"name": producer["name"], "capacity": "editor"}], title="LPO BFC",
-                                 image_url="")
+    org = factories.Organization(
+        users=[{"name": producer["name"], "capacity": "editor"}], title="LPO BFC", image_url=""
+    )
     api = Api(app, producer["token"])
-    ca = api.ok("package_create", **{**copy.deepcopy(CA), "name": f"ca-{uuid.uuid4().hex[:8]}",
-                                     "owner_org": org["id"], "private": False})
-    jdd = api.ok("package_create", **{**copy.deepcopy(JDD), "name": f"jdd-{uuid.uuid4().hex[:8]}",
-                                      "title": "Milans royaux de Dijon", "owner_org": org["id"],
-                                      "cadre": ca["sinp_uuid"], "private": True})
+    ca = api.ok(
+        "package_create",
+        **{**copy.deepcopy(CA), "name": f"ca-{uuid.uuid4().hex[:8]}", "owner_org": org["id"], "private": False},
+    )
+    jdd = api.ok(
+        "package_create",
+        **{
+            **copy.deepcopy(JDD),
+            "name": f"jdd-{uuid.uuid4().hex[:8]}",
+            "title": "Milans royaux de Dijon",
+            "owner_org": org["id"],
+            "cadre": ca["sinp_uuid"],
+            "private": True,
+        },
+    )
     res = upload(app, producer["token"], jdd["id"], deposit_csv(), name="milans.csv")
     report = wait_report(api, res["id"], limit=1000)
     assert report["status"] == "done" and report["rows_accepted"] == len(ACCEPTED), report
@@ -123,8 +190,11 @@ def check_headers(browser, url: str) -> None:
 def open_page(browser, url: str, name: str, ready: str = "footer") -> str:
     """Opens ``url``; returns the visible text once loaded (no payload ran, no policy violation)."""
     browser.get(url)
-    WebDriverWait(browser, 20).until(lambda b: b.execute_script("return document.readyState") == "complete"
-                                     and b.find_elements(By.CSS_SELECTOR, ready))
+    WebDriverWait(browser, 20).until(
+        lambda b: (
+            b.execute_script("return document.readyState") == "complete" and b.find_elements(By.CSS_SELECTOR, ready)
+        )
+    )
     shot(browser, name)
     assert not xss_ran(browser), url
     assert csp_violations(browser) == [], url
@@ -136,23 +206,30 @@ def popups(browser, expected: int, name: str) -> list[str]:
     """Clicks every point of the occurrence map; returns the name shown in each popup (its text)."""
     points = "#sinp-occurrence-map path.sinp-occurrence-point"
     WebDriverWait(browser, 20).until(lambda b: len(b.find_elements(By.CSS_SELECTOR, points)) == expected)
-    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});",
-                           browser.find_element(By.ID, "sinp-occurrence-map"))
+    browser.execute_script(
+        "arguments[0].scrollIntoView({block: 'center'});", browser.find_element(By.ID, "sinp-occurrence-map")
+    )
     texts = []
     for i, point in enumerate(browser.find_elements(By.CSS_SELECTOR, points)):
         point.click()
         popup = WebDriverWait(browser, 10).until(
-            lambda b: b.find_element(By.CSS_SELECTOR, "#sinp-occurrence-map .leaflet-popup-content"))
-        WebDriverWait(browser, 10).until(lambda b: "Diffusion : precise" in popup.text)  # after its fade-in
+            lambda b: b.find_element(By.CSS_SELECTOR, "#sinp-occurrence-map .leaflet-popup-content")
+        )
+        WebDriverWait(browser, 10).until(
+            lambda b, popup=popup: "Diffusion : precise" in popup.text
+        )  # after its fade-in
         if i == 0:
             shot(browser, f"{name}-popup")
         texts.append(browser.execute_script("return arguments[0].querySelector('em').textContent;", popup))
         # a payload set as text makes no element
         assert popup.find_elements(By.CSS_SELECTOR, "img, svg, script, a") == []
-        browser.execute_script("arguments[0].click();",
-                               browser.find_element(By.CSS_SELECTOR, "#sinp-occurrence-map .leaflet-popup-close-button"))
+        browser.execute_script(
+            "arguments[0].click();",
+            browser.find_element(By.CSS_SELECTOR, "#sinp-occurrence-map .leaflet-popup-close-button"),
+        )
         WebDriverWait(browser, 10).until(
-            lambda b: not b.find_elements(By.CSS_SELECTOR, "#sinp-occurrence-map .leaflet-popup"))
+            lambda b: not b.find_elements(By.CSS_SELECTOR, "#sinp-occurrence-map .leaflet-popup")
+        )
     return texts
 
 
@@ -209,23 +286,47 @@ def test_deposited_payloads_run_nowhere_and_are_shown_as_text(browser, test_ckan
 
     # defence in depth: even a script injected into the page as markup is refused by the policy
     browser.get(jdd_url)
-    browser.execute_script("var s = document.createElement('script'); s.textContent = 'window.__sinp_xss = 1';"
-                           "document.body.appendChild(s);")
+    browser.execute_script(
+        "var s = document.createElement('script'); s.textContent = 'window.__sinp_xss = 1';"
+        "document.body.appendChild(s);"
+    )
     assert not xss_ran(browser)
     assert any("script-src" in message for message in csp_violations(browser))
 
 
-PAGES = ["/", "/dataset/", "/ca/", "/jdd/", "/ca/{ca}", "/jdd/{jdd}", "/depot/colonnes", "/territoire",
-         "/dataset/new", "/ca/new", "/jdd/new", "/jdd/{jdd}/resource/new", "/jdd/edit/{jdd}", "/harvest",
-         "/ckan-admin", "/ckan-admin/chefs-de-file", "/organization/", "/user/{user}/api-tokens", "/api/3/action/status_show"]
+PAGES = [
+    "/",
+    "/dataset/",
+    "/ca/",
+    "/jdd/",
+    "/ca/{ca}",
+    "/jdd/{jdd}",
+    "/depot/colonnes",
+    "/territoire",
+    "/dataset/new",
+    "/ca/new",
+    "/jdd/new",
+    "/jdd/{jdd}/resource/new",
+    "/jdd/edit/{jdd}",
+    "/harvest",
+    "/ckan-admin",
+    "/ckan-admin/chefs-de-file",
+    "/organization/",
+    "/user/{user}/api-tokens",
+    "/api/3/action/status_show",
+]
 
 
 def test_the_main_pages_respect_the_policy(browser, test_ckan_url, xss_world):
     browser.implicitly_wait(0)
     names = {"ca": xss_world["ca"]["name"], "jdd": xss_world["jdd"]["name"], "user": xss_world["sysadmin"]["name"]}
     for path in ("/", "/dataset/", "/jdd/{jdd}", "/territoire", "/depot/colonnes", "/user/login", "/harvest"):
-        open_page(browser, test_ckan_url + path.format(**names), "anonyme" + path.format(**names).replace("/", "_"),
-                  ready="body")
+        open_page(
+            browser,
+            test_ckan_url + path.format(**names),
+            "anonyme" + path.format(**names).replace("/", "_"),
+            ready="body",
+        )
     _login(browser, test_ckan_url, xss_world["sysadmin"])
     assert csp_violations(browser) == []  # the dashboard
     for path in PAGES:
@@ -239,12 +340,15 @@ def test_the_main_pages_respect_the_policy(browser, test_ckan_url, xss_world):
     assert " / " in before
     picker = browser.find_element(By.ID, "sinp-taxon-q-cible_ecologique")
     picker.send_keys("Milvus milvus")
-    WebDriverWait(browser, 10).until(lambda b: b.find_elements(
-        By.CSS_SELECTOR, "#sinp-taxon-list-cible_ecologique option[value*='(2844)']"))
+    WebDriverWait(browser, 10).until(
+        lambda b: b.find_elements(By.CSS_SELECTOR, "#sinp-taxon-list-cible_ecologique option[value*='(2844)']")
+    )
     option = browser.find_element(By.CSS_SELECTOR, "#sinp-taxon-list-cible_ecologique option[value*='(2844)']")
-    browser.execute_script("arguments[0].value = arguments[1];"
-                           "arguments[0].dispatchEvent(new Event('input', {bubbles: true}));",
-                           picker, option.get_attribute("value"))
+    browser.execute_script(
+        "arguments[0].value = arguments[1];arguments[0].dispatchEvent(new Event('input', {bubbles: true}));",
+        picker,
+        option.get_attribute("value"),
+    )
     assert browser.find_element(By.ID, "field-cible_ecologique").get_attribute("value") == "2844"
     browser.find_element(By.NAME, "title").send_keys("Suivi du milan royal")
     assert completeness.text != before

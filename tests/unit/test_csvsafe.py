@@ -1,5 +1,6 @@
 """The CSV formula-injection rule (OWASP): text cells a spreadsheet would evaluate get a ``'``;
 numbers stay numbers; the SQL form written by the QC engine gives the same cells."""
+
 from __future__ import annotations
 
 import csv
@@ -12,11 +13,40 @@ from ckanext.sinp.domain import csvsafe
 from ckanext.sinp.domain.occtax import engine
 from tests.unit.test_occtax_rules import BASE, JDD, REFS, TODAY, _csv
 
-PAYLOADS = ["=cmd|' /C calc'!A0", "+1+cmd|' /C calc'!A0", "@SUM(1+1)*cmd|' /C calc'!A0", "-2+3+cmd|' /C calc'!A0",
-            "=HYPERLINK(\"http://exemple.invalid\")", "\t=1+1", "\r=1+1", "-", "+", "@", "=", "-4.5abc",
-            "+33 6 12 34 56"]
-SAFE = ["-4.5", "-4,5", "+12", "-0.000001", "-1e5", "-3E-2", "1.5", ".5", "-.5", "abc", "Myotis myotis", "",
-        "'=déjà neutralisé", " =espace devant", "POINT(-4.5 47.3)", "2024-05-01", "a=b"]
+PAYLOADS = [
+    "=cmd|' /C calc'!A0",
+    "+1+cmd|' /C calc'!A0",
+    "@SUM(1+1)*cmd|' /C calc'!A0",
+    "-2+3+cmd|' /C calc'!A0",
+    '=HYPERLINK("http://exemple.invalid")',
+    "\t=1+1",
+    "\r=1+1",
+    "-",
+    "+",
+    "@",
+    "=",
+    "-4.5abc",
+    "+33 6 12 34 56",
+]
+SAFE = [
+    "-4.5",
+    "-4,5",
+    "+12",
+    "-0.000001",
+    "-1e5",
+    "-3E-2",
+    "1.5",
+    ".5",
+    "-.5",
+    "abc",
+    "Myotis myotis",
+    "",
+    "'=déjà neutralisé",
+    " =espace devant",
+    "POINT(-4.5 47.3)",
+    "2024-05-01",
+    "a=b",
+]
 
 
 @pytest.mark.parametrize("value", PAYLOADS)
@@ -47,15 +77,24 @@ def test_the_sql_form_gives_the_same_cell(value):
 
 
 def _rejected_and_errors(tmp_path):
-    bad = {**BASE, "idOrigine": "=cmd|' /C calc'!A0", "nomCite": "@SUM(1+1)*cmd|' /C calc'!A0",
-           "observateur": "+1+cmd|' /C calc'!A0", "cdNom": "=1+1", "altitudeMin": "-4.5", "altitudeMax": "-2"}
+    bad = {
+        **BASE,
+        "idOrigine": "=cmd|' /C calc'!A0",
+        "nomCite": "@SUM(1+1)*cmd|' /C calc'!A0",
+        "observateur": "+1+cmd|' /C calc'!A0",
+        "cdNom": "=1+1",
+        "altitudeMin": "-4.5",
+        "altitudeMax": "-2",
+    }
     path = tmp_path / "d.csv"
     path.write_text(_csv([bad]), encoding="utf-8")
     with engine.run(path, REFS, engine.Options(jdd_uuid=JDD, today=TODAY)) as result:
         result.write_rejected_csv(tmp_path / "r.csv")
         result.write_errors_csv(tmp_path / "e.csv")
-    return (list(csv.DictReader(open(tmp_path / "r.csv", encoding="utf-8"))),
-            list(csv.DictReader(open(tmp_path / "e.csv", encoding="utf-8"))))
+    return (
+        list(csv.DictReader(open(tmp_path / "r.csv", encoding="utf-8"))),
+        list(csv.DictReader(open(tmp_path / "e.csv", encoding="utf-8"))),
+    )
 
 
 def test_the_engine_writes_neutralised_rejected_rows_and_errors(tmp_path):

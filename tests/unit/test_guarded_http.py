@@ -1,4 +1,5 @@
 """The guarded HTTP client (ckanext/sinp/guarded_http.py) against tiny local servers. No CKAN."""
+
 from __future__ import annotations
 
 import contextlib
@@ -67,26 +68,64 @@ def refused(url: str, conf: gh.Settings | None = None) -> gh.GuardedHttpError:
 
 # --- address classes and spellings ---------------------------------------------------------------
 
-@pytest.mark.parametrize("url", [
-    "http://127.0.0.1/", "http://127.1.2.3:8080/x", "http://localhost/", "http://localhost./",
-    "http://LOCALHOST/", "http://api.localhost/", "http://2130706433/", "http://0x7f.1/", "http://0177.0.0.1/",
-    "http://127.1/", "http://[::1]/", "http://[::ffff:127.0.0.1]/", "http://[::ffff:7f00:1]/",
-    "http://[::127.0.0.1]/", "http://[64:ff9b::7f00:1]/", "http://[2002:7f00:1::]/",
-    "http://0.0.0.0/", "http://0/", "http://[::]/",  # unspecified
-    "http://10.1.2.3/", "http://172.16.0.1/", "http://192.168.1.1/", "http://[fd00::1]/",  # private
-    "http://169.254.169.254/latest/meta-data/", "http://[fe80::1]/",  # link-local (cloud metadata)
-    "http://100.64.0.1/", "http://100.127.255.254/",  # shared (carrier-grade NAT)
-    "http://224.0.0.1/", "http://239.255.255.250/", "http://[ff02::1]/",  # multicast
-    "http://240.0.0.1/", "http://255.255.255.255/", "http://192.0.2.1/", "http://198.18.0.1/",  # reserved, test
-    "https://[::ffff:10.0.0.1]:443/",
-])
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1/",
+        "http://127.1.2.3:8080/x",
+        "http://localhost/",
+        "http://localhost./",
+        "http://LOCALHOST/",
+        "http://api.localhost/",
+        "http://2130706433/",
+        "http://0x7f.1/",
+        "http://0177.0.0.1/",
+        "http://127.1/",
+        "http://[::1]/",
+        "http://[::ffff:127.0.0.1]/",
+        "http://[::ffff:7f00:1]/",
+        "http://[::127.0.0.1]/",
+        "http://[64:ff9b::7f00:1]/",
+        "http://[2002:7f00:1::]/",
+        "http://0.0.0.0/",
+        "http://0/",
+        "http://[::]/",  # unspecified
+        "http://10.1.2.3/",
+        "http://172.16.0.1/",
+        "http://192.168.1.1/",
+        "http://[fd00::1]/",  # private
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[fe80::1]/",  # link-local (cloud metadata)
+        "http://100.64.0.1/",
+        "http://100.127.255.254/",  # shared (carrier-grade NAT)
+        "http://224.0.0.1/",
+        "http://239.255.255.250/",
+        "http://[ff02::1]/",  # multicast
+        "http://240.0.0.1/",
+        "http://255.255.255.255/",
+        "http://192.0.2.1/",
+        "http://198.18.0.1/",  # reserved, test
+        "https://[::ffff:10.0.0.1]:443/",
+    ],
+)
 def test_every_internal_address_is_refused_with_the_same_message(url):
     err = refused(url)
     assert str(err) == REFUSED and err.refused
 
 
-@pytest.mark.parametrize("url", ["file:///etc/passwd", "gopher://127.0.0.1:6379/_INFO", "ftp://ftp.example.org/",
-                                 "dict://127.0.0.1:6379/", "javascript:alert(1)", "//example.org/", "ldap://x/"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "file:///etc/passwd",
+        "gopher://127.0.0.1:6379/_INFO",
+        "ftp://ftp.example.org/",
+        "dict://127.0.0.1:6379/",
+        "javascript:alert(1)",
+        "//example.org/",
+        "ldap://x/",
+    ],
+)
 def test_only_http_and_https_are_accepted(url):
     err = refused(url)
     assert err.refused and "seules les adresses http:// et https:// sont acceptées" in str(err)
@@ -111,6 +150,7 @@ def test_empty_or_unreadable_urls_are_explained_in_french():
 
 # --- allow-list ----------------------------------------------------------------------------------
 
+
 def test_a_bare_allowed_host_opens_the_host_but_not_the_service_ports():
     conf = settings("127.0.0.1 csw.intranet.invalid")
     assert gh.check_url("http://127.0.0.1:8001/csw", conf).addresses == ("127.0.0.1",)
@@ -130,8 +170,10 @@ def test_only_an_exact_host_port_entry_opens_a_service_port():
 
 
 def test_settings_read_from_configuration():
-    conf = settings(" Csw.Example.FR.  10.0.0.5:8983 ", **{"ckanext.sinp.http.blocked_ports": "1234 5678",
-                                                          "ckanext.sinp.http.max_bytes": "10"})
+    conf = settings(
+        " Csw.Example.FR.  10.0.0.5:8983 ",
+        **{"ckanext.sinp.http.blocked_ports": "1234 5678", "ckanext.sinp.http.max_bytes": "10"},
+    )
     assert conf.allowed_hosts == {"csw.example.fr"} and conf.allowed_host_ports == {("10.0.0.5", 8983)}
     assert conf.blocked_ports == {1234, 5678} and conf.max_bytes == 10
     assert gh.Settings.from_config({}).blocked_ports == {5000, 5432, 6379, 8000, 8983}
@@ -139,6 +181,7 @@ def test_settings_read_from_configuration():
 
 
 # --- requests against local servers ----------------------------------------------------------------
+
 
 def test_a_request_to_an_allowed_server_gets_its_answer_and_sends_the_host_name():
     with server({"/csw": (200, {"Content-Type": "application/xml"}, b"<ok/>")}) as (port, seen):
@@ -150,8 +193,11 @@ def test_a_request_to_an_allowed_server_gets_its_answer_and_sends_the_host_name(
 
 def test_a_refused_address_is_never_contacted():
     with Recorder() as solr:
-        for url in (f"http://127.0.0.1:{solr.port}/solr/admin/cores?action=UNLOAD&core=ckan",
-                    f"http://2130706433:{solr.port}/", f"http://[::ffff:127.0.0.1]:{solr.port}/"):
+        for url in (
+            f"http://127.0.0.1:{solr.port}/solr/admin/cores?action=UNLOAD&core=ckan",
+            f"http://2130706433:{solr.port}/",
+            f"http://[::ffff:127.0.0.1]:{solr.port}/",
+        ):
             with pytest.raises(gh.GuardedHttpError) as err:
                 gh.GuardedClient(settings()).get(url)
             assert str(err.value) == REFUSED
@@ -159,8 +205,15 @@ def test_a_refused_address_is_never_contacted():
 
 
 def test_each_redirect_is_checked_again():
-    with Recorder() as solr, server({"/csw": (302, {"Location": f"http://127.0.0.1:{solr.port}/solr/admin"}, b""),
-                                     "/rel": (301, {"Location": "/csw"}, b"")}) as (port, seen):
+    with (
+        Recorder() as solr,
+        server(
+            {
+                "/csw": (302, {"Location": f"http://127.0.0.1:{solr.port}/solr/admin"}, b""),
+                "/rel": (301, {"Location": "/csw"}, b""),
+            }
+        ) as (port, seen),
+    ):
         client = gh.GuardedClient(settings(f"127.0.0.1:{port}"))  # the first hop only is allowed
         with pytest.raises(gh.GuardedHttpError) as err:
             client.get(f"http://127.0.0.1:{port}/rel")
@@ -185,8 +238,13 @@ def test_redirects_are_followed_up_to_five_and_a_303_becomes_a_get():
 
 def test_a_response_larger_than_the_limit_is_cut_in_french():
     big = b"x" * 5000
-    with server({"/big": (200, {}, big), "/chunked": (200, {"Content-Length": "10"}, b"0123456789"),
-                 "/gz": (200, {"Content-Encoding": "gzip"}, gzip.compress(big))}) as (port, _):
+    with server(
+        {
+            "/big": (200, {}, big),
+            "/chunked": (200, {"Content-Length": "10"}, b"0123456789"),
+            "/gz": (200, {"Content-Encoding": "gzip"}, gzip.compress(big)),
+        }
+    ) as (port, _):
         client = gh.GuardedClient(settings(f"127.0.0.1:{port}", **{"ckanext.sinp.http.max_bytes": "1000"}))
         for path in ("/big", "/gz"):  # declared size, and a small compressed body that inflates beyond
             with pytest.raises(gh.GuardedHttpError) as err:
@@ -230,4 +288,3 @@ def test_the_connection_goes_to_the_checked_address(monkeypatch):
         gh.GuardedClient(settings()).get("http://rebind.example/csw")
     assert str(err.value).startswith("Serveur injoignable")
     assert lookups == ["rebind.example"] and connects == [("93.184.216.34", 80)]
-

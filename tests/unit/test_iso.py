@@ -10,6 +10,7 @@ change, regenerate them and review the diff:
 
     SINP_REGEN_GOLDEN=1 var/venv/ckan/bin/pytest -p no:ckan -p no:ckan_fixtures -q tests/unit/test_iso.py
 """
+
 from __future__ import annotations
 
 import copy
@@ -40,43 +41,67 @@ JDD_UUID = "5C2D8E1F-4A3B-4C6D-9E8F-0A1B2C3D4E5F"
 STAMP = dt.datetime(2024, 5, 2, 14, 3, 7, 123456)
 
 CA = {
-    "type": "ca", "name": "inventaire-chiropteres-morvan",
+    "type": "ca",
+    "name": "inventaire-chiropteres-morvan",
     "title": "Inventaire des chiroptères du Morvan 2021-2025",
     "sinp_uuid": CA_UUID.lower(),
     "notes": "Suivi des gîtes de reproduction et d'hibernation des chiroptères du massif du Morvan.",
     "tags": [{"name": "chiroptères"}, {"name": "gîtes"}, {"name": "Morvan"}],
-    "objectifs": ["8", "9"], "volets_sinp": ["1"],
-    "est_meta_cadre": "false", "meta_cadre_parent": META,
-    "niveau_territorial": "6", "territoires": ["METROP"],
+    "objectifs": ["8", "9"],
+    "volets_sinp": ["1"],
+    "est_meta_cadre": "false",
+    "meta_cadre_parent": META,
+    "niveau_territorial": "6",
+    "territoires": ["METROP"],
     "precision_geographique": "Côte-d'Or, Nièvre, Saône-et-Loire et Yonne : massif du Morvan",
-    "date_lancement": "2021-03-01", "date_cloture": "2025-12-31",
+    "date_lancement": "2021-03-01",
+    "date_cloture": "2025-12-31",
     "acteurs": [
-        {"organisme": "Société d'histoire naturelle d'Autun", "nom_prenom": "DUPONT Marie",
-         "mail": "chiropteres@shna.invalid", "role": "1"},
+        {
+            "organisme": "Société d'histoire naturelle d'Autun",
+            "nom_prenom": "DUPONT Marie",
+            "mail": "chiropteres@shna.invalid",
+            "role": "1",
+        },
         {"organisme": "Région Bourgogne-Franche-Comté", "role": "2"},
         {"organisme": "DREAL Bourgogne-Franche-Comté", "mail": "sinp@dreal.invalid", "role": "3"},
         {"organisme": "Parc naturel régional du Morvan", "role": "4"},
     ],
-    "date_creation_mtd": "2021-02-15", "date_maj_mtd": "2024-01-10",
+    "date_creation_mtd": "2021-02-15",
+    "date_maj_mtd": "2024-01-10",
 }
 META_CA = {
-    "type": "ca", "name": "suivis-chiropteres-bfc",
+    "type": "ca",
+    "name": "suivis-chiropteres-bfc",
     "title": "Suivis des chiroptères de Bourgogne-Franche-Comté",
-    "sinp_uuid": META, "notes": "Méta-cadre des suivis régionaux de chiroptères.",
-    "objectifs": ["9"], "est_meta_cadre": "true", "niveau_territorial": "5", "territoires": ["METROP"],
+    "sinp_uuid": META,
+    "notes": "Méta-cadre des suivis régionaux de chiroptères.",
+    "objectifs": ["9"],
+    "est_meta_cadre": "true",
+    "niveau_territorial": "5",
+    "territoires": ["METROP"],
     "date_lancement": "2010-01-01",
     "acteurs": [{"organisme": "DREAL Bourgogne-Franche-Comté", "mail": "sinp@dreal.invalid", "role": "1"}],
     "date_creation_mtd": "2020-06-01",
 }
 JDD = {
-    "type": "jdd", "name": "comptages-hivernaux-chiropteres",
+    "type": "jdd",
+    "name": "comptages-hivernaux-chiropteres",
     "title": "Comptages hivernaux de chiroptères en cavités",
-    "sinp_uuid": JDD_UUID, "cadre": CA_UUID, "libelle_court": "CHIRO_HIVER",
+    "sinp_uuid": JDD_UUID,
+    "cadre": CA_UUID,
+    "libelle_court": "CHIRO_HIVER",
     "notes": "Comptages annuels des chiroptères hibernant dans les cavités souterraines du Morvan.",
     "tag_string": "hibernation, cavités",
-    "type_donnees": "1", "objectif_jdd": "1.2",
-    "domaine_terrestre": "true", "domaine_marin": "false", "territoires": ["METROP"],
-    "borne_ouest": "3.85", "borne_est": "4.35", "borne_sud": "46.95", "borne_nord": "47.45",
+    "type_donnees": "1",
+    "objectif_jdd": "1.2",
+    "domaine_terrestre": "true",
+    "domaine_marin": "false",
+    "territoires": ["METROP"],
+    "borne_ouest": "3.85",
+    "borne_est": "4.35",
+    "borne_sud": "46.95",
+    "borne_nord": "47.45",
     "methodes_recueil": ["1"],
     "protocoles": [{"libelle": "Comptage en gîte d'hibernation", "type": "1"}],
     "contacts_jdd": [
@@ -86,19 +111,28 @@ JDD = {
     ],
     "contact_plateforme": [{"organisme": "Plateforme SINP BFC", "mail": "sinp@plateforme.invalid", "role": "1"}],
     "contacts_base_production": [{"organisme": "SHNA", "mail": "base@shna.invalid"}],
-    "date_creation": "2021-11-03", "date_revision": "2024-04-30",
+    "date_creation": "2021-11-03",
+    "date_revision": "2024-04-30",
 }
 RESOURCES = [
-    {"name": "Export des observations (CSV)", "url": "https://sinp.example.fr/dataset/x/resource/1/download/obs.csv",
-     "format": "CSV", "description": "Observations, une ligne par comptage"},
+    {
+        "name": "Export des observations (CSV)",
+        "url": "https://sinp.example.fr/dataset/x/resource/1/download/obs.csv",
+        "format": "CSV",
+        "description": "Observations, une ligne par comptage",
+    },
     {"name": "Emprise, sites", "url": "https://sinp.example.fr/files/sites.geojson?v=1,2", "format": ""},
 ]
 
 
 def ctx(**changes) -> iso.IsoContext:
-    base = dict(site_url="https://sinp.example.fr/", csw_url="https://sinp.example.fr/csw", date_stamp=STAMP,
-                organization={"title": "Société d'histoire naturelle d'Autun", "email": "contact@shna.invalid"},
-                platform_contact={"name": "Plateforme régionale SINP BFC", "email": "sinp@plateforme.invalid"})
+    base = dict(
+        site_url="https://sinp.example.fr/",
+        csw_url="https://sinp.example.fr/csw",
+        date_stamp=STAMP,
+        organization={"title": "Société d'histoire naturelle d'Autun", "email": "contact@shna.invalid"},
+        platform_contact={"name": "Plateforme régionale SINP BFC", "email": "sinp@plateforme.invalid"},
+    )
     base.update(changes)
     return iso.IsoContext(**base)
 
@@ -129,6 +163,7 @@ def text(doc, path):
 
 # --- the validator -------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def xsd() -> etree.XMLSchema:
     try:
@@ -148,36 +183,60 @@ def generate(kind, record, context, xsd) -> tuple[bytes, etree._Element]:
 
 # --- cases: every one must be XSD-valid ------------------------------------------------------------
 
+
 def _many_actors():
-    return [{"organisme": f"Structure n° {i}", "nom_prenom": f"NOM{i} Prénom", "mail": f"p{i}@x.invalid",
-             "role": str(i % 8 + 1)} for i in range(20)]
+    return [
+        {
+            "organisme": f"Structure n° {i}",
+            "nom_prenom": f"NOM{i} Prénom",
+            "mail": f"p{i}@x.invalid",
+            "role": str(i % 8 + 1),
+        }
+        for i in range(20)
+    ]
 
 
 LONG = ("Observation naturaliste & suivi <long> " * 300)[:10_000]
-NASTY = "Chauves-souris <b>&amp;</b> \"gîtes\" l'été 🦇 \x00\x07\x1b\x7f fin\u0085\ufffe"
+NASTY = 'Chauves-souris <b>&amp;</b> "gîtes" l\'été 🦇 \x00\x07\x1b\x7f fin\u0085\ufffe'
 
 CASES = {
     "ca": ("ca", CA, lambda: ctx()),
     "meta_cadre": ("ca", META_CA, lambda: ctx()),
     "jdd": ("jdd", JDD, lambda: jdd_ctx()),
-    "jdd_no_bbox": ("jdd", with_(JDD, borne_ouest=None, borne_est=None, borne_sud=None, borne_nord=None),
-                    lambda: jdd_ctx()),
+    "jdd_no_bbox": (
+        "jdd",
+        with_(JDD, borne_ouest=None, borne_est=None, borne_sud=None, borne_nord=None),
+        lambda: jdd_ctx(),
+    ),
     "jdd_no_ca_no_dates": ("jdd", with_(JDD, date_creation=None, date_revision=None), lambda: ctx()),
     "ca_no_end": ("ca", with_(CA, date_cloture=None), lambda: ctx()),
     "ca_20_actors": ("ca", with_(CA, acteurs=_many_actors()), lambda: ctx()),
     "jdd_20_actors": ("jdd", with_(JDD, contacts_jdd=_many_actors()), lambda: jdd_ctx()),
-    "long_texts": ("jdd", with_(JDD, title=LONG, notes=LONG + LONG, libelle_court=LONG[:30]),
-                   lambda: jdd_ctx(lineage=LONG)),
-    "special_chars": ("jdd", with_(JDD, title=NASTY, notes=NASTY, tag_string=NASTY + ", <x>&y",
-                                   contacts_jdd=[{"organisme": NASTY, "mail": "a&b@x.invalid", "role": "1"}]),
-                      lambda: jdd_ctx(resources=[{"name": NASTY, "url": "https://x.invalid/a?b=1&c=<2>",
-                                                  "format": "csv"}])),
+    "long_texts": (
+        "jdd",
+        with_(JDD, title=LONG, notes=LONG + LONG, libelle_court=LONG[:30]),
+        lambda: jdd_ctx(lineage=LONG),
+    ),
+    "special_chars": (
+        "jdd",
+        with_(
+            JDD,
+            title=NASTY,
+            notes=NASTY,
+            tag_string=NASTY + ", <x>&y",
+            contacts_jdd=[{"organisme": NASTY, "mail": "a&b@x.invalid", "role": "1"}],
+        ),
+        lambda: jdd_ctx(resources=[{"name": NASTY, "url": "https://x.invalid/a?b=1&c=<2>", "format": "csv"}]),
+    ),
     "no_resources": ("jdd", JDD, lambda: ctx(ca=CA)),
     "no_keywords": ("ca", with_(CA, tags=None, objectifs=None, volets_sinp=None), lambda: ctx()),
     "no_actors": ("ca", with_(CA, acteurs=None), lambda: ctx()),
     "ca_fallback_bbox": ("ca", CA, lambda: ctx(bbox=(2.84, 46.15, 7.16, 48.40))),
-    "minimal": ("jdd", {"sinp_uuid": "0abc1234-0000-4000-8000-000000000000", "title": "x"},
-                lambda: ctx(platform_contact={}, organization=None, licence=None)),
+    "minimal": (
+        "jdd",
+        {"sinp_uuid": "0abc1234-0000-4000-8000-000000000000", "title": "x"},
+        lambda: ctx(platform_contact={}, organization=None, licence=None),
+    ),
 }
 
 
@@ -211,6 +270,7 @@ def test_every_case_is_xsd_valid_and_rows_match_columns(case, documents):
 
 # --- INSPIRE content -------------------------------------------------------------------------------
 
+
 def test_metadata_section(documents):
     _, _, _, _, doc = documents["jdd"]
     assert text(doc, "/gmd:MD_Metadata/gmd:fileIdentifier/gco:CharacterString") == JDD_UUID
@@ -237,8 +297,10 @@ def test_ca_is_a_series_with_its_meta_cadre_as_parent(documents):
     _, _, _, _, meta = documents["meta_cadre"]
     assert not xp(meta, "/gmd:MD_Metadata/gmd:parentIdentifier")
     # the platform contact of the context when the record has none
-    assert text(meta, "/gmd:MD_Metadata/gmd:contact/*/gmd:organisationName/gco:CharacterString") == \
-        "Plateforme régionale SINP BFC"
+    assert (
+        text(meta, "/gmd:MD_Metadata/gmd:contact/*/gmd:organisationName/gco:CharacterString")
+        == "Plateforme régionale SINP BFC"
+    )
 
 
 def test_identification(documents):
@@ -247,12 +309,17 @@ def test_identification(documents):
     cit = ident + "/gmd:citation/gmd:CI_Citation"
     assert text(doc, cit + "/gmd:title/gco:CharacterString") == JDD["title"]
     assert text(doc, cit + "/gmd:alternateTitle/gco:CharacterString") == "CHIRO_HIVER"
-    dates = {d.xpath("gmd:dateType/*/@codeListValue", namespaces=NS)[0]:
-             d.xpath("gmd:date/gco:Date/text()", namespaces=NS)[0] for d in xp(doc, cit + "/gmd:date/gmd:CI_Date")}
+    dates = {
+        d.xpath("gmd:dateType/*/@codeListValue", namespaces=NS)[0]: d.xpath("gmd:date/gco:Date/text()", namespaces=NS)[
+            0
+        ]
+        for d in xp(doc, cit + "/gmd:date/gmd:CI_Date")
+    }
     assert dates == {"creation": "2021-11-03", "revision": "2024-04-30"}
     assert text(doc, cit + "/gmd:identifier/gmd:RS_Identifier/gmd:code/gco:CharacterString") == JDD_UUID
-    assert text(doc, cit + "/gmd:identifier/gmd:RS_Identifier/gmd:codeSpace/gco:CharacterString") == \
-        iso.DEFAULT_NAMESPACE
+    assert (
+        text(doc, cit + "/gmd:identifier/gmd:RS_Identifier/gmd:codeSpace/gco:CharacterString") == iso.DEFAULT_NAMESPACE
+    )
     assert text(doc, ident + "/gmd:abstract/gco:CharacterString") == JDD["notes"]
     assert text(doc, ident + "/gmd:language/gmd:LanguageCode/@codeListValue") == "fre"
     assert text(doc, ident + "/gmd:topicCategory/gmd:MD_TopicCategoryCode") == "biota"
@@ -260,10 +327,14 @@ def test_identification(documents):
 
 def test_roles_of_the_actors(documents):
     _, _, _, _, doc = documents["ca"]
-    parties = [(p.xpath("gmd:organisationName/gco:CharacterString/text()", namespaces=NS)[0],
-                p.xpath("gmd:positionName/gco:CharacterString/text()", namespaces=NS)[0],
-                p.xpath("gmd:role/gmd:CI_RoleCode/@codeListValue", namespaces=NS)[0])
-               for p in xp(doc, "//gmd:MD_DataIdentification/gmd:pointOfContact/gmd:CI_ResponsibleParty")]
+    parties = [
+        (
+            p.xpath("gmd:organisationName/gco:CharacterString/text()", namespaces=NS)[0],
+            p.xpath("gmd:positionName/gco:CharacterString/text()", namespaces=NS)[0],
+            p.xpath("gmd:role/gmd:CI_RoleCode/@codeListValue", namespaces=NS)[0],
+        )
+        for p in xp(doc, "//gmd:MD_DataIdentification/gmd:pointOfContact/gmd:CI_ResponsibleParty")
+    ]
     assert parties == [
         ("Société d'histoire naturelle d'Autun", "Contact principal", "pointOfContact"),
         ("Région Bourgogne-Franche-Comté", "Financeur", "originator"),
@@ -285,14 +356,16 @@ def test_twenty_actors_all_written_and_metadata_contacts_apart(documents):
     contacts = xp(doc, "/gmd:MD_Metadata/gmd:contact")
     assert len(parties) + len(contacts) - 1 == 20  # role 8 -> metadata contacts, after the platform
     assert len(contacts) == 1 + sum(1 for i in range(20) if i % 8 + 1 == 8)
-    assert set(xp(doc, "//gmd:MD_DataIdentification/gmd:pointOfContact/*/gmd:role/*/@codeListValue")) == \
-        set(iso.ROLE_TO_ISO.values())
+    assert set(xp(doc, "//gmd:MD_DataIdentification/gmd:pointOfContact/*/gmd:role/*/@codeListValue")) == set(
+        iso.ROLE_TO_ISO.values()
+    )
 
 
 def test_no_actor_falls_back_on_the_organization(documents):
     _, _, _, _, doc = documents["no_actors"]
-    assert xp(doc, "//gmd:MD_DataIdentification/gmd:pointOfContact/*/gmd:organisationName/gco:CharacterString"
-                   "/text()") == ["Société d'histoire naturelle d'Autun"]
+    assert xp(
+        doc, "//gmd:MD_DataIdentification/gmd:pointOfContact/*/gmd:organisationName/gco:CharacterString/text()"
+    ) == ["Société d'histoire naturelle d'Autun"]
 
 
 def test_inspire_theme_and_sinp_keywords(documents):
@@ -300,17 +373,29 @@ def test_inspire_theme_and_sinp_keywords(documents):
     blocks = xp(doc, "//gmd:MD_DataIdentification/gmd:descriptiveKeywords/gmd:MD_Keywords")
     assert len(blocks) == 2
     theme = blocks[0].xpath("gmd:keyword/gmx:Anchor", namespaces=NS)
-    assert [(a.text, a.get(HREF)) for a in theme] == [("Répartition des espèces", "http://inspire.ec.europa.eu/theme/sd")]
+    assert [(a.text, a.get(HREF)) for a in theme] == [
+        ("Répartition des espèces", "http://inspire.ec.europa.eu/theme/sd")
+    ]
     thesaurus = blocks[0].xpath("gmd:thesaurusName/gmd:CI_Citation", namespaces=NS)[0]
     assert text(thesaurus, "gmd:title/gmx:Anchor") == "GEMET - INSPIRE themes, version 1.0"
     assert text(thesaurus, "gmd:date/gmd:CI_Date/gmd:date/gco:Date") == "2008-06-01"
     assert text(thesaurus, "gmd:date/gmd:CI_Date/gmd:dateType/*/@codeListValue") == "publication"
     assert blocks[1].xpath("gmd:keyword/gco:CharacterString/text()", namespaces=NS) == [
-        "Occurrences de Taxons", "Inventaire de répartition",
-        "Observation directe : Vue, écoute, olfactive, tactile", "hibernation", "cavités"]
+        "Occurrences de Taxons",
+        "Inventaire de répartition",
+        "Observation directe : Vue, écoute, olfactive, tactile",
+        "hibernation",
+        "cavités",
+    ]
     _, _, _, _, ca = documents["ca"]
     assert xp(ca, "//gmd:descriptiveKeywords[2]//gmd:keyword/gco:CharacterString/text()") == [
-        "Inventaires et cartographie", "Suivi/surveillance dans le temps", "Terre", "chiroptères", "gîtes", "Morvan"]
+        "Inventaires et cartographie",
+        "Suivi/surveillance dans le temps",
+        "Terre",
+        "chiroptères",
+        "gîtes",
+        "Morvan",
+    ]
     _, _, _, _, none = documents["no_keywords"]
     assert len(xp(none, "//gmd:descriptiveKeywords")) == 1
 
@@ -331,17 +416,19 @@ def test_constraints_and_licence(documents):
     assert "etalab.gouv.fr/licence-ouverte" in text(use, "gmd:useLimitation/gco:CharacterString")
     # an explicit licence without URL is written as text
     data = iso.to_iso19139("jdd", JDD, jdd_ctx(licence={"id": "x", "title": "Licence maison", "url": None}))
-    other = etree.fromstring(data).xpath("//gmd:resourceConstraints[2]//gmd:otherConstraints/gco:CharacterString",
-                                         namespaces=NS)
+    other = etree.fromstring(data).xpath(
+        "//gmd:resourceConstraints[2]//gmd:otherConstraints/gco:CharacterString", namespaces=NS
+    )
     assert [o.text for o in other] == ["Licence maison"]
 
 
 def test_extent(documents):
     _, _, _, _, doc = documents["jdd"]
     box = "//gmd:EX_Extent/gmd:geographicElement/gmd:EX_GeographicBoundingBox/"
-    assert [text(doc, box + f"gmd:{b}/gco:Decimal") for b in
-            ("westBoundLongitude", "eastBoundLongitude", "southBoundLatitude", "northBoundLatitude")] == \
-        ["3.85", "4.35", "46.95", "47.45"]
+    assert [
+        text(doc, box + f"gmd:{b}/gco:Decimal")
+        for b in ("westBoundLongitude", "eastBoundLongitude", "southBoundLatitude", "northBoundLatitude")
+    ] == ["3.85", "4.35", "46.95", "47.45"]
     period = xp(doc, "//gmd:EX_TemporalExtent/gmd:extent/gml:TimePeriod")[0]
     assert text(period, "gml:beginPosition") == "2021-03-01"  # from the CA of the JDD
     assert text(period, "gml:endPosition") == "2025-12-31"
@@ -366,9 +453,14 @@ def test_distribution(documents):
     assert names == ["CSV", "GEOJSON"]  # the second guessed from the URL
     assert all(v.get("{%s}nilReason" % iso.GCO) == "unknown" for v in xp(doc, "//gmd:MD_Format/gmd:version"))
     online = xp(doc, "//gmd:transferOptions/gmd:MD_DigitalTransferOptions/gmd:onLine/gmd:CI_OnlineResource")
-    got = [(o.xpath("gmd:linkage/gmd:URL/text()", namespaces=NS)[0],
+    got = [
+        (
+            o.xpath("gmd:linkage/gmd:URL/text()", namespaces=NS)[0],
             o.xpath("gmd:protocol/gco:CharacterString/text()", namespaces=NS)[0],
-            o.xpath("gmd:function/*/@codeListValue", namespaces=NS)[0]) for o in online]
+            o.xpath("gmd:function/*/@codeListValue", namespaces=NS)[0],
+        )
+        for o in online
+    ]
     assert got == [
         ("https://sinp.example.fr/jdd/comptages-hivernaux-chiropteres", "WWW:LINK", "information"),
         (RESOURCES[0]["url"], "WWW:DOWNLOAD-1.0-http--download", "download"),
@@ -386,9 +478,11 @@ def test_data_quality(documents):
     assert text(doc, "//gmd:DQ_DataQuality/gmd:scope/gmd:DQ_Scope/gmd:level/*/@codeListValue") == "dataset"
     result = xp(doc, "//gmd:DQ_DataQuality/gmd:report/gmd:DQ_DomainConsistency/gmd:result/gmd:DQ_ConformanceResult")[0]
     title = result.xpath("gmd:specification/gmd:CI_Citation/gmd:title/gmx:Anchor", namespaces=NS)[0]
-    assert title.text == ("Règlement (UE) n° 1089/2010 de la Commission du 23 novembre 2010 portant modalités "
-                          "d'application de la directive 2007/2/CE en ce qui concerne l'interopérabilité des "
-                          "séries et des services de données géographiques")
+    assert title.text == (
+        "Règlement (UE) n° 1089/2010 de la Commission du 23 novembre 2010 portant modalités "
+        "d'application de la directive 2007/2/CE en ce qui concerne l'interopérabilité des "
+        "séries et des services de données géographiques"
+    )
     assert title.get(HREF) == "http://data.europa.eu/eli/reg/2010/1089"
     assert text(result, "gmd:specification/gmd:CI_Citation/gmd:date/gmd:CI_Date/gmd:date/gco:Date") == "2010-12-08"
     assert text(result, "gmd:specification//gmd:dateType/*/@codeListValue") == "publication"
@@ -403,7 +497,7 @@ def test_data_quality(documents):
 def test_texts_are_escaped_and_cleaned(documents):
     _, _, _, data, doc = documents["special_chars"]
     title = text(doc, "//gmd:citation/gmd:CI_Citation/gmd:title/gco:CharacterString")
-    assert title == "Chauves-souris <b>&amp;</b> \"gîtes\" l'été 🦇  fin"
+    assert title == 'Chauves-souris <b>&amp;</b> "gîtes" l\'été 🦇  fin'
     assert "🦇".encode() in data and b"&lt;b&gt;&amp;amp;&lt;/b&gt;" in data
     assert not any(ch in data.decode() for ch in "\x00\x07\x1b\x7f\x85\ufffe")
     assert text(doc, "(//gmd:onLine)[2]//gmd:URL") == "https://x.invalid/a?b=1&c=<2>"
@@ -429,6 +523,7 @@ def test_refusals():
 
 # --- golden files ---------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("case", ["ca", "jdd"])
 def test_golden_files(case, documents):
     _, _, _, data, _ = documents[case]
@@ -441,14 +536,17 @@ def test_golden_files(case, documents):
     def c14n(raw):
         return etree.tostring(etree.fromstring(raw), method="c14n")
 
-    assert c14n(data) == c14n(path.read_bytes()), \
+    assert c14n(data) == c14n(path.read_bytes()), (
         f"{path.name} differs from the generated document; if deliberate, regenerate with SINP_REGEN_GOLDEN=1"
+    )
 
 
 # --- rows vs the parsers ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("case", ["ca", "meta_cadre", "jdd", "jdd_no_bbox", "ca_no_end", "no_resources",
-                                  "special_chars", "jdd_20_actors"])
+
+@pytest.mark.parametrize(
+    "case", ["ca", "meta_cadre", "jdd", "jdd_no_bbox", "ca_no_end", "no_resources", "special_chars", "jdd_20_actors"]
+)
 def test_row_agrees_with_owslib(case, documents):
     kind, record, context, data, _ = documents[case]
     row = iso.csw_row(kind, record, context, data)
@@ -463,14 +561,18 @@ def test_row_agrees_with_owslib(case, documents):
     assert row["language"] == md.languagecode and row["resourcelanguage"] == ident.resourcelanguagecode[0]
     assert row["topicategory"] == ident.topiccategory[0]
     dates = {d.type: d.date for d in ident.date}
-    assert (row["date_creation"], row["date_revision"], row["date_publication"]) == \
-        (dates.get("creation"), dates.get("revision"), dates.get("publication"))
+    assert (row["date_creation"], row["date_revision"], row["date_publication"]) == (
+        dates.get("creation"),
+        dates.get("revision"),
+        dates.get("publication"),
+    )
     assert row["keywords"] == ",".join(k.name for block in ident.keywords for k in block.keywords)
     assert ident.keywords[0].thesaurus["title"] == "GEMET - INSPIRE themes, version 1.0"
     if ident.bbox is not None:
         b = ident.bbox
-        assert row["wkt_geometry"] == (f"POLYGON(({b.minx} {b.miny}, {b.minx} {b.maxy}, {b.maxx} {b.maxy}, "
-                                       f"{b.maxx} {b.miny}, {b.minx} {b.miny}))")
+        assert row["wkt_geometry"] == (
+            f"POLYGON(({b.minx} {b.miny}, {b.minx} {b.maxy}, {b.maxx} {b.maxy}, {b.maxx} {b.miny}, {b.minx} {b.miny}))"
+        )
     else:
         assert row["wkt_geometry"] is None
     assert row["time_begin"] == ident.temporalextent_start
@@ -488,11 +590,15 @@ def test_row_agrees_with_owslib(case, documents):
     assert row["specificationtitle"] == md.dataquality.conformancetitle[0]
     assert row["specificationdate"] == md.dataquality.conformancedate[0]
     assert row["responsiblepartyrole"] == md.contact[0].role
-    for column, parties in (("organization", ident.contact), ("creator", ident.creator),
-                            ("contributor", ident.contributor)):  # ';'-joined as pycsw does
-        assert set((row[column] or "").split(";")) - {""} == \
-            {name for p in parties for name in p.organization.split(";")}, column
-    for word in (record["title"].split()[:3] + [ident.keywords[0].keywords[0].name]):
+    for column, parties in (
+        ("organization", ident.contact),
+        ("creator", ident.creator),
+        ("contributor", ident.contributor),
+    ):  # ';'-joined as pycsw does
+        assert set((row[column] or "").split(";")) - {""} == {
+            name for p in parties for name in p.organization.split(";")
+        }, column
+    for word in record["title"].split()[:3] + [ident.keywords[0].keywords[0].name]:
         assert iso.clean_text(word) in row["anytext"]
 
 
@@ -502,9 +608,25 @@ def test_row_agrees_with_owslib(case, documents):
 # for missing link names/descriptions and lets commas in them shift the link fields, rounds the
 # WKT to 2 decimals, stores the CRS as 'EPSG:4326' (we store the URN), leaves relation empty
 # (we store the parent UUID) and pads anytext with whitespace.
-INTENDED = {"language", "resourcelanguage", "keywords", "otherconstraints", "relation", "crs", "format",
-            "lineage", "specificationtitle", "specificationdate", "specificationdatetype", "anytext",
-            "links", "wkt_geometry", "servicetype", "insert_date", "xml"}
+INTENDED = {
+    "language",
+    "resourcelanguage",
+    "keywords",
+    "otherconstraints",
+    "relation",
+    "crs",
+    "format",
+    "lineage",
+    "specificationtitle",
+    "specificationdate",
+    "specificationdatetype",
+    "anytext",
+    "links",
+    "wkt_geometry",
+    "servicetype",
+    "insert_date",
+    "xml",
+}
 
 
 @pytest.fixture(scope="module")
@@ -530,9 +652,11 @@ def pycsw_rows(documents, tmp_path_factory):
         "for path in sys.argv[1:]:\n"
         "    rec = metadata._parse_iso(context, Repository, etree.parse(path).getroot())\n"
         "    out[path] = {k: v for k, v in vars(rec).items() if isinstance(v, (str, type(None)))}\n"
-        "print(json.dumps(out))\n")
-    done = subprocess.run([str(python), "-W", "ignore", "-c", script, *map(str, paths)],
-                          capture_output=True, text=True, timeout=60)
+        "print(json.dumps(out))\n"
+    )
+    done = subprocess.run(
+        [str(python), "-W", "ignore", "-c", script, *map(str, paths)], capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stderr
     parsed = json.loads(done.stdout)
     return {path.stem: parsed[str(path)] for path in paths}

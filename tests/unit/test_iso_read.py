@@ -2,6 +2,7 @@
 
 The main check is the round trip: what our own writer (domain.iso) publishes reads back to the
 same SINP fields, for every field ISO 19139 can carry."""
+
 from __future__ import annotations
 
 import pytest
@@ -19,14 +20,27 @@ def test_a_jdd_we_publish_reads_back_to_its_fields():
     assert (rec.kind, rec.uuid, rec.parent) == ("jdd", JDD["sinp_uuid"], JDD["cadre"])
     assert rec.date_stamp == "2024-05-02T14:03:07Z"
     r = rec.record
-    for name in ("title", "notes", "libelle_court", "type_donnees", "objectif_jdd", "methodes_recueil",
-                 "date_creation", "date_revision", "cadre", "sinp_uuid"):
+    for name in (
+        "title",
+        "notes",
+        "libelle_court",
+        "type_donnees",
+        "objectif_jdd",
+        "methodes_recueil",
+        "date_creation",
+        "date_revision",
+        "cadre",
+        "sinp_uuid",
+    ):
         assert r[name] == JDD[name], name
-    assert {k: float(r[k]) for k in ("borne_ouest", "borne_est", "borne_sud", "borne_nord")} == \
-        {k: float(JDD[k]) for k in ("borne_ouest", "borne_est", "borne_sud", "borne_nord")}
+    assert {k: float(r[k]) for k in ("borne_ouest", "borne_est", "borne_sud", "borne_nord")} == {
+        k: float(JDD[k]) for k in ("borne_ouest", "borne_est", "borne_sud", "borne_nord")
+    }
     assert sorted(r["tag_string"].split(",")) == ["cavités", "hibernation"]
-    assert r["contacts_jdd"] == [{"organisme": a["organisme"], "role": a["role"], **({"mail": a["mail"]} if "mail" in a else {})}
-                                 for a in JDD["contacts_jdd"]]
+    assert r["contacts_jdd"] == [
+        {"organisme": a["organisme"], "role": a["role"], **({"mail": a["mail"]} if "mail" in a else {})}
+        for a in JDD["contacts_jdd"]
+    ]
     assert r["contacts_base_production"] == [{"organisme": "SHNA", "mail": "base@shna.invalid", "role": "7"}]
     assert r["contact_plateforme"] == JDD["contact_plateforme"]
     assert rec.defaulted == ["domaine_terrestre", "domaine_marin", "territoires"]
@@ -38,11 +52,21 @@ def test_a_ca_we_publish_reads_back_to_its_fields():
     rec = iso_read.read_iso(xml, DEFAULTS_CA)
     assert (rec.kind, rec.uuid, rec.parent) == ("ca", CA["sinp_uuid"].upper(), META_CA["sinp_uuid"])
     r = rec.record
-    for name in ("title", "notes", "objectifs", "volets_sinp", "date_lancement", "date_cloture",
-                 "date_creation_mtd", "date_maj_mtd", "precision_geographique"):
+    for name in (
+        "title",
+        "notes",
+        "objectifs",
+        "volets_sinp",
+        "date_lancement",
+        "date_cloture",
+        "date_creation_mtd",
+        "date_maj_mtd",
+        "precision_geographique",
+    ):
         assert r[name] == CA[name], name
-    assert [(a.get("organisme"), a["role"]) for a in r["acteurs"]] == \
-        [(a["organisme"], a["role"]) for a in CA["acteurs"]]
+    assert [(a.get("organisme"), a["role"]) for a in r["acteurs"]] == [
+        (a["organisme"], a["role"]) for a in CA["acteurs"]
+    ]
     assert r["acteurs"][0]["nom_prenom"] == "DUPONT Marie"
     assert r["est_meta_cadre"] == "false"
     assert sorted(r["tag_string"].split(",")) == ["Morvan", "chiroptères", "gîtes"]
@@ -86,7 +110,7 @@ PARTNER = """<?xml version="1.0" encoding="UTF-8"?>
       <gmd:northBoundLatitude><gco:Decimal>47.1</gco:Decimal></gmd:northBoundLatitude>
     </gmd:EX_GeographicBoundingBox></gmd:geographicElement></gmd:EX_Extent></gmd:extent>
   </gmd:MD_DataIdentification></gmd:identificationInfo>
-</gmd:MD_Metadata>""".encode("utf-8")
+</gmd:MD_Metadata>""".encode()
 
 
 def test_a_partner_record_without_sinp_labels():
@@ -97,7 +121,9 @@ def test_a_partner_record_without_sinp_labels():
     assert r["date_creation"] == "2019-06-01"  # publication date, no creation date
     assert r["type_donnees"] == "1"  # « Occurrences de taxons », whatever the case
     assert r["tag_string"] == "tourbières"
-    assert r["contacts_jdd"] == [{"organisme": "CEN Franche-Comté", "role": "1"}]  # owner -> 6 -> the only contact: main
+    assert r["contacts_jdd"] == [
+        {"organisme": "CEN Franche-Comté", "role": "1"}
+    ]  # owner -> 6 -> the only contact: main
     assert r["contacts_base_production"] == [{"nom_prenom": "MARTIN Paul", "role": "7"}]
     assert any("Libellé court déduit" in n for n in rec.notes)
     messages = iso_read.problems(rec)
@@ -108,14 +134,17 @@ def test_a_partner_record_without_sinp_labels():
     assert iso_read.problems(complete) == []
 
 
-@pytest.mark.parametrize("doc, message", [
-    (b"<gmd:MD_Metadata xmlns:gmd='http://www.isotc211.org/2005/gmd'><gmd:fileIdentifier>", "XML mal formé"),
-    (b'<!DOCTYPE x [<!ENTITY a "aaaa">]><x>&a;</x>', "DTD ou entité"),
-    (b"<html><body>Erreur</body></html>", "n'est pas une fiche ISO 19139"),
-    (PARTNER.replace(b'codeListValue="dataset"', b'codeListValue="service"'), "niveau « service »"),
-    (PARTNER.replace(b"urn:uuid:0b6a2c1e-47d8-4f2b-9a51-6f1e2d3c4b5a", b"fr-120066022-jdd-1"), "n'est pas un UUID"),
-    (b"", "vide"),
-])
+@pytest.mark.parametrize(
+    "doc, message",
+    [
+        (b"<gmd:MD_Metadata xmlns:gmd='http://www.isotc211.org/2005/gmd'><gmd:fileIdentifier>", "XML mal formé"),
+        (b'<!DOCTYPE x [<!ENTITY a "aaaa">]><x>&a;</x>', "DTD ou entité"),
+        (b"<html><body>Erreur</body></html>", "n'est pas une fiche ISO 19139"),
+        (PARTNER.replace(b'codeListValue="dataset"', b'codeListValue="service"'), "niveau « service »"),
+        (PARTNER.replace(b"urn:uuid:0b6a2c1e-47d8-4f2b-9a51-6f1e2d3c4b5a", b"fr-120066022-jdd-1"), "n'est pas un UUID"),
+        (b"", "vide"),
+    ],
+)
 def test_unreadable_records_are_refused_in_french(doc, message):
     with pytest.raises(iso_read.IsoError) as err:
         iso_read.read_iso(doc)
@@ -125,7 +154,7 @@ def test_unreadable_records_are_refused_in_french(doc, message):
 def test_a_ca_with_two_main_contacts_keeps_the_first_one_main():
     two = [{"organisme": "A", "role": "1"}, {"organisme": "B", "role": "1"}, {"organisme": "C", "role": "2"}]
     doc = iso.to_iso19139("ca", with_(CA, acteurs=two), ctx())
-    for labelled in (doc, doc.replace("Contact principal".encode(), b"Responsable")):
+    for labelled in (doc, doc.replace(b"Contact principal", b"Responsable")):
         rec = iso_read.read_iso(labelled, DEFAULTS_CA)
         assert [(a["organisme"], a["role"]) for a in rec.record["acteurs"]] == [("A", "1"), ("B", "4"), ("C", "2")]
         assert any(n.startswith("Contact « B » enregistré comme maître d'œuvre (rôle 4)") for n in rec.notes)
@@ -137,4 +166,4 @@ def test_defaults_are_checked():
     messages = iso_read.check_defaults({"inconnu": 1, "sinp_uuid": "x", "objectif_jdd": "9.9"})
     assert len(messages) == 3
     assert any("9.9" in m and "JDD_OBJECTIFS" in m for m in messages)
-    assert iso_read.check_defaults([1]) == ["« defaults » doit être un objet JSON : {\"nom du champ\": valeur}."]
+    assert iso_read.check_defaults([1]) == ['« defaults » doit être un objet JSON : {"nom du champ": valeur}.']

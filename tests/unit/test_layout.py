@@ -1,4 +1,5 @@
 """The repository keeps the layout other tools rely on, and its scripts parse."""
+
 from __future__ import annotations
 
 import configparser
@@ -9,13 +10,36 @@ import pytest
 
 from tests.conftest import ROOT
 
-REQUIRED_PLUGINS = ["sinp", "sinp_spatial_harvest", "sinp_mtd", "sinp_csw", "scheming_datasets", "spatial_metadata", "spatial_query", "harvest", "dcat", "activity"]
+REQUIRED_PLUGINS = [
+    "sinp",
+    "sinp_spatial_harvest",
+    "sinp_mtd",
+    "sinp_csw",
+    "scheming_datasets",
+    "spatial_metadata",
+    "spatial_query",
+    "harvest",
+    "dcat",
+    "activity",
+]
 
 
-@pytest.mark.parametrize("path", [
-    "ckanext-sinp/ckanext/sinp/plugin.py", "pycsw_config", "harvesters", "schemas", "tests",
-    "setup.py", "docker-compose.yml", "README.md", ".ci/run", "Makefile", "bench",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "ckanext-sinp/ckanext/sinp/plugin.py",
+        "pycsw_config",
+        "harvesters",
+        "schemas",
+        "tests",
+        "setup.py",
+        "docker-compose.yml",
+        "README.md",
+        ".ci/run",
+        "Makefile",
+        "bench",
+    ],
+)
 def test_top_level_layout(path):
     assert (ROOT / path).exists(), path
 

@@ -1,4 +1,5 @@
 """Rules of the SINP metadata standard 1.3.10 (§1.7) on CA and JDD, each with a valid and an invalid case."""
+
 from __future__ import annotations
 
 import copy
@@ -17,8 +18,10 @@ CA = {
     "territoires": ["METROP"],
     "date_lancement": "2021-03-01",
     "date_cloture": "2025-12-31",
-    "acteurs": [{"organisme": "CEN BFC", "mail": "contact@cen.invalid", "role": "1"},
-                {"organisme": "Région", "role": "2"}],
+    "acteurs": [
+        {"organisme": "CEN BFC", "mail": "contact@cen.invalid", "role": "1"},
+        {"organisme": "Région", "role": "2"},
+    ],
     "date_creation_mtd": "2021-02-15",
 }
 JDD = {
@@ -32,7 +35,10 @@ JDD = {
     "domaine_terrestre": "true",
     "domaine_marin": "false",
     "territoires": ["METROP"],
-    "borne_ouest": "3.85", "borne_est": "4.35", "borne_sud": "46.95", "borne_nord": "47.45",
+    "borne_ouest": "3.85",
+    "borne_est": "4.35",
+    "borne_sud": "46.95",
+    "borne_nord": "47.45",
     "contacts_jdd": [{"organisme": "CEN BFC", "role": "1"}],
     "date_creation": "2021-02-15",
 }
@@ -60,23 +66,38 @@ def test_every_field_of_the_schemas_has_a_french_label_and_an_mtd_element():
             assert f.obligation in ("O", "R", "F", "OC"), f.name
 
 
-@pytest.mark.parametrize("kind, base, field", [
-    ("ca", CA, "title"), ("ca", CA, "notes"), ("ca", CA, "objectifs"), ("ca", CA, "territoires"),
-    ("ca", CA, "date_lancement"), ("ca", CA, "acteurs"), ("ca", CA, "niveau_territorial"),
-    ("jdd", JDD, "libelle_court"), ("jdd", JDD, "type_donnees"), ("jdd", JDD, "objectif_jdd"),
-    ("jdd", JDD, "cadre"), ("jdd", JDD, "contacts_jdd"), ("jdd", JDD, "territoires"),
-])
+@pytest.mark.parametrize(
+    "kind, base, field",
+    [
+        ("ca", CA, "title"),
+        ("ca", CA, "notes"),
+        ("ca", CA, "objectifs"),
+        ("ca", CA, "territoires"),
+        ("ca", CA, "date_lancement"),
+        ("ca", CA, "acteurs"),
+        ("ca", CA, "niveau_territorial"),
+        ("jdd", JDD, "libelle_court"),
+        ("jdd", JDD, "type_donnees"),
+        ("jdd", JDD, "objectif_jdd"),
+        ("jdd", JDD, "cadre"),
+        ("jdd", JDD, "contacts_jdd"),
+        ("jdd", JDD, "territoires"),
+    ],
+)
 def test_mandatory_fields(kind, base, field):
     errors = _errors(kind, base, **{field: None})
     assert "Champ obligatoire du standard SINP" in errors[field][0]
 
 
-@pytest.mark.parametrize("value, ok", [
-    ("0F6E3B2A-91C4-4D7A-8B2E-3C5D6E7F8A90", True),
-    ("0f6e3b2a-91c4-4d7a-8b2e-3c5d6e7f8a90", True),
-    ("0F6E3B2A91C44D7A8B2E3C5D6E7F8A90", False),
-    ("pas-un-uuid", False),
-])
+@pytest.mark.parametrize(
+    "value, ok",
+    [
+        ("0F6E3B2A-91C4-4D7A-8B2E-3C5D6E7F8A90", True),
+        ("0f6e3b2a-91c4-4d7a-8b2e-3c5d6e7f8a90", True),
+        ("0F6E3B2A91C44D7A8B2E3C5D6E7F8A90", False),
+        ("pas-un-uuid", False),
+    ],
+)
 def test_uuid_well_formed(value, ok):
     assert ("sinp_uuid" not in _errors("ca", CA, sinp_uuid=value)) is ok
 
@@ -96,13 +117,21 @@ def test_jdd_has_at_least_one_main_contact(roles, ok):
     assert ("contacts_jdd" not in _errors("jdd", JDD, contacts_jdd=contacts)) is ok
 
 
-@pytest.mark.parametrize("field, value, ok", [
-    ("niveau_territorial", "5", True), ("niveau_territorial", "12", False),
-    ("objectifs", ["8", "10"], True), ("objectifs", ["8", "99"], False),
-    ("territoires", ["METROP", "GUF"], True), ("territoires", ["MARS"], False),
-    ("type_financement", "1", True), ("type_financement", "9", False),
-    ("volets_sinp", ["1", "2"], True), ("volets_sinp", ["4"], False),
-])
+@pytest.mark.parametrize(
+    "field, value, ok",
+    [
+        ("niveau_territorial", "5", True),
+        ("niveau_territorial", "12", False),
+        ("objectifs", ["8", "10"], True),
+        ("objectifs", ["8", "99"], False),
+        ("territoires", ["METROP", "GUF"], True),
+        ("territoires", ["MARS"], False),
+        ("type_financement", "1", True),
+        ("type_financement", "9", False),
+        ("volets_sinp", ["1", "2"], True),
+        ("volets_sinp", ["4"], False),
+    ],
+)
 def test_ca_codes_are_within_their_nomenclature(field, value, ok):
     errors = _errors("ca", CA, **{field: value})
     assert (field not in errors) is ok
@@ -110,11 +139,17 @@ def test_ca_codes_are_within_their_nomenclature(field, value, ok):
         assert "n'existe pas dans la nomenclature" in errors[field][0]
 
 
-@pytest.mark.parametrize("field, value, ok", [
-    ("type_donnees", "2", True), ("type_donnees", "9", False),
-    ("objectif_jdd", "3.6", True), ("objectif_jdd", "3.9", False),
-    ("methodes_recueil", ["1", "3"], True), ("methodes_recueil", ["13"], False),
-])
+@pytest.mark.parametrize(
+    "field, value, ok",
+    [
+        ("type_donnees", "2", True),
+        ("type_donnees", "9", False),
+        ("objectif_jdd", "3.6", True),
+        ("objectif_jdd", "3.9", False),
+        ("methodes_recueil", ["1", "3"], True),
+        ("methodes_recueil", ["13"], False),
+    ],
+)
 def test_jdd_codes_are_within_their_nomenclature(field, value, ok):
     assert (field not in _errors("jdd", JDD, **{field: value})) is ok
 
@@ -132,9 +167,14 @@ def test_actor_needs_a_name_or_an_organisation_and_a_valid_email():
     assert any("n'est pas une adresse électronique valide" in m for m in errors["acteurs"])
 
 
-@pytest.mark.parametrize("start, end, ok", [
-    ("2021-03-01", "2025-12-31", True), ("2021-03-01", "2021-03-01", True), ("2021-03-01", "2020-12-31", False),
-])
+@pytest.mark.parametrize(
+    "start, end, ok",
+    [
+        ("2021-03-01", "2025-12-31", True),
+        ("2021-03-01", "2021-03-01", True),
+        ("2021-03-01", "2020-12-31", False),
+    ],
+)
 def test_end_date_not_before_start_date(start, end, ok):
     errors = _errors("ca", CA, date_lancement=start, date_cloture=end)
     assert ("date_cloture" not in errors) is ok
@@ -144,14 +184,17 @@ def test_dates_must_be_dates():
     assert "n'est pas une date" in _errors("ca", CA, date_lancement="31/12/2021")["date_lancement"][0]
 
 
-@pytest.mark.parametrize("box, field", [
-    ({"borne_sud": "47.5", "borne_nord": "47.0"}, "borne_sud"),
-    ({"borne_ouest": "4.5", "borne_est": "4.0"}, "borne_ouest"),
-    ({"borne_nord": "95"}, "borne_nord"),
-    ({"borne_est": "181"}, "borne_est"),
-    ({"borne_nord": None}, "borne_nord"),
-    ({"borne_ouest": "quatre"}, "borne_ouest"),
-])
+@pytest.mark.parametrize(
+    "box, field",
+    [
+        ({"borne_sud": "47.5", "borne_nord": "47.0"}, "borne_sud"),
+        ({"borne_ouest": "4.5", "borne_est": "4.0"}, "borne_ouest"),
+        ({"borne_nord": "95"}, "borne_nord"),
+        ({"borne_est": "181"}, "borne_est"),
+        ({"borne_nord": None}, "borne_nord"),
+        ({"borne_ouest": "quatre"}, "borne_ouest"),
+    ],
+)
 def test_bbox_ordered_within_wgs84_and_complete(box, field):
     assert field in _errors("jdd", JDD, **box)
 

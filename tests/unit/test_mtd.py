@@ -1,6 +1,7 @@
 """INPN MTD XML import/export (ckanext.sinp.domain.mtd): fixtures written by hand in
 tests/fixtures/mtd (fictitious Bourgogne-Franche-Comté content), round trips, validation
 messages and hostile documents. Pure Python, no CKAN: runs in milliseconds."""
+
 from __future__ import annotations
 
 import copy
@@ -18,12 +19,18 @@ FIXTURES = pathlib.Path(__file__).resolve().parent.parent / "fixtures" / "mtd"
 NS = {"gml": mtd.GML_NS, "m": mtd.MTD_NS}
 
 VALID_FIXTURES = [
-    "ca_chiropteres_morvan.xml", "jdd_comptages_hivernaux.xml", "collection_odonates_bfc.xml",
-    "jdd_1_3_1.xml", "variantes_oafs_booleens.xml", "ca_meta_cadre_racine_nue.xml",
+    "ca_chiropteres_morvan.xml",
+    "jdd_comptages_hivernaux.xml",
+    "collection_odonates_bfc.xml",
+    "jdd_1_3_1.xml",
+    "variantes_oafs_booleens.xml",
+    "ca_meta_cadre_racine_nue.xml",
 ]
 INVALID_FIXTURES = [
-    "invalide_codes.xml", "invalide_sans_libelle_court.xml",
-    "invalide_deux_contacts_principaux.xml", "invalide_dates.xml",
+    "invalide_codes.xml",
+    "invalide_sans_libelle_court.xml",
+    "invalide_deux_contacts_principaux.xml",
+    "invalide_dates.xml",
 ]
 
 META = "978258FB-6A82-4475-AE18-CA20CB7965BD"
@@ -59,22 +66,33 @@ FULL_CA = {
     "date_lancement": "2021-03-01",
     "date_cloture": "2025-12-31",
     "acteurs": [
-        {"nom_prenom": "MOREAU Élodie", "organisme": "Société d'histoire naturelle du Morvan",
-         "id_organisme": "8BD820CF-EA07-4313-A232-747FBFAEFB53", "mail": "e.moreau@shn.invalid", "role": "1"},
-        {"nom_prenom": "DURAND Paul", "organisme": "Région Bourgogne-Franche-Comté",
-         "id_organisme": "7B1FB796-46D4-43ED-965E-633A65E5CD46", "mail": "p.durand@region.invalid", "role": "2"},
+        {
+            "nom_prenom": "MOREAU Élodie",
+            "organisme": "Société d'histoire naturelle du Morvan",
+            "id_organisme": "8BD820CF-EA07-4313-A232-747FBFAEFB53",
+            "mail": "e.moreau@shn.invalid",
+            "role": "1",
+        },
+        {
+            "nom_prenom": "DURAND Paul",
+            "organisme": "Région Bourgogne-Franche-Comté",
+            "id_organisme": "7B1FB796-46D4-43ED-965E-633A65E5CD46",
+            "mail": "p.durand@region.invalid",
+            "role": "2",
+        },
         {"organisme": "Parc naturel régional du Morvan", "role": "3"},
     ],
     "publications": [
-        {"reference": "MOREAU É. 2024. Les gîtes à chiroptères du Morvan. SHN Morvan. 48 p.",
-         "url": "https://example.org/gites.pdf"},
+        {
+            "reference": "MOREAU É. 2024. Les gîtes à chiroptères du Morvan. SHN Morvan. 48 p.",
+            "url": "https://example.org/gites.pdf",
+        },
         {"reference": "DURAND P. & MOREAU É. 2025. Synthèse régionale & perspectives <2026>. 12 p."},
     ],
     "date_creation_mtd": "2021-02-15",
     "date_maj_mtd": "2024-01-08",
     "id_tps": "1234567",
-    "attributs_additionnels": [{"nom": "ID_CREATEUR", "valeur": "4512"},
-                               {"nom": "ID_INSTANCE", "valeur": "27"}],
+    "attributs_additionnels": [{"nom": "ID_CREATEUR", "valeur": "4512"}, {"nom": "ID_INSTANCE", "valeur": "27"}],
 }
 
 FULL_JDD = {
@@ -91,32 +109,60 @@ FULL_JDD = {
     "domaine_marin": "false",
     "territoires": ["METROP"],
     "precision_geographique": "Nièvre et Côte-d'Or",
-    "borne_ouest": "3.85", "borne_est": "4.35", "borne_sud": "46.95", "borne_nord": "47.45",
+    "borne_ouest": "3.85",
+    "borne_est": "4.35",
+    "borne_sud": "46.95",
+    "borne_nord": "47.45",
     "methodes_recueil": ["1", "3"],
     "protocoles": [
-        {"libelle": "Comptage hivernal en gîte souterrain", "description": "Deux observateurs, sans manipulation.",
-         "url": "https://example.org/protocoles/comptage", "type": "1"},
-        {"libelle": "Contrôle de cohérence régional", "description": "Doublons, dates, communes.",
-         "url": "https://example.org/protocoles/coherence", "type": "3"},
+        {
+            "libelle": "Comptage hivernal en gîte souterrain",
+            "description": "Deux observateurs, sans manipulation.",
+            "url": "https://example.org/protocoles/comptage",
+            "type": "1",
+        },
+        {
+            "libelle": "Contrôle de cohérence régional",
+            "description": "Doublons, dates, communes.",
+            "url": "https://example.org/protocoles/coherence",
+            "type": "3",
+        },
     ],
     "contacts_jdd": [
-        {"nom_prenom": "MOREAU Élodie", "organisme": "Société d'histoire naturelle du Morvan",
-         "id_organisme": "8BD820CF-EA07-4313-A232-747FBFAEFB53", "mail": "e.moreau@shn.invalid", "role": "1"},
+        {
+            "nom_prenom": "MOREAU Élodie",
+            "organisme": "Société d'histoire naturelle du Morvan",
+            "id_organisme": "8BD820CF-EA07-4313-A232-747FBFAEFB53",
+            "mail": "e.moreau@shn.invalid",
+            "role": "1",
+        },
         {"organisme": "Société d'histoire naturelle du Morvan", "role": "6"},
     ],
     "contact_plateforme": [
-        {"nom_prenom": "GIRARD Théo", "organisme": "Plateforme SINP BFC",
-         "id_organisme": "ACE001BC-044B-40DA-8010-98F2A039FCEC", "mail": "sinp@bfc.invalid", "role": "8"},
+        {
+            "nom_prenom": "GIRARD Théo",
+            "organisme": "Plateforme SINP BFC",
+            "id_organisme": "ACE001BC-044B-40DA-8010-98F2A039FCEC",
+            "mail": "sinp@bfc.invalid",
+            "role": "8",
+        },
     ],
     "contacts_base_production": [
-        {"nom_prenom": "PETIT Léa", "organisme": "SHN Morvan", "id_organisme": "8BD820CF-EA07-4313-A232-747FBFAEFB53",
-         "mail": "base@shn.invalid", "role": "7"},
+        {
+            "nom_prenom": "PETIT Léa",
+            "organisme": "SHN Morvan",
+            "id_organisme": "8BD820CF-EA07-4313-A232-747FBFAEFB53",
+            "mail": "base@shn.invalid",
+            "role": "7",
+        },
         {"organisme": "Prestataire informatique", "role": "7"},
     ],
     "date_creation": "2021-02-20",
     "date_revision": "2024-03-02",
-    "attributs_additionnels": [{"nom": "CODE_STATUT_DONNEES_SOURCE", "valeur": "Pr"},
-                               {"nom": "ID_INSTANCE", "valeur": "27"}],
+    "attributs_additionnels": [
+        {"nom": "CODE_STATUT_DONNEES_SOURCE", "valeur": "Pr"},
+        {"nom": "ID_INSTANCE", "valeur": "27"},
+    ],
 }
 FULL = {"ca": FULL_CA, "jdd": FULL_JDD}
 
@@ -128,6 +174,7 @@ def roundtrip(kind: str, record: dict) -> mtd.MtdRecord:
 
 
 # --- round trips -------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("kind", model.KINDS)
 def test_full_records_fill_every_field_and_subfield_of_the_schema(kind):
@@ -157,6 +204,7 @@ def test_fixture_parse_export_parse(name):
 
 # --- reading the fixtures ----------------------------------------------------------------------
 
+
 def test_ca_document():
     [rec] = parse("ca_chiropteres_morvan.xml")
     assert (rec.kind, rec.uuid, rec.position, rec.version, rec.ignored) == ("ca", CA_MORVAN, 1, "1.3.10", [])
@@ -169,16 +217,25 @@ def test_ca_document():
     assert r["cible_ecologique"] == ["186233", "60345", "60418"]
     assert (r["date_lancement"], r["date_cloture"]) == ("2021-03-01", "2025-12-31")
     assert r["acteurs"] == [
-        {"nom_prenom": "MOREAU Élodie", "mail": "e.moreau@shn-morvan.invalid",
-         "organisme": "Société d'histoire naturelle du Morvan (fictive)",
-         "id_organisme": "8BD820CF-EA07-4313-A232-747FBFAEFB53", "role": "1"},
-        {"organisme": "Région Bourgogne-Franche-Comté", "id_organisme": "7B1FB796-46D4-43ED-965E-633A65E5CD46",
-         "role": "2"},
+        {
+            "nom_prenom": "MOREAU Élodie",
+            "mail": "e.moreau@shn-morvan.invalid",
+            "organisme": "Société d'histoire naturelle du Morvan (fictive)",
+            "id_organisme": "8BD820CF-EA07-4313-A232-747FBFAEFB53",
+            "role": "1",
+        },
+        {
+            "organisme": "Région Bourgogne-Franche-Comté",
+            "id_organisme": "7B1FB796-46D4-43ED-965E-633A65E5CD46",
+            "role": "2",
+        },
         {"organisme": "Parc naturel régional du Morvan", "role": "3"},
     ]
     assert r["publications"][0]["url"] == "https://example.org/shn-morvan/gites-2021-2023.pdf"
-    assert r["attributs_additionnels"] == [{"nom": "ID_CREATEUR", "valeur": "4512"},
-                                           {"nom": "ID_INSTANCE", "valeur": "27"}]
+    assert r["attributs_additionnels"] == [
+        {"nom": "ID_CREATEUR", "valeur": "4512"},
+        {"nom": "ID_INSTANCE", "valeur": "27"},
+    ]
     assert (r["date_creation_mtd"], r["date_maj_mtd"]) == ("2021-02-15", "2024-01-08")
     assert mtd.validate_records([rec]) == []
     assert mtd.missing_cas([rec]) == {META}  # its méta-cadre, to be found in the catalogue
@@ -194,8 +251,13 @@ def test_jdd_document_with_a_feature_member_root():
     assert r["protocoles"][0]["type"] == "1" and r["protocoles"][0]["libelle"].startswith("Comptage hivernal")
     assert [a["role"] for a in r["contacts_jdd"]] == ["1", "6"]
     assert r["contact_plateforme"][0]["nom_prenom"] == "GIRARD Théo"
-    assert r["contacts_base_production"] == [{"organisme": "Société d'histoire naturelle du Morvan (fictive)",
-                                              "mail": "base@shn-morvan.invalid", "role": "7"}]
+    assert r["contacts_base_production"] == [
+        {
+            "organisme": "Société d'histoire naturelle du Morvan (fictive)",
+            "mail": "base@shn-morvan.invalid",
+            "role": "7",
+        }
+    ]
     assert r["attributs_additionnels"] == [{"nom": "CODE_STATUT_DONNEES_SOURCE", "valeur": "Pr"}]
     assert mtd.validate_records([rec]) == []
     assert mtd.missing_cas([rec]) == {CA_MORVAN}
@@ -223,13 +285,17 @@ def test_old_1_3_1_names():
 
 
 def test_old_names_win_in_a_1_3_1_document_and_new_names_otherwise():
-    both = ('<jdd:JeuDeDonnees xmlns:jdd="http://inpn.mnhn.fr/mtd"{}>'
-            '<jdd:identifiantJdd>86DFA25A-6D37-47EA-8351-FB7F416A7932</jdd:identifiantJdd>'
-            '<jdd:libelle>Nouveau</jdd:libelle><jdd:nomComplet>Ancien</jdd:nomComplet></jdd:JeuDeDonnees>')
+    both = (
+        '<jdd:JeuDeDonnees xmlns:jdd="http://inpn.mnhn.fr/mtd"{}>'
+        "<jdd:identifiantJdd>86DFA25A-6D37-47EA-8351-FB7F416A7932</jdd:identifiantJdd>"
+        "<jdd:libelle>Nouveau</jdd:libelle><jdd:nomComplet>Ancien</jdd:nomComplet></jdd:JeuDeDonnees>"
+    )
     [new] = mtd.parse_document(both.format(""))
     assert new.title == "Nouveau" and new.ignored == ["nomComplet"]
-    old_location = ' xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" ' \
-                   'xsi:schemaLocation="http://inpn.mnhn.fr mtd_jdd_1_3_1.xsd"'
+    old_location = (
+        ' xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+        'xsi:schemaLocation="http://inpn.mnhn.fr mtd_jdd_1_3_1.xsd"'
+    )
     [old] = mtd.parse_document(both.format(old_location))
     assert old.title == "Ancien" and old.ignored == ["libelle"] and old.version == "1.3.1"
 
@@ -242,9 +308,13 @@ def test_variants_oafs_prefix_booleans_datetimes_aliases_and_unknown_elements():
     assert (ca.record["date_lancement"], ca.record["date_cloture"]) == ("2019-02-01", "2023-10-31")
     assert ca.record["date_creation_mtd"] == "2019-01-20"
     assert ca.record["tag_string"] == "amphibiens,mares,Bresse"
-    assert ca.record["acteurs"] == [{"nom_prenom": "BERTHET Lucie",
-                                     "organisme": "Association de sauvegarde des mares bressanes (fictive)",
-                                     "role": "1"}]  # role inferred from acteurPrincipal
+    assert ca.record["acteurs"] == [
+        {
+            "nom_prenom": "BERTHET Lucie",
+            "organisme": "Association de sauvegarde des mares bressanes (fictive)",
+            "role": "1",
+        }
+    ]  # role inferred from acteurPrincipal
     assert ca.ignored == ["codeDispositif", "acteurPrincipal/ActeurType/telephone"]
     assert jdd.record["cadre"] == ca.uuid  # http://oafs.fr/meta/ca/ removed, upper-case
     assert (jdd.record["domaine_marin"], jdd.record["domaine_terrestre"]) == ("false", "true")
@@ -266,14 +336,18 @@ def test_str_input_and_legacy_encodings():
     text = fixture("ca_meta_cadre_racine_nue.xml").decode("utf-8")
     latin = text.replace('encoding="UTF-8"', 'encoding="ISO-8859-1"')
     assert mtd.parse_document(latin)[0].title == "Observatoire de la biodiversité des zones humides de Bourgogne"
-    assert mtd.parse_document(latin.encode("iso-8859-1"))[0].title.endswith("biodiversité des zones humides de Bourgogne")
+    assert mtd.parse_document(latin.encode("iso-8859-1"))[0].title.endswith(
+        "biodiversité des zones humides de Bourgogne"
+    )
 
 
 def test_keywords_split_and_deduplicated():
-    doc = ('<ca:CadreAcquisition xmlns:ca="http://inpn.mnhn.fr/mtd">'
-           '<ca:identifiantCadre>29a8e22c-6718-4786-850a-9e2722e41442</ca:identifiantCadre>'
-           '<ca:motCle>mares, amphibiens</ca:motCle><ca:motCle>Bresse</ca:motCle><ca:motCle>mares</ca:motCle>'
-           '<ca:motCle/><ca:dateCloture/></ca:CadreAcquisition>')
+    doc = (
+        '<ca:CadreAcquisition xmlns:ca="http://inpn.mnhn.fr/mtd">'
+        "<ca:identifiantCadre>29a8e22c-6718-4786-850a-9e2722e41442</ca:identifiantCadre>"
+        "<ca:motCle>mares, amphibiens</ca:motCle><ca:motCle>Bresse</ca:motCle><ca:motCle>mares</ca:motCle>"
+        "<ca:motCle/><ca:dateCloture/></ca:CadreAcquisition>"
+    )
     [rec] = mtd.parse_document(doc)
     assert rec.record["tag_string"] == "mares,amphibiens,Bresse"
     assert rec.uuid == CA_MORVAN and rec.ignored == ["dateCloture"]  # not where the schema puts it
@@ -282,11 +356,19 @@ def test_keywords_split_and_deduplicated():
 def test_meta_cadre_chains_and_cycles_are_ordered_without_looping():
     def ca(uuid, parent=None):
         parent_xml = f"<ca:idMetaCadreParent>{parent}</ca:idMetaCadreParent>" if parent else ""
-        return (f"<gml:featureMember><ca:CadreAcquisition><ca:identifiantCadre>{uuid}</ca:identifiantCadre>"
-                f"{parent_xml}</ca:CadreAcquisition></gml:featureMember>")
+        return (
+            f"<gml:featureMember><ca:CadreAcquisition><ca:identifiantCadre>{uuid}</ca:identifiantCadre>"
+            f"{parent_xml}</ca:CadreAcquisition></gml:featureMember>"
+        )
+
     a, b, c = (f"{n}0000000-0000-4000-8000-000000000000" for n in "ABC")
-    doc = ('<gml:FeatureCollection xmlns:gml="http://www.opengis.net/gml/3.2" xmlns:ca="http://inpn.mnhn.fr/mtd">'
-           + ca(c, b) + ca(b, a) + ca(a) + "</gml:FeatureCollection>")
+    doc = (
+        '<gml:FeatureCollection xmlns:gml="http://www.opengis.net/gml/3.2" xmlns:ca="http://inpn.mnhn.fr/mtd">'
+        + ca(c, b)
+        + ca(b, a)
+        + ca(a)
+        + "</gml:FeatureCollection>"
+    )
     assert [r.uuid for r in mtd.parse_document(doc)] == [a, b, c]
     cycle = doc.replace(ca(a), ca(a, c))
     assert sorted(r.uuid for r in mtd.parse_document(cycle)) == [a, b, c]
@@ -294,25 +376,41 @@ def test_meta_cadre_chains_and_cycles_are_ordered_without_looping():
 
 # --- validation messages -------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name, expected", [
-    ("invalide_codes.xml", [
-        "Jeu de données E68170A8-EFA6-4B5F-A741-C802083DFDD9 (« Captures au filet de chiroptères en forêt de "
-        "Bertranges ») — Type de données : Le code « 9 » n'existe pas",
-        "— Territoires : Le code « BFC » n'existe pas",
-        "— Points de contact du jeu de données : Points de contact du jeu de données n° 2 : Le code « 12 »",
-    ]),
-    ("invalide_sans_libelle_court.xml", [
-        "Jeu de données E9F01218-DEF2-4262-B12E-16DB1A74E673 (« Captures au filet ») — Libellé court : "
-        "Champ obligatoire du standard SINP : « Libellé court ».",
-    ]),
-    ("invalide_deux_contacts_principaux.xml", [
-        "Cadre d'acquisition B49726B6-EA76-4BF6-837E-82C1CD125842 (« Inventaire des orchidées du Jura ») — "
-        "Acteurs : Un cadre d'acquisition doit avoir exactement un contact principal",
-    ]),
-    ("invalide_dates.xml", [
-        "— Date de clôture : La date de clôture est antérieure à la date de lancement.",
-    ]),
-])
+
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        (
+            "invalide_codes.xml",
+            [
+                "Jeu de données E68170A8-EFA6-4B5F-A741-C802083DFDD9 (« Captures au filet de chiroptères en forêt de "
+                "Bertranges ») — Type de données : Le code « 9 » n'existe pas",
+                "— Territoires : Le code « BFC » n'existe pas",
+                "— Points de contact du jeu de données : Points de contact du jeu de données n° 2 : Le code « 12 »",
+            ],
+        ),
+        (
+            "invalide_sans_libelle_court.xml",
+            [
+                "Jeu de données E9F01218-DEF2-4262-B12E-16DB1A74E673 (« Captures au filet ») — Libellé court : "
+                "Champ obligatoire du standard SINP : « Libellé court ».",
+            ],
+        ),
+        (
+            "invalide_deux_contacts_principaux.xml",
+            [
+                "Cadre d'acquisition B49726B6-EA76-4BF6-837E-82C1CD125842 (« Inventaire des orchidées du Jura ») — "
+                "Acteurs : Un cadre d'acquisition doit avoir exactement un contact principal",
+            ],
+        ),
+        (
+            "invalide_dates.xml",
+            [
+                "— Date de clôture : La date de clôture est antérieure à la date de lancement.",
+            ],
+        ),
+    ],
+)
 def test_invalid_documents(name, expected):
     messages = mtd.validate_records(parse(name))
     assert len(messages) == len(expected), messages
@@ -354,8 +452,10 @@ def test_missing_cas_lists_cadres_and_parent_meta_cadres_not_in_the_document():
 
 
 def test_malformed_uuid_is_reported_by_validation():
-    doc = ('<jdd:JeuDeDonnees xmlns:jdd="http://inpn.mnhn.fr/mtd"><jdd:identifiantJdd>pas-un-uuid</jdd:identifiantJdd>'
-           '<jdd:identifiantCadre>pas-un-cadre</jdd:identifiantCadre></jdd:JeuDeDonnees>')
+    doc = (
+        '<jdd:JeuDeDonnees xmlns:jdd="http://inpn.mnhn.fr/mtd"><jdd:identifiantJdd>pas-un-uuid</jdd:identifiantJdd>'
+        "<jdd:identifiantCadre>pas-un-cadre</jdd:identifiantCadre></jdd:JeuDeDonnees>"
+    )
     records = mtd.parse_document(doc)
     messages = mtd.validate_records(records)
     assert any("— Identifiant SINP (UUID) : « PAS-UN-UUID » n'est pas un UUID valide" in m for m in messages)
@@ -365,6 +465,7 @@ def test_malformed_uuid_is_reported_by_validation():
 
 # --- export -----------------------------------------------------------------------------------
 
+
 def _children(element):
     return [etree.QName(c).localname for c in element if isinstance(c.tag, str)]
 
@@ -373,7 +474,7 @@ def _children(element):
 def test_export_structure_and_element_order(kind):
     data = mtd.to_xml(kind, FULL[kind])
     assert data.startswith(b'<?xml version="1.0" encoding="UTF-8"?>\n')
-    assert "Élodie".encode("utf-8") in data
+    assert "Élodie".encode() in data
     root = etree.fromstring(data)
     assert root.tag == f"{{{mtd.GML_NS}}}FeatureCollection"
     assert root.nsmap == {"gml": mtd.GML_NS, kind: mtd.MTD_NS}
@@ -397,9 +498,10 @@ def test_every_element_of_the_schemas_has_a_place_in_the_sequences():
             assert name in sequence or len(slot.children) == 1, (slot.name, name)
             if child.field is None:
                 walk(child)
-            for sub in (child.field.subfields if child.field else ()):
+            for sub in child.field.subfields if child.field else ():
                 holder = mtd.ACTOR_ELEMENT if child.field.kind == "actors" else name
                 assert sub.mtd in mtd.SEQUENCES[holder], (holder, sub.mtd)
+
     for kind in model.KINDS:
         walk(mtd._layout(kind))
 
@@ -414,17 +516,25 @@ def test_ca_export_details():
     assert _children(ca.find("m:ReferenceTemporelle", NS)) == ["dateLancement", "dateCloture"]
     [main] = ca.findall("m:acteurPrincipal/m:ActeurType", NS)
     assert main.findtext("m:roleActeur", namespaces=NS) == "1"
-    assert [a.findtext("m:roleActeur", namespaces=NS) for a in ca.findall("m:acteurAutre/m:ActeurType", NS)] == ["2", "3"]
+    assert [a.findtext("m:roleActeur", namespaces=NS) for a in ca.findall("m:acteurAutre/m:ActeurType", NS)] == [
+        "2",
+        "3",
+    ]
     assert len(ca.findall("m:referenceBiblio", NS)) == 1
     assert len(ca.findall("m:referenceBiblio/m:Publication", NS)) == 2
-    assert [_children(a) for a in ca.findall("m:attributsAdditionnels/m:AttributAdditionnel", NS)] == \
-        [["nomAttribut", "valeurAttribut"]] * 2
+    assert [_children(a) for a in ca.findall("m:attributsAdditionnels/m:AttributAdditionnel", NS)] == [
+        ["nomAttribut", "valeurAttribut"]
+    ] * 2
 
 
 def test_jdd_export_details():
     jdd = etree.fromstring(mtd.to_xml("jdd", FULL_JDD)).find("gml:featureMember/m:JeuDeDonnees", NS)
-    assert _children(jdd.find("m:empriseGeographique/m:BoundingBox", NS)) == \
-        ["borneNord", "borneSud", "borneEst", "borneOuest"]
+    assert _children(jdd.find("m:empriseGeographique/m:BoundingBox", NS)) == [
+        "borneNord",
+        "borneSud",
+        "borneEst",
+        "borneOuest",
+    ]
     names = _children(jdd)
     assert names.index("empriseGeographique") < names.index("methodeRecueil") < names.index("protocoles")
     assert [e.text for e in jdd.findall("m:methodeRecueil", NS)] == ["1", "3"]
@@ -432,26 +542,45 @@ def test_jdd_export_details():
     assert len(jdd.findall("m:pointContactJdd", NS)) == 2  # one property element per actor
     assert len(jdd.findall("m:BaseProduction", NS)) == 1
     assert len(jdd.findall("m:BaseProduction/m:contactBaseProduction/m:ActeurType", NS)) == 2
-    assert _children(jdd.find("m:protocoles/m:ProtocoleType", NS)) == \
-        ["libelleProtocole", "descriptionProtocole", "url", "typeProtocole"]
+    assert _children(jdd.find("m:protocoles/m:ProtocoleType", NS)) == [
+        "libelleProtocole",
+        "descriptionProtocole",
+        "url",
+        "typeProtocole",
+    ]
 
 
 def test_export_of_a_ckan_package_dict():
     """What package_show returns: tags as dicts, codes as JSON text, Python values, extra keys."""
     package = {
-        "id": "0b7c…", "name": "inventaire", "owner_org": "cen", "resources": [], "type": "ca",
-        "title": "Inventaire", "sinp_uuid": CA_MORVAN.lower(), "notes": "Description",
+        "id": "0b7c…",
+        "name": "inventaire",
+        "owner_org": "cen",
+        "resources": [],
+        "type": "ca",
+        "title": "Inventaire",
+        "sinp_uuid": CA_MORVAN.lower(),
+        "notes": "Description",
         "tags": [{"name": "chiroptères"}, {"name": "Morvan"}],
-        "objectifs": '["9"]', "territoires": "METROP", "est_meta_cadre": True,
-        "date_lancement": "2021-03-01T00:00:00", "niveau_territorial": 6,
-        "acteurs": [{"organisme": "Région", "role": "2", "mail": ""},
-                    {"organisme": "CEN", "role": "1"}],
+        "objectifs": '["9"]',
+        "territoires": "METROP",
+        "est_meta_cadre": True,
+        "date_lancement": "2021-03-01T00:00:00",
+        "niveau_territorial": 6,
+        "acteurs": [{"organisme": "Région", "role": "2", "mail": ""}, {"organisme": "CEN", "role": "1"}],
     }
     [rec] = mtd.parse_document(mtd.to_xml("ca", package))
     assert rec.record == {
-        "type": "ca", "title": "Inventaire", "sinp_uuid": CA_MORVAN, "notes": "Description",
-        "tag_string": "chiroptères,Morvan", "objectifs": ["9"], "territoires": ["METROP"],
-        "est_meta_cadre": "true", "date_lancement": "2021-03-01", "niveau_territorial": "6",
+        "type": "ca",
+        "title": "Inventaire",
+        "sinp_uuid": CA_MORVAN,
+        "notes": "Description",
+        "tag_string": "chiroptères,Morvan",
+        "objectifs": ["9"],
+        "territoires": ["METROP"],
+        "est_meta_cadre": "true",
+        "date_lancement": "2021-03-01",
+        "niveau_territorial": "6",
         "acteurs": [{"organisme": "CEN", "role": "1"}, {"organisme": "Région", "role": "2"}],
     }
 
@@ -479,13 +608,22 @@ def test_to_xml_many_with_both_kinds():
 
 # --- bad and hostile input ----------------------------------------------------------------------
 
-@pytest.mark.parametrize("name, fragment", [
-    ("invalide_sans_uuid.xml", "Jeu de données n° 1 du document (« Écoutes ultrasonores au col de la Croix de "
-                               "la Serre ») : identifiant manquant (élément identifiantJdd)."),
-    ("mal_forme.xml", "XML mal formé, ligne 8 : "),
-    ("pas_mtd.xml", "Aucun cadre d'acquisition ni jeu de données dans ce document (élément racine "
-                    "« GetRecordsResponse »)"),
-])
+
+@pytest.mark.parametrize(
+    "name, fragment",
+    [
+        (
+            "invalide_sans_uuid.xml",
+            "Jeu de données n° 1 du document (« Écoutes ultrasonores au col de la Croix de "
+            "la Serre ») : identifiant manquant (élément identifiantJdd).",
+        ),
+        ("mal_forme.xml", "XML mal formé, ligne 8 : "),
+        (
+            "pas_mtd.xml",
+            "Aucun cadre d'acquisition ni jeu de données dans ce document (élément racine « GetRecordsResponse »)",
+        ),
+    ],
+)
 def test_unreadable_documents(name, fragment):
     with pytest.raises(mtd.MtdError) as err:
         parse(name)
@@ -508,8 +646,9 @@ def test_size_limit():
         mtd.parse_document(b" " * (50 * 1024 * 1024 + 1))
 
 
-@pytest.mark.parametrize("name", ["hostile_xxe_fichier.xml", "hostile_billion_laughs.xml",
-                                  "hostile_entite_parametre.xml"])
+@pytest.mark.parametrize(
+    "name", ["hostile_xxe_fichier.xml", "hostile_billion_laughs.xml", "hostile_entite_parametre.xml"]
+)
 def test_hostile_documents_are_refused_quickly(name):
     start = time.perf_counter()
     with pytest.raises(mtd.MtdError, match="Document refusé : il contient une déclaration <!DOCTYPE>") as err:
@@ -545,9 +684,9 @@ def _no_connection(server) -> bool:
 HOSTILE_TEMPLATES = [
     '<!DOCTYPE ca:CadreAcquisition [<!ENTITY e SYSTEM "{url}">]>'
     '<ca:CadreAcquisition xmlns:ca="http://inpn.mnhn.fr/mtd"><ca:identifiantCadre>'
-    '29A8E22C-6718-4786-850A-9E2722E41442</ca:identifiantCadre><ca:libelle>&e;</ca:libelle></ca:CadreAcquisition>',
+    "29A8E22C-6718-4786-850A-9E2722E41442</ca:identifiantCadre><ca:libelle>&e;</ca:libelle></ca:CadreAcquisition>",
     '<!DOCTYPE ca:CadreAcquisition SYSTEM "{url}"><ca:CadreAcquisition xmlns:ca="http://inpn.mnhn.fr/mtd">'
-    '<ca:identifiantCadre>29A8E22C-6718-4786-850A-9E2722E41442</ca:identifiantCadre></ca:CadreAcquisition>',
+    "<ca:identifiantCadre>29A8E22C-6718-4786-850A-9E2722E41442</ca:identifiantCadre></ca:CadreAcquisition>",
     '<!DOCTYPE x [<!ENTITY % p SYSTEM "{url}"> %p;]><x/>',
 ]
 
@@ -580,10 +719,12 @@ def test_the_lxml_parser_settings_alone_do_not_resolve_entities(listening_port):
 
 
 def test_xinclude_is_not_processed():
-    doc = ('<ca:CadreAcquisition xmlns:ca="http://inpn.mnhn.fr/mtd" xmlns:xi="http://www.w3.org/2001/XInclude">'
-           '<ca:identifiantCadre>29A8E22C-6718-4786-850A-9E2722E41442</ca:identifiantCadre>'
-           '<ca:description><xi:include href="file:///etc/passwd" parse="text"/></ca:description>'
-           '</ca:CadreAcquisition>')
+    doc = (
+        '<ca:CadreAcquisition xmlns:ca="http://inpn.mnhn.fr/mtd" xmlns:xi="http://www.w3.org/2001/XInclude">'
+        "<ca:identifiantCadre>29A8E22C-6718-4786-850A-9E2722E41442</ca:identifiantCadre>"
+        '<ca:description><xi:include href="file:///etc/passwd" parse="text"/></ca:description>'
+        "</ca:CadreAcquisition>"
+    )
     with pytest.raises(mtd.MtdError, match="XInclude") as refused:  # not MTD: the document is refused
         mtd.parse_document(doc)
     assert "root:" not in str(refused.value)

@@ -1,4 +1,5 @@
 """The imitation of the INPN MTD web services (tests/integration/support/mtd_server.py). No CKAN."""
+
 from __future__ import annotations
 
 import http.client
@@ -43,13 +44,21 @@ def get(server, path, timeout=5):
 def server():
     with MtdServer() as srv:
         srv.add_ca(META, ca_xml(META, "Programme régional de connaissance", meta=True))
-        srv.add_ca(CA, ca_xml(CA, "Atlas des libellules de Franche-Comté", parent=META,
-                              dateCloture="2025-12-31",
-                              acteurAutre=[actor("ca", "Région Bourgogne-Franche-Comté", "2")]))
+        srv.add_ca(
+            CA,
+            ca_xml(
+                CA,
+                "Atlas des libellules de Franche-Comté",
+                parent=META,
+                dateCloture="2025-12-31",
+                acteurAutre=[actor("ca", "Région Bourgogne-Franche-Comté", "2")],
+            ),
+        )
         srv.add_ca(CA_OTHER, ca_xml(CA_OTHER, "Chiroptères du Morvan", instance="27"), user="99")
         srv.add_jdd(JDD_1, jdd_xml(JDD_1, CA, "Odonates : relevés d'imagos 2022-2024", instance="42"))
-        srv.add_jdd(JDD_2, jdd_xml(JDD_2, CA, "Odonates : exuvies en tourbières", short="ODO_EXUVIES",
-                                   bbox=None), instance="42")
+        srv.add_jdd(
+            JDD_2, jdd_xml(JDD_2, CA, "Odonates : exuvies en tourbières", short="ODO_EXUVIES", bbox=None), instance="42"
+        )
         yield srv
 
 

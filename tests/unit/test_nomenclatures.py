@@ -1,4 +1,5 @@
 """The SINP nomenclatures: generated from the official data, complete, readable in French."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -14,8 +15,7 @@ NOMENCLATURES_DIR = ROOT / "schemas" / "nomenclatures"
 
 
 def _generator():
-    spec = importlib.util.spec_from_file_location("sinp_nomenclatures_generate",
-                                                  NOMENCLATURES_DIR / "generate.py")
+    spec = importlib.util.spec_from_file_location("sinp_nomenclatures_generate", NOMENCLATURES_DIR / "generate.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -32,13 +32,59 @@ METADATA_LISTS = {
     "TYPE_FINANCEMENT": _numbers(1, 4),
     "CA_OBJECTIFS": _numbers(8, 11),
     "ROLE_ACTEUR": _numbers(1, 8),
-    "TERRITOIRE": ["BLM", "CLI", "EPA", "GLP", "GUF", "HORSFR", "MAF", "METROP", "MTQ", "MYT", "NCL",
-                   "PYF", "REU", "SPM", "SUBANT", "TADL", "WLF"],
+    "TERRITOIRE": [
+        "BLM",
+        "CLI",
+        "EPA",
+        "GLP",
+        "GUF",
+        "HORSFR",
+        "MAF",
+        "METROP",
+        "MTQ",
+        "MYT",
+        "NCL",
+        "PYF",
+        "REU",
+        "SPM",
+        "SUBANT",
+        "TADL",
+        "WLF",
+    ],
     "DATA_TYP": _numbers(1, 5),
     "RESOURCE_TYP": _numbers(1, 2),
-    "JDD_OBJECTIFS": ["1.1", "1.2", "1.3", "1.4", "1.5", "2.1", "2.2", "2.3", "2.4", "2.5",
-                      "3.1", "3.2", "3.3", "3.4", "3.5", "3.6", "3.7", "4.1", "4.2",
-                      "5.1", "5.2", "5.3", "5.4", "5.5", "6.1", "6.2", "6.3", "6.4", "7.1", "7.2"],
+    "JDD_OBJECTIFS": [
+        "1.1",
+        "1.2",
+        "1.3",
+        "1.4",
+        "1.5",
+        "2.1",
+        "2.2",
+        "2.3",
+        "2.4",
+        "2.5",
+        "3.1",
+        "3.2",
+        "3.3",
+        "3.4",
+        "3.5",
+        "3.6",
+        "3.7",
+        "4.1",
+        "4.2",
+        "5.1",
+        "5.2",
+        "5.3",
+        "5.4",
+        "5.5",
+        "6.1",
+        "6.2",
+        "6.3",
+        "6.4",
+        "7.1",
+        "7.2",
+    ],
     "METHO_RECUEIL": _numbers(1, 12),
     "TYPE_PROTOCOLE": _numbers(0, 4),
     "SAMPLING_PLAN_TYP": _numbers(1, 8),
@@ -69,18 +115,21 @@ def test_lists_have_the_codes_of_the_standard(mnemonic, codes):
     assert sorted(nomenclatures.get(mnemonic).codes()) == sorted(codes)
 
 
-@pytest.mark.parametrize("mnemonic, code, label", [
-    ("ROLE_ACTEUR", "1", "Contact principal"),
-    ("ROLE_ACTEUR", "8", "Point de contact pour les métadonnées"),
-    ("TERRITOIRE", "METROP", "Métropole"),
-    ("CA_OBJECTIFS", "8", "Inventaires et cartographie"),
-    ("CA_OBJECTIFS", "11", "Multiples ou autres"),
-    ("JDD_OBJECTIFS", "3.6", "Inventaire pour étude d'impact"),
-    ("NIVEAU_TERRITORIAL", "5", "Régional terrestre, ou sous-région marine"),
-    ("STATUT_VALID", "1", "Certain - très probable"),
-    ("STATUT_VALID", "0", "En attente de validation"),
-    ("DS_PUBLIQUE", "Pu", "Publique"),
-])
+@pytest.mark.parametrize(
+    "mnemonic, code, label",
+    [
+        ("ROLE_ACTEUR", "1", "Contact principal"),
+        ("ROLE_ACTEUR", "8", "Point de contact pour les métadonnées"),
+        ("TERRITOIRE", "METROP", "Métropole"),
+        ("CA_OBJECTIFS", "8", "Inventaires et cartographie"),
+        ("CA_OBJECTIFS", "11", "Multiples ou autres"),
+        ("JDD_OBJECTIFS", "3.6", "Inventaire pour étude d'impact"),
+        ("NIVEAU_TERRITORIAL", "5", "Régional terrestre, ou sous-région marine"),
+        ("STATUT_VALID", "1", "Certain - très probable"),
+        ("STATUT_VALID", "0", "En attente de validation"),
+        ("DS_PUBLIQUE", "Pu", "Publique"),
+    ],
+)
 def test_french_labels(mnemonic, code, label):
     assert nomenclatures.get(mnemonic).label_of(code) == label
 
@@ -114,9 +163,11 @@ def test_unknown_code_message_is_french_and_lists_the_codes():
     with pytest.raises(NomenclatureError) as err:
         nomenclatures.get("ROLE_ACTEUR").check("12")
     message = str(err.value)
-    assert message.startswith("Le code « 12 » n'existe pas dans la nomenclature "
-                              "« Role de l'Acteur » (ROLE_ACTEUR). Codes possibles : "
-                              "1 (Contact principal), 2 (Financeur), ")
+    assert message.startswith(
+        "Le code « 12 » n'existe pas dans la nomenclature "
+        "« Role de l'Acteur » (ROLE_ACTEUR). Codes possibles : "
+        "1 (Contact principal), 2 (Financeur), "
+    )
     assert "8 (Point de contact pour les métadonnées)." in message
     assert isinstance(err.value, ValueError)
 
@@ -156,7 +207,8 @@ def test_frozen_ca_objectives_are_readable_but_not_accepted():
         "Le code « 3 » (Inventaire logique espace) de la nomenclature « Objectif du cadre "
         "d'acquisition » (CA_OBJECTIFS) est gelé et n'est plus accepté. Codes possibles : "
         "8 (Inventaires et cartographie), 9 (Suivi/surveillance dans le temps), "
-        "10 (Expérimentation/recherche), 11 (Multiples ou autres).")
+        "10 (Expérimentation/recherche), 11 (Multiples ou autres)."
+    )
 
 
 def test_other_frozen_values():
@@ -202,9 +254,16 @@ def test_files_are_well_formed():
 
 def test_schemas_dir_can_be_overridden(tmp_path, monkeypatch):
     (tmp_path / "nomenclatures").mkdir()
-    (tmp_path / "nomenclatures" / "ESSAI.json").write_text(json.dumps({
-        "type": "ESSAI", "label": "Essai", "values": [{"code": "A", "label": "Alpha", "active": True}],
-    }), encoding="utf-8")
+    (tmp_path / "nomenclatures" / "ESSAI.json").write_text(
+        json.dumps(
+            {
+                "type": "ESSAI",
+                "label": "Essai",
+                "values": [{"code": "A", "label": "Alpha", "active": True}],
+            }
+        ),
+        encoding="utf-8",
+    )
     monkeypatch.setenv("SINP_SCHEMAS_DIR", str(tmp_path))
     nomenclatures.clear_cache()
     try:

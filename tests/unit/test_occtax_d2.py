@@ -5,6 +5,7 @@ Exact matches name where they are (the store answers them only for rows the depo
 precisely); matches against other producers' data say « probablement déjà présente », nothing
 more, on at most ``d2_max_foreign`` rows and one summary line beyond.
 """
+
 from __future__ import annotations
 
 import csv
@@ -64,9 +65,15 @@ def keys(tmp_path, row) -> dict:
 
 
 def grid(n=5, lon=5.04, lat=47.32, step=0.01):
-    return [{**BASE, "idOrigine": f"C-{i}-{j}", "geometrie": f"POINT({lon + (i - n // 2) * step:.4f} "
-                                                               f"{lat + (j - n // 2) * step:.4f})"}
-            for i in range(n) for j in range(n)]
+    return [
+        {
+            **BASE,
+            "idOrigine": f"C-{i}-{j}",
+            "geometrie": f"POINT({lon + (i - n // 2) * step:.4f} {lat + (j - n // 2) * step:.4f})",
+        }
+        for i in range(n)
+        for j in range(n)
+    ]
 
 
 def d2(report) -> list[dict]:
@@ -79,17 +86,22 @@ def test_an_exact_match_among_the_rows_seen_precisely_names_its_jdd(tmp_path):
     report, _ = run(tmp_path, [BASE], store)
     [error] = d2(report)
     assert error["row"] == 1 and not error["blocking"]
-    assert error["message"] == ("Observation identique (taxon, dates et heures, géométrie, observateur) déjà "
-                                "présente dans le jeu de données « Chiroptères 2023 ». Signalé, non bloquant.")
+    assert error["message"] == (
+        "Observation identique (taxon, dates et heures, géométrie, observateur) déjà "
+        "présente dans le jeu de données « Chiroptères 2023 ». Signalé, non bloquant."
+    )
     # a row matched exactly is not sent again as a candidate against other producers' data
     assert store.candidates == []
 
 
 def test_candidates_carry_a_location_free_key_and_their_geometry_in_wgs84(tmp_path):
-    rows = [BASE, {**BASE, "idOrigine": "OBS-2", "geometrie": "POINT(5.05 47.33)"},
-            {**BASE, "idOrigine": "OBS-3", "geometrie": "POINT(850000 6690000)", "srid": "2154"},
-            {**BASE, "idOrigine": "OBS-4", "geometrie": "POLYGON((5 47, 5.01 47, 5.01 47.01, 5 47))"},
-            {**BASE, "idOrigine": "OBS-5", "observateur": "MARTIN Léa (LPO BFC)"}]
+    rows = [
+        BASE,
+        {**BASE, "idOrigine": "OBS-2", "geometrie": "POINT(5.05 47.33)"},
+        {**BASE, "idOrigine": "OBS-3", "geometrie": "POINT(850000 6690000)", "srid": "2154"},
+        {**BASE, "idOrigine": "OBS-4", "geometrie": "POLYGON((5 47, 5.01 47, 5.01 47.01, 5 47))"},
+        {**BASE, "idOrigine": "OBS-5", "observateur": "MARTIN Léa (LPO BFC)"},
+    ]
     store = Store()
     report, accepted = run(tmp_path, rows, store)
     assert d2(report) == [] and report["rows_accepted"] == 5
@@ -127,9 +139,11 @@ def test_foreign_flags_are_count_limited_per_deposit_with_one_summary_line(tmp_p
     report, _ = run(tmp_path, rows, store, d2_max_foreign=3)
     flagged = d2(report)
     assert [e["row"] for e in flagged] == [None, 1, 2, 3]  # file order; the summary is a file-level line
-    assert flagged[0]["message"] == ("22 autre(s) ligne(s) du fichier probablement déjà présente(s) sur la "
-                                     "plateforme (données d'un autre producteur), non détaillée(s) : au plus 3 "
-                                     "signalements de ce type par dépôt. Signalé, non bloquant.")
+    assert flagged[0]["message"] == (
+        "22 autre(s) ligne(s) du fichier probablement déjà présente(s) sur la "
+        "plateforme (données d'un autre producteur), non détaillée(s) : au plus 3 "
+        "signalements de ce type par dépôt. Signalé, non bloquant."
+    )
     assert report["counts"]["D2"] == 4 and report["warnings_total"] == 4 and report["rows_accepted"] == 25
     # 0: the summary line only
     report, _ = run(tmp_path, rows, store, d2_max_foreign=0)

@@ -2,6 +2,7 @@
 
 A clean row produces no error at all: a false positive is a bug.
 """
+
 from __future__ import annotations
 
 import csv
@@ -27,16 +28,38 @@ REFS = engine.Referentials(
 )
 
 BASE = {
-    "idSINPOccTax": "", "idOrigine": "OBS-1", "statutObservation": "Pr", "nomCite": "Rhinolophus ferrumequinum",
-    "cdNom": "60295", "dateDebut": "2024-05-01", "dateFin": "2024-05-01", "heureDebut": "", "heureFin": "",
-    "observateur": "DUPONT Jean (CEN Bourgogne-Franche-Comté)", "determinateur": "",
-    "geometrie": "POINT(5.04 47.32)", "natureObjetGeo": "St", "precisionGeometrie": "10",
-    "denombrementMin": "2", "denombrementMax": "3", "objetDenombrement": "IND", "typeDenombrement": "Co",
-    "dSPublique": "Pu", "statutSource": "Te", "referenceBiblio": "",
-    "organismeGestionnaireDonnee": "CEN Bourgogne-Franche-Comté", "dEEFloutage": "",
-    "preuveExistante": "", "uRLPreuveNumerique": "", "preuveNonNumerique": "",
-    "codeCommune": "", "nomCommune": "", "anneeRefCommune": "", "typeInfoGeoCommune": "",
-    "altitudeMin": "", "altitudeMax": "",
+    "idSINPOccTax": "",
+    "idOrigine": "OBS-1",
+    "statutObservation": "Pr",
+    "nomCite": "Rhinolophus ferrumequinum",
+    "cdNom": "60295",
+    "dateDebut": "2024-05-01",
+    "dateFin": "2024-05-01",
+    "heureDebut": "",
+    "heureFin": "",
+    "observateur": "DUPONT Jean (CEN Bourgogne-Franche-Comté)",
+    "determinateur": "",
+    "geometrie": "POINT(5.04 47.32)",
+    "natureObjetGeo": "St",
+    "precisionGeometrie": "10",
+    "denombrementMin": "2",
+    "denombrementMax": "3",
+    "objetDenombrement": "IND",
+    "typeDenombrement": "Co",
+    "dSPublique": "Pu",
+    "statutSource": "Te",
+    "referenceBiblio": "",
+    "organismeGestionnaireDonnee": "CEN Bourgogne-Franche-Comté",
+    "dEEFloutage": "",
+    "preuveExistante": "",
+    "uRLPreuveNumerique": "",
+    "preuveNonNumerique": "",
+    "codeCommune": "",
+    "nomCommune": "",
+    "anneeRefCommune": "",
+    "typeInfoGeoCommune": "",
+    "altitudeMin": "",
+    "altitudeMax": "",
 }
 
 
@@ -76,61 +99,131 @@ CASES = [
     ("C5", "dateDebut", {"dateDebut": "2024-02-30"}, {"dateDebut": "29/02/2024"}),
     ("C5", "heureDebut", {"heureDebut": "25:10"}, {"heureDebut": "08:10"}),
     ("C5", "denombrementMin", {"denombrementMin": "0x10"}, {"denombrementMin": "1"}),
-    ("C5", "altitudeMin", {"altitudeMin": "haut", "altitudeMax": "300"}, {"altitudeMin": "250,5", "altitudeMax": "300"}),
+    (
+        "C5",
+        "altitudeMin",
+        {"altitudeMin": "haut", "altitudeMax": "300"},
+        {"altitudeMin": "250,5", "altitudeMax": "300"},
+    ),
     ("C6", "statutObservation", {"statutObservation": "Present"}, {"statutObservation": "pr"}),
     ("C6", "dSPublique", {"dSPublique": "Ac"}, {"dSPublique": "NSP"}),
-    ("C7", "altitudeMax", {"altitudeMin": "100", "altitudeMax": "12000"}, {"altitudeMin": "100", "altitudeMax": "1200"}),
+    (
+        "C7",
+        "altitudeMax",
+        {"altitudeMin": "100", "altitudeMax": "12000"},
+        {"altitudeMin": "100", "altitudeMax": "1200"},
+    ),
     ("C7", "denombrementMin", {"denombrementMin": "-1"}, {"denombrementMin": "0", "statutObservation": "NSP"}),
     ("C8", "nomCite", {"nomCite": "x" * 256}, {"nomCite": "x" * 255}),
     ("C9", "geometrie", {"geometrie": "POINT(5.04)"}, {"geometrie": "POINT (5.04 47.32)"}),
-    ("C9", "geometrie", {"geometrie": "POLYGON((5 47, 5.1 47.1, 5.1 47, 5 47.1, 5 47))"},
-     {"geometrie": "POLYGON((5 47, 5.1 47, 5.1 47.1, 5 47.1, 5 47))"}),
+    (
+        "C9",
+        "geometrie",
+        {"geometrie": "POLYGON((5 47, 5.1 47.1, 5.1 47, 5 47.1, 5 47))"},
+        {"geometrie": "POLYGON((5 47, 5.1 47, 5.1 47.1, 5 47.1, 5 47))"},
+    ),
     ("C9", "geometrie", {"geometrie": "POINT(850000 6680000)"}, {"geometrie": "SRID=2154;POINT(850000 6680000)"}),
     ("C10", "idSINPOccTax", {"idSINPOccTax": "pas-un-uuid"}, {"idSINPOccTax": "8f0c3f0e-2a4b-4c6d-9e8f-0a1b2c3d4e5f"}),
     ("C11", "cdNom", {"cdNom": "999999"}, {"cdNom": "60418"}),
     ("C12", "codeHabRef", {"refHabitat": "HABREF", "codeHabRef": "99"}, {"refHabitat": "HABREF", "codeHabRef": "7"}),
-    ("C13", "codeCommune", {"codeCommune": "75056", "nomCommune": "Paris", "anneeRefCommune": "2024",
-                            "typeInfoGeoCommune": "2"},
-     {"codeCommune": "21231", "nomCommune": "Dijon", "anneeRefCommune": "2024", "typeInfoGeoCommune": "2"}),
-    ("C14", "uRLPreuveNumerique", {"preuveExistante": "1", "uRLPreuveNumerique": "photo.jpg"},
-     {"preuveExistante": "1", "uRLPreuveNumerique": "https://exemple.fr/photo.jpg"}),
+    (
+        "C13",
+        "codeCommune",
+        {"codeCommune": "75056", "nomCommune": "Paris", "anneeRefCommune": "2024", "typeInfoGeoCommune": "2"},
+        {"codeCommune": "21231", "nomCommune": "Dijon", "anneeRefCommune": "2024", "typeInfoGeoCommune": "2"},
+    ),
+    (
+        "C14",
+        "uRLPreuveNumerique",
+        {"preuveExistante": "1", "uRLPreuveNumerique": "photo.jpg"},
+        {"preuveExistante": "1", "uRLPreuveNumerique": "https://exemple.fr/photo.jpg"},
+    ),
     ("C15", "dateDebut", {"dateDebut": "1899-12-31"}, {"dateDebut": "1900-01-01"}),
     ("C16", "precisionGeometrie", {"precisionGeometrie": "0"}, {"precisionGeometrie": "1"}),
-    ("C17", "observateur", {"observateur": "Jean Dupont"}, {"observateur": "DUPONT Jean (Indépendant), MARTIN Léa (LPO)"}),
+    (
+        "C17",
+        "observateur",
+        {"observateur": "Jean Dupont"},
+        {"observateur": "DUPONT Jean (Indépendant), MARTIN Léa (LPO)"},
+    ),
     ("C18", "idSINPJdd", {"idSINPJdd": "11111111-2222-4333-8444-555555555555"}, {"idSINPJdd": JDD.lower()}),
-    ("K1", "dateFin", {"dateDebut": "2024-05-02", "dateFin": "2024-05-01"}, {"dateDebut": "2024-05-01", "dateFin": "2024-05-02"}),
+    (
+        "K1",
+        "dateFin",
+        {"dateDebut": "2024-05-02", "dateFin": "2024-05-01"},
+        {"dateDebut": "2024-05-01", "dateFin": "2024-05-02"},
+    ),
     ("K1", "heureFin", {"heureDebut": "18:00", "heureFin": "08:00"}, {"heureDebut": "08:00", "heureFin": "18:00"}),
     ("K2", "dateFin", {"dateFin": "2026-11-29"}, {"dateFin": "2026-11-28"}),
-    ("K3", "denombrementMax", {"denombrementMin": "5", "denombrementMax": "2"}, {"denombrementMin": "2", "denombrementMax": "2"}),
+    (
+        "K3",
+        "denombrementMax",
+        {"denombrementMin": "5", "denombrementMax": "2"},
+        {"denombrementMin": "2", "denombrementMax": "2"},
+    ),
     ("K4", "altitudeMax", {"altitudeMin": "500", "altitudeMax": "200"}, {"altitudeMin": "200", "altitudeMax": "500"}),
-    ("K5", "statutObservation", {"statutObservation": "No"}, {"statutObservation": "No", "denombrementMin": "0",
-                                                              "denombrementMax": "0"}),
+    (
+        "K5",
+        "statutObservation",
+        {"statutObservation": "No"},
+        {"statutObservation": "No", "denombrementMin": "0", "denombrementMax": "0"},
+    ),
     ("K6", "objetDenombrement", {"objetDenombrement": ""}, {"objetDenombrement": "NSP"}),
-    ("K7", "geometrie", {"geometrie": "", "natureObjetGeo": ""},
-     {"geometrie": "", "natureObjetGeo": "", "codeCommune": "21231", "nomCommune": "Dijon", "anneeRefCommune": "2024",
-      "typeInfoGeoCommune": "1"}),
-    ("K7", "geometrie", {"codeCommune": "21231", "nomCommune": "Dijon", "anneeRefCommune": "2024",
-                         "typeInfoGeoCommune": "1"},
-     {"codeCommune": "21231", "nomCommune": "Dijon", "anneeRefCommune": "2024", "typeInfoGeoCommune": "2"}),
-    ("K8", "anneeRefCommune", {"codeCommune": "21231", "nomCommune": "Dijon", "typeInfoGeoCommune": "2"},
-     {"codeCommune": "21231", "nomCommune": "Dijon", "anneeRefCommune": "2023", "typeInfoGeoCommune": "2"}),
+    (
+        "K7",
+        "geometrie",
+        {"geometrie": "", "natureObjetGeo": ""},
+        {
+            "geometrie": "",
+            "natureObjetGeo": "",
+            "codeCommune": "21231",
+            "nomCommune": "Dijon",
+            "anneeRefCommune": "2024",
+            "typeInfoGeoCommune": "1",
+        },
+    ),
+    (
+        "K7",
+        "geometrie",
+        {"codeCommune": "21231", "nomCommune": "Dijon", "anneeRefCommune": "2024", "typeInfoGeoCommune": "1"},
+        {"codeCommune": "21231", "nomCommune": "Dijon", "anneeRefCommune": "2024", "typeInfoGeoCommune": "2"},
+    ),
+    (
+        "K8",
+        "anneeRefCommune",
+        {"codeCommune": "21231", "nomCommune": "Dijon", "typeInfoGeoCommune": "2"},
+        {"codeCommune": "21231", "nomCommune": "Dijon", "anneeRefCommune": "2023", "typeInfoGeoCommune": "2"},
+    ),
     ("K8", "natureObjetGeo", {"natureObjetGeo": ""}, {"natureObjetGeo": "In"}),
-    ("K9", "nomCommune", {"codeCommune": "21231|25056", "nomCommune": "Dijon", "anneeRefCommune": "2024",
-                          "typeInfoGeoCommune": "2"},
-     {"codeCommune": "21231|25056", "nomCommune": "Dijon|Besançon", "anneeRefCommune": "2024",
-      "typeInfoGeoCommune": "2"}),
+    (
+        "K9",
+        "nomCommune",
+        {"codeCommune": "21231|25056", "nomCommune": "Dijon", "anneeRefCommune": "2024", "typeInfoGeoCommune": "2"},
+        {
+            "codeCommune": "21231|25056",
+            "nomCommune": "Dijon|Besançon",
+            "anneeRefCommune": "2024",
+            "typeInfoGeoCommune": "2",
+        },
+    ),
     ("K10", "referenceBiblio", {"statutSource": "Li"}, {"statutSource": "Li", "referenceBiblio": "Dupont J. (2020)."}),
     ("K11", "preuveExistante", {"preuveExistante": "1"}, {"preuveExistante": "1", "preuveNonNumerique": "Herbier"}),
-    ("K11", "preuveExistante", {"preuveExistante": "2", "preuveNonNumerique": "Herbier"},
-     {"preuveExistante": "2"}),
+    ("K11", "preuveExistante", {"preuveExistante": "2", "preuveNonNumerique": "Herbier"}, {"preuveExistante": "2"}),
     ("K12", "codeHabitat", {"refHabitat": "EUNIS"}, {"refHabitat": "EUNIS", "codeHabitat": "G1.A1"}),
     ("K12", "codeHabRef", {"refHabitat": "HABREF"}, {"refHabitat": "HABREF", "codeHabRef": "1234"}),
     ("K13", "versionTAXREF", {"versionTAXREF": ""}, {"versionTAXREF": "17.0"}),
     ("K14", "dEEFloutage", {"dSPublique": "Pr"}, {"dSPublique": "Pr", "dEEFloutage": "NON"}),
-    ("K15", "sensiReferentiel", {"sensiNiveau": "2", "sensiDateAttribution": "2024-01-01",
-                                 "sensiVersionReferentiel": "1"},
-     {"sensiNiveau": "2", "sensiDateAttribution": "2024-01-01", "sensiVersionReferentiel": "1",
-      "sensiReferentiel": "Référentiel régional BFC"}),
+    (
+        "K15",
+        "sensiReferentiel",
+        {"sensiNiveau": "2", "sensiDateAttribution": "2024-01-01", "sensiVersionReferentiel": "1"},
+        {
+            "sensiNiveau": "2",
+            "sensiDateAttribution": "2024-01-01",
+            "sensiVersionReferentiel": "1",
+            "sensiReferentiel": "Référentiel régional BFC",
+        },
+    ),
     ("K18", "geometrie", {"geometrie": "POINT(2.35 48.85)"}, {"geometrie": "POINT(2.83 47.0)"}),
 ]
 
@@ -153,13 +246,16 @@ def test_every_catalogue_rule_is_exercised():
 
 def test_k16_k17_d1_duplicates_inside_the_file(tmp_path):
     uuid = "8F0C3F0E-2A4B-4C6D-9E8F-0A1B2C3D4E5F"
-    report = check(tmp_path, [
-        {**BASE, "idSINPOccTax": uuid},
-        {**BASE, "idSINPOccTax": uuid.lower(), "idOrigine": "OBS-2", "geometrie": "POINT(5.1 47.3)"},
-        {**BASE, "idOrigine": "OBS-3", "geometrie": "POINT(5.2 47.3)"},
-        {**BASE, "idOrigine": "OBS-3", "geometrie": "POINT(5.3 47.3)"},
-        {**BASE, "idOrigine": "OBS-5"},  # same content as row 1
-    ])
+    report = check(
+        tmp_path,
+        [
+            {**BASE, "idSINPOccTax": uuid},
+            {**BASE, "idSINPOccTax": uuid.lower(), "idOrigine": "OBS-2", "geometrie": "POINT(5.1 47.3)"},
+            {**BASE, "idOrigine": "OBS-3", "geometrie": "POINT(5.2 47.3)"},
+            {**BASE, "idOrigine": "OBS-3", "geometrie": "POINT(5.3 47.3)"},
+            {**BASE, "idOrigine": "OBS-5"},  # same content as row 1
+        ],
+    )
     found = {(e["row"], e["code"]) for e in report["errors"]}
     assert found == {(1, "K16"), (2, "K16"), (3, "K17"), (4, "K17"), (5, "D1")}
     d1 = next(e for e in report["errors"] if e["code"] == "D1")
@@ -203,10 +299,12 @@ def test_k16_k17_d2_against_the_store(tmp_path):
 
 
 def test_depobio_short_names_and_latin1_file(tmp_path):
-    text = ("permId;statObs;nomCite;cdNom;dateDebut;dateFin;obsId;obsNomOrg;WKT;natObjGeo;dSPublique;statSource;"
-            "orgGestDat\n"
-            ";Pr;Hérisson d'Europe;60015;01/05/2024;01/05/2024;DUPONT Jean;CEN Bourgogne;POINT(5.04 47.32);St;Pu;Te;"
-            "Société d'histoire naturelle d'Autun\n")
+    text = (
+        "permId;statObs;nomCite;cdNom;dateDebut;dateFin;obsId;obsNomOrg;WKT;natObjGeo;dSPublique;statSource;"
+        "orgGestDat\n"
+        ";Pr;Hérisson d'Europe;60015;01/05/2024;01/05/2024;DUPONT Jean;CEN Bourgogne;POINT(5.04 47.32);St;Pu;Te;"
+        "Société d'histoire naturelle d'Autun\n"
+    )
     refs_cd = REFS.cd_nom
     REFS.cd_nom = np.append(refs_cd, 60015)
     try:
@@ -217,11 +315,14 @@ def test_depobio_short_names_and_latin1_file(tmp_path):
     assert report["errors"] == [] and report["rows_accepted"] == 1
 
 
-@pytest.mark.parametrize("content,expected", [
-    (b"", "vide"),
-    (b"PK\x03\x04\x14\x00binary", "classeur"),
-    (b"\x00\x01\x02\x03" * 100, "octets nuls"),
-])
+@pytest.mark.parametrize(
+    "content,expected",
+    [
+        (b"", "vide"),
+        (b"PK\x03\x04\x14\x00binary", "classeur"),
+        (b"\x00\x01\x02\x03" * 100, "octets nuls"),
+    ],
+)
 def test_c1_unusable_files(tmp_path, content, expected):
     path = tmp_path / "f.csv"
     path.write_bytes(content)
@@ -255,14 +356,20 @@ def test_c2_wrong_separator(tmp_path):
 
 
 def test_comma_separator_is_detected(tmp_path):
-    report = check(tmp_path, _csv([BASE, {**BASE, "idOrigine": "OBS-2", "geometrie": "POINT(5.1 47.3)"}],
-                                  delimiter=","))
+    report = check(
+        tmp_path, _csv([BASE, {**BASE, "idOrigine": "OBS-2", "geometrie": "POINT(5.1 47.3)"}], delimiter=",")
+    )
     assert report["file"]["delimiter"] == "virgule" and report["errors"] == []
 
 
 def test_c3_ragged_rows_keep_row_numbers(tmp_path):
-    good = _csv([BASE, {**BASE, "idOrigine": "OBS-2", "geometrie": "POINT(5.1 47.3)"},
-                 {**BASE, "idOrigine": "OBS-4", "geometrie": "POINT(5.2 47.3)"}]).splitlines()
+    good = _csv(
+        [
+            BASE,
+            {**BASE, "idOrigine": "OBS-2", "geometrie": "POINT(5.1 47.3)"},
+            {**BASE, "idOrigine": "OBS-4", "geometrie": "POINT(5.2 47.3)"},
+        ]
+    ).splitlines()
     lines = [good[0], good[1], "Pr;trop;court", good[2] + ";en trop", good[3]]
     report = check(tmp_path, "\n".join(lines) + "\n")
     assert {(e["row"], e["code"]) for e in report["errors"]} == {(2, "C3"), (3, "C3")}
@@ -286,8 +393,9 @@ def test_missing_uuid_is_generated_and_lambert93_is_reprojected(tmp_path):
 
 def test_rejected_rows_csv_lists_errors(tmp_path):
     path = tmp_path / "d.csv"
-    path.write_text(_csv([BASE, {**BASE, "idOrigine": "OBS-2", "cdNom": "1", "geometrie": "POINT(5.1 47.3)"}]),
-                    encoding="utf-8")
+    path.write_text(
+        _csv([BASE, {**BASE, "idOrigine": "OBS-2", "cdNom": "1", "geometrie": "POINT(5.1 47.3)"}]), encoding="utf-8"
+    )
     with engine.run(path, REFS, engine.Options(jdd_uuid=JDD, today=TODAY)) as result:
         result.write_rejected_csv(tmp_path / "r.csv")
     rows = list(csv.DictReader(open(tmp_path / "r.csv", encoding="utf-8")))

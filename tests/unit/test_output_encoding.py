@@ -4,6 +4,7 @@ Our templates hold no inline script, no inline event handler, no ``javascript:``
 our scripts never write data into HTML; every asset a template names is declared; the default policy
 forbids inline scripts. The browser test (tests/integration/test_xss_csp.py) checks the same live.
 """
+
 from __future__ import annotations
 
 import re
@@ -36,8 +37,16 @@ def test_a_template_holds_no_inline_script_nor_raw_data(path):
 @pytest.mark.parametrize("path", SCRIPTS, ids=lambda p: p.name)
 def test_a_script_writes_data_as_text_only(path):
     text = path.read_text(encoding="utf-8")
-    for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function",
-                 "setTimeout(\"", ".html("):
+    for sink in (
+        "innerHTML",
+        "outerHTML",
+        "insertAdjacentHTML",
+        "document.write",
+        "eval(",
+        "new Function",
+        'setTimeout("',
+        ".html(",
+    ):
         assert sink not in text, f"{path.name} uses {sink}"
     # a Leaflet popup or tooltip gets a DOM node (or a function returning one), never a string built from data
     for call in re.findall(r"\.bind(?:Popup|Tooltip)\(([^)]*)\)", text):

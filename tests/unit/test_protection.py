@@ -2,6 +2,7 @@
 each restitution layer hides, the sensitivity referential (reading and matching), the département
 of an observation, chefs de file scopes and the validation vocabulary. Pure Python, no database.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -12,9 +13,17 @@ import pytest
 
 from ckanext.sinp.domain import protection
 from ckanext.sinp.domain.occtax import columns
-from ckanext.sinp.domain.protection import (AUCUNE, COMMUNE, DEPARTEMENT, MAILLE, PRECISE, Observation,
-                                            RuleFileError, Scope, SensitivityRule)
-
+from ckanext.sinp.domain.protection import (
+    AUCUNE,
+    COMMUNE,
+    DEPARTEMENT,
+    MAILLE,
+    PRECISE,
+    Observation,
+    RuleFileError,
+    Scope,
+    SensitivityRule,
+)
 from tests.conftest import ROOT
 
 SHIPPED_RULES = ROOT / "schemas" / "referentiels" / "sensibilite" / "sensibilite_bfc.csv"
@@ -27,14 +36,23 @@ LAYERS = (PRECISE, COMMUNE, MAILLE, DEPARTEMENT, AUCUNE)
 # sensiNiveau → layer at best
 SENSI_LAYER = {"0": PRECISE, "1": COMMUNE, "2": MAILLE, "3": DEPARTEMENT, "4": AUCUNE}
 # diffusionNiveauPrecision of private data → layer at best (empty = 0 "Standard" = commune)
-PRIVATE_LAYER = {"5": PRECISE, "1": COMMUNE, "0": COMMUNE, "": COMMUNE, None: COMMUNE, "2": MAILLE,
-                 "3": DEPARTEMENT, "4": AUCUNE}
+PRIVATE_LAYER = {
+    "5": PRECISE,
+    "1": COMMUNE,
+    "0": COMMUNE,
+    "": COMMUNE,
+    None: COMMUNE,
+    "2": MAILLE,
+    "3": DEPARTEMENT,
+    "4": AUCUNE,
+}
 PUBLIC_ORIGINS = ("Pu", "Re", "Ac")
 PRIVATE_ORIGINS = ("Pr", "NSP", "", None)  # NSP and empty are private by precaution
 DIFFUSIONS = ("0", "1", "2", "3", "4", "5", "", None)
 
 
 # --- 1. blurring matrix ------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("origin", PUBLIC_ORIGINS)
 @pytest.mark.parametrize("sensi, expected", sorted(SENSI_LAYER.items()))
@@ -44,15 +62,24 @@ def test_public_data_follows_sensitivity_only(origin, sensi, expected, diffusion
     assert protection.public_layer(sensi, origin, diffusion) == expected
 
 
-@pytest.mark.parametrize("sensi, expected", [(0, PRECISE), (1, COMMUNE), (2, MAILLE), (3, DEPARTEMENT),
-                                             (4, AUCUNE)])
+@pytest.mark.parametrize("sensi, expected", [(0, PRECISE), (1, COMMUNE), (2, MAILLE), (3, DEPARTEMENT), (4, AUCUNE)])
 def test_sensitivity_as_integer(sensi, expected):
     assert protection.public_layer(sensi, "Pu", None) == expected
 
 
-@pytest.mark.parametrize("diffusion, expected", [("5", PRECISE), ("0", COMMUNE), ("1", COMMUNE), ("", COMMUNE),
-                                                 (None, COMMUNE), ("2", MAILLE), ("3", DEPARTEMENT),
-                                                 ("4", AUCUNE)])
+@pytest.mark.parametrize(
+    "diffusion, expected",
+    [
+        ("5", PRECISE),
+        ("0", COMMUNE),
+        ("1", COMMUNE),
+        ("", COMMUNE),
+        (None, COMMUNE),
+        ("2", MAILLE),
+        ("3", DEPARTEMENT),
+        ("4", AUCUNE),
+    ],
+)
 def test_private_data_not_sensitive_follows_diffusion(diffusion, expected):
     assert protection.public_layer("0", "Pr", diffusion) == expected
 
@@ -73,16 +100,19 @@ def test_nsp_and_empty_origin_are_private(origin):
     assert protection.public_layer("0", origin, "5") == PRECISE
 
 
-@pytest.mark.parametrize("sensi, diffusion, expected", [
-    ("1", "3", DEPARTEMENT),   # the private criterion is stronger
-    ("3", "5", DEPARTEMENT),   # the sensitivity criterion is stronger
-    ("2", "1", MAILLE),
-    ("1", "2", MAILLE),
-    ("2", "4", AUCUNE),
-    ("4", "5", AUCUNE),
-    ("0", "5", PRECISE),
-    ("1", "5", COMMUNE),
-])
+@pytest.mark.parametrize(
+    "sensi, diffusion, expected",
+    [
+        ("1", "3", DEPARTEMENT),  # the private criterion is stronger
+        ("3", "5", DEPARTEMENT),  # the sensitivity criterion is stronger
+        ("2", "1", MAILLE),
+        ("1", "2", MAILLE),
+        ("2", "4", AUCUNE),
+        ("4", "5", AUCUNE),
+        ("0", "5", PRECISE),
+        ("1", "5", COMMUNE),
+    ],
+)
 def test_strongest_of_both_wins_examples(sensi, diffusion, expected):
     assert protection.public_layer(sensi, "Pr", diffusion) == expected
 
@@ -136,8 +166,16 @@ def test_layer_codes_and_labels_cover_every_layer():
 
 # --- 2. hidden fields -------------------------------------------------------------------------------
 
-COMMUNE_HIDDEN = {"geometrie", "precisionGeometrie", "nomLieu", "commentaire", "altitudeMin", "altitudeMax",
-                  "profondeurMin", "profondeurMax"}
+COMMUNE_HIDDEN = {
+    "geometrie",
+    "precisionGeometrie",
+    "nomLieu",
+    "commentaire",
+    "altitudeMin",
+    "altitudeMax",
+    "profondeurMin",
+    "profondeurMax",
+}
 
 
 def test_precise_hides_nothing():
@@ -232,8 +270,9 @@ def test_shipped_referential_content():
 
 def test_shipped_referential_applies_to_a_bat_roost():
     rules = protection.read_rules(SHIPPED_RULES.read_bytes())
-    myotis_myotis = Observation(lineage=frozenset({60418, 195005, 186233}), date_debut=dt.date(2020, 6, 1),
-                                departement="21", statut_bio="3")
+    myotis_myotis = Observation(
+        lineage=frozenset({60418, 195005, 186233}), date_debut=dt.date(2020, 6, 1), departement="21", statut_bio="3"
+    )
     level, alerts = protection.sensitivity(rules, myotis_myotis, TODAY)
     assert level == 2
     assert alerts == ["condition à vérifier : gîtes"]
@@ -242,11 +281,22 @@ def test_shipped_referential_applies_to_a_bat_roost():
 
 
 def test_full_row_is_read():
-    rules = protection.read_rules(rules_file(
-        "195005;Myotis;3;20;25;04-01;07-31;3|4;7|9;gîtes;Touroult 2016"))
-    assert rules == [SensitivityRule(cd_nom=195005, niveau=3, nom_cite="Myotis", duree=20, departement="25",
-                                     date_min="04-01", date_max="07-31", statuts_bio=("3", "4"),
-                                     comportements=("7", "9"), autre="gîtes", liste="Touroult 2016")]
+    rules = protection.read_rules(rules_file("195005;Myotis;3;20;25;04-01;07-31;3|4;7|9;gîtes;Touroult 2016"))
+    assert rules == [
+        SensitivityRule(
+            cd_nom=195005,
+            niveau=3,
+            nom_cite="Myotis",
+            duree=20,
+            departement="25",
+            date_min="04-01",
+            date_max="07-31",
+            statuts_bio=("3", "4"),
+            comportements=("7", "9"),
+            autre="gîtes",
+            liste="Touroult 2016",
+        )
+    ]
 
 
 def test_empty_optional_values():
@@ -260,10 +310,12 @@ def test_only_required_columns():
 
 
 def test_geonature_style_header():
-    data = ("CD_NOM,NOM_CITE,CD_SENSIBILITE,DUREE,CD_DEPT,AUTRE,STATUT_BIOLOGIQUE,COMPORTEMENT,PERIMETRE,"
-            "CD_DOC\n"
-            '2514,Ciconia nigra,2,10,21,"site de nidification, aire",3,,Département,161372\n'
-            "60612,Lynx lynx,2,1,1,,,,Département,161372\n")
+    data = (
+        "CD_NOM,NOM_CITE,CD_SENSIBILITE,DUREE,CD_DEPT,AUTRE,STATUT_BIOLOGIQUE,COMPORTEMENT,PERIMETRE,"
+        "CD_DOC\n"
+        '2514,Ciconia nigra,2,10,21,"site de nidification, aire",3,,Département,161372\n'
+        "60612,Lynx lynx,2,1,1,,,,Département,161372\n"
+    )
     rules = protection.read_rules(("\ufeff" + data).encode("utf-8"))
     assert [(r.cd_nom, r.niveau, r.duree, r.departement, r.autre, r.statuts_bio) for r in rules] == [
         (2514, 2, 10, "21", "site de nidification, aire", ("3",)),
@@ -283,8 +335,10 @@ def test_text_input_and_lowercase_header():
 
 
 def test_old_national_header_aliases():
-    data = ("cd_nom;nom_cite;codage;duree;perimetre;cd_sig;date_min;date_max;cd_occ_statut_biologique;autre\n"
-            "2660;Pandion haliaetus;2;10;Département;INSEED58;;;3;site de nidification\n")
+    data = (
+        "cd_nom;nom_cite;codage;duree;perimetre;cd_sig;date_min;date_max;cd_occ_statut_biologique;autre\n"
+        "2660;Pandion haliaetus;2;10;Département;INSEED58;;;3;site de nidification\n"
+    )
     (rule,) = protection.read_rules(data)
     assert (rule.niveau, rule.departement, rule.statuts_bio) == (2, "58", ("3",))
 
@@ -334,23 +388,26 @@ def test_error_missing_level_column():
     assert "CD_SENSIBILITE" in message
 
 
-@pytest.mark.parametrize("row, column, value", [
-    ("Ciconia;Ciconia nigra;2;10;21;;;3;;;", "CD_NOM", "Ciconia"),
-    (";Ciconia nigra;2;10;21;;;3;;;", "CD_NOM", ""),
-    ("2514.5;Ciconia nigra;2;10;21;;;3;;;", "CD_NOM", "2514.5"),
-    ("2514;Ciconia nigra;7;10;21;;;3;;;", "CD_SENSIBILITE", "7"),
-    ("2514;Ciconia nigra;;10;21;;;3;;;", "CD_SENSIBILITE", ""),
-    ("2514;Ciconia nigra;-1;10;21;;;3;;;", "CD_SENSIBILITE", "-1"),
-    ("2514;Ciconia nigra;2;dix;21;;;3;;;", "DUREE", "dix"),
-    ("2514;Ciconia nigra;2;-5;21;;;3;;;", "DUREE", "-5"),
-    ("2514;Ciconia nigra;2;10;21;13-40;12-31;3;;;", "DATE_MIN", "13-40"),
-    ("2514;Ciconia nigra;2;10;21;04-01;02-30;3;;;", "DATE_MAX", "02-30"),
-    ("2514;Ciconia nigra;2;10;21;1er avril;07-31;3;;;", "DATE_MIN", "1er avril"),
-    ("2514;Ciconia nigra;2;10;21;2024-04-01;07-31;3;;;", "DATE_MIN", "2024-04-01"),
-    ("2514;Ciconia nigra;2;10;21;;;99;;;", "STATUT_BIOLOGIQUE", "99"),
-    ("2514;Ciconia nigra;2;10;21;;;3|Reproduction;;;", "STATUT_BIOLOGIQUE", "Reproduction"),
-    ("2514;Ciconia nigra;2;10;21;;;3;Swarming;;", "COMPORTEMENT", "Swarming"),
-])
+@pytest.mark.parametrize(
+    "row, column, value",
+    [
+        ("Ciconia;Ciconia nigra;2;10;21;;;3;;;", "CD_NOM", "Ciconia"),
+        (";Ciconia nigra;2;10;21;;;3;;;", "CD_NOM", ""),
+        ("2514.5;Ciconia nigra;2;10;21;;;3;;;", "CD_NOM", "2514.5"),
+        ("2514;Ciconia nigra;7;10;21;;;3;;;", "CD_SENSIBILITE", "7"),
+        ("2514;Ciconia nigra;;10;21;;;3;;;", "CD_SENSIBILITE", ""),
+        ("2514;Ciconia nigra;-1;10;21;;;3;;;", "CD_SENSIBILITE", "-1"),
+        ("2514;Ciconia nigra;2;dix;21;;;3;;;", "DUREE", "dix"),
+        ("2514;Ciconia nigra;2;-5;21;;;3;;;", "DUREE", "-5"),
+        ("2514;Ciconia nigra;2;10;21;13-40;12-31;3;;;", "DATE_MIN", "13-40"),
+        ("2514;Ciconia nigra;2;10;21;04-01;02-30;3;;;", "DATE_MAX", "02-30"),
+        ("2514;Ciconia nigra;2;10;21;1er avril;07-31;3;;;", "DATE_MIN", "1er avril"),
+        ("2514;Ciconia nigra;2;10;21;2024-04-01;07-31;3;;;", "DATE_MIN", "2024-04-01"),
+        ("2514;Ciconia nigra;2;10;21;;;99;;;", "STATUT_BIOLOGIQUE", "99"),
+        ("2514;Ciconia nigra;2;10;21;;;3|Reproduction;;;", "STATUT_BIOLOGIQUE", "Reproduction"),
+        ("2514;Ciconia nigra;2;10;21;;;3;Swarming;;", "COMPORTEMENT", "Swarming"),
+    ],
+)
 def test_error_names_line_column_and_value(row, column, value):
     message = read_error(rules_file(GOOD_ROW, row))
     assert "Ligne 3" in message
@@ -421,8 +478,7 @@ def test_rule_does_not_apply_to_unrelated_taxon():
     assert applies(rule(cd_nom=SPECIES), obs(lineage=frozenset({GENUS, 9999}))) == (False, [])
 
 
-@pytest.mark.parametrize("year, expected", [(2026, True), (2017, True), (2016, True), (2015, False),
-                                            (1990, False)])
+@pytest.mark.parametrize("year, expected", [(2026, True), (2017, True), (2016, True), (2015, False), (1990, False)])
 def test_duration(year, expected):
     # applies when the observation year ≥ current year − duree (2026 − 10 = 2016)
     o = obs(date_debut=dt.date(year, 6, 1))
@@ -459,27 +515,33 @@ def test_unknown_departement_applies_with_alert():
     assert len(alerts) == 1 and "département" in alerts[0]
 
 
-@pytest.mark.parametrize("day, expected", [
-    (dt.date(2024, 5, 15), True),
-    (dt.date(2024, 4, 1), True),   # bounds included
-    (dt.date(2024, 7, 31), True),
-    (dt.date(2024, 3, 31), False),
-    (dt.date(2024, 8, 1), False),
-    (dt.date(2024, 9, 1), False),
-])
+@pytest.mark.parametrize(
+    "day, expected",
+    [
+        (dt.date(2024, 5, 15), True),
+        (dt.date(2024, 4, 1), True),  # bounds included
+        (dt.date(2024, 7, 31), True),
+        (dt.date(2024, 3, 31), False),
+        (dt.date(2024, 8, 1), False),
+        (dt.date(2024, 9, 1), False),
+    ],
+)
 def test_period(day, expected):
     assert applies(rule(date_min="04-01", date_max="07-31"), obs(date_debut=day))[0] is expected
 
 
-@pytest.mark.parametrize("day, expected", [
-    (dt.date(2024, 12, 25), True),
-    (dt.date(2025, 1, 10), True),
-    (dt.date(2024, 11, 1), True),
-    (dt.date(2025, 2, 28), True),
-    (dt.date(2024, 6, 1), False),
-    (dt.date(2024, 10, 31), False),
-    (dt.date(2025, 3, 1), False),
-])
+@pytest.mark.parametrize(
+    "day, expected",
+    [
+        (dt.date(2024, 12, 25), True),
+        (dt.date(2025, 1, 10), True),
+        (dt.date(2024, 11, 1), True),
+        (dt.date(2025, 2, 28), True),
+        (dt.date(2024, 6, 1), False),
+        (dt.date(2024, 10, 31), False),
+        (dt.date(2025, 3, 1), False),
+    ],
+)
 def test_period_spanning_new_year(day, expected):
     assert applies(rule(date_min="11-01", date_max="02-28"), obs(date_debut=day))[0] is expected
 
@@ -534,8 +596,15 @@ def test_autre_does_not_force_a_rule_that_does_not_match():
 
 
 def test_all_criteria_together_with_several_alerts():
-    r = rule(departement="21", duree=20, date_min="04-01", date_max="07-31", statuts_bio=("3",),
-             comportements=("7",), autre="gîtes")
+    r = rule(
+        departement="21",
+        duree=20,
+        date_min="04-01",
+        date_max="07-31",
+        statuts_bio=("3",),
+        comportements=("7",),
+        autre="gîtes",
+    )
     ok, alerts = applies(r, obs(departement=None, statut_bio=None, comportement="0"))
     assert ok is True
     assert len(alerts) == 4
@@ -550,8 +619,8 @@ def test_sensitivity_highest_level_wins_and_alerts_are_merged():
         rule(niveau=1, autre="gîtes"),
         rule(cd_nom=SPECIES, niveau=3, statuts_bio=("3",), autre="gîtes"),
         rule(niveau=2, departement="21", statuts_bio=("3", "4")),
-        rule(cd_nom=OTHER, niveau=4),                       # another taxon
-        rule(niveau=4, departement="25"),                   # another département
+        rule(cd_nom=OTHER, niveau=4),  # another taxon
+        rule(niveau=4, departement="25"),  # another département
     ]
     level, alerts = protection.sensitivity(rules, obs(departement="21", statut_bio=None), TODAY)
     assert level == 3
@@ -580,31 +649,36 @@ def test_sensitivity_level_feeds_the_matrix():
 
 # --- 5. département of an observation -----------------------------------------------------------
 
-@pytest.mark.parametrize("code_departement, code_commune, expected", [
-    ("21|58", "25056", "21"),   # codeDepartement wins, first value
-    ("21", None, "21"),
-    (" 58 |21", None, "58"),
-    ("1", None, "01"),
-    ("2a", None, "2A"),
-    ("974", None, "974"),
-    (None, "21231", "21"),
-    ("", "21231|58194", "21"),
-    ("  ", "25056", "25"),
-    (None, "2A004", "2A"),
-    (None, "2b033", "2B"),
-    (None, "97411", "974"),
-    (None, "97302", "973"),
-    (None, "2123", None),
-    (None, "212310", None),
-    (None, "", None),
-    (None, None, None),
-    ("", "|21231", None),
-])
+
+@pytest.mark.parametrize(
+    "code_departement, code_commune, expected",
+    [
+        ("21|58", "25056", "21"),  # codeDepartement wins, first value
+        ("21", None, "21"),
+        (" 58 |21", None, "58"),
+        ("1", None, "01"),
+        ("2a", None, "2A"),
+        ("974", None, "974"),
+        (None, "21231", "21"),
+        ("", "21231|58194", "21"),
+        ("  ", "25056", "25"),
+        (None, "2A004", "2A"),
+        (None, "2b033", "2B"),
+        (None, "97411", "974"),
+        (None, "97302", "973"),
+        (None, "2123", None),
+        (None, "212310", None),
+        (None, "", None),
+        (None, None, None),
+        ("", "|21231", None),
+    ],
+)
 def test_observation_departement(code_departement, code_commune, expected):
     assert protection.observation_departement(code_departement, code_commune) == expected
 
 
 # --- 6. chef de file scope ----------------------------------------------------------------------------
+
 
 def test_empty_scope_covers_everything():
     scope = Scope()
@@ -640,6 +714,7 @@ def test_scope_with_groups_and_departements():
 
 
 # --- 7. validation -----------------------------------------------------------------------------------
+
 
 def test_validation_levels():
     levels = protection.validation_levels()

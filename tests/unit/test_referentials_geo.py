@@ -1,5 +1,6 @@
 """HABREF and geographic referentials, pure: readers, encodings, separators, French errors, grid, territory,
 the shipped extracts and the database-free QC dictionary."""
+
 from __future__ import annotations
 
 import io
@@ -15,7 +16,6 @@ from ckanext.sinp.referentials.geo import GeoFormatError, GridCell
 from ckanext.sinp.referentials.geo_store import SHIPPED_FILES, referentials_from_files
 from ckanext.sinp.referentials.habref import HABREF_COLUMNS, HabrefFormatError
 from ckanext.sinp.referentials.tabular import ReferentialFormatError
-
 from tests.conftest import ROOT
 
 SCHEMAS = ROOT / "schemas"
@@ -26,23 +26,61 @@ DEPARTEMENTS_EXTRACT = REFS / SHIPPED_FILES["departements"]
 MAILLES_EXTRACT = REFS / SHIPPED_FILES["mailles"]
 TERRITORY_FILE = REFS / SHIPPED_FILES["territoire"]
 
-PREFECTURES = {"21231": "Dijon", "25056": "Besançon", "39300": "Lons-le-Saunier", "58194": "Nevers",
-               "70550": "Vesoul", "71270": "Mâcon", "89024": "Auxerre", "90010": "Belfort"}
+PREFECTURES = {
+    "21231": "Dijon",
+    "25056": "Besançon",
+    "39300": "Lons-le-Saunier",
+    "58194": "Nevers",
+    "70550": "Vesoul",
+    "71270": "Mâcon",
+    "89024": "Auxerre",
+    "90010": "Belfort",
+}
 # Approximate town centres (longitude, latitude), all inside the region
-TOWNS = {"Dijon": (5.0415, 47.3220), "Besançon": (6.0241, 47.2378), "Lons-le-Saunier": (5.5547, 46.6744),
-         "Nevers": (3.1590, 46.9908), "Vesoul": (6.1544, 47.6222), "Mâcon": (4.8286, 46.3069),
-         "Auxerre": (3.5673, 47.7986), "Belfort": (6.8628, 47.6397), "Cosne-Cours-sur-Loire": (2.9275, 47.4122),
-         "Delle": (6.9989, 47.5075), "Saint-Claude": (5.8633, 46.3872), "Pontarlier": (6.3547, 46.9035),
-         "Sens": (3.2833, 48.1975), "Luxeuil-les-Bains": (6.3814, 47.8169)}
-OUTSIDE = {"Paris": (2.35, 48.86), "Lyon": (4.835, 45.76), "Troyes": (4.08, 48.30), "Bâle": (7.59, 47.56),
-           "Genève": (6.14, 46.20), "Moulins": (3.33, 46.57), "Bourges": (2.40, 47.08), "Langres": (5.33, 47.86),
-           "Bourg-en-Bresse": (5.23, 46.21), "Mulhouse": (7.34, 47.75)}
+TOWNS = {
+    "Dijon": (5.0415, 47.3220),
+    "Besançon": (6.0241, 47.2378),
+    "Lons-le-Saunier": (5.5547, 46.6744),
+    "Nevers": (3.1590, 46.9908),
+    "Vesoul": (6.1544, 47.6222),
+    "Mâcon": (4.8286, 46.3069),
+    "Auxerre": (3.5673, 47.7986),
+    "Belfort": (6.8628, 47.6397),
+    "Cosne-Cours-sur-Loire": (2.9275, 47.4122),
+    "Delle": (6.9989, 47.5075),
+    "Saint-Claude": (5.8633, 46.3872),
+    "Pontarlier": (6.3547, 46.9035),
+    "Sens": (3.2833, 48.1975),
+    "Luxeuil-les-Bains": (6.3814, 47.8169),
+}
+OUTSIDE = {
+    "Paris": (2.35, 48.86),
+    "Lyon": (4.835, 45.76),
+    "Troyes": (4.08, 48.30),
+    "Bâle": (7.59, 47.56),
+    "Genève": (6.14, 46.20),
+    "Moulins": (3.33, 46.57),
+    "Bourges": (2.40, 47.08),
+    "Langres": (5.33, 47.86),
+    "Bourg-en-Bresse": (5.23, 46.21),
+    "Mulhouse": (7.34, 47.75),
+}
 
-HETRAIE = {"CD_HAB": "14413", "FG_VALIDITE": "V", "CD_TYPO": "22", "LB_CODE": "41.13",
-           "LB_HAB_FR": "Hêtraies neutrophiles",
-           "LB_HAB_FR_COMPLET": "Hêtraies neutrophiles", "LB_HAB_EN": "Medio-European neutrophile beech forests",
-           "NIVEAU": "4", "LB_NIVEAU": "Niveau 4", "CD_HAB_SUP": "14411", "PATH_CD_HAB": "14001.14041.14411.14413",
-           "FRANCE": "true", "LB_DESCRIPTION": "Hêtraies de l'étage collinéen ; sols neutres"}
+HETRAIE = {
+    "CD_HAB": "14413",
+    "FG_VALIDITE": "V",
+    "CD_TYPO": "22",
+    "LB_CODE": "41.13",
+    "LB_HAB_FR": "Hêtraies neutrophiles",
+    "LB_HAB_FR_COMPLET": "Hêtraies neutrophiles",
+    "LB_HAB_EN": "Medio-European neutrophile beech forests",
+    "NIVEAU": "4",
+    "LB_NIVEAU": "Niveau 4",
+    "CD_HAB_SUP": "14411",
+    "PATH_CD_HAB": "14001.14041.14411.14413",
+    "FRANCE": "true",
+    "LB_DESCRIPTION": "Hêtraies de l'étage collinéen ; sols neutres",
+}
 
 
 def _quote(value: str, separator: str) -> str:
@@ -79,8 +117,9 @@ def test_reads_a_habref_file_into_typed_records(tmp_path):
 
 @pytest.mark.parametrize("separator", [";", "\t", "|", ","])
 def test_habref_separator_is_detected(tmp_path, separator):
-    path = write(tmp_path, "h.csv", make_csv(HABREF_COLUMNS, [HETRAIE, dict(HETRAIE, CD_HAB="14414")],
-                                             separator=separator))
+    path = write(
+        tmp_path, "h.csv", make_csv(HABREF_COLUMNS, [HETRAIE, dict(HETRAIE, CD_HAB="14414")], separator=separator)
+    )
     data = habref.read_habref(path)
     assert data.separator == separator
     assert [r.cd_hab for r in data.records] == [14413, 14414]
@@ -102,10 +141,15 @@ def test_habref_optional_columns_may_be_absent(tmp_path):
     assert set(data.absent_columns) == set(HABREF_COLUMNS) - set(habref.REQUIRED_COLUMNS)
 
 
-@pytest.mark.parametrize("encoding, bom, label", [
-    ("utf-8", False, "UTF-8"), ("utf-8", True, "UTF-8 (avec BOM)"), ("cp1252", False, "Windows-1252"),
-    ("utf-16", False, "UTF-16"),
-])
+@pytest.mark.parametrize(
+    "encoding, bom, label",
+    [
+        ("utf-8", False, "UTF-8"),
+        ("utf-8", True, "UTF-8 (avec BOM)"),
+        ("cp1252", False, "Windows-1252"),
+        ("utf-16", False, "UTF-16"),
+    ],
+)
 def test_habref_encoding_is_detected(tmp_path, encoding, bom, label):
     row = dict(HETRAIE, LB_HAB_FR="Hêtraies à œillets ’neutrophiles’")
     path = write(tmp_path, "h.csv", make_csv(HABREF_COLUMNS, [row], encoding=encoding, bom=bom, newline="\r\n"))
@@ -145,16 +189,26 @@ def _habref_error(tmp_path, data: bytes, name="h.csv") -> str:
     return str(info.value)
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"CD_HAB": "abc"}, "Fichier h.csv, ligne 3, colonne CD_HAB : CD_HAB « abc » n'est pas un nombre entier."),
-    ({"CD_HAB": ""}, "Fichier h.csv, ligne 3, colonne CD_HAB : CD_HAB est vide (valeur obligatoire)."),
-    ({"CD_TYPO": "0"}, "Fichier h.csv, ligne 3, colonne CD_TYPO : CD_TYPO vaut 0 : un entier supérieur ou égal"
-                       " à 1 est attendu."),
-    ({"NIVEAU": "4,5"}, "Fichier h.csv, ligne 3, colonne NIVEAU : NIVEAU « 4,5 » n'est pas un nombre entier."),
-    ({"FG_VALIDITE": ""}, "Fichier h.csv, ligne 3, colonne FG_VALIDITE : FG_VALIDITE est vide (valeur obligatoire)."),
-    ({"CD_HAB": "99999999999"}, "Fichier h.csv, ligne 3, colonne CD_HAB : CD_HAB « 99999999999 » n'est pas un"
-                                " nombre entier."),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"CD_HAB": "abc"}, "Fichier h.csv, ligne 3, colonne CD_HAB : CD_HAB « abc » n'est pas un nombre entier."),
+        ({"CD_HAB": ""}, "Fichier h.csv, ligne 3, colonne CD_HAB : CD_HAB est vide (valeur obligatoire)."),
+        (
+            {"CD_TYPO": "0"},
+            "Fichier h.csv, ligne 3, colonne CD_TYPO : CD_TYPO vaut 0 : un entier supérieur ou égal à 1 est attendu.",
+        ),
+        ({"NIVEAU": "4,5"}, "Fichier h.csv, ligne 3, colonne NIVEAU : NIVEAU « 4,5 » n'est pas un nombre entier."),
+        (
+            {"FG_VALIDITE": ""},
+            "Fichier h.csv, ligne 3, colonne FG_VALIDITE : FG_VALIDITE est vide (valeur obligatoire).",
+        ),
+        (
+            {"CD_HAB": "99999999999"},
+            "Fichier h.csv, ligne 3, colonne CD_HAB : CD_HAB « 99999999999 » n'est pas un nombre entier.",
+        ),
+    ],
+)
 def test_bad_values_give_french_errors_with_file_line_and_column(tmp_path, change, message):
     data = make_csv(HABREF_COLUMNS, [dict(HETRAIE, CD_HAB="1"), dict(HETRAIE, **change)])
     assert _habref_error(tmp_path, data) == message
@@ -162,8 +216,9 @@ def test_bad_values_give_french_errors_with_file_line_and_column(tmp_path, chang
 
 def test_duplicate_cd_hab(tmp_path):
     data = make_csv(HABREF_COLUMNS, [HETRAIE, dict(HETRAIE, CD_HAB="2"), HETRAIE])
-    assert _habref_error(tmp_path, data) == ("Fichier h.csv, ligne 4, colonne CD_HAB : CD_HAB 14413 en double"
-                                             " (déjà présent ligne 2).")
+    assert _habref_error(tmp_path, data) == (
+        "Fichier h.csv, ligne 4, colonne CD_HAB : CD_HAB 14413 en double (déjà présent ligne 2)."
+    )
 
 
 def test_missing_columns(tmp_path):
@@ -171,35 +226,49 @@ def test_missing_columns(tmp_path):
     assert _habref_error(tmp_path, data) == (
         "Fichier h.csv, ligne 1 : en-tête non reconnu, colonnes obligatoires absentes : FG_VALIDITE, CD_TYPO,"
         " LB_HAB_FR. Colonnes lues (séparateur « ; ») : CD_HAB, LB_CODE, NOM. Attendu : fichier HABREF"
-        " (HABREF_NN.csv) (colonnes obligatoires : CD_HAB, FG_VALIDITE, CD_TYPO, LB_CODE, LB_HAB_FR).")
+        " (HABREF_NN.csv) (colonnes obligatoires : CD_HAB, FG_VALIDITE, CD_TYPO, LB_CODE, LB_HAB_FR)."
+    )
 
 
 def test_wrong_number_of_fields(tmp_path):
     data = make_csv(HABREF_COLUMNS, [HETRAIE]) + b"1;V;22\n"
-    assert _habref_error(tmp_path, data) == ("Fichier h.csv, ligne 3 : 3 champs au lieu des 14 de l'en-tête"
-                                             " (séparateur « ; »).")
+    assert _habref_error(tmp_path, data) == (
+        "Fichier h.csv, ligne 3 : 3 champs au lieu des 14 de l'en-tête (séparateur « ; »)."
+    )
 
 
 def test_unclosed_quote(tmp_path):
     data = make_csv(HABREF_COLUMNS, [HETRAIE]) + b'2;V;22;41;"Hetraies;x;;;;;;;;;\n'
     message = _habref_error(tmp_path, data)
-    assert message.startswith("Fichier h.csv, ligne 3 : ligne illisible (fin du fichier atteinte à l'intérieur"
-                              " d'un champ entre guillemets)")
+    assert message.startswith(
+        "Fichier h.csv, ligne 3 : ligne illisible (fin du fichier atteinte à l'intérieur d'un champ entre guillemets)"
+    )
 
 
-@pytest.mark.parametrize("data, message", [
-    (b"", "Fichier h.csv : le fichier HABREF est vide (aucune ligne d'en-tête)."),
-    (b"\n  \n", "Fichier h.csv : le fichier HABREF est vide (aucune ligne d'en-tête)."),
-    (";".join(HABREF_COLUMNS).encode() + b"\n",
-     "Fichier h.csv : le fichier HABREF ne contient aucune ligne de données."),
-    (b"CD_HAB;CD_HAB;FG_VALIDITE;CD_TYPO;LB_CODE;LB_HAB_FR\n",
-     "Fichier h.csv, ligne 1 : colonnes en double dans l'en-tête : CD_HAB."),
-    (b"CD_HAB;;FG_VALIDITE;CD_TYPO;LB_CODE;LB_HAB_FR\n",
-     "Fichier h.csv, ligne 1 : colonne(s) sans nom dans l'en-tête (position 2)."),
-    (b"CD_HAB;FG_VALIDITE;CD_TYPO;LB_CODE;LB_HAB_FR\n1;V;\x0022;1;x\n",
-     "Fichier h.csv, ligne 2 : caractère nul (octet 0x00) : ce n'est pas un fichier texte, ou il est encodé en"
-     " UTF-16 sans marque d'ordre des octets."),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"", "Fichier h.csv : le fichier HABREF est vide (aucune ligne d'en-tête)."),
+        (b"\n  \n", "Fichier h.csv : le fichier HABREF est vide (aucune ligne d'en-tête)."),
+        (
+            ";".join(HABREF_COLUMNS).encode() + b"\n",
+            "Fichier h.csv : le fichier HABREF ne contient aucune ligne de données.",
+        ),
+        (
+            b"CD_HAB;CD_HAB;FG_VALIDITE;CD_TYPO;LB_CODE;LB_HAB_FR\n",
+            "Fichier h.csv, ligne 1 : colonnes en double dans l'en-tête : CD_HAB.",
+        ),
+        (
+            b"CD_HAB;;FG_VALIDITE;CD_TYPO;LB_CODE;LB_HAB_FR\n",
+            "Fichier h.csv, ligne 1 : colonne(s) sans nom dans l'en-tête (position 2).",
+        ),
+        (
+            b"CD_HAB;FG_VALIDITE;CD_TYPO;LB_CODE;LB_HAB_FR\n1;V;\x0022;1;x\n",
+            "Fichier h.csv, ligne 2 : caractère nul (octet 0x00) : ce n'est pas un fichier texte, ou il est encodé en"
+            " UTF-16 sans marque d'ordre des octets.",
+        ),
+    ],
+)
 def test_file_level_errors(tmp_path, data, message):
     assert _habref_error(tmp_path, data) == message
 
@@ -214,11 +283,12 @@ TYPOREF_COLUMNS = ("CD_TYPO", "CD_TABLE", "LB_NOM_TYPO", "NOM_JEU_DONNEES")
 
 def test_official_zip_with_typoref(tmp_path):
     archive = tmp_path / "HABREF_50.zip"
-    typoref_rows = [{"CD_TYPO": "22", "CD_TABLE": "TYPO_CORINE_BIOTOPES", "LB_NOM_TYPO": "CORINE_biotopes"},
-                    {"CD_TYPO": "107", "CD_TABLE": "TYPO_EUNIS_2022", "LB_NOM_TYPO": "EUNIS"},
-                    {"CD_TYPO": "18", "CD_TABLE": "TYPO_PVF_1",
-                     "LB_NOM_TYPO": "Prodrome_des_végétations_de_France_(PVF1)"},
-                    {"CD_TYPO": "7", "CD_TABLE": "TYPO_AUTRE", "LB_NOM_TYPO": "Autre typologie"}]
+    typoref_rows = [
+        {"CD_TYPO": "22", "CD_TABLE": "TYPO_CORINE_BIOTOPES", "LB_NOM_TYPO": "CORINE_biotopes"},
+        {"CD_TYPO": "107", "CD_TABLE": "TYPO_EUNIS_2022", "LB_NOM_TYPO": "EUNIS"},
+        {"CD_TYPO": "18", "CD_TABLE": "TYPO_PVF_1", "LB_NOM_TYPO": "Prodrome_des_végétations_de_France_(PVF1)"},
+        {"CD_TYPO": "7", "CD_TABLE": "TYPO_AUTRE", "LB_NOM_TYPO": "Autre typologie"},
+    ]
     with zipfile.ZipFile(archive, "w") as z:
         z.writestr("HABREF_50/HABREF_50.csv", make_csv(HABREF_COLUMNS, [HETRAIE]))
         z.writestr("HABREF_50/TYPOREF_50.csv", make_csv(TYPOREF_COLUMNS, typoref_rows))
@@ -240,8 +310,11 @@ def test_zip_prefers_the_nohtml_file_and_refuses_an_archive_without_habref(tmp_p
     other = tmp_path / "autre.zip"
     with zipfile.ZipFile(other, "w") as z:
         z.writestr("notes.txt", "rien")
-    with pytest.raises(HabrefFormatError, match=r"^Fichier autre\.zip : l'archive ne contient pas de fichier HABREF"
-                                                r" \(contenu : notes\.txt\)\.$"):
+    with pytest.raises(
+        HabrefFormatError,
+        match=r"^Fichier autre\.zip : l'archive ne contient pas de fichier HABREF"
+        r" \(contenu : notes\.txt\)\.$",
+    ):
         habref.read_habref(other)
 
 
@@ -262,12 +335,20 @@ def test_shipped_typology_table():
     assert habref.typology_by_acronym("EUNIS").cd_typo == 7 and habref.typology_by_acronym("EUNIS").certain
     assert habref.typology_by_acronym("PAL").cd_typo is None and not habref.typology_by_acronym("PAL").certain
     assert habref.typology_by_acronym("inconnue") is None
-    assert habref.typology_acronyms() == {22: "CORINEBIOTOPES", 7: "EUNIS", 8: "HIC", 4: "CH", 18: "PVF1",
-                                          17: "PHYTO_CH"}
+    assert habref.typology_acronyms() == {
+        22: "CORINEBIOTOPES",
+        7: "EUNIS",
+        8: "HIC",
+        4: "CH",
+        18: "PVF1",
+        17: "PHYTO_CH",
+    }
 
 
-@pytest.mark.parametrize("name, label", [("HABREF_50.csv", "HABREF 5.0"), ("HABREF_NOHTML_70.csv", "HABREF 7.0"),
-                                         ("habitats.csv", "habitats")])
+@pytest.mark.parametrize(
+    "name, label",
+    [("HABREF_50.csv", "HABREF 5.0"), ("HABREF_NOHTML_70.csv", "HABREF 7.0"), ("habitats.csv", "habitats")],
+)
 def test_habref_default_version_label(name, label):
     assert habref.default_version_label(name) == label
 
@@ -277,8 +358,20 @@ COG_COLUMNS = ("TYPECOM", "COM", "REG", "DEP", "CTCD", "ARR", "TNCC", "NCC", "NC
 
 
 def cog(typecom, com, reg, dep, libelle, parent=""):
-    return {"TYPECOM": typecom, "COM": com, "REG": reg, "DEP": dep, "CTCD": f"{dep}D", "ARR": f"{dep}1", "TNCC": "0",
-            "NCC": libelle.upper(), "NCCENR": libelle, "LIBELLE": libelle, "CAN": f"{dep}01", "COMPARENT": parent}
+    return {
+        "TYPECOM": typecom,
+        "COM": com,
+        "REG": reg,
+        "DEP": dep,
+        "CTCD": f"{dep}D",
+        "ARR": f"{dep}1",
+        "TNCC": "0",
+        "NCC": libelle.upper(),
+        "NCCENR": libelle,
+        "LIBELLE": libelle,
+        "CAN": f"{dep}01",
+        "COMPARENT": parent,
+    }
 
 
 COG_ROWS = [
@@ -296,7 +389,9 @@ def test_cog_communes_filtered_on_the_region(tmp_path):
     path = write(tmp_path, "v_commune_2024.csv", make_csv(COG_COLUMNS, COG_ROWS, separator=","))
     data = geo.read_communes(path)
     assert [(c.code, c.nom, c.departement, c.region) for c in data.records] == [
-        ("21231", "Dijon", "21", "27"), ("90010", "Belfort", "90", "27")]
+        ("21231", "Dijon", "21", "27"),
+        ("90010", "Belfort", "90", "27"),
+    ]
     assert (data.skipped_type, data.skipped_region, data.region) == (2, 3, "27")
     assert data.source_format == "COG INSEE, région 27 (séparateur « , », UTF-8)"
     everything = geo.read_communes(path, region=None)
@@ -312,31 +407,45 @@ def test_cog_names_with_commas_are_quoted(tmp_path):
 
 def test_admin_express_communes(tmp_path):
     columns = ("ID", "NOM_COM", "INSEE_COM", "INSEE_DEP", "INSEE_REG")
-    rows = [{"ID": "C1", "NOM_COM": "Dijon", "INSEE_COM": "21231", "INSEE_DEP": "21", "INSEE_REG": "27"},
-            {"ID": "C2", "NOM_COM": "Lyon", "INSEE_COM": "69123", "INSEE_DEP": "69", "INSEE_REG": "84"}]
+    rows = [
+        {"ID": "C1", "NOM_COM": "Dijon", "INSEE_COM": "21231", "INSEE_DEP": "21", "INSEE_REG": "27"},
+        {"ID": "C2", "NOM_COM": "Lyon", "INSEE_COM": "69123", "INSEE_DEP": "69", "INSEE_REG": "84"},
+    ]
     data = geo.read_communes(write(tmp_path, "communes.csv", make_csv(columns, rows, separator="|")))
     assert [c.code for c in data.records] == ["21231"] and data.format == "IGN ADMIN EXPRESS"
 
 
 def test_simple_communes_file_latin1_tab(tmp_path):
     rows = [{"code": "21154", "nom": "Châtillon-sur-Seine", "departement": "21"}]
-    data = geo.read_communes(write(tmp_path, "c.csv", make_csv(("code", "nom", "departement"), rows,
-                                                               separator="\t", encoding="latin-1")))
+    data = geo.read_communes(
+        write(tmp_path, "c.csv", make_csv(("code", "nom", "departement"), rows, separator="\t", encoding="latin-1"))
+    )
     assert data.records[0].nom == "Châtillon-sur-Seine" and data.encoding == "Windows-1252"
     assert data.region is None and data.source_format.startswith("CSV simple, sans filtre régional")
 
 
-@pytest.mark.parametrize("row, message", [
-    (cog("COM", "2123", "27", "21", "Court"),
-     "Fichier v.csv, ligne 2, colonne COM : « 2123 » n'est pas un code commune INSEE valide."),
-    (cog("COM", "25056", "27", "21", "Besançon"),
-     "Fichier v.csv, ligne 2, colonne COM : la commune 25056 n'appartient pas au département 21 (le code commune"
-     " commence par celui du département)."),
-    (cog("COM", "21231", "27", "2", "Dijon"),
-     "Fichier v.csv, ligne 2, colonne DEP : « 2 » n'est pas un code département valide."),
-    (cog("COM", "21231", "27", "21", ""),
-     "Fichier v.csv, ligne 2, colonne LIBELLE : LIBELLE est vide (valeur obligatoire)."),
-])
+@pytest.mark.parametrize(
+    "row, message",
+    [
+        (
+            cog("COM", "2123", "27", "21", "Court"),
+            "Fichier v.csv, ligne 2, colonne COM : « 2123 » n'est pas un code commune INSEE valide.",
+        ),
+        (
+            cog("COM", "25056", "27", "21", "Besançon"),
+            "Fichier v.csv, ligne 2, colonne COM : la commune 25056 n'appartient pas au département 21 (le code commune"
+            " commence par celui du département).",
+        ),
+        (
+            cog("COM", "21231", "27", "2", "Dijon"),
+            "Fichier v.csv, ligne 2, colonne DEP : « 2 » n'est pas un code département valide.",
+        ),
+        (
+            cog("COM", "21231", "27", "21", ""),
+            "Fichier v.csv, ligne 2, colonne LIBELLE : LIBELLE est vide (valeur obligatoire).",
+        ),
+    ],
+)
 def test_communes_errors(tmp_path, row, message):
     with pytest.raises(GeoFormatError) as info:
         geo.read_communes(write(tmp_path, "v.csv", make_csv(COG_COLUMNS, [row], separator=",")))
@@ -345,14 +454,19 @@ def test_communes_errors(tmp_path, row, message):
 
 def test_communes_duplicate_and_nothing_in_the_region(tmp_path):
     rows = [cog("COM", "21231", "27", "21", "Dijon"), cog("COM", "21231", "27", "21", "Dijon")]
-    with pytest.raises(GeoFormatError, match=r"^Fichier v\.csv, ligne 3, colonne COM : code 21231 en double"
-                                             r" \(déjà présent ligne 2\)\.$"):
+    with pytest.raises(
+        GeoFormatError,
+        match=r"^Fichier v\.csv, ligne 3, colonne COM : code 21231 en double"
+        r" \(déjà présent ligne 2\)\.$",
+    ):
         geo.read_communes(write(tmp_path, "v.csv", make_csv(COG_COLUMNS, rows, separator=",")))
     other = write(tmp_path, "w.csv", make_csv(COG_COLUMNS, COG_ROWS[2:5], separator=","))
     with pytest.raises(GeoFormatError) as info:
         geo.read_communes(other)
-    assert str(info.value) == ("Fichier w.csv : aucune commune de la région 27 dans ce fichier (régions présentes :"
-                               " 84, 94). Vérifiez l'option --region.")
+    assert str(info.value) == (
+        "Fichier w.csv : aucune commune de la région 27 dans ce fichier (régions présentes :"
+        " 84, 94). Vérifiez l'option --region."
+    )
     with pytest.raises(GeoFormatError, match="^code de région « 2 » invalide"):
         geo.read_communes(other, region="2")
 
@@ -361,8 +475,10 @@ def test_unknown_communes_header_lists_the_accepted_formats(tmp_path):
     with pytest.raises(GeoFormatError) as info:
         geo.read_communes(write(tmp_path, "c.csv", b"insee,libelle\n21231,Dijon\n"))
     message = str(info.value)
-    assert message.startswith("Fichier c.csv, ligne 1 : en-tête non reconnu. Colonnes lues (séparateur « , ») :"
-                              " INSEE, LIBELLE. Attendu : fichier COG de l'INSEE v_commune_AAAA.csv")
+    assert message.startswith(
+        "Fichier c.csv, ligne 1 : en-tête non reconnu. Colonnes lues (séparateur « , ») :"
+        " INSEE, LIBELLE. Attendu : fichier COG de l'INSEE v_commune_AAAA.csv"
+    )
     assert "CSV simple code;nom;departement (colonnes obligatoires : CODE, NOM, DEPARTEMENT)" in message
 
 
@@ -370,12 +486,35 @@ DEP_COLUMNS = ("DEP", "REG", "CHEFLIEU", "TNCC", "NCC", "NCCENR", "LIBELLE")
 
 
 def test_cog_departements(tmp_path):
-    rows = [{"DEP": "21", "REG": "27", "CHEFLIEU": "21231", "TNCC": "3", "NCC": "COTE D OR", "NCCENR": "Côte-d'Or",
-             "LIBELLE": "Côte-d'Or"},
-            {"DEP": "69", "REG": "84", "CHEFLIEU": "69123", "TNCC": "2", "NCC": "RHONE", "NCCENR": "Rhône",
-             "LIBELLE": "Rhône"},
-            {"DEP": "2A", "REG": "94", "CHEFLIEU": "2A004", "TNCC": "3", "NCC": "CORSE DU SUD",
-             "NCCENR": "Corse-du-Sud", "LIBELLE": "Corse-du-Sud"}]
+    rows = [
+        {
+            "DEP": "21",
+            "REG": "27",
+            "CHEFLIEU": "21231",
+            "TNCC": "3",
+            "NCC": "COTE D OR",
+            "NCCENR": "Côte-d'Or",
+            "LIBELLE": "Côte-d'Or",
+        },
+        {
+            "DEP": "69",
+            "REG": "84",
+            "CHEFLIEU": "69123",
+            "TNCC": "2",
+            "NCC": "RHONE",
+            "NCCENR": "Rhône",
+            "LIBELLE": "Rhône",
+        },
+        {
+            "DEP": "2A",
+            "REG": "94",
+            "CHEFLIEU": "2A004",
+            "TNCC": "3",
+            "NCC": "CORSE DU SUD",
+            "NCCENR": "Corse-du-Sud",
+            "LIBELLE": "Corse-du-Sud",
+        },
+    ]
     path = write(tmp_path, "v_departement_2024.csv", make_csv(DEP_COLUMNS, rows, separator=","))
     data = geo.read_departements(path)
     assert data.records == [geo.Departement("21", "Côte-d'Or", "27", "21231")]
@@ -388,7 +527,9 @@ def test_cog_departements(tmp_path):
 def test_simple_departements_and_errors(tmp_path):
     data = geo.read_departements(write(tmp_path, "d.csv", "code;nom\n21;Côte-d'Or\n58;Nièvre\n".encode()))
     assert [(d.code, d.nom, d.region, d.chef_lieu) for d in data.records] == [
-        ("21", "Côte-d'Or", None, None), ("58", "Nièvre", None, None)]
+        ("21", "Côte-d'Or", None, None),
+        ("58", "Nièvre", None, None),
+    ]
     with pytest.raises(GeoFormatError) as info:
         geo.read_departements(write(tmp_path, "e.csv", "code;nom\n210;Côte-d'Or\n".encode()))
     assert str(info.value) == "Fichier e.csv, ligne 2, colonne CODE : « 210 » n'est pas un code département valide."
@@ -402,12 +543,15 @@ def test_cell_code_of_the_documented_example():
     assert cell.wkt == "POLYGON ((740000 6950000, 750000 6950000, 750000 6960000, 740000 6960000, 740000 6950000))"
 
 
-@pytest.mark.parametrize("x, y, code", [
-    (740000, 6950000, "E074N695"),     # a corner belongs to the cell to its north-east
-    (749999.99, 6959999.99, "E074N695"),
-    (750000, 6960000, "E075N696"),
-    (99999, 6100000, "E009N610"),      # leading zeros
-])
+@pytest.mark.parametrize(
+    "x, y, code",
+    [
+        (740000, 6950000, "E074N695"),  # a corner belongs to the cell to its north-east
+        (749999.99, 6959999.99, "E074N695"),
+        (750000, 6960000, "E075N696"),
+        (99999, 6100000, "E009N610"),  # leading zeros
+    ],
+)
 def test_cell_boundaries(x, y, code):
     assert geo.cell_for_l93(x, y).code == code
 
@@ -453,13 +597,19 @@ def test_generated_cells_all_share_area_with_the_territory_and_cover_it():
 def test_cells_of_a_small_square():
     # a 15 km x 15 km square (Lambert-93) across a grid node: the 4 cells it overlaps
     from pyproj import Transformer
+
     to_wgs = Transformer.from_crs(2154, 4326, always_xy=True)
-    ring = [to_wgs.transform(x, y) for x, y in [(851000, 6691000), (866000, 6691000), (866000, 6706000),
-                                                  (851000, 6706000)]]
+    ring = [
+        to_wgs.transform(x, y) for x, y in [(851000, 6691000), (866000, 6691000), (866000, 6706000), (851000, 6706000)]
+    ]
     cells = geo.cells_intersecting(shapely.Polygon(ring))
     assert [c.code for c in cells] == ["E085N669", "E085N670", "E086N669", "E086N670"]
-    point = shapely.Polygon([to_wgs.transform(x, y) for x, y in [(855000, 6695000), (855100, 6695000),
-                                                                  (855100, 6695100), (855000, 6695100)]])
+    point = shapely.Polygon(
+        [
+            to_wgs.transform(x, y)
+            for x, y in [(855000, 6695000), (855100, 6695000), (855100, 6695100), (855000, 6695100)]
+        ]
+    )
     assert geo.cells_intersecting(point) == [GridCell(85, 669)]
 
 
@@ -468,31 +618,48 @@ MAILLE_COLUMNS = ("cd_sig", "code_10km", "wkt")
 
 def test_read_mailles_with_and_without_wkt(tmp_path):
     cell = GridCell(85, 669)
-    with_wkt = geo.read_mailles(write(tmp_path, "m.csv", make_csv(
-        MAILLE_COLUMNS, [{"cd_sig": cell.cd_sig, "code_10km": cell.code, "wkt": cell.wkt}])))
+    with_wkt = geo.read_mailles(
+        write(
+            tmp_path,
+            "m.csv",
+            make_csv(MAILLE_COLUMNS, [{"cd_sig": cell.cd_sig, "code_10km": cell.code, "wkt": cell.wkt}]),
+        )
+    )
     assert with_wkt.has_wkt and with_wkt.records[0].wkt == cell.wkt
     without = geo.read_mailles(write(tmp_path, "n.csv", b"CD_SIG,CODE_10KM\n10kmL93E085N669,E085N669\n"))
     assert not without.has_wkt and without.records == [geo.Maille("10kmL93E085N669", "E085N669", None)]
 
 
-@pytest.mark.parametrize("row, message", [
-    ({"cd_sig": "10kmL93E085N669", "code_10km": "E085N670"},
-     "Fichier m.csv, ligne 2, colonne CODE_10KM : CODE_10KM « E085N670 » ne correspond pas au CD_SIG 10kmL93E085N669"
-     " (attendu : E085N669)."),
-    ({"cd_sig": "E085N669", "code_10km": "E085N669"},
-     "Fichier m.csv, ligne 2, colonne CD_SIG : « E085N669 » n'est pas un CD_SIG de maille 10 km (attendu :"
-     " 10kmL93E085N669)."),
-    ({"cd_sig": "1kmL93E742N6946", "code_10km": "E742N6946"},
-     "Fichier m.csv, ligne 2, colonne CD_SIG : « 1kmL93E742N6946 » n'est pas un code de maille 10 km Lambert-93"
-     " (attendu : 10kmL93E074N695 ou E074N695)."),
-    ({"cd_sig": "10kmL93E085N669", "code_10km": "E085N669", "wkt": GridCell(85, 670).wkt},
-     "Fichier m.csv, ligne 2, colonne WKT : la géométrie (emprise 850000, 6700000, 860000, 6710000) n'est pas"
-     " le carré de la maille E085N669 (850000, 6690000, 860000, 6700000, Lambert-93 EPSG:2154 attendu)."),
-    ({"cd_sig": "10kmL93E085N669", "code_10km": "E085N669", "wkt": "POINT (855000 6695000)"},
-     "Fichier m.csv, ligne 2, colonne WKT : la géométrie est un Point, un polygone est attendu."),
-    ({"cd_sig": "10kmL93E085N669", "code_10km": "E085N669", "wkt": "POLYGON ((850000 6690000"},
-     None),
-])
+@pytest.mark.parametrize(
+    "row, message",
+    [
+        (
+            {"cd_sig": "10kmL93E085N669", "code_10km": "E085N670"},
+            "Fichier m.csv, ligne 2, colonne CODE_10KM : CODE_10KM « E085N670 » ne correspond pas au CD_SIG 10kmL93E085N669"
+            " (attendu : E085N669).",
+        ),
+        (
+            {"cd_sig": "E085N669", "code_10km": "E085N669"},
+            "Fichier m.csv, ligne 2, colonne CD_SIG : « E085N669 » n'est pas un CD_SIG de maille 10 km (attendu :"
+            " 10kmL93E085N669).",
+        ),
+        (
+            {"cd_sig": "1kmL93E742N6946", "code_10km": "E742N6946"},
+            "Fichier m.csv, ligne 2, colonne CD_SIG : « 1kmL93E742N6946 » n'est pas un code de maille 10 km Lambert-93"
+            " (attendu : 10kmL93E074N695 ou E074N695).",
+        ),
+        (
+            {"cd_sig": "10kmL93E085N669", "code_10km": "E085N669", "wkt": GridCell(85, 670).wkt},
+            "Fichier m.csv, ligne 2, colonne WKT : la géométrie (emprise 850000, 6700000, 860000, 6710000) n'est pas"
+            " le carré de la maille E085N669 (850000, 6690000, 860000, 6700000, Lambert-93 EPSG:2154 attendu).",
+        ),
+        (
+            {"cd_sig": "10kmL93E085N669", "code_10km": "E085N669", "wkt": "POINT (855000 6695000)"},
+            "Fichier m.csv, ligne 2, colonne WKT : la géométrie est un Point, un polygone est attendu.",
+        ),
+        ({"cd_sig": "10kmL93E085N669", "code_10km": "E085N669", "wkt": "POLYGON ((850000 6690000"}, None),
+    ],
+)
 def test_mailles_errors(tmp_path, row, message):
     with pytest.raises(GeoFormatError) as info:
         geo.read_mailles(write(tmp_path, "m.csv", make_csv(MAILLE_COLUMNS, [row])))
@@ -532,35 +699,60 @@ def test_territory_accepts_bare_geometry_feature_and_several_features(tmp_path):
     feature = {"type": "Feature", "properties": {"NOM": "Carré"}, "geometry": SQUARE}
     assert geo.read_territory(_geojson(tmp_path, feature)).nom == "Carré"
     other = {"type": "Polygon", "coordinates": [[[5, 47], [6, 47], [6, 48], [5, 48], [5, 47]]]}
-    collection = {"type": "FeatureCollection", "crs": {"type": "name", "properties": {
-        "name": "urn:ogc:def:crs:OGC:1.3:CRS84"}}, "features": [
-        {"type": "Feature", "properties": {}, "geometry": SQUARE},
-        {"type": "Feature", "properties": {}, "geometry": other}]}
+    collection = {
+        "type": "FeatureCollection",
+        "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:OGC:1.3:CRS84"}},
+        "features": [
+            {"type": "Feature", "properties": {}, "geometry": SQUARE},
+            {"type": "Feature", "properties": {}, "geometry": other},
+        ],
+    }
     merged = geo.read_territory(_geojson(tmp_path, collection))
     assert merged.geometry.area == pytest.approx(2) and len(merged.geometry.geoms) == 1
 
 
-@pytest.mark.parametrize("document, message", [
-    ({"type": "Polygon", "coordinates": [[[749648, 6956485], [759648, 6956485], [759648, 6966485],
-                                          [749648, 6956485]]]},
-     "Fichier t.geojson : coordonnées hors des bornes de WGS 84 (x de 749648 à 759648, y de 6956485 à 6966485) :"
-     " le contour semble être en Lambert-93 ou dans une autre projection. Reprojetez-le en WGS 84 (ogr2ogr"
-     " -t_srs EPSG:4326 …)."),
-    ({"type": "Polygon", "coordinates": [[[4, 47], [5, 48], [5, 47], [4, 48], [4, 47]]]},
-     "Fichier t.geojson : contour invalide (Self-intersection[4.5 47.5]) : corrigez-le, par exemple avec « Réparer"
-     " les géométries » de QGIS ou ST_MakeValid de PostGIS."),
-    ({"type": "Feature", "properties": {}, "geometry": {"type": "LineString", "coordinates": [[4, 47], [5, 48]]}},
-     "Fichier t.geojson : géométrie n° 1 de type « LineString » : seuls Polygon et MultiPolygon décrivent un"
-     " territoire."),
-    ({"type": "Feature", "properties": {}, "geometry": None},
-     "Fichier t.geojson : aucune géométrie dans le fichier (Feature sans « geometry » ?)."),
-    ({"type": "Topology"},
-     "Fichier t.geojson : objet GeoJSON de type « Topology » : une FeatureCollection, une Feature ou une géométrie"
-     " Polygon/MultiPolygon est attendue."),
-    ({"type": "FeatureCollection", "crs": {"type": "name", "properties": {"name": "EPSG:2154"}}, "features": []},
-     "Fichier t.geojson : le fichier déclare le système de coordonnées « EPSG:2154 » : le contour doit être en"
-     " WGS 84 (EPSG:4326). Reprojetez-le, par exemple : ogr2ogr -t_srs EPSG:4326 sortie.geojson entree.geojson"),
-])
+@pytest.mark.parametrize(
+    "document, message",
+    [
+        (
+            {
+                "type": "Polygon",
+                "coordinates": [[[749648, 6956485], [759648, 6956485], [759648, 6966485], [749648, 6956485]]],
+            },
+            "Fichier t.geojson : coordonnées hors des bornes de WGS 84 (x de 749648 à 759648, y de 6956485 à 6966485) :"
+            " le contour semble être en Lambert-93 ou dans une autre projection. Reprojetez-le en WGS 84 (ogr2ogr"
+            " -t_srs EPSG:4326 …).",
+        ),
+        (
+            {"type": "Polygon", "coordinates": [[[4, 47], [5, 48], [5, 47], [4, 48], [4, 47]]]},
+            "Fichier t.geojson : contour invalide (Self-intersection[4.5 47.5]) : corrigez-le, par exemple avec « Réparer"
+            " les géométries » de QGIS ou ST_MakeValid de PostGIS.",
+        ),
+        (
+            {
+                "type": "Feature",
+                "properties": {},
+                "geometry": {"type": "LineString", "coordinates": [[4, 47], [5, 48]]},
+            },
+            "Fichier t.geojson : géométrie n° 1 de type « LineString » : seuls Polygon et MultiPolygon décrivent un"
+            " territoire.",
+        ),
+        (
+            {"type": "Feature", "properties": {}, "geometry": None},
+            "Fichier t.geojson : aucune géométrie dans le fichier (Feature sans « geometry » ?).",
+        ),
+        (
+            {"type": "Topology"},
+            "Fichier t.geojson : objet GeoJSON de type « Topology » : une FeatureCollection, une Feature ou une géométrie"
+            " Polygon/MultiPolygon est attendue.",
+        ),
+        (
+            {"type": "FeatureCollection", "crs": {"type": "name", "properties": {"name": "EPSG:2154"}}, "features": []},
+            "Fichier t.geojson : le fichier déclare le système de coordonnées « EPSG:2154 » : le contour doit être en"
+            " WGS 84 (EPSG:4326). Reprojetez-le, par exemple : ogr2ogr -t_srs EPSG:4326 sortie.geojson entree.geojson",
+        ),
+    ],
+)
 def test_territory_errors(tmp_path, document, message):
     with pytest.raises(GeoFormatError) as info:
         geo.read_territory(_geojson(tmp_path, document))
@@ -571,8 +763,9 @@ def test_territory_json_syntax_error_gives_the_line(tmp_path):
     path = write(tmp_path, "t.geojson", b'{\n  "type": "Polygon",\n  "coordinates": [[[4, 47] [5, 47]]]\n}\n')
     with pytest.raises(GeoFormatError) as info:
         geo.read_territory(path)
-    assert str(info.value) == ("Fichier t.geojson, ligne 3 : JSON invalide : Expecting ',' delimiter (caractère 28"
-                               " de la ligne).")
+    assert str(info.value) == (
+        "Fichier t.geojson, ligne 3 : JSON invalide : Expecting ',' delimiter (caractère 28 de la ligne)."
+    )
 
 
 # -- shipped extracts ----------------------------------------------------------------------------------
@@ -628,8 +821,16 @@ def test_shipped_mailles():
 # -- the QC dictionary without a database -------------------------------------------------------------------
 def test_referentials_from_files():
     refs = referentials_from_files(SCHEMAS)
-    assert set(refs) == {"cd_nom", "cd_hab", "communes", "departements", "mailles", "territory_wkt",
-                         "habitat_codes", "versions"}
+    assert set(refs) == {
+        "cd_nom",
+        "cd_hab",
+        "communes",
+        "departements",
+        "mailles",
+        "territory_wkt",
+        "habitat_codes",
+        "versions",
+    }
     for key in ("cd_nom", "cd_hab"):
         array = refs[key]
         assert isinstance(array, np.ndarray) and array.dtype == np.int64

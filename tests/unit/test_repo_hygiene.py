@@ -1,12 +1,32 @@
 """The repository holds sources, not build products: no binary archive outside tests/fixtures/."""
+
 from __future__ import annotations
 
 import subprocess
 
 from tests.conftest import ROOT
 
-ARCHIVE_SUFFIXES = (".whl", ".egg", ".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".gz", ".bz2",
-                    ".xz", ".7z", ".rar", ".jar", ".war", ".deb", ".rpm", ".pyc", ".so")
+ARCHIVE_SUFFIXES = (
+    ".whl",
+    ".egg",
+    ".zip",
+    ".tar",
+    ".tar.gz",
+    ".tgz",
+    ".tar.bz2",
+    ".tar.xz",
+    ".gz",
+    ".bz2",
+    ".xz",
+    ".7z",
+    ".rar",
+    ".jar",
+    ".war",
+    ".deb",
+    ".rpm",
+    ".pyc",
+    ".so",
+)
 
 
 def tracked_files() -> list[str]:
@@ -15,6 +35,9 @@ def tracked_files() -> list[str]:
 
 
 def test_no_binary_archive_is_committed_outside_the_fixtures():
-    stray = [path for path in tracked_files()
-             if path.lower().endswith(ARCHIVE_SUFFIXES) and not path.startswith("tests/fixtures/")]
+    stray = [
+        path
+        for path in tracked_files()
+        if path.lower().endswith(ARCHIVE_SUFFIXES) and not path.startswith("tests/fixtures/")
+    ]
     assert stray == [], f"archives binaires versionnées hors de tests/fixtures/ : {stray}"

@@ -1,4 +1,5 @@
 """Schema and reference files are well-formed and consistent with each other."""
+
 from __future__ import annotations
 
 import json
@@ -38,11 +39,16 @@ def test_demo_data_is_valid_sinp_metadata():
     cas = {r["sinp_uuid"]: r for r in records if r["type"] == "ca"}
     assert any(r.get("est_meta_cadre") == "true" for r in cas.values())
     for record in records:
-        known = {f.name for f in model.fields(record["type"])} | {"type", "name", "owner_org", "private",
-                                                                    "license_id", "spatial"}
+        known = {f.name for f in model.fields(record["type"])} | {
+            "type",
+            "name",
+            "owner_org",
+            "private",
+            "license_id",
+            "spatial",
+        }
         assert set(record) <= known, set(record) - known
-        assert model.validate_record(record["type"], model.apply_defaults(record["type"], record)) == {}, \
-            record["name"]
+        assert model.validate_record(record["type"], model.apply_defaults(record["type"], record)) == {}, record["name"]
         assert record["owner_org"] in orgs
         assert record.get("license_id", "etalab-2.0") in licenses
         if record["type"] == "jdd":

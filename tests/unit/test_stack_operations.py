@@ -4,6 +4,7 @@ manifest), on processes this test starts itself: never on the shared stack's ser
 A service whose pid is a zombie (its parent never reaped it), gone, or reused by another program is
 not running: `make up` starts it again and `make status` says so.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,10 +27,23 @@ SERVICES = ["redis", "solr", "ckan", "ckan-worker", "harvest-gather", "harvest-f
 
 def lib(var: pathlib.Path, script: str) -> subprocess.CompletedProcess:
     """Runs SCRIPT with stack/lib.sh sourced, its var/ in a temporary folder."""
-    env = {"PATH": os.environ["PATH"], "HOME": str(var), "SINP_VAR": str(var),
-           "REDIS_PORT": "1", "SOLR_PORT": "1", "CKAN_PORT": "1", "CSW_PORT": "1"}  # nothing answers there
-    return subprocess.run(["bash", "-c", f". {shlex.quote(str(LIB))}; {script}"], env=env, capture_output=True,
-                          text=True, timeout=60, check=False)
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(var),
+        "SINP_VAR": str(var),
+        "REDIS_PORT": "1",
+        "SOLR_PORT": "1",
+        "CKAN_PORT": "1",
+        "CSW_PORT": "1",
+    }  # nothing answers there
+    return subprocess.run(
+        ["bash", "-c", f". {shlex.quote(str(LIB))}; {script}"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def write_pid(var: pathlib.Path, name: str, pid: int) -> None:
@@ -66,10 +80,18 @@ def test_a_zombie_pid_is_not_a_running_service(tmp_path, zombie):
 
 def test_make_status_reports_a_zombie_as_stopped_and_fails(tmp_path, zombie):
     write_pid(tmp_path, "redis", zombie)
-    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "SINP_VAR": str(tmp_path), "REDIS_PORT": "1",
-           "SOLR_PORT": "1", "CKAN_PORT": "1", "CSW_PORT": "1"}
-    result = subprocess.run(["bash", str(ROOT / "stack" / "status.sh")], env=env, capture_output=True, text=True,
-                            timeout=60, check=False)
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "SINP_VAR": str(tmp_path),
+        "REDIS_PORT": "1",
+        "SOLR_PORT": "1",
+        "CKAN_PORT": "1",
+        "CSW_PORT": "1",
+    }
+    result = subprocess.run(
+        ["bash", str(ROOT / "stack" / "status.sh")], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
     line = next(line for line in result.stdout.splitlines() if line.split()[0] == "redis")
     assert "stopped" in line and f"pid {zombie} is a zombie" in line
     assert result.returncode == 3
@@ -109,7 +131,7 @@ def test_forget_dead_warns_and_lets_make_up_start_the_service_again(tmp_path, zo
 def test_stopping_a_service_stops_its_processes_in_other_sessions(tmp_path):
     # like `ckan jobs worker`, whose job process runs in its own session
     script = tmp_path / "worker.sh"
-    script.write_text("#!/bin/bash\nsetsid sleep 300 &\necho $! > \"$1\"\nsleep 300\n")
+    script.write_text('#!/bin/bash\nsetsid sleep 300 &\necho $! > "$1"\nsleep 300\n')
     result = lib(tmp_path, f"start_bg worker bash {script} {tmp_path / 'job.pid'}; sleep 0.5; stop_service worker")
     assert result.returncode == 0, result.stderr
     job = int((tmp_path / "job.pid").read_text())
@@ -120,8 +142,11 @@ def test_stopping_a_service_stops_its_processes_in_other_sessions(tmp_path):
 
 
 def test_a_running_service_that_does_not_answer_is_stopped_for_a_restart(tmp_path):
-    result = lib(tmp_path, "start_bg fake sleep 300; sleep 0.2; healthy_or_stop fake 0 true && echo ok; "
-                           "healthy_or_stop fake 1 false || echo restart; service_state fake")
+    result = lib(
+        tmp_path,
+        "start_bg fake sleep 300; sleep 0.2; healthy_or_stop fake 0 true && echo ok; "
+        "healthy_or_stop fake 1 false || echo restart; service_state fake",
+    )
     lines = result.stdout.splitlines()
     assert (lines[0], lines[-2:]) == ("ok", ["restart", "stopped"]), result.stderr
     assert "has not answered its health check" in result.stderr
@@ -140,6 +165,7 @@ def test_up_and_run_supervise_every_service_they_start():
 
 
 # --- Redis persistence: the local stack and docker-compose agree ----------------------------------
+
 
 def test_redis_keeps_its_queues_across_a_restart_locally_and_in_compose():
     up = (ROOT / "stack" / "up.sh").read_text(encoding="utf-8")
@@ -163,8 +189,7 @@ MANIFEST = ROOT / "stack" / "backup_manifest.py"
 
 
 def manifest(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(MANIFEST), *map(str, args)], capture_output=True, text=True,
-                          check=False)
+    return subprocess.run([sys.executable, str(MANIFEST), *map(str, args)], capture_output=True, text=True, check=False)
 
 
 def test_the_manifest_lists_every_part_and_catches_damage(tmp_path):
@@ -193,21 +218,29 @@ def test_the_manifest_lists_every_part_and_catches_damage(tmp_path):
 @pytest.mark.parametrize("args,message", [([], "name the archive"), (["/nonexistent.tar"], "no such file")])
 def test_restore_needs_an_existing_archive(tmp_path, args, message):
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "SINP_VAR": str(tmp_path)}
-    result = subprocess.run(["bash", str(ROOT / "stack" / "restore.sh"), *args], env=env, capture_output=True,
-                            text=True, timeout=60, check=False)
+    result = subprocess.run(
+        ["bash", str(ROOT / "stack" / "restore.sh"), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 1 and message in result.stderr
 
 
 def test_an_unknown_backup_target_is_refused(tmp_path):
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "SINP_VAR": str(tmp_path), "SINP_BACKUP_TARGET": "prod"}
-    result = subprocess.run(["bash", str(ROOT / "stack" / "backup.sh")], env=env, capture_output=True, text=True,
-                            timeout=60, check=False)
+    result = subprocess.run(
+        ["bash", str(ROOT / "stack" / "backup.sh")], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
     assert result.returncode == 1 and "use main (the catalogue) or test" in result.stderr
 
 
 def test_backups_are_never_committed_and_have_make_targets():
     assert "/backups/" in (ROOT / ".gitignore").read_text(encoding="utf-8").splitlines()
     for target in ("backup", "restore"):
-        result = subprocess.run(["make", "-n", "-C", str(ROOT), target, "BACKUP=x.tar"], capture_output=True,
-                                text=True, check=False)
+        result = subprocess.run(
+            ["make", "-n", "-C", str(ROOT), target, "BACKUP=x.tar"], capture_output=True, text=True, check=False
+        )
         assert result.returncode == 0 and f"stack/{target}.sh" in result.stdout, result.stderr

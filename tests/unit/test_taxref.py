@@ -1,4 +1,5 @@
 """TAXREF parser: official v17/v18 layouts, encodings, French errors, the shipped extract."""
+
 from __future__ import annotations
 
 import ast
@@ -7,28 +8,53 @@ import zipfile
 
 import pytest
 
-from ckanext.sinp.referentials.taxref import (RECORD_FIELDS, V17_COLUMNS, V18_COLUMNS, TaxrefFormatError,
-                                              TaxrefReader, iter_taxref, normalize, search_keys,
-                                              vernacular_names)
-
+from ckanext.sinp.referentials.taxref import (
+    RECORD_FIELDS,
+    V17_COLUMNS,
+    V18_COLUMNS,
+    TaxrefFormatError,
+    TaxrefReader,
+    iter_taxref,
+    normalize,
+    search_keys,
+    vernacular_names,
+)
 from tests.conftest import ROOT
 
 EXTRACT = ROOT / "schemas" / "referentiels" / "taxref" / "TAXREFv18_extrait_BFC.txt"
 
 LYNX = {
-    "REGNE": "Animalia", "PHYLUM": "Chordata", "CLASSE": "Mammalia", "ORDRE": "Carnivora", "FAMILLE": "Felidae",
-    "GROUP1_INPN": "Chordés", "GROUP2_INPN": "Mammifères", "CD_NOM": "60612", "CD_TAXSUP": "194728",
-    "CD_SUP": "194728", "CD_REF": "60612", "RANG": "ES", "LB_NOM": "Lynx lynx", "LB_AUTEUR": "(Linnaeus, 1758)",
-    "NOM_COMPLET": "Lynx lynx (Linnaeus, 1758)", "NOM_COMPLET_HTML": "<i>Lynx lynx</i> (Linnaeus, 1758)",
-    "NOM_VALIDE": "Lynx lynx (Linnaeus, 1758)", "NOM_VERN": "Lynx boréal, Lynx d'Eurasie",
-    "NOM_VERN_ENG": "Eurasian Lynx", "HABITAT": "3", "FR": "P", "URL": "https://inpn.mnhn.fr/espece/cd_nom/60612",
-    "URL_INPN": "https://inpn.mnhn.fr/espece/cd_nom/60612", "CD_BA": "",
+    "REGNE": "Animalia",
+    "PHYLUM": "Chordata",
+    "CLASSE": "Mammalia",
+    "ORDRE": "Carnivora",
+    "FAMILLE": "Felidae",
+    "GROUP1_INPN": "Chordés",
+    "GROUP2_INPN": "Mammifères",
+    "CD_NOM": "60612",
+    "CD_TAXSUP": "194728",
+    "CD_SUP": "194728",
+    "CD_REF": "60612",
+    "RANG": "ES",
+    "LB_NOM": "Lynx lynx",
+    "LB_AUTEUR": "(Linnaeus, 1758)",
+    "NOM_COMPLET": "Lynx lynx (Linnaeus, 1758)",
+    "NOM_COMPLET_HTML": "<i>Lynx lynx</i> (Linnaeus, 1758)",
+    "NOM_VALIDE": "Lynx lynx (Linnaeus, 1758)",
+    "NOM_VERN": "Lynx boréal, Lynx d'Eurasie",
+    "NOM_VERN_ENG": "Eurasian Lynx",
+    "HABITAT": "3",
+    "FR": "P",
+    "URL": "https://inpn.mnhn.fr/espece/cd_nom/60612",
+    "URL_INPN": "https://inpn.mnhn.fr/espece/cd_nom/60612",
+    "CD_BA": "",
 }
 
 
 def make_file(columns, rows, *, newline="\n", bom=False, quote=False, encoding="utf-8") -> bytes:
     def cell(value):
         return f'"{value}"' if quote and value and not value.isdigit() else value
+
     lines = ["\t".join(columns)] + ["\t".join(cell(row.get(c, "")) for c in columns) for row in rows]
     data = (newline.join(lines) + newline).encode(encoding)
     return (b"\xef\xbb\xbf" + data) if bom else data
@@ -77,9 +103,15 @@ def test_unknown_layout_with_the_required_columns_is_accepted():
     assert lynx.cd_nom == 60612
 
 
-@pytest.mark.parametrize("options", [
-    {"bom": True}, {"newline": "\r\n"}, {"bom": True, "newline": "\r\n", "quote": True}, {"quote": True},
-])
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"bom": True},
+        {"newline": "\r\n"},
+        {"bom": True, "newline": "\r\n", "quote": True},
+        {"quote": True},
+    ],
+)
 def test_bom_crlf_and_quoted_fields(options):
     reader, [lynx] = read_all(make_file(V18_COLUMNS, [LYNX], **options))
     assert reader.columns[0] == "REGNE"
@@ -116,14 +148,17 @@ def test_zip_without_taxref_file_is_refused(tmp_path):
         list(iter_taxref(archive))
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"CD_NOM": "abc"}, "Ligne 3 : CD_NOM « abc » n'est pas un nombre entier."),
-    ({"CD_REF": ""}, "Ligne 3 : CD_REF est vide."),
-    ({"CD_SUP": "12.5"}, "Ligne 3 : CD_SUP « 12.5 » n'est pas un nombre entier."),
-    ({"HABITAT": "terrestre"}, "Ligne 3 : HABITAT « terrestre » n'est pas un nombre entier."),
-    ({"LB_NOM": "  "}, "Ligne 3 : LB_NOM est vide."),
-    ({"CD_NOM": "99999999999"}, "Ligne 3 : CD_NOM « 99999999999 » n'est pas un nombre entier."),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"CD_NOM": "abc"}, "Ligne 3 : CD_NOM « abc » n'est pas un nombre entier."),
+        ({"CD_REF": ""}, "Ligne 3 : CD_REF est vide."),
+        ({"CD_SUP": "12.5"}, "Ligne 3 : CD_SUP « 12.5 » n'est pas un nombre entier."),
+        ({"HABITAT": "terrestre"}, "Ligne 3 : HABITAT « terrestre » n'est pas un nombre entier."),
+        ({"LB_NOM": "  "}, "Ligne 3 : LB_NOM est vide."),
+        ({"CD_NOM": "99999999999"}, "Ligne 3 : CD_NOM « 99999999999 » n'est pas un nombre entier."),
+    ],
+)
 def test_bad_line_gives_a_french_error_with_its_line_number(change, message):
     data = make_file(V18_COLUMNS, [LYNX, dict(LYNX, **change)])
     with pytest.raises(TaxrefFormatError) as info:
@@ -171,12 +206,15 @@ def test_latin1_file_is_read_when_the_encoding_is_given():
     assert lynx.nom_vern == "Lynx boréal, Lynx d'Eurasie" and lynx.group1_inpn == "Chordés"
 
 
-@pytest.mark.parametrize("data, message", [
-    (b"", "Le fichier TAXREF est vide"),
-    (b"CD_NOM;CD_REF;LB_NOM\n1;1;x\n", "séparé par des « ; »"),
-    (b"CD_NOM\tLB_NOM\n1\tx\n", "colonnes obligatoires absentes de l'en-tête : CD_REF, CD_SUP"),
-    ("\t".join(V18_COLUMNS + ("CD_NOM",)).encode() + b"\n", "colonnes en double dans l'en-tête : CD_NOM"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"", "Le fichier TAXREF est vide"),
+        (b"CD_NOM;CD_REF;LB_NOM\n1;1;x\n", "séparé par des « ; »"),
+        (b"CD_NOM\tLB_NOM\n1\tx\n", "colonnes obligatoires absentes de l'en-tête : CD_REF, CD_SUP"),
+        ("\t".join(V18_COLUMNS + ("CD_NOM",)).encode() + b"\n", "colonnes en double dans l'en-tête : CD_NOM"),
+    ],
+)
 def test_header_errors(data, message):
     with pytest.raises(TaxrefFormatError, match=message):
         read_all(data)
@@ -194,14 +232,17 @@ def test_missing_file():
         list(iter_taxref("/nonexistent/TAXREFv18.txt"))
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("Grand-duc d'Europe", "grand duc d europe"),
-    ("Œdicnème criard", "oedicneme criard"),
-    ("  ÉCUREUIL   roux ", "ecureuil roux"),
-    ("Quercus × rosacea", "quercus rosacea"),
-    ("Pelophylax kl. esculentus", "pelophylax kl esculentus"),
-    (None, ""),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Grand-duc d'Europe", "grand duc d europe"),
+        ("Œdicnème criard", "oedicneme criard"),
+        ("  ÉCUREUIL   roux ", "ecureuil roux"),
+        ("Quercus × rosacea", "quercus rosacea"),
+        ("Pelophylax kl. esculentus", "pelophylax kl esculentus"),
+        (None, ""),
+    ],
+)
 def test_normalize(text, expected):
     assert normalize(text) == expected
 
@@ -261,8 +302,14 @@ def test_extract_contents(extract):
     assert len(species) >= 150
     synonyms = [r for r in records if not r.is_valid_name]
     assert len(synonyms) >= 5
-    assert {r.group2_inpn for r in species} >= {"Mammifères", "Oiseaux", "Amphibiens", "Reptiles", "Insectes",
-                                                "Angiospermes"}
+    assert {r.group2_inpn for r in species} >= {
+        "Mammifères",
+        "Oiseaux",
+        "Amphibiens",
+        "Reptiles",
+        "Insectes",
+        "Angiospermes",
+    }
     # Codes asked for by the catalogue's sensitivity rules, with accented French names
     assert by_code[60295].lb_nom == "Rhinolophus ferrumequinum" and by_code[60295].nom_vern == "Grand rhinolophe"
     assert by_code[60612].lb_nom == "Lynx lynx"

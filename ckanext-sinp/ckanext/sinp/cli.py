@@ -1,13 +1,13 @@
 """``ckan sinp ...`` commands."""
+
 from __future__ import annotations
 
 import json
 from importlib import resources
 
-import click
-
 import ckan.model as model
 import ckan.plugins.toolkit as tk
+import click
 
 
 def get_commands():
@@ -23,7 +23,6 @@ def sinp():
 def init_db():
     """Crée (ou met à jour) la table du dépôt CSW lue par pycsw. Idempotent."""
     from ckanext.sinp.csw import repository
-
     from ckanext.sinp.logic import queries
     from ckanext.sinp.referentials import store
 
@@ -84,8 +83,7 @@ def mtd_import(files, owner_org, user):
     if user is None:
         user = tk.get_action("get_site_user")({"ignore_auth": True}, {})["name"]
     created = updated = failed = 0
-    with click.progressbar(files, label="Import MTD", show_pos=True,
-                           item_show_func=lambda f: f or "") as bar:
+    with click.progressbar(files, label="Import MTD", show_pos=True, item_show_func=lambda f: f or "") as bar:
         for path in bar:
             with open(path, "rb") as handle:
                 data = handle.read()
@@ -105,8 +103,9 @@ def mtd_import(files, owner_org, user):
             for rec in result["records"]:
                 created += rec["action"] == "created"
                 updated += rec["action"] == "updated"
-    click.secho(f"{created} créé(s), {updated} mis à jour, {failed} document(s) refusé(s).",
-                fg="red" if failed else "green")
+    click.secho(
+        f"{created} créé(s), {updated} mis à jour, {failed} document(s) refusé(s).", fg="red" if failed else "green"
+    )
     if failed:
         raise SystemExit(1)
 
@@ -160,9 +159,11 @@ def csw_sync(dry_run):
 
     report = sync.rebuild(dry_run=dry_run)
     verb = "à ajouter" if dry_run else "ajoutés"
-    click.echo(f"{len(report['added'])} {verb}, {len(report['updated'])} "
-               f"{'à mettre à jour' if dry_run else 'mis à jour'}, {len(report['removed'])} "
-               f"{'à retirer' if dry_run else 'retirés'}, {report['unchanged']} inchangés.")
+    click.echo(
+        f"{len(report['added'])} {verb}, {len(report['updated'])} "
+        f"{'à mettre à jour' if dry_run else 'mis à jour'}, {len(report['removed'])} "
+        f"{'à retirer' if dry_run else 'retirés'}, {report['unchanged']} inchangés."
+    )
     for key, label in (("added", "ajout"), ("updated", "mise à jour"), ("removed", "retrait")):
         for uuid in report[key]:
             click.echo(f"  {label} : {uuid}")
@@ -176,8 +177,7 @@ def csw_selftest(url, page_size, sample):
     """Rejoue les requêtes de GeoNetwork, udata et ckanext-spatial sur le CSW et signale chaque problème."""
     from ckanext.sinp.csw.selftest import run_selftest
 
-    report = run_selftest(url or tk.config.get("ckanext.sinp.csw.url"), page_size=page_size,
-                          sample=sample or None)
+    report = run_selftest(url or tk.config.get("ckanext.sinp.csw.url"), page_size=page_size, sample=sample or None)
     click.echo(report.to_text())
     if not report.ok:
         raise SystemExit(1)
@@ -195,12 +195,26 @@ _register_referential_commands()
 
 @sinp.command("qc-check")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
-@click.option("--jdd", "jdd_ref", default=None,
-              help="Jeu de données visé (id, nom ou UUID SINP) : contrôle idSINPJdd et les doublons de la plateforme.")
-@click.option("--report", "report_path", type=click.Path(dir_okay=False, writable=True), default=None,
-              help="Écrit le rapport JSON complet (même forme que sinp_qc_report_show, toutes les erreurs).")
-@click.option("--srid", type=click.Choice(["4326", "2154"]), default="4326", show_default=True,
-              help="Système de coordonnées des géométries sans colonne srid.")
+@click.option(
+    "--jdd",
+    "jdd_ref",
+    default=None,
+    help="Jeu de données visé (id, nom ou UUID SINP) : contrôle idSINPJdd et les doublons de la plateforme.",
+)
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    help="Écrit le rapport JSON complet (même forme que sinp_qc_report_show, toutes les erreurs).",
+)
+@click.option(
+    "--srid",
+    type=click.Choice(["4326", "2154"]),
+    default="4326",
+    show_default=True,
+    help="Système de coordonnées des géométries sans colonne srid.",
+)
 def qc_check(path, jdd_ref, report_path, srid):
     """Contrôle un fichier d'occurrences sans rien enregistrer (mêmes règles que le dépôt)."""
     import os
@@ -210,9 +224,12 @@ def qc_check(path, jdd_ref, report_path, srid):
     from ckanext.sinp.occurrences import processor
     from ckanext.sinp.occurrences import store as occurrence_store
 
-    options = qc.Options(default_srid=int(srid), file_name=os.path.basename(path),
-                         max_bytes=int(tk.config.get("ckanext.sinp.qc.max_bytes", processor.DEFAULT_MAX_BYTES)),
-                         territory_tolerance_m=float(tk.config.get("ckanext.sinp.qc.territory_tolerance_m", 2000)))
+    options = qc.Options(
+        default_srid=int(srid),
+        file_name=os.path.basename(path),
+        max_bytes=int(tk.config.get("ckanext.sinp.qc.max_bytes", processor.DEFAULT_MAX_BYTES)),
+        territory_tolerance_m=float(tk.config.get("ckanext.sinp.qc.territory_tolerance_m", 2000)),
+    )
     lookup = None
     if jdd_ref:
         from ckanext.sinp.logic.occurrence_actions import _jdd
@@ -231,13 +248,16 @@ def qc_check(path, jdd_ref, report_path, srid):
             if step > 0:
                 bar.update(step)
                 done["n"] += step
+
         options.progress = progress
         result = qc.run(path, processor.load_referentials(), options, store=lookup)
     with result:
         report = result.report(limit=None)
-    click.echo(f"Fichier {report['file']['name']} ({report['file'].get('encoding') or '?'}, "
-               f"séparateur {report['file'].get('delimiter') or '?'}) : {report['rows_received']} lignes reçues, "
-               f"{report['rows_accepted']} acceptées, {report['rows_rejected']} refusées.")
+    click.echo(
+        f"Fichier {report['file']['name']} ({report['file'].get('encoding') or '?'}, "
+        f"séparateur {report['file'].get('delimiter') or '?'}) : {report['rows_received']} lignes reçues, "
+        f"{report['rows_accepted']} acceptées, {report['rows_rejected']} refusées."
+    )
     for code, n in sorted(report["counts"].items(), key=lambda kv: -kv[1]):
         rule = rules.BY_CODE[code]
         kind = "" if rule.blocking else " (avertissement)"
@@ -248,8 +268,10 @@ def qc_check(path, jdd_ref, report_path, srid):
         where = f"ligne {error['row']}" if error["row"] else "fichier"
         click.echo(f"  {where} · {error['code']} · {error['message']}")
     if len(report["errors"]) > 20:
-        click.echo(f"  … {len(report['errors']) - 20} autres erreurs" + (" (voir le rapport JSON)." if report_path
-                                                                      else " : utilisez --report pour les lire."))
+        click.echo(
+            f"  … {len(report['errors']) - 20} autres erreurs"
+            + (" (voir le rapport JSON)." if report_path else " : utilisez --report pour les lire.")
+        )
     if report_path:
         report["status"] = "done"
         with open(report_path, "w", encoding="utf-8") as fh:

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 """``ckan sinp habref-load`` and ``ckan sinp geo-load``: loading of the referentials used by the occurrence QC.
 
 Register them on the ``sinp`` group of ``cli.py``::
@@ -10,6 +9,7 @@ Register them on the ``sinp`` group of ``cli.py``::
 They run inside CKAN (``ckan -c var/test.ini sinp geo-load communes v_commune_2024.csv``)
 on ``ckan.model.meta.engine``; the loading itself is ``referentials/geo_store.py``.
 """
+
 from __future__ import annotations
 
 import os
@@ -20,17 +20,26 @@ import click
 __all__ = ["COMMANDS", "habref_load", "geo_load", "get_engine"]
 
 GEO_KINDS = ("communes", "departements", "mailles", "territoire")
-_LABELS = {"communes": "Communes", "departements": "Départements", "mailles": "Mailles 10 km",
-           "territoire": "Territoire"}
+_LABELS = {
+    "communes": "Communes",
+    "departements": "Départements",
+    "mailles": "Mailles 10 km",
+    "territoire": "Territoire",
+}
 # (noun, "loaded" agreed with it) per referential, for the final message
-_UNITS = {"habref": ("habitats", "chargés"), "communes": ("communes", "chargées"),
-          "departements": ("départements", "chargés"), "mailles": ("mailles", "chargées"),
-          "territoire": ("contour", "chargé")}
+_UNITS = {
+    "habref": ("habitats", "chargés"),
+    "communes": ("communes", "chargées"),
+    "departements": ("départements", "chargés"),
+    "mailles": ("mailles", "chargées"),
+    "territoire": ("contour", "chargé"),
+}
 
 
 def get_engine():
     """CKAN's SQLAlchemy engine (imported late: the module stays importable without CKAN)."""
     import ckan.model as model
+
     return model.meta.engine
 
 
@@ -66,21 +75,31 @@ def _run(label: str, path: str, load) -> None:
             raise SystemExit(1)
     unit, loaded = _UNITS.get(result.name, ("lignes", "chargées"))
     if result.loaded:
-        skipped = f" ; {result.skipped} ligne(s) du fichier écartée(s) (autre région ou autre type)" \
-            if result.skipped else ""
-        click.secho(f"{result.row_count} {unit} {loaded} ({result.version}) en {result.seconds:.1f} s{skipped}.",
-                    fg="green")
+        skipped = (
+            f" ; {result.skipped} ligne(s) du fichier écartée(s) (autre région ou autre type)" if result.skipped else ""
+        )
+        click.secho(
+            f"{result.row_count} {unit} {loaded} ({result.version}) en {result.seconds:.1f} s{skipped}.", fg="green"
+        )
     else:
-        click.secho(f"Ce fichier est déjà chargé ({result.row_count} {unit}, version {result.version}) :"
-                    " rien à faire.", fg="green")
+        click.secho(
+            f"Ce fichier est déjà chargé ({result.row_count} {unit}, version {result.version}) : rien à faire.",
+            fg="green",
+        )
 
 
 @click.command("habref-load")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
-@click.option("--typoref", type=click.Path(exists=True, dir_okay=False),
-              help="Fichier TYPOREF_NN.csv pour nommer les typologies (lu dans l'archive .zip par défaut).")
-@click.option("--version-label", default=None,
-              help="Version du référentiel, ex. « HABREF 5.0 » (par défaut : déduite du nom du fichier).")
+@click.option(
+    "--typoref",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Fichier TYPOREF_NN.csv pour nommer les typologies (lu dans l'archive .zip par défaut).",
+)
+@click.option(
+    "--version-label",
+    default=None,
+    help="Version du référentiel, ex. « HABREF 5.0 » (par défaut : déduite du nom du fichier).",
+)
 @click.option("--force", is_flag=True, help="Recharger même si ce fichier est déjà chargé.")
 def habref_load(path: str, typoref: str | None, version_label: str | None, force: bool) -> None:
     """Charge le référentiel des habitats HABREF (HABREF_50.csv, ou l'archive .zip officielle).
@@ -90,17 +109,29 @@ def habref_load(path: str, typoref: str | None, version_label: str | None, force
     """
     from ckanext.sinp.referentials import geo_store
 
-    _run("HABREF", path, lambda progress: geo_store.load_habref(
-        get_engine(), path, version_label, progress, typoref=typoref, force=force))
+    _run(
+        "HABREF",
+        path,
+        lambda progress: geo_store.load_habref(
+            get_engine(), path, version_label, progress, typoref=typoref, force=force
+        ),
+    )
 
 
 @click.command("geo-load")
 @click.argument("kind", metavar="{communes|departements|mailles|territoire}", type=click.Choice(GEO_KINDS))
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
-@click.option("--region", default="27", show_default=True,
-              help="Code INSEE de la région gardée (communes, départements) ; « toutes » pour tout garder.")
-@click.option("--version-label", default=None,
-              help="Version du référentiel, ex. « COG 2024 » (par défaut : déduite du nom du fichier).")
+@click.option(
+    "--region",
+    default="27",
+    show_default=True,
+    help="Code INSEE de la région gardée (communes, départements) ; « toutes » pour tout garder.",
+)
+@click.option(
+    "--version-label",
+    default=None,
+    help="Version du référentiel, ex. « COG 2024 » (par défaut : déduite du nom du fichier).",
+)
 @click.option("--force", is_flag=True, help="Recharger même si ce fichier est déjà chargé.")
 def geo_load(kind: str, path: str, region: str, version_label: str | None, force: bool) -> None:
     """Charge un référentiel géographique : communes, départements, mailles 10 km ou contour du territoire.
@@ -119,14 +150,16 @@ def geo_load(kind: str, path: str, region: str, version_label: str | None, force
     options = {"force": force}
     if kind in ("communes", "departements"):
         options["region"] = region
-    _run(f"{_LABELS[kind]} ({os.path.basename(path)})", path,
-         lambda progress: loader(get_engine(), path, version_label, progress, **options))
+    _run(
+        f"{_LABELS[kind]} ({os.path.basename(path)})",
+        path,
+        lambda progress: loader(get_engine(), path, version_label, progress, **options),
+    )
 
 
 @click.command("sensitivity-load")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
-@click.option("--version", "version_label", default=None,
-              help="Libellé de version (par défaut : le nom du fichier).")
+@click.option("--version", "version_label", default=None, help="Libellé de version (par défaut : le nom du fichier).")
 def sensitivity_load(path: str, version_label: str | None) -> None:
     """Charge un référentiel de sensibilité (CSV) : il remplace le précédent et la sensibilité de
     toutes les occurrences (hors décisions manuelles) est recalculée."""
@@ -142,13 +175,24 @@ def sensitivity_load(path: str, version_label: str | None) -> None:
     except protection.RuleFileError as error:
         click.secho(f"Fichier refusé : {error}", fg="red", err=True)
         raise SystemExit(1)
-    result = protection_store.load_rules(get_engine(), rules, version_label or os.path.basename(path),
-                                         os.path.basename(path), hashlib.sha256(data).hexdigest())
-    click.secho(f"{result['rules']} règles chargées ({result['taxa']} noms de taxons couverts) ; sensibilité "
-                f"recalculée sur {result['occurrences']} occurrence(s).", fg="green")
+    result = protection_store.load_rules(
+        get_engine(),
+        rules,
+        version_label or os.path.basename(path),
+        os.path.basename(path),
+        hashlib.sha256(data).hexdigest(),
+    )
+    click.secho(
+        f"{result['rules']} règles chargées ({result['taxa']} noms de taxons couverts) ; sensibilité "
+        f"recalculée sur {result['occurrences']} occurrence(s).",
+        fg="green",
+    )
     if result["unknown_taxa"]:
-        click.secho("Taxons absents du TAXREF chargé (la règle ne couvre que ce code exact) : "
-                    + ", ".join(str(c) for c in result["unknown_taxa"]), fg="yellow")
+        click.secho(
+            "Taxons absents du TAXREF chargé (la règle ne couvre que ce code exact) : "
+            + ", ".join(str(c) for c in result["unknown_taxa"]),
+            fg="yellow",
+        )
 
 
 @click.command("sensitivity-refresh")

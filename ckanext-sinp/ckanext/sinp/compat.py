@@ -3,6 +3,7 @@
 Each fix names the upstream problem it works around, so it can be removed
 when the pinned version no longer needs it.
 """
+
 from __future__ import annotations
 
 import logging

@@ -3,6 +3,7 @@
 Runs after ``euro_dcat_ap_3`` (``ckanext.dcat.rdf.profiles = euro_dcat_ap_3 sinp``); the
 statements come from ckanext.sinp.domain.dcat.
 """
+
 from __future__ import annotations
 
 import ckan.plugins.toolkit as tk
@@ -10,14 +11,12 @@ from rdflib import BNode, Literal, URIRef
 from rdflib.namespace import RDF, XSD
 
 from ckanext.dcat.profiles.base import DCAT, DCT, GSP, VCARD, RDFProfile
-
 from ckanext.sinp.domain import urls
 from ckanext.sinp.domain.dcat import dcat_facts
 from ckanext.sinp.logic import visibility
 
 
 class SinpDCATProfile(RDFProfile):
-
     def _drop_refused_links(self, dataset_ref):
         """A distribution whose access or download URL has a refused scheme (``javascript:``,
         ``file:``…; ``ckanext.sinp.resource_url_schemes``) is not published."""
@@ -64,8 +63,13 @@ class SinpDCATProfile(RDFProfile):
             g.remove((dataset_ref, DCT.spatial, None))
             g.add((dataset_ref, DCT.spatial, location))
             g.add((location, RDF.type, DCT.Location))
-            g.add((location, DCAT.bbox, Literal(
-                f"POLYGON(({w} {s},{e} {s},{e} {n},{w} {n},{w} {s}))", datatype=GSP.wktLiteral)))
+            g.add(
+                (
+                    location,
+                    DCAT.bbox,
+                    Literal(f"POLYGON(({w} {s},{e} {s},{e} {n},{w} {n},{w} {s}))", datatype=GSP.wktLiteral),
+                )
+            )
 
         for contact in facts["contacts"]:
             node = BNode()

@@ -13,15 +13,15 @@ IMiddleware of its own) answers in French, as JSON for the API and as an error p
 
 Status codes of every class of bad input: ``ckanext.sinp.logic.inputs``.
 """
+
 from __future__ import annotations
 
 import json
 import re
 
+import ckan.plugins.toolkit as tk
 from flask import Blueprint, Response, request
 from werkzeug.exceptions import BadRequest
-
-import ckan.plugins.toolkit as tk
 
 from ckanext.sinp.logic import inputs
 
@@ -59,8 +59,9 @@ def _body() -> tuple[dict | None, str | None]:
     if not request.get_data(cache=True):
         return None, None
     if not request.is_json:
-        return None, ("Le corps de la requête doit être un objet JSON (en-tête Content-Type: application/json) "
-                      "ou un formulaire.")
+        return None, (
+            "Le corps de la requête doit être un objet JSON (en-tête Content-Type: application/json) ou un formulaire."
+        )
     try:
         body = request.get_json(cache=True)
     except BadRequest:
@@ -102,8 +103,9 @@ def refuse_malformed():
         return _check_api_call(api.group(1))
     page = request.args.get("page")
     if page is not None and not (page.isdigit() and 1 <= int(page) <= inputs.MAX_PAGE):
-        return _bad_request(f"Numéro de page invalide (« {inputs.quote(page)} ») : un entier entre 1 et "
-                            f"{inputs.MAX_PAGE}.")
+        return _bad_request(
+            f"Numéro de page invalide (« {inputs.quote(page)} ») : un entier entre 1 et {inputs.MAX_PAGE}."
+        )
     return None
 
 
@@ -131,9 +133,14 @@ def _check_api_call(name: str):
 # --- CKAN's API errors in French ---------------------------------------------------------------------
 
 # prefixes that CKAN's action API puts before an error's message, untranslated in CKAN 2.12's catalogue
-API_PREFIXES = (("Not found: ", "Introuvable : "), ("Not found", "Introuvable"),
-                ("Access denied: ", "Accès refusé : "), ("Access denied", "Accès refusé"),
-                ("Bad request: ", "Requête refusée : "), ("Bad request", "Requête refusée"))
+API_PREFIXES = (
+    ("Not found: ", "Introuvable : "),
+    ("Not found", "Introuvable"),
+    ("Access denied: ", "Accès refusé : "),
+    ("Access denied", "Accès refusé"),
+    ("Bad request: ", "Requête refusée : "),
+    ("Bad request", "Requête refusée"),
+)
 # whole messages: CKAN's bare « Not found » is translated « Indisponible »
 API_MESSAGES = {"Indisponible": "Introuvable : vérifiez l'identifiant demandé."}
 
@@ -141,8 +148,12 @@ API_MESSAGES = {"Indisponible": "Introuvable : vérifiez l'identifiant demandé.
 @guard.after_app_request
 def french_api_errors(response: Response) -> Response:
     """The message of an API refusal (4xx) without CKAN's English prefix."""
-    if not (request.path.startswith("/api/") and 400 <= response.status_code < 500
-            and response.mimetype == "application/json" and not response.direct_passthrough):
+    if not (
+        request.path.startswith("/api/")
+        and 400 <= response.status_code < 500
+        and response.mimetype == "application/json"
+        and not response.direct_passthrough
+    ):
         return response
     try:
         body = json.loads(response.get_data())
@@ -155,7 +166,7 @@ def french_api_errors(response: Response) -> Response:
     french = API_MESSAGES.get(message)
     for english, prefix in API_PREFIXES if french is None else ():
         if message.startswith(english):
-            french = prefix + message[len(english):]
+            french = prefix + message[len(english) :]
             break
     if french is not None:
         error["message"] = french
@@ -164,6 +175,7 @@ def french_api_errors(response: Response) -> Response:
 
 
 # --- CKAN's exceptions that a view lets through (CKAN answered 500) --------------------------------
+
 
 def _refusal(status: int, kind: str, message: str):
     if request.path.startswith("/api/"):
@@ -183,8 +195,9 @@ def not_found(err):
 
 @guard.app_errorhandler(tk.ValidationError)
 def invalid(err):
-    messages = " ".join(str(m) for msgs in (err.error_dict or {}).values()
-                        for m in (msgs if isinstance(msgs, list) else [msgs]))
+    messages = " ".join(
+        str(m) for msgs in (err.error_dict or {}).values() for m in (msgs if isinstance(msgs, list) else [msgs])
+    )
     if request.path.startswith("/api/"):
         return _api_error(409, {"__type": "Validation Error", **(err.error_dict or {})})
     return tk.abort(409, messages or "Paramètres invalides.")

@@ -21,6 +21,7 @@ A refused address always gives the same message (``REFUSED``), whatever the port
 sent to it. No import of CKAN here: ``Settings.from_config`` takes any mapping; ``settings()``
 reads CKAN's configuration.
 """
+
 from __future__ import annotations
 
 import base64
@@ -28,13 +29,12 @@ import dataclasses
 import ipaddress
 import socket
 import time
-from typing import Mapping
+from collections.abc import Mapping
 from urllib.parse import unquote, urljoin, urlsplit
 
 import urllib3
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError, ProtocolError, ReadTimeoutError, SSLError
 from urllib3.exceptions import HTTPError as Urllib3Error
-from urllib3.exceptions import ProtocolError, ReadTimeoutError, SSLError
-from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 REFUSED = "Adresse refusée : seuls les serveurs publics en http(s) peuvent être interrogés."
 SCHEMES = ("http", "https")
@@ -50,9 +50,14 @@ USER_AGENT = "ckanext-sinp (+https://github.com/)"
 SHARED = ipaddress.ip_network("100.64.0.0/10")
 NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
 
-KEYS = {"allowed_hosts": "ckanext.sinp.http.allowed_hosts", "blocked_ports": "ckanext.sinp.http.blocked_ports",
-        "max_bytes": "ckanext.sinp.http.max_bytes", "connect_timeout": "ckanext.sinp.http.connect_timeout",
-        "read_timeout": "ckanext.sinp.http.timeout", "deadline": "ckanext.sinp.http.deadline"}
+KEYS = {
+    "allowed_hosts": "ckanext.sinp.http.allowed_hosts",
+    "blocked_ports": "ckanext.sinp.http.blocked_ports",
+    "max_bytes": "ckanext.sinp.http.max_bytes",
+    "connect_timeout": "ckanext.sinp.http.connect_timeout",
+    "read_timeout": "ckanext.sinp.http.timeout",
+    "deadline": "ckanext.sinp.http.deadline",
+}
 
 
 class GuardedHttpError(Exception):
@@ -75,17 +80,22 @@ class Settings:
     deadline: float = DEFAULT_DEADLINE
 
     @classmethod
-    def from_config(cls, config: Mapping) -> "Settings":
+    def from_config(cls, config: Mapping) -> Settings:
         """Settings from a mapping holding the ``ckanext.sinp.http.*`` keys (absent: defaults)."""
         hosts, host_ports = parse_allowed_hosts(config.get(KEYS["allowed_hosts"]) or "")
         ports = config.get(KEYS["blocked_ports"])
-        blocked = DEFAULT_BLOCKED_PORTS if ports is None else frozenset(
-            int(p) for p in str(ports).replace(",", " ").split())
-        return cls(allowed_hosts=hosts, allowed_host_ports=host_ports, blocked_ports=blocked,
-                   max_bytes=int(config.get(KEYS["max_bytes"]) or DEFAULT_MAX_BYTES),
-                   connect_timeout=float(config.get(KEYS["connect_timeout"]) or DEFAULT_CONNECT_TIMEOUT),
-                   read_timeout=float(config.get(KEYS["read_timeout"]) or DEFAULT_READ_TIMEOUT),
-                   deadline=float(config.get(KEYS["deadline"]) or DEFAULT_DEADLINE))
+        blocked = (
+            DEFAULT_BLOCKED_PORTS if ports is None else frozenset(int(p) for p in str(ports).replace(",", " ").split())
+        )
+        return cls(
+            allowed_hosts=hosts,
+            allowed_host_ports=host_ports,
+            blocked_ports=blocked,
+            max_bytes=int(config.get(KEYS["max_bytes"]) or DEFAULT_MAX_BYTES),
+            connect_timeout=float(config.get(KEYS["connect_timeout"]) or DEFAULT_CONNECT_TIMEOUT),
+            read_timeout=float(config.get(KEYS["read_timeout"]) or DEFAULT_READ_TIMEOUT),
+            deadline=float(config.get(KEYS["deadline"]) or DEFAULT_DEADLINE),
+        )
 
 
 def settings() -> Settings:
@@ -147,8 +157,9 @@ def is_public_address(address: str) -> bool:
             return False
     if isinstance(ip, ipaddress.IPv4Address) and ip in SHARED:
         return False
-    return ip.is_global and not (ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_multicast
-                                 or ip.is_reserved or ip.is_unspecified)
+    return ip.is_global and not (
+        ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_multicast or ip.is_reserved or ip.is_unspecified
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -174,16 +185,18 @@ def _resolve(host: str, port: int) -> tuple:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError, OSError):
-        raise GuardedHttpError(f"Serveur introuvable : le nom « {host} » ne correspond à aucune adresse ; "
-                               "vérifiez l'URL.") from None
+        raise GuardedHttpError(
+            f"Serveur introuvable : le nom « {host} » ne correspond à aucune adresse ; vérifiez l'URL."
+        ) from None
     addresses = []
     for info in infos:
         address = info[4][0]
         if address not in addresses:
             addresses.append(address)
     if not addresses:
-        raise GuardedHttpError(f"Serveur introuvable : le nom « {host} » ne correspond à aucune adresse ; "
-                               "vérifiez l'URL.")
+        raise GuardedHttpError(
+            f"Serveur introuvable : le nom « {host} » ne correspond à aucune adresse ; vérifiez l'URL."
+        )
     return tuple(addresses)
 
 
@@ -202,8 +215,9 @@ def check_url(url: str, conf: Settings | None = None) -> Target:
     scheme = parts.scheme.lower()
     if scheme not in SCHEMES:
         shown = f"« {scheme} »" if scheme else "sans protocole"
-        raise GuardedHttpError(f"Adresse refusée : seules les adresses http:// et https:// sont acceptées "
-                               f"(adresse {shown}).", refused=True)
+        raise GuardedHttpError(
+            f"Adresse refusée : seules les adresses http:// et https:// sont acceptées (adresse {shown}).", refused=True
+        )
     host = normalize_host(parts.hostname or "")
     if not host:
         raise GuardedHttpError(f"Adresse invalide : « {url} » ne nomme aucun serveur.")
@@ -260,8 +274,14 @@ class GuardedClient:
     def post(self, url: str, data: bytes | None = None, **kwargs) -> Response:
         return self.request("POST", url, data=data, **kwargs)
 
-    def request(self, method: str, url: str, data: bytes | None = None, headers: dict | None = None,
-                timeout: float | None = None) -> Response:
+    def request(
+        self,
+        method: str,
+        url: str,
+        data: bytes | None = None,
+        headers: dict | None = None,
+        timeout: float | None = None,
+    ) -> Response:
         """The response (any status but a redirect), body read in full within the limits."""
         read_timeout = float(timeout) if timeout else self.settings.read_timeout
         deadline = time.monotonic() + max(self.settings.deadline, read_timeout)
@@ -270,8 +290,15 @@ class GuardedClient:
         first = check_url(url, self.settings)
         target = first
         for _ in range(MAX_REDIRECTS + 1):
-            response = self._send(target, method, body, headers or {}, read_timeout, deadline,
-                                  send_auth=target.auth is not None and target.host == first.host)
+            response = self._send(
+                target,
+                method,
+                body,
+                headers or {},
+                read_timeout,
+                deadline,
+                send_auth=target.auth is not None and target.host == first.host,
+            )
             location = response.headers.get("location")
             if response.status not in REDIRECTS or not location:
                 return self._read(target, response, deadline, read_timeout)
@@ -293,17 +320,29 @@ class GuardedClient:
 
                 literal = _is_ip_literal(target.host)
                 pool = urllib3.HTTPSConnectionPool(
-                    address, target.port, maxsize=1, cert_reqs="CERT_REQUIRED", ca_certs=certifi.where(),
-                    server_hostname=None if literal else target.host, assert_hostname=target.host)
+                    address,
+                    target.port,
+                    maxsize=1,
+                    cert_reqs="CERT_REQUIRED",
+                    ca_certs=certifi.where(),
+                    server_hostname=None if literal else target.host,
+                    assert_hostname=target.host,
+                )
             else:
                 pool = urllib3.HTTPConnectionPool(address, target.port, maxsize=1)
             self._pools[key] = pool
         return pool
 
-    def _send(self, target: Target, method: str, body, headers: dict, read_timeout: float, deadline: float,
-              send_auth: bool):
-        all_headers = {"User-Agent": self.user_agent, "Accept": "*/*", "Accept-Encoding": "gzip, deflate",
-                       **headers, "Host": target.host_header}
+    def _send(
+        self, target: Target, method: str, body, headers: dict, read_timeout: float, deadline: float, send_auth: bool
+    ):
+        all_headers = {
+            "User-Agent": self.user_agent,
+            "Accept": "*/*",
+            "Accept-Encoding": "gzip, deflate",
+            **headers,
+            "Host": target.host_header,
+        }
         if send_auth:
             all_headers["Authorization"] = "Basic " + base64.b64encode(target.auth.encode("utf-8")).decode("ascii")
         last = None
@@ -312,19 +351,30 @@ class GuardedClient:
             if remaining <= 0:
                 total = max(self.settings.deadline, read_timeout)
                 raise GuardedHttpError(f"Pas de réponse dans le délai total de {total:g} s ({target.url}).")
-            timeout = urllib3.Timeout(connect=min(self.settings.connect_timeout, read_timeout, remaining),
-                                      read=min(read_timeout, remaining))
+            timeout = urllib3.Timeout(
+                connect=min(self.settings.connect_timeout, read_timeout, remaining), read=min(read_timeout, remaining)
+            )
             try:
                 return self._pool(target, address).urlopen(
-                    method, target.path, body=body, headers=all_headers, redirect=False, retries=False,
-                    preload_content=False, decode_content=True, timeout=timeout, assert_same_host=False)
+                    method,
+                    target.path,
+                    body=body,
+                    headers=all_headers,
+                    redirect=False,
+                    retries=False,
+                    preload_content=False,
+                    decode_content=True,
+                    timeout=timeout,
+                    assert_same_host=False,
+                )
             except (NewConnectionError, ConnectTimeoutError) as err:
                 last = err  # next address of the same (checked) host
             except ReadTimeoutError:
                 raise GuardedHttpError(f"Pas de réponse en {read_timeout:g} s ({target.url}).") from None
             except SSLError:
-                raise GuardedHttpError(f"Connexion sécurisée impossible : le certificat TLS du serveur est "
-                                       f"refusé ({target.url}).") from None
+                raise GuardedHttpError(
+                    f"Connexion sécurisée impossible : le certificat TLS du serveur est refusé ({target.url})."
+                ) from None
             except (Urllib3Error, OSError):
                 raise GuardedHttpError(f"Serveur injoignable ({target.url}).") from None
         if not isinstance(last, NewConnectionError):
@@ -333,8 +383,10 @@ class GuardedClient:
 
     def _read(self, target: Target, response, deadline: float, read_timeout: float) -> Response:
         limit = self.settings.max_bytes
-        too_big = GuardedHttpError(f"Réponse trop volumineuse : plus de {_size(limit)} ({target.url}) ; la limite "
-                                   "est le réglage ckanext.sinp.http.max_bytes.")
+        too_big = GuardedHttpError(
+            f"Réponse trop volumineuse : plus de {_size(limit)} ({target.url}) ; la limite "
+            "est le réglage ckanext.sinp.http.max_bytes."
+        )
         try:
             declared = int(response.headers.get("content-length") or 0)
         except ValueError:
@@ -348,8 +400,10 @@ class GuardedClient:
                 if size > limit:
                     raise too_big
                 if time.monotonic() > deadline:
-                    raise GuardedHttpError(f"Réponse trop lente : pas terminée dans le délai total de "
-                                           f"{max(self.settings.deadline, read_timeout):g} s ({target.url}).")
+                    raise GuardedHttpError(
+                        f"Réponse trop lente : pas terminée dans le délai total de "
+                        f"{max(self.settings.deadline, read_timeout):g} s ({target.url})."
+                    )
                 chunks.append(chunk)
             complete = True
         except ReadTimeoutError:
@@ -360,8 +414,9 @@ class GuardedClient:
             if not complete:
                 response.close()  # the connection is not reused with unread data on it
             response.release_conn()
-        return Response(url=target.url, status=response.status, headers=dict(response.headers),
-                        content=b"".join(chunks))
+        return Response(
+            url=target.url, status=response.status, headers=dict(response.headers), content=b"".join(chunks)
+        )
 
 
 def _is_ip_literal(host: str) -> bool:

@@ -1,4 +1,5 @@
 """Template helpers (names prefixed ``sinp_``)."""
+
 from __future__ import annotations
 
 import ckan.plugins.toolkit as tk
@@ -64,7 +65,8 @@ def sinp_completeness_fields(dataset_type: str) -> list[dict]:
         return []
     return [
         {"name": f.name, "label": f.label, "required": f.required, "repeating": bool(f.subfields)}
-        for f in sinp_model.fields(dataset_type) if f.obligation in ("O", "R")
+        for f in sinp_model.fields(dataset_type)
+        if f.obligation in ("O", "R")
     ]
 
 
@@ -89,8 +91,12 @@ def sinp_jdd_of(pkg_dict: dict, rows: int = 1000) -> dict:
         return {"count": 0, "results": []}
     return tk.get_action("package_search")(
         {"user": tk.g.user if tk.g else None},
-        {"fq": f'dataset_type:jdd AND cadre:"{uuid}"', "include_private": True, "rows": rows,
-         "sort": "title_string asc"},
+        {
+            "fq": f'dataset_type:jdd AND cadre:"{uuid}"',
+            "include_private": True,
+            "rows": rows,
+            "sort": "title_string asc",
+        },
     )
 
 

@@ -1,5 +1,6 @@
 """What the SINP records add to the Solr index: facets with French labels, actor names for
 full-text search, and the CA's period and volets inherited by its JDD."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -78,14 +79,17 @@ def relabel_activities(package_id: str) -> None:
         private = current
     hidden = sorted(set(labeller.get_dataset_labels(_AsRecorded(pkg, True, "draft")) + creator))
     with model.meta.engine.begin() as conn:
-        conn.execute(sa.text(
-            "UPDATE activity SET permission_labels = n.labels FROM ("
-            f"  SELECT a.id, CASE WHEN {_PUBLIC_TIME} THEN CAST(:current AS text[])"
-            f"                    WHEN {_PRIVATE_TIME} THEN CAST(:private AS text[])"
-            "                     ELSE CAST(:hidden AS text[]) END AS labels"
-            "  FROM activity a WHERE a.object_id = :id AND a.activity_type LIKE '%package') n "
-            "WHERE activity.id = n.id AND activity.permission_labels IS DISTINCT FROM n.labels"),
-            {"current": current, "private": private, "hidden": hidden, "id": package_id})
+        conn.execute(
+            sa.text(
+                "UPDATE activity SET permission_labels = n.labels FROM ("
+                f"  SELECT a.id, CASE WHEN {_PUBLIC_TIME} THEN CAST(:current AS text[])"
+                f"                    WHEN {_PRIVATE_TIME} THEN CAST(:private AS text[])"
+                "                     ELSE CAST(:hidden AS text[]) END AS labels"
+                "  FROM activity a WHERE a.object_id = :id AND a.activity_type LIKE '%package') n "
+                "WHERE activity.id = n.id AND activity.permission_labels IS DISTINCT FROM n.labels"
+            ),
+            {"current": current, "private": private, "hidden": hidden, "id": package_id},
+        )
 
 
 def before_dataset_index(pkg_dict: dict) -> dict:
@@ -122,8 +126,11 @@ def before_dataset_index(pkg_dict: dict) -> dict:
 
     # lists of dicts cannot go to Solr as they are: keep them as JSON text
     for f in sinp_model.fields(kind):
-        if f.kind in ("actors", "publications", "protocols", "attributes") and f.name in pkg_dict \
-                and not isinstance(pkg_dict[f.name], str):
+        if (
+            f.kind in ("actors", "publications", "protocols", "attributes")
+            and f.name in pkg_dict
+            and not isinstance(pkg_dict[f.name], str)
+        ):
             pkg_dict[f.name] = json.dumps(pkg_dict[f.name], ensure_ascii=False)
     for key in ("objectifs", "volets_sinp", "territoires", "methodes_recueil", "cible_ecologique"):
         if isinstance(pkg_dict.get(key), list):
@@ -146,8 +153,12 @@ def _queue(pending: dict) -> None:
     import ckan.plugins.toolkit as tk
 
     try:
-        tk.enqueue_job(reindex_jdd_of_ca, [sorted(pending)], title="Réindexation des JDD d'un cadre d'acquisition",
-                       rq_kwargs={"timeout": 600})
+        tk.enqueue_job(
+            reindex_jdd_of_ca,
+            [sorted(pending)],
+            title="Réindexation des JDD d'un cadre d'acquisition",
+            rq_kwargs={"timeout": 600},
+        )
     except Exception:  # Redis down: `ckan search-index rebuild` repairs it
         log.exception("Reindexing the JDD of %s could not be queued", sorted(pending))
 

@@ -1,28 +1,31 @@
 """CKAN plugin classes. Each hook delegates to a module that holds the logic."""
+
 from __future__ import annotations
 
 from collections import OrderedDict
 
 import ckan.plugins as p
 import ckan.plugins.toolkit as tk
-from ckanext.spatial.interfaces import ISpatialHarvester
 
 from ckanext.sinp import cli, compat, helpers, indexing, security_headers, views
 from ckanext.sinp.csw import sync as csw_sync
 from ckanext.sinp.logic import action, auth, harvest_guard, resource_urls, validators
 from ckanext.sinp.occurrences import processor as occurrence_processor
+from ckanext.spatial.interfaces import ISpatialHarvester
 
-FACETS = OrderedDict([
-    ("vocab_sinp_type", "Type de fiche"),
-    ("organization", "Structure productrice"),
-    ("vocab_sinp_volet", "Volet SINP"),
-    ("vocab_sinp_territoire", "Territoire"),
-    ("vocab_sinp_type_donnees", "Type de données"),
-    ("vocab_sinp_objectif_jdd", "Objectif du jeu de données"),
-    ("vocab_sinp_annee", "Année"),
-    ("tags", "Mots-clés"),
-    ("license_id", "Licence"),
-])
+FACETS = OrderedDict(
+    [
+        ("vocab_sinp_type", "Type de fiche"),
+        ("organization", "Structure productrice"),
+        ("vocab_sinp_volet", "Volet SINP"),
+        ("vocab_sinp_territoire", "Territoire"),
+        ("vocab_sinp_type_donnees", "Type de données"),
+        ("vocab_sinp_objectif_jdd", "Objectif du jeu de données"),
+        ("vocab_sinp_annee", "Année"),
+        ("tags", "Mots-clés"),
+        ("license_id", "Licence"),
+    ]
+)
 
 
 @tk.blanket.config_declarations
@@ -143,17 +146,21 @@ class SinpPlugin(p.SingletonPlugin):
 
     def get_dataset_labels(self, dataset_obj):
         from ckan.lib.plugins import DefaultPermissionLabels
+
         labels = DefaultPermissionLabels().get_dataset_labels(dataset_obj)
         if dataset_obj.private and dataset_obj.type in ("ca", "jdd") and dataset_obj.state == "active":
             from ckanext.sinp.logic import access
+
             labels += [f"sinp-chef-{org}" for org in access.chefs_covering_record(dataset_obj)]
         return labels
 
     def get_user_dataset_labels(self, user_obj):
         from ckan.lib.plugins import DefaultPermissionLabels
+
         labels = DefaultPermissionLabels().get_user_dataset_labels(user_obj)
         if user_obj is not None and getattr(user_obj, "id", None):
             from ckanext.sinp.logic import access
+
             labels += [f"sinp-chef-{org}" for org in access.chef_scopes(user_obj)]
         return labels
 

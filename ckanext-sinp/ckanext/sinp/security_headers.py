@@ -3,6 +3,7 @@
 The policy forbids inline scripts: the scripts of our pages are files served by CKAN's asset system
 (``assets/``), and the values they show are set as text. A view that sets its own policy keeps it.
 """
+
 from __future__ import annotations
 
 import logging

@@ -3,13 +3,13 @@
 A module remembers what changed in ``pending(key)`` (a dict in the session's ``info``) during the
 transaction; ``install(key, on_commit)`` calls ``on_commit(pending)`` after a successful commit.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import event
-
 import ckan.model as model
+from sqlalchemy import event
 
 _HANDLERS: dict[str, Callable[[dict], None]] = {}
 

@@ -1,12 +1,12 @@
 """Pages and downloads of the SINP plugin."""
+
 from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Response, send_file
-
 import ckan.model as model
 import ckan.plugins.toolkit as tk
+from flask import Blueprint, Response, send_file
 
 from ckanext.sinp.domain import csvsafe
 from ckanext.sinp.logic import queries
@@ -27,8 +27,9 @@ def _xml_download(action, suffix, id):
         return tk.abort(404, "Fiche introuvable.")
     except tk.ValidationError as err:
         return tk.abort(400, " ".join(str(m) for m in err.error_dict.get("id", [])))
-    return Response(xml, mimetype="application/xml",
-                    headers={"Content-Disposition": f'inline; filename="{id}-{suffix}.xml"'})
+    return Response(
+        xml, mimetype="application/xml", headers={"Content-Disposition": f'inline; filename="{id}-{suffix}.xml"'}
+    )
 
 
 def mtd_xml(package_type, id):
@@ -40,13 +41,16 @@ def iso_xml(package_type, id):
 
 
 for _type in ("ca", "jdd"):
-    sinp.add_url_rule(f"/{_type}/<id>/mtd.xml", endpoint=f"{_type}_mtd_xml", view_func=mtd_xml,
-                      defaults={"package_type": _type})
-    sinp.add_url_rule(f"/{_type}/<id>/iso19139.xml", endpoint=f"{_type}_iso_xml", view_func=iso_xml,
-                      defaults={"package_type": _type})
+    sinp.add_url_rule(
+        f"/{_type}/<id>/mtd.xml", endpoint=f"{_type}_mtd_xml", view_func=mtd_xml, defaults={"package_type": _type}
+    )
+    sinp.add_url_rule(
+        f"/{_type}/<id>/iso19139.xml", endpoint=f"{_type}_iso_xml", view_func=iso_xml, defaults={"package_type": _type}
+    )
 
 
 # --- occurrence deposits -----------------------------------------------------------------------------
+
 
 def _report(resource_id, **params):
     context = {"user": tk.g.user}
@@ -72,11 +76,20 @@ def deposit_report(id, resource_id):
         return report
     pkg = tk.get_action("package_show")({"user": tk.g.user}, {"id": report["package_id"]})
     resource = next((r for r in pkg.get("resources", []) if r["id"] == resource_id), {})
-    return tk.render("sinp/deposit_report.html", {
-        "report": report, "pkg": pkg, "resource": resource, "page": page, "per_page": per_page,
-        "filters": filters, "rules": rules.BY_CODE, "categories": rules.CATEGORIES,
-        "labels": {c.name: c.label for c in columns.columns()},
-    })
+    return tk.render(
+        "sinp/deposit_report.html",
+        {
+            "report": report,
+            "pkg": pkg,
+            "resource": resource,
+            "page": page,
+            "per_page": per_page,
+            "filters": filters,
+            "rules": rules.BY_CODE,
+            "categories": rules.CATEGORIES,
+            "labels": {c.name: c.label for c in columns.columns()},
+        },
+    )
 
 
 def deposit_report_json(id, resource_id):
@@ -90,10 +103,9 @@ def deposit_errors_csv(id, resource_id):
     import csv
     import io
 
-    from ckanext.sinp.occurrences import store
-
     from ckanext.sinp.logic import access
     from ckanext.sinp.logic.occurrence_actions import mask_locating
+    from ckanext.sinp.occurrences import store
 
     report = _report(resource_id, limit=0)
     if not isinstance(report, dict):
@@ -116,31 +128,46 @@ def deposit_errors_csv(id, resource_id):
             for e in page:
                 if not producer:
                     mask_locating(e)
-                writer.writerow(csvsafe.neutralise_row([
-                    e["row"] or "", e["column"] or "", e["code"], e["category"],
-                    "bloquant" if e["blocking"] else "avertissement", e["message"], e["value"] or ""]))
+                writer.writerow(
+                    csvsafe.neutralise_row(
+                        [
+                            e["row"] or "",
+                            e["column"] or "",
+                            e["code"],
+                            e["category"],
+                            "bloquant" if e["blocking"] else "avertissement",
+                            e["message"],
+                            e["value"] or "",
+                        ]
+                    )
+                )
             yield buf.getvalue()
             offset += len(page)
-    return Response(rows(), mimetype="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="erreurs-{resource_id}.csv"'})
+
+    return Response(
+        rows(),
+        mimetype="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="erreurs-{resource_id}.csv"'},
+    )
 
 
 def deposit_rejected_csv(id, resource_id):
-    from ckanext.sinp.occurrences import processor
-
     from ckanext.sinp.logic import access
+    from ckanext.sinp.occurrences import processor
 
     report = _report(resource_id, limit=0)
     if not isinstance(report, dict):
         return report
     if not access.is_producer(access.user_of({"user": tk.g.user}), model.Package.get(report["package_id"])):
-        return tk.abort(403, "Les lignes refusées (avec leurs localisations) sont réservées au producteur et aux "
-                             "administrateurs.")
+        return tk.abort(
+            403, "Les lignes refusées (avec leurs localisations) sont réservées au producteur et aux administrateurs."
+        )
     path = processor.reports_dir(resource_id) / "rejets.csv"
     if not path.exists():
         return tk.abort(404, "Aucune ligne refusée, ou contrôle pas encore terminé.")
-    return send_file(str(path), mimetype="text/csv", as_attachment=True,
-                     download_name=f"lignes-refusees-{resource_id}.csv")
+    return send_file(
+        str(path), mimetype="text/csv", as_attachment=True, download_name=f"lignes-refusees-{resource_id}.csv"
+    )
 
 
 RECEIPT_NOT_FOUND = "Attestation introuvable."
@@ -176,8 +203,11 @@ def receipt_pdf(token):
     facts, error = _receipt(token)
     if error is not None:
         return error
-    return Response(receipt.render_pdf(facts), mimetype="application/pdf",
-                    headers={"Content-Disposition": f'inline; filename="attestation-{facts["number"]}.pdf"'})
+    return Response(
+        receipt.render_pdf(facts),
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="attestation-{facts["number"]}.pdf"'},
+    )
 
 
 def receipt_html(token):
@@ -216,8 +246,11 @@ def deposit_template_csv():
     """The deposit template: the usual columns and one example row (every column: /depot/colonnes)."""
     from ckanext.sinp.domain.occtax import columns
 
-    return Response("\ufeff" + columns.template_csv(), mimetype="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": 'attachment; filename="modele-depot-occurrences.csv"'})
+    return Response(
+        "\ufeff" + columns.template_csv(),
+        mimetype="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="modele-depot-occurrences.csv"'},
+    )
 
 
 def deposit_columns():
@@ -230,10 +263,16 @@ def deposit_columns():
         if col.nomenclature:
             codes = nomenclatures.get(col.nomenclature).choices()
         cols.append({"column": col, "codes": codes})
-    return tk.render("sinp/deposit_columns.html", {"columns": cols, "rules": rules.RULES,
-                                                   "categories": rules.CATEGORIES,
-                                                   "version": columns.version(),
-                                                   "ruleset": rules.RULESET_VERSION})
+    return tk.render(
+        "sinp/deposit_columns.html",
+        {
+            "columns": cols,
+            "rules": rules.RULES,
+            "categories": rules.CATEGORIES,
+            "version": columns.version(),
+            "ruleset": rules.RULESET_VERSION,
+        },
+    )
 
 
 sinp.add_url_rule("/depot/modele.csv", view_func=deposit_template_csv)
@@ -249,6 +288,7 @@ sinp.add_url_rule("/depot/<token>/attestation", view_func=receipt_html)
 
 
 # --- occurrences: exports, territory, chefs de file, validation ----------------------------------------
+
 
 def _export(id, fmt):
     import csv
@@ -268,19 +308,37 @@ def _export(id, fmt):
         return tk.abort(400, _messages(err))
     name = f"occurrences-{pkg.name}"
     if fmt == "geojson":
+
         def chunks():
             yield '{"type": "FeatureCollection", "total": %d, "features": [' % total
             for i, feature in enumerate(features):
                 yield ("," if i else "") + json.dumps(feature, ensure_ascii=False)
             yield "]}"
-        return Response(chunks(), mimetype="application/geo+json",
-                        headers={"Content-Disposition": f'attachment; filename="{name}.geojson"'})
+
+        return Response(
+            chunks(),
+            mimetype="application/geo+json",
+            headers={"Content-Disposition": f'attachment; filename="{name}.geojson"'},
+        )
     from shapely.geometry import shape
 
     names = [c.name for c in columns.store_columns() if c.name != "geometrie"]
-    extra = ["codeDepartement", "idSINPJdd", "nivVal", "statutValidation", "typVal", "echVal", "validateur", "dateCtrl",
-             "sensiNiveau", "sensiDateAttribution", "sensiReferentiel", "sensiVersionReferentiel", "dEEFloutage",
-             "niveauDiffusion"]
+    extra = [
+        "codeDepartement",
+        "idSINPJdd",
+        "nivVal",
+        "statutValidation",
+        "typVal",
+        "echVal",
+        "validateur",
+        "dateCtrl",
+        "sensiNiveau",
+        "sensiDateAttribution",
+        "sensiReferentiel",
+        "sensiVersionReferentiel",
+        "dEEFloutage",
+        "niveauDiffusion",
+    ]
     header = ["geometrie"] + names + [c for c in extra if c not in names]
 
     def rows():
@@ -293,11 +351,16 @@ def _export(id, fmt):
             writer = csv.writer(buf, delimiter=";")
             props = feature["properties"]
             geom = shape(feature["geometry"]).wkt if feature["geometry"] else ""
-            writer.writerow(csvsafe.neutralise_row([geom] + ["" if props.get(c) is None else props.get(c)
-                                                             for c in header[1:]]))
+            writer.writerow(
+                csvsafe.neutralise_row([geom] + ["" if props.get(c) is None else props.get(c) for c in header[1:]])
+            )
             yield buf.getvalue()
-    return Response(rows(), mimetype="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+
+    return Response(
+        rows(),
+        mimetype="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+    )
 
 
 def export_csv(id):
@@ -309,12 +372,15 @@ def export_geojson(id):
 
 
 def territory():
-    """"Enjeux biodiversité sur un territoire de projet": draw or upload a polygon."""
+    """ "Enjeux biodiversité sur un territoire de projet": draw or upload a polygon."""
     result, error, polygon = None, None, ""
     if tk.request.method == "POST":
         upload = tk.request.files.get("fichier")
-        polygon = (upload.read(2_000_001).decode("utf-8", "replace") if upload and upload.filename
-                   else tk.request.form.get("polygone", ""))
+        polygon = (
+            upload.read(2_000_001).decode("utf-8", "replace")
+            if upload and upload.filename
+            else tk.request.form.get("polygone", "")
+        )
         try:
             result = tk.get_action("sinp_territory_taxa")({"user": tk.g.user}, {"polygone": polygon})
         except tk.ValidationError as err:
@@ -336,19 +402,30 @@ def chefs_de_file():
                 tk.get_action("sinp_chef_de_file_delete")(context, {"organization": form["supprimer"]})
                 tk.h.flash_success("Chef de file retiré.")
             else:
-                tk.get_action("sinp_chef_de_file_set")(context, {
-                    "organization": form.get("organization"), "groupes": form.getlist("groupes"),
-                    "departements": form.get("departements", "")})
+                tk.get_action("sinp_chef_de_file_set")(
+                    context,
+                    {
+                        "organization": form.get("organization"),
+                        "groupes": form.getlist("groupes"),
+                        "departements": form.get("departements", ""),
+                    },
+                )
                 tk.h.flash_success("Chef de file enregistré.")
         except (tk.ValidationError, tk.ObjectNotFound) as err:
             msgs = err.error_dict.values() if isinstance(err, tk.ValidationError) else [[str(err)]]
             tk.h.flash_error(" ".join(str(m) for ms in msgs for m in ms))
         return tk.redirect_to("sinp.chefs_de_file")
     from ckanext.sinp.logic.protection_actions import _known_groups
+
     orgs = tk.get_action("organization_list")(context, {"all_fields": True})
-    return tk.render("sinp/chefs_de_file.html", {
-        "chefs": tk.get_action("sinp_chef_de_file_list")(context, {}), "organizations": orgs,
-        "groups": sorted(_known_groups())})
+    return tk.render(
+        "sinp/chefs_de_file.html",
+        {
+            "chefs": tk.get_action("sinp_chef_de_file_list")(context, {}),
+            "organizations": orgs,
+            "groups": sorted(_known_groups()),
+        },
+    )
 
 
 def validation(id):
@@ -379,11 +456,19 @@ def validation(id):
             tk.h.flash_error(str(err))
         return tk.redirect_to("sinp.validation", id=id)
     from ckanext.sinp.domain import protection
-    page = tk.get_action("sinp_occurrence_search")(context, {"jdd": pkg["id"], "limit": 200,
-                                                             **{k: v for k, v in tk.request.args.items()
-                                                                if k in ("cd_nom", "date_min", "date_max")}})
-    return tk.render("sinp/validation.html", {"pkg": pkg, "page": page, "levels": protection.validation_levels(),
-                                              "manual": protection.MANUAL_LEVELS})
+
+    page = tk.get_action("sinp_occurrence_search")(
+        context,
+        {
+            "jdd": pkg["id"],
+            "limit": 200,
+            **{k: v for k, v in tk.request.args.items() if k in ("cd_nom", "date_min", "date_max")},
+        },
+    )
+    return tk.render(
+        "sinp/validation.html",
+        {"pkg": pkg, "page": page, "levels": protection.validation_levels(), "manual": protection.MANUAL_LEVELS},
+    )
 
 
 sinp.add_url_rule("/jdd/<id>/occurrences.csv", view_func=export_csv)

@@ -5,6 +5,7 @@ id>``) reads the activity straight from the database: a version recorded while t
 private would be shown to whoever may read the record now. It gets the rule of the dataset's own
 history page (``activity_show`` with the data).
 """
+
 from __future__ import annotations
 
 import ckan.plugins.toolkit as tk
@@ -22,8 +23,9 @@ def guard_past_versions():
     user = tk.current_user
     context = {"user": getattr(user, "name", None) or "", "auth_user_obj": user}
     try:
-        tk.check_access("activity_show", context, {"id": (request.view_args or {}).get("activity_id"),
-                                                   "include_data": True})
+        tk.check_access(
+            "activity_show", context, {"id": (request.view_args or {}).get("activity_id"), "include_data": True}
+        )
     except (tk.NotAuthorized, tk.ObjectNotFound, tk.ValidationError):
         return tk.abort(404, "Cette version de la ressource est introuvable.")
     return None

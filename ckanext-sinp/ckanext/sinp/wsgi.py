@@ -1,7 +1,8 @@
 """WSGI entry point for serving CKAN with gunicorn (local stack and Docker image).
 
-    CKAN_INI=/path/to/ckan.ini gunicorn ckanext.sinp.wsgi:application
+CKAN_INI=/path/to/ckan.ini gunicorn ckanext.sinp.wsgi:application
 """
+
 import os
 
 from ckan.cli import CKANConfigLoader

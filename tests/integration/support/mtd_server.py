@@ -25,6 +25,7 @@ Choices where the real service is not documented (uncertain):
 
 Only the standard library is used: this module stands for a third-party server.
 """
+
 from __future__ import annotations
 
 import html
@@ -51,7 +52,7 @@ class MtdServer:
     def __init__(self):
         self._lock = threading.Lock()
         self._records = {"ca": {}, "jdd": {}}  # kind -> UUID (upper-case) -> (fragment, instance, user)
-        self._faults = []                      # [prefix, action, value, remaining times or None]
+        self._faults = []  # [prefix, action, value, remaining times or None]
         self._stopping = threading.Event()
         self._thread = None
         self.requests: list[str] = []
@@ -107,7 +108,7 @@ class MtdServer:
 
     def _add_fault(self, prefix, action, value, times):
         if prefix == BASE_PATH or prefix.startswith(BASE_PATH + "/"):
-            prefix = prefix[len(BASE_PATH):]
+            prefix = prefix[len(BASE_PATH) :]
         with self._lock:
             self._faults.append([prefix, action, value, times])
 
@@ -157,8 +158,9 @@ class MtdServer:
 
     def start(self):
         if self._thread is None:
-            self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                            name="mtd-server", daemon=True)
+            self._thread = threading.Thread(
+                target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="mtd-server", daemon=True
+            )
             self._thread.start()
         return self
 
@@ -184,7 +186,7 @@ def _handler_class(server: MtdServer):
 
         def do_GET(self):
             path = self.path
-            relative = path[len(BASE_PATH):] if path.startswith(BASE_PATH + "/") else None
+            relative = path[len(BASE_PATH) :] if path.startswith(BASE_PATH + "/") else None
             with server._lock:
                 server.requests.append(relative if relative is not None else path)
             if relative is None:
@@ -213,20 +215,24 @@ def _handler_class(server: MtdServer):
 
 # --- documents ----------------------------------------------------------------------------------
 
+
 def feature_collection(kind: str, fragments) -> bytes:
     """The export document: one gml:featureMember per record fragment (bytes)."""
-    members = b"".join(b"  <gml:featureMember>\n    " + f.strip() + b"\n  </gml:featureMember>\n"
-                       for f in fragments)
-    head = (f'<?xml version="1.0" encoding="UTF-8"?>\n'
-            f'<gml:FeatureCollection xmlns:gml="{GML_NS}" xmlns:xlink="http://www.w3.org/1999/xlink"'
-            f' xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:{kind}="{MTD_NS}">\n')
+    members = b"".join(b"  <gml:featureMember>\n    " + f.strip() + b"\n  </gml:featureMember>\n" for f in fragments)
+    head = (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n'
+        f'<gml:FeatureCollection xmlns:gml="{GML_NS}" xmlns:xlink="http://www.w3.org/1999/xlink"'
+        f' xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:{kind}="{MTD_NS}">\n'
+    )
     return head.encode() + members + b"</gml:FeatureCollection>\n"
 
 
 def _error_page(status: int, message: str = "") -> bytes:
     title = f"HTTP Status {status}" + (f" – {message}" if message else "")
-    return f"<!doctype html><html><head><title>{html.escape(title)}</title></head>" \
-           f"<body><h1>{html.escape(title)}</h1></body></html>".encode()
+    return (
+        f"<!doctype html><html><head><title>{html.escape(title)}</title></head>"
+        f"<body><h1>{html.escape(title)}</h1></body></html>".encode()
+    )
 
 
 def _str(value) -> str | None:
@@ -258,17 +264,50 @@ def _local(tag) -> str:
 # content, raw XML (use actor(), attributes(), ...); None -> element left out.
 
 CA_ORDER = (
-    "identifiantCadre", "libelle", "description", "motCle", "objectifCadre", "voletSINP",
-    "estMetaCadre", "idMetaCadreParent", "niveauTerritorial", "territoire", "precisionGeographique",
-    "typeFinancement", "cibleEcologiqueOuGeologique", "descriptionCible", "ReferenceTemporelle",
-    "acteurPrincipal", "acteurAutre", "referenceBiblio", "dateCreationMtd", "dateMiseAJourMtd",
-    "idTPS", "attributsAdditionnels",
+    "identifiantCadre",
+    "libelle",
+    "description",
+    "motCle",
+    "objectifCadre",
+    "voletSINP",
+    "estMetaCadre",
+    "idMetaCadreParent",
+    "niveauTerritorial",
+    "territoire",
+    "precisionGeographique",
+    "typeFinancement",
+    "cibleEcologiqueOuGeologique",
+    "descriptionCible",
+    "ReferenceTemporelle",
+    "acteurPrincipal",
+    "acteurAutre",
+    "referenceBiblio",
+    "dateCreationMtd",
+    "dateMiseAJourMtd",
+    "idTPS",
+    "attributsAdditionnels",
 )
 JDD_ORDER = (
-    "identifiantJdd", "identifiantCadre", "libelle", "libelleCourt", "description", "motCle",
-    "typeDonnees", "objectifJdd", "domaineMarin", "domaineTerrestre", "territoire",
-    "precisionGeographique", "empriseGeographique", "methodeRecueil", "protocoles",
-    "pointContactJdd", "pointContactPF", "BaseProduction", "dateCreation", "dateRevision",
+    "identifiantJdd",
+    "identifiantCadre",
+    "libelle",
+    "libelleCourt",
+    "description",
+    "motCle",
+    "typeDonnees",
+    "objectifJdd",
+    "domaineMarin",
+    "domaineTerrestre",
+    "territoire",
+    "precisionGeographique",
+    "empriseGeographique",
+    "methodeRecueil",
+    "protocoles",
+    "pointContactJdd",
+    "pointContactPF",
+    "BaseProduction",
+    "dateCreation",
+    "dateRevision",
     "attributsAdditionnels",
 )
 
@@ -283,30 +322,46 @@ def elements(prefix: str, values: dict, order=()) -> bytes:
             if item is None:
                 continue
             content = item if isinstance(item, bytes) else escape(str(item)).encode()
-            out.append(b"<%s:%s>%s</%s:%s>" % (prefix.encode(), name.encode(), content,
-                                              prefix.encode(), name.encode()))
+            out.append(b"<%s:%s>%s</%s:%s>" % (prefix.encode(), name.encode(), content, prefix.encode(), name.encode()))
     return b"".join(out)
 
 
-def actor(prefix: str, organisme: str | None = None, role: str = "1", *, nom: str | None = None,
-          mail: str | None = None, id_organisme: str | None = None) -> bytes:
+def actor(
+    prefix: str,
+    organisme: str | None = None,
+    role: str = "1",
+    *,
+    nom: str | None = None,
+    mail: str | None = None,
+    id_organisme: str | None = None,
+) -> bytes:
     """Content of an actor property (acteurPrincipal, pointContactJdd…): one ActeurType."""
-    inner = elements(prefix, {"nomPrenom": nom, "mail": mail, "organisme": organisme,
-                              "idOrganisme": id_organisme, "roleActeur": role})
+    inner = elements(
+        prefix,
+        {"nomPrenom": nom, "mail": mail, "organisme": organisme, "idOrganisme": id_organisme, "roleActeur": role},
+    )
     return elements(prefix, {"ActeurType": inner})
 
 
 def attributes(prefix: str, **values) -> bytes:
     """Content of attributsAdditionnels: one AttributAdditionnel per non-None value."""
-    return b"".join(elements(prefix, {"AttributAdditionnel": elements(
-        prefix, {"nomAttribut": name, "valeurAttribut": value})})
-        for name, value in values.items() if value is not None)
+    return b"".join(
+        elements(prefix, {"AttributAdditionnel": elements(prefix, {"nomAttribut": name, "valeurAttribut": value})})
+        for name, value in values.items()
+        if value is not None
+    )
 
 
 def _record(prefix: str, element: str, values: dict, order) -> bytes:
     return b'<%s:%s xmlns:%s="%s">%s</%s:%s>' % (
-        prefix.encode(), element.encode(), prefix.encode(), MTD_NS.encode(),
-        elements(prefix, values, order), prefix.encode(), element.encode())
+        prefix.encode(),
+        element.encode(),
+        prefix.encode(),
+        MTD_NS.encode(),
+        elements(prefix, values, order),
+        prefix.encode(),
+        element.encode(),
+    )
 
 
 def ca_xml(uuid, title, *, meta=False, parent=None, launched="2021-03-01", instance="42", **extra) -> bytes:
@@ -327,8 +382,13 @@ def ca_xml(uuid, title, *, meta=False, parent=None, launched="2021-03-01", insta
         "typeFinancement": "1",
         "descriptionCible": "Faune et flore",
         "ReferenceTemporelle": elements("ca", {"dateLancement": launched, "dateCloture": closed}),
-        "acteurPrincipal": actor("ca", "Conservatoire d'espaces naturels (fictif)", "1",
-                                 nom="MARTIN Claire", mail="c.martin@cen-test.invalid"),
+        "acteurPrincipal": actor(
+            "ca",
+            "Conservatoire d'espaces naturels (fictif)",
+            "1",
+            nom="MARTIN Claire",
+            mail="c.martin@cen-test.invalid",
+        ),
         "acteurAutre": actor("ca", "DREAL Bourgogne-Franche-Comté", "2"),
         "dateCreationMtd": "2021-02-15",
         "attributsAdditionnels": attributes("ca", ID_CREATEUR="4512", ID_INSTANCE=instance),
@@ -350,8 +410,14 @@ def jdd_xml(uuid, ca_uuid, title, *, short=None, bbox=(5.2, 46.2, 7.1, 47.9), in
     box = None
     if bbox is not None:
         west, south, east, north = bbox
-        box = elements("jdd", {"BoundingBox": elements("jdd", {
-            "borneNord": north, "borneSud": south, "borneEst": east, "borneOuest": west})})
+        box = elements(
+            "jdd",
+            {
+                "BoundingBox": elements(
+                    "jdd", {"borneNord": north, "borneSud": south, "borneEst": east, "borneOuest": west}
+                )
+            },
+        )
     values = {
         "identifiantJdd": str(uuid).upper(),
         "identifiantCadre": str(ca_uuid).upper(),
@@ -366,10 +432,17 @@ def jdd_xml(uuid, ca_uuid, title, *, short=None, bbox=(5.2, 46.2, 7.1, 47.9), in
         "territoire": "METROP",
         "empriseGeographique": box,
         "methodeRecueil": "1",
-        "protocoles": elements("jdd", {"ProtocoleType": elements("jdd", {
-            "libelleProtocole": "Inventaire opportuniste", "typeProtocole": "1"})}),
-        "pointContactJdd": actor("jdd", "Conservatoire d'espaces naturels (fictif)", "1",
-                                 nom="MARTIN Claire", mail="c.martin@cen-test.invalid"),
+        "protocoles": elements(
+            "jdd",
+            {"ProtocoleType": elements("jdd", {"libelleProtocole": "Inventaire opportuniste", "typeProtocole": "1"})},
+        ),
+        "pointContactJdd": actor(
+            "jdd",
+            "Conservatoire d'espaces naturels (fictif)",
+            "1",
+            nom="MARTIN Claire",
+            mail="c.martin@cen-test.invalid",
+        ),
         "dateCreation": "2021-03-15",
         "attributsAdditionnels": attributes("jdd", CODE_STATUT_DONNEES_SOURCE="Pr", ID_INSTANCE=instance),
     }

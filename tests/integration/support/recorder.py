@@ -1,6 +1,7 @@
 """A listening socket on 127.0.0.1 that only counts the connections it receives: the stand-in for an
 internal service (Solr, Redis) in the tests of the guarded HTTP client. « Nothing reached it » is
 then observed, not inferred from the service's logs."""
+
 from __future__ import annotations
 
 import socket

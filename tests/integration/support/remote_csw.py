@@ -19,6 +19,7 @@ into its own SQLite file, whose ``records`` rows are then copied as they are int
 repository (same schema, made by the same ``setup_db``). Measured on 2 CPUs: 3 records served after
 ~1.4 s, 10 000 minimal records after ~12 s (~20 s with a single loader).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -33,7 +34,7 @@ import subprocess
 import tempfile
 import time
 import warnings
-from typing import Iterator
+from collections.abc import Iterator
 from xml.sax.saxutils import escape, quoteattr
 
 import requests
@@ -54,9 +55,16 @@ class RejectedRecordsError(RuntimeError):
 
 # --- minimal ISO 19139 documents -----------------------------------------------------------------
 
-def minimal_iso(uuid: str, title: str, hierarchy: str = "dataset", parent: str | None = None,
-                date_stamp: str = "2026-01-01T00:00:00Z", bbox: tuple = (5, 46, 7, 48),
-                abstract: str | None = None) -> bytes:
+
+def minimal_iso(
+    uuid: str,
+    title: str,
+    hierarchy: str = "dataset",
+    parent: str | None = None,
+    date_stamp: str = "2026-01-01T00:00:00Z",
+    bbox: tuple = (5, 46, 7, 48),
+    abstract: str | None = None,
+) -> bytes:
     """A small but complete ISO 19139 gmd:MD_Metadata (UTF-8 bytes).
 
     ``hierarchy``: gmd:hierarchyLevel (dataset, series...); ``parent``: gmd:parentIdentifier;
@@ -64,12 +72,16 @@ def minimal_iso(uuid: str, title: str, hierarchy: str = "dataset", parent: str |
     gco:DateTime; ``bbox``: (west, south, east, north) in degrees. The abstract defaults to a sentence
     built from the title.
     """
+
     def text(value) -> str:
         return escape(str(value))
 
     stamp_type = "Date" if len(date_stamp) == 10 else "DateTime"
-    parent_xml = (f"\n  <gmd:parentIdentifier><gco:CharacterString>{text(parent)}</gco:CharacterString>"
-                  f"</gmd:parentIdentifier>" if parent else "")
+    parent_xml = (
+        f"\n  <gmd:parentIdentifier><gco:CharacterString>{text(parent)}</gco:CharacterString></gmd:parentIdentifier>"
+        if parent
+        else ""
+    )
     west, south, east, north = bbox
     code_list = "http://standards.iso.org/iso/19139/resources/gmxCodelists.xml"
     abstract = abstract if abstract is not None else f"Abstract of {title}."
@@ -115,15 +127,18 @@ def minimal_iso(uuid: str, title: str, hierarchy: str = "dataset", parent: str |
     </gmd:MD_DataIdentification>
   </gmd:identificationInfo>
 </gmd:MD_Metadata>
-""".encode("utf-8")
+""".encode()
 
 
 # --- stock pycsw ----------------------------------------------------------------------------------
 
-def stock_config(path: pathlib.Path, home: pathlib.Path, url: str, db_file: pathlib.Path,
-                 maxrecords: int = 100) -> None:
+
+def stock_config(
+    path: pathlib.Path, home: pathlib.Path, url: str, db_file: pathlib.Path, maxrecords: int = 100
+) -> None:
     """pycsw 2.6.2's default-sample.cfg with SQLite, our URL and ``maxrecords`` (default mappings)."""
-    path.write_text(f"""[server]
+    path.write_text(
+        f"""[server]
 home={home}
 url={url}
 mimetype=application/xml; charset=UTF-8
@@ -174,7 +189,9 @@ conformity_service=notEvaluated
 contact_name=Organization Name
 contact_email=Email Address
 temp_extent=YYYY-MM-DD/YYYY-MM-DD
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
 
 
 def clean_env(**extra) -> dict:
@@ -191,16 +208,26 @@ def free_port() -> int:
 
 
 # The three messages of pycsw.core.admin.load_records (2.6.2) that name a file it skips.
-_SKIPPED = re.compile(r'XML document "(?P<a>[^"]+)" is not well-formed'
-                      r'|Could not parse "(?P<b>[^"]+)" as an XML record'
-                      r"|ERROR: (?P<c>.+?\.xml) not inserted: ")
+_SKIPPED = re.compile(
+    r'XML document "(?P<a>[^"]+)" is not well-formed'
+    r'|Could not parse "(?P<b>[^"]+)" as an XML record'
+    r"|ERROR: (?P<c>.+?\.xml) not inserted: "
+)
 
 
-def _admin(pycsw_venv: pathlib.Path, args: list[str], cfg: pathlib.Path, cwd: pathlib.Path,
-           log: pathlib.Path) -> subprocess.Popen:
+def _admin(
+    pycsw_venv: pathlib.Path, args: list[str], cfg: pathlib.Path, cwd: pathlib.Path, log: pathlib.Path
+) -> subprocess.Popen:
     """Starts ``pycsw-admin.py -c ... -f cfg``; its output (ERROR level and up) goes to ``log``."""
-    command = [str(pycsw_venv / "bin" / "python"), str(pycsw_venv / "bin" / "pycsw-admin.py"),
-               *args, "-f", str(cfg), "-l", "ERROR"]
+    command = [
+        str(pycsw_venv / "bin" / "python"),
+        str(pycsw_venv / "bin" / "pycsw-admin.py"),
+        *args,
+        "-f",
+        str(cfg),
+        "-l",
+        "ERROR",
+    ]
     # OWSLib's and Shapely's FutureWarnings would drown the loader's messages
     env = clean_env(PYTHONWARNINGS="ignore::FutureWarning")
     with open(log, "ab") as out:
@@ -220,8 +247,9 @@ def _setup_db(pycsw_venv, cfg, cwd, db_file, log) -> None:
         raise RuntimeError(f"pycsw-admin.py -c setup_db created no {db_file}; see {log}")
 
 
-def _load(pycsw_venv: pathlib.Path, xml_dir: pathlib.Path, names: list[str], build: pathlib.Path,
-          url: str, maxrecords: int) -> tuple[pathlib.Path, dict[str, str], str]:
+def _load(
+    pycsw_venv: pathlib.Path, xml_dir: pathlib.Path, names: list[str], build: pathlib.Path, url: str, maxrecords: int
+) -> tuple[pathlib.Path, dict[str, str], str]:
     """Loads ``names`` (files of ``xml_dir``) with load_records into SQLite under ``build``.
 
     Returns (the repository file, {name of a file pycsw skipped: its message}, the loader's messages).
@@ -239,7 +267,7 @@ def _load(pycsw_venv: pathlib.Path, xml_dir: pathlib.Path, names: list[str], bui
         size = -(-len(ordered) // batches)
         for k, d in enumerate(dirs):
             d.mkdir(parents=True)
-            for name in ordered[k * size:(k + 1) * size]:
+            for name in ordered[k * size : (k + 1) * size]:
                 os.link(xml_dir / name, d / name)
     try:
         jobs = []
@@ -264,8 +292,10 @@ def _load(pycsw_venv: pathlib.Path, xml_dir: pathlib.Path, names: list[str], bui
         if len(jobs) > 1:
             merged = _merge(target, [(db_file, d) for (_, db_file, _), d in zip(jobs[1:], dirs[1:])])
             for name, ident in merged.items():
-                line = (f"ERROR: {xml_dir / name} not inserted: identifier {ident} already loaded from another "
-                        f"batch (found when merging the batches)")
+                line = (
+                    f"ERROR: {xml_dir / name} not inserted: identifier {ident} already loaded from another "
+                    f"batch (found when merging the batches)"
+                )
                 skipped[name] = line
                 messages += line + "\n"
     finally:
@@ -285,16 +315,24 @@ def _merge(target: pathlib.Path, batches: list[tuple[pathlib.Path, pathlib.Path]
     with contextlib.closing(sqlite3.connect(target)) as con:
         for db_file, directory in batches:
             con.execute("ATTACH DATABASE ? AS batch", (str(db_file),))
-            for (ident,) in con.execute("SELECT identifier FROM batch.records "
-                                        "WHERE identifier IN (SELECT identifier FROM main.records)").fetchall():
+            for (ident,) in con.execute(
+                "SELECT identifier FROM batch.records WHERE identifier IN (SELECT identifier FROM main.records)"
+            ).fetchall():
                 # which file? the one whose fileIdentifier it is (rare case, a plain search is enough)
-                pattern = re.compile(rb"fileIdentifier>\s*<[^>]*CharacterString>\s*"
-                                     + re.escape(escape(ident).encode("utf-8")) + rb"\s*<")
-                name = next((f.name for f in sorted(directory.iterdir()) if pattern.search(f.read_bytes())),
-                            f"(a document of {directory} with the identifier {ident})")
+                pattern = re.compile(
+                    rb"fileIdentifier>\s*<[^>]*CharacterString>\s*"
+                    + re.escape(escape(ident).encode("utf-8"))
+                    + rb"\s*<"
+                )
+                name = next(
+                    (f.name for f in sorted(directory.iterdir()) if pattern.search(f.read_bytes())),
+                    f"(a document of {directory} with the identifier {ident})",
+                )
                 duplicates[name] = ident
-            con.execute("INSERT INTO main.records SELECT * FROM batch.records "
-                        "WHERE identifier NOT IN (SELECT identifier FROM main.records)")
+            con.execute(
+                "INSERT INTO main.records SELECT * FROM batch.records "
+                "WHERE identifier NOT IN (SELECT identifier FROM main.records)"
+            )
             con.commit()
             con.execute("DETACH DATABASE batch")
     return duplicates
@@ -309,8 +347,14 @@ def _scratch_dir(workdir: pathlib.Path, expected_bytes: int) -> pathlib.Path:
 
 
 @contextlib.contextmanager
-def remote_pycsw(records: dict[str, bytes], workdir: pathlib.Path, pycsw_venv: pathlib.Path,
-                 maxrecords: int = 100, workers: int = 1, allow_rejected: bool = False) -> Iterator[str]:
+def remote_pycsw(
+    records: dict[str, bytes],
+    workdir: pathlib.Path,
+    pycsw_venv: pathlib.Path,
+    maxrecords: int = 100,
+    workers: int = 1,
+    allow_rejected: bool = False,
+) -> Iterator[str]:
     """Yields the CSW endpoint URL (``http://127.0.0.1:<port>/csw``) of a stock pycsw 2.6.2 serving
     ``records`` (file name -> ISO 19139 XML bytes) from SQLite.
 
@@ -354,17 +398,29 @@ def remote_pycsw(records: dict[str, bytes], workdir: pathlib.Path, pycsw_venv: p
     # load_records makes one row per ISO document; a difference not explained by the skipped files
     # (a message format we do not know) is reported too
     if loaded != len(records) - len(skipped):
-        raise RuntimeError(f"stock pycsw holds {loaded} records for {len(records)} documents, of which "
-                           f"{len(skipped)} skipped ({', '.join(sorted(skipped)) or 'none named'}); see {log}")
+        raise RuntimeError(
+            f"stock pycsw holds {loaded} records for {len(records)} documents, of which "
+            f"{len(skipped)} skipped ({', '.join(sorted(skipped)) or 'none named'}); see {log}"
+        )
     if skipped:
         if not allow_rejected:
             raise RejectedRecordsError(skipped, log)
-        warnings.warn(f"stock pycsw did not load {len(skipped)} document(s): {', '.join(sorted(skipped))}",
-                      stacklevel=3)
+        warnings.warn(
+            f"stock pycsw did not load {len(skipped)} document(s): {', '.join(sorted(skipped))}", stacklevel=3
+        )
 
     stock_config(cfg, workdir, url, db_file, maxrecords)
-    command = [str(pycsw_venv / "bin" / "gunicorn"), "pycsw.wsgi:application", "--no-control-socket",
-               "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--timeout", "120"]
+    command = [
+        str(pycsw_venv / "bin" / "gunicorn"),
+        "pycsw.wsgi:application",
+        "--no-control-socket",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--timeout",
+        "120",
+    ]
     with _gunicorn(command, clean_env(PYCSW_CONFIG=str(cfg)), workdir, workdir / "gunicorn.log", url):
         yield url
 
@@ -373,8 +429,7 @@ def remote_pycsw(records: dict[str, bytes], workdir: pathlib.Path, pycsw_venv: p
 def _gunicorn(command: list[str], env: dict, cwd: pathlib.Path, log_path: pathlib.Path, url: str):
     """Runs gunicorn (in its own session) until the block ends; waits until GetCapabilities answers."""
     with open(log_path, "ab") as log:
-        proc = subprocess.Popen(command, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(command, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.monotonic() + STARTUP_TIMEOUT
         params = {"service": "CSW", "version": "2.0.2", "request": "GetCapabilities"}

@@ -1,4 +1,5 @@
 """Functions enqueued by the tests and run by a real `ckan jobs worker`."""
+
 import os
 
 

@@ -1,2 +1,1 @@
-# -*- coding: utf-8 -*-
 """The CSW side of ckanext-sinp: the table pycsw 2.6.2 serves (see repository)."""

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 """The table that pycsw 2.6.2 serves as the SINP CSW catalogue.
 
 CKAN writes it (this module, CKAN's virtualenv: SQLAlchemy 2.0 + psycopg2),
@@ -44,27 +43,31 @@ from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.types import UserDefinedType
 
-MAPPINGS_ENV_VAR = 'SINP_PYCSW_MAPPINGS'
+MAPPINGS_ENV_VAR = "SINP_PYCSW_MAPPINGS"
 
 # pycsw:* keys whose column pycsw's own schema declares NOT NULL
-_REQUIRED_KEYS = ('pycsw:Identifier', 'pycsw:Typename', 'pycsw:Schema',
-                  'pycsw:MdSource', 'pycsw:InsertDate', 'pycsw:XML',
-                  'pycsw:AnyText')
+_REQUIRED_KEYS = (
+    "pycsw:Identifier",
+    "pycsw:Typename",
+    "pycsw:Schema",
+    "pycsw:MdSource",
+    "pycsw:InsertDate",
+    "pycsw:XML",
+    "pycsw:AnyText",
+)
 
 # Server-side defaults (the records are ISO 19139, stored locally)
 _SERVER_DEFAULTS = {
-    'pycsw:Typename': "'gmd:MD_Metadata'",
-    'pycsw:Schema': "'http://www.isotc211.org/2005/gmd'",
-    'pycsw:MdSource': "'local'",
-    'pycsw:InsertDate': (
-        "to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"),
+    "pycsw:Typename": "'gmd:MD_Metadata'",
+    "pycsw:Schema": "'http://www.isotc211.org/2005/gmd'",
+    "pycsw:MdSource": "'local'",
+    "pycsw:InsertDate": ("to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"),
 }
 
 # B-tree indexes for paging, sorting and incremental (date) filters. Long
 # free-text columns (title, abstract, keywords, links, xml) get none: a b-tree
 # entry above ~2.7 kB makes the INSERT fail.
-_BTREE_INDEXED_KEYS = ('pycsw:Modified', 'pycsw:InsertDate', 'pycsw:Type',
-                       'pycsw:Typename', 'pycsw:ParentIdentifier')
+_BTREE_INDEXED_KEYS = ("pycsw:Modified", "pycsw:InsertDate", "pycsw:Type", "pycsw:Typename", "pycsw:ParentIdentifier")
 
 
 def default_mappings_path():
@@ -74,28 +77,28 @@ def default_mappings_path():
         return pathlib.Path(override)
     # .../<repo>/ckanext-sinp/ckanext/sinp/csw/repository.py
     repo_root = pathlib.Path(__file__).resolve().parents[4]
-    return repo_root / 'pycsw_config' / 'mappings.py'
+    return repo_root / "pycsw_config" / "mappings.py"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_mappings(path=None):
     """Globals of pycsw's mappings module (a plain-data file), read by path."""
     path = pathlib.Path(path) if path else default_mappings_path()
     if not path.is_file():
         raise RuntimeError(
-            'pycsw mappings not found at %s; set %s to the absolute path of '
-            'pycsw_config/mappings.py' % (path, MAPPINGS_ENV_VAR))
+            "pycsw mappings not found at %s; set %s to the absolute path of "
+            "pycsw_config/mappings.py" % (path, MAPPINGS_ENV_VAR)
+        )
     data = runpy.run_path(str(path))
-    for name in ('MD_CORE_MODEL', 'TABLE_NAME', 'GEOMETRY_COLUMN',
-                 'FTS_INDEX', 'FTS_COLUMN', 'FTS_CONFIG'):
+    for name in ("MD_CORE_MODEL", "TABLE_NAME", "GEOMETRY_COLUMN", "FTS_INDEX", "FTS_COLUMN", "FTS_CONFIG"):
         if name not in data:
-            raise RuntimeError('%s defines no %s' % (path, name))
+            raise RuntimeError("%s defines no %s" % (path, name))
     return {k: v for k, v in data.items() if k.isupper()}
 
 
 def column_names(path=None):
     """{pycsw:* key: column name}."""
-    return dict(load_mappings(path)['MD_CORE_MODEL']['mappings'])
+    return dict(load_mappings(path)["MD_CORE_MODEL"]["mappings"])
 
 
 class _PostGISGeometry(UserDefinedType):
@@ -104,55 +107,57 @@ class _PostGISGeometry(UserDefinedType):
     cache_ok = True
 
     def get_col_spec(self, **kw):
-        return 'geometry(Geometry,4326)'
+        return "geometry(Geometry,4326)"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def get_table(path=None):
     """The SQLAlchemy Table (in its own MetaData, default schema)."""
     m = load_mappings(path)
-    cols = m['MD_CORE_MODEL']['mappings']
+    cols = m["MD_CORE_MODEL"]["mappings"]
     metadata = MetaData()
 
     columns = []
     for key, name in cols.items():
         kwargs = {}
         type_ = Text()
-        if key == 'pycsw:Identifier':
-            kwargs['primary_key'] = True
+        if key == "pycsw:Identifier":
+            kwargs["primary_key"] = True
             # byte order: the paging order (identifier is the tie-breaker of
             # every GetRecords) does not depend on the database's locale
-            type_ = Text(collation='C')
+            type_ = Text(collation="C")
         if key in _REQUIRED_KEYS:
-            kwargs['nullable'] = False
+            kwargs["nullable"] = False
         if key in _SERVER_DEFAULTS:
-            kwargs['server_default'] = text(_SERVER_DEFAULTS[key])
+            kwargs["server_default"] = text(_SERVER_DEFAULTS[key])
         columns.append(Column(name, type_, **kwargs))
 
-    wkt = cols['pycsw:BoundingBox']
-    anytext = cols['pycsw:AnyText']
-    columns.append(Column(
-        m['GEOMETRY_COLUMN'], _PostGISGeometry(),
-        Computed('ST_GeomFromText(%s, 4326)' % wkt, persisted=True)))
-    columns.append(Column(
-        m['FTS_COLUMN'], TSVECTOR(),
-        Computed("to_tsvector('%s'::regconfig, %s)" % (m['FTS_CONFIG'], anytext),
-                 persisted=True)))
+    wkt = cols["pycsw:BoundingBox"]
+    anytext = cols["pycsw:AnyText"]
+    columns.append(
+        Column(m["GEOMETRY_COLUMN"], _PostGISGeometry(), Computed("ST_GeomFromText(%s, 4326)" % wkt, persisted=True))
+    )
+    columns.append(
+        Column(
+            m["FTS_COLUMN"],
+            TSVECTOR(),
+            Computed("to_tsvector('%s'::regconfig, %s)" % (m["FTS_CONFIG"], anytext), persisted=True),
+        )
+    )
 
-    table = Table(m['TABLE_NAME'], metadata, *columns)
+    table = Table(m["TABLE_NAME"], metadata, *columns)
 
-    Index(m['FTS_INDEX'], table.c[m['FTS_COLUMN']], postgresql_using='gin')
-    Index('%s_%s_idx' % (m['TABLE_NAME'], m['GEOMETRY_COLUMN']),
-          table.c[m['GEOMETRY_COLUMN']], postgresql_using='gist')
+    Index(m["FTS_INDEX"], table.c[m["FTS_COLUMN"]], postgresql_using="gin")
+    Index("%s_%s_idx" % (m["TABLE_NAME"], m["GEOMETRY_COLUMN"]), table.c[m["GEOMETRY_COLUMN"]], postgresql_using="gist")
     for key in _BTREE_INDEXED_KEYS:
-        Index('%s_%s_idx' % (m['TABLE_NAME'], cols[key]), table.c[cols[key]])
+        Index("%s_%s_idx" % (m["TABLE_NAME"], cols[key]), table.c[cols[key]])
     return table
 
 
 def generated_columns(path=None):
     """Names of the columns PostgreSQL computes (never written)."""
     m = load_mappings(path)
-    return (m['GEOMETRY_COLUMN'], m['FTS_COLUMN'])
+    return (m["GEOMETRY_COLUMN"], m["FTS_COLUMN"])
 
 
 def ensure_table(engine, mappings_path=None):
@@ -165,23 +170,25 @@ def ensure_table(engine, mappings_path=None):
     """
     table = get_table(mappings_path)
     with engine.begin() as conn:
-        conn.execute(text('SELECT pg_advisory_xact_lock(hashtext(:name))'),
-                     {'name': 'ckanext-sinp:' + table.name})
-        has_postgis = conn.execute(text(
-            "SELECT 1 FROM pg_extension WHERE extname = 'postgis'")).scalar()
+        conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": "ckanext-sinp:" + table.name})
+        has_postgis = conn.execute(text("SELECT 1 FROM pg_extension WHERE extname = 'postgis'")).scalar()
         if not has_postgis:
             raise RuntimeError(
-                'PostGIS is not installed in this database: a superuser must '
-                'run CREATE EXTENSION postgis first')
+                "PostGIS is not installed in this database: a superuser must run CREATE EXTENSION postgis first"
+            )
         table.create(conn, checkfirst=True)
-        existing = set(conn.execute(text(
-            'SELECT attname FROM pg_attribute WHERE attrelid = '
-            'to_regclass(:t) AND attnum > 0 AND NOT attisdropped'),
-            {'t': table.name}).scalars())
+        existing = set(
+            conn.execute(
+                text(
+                    "SELECT attname FROM pg_attribute WHERE attrelid = "
+                    "to_regclass(:t) AND attnum > 0 AND NOT attisdropped"
+                ),
+                {"t": table.name},
+            ).scalars()
+        )
         missing = [c.name for c in table.columns if c.name not in existing]
         if missing:
-            raise RuntimeError('table %s lacks columns: %s'
-                               % (table.name, ', '.join(missing)))
+            raise RuntimeError("table %s lacks columns: %s" % (table.name, ", ".join(missing)))
         for index in sorted(table.indexes, key=lambda i: i.name):
             index.create(conn, checkfirst=True)
     return table
@@ -197,11 +204,9 @@ def grant_reader(engine, role_name, mappings_path=None):
     table = get_table(mappings_path)
     with engine.begin() as conn:
         quote = conn.dialect.identifier_preparer.quote
-        schema = conn.execute(text('SELECT current_schema()')).scalar()
-        conn.execute(text('GRANT USAGE ON SCHEMA %s TO %s'
-                          % (quote(schema), quote(role_name))))
-        conn.execute(text('GRANT SELECT ON TABLE %s.%s TO %s'
-                          % (quote(schema), quote(table.name), quote(role_name))))
+        schema = conn.execute(text("SELECT current_schema()")).scalar()
+        conn.execute(text("GRANT USAGE ON SCHEMA %s TO %s" % (quote(schema), quote(role_name))))
+        conn.execute(text("GRANT SELECT ON TABLE %s.%s TO %s" % (quote(schema), quote(table.name), quote(role_name))))
 
 
 def upsert_record(conn, row, mappings_path=None):
@@ -218,27 +223,25 @@ def upsert_record(conn, row, mappings_path=None):
     writable = [c.name for c in table.columns if c.name not in generated]
     unknown = set(row) - set(writable)
     if unknown:
-        raise ValueError('not writable columns of %s: %s'
-                         % (table.name, ', '.join(sorted(unknown))))
+        raise ValueError("not writable columns of %s: %s" % (table.name, ", ".join(sorted(unknown))))
     cols = column_names(mappings_path)
-    for key in ('pycsw:Identifier', 'pycsw:XML', 'pycsw:AnyText'):
+    for key in ("pycsw:Identifier", "pycsw:XML", "pycsw:AnyText"):
         if not row.get(cols[key]):
-            raise ValueError('%s is required' % cols[key])
+            raise ValueError("%s is required" % cols[key])
 
-    identifier = cols['pycsw:Identifier']
+    identifier = cols["pycsw:Identifier"]
     keep = {identifier}
-    if cols['pycsw:InsertDate'] not in row:
-        keep.add(cols['pycsw:InsertDate'])  # first insertion date stays
+    if cols["pycsw:InsertDate"] not in row:
+        keep.add(cols["pycsw:InsertDate"])  # first insertion date stays
     stmt = pg_insert(table).values(row)
     stmt = stmt.on_conflict_do_update(
-        index_elements=[table.c[identifier]],
-        set_={name: stmt.excluded[name] for name in writable
-              if name not in keep})
+        index_elements=[table.c[identifier]], set_={name: stmt.excluded[name] for name in writable if name not in keep}
+    )
     conn.execute(stmt)
 
 
 def delete_record(conn, identifier, mappings_path=None):
     """Delete one record; return the number of rows deleted (0 or 1)."""
     table = get_table(mappings_path)
-    id_col = table.c[column_names(mappings_path)['pycsw:Identifier']]
+    id_col = table.c[column_names(mappings_path)["pycsw:Identifier"]]
     return conn.execute(table.delete().where(id_col == identifier)).rowcount

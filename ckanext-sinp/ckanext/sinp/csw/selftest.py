@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 """Harvest-readiness self-test of a CSW endpoint (``ckan sinp csw-selftest``).
 
 Replays, over HTTP, the request sequences of the three harvesters that read our catalogue
@@ -29,6 +28,7 @@ capabilities declare; those are checked, not followed).
 A local tested URL (127.0.0.1, localhost…) turns "declared address is local" findings into
 warnings: the test stack is local by design.
 """
+
 from __future__ import annotations
 
 import collections
@@ -63,8 +63,7 @@ OGC = "http://www.opengis.net/ogc"
 OWS = "http://www.opengis.net/ows"
 XLINK = "http://www.w3.org/1999/xlink"
 INSPIRE_DS = "http://inspire.ec.europa.eu/schemas/inspire_ds/1.0"
-NS = {"csw": CSW, "gmd": GMD, "gco": GCO, "gmx": GMX, "gml": GML32, "gml311": GML, "ogc": OGC,
-      "xlink": XLINK}
+NS = {"csw": CSW, "gmd": GMD, "gco": GCO, "gmx": GMX, "gml": GML32, "gml311": GML, "ogc": OGC, "xlink": XLINK}
 HREF = f"{{{XLINK}}}href"
 
 CRS_EPSG4326 = "urn:ogc:def:crs:EPSG::4326"  # latitude first
@@ -99,8 +98,10 @@ INSPIRE_THEMES = {
     "pf": ("Production and industrial facilities", "Lieux de production et sites industriels"),
     "af": ("Agricultural and aquaculture facilities", "Installations agricoles et aquacoles"),
     "pd": ("Population distribution — demography", "Répartition de la population — démographie"),
-    "am": ("Area management/restriction/regulation zones and reporting units",
-           "Zones de gestion, de restriction ou de réglementation et unités de déclaration"),
+    "am": (
+        "Area management/restriction/regulation zones and reporting units",
+        "Zones de gestion, de restriction ou de réglementation et unités de déclaration",
+    ),
     "nz": ("Natural risk zones", "Zones à risque naturel"),
     "ac": ("Atmospheric conditions", "Conditions atmosphériques"),
     "mf": ("Meteorological geographical features", "Caractéristiques géographiques météorologiques"),
@@ -113,10 +114,25 @@ INSPIRE_THEMES = {
     "mr": ("Mineral resources", "Ressources minérales"),
 }
 TOPIC_CATEGORIES = {
-    "farming", "biota", "boundaries", "climatologyMeteorologyAtmosphere", "economy", "elevation",
-    "environment", "geoscientificInformation", "health", "imageryBaseMapsEarthCover",
-    "intelligenceMilitary", "inlandWaters", "location", "oceans", "planningCadastre", "society",
-    "structure", "transportation", "utilitiesCommunication",
+    "farming",
+    "biota",
+    "boundaries",
+    "climatologyMeteorologyAtmosphere",
+    "economy",
+    "elevation",
+    "environment",
+    "geoscientificInformation",
+    "health",
+    "imageryBaseMapsEarthCover",
+    "intelligenceMilitary",
+    "inlandWaters",
+    "location",
+    "oceans",
+    "planningCadastre",
+    "society",
+    "structure",
+    "transportation",
+    "utilitiesCommunication",
 }
 HARVESTED_TYPES = ("dataset", "series", "service")  # what data.gouv.fr's ISO harvester asks for
 
@@ -128,6 +144,7 @@ EXAMPLES = 3  # identifiers quoted per aggregated problem
 
 
 # --- results --------------------------------------------------------------------------------------
+
 
 @dataclasses.dataclass
 class Check:
@@ -194,11 +211,15 @@ class Report:
         failed = sum(1 for c in self.checks if not c.ok)
         warnings = len(self.warnings)
         if self.ok:
-            lines.append(f"Résultat : prêt pour le moissonnage ({len(self.checks)} contrôles réussis"
-                         + (f", {warnings} avertissement(s))." if warnings else ")."))
+            lines.append(
+                f"Résultat : prêt pour le moissonnage ({len(self.checks)} contrôles réussis"
+                + (f", {warnings} avertissement(s))." if warnings else ").")
+            )
         else:
-            lines.append(f"Résultat : {len(self.problems)} problème(s) dans {failed} contrôle(s) sur "
-                         f"{len(self.checks)}" + (f", {warnings} avertissement(s)." if warnings else "."))
+            lines.append(
+                f"Résultat : {len(self.problems)} problème(s) dans {failed} contrôle(s) sur "
+                f"{len(self.checks)}" + (f", {warnings} avertissement(s)." if warnings else ".")
+            )
         return "\n".join(lines)
 
 
@@ -207,6 +228,7 @@ class CswError(Exception):
 
 
 # --- small pure helpers -------------------------------------------------------------------------
+
 
 def localname(element) -> str:
     return etree.QName(element).localname if isinstance(element.tag, str) else ""
@@ -246,8 +268,11 @@ def is_local_url(url: str) -> bool:
     try:
         ip = ipaddress.ip_address(host)
     except ValueError:
-        return (host == "localhost" or "." not in host
-                or host.endswith((".localhost", ".local", ".internal", ".localdomain")))
+        return (
+            host == "localhost"
+            or "." not in host
+            or host.endswith((".localhost", ".local", ".internal", ".localdomain"))
+        )
     return ip.is_loopback or ip.is_private or ip.is_unspecified or ip.is_link_local
 
 
@@ -294,6 +319,7 @@ def title_word(title: str) -> str | None:
 
 # --- capabilities -------------------------------------------------------------------------------
 
+
 @dataclasses.dataclass
 class CapabilitiesResult:
     problems: list
@@ -334,15 +360,18 @@ def check_capabilities(root, *, local_ok: bool) -> CapabilitiesResult:
         return CapabilitiesResult(problems, warnings)
     namespace = etree.QName(root).namespace
     if namespace == CSW_OLD:
-        warnings.append(f"espace de noms {CSW_OLD} (ancien) au lieu de {CSW} : GeoNetwork l'accepte avec un "
-                        "avertissement")
+        warnings.append(
+            f"espace de noms {CSW_OLD} (ancien) au lieu de {CSW} : GeoNetwork l'accepte avec un avertissement"
+        )
     elif namespace != CSW:
         problems.append(f"csw:Capabilities dans l'espace de noms {namespace!r} au lieu de {CSW}")
 
     versions = [(v.text or "").strip() for v in root.findall("{*}ServiceIdentification/{*}ServiceTypeVersion")]
     if "2.0.2" not in versions:
-        problems.append("ows:ServiceTypeVersion ne contient pas 2.0.2 (trouvé : "
-                        f"{', '.join(versions) or 'rien'}) : GeoNetwork préfère 2.0.2")
+        problems.append(
+            "ows:ServiceTypeVersion ne contient pas 2.0.2 (trouvé : "
+            f"{', '.join(versions) or 'rien'}) : GeoNetwork préfère 2.0.2"
+        )
 
     om = root.find("{*}OperationsMetadata")
     if om is None:
@@ -356,35 +385,47 @@ def check_capabilities(root, *, local_ok: bool) -> CapabilitiesResult:
     for name in ("GetRecords", "GetRecordById"):
         op = ops.get(name)
         if op is None:
-            problems.append(f"l'opération {name} n'est pas déclarée dans ows:OperationsMetadata : GeoNetwork "
-                            "arrête le moissonnage (« operation not found »)")
+            problems.append(
+                f"l'opération {name} n'est pas déclarée dans ows:OperationsMetadata : GeoNetwork "
+                "arrête le moissonnage (« operation not found »)"
+            )
             continue
         for method in ("Get", "Post"):
             elements = op.findall(f"{{*}}DCP/{{*}}HTTP/{{*}}{method}")
             if not elements:
-                problems.append(f"{name} : pas d'adresse ows:{method} dans ows:DCP (GeoNetwork utilise POST "
-                                "et se replie sur GET)")
+                problems.append(
+                    f"{name} : pas d'adresse ows:{method} dans ows:DCP (GeoNetwork utilise POST et se replie sur GET)"
+                )
             for element in elements:
                 href = (element.get(HREF) or "").strip()
                 if not href:
                     problems.append(f"{name} : ows:{method} sans xlink:href")
                 elif not _is_absolute_http(href):
-                    problems.append(f"{name} : l'adresse déclarée en ows:{method} ({href}) n'est pas une URL "
-                                    "http(s) absolue")
+                    problems.append(
+                        f"{name} : l'adresse déclarée en ows:{method} ({href}) n'est pas une URL http(s) absolue"
+                    )
                 elif is_local_url(href):
                     local_hrefs[href].append(f"{name} {method.upper()}")
                 elif href.startswith("http://"):
                     http_hrefs.add(href)
         posts = op.findall("{*}DCP/{*}HTTP/{*}Post")
-        if posts and all(_soap_only(_constraint_values(p, "PostEncoding")) or
-                         (_constraint_values(p, "PostEncoding") is None and
-                          (_soap_only(_constraint_values(op, "PostEncoding")) or
-                           (_constraint_values(op, "PostEncoding") is None and global_soap_only)))
-                         for p in posts):
+        if posts and all(
+            _soap_only(_constraint_values(p, "PostEncoding"))
+            or (
+                _constraint_values(p, "PostEncoding") is None
+                and (
+                    _soap_only(_constraint_values(op, "PostEncoding"))
+                    or (_constraint_values(op, "PostEncoding") is None and global_soap_only)
+                )
+            )
+            for p in posts
+        ):
             problems.append(f"{name} : POST déclaré en SOAP seulement (PostEncoding) : GeoNetwork ignore ce POST")
     for href, uses in local_hrefs.items():
-        text = (f"l'adresse déclarée {href} ({', '.join(uses)}) est locale : les moissonneurs ne pourront pas "
-                "la joindre (PYCSW_SERVER_URL doit être l'adresse publique https)")
+        text = (
+            f"l'adresse déclarée {href} ({', '.join(uses)}) est locale : les moissonneurs ne pourront pas "
+            "la joindre (PYCSW_SERVER_URL doit être l'adresse publique https)"
+        )
         (warnings if local_ok else problems).append(text)
     for href in sorted(http_hrefs):
         warnings.append(f"l'adresse déclarée {href} est en http : une adresse https publique est attendue")
@@ -392,19 +433,22 @@ def check_capabilities(root, *, local_ok: bool) -> CapabilitiesResult:
     getrecords, byid = ops.get("GetRecords"), ops.get("GetRecordById")
     if getrecords is not None:
         schemas = _param_values(getrecords, om, ("outputSchema",)) or []
-        for schema, why in ((GMD, "premier choix de GeoNetwork, seul schéma moissonné par udata et "
-                                  "ckanext-spatial"), (CSW, "Dublin Core")):
+        for schema, why in (
+            (GMD, "premier choix de GeoNetwork, seul schéma moissonné par udata et ckanext-spatial"),
+            (CSW, "Dublin Core"),
+        ):
             if schema not in schemas:
                 problems.append(f"GetRecords : le paramètre outputSchema ne liste pas {schema} ({why})")
         typenames = _param_values(getrecords, om, ("typeNames", "typeName")) or []
         for typename in ("gmd:MD_Metadata", "csw:Record"):
             if typename not in typenames:
-                problems.append(f"GetRecords : le paramètre typeNames ne liste pas {typename} (GeoNetwork "
-                                "abandonne les types inconnus)")
+                problems.append(
+                    f"GetRecords : le paramètre typeNames ne liste pas {typename} (GeoNetwork "
+                    "abandonne les types inconnus)"
+                )
         languages = {v.upper() for v in _param_values(getrecords, om, ("ConstraintLanguage",)) or []}
         if "FILTER" not in languages:
-            problems.append("GetRecords : ConstraintLanguage ne liste pas FILTER (filtres OGC en POST de "
-                            "GeoNetwork)")
+            problems.append("GetRecords : ConstraintLanguage ne liste pas FILTER (filtres OGC en POST de GeoNetwork)")
         if not languages & {"CQL_TEXT", "CQL"}:
             problems.append("GetRecords : ConstraintLanguage ne liste pas CQL_TEXT (repli de GeoNetwork en GET)")
         formats = _param_values(getrecords, om, ("outputFormat",))
@@ -427,14 +471,19 @@ def check_capabilities(root, *, local_ok: bool) -> CapabilitiesResult:
         warnings.append(f"MaxRecordDefault = {max_default} (< 20) : GeoNetwork demande 20 fiches par page")
 
     if om.find(f"{{{INSPIRE_DS}}}ExtendedCapabilities") is None and om.find("{*}ExtendedCapabilities") is None:
-        problems.append("pas d'inspire_ds:ExtendedCapabilities : le service n'est pas décrit comme service de "
-                        "découverte INSPIRE")
+        problems.append(
+            "pas d'inspire_ds:ExtendedCapabilities : le service n'est pas décrit comme service de découverte INSPIRE"
+        )
 
-    hrefs = sorted({(e.get(HREF) or "") for op in (getrecords, byid) if op is not None
-                    for e in op.findall("{*}DCP/{*}HTTP/*")} - {""})
-    detail = (f"versions {', '.join(versions) or '?'} ; opérations "
-              f"{', '.join(n for n in ('GetRecords', 'GetRecordById') if n in ops) or 'aucune'}"
-              + (f" ; adresse(s) déclarée(s) : {', '.join(hrefs)}" if hrefs else ""))
+    hrefs = sorted(
+        {(e.get(HREF) or "") for op in (getrecords, byid) if op is not None for e in op.findall("{*}DCP/{*}HTTP/*")}
+        - {""}
+    )
+    detail = (
+        f"versions {', '.join(versions) or '?'} ; opérations "
+        f"{', '.join(n for n in ('GetRecords', 'GetRecordById') if n in ops) or 'aucune'}"
+        + (f" ; adresse(s) déclarée(s) : {', '.join(hrefs)}" if hrefs else "")
+    )
     return CapabilitiesResult(problems, warnings, detail, max_default)
 
 
@@ -443,6 +492,7 @@ def _soap_only(values) -> bool:
 
 
 # --- one GetRecords page ------------------------------------------------------------------------
+
 
 @dataclasses.dataclass
 class Page:
@@ -496,23 +546,28 @@ def read_page(root, *, start: int, max_records: int | None) -> Page:
     expected_next = start + n
     if page.next == 0:
         if expected_next - 1 < page.matched and page.matched > 0:
-            page.problems.append(f"nextRecord=0 (dernière page) alors que seules les fiches 1 à {expected_next - 1} "
-                                 f"sur {page.matched} ont été parcourues : les suivantes ne seraient jamais vues")
+            page.problems.append(
+                f"nextRecord=0 (dernière page) alors que seules les fiches 1 à {expected_next - 1} "
+                f"sur {page.matched} ont été parcourues : les suivantes ne seraient jamais vues"
+            )
         return page
     if page.next > page.matched:
-        page.problems.append(f"nextRecord={page.next} dépasse numberOfRecordsMatched={page.matched} "
-                             "(les moissonneurs s'arrêtent là)")
+        page.problems.append(
+            f"nextRecord={page.next} dépasse numberOfRecordsMatched={page.matched} (les moissonneurs s'arrêtent là)"
+        )
     elif page.next < start:
-        page.problems.append(f"nextRecord={page.next} est inférieur à startPosition={start} "
-                             "(les moissonneurs s'arrêtent là)")
+        page.problems.append(
+            f"nextRecord={page.next} est inférieur à startPosition={start} (les moissonneurs s'arrêtent là)"
+        )
     elif n == 0:
-        page.problems.append(f"aucune fiche renvoyée alors que nextRecord={page.next} "
-                             "(les moissonneurs s'arrêtent là)")
+        page.problems.append(f"aucune fiche renvoyée alors que nextRecord={page.next} (les moissonneurs s'arrêtent là)")
     elif page.next == start:
         page.problems.append(f"nextRecord={page.next} égale startPosition : la pagination ne progresse pas")
     elif page.next != expected_next:
-        page.problems.append(f"nextRecord={page.next} au lieu de {expected_next} (startPosition + fiches "
-                             "renvoyées) : des fiches seraient sautées ou répétées")
+        page.problems.append(
+            f"nextRecord={page.next} au lieu de {expected_next} (startPosition + fiches "
+            "renvoyées) : des fiches seraient sautées ou répétées"
+        )
     if max_records is not None and 0 < n < max_records and page.next == expected_next:
         page.capped = True
     return page
@@ -539,6 +594,7 @@ def summary_of(record) -> Summary:
 
 # --- a full ISO record --------------------------------------------------------------------------
 
+
 def _metadata_language(md) -> str:
     language = md.find("gmd:language", NS)
     if language is None:
@@ -554,9 +610,10 @@ def _bbox(ident) -> tuple | None:
         return None
     for box in ident.findall("gmd:extent//gmd:EX_GeographicBoundingBox", NS):
         try:
-            west, east, south, north = (float(_text(box.find(f"gmd:{name}", NS))) for name in
-                                        ("westBoundLongitude", "eastBoundLongitude", "southBoundLatitude",
-                                         "northBoundLatitude"))
+            west, east, south, north = (
+                float(_text(box.find(f"gmd:{name}", NS)))
+                for name in ("westBoundLongitude", "eastBoundLongitude", "southBoundLatitude", "northBoundLatitude")
+            )
         except ValueError:
             continue
         return west, south, east, north
@@ -584,13 +641,14 @@ def record_problems(md, *, local_ok: bool = False) -> tuple[list, list]:
     if not language:
         problems.append("pas de langue des métadonnées (gmd:language)")
     elif not _LANGUAGE.match(language):
-        problems.append(f"langue des métadonnées « {language} » : un code ISO 639-2 de 3 lettres est attendu "
-                        "(fre)")
+        problems.append(f"langue des métadonnées « {language} » : un code ISO 639-2 de 3 lettres est attendu (fre)")
     scope = md.find("gmd:hierarchyLevel/gmd:MD_ScopeCode", NS)
     hierarchy = (scope.get("codeListValue") or _text(scope)) if scope is not None else ""
     if hierarchy not in HARVESTED_TYPES:
-        problems.append(f"gmd:hierarchyLevel « {hierarchy or 'absent'} » : dataset ou series attendu (data.gouv.fr "
-                        "ne moissonne que dataset, series et service)")
+        problems.append(
+            f"gmd:hierarchyLevel « {hierarchy or 'absent'} » : dataset ou series attendu (data.gouv.fr "
+            "ne moissonne que dataset, series et service)"
+        )
     contacts = md.findall("gmd:contact/gmd:CI_ResponsibleParty", NS)
     if not contacts:
         problems.append("pas de contact des métadonnées (gmd:contact)")
@@ -616,8 +674,9 @@ def record_problems(md, *, local_ok: bool = False) -> tuple[list, list]:
     if not parties:
         problems.append("pas de responsable de la ressource (gmd:pointOfContact)")
     elif not any(_text(p.find("gmd:contactInfo//gmd:electronicMailAddress", NS)) for p in parties):
-        warnings.append("aucun responsable de la ressource (pointOfContact) n'a d'adresse électronique, "
-                        "exigée par INSPIRE")
+        warnings.append(
+            "aucun responsable de la ressource (pointOfContact) n'a d'adresse électronique, exigée par INSPIRE"
+        )
 
     if hierarchy in ("dataset", "series"):
         inspire_blocks, theme_found, undated = 0, False, False
@@ -648,19 +707,26 @@ def record_problems(md, *, local_ok: bool = False) -> tuple[list, list]:
         bbox = _bbox(ident)
         if bbox is None:
             text = "pas d'emprise géographique (EX_GeographicBoundingBox)"
-            (problems if hierarchy == "dataset" else warnings).append(text + ("" if hierarchy == "dataset" else
-                                                                              " pour une série"))
+            (problems if hierarchy == "dataset" else warnings).append(
+                text + ("" if hierarchy == "dataset" else " pour une série")
+            )
         else:
             west, south, east, north = bbox
             if not (-180 <= west <= east <= 180 and -90 <= south <= north <= 90):
-                problems.append(f"emprise géographique incohérente (ouest {west}, est {east}, sud {south}, "
-                                f"nord {north})")
-        temporal = ident.findall("gmd:extent//gmd:temporalElement//gml:TimePeriod", NS) + \
-            ident.findall("gmd:extent//gmd:temporalElement//gml:TimeInstant", NS) + \
-            ident.findall("gmd:extent//gmd:temporalElement//gml311:TimePeriod", NS) + \
-            ident.findall("gmd:extent//gmd:temporalElement//gml311:TimeInstant", NS)
-        dates = [d for d in (citation.findall("gmd:date/gmd:CI_Date", NS) if citation is not None else [])
-                 if _text(d.find("gmd:date", NS))]
+                problems.append(
+                    f"emprise géographique incohérente (ouest {west}, est {east}, sud {south}, nord {north})"
+                )
+        temporal = (
+            ident.findall("gmd:extent//gmd:temporalElement//gml:TimePeriod", NS)
+            + ident.findall("gmd:extent//gmd:temporalElement//gml:TimeInstant", NS)
+            + ident.findall("gmd:extent//gmd:temporalElement//gml311:TimePeriod", NS)
+            + ident.findall("gmd:extent//gmd:temporalElement//gml311:TimeInstant", NS)
+        )
+        dates = [
+            d
+            for d in (citation.findall("gmd:date/gmd:CI_Date", NS) if citation is not None else [])
+            if _text(d.find("gmd:date", NS))
+        ]
         if not temporal and not dates:
             problems.append("ni étendue temporelle ni date de référence (création, publication, révision)")
 
@@ -671,8 +737,9 @@ def record_problems(md, *, local_ok: bool = False) -> tuple[list, list]:
     elif not any(_text(c.find("gmd:otherConstraints", NS)) for c in access):
         problems.append("contrainte d'accès sans otherConstraints (valeur INSPIRE LimitationsOnPublicAccess)")
     constraints = ident.findall("gmd:resourceConstraints/*", NS)
-    if not any(c.find("gmd:useConstraints", NS) is not None or _text(c.find("gmd:useLimitation", NS))
-               for c in constraints):
+    if not any(
+        c.find("gmd:useConstraints", NS) is not None or _text(c.find("gmd:useLimitation", NS)) for c in constraints
+    ):
         problems.append("pas de condition d'utilisation ni de licence (useConstraints / useLimitation)")
 
     links = [_text(u) for u in md.findall("gmd:distributionInfo//gmd:CI_OnlineResource/gmd:linkage/gmd:URL", NS)]
@@ -683,15 +750,21 @@ def record_problems(md, *, local_ok: bool = False) -> tuple[list, list]:
         if not _is_absolute_http(url):
             problems.append(f"ressource en ligne qui n'est pas une URL http(s) absolue : {url}")
         elif is_local_url(url):
-            text = (f"ressource en ligne à une adresse locale ({urlsplit(url).scheme}://{urlsplit(url).netloc}/…) : "
-                    "injoignable par les utilisateurs (ckan.site_url)")
+            text = (
+                f"ressource en ligne à une adresse locale ({urlsplit(url).scheme}://{urlsplit(url).netloc}/…) : "
+                "injoignable par les utilisateurs (ckan.site_url)"
+            )
             (warnings if local_ok else problems).append(text)
 
     quality = md.findall("gmd:dataQualityInfo/gmd:DQ_DataQuality", NS)
     if not any(_text(q.find("gmd:lineage/gmd:LI_Lineage/gmd:statement", NS)) for q in quality):
         problems.append("pas de généalogie (lineage/statement)")
-    results = [r for q in quality for r in q.findall(".//gmd:DQ_ConformanceResult", NS)
-               if "1089/2010" in _text(r.find("gmd:specification/gmd:CI_Citation/gmd:title", NS))]
+    results = [
+        r
+        for q in quality
+        for r in q.findall(".//gmd:DQ_ConformanceResult", NS)
+        if "1089/2010" in _text(r.find("gmd:specification/gmd:CI_Citation/gmd:title", NS))
+    ]
     if not results:
         problems.append("pas de conformité citant le règlement (UE) n° 1089/2010 (DQ_ConformanceResult)")
     elif not all(r.find("gmd:pass", NS) is not None for r in results):
@@ -700,6 +773,7 @@ def record_problems(md, *, local_ok: bool = False) -> tuple[list, list]:
 
 
 # --- XSD --------------------------------------------------------------------------------------
+
 
 def _xsd_base(path: pathlib.Path) -> pathlib.Path | None:
     """The directory holding gmd/gmd.xsd, from a path to gmd.xsd or to one of its parents."""
@@ -717,8 +791,11 @@ def find_iso_xsd(xsd_path=None) -> pathlib.Path | None:
     pycsw)."""
     if xsd_path:
         return _xsd_base(pathlib.Path(xsd_path))
-    candidates = sorted(glob.glob(str(REPO_ROOT / "var" / "venv" / "pycsw" / "lib*" / "python3*" /
-                                      "site-packages" / "pycsw" / XSD_SUBDIR)))
+    candidates = sorted(
+        glob.glob(
+            str(REPO_ROOT / "var" / "venv" / "pycsw" / "lib*" / "python3*" / "site-packages" / "pycsw" / XSD_SUBDIR)
+        )
+    )
     try:
         spec = importlib.util.find_spec("pycsw")
     except (ImportError, ValueError):
@@ -738,8 +815,11 @@ def iso_schema(base: pathlib.Path) -> etree.XMLSchema:
     imports = [f'<xs:import namespace="{GMD}" schemaLocation="{(base / "gmd" / "gmd.xsd").as_uri()}"/>']
     if (base / "gmx" / "gmx.xsd").is_file():
         imports.append(f'<xs:import namespace="{GMX}" schemaLocation="{(base / "gmx" / "gmx.xsd").as_uri()}"/>')
-    wrapper = ('<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" elementFormDefault="qualified">'
-               + "".join(imports) + "</xs:schema>")
+    wrapper = (
+        '<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" elementFormDefault="qualified">'
+        + "".join(imports)
+        + "</xs:schema>"
+    )
     return etree.XMLSchema(etree.fromstring(wrapper.encode(), base_url=str(base / "wrapper.xsd")))
 
 
@@ -753,51 +833,73 @@ def xsd_errors(schema: etree.XMLSchema, md, limit: int = 3) -> list:
 
 # --- requests -----------------------------------------------------------------------------------
 
-_GETRECORDS_NS = (f'xmlns:csw="{CSW}" xmlns:gmd="{GMD}" xmlns:ogc="{OGC}" xmlns:gml="{GML}" '
-                  f'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dct="http://purl.org/dc/terms/" '
-                  f'xmlns:ows="{OWS}" xmlns:apiso="http://www.opengis.net/cat/csw/apiso/1.0"')
+_GETRECORDS_NS = (
+    f'xmlns:csw="{CSW}" xmlns:gmd="{GMD}" xmlns:ogc="{OGC}" xmlns:gml="{GML}" '
+    f'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dct="http://purl.org/dc/terms/" '
+    f'xmlns:ows="{OWS}" xmlns:apiso="http://www.opengis.net/cat/csw/apiso/1.0"'
+)
 
 
-def getrecords_body(*, type_names: str, element_set: str, output_schema: str = GMD, start: int | None = None,
-                    max_records: int | None = None, filter_xml: str | None = None, extra: str = "") -> bytes:
+def getrecords_body(
+    *,
+    type_names: str,
+    element_set: str,
+    output_schema: str = GMD,
+    start: int | None = None,
+    max_records: int | None = None,
+    filter_xml: str | None = None,
+    extra: str = "",
+) -> bytes:
     """A POST csw:GetRecords (resultType=results); ``start`` None = no startPosition attribute."""
     attrs = f'service="CSW" version="2.0.2" resultType="results" outputSchema={quoteattr(output_schema)}'
     if start is not None:
         attrs += f' startPosition="{start}"'
     if max_records is not None:
         attrs += f' maxRecords="{max_records}"'
-    constraint = (f'<csw:Constraint version="1.1.0"><ogc:Filter>{filter_xml}</ogc:Filter></csw:Constraint>'
-                  if filter_xml else "")
-    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<csw:GetRecords {_GETRECORDS_NS} {attrs}{extra}>'
-            f'<csw:Query typeNames={quoteattr(type_names)}><csw:ElementSetName>{element_set}</csw:ElementSetName>'
-            f'{constraint}</csw:Query></csw:GetRecords>').encode()
+    constraint = (
+        f'<csw:Constraint version="1.1.0"><ogc:Filter>{filter_xml}</ogc:Filter></csw:Constraint>' if filter_xml else ""
+    )
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<csw:GetRecords {_GETRECORDS_NS} {attrs}{extra}>'
+        f"<csw:Query typeNames={quoteattr(type_names)}><csw:ElementSetName>{element_set}</csw:ElementSetName>"
+        f"{constraint}</csw:Query></csw:GetRecords>"
+    ).encode()
 
 
 def getrecordbyid_body(identifier: str, output_schema: str = GMD) -> bytes:
-    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<csw:GetRecordById xmlns:csw="{CSW}" service="CSW" '
-            f'version="2.0.2" outputSchema={quoteattr(output_schema)}><csw:Id>{escape(identifier)}</csw:Id>'
-            '<csw:ElementSetName>full</csw:ElementSetName></csw:GetRecordById>').encode()
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<csw:GetRecordById xmlns:csw="{CSW}" service="CSW" '
+        f'version="2.0.2" outputSchema={quoteattr(output_schema)}><csw:Id>{escape(identifier)}</csw:Id>'
+        "<csw:ElementSetName>full</csw:ElementSetName></csw:GetRecordById>"
+    ).encode()
 
 
 def type_filter(value: str) -> str:
-    return (f"<ogc:PropertyIsEqualTo><ogc:PropertyName>dc:type</ogc:PropertyName>"
-            f"<ogc:Literal>{escape(value)}</ogc:Literal></ogc:PropertyIsEqualTo>")
+    return (
+        f"<ogc:PropertyIsEqualTo><ogc:PropertyName>dc:type</ogc:PropertyName>"
+        f"<ogc:Literal>{escape(value)}</ogc:Literal></ogc:PropertyIsEqualTo>"
+    )
 
 
 def anytext_filter(word: str) -> str:
-    return ('<ogc:PropertyIsLike wildCard="%" singleChar="_" escapeChar="\\">'
-            f"<ogc:PropertyName>csw:AnyText</ogc:PropertyName><ogc:Literal>%{escape(word)}%</ogc:Literal>"
-            "</ogc:PropertyIsLike>")
+    return (
+        '<ogc:PropertyIsLike wildCard="%" singleChar="_" escapeChar="\\">'
+        f"<ogc:PropertyName>csw:AnyText</ogc:PropertyName><ogc:Literal>%{escape(word)}%</ogc:Literal>"
+        "</ogc:PropertyIsLike>"
+    )
 
 
 def bbox_filter(bbox: tuple, crs: str) -> str:
     """BBOX on ows:BoundingBox; EPSG::4326 is written latitude first, CRS84 longitude first."""
     west, south, east, north = bbox
-    lower, upper = ((f"{south} {west}", f"{north} {east}") if crs == CRS_EPSG4326 else
-                    (f"{west} {south}", f"{east} {north}"))
-    return (f"<ogc:BBOX><ogc:PropertyName>ows:BoundingBox</ogc:PropertyName><gml:Envelope srsName={quoteattr(crs)}>"
-            f"<gml:lowerCorner>{lower}</gml:lowerCorner><gml:upperCorner>{upper}</gml:upperCorner>"
-            "</gml:Envelope></ogc:BBOX>")
+    lower, upper = (
+        (f"{south} {west}", f"{north} {east}") if crs == CRS_EPSG4326 else (f"{west} {south}", f"{east} {north}")
+    )
+    return (
+        f"<ogc:BBOX><ogc:PropertyName>ows:BoundingBox</ogc:PropertyName><gml:Envelope srsName={quoteattr(crs)}>"
+        f"<gml:lowerCorner>{lower}</gml:lowerCorner><gml:upperCorner>{upper}</gml:upperCorner>"
+        "</gml:Envelope></ogc:BBOX>"
+    )
 
 
 UDATA_TYPES_FILTER = "<ogc:Or>" + "".join(type_filter(t) for t in HARVESTED_TYPES) + "</ogc:Or>"
@@ -839,14 +941,17 @@ class Client:
             detail = exception_text(root) if root is not None and localname(root) == "ExceptionReport" else ""
             raise CswError(f"{what} : erreur HTTP {response.status_code}" + (f" ({detail})" if detail else ""))
         if root is None:
-            raise CswError(f"{what} : la réponse n'est pas du XML ({_short(error, 120)} ; début : "
-                           f"{_short(response.text[:80], 80)!r})")
+            raise CswError(
+                f"{what} : la réponse n'est pas du XML ({_short(error, 120)} ; début : "
+                f"{_short(response.text[:80], 80)!r})"
+            )
         if localname(root) == "ExceptionReport":
             raise CswError(f"{what} : ows:ExceptionReport au lieu d'une réponse ({exception_text(root)})")
         return root
 
 
 # --- the self-test --------------------------------------------------------------------------------
+
 
 @dataclasses.dataclass
 class Listing:
@@ -894,8 +999,10 @@ class _Selftest:
     # -- GetCapabilities
 
     def capabilities(self, check: Check):
-        root = self.client.get("GetCapabilities (GET KVP, comme GeoNetwork)",
-                               {"SERVICE": "CSW", "REQUEST": "GetCapabilities", "VERSION": "2.0.2"})
+        root = self.client.get(
+            "GetCapabilities (GET KVP, comme GeoNetwork)",
+            {"SERVICE": "CSW", "REQUEST": "GetCapabilities", "VERSION": "2.0.2"},
+        )
         result = check_capabilities(root, local_ok=self.local)
         for p in result.problems:
             check.problem(f"GetCapabilities : {p}")
@@ -907,8 +1014,16 @@ class _Selftest:
 
     # -- paging
 
-    def listing(self, check: Check, label: str, send: Callable[[int], object], *, max_records: int | None,
-                require_stamp: bool, reference: bool = False) -> Listing:
+    def listing(
+        self,
+        check: Check,
+        label: str,
+        send: Callable[[int], object],
+        *,
+        max_records: int | None,
+        require_stamp: bool,
+        reference: bool = False,
+    ) -> Listing:
         """Pages like GeoNetwork and udata: startPosition 1, then nextRecord, with their stop rules
         (nextRecord 0, > matched, < startPosition, or no record returned).
 
@@ -948,8 +1063,10 @@ class _Selftest:
                 listing.matched = page.matched
                 limit = math.ceil(page.matched / max(1, len(page.records) or 1)) + 3
             elif page.matched != listing.matched:
-                check.problem(f"{what} : numberOfRecordsMatched passe de {listing.matched} à {page.matched} en "
-                              "cours de pagination (une modification pendant le test peut l'expliquer : relancer)")
+                check.problem(
+                    f"{what} : numberOfRecordsMatched passe de {listing.matched} à {page.matched} en "
+                    "cours de pagination (une modification pendant le test peut l'expliquer : relancer)"
+                )
             capped = capped or page.capped
             for record in page.records:
                 summary = summary_of(record)
@@ -974,39 +1091,59 @@ class _Selftest:
                 break
             start = nxt
         if capped and max_records and reference:
-            check.warning(f"{label} : le serveur renvoie moins de fiches par page que maxRecords={max_records} "
-                          "(plafond du serveur) : plus de requêtes par moissonnage")
+            check.warning(
+                f"{label} : le serveur renvoie moins de fiches par page que maxRecords={max_records} "
+                "(plafond du serveur) : plus de requêtes par moissonnage"
+            )
         for tag, count in bad_children.items():
             emit(label, f"{count} enfant(s) {tag} au lieu de gmd:MD_Metadata dans csw:SearchResults")
         if no_id:
-            emit(label, f"{len(no_id)} fiche(s) sans gmd:fileIdentifier (pages commençant à "
-                        f"{', '.join(map(str, sorted(set(no_id))))}) : GeoNetwork les ignore")
+            emit(
+                label,
+                f"{len(no_id)} fiche(s) sans gmd:fileIdentifier (pages commençant à "
+                f"{', '.join(map(str, sorted(set(no_id))))}) : GeoNetwork les ignore",
+            )
         if no_stamp:
-            emit(label, f"{len(no_stamp)} fiche(s) résumée(s) sans gmd:dateStamp ({_examples(no_stamp)}) : "
-                        "GeoNetwork ne peut pas savoir si elles ont changé")
+            emit(
+                label,
+                f"{len(no_stamp)} fiche(s) résumée(s) sans gmd:dateStamp ({_examples(no_stamp)}) : "
+                "GeoNetwork ne peut pas savoir si elles ont changé",
+            )
         twice = {i: pages for i, pages in listing.pages.items() if len(pages) > 1}
         if twice:
             examples = [f"{i} (pages {', '.join(map(str, p))})" for i, p in twice.items()]
             emit(label, f"{len(twice)} identifiant(s) renvoyé(s) plusieurs fois : {_examples(examples)}")
         if listing.matched is not None and len(listing.unique) != listing.matched:
-            emit(label, f"{len(listing.unique)} fiche(s) distincte(s) vue(s) pour {listing.matched} annoncée(s) "
-                        "(numberOfRecordsMatched) : GeoNetwork supprime de sa copie les fiches qu'il ne voit pas")
+            emit(
+                label,
+                f"{len(listing.unique)} fiche(s) distincte(s) vue(s) pour {listing.matched} annoncée(s) "
+                "(numberOfRecordsMatched) : GeoNetwork supprime de sa copie les fiches qu'il ne voit pas",
+            )
         if repeated:
-            check.problem(f"{label} : {repeated} anomalie(s) de pagination identique(s) à celles du moissonnage "
-                          "GeoNetwork (voir plus haut)")
+            check.problem(
+                f"{label} : {repeated} anomalie(s) de pagination identique(s) à celles du moissonnage "
+                "GeoNetwork (voir plus haut)"
+            )
         return listing
 
     def geonetwork(self, check: Check) -> Listing:
         def send(start):
-            return self.client.post(f"GetRecords POST (GeoNetwork, startPosition={start})",
-                                    getrecords_body(type_names="gmd:MD_Metadata", element_set="summary",
-                                                    start=start, max_records=self.page_size))
-        listing = self.listing(check, "GetRecords POST (GeoNetwork)", send, max_records=self.page_size,
-                               require_stamp=True, reference=True)
+            return self.client.post(
+                f"GetRecords POST (GeoNetwork, startPosition={start})",
+                getrecords_body(
+                    type_names="gmd:MD_Metadata", element_set="summary", start=start, max_records=self.page_size
+                ),
+            )
+
+        listing = self.listing(
+            check, "GetRecords POST (GeoNetwork)", send, max_records=self.page_size, require_stamp=True, reference=True
+        )
         counts = collections.Counter(listing.types.get(i) or "type inconnu" for i in listing.unique)
-        check.detail = (f"{listing.matched if listing.matched is not None else '?'} fiche(s) annoncée(s), "
-                        f"{len(listing.unique)} vue(s) en pages de {self.page_size}"
-                        + (" (" + ", ".join(f"{n} {t}" for t, n in sorted(counts.items())) + ")" if counts else ""))
+        check.detail = (
+            f"{listing.matched if listing.matched is not None else '?'} fiche(s) annoncée(s), "
+            f"{len(listing.unique)} vue(s) en pages de {self.page_size}"
+            + (" (" + ", ".join(f"{n} {t}" for t, n in sorted(counts.items())) + ")" if counts else "")
+        )
         if listing.matched == 0:
             check.warning("le catalogue ne publie aucune fiche : un moissonneur supprimerait toutes ses copies")
         self.report.stats["fiches"] = len(listing.unique)
@@ -1014,18 +1151,38 @@ class _Selftest:
 
     def stability(self, check: Check, first: Listing) -> None:
         def send(start):
-            return self.client.post(f"GetRecords POST (GeoNetwork, second passage, startPosition={start})",
-                                    getrecords_body(type_names="gmd:MD_Metadata", element_set="summary",
-                                                    start=start, max_records=self.page_size))
-        second = self.listing(check, "GetRecords POST (GeoNetwork, second passage)", send,
-                              max_records=self.page_size, require_stamp=True)
+            return self.client.post(
+                f"GetRecords POST (GeoNetwork, second passage, startPosition={start})",
+                getrecords_body(
+                    type_names="gmd:MD_Metadata", element_set="summary", start=start, max_records=self.page_size
+                ),
+            )
+
+        second = self.listing(
+            check, "GetRecords POST (GeoNetwork, second passage)", send, max_records=self.page_size, require_stamp=True
+        )
         if not second.failed:
-            self.compare(check, "GetRecords POST (GeoNetwork, second passage)", first.ids, second.ids, order=True,
-                         reference="au premier passage")
+            self.compare(
+                check,
+                "GetRecords POST (GeoNetwork, second passage)",
+                first.ids,
+                second.ids,
+                order=True,
+                reference="au premier passage",
+            )
         check.detail = f"{len(second.unique)} fiche(s) au second passage"
 
-    def compare(self, check: Check, label: str, expected: list, seen: list, *, order: bool,
-                reference: str = "par GeoNetwork", extra: bool = True) -> None:
+    def compare(
+        self,
+        check: Check,
+        label: str,
+        expected: list,
+        seen: list,
+        *,
+        order: bool,
+        reference: str = "par GeoNetwork",
+        extra: bool = True,
+    ) -> None:
         """``seen`` against ``expected`` (the GeoNetwork run): missing, extra, and order when asked."""
         seen_set, expected_set = set(seen), set(expected)
         missing = [i for i in dict.fromkeys(expected) if i not in seen_set]
@@ -1035,31 +1192,52 @@ class _Selftest:
         if more and extra:
             check.problem(f"{label} : {len(more)} fiche(s) en plus de celles vues {reference} : {_examples(more)}")
         if order and not missing and not more and list(expected) != list(seen):
-            check.problem(f"{label} : mêmes fiches mais dans un autre ordre : le tri n'est pas stable, des "
-                          "fiches seraient vues deux fois ou jamais")
+            check.problem(
+                f"{label} : mêmes fiches mais dans un autre ordre : le tri n'est pas stable, des "
+                "fiches seraient vues deux fois ou jamais"
+            )
 
     def geonetwork_get(self, check: Check, gn: Listing) -> None:
-        base = {"service": "CSW", "version": "2.0.2", "request": "GetRecords", "resultType": "results",
-                "namespace": f"xmlns(csw={CSW}),xmlns(gmd={GMD})", "outputSchema": GMD,
-                "elementSetName": "summary", "typeNames": "gmd:MD_Metadata"}
+        base = {
+            "service": "CSW",
+            "version": "2.0.2",
+            "request": "GetRecords",
+            "resultType": "results",
+            "namespace": f"xmlns(csw={CSW}),xmlns(gmd={GMD})",
+            "outputSchema": GMD,
+            "elementSetName": "summary",
+            "typeNames": "gmd:MD_Metadata",
+        }
 
         def send(start):
-            return self.client.get(f"GetRecords GET KVP (repli GeoNetwork, startPosition={start})",
-                                   {**base, "startPosition": start, "maxRecords": self.page_size})
-        listing = self.listing(check, "GetRecords GET KVP (repli GeoNetwork)", send, max_records=self.page_size,
-                               require_stamp=True)
+            return self.client.get(
+                f"GetRecords GET KVP (repli GeoNetwork, startPosition={start})",
+                {**base, "startPosition": start, "maxRecords": self.page_size},
+            )
+
+        listing = self.listing(
+            check, "GetRecords GET KVP (repli GeoNetwork)", send, max_records=self.page_size, require_stamp=True
+        )
         if not listing.failed:
             self.compare(check, "GetRecords GET KVP", gn.ids, listing.ids, order=True)
-        cql = {**base, "constraintLanguage": "CQL_TEXT", "constraint_language_version": "1.1.0",
-               "constraint": "dc:type = 'dataset'", "maxRecords": 1, "resultType": "hits"}
+        cql = {
+            **base,
+            "constraintLanguage": "CQL_TEXT",
+            "constraint_language_version": "1.1.0",
+            "constraint": "dc:type = 'dataset'",
+            "maxRecords": 1,
+            "resultType": "hits",
+        }
         expected = sum(1 for i in gn.unique if gn.types.get(i) == "dataset")
         try:
             root = self.client.get("GetRecords GET KVP avec filtre CQL_TEXT dc:type = 'dataset'", cql)
             results = root.find("{*}SearchResults")
             matched = int(results.get("numberOfRecordsMatched")) if results is not None else None
             if matched != expected:
-                check.problem(f"GetRecords GET KVP avec filtre CQL_TEXT dc:type = 'dataset' : {matched} fiche(s) au "
-                              f"lieu des {expected} jeux de données vus par GeoNetwork")
+                check.problem(
+                    f"GetRecords GET KVP avec filtre CQL_TEXT dc:type = 'dataset' : {matched} fiche(s) au "
+                    f"lieu des {expected} jeux de données vus par GeoNetwork"
+                )
         except CswError as exc:
             check.problem(str(exc))
         except (TypeError, ValueError):
@@ -1107,8 +1285,11 @@ class _Selftest:
             get = self.fetch_by_id(errors, identifier, "GET")
             for message in errors:
                 failures[message.replace(identifier, "…")].append((identifier, message))
-            if post is not None and get is not None and etree.tostring(post, method="c14n") != \
-                    etree.tostring(get, method="c14n"):
+            if (
+                post is not None
+                and get is not None
+                and etree.tostring(post, method="c14n") != etree.tostring(get, method="c14n")
+            ):
                 get_differs.append(identifier)
             md = post if post is not None else get
             if md is None:
@@ -1132,15 +1313,21 @@ class _Selftest:
                 record_warnings_by_message[w].append(identifier)
         for same in failures.values():
             others = [i for i, _ in same[1:]]
-            check.problem(same[0][1] + (f" — de même pour {len(others)} autre(s) fiche(s) : {_examples(others)}"
-                                        if others else ""))
+            check.problem(
+                same[0][1]
+                + (f" — de même pour {len(others)} autre(s) fiche(s) : {_examples(others)}" if others else "")
+            )
         if get_differs:
-            check.problem(f"GetRecordById : GET et POST ne renvoient pas le même document pour {len(get_differs)} "
-                          f"fiche(s) : {_examples(get_differs)}")
+            check.problem(
+                f"GetRecordById : GET et POST ne renvoient pas le même document pour {len(get_differs)} "
+                f"fiche(s) : {_examples(get_differs)}"
+            )
         if stamp_mismatch:
-            check.problem("GetRecordById : le dateStamp de la fiche complète diffère de celui du résumé GetRecords "
-                          f"pour {len(stamp_mismatch)} fiche(s) ({_examples(stamp_mismatch)}) : GeoNetwork décide "
-                          "des mises à jour sur le résumé")
+            check.problem(
+                "GetRecordById : le dateStamp de la fiche complète diffère de celui du résumé GetRecords "
+                f"pour {len(stamp_mismatch)} fiche(s) ({_examples(stamp_mismatch)}) : GeoNetwork décide "
+                "des mises à jour sur le résumé"
+            )
         check.detail = f"{fetched} fiche(s) sur {len(ids)} demandée(s) obtenue(s) en POST et en GET"
         for identifier, errors in invalid[:10]:
             xsd.problem(f"GetRecordById {identifier} : fiche non valide ISO 19139 (XSD) : {' ; '.join(errors)}")
@@ -1162,8 +1349,17 @@ class _Selftest:
         """GetRecordById (full, gmd) by POST or GET; raises CswError."""
         if method == "POST":
             return self.client.post(what, getrecordbyid_body(identifier))
-        return self.client.get(what, {"service": "CSW", "version": "2.0.2", "request": "GetRecordById",
-                                      "id": identifier, "outputSchema": GMD, "elementSetName": "full"})
+        return self.client.get(
+            what,
+            {
+                "service": "CSW",
+                "version": "2.0.2",
+                "request": "GetRecordById",
+                "id": identifier,
+                "outputSchema": GMD,
+                "elementSetName": "full",
+            },
+        )
 
     def fetch_by_id(self, errors: list, identifier: str, method: str):
         """The gmd:MD_Metadata of GetRecordById (POST or GET), or None; what is wrong goes to ``errors``."""
@@ -1178,14 +1374,14 @@ class _Selftest:
             return None
         children = _children(root)
         if len(children) != 1:
-            errors.append(f"{what} : {len(children)} élément(s) dans la réponse au lieu d'exactement un "
-                          "gmd:MD_Metadata")
+            errors.append(
+                f"{what} : {len(children)} élément(s) dans la réponse au lieu d'exactement un gmd:MD_Metadata"
+            )
             if not children:
                 return None
         md = children[0]
         if md.tag != f"{{{GMD}}}MD_Metadata":
-            errors.append(f"{what} : le premier élément de la réponse est {etree.QName(md).text}, "
-                          "pas gmd:MD_Metadata")
+            errors.append(f"{what} : le premier élément de la réponse est {etree.QName(md).text}, pas gmd:MD_Metadata")
             return None
         found = _text(md.find("gmd:fileIdentifier", NS))
         if found != identifier:
@@ -1199,8 +1395,10 @@ class _Selftest:
             try:
                 root = self._get_record_by_id(what, identifier, method)
             except CswError as exc:
-                check.problem(f"{exc} : une réponse vide est attendue (GeoNetwork compte la fiche comme "
-                              "irrécupérable et continue)")
+                check.problem(
+                    f"{exc} : une réponse vide est attendue (GeoNetwork compte la fiche comme "
+                    "irrécupérable et continue)"
+                )
                 continue
             if localname(root) != "GetRecordByIdResponse":
                 check.problem(f"{what} : la réponse n'est pas un csw:GetRecordByIdResponse ({root.tag})")
@@ -1212,26 +1410,45 @@ class _Selftest:
 
     def udata(self, check: Check, gn: Listing) -> None:
         def send_all(start):
-            return self.client.post(f"GetRecords POST (udata CSW-ISO-19139, startPosition={start})",
-                                    getrecords_body(type_names="csw:Record", element_set="full", start=start,
-                                                    filter_xml=UDATA_TYPES_FILTER, extra=' maxPosition="10"'))
+            return self.client.post(
+                f"GetRecords POST (udata CSW-ISO-19139, startPosition={start})",
+                getrecords_body(
+                    type_names="csw:Record",
+                    element_set="full",
+                    start=start,
+                    filter_xml=UDATA_TYPES_FILTER,
+                    extra=' maxPosition="10"',
+                ),
+            )
+
         label = "GetRecords POST (udata CSW-ISO-19139, dc:type dataset|service|series)"
         everything = self.listing(check, label, send_all, max_records=None, require_stamp=False)
         harvestable = [i for i in gn.unique if gn.types.get(i) in HARVESTED_TYPES]
         skipped = [i for i in gn.unique if gn.types.get(i) not in HARVESTED_TYPES]
         if skipped:
-            check.warning(f"{len(skipped)} fiche(s) d'un type autre que dataset, series ou service ne seraient pas "
-                          f"moissonnées par data.gouv.fr : {_examples(skipped)}")
+            check.warning(
+                f"{len(skipped)} fiche(s) d'un type autre que dataset, series ou service ne seraient pas "
+                f"moissonnées par data.gouv.fr : {_examples(skipped)}"
+            )
         if not everything.failed:
             self.compare(check, label, harvestable, everything.ids, order=False)
-        parts = ["requête exacte de udata : "
-                 + ("échec" if everything.failed else f"{len(everything.unique)} fiche(s)")]
+        parts = [
+            "requête exacte de udata : " + ("échec" if everything.failed else f"{len(everything.unique)} fiche(s)")
+        ]
         for kind in ("dataset", "series"):
+
             def send(start, kind=kind):
                 return self.client.post(
                     f"GetRecords POST (udata, dc:type = {kind}, startPosition={start})",
-                    getrecords_body(type_names="csw:Record", element_set="full", start=start,
-                                    max_records=self.page_size, filter_xml=type_filter(kind)))
+                    getrecords_body(
+                        type_names="csw:Record",
+                        element_set="full",
+                        start=start,
+                        max_records=self.page_size,
+                        filter_xml=type_filter(kind),
+                    ),
+                )
+
             label_kind = f"GetRecords POST (udata, dc:type = {kind})"
             listing = self.listing(check, label_kind, send, max_records=self.page_size, require_stamp=False)
             expected = [i for i in gn.unique if gn.types.get(i) == kind]
@@ -1239,10 +1456,13 @@ class _Selftest:
                 self.compare(check, label_kind, expected, listing.ids, order=False, extra=False)
             wrong = [i for i in listing.unique if gn.types.get(i) != kind]
             if wrong:
-                check.problem(f"{label_kind} : {len(wrong)} fiche(s) renvoyée(s) dont GeoNetwork n'a pas vu le "
-                              f"hierarchyLevel {kind} : {_examples(wrong)}")
-            parts.append(f"{listing.matched if listing.matched is not None else '?'} {kind} "
-                         f"(GeoNetwork : {len(expected)})")
+                check.problem(
+                    f"{label_kind} : {len(wrong)} fiche(s) renvoyée(s) dont GeoNetwork n'a pas vu le "
+                    f"hierarchyLevel {kind} : {_examples(wrong)}"
+                )
+            parts.append(
+                f"{listing.matched if listing.matched is not None else '?'} {kind} (GeoNetwork : {len(expected)})"
+            )
         check.detail = " ; ".join(parts)
 
     # -- ckanext-spatial
@@ -1258,13 +1478,27 @@ class _Selftest:
                 what = f"GetRecords {method} (ckanext-spatial, startPosition={start or 'absent'})"
                 try:
                     if method == "POST":
-                        root = self.client.post(what, getrecords_body(
-                            type_names="csw:Record", element_set="brief", start=start or None, max_records=step,
-                            extra=' outputFormat="application/xml"'))
+                        root = self.client.post(
+                            what,
+                            getrecords_body(
+                                type_names="csw:Record",
+                                element_set="brief",
+                                start=start or None,
+                                max_records=step,
+                                extra=' outputFormat="application/xml"',
+                            ),
+                        )
                     else:
-                        params = {"service": "CSW", "version": "2.0.2", "request": "GetRecords",
-                                  "resultType": "results", "typeNames": "csw:Record", "elementSetName": "brief",
-                                  "outputSchema": GMD, "maxRecords": step}
+                        params = {
+                            "service": "CSW",
+                            "version": "2.0.2",
+                            "request": "GetRecords",
+                            "resultType": "results",
+                            "typeNames": "csw:Record",
+                            "elementSetName": "brief",
+                            "outputSchema": GMD,
+                            "maxRecords": step,
+                        }
                         if start:
                             params["startPosition"] = start
                         root = self.client.get(what, params)
@@ -1288,8 +1522,9 @@ class _Selftest:
             missing = [i for i in gn.unique if i not in set(seen)]
             extra = [i for i in dict.fromkeys(seen) if i not in set(gn.unique)]
             if missing:
-                check.problem(f"{label} : {len(missing)} fiche(s) vue(s) par GeoNetwork jamais vue(s) : "
-                              f"{_examples(missing)}")
+                check.problem(
+                    f"{label} : {len(missing)} fiche(s) vue(s) par GeoNetwork jamais vue(s) : {_examples(missing)}"
+                )
             if extra:
                 check.problem(f"{label} : {len(extra)} fiche(s) inconnue(s) de GeoNetwork : {_examples(extra)}")
             details.append(f"{method} : {len(set(seen))} fiche(s)")
@@ -1301,9 +1536,16 @@ class _Selftest:
         """Whether ``target`` is among the records matching ``filter_xml`` (pages of 100)."""
         start, matched = 1, None
         for _ in range(50):
-            root = self.client.post(f"{what} (startPosition={start})", getrecords_body(
-                type_names="gmd:MD_Metadata", element_set="brief", start=start, max_records=100,
-                filter_xml=filter_xml))
+            root = self.client.post(
+                f"{what} (startPosition={start})",
+                getrecords_body(
+                    type_names="gmd:MD_Metadata",
+                    element_set="brief",
+                    start=start,
+                    max_records=100,
+                    filter_xml=filter_xml,
+                ),
+            )
             page = read_page(root, start=start, max_records=100)
             if page.problems and page.matched is None:
                 raise CswError(f"{what} : {page.problems[0]}")
@@ -1325,10 +1567,15 @@ class _Selftest:
         what = f"GetRecords POST avec filtre csw:AnyText PropertyIsLike « %{word}% »"
         found, matched = self.find(what, anytext_filter(word), identifier)
         if not found:
-            check.problem(f"{what} : la fiche {identifier}, dont le titre contient ce mot, n'est pas trouvée "
-                          f"({matched if matched is not None else '?'} fiche(s) trouvée(s))")
-        check.detail = f"« {word} » → {matched if matched is not None else '?'} fiche(s), dont {identifier}" \
-            if found else f"« {word} »"
+            check.problem(
+                f"{what} : la fiche {identifier}, dont le titre contient ce mot, n'est pas trouvée "
+                f"({matched if matched is not None else '?'} fiche(s) trouvée(s))"
+            )
+        check.detail = (
+            f"« {word} » → {matched if matched is not None else '?'} fiche(s), dont {identifier}"
+            if found
+            else f"« {word} »"
+        )
 
     def bbox(self, check: Check, gn: Listing) -> None:
         candidates = [(i, record_bbox(md)) for i, md in self.full.items() if gn.types.get(i, "dataset") == "dataset"]
@@ -1346,13 +1593,22 @@ class _Selftest:
             if found:
                 found_any.append(crs)
             else:
-                check.problem(f"{what} autour de l'emprise de {identifier} ({west}, {south}, {east}, {north}) : "
-                              f"fiche non trouvée ({matched if matched is not None else '?'} fiche(s) trouvée(s))")
+                check.problem(
+                    f"{what} autour de l'emprise de {identifier} ({west}, {south}, {east}, {north}) : "
+                    f"fiche non trouvée ({matched if matched is not None else '?'} fiche(s) trouvée(s))"
+                )
         check.detail = f"emprise de {identifier} : trouvée avec {', '.join(found_any) or 'aucun CRS'}"
 
 
-def run_selftest(csw_url: str, *, page_size: int = 20, sample: int | None = 50, timeout: float = 30,
-                 xsd_path=None, session: requests.Session | None = None) -> Report:
+def run_selftest(
+    csw_url: str,
+    *,
+    page_size: int = 20,
+    sample: int | None = 50,
+    timeout: float = 30,
+    xsd_path=None,
+    session: requests.Session | None = None,
+) -> Report:
     """Replays the harvesters' requests against ``csw_url`` and returns a French report.
 
     page_size: GeoNetwork's maxRecords (20); sample: records fetched by GetRecordById (None: all);
@@ -1363,20 +1619,30 @@ def run_selftest(csw_url: str, *, page_size: int = 20, sample: int | None = 50, 
     began = time.monotonic()
     t = _Selftest(csw_url, page_size, sample, timeout, xsd_path, session)
     t.guarded(t.check("capabilities", "GetCapabilities 2.0.2 (GET KVP, comme GeoNetwork)"), t.capabilities)
-    gn = t.guarded(t.check("geonetwork", f"GeoNetwork : pagination GetRecords (POST, summary, gmd, "
-                                         f"{t.page_size} par page)"), t.geonetwork) or Listing()
-    t.guarded(t.check("stability", "GeoNetwork : second passage identique (stabilité de la pagination)"),
-              t.stability, gn)
-    t.guarded(t.check("geonetwork_get", "GeoNetwork : repli GET KVP (pagination et filtre CQL_TEXT)"),
-              t.geonetwork_get, gn)
+    gn = (
+        t.guarded(
+            t.check("geonetwork", f"GeoNetwork : pagination GetRecords (POST, summary, gmd, {t.page_size} par page)"),
+            t.geonetwork,
+        )
+        or Listing()
+    )
+    t.guarded(
+        t.check("stability", "GeoNetwork : second passage identique (stabilité de la pagination)"), t.stability, gn
+    )
+    t.guarded(
+        t.check("geonetwork_get", "GeoNetwork : repli GET KVP (pagination et filtre CQL_TEXT)"), t.geonetwork_get, gn
+    )
     byid = t.check("getrecordbyid", "GetRecordById (POST et GET) sur un échantillon")
     xsd = t.check("xsd", "Validité XSD ISO 19139 des fiches complètes")
     inspire = t.check("inspire", "Éléments INSPIRE des fiches complètes")
     t.guarded(byid, lambda check: t.by_id(check, xsd, inspire, gn))
     t.guarded(t.check("unknown_id", "GetRecordById d'un identifiant inconnu : réponse vide"), t.unknown_id)
     t.guarded(t.check("udata", "udata (data.gouv.fr) : GetRecords csw:Record, full, filtre dc:type"), t.udata, gn)
-    t.guarded(t.check("ckanext_spatial", "ckanext-spatial : getrecords2 (csw:Record, brief, 10 par page)"),
-              t.ckanext_spatial, gn)
+    t.guarded(
+        t.check("ckanext_spatial", "ckanext-spatial : getrecords2 (csw:Record, brief, 10 par page)"),
+        t.ckanext_spatial,
+        gn,
+    )
     t.guarded(t.check("anytext", "Filtre csw:AnyText sur un mot d'un titre"), t.anytext)
     t.guarded(t.check("bbox", "Filtre BBOX autour de l'emprise d'un jeu de données"), t.bbox, gn)
     t.report.stats["requêtes"] = t.client.count

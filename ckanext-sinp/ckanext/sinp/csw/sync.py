@@ -8,22 +8,21 @@ the row, or deletes it when the record is private, draft or deleted. ``ckan sinp
 Private, draft and deleted records are never written: the table holds only what the public may
 see, so pycsw needs no access control and its counts are exact.
 """
+
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
 import logging
 
-import sqlalchemy as sa
-
 import ckan.model as model
 import ckan.plugins.toolkit as tk
+import sqlalchemy as sa
 
 from ckanext.sinp import session_hooks
 from ckanext.sinp.csw import repository
-from ckanext.sinp.domain import iso
+from ckanext.sinp.domain import iso, urls
 from ckanext.sinp.domain import model as sinp_model
-from ckanext.sinp.domain import urls
 from ckanext.sinp.logic import queries, visibility
 
 log = logging.getLogger(__name__)
@@ -32,6 +31,7 @@ PENDING_KEY = "sinp_csw_pending"
 
 
 # --- what triggers a sync -------------------------------------------------------------------
+
 
 def mark(package_id: str, uuid: str | None = None) -> None:
     """Remembers that ``package_id`` (SINP UUID ``uuid`` if known) changed in this transaction."""
@@ -43,8 +43,9 @@ def _queue(pending: dict) -> None:
     ids = sorted(pending)
     uuids = {k: v for k, v in pending.items() if v}
     try:
-        tk.enqueue_job(sync_packages, [ids], {"known_uuids": uuids}, title="Synchronisation CSW",
-                       rq_kwargs={"timeout": 600})
+        tk.enqueue_job(
+            sync_packages, [ids], {"known_uuids": uuids}, title="Synchronisation CSW", rq_kwargs={"timeout": 600}
+        )
     except Exception:  # Redis down: the row stays stale until `ckan sinp csw-sync`
         log.exception("CSW sync of %s could not be queued; run `ckan sinp csw-sync`", ids)
 
@@ -55,6 +56,7 @@ def install_session_hooks() -> None:
 
 
 # --- rendering --------------------------------------------------------------------------------
+
 
 def _utc(value) -> dt.datetime:
     if isinstance(value, dt.datetime):
@@ -74,13 +76,11 @@ def _show(package_id: str) -> dict | None:
 
 
 def is_public(pkg: dict | None) -> bool:
-    return bool(pkg) and pkg.get("type") in sinp_model.KINDS and pkg.get("state") == "active" \
-        and not pkg.get("private")
+    return bool(pkg) and pkg.get("type") in sinp_model.KINDS and pkg.get("state") == "active" and not pkg.get("private")
 
 
 def _search_public(fq: str) -> list[dict]:
-    result = tk.get_action("package_search")(
-        {"ignore_auth": True}, {"fq": fq, "rows": 1000, "include_private": False})
+    result = tk.get_action("package_search")({"ignore_auth": True}, {"fq": fq, "rows": 1000, "include_private": False})
     return result["results"]
 
 
@@ -95,8 +95,9 @@ def _public_jdd_of(ca: dict) -> list[dict]:
     """The public JDD under a CA; under a méta-cadre, those of its child CAs too."""
     uuids = [ca.get("sinp_uuid")]
     if _is_meta(ca):
-        uuids += [c.get("sinp_uuid") for c in
-                  _search_public(f'dataset_type:ca AND meta_cadre_parent:"{ca.get("sinp_uuid")}"')]
+        uuids += [
+            c.get("sinp_uuid") for c in _search_public(f'dataset_type:ca AND meta_cadre_parent:"{ca.get("sinp_uuid")}"')
+        ]
     cadres = " OR ".join(f'"{u}"' for u in uuids if u)
     return _search_public(f"dataset_type:jdd AND cadre:({cadres})") if cadres else []
 
@@ -108,28 +109,52 @@ def context_for(pkg: dict) -> iso.IsoContext:
     if pkg["type"] == "jdd":
         ca = visibility.ca_shown_with(pkg)  # a public JDD never shows a private CA's fields
     else:
-        boxes = [sinp_model.bbox_geometry(j) and tuple(sinp_model.parse_decimal(j[k]) for k in
-                 ("borne_ouest", "borne_sud", "borne_est", "borne_nord")) for j in _public_jdd_of(pkg)]
+        boxes = [
+            sinp_model.bbox_geometry(j)
+            and tuple(sinp_model.parse_decimal(j[k]) for k in ("borne_ouest", "borne_sud", "borne_est", "borne_nord"))
+            for j in _public_jdd_of(pkg)
+        ]
         boxes = [b for b in boxes if b]
         if boxes:  # a CA has no extent of its own: the union of its public JDD's
-            bbox = (min(b[0] for b in boxes), min(b[1] for b in boxes),
-                    max(b[2] for b in boxes), max(b[3] for b in boxes))
+            bbox = (
+                min(b[0] for b in boxes),
+                min(b[1] for b in boxes),
+                max(b[2] for b in boxes),
+                max(b[3] for b in boxes),
+            )
     organization = pkg.get("organization") or {}
     resources = [
-        {"name": r.get("name") or r.get("url"), "url": r.get("url"), "format": r.get("format"),
-         "description": r.get("description")}
-        for r in pkg.get("resources", []) if r.get("url")
+        {
+            "name": r.get("name") or r.get("url"),
+            "url": r.get("url"),
+            "format": r.get("format"),
+            "description": r.get("description"),
+        }
+        for r in pkg.get("resources", [])
+        if r.get("url")
     ]
-    licence = {"id": pkg.get("license_id"), "title": pkg.get("license_title") or pkg.get("license_id"),
-               "url": pkg.get("license_url")} if pkg.get("license_id") else dict(iso.DEFAULT_LICENCE)
+    licence = (
+        {
+            "id": pkg.get("license_id"),
+            "title": pkg.get("license_title") or pkg.get("license_id"),
+            "url": pkg.get("license_url"),
+        }
+        if pkg.get("license_id")
+        else dict(iso.DEFAULT_LICENCE)
+    )
     return iso.IsoContext(
         site_url=config.get("ckan.site_url"),
         csw_url=config.get("ckanext.sinp.csw.url"),
         date_stamp=_utc(pkg["metadata_modified"]),
         organization={"title": organization.get("title"), "email": None},
-        platform_contact={"name": config.get("ckanext.sinp.csw.contact_name"),
-                          "email": config.get("ckanext.sinp.csw.contact_email")},
-        ca=ca, resources=resources, licence=licence, bbox=bbox,
+        platform_contact={
+            "name": config.get("ckanext.sinp.csw.contact_name"),
+            "email": config.get("ckanext.sinp.csw.contact_email"),
+        },
+        ca=ca,
+        resources=resources,
+        licence=licence,
+        bbox=bbox,
         resource_schemes=urls.parse_schemes(config.get("ckanext.sinp.resource_url_schemes")),
     )
 
@@ -179,7 +204,8 @@ def _current_row(conn, uuid: str, lock: bool = False) -> tuple | None:
     table = repository.get_table()
     cols = repository.column_names()
     query = sa.select(table.c[cols["pycsw:XML"]], table.c[cols["pycsw:Modified"]]).where(
-        table.c[cols["pycsw:Identifier"]] == uuid)
+        table.c[cols["pycsw:Identifier"]] == uuid
+    )
     if lock:
         query = query.with_for_update()
     row = conn.execute(query).first()
@@ -187,6 +213,7 @@ def _current_row(conn, uuid: str, lock: bool = False) -> tuple | None:
 
 
 # --- writing ----------------------------------------------------------------------------------
+
 
 def _related(pkg: dict) -> list[str]:
     """Records whose ISO document shows something of ``pkg``: a JDD's CA (its extent), a CA's JDD
@@ -197,8 +224,7 @@ def _related(pkg: dict) -> list[str]:
     if pkg.get("type") == "ca":
         related = [p.id for p in queries.packages_by_extra(model, "cadre", pkg.get("sinp_uuid"), "jdd")]
         if pkg.get("meta_cadre_parent"):
-            related += [p.id for p in queries.packages_by_extra(
-                model, "sinp_uuid", pkg["meta_cadre_parent"], "ca")]
+            related += [p.id for p in queries.packages_by_extra(model, "sinp_uuid", pkg["meta_cadre_parent"], "ca")]
         return related
     return []
 
@@ -227,8 +253,7 @@ def sync_packages(package_ids: list[str], follow_related: bool = True, known_uui
                     repository.upsert_record(conn, row)
                     written += 1
             else:
-                uuid = (pkg or {}).get("sinp_uuid") or known_uuids.get(package_id) \
-                    or _uuid_of_row(conn, package_id)
+                uuid = (pkg or {}).get("sinp_uuid") or known_uuids.get(package_id) or _uuid_of_row(conn, package_id)
                 if uuid:
                     deleted += repository.delete_record(conn, uuid)
     model.Session.remove()
@@ -250,12 +275,19 @@ def rebuild(dry_run: bool = False) -> dict:
     table = repository.get_table()
     columns = repository.column_names()
     id_col = columns["pycsw:Identifier"]
-    ids = [p.id for p in model.Session.query(model.Package.id)
-           .filter(model.Package.type.in_(sinp_model.KINDS), model.Package.state == "active",
-                   model.Package.private.is_(False))]
+    ids = [
+        p.id
+        for p in model.Session.query(model.Package.id).filter(
+            model.Package.type.in_(sinp_model.KINDS), model.Package.state == "active", model.Package.private.is_(False)
+        )
+    ]
     with model.meta.engine.begin() as conn:
-        current = {r[0]: (r[1], r[2]) for r in conn.execute(sa.select(
-            table.c[id_col], table.c[columns["pycsw:XML"]], table.c[columns["pycsw:Modified"]]))}
+        current = {
+            r[0]: (r[1], r[2])
+            for r in conn.execute(
+                sa.select(table.c[id_col], table.c[columns["pycsw:XML"]], table.c[columns["pycsw:Modified"]])
+            )
+        }
         added, updated, unchanged, public = [], [], 0, set()
         for package_id in ids:
             pkg = _show(package_id)
@@ -274,5 +306,4 @@ def rebuild(dry_run: bool = False) -> dict:
         if not dry_run:
             for uuid in removed:
                 repository.delete_record(conn, uuid)
-    return {"added": sorted(added), "updated": sorted(updated), "removed": removed,
-            "unchanged": unchanged}
+    return {"added": sorted(added), "updated": sorted(updated), "removed": removed, "unchanged": unchanged}

@@ -13,6 +13,7 @@ such a cell as a number, not as a formula. Anything else starting with a trigger
 ``=1+1``, ``@SUM(A1)``, ``-`` alone) is neutralised. The rule is idempotent: a neutralised cell
 starts with ``'``, which is not a trigger.
 """
+
 from __future__ import annotations
 
 import re
@@ -52,6 +53,8 @@ def neutralise_sql(expression: str) -> str:
     ``regexp_full_match``). NULL stays NULL."""
     triggers = ", ".join(_sql_char(c) for c in FORMULA_TRIGGERS)
     prefix = _sql_char(PREFIX)
-    return (f"CASE WHEN left({expression}, 1) IN ({triggers}) "
-            f"AND NOT regexp_full_match({expression}, '{NUMBER_PATTERN}') "
-            f"THEN {prefix} || {expression} ELSE {expression} END")
+    return (
+        f"CASE WHEN left({expression}, 1) IN ({triggers}) "
+        f"AND NOT regexp_full_match({expression}, '{NUMBER_PATTERN}') "
+        f"THEN {prefix} || {expression} ELSE {expression} END"
+    )

@@ -1,4 +1,5 @@
 """What a CA or JDD says in DCAT-AP, derived from the model (pure: no ``ckan`` import)."""
+
 from __future__ import annotations
 
 from ckanext.sinp.domain import model, nomenclatures
@@ -19,8 +20,13 @@ def dcat_facts(kind: str, record: dict, ca: dict | None, site_url: str) -> dict:
         bbox = tuple(model.parse_decimal(record[k]) for k in ("borne_ouest", "borne_sud", "borne_est", "borne_nord"))
     keywords = []
     for f in model.fields(kind):
-        if f.kind in ("code", "codes") and f.nomenclature in ("VOLET_SINP", "DATA_TYP", "JDD_OBJECTIFS",
-                                                              "CA_OBJECTIFS", "METHO_RECUEIL"):
+        if f.kind in ("code", "codes") and f.nomenclature in (
+            "VOLET_SINP",
+            "DATA_TYP",
+            "JDD_OBJECTIFS",
+            "CA_OBJECTIFS",
+            "METHO_RECUEIL",
+        ):
             nom = nomenclatures.get(f.nomenclature)
             keywords += [nom.label_of(str(c)) or str(c) for c in model.as_list(record.get(f.name))]
     contacts_field = "acteurs" if kind == "ca" else "contacts_jdd"

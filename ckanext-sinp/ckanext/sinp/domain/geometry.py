@@ -1,4 +1,5 @@
 """Checks of the geometries that users give (GeoJSON in WGS 84), with French messages."""
+
 from __future__ import annotations
 
 import json
@@ -38,9 +39,7 @@ def parse_geojson_geometry(value) -> dict:
         geometry = value
     if not isinstance(geometry, dict) or geometry.get("type") not in GEOMETRY_TYPES:
         kind = geometry.get("type") if isinstance(geometry, dict) else type(geometry).__name__
-        raise GeometryError(
-            f"L'emprise doit être une géométrie GeoJSON ({', '.join(GEOMETRY_TYPES)}), pas « {kind} »."
-        )
+        raise GeometryError(f"L'emprise doit être une géométrie GeoJSON ({', '.join(GEOMETRY_TYPES)}), pas « {kind} ».")
     coordinates = geometry.get("coordinates")
     if not isinstance(coordinates, list) or not coordinates:
         raise GeometryError("L'emprise n'a pas de coordonnées.")

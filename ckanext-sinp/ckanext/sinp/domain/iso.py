@@ -49,6 +49,7 @@ Choices (see also CSW_HARVESTERS.md §5.4):
 - Text: characters not allowed in XML 1.0 (C0/C1 controls except tab/LF/CR, lone surrogates,
   U+FFFE/U+FFFF) are removed.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -104,15 +105,19 @@ NO_LIMITATIONS = {
     "uri": "http://inspire.ec.europa.eu/metadata-codelist/LimitationsOnPublicAccess/noLimitations",
 }
 CONFORMITY_SPEC = {
-    "title": ("Règlement (UE) n° 1089/2010 de la Commission du 23 novembre 2010 portant modalités "
-              "d'application de la directive 2007/2/CE en ce qui concerne l'interopérabilité des "
-              "séries et des services de données géographiques"),
+    "title": (
+        "Règlement (UE) n° 1089/2010 de la Commission du 23 novembre 2010 portant modalités "
+        "d'application de la directive 2007/2/CE en ce qui concerne l'interopérabilité des "
+        "séries et des services de données géographiques"
+    ),
     "uri": "http://data.europa.eu/eli/reg/2010/1089",
     "date": "2010-12-08",
     "datetype": "publication",
 }
-CONFORMITY_EXPLANATION = ("Conformité non évaluée au regard du règlement (UE) n° 1089/2010 : les données "
-                          "sont décrites et échangées selon les standards du SINP.")
+CONFORMITY_EXPLANATION = (
+    "Conformité non évaluée au regard du règlement (UE) n° 1089/2010 : les données "
+    "sont décrites et échangées selon les standards du SINP."
+)
 
 LINK_PROTOCOL = "WWW:LINK"
 DOWNLOAD_PROTOCOL = "WWW:DOWNLOAD-1.0-http--download"
@@ -145,6 +150,7 @@ _NCNAME_BAD = re.compile(r"[^A-Za-z0-9_.-]")
 
 
 # --- context ------------------------------------------------------------------------------------
+
 
 @dataclasses.dataclass(frozen=True)
 class IsoContext:
@@ -185,6 +191,7 @@ class IsoContext:
 
 
 # --- facts: everything the document and the row say, derived once ----------------------------
+
 
 @dataclasses.dataclass
 class Party:
@@ -339,8 +346,9 @@ def _parties(kind: str, record: dict, ctx: IsoContext) -> tuple[list, list]:
             if party:
                 parties.append(party)
     if not parties and ctx.organization and _opt(ctx.organization.get("title")):
-        parties.append(Party(_opt(ctx.organization.get("title")), None,
-                             _opt(ctx.organization.get("email")), "pointOfContact"))
+        parties.append(
+            Party(_opt(ctx.organization.get("title")), None, _opt(ctx.organization.get("email")), "pointOfContact")
+        )
     return parties, metadata_contacts
 
 
@@ -351,14 +359,17 @@ def _platform_contact(kind: str, record: dict, ctx: IsoContext) -> Party:
             if party:
                 return party
     contact = ctx.platform_contact or DEFAULT_PLATFORM_CONTACT
-    return Party(_opt(contact.get("name")) or DEFAULT_PLATFORM_CONTACT["name"], None,
-                 _opt(contact.get("email")), "pointOfContact")
+    return Party(
+        _opt(contact.get("name")) or DEFAULT_PLATFORM_CONTACT["name"],
+        None,
+        _opt(contact.get("email")),
+        "pointOfContact",
+    )
 
 
 def _bbox(kind: str, record: dict, ctx: IsoContext) -> tuple | None:
     if kind == "jdd" and model.bbox_geometry(record):
-        return tuple(model.parse_decimal(record[k])
-                     for k in ("borne_ouest", "borne_sud", "borne_est", "borne_nord"))
+        return tuple(model.parse_decimal(record[k]) for k in ("borne_ouest", "borne_sud", "borne_est", "borne_nord"))
     if ctx.bbox:
         west, south, east, north = (float(v) for v in ctx.bbox)
         if -180 <= west <= east <= 180 and -90 <= south <= north <= 90:
@@ -379,13 +390,17 @@ def _lineage(kind: str, record: dict, ctx: IsoContext) -> str:
     if _opt(ctx.lineage):
         return clean_text(ctx.lineage)
     if kind == "ca":
-        return ("Cadre d'acquisition du Système d'information de l'inventaire du patrimoine naturel "
-                "(SINP), décrit selon le standard de métadonnées du SINP (version 1.3.10) sur la "
-                "plateforme régionale de Bourgogne-Franche-Comté. Il regroupe les jeux de données "
-                "produits dans ce cadre.")
-    text = ("Jeu de données du Système d'information de l'inventaire du patrimoine naturel (SINP), "
-            "décrit selon le standard de métadonnées du SINP (version 1.3.10) sur la plateforme "
-            "régionale de Bourgogne-Franche-Comté.")
+        return (
+            "Cadre d'acquisition du Système d'information de l'inventaire du patrimoine naturel "
+            "(SINP), décrit selon le standard de métadonnées du SINP (version 1.3.10) sur la "
+            "plateforme régionale de Bourgogne-Franche-Comté. Il regroupe les jeux de données "
+            "produits dans ce cadre."
+        )
+    text = (
+        "Jeu de données du Système d'information de l'inventaire du patrimoine naturel (SINP), "
+        "décrit selon le standard de métadonnées du SINP (version 1.3.10) sur la plateforme "
+        "régionale de Bourgogne-Franche-Comté."
+    )
     ca_title = _opt((ctx.ca or {}).get("title"))
     if ca_title:
         text += f" Données produites dans le cadre d'acquisition « {ca_title} »."
@@ -427,15 +442,21 @@ def _facts(kind: str, record: dict, ctx: IsoContext) -> Facts:
 
     name = clean_text(record.get("name")) or identifier
     landing_page = f"{ctx.site_url.rstrip('/')}/{kind}/{name}"
-    links = [Link(landing_page, LINK_PROTOCOL, PAGE_NAMES[kind], clean_text(ctx.catalogue_name) or None,
-                  "information")]
+    links = [Link(landing_page, LINK_PROTOCOL, PAGE_NAMES[kind], clean_text(ctx.catalogue_name) or None, "information")]
     formats = []
     for resource in ctx.resources or ():
         url = clean_text(resource.get("url"))
         if not url or not urls.link_allowed(url, ctx.resource_schemes):
             continue
-        links.append(Link(url, DOWNLOAD_PROTOCOL, _opt(resource.get("name")) or url.rsplit("/", 1)[-1],
-                          _opt(resource.get("description")), "download"))
+        links.append(
+            Link(
+                url,
+                DOWNLOAD_PROTOCOL,
+                _opt(resource.get("name")) or url.rsplit("/", 1)[-1],
+                _opt(resource.get("description")),
+                "download",
+            )
+        )
         formats.append(_format_of(resource))
     formats = _unique([f for f in formats if f])
 
@@ -471,6 +492,7 @@ def _facts(kind: str, record: dict, ctx: IsoContext) -> Facts:
 
 
 # --- XML writing -------------------------------------------------------------------------------
+
 
 def _q(name: str) -> str:
     prefix, local = name.split(":")
@@ -551,8 +573,7 @@ def _keywords(parent, keywords: list, thesaurus: dict | None = None, anchors: di
         _ci_date(citation, thesaurus["date"], "publication")
 
 
-def _legal_constraints(parent, use_limitation: str | None, access: bool, use: bool, text: str,
-                       href: str | None):
+def _legal_constraints(parent, use_limitation: str | None, access: bool, use: bool, text: str, href: str | None):
     legal = _el(_el(parent, "gmd:resourceConstraints"), "gmd:MD_LegalConstraints")
     if use_limitation:
         _cs(legal, "gmd:useLimitation", use_limitation)
@@ -580,8 +601,10 @@ def _render(f: Facts) -> etree._Element:
     _cs(root, "gmd:metadataStandardName", METADATA_STANDARD_NAME)
     _cs(root, "gmd:metadataStandardVersion", METADATA_STANDARD_VERSION)
     _cs(root, "gmd:dataSetURI", f.landing_page)
-    rs = _el(_el(_el(_el(root, "gmd:referenceSystemInfo"), "gmd:MD_ReferenceSystem"),
-                 "gmd:referenceSystemIdentifier"), "gmd:RS_Identifier")
+    rs = _el(
+        _el(_el(_el(root, "gmd:referenceSystemInfo"), "gmd:MD_ReferenceSystem"), "gmd:referenceSystemIdentifier"),
+        "gmd:RS_Identifier",
+    )
     _anchor(rs, "gmd:code", CRS_LABEL, CRS_URI)
 
     # identification
@@ -598,8 +621,7 @@ def _render(f: Facts) -> etree._Element:
     _cs(ident, "gmd:abstract", f.abstract)
     for party in f.parties:
         _party(ident, "gmd:pointOfContact", party)
-    _keywords(ident, [INSPIRE_THEME["label"]], INSPIRE_THEMES_THESAURUS,
-              {INSPIRE_THEME["label"]: INSPIRE_THEME["uri"]})
+    _keywords(ident, [INSPIRE_THEME["label"]], INSPIRE_THEMES_THESAURUS, {INSPIRE_THEME["label"]: INSPIRE_THEME["uri"]})
     if f.sinp_keywords:
         _keywords(ident, f.sinp_keywords)
     _legal_constraints(ident, None, True, False, NO_LIMITATIONS["label"], NO_LIMITATIONS["uri"])
@@ -614,12 +636,17 @@ def _render(f: Facts) -> etree._Element:
         if f.bbox:
             box = _el(_el(extent, "gmd:geographicElement"), "gmd:EX_GeographicBoundingBox")
             west, south, east, north = f.bbox
-            for name, value in (("westBoundLongitude", west), ("eastBoundLongitude", east),
-                                ("southBoundLatitude", south), ("northBoundLatitude", north)):
+            for name, value in (
+                ("westBoundLongitude", west),
+                ("eastBoundLongitude", east),
+                ("southBoundLatitude", south),
+                ("northBoundLatitude", north),
+            ):
                 _el(_el(box, f"gmd:{name}"), "gco:Decimal", _number(value))
         if f.time_begin:
-            period = _el(_el(_el(_el(extent, "gmd:temporalElement"), "gmd:EX_TemporalExtent"),
-                             "gmd:extent"), "gml:TimePeriod")
+            period = _el(
+                _el(_el(_el(extent, "gmd:temporalElement"), "gmd:EX_TemporalExtent"), "gmd:extent"), "gml:TimePeriod"
+            )
             period.set(_q("gml:id"), f.period_id)
             _el(period, "gml:beginPosition", f.time_begin)
             if f.time_end:
@@ -647,8 +674,9 @@ def _render(f: Facts) -> etree._Element:
     # data quality
     quality = _el(_el(root, "gmd:dataQualityInfo"), "gmd:DQ_DataQuality")
     _code(_el(_el(quality, "gmd:scope"), "gmd:DQ_Scope"), "gmd:level", "MD_ScopeCode", f.hierarchy)
-    result = _el(_el(_el(_el(quality, "gmd:report"), "gmd:DQ_DomainConsistency"), "gmd:result"),
-                 "gmd:DQ_ConformanceResult")
+    result = _el(
+        _el(_el(_el(quality, "gmd:report"), "gmd:DQ_DomainConsistency"), "gmd:result"), "gmd:DQ_ConformanceResult"
+    )
     spec = _el(_el(result, "gmd:specification"), "gmd:CI_Citation")
     _anchor(spec, "gmd:title", CONFORMITY_SPEC["title"], CONFORMITY_SPEC["uri"])
     _ci_date(spec, CONFORMITY_SPEC["date"], CONFORMITY_SPEC["datetype"])
@@ -666,6 +694,7 @@ def to_iso19139(kind: str, record: dict, ctx: IsoContext) -> bytes:
 
 
 # --- pycsw row ----------------------------------------------------------------------------------
+
 
 def anytext(xml) -> str:
     """All text nodes of the document, as pycsw's ``util.get_anytext`` (empty nodes skipped)."""
@@ -692,8 +721,10 @@ def _link_url(url: str) -> str:
 
 
 def links_column(links: list) -> str:
-    return "^".join(",".join((_link_part(link.name), _link_part(link.description), link.protocol,
-                              _link_url(link.url))) for link in links)
+    return "^".join(
+        ",".join((_link_part(link.name), _link_part(link.description), link.protocol, _link_url(link.url)))
+        for link in links
+    )
 
 
 def csw_row(kind: str, record: dict, ctx: IsoContext, xml: bytes, mappings_path=None) -> dict:
@@ -717,8 +748,10 @@ def csw_row(kind: str, record: dict, ctx: IsoContext, xml: bytes, mappings_path=
         raise ValueError(f"xml is the document of {found!r}, not of {f.identifier!r}")
 
     def orgs(*roles):
-        return ";".join(_unique([p.organisation for p in f.parties
-                                 if p.organisation and (not roles or p.role in roles)])) or None
+        return (
+            ";".join(_unique([p.organisation for p in f.parties if p.organisation and (not roles or p.role in roles)]))
+            or None
+        )
 
     dates = {t: d for d, t in f.dates}
     values = {

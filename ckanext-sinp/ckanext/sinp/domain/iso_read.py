@@ -30,6 +30,7 @@ domains, territorial level…) has no place in ISO 19139 and comes from the sour
 * Extent: the first geographic bounding box -> JDD bounds; ``EX_Extent/description`` ->
   ``precision_geographique``; the temporal extent (GML 3.2 or 3.1) -> CA launch / closing dates.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -69,13 +70,13 @@ class IsoError(ValueError):
 
 @dataclasses.dataclass
 class IsoRecord:
-    kind: str            # "ca" or "jdd"
-    uuid: str            # upper case
-    parent: str | None   # the CA of a JDD, the méta-cadre of a CA
+    kind: str  # "ca" or "jdd"
+    uuid: str  # upper case
+    parent: str | None  # the CA of a JDD, the méta-cadre of a CA
     title: str
     date_stamp: str | None
-    record: dict         # CKAN package dict (normalised form), with "type"
-    notes: list = dataclasses.field(default_factory=list)      # what was derived, in French
+    record: dict  # CKAN package dict (normalised form), with "type"
+    notes: list = dataclasses.field(default_factory=list)  # what was derived, in French
     defaulted: list = dataclasses.field(default_factory=list)  # fields filled from the defaults
 
 
@@ -88,8 +89,11 @@ def _texts(node, path: str) -> list[str]:
     """Texts of gco:CharacterString / gmx:Anchor (or plain text) under each match of ``path``."""
     out = []
     for element in node.xpath(path, namespaces=NS):
-        text = element.xpath("string(gco:CharacterString|gmx:Anchor)", namespaces=NS) \
-            if len(element) else (element.text or "")
+        text = (
+            element.xpath("string(gco:CharacterString|gmx:Anchor)", namespaces=NS)
+            if len(element)
+            else (element.text or "")
+        )
         text = iso.clean_text(text)
         if text:
             out.append(text)
@@ -114,15 +118,17 @@ def _as_uuid(value: str, what: str) -> str:
     if text.lower().startswith("urn:uuid:"):
         text = text[9:]
     if not model.UUID_RE.match(text):
-        raise IsoError(f"{what} « {value} » n'est pas un UUID : le SINP identifie ses cadres "
-                       "d'acquisition et jeux de données par un UUID.")
+        raise IsoError(
+            f"{what} « {value} » n'est pas un UUID : le SINP identifie ses cadres "
+            "d'acquisition et jeux de données par un UUID."
+        )
     return model.normalize_uuid(text)
 
 
 @dataclasses.dataclass(frozen=True)
 class _Labels:
     by_field: dict  # field name -> {folded label: code}
-    roles: dict     # folded ROLE_ACTEUR label -> code
+    roles: dict  # folded ROLE_ACTEUR label -> code
 
 
 def _labels(kind: str) -> _Labels:
@@ -130,11 +136,9 @@ def _labels(kind: str) -> _Labels:
     for f in model.fields(kind):
         if f.kind in ("code", "codes") and f.nomenclature in iso.KEYWORD_NOMENCLATURES:
             nom = nomenclatures.get(f.nomenclature)
-            by_field[f.name] = {_fold(nom.label_of(c)): c for c in nom.codes(active_only=False)
-                                if nom.label_of(c)}
+            by_field[f.name] = {_fold(nom.label_of(c)): c for c in nom.codes(active_only=False) if nom.label_of(c)}
     roles_nom = nomenclatures.get("ROLE_ACTEUR")
-    roles = {_fold(roles_nom.label_of(c)): c for c in roles_nom.codes(active_only=False)
-             if roles_nom.label_of(c)}
+    roles = {_fold(roles_nom.label_of(c)): c for c in roles_nom.codes(active_only=False) if roles_nom.label_of(c)}
     return _Labels(by_field, roles)
 
 
@@ -155,10 +159,12 @@ def _party(element, labels: _Labels) -> tuple[dict, str, bool] | None:
     iso_role = _code(element, "gmd:role/gmd:CI_RoleCode")
     labelled = labels.roles.get(_fold(position)) if position else None
     role = labelled or ISO_TO_ROLE.get(iso_role, DEFAULT_ROLE)
-    actor = {"organisme": organisation, "nom_prenom": individual,
-             "mail": _text(element, "gmd:contactInfo/gmd:CI_Contact/gmd:address/gmd:CI_Address/"
-                                    "gmd:electronicMailAddress"),
-             "role": role}
+    actor = {
+        "organisme": organisation,
+        "nom_prenom": individual,
+        "mail": _text(element, "gmd:contactInfo/gmd:CI_Contact/gmd:address/gmd:CI_Address/gmd:electronicMailAddress"),
+        "role": role,
+    }
     return {k: v for k, v in actor.items() if v}, role, labelled is not None
 
 
@@ -166,8 +172,9 @@ def _keywords(ident, labels: _Labels, record: dict) -> None:
     tags = []
     for block in ident.xpath("gmd:descriptiveKeywords/gmd:MD_Keywords", namespaces=NS):
         thesaurus = " ".join(_texts(block, "gmd:thesaurusName/gmd:CI_Citation/gmd:title"))
-        thesaurus_uri = " ".join(block.xpath("gmd:thesaurusName/gmd:CI_Citation/gmd:title/gmx:Anchor/@xlink:href",
-                                             namespaces=NS))
+        thesaurus_uri = " ".join(
+            block.xpath("gmd:thesaurusName/gmd:CI_Citation/gmd:title/gmx:Anchor/@xlink:href", namespaces=NS)
+        )
         if "inspire" in thesaurus.lower() or "inspire_themes" in thesaurus_uri:
             continue
         for keyword in _texts(block, "gmd:keyword"):
@@ -194,25 +201,33 @@ def _single_codes(kind: str, record: dict) -> None:
 
 
 def _actors(kind: str, root, ident, labels: _Labels, record: dict, notes: list) -> None:
-    parties = [p for p in (_party(e, labels) for e in
-                           ident.xpath("gmd:pointOfContact/gmd:CI_ResponsibleParty", namespaces=NS)) if p]
-    contacts = [p for p in (_party(e, labels) for e in
-                            root.xpath("gmd:contact/gmd:CI_ResponsibleParty", namespaces=NS)) if p]
+    parties = [
+        p
+        for p in (_party(e, labels) for e in ident.xpath("gmd:pointOfContact/gmd:CI_ResponsibleParty", namespaces=NS))
+        if p
+    ]
+    contacts = [
+        p for p in (_party(e, labels) for e in root.xpath("gmd:contact/gmd:CI_ResponsibleParty", namespaces=NS)) if p
+    ]
     metadata_contacts = [actor for actor, role, labelled in contacts[1:] if labelled and role == "8"]
     if kind == "ca":
         actors, main_seen = [], False
-        for actor, role, labelled in parties:
+        for actor, role, _labelled in parties:
             if role == model.MAIN_CONTACT_ROLE:
                 if main_seen:
                     actor = {**actor, "role": EXTRA_CA_CONTACT_ROLE}
-                    notes.append(f"Contact « {actor.get('organisme') or actor.get('nom_prenom')} » enregistré "
-                                 "comme maître d'œuvre (rôle 4) : un cadre d'acquisition n'a qu'un contact principal.")
+                    notes.append(
+                        f"Contact « {actor.get('organisme') or actor.get('nom_prenom')} » enregistré "
+                        "comme maître d'œuvre (rôle 4) : un cadre d'acquisition n'a qu'un contact principal."
+                    )
                 main_seen = True
             actors.append(actor)
         if actors and not main_seen:
             actors[0] = {**actors[0], "role": model.MAIN_CONTACT_ROLE}
-            notes.append(f"« {actors[0].get('organisme') or actors[0].get('nom_prenom')} » désigné contact "
-                         "principal (rôle 1) : la fiche n'en désigne pas.")
+            notes.append(
+                f"« {actors[0].get('organisme') or actors[0].get('nom_prenom')} » désigné contact "
+                "principal (rôle 1) : la fiche n'en désigne pas."
+            )
         if actors or metadata_contacts:
             record["acteurs"] = actors + metadata_contacts
         return
@@ -220,8 +235,10 @@ def _actors(kind: str, root, ident, labels: _Labels, record: dict, notes: list) 
     others = [a for a, role, _ in parties if role != "7"]
     if others and not any(a["role"] == model.MAIN_CONTACT_ROLE for a in others):
         others[0] = {**others[0], "role": model.MAIN_CONTACT_ROLE}
-        notes.append(f"« {others[0].get('organisme') or others[0].get('nom_prenom')} » désigné contact "
-                     "principal (rôle 1) : la fiche n'en désigne pas.")
+        notes.append(
+            f"« {others[0].get('organisme') or others[0].get('nom_prenom')} » désigné contact "
+            "principal (rôle 1) : la fiche n'en désigne pas."
+        )
     if others or metadata_contacts:
         record["contacts_jdd"] = others + metadata_contacts
     if base:
@@ -237,11 +254,16 @@ def _extent(kind: str, ident, record: dict) -> None:
     if description:
         record["precision_geographique"] = description
     if kind == "jdd":
-        for box in ident.xpath("gmd:extent/gmd:EX_Extent/gmd:geographicElement/gmd:EX_GeographicBoundingBox",
-                               namespaces=NS):
+        for box in ident.xpath(
+            "gmd:extent/gmd:EX_Extent/gmd:geographicElement/gmd:EX_GeographicBoundingBox", namespaces=NS
+        ):
             values = {}
-            for name, field_name in (("westBoundLongitude", "borne_ouest"), ("eastBoundLongitude", "borne_est"),
-                                     ("southBoundLatitude", "borne_sud"), ("northBoundLatitude", "borne_nord")):
+            for name, field_name in (
+                ("westBoundLongitude", "borne_ouest"),
+                ("eastBoundLongitude", "borne_est"),
+                ("southBoundLatitude", "borne_sud"),
+                ("northBoundLatitude", "borne_nord"),
+            ):
                 text = box.xpath(f"string(gmd:{name}/gco:Decimal)", namespaces=NS).strip()
                 try:
                     values[field_name] = str(float(text))
@@ -252,8 +274,11 @@ def _extent(kind: str, ident, record: dict) -> None:
                 record.update(values)
                 break
     else:
-        for period in ident.xpath("gmd:extent/gmd:EX_Extent/gmd:temporalElement/gmd:EX_TemporalExtent/gmd:extent/"
-                                  "*[local-name()='TimePeriod']", namespaces=NS):
+        for period in ident.xpath(
+            "gmd:extent/gmd:EX_Extent/gmd:temporalElement/gmd:EX_TemporalExtent/gmd:extent/"
+            "*[local-name()='TimePeriod']",
+            namespaces=NS,
+        ):
             begin = _date(period.xpath("string(*[local-name()='beginPosition'])").strip())
             end = _date(period.xpath("string(*[local-name()='endPosition'])").strip())
             if begin:
@@ -274,14 +299,18 @@ def read_iso(data, defaults: dict | None = None, max_bytes: int = MAX_BYTES) -> 
     if root.tag != f"{{{iso.GMD}}}MD_Metadata":
         found = root.xpath("//gmd:MD_Metadata", namespaces=NS)
         if not found:
-            raise IsoError(f"Ce document n'est pas une fiche ISO 19139 (élément racine « {root.tag} ») : "
-                           "une fiche gmd:MD_Metadata est attendue.")
+            raise IsoError(
+                f"Ce document n'est pas une fiche ISO 19139 (élément racine « {root.tag} ») : "
+                "une fiche gmd:MD_Metadata est attendue."
+            )
         root = found[0]
     level = _code(root, "gmd:hierarchyLevel/gmd:MD_ScopeCode") or "dataset"
     kind = KIND_OF_LEVEL.get(level)
     if kind is None:
-        raise IsoError(f"Fiche de niveau « {level} » : seuls les niveaux « series » (cadre d'acquisition) "
-                       "et « dataset » (jeu de données) sont moissonnés.")
+        raise IsoError(
+            f"Fiche de niveau « {level} » : seuls les niveaux « series » (cadre d'acquisition) "
+            "et « dataset » (jeu de données) sont moissonnés."
+        )
     identifier = _text(root, "gmd:fileIdentifier")
     if not identifier:
         raise IsoError("Fiche sans identifiant (gmd:fileIdentifier).")
@@ -321,8 +350,11 @@ def read_iso(data, defaults: dict | None = None, max_bytes: int = MAX_BYTES) -> 
     if kind == "jdd":
         short = _text(citation, "gmd:alternateTitle")
         if not short and title:
-            short = title if len(title) <= SHORT_TITLE_MAX else \
-                (title[:SHORT_TITLE_MAX].rsplit(" ", 1)[0] or title[:SHORT_TITLE_MAX])
+            short = (
+                title
+                if len(title) <= SHORT_TITLE_MAX
+                else (title[:SHORT_TITLE_MAX].rsplit(" ", 1)[0] or title[:SHORT_TITLE_MAX])
+            )
             notes.append(f"Libellé court déduit du titre : « {short} » (la fiche n'a pas de gmd:alternateTitle).")
         if short:
             record["libelle_court"] = short[:SHORT_TITLE_MAX]
@@ -342,8 +374,16 @@ def read_iso(data, defaults: dict | None = None, max_bytes: int = MAX_BYTES) -> 
             record[name] = value
             defaulted.append(name)
     date_stamp = root.xpath("string(gmd:dateStamp/gco:DateTime|gmd:dateStamp/gco:Date)", namespaces=NS).strip()
-    return IsoRecord(kind=kind, uuid=uuid, parent=parent, title=title, date_stamp=date_stamp or None,
-                     record=record, notes=notes, defaulted=defaulted)
+    return IsoRecord(
+        kind=kind,
+        uuid=uuid,
+        parent=parent,
+        title=title,
+        date_stamp=date_stamp or None,
+        record=record,
+        notes=notes,
+        defaulted=defaulted,
+    )
 
 
 def problems(rec: IsoRecord) -> list[str]:
@@ -358,8 +398,10 @@ def problems(rec: IsoRecord) -> list[str]:
         for message in messages:
             hint = ""
             if model.is_empty(rec.record.get(name)) and name not in NOT_DEFAULTABLE:
-                hint = (f" — absent de la fiche ISO : donnez-le dans la configuration de la source "
-                        f"(« defaults » : {{\"{name}\": …}}).")
+                hint = (
+                    f" — absent de la fiche ISO : donnez-le dans la configuration de la source "
+                    f'(« defaults » : {{"{name}": …}}).'
+                )
             out.append(f"{label} — {labels.get(name, name)} : {message}{hint}")
     return out
 
@@ -372,7 +414,7 @@ def check_defaults(defaults) -> list[str]:
     """French messages for a source's ``defaults`` (field name -> value): unknown fields, fields that
     identify a record, unknown codes. [] when usable."""
     if not isinstance(defaults, dict):
-        return ["« defaults » doit être un objet JSON : {\"nom du champ\": valeur}."]
+        return ['« defaults » doit être un objet JSON : {"nom du champ": valeur}.']
     messages = []
     known = {f.name: f for kind in model.KINDS for f in model.fields(kind)}
     for name, value in defaults.items():
@@ -381,13 +423,15 @@ def check_defaults(defaults) -> list[str]:
             messages.append(f"« defaults » : champ « {name} » inconnu du standard de métadonnées SINP.")
             continue
         if name in NOT_DEFAULTABLE:
-            messages.append(f"« defaults » : « {name} » identifie l'enregistrement et ne peut pas avoir de "
-                            "valeur par défaut.")
+            messages.append(
+                f"« defaults » : « {name} » identifie l'enregistrement et ne peut pas avoir de valeur par défaut."
+            )
             continue
         if f.kind in ("code", "codes") and f.nomenclature:
             nom = nomenclatures.get(f.nomenclature)
             for code in model.as_list(value):
                 if not nom.is_valid(str(code), allow_inactive=True):
-                    messages.append(f"« defaults » : « {code} » n'est pas un code de la nomenclature "
-                                    f"{f.nomenclature} ({f.label}).")
+                    messages.append(
+                        f"« defaults » : « {code} » n'est pas un code de la nomenclature {f.nomenclature} ({f.label})."
+                    )
     return messages

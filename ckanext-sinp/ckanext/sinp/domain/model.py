@@ -5,6 +5,7 @@ and storage from them, and this module reads the ``sinp`` block of each field (M
 obligation, kind, nomenclature) to validate records, map them to MTD / ISO / DCAT and measure
 their completeness. No ``ckan`` import here.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -57,8 +58,7 @@ class Field:
 
     @property
     def multiple(self) -> bool:
-        return self.kind in ("codes", "taxon_codes", "keywords", "actors", "publications",
-                             "protocols", "attributes")
+        return self.kind in ("codes", "taxon_codes", "keywords", "actors", "publications", "protocols", "attributes")
 
 
 def _label(value) -> str:
@@ -89,13 +89,13 @@ def _make_field(spec: dict) -> Field | None:
     )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _presets() -> dict:
     data = yaml.safe_load((schemas_dir() / "presets.yaml").read_text(encoding="utf-8"))
     return {p["preset_name"]: p["values"] for p in data["presets"]}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_schema(kind: str) -> dict:
     """The scheming schema of ``kind`` ("ca" or "jdd") with our presets expanded."""
     if kind not in KINDS:
@@ -111,7 +111,7 @@ def load_schema(kind: str) -> dict:
     return schema
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def fields(kind: str) -> tuple[Field, ...]:
     """The SINP fields of ``kind``, in schema order."""
     return tuple(f for f in (_make_field(s) for s in load_schema(kind)["dataset_fields"]) if f)
@@ -122,6 +122,7 @@ def field_map(kind: str) -> dict[str, Field]:
 
 
 # --- value helpers -------------------------------------------------------------------------
+
 
 def is_empty(value) -> bool:
     return value is None or value == "" or value == [] or value == {}
@@ -204,6 +205,7 @@ def apply_defaults(kind: str, record: dict, today: dt.date | None = None) -> dic
 
 # --- validation ------------------------------------------------------------------------------
 
+
 class Errors(dict):
     """Field name -> list of French messages.
 
@@ -226,8 +228,16 @@ def is_empty_block(item) -> bool:
     return isinstance(item, dict) and all(is_empty(v) for v in item.values())
 
 
-def _check_code(errors: Errors, name: str, nomenclature: str, code, prefix: str = "",
-                allow_frozen: bool = False, item: int | None = None, sub: str | None = None) -> None:
+def _check_code(
+    errors: Errors,
+    name: str,
+    nomenclature: str,
+    code,
+    prefix: str = "",
+    allow_frozen: bool = False,
+    item: int | None = None,
+    sub: str | None = None,
+) -> None:
     try:
         nomenclatures.get(nomenclature).check(str(code), allow_inactive=allow_frozen)
     except ValueError as err:
@@ -270,8 +280,9 @@ def _check_subrecords(errors: Errors, f: Field, items: list) -> None:
             if sub.nomenclature:
                 _check_code(errors, f.name, sub.nomenclature, value, f"{prefix} : ", item=index, sub=sub.name)
             if sub.kind == "url" and not URL_RE.match(str(value).strip()):
-                errors.add(f.name, f"{prefix} : « {value} » n'est pas une adresse web (http ou https).",
-                           index, sub.name)
+                errors.add(
+                    f.name, f"{prefix} : « {value} » n'est pas une adresse web (http ou https).", index, sub.name
+                )
 
 
 def validate_record(kind: str, record: dict, allow_frozen: bool = False) -> Errors:
@@ -290,11 +301,11 @@ def validate_record(kind: str, record: dict, allow_frozen: bool = False) -> Erro
                 errors.add(f.name, f"Champ obligatoire du standard SINP : « {f.label} ».")
             continue
         if f.kind == "text" and f.max_length and len(str(value)) > f.max_length:
-            errors.add(f.name, f"« {f.label} » : {len(str(value))} caractères, "
-                               f"{f.max_length} au plus.")
+            errors.add(f.name, f"« {f.label} » : {len(str(value))} caractères, {f.max_length} au plus.")
         elif f.kind == "uuid" and not UUID_RE.match(str(value).strip()):
-            errors.add(f.name, f"« {value} » n'est pas un UUID valide "
-                               "(forme attendue : 8-4-4-4-12 caractères hexadécimaux).")
+            errors.add(
+                f.name, f"« {value} » n'est pas un UUID valide (forme attendue : 8-4-4-4-12 caractères hexadécimaux)."
+            )
         elif f.kind == "code":
             _check_code(errors, f.name, f.nomenclature, value, allow_frozen=allow_frozen)
         elif f.kind == "codes":
@@ -341,21 +352,34 @@ def _check_cross_field_rules(kind: str, record: dict, errors: Errors) -> None:
         if actors and "acteurs" not in errors:
             count = _main_contacts(actors)
             if count != 1:
-                errors.add("acteurs", "Un cadre d'acquisition doit avoir exactement un contact principal "
-                                      f"(rôle 1 « Contact principal ») ; il en a {count}.")
+                errors.add(
+                    "acteurs",
+                    "Un cadre d'acquisition doit avoir exactement un contact principal "
+                    f"(rôle 1 « Contact principal ») ; il en a {count}.",
+                )
         start, end = record.get("date_lancement"), record.get("date_cloture")
-        if not is_empty(start) and not is_empty(end) and "date_lancement" not in errors \
-                and "date_cloture" not in errors and parse_date(end) < parse_date(start):
+        if (
+            not is_empty(start)
+            and not is_empty(end)
+            and "date_lancement" not in errors
+            and "date_cloture" not in errors
+            and parse_date(end) < parse_date(start)
+        ):
             errors.add("date_cloture", "La date de clôture est antérieure à la date de lancement.")
         parent = record.get("meta_cadre_parent")
-        if not is_empty(parent) and not is_empty(record.get("sinp_uuid")) \
-                and normalize_uuid(parent) == normalize_uuid(record["sinp_uuid"]):
+        if (
+            not is_empty(parent)
+            and not is_empty(record.get("sinp_uuid"))
+            and normalize_uuid(parent) == normalize_uuid(record["sinp_uuid"])
+        ):
             errors.add("meta_cadre_parent", "Un cadre d'acquisition ne peut pas être son propre méta-cadre.")
     else:
         contacts = as_list(record.get("contacts_jdd"))
         if contacts and "contacts_jdd" not in errors and _main_contacts(contacts) < 1:
-            errors.add("contacts_jdd", "Un jeu de données doit avoir au moins un point de contact "
-                                       "de rôle 1 « Contact principal ».")
+            errors.add(
+                "contacts_jdd",
+                "Un jeu de données doit avoir au moins un point de contact de rôle 1 « Contact principal ».",
+            )
         _check_bbox(record, errors)
 
 
@@ -393,12 +417,16 @@ def bbox_geometry(record: dict) -> dict | None:
     if not (-180 <= w <= e <= 180 and -90 <= s <= n <= 90):
         return None
     if w == e or s == n:
-        return {"type": "Point", "coordinates": [w, s]} if (w == e and s == n) else \
-            {"type": "LineString", "coordinates": [[w, s], [e, n]]}
+        return (
+            {"type": "Point", "coordinates": [w, s]}
+            if (w == e and s == n)
+            else {"type": "LineString", "coordinates": [[w, s], [e, n]]}
+        )
     return {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]}
 
 
 # --- completeness ---------------------------------------------------------------------------
+
 
 def completeness(kind: str, record: dict) -> dict:
     """How complete a record is: mandatory (O) and recommended (R) fields of the standard filled.

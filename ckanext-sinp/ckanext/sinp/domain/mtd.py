@@ -73,6 +73,7 @@ parses with entity resolution, DTD loading and network access off and ``huge_tre
 DTD that would get through (unusual encoding) is refused after parsing. The parser never reads a
 file or the network. Errors are :class:`MtdError` with a French message.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -108,18 +109,51 @@ _NOT_XML_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udff
 # exist and what they hold comes from the schemas.
 SEQUENCES = {
     "CadreAcquisition": (
-        "identifiantCadre", "libelle", "description", "motCle", "objectifCadre", "voletSINP",
-        "estMetaCadre", "idMetaCadreParent", "niveauTerritorial", "territoire",
-        "precisionGeographique", "typeFinancement", "cibleEcologiqueOuGeologique",
-        "descriptionCible", "ReferenceTemporelle", "acteurPrincipal", "acteurAutre",
-        "referenceBiblio", "dateCreationMtd", "dateMiseAJourMtd", "idTPS", "attributsAdditionnels",
+        "identifiantCadre",
+        "libelle",
+        "description",
+        "motCle",
+        "objectifCadre",
+        "voletSINP",
+        "estMetaCadre",
+        "idMetaCadreParent",
+        "niveauTerritorial",
+        "territoire",
+        "precisionGeographique",
+        "typeFinancement",
+        "cibleEcologiqueOuGeologique",
+        "descriptionCible",
+        "ReferenceTemporelle",
+        "acteurPrincipal",
+        "acteurAutre",
+        "referenceBiblio",
+        "dateCreationMtd",
+        "dateMiseAJourMtd",
+        "idTPS",
+        "attributsAdditionnels",
     ),
     "ReferenceTemporelle": ("dateLancement", "dateCloture"),
     "JeuDeDonnees": (
-        "identifiantJdd", "identifiantCadre", "libelle", "libelleCourt", "description", "motCle",
-        "typeDonnees", "objectifJdd", "domaineMarin", "domaineTerrestre", "territoire",
-        "precisionGeographique", "empriseGeographique", "methodeRecueil", "protocoles",
-        "pointContactJdd", "pointContactPF", "BaseProduction", "dateCreation", "dateRevision",
+        "identifiantJdd",
+        "identifiantCadre",
+        "libelle",
+        "libelleCourt",
+        "description",
+        "motCle",
+        "typeDonnees",
+        "objectifJdd",
+        "domaineMarin",
+        "domaineTerrestre",
+        "territoire",
+        "precisionGeographique",
+        "empriseGeographique",
+        "methodeRecueil",
+        "protocoles",
+        "pointContactJdd",
+        "pointContactPF",
+        "BaseProduction",
+        "dateCreation",
+        "dateRevision",
         "attributsAdditionnels",
     ),
     "BoundingBox": ("borneNord", "borneSud", "borneEst", "borneOuest"),
@@ -131,19 +165,21 @@ SEQUENCES = {
 
 _SCALAR_KINDS = ("text", "uuid", "code", "date", "boolean", "decimal", "email", "url")
 _ITEM_KINDS = ("publications", "protocols", "attributes")
+
+
 class MtdError(ValueError):
     """A document that cannot be read as MTD XML; the message is meant for the user (French)."""
 
 
 @dataclasses.dataclass
 class MtdRecord:
-    kind: str                 # "ca" or "jdd"
-    uuid: str                 # normalised (upper-case)
+    kind: str  # "ca" or "jdd"
+    uuid: str  # normalised (upper-case)
     title: str
-    record: dict              # CKAN package dict (normalised form), with "type"
-    position: int             # 1-based position in the document
+    record: dict  # CKAN package dict (normalised form), with "type"
+    position: int  # 1-based position in the document
     ignored: list = dataclasses.field(default_factory=list)  # paths of elements not read
-    version: str = "1.3.10"   # "1.3.1" when read with the old element names
+    version: str = "1.3.10"  # "1.3.1" when read with the old element names
 
     @property
     def label(self) -> str:
@@ -153,6 +189,7 @@ class MtdRecord:
 
 
 # --- reading ---------------------------------------------------------------------------------
+
 
 def parse_document(data, max_bytes: int = DEFAULT_MAX_BYTES) -> list[MtdRecord]:
     """The CA and JDD of an MTD XML document: CA first (méta-cadres before the cadres they
@@ -168,7 +205,8 @@ def parse_document(data, max_bytes: int = DEFAULT_MAX_BYTES) -> list[MtdRecord]:
         raise MtdError(
             f"Aucun cadre d'acquisition ni jeu de données dans ce document (élément racine "
             f"« {_local(root)} ») : un document MTD contient des éléments ca:CadreAcquisition ou "
-            "jdd:JeuDeDonnees, en général dans des gml:featureMember.")
+            "jdd:JeuDeDonnees, en général dans des gml:featureMember."
+        )
     records = [_read_record(element, position) for position, element in enumerate(elements, 1)]
     return ordered(records)
 
@@ -209,7 +247,7 @@ def normalize_uuid(value) -> str:
     text = str(value).strip()
     for prefix in OAFS_PREFIXES:
         if text.lower().startswith(prefix):
-            text = text[len(prefix):]
+            text = text[len(prefix) :]
     return model.normalize_uuid(text)
 
 
@@ -317,8 +355,7 @@ def _is_legacy(element, kind: str) -> bool:
         if LEGACY_SCHEMA_MARK in (node.get(f"{{{XSI_NS}}}schemaLocation") or ""):
             return True
         node = node.getparent()
-    old_ids = {alias.split("/")[0] for f in model.fields(kind) if f.name == "sinp_uuid"
-               for alias in f.mtd_aliases}
+    old_ids = {alias.split("/")[0] for f in model.fields(kind) if f.name == "sinp_uuid" for alias in f.mtd_aliases}
     return any(_local(c) in old_ids for c in _children(element))
 
 
@@ -333,8 +370,10 @@ def _check_namespaces(element, position: int) -> None:
         if namespace not in allowed:
             where = f"« {_local(node)} » (enregistrement n° {position} du document)"
             found = f"dans l'espace de noms « {namespace} »" if namespace else "sans espace de noms"
-            raise MtdError(f"Élément {where} {found} : un document MTD utilise l'espace de noms {MTD_NS} "
-                           "(ca:, jdd:) ; le document est refusé.")
+            raise MtdError(
+                f"Élément {where} {found} : un document MTD utilise l'espace de noms {MTD_NS} "
+                "(ca:, jdd:) ; le document est refusé."
+            )
 
 
 def _read_record(element, position: int) -> MtdRecord:
@@ -358,10 +397,18 @@ def _read_record(element, position: int) -> MtdRecord:
         uuid_field = model.field_map(kind).get("sinp_uuid")
         element_name = uuid_field.mtd if uuid_field else "identifiant"
         named = f" (« {title} »)" if title else ""
-        raise MtdError(f"{RECORD_LABELS[kind]} n° {position} du document{named} : identifiant "
-                       f"manquant (élément {element_name}).")
-    return MtdRecord(kind=kind, uuid=uuid, title=title, record=record, position=position,
-                     ignored=_unique(reader.unused()), version="1.3.1" if legacy else "1.3.10")
+        raise MtdError(
+            f"{RECORD_LABELS[kind]} n° {position} du document{named} : identifiant manquant (élément {element_name})."
+        )
+    return MtdRecord(
+        kind=kind,
+        uuid=uuid,
+        title=title,
+        record=record,
+        position=position,
+        ignored=_unique(reader.unused()),
+        version="1.3.1" if legacy else "1.3.10",
+    )
 
 
 def _references(rec: MtdRecord) -> list[tuple[model.Field, str]]:
@@ -400,6 +447,7 @@ def ordered(records: list[MtdRecord]) -> list[MtdRecord]:
 
 # --- document-level checks --------------------------------------------------------------------
 
+
 def missing_references(records: list[MtdRecord]) -> dict[str, list[tuple[MtdRecord, model.Field]]]:
     """CA UUIDs referenced (JDD ``cadre``, CA ``meta_cadre_parent``: the fields with
     ``references: ca``) but not defined in the document -> the records and fields that cite them.
@@ -429,8 +477,7 @@ def validate_records(records: list[MtdRecord]) -> list[str]:
     messages = []
     for rec in records:
         labels = {f.name: f.label for f in model.fields(rec.kind)}
-        errors = model.validate_record(rec.kind, model.apply_defaults(rec.kind, rec.record),
-                                       allow_frozen=True)
+        errors = model.validate_record(rec.kind, model.apply_defaults(rec.kind, rec.record), allow_frozen=True)
         for name, field_messages in errors.items():
             for message in field_messages:
                 messages.append(f"{rec.label} — {labels.get(name, name)} : {message}")
@@ -442,8 +489,10 @@ def validate_records(records: list[MtdRecord]) -> list[str]:
             first = min(group, key=lambda r: r.position)
             positions = ", ".join(str(r.position) for r in sorted(group, key=lambda r: r.position))
             label = model.field_map(first.kind)["sinp_uuid"].label
-            messages.append(f"{first.label} — {label} : l'identifiant {uuid} figure {len(group)} fois "
-                            f"dans le document (enregistrements n° {positions}).")
+            messages.append(
+                f"{first.label} — {label} : l'identifiant {uuid} figure {len(group)} fois "
+                f"dans le document (enregistrements n° {positions})."
+            )
     cas = {r.uuid: r for r in records if r.kind == "ca"}
     for rec in records:
         if rec.kind != "ca":
@@ -457,23 +506,26 @@ def validate_records(records: list[MtdRecord]) -> list[str]:
             except ValueError:
                 continue  # reported on the parent
             if not is_meta:
-                messages.append(f"{rec.label} — {f.label} : {parent.label} n'est pas un méta-cadre "
-                                "(estMetaCadre vaut false).")
+                messages.append(
+                    f"{rec.label} — {f.label} : {parent.label} n'est pas un méta-cadre (estMetaCadre vaut false)."
+                )
     return messages
 
 
 # --- writing ---------------------------------------------------------------------------------
 
+
 @dataclasses.dataclass
 class _Slot:
     """An element of the output tree of one record type: a container or a field's element."""
+
     name: str
     children: dict = dataclasses.field(default_factory=dict)
     field: model.Field | None = None
     alternative: int | None = None  # index in "acteurPrincipal|acteurAutre"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _layout(kind: str) -> _Slot:
     root = _Slot(RECORD_ELEMENTS[kind])
     for f in model.fields(kind):
@@ -485,8 +537,7 @@ def _layout(kind: str) -> _Slot:
             slot = slot.children.setdefault(step, _Slot(step))
         alternatives = last.split("|")
         for index, name in enumerate(alternatives):
-            slot.children[name] = _Slot(name, field=f,
-                                        alternative=index if len(alternatives) > 1 else None)
+            slot.children[name] = _Slot(name, field=f, alternative=index if len(alternatives) > 1 else None)
     return root
 
 
@@ -613,8 +664,9 @@ def to_xml_many(items) -> bytes:
     root = etree.Element(f"{{{GML_NS}}}FeatureCollection", nsmap=nsmap)
     for kind, record in items:
         member = etree.SubElement(root, f"{{{GML_NS}}}featureMember")
-        element = etree.SubElement(member, _q(RECORD_ELEMENTS[kind]),
-                                   nsmap=None if len(kinds) == 1 else {PREFIXES[kind]: MTD_NS})
+        element = etree.SubElement(
+            member, _q(RECORD_ELEMENTS[kind]), nsmap=None if len(kinds) == 1 else {PREFIXES[kind]: MTD_NS}
+        )
         _write(element, _layout(kind), record)
     return XML_DECLARATION + etree.tostring(root, encoding="UTF-8", pretty_print=True)
 

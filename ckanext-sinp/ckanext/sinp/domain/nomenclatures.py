@@ -12,6 +12,7 @@ Where the files are: ``$SINP_SCHEMAS_DIR/nomenclatures`` when that variable is s
 the ``schemas`` directory), otherwise ``schemas/nomenclatures`` of the source tree that holds
 ``ckanext-sinp/``. Files are read once and cached (see ``clear_cache``).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -67,8 +68,7 @@ class Nomenclature:
         self.source: str | None = data.get("source")
         fields = {f.name for f in dataclasses.fields(NomenclatureValue)}
         self.values: list[NomenclatureValue] = [
-            NomenclatureValue(**{k: v for k, v in value.items() if k in fields})
-            for value in data["values"]
+            NomenclatureValue(**{k: v for k, v in value.items() if k in fields}) for value in data["values"]
         ]
         self._by_code = {v.code: v for v in self.values}
 
@@ -123,8 +123,10 @@ class Nomenclature:
         if value is None:
             raise NomenclatureError(self._unknown_message(code))
         if not value.active and not allow_inactive:
-            message = (f"Le code « {value.code} » ({_short(value.label)}) de la nomenclature "
-                       f"{self._name()} est gelé et n'est plus accepté.")
+            message = (
+                f"Le code « {value.code} » ({_short(value.label)}) de la nomenclature "
+                f"{self._name()} est gelé et n'est plus accepté."
+            )
             successor = self.current_code(value.code)
             if successor is not None:
                 message += f" Utilisez « {successor} » ({_short(self.label_of(successor))})."
@@ -146,8 +148,10 @@ class Nomenclature:
         return text
 
     def _unknown_message(self, code) -> str:
-        return (f"Le code « {_as_code(code)} » n'existe pas dans la nomenclature {self._name()}. "
-                f"Codes possibles : {self._listing()}.")
+        return (
+            f"Le code « {_as_code(code)} » n'existe pas dans la nomenclature {self._name()}. "
+            f"Codes possibles : {self._listing()}."
+        )
 
 
 def _as_code(code) -> str:
@@ -156,10 +160,11 @@ def _as_code(code) -> str:
 
 def _short(label: str | None) -> str:
     label = " ".join((label or "").split())
-    return label if len(label) <= _MAX_LABEL else label[:_MAX_LABEL - 1].rstrip() + "…"
+    return label if len(label) <= _MAX_LABEL else label[: _MAX_LABEL - 1].rstrip() + "…"
 
 
 # --------------------------------------------------------------------------- files
+
 
 def nomenclatures_dir() -> pathlib.Path:
     """The directory of the <TYPE>.json files (see the module docstring)."""
@@ -172,17 +177,18 @@ def nomenclatures_dir() -> pathlib.Path:
             return parent / "schemas" / "nomenclatures"
     raise RuntimeError(
         f"Répertoire des nomenclatures introuvable depuis {here} : "
-        f"définissez {ENV_VAR} (chemin du répertoire « schemas » du dépôt).")
+        f"définissez {ENV_VAR} (chemin du répertoire « schemas » du dépôt)."
+    )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _types_in(directory: pathlib.Path) -> tuple[str, ...]:
     if not directory.is_dir():
         raise RuntimeError(f"Répertoire des nomenclatures absent : {directory}")
     return tuple(sorted(p.stem for p in directory.glob("*.json")))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _load(directory: pathlib.Path, mnemonic: str) -> Nomenclature:
     with open(directory / f"{mnemonic}.json", encoding="utf-8") as f:
         return Nomenclature(json.load(f))
@@ -200,7 +206,8 @@ def get(type_mnemonic: str) -> Nomenclature:
     if type_mnemonic not in _types_in(directory):
         raise UnknownNomenclature(
             f"Nomenclature inconnue : « {type_mnemonic} ». "
-            f"Nomenclatures disponibles : {', '.join(_types_in(directory))}.")
+            f"Nomenclatures disponibles : {', '.join(_types_in(directory))}."
+        )
     return _load(directory, type_mnemonic)
 
 

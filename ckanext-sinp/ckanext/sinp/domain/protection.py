@@ -13,6 +13,7 @@ This module is the one place where these rules are written down:
 - the **validation** vocabulary (levels, types, scales) and the automatic pre-validation criteria;
 - the **chef de file scope** test.
 """
+
 from __future__ import annotations
 
 import csv
@@ -26,10 +27,14 @@ from ckanext.sinp.domain import nomenclatures
 # --- restitution layers -------------------------------------------------------------------------
 
 PRECISE, COMMUNE, MAILLE, DEPARTEMENT, AUCUNE = 0, 1, 2, 3, 4
-LAYER_CODES = {PRECISE: "precise", COMMUNE: "commune", MAILLE: "maille", DEPARTEMENT: "departement",
-               AUCUNE: "aucune"}
-LAYER_LABELS = {PRECISE: "Précise", COMMUNE: "Commune (et maille 10 km)", MAILLE: "Maille 10 km",
-                DEPARTEMENT: "Département", AUCUNE: "Aucune diffusion"}
+LAYER_CODES = {PRECISE: "precise", COMMUNE: "commune", MAILLE: "maille", DEPARTEMENT: "departement", AUCUNE: "aucune"}
+LAYER_LABELS = {
+    PRECISE: "Précise",
+    COMMUNE: "Commune (et maille 10 km)",
+    MAILLE: "Maille 10 km",
+    DEPARTEMENT: "Département",
+    AUCUNE: "Aucune diffusion",
+}
 
 # data whose origin is public (DS_PUBLIQUE): the producer's diffusion wish cannot blur it (§5.6).
 # "NSP" (ne sait pas) and an empty value are treated as private, by precaution.
@@ -41,8 +46,17 @@ _PRIVATE_LAYER = {"5": PRECISE, "0": COMMUNE, "1": COMMUNE, "2": MAILLE, "3": DE
 # Fields (standard names) hidden from a caller who gets a layer at least this coarse. Free-text
 # place fields are hidden with the geometry: GINCO's note names them as a known leak.
 _HIDE_FROM = {
-    COMMUNE: ("geometrie", "precisionGeometrie", "nomLieu", "altitudeMin", "altitudeMax", "profondeurMin",
-              "profondeurMax", "commentaire", "idSINPRegroupement"),
+    COMMUNE: (
+        "geometrie",
+        "precisionGeometrie",
+        "nomLieu",
+        "altitudeMin",
+        "altitudeMax",
+        "profondeurMin",
+        "profondeurMax",
+        "commentaire",
+        "idSINPRegroupement",
+    ),
     MAILLE: ("codeCommune", "nomCommune"),
     DEPARTEMENT: ("codeMaille",),
 }
@@ -86,10 +100,25 @@ def caller_layer(public: int, full_access: bool) -> int:
 
 # --- sensitivity referential ----------------------------------------------------------------------
 
-RULE_COLUMNS = ("CD_NOM", "NOM_CITE", "CD_SENSIBILITE", "DUREE", "CD_DEP", "DATE_MIN", "DATE_MAX",
-                "STATUT_BIOLOGIQUE", "COMPORTEMENT", "AUTRE", "LISTE")
-_ALIASES = {"CD_DEPT": "CD_DEP", "CODAGE": "CD_SENSIBILITE", "CD_OCC_STATUT_BIOLOGIQUE": "STATUT_BIOLOGIQUE",
-            "CD_SIG": "CD_DEP"}
+RULE_COLUMNS = (
+    "CD_NOM",
+    "NOM_CITE",
+    "CD_SENSIBILITE",
+    "DUREE",
+    "CD_DEP",
+    "DATE_MIN",
+    "DATE_MAX",
+    "STATUT_BIOLOGIQUE",
+    "COMPORTEMENT",
+    "AUTRE",
+    "LISTE",
+)
+_ALIASES = {
+    "CD_DEPT": "CD_DEP",
+    "CODAGE": "CD_SENSIBILITE",
+    "CD_OCC_STATUT_BIOLOGIQUE": "STATUT_BIOLOGIQUE",
+    "CD_SIG": "CD_DEP",
+}
 REQUIRED_RULE_COLUMNS = ("CD_NOM", "CD_SENSIBILITE")
 # values that say "the status/behaviour is not known": a rule with a criterion applies by precaution
 UNKNOWN_STATUS = frozenset({"", "0", "1", "2"})
@@ -136,8 +165,9 @@ def _codes(value: str, nomenclature: str, line: int, column: str) -> tuple[str, 
         if not part:
             continue
         if part not in nom:
-            raise RuleFileError(f"Ligne {line}, colonne {column} : « {part} » n'est pas un code de la "
-                                f"nomenclature {nomenclature}.")
+            raise RuleFileError(
+                f"Ligne {line}, colonne {column} : « {part} » n'est pas un code de la nomenclature {nomenclature}."
+            )
         out.append(part)
     return tuple(sorted(set(out), key=lambda c: (len(c), c)))
 
@@ -148,8 +178,9 @@ def _mmdd(value: str, line: int, column: str) -> str | None:
         return None
     match = _MMDD.match(value)
     if not match:
-        raise RuleFileError(f"Ligne {line}, colonne {column} : « {value} » n'est pas une date de l'année "
-                            "au format MM-JJ.")
+        raise RuleFileError(
+            f"Ligne {line}, colonne {column} : « {value} » n'est pas une date de l'année au format MM-JJ."
+        )
     try:
         dt.date(2000, int(match.group(1)), int(match.group(2)))
     except ValueError:
@@ -165,8 +196,9 @@ def read_rules(data: bytes | str) -> list[SensitivityRule]:
         try:
             data = data.decode("utf-8-sig")
         except UnicodeDecodeError as err:
-            raise RuleFileError("Le fichier n'est pas en UTF-8 (octet invalide en position "
-                                f"{err.start}) : réenregistrez-le en UTF-8.")
+            raise RuleFileError(
+                f"Le fichier n'est pas en UTF-8 (octet invalide en position {err.start}) : réenregistrez-le en UTF-8."
+            )
     data = data.lstrip("\ufeff")
     if not data.strip():
         raise RuleFileError("Le fichier est vide.")
@@ -176,8 +208,9 @@ def read_rules(data: bytes | str) -> list[SensitivityRule]:
     header = [(_ALIASES.get(h.strip().upper(), h.strip().upper())) for h in next(reader)]
     missing = [c for c in REQUIRED_RULE_COLUMNS if c not in header]
     if missing:
-        raise RuleFileError(f"Colonnes obligatoires absentes : {', '.join(missing)} (colonnes lues : "
-                            f"{', '.join(header)}).")
+        raise RuleFileError(
+            f"Colonnes obligatoires absentes : {', '.join(missing)} (colonnes lues : {', '.join(header)})."
+        )
     index = {name: i for i, name in enumerate(header)}
     rules = []
     for line, row in enumerate(reader, start=2):
@@ -186,7 +219,7 @@ def read_rules(data: bytes | str) -> list[SensitivityRule]:
         if len(row) != len(header):
             raise RuleFileError(f"Ligne {line} : {len(row)} champs au lieu de {len(header)}.")
 
-        def get(name):
+        def get(name, row=row):
             return row[index[name]].strip() if name in index else ""
 
         try:
@@ -195,20 +228,30 @@ def read_rules(data: bytes | str) -> list[SensitivityRule]:
             raise RuleFileError(f"Ligne {line}, colonne CD_NOM : « {get('CD_NOM')} » n'est pas un code TAXREF.")
         level = get("CD_SENSIBILITE")
         if level not in ("0", "1", "2", "3", "4"):
-            raise RuleFileError(f"Ligne {line}, colonne CD_SENSIBILITE : « {level} » n'est pas un niveau de "
-                                "sensibilité (0 à 4).")
+            raise RuleFileError(
+                f"Ligne {line}, colonne CD_SENSIBILITE : « {level} » n'est pas un niveau de sensibilité (0 à 4)."
+            )
         duree = get("DUREE")
         if duree and not duree.isdigit():
             raise RuleFileError(f"Ligne {line}, colonne DUREE : « {duree} » n'est pas un nombre d'années.")
         date_min, date_max = _mmdd(get("DATE_MIN"), line, "DATE_MIN"), _mmdd(get("DATE_MAX"), line, "DATE_MAX")
         if (date_min is None) != (date_max is None):
             raise RuleFileError(f"Ligne {line} : DATE_MIN et DATE_MAX vont ensemble (toutes deux ou aucune).")
-        rules.append(SensitivityRule(
-            cd_nom=cd_nom, niveau=int(level), nom_cite=get("NOM_CITE"), duree=int(duree) if duree else None,
-            departement=_dep(get("CD_DEP")), date_min=date_min, date_max=date_max,
-            statuts_bio=_codes(get("STATUT_BIOLOGIQUE"), "STATUT_BIO", line, "STATUT_BIOLOGIQUE"),
-            comportements=_codes(get("COMPORTEMENT"), "OCC_COMPORTEMENT", line, "COMPORTEMENT"),
-            autre=get("AUTRE"), liste=get("LISTE")))
+        rules.append(
+            SensitivityRule(
+                cd_nom=cd_nom,
+                niveau=int(level),
+                nom_cite=get("NOM_CITE"),
+                duree=int(duree) if duree else None,
+                departement=_dep(get("CD_DEP")),
+                date_min=date_min,
+                date_max=date_max,
+                statuts_bio=_codes(get("STATUT_BIOLOGIQUE"), "STATUT_BIO", line, "STATUT_BIOLOGIQUE"),
+                comportements=_codes(get("COMPORTEMENT"), "OCC_COMPORTEMENT", line, "COMPORTEMENT"),
+                autre=get("AUTRE"),
+                liste=get("LISTE"),
+            )
+        )
     if not rules:
         raise RuleFileError("Le fichier ne contient aucune règle.")
     return rules
@@ -251,7 +294,7 @@ def rule_applies(rule: SensitivityRule, obs: Observation, today: dt.date) -> tup
     if rule.cd_nom not in obs.lineage:
         return False, []
     alerts = []
-    year = (obs.date_fin or obs.date_debut)
+    year = obs.date_fin or obs.date_debut
     if rule.duree is not None and year is not None and year.year < today.year - rule.duree:
         return False, []
     if rule.departement:
@@ -259,8 +302,7 @@ def rule_applies(rule: SensitivityRule, obs: Observation, today: dt.date) -> tup
             alerts.append("département de l'observation inconnu")
         elif obs.departement != rule.departement:
             return False, []
-    if rule.date_min and obs.date_debut is not None and not _in_period(obs.date_debut, rule.date_min,
-                                                                        rule.date_max):
+    if rule.date_min and obs.date_debut is not None and not _in_period(obs.date_debut, rule.date_min, rule.date_max):
         return False, []
     if rule.statuts_bio:
         status = (obs.statut_bio or "").strip()
@@ -328,9 +370,9 @@ def manual_type(previous_type: str | None) -> str:
 AUTO_CRITERIA = {
     "date_plausible": "Dates plausibles : début après le 1er janvier 1800, fin au plus tard aujourd'hui.",
     "dans_territoire": "Localisation dans le territoire de la plateforme (département de Bourgogne-Franche-Comté "
-                       "ou géométrie dans le contour régional).",
+    "ou géométrie dans le contour régional).",
     "taxon_connu_departement": "Taxon (CD_REF) déjà observé dans le même département dans une donnée validée "
-                               "« certain » ou « probable » d'un autre dépôt.",
+    "« certain » ou « probable » d'un autre dépôt.",
 }
 DEFAULT_AUTO_CRITERIA = ("date_plausible", "dans_territoire", "taxon_connu_departement")
 DEFAULT_AUTO_LEVEL = "2"
@@ -340,12 +382,14 @@ def parse_criteria(value: str | None) -> tuple[str, ...]:
     names = tuple((value or "").split()) or DEFAULT_AUTO_CRITERIA
     unknown = [n for n in names if n not in AUTO_CRITERIA]
     if unknown:
-        raise ValueError(f"Critères de validation automatique inconnus : {', '.join(unknown)} (connus : "
-                         f"{', '.join(AUTO_CRITERIA)}).")
+        raise ValueError(
+            f"Critères de validation automatique inconnus : {', '.join(unknown)} (connus : {', '.join(AUTO_CRITERIA)})."
+        )
     return names
 
 
 # --- chefs de file -----------------------------------------------------------------------------------
+
 
 @dataclasses.dataclass(frozen=True)
 class Scope:

@@ -6,6 +6,7 @@ Used by the MTD reader and the ISO 19139 reader (harvesters): a document that de
 an entity is refused before parsing (billion laughs, external entities), whatever its encoding
 (UTF-8/16/32, with or without BOM); lxml never loads a DTD nor reaches the network.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -21,8 +22,14 @@ class XmlRefused(ValueError):
 _DTD_RE = re.compile(r"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 _DTD_RE_BYTES = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 PARSER_OPTIONS = dict(
-    resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
-    huge_tree=False, remove_comments=True, remove_pis=True, collect_ids=False,
+    resolve_entities=False,
+    no_network=True,
+    load_dtd=False,
+    dtd_validation=False,
+    huge_tree=False,
+    remove_comments=True,
+    remove_pis=True,
+    collect_ids=False,
 )
 
 
@@ -66,8 +73,10 @@ def _refuse_dtd(raw: bytes, label: str) -> None:
     if match:
         name = match.group(1)
         name = (name.decode("ascii") if isinstance(name, bytes) else name).upper()
-        raise XmlRefused(f"Document refusé : il contient une déclaration <!{name}> "
-                         f"(DTD ou entité), interdite dans un document {label} pour des raisons de sécurité.")
+        raise XmlRefused(
+            f"Document refusé : il contient une déclaration <!{name}> "
+            f"(DTD ou entité), interdite dans un document {label} pour des raisons de sécurité."
+        )
 
 
 def _parse_xml(raw: bytes, encoding: str | None, label: str):
@@ -78,20 +87,22 @@ def _parse_xml(raw: bytes, encoding: str | None, label: str):
         line = err.lineno or (err.position[0] if err.position else "?")
         column = err.position[1] if err.position else "?"
         # libxml2's own message is English: the place of the error is what the user needs
-        raise XmlRefused(f"XML mal formé, ligne {line} : le document n'est pas du XML bien formé (vers la "
-                         f"colonne {column} : balise non fermée, caractère interdit, texte hors de l'élément "
-                         "racine…).") from None
+        raise XmlRefused(
+            f"XML mal formé, ligne {line} : le document n'est pas du XML bien formé (vers la "
+            f"colonne {column} : balise non fermée, caractère interdit, texte hors de l'élément "
+            "racine…)."
+        ) from None
     except (ValueError, LookupError):  # e.g. an unknown encoding
         raise XmlRefused("XML illisible : encodage inconnu ou document qui n'est pas du texte XML.") from None
     if root is None:
         raise XmlRefused("XML mal formé, ligne 1 : document vide.")
     docinfo = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
-        raise XmlRefused("Document refusé : il contient une déclaration <!DOCTYPE> (DTD), interdite "
-                         f"dans un document {label} pour des raisons de sécurité.")
+        raise XmlRefused(
+            "Document refusé : il contient une déclaration <!DOCTYPE> (DTD), interdite "
+            f"dans un document {label} pour des raisons de sécurité."
+        )
     return root
-
-
 
 
 def parse(data, max_bytes: int, label: str = "XML"):

@@ -5,6 +5,7 @@ downstream catalogues render it as a link: only the schemes of ``ckanext.sinp.re
 (default ``http https ftp``) are accepted, written ``scheme://host…`` without control characters
 (browsers ignore tabs and line breaks inside ``java\tscript:``).
 """
+
 from __future__ import annotations
 
 import re
@@ -31,5 +32,7 @@ def link_allowed(url, schemes=DEFAULT_SCHEMES) -> bool:
 def refusal(url, schemes=DEFAULT_SCHEMES) -> str:
     """The French message of a refused link."""
     accepted = ", ".join(f"{s}://" for s in schemes)
-    return (f"Lien refusé : l'adresse d'une ressource commence par {accepted} suivi du nom du serveur "
-            "(par exemple https://www.exemple.fr/donnees.csv) ; pour un fichier, téléversez-le.")
+    return (
+        f"Lien refusé : l'adresse d'une ressource commence par {accepted} suivi du nom du serveur "
+        "(par exemple https://www.exemple.fr/donnees.csv) ; pour un fichier, téléversez-le."
+    )

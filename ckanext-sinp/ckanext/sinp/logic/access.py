@@ -1,10 +1,10 @@
 """Who may see what of the occurrence store: the caller's ``store.Access`` and the chef de file
 extensions of CKAN's dataset permissions (thin glue over ``occurrences/protection_store.py``)."""
+
 from __future__ import annotations
 
 import ckan.model as model
 import sqlalchemy as sa
-import ckan.plugins.toolkit as tk
 
 from ckanext.sinp.occurrences import protection_store, store
 
@@ -35,8 +35,7 @@ def chef_scopes(user) -> dict:
 def active_jdd_ids(package_ids: list[str] | None = None, published: bool = False) -> list[str]:
     """Active JDD (never drafts nor deleted): those a chef de file may read in its scope, or with
     ``published`` those whose occurrences the public may see (blurred)."""
-    query = model.Session.query(model.Package.id).filter(model.Package.type == "jdd",
-                                                         model.Package.state == "active")
+    query = model.Session.query(model.Package.id).filter(model.Package.type == "jdd", model.Package.state == "active")
     if published:
         query = query.filter(model.Package.private.is_(False))
     if package_ids is not None:
@@ -49,8 +48,12 @@ def access_for(context, package_ids: list[str] | None = None) -> store.Access:
     if context.get("ignore_auth") or (user is not None and user.sysadmin):
         return store.Access(full=True)
     scopes = list(chef_scopes(user).values())
-    return store.Access(orgs=user_org_ids(user), scopes=scopes, public_package_ids=active_jdd_ids(package_ids, published=True),
-                        scope_package_ids=active_jdd_ids(package_ids) if scopes else ())
+    return store.Access(
+        orgs=user_org_ids(user),
+        scopes=scopes,
+        public_package_ids=active_jdd_ids(package_ids, published=True),
+        scope_package_ids=active_jdd_ids(package_ids) if scopes else (),
+    )
 
 
 def jdd_ids_of_record(pkg) -> list[str]:
@@ -59,6 +62,7 @@ def jdd_ids_of_record(pkg) -> list[str]:
         return [pkg.id]
     if pkg.type == "ca":
         from ckanext.sinp.logic import queries
+
         uuid = (pkg.extras or {}).get("sinp_uuid")
         return [p.id for p in queries.packages_by_extra(model, "cadre", uuid, "jdd") if p.state == "active"]
     return []

@@ -1,4 +1,5 @@
 """Actions of the SINP plugin, and the CKAN actions it extends."""
+
 from __future__ import annotations
 
 import ckan.plugins.toolkit as tk
@@ -47,44 +48,53 @@ def _refuse_if_ca_has_children(context, data_dict):
     if jdd:
         messages.append(
             f"Ce cadre d'acquisition a encore {jdd} jeu{'x' if jdd > 1 else ''} de données : supprimez-les "
-            "ou rattachez-les à un autre cadre avant de le supprimer.")
+            "ou rattachez-les à un autre cadre avant de le supprimer."
+        )
     if cas:
         messages.append(
             f"Ce méta-cadre regroupe encore {cas} cadre{'s' if cas > 1 else ''} d'acquisition : "
-            "détachez-les avant de le supprimer.")
+            "détachez-les avant de le supprimer."
+        )
     if messages:
         raise tk.ValidationError({"id": messages})
 
 
 def get_actions():
-    from ckanext.sinp.logic import (iso_actions, mtd_actions, occurrence_actions, oracles, protection_actions,
-                                    taxon_actions)
-
+    from ckanext.sinp.logic import (
+        iso_actions,
+        mtd_actions,
+        occurrence_actions,
+        oracles,
+        protection_actions,
+        taxon_actions,
+        visibility_actions,
+    )
     from ckanext.sinp.logic.strict_actions import with_input_guards
-    from ckanext.sinp.logic import visibility_actions
 
-    return with_input_guards({  # strict inputs: sinp_* and the chained core actions (logic/inputs.py)
-        **oracles.get_actions(),  # package_show, resource_show…: « absent » and « forbidden » alike
-        **visibility_actions.get_actions(),  # tags, member_list, activity_diff: what the caller may read
-        "package_delete": package_delete,
-        "dataset_purge": dataset_purge,
-        "sinp_mtd_import": mtd_actions.sinp_mtd_import,
-        "sinp_mtd_export": mtd_actions.sinp_mtd_export,
-        "sinp_taxon_search": taxon_actions.sinp_taxon_search,
-        "sinp_iso_show": iso_actions.sinp_iso_show,
-        "sinp_qc_run": occurrence_actions.sinp_qc_run,
-        "sinp_qc_report_show": occurrence_actions.sinp_qc_report_show,
-        "sinp_occurrence_search": occurrence_actions.sinp_occurrence_search,
-        "sinp_occurrence_stats": occurrence_actions.sinp_occurrence_stats,
-        "sinp_jdd_apply_extent": occurrence_actions.sinp_jdd_apply_extent,
-        "sinp_chef_de_file_set": protection_actions.sinp_chef_de_file_set,
-        "sinp_chef_de_file_delete": protection_actions.sinp_chef_de_file_delete,
-        "sinp_chef_de_file_list": protection_actions.sinp_chef_de_file_list,
-        "sinp_validation_set": protection_actions.sinp_validation_set,
-        "sinp_validation_history": protection_actions.sinp_validation_history,
-        "sinp_auto_validate": protection_actions.sinp_auto_validate,
-        "sinp_sensitivity_rule_list": protection_actions.sinp_sensitivity_rule_list,
-        "sinp_sensitivity_set": protection_actions.sinp_sensitivity_set,
-        "sinp_territory_taxa": protection_actions.sinp_territory_taxa,
-        "sinp_notification_list": protection_actions.sinp_notification_list,
-    })
+    return with_input_guards(
+        {  # strict inputs: sinp_* and the chained core actions (logic/inputs.py)
+            **oracles.get_actions(),  # package_show, resource_show…: « absent » and « forbidden » alike
+            **visibility_actions.get_actions(),  # tags, member_list, activity_diff: what the caller may read
+            "package_delete": package_delete,
+            "dataset_purge": dataset_purge,
+            "sinp_mtd_import": mtd_actions.sinp_mtd_import,
+            "sinp_mtd_export": mtd_actions.sinp_mtd_export,
+            "sinp_taxon_search": taxon_actions.sinp_taxon_search,
+            "sinp_iso_show": iso_actions.sinp_iso_show,
+            "sinp_qc_run": occurrence_actions.sinp_qc_run,
+            "sinp_qc_report_show": occurrence_actions.sinp_qc_report_show,
+            "sinp_occurrence_search": occurrence_actions.sinp_occurrence_search,
+            "sinp_occurrence_stats": occurrence_actions.sinp_occurrence_stats,
+            "sinp_jdd_apply_extent": occurrence_actions.sinp_jdd_apply_extent,
+            "sinp_chef_de_file_set": protection_actions.sinp_chef_de_file_set,
+            "sinp_chef_de_file_delete": protection_actions.sinp_chef_de_file_delete,
+            "sinp_chef_de_file_list": protection_actions.sinp_chef_de_file_list,
+            "sinp_validation_set": protection_actions.sinp_validation_set,
+            "sinp_validation_history": protection_actions.sinp_validation_history,
+            "sinp_auto_validate": protection_actions.sinp_auto_validate,
+            "sinp_sensitivity_rule_list": protection_actions.sinp_sensitivity_rule_list,
+            "sinp_sensitivity_set": protection_actions.sinp_sensitivity_set,
+            "sinp_territory_taxa": protection_actions.sinp_territory_taxa,
+            "sinp_notification_list": protection_actions.sinp_notification_list,
+        }
+    )

@@ -1,4 +1,5 @@
 """Authorisation functions of the SINP actions (same names as the actions)."""
+
 from __future__ import annotations
 
 import ckan.plugins.toolkit as tk
@@ -9,8 +10,7 @@ def sinp_mtd_import(context, data_dict):
     try:
         tk.check_access("package_create", context, {"owner_org": data_dict.get("owner_org")})
     except tk.NotAuthorized:
-        return {"success": False,
-                "msg": "Vous ne pouvez pas créer de fiches pour cette structure productrice."}
+        return {"success": False, "msg": "Vous ne pouvez pas créer de fiches pour cette structure productrice."}
     return {"success": True}
 
 
@@ -44,8 +44,10 @@ def _may_edit_jdd(context, data_dict, what):
     try:
         tk.check_access("package_update", context, {"id": data_dict.get("id")})
     except (tk.NotAuthorized, tk.ObjectNotFound):
-        return {"success": False, "msg": f"Seuls le producteur du jeu de données et les administrateurs de la "
-                                         f"plateforme peuvent {what}."}
+        return {
+            "success": False,
+            "msg": f"Seuls le producteur du jeu de données et les administrateurs de la plateforme peuvent {what}.",
+        }
     return {"success": True}
 
 
@@ -55,6 +57,7 @@ def sinp_qc_run(context, data_dict):
 
 def _user(context):
     from ckanext.sinp.logic import access
+
     return access.user_of(context)
 
 
@@ -71,11 +74,16 @@ def sinp_qc_report_show(context, data_dict):
     if result["success"]:
         return result
     import ckan.model as model
+
     from ckanext.sinp.logic import access
+
     if access.is_chef_for_record(_user(context), model.Package.get(data_dict.get("id"))):
         return {"success": True}
-    return {"success": False, "msg": "Seuls le producteur du jeu de données, les chefs de file de son périmètre "
-                                     "et les administrateurs de la plateforme consultent ce rapport."}
+    return {
+        "success": False,
+        "msg": "Seuls le producteur du jeu de données, les chefs de file de son périmètre "
+        "et les administrateurs de la plateforme consultent ce rapport.",
+    }
 
 
 @tk.auth_allow_anonymous_access
@@ -116,11 +124,15 @@ def sinp_auto_validate(context, data_dict):
 def sinp_validation_set(context, data_dict):
     """Chefs de file (the action restricts the selection to their scope) and sysadmins."""
     from ckanext.sinp.logic import access
+
     user = _user(context)
     if user is not None and (user.sysadmin or access.chef_scopes(user)):
         return {"success": True}
-    return {"success": False, "msg": "Seuls les chefs de file (dans leur périmètre) et les administrateurs de la "
-                                     "plateforme valident des observations."}
+    return {
+        "success": False,
+        "msg": "Seuls les chefs de file (dans leur périmètre) et les administrateurs de la "
+        "plateforme valident des observations.",
+    }
 
 
 @tk.chained_auth_function
@@ -132,6 +144,7 @@ def package_show(next_auth, context, data_dict):
     if result.get("success"):
         return result
     import ckan.model as model
+
     from ckanext.sinp.logic import access
 
     user = _user(context)
@@ -177,6 +190,7 @@ def resource_show(next_auth, context, data_dict):
     if not result.get("success") or context.get("ignore_auth"):
         return result
     import ckan.model as model
+
     from ckanext.sinp.logic import access
     from ckanext.sinp.occurrences import processor, store
 
@@ -191,9 +205,12 @@ def resource_show(next_auth, context, data_dict):
     user = _user(context)
     if access.is_producer(user, resource.package) or access.is_chef_for_record(user, resource.package):
         return result
-    return {"success": False, "msg": "Le fichier d'occurrences déposé est réservé au producteur, aux chefs de file de "
-                                     "son périmètre et aux administrateurs : téléchargez les occurrences diffusables "
-                                     "(CSV ou GeoJSON) depuis la page du jeu de données."}
+    return {
+        "success": False,
+        "msg": "Le fichier d'occurrences déposé est réservé au producteur, aux chefs de file de "
+        "son périmètre et aux administrateurs : téléchargez les occurrences diffusables "
+        "(CSV ou GeoJSON) depuis la page du jeu de données.",
+    }
 
 
 @tk.chained_auth_function
@@ -212,23 +229,25 @@ def resource_view_list(next_auth, context, data_dict):
 def get_auth_functions():
     from ckanext.sinp.logic import harvest_guard
 
-    return harvest_guard.with_harvest_auth({  # harvest sources and jobs: sysadmins only
-        "sinp_mtd_import": sinp_mtd_import,
-        "sinp_mtd_export": sinp_mtd_export,
-        "sinp_iso_show": sinp_iso_show,
-        "sinp_taxon_search": sinp_taxon_search,
-        "sinp_qc_run": sinp_qc_run,
-        "sinp_qc_report_show": sinp_qc_report_show,
-        "sinp_occurrence_search": sinp_occurrence_search,
-        "harvest_object_show": harvest_object_show,
-        "sinp_occurrence_export": sinp_occurrence_export,
-        "sinp_territory_taxa": sinp_territory_taxa,
-        "sinp_chef_de_file_list": sinp_chef_de_file_list,
-        "sinp_sensitivity_rule_list": sinp_sensitivity_rule_list,
-        "sinp_chef_de_file_set": sinp_chef_de_file_set,
-        "sinp_auto_validate": sinp_auto_validate,
-        "sinp_validation_set": sinp_validation_set,
-        "package_show": package_show,
-        "resource_show": resource_show,
-        "resource_view_list": resource_view_list,
-    })
+    return harvest_guard.with_harvest_auth(
+        {  # harvest sources and jobs: sysadmins only
+            "sinp_mtd_import": sinp_mtd_import,
+            "sinp_mtd_export": sinp_mtd_export,
+            "sinp_iso_show": sinp_iso_show,
+            "sinp_taxon_search": sinp_taxon_search,
+            "sinp_qc_run": sinp_qc_run,
+            "sinp_qc_report_show": sinp_qc_report_show,
+            "sinp_occurrence_search": sinp_occurrence_search,
+            "harvest_object_show": harvest_object_show,
+            "sinp_occurrence_export": sinp_occurrence_export,
+            "sinp_territory_taxa": sinp_territory_taxa,
+            "sinp_chef_de_file_list": sinp_chef_de_file_list,
+            "sinp_sensitivity_rule_list": sinp_sensitivity_rule_list,
+            "sinp_chef_de_file_set": sinp_chef_de_file_set,
+            "sinp_auto_validate": sinp_auto_validate,
+            "sinp_validation_set": sinp_validation_set,
+            "package_show": package_show,
+            "resource_show": resource_show,
+            "resource_view_list": resource_view_list,
+        }
+    )

@@ -7,6 +7,7 @@
   checked when the source is created or changed (409 on ``url``), and again at each request.
 * Its URL and configuration, and the error reports of its jobs, are shown to sysadmins only.
 """
+
 from __future__ import annotations
 
 import json
@@ -44,9 +45,11 @@ ADMIN_ONLY = {
 # ``harvest_source_patch`` (an alias of ``harvest_source_update`` upstream) goes through
 # ``package_patch`` -> ``package_update``: a source is a dataset of type ``harvest``, so CKAN's
 # dataset auth functions also refuse it to non-sysadmins (``package_create`` / ``_update`` / ``_delete``)
-DATASET_AUTH = {"package_create": "créer une source de moissonnage",
-                "package_update": "modifier une source de moissonnage",
-                "package_delete": "supprimer une source de moissonnage"}
+DATASET_AUTH = {
+    "package_create": "créer une source de moissonnage",
+    "package_update": "modifier une source de moissonnage",
+    "package_delete": "supprimer une source de moissonnage",
+}
 
 
 def _is_sysadmin(context) -> bool:
@@ -96,13 +99,16 @@ def _dataset_auth(name: str, what: str, previous):
 
     core = getattr(importlib.import_module(f"ckan.logic.auth.{name.split('_')[1]}"), name)
     if previous is not None and not getattr(previous, "chained_auth_function", False):
+
         def auth(context, data_dict):  # the plugin replaces CKAN's function: so does this one
             return _refusal(what) if _is_source(context, name, data_dict) else previous(context, data_dict)
     else:
+
         def auth(next_auth, context, data_dict):
             if _is_source(context, name, data_dict):
                 return _refusal(what)
             return previous(next_auth, context, data_dict) if previous is not None else next_auth(context, data_dict)
+
         auth.chained_auth_function = True
 
     for source in (core, previous):  # anonymous access as CKAN's (or the plugin's) function says
@@ -124,6 +130,7 @@ def with_harvest_auth(functions: dict) -> dict:
 
 
 # --- source URL ------------------------------------------------------------------------------------
+
 
 def check_source_url(data_dict: dict) -> None:
     """409 on ``url`` when the guarded HTTP client would refuse to call the source's URL."""
@@ -158,6 +165,7 @@ def _check_update(context, data_dict) -> None:
 def _chain(name: str, check, previous):
     """A chained action running ``check`` then ``previous`` (the plugin's own chained action of that
     name, if any) or CKAN's."""
+
     def chained(original_action, context, data_dict):
         check(context, data_dict)
         if previous is not None:
@@ -172,6 +180,7 @@ def _chain(name: str, check, previous):
 
 
 # --- what non-sysadmins see of a source ------------------------------------------------------------
+
 
 def hide_source_fields(context, source: dict) -> dict:
     """A harvest source (dataset of type ``harvest`` or ckanext-harvest's source dict) without its
@@ -194,9 +203,31 @@ def hide_source_fields(context, source: dict) -> dict:
 
 
 # the fields of a source itself, never removed as copies of its configuration's keys
-_SOURCE_FIELDS = frozenset({"id", "name", "title", "type", "notes", "url", "config", "source_type", "owner_org",
-                            "organization", "frequency", "state", "private", "status", "extras", "creator_user_id",
-                            "metadata_created", "metadata_modified", "active", "publisher_id", "user_id"})
+_SOURCE_FIELDS = frozenset(
+    {
+        "id",
+        "name",
+        "title",
+        "type",
+        "notes",
+        "url",
+        "config",
+        "source_type",
+        "owner_org",
+        "organization",
+        "frequency",
+        "state",
+        "private",
+        "status",
+        "extras",
+        "creator_user_id",
+        "metadata_created",
+        "metadata_modified",
+        "active",
+        "publisher_id",
+        "user_id",
+    }
+)
 
 
 def _config_keys(config) -> list[str]:
@@ -308,7 +339,11 @@ def with_harvest_guards(actions: dict) -> dict:
     out = dict(actions)
     out["package_create"] = _chain("package_create", _check_create, actions.get("package_create"))
     out["package_update"] = _chain("package_update", _check_update, actions.get("package_update"))
-    out.update(harvest_source_list=harvest_source_list, harvest_source_show=harvest_source_show,
-               harvest_source_show_status=harvest_source_show_status, harvest_source_reindex=harvest_source_reindex,
-               harvest_abort_failed_jobs=harvest_abort_failed_jobs)
+    out.update(
+        harvest_source_list=harvest_source_list,
+        harvest_source_show=harvest_source_show,
+        harvest_source_show_status=harvest_source_show_status,
+        harvest_source_reindex=harvest_source_reindex,
+        harvest_abort_failed_jobs=harvest_abort_failed_jobs,
+    )
     return out

@@ -15,6 +15,7 @@ Booleans (``private`` and the boolean fields of the schemas) accept JSON ``true`
 the texts ``true``/``false`` in any case (CKAN's forms send ``True``/``False``), ``1``/``0``;
 nothing else (« oui », « on », « maybe »… are refused, never read as false).
 """
+
 from __future__ import annotations
 
 import math

@@ -1,11 +1,11 @@
 """Action ``sinp_iso_show``: the ISO 19139 / INSPIRE record of a CA or JDD, as CSW serves it."""
+
 from __future__ import annotations
 
 import ckan.plugins.toolkit as tk
 
 from ckanext.sinp.domain import iso
-from ckanext.sinp.logic import inputs
-from ckanext.sinp.logic import visibility
+from ckanext.sinp.logic import inputs, visibility
 from ckanext.sinp.logic.mtd_actions import _resolve
 
 

@@ -3,6 +3,7 @@
 The mapping itself is ckanext.sinp.domain.mtd (pure); this module only resolves records against
 the catalogue, checks rights and writes through CKAN's own actions, all in one transaction.
 """
+
 from __future__ import annotations
 
 import logging
@@ -28,10 +29,13 @@ def _read_input(data_dict) -> bytes:
         return data
     text = data_dict.get("xml")
     if not text:
-        raise tk.ValidationError({"xml": ["Fournissez le document MTD : paramètre « xml » (texte) "
-                                          "ou fichier « upload »."]})
+        raise tk.ValidationError(
+            {"xml": ["Fournissez le document MTD : paramètre « xml » (texte) ou fichier « upload »."]}
+        )
     if not isinstance(text, (str, bytes)):
-        raise tk.ValidationError({"xml": [f"« xml » doit être le texte du document MTD, pas {inputs.type_name(text)}."]})
+        raise tk.ValidationError(
+            {"xml": [f"« xml » doit être le texte du document MTD, pas {inputs.type_name(text)}."]}
+        )
     return text.encode("utf-8") if isinstance(text, str) else text
 
 
@@ -62,8 +66,10 @@ def sinp_mtd_import(context, data_dict):
             continue
         for rec, field in users:
             role = "méta-cadre parent" if field.name == "meta_cadre_parent" else "cadre d'acquisition"
-            messages.append(f"{rec.label} — {field.label} : le {role} {uuid} n'est ni dans le document "
-                            "ni dans le catalogue (parmi les fiches que vous pouvez consulter).")
+            messages.append(
+                f"{rec.label} — {field.label} : le {role} {uuid} n'est ni dans le document "
+                "ni dans le catalogue (parmi les fiches que vous pouvez consulter)."
+            )
     if messages:
         raise tk.ValidationError({"xml": messages})
 
@@ -81,14 +87,20 @@ def sinp_mtd_import(context, data_dict):
             existing = stored.get(rec.uuid, [])
             if existing and not oracles.may_read(context, existing[0].id):
                 # a record the caller may not read: the same answer whatever it is, and where
-                raise tk.ValidationError({"xml": [f"{_label(rec)} {rec.uuid} (« {rec.title} ») : "
-                                                  f"{oracles.uuid_unusable(rec.uuid)}"]})
-            write_context = {"model": model, "session": model.Session, "user": context.get("user"),
-                             "ignore_auth": context.get("ignore_auth", False),
-                             READABLE_CA_CACHE: readable_ca}
+                raise tk.ValidationError(
+                    {"xml": [f"{_label(rec)} {rec.uuid} (« {rec.title} ») : {oracles.uuid_unusable(rec.uuid)}"]}
+                )
+            write_context = {
+                "model": model,
+                "session": model.Session,
+                "user": context.get("user"),
+                "ignore_auth": context.get("ignore_auth", False),
+                READABLE_CA_CACHE: readable_ca,
+            }
             try:
-                result, action = writer.write_record(write_context, rec.kind, rec.record, org.id,
-                                                      existing[0] if existing else None)
+                result, action = writer.write_record(
+                    write_context, rec.kind, rec.record, org.id, existing[0] if existing else None
+                )
             except writer.KindChanged as err:
                 raise tk.ValidationError({"xml": [str(err)]})
             except tk.ValidationError as err:

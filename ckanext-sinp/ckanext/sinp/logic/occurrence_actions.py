@@ -8,6 +8,7 @@ Who sees what (``logic/access.py``, rules in ``domain/protection.py``):
 - QC reports: the producer and sysadmins; the chefs de file covering the JDD with the values that
   would locate an observation masked; nobody else.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -32,6 +33,7 @@ def mask_locating(error: dict) -> dict:
         error["message"] = error["message"].replace(error["value"], MASKED)
         error["value"] = MASKED
     return error
+
 
 MAX_LIMIT = 1000
 
@@ -89,31 +91,60 @@ def sinp_qc_report_show(context, data_dict):
     site = tk.config.get("ckan.site_url", "").rstrip("/")
     timeout = int(tk.config.get("ckanext.sinp.qc.job_timeout", 3600)) + 120
     queued = deposit.get("queued_at")
-    if deposit["status"] in ("pending", "running") and queued is not None and \
-            (dt.datetime.now(dt.timezone.utc) - queued).total_seconds() > timeout:
+    if (
+        deposit["status"] in ("pending", "running")
+        and queued is not None
+        and (dt.datetime.now(dt.timezone.utc) - queued).total_seconds() > timeout
+    ):
         # the job died (worker killed, machine restarted): its transaction left nothing behind
         deposit["status"] = "error"
-        deposit["error_message"] = ("Le contrôle a été interrompu avant la fin (aucune donnée de ce contrôle n'a été "
-                                    "intégrée) : relancez-le.")
+        deposit["error_message"] = (
+            "Le contrôle a été interrompu avant la fin (aucune donnée de ce contrôle n'a été intégrée) : relancez-le."
+        )
     return {
-        "resource_id": resource.id, "package_id": pkg.id, "status": deposit["status"],
-        "progress": deposit["progress"], "stage": deposit.get("stage"),
-        "rows_received": deposit.get("rows_received"), "rows_accepted": deposit.get("rows_accepted"),
-        "rows_rejected": deposit.get("rows_rejected"), "counts": summary.get("counts", {}),
+        "resource_id": resource.id,
+        "package_id": pkg.id,
+        "status": deposit["status"],
+        "progress": deposit["progress"],
+        "stage": deposit.get("stage"),
+        "rows_received": deposit.get("rows_received"),
+        "rows_accepted": deposit.get("rows_accepted"),
+        "rows_rejected": deposit.get("rows_rejected"),
+        "counts": summary.get("counts", {}),
         "counts_by_column": summary.get("counts_by_column", {}),
         "counts_by_category": summary.get("counts_by_category", {}),
         "rows_rejected_by_category": summary.get("rows_rejected_by_category", {}),
-        "warnings_total": summary.get("warnings_total"), "file": summary.get("file"),
-        "ruleset": summary.get("ruleset"), "skipped_checks": summary.get("skipped_checks", []),
-        "errors": [{"row": e["row"], "column": e["column"], "code": e["code"], "category": e["category"],
-                    "message": e["message"], "value": e["value"], "blocking": e["blocking"]} for e in errors],
-        "errors_total": total, "offset": offset, "limit": limit,
+        "warnings_total": summary.get("warnings_total"),
+        "file": summary.get("file"),
+        "ruleset": summary.get("ruleset"),
+        "skipped_checks": summary.get("skipped_checks", []),
+        "errors": [
+            {
+                "row": e["row"],
+                "column": e["column"],
+                "code": e["code"],
+                "category": e["category"],
+                "message": e["message"],
+                "value": e["value"],
+                "blocking": e["blocking"],
+            }
+            for e in errors
+        ],
+        "errors_total": total,
+        "offset": offset,
+        "limit": limit,
         "error_message": deposit.get("error_message"),
         "receipt_number": deposit.get("receipt_number"),
-        "receipt_url": (f"{site}/depot/{deposit['receipt_token']}/attestation.pdf"
-                        if deposit.get("receipt_token") and deposit["status"] == "done" else None),
-        "receipt_html_url": (f"{site}/depot/{deposit['receipt_token']}/attestation"
-                             if deposit.get("receipt_token") and deposit["status"] == "done" else None),
+        "receipt_url": (
+            f"{site}/depot/{deposit['receipt_token']}/attestation.pdf"
+            if deposit.get("receipt_token") and deposit["status"] == "done"
+            else None
+        ),
+        "receipt_html_url": (
+            f"{site}/depot/{deposit['receipt_token']}/attestation"
+            if deposit.get("receipt_token") and deposit["status"] == "done"
+            else None
+        ),
         "report_url": f"{site}/jdd/{pkg.name}/depot/{resource.id}",
         "finished_at": deposit["finished_at"].isoformat() if deposit.get("finished_at") else None,
     }
@@ -152,8 +183,12 @@ def _bbox(value):
 def _filters(data_dict):
     cd_nom = data_dict.get("cd_nom")
     cd_nom = _int(data_dict, "cd_nom", None) if cd_nom not in (None, "") else None
-    return {"bbox": _bbox(data_dict.get("bbox")), "cd_nom": cd_nom, "date_min": _date(data_dict, "date_min"),
-            "date_max": _date(data_dict, "date_max")}
+    return {
+        "bbox": _bbox(data_dict.get("bbox")),
+        "cd_nom": cd_nom,
+        "date_min": _date(data_dict, "date_min"),
+        "date_max": _date(data_dict, "date_max"),
+    }
 
 
 @tk.side_effect_free
@@ -195,8 +230,14 @@ def export_rows(context, data_dict, batch: int = 5000):
     with model.meta.engine.connect() as conn:
         total, _ = store.search(conn, access, package_ids=[pkg.id], limit=0, **filters)
     if total > cap:
-        raise tk.ValidationError({"jdd": [f"L'export est limité à {cap} occurrences ({total} demandées) : "
-                                          "filtrez par emprise, taxon ou période."]})
+        raise tk.ValidationError(
+            {
+                "jdd": [
+                    f"L'export est limité à {cap} occurrences ({total} demandées) : "
+                    "filtrez par emprise, taxon ou période."
+                ]
+            }
+        )
 
     def features():
         offset = 0
@@ -208,6 +249,7 @@ def export_rows(context, data_dict, batch: int = 5000):
             for row in rows:
                 yield store.to_feature(row)
             offset += len(rows)
+
     return pkg, total, features()
 
 
@@ -237,5 +279,13 @@ def sinp_jdd_apply_extent(context, data_dict):
         w, e = w - 0.0005, e + 0.0005
     if s == n:
         s, n = s - 0.0005, n + 0.0005
-    return tk.get_action("package_patch")(context, {"id": pkg.id, "borne_ouest": f"{w:.6f}", "borne_sud": f"{s:.6f}",
-                                                    "borne_est": f"{e:.6f}", "borne_nord": f"{n:.6f}"})
+    return tk.get_action("package_patch")(
+        context,
+        {
+            "id": pkg.id,
+            "borne_ouest": f"{w:.6f}",
+            "borne_sud": f"{s:.6f}",
+            "borne_est": f"{e:.6f}",
+            "borne_nord": f"{n:.6f}",
+        },
+    )

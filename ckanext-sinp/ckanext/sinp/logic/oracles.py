@@ -8,6 +8,7 @@ CA/JDD and dataset pages, resource pages, downloads, DCAT — answers the same 4
 Writes keep their 403 for a caller who may read the record but not change it; a caller who may
 not even read it gets the 404 (``require_readable``).
 """
+
 from __future__ import annotations
 
 import ckan.model as model
@@ -21,8 +22,10 @@ RESOURCE_NOT_FOUND = "Ressource introuvable."
 def uuid_unusable(uuid: str) -> str:
     """What a writer is told when a SINP UUID is taken by a record it may not read: neither its
     type, nor its title, nor its producer (the precise message is for those who may read it)."""
-    return (f"L'identifiant SINP {uuid} ne peut pas être utilisé : vérifiez-le, ou contactez les administrateurs "
-            "de la plateforme.")
+    return (
+        f"L'identifiant SINP {uuid} ne peut pas être utilisé : vérifiez-le, ou contactez les administrateurs "
+        "de la plateforme."
+    )
 
 
 def may_read(context, package_id: str | None) -> bool:
@@ -54,14 +57,17 @@ def _package(ref):
     return pkg
 
 
-def readable_package(context, ref, kind: str | None = None, message: str = RECORD_NOT_FOUND,
-                     deleted: bool = True):
+def readable_package(context, ref, kind: str | None = None, message: str = RECORD_NOT_FOUND, deleted: bool = True):
     """The package ``ref`` (id, name or SINP UUID) when the caller may read it (and it is of
     ``kind`` when given; not deleted unless ``deleted``); else ``ObjectNotFound(message)``, the
     same whether it does not exist or may not be read."""
     pkg = _package(ref)
-    if (pkg is None or (kind is not None and pkg.type != kind) or (not deleted and pkg.state == "deleted")
-            or not may_read(context, pkg.id)):
+    if (
+        pkg is None
+        or (kind is not None and pkg.type != kind)
+        or (not deleted and pkg.state == "deleted")
+        or not may_read(context, pkg.id)
+    ):
         raise tk.ObjectNotFound(message)
     return pkg
 
@@ -74,8 +80,12 @@ def readable_resource(context, resource_id, message: str = RESOURCE_NOT_FOUND):
     """(resource, package) when the resource exists, is not deleted and the caller may read its
     package; else ``ObjectNotFound(message)``."""
     resource = _resource(resource_id)
-    if resource is None or resource.state == "deleted" or resource.package is None \
-            or not may_read(context, resource.package_id):
+    if (
+        resource is None
+        or resource.state == "deleted"
+        or resource.package is None
+        or not may_read(context, resource.package_id)
+    ):
         raise tk.ObjectNotFound(message)
     return resource, resource.package
 
@@ -87,6 +97,7 @@ def require_readable(context, package_ref, message: str = RECORD_NOT_FOUND) -> N
 
 
 # --- CKAN's read actions, chained -----------------------------------------------------------------
+
 
 @tk.chained_action
 @tk.side_effect_free
@@ -103,6 +114,7 @@ def _resource_reader():
     """A chained resource read action: a resource of a record the caller may not read gives the 404
     of an unknown resource; a caller who may read the record keeps the 403 of a restricted file
     (an occurrence deposit's raw file) with its explanation."""
+
     @tk.chained_action
     @tk.side_effect_free
     def action(original_action, context, data_dict):
@@ -113,6 +125,7 @@ def _resource_reader():
         except tk.NotAuthorized:
             _resource_or_404(context, data_dict)
             raise
+
     return action
 
 
@@ -123,6 +136,7 @@ def _resource_or_404(context, data_dict):
 
 
 # --- CKAN's write actions, chained: 404 for who may not even read the record -------------------------
+
 
 def _record_written(context, data_dict):
     ref = data_dict.get("id") or data_dict.get("name")
@@ -143,15 +157,24 @@ def _resource_written(context, data_dict):
 def _writer(check):
     """A chained write action that first runs ``check``: 404 for a caller who may not read the record
     (a caller who may read it gets the action's own 403)."""
+
     @tk.chained_action
     def action(original_action, context, data_dict):
         check(context, data_dict or {})
         return original_action(context, data_dict)
+
     return action
 
 
 def get_actions() -> dict:
-    return {"package_show": package_show, "resource_show": _resource_reader(), "resource_view_list": _resource_reader(),
-            "package_update": _writer(_record_written), "package_patch": _writer(_record_written),
-            "resource_create": _writer(_parent_written), "resource_update": _writer(_resource_written),
-            "resource_patch": _writer(_resource_written), "resource_delete": _writer(_resource_written)}
+    return {
+        "package_show": package_show,
+        "resource_show": _resource_reader(),
+        "resource_view_list": _resource_reader(),
+        "package_update": _writer(_record_written),
+        "package_patch": _writer(_record_written),
+        "resource_create": _writer(_parent_written),
+        "resource_update": _writer(_resource_written),
+        "resource_patch": _writer(_resource_written),
+        "resource_delete": _writer(_resource_written),
+    }

@@ -7,6 +7,7 @@
 - ``sinp_territory_taxa`` (taxa observed in a polygon, as the caller may see them);
 - ``sinp_notification_list`` (what happened to the caller's organisations' data).
 """
+
 from __future__ import annotations
 
 import json
@@ -37,14 +38,20 @@ def _reindex_private_jdd() -> None:
 
     with model.meta.engine.connect() as conn:
         ids = [r[0] for r in conn.execute(text("SELECT DISTINCT package_id FROM sinp_occurrence"))]
-    private = [r[0] for r in model.Session.query(model.Package.id).filter(
-        sa.or_(model.Package.id.in_(ids or [""]), model.Package.type == "ca"),
-        model.Package.private.is_(True), model.Package.state == "active")]
+    private = [
+        r[0]
+        for r in model.Session.query(model.Package.id).filter(
+            sa.or_(model.Package.id.in_(ids or [""]), model.Package.type == "ca"),
+            model.Package.private.is_(True),
+            model.Package.state == "active",
+        )
+    ]
     if private:
         index_packages(private)
 
 
 # --- chefs de file --------------------------------------------------------------------------------
+
 
 def sinp_chef_de_file_set(context, data_dict):
     """Makes an organisation a chef de file, or changes its scope (sysadmins).
@@ -62,8 +69,10 @@ def sinp_chef_de_file_set(context, data_dict):
     known_groups = _known_groups()
     unknown = [g for g in groupes if known_groups and g not in known_groups]
     if unknown:
-        errors["groupes"] = [f"Groupe(s) taxonomique(s) inconnu(s) du TAXREF chargé : {', '.join(unknown)} "
-                             f"(groupes connus : {', '.join(sorted(known_groups))})."]
+        errors["groupes"] = [
+            f"Groupe(s) taxonomique(s) inconnu(s) du TAXREF chargé : {', '.join(unknown)} "
+            f"(groupes connus : {', '.join(sorted(known_groups))})."
+        ]
     bad = [d for d in deps if not re.match(r"^(\d{2}|2[AB]|97\d)$", d.upper())]
     if bad:
         errors["departements"] = [f"Code(s) de département invalide(s) : {', '.join(bad)} (ex. 21, 2A, 974)."]
@@ -73,8 +82,14 @@ def sinp_chef_de_file_set(context, data_dict):
     with model.meta.engine.begin() as conn:
         protection_store.set_chef(conn, org.id, scope)
     _reindex_private_jdd()
-    return {"organization": org.name, "organization_id": org.id, "title": org.title,
-            "groupes": list(scope.groupes), "departements": list(scope.departements), "perimetre": scope.describe()}
+    return {
+        "organization": org.name,
+        "organization_id": org.id,
+        "title": org.title,
+        "groupes": list(scope.groupes),
+        "departements": list(scope.departements),
+        "perimetre": scope.describe(),
+    }
 
 
 def sinp_chef_de_file_delete(context, data_dict):
@@ -99,9 +114,16 @@ def sinp_chef_de_file_list(context, data_dict):
         org = model.Group.get(org_id)
         if org is None or org.state != "active":
             continue
-        out.append({"organization": org.name, "organization_id": org.id, "title": org.title,
-                    "groupes": list(scope.groupes), "departements": list(scope.departements),
-                    "perimetre": scope.describe()})
+        out.append(
+            {
+                "organization": org.name,
+                "organization_id": org.id,
+                "title": org.title,
+                "groupes": list(scope.groupes),
+                "departements": list(scope.departements),
+                "perimetre": scope.describe(),
+            }
+        )
     return sorted(out, key=lambda c: c["title"] or c["organization"])
 
 
@@ -109,11 +131,14 @@ def _known_groups() -> set[str]:
     with model.meta.engine.connect() as conn:
         if "sinp_taxref" not in sa.inspect(conn).get_table_names():
             return set()
-        return {r[0] for r in conn.execute(text("SELECT DISTINCT group2_inpn FROM sinp_taxref "
-                                                "WHERE group2_inpn IS NOT NULL"))}
+        return {
+            r[0]
+            for r in conn.execute(text("SELECT DISTINCT group2_inpn FROM sinp_taxref WHERE group2_inpn IS NOT NULL"))
+        }
 
 
 # --- validation ---------------------------------------------------------------------------------------
+
 
 def _selected_jdd(context, ref):
     """The JDD a validation selection names. Unknown, and not readable by the caller (a private JDD
@@ -144,8 +169,11 @@ def _selection(context, data_dict, user) -> tuple[str, dict, str]:
         described.append(f"jeu de données « {pkg.title} »")
     if data_dict.get("cd_nom") not in (None, ""):
         params["cd_nom"] = _int(data_dict, "cd_nom", None)
-        conds.append("(o.cd_nom = :cd_nom OR o.cd_ref = (SELECT cd_ref FROM sinp_taxref WHERE cd_nom = :cd_nom))"
-                     if "sinp_taxref" in sa.inspect(model.meta.engine).get_table_names() else "o.cd_nom = :cd_nom")
+        conds.append(
+            "(o.cd_nom = :cd_nom OR o.cd_ref = (SELECT cd_ref FROM sinp_taxref WHERE cd_nom = :cd_nom))"
+            if "sinp_taxref" in sa.inspect(model.meta.engine).get_table_names()
+            else "o.cd_nom = :cd_nom"
+        )
         described.append(f"taxon {params['cd_nom']}")
     bbox = _bbox(data_dict.get("bbox"))
     if bbox:
@@ -159,8 +187,9 @@ def _selection(context, data_dict, user) -> tuple[str, dict, str]:
             conds.append(cond)
     if data_dict.get("niv_val_actuel") not in (None, ""):
         current = data_dict["niv_val_actuel"]
-        params["current"] = (str(current) if type(current) is int
-                             else inputs.check_text(current, "niv_val_actuel", max_length=10))
+        params["current"] = (
+            str(current) if type(current) is int else inputs.check_text(current, "niv_val_actuel", max_length=10)
+        )
         conds.append("o.niv_val = :current")
     if not conds:
         raise tk.ValidationError({"ids": ["Désignez les observations (ids) ou un filtre (jdd, cd_nom, bbox, dates)."]})
@@ -186,8 +215,14 @@ def sinp_validation_set(context, data_dict):
     user = sinp_access.user_of(context)
     level = str(data_dict.get("niv_val") or "").strip()
     if level not in protection.MANUAL_LEVELS:
-        raise tk.ValidationError({"niv_val": ["Niveau de validation attendu : 1 (Certain - très probable), "
-                                              "2 (Probable), 3 (Douteux), 4 (Invalide) ou 5 (Non réalisable)."]})
+        raise tk.ValidationError(
+            {
+                "niv_val": [
+                    "Niveau de validation attendu : 1 (Certain - très probable), "
+                    "2 (Probable), 3 (Douteux), 4 (Invalide) ou 5 (Non réalisable)."
+                ]
+            }
+        )
     comment = (inputs.text(data_dict, "commentaire", "", max_length=5000)).strip() or None
     where, params, described = _selection(context, data_dict, user)
     uuids = _list(data_dict.get("ids") or data_dict.get("id_sinp_occtax"))
@@ -197,23 +232,42 @@ def sinp_validation_set(context, data_dict):
         if uuids:
             found = conn.execute(text(f"SELECT count(*) FROM sinp_occurrence o WHERE {where}"), params).scalar()
             if found < len({u.upper() for u in uuids}):
-                raise tk.NotAuthorized("Certaines observations désignées n'existent pas ou sont hors de votre "
-                                       "périmètre de chef de file : aucune n'a été modifiée.")
-        changed = protection_store.validate(conn, where=f"{where}", params=params, level=level,
-                                            validateur=validator, organisme=organisme, comment=comment)
+                raise tk.NotAuthorized(
+                    "Certaines observations désignées n'existent pas ou sont hors de votre "
+                    "périmètre de chef de file : aucune n'a été modifiée."
+                )
+        changed = protection_store.validate(
+            conn,
+            where=f"{where}",
+            params=params,
+            level=level,
+            validateur=validator,
+            organisme=organisme,
+            comment=comment,
+        )
         by_package: dict[str, int] = {}
         for _, pid in changed:
             by_package[pid] = by_package.get(pid, 0) + 1
         label = protection.validation_label(level)
         for pid, n in by_package.items():
             pkg = model.Package.get(pid)
-            protection_store.notify(conn, pkg.owner_org if pkg else None, pid,
-                                    f"{n} observation(s) du jeu de données « {pkg.title if pkg else pid} » "
-                                    f"validée(s) « {label} » par {validator}"
-                                    + (f" ({organisme})" if organisme else "")
-                                    + (f" : {comment}" if comment else "") + ".")
-    return {"updated": len(changed), "niv_val": level, "label": protection.validation_label(level),
-            "selection": described, "packages": sorted(by_package)}
+            protection_store.notify(
+                conn,
+                pkg.owner_org if pkg else None,
+                pid,
+                f"{n} observation(s) du jeu de données « {pkg.title if pkg else pid} » "
+                f"validée(s) « {label} » par {validator}"
+                + (f" ({organisme})" if organisme else "")
+                + (f" : {comment}" if comment else "")
+                + ".",
+            )
+    return {
+        "updated": len(changed),
+        "niv_val": level,
+        "label": protection.validation_label(level),
+        "selection": described,
+        "packages": sorted(by_package),
+    }
 
 
 @tk.side_effect_free
@@ -221,30 +275,43 @@ def sinp_validation_history(context, data_dict):
     """Every validation decision of an observation (who, when, level, type, scale, comment)."""
     uuid = inputs.identifier(data_dict, "id_sinp_occtax").upper()
     with model.meta.engine.connect() as conn:
-        row = conn.execute(text("SELECT package_id, id_sinp_occtax FROM sinp_occurrence "
-                                "WHERE upper(id_sinp_occtax) = :u"), {"u": uuid}).first()
+        row = conn.execute(
+            text("SELECT package_id, id_sinp_occtax FROM sinp_occurrence WHERE upper(id_sinp_occtax) = :u"), {"u": uuid}
+        ).first()
     if row is None:
         raise tk.ObjectNotFound("Observation introuvable.")
     # the history reveals who looked at the observation: same readers as the precise observation
     access = sinp_access.access_for(context, [row[0]])
     with model.meta.engine.connect() as conn:
-        sql, params = store.blurred(conn, access, package_ids=[row[0]], where="upper(o.id_sinp_occtax) = :u",
-                                    extra={"u": uuid})
+        sql, params = store.blurred(
+            conn, access, package_ids=[row[0]], where="upper(o.id_sinp_occtax) = :u", extra={"u": uuid}
+        )
         visible = conn.execute(text(f"SELECT full_access FROM ({sql}) AS q"), params).first()
         if visible is None:
             raise tk.ObjectNotFound("Observation introuvable.")
         if not visible[0]:
-            raise tk.NotAuthorized("L'historique de validation est réservé au producteur, aux chefs de file du "
-                                   "périmètre et aux administrateurs.")
+            raise tk.NotAuthorized(
+                "L'historique de validation est réservé au producteur, aux chefs de file du "
+                "périmètre et aux administrateurs."
+            )
         history = protection_store.history(conn, row[1])
     out = []
     for h in history:
-        out.append({"niv_val": h["niv_val"], "label": protection.validation_label(h["niv_val"]),
-                    "typ_val": h["typ_val"], "type": protection.VALIDATION_TYPES.get(h["typ_val"]),
-                    "ech_val": h["ech_val"], "echelle": protection.VALIDATION_SCALES.get(h["ech_val"]),
-                    "validateur": h["validateur"], "organisme": h["organisme"],
-                    "date_ctrl": h["date_ctrl"].isoformat(), "commentaire": h["comm_val"],
-                    "niv_val_precedent": h["previous_niv_val"]})
+        out.append(
+            {
+                "niv_val": h["niv_val"],
+                "label": protection.validation_label(h["niv_val"]),
+                "typ_val": h["typ_val"],
+                "type": protection.VALIDATION_TYPES.get(h["typ_val"]),
+                "ech_val": h["ech_val"],
+                "echelle": protection.VALIDATION_SCALES.get(h["ech_val"]),
+                "validateur": h["validateur"],
+                "organisme": h["organisme"],
+                "date_ctrl": h["date_ctrl"].isoformat(),
+                "commentaire": h["comm_val"],
+                "niv_val_precedent": h["previous_niv_val"],
+            }
+        )
     return out
 
 
@@ -273,6 +340,7 @@ def sinp_auto_validate(context, data_dict):
 
 # --- sensitivity ---------------------------------------------------------------------------------------
 
+
 @tk.side_effect_free
 def sinp_sensitivity_rule_list(context, data_dict):
     """The loaded sensitivity referential (public: it says which taxa are protected, not where)."""
@@ -282,11 +350,26 @@ def sinp_sensitivity_rule_list(context, data_dict):
     with model.meta.engine.connect() as conn:
         rules = protection_store.list_rules(conn)
         version = get_referential_version(conn, protection_store.REFERENTIAL_NAME)
-    return {"version": (version or {}).get("version"), "loaded_at": version["loaded_at"].isoformat() if version else None,
-            "rules": [{"cd_nom": r["cd_nom"], "nom": r.get("lb_nom") or r.get("nom_cite"), "niveau": r["niveau"],
-                       "duree": r["duree"], "departement": r["departement"], "date_min": r["date_min"],
-                       "date_max": r["date_max"], "statuts_bio": r["statuts_bio"], "comportements": r["comportements"],
-                       "autre": r["autre"], "liste": r["liste"]} for r in rules]}
+    return {
+        "version": (version or {}).get("version"),
+        "loaded_at": version["loaded_at"].isoformat() if version else None,
+        "rules": [
+            {
+                "cd_nom": r["cd_nom"],
+                "nom": r.get("lb_nom") or r.get("nom_cite"),
+                "niveau": r["niveau"],
+                "duree": r["duree"],
+                "departement": r["departement"],
+                "date_min": r["date_min"],
+                "date_max": r["date_max"],
+                "statuts_bio": r["statuts_bio"],
+                "comportements": r["comportements"],
+                "autre": r["autre"],
+                "liste": r["liste"],
+            }
+            for r in rules
+        ],
+    }
 
 
 def sinp_sensitivity_set(context, data_dict):
@@ -304,17 +387,19 @@ def sinp_sensitivity_set(context, data_dict):
         raise tk.ValidationError({"sensi_niveau": ["Niveau de sensibilité attendu : 0 à 4."]})
     uuid = inputs.identifier(data_dict, "id_sinp_occtax").upper()
     comment = inputs.text(data_dict, "commentaire", "", max_length=5000).strip()
-    params = {"u": uuid, "level": level,
-              "ref": f"Décision manuelle : {comment or 'sans commentaire'}"}
+    params = {"u": uuid, "level": level, "ref": f"Décision manuelle : {comment or 'sans commentaire'}"}
     where = "upper(o.id_sinp_occtax) = :u"
     if not (context.get("ignore_auth") or user.sysadmin):
         where += " AND " + protection_store.scope_sql(list(sinp_access.chef_scopes(user).values()), params)
         where += " AND o.package_id = ANY(:active_pids)"
         params["active_pids"] = sinp_access.active_jdd_ids() or [""]
     with model.meta.engine.begin() as conn:
-        done = conn.execute(text(f"""UPDATE sinp_occurrence o SET sensi_niveau = :level, sensi_manuel = true,
+        done = conn.execute(
+            text(f"""UPDATE sinp_occurrence o SET sensi_niveau = :level, sensi_manuel = true,
                                         sensi_alerte = NULL, sensi_date_attribution = now(), sensi_referentiel = :ref
-                                      WHERE {where} RETURNING o.id"""), params).all()
+                                      WHERE {where} RETURNING o.id"""),
+            params,
+        ).all()
         if not done:
             raise tk.NotAuthorized("Observation introuvable ou hors de votre périmètre de chef de file.")
         protection_store.update_public_layer(conn, "o.id = :id", {"id": done[0][0]})
@@ -322,6 +407,7 @@ def sinp_sensitivity_set(context, data_dict):
 
 
 # --- territory service -------------------------------------------------------------------------------------
+
 
 def _polygon_wkt(value) -> str:
     """A polygon given as GeoJSON (geometry, Feature or FeatureCollection) or WKT, in WGS 84."""
@@ -347,14 +433,26 @@ def _polygon_wkt(value) -> str:
             else:
                 geom = shape(data)
     except Exception:
-        raise tk.ValidationError({"polygone": ["Polygone illisible : attendu un GeoJSON (Polygon, MultiPolygon, "
-                                               "Feature, FeatureCollection) ou un WKT, en WGS 84."]})
+        raise tk.ValidationError(
+            {
+                "polygone": [
+                    "Polygone illisible : attendu un GeoJSON (Polygon, MultiPolygon, "
+                    "Feature, FeatureCollection) ou un WKT, en WGS 84."
+                ]
+            }
+        )
     if geom.is_empty or geom.geom_type not in ("Polygon", "MultiPolygon"):
         raise tk.ValidationError({"polygone": ["La géométrie doit être un polygone (ou multipolygone)."]})
     minx, miny, maxx, maxy = geom.bounds
     if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
-        raise tk.ValidationError({"polygone": ["Coordonnées hors de WGS 84 : le polygone doit être en degrés "
-                                               "(longitude, latitude), pas en Lambert-93."]})
+        raise tk.ValidationError(
+            {
+                "polygone": [
+                    "Coordonnées hors de WGS 84 : le polygone doit être en degrés "
+                    "(longitude, latitude), pas en Lambert-93."
+                ]
+            }
+        )
     if not geom.is_valid:
         geom = geom.buffer(0)
     return _clip_to_region(geom).wkt
@@ -371,13 +469,21 @@ def region_bbox() -> tuple[float, float, float, float]:
     with model.meta.engine.connect() as conn:
         if not sa.inspect(conn).has_table("sinp_territoire"):
             return FALLBACK_REGION
-        row = conn.execute(text("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) "
-                                "FROM (SELECT ST_Extent(geom) AS e FROM sinp_territoire) AS x")).first()
+        row = conn.execute(
+            text(
+                "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) "
+                "FROM (SELECT ST_Extent(geom) AS e FROM sinp_territoire) AS x"
+            )
+        ).first()
     if row is None or row[0] is None:
         return FALLBACK_REGION
     w, s, e, n = row
-    return (max(-180.0, w - REGION_MARGIN), max(-90.0, s - REGION_MARGIN),
-            min(180.0, e + REGION_MARGIN), min(90.0, n + REGION_MARGIN))
+    return (
+        max(-180.0, w - REGION_MARGIN),
+        max(-90.0, s - REGION_MARGIN),
+        min(180.0, e + REGION_MARGIN),
+        min(90.0, n + REGION_MARGIN),
+    )
 
 
 def _clip_to_region(geom):
@@ -394,8 +500,13 @@ def _clip_to_region(geom):
 
         clipped = unary_union([g for g in clipped.geoms if g.geom_type in ("Polygon", "MultiPolygon")])
     if clipped.is_empty or clipped.geom_type not in ("Polygon", "MultiPolygon"):
-        raise tk.ValidationError({"polygone": ["Le polygone est entièrement hors du territoire de la plateforme : "
-                                               "dessinez-le sur la région."]})
+        raise tk.ValidationError(
+            {
+                "polygone": [
+                    "Le polygone est entièrement hors du territoire de la plateforme : dessinez-le sur la région."
+                ]
+            }
+        )
     return clipped
 
 
@@ -419,7 +530,9 @@ def sinp_territory_taxa(context, data_dict):
         vern = "t.nom_vern" if has_taxref else "NULL"
         join = "LEFT JOIN sinp_taxref t ON t.cd_nom = COALESCE(q.cd_ref, q.cd_nom)" if has_taxref else ""
         group_cols = ", t.lb_nom, t.nom_vern" if has_taxref else ""
-        rows = conn.execute(text(f"""
+        rows = (
+            conn.execute(
+                text(f"""
             SELECT COALESCE(q.cd_ref, q.cd_nom) AS cd_ref, {name} AS nom, {vern} AS nom_vern, min(q.groupe) AS groupe,
                    count(*) AS observations, max(extract(year FROM COALESCE(q.date_fin, q.date_debut)))::int AS derniere_annee,
                    max(CASE WHEN q.sensi_niveau ~ '^[0-4]$' THEN q.sensi_niveau::int ELSE 0 END) AS sensibilite_max,
@@ -428,31 +541,55 @@ def sinp_territory_taxa(context, data_dict):
                    count(*) FILTER (WHERE q.niv_val IN ('1', '2')) AS validees
               FROM ({sql}) AS q {join}
              GROUP BY COALESCE(q.cd_ref, q.cd_nom){group_cols}
-             ORDER BY observations DESC, nom"""), params).mappings().all()
+             ORDER BY observations DESC, nom"""),
+                params,
+            )
+            .mappings()
+            .all()
+        )
         sensitive_taxa = set()
         if "sinp_sensitivity_taxon" in sa.inspect(conn).get_table_names():
-            sensitive_taxa = {r[0] for r in conn.execute(text(
-                "SELECT DISTINCT t.cd_nom FROM sinp_sensitivity_taxon t JOIN sinp_sensitivity_rule r ON r.id = t.rule_id "
-                "WHERE r.niveau > 0"))}
+            sensitive_taxa = {
+                r[0]
+                for r in conn.execute(
+                    text(
+                        "SELECT DISTINCT t.cd_nom FROM sinp_sensitivity_taxon t JOIN sinp_sensitivity_rule r ON r.id = t.rule_id "
+                        "WHERE r.niveau > 0"
+                    )
+                )
+            }
         area = conn.execute(text("SELECT ST_Area(ST_GeomFromText(:w, 4326)::geography) / 1e6"), {"w": wkt}).scalar()
         levels_sql = f"SELECT niv_val, count(*) FROM ({sql}) AS q GROUP BY 1"
         levels = {c: n for c, n in conn.execute(text(levels_sql), params)}
     taxa = []
     for r in rows:
-        taxa.append({"cd_ref": r["cd_ref"], "nom": r["nom"], "nom_vern": r["nom_vern"], "groupe": r["groupe"],
-                     "observations": r["observations"], "derniere_annee": r["derniere_annee"],
-                     "validees": r["validees"],
-                     "niveaux_validation": sorted(r["niveaux_presents"] or []),
-                     "sensible": r["cd_ref"] in sensitive_taxa or (r["sensibilite_max"] or 0) > 0,
-                     "observations_floutees": r["floutees"]})
-    return {"taxa": taxa, "total_observations": sum(t["observations"] for t in taxa),
-            "observations_floutees": sum(t["observations_floutees"] for t in taxa),
-            "validation": [{"code": c, "label": protection.validation_label(c), "count": n}
-                           for c, n in sorted(levels.items())],
-            "polygone_aire_km2": round(area or 0, 3)}
+        taxa.append(
+            {
+                "cd_ref": r["cd_ref"],
+                "nom": r["nom"],
+                "nom_vern": r["nom_vern"],
+                "groupe": r["groupe"],
+                "observations": r["observations"],
+                "derniere_annee": r["derniere_annee"],
+                "validees": r["validees"],
+                "niveaux_validation": sorted(r["niveaux_presents"] or []),
+                "sensible": r["cd_ref"] in sensitive_taxa or (r["sensibilite_max"] or 0) > 0,
+                "observations_floutees": r["floutees"],
+            }
+        )
+    return {
+        "taxa": taxa,
+        "total_observations": sum(t["observations"] for t in taxa),
+        "observations_floutees": sum(t["observations_floutees"] for t in taxa),
+        "validation": [
+            {"code": c, "label": protection.validation_label(c), "count": n} for c, n in sorted(levels.items())
+        ],
+        "polygone_aire_km2": round(area or 0, 3),
+    }
 
 
 # --- notifications -------------------------------------------------------------------------------------------
+
 
 @tk.side_effect_free
 def sinp_notification_list(context, data_dict):
@@ -461,7 +598,7 @@ def sinp_notification_list(context, data_dict):
     if user is None:
         raise tk.NotAuthorized("Connectez-vous pour voir vos notifications.")
     with model.meta.engine.connect() as conn:
-        rows = protection_store.notifications(conn, sinp_access.user_org_ids(user),
-                                              _int(data_dict, "limit", 50, 1, 500))
-    return [{"message": r["message"], "package_id": r["package_id"], "created": r["created"].isoformat()}
-            for r in rows]
+        rows = protection_store.notifications(
+            conn, sinp_access.user_org_ids(user), _int(data_dict, "limit", 50, 1, 500)
+        )
+    return [{"message": r["message"], "package_id": r["package_id"], "created": r["created"].isoformat()} for r in rows]

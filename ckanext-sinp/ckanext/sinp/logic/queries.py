@@ -3,6 +3,7 @@
 CKAN 2.11+ keeps a package's extras in the JSONB column ``package.extras``;
 ``ckan sinp init-db`` indexes the keys looked up here.
 """
+
 from __future__ import annotations
 
 INDEXED_EXTRAS = ("sinp_uuid", "cadre", "meta_cadre_parent")
@@ -32,9 +33,11 @@ def packages_by_uuid(model, uuids, chunk: int = 1000) -> dict:
     uuids = sorted({u for u in uuids if u})
     column = model.Package.extras["sinp_uuid"].astext
     for start in range(0, len(uuids), chunk):
-        query = (model.Session.query(model.Package)
-                 .filter(column.in_(uuids[start:start + chunk]))
-                 .filter(model.Package.state != "deleted"))
+        query = (
+            model.Session.query(model.Package)
+            .filter(column.in_(uuids[start : start + chunk]))
+            .filter(model.Package.state != "deleted")
+        )
         for pkg in query:
             found.setdefault(pkg.extras.get("sinp_uuid"), []).append(pkg)
     return found
@@ -60,5 +63,4 @@ def create_indexes(connection) -> None:
     from sqlalchemy import text
 
     for key in INDEXED_EXTRAS:
-        connection.execute(text(
-            f"CREATE INDEX IF NOT EXISTS sinp_package_{key}_idx ON package ((extras->>'{key}'))"))
+        connection.execute(text(f"CREATE INDEX IF NOT EXISTS sinp_package_{key}_idx ON package ((extras->>'{key}'))"))

@@ -1,6 +1,7 @@
 """Writing one SINP record (CA or JDD) into the catalogue: the one path shared by the MTD import
 and the harvesters (MTD, CSW), so a record is created and updated the same way whatever brought it.
 """
+
 from __future__ import annotations
 
 import re
@@ -32,8 +33,15 @@ def release_savepoints(model) -> None:
         nested.commit()
 
 
-def write_record(context: dict, kind: str, record: dict, owner_org: str, existing=None,
-                 private: bool = True, extras: dict | None = None) -> tuple[str, str]:
+def write_record(
+    context: dict,
+    kind: str,
+    record: dict,
+    owner_org: str,
+    existing=None,
+    private: bool = True,
+    extras: dict | None = None,
+) -> tuple[str, str]:
     """Creates or updates the package of ``record`` (the fields of the standard, as read by
     ``domain.mtd`` or ``domain.iso_read``); returns (package id, "created" | "updated").
 
@@ -48,21 +56,35 @@ def write_record(context: dict, kind: str, record: dict, owner_org: str, existin
     write_context = {**context, "defer_commit": True, "return_id_only": True}
     if existing is not None:
         if existing.type != kind:
-            raise KindChanged(f"{record.get('sinp_uuid')} est déjà un {KIND_LABELS.get(existing.type, existing.type)} "
-                              "du catalogue : un enregistrement ne change pas de type.")
+            raise KindChanged(
+                f"{record.get('sinp_uuid')} est déjà un {KIND_LABELS.get(existing.type, existing.type)} "
+                "du catalogue : un enregistrement ne change pas de type."
+            )
         current = tk.get_action("package_show")(
-            {"model": model, "session": model.Session, "ignore_auth": True, "for_update": True},
-            {"id": existing.id})
+            {"model": model, "session": model.Session, "ignore_auth": True, "for_update": True}, {"id": existing.id}
+        )
         for f in sinp_model.fields(kind):
             current.pop(f.name, None)
         current.pop("tags", None)
-        data = {**current, **record, **(extras or {}), "id": existing.id, "name": existing.name,
-                "owner_org": existing.owner_org, "private": existing.private}
+        data = {
+            **current,
+            **record,
+            **(extras or {}),
+            "id": existing.id,
+            "name": existing.name,
+            "owner_org": existing.owner_org,
+            "private": existing.private,
+        }
         result = tk.get_action("package_update")(write_context, data)
         action = "updated"
     else:
-        data = {**record, **(extras or {}), "name": slug(record.get("title", ""), record["sinp_uuid"]),
-                "owner_org": owner_org, "private": private}
+        data = {
+            **record,
+            **(extras or {}),
+            "name": slug(record.get("title", ""), record["sinp_uuid"]),
+            "owner_org": owner_org,
+            "private": private,
+        }
         result = tk.get_action("package_create")(write_context, data)
         action = "created"
     release_savepoints(model)
@@ -97,7 +119,8 @@ def index_packages(package_ids: list[str], batch: int = 250, commit_within: int 
     a CKAN process serves one request at a time). ``commit_within`` (milliseconds): let Solr commit
     within that delay instead of an explicit commit now (a hard commit costs ~30 ms; a harvester
     writing one record at a time would pay it for each record)."""
-    from ckan.lib.search import common, index as search_index
+    from ckan.lib.search import common
+    from ckan.lib.search import index as search_index
 
     collected = []
 
@@ -117,6 +140,6 @@ def index_packages(package_ids: list[str], batch: int = 250, commit_within: int 
     conn = common.make_connection()
     extra = {"commitWithin": str(commit_within)} if commit_within else {}
     for start in range(0, len(collected), batch):
-        conn.add(docs=collected[start:start + batch], commit=False, **extra)
+        conn.add(docs=collected[start : start + batch], commit=False, **extra)
     if not commit_within:
         conn.commit()

@@ -7,6 +7,7 @@
   drop it, so the page, the API, ISO 19139, DCAT and the download (404 instead of a 500) never
   publish it.
 """
+
 from __future__ import annotations
 
 import ckan.plugins.toolkit as tk
@@ -38,8 +39,12 @@ def sinp_resource_url(key, data, errors, context):
 
 def clean_resource(resource: dict) -> dict:
     """The resource without a link of a refused scheme (stored before the rule)."""
-    if isinstance(resource, dict) and resource.get("url") and _is_link(resource) \
-            and not urls.link_allowed(resource["url"], schemes()):
+    if (
+        isinstance(resource, dict)
+        and resource.get("url")
+        and _is_link(resource)
+        and not urls.link_allowed(resource["url"], schemes())
+    ):
         resource.pop("url", None)
     return resource
 

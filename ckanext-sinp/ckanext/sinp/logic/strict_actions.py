@@ -16,11 +16,13 @@
 A core action that the plugin already chains (``package_delete``…) keeps its chain: the guard
 wraps it. Status codes of each class of bad input: ``logic/inputs.py``.
 """
+
 from __future__ import annotations
 
 import functools
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import ckan.plugins.toolkit as tk
 
@@ -75,15 +77,26 @@ CORE_TEXTS: dict[str, tuple[str, ...]] = {
     "resource_patch": ("name", "description", "format"),
 }
 # package fields that CKAN stores as text, for every dataset type
-PACKAGE_TEXTS = ("title", "notes", "url", "version", "author", "author_email", "maintainer", "maintainer_email",
-                 "tag_string")
+PACKAGE_TEXTS = (
+    "title",
+    "notes",
+    "url",
+    "version",
+    "author",
+    "author_email",
+    "maintainer",
+    "maintainer_email",
+    "tag_string",
+)
 PACKAGE_LISTS = ("resources", "tags", "extras", "groups")
 PACKAGE_WRITES = ("package_create", "package_update", "package_patch")
 COLLABORATORS = ("package_collaborator_create", "package_collaborator_delete", "package_collaborator_list")
 _TEXT_KINDS = ("text", "uuid", "date", "email", "url")
 _LIST_KINDS = ("codes", "taxon_codes", "keywords")
-SEARCH_REFUSED = ("Requête de recherche invalide : vérifiez les parenthèses, guillemets, crochets et opérateurs "
-                  "(ou mettez le texte cherché entre guillemets).")
+SEARCH_REFUSED = (
+    "Requête de recherche invalide : vérifiez les parenthèses, guillemets, crochets et opérateurs "
+    "(ou mettez le texte cherché entre guillemets)."
+)
 
 
 def _check_keys(action: str, data_dict: dict) -> None:
@@ -118,8 +131,9 @@ def _package_type(data_dict: dict) -> str | None:
 
 def _block_list(value: Any, name: str, subfields) -> None:
     example = ", ".join(f'"{s.name}": …' for s in subfields[:2])
-    refused = tk.ValidationError({name: [f"« {name} » doit être une liste de blocs ([{{{example}}}]), "
-                                         f"pas {inputs.type_name(value)}."]})
+    refused = tk.ValidationError(
+        {name: [f"« {name} » doit être une liste de blocs ([{{{example}}}]), pas {inputs.type_name(value)}."]}
+    )
     if not isinstance(value, list):
         raise refused
     for item in value:
@@ -148,15 +162,15 @@ def check_package(data_dict: dict) -> None:
     for key in PACKAGE_LISTS:
         value = data_dict.get(key)
         if value is not None and not (isinstance(value, list) and all(isinstance(v, dict) for v in value)):
-            errors.setdefault(key, []).append(
-                f"« {key} » doit être une liste d'objets, pas {inputs.type_name(value)}.")
+            errors.setdefault(key, []).append(f"« {key} » doit être une liste d'objets, pas {inputs.type_name(value)}.")
     if data_dict.get("private") not in (None, ""):
         try:
             data_dict["private"] = inputs.boolean(data_dict["private"], "private")
         except tk.ValidationError:
             errors.setdefault("private", []).append(
                 f"« private » attend true (enregistrement privé) ou false (publié), pas "
-                f"« {inputs.quote(data_dict['private'])} » : rien n'a été enregistré.")
+                f"« {inputs.quote(data_dict['private'])} » : rien n'a été enregistré."
+            )
     kind = _package_type(data_dict)
     for f in sinp_model.fields(kind) if kind in sinp_model.KINDS else ():
         value = data_dict.get(f.name)
@@ -169,7 +183,8 @@ def check_package(data_dict: dict) -> None:
             items = value if isinstance(value, list) else [value]
             if not all(isinstance(v, str) or (isinstance(v, int) and not isinstance(v, bool)) for v in items):
                 errors.setdefault(f.name, []).append(
-                    f"« {f.name} » attend une liste de codes (textes), pas {inputs.type_name(value)}.")
+                    f"« {f.name} » attend une liste de codes (textes), pas {inputs.type_name(value)}."
+                )
         elif f.kind == "decimal" or f.kind == "code":
             if not number:
                 attempt(inputs.check_text, value, f.name)
@@ -190,8 +205,10 @@ def _guard_core(action: str, chained: Callable | None) -> Callable:
         if action in PACKAGE_WRITES:
             check_package(data_dict)
         if action in COLLABORATORS and not context.get("ignore_auth") and not context.get("user"):
-            raise tk.NotAuthorized("Connectez-vous : seuls les administrateurs de la structure gèrent les "
-                                   "collaborateurs d'un jeu de données.")
+            raise tk.NotAuthorized(
+                "Connectez-vous : seuls les administrateurs de la structure gèrent les "
+                "collaborateurs d'un jeu de données."
+            )
         try:
             if chained is not None:
                 return chained(original_action, context, data_dict)
@@ -241,9 +258,14 @@ def _translate(action: str, context: dict, err: Exception) -> None:
         raise SearchError(SEARCH_REFUSED) from None
     if isinstance(err, DataError):  # « Only lists of dicts can be placed against subschema ('field',) … »
         named = re.search(r"\('([^']+)'", str(err.error))
-        raise tk.ValidationError({named.group(1) if named else "__structure": [
-            "La structure des données envoyées est invalide (ce champ attend une liste d'objets ou un texte) : "
-            "rien n'a été enregistré."]}) from None
+        raise tk.ValidationError(
+            {
+                named.group(1) if named else "__structure": [
+                    "La structure des données envoyées est invalide (ce champ attend une liste d'objets ou un texte) : "
+                    "rien n'a été enregistré."
+                ]
+            }
+        ) from None
 
 
 def _guard_sinp(func: Callable) -> Callable:

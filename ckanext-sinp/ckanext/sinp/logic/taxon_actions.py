@@ -1,4 +1,5 @@
 """Action ``sinp_taxon_search``: the TAXREF referential loaded in the database."""
+
 from __future__ import annotations
 
 import ckan.plugins.toolkit as tk

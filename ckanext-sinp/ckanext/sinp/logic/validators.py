@@ -5,6 +5,7 @@ validators (``sinp_derive_fields`` before, ``sinp_record_rules`` after the field
 in the schemas) apply the rules of the metadata standard and the checks that need the
 catalogue. Every message is in French; a record with an error is not stored (HTTP 409).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -12,8 +13,8 @@ import json
 
 import ckan.plugins.toolkit as tk
 from ckan.lib.navl.dictization_functions import unflatten
-from ckanext.scheming.validation import scheming_validator
 
+from ckanext.scheming.validation import scheming_validator
 from ckanext.sinp.domain import model as sinp_model
 from ckanext.sinp.domain.geometry import GeometryError, parse_geojson_geometry
 
@@ -49,7 +50,7 @@ def sinp_uuid(value, context):
     text = str(value).strip()
     for prefix in ("http://oafs.fr/meta/ca/", "https://oafs.fr/meta/ca/"):
         if text.lower().startswith(prefix):
-            text = text[len(prefix):]
+            text = text[len(prefix) :]
     if not sinp_model.UUID_RE.match(text):
         raise tk.Invalid(f"« {value} » n'est pas un UUID valide (forme attendue : 8-4-4-4-12 caractères hexadécimaux).")
     return sinp_model.normalize_uuid(text)
@@ -112,6 +113,7 @@ def sinp_decimal(value, context):
 
 
 # --- record-level validators -----------------------------------------------------------------
+
 
 def _existing_package(data, context):
     """The package being updated, if any (package_update / package_patch)."""
@@ -242,8 +244,7 @@ def _default_sub(field) -> str | None:
 
 def _can_read(context, pkg) -> bool:
     try:
-        tk.check_access("package_show", {"user": context.get("user"), "model": context["model"]},
-                        {"id": pkg.id})
+        tk.check_access("package_show", {"user": context.get("user"), "model": context["model"]}, {"id": pkg.id})
         return True
     except tk.NotAuthorized:
         return False
@@ -286,9 +287,12 @@ def sinp_record_rules(field, schema):
             clash = [p for p in _find_by_uuid(context, uuid) if existing is None or p.id != existing.id]
             if clash:  # precise only for who may read the other record (no existence oracle)
                 from ckanext.sinp.logic import oracles
+
                 errors.setdefault(("sinp_uuid",), []).append(
                     f"L'identifiant SINP {uuid} est déjà celui d'un autre enregistrement du catalogue."
-                    if any(_can_read(context, p) for p in clash) else oracles.uuid_unusable(uuid))
+                    if any(_can_read(context, p) for p in clash)
+                    else oracles.uuid_unusable(uuid)
+                )
 
         if kind == "jdd":
             ca_uuid = data.get(("cadre",))
@@ -296,17 +300,20 @@ def sinp_record_rules(field, schema):
                 if not _readable_ca(context, ca_uuid):
                     errors.setdefault(("cadre",), []).append(
                         f"Aucun cadre d'acquisition d'identifiant {ca_uuid} n'est accessible : "
-                        "créez ou importez d'abord le cadre d'acquisition.")
+                        "créez ou importez d'abord le cadre d'acquisition."
+                    )
         else:
             parent = data.get(("meta_cadre_parent",))
             if not _empty(parent) and not errors.get(("meta_cadre_parent",)):
                 cas = [p for p in _find_by_uuid(context, parent, "ca") if _can_read(context, p)]
                 if not cas:
                     errors.setdefault(("meta_cadre_parent",), []).append(
-                        f"Aucun cadre d'acquisition d'identifiant {parent} n'est accessible.")
+                        f"Aucun cadre d'acquisition d'identifiant {parent} n'est accessible."
+                    )
                 elif _extra(cas[0], "est_meta_cadre") != "true":
                     errors.setdefault(("meta_cadre_parent",), []).append(
-                        f"Le cadre d'acquisition {parent} (« {cas[0].title} ») n'est pas un méta-cadre.")
+                        f"Le cadre d'acquisition {parent} (« {cas[0].title} ») n'est pas un méta-cadre."
+                    )
 
     return validator
 

@@ -5,6 +5,7 @@ CKAN decides a reader one package at a time (``package_show``) or through Solr's
 the doors that list things across packages straight from the database (tags, an organisation's
 members) need the same decision for many packages at once: ``readable_sql`` is it, set-wise.
 """
+
 from __future__ import annotations
 
 import ckan.model as model
@@ -34,7 +35,8 @@ def readable_sql(context, params: dict, alias: str = "p") -> str | None:
             f"({alias}.state = 'active' AND ("
             f"({alias}.type = 'jdd' AND {alias}.id IN ({in_scope})) OR "
             f"({alias}.type = 'ca' AND {alias}.extras->>'sinp_uuid' IN (SELECT j.extras->>'cadre' FROM package j "
-            f"WHERE j.type = 'jdd' AND j.state = 'active' AND j.id IN ({in_scope})))))")
+            f"WHERE j.type = 'jdd' AND j.state = 'active' AND j.id IN ({in_scope})))))"
+        )
     return "(" + " OR ".join(conds) + ")"
 
 

@@ -7,6 +7,7 @@ versions it compares. Here a free tag exists for the caller only if one of the a
 may read carries it (one SQL statement, ``visibility.readable_sql``); tags of a vocabulary (lists
 a sysadmin defines) are left to CKAN.
 """
+
 from __future__ import annotations
 
 import ckan.model as model
@@ -56,10 +57,13 @@ def visible_free_tags(context, terms=(), names=None, offset: int = 0, limit: int
         params["names"] = list(names)
         where.append("t.name = ANY(:names)")
     readable = visibility.readable_sql(context, params)
-    sql = (f"SELECT t.id, count(*) OVER () FROM tag t WHERE {' AND '.join(where)} AND EXISTS ("
-           "SELECT 1 FROM package_tag pt JOIN package p ON p.id = pt.package_id "
-           "WHERE pt.tag_id = t.id AND pt.state = 'active' AND p.state = 'active'"
-           + (f" AND {readable}" if readable else "") + ") ORDER BY t.name OFFSET :offset")
+    sql = (
+        f"SELECT t.id, count(*) OVER () FROM tag t WHERE {' AND '.join(where)} AND EXISTS ("
+        "SELECT 1 FROM package_tag pt JOIN package p ON p.id = pt.package_id "
+        "WHERE pt.tag_id = t.id AND pt.state = 'active' AND p.state = 'active'"
+        + (f" AND {readable}" if readable else "")
+        + ") ORDER BY t.name OFFSET :offset"
+    )
     if limit is not None:
         params["limit"] = limit
         sql += " LIMIT :limit"
@@ -90,8 +94,9 @@ def _search(context, data_dict) -> tuple[list, int]:
     terms = _terms(data_dict)
     if not terms:
         return [], 0
-    return visible_free_tags(context, terms, offset=_int(data_dict, "offset", 0) or 0,
-                             limit=_int(data_dict, "limit", None, MAX_TAGS))
+    return visible_free_tags(
+        context, terms, offset=_int(data_dict, "offset", 0) or 0, limit=_int(data_dict, "limit", None, MAX_TAGS)
+    )
 
 
 @tk.chained_action
@@ -164,8 +169,13 @@ def activity_diff(original_action, context, data_dict):
 def get_actions() -> dict:
     import ckan.plugins as p
 
-    actions = {"tag_list": tag_list, "tag_autocomplete": tag_autocomplete, "tag_search": tag_search,
-               "tag_show": tag_show, "member_list": member_list}
+    actions = {
+        "tag_list": tag_list,
+        "tag_autocomplete": tag_autocomplete,
+        "tag_search": tag_search,
+        "tag_show": tag_show,
+        "member_list": member_list,
+    }
     if p.plugin_loaded("activity"):
         actions["activity_diff"] = activity_diff
     return actions

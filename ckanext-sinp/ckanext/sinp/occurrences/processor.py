@@ -5,6 +5,7 @@ ckanext.sinp.occurrences.store (pure SQLAlchemy). A resource created or updated 
 transaction is remembered in the session and queued only after that transaction commits
 (as the CSW sync); deleting a resource or a JDD removes its occurrences in the same transaction.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -25,10 +26,11 @@ from ckanext.sinp.occurrences import protection_store, store
 log = logging.getLogger(__name__)
 
 PENDING_KEY = "sinp_qc_pending"
-DEFAULT_MAX_BYTES = 2 * 1024 ** 3
+DEFAULT_MAX_BYTES = 2 * 1024**3
 
 
 # --- which resources are deposits ----------------------------------------------------------------
+
 
 def is_deposit(resource: dict, package_type: str | None) -> bool:
     """An uploaded CSV file on a JDD."""
@@ -45,6 +47,7 @@ def _package_type(package_id: str) -> str | None:
 
 
 # --- after commit -----------------------------------------------------------------------------------
+
 
 def mark(resource: dict, user: str | None, deferred: bool = False) -> None:
     """A deposit was created or replaced. CKAN calls the resource hooks after its commit: the job
@@ -76,14 +79,25 @@ def enqueue(resource_id: str, package_id: str, user: str | None) -> None:
     pkg = model.Package.get(package_id)
     org = model.Group.get(pkg.owner_org) if pkg is not None and pkg.owner_org else None
     with model.meta.engine.begin() as conn:
-        store.queue_deposit(conn, resource_id, package_id, jdd_uuid=(pkg.extras or {}).get("sinp_uuid"),
-                            owner_org=pkg.owner_org if pkg else None, producer=org.title if org else None,
-                            depositor=user)
-    tk.enqueue_job(process, [resource_id], title=f"Contrôle du dépôt {resource_id}",
-                   rq_kwargs={"timeout": int(tk.config.get("ckanext.sinp.qc.job_timeout", 3600))})
+        store.queue_deposit(
+            conn,
+            resource_id,
+            package_id,
+            jdd_uuid=(pkg.extras or {}).get("sinp_uuid"),
+            owner_org=pkg.owner_org if pkg else None,
+            producer=org.title if org else None,
+            depositor=user,
+        )
+    tk.enqueue_job(
+        process,
+        [resource_id],
+        title=f"Contrôle du dépôt {resource_id}",
+        rq_kwargs={"timeout": int(tk.config.get("ckanext.sinp.qc.job_timeout", 3600))},
+    )
 
 
 # --- deletion (in CKAN's transaction) ------------------------------------------------------------------
+
 
 def delete_resource(resource_id: str) -> None:
     store.delete_deposit(model.Session.connection(), resource_id)
@@ -94,6 +108,7 @@ def delete_package(package_id: str) -> None:
 
 
 # --- the job ----------------------------------------------------------------------------------------
+
 
 def _file_path(resource: dict) -> str:
     from ckan.lib import uploader
@@ -145,8 +160,10 @@ def protect_extent(package_id: str) -> None:
         wanted = store.widened_extent(conn, package_id, current)
     if wanted:
         site_user = tk.get_action("get_site_user")({"ignore_auth": True}, {})
-        tk.get_action("package_patch")({"user": site_user["name"], "ignore_auth": True},
-                                       {"id": package_id, **{k: f"{v:.6f}" for k, v in zip(keys, wanted)}})
+        tk.get_action("package_patch")(
+            {"user": site_user["name"], "ignore_auth": True},
+            {"id": package_id, **{k: f"{v:.6f}" for k, v in zip(keys, wanted)}},
+        )
         log.info("Emprise du JDD %s élargie (données sensibles ou floutées) : %s", package_id, wanted)
     patched = bool(wanted)  # package_patch reindexed the JDD
     cadre = pkg.get("cadre")
@@ -171,8 +188,12 @@ def depositor_access(depositor: str | None, owner_org: str | None) -> store.Acce
         return store.Access(public_package_ids=published)
     with model.meta.engine.connect() as conn:
         scopes = list(protection_store.chefs(conn, [owner_org]).values())
-    return store.Access(orgs=[owner_org], scopes=scopes, public_package_ids=published,
-                        scope_package_ids=sinp_access.active_jdd_ids() if scopes else ())
+    return store.Access(
+        orgs=[owner_org],
+        scopes=scopes,
+        public_package_ids=published,
+        scope_package_ids=sinp_access.active_jdd_ids() if scopes else (),
+    )
 
 
 def process(resource_id: str, force: bool = False) -> dict:
@@ -182,9 +203,13 @@ def process(resource_id: str, force: bool = False) -> dict:
         return _process(engine, resource_id, force)
     except Exception as err:  # the worker stays healthy; the producer sees why
         log.exception("Contrôle du dépôt %s en échec", resource_id)
-        store.fail(engine, resource_id, f"Le contrôle n'a pas pu aboutir ({type(err).__name__}). "
-                                        "L'équipe de la plateforme a été prévenue ; relancez le contrôle "
-                                        "plus tard ou contactez-la.")
+        store.fail(
+            engine,
+            resource_id,
+            f"Le contrôle n'a pas pu aboutir ({type(err).__name__}). "
+            "L'équipe de la plateforme a été prévenue ; relancez le contrôle "
+            "plus tard ou contactez-la.",
+        )
         return {"status": "error"}
     finally:
         model.Session.remove()
@@ -215,16 +240,28 @@ def _process(engine, resource_id: str, force: bool) -> dict:
 
     srid = str(resource.get("srid") or "4326").strip()
     if srid not in ("4326", "2154"):
-        store.fail(engine, resource_id, f"Système de coordonnées du dépôt « {srid} » non admis : indiquez 4326 "
-                                        "(WGS 84) ou 2154 (Lambert-93) dans le champ srid de la ressource.")
+        store.fail(
+            engine,
+            resource_id,
+            f"Système de coordonnées du dépôt « {srid} » non admis : indiquez 4326 "
+            "(WGS 84) ou 2154 (Lambert-93) dans le champ srid de la ressource.",
+        )
         return {"status": "error"}
-    titles = {p.id: p.title for p in model.Session.query(model.Package.id, model.Package.title)
-              .filter(model.Package.type == "jdd")}
-    lookup = store.DuplicateLookup(engine, resource_id, pkg.owner_org,
-                                   {k: f"le jeu de données « {v} »" for k, v in titles.items()},
-                                   depositor_access(deposit.get("depositor"), pkg.owner_org))
+    titles = {
+        p.id: p.title
+        for p in model.Session.query(model.Package.id, model.Package.title).filter(model.Package.type == "jdd")
+    }
+    lookup = store.DuplicateLookup(
+        engine,
+        resource_id,
+        pkg.owner_org,
+        {k: f"le jeu de données « {v} »" for k, v in titles.items()},
+        depositor_access(deposit.get("depositor"), pkg.owner_org),
+    )
     options = qc.Options(
-        jdd_uuid=(pkg.extras or {}).get("sinp_uuid"), progress=progress, default_srid=int(srid),
+        jdd_uuid=(pkg.extras or {}).get("sinp_uuid"),
+        progress=progress,
+        default_srid=int(srid),
         file_name=resource.get("name") or os.path.basename(resource.get("url") or "depot.csv"),
         max_bytes=int(tk.config.get("ckanext.sinp.qc.max_bytes", DEFAULT_MAX_BYTES)),
         territory_tolerance_m=float(tk.config.get("ckanext.sinp.qc.territory_tolerance_m", 2000)),
@@ -236,21 +273,31 @@ def _process(engine, resource_id: str, force: bool) -> dict:
         with qc.run(path, load_referentials(), options, store=lookup, workdir=workdir) as result:
             store.update_progress(engine, resource_id, 0.9, "Intégration des données acceptées")
             accepted, errors = workdir / "accepted.csv", workdir / "errors.csv"
-            result.write_accepted_csv(accepted, {"resource_id": resource_id, "package_id": pkg.id,
-                                                 "owner_org": pkg.owner_org or ""})
+            result.write_accepted_csv(
+                accepted, {"resource_id": resource_id, "package_id": pkg.id, "owner_org": pkg.owner_org or ""}
+            )
             result.write_errors_store_csv(errors, resource_id)
             target = reports_dir(resource_id)
             target.mkdir(parents=True, exist_ok=True)
             result.write_rejected_csv(target / "rejets.csv.part")
             summary = result.summary
             outcome = {
-                "status": "done", "progress": 1.0, "stage": "Terminé",
-                "rows_received": summary["rows_received"], "rows_accepted": summary["rows_accepted"],
-                "rows_rejected": summary["rows_rejected"], "summary": summary, "stats": result.accepted_stats(),
-                "file_name": options.file_name, "file_size": result.info.size, "sha256": result.info.sha256,
-                "error_message": None, "finished_at": dt.datetime.now(dt.timezone.utc),
+                "status": "done",
+                "progress": 1.0,
+                "stage": "Terminé",
+                "rows_received": summary["rows_received"],
+                "rows_accepted": summary["rows_accepted"],
+                "rows_rejected": summary["rows_rejected"],
+                "summary": summary,
+                "stats": result.accepted_stats(),
+                "file_name": options.file_name,
+                "file_size": result.info.size,
+                "sha256": result.info.sha256,
+                "error_message": None,
+                "finished_at": dt.datetime.now(dt.timezone.utc),
             }
             from ckanext.sinp.logic.protection_actions import auto_options
+
             criteria, level = auto_options()
             written = store.integrate(engine, resource_id, accepted, errors, outcome, criteria, level)
             os.replace(target / "rejets.csv.part", target / "rejets.csv")

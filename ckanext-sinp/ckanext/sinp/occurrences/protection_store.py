@@ -14,13 +14,14 @@ Tables:
   decision it replaced);
 - ``sinp_notification``: messages for producers (their data was validated…).
 """
+
 from __future__ import annotations
 
 import datetime as dt
 import io
 
 import sqlalchemy as sa
-from sqlalchemy import (ARRAY, BigInteger, Column, DateTime, Integer, MetaData, SmallInteger, Table, Text, text)
+from sqlalchemy import ARRAY, BigInteger, Column, DateTime, Integer, MetaData, SmallInteger, Table, Text, text
 
 from ckanext.sinp.domain import protection
 from ckanext.sinp.referentials.store import VERSION_TABLE, copy_line, dbapi_cursor
@@ -28,7 +29,8 @@ from ckanext.sinp.referentials.store import VERSION_TABLE, copy_line, dbapi_curs
 metadata = MetaData()
 
 RULE = Table(
-    "sinp_sensitivity_rule", metadata,
+    "sinp_sensitivity_rule",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("cd_nom", Integer, nullable=False, index=True),
     Column("niveau", SmallInteger, nullable=False),
@@ -45,14 +47,16 @@ RULE = Table(
 )
 
 RULE_TAXON = Table(
-    "sinp_sensitivity_taxon", metadata,
+    "sinp_sensitivity_taxon",
+    metadata,
     Column("rule_id", Integer, nullable=False, index=True),
     Column("cd_nom", Integer, nullable=False, index=True),
     comment="Règle de sensibilité → chaque CD_NOM couvert (taxon, descendants, synonymes)",
 )
 
 CHEF = Table(
-    "sinp_chef_de_file", metadata,
+    "sinp_chef_de_file",
+    metadata,
     Column("organization_id", Text, primary_key=True),
     Column("groupes", ARRAY(Text), nullable=False, server_default="{}"),
     Column("departements", ARRAY(Text), nullable=False, server_default="{}"),
@@ -61,7 +65,8 @@ CHEF = Table(
 )
 
 VALIDATION = Table(
-    "sinp_validation", metadata,
+    "sinp_validation",
+    metadata,
     Column("id", BigInteger, primary_key=True, autoincrement=True),
     Column("id_sinp_occtax", Text, nullable=False, index=True),
     Column("package_id", Text, nullable=False, index=True),
@@ -77,7 +82,8 @@ VALIDATION = Table(
 )
 
 NOTIFICATION = Table(
-    "sinp_notification", metadata,
+    "sinp_notification",
+    metadata,
     Column("id", BigInteger, primary_key=True, autoincrement=True),
     Column("owner_org", Text, index=True),
     Column("package_id", Text, index=True),
@@ -88,11 +94,19 @@ NOTIFICATION = Table(
 
 # columns added to sinp_occurrence (created by store.ensure_tables); upgrades run ALTER … IF NOT EXISTS
 OCCURRENCE_COLUMNS = (
-    ("cd_ref", "integer"), ("groupe", "text"), ("dep", "text"), ("maille_calc", "text"),
-    ("sensi_alerte", "text"), ("sensi_manuel", "boolean NOT NULL DEFAULT false"),
+    ("cd_ref", "integer"),
+    ("groupe", "text"),
+    ("dep", "text"),
+    ("maille_calc", "text"),
+    ("sensi_alerte", "text"),
+    ("sensi_manuel", "boolean NOT NULL DEFAULT false"),
     ("public_layer", "smallint NOT NULL DEFAULT 4"),
-    ("niv_val", "text NOT NULL DEFAULT '0'"), ("typ_val", "text"), ("ech_val", "text"),
-    ("validateur", "text"), ("date_ctrl", "timestamptz"), ("comm_val", "text"),
+    ("niv_val", "text NOT NULL DEFAULT '0'"),
+    ("typ_val", "text"),
+    ("ech_val", "text"),
+    ("validateur", "text"),
+    ("date_ctrl", "timestamptz"),
+    ("comm_val", "text"),
 )
 REFERENTIAL_NAME = "sensibilite"
 BFC_DEPARTEMENTS = ("21", "25", "39", "58", "70", "71", "89", "90")
@@ -106,8 +120,12 @@ def ensure_tables(engine) -> None:
         conn.execute(text("ALTER TABLE sinp_occurrence DROP COLUMN IF EXISTS validation_status"))
         # the automatic pre-validation looks up validated taxa per département: a small partial index
         conn.execute(text("DROP INDEX IF EXISTS ix_sinp_occurrence_cd_ref"))
-        conn.execute(text("CREATE INDEX IF NOT EXISTS ix_sinp_occurrence_known ON sinp_occurrence (cd_ref, dep) "
-                          "WHERE niv_val IN ('1', '2')"))
+        conn.execute(
+            text(
+                "CREATE INDEX IF NOT EXISTS ix_sinp_occurrence_known ON sinp_occurrence (cd_ref, dep) "
+                "WHERE niv_val IN ('1', '2')"
+            )
+        )
 
 
 def _tables(conn) -> set[str]:
@@ -116,14 +134,20 @@ def _tables(conn) -> set[str]:
 
 # --- the SQL of the blurring matrix, generated from domain/protection.py (one source of truth) ----
 
-def public_layer_sql(sensi: str = "sensi_niveau", origin: str = "ds_publique",
-                     diffusion: str = "diffusion_niveau_precision") -> str:
+
+def public_layer_sql(
+    sensi: str = "sensi_niveau", origin: str = "ds_publique", diffusion: str = "diffusion_niveau_precision"
+) -> str:
     public = ", ".join(f"'{c}'" for c in sorted(protection.PUBLIC_ORIGINS))
     private = " ".join(f"WHEN '{code}' THEN {layer}" for code, layer in sorted(protection._PRIVATE_LAYER.items()))
-    private_case = (f"CASE WHEN COALESCE({origin}, '') IN ({public}) THEN 0 "
-                    f"ELSE CASE COALESCE(NULLIF(trim({diffusion}), ''), '0') {private} ELSE {protection.COMMUNE} END END")
-    sensi_case = (f"CASE WHEN {sensi} IS NULL OR {sensi} = '' THEN 0 WHEN {sensi} IN ('0','1','2','3','4') "
-                  f"THEN {sensi}::int ELSE {protection.AUCUNE} END")
+    private_case = (
+        f"CASE WHEN COALESCE({origin}, '') IN ({public}) THEN 0 "
+        f"ELSE CASE COALESCE(NULLIF(trim({diffusion}), ''), '0') {private} ELSE {protection.COMMUNE} END END"
+    )
+    sensi_case = (
+        f"CASE WHEN {sensi} IS NULL OR {sensi} = '' THEN 0 WHEN {sensi} IN ('0','1','2','3','4') "
+        f"THEN {sensi}::int ELSE {protection.AUCUNE} END"
+    )
     return f"GREATEST({sensi_case}, {private_case})"
 
 
@@ -136,26 +160,32 @@ def cell_polygon_sql(code: str = "maille_calc") -> str:
 
 # --- attachment, sensitivity, automatic validation (at integration, in the caller's transaction) ----
 
+
 def _dep_sql(o: str = "o") -> str:
     """The département of an observation (protection.observation_departement, in SQL)."""
     dep = f"NULLIF(trim(split_part(COALESCE({o}.code_departement, ''), '|', 1)), '')"
     commune = f"trim(split_part(COALESCE({o}.code_commune, ''), '|', 1))"
-    return (f"CASE WHEN {dep} IS NOT NULL THEN lpad(upper({dep}), 2, '0') "
-            f"WHEN length({commune}) = 5 THEN CASE WHEN {commune} LIKE '97%' THEN left({commune}, 3) "
-            f"ELSE upper(left({commune}, 2)) END END")
+    return (
+        f"CASE WHEN {dep} IS NOT NULL THEN lpad(upper({dep}), 2, '0') "
+        f"WHEN length({commune}) = 5 THEN CASE WHEN {commune} LIKE '97%' THEN left({commune}, 3) "
+        f"ELSE upper(left({commune}, 2)) END END"
+    )
 
 
 def _cell_sql(o: str = "o", point: str = "l.p") -> str:
     """The 10 km cell (CD_SIG): of the geometry when there is one, else the deposited codeMaille."""
     given = f"split_part(COALESCE({o}.code_maille, ''), '|', 1)"
-    return (f"COALESCE('10kmL93E' || lpad(floor(ST_X({point}) / 10000)::int::text, 3, '0') || 'N' || "
-            f"lpad(floor(ST_Y({point}) / 10000)::int::text, 3, '0'), "
-            f"CASE WHEN {given} ~ '^(10kmL93)?E[0-9]{{3}}N[0-9]{{3}}$' "
-            f"THEN '10kmL93' || substring({given} from 'E[0-9]{{3}}N[0-9]{{3}}') END)")
+    return (
+        f"COALESCE('10kmL93E' || lpad(floor(ST_X({point}) / 10000)::int::text, 3, '0') || 'N' || "
+        f"lpad(floor(ST_Y({point}) / 10000)::int::text, 3, '0'), "
+        f"CASE WHEN {given} ~ '^(10kmL93)?E[0-9]{{3}}N[0-9]{{3}}$' "
+        f"THEN '10kmL93' || substring({given} from 'E[0-9]{{3}}N[0-9]{{3}}') END)"
+    )
 
 
-def computed_sql(conn, table: str, where: str, criteria: tuple[str, ...], params: dict,
-                 today: dt.date | None = None) -> str:
+def computed_sql(
+    conn, table: str, where: str, criteria: tuple[str, ...], params: dict, today: dt.date | None = None
+) -> str:
     """One SELECT computing, for the selected rows of ``table`` (alias ``o``), everything protection
     derives from an observation: TAXREF attachment (cd_ref, GROUP2_INPN), département, 10 km cell,
     sensitivity (level, alert, referential, version; manual decisions kept), public layer, and
@@ -165,10 +195,16 @@ def computed_sql(conn, table: str, where: str, criteria: tuple[str, ...], params
     today = today or dt.date.today()
     version = None
     if "sinp_sensitivity_rule" in tables and VERSION_TABLE.name in tables:
-        version = conn.execute(sa.select(VERSION_TABLE.c.version).where(
-            VERSION_TABLE.c.name == REFERENTIAL_NAME)).scalar()
-    params.update({"year": today.year, "sensi_ref": "Référentiel de sensibilité SINP BFC" if version else None,
-                   "sensi_version": version})
+        version = conn.execute(
+            sa.select(VERSION_TABLE.c.version).where(VERSION_TABLE.c.name == REFERENTIAL_NAME)
+        ).scalar()
+    params.update(
+        {
+            "year": today.year,
+            "sensi_ref": "Référentiel de sensibilité SINP BFC" if version else None,
+            "sensi_version": version,
+        }
+    )
     has_taxref = "sinp_taxref" in tables
     taxref = "LEFT JOIN sinp_taxref t ON t.cd_nom = o.cd_nom" if has_taxref else ""
     unknown_status = ", ".join(f"'{c}'" for c in sorted(protection.UNKNOWN_STATUS - {""}))
@@ -212,8 +248,14 @@ def computed_sql(conn, table: str, where: str, criteria: tuple[str, ...], params
     if "date_plausible" in criteria:
         auto.append("a.date_debut >= DATE '1800-01-01' AND COALESCE(a.date_fin, a.date_debut) <= CURRENT_DATE")
     if "dans_territoire" in criteria:
-        inside = ("OR (a.geom IS NOT NULL AND EXISTS (SELECT 1 FROM sinp_territoire tt "
-                  "WHERE ST_Intersects(tt.geom, a.geom)))") if "sinp_territoire" in tables else ""
+        inside = (
+            (
+                "OR (a.geom IS NOT NULL AND EXISTS (SELECT 1 FROM sinp_territoire tt "
+                "WHERE ST_Intersects(tt.geom, a.geom)))"
+            )
+            if "sinp_territoire" in tables
+            else ""
+        )
         auto.append(f"(COALESCE(a.c_dep = ANY(:bfc), false) {inside})")
         params["bfc"] = list(BFC_DEPARTEMENTS)
     if "taxon_connu_departement" in criteria:
@@ -243,13 +285,23 @@ def computed_sql(conn, table: str, where: str, criteria: tuple[str, ...], params
                CASE WHEN a.sensi_manuel THEN a.sensi_version_referentiel ELSE :sensi_version END
                  AS sensi_version_referentiel,
                CASE WHEN a.sensi_manuel THEN a.sensi_date_attribution ELSE now() END AS sensi_date_attribution,
-               {public_layer_sql(sensi, 'a.ds_publique', 'a.diffusion_niveau_precision')} AS public_layer,
-               ({' AND '.join(auto)}) AS auto
+               {public_layer_sql(sensi, "a.ds_publique", "a.diffusion_niveau_precision")} AS public_layer,
+               ({" AND ".join(auto)}) AS auto
           FROM a LEFT JOIN m ON m.id = a.id LEFT JOIN k ON k.cd_ref = a.c_cd_ref AND k.dep = a.c_dep"""
 
 
-_COMPUTED = ("cd_ref", "groupe", "dep", "maille_calc", "sensi_niveau", "sensi_alerte", "sensi_referentiel",
-             "sensi_version_referentiel", "sensi_date_attribution", "public_layer")
+_COMPUTED = (
+    "cd_ref",
+    "groupe",
+    "dep",
+    "maille_calc",
+    "sensi_niveau",
+    "sensi_alerte",
+    "sensi_referentiel",
+    "sensi_version_referentiel",
+    "sensi_date_attribution",
+    "public_layer",
+)
 
 
 _VALIDATION_SETS = {
@@ -262,9 +314,15 @@ _VALIDATION_SETS = {
 }
 
 
-def apply_computed(conn, table: str, where: str = "", params: dict | None = None,
-                   criteria: tuple[str, ...] = (), level: str = protection.DEFAULT_AUTO_LEVEL,
-                   validate_only: bool = False) -> tuple[int, int]:
+def apply_computed(
+    conn,
+    table: str,
+    where: str = "",
+    params: dict | None = None,
+    criteria: tuple[str, ...] = (),
+    level: str = protection.DEFAULT_AUTO_LEVEL,
+    validate_only: bool = False,
+) -> tuple[int, int]:
     """Writes ``computed_sql`` into ``table``; returns (rows updated, rows pre-validated now).
     ``validate_only``: only the automatic pre-validation (``sinp_auto_validate``)."""
     params = dict(params or {})
@@ -273,9 +331,11 @@ def apply_computed(conn, table: str, where: str = "", params: dict | None = None
     sets += [f"{col} = {expr.format(o='o')}" for col, expr in _VALIDATION_SETS.items()] if criteria else []
     comment = "Critères : " + ", ".join(criteria)
     filter_ = "AND c.auto" if validate_only else ""
-    updated = conn.execute(text(f"""UPDATE {table} o SET {', '.join(sets)} FROM ({sql}) AS c
+    updated = conn.execute(
+        text(f"""UPDATE {table} o SET {", ".join(sets)} FROM ({sql}) AS c
                                      WHERE o.id = c.id {filter_}"""),
-                           {**params, "auto_level": level, "auto_comment": comment}).rowcount
+        {**params, "auto_level": level, "auto_comment": comment},
+    ).rowcount
     validated = _record_auto_history(conn, table, "", {}, comment) if criteria else 0
     return updated, validated
 
@@ -283,29 +343,47 @@ def apply_computed(conn, table: str, where: str = "", params: dict | None = None
 def _record_auto_history(conn, table: str, where: str, params: dict, comment: str) -> int:
     """The history of what the automatic pre-validation decided in this transaction (``now()`` is
     the transaction's time, written in ``date_ctrl``)."""
-    return conn.execute(text(f"""
+    return conn.execute(
+        text(f"""
         INSERT INTO sinp_validation (id_sinp_occtax, package_id, niv_val, typ_val, ech_val, validateur,
                                      comm_val, previous_niv_val)
         SELECT id_sinp_occtax, package_id, niv_val, 'A', '2', 'Validation automatique', :comment, '0'
-          FROM {table} WHERE typ_val = 'A' AND date_ctrl = now() {where}"""), {**params, "comment": comment}).rowcount
+          FROM {table} WHERE typ_val = 'A' AND date_ctrl = now() {where}"""),
+        {**params, "comment": comment},
+    ).rowcount
 
 
-def insert_computed(conn, source: str, resource_id: str, criteria: tuple[str, ...] = (),
-                    level: str = protection.DEFAULT_AUTO_LEVEL) -> int:
+def insert_computed(
+    conn, source: str, resource_id: str, criteria: tuple[str, ...] = (), level: str = protection.DEFAULT_AUTO_LEVEL
+) -> int:
     """Writes the rows of ``source`` (a staging table shaped like sinp_occurrence) into the store
     with what protection computes from them, in one INSERT … SELECT (each row written once, with
     its final values, into the indexed table). Returns the number of rows written."""
     params: dict = {}
     sql = computed_sql(conn, source, "", criteria, params)
-    columns = [r[0] for r in conn.execute(text(
-        "SELECT attname FROM pg_attribute WHERE attrelid = 'sinp_occurrence'::regclass AND attnum > 0 "
-        "AND NOT attisdropped ORDER BY attnum"))]
-    exprs = [f"c.{col}" if col in _COMPUTED else _VALIDATION_SETS[col].format(o="s") if col in _VALIDATION_SETS
-             else f"s.{col}" for col in columns]
+    columns = [
+        r[0]
+        for r in conn.execute(
+            text(
+                "SELECT attname FROM pg_attribute WHERE attrelid = 'sinp_occurrence'::regclass AND attnum > 0 "
+                "AND NOT attisdropped ORDER BY attnum"
+            )
+        )
+    ]
+    exprs = [
+        f"c.{col}"
+        if col in _COMPUTED
+        else _VALIDATION_SETS[col].format(o="s")
+        if col in _VALIDATION_SETS
+        else f"s.{col}"
+        for col in columns
+    ]
     comment = "Critères : " + ", ".join(criteria)
-    written = conn.execute(text(f"""INSERT INTO sinp_occurrence ({', '.join(columns)})
-                                    SELECT {', '.join(exprs)} FROM {source} s JOIN ({sql}) AS c ON c.id = s.id"""),
-                           {**params, "auto_level": level, "auto_comment": comment}).rowcount
+    written = conn.execute(
+        text(f"""INSERT INTO sinp_occurrence ({", ".join(columns)})
+                                    SELECT {", ".join(exprs)} FROM {source} s JOIN ({sql}) AS c ON c.id = s.id"""),
+        {**params, "auto_level": level, "auto_comment": comment},
+    ).rowcount
     if criteria:
         _record_auto_history(conn, "sinp_occurrence", "AND resource_id = :rid", {"rid": resource_id}, comment)
     return written
@@ -318,9 +396,14 @@ def compute_sensitivity(conn, where: str = "", params: dict | None = None) -> in
 
 
 def update_public_layer(conn, where: str = "", params: dict | None = None) -> None:
-    conn.execute(text(f"UPDATE sinp_occurrence o SET public_layer = "
-                      f"{public_layer_sql('o.sensi_niveau', 'o.ds_publique', 'o.diffusion_niveau_precision')} "
-                      f"{('WHERE ' + where) if where else ''}"), params or {})
+    conn.execute(
+        text(
+            f"UPDATE sinp_occurrence o SET public_layer = "
+            f"{public_layer_sql('o.sensi_niveau', 'o.ds_publique', 'o.diffusion_niveau_precision')} "
+            f"{('WHERE ' + where) if where else ''}"
+        ),
+        params or {},
+    )
 
 
 def auto_validate(conn, criteria: tuple[str, ...], level: str, where: str = "", params: dict | None = None) -> int:
@@ -332,17 +415,24 @@ def auto_validate(conn, criteria: tuple[str, ...], level: str, where: str = "", 
 
 
 def _history(conn, rows, level, typ, ech, validateur, organisme, comment, previous) -> None:
-    buf = io.StringIO("".join(copy_line((r[0], r[1], level, typ, ech, validateur, organisme, comment,
-                                         r[2] if len(r) > 2 else previous)) for r in rows))
+    buf = io.StringIO(
+        "".join(
+            copy_line((r[0], r[1], level, typ, ech, validateur, organisme, comment, r[2] if len(r) > 2 else previous))
+            for r in rows
+        )
+    )
     with dbapi_cursor(conn) as cur:
-        cur.copy_expert("COPY sinp_validation (id_sinp_occtax, package_id, niv_val, typ_val, ech_val, validateur, "
-                        "organisme, comm_val, previous_niv_val) FROM STDIN WITH (FORMAT text)", buf)
+        cur.copy_expert(
+            "COPY sinp_validation (id_sinp_occtax, package_id, niv_val, typ_val, ech_val, validateur, "
+            "organisme, comm_val, previous_niv_val) FROM STDIN WITH (FORMAT text)",
+            buf,
+        )
 
 
 # --- the sensitivity referential ----------------------------------------------------------------------
 
-def load_rules(engine, rules: list[protection.SensitivityRule], version: str, source_file: str,
-               sha256: str) -> dict:
+
+def load_rules(engine, rules: list[protection.SensitivityRule], version: str, source_file: str, sha256: str) -> dict:
     """Replaces the referential (one transaction), expands it to descendant taxa and recomputes
     the sensitivity of every occurrence not decided manually. Returns counts."""
     ensure_tables(engine)
@@ -350,18 +440,47 @@ def load_rules(engine, rules: list[protection.SensitivityRule], version: str, so
         conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('sinp_sensitivity'))"))
         conn.execute(RULE_TAXON.delete())
         conn.execute(RULE.delete())
-        conn.execute(RULE.insert(), [{
-            "cd_nom": r.cd_nom, "niveau": r.niveau, "nom_cite": r.nom_cite, "duree": r.duree,
-            "departement": r.departement, "date_min": r.date_min, "date_max": r.date_max,
-            "statuts_bio": list(r.statuts_bio), "comportements": list(r.comportements), "autre": r.autre or None,
-            "liste": r.liste or None} for r in rules])
+        conn.execute(
+            RULE.insert(),
+            [
+                {
+                    "cd_nom": r.cd_nom,
+                    "niveau": r.niveau,
+                    "nom_cite": r.nom_cite,
+                    "duree": r.duree,
+                    "departement": r.departement,
+                    "date_min": r.date_min,
+                    "date_max": r.date_max,
+                    "statuts_bio": list(r.statuts_bio),
+                    "comportements": list(r.comportements),
+                    "autre": r.autre or None,
+                    "liste": r.liste or None,
+                }
+                for r in rules
+            ],
+        )
         taxa = refresh_rule_taxa(conn)
         stmt = sa.dialects.postgresql.insert(VERSION_TABLE).values(
-            name=REFERENTIAL_NAME, version=version, row_count=len(rules), sha256=sha256, source_file=source_file,
-            source_format="CSV référentiel de sensibilité")
-        conn.execute(stmt.on_conflict_do_update(index_elements=[VERSION_TABLE.c.name], set_={
-            "version": version, "row_count": len(rules), "sha256": sha256, "source_file": source_file,
-            "loaded_at": sa.func.now(), "source_format": stmt.excluded.source_format}))
+            name=REFERENTIAL_NAME,
+            version=version,
+            row_count=len(rules),
+            sha256=sha256,
+            source_file=source_file,
+            source_format="CSV référentiel de sensibilité",
+        )
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[VERSION_TABLE.c.name],
+                set_={
+                    "version": version,
+                    "row_count": len(rules),
+                    "sha256": sha256,
+                    "source_file": source_file,
+                    "loaded_at": sa.func.now(),
+                    "source_format": stmt.excluded.source_format,
+                },
+            )
+        )
         updated = compute_sensitivity(conn) if "sinp_occurrence" in _tables(conn) else 0
         unknown = rules_without_taxon(conn)
     return {"rules": len(rules), "taxa": taxa, "occurrences": updated, "unknown_taxa": unknown}
@@ -372,7 +491,8 @@ def refresh_rule_taxa(conn) -> int:
     CD_SUP tree (valid names) and every synonym of those (the TAXREF loaded now)."""
     conn.execute(RULE_TAXON.delete())
     if "sinp_taxref" in _tables(conn):
-        conn.execute(text("""
+        conn.execute(
+            text("""
             INSERT INTO sinp_sensitivity_taxon (rule_id, cd_nom)
             WITH RECURSIVE tree(rule_id, cd_ref, depth) AS (
                 SELECT r.id, COALESCE(t.cd_ref, r.cd_nom), 0
@@ -383,10 +503,12 @@ def refresh_rule_taxa(conn) -> int:
                  WHERE tree.depth < 40)
             SELECT DISTINCT rule_id, cd_nom FROM (
                 SELECT tree.rule_id, n.cd_nom FROM tree JOIN sinp_taxref n ON n.cd_ref = tree.cd_ref
-                UNION SELECT id, cd_nom FROM sinp_sensitivity_rule) AS x"""))
+                UNION SELECT id, cd_nom FROM sinp_sensitivity_rule) AS x""")
+        )
     else:
-        conn.execute(text("INSERT INTO sinp_sensitivity_taxon (rule_id, cd_nom) "
-                          "SELECT id, cd_nom FROM sinp_sensitivity_rule"))
+        conn.execute(
+            text("INSERT INTO sinp_sensitivity_taxon (rule_id, cd_nom) SELECT id, cd_nom FROM sinp_sensitivity_rule")
+        )
     return conn.execute(text("SELECT count(DISTINCT cd_nom) FROM sinp_sensitivity_taxon")).scalar()
 
 
@@ -394,27 +516,45 @@ def rules_without_taxon(conn) -> list[int]:
     """CD_NOM of rules that name no taxon of the loaded TAXREF (they still match that exact code)."""
     if "sinp_taxref" not in _tables(conn):
         return []
-    return [r[0] for r in conn.execute(text("""SELECT DISTINCT r.cd_nom FROM sinp_sensitivity_rule r
+    return [
+        r[0]
+        for r in conn.execute(
+            text("""SELECT DISTINCT r.cd_nom FROM sinp_sensitivity_rule r
                                                  LEFT JOIN sinp_taxref t ON t.cd_nom = r.cd_nom
-                                                WHERE t.cd_nom IS NULL ORDER BY 1"""))]
+                                                WHERE t.cd_nom IS NULL ORDER BY 1""")
+        )
+    ]
 
 
 def list_rules(conn) -> list[dict]:
     if "sinp_sensitivity_rule" not in _tables(conn):
         return []
-    sql = """SELECT r.*, t.lb_nom FROM sinp_sensitivity_rule r LEFT JOIN sinp_taxref t ON t.cd_nom = r.cd_nom
-              ORDER BY r.departement NULLS FIRST, r.niveau DESC, r.cd_nom""" if "sinp_taxref" in _tables(conn) else \
-          "SELECT r.*, NULL AS lb_nom FROM sinp_sensitivity_rule r ORDER BY r.departement, r.niveau DESC, r.cd_nom"
+    sql = (
+        """SELECT r.*, t.lb_nom FROM sinp_sensitivity_rule r LEFT JOIN sinp_taxref t ON t.cd_nom = r.cd_nom
+              ORDER BY r.departement NULLS FIRST, r.niveau DESC, r.cd_nom"""
+        if "sinp_taxref" in _tables(conn)
+        else "SELECT r.*, NULL AS lb_nom FROM sinp_sensitivity_rule r ORDER BY r.departement, r.niveau DESC, r.cd_nom"
+    )
     return [dict(r) for r in conn.execute(text(sql)).mappings()]
 
 
 # --- chefs de file -------------------------------------------------------------------------------------
 
+
 def set_chef(conn, organization_id: str, scope: protection.Scope) -> None:
-    stmt = sa.dialects.postgresql.insert(CHEF).values(organization_id=organization_id, groupes=list(scope.groupes),
-                                                      departements=list(scope.departements))
-    conn.execute(stmt.on_conflict_do_update(index_elements=[CHEF.c.organization_id], set_={
-        "groupes": stmt.excluded.groupes, "departements": stmt.excluded.departements, "updated_at": sa.func.now()}))
+    stmt = sa.dialects.postgresql.insert(CHEF).values(
+        organization_id=organization_id, groupes=list(scope.groupes), departements=list(scope.departements)
+    )
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[CHEF.c.organization_id],
+            set_={
+                "groupes": stmt.excluded.groupes,
+                "departements": stmt.excluded.departements,
+                "updated_at": sa.func.now(),
+            },
+        )
+    )
 
 
 def delete_chef(conn, organization_id: str) -> None:
@@ -425,8 +565,10 @@ def chefs(conn, organization_ids: list[str] | None = None) -> dict[str, protecti
     query = sa.select(CHEF)
     if organization_ids is not None:
         query = query.where(CHEF.c.organization_id.in_(organization_ids or [""]))
-    return {r.organization_id: protection.Scope(tuple(r.groupes or ()), tuple(r.departements or ()))
-            for r in conn.execute(query)}
+    return {
+        r.organization_id: protection.Scope(tuple(r.groupes or ()), tuple(r.departements or ()))
+        for r in conn.execute(query)
+    }
 
 
 def scope_sql(scopes: list[protection.Scope], params: dict, prefix: str = "o.") -> str:
@@ -448,8 +590,12 @@ def packages_in_scopes(conn, scopes: list[protection.Scope]) -> list[str]:
     if not scopes:
         return []
     params: dict = {}
-    return [r[0] for r in conn.execute(text(f"SELECT DISTINCT package_id FROM sinp_occurrence o "
-                                            f"WHERE {scope_sql(scopes, params)}"), params)]
+    return [
+        r[0]
+        for r in conn.execute(
+            text(f"SELECT DISTINCT package_id FROM sinp_occurrence o WHERE {scope_sql(scopes, params)}"), params
+        )
+    ]
 
 
 def chefs_covering_package(conn, package_id: str) -> list[str]:
@@ -457,26 +603,43 @@ def chefs_covering_package(conn, package_id: str) -> list[str]:
     out = []
     for org, scope in chefs(conn).items():
         params = {"p": package_id}
-        if conn.execute(text(f"SELECT EXISTS (SELECT 1 FROM sinp_occurrence o WHERE o.package_id = :p "
-                             f"AND {scope_sql([scope], params)})"), params).scalar():
+        if conn.execute(
+            text(
+                f"SELECT EXISTS (SELECT 1 FROM sinp_occurrence o WHERE o.package_id = :p "
+                f"AND {scope_sql([scope], params)})"
+            ),
+            params,
+        ).scalar():
             out.append(org)
     return out
 
 
 # --- manual validation ---------------------------------------------------------------------------------
 
-def validate(conn, *, where: str, params: dict, level: str, validateur: str, organisme: str | None,
-             comment: str | None, scale: str = "2") -> list[tuple[str, str]]:
+
+def validate(
+    conn,
+    *,
+    where: str,
+    params: dict,
+    level: str,
+    validateur: str,
+    organisme: str | None,
+    comment: str | None,
+    scale: str = "2",
+) -> list[tuple[str, str]]:
     """Records a manual decision on every selected occurrence (type M, or C after an automatic
     one) and its history; returns (uuid, package_id) of the rows changed."""
-    rows = conn.execute(text(f"""
+    rows = conn.execute(
+        text(f"""
         WITH sel AS (SELECT o.id, o.niv_val AS previous FROM sinp_occurrence o WHERE {where} FOR UPDATE)
         UPDATE sinp_occurrence o SET niv_val = :level,
                typ_val = CASE WHEN o.typ_val IN ('A', 'C') THEN 'C' ELSE 'M' END,
                ech_val = :scale, validateur = :validateur, date_ctrl = now(), comm_val = :comment
           FROM sel WHERE sel.id = o.id
         RETURNING o.id_sinp_occtax, o.package_id, sel.previous, o.typ_val"""),
-        {**params, "level": level, "scale": scale, "validateur": validateur, "comment": comment}).all()
+        {**params, "level": level, "scale": scale, "validateur": validateur, "comment": comment},
+    ).all()
     by_type: dict[str, list] = {}
     for uuid, pid, previous, typ in rows:
         by_type.setdefault(typ, []).append((uuid, pid, previous))
@@ -486,8 +649,11 @@ def validate(conn, *, where: str, params: dict, level: str, validateur: str, org
 
 
 def history(conn, uuid: str) -> list[dict]:
-    rows = conn.execute(sa.select(VALIDATION).where(VALIDATION.c.id_sinp_occtax == uuid)
-                        .order_by(VALIDATION.c.id)).mappings().all()
+    rows = (
+        conn.execute(sa.select(VALIDATION).where(VALIDATION.c.id_sinp_occtax == uuid).order_by(VALIDATION.c.id))
+        .mappings()
+        .all()
+    )
     return [dict(r) for r in rows]
 
 
@@ -496,6 +662,14 @@ def notify(conn, owner_org: str | None, package_id: str, message: str) -> None:
 
 
 def notifications(conn, org_ids: list[str], limit: int = 50) -> list[dict]:
-    rows = conn.execute(sa.select(NOTIFICATION).where(NOTIFICATION.c.owner_org.in_(org_ids or [""]))
-                        .order_by(NOTIFICATION.c.id.desc()).limit(limit)).mappings().all()
+    rows = (
+        conn.execute(
+            sa.select(NOTIFICATION)
+            .where(NOTIFICATION.c.owner_org.in_(org_ids or [""]))
+            .order_by(NOTIFICATION.c.id.desc())
+            .limit(limit)
+        )
+        .mappings()
+        .all()
+    )
     return [dict(r) for r in rows]

@@ -2,6 +2,7 @@
 
 The same ``facts`` feed the HTML page (a CKAN template) and the PDF, so both always say the same.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -45,37 +46,58 @@ def facts(deposit: dict, jdd: dict, ca: dict | None, platform: str) -> dict:
         "number": deposit.get("receipt_number"),
         "title": "Attestation de réception d'un dépôt de données d'occurrences de taxons",
         "sections": [
-            ("Jeu de données", [
-                ("Titre", jdd.get("title")),
-                ("Identifiant SINP (UUID)", jdd.get("sinp_uuid")),
-            ]),
-            ("Cadre d'acquisition", [
-                ("Titre", (ca or {}).get("title") or "—"),
-                ("Identifiant SINP (UUID)", (ca or {}).get("sinp_uuid") or jdd.get("cadre") or "—"),
-            ]),
-            ("Dépôt", [
-                ("Structure productrice", deposit.get("producer") or "—"),
-                ("Déposant", deposit.get("depositor") or "—"),
-                ("Date du dépôt", _when(deposit.get("queued_at"))),
-                ("Date du contrôle", _when(deposit.get("finished_at"))),
-                ("Fichier", deposit.get("file_name") or "—"),
-                ("Taille", _size(deposit.get("file_size"))),
-                ("Empreinte SHA-256", deposit.get("sha256") or "—"),
-            ]),
-            ("Résultat du contrôle", [
-                ("Lignes reçues", _n(deposit.get("rows_received"))),
-                ("Lignes acceptées et intégrées", _n(deposit.get("rows_accepted"))),
-                ("Lignes refusées", _n(deposit.get("rows_rejected"))),
-            ] + [(f"  dont refusées pour {label.lower()}", _n(rejected.get(code, 0)))
-                 for code, label in CATEGORIES.items()] + [
-                ("Avertissements (non bloquants)", _n(summary.get("warnings_total") or 0)),
-                ("Version des règles de contrôle", (summary.get("ruleset") or {}).get("version") or RULESET_VERSION),
-                ("Modèle de colonnes", (summary.get("ruleset") or {}).get("columns") or "—"),
-            ]),
+            (
+                "Jeu de données",
+                [
+                    ("Titre", jdd.get("title")),
+                    ("Identifiant SINP (UUID)", jdd.get("sinp_uuid")),
+                ],
+            ),
+            (
+                "Cadre d'acquisition",
+                [
+                    ("Titre", (ca or {}).get("title") or "—"),
+                    ("Identifiant SINP (UUID)", (ca or {}).get("sinp_uuid") or jdd.get("cadre") or "—"),
+                ],
+            ),
+            (
+                "Dépôt",
+                [
+                    ("Structure productrice", deposit.get("producer") or "—"),
+                    ("Déposant", deposit.get("depositor") or "—"),
+                    ("Date du dépôt", _when(deposit.get("queued_at"))),
+                    ("Date du contrôle", _when(deposit.get("finished_at"))),
+                    ("Fichier", deposit.get("file_name") or "—"),
+                    ("Taille", _size(deposit.get("file_size"))),
+                    ("Empreinte SHA-256", deposit.get("sha256") or "—"),
+                ],
+            ),
+            (
+                "Résultat du contrôle",
+                [
+                    ("Lignes reçues", _n(deposit.get("rows_received"))),
+                    ("Lignes acceptées et intégrées", _n(deposit.get("rows_accepted"))),
+                    ("Lignes refusées", _n(deposit.get("rows_rejected"))),
+                ]
+                + [
+                    (f"  dont refusées pour {label.lower()}", _n(rejected.get(code, 0)))
+                    for code, label in CATEGORIES.items()
+                ]
+                + [
+                    ("Avertissements (non bloquants)", _n(summary.get("warnings_total") or 0)),
+                    (
+                        "Version des règles de contrôle",
+                        (summary.get("ruleset") or {}).get("version") or RULESET_VERSION,
+                    ),
+                    ("Modèle de colonnes", (summary.get("ruleset") or {}).get("columns") or "—"),
+                ],
+            ),
         ],
-        "footer": ("Cette attestation certifie la réception du fichier identifié par son empreinte SHA-256 et le "
-                   "résultat de ses contrôles de conformité, de cohérence, de référentiels et de doublons. Elle ne "
-                   "vaut pas validation scientifique des données."),
+        "footer": (
+            "Cette attestation certifie la réception du fichier identifié par son empreinte SHA-256 et le "
+            "résultat de ses contrôles de conformité, de cohérence, de référentiels et de doublons. Elle ne "
+            "vaut pas validation scientifique des données."
+        ),
     }
 
 

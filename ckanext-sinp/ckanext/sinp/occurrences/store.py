@@ -14,6 +14,7 @@ SQLAlchemy Core + psycopg2, no ``import ckan``: every function takes an Engine o
 transaction**: all accepted rows or none; a process killed in the middle leaves the previous
 state (PostgreSQL rolls the transaction back).
 """
+
 from __future__ import annotations
 
 import csv
@@ -23,8 +24,7 @@ import json
 import secrets
 
 import sqlalchemy as sa
-from sqlalchemy import (BigInteger, Boolean, Column, Date, DateTime, Float, Index, MetaData,
-                        Table, Text, Time, text)
+from sqlalchemy import BigInteger, Boolean, Column, Date, DateTime, Float, Index, MetaData, Table, Text, Time, text
 from sqlalchemy.dialects.postgresql import JSONB
 
 from ckanext.sinp.domain import protection
@@ -35,11 +35,21 @@ from ckanext.sinp.referentials.store import copy_line, dbapi_cursor
 
 metadata = MetaData()
 
-_SQL_TYPES = {"text": Text, "wkt": Text, "uuid": Text, "date": Date, "time": Time, "integer": BigInteger,
-              "decimal": Float, "code": Text, "url": Text}
+_SQL_TYPES = {
+    "text": Text,
+    "wkt": Text,
+    "uuid": Text,
+    "date": Date,
+    "time": Time,
+    "integer": BigInteger,
+    "decimal": Float,
+    "code": Text,
+    "url": Text,
+}
 
 DEPOSIT = Table(
-    "sinp_deposit", metadata,
+    "sinp_deposit",
+    metadata,
     Column("resource_id", Text, primary_key=True),
     Column("package_id", Text, nullable=False, index=True),
     Column("jdd_uuid", Text),
@@ -68,7 +78,8 @@ DEPOSIT = Table(
 )
 
 QC_ERROR = Table(
-    "sinp_qc_error", metadata,
+    "sinp_qc_error",
+    metadata,
     Column("resource_id", Text, nullable=False),
     Column("seq", BigInteger, nullable=False),
     Column("row", BigInteger),
@@ -85,28 +96,34 @@ QC_ERROR = Table(
 
 
 def _occurrence_columns():
-    cols = [Column("id", BigInteger, primary_key=True, autoincrement=True),
-            Column("resource_id", Text, nullable=False),
-            Column("package_id", Text, nullable=False),
-            Column("owner_org", Text)]
+    cols = [
+        Column("id", BigInteger, primary_key=True, autoincrement=True),
+        Column("resource_id", Text, nullable=False),
+        Column("package_id", Text, nullable=False),
+        Column("owner_org", Text),
+    ]
     for col in catalogue.store_columns():
         if col.name == "geometrie":
             continue  # added as PostGIS geometry by ensure_tables
         cols.append(Column(col.store, _SQL_TYPES[col.type], nullable=col.name != "idSINPOccTax"))
-    cols += [Column("id_sinp_jdd", Text),
-             Column("content_key", Text),
-             Column("match_key", Text),  # content key without the location (D2 against blurred data)
-             Column("row_number", BigInteger),
-             Column("sensi_niveau", Text),
-             Column("sensi_date_attribution", DateTime(timezone=True)),
-             Column("sensi_referentiel", Text),
-             Column("sensi_version_referentiel", Text),
-             Column("created_at", DateTime(timezone=True), nullable=False, server_default=sa.func.now())]
+    cols += [
+        Column("id_sinp_jdd", Text),
+        Column("content_key", Text),
+        Column("match_key", Text),  # content key without the location (D2 against blurred data)
+        Column("row_number", BigInteger),
+        Column("sensi_niveau", Text),
+        Column("sensi_date_attribution", DateTime(timezone=True)),
+        Column("sensi_referentiel", Text),
+        Column("sensi_version_referentiel", Text),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    ]
     return cols
 
 
 OCCURRENCE = Table(
-    "sinp_occurrence", metadata, *_occurrence_columns(),
+    "sinp_occurrence",
+    metadata,
+    *_occurrence_columns(),
     # each index is paid for at integration (≈ 1 s per million rows to build, several times that to
     # maintain row by row): only those a query uses — replace/delete, search and stats, duplicates
     Index("ix_sinp_occurrence_resource", "resource_id"),
@@ -125,10 +142,12 @@ def ensure_tables(engine) -> None:
     """Creates the tables (idempotent) and the PostGIS geometry column with its index."""
     metadata.create_all(engine, tables=[DEPOSIT, QC_ERROR, OCCURRENCE])
     with engine.begin() as conn:
-        conn.execute(text(f"ALTER TABLE sinp_occurrence ADD COLUMN IF NOT EXISTS {GEOM_COLUMN} "
-                          "geometry(Geometry, 4326)"))
-        conn.execute(text(f"CREATE INDEX IF NOT EXISTS ix_sinp_occurrence_geom ON sinp_occurrence "
-                          f"USING gist ({GEOM_COLUMN})"))
+        conn.execute(
+            text(f"ALTER TABLE sinp_occurrence ADD COLUMN IF NOT EXISTS {GEOM_COLUMN} geometry(Geometry, 4326)")
+        )
+        conn.execute(
+            text(f"CREATE INDEX IF NOT EXISTS ix_sinp_occurrence_geom ON sinp_occurrence USING gist ({GEOM_COLUMN})")
+        )
         # tables created before the index set above
         conn.execute(text("CREATE INDEX IF NOT EXISTS ix_sinp_occurrence_package ON sinp_occurrence (package_id)"))
         conn.execute(text("DROP INDEX IF EXISTS ix_sinp_occurrence_jdd, ix_sinp_occurrence_dates"))
@@ -137,21 +156,38 @@ def ensure_tables(engine) -> None:
     ensure_receipt_tokens(engine)
     with engine.begin() as conn:
         # D2 compares the location-free key only with rows the public sees blurred (layers 1–3)
-        conn.execute(text("CREATE INDEX IF NOT EXISTS ix_sinp_occurrence_match ON sinp_occurrence (match_key) "
-                          "WHERE public_layer BETWEEN 1 AND 3"))
+        conn.execute(
+            text(
+                "CREATE INDEX IF NOT EXISTS ix_sinp_occurrence_match ON sinp_occurrence (match_key) "
+                "WHERE public_layer BETWEEN 1 AND 3"
+            )
+        )
 
 
 # --- deposits --------------------------------------------------------------------------------------
 
+
 def queue_deposit(conn, resource_id: str, package_id: str, **values) -> None:
     """(Re)sets a deposit to "pending" (a new file or a re-run); earlier results stay until the
     new check integrates."""
-    row = {"resource_id": resource_id, "package_id": package_id, "status": "pending", "progress": 0.0,
-           "stage": "En attente", "error_message": None, "started_at": None, "finished_at": None, **values}
+    row = {
+        "resource_id": resource_id,
+        "package_id": package_id,
+        "status": "pending",
+        "progress": 0.0,
+        "stage": "En attente",
+        "error_message": None,
+        "started_at": None,
+        "finished_at": None,
+        **values,
+    }
     stmt = sa.dialects.postgresql.insert(DEPOSIT).values(row)
-    conn.execute(stmt.on_conflict_do_update(index_elements=[DEPOSIT.c.resource_id],
-                                            set_={k: stmt.excluded[k] for k in row if k != "resource_id"}
-                                            | {"queued_at": sa.func.now()}))
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[DEPOSIT.c.resource_id],
+            set_={k: stmt.excluded[k] for k in row if k != "resource_id"} | {"queued_at": sa.func.now()},
+        )
+    )
 
 
 def update_progress(engine, resource_id: str, progress: float, stage: str, status: str = "running") -> None:
@@ -164,8 +200,11 @@ def update_progress(engine, resource_id: str, progress: float, stage: str, statu
 
 def fail(engine, resource_id: str, message: str) -> None:
     with engine.begin() as conn:
-        conn.execute(DEPOSIT.update().where(DEPOSIT.c.resource_id == resource_id).values(
-            status="error", error_message=message, finished_at=sa.func.now(), stage="Échec"))
+        conn.execute(
+            DEPOSIT.update()
+            .where(DEPOSIT.c.resource_id == resource_id)
+            .values(status="error", error_message=message, finished_at=sa.func.now(), stage="Échec")
+        )
 
 
 def get_deposit(conn, resource_id: str) -> dict | None:
@@ -192,21 +231,42 @@ def ensure_receipt_tokens(engine) -> int:
     token each (idempotent; returns how many were given one)."""
     with engine.begin() as conn:
         conn.execute(text("ALTER TABLE sinp_deposit ADD COLUMN IF NOT EXISTS receipt_token text"))
-        conn.execute(text("CREATE UNIQUE INDEX IF NOT EXISTS ix_sinp_deposit_receipt_token "
-                          "ON sinp_deposit (receipt_token)"))
-        missing = [r[0] for r in conn.execute(sa.select(DEPOSIT.c.resource_id).where(
-            DEPOSIT.c.receipt_number.is_not(None), DEPOSIT.c.receipt_token.is_(None)))]
+        conn.execute(
+            text("CREATE UNIQUE INDEX IF NOT EXISTS ix_sinp_deposit_receipt_token ON sinp_deposit (receipt_token)")
+        )
+        missing = [
+            r[0]
+            for r in conn.execute(
+                sa.select(DEPOSIT.c.resource_id).where(
+                    DEPOSIT.c.receipt_number.is_not(None), DEPOSIT.c.receipt_token.is_(None)
+                )
+            )
+        ]
         for resource_id in missing:
-            conn.execute(DEPOSIT.update().where(DEPOSIT.c.resource_id == resource_id)
-                         .values(receipt_token=receipt_token()))
+            conn.execute(
+                DEPOSIT.update().where(DEPOSIT.c.resource_id == resource_id).values(receipt_token=receipt_token())
+            )
     return len(missing)
 
 
-def errors_page(conn, resource_id: str, offset: int = 0, limit: int = 100, code: str | None = None,
-                column: str | None = None, category: str | None = None) -> tuple[list[dict], int]:
-    query = sa.select(QC_ERROR.c.row, QC_ERROR.c.column, QC_ERROR.c.code, QC_ERROR.c.category,
-                      QC_ERROR.c.message, QC_ERROR.c.value, QC_ERROR.c.blocking).where(
-        QC_ERROR.c.resource_id == resource_id)
+def errors_page(
+    conn,
+    resource_id: str,
+    offset: int = 0,
+    limit: int = 100,
+    code: str | None = None,
+    column: str | None = None,
+    category: str | None = None,
+) -> tuple[list[dict], int]:
+    query = sa.select(
+        QC_ERROR.c.row,
+        QC_ERROR.c.column,
+        QC_ERROR.c.code,
+        QC_ERROR.c.category,
+        QC_ERROR.c.message,
+        QC_ERROR.c.value,
+        QC_ERROR.c.blocking,
+    ).where(QC_ERROR.c.resource_id == resource_id)
     count = sa.select(sa.func.count()).select_from(QC_ERROR).where(QC_ERROR.c.resource_id == resource_id)
     for col, value in ((QC_ERROR.c.code, code), (QC_ERROR.c.column, column), (QC_ERROR.c.category, category)):
         if value:
@@ -225,6 +285,7 @@ def next_receipt_number(conn, year: int) -> str:
 
 # --- integration -----------------------------------------------------------------------------------
 
+
 def _copy(conn, table: str, columns: list[str], source, options: str = "FORMAT csv, HEADER true") -> None:
     cols = ", ".join(f'"{c}"' for c in columns)
     with dbapi_cursor(conn) as cur:
@@ -234,8 +295,15 @@ def _copy(conn, table: str, columns: list[str], source, options: str = "FORMAT c
 ROW_CONSTANTS = ("resource_id", "package_id", "owner_org")
 
 
-def integrate(engine, resource_id: str, accepted_csv, errors_csv, outcome: dict,
-              auto_criteria: tuple[str, ...] = (), auto_level: str = protection.DEFAULT_AUTO_LEVEL) -> int:
+def integrate(
+    engine,
+    resource_id: str,
+    accepted_csv,
+    errors_csv,
+    outcome: dict,
+    auto_criteria: tuple[str, ...] = (),
+    auto_level: str = protection.DEFAULT_AUTO_LEVEL,
+) -> int:
     """Replaces the deposit's occurrences and errors with the new ones and records ``outcome``
     (columns of sinp_deposit), in one transaction. Returns the number of occurrences written.
 
@@ -259,14 +327,20 @@ def integrate(engine, resource_id: str, accepted_csv, errors_csv, outcome: dict,
                 raise ValueError(f"{accepted_csv}: columns {', '.join(ROW_CONSTANTS)} are required")
             fh.seek(0)
             _copy(conn, "sinp_staging", header, fh)
-        stray = conn.execute(text("SELECT count(*) FROM sinp_staging WHERE resource_id <> :r OR package_id <> :p"),
-                             {"r": resource_id, "p": deposit["package_id"]}).scalar()
+        stray = conn.execute(
+            text("SELECT count(*) FROM sinp_staging WHERE resource_id <> :r OR package_id <> :p"),
+            {"r": resource_id, "p": deposit["package_id"]},
+        ).scalar()
         if stray:
             raise ValueError(f"{accepted_csv}: rows of another deposit or package")
         written = protection_store.insert_computed(conn, "sinp_staging", resource_id, auto_criteria, auto_level)
         with open(errors_csv, encoding="utf-8", newline="") as fh:
-            _copy(conn, "sinp_qc_error", ["resource_id", "seq", "row", "column", "code", "category", "blocking",
-                                          "message", "value"], fh)
+            _copy(
+                conn,
+                "sinp_qc_error",
+                ["resource_id", "seq", "row", "column", "code", "category", "blocking", "message", "value"],
+                fh,
+            )
         values = dict(outcome)
         values.setdefault("finished_at", dt.datetime.now(dt.timezone.utc))
         if not deposit.get("receipt_number"):
@@ -293,6 +367,7 @@ def delete_package(conn, package_id: str) -> None:
 
 # --- the store as the duplicate rules see it ---------------------------------------------------------
 
+
 class DuplicateLookup:
     """engine.Store on PostgreSQL, excluding the deposit being checked (a re-run or a replaced file
     does not collide with its own previous rows).
@@ -304,8 +379,9 @@ class DuplicateLookup:
     says only which candidate rows match (see ``engine.Store``). Without ``access``: the deposit's
     producer only, no comparison with other producers."""
 
-    def __init__(self, engine, resource_id: str, owner_org: str | None, titles: dict | None = None,
-                 access: "Access | None" = None):
+    def __init__(
+        self, engine, resource_id: str, owner_org: str | None, titles: dict | None = None, access: Access | None = None
+    ):
         self.engine, self.resource_id, self.owner_org = engine, resource_id, owner_org
         self.titles = titles or {}
         self.access = access if access is not None else Access(orgs=[owner_org] if owner_org else [])
@@ -315,12 +391,13 @@ class DuplicateLookup:
             return []
         with self.engine.begin() as conn:
             conn.execute(text("CREATE TEMP TABLE sinp_lookup (v text) ON COMMIT DROP"))
-            _copy(conn, "sinp_lookup", ["v"], io.StringIO("".join(copy_line((v,)) for v in values)),
-                  "FORMAT text")
-            return conn.execute(text(f"""SELECT DISTINCT o.{column}, o.package_id FROM sinp_occurrence o
+            _copy(conn, "sinp_lookup", ["v"], io.StringIO("".join(copy_line((v,)) for v in values)), "FORMAT text")
+            return conn.execute(
+                text(f"""SELECT DISTINCT o.{column}, o.package_id FROM sinp_occurrence o
                                           JOIN sinp_lookup l ON l.v = o.{column}
                                          WHERE o.resource_id <> :r {extra}"""),
-                                {"r": self.resource_id, **(params or {})}).all()
+                {"r": self.resource_id, **(params or {})},
+            ).all()
 
     def existing_uuids(self, uuids: list[str]) -> set[str]:
         return {r[0] for r in self._matching("id_sinp_occtax", uuids)}
@@ -348,39 +425,59 @@ class DuplicateLookup:
         full = self.access.full_sql(params)
         visible = f"o.resource_id <> :r AND o.package_id = ANY(:pub) AND NOT COALESCE({full}, false)"
         with self.engine.begin() as conn:
-            conn.execute(text("CREATE TEMP TABLE sinp_d2_candidate (k bigint, content_key text, match_key text, "
-                              "geom text) ON COMMIT DROP"))
+            conn.execute(
+                text(
+                    "CREATE TEMP TABLE sinp_d2_candidate (k bigint, content_key text, match_key text, "
+                    "geom text) ON COMMIT DROP"
+                )
+            )
             with open(candidates_csv, encoding="utf-8", newline="") as fh:
                 _copy(conn, "sinp_d2_candidate", ["k", "content_key", "match_key", "geom"], fh)
             conn.execute(text("ANALYZE sinp_d2_candidate"))
-            rows = conn.execute(text(f"""
+            rows = conn.execute(
+                text(f"""
                 SELECT c.k FROM sinp_d2_candidate c JOIN sinp_occurrence o ON o.content_key = c.content_key
                  WHERE o.public_layer = {protection.PRECISE} AND {visible}
                 UNION
                 SELECT c.k FROM sinp_d2_candidate c JOIN sinp_occurrence o ON o.match_key = c.match_key
                  WHERE o.public_layer BETWEEN {protection.COMMUNE} AND {protection.DEPARTEMENT} AND {visible}
                    AND (o.public_layer = {protection.DEPARTEMENT} OR o.maille_calc IS NULL
-                        OR ST_Intersects({cell_polygon_sql('o.maille_calc')}, c.geom::geometry))"""), params)
+                        OR ST_Intersects({cell_polygon_sql("o.maille_calc")}, c.geom::geometry))"""),
+                params,
+            )
             return {r[0] for r in rows}
 
 
-def occurrence_stats(conn, access: "Access", package_id: str) -> dict:
+def occurrence_stats(conn, access: Access, package_id: str) -> dict:
     """Extent, dates, taxa and counts of a JDD's occurrences as ``access`` sees them (metadata from
     data): a blurred observation counts with its blurred geometry, a hidden one not at all."""
     sql, params = blurred(conn, access, package_ids=[package_id])
-    row = conn.execute(text(f"""SELECT count(*), min(date_debut), max(date_fin), count(DISTINCT cd_nom),
+    row = conn.execute(
+        text(f"""SELECT count(*), min(date_debut), max(date_fin), count(DISTINCT cd_nom),
                                       ST_XMin(ST_Extent(out_geom)), ST_YMin(ST_Extent(out_geom)),
                                       ST_XMax(ST_Extent(out_geom)), ST_YMax(ST_Extent(out_geom)),
                                       count(*) FILTER (WHERE layer > 0), count(*) FILTER (WHERE layer >= 3),
                                       count(*) FILTER (WHERE sensi_niveau IS NOT NULL AND sensi_niveau <> '0'),
                                       count(*) FILTER (WHERE sensi_alerte IS NOT NULL AND full_access)
-                                 FROM ({sql}) AS b"""), params).first()
-    out = {"count": row[0], "date_min": row[1].isoformat() if row[1] else None,
-           "date_max": row[2].isoformat() if row[2] else None, "taxa": row[3],
-           "bbox": [round(v, 6) for v in row[4:8]] if row[4] is not None else None,
-           "blurred": row[8], "coarse": row[9], "sensitive": row[10], "alerts": row[11]}
-    groups = conn.execute(text(f"""SELECT COALESCE(groupe, 'Non rattaché à TAXREF') AS g, count(*)
-                                    FROM ({sql}) AS b GROUP BY 1 ORDER BY 2 DESC, 1"""), params).all()
+                                 FROM ({sql}) AS b"""),
+        params,
+    ).first()
+    out = {
+        "count": row[0],
+        "date_min": row[1].isoformat() if row[1] else None,
+        "date_max": row[2].isoformat() if row[2] else None,
+        "taxa": row[3],
+        "bbox": [round(v, 6) for v in row[4:8]] if row[4] is not None else None,
+        "blurred": row[8],
+        "coarse": row[9],
+        "sensitive": row[10],
+        "alerts": row[11],
+    }
+    groups = conn.execute(
+        text(f"""SELECT COALESCE(groupe, 'Non rattaché à TAXREF') AS g, count(*)
+                                    FROM ({sql}) AS b GROUP BY 1 ORDER BY 2 DESC, 1"""),
+        params,
+    ).all()
     levels = conn.execute(text(f"SELECT niv_val, count(*) FROM ({sql}) AS b GROUP BY 1 ORDER BY 1"), params).all()
     out["groups"] = [{"group": g, "count": n} for g, n in groups]
     out["validation"] = [{"code": c, "label": protection.validation_label(c), "count": n} for c, n in levels]
@@ -391,14 +488,22 @@ def public_extent(conn, package_id: str) -> list[float] | None:
     """The extent the public may know of a JDD's occurrences: blurred geometries; when some are only
     diffused at the département (or not at all), the territory's extent is included."""
     sql, params = blurred(conn, Access(public_package_ids=[package_id]), package_ids=[package_id])
-    row = conn.execute(text(f"""SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)
-                                  FROM (SELECT ST_Extent(out_geom) AS e FROM ({sql}) AS b) AS x"""), params).first()
+    row = conn.execute(
+        text(f"""SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)
+                                  FROM (SELECT ST_Extent(out_geom) AS e FROM ({sql}) AS b) AS x"""),
+        params,
+    ).first()
     boxes = [[round(v, 6) for v in row]] if row and row[0] is not None else []
-    hidden = conn.execute(text("SELECT count(*) FROM sinp_occurrence WHERE package_id = :p AND public_layer >= 3"),
-                          {"p": package_id}).scalar()
+    hidden = conn.execute(
+        text("SELECT count(*) FROM sinp_occurrence WHERE package_id = :p AND public_layer >= 3"), {"p": package_id}
+    ).scalar()
     if hidden and "sinp_territoire" in sa.inspect(conn).get_table_names():
-        row = conn.execute(text("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
-                                "(SELECT ST_Extent(geom) AS e FROM sinp_territoire) AS t")).first()
+        row = conn.execute(
+            text(
+                "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
+                "(SELECT ST_Extent(geom) AS e FROM sinp_territoire) AS t"
+            )
+        ).first()
         if row and row[0] is not None:
             boxes.append([round(v, 6) for v in row])
     if not boxes:
@@ -409,15 +514,21 @@ def public_extent(conn, package_id: str) -> list[float] | None:
 def widened_extent(conn, package_id: str, current: list[float] | None) -> list[float] | None:
     """The extent a JDD must publish instead of ``current`` (ouest, sud, est, nord) so that it is
     never narrower than the blurred areas of its occurrences; None when ``current`` is fine."""
-    exists = conn.execute(text("SELECT EXISTS (SELECT 1 FROM sinp_occurrence WHERE package_id = :p "
-                               "AND public_layer > 0)"), {"p": package_id}).scalar()
+    exists = conn.execute(
+        text("SELECT EXISTS (SELECT 1 FROM sinp_occurrence WHERE package_id = :p AND public_layer > 0)"),
+        {"p": package_id},
+    ).scalar()
     extent = public_extent(conn, package_id) if exists else None
     if not extent:
         return None
     if current is None:
         return extent
-    wanted = [min(current[0], extent[0]), min(current[1], extent[1]), max(current[2], extent[2]),
-              max(current[3], extent[3])]
+    wanted = [
+        min(current[0], extent[0]),
+        min(current[1], extent[1]),
+        max(current[2], extent[2]),
+        max(current[3], extent[3]),
+    ]
     return wanted if any(abs(a - b) > 1e-9 for a, b in zip(current, wanted)) else None
 
 
@@ -436,12 +547,25 @@ class Access:
             return "true"
         params["acc_orgs"] = self.orgs or [""]
         params["acc_scope_pids"] = self.scope_package_ids or [""]
-        return (f"({prefix}owner_org = ANY(:acc_orgs) OR ({prefix}package_id = ANY(:acc_scope_pids) AND "
-                f"{scope_sql(self.scopes, params, prefix)}))")
+        return (
+            f"({prefix}owner_org = ANY(:acc_orgs) OR ({prefix}package_id = ANY(:acc_scope_pids) AND "
+            f"{scope_sql(self.scopes, params, prefix)}))"
+        )
 
 
-def blurred(conn, access: Access, *, package_ids: list[str] | None, bbox=None, polygon_wkt: str | None = None,
-            cd_nom=None, date_min=None, date_max=None, where: str = "", extra: dict | None = None) -> tuple[str, dict]:
+def blurred(
+    conn,
+    access: Access,
+    *,
+    package_ids: list[str] | None,
+    bbox=None,
+    polygon_wkt: str | None = None,
+    cd_nom=None,
+    date_min=None,
+    date_max=None,
+    where: str = "",
+    extra: dict | None = None,
+) -> tuple[str, dict]:
     """The SQL of the occurrences ``access`` may see, each with ``layer`` (what the caller gets)
     and ``out_geom`` (the geometry at that layer: precise, the 10 km cell, or none). Spatial
     filters apply to ``out_geom``: a blurred observation is found by its blurred area only."""
@@ -479,24 +603,51 @@ def blurred(conn, access: Access, *, package_ids: list[str] | None, bbox=None, p
           SELECT v.*, CASE v.layer WHEN 0 THEN v.geom WHEN 1 THEN v.cell WHEN 2 THEN v.cell END AS out_geom
             FROM (SELECT o.*, CASE WHEN {full} THEN 0 ELSE o.public_layer END AS layer,
                          {full} AS full_access,
-                         CASE WHEN o.maille_calc IS NOT NULL THEN {cell_polygon_sql('o.maille_calc')} END AS cell
+                         CASE WHEN o.maille_calc IS NOT NULL THEN {cell_polygon_sql("o.maille_calc")} END AS cell
                     FROM sinp_occurrence o
-                   WHERE {' AND '.join(conds) or 'true'}) AS v
+                   WHERE {" AND ".join(conds) or "true"}) AS v
            WHERE v.full_access OR (v.package_id = ANY(:pub) AND v.public_layer < 4)) AS b
-         WHERE {' AND '.join(spatial) or 'true'}"""
+         WHERE {" AND ".join(spatial) or "true"}"""
     return sql, params
 
 
-def search(conn, access: Access, *, package_ids: list[str] | None, bbox=None, polygon_wkt=None, cd_nom=None,
-           date_min=None, date_max=None, limit: int = 100, offset: int = 0) -> tuple[int, list[dict]]:
+def search(
+    conn,
+    access: Access,
+    *,
+    package_ids: list[str] | None,
+    bbox=None,
+    polygon_wkt=None,
+    cd_nom=None,
+    date_min=None,
+    date_max=None,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[int, list[dict]]:
     """Occurrences matching the filters as ``access`` may see them: (total, rows with ``layer``
     and ``geojson``, the geometry at that layer)."""
-    sql, params = blurred(conn, access, package_ids=package_ids, bbox=bbox, polygon_wkt=polygon_wkt, cd_nom=cd_nom,
-                          date_min=date_min, date_max=date_max)
+    sql, params = blurred(
+        conn,
+        access,
+        package_ids=package_ids,
+        bbox=bbox,
+        polygon_wkt=polygon_wkt,
+        cd_nom=cd_nom,
+        date_min=date_min,
+        date_max=date_max,
+    )
     total = conn.execute(text(f"SELECT count(*) FROM ({sql}) AS q"), params).scalar()
-    rows = conn.execute(text(f"SELECT q.*, ST_AsGeoJSON(q.out_geom, 7) AS geojson FROM ({sql}) AS q "
-                             "ORDER BY q.id LIMIT :limit OFFSET :offset"),
-                        {**params, "limit": limit, "offset": offset}).mappings().all()
+    rows = (
+        conn.execute(
+            text(
+                f"SELECT q.*, ST_AsGeoJSON(q.out_geom, 7) AS geojson FROM ({sql}) AS q "
+                "ORDER BY q.id LIMIT :limit OFFSET :offset"
+            ),
+            {**params, "limit": limit, "offset": offset},
+        )
+        .mappings()
+        .all()
+    )
     return total, [dict(r) for r in rows]
 
 
@@ -525,8 +676,9 @@ def to_feature(row: dict) -> dict:
     props["validateur"] = row.get("validateur")
     props["dateCtrl"] = row["date_ctrl"].isoformat() if row.get("date_ctrl") else None
     props["sensiNiveau"] = row.get("sensi_niveau")
-    props["sensiDateAttribution"] = (row["sensi_date_attribution"].date().isoformat()
-                                     if row.get("sensi_date_attribution") else None)
+    props["sensiDateAttribution"] = (
+        row["sensi_date_attribution"].date().isoformat() if row.get("sensi_date_attribution") else None
+    )
     props["sensiReferentiel"] = row.get("sensi_referentiel")
     props["sensiVersionReferentiel"] = row.get("sensi_version_referentiel")
     if row.get("full_access"):

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 """National referentials used by the SINP catalogue (TAXREF for now).
 
 - ``taxref``: pure parsing of the official TAXREF text files (no database);

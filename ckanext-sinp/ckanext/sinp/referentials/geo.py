@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 """Readers of the administrative and grid referentials: communes, départements, INPN 10 km grid, territory.
 
 Pure parsing and geometry: no database, no ``import ckan`` (``geo_store.py`` loads
@@ -28,6 +27,7 @@ Command (generates the grid of a territory)::
 
     python -m ckanext.sinp.referentials.geo mailles TERRITOIRE.geojson SORTIE.csv
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,10 +48,30 @@ from shapely.geometry import MultiPolygon, Polygon, shape
 from .tabular import DelimitedTable, Layout, ReferentialFormatError, Row, load_text, separator_label
 
 __all__ = [
-    "REGION_BFC", "DEPARTEMENTS_BFC", "GRID_SIZE_M", "GeoFormatError", "Commune", "Departement", "Maille",
-    "CommuneFile", "DepartementFile", "MailleFile", "Territory", "GridCell", "read_communes",
-    "read_departements", "read_mailles", "read_territory", "cell_for_l93", "cell_for_wgs84", "parse_cell",
-    "cells_intersecting", "mailles_csv", "write_mailles_csv", "to_lambert93", "main",
+    "REGION_BFC",
+    "DEPARTEMENTS_BFC",
+    "GRID_SIZE_M",
+    "GeoFormatError",
+    "Commune",
+    "Departement",
+    "Maille",
+    "CommuneFile",
+    "DepartementFile",
+    "MailleFile",
+    "Territory",
+    "GridCell",
+    "read_communes",
+    "read_departements",
+    "read_mailles",
+    "read_territory",
+    "cell_for_l93",
+    "cell_for_wgs84",
+    "parse_cell",
+    "cells_intersecting",
+    "mailles_csv",
+    "write_mailles_csv",
+    "to_lambert93",
+    "main",
 ]
 
 REGION_BFC = "27"
@@ -110,8 +130,8 @@ class _TableFile:
 
 @dataclasses.dataclass
 class _RegionalFile(_TableFile):
-    region: str | None = None          # region filter applied (None: every row kept)
-    skipped_region: int = 0            # rows of another region
+    region: str | None = None  # region filter applied (None: every row kept)
+    skipped_region: int = 0  # rows of another region
 
     @property
     def source_format(self) -> str:
@@ -122,7 +142,7 @@ class _RegionalFile(_TableFile):
 @dataclasses.dataclass
 class CommuneFile(_RegionalFile):
     records: list[Commune] = dataclasses.field(default_factory=list)
-    skipped_type: int = 0              # COG rows that are not communes (COMA, COMD, ARM)
+    skipped_type: int = 0  # COG rows that are not communes (COMA, COMD, ARM)
 
 
 @dataclasses.dataclass
@@ -139,8 +159,11 @@ class MailleFile(_TableFile):
 # -- layouts -----------------------------------------------------------------------------
 _COMMUNE_LAYOUTS = (
     Layout("cog", ("TYPECOM", "COM", "REG", "DEP", "LIBELLE"), "fichier COG de l'INSEE v_commune_AAAA.csv"),
-    Layout("admin_express", ("INSEE_COM", "INSEE_DEP", "INSEE_REG"),
-           "attributs IGN ADMIN EXPRESS (INSEE_COM, NOM_COM ou NOM, INSEE_DEP, INSEE_REG)"),
+    Layout(
+        "admin_express",
+        ("INSEE_COM", "INSEE_DEP", "INSEE_REG"),
+        "attributs IGN ADMIN EXPRESS (INSEE_COM, NOM_COM ou NOM, INSEE_DEP, INSEE_REG)",
+    ),
     Layout("simple", ("CODE", "NOM", "DEPARTEMENT"), "CSV simple code;nom;departement"),
 )
 _DEPARTEMENT_LAYOUTS = (
@@ -148,8 +171,12 @@ _DEPARTEMENT_LAYOUTS = (
     Layout("simple", ("CODE", "NOM"), "CSV simple code;nom"),
 )
 _MAILLE_LAYOUTS = (Layout("grille", ("CD_SIG", "CODE_10KM"), "grille INPN cd_sig;code_10km[;wkt]"),)
-_FORMAT_NAMES = {"cog": "COG INSEE", "admin_express": "IGN ADMIN EXPRESS", "simple": "CSV simple",
-                 "grille": "grille INPN 10 km L93"}
+_FORMAT_NAMES = {
+    "cog": "COG INSEE",
+    "admin_express": "IGN ADMIN EXPRESS",
+    "simple": "CSV simple",
+    "grille": "grille INPN 10 km L93",
+}
 
 
 def _open(source, kind: str, layouts: Sequence[Layout]) -> DelimitedTable:
@@ -169,8 +196,10 @@ def _normalize_region(region: str | None) -> str | None:
         return None
     region = str(region).strip()
     if not _REGION_RE.match(region):
-        raise GeoFormatError(f"code de région « {region} » invalide : deux chiffres attendus (27 pour la"
-                             " Bourgogne-Franche-Comté), ou « toutes ».")
+        raise GeoFormatError(
+            f"code de région « {region} » invalide : deux chiffres attendus (27 pour la"
+            " Bourgogne-Franche-Comté), ou « toutes »."
+        )
     return region
 
 
@@ -184,16 +213,32 @@ def _check_unique(row: Row, seen: dict[str, int], code: str, column: str) -> Non
 def _commune_values(row: Row, layout: str) -> tuple[str | None, str, str, str, str | None, str]:
     """(TYPECOM or None, code, nom, departement, region, code column) of a row, by layout."""
     if layout == "cog":
-        return (row.text("TYPECOM", required=True), _code(row, "COM", _COMMUNE_RE, "commune INSEE"),
-                row.text("LIBELLE", required=True), _code(row, "DEP", _DEPARTEMENT_RE, "département"),
-                row.text("REG"), "COM")
+        return (
+            row.text("TYPECOM", required=True),
+            _code(row, "COM", _COMMUNE_RE, "commune INSEE"),
+            row.text("LIBELLE", required=True),
+            _code(row, "DEP", _DEPARTEMENT_RE, "département"),
+            row.text("REG"),
+            "COM",
+        )
     if layout == "admin_express":
         name_column = "NOM_COM" if row.has("NOM_COM") else "NOM"
-        return (None, _code(row, "INSEE_COM", _COMMUNE_RE, "commune INSEE"),
-                row.text(name_column, required=True),
-                _code(row, "INSEE_DEP", _DEPARTEMENT_RE, "département"), row.text("INSEE_REG"), "INSEE_COM")
-    return (None, _code(row, "CODE", _COMMUNE_RE, "commune INSEE"), row.text("NOM", required=True),
-            _code(row, "DEPARTEMENT", _DEPARTEMENT_RE, "département"), row.text("REGION"), "CODE")
+        return (
+            None,
+            _code(row, "INSEE_COM", _COMMUNE_RE, "commune INSEE"),
+            row.text(name_column, required=True),
+            _code(row, "INSEE_DEP", _DEPARTEMENT_RE, "département"),
+            row.text("INSEE_REG"),
+            "INSEE_COM",
+        )
+    return (
+        None,
+        _code(row, "CODE", _COMMUNE_RE, "commune INSEE"),
+        row.text("NOM", required=True),
+        _code(row, "DEPARTEMENT", _DEPARTEMENT_RE, "département"),
+        row.text("REGION"),
+        "CODE",
+    )
 
 
 def read_communes(source, region: str | None = REGION_BFC) -> CommuneFile:
@@ -218,8 +263,11 @@ def read_communes(source, region: str | None = REGION_BFC) -> CommuneFile:
             result.skipped_type += 1
             continue
         if not code.startswith(departement):
-            raise row.error(f"la commune {code} n'appartient pas au département {departement}"
-                            " (le code commune commence par celui du département).", column)
+            raise row.error(
+                f"la commune {code} n'appartient pas au département {departement}"
+                " (le code commune commence par celui du département).",
+                column,
+            )
         regions_seen.add(row_region or "?")
         if filtering and row_region != filtering:
             result.skipped_region += 1
@@ -235,8 +283,9 @@ def _nothing_kept(none: str, region: str | None, regions_seen: set[str]) -> str:
     """French message for a file where nothing was kept (``none``: "aucune commune"…)."""
     if region and regions_seen:
         shown = ", ".join(sorted(regions_seen)[:20])
-        return (f"{none} de la région {region} dans ce fichier (régions présentes : {shown})."
-                " Vérifiez l'option --region.")
+        return (
+            f"{none} de la région {region} dans ce fichier (régions présentes : {shown}). Vérifiez l'option --region."
+        )
     return f"le fichier ne contient {none}."
 
 
@@ -247,8 +296,9 @@ def read_departements(source, region: str | None = REGION_BFC) -> DepartementFil
     table = _open(source, "départements", _DEPARTEMENT_LAYOUTS)
     cog = table.layout.name == "cog"
     filtering = region if (cog or "REGION" in table.columns) else None
-    result = DepartementFile(table.name, table.encoding, table.separator, _FORMAT_NAMES[table.layout.name],
-                             region=filtering)
+    result = DepartementFile(
+        table.name, table.encoding, table.separator, _FORMAT_NAMES[table.layout.name], region=filtering
+    )
     seen: dict[str, int] = {}
     regions_seen: set[str] = set()
     code_column = "DEP" if cog else "CODE"
@@ -257,8 +307,7 @@ def read_departements(source, region: str | None = REGION_BFC) -> DepartementFil
         nom = row.text("LIBELLE" if cog else "NOM", required=True)
         row_region = row.text("REG" if cog else "REGION")
         chef_lieu_column = "CHEFLIEU" if cog else "CHEF_LIEU"
-        chef_lieu = _code(row, chef_lieu_column, _COMMUNE_RE, "commune INSEE") \
-            if row.text(chef_lieu_column) else None
+        chef_lieu = _code(row, chef_lieu_column, _COMMUNE_RE, "commune INSEE") if row.text(chef_lieu_column) else None
         regions_seen.add(row_region or "?")
         if filtering and row_region != filtering:
             result.skipped_region += 1
@@ -324,8 +373,9 @@ def parse_cell(code: str) -> GridCell:
     """The cell of a code, CD_SIG (``10kmL93E074N695``) or short (``E074N695``); ValueError (French) else."""
     match = _CELL_RE.match((code or "").strip())
     if not match:
-        raise ValueError(f"« {code} » n'est pas un code de maille 10 km Lambert-93"
-                         " (attendu : 10kmL93E074N695 ou E074N695).")
+        raise ValueError(
+            f"« {code} » n'est pas un code de maille 10 km Lambert-93 (attendu : 10kmL93E074N695 ou E074N695)."
+        )
     return GridCell(int(match.group(1)), int(match.group(2)))
 
 
@@ -337,6 +387,7 @@ def to_lambert93(geometry_wgs84):
     def project(coords: np.ndarray) -> np.ndarray:
         x, y = transformer.transform(coords[:, 0], coords[:, 1])
         return np.column_stack([x, y])
+
     return shapely.transform(dense, project)
 
 
@@ -345,9 +396,11 @@ def cells_intersecting(geometry_wgs84) -> list[GridCell]:
     area = to_lambert93(geometry_wgs84)
     shapely.prepare(area)
     xmin, ymin, xmax, ymax = area.bounds
-    cells = [GridCell(i, j)
-             for i in range(math.floor(xmin / GRID_SIZE_M), math.floor(xmax / GRID_SIZE_M) + 1)
-             for j in range(math.floor(ymin / GRID_SIZE_M), math.floor(ymax / GRID_SIZE_M) + 1)]
+    cells = [
+        GridCell(i, j)
+        for i in range(math.floor(xmin / GRID_SIZE_M), math.floor(xmax / GRID_SIZE_M) + 1)
+        for j in range(math.floor(ymin / GRID_SIZE_M), math.floor(ymax / GRID_SIZE_M) + 1)
+    ]
     boxes = np.array([cell.polygon() for cell in cells])
     touching = shapely.intersects(area, boxes)
     keep = np.zeros(len(cells), dtype=bool)
@@ -379,8 +432,9 @@ def _maille(row: Row, with_wkt: bool) -> Maille:
         raise row.error(f"« {cd_sig} » n'est pas un CD_SIG de maille 10 km (attendu : {cell.cd_sig}).", "CD_SIG")
     code = row.text("CODE_10KM", required=True)
     if code != cell.code:
-        raise row.error(f"CODE_10KM « {code} » ne correspond pas au CD_SIG {cd_sig} (attendu : {cell.code}).",
-                        "CODE_10KM")
+        raise row.error(
+            f"CODE_10KM « {code} » ne correspond pas au CD_SIG {cd_sig} (attendu : {cell.code}).", "CODE_10KM"
+        )
     wkt = row.text("WKT") if with_wkt else None
     if wkt is not None:
         _check_cell_geometry(row, cell, wkt)
@@ -397,19 +451,29 @@ def _check_cell_geometry(row: Row, cell: GridCell, wkt: str) -> None:
     if not isinstance(geometry, Polygon):
         raise row.error(f"la géométrie est un {geometry.geom_type}, un polygone est attendu.", "WKT")
     expected = cell.bounds
-    if any(abs(a - b) > 1.0 for a, b in zip(geometry.bounds, expected)) \
-            or abs(geometry.area - GRID_SIZE_M ** 2) > GRID_SIZE_M:
+    if (
+        any(abs(a - b) > 1.0 for a, b in zip(geometry.bounds, expected))
+        or abs(geometry.area - GRID_SIZE_M**2) > GRID_SIZE_M
+    ):
         shown = ", ".join(f"{v:.0f}" for v in geometry.bounds)
-        raise row.error(f"la géométrie (emprise {shown}) n'est pas le carré de la maille {cell.code}"
-                        f" ({', '.join(map(str, expected))}, Lambert-93 EPSG:2154 attendu).", "WKT")
+        raise row.error(
+            f"la géométrie (emprise {shown}) n'est pas le carré de la maille {cell.code}"
+            f" ({', '.join(map(str, expected))}, Lambert-93 EPSG:2154 attendu).",
+            "WKT",
+        )
 
 
 def read_mailles(source) -> MailleFile:
     """Read a 10 km grid CSV (``cd_sig;code_10km`` + optional ``wkt`` in EPSG:2154)."""
     table = _open(source, "mailles", _MAILLE_LAYOUTS)
     with_wkt = "WKT" in table.columns
-    result = MailleFile(table.name, table.encoding, table.separator,
-                        _FORMAT_NAMES["grille"] + (" avec géométries" if with_wkt else ""), has_wkt=with_wkt)
+    result = MailleFile(
+        table.name,
+        table.encoding,
+        table.separator,
+        _FORMAT_NAMES["grille"] + (" avec géométries" if with_wkt else ""),
+        has_wkt=with_wkt,
+    )
     seen: dict[str, int] = {}
     for row in table.rows():
         maille = _maille(row, with_wkt)
@@ -455,8 +519,11 @@ def _features(document: dict, name: str) -> list[tuple[dict, dict]]:
     elif kind in ("Polygon", "MultiPolygon"):
         pairs = [(document, {})]
     else:
-        raise GeoFormatError(f"objet GeoJSON de type « {kind} » : une FeatureCollection, une Feature ou une"
-                             " géométrie Polygon/MultiPolygon est attendue.", source=name)
+        raise GeoFormatError(
+            f"objet GeoJSON de type « {kind} » : une FeatureCollection, une Feature ou une"
+            " géométrie Polygon/MultiPolygon est attendue.",
+            source=name,
+        )
     if not pairs or any(g is None for g, _ in pairs):
         raise GeoFormatError("aucune géométrie dans le fichier (Feature sans « geometry » ?).", source=name)
     return pairs
@@ -468,9 +535,12 @@ def _check_crs(document: dict, name: str) -> None:
         return
     declared = str((crs.get("properties") or {}).get("name", "")) if isinstance(crs, dict) else str(crs)
     if not re.search(r"CRS84|(?<![0-9])4326(?![0-9])", declared):
-        raise GeoFormatError(f"le fichier déclare le système de coordonnées « {declared} » : le contour doit être"
-                             " en WGS 84 (EPSG:4326). Reprojetez-le, par exemple : ogr2ogr -t_srs EPSG:4326"
-                             " sortie.geojson entree.geojson", source=name)
+        raise GeoFormatError(
+            f"le fichier déclare le système de coordonnées « {declared} » : le contour doit être"
+            " en WGS 84 (EPSG:4326). Reprojetez-le, par exemple : ogr2ogr -t_srs EPSG:4326"
+            " sortie.geojson entree.geojson",
+            source=name,
+        )
 
 
 def _to_multipolygon(pairs: list[tuple[dict, dict]], name: str) -> MultiPolygon:
@@ -478,13 +548,14 @@ def _to_multipolygon(pairs: list[tuple[dict, dict]], name: str) -> MultiPolygon:
     for index, (geometry, _) in enumerate(pairs, start=1):
         kind = geometry.get("type") if isinstance(geometry, dict) else None
         if kind not in ("Polygon", "MultiPolygon"):
-            raise GeoFormatError(f"géométrie n° {index} de type « {kind} » : seuls Polygon et MultiPolygon"
-                                 " décrivent un territoire.", source=name)
+            raise GeoFormatError(
+                f"géométrie n° {index} de type « {kind} » : seuls Polygon et MultiPolygon décrivent un territoire.",
+                source=name,
+            )
         try:
             parts.append(shape(geometry))
         except (ValueError, TypeError, IndexError, AttributeError, shapely.errors.GEOSException) as exc:
-            raise GeoFormatError(f"coordonnées illisibles dans la géométrie n° {index} ({exc}).",
-                                 source=name) from None
+            raise GeoFormatError(f"coordonnées illisibles dans la géométrie n° {index} ({exc}).", source=name) from None
     merged = parts[0] if len(parts) == 1 else shapely.union_all(parts)
     if isinstance(merged, Polygon):
         merged = MultiPolygon([merged])
@@ -496,13 +567,18 @@ def _to_multipolygon(pairs: list[tuple[dict, dict]], name: str) -> MultiPolygon:
 def _check_geometry(geometry: MultiPolygon, name: str) -> None:
     xmin, ymin, xmax, ymax = geometry.bounds
     if xmin < -180 or xmax > 180 or ymin < -90 or ymax > 90:
-        raise GeoFormatError(f"coordonnées hors des bornes de WGS 84 (x de {xmin:.0f} à {xmax:.0f}, y de"
-                             f" {ymin:.0f} à {ymax:.0f}) : le contour semble être en Lambert-93 ou dans une"
-                             " autre projection. Reprojetez-le en WGS 84 (ogr2ogr -t_srs EPSG:4326 …).",
-                             source=name)
+        raise GeoFormatError(
+            f"coordonnées hors des bornes de WGS 84 (x de {xmin:.0f} à {xmax:.0f}, y de"
+            f" {ymin:.0f} à {ymax:.0f}) : le contour semble être en Lambert-93 ou dans une"
+            " autre projection. Reprojetez-le en WGS 84 (ogr2ogr -t_srs EPSG:4326 …).",
+            source=name,
+        )
     if not geometry.is_valid:
-        raise GeoFormatError(f"contour invalide ({shapely.is_valid_reason(geometry)}) : corrigez-le, par exemple"
-                             " avec « Réparer les géométries » de QGIS ou ST_MakeValid de PostGIS.", source=name)
+        raise GeoFormatError(
+            f"contour invalide ({shapely.is_valid_reason(geometry)}) : corrigez-le, par exemple"
+            " avec « Réparer les géométries » de QGIS ou ST_MakeValid de PostGIS.",
+            source=name,
+        )
     if geometry.area <= 0:
         raise GeoFormatError("le contour n'a pas de surface.", source=name)
 
@@ -513,8 +589,11 @@ def read_territory(source) -> Territory:
     try:
         document = json.loads(decoded.text)
     except json.JSONDecodeError as exc:
-        raise GeoFormatError(f"JSON invalide : {exc.msg} (caractère {exc.colno} de la ligne).",
-                             source=decoded.name, line_number=exc.lineno) from None
+        raise GeoFormatError(
+            f"JSON invalide : {exc.msg} (caractère {exc.colno} de la ligne).",
+            source=decoded.name,
+            line_number=exc.lineno,
+        ) from None
     _check_crs(document, decoded.name)
     pairs = _features(document, decoded.name)
     geometry = _to_multipolygon(pairs, decoded.name)
@@ -529,12 +608,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m ckanext.sinp.referentials.geo mailles TERRITOIRE.geojson SORTIE.csv``."""
     parser = argparse.ArgumentParser(
         prog="python -m ckanext.sinp.referentials.geo",
-        description="Outils des référentiels géographiques de la plateforme SINP.")
+        description="Outils des référentiels géographiques de la plateforme SINP.",
+    )
     commands = parser.add_subparsers(dest="commande", required=True)
     grid = commands.add_parser(
-        "mailles", help="écrit les mailles 10 km Lambert-93 (INPN) qui recoupent un territoire",
+        "mailles",
+        help="écrit les mailles 10 km Lambert-93 (INPN) qui recoupent un territoire",
         description="Calcule toutes les mailles 10 km Lambert-93 (INPN) qui recoupent le contour et les écrit"
-                    " au format cd_sig;code_10km;wkt (EPSG:2154).")
+        " au format cd_sig;code_10km;wkt (EPSG:2154).",
+    )
     grid.add_argument("territoire", help="contour GeoJSON (Polygon ou MultiPolygon en WGS 84)")
     grid.add_argument("sortie", help="fichier CSV à écrire")
     arguments = parser.parse_args(argv)

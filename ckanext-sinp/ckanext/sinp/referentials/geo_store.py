@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 """HABREF, communes, départements, 10 km grid and territory in PostgreSQL/PostGIS; QC export.
 
 SQLAlchemy 2.0 Core + psycopg2, no ``import ckan``: every function takes an
@@ -29,6 +28,7 @@ Any error rolls everything back: the previous content stays, readable during the
 load. Loading the same file again with the same options changes nothing
 (``loaded=False``); ``force=True`` reloads it (same content).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -53,10 +53,28 @@ from .tabular import separator_label
 from .taxref import iter_taxref
 
 __all__ = [
-    "TableSpec", "HABREF_SPEC", "COMMUNE_SPEC", "DEPARTEMENT_SPEC", "MAILLE_SPEC", "TERRITORY_SPEC", "SPECS",
-    "REFERENTIAL_NAMES", "SHIPPED_FILES", "GeoStoreError", "ReferentialLoadResult", "ensure_tables",
-    "has_postgis", "load_habref", "load_communes", "load_departements", "load_mailles", "load_territory",
-    "LOADERS", "default_version_label", "qc_referentials", "referentials_from_files",
+    "TableSpec",
+    "HABREF_SPEC",
+    "COMMUNE_SPEC",
+    "DEPARTEMENT_SPEC",
+    "MAILLE_SPEC",
+    "TERRITORY_SPEC",
+    "SPECS",
+    "REFERENTIAL_NAMES",
+    "SHIPPED_FILES",
+    "GeoStoreError",
+    "ReferentialLoadResult",
+    "ensure_tables",
+    "has_postgis",
+    "load_habref",
+    "load_communes",
+    "load_departements",
+    "load_mailles",
+    "load_territory",
+    "LOADERS",
+    "default_version_label",
+    "qc_referentials",
+    "referentials_from_files",
 ]
 
 Progress = Callable[[int], None]
@@ -88,39 +106,75 @@ class TableSpec:
 
 
 HABREF_SPEC = TableSpec(
-    "habref", "sinp_habref",
-    (("cd_hab", "integer NOT NULL"), ("fg_validite", "text NOT NULL"), ("cd_typo", "integer NOT NULL"),
-     ("lb_code", "text"), ("lb_hab_fr", "text"), ("lb_hab_fr_complet", "text"), ("lb_hab_en", "text"),
-     ("lb_auteur", "text"), ("niveau", "integer"), ("lb_niveau", "text"), ("cd_hab_sup", "integer"),
-     ("path_cd_hab", "text"), ("france", "text"), ("lb_description", "text"), ("typo_acronyme", "text")),
+    "habref",
+    "sinp_habref",
+    (
+        ("cd_hab", "integer NOT NULL"),
+        ("fg_validite", "text NOT NULL"),
+        ("cd_typo", "integer NOT NULL"),
+        ("lb_code", "text"),
+        ("lb_hab_fr", "text"),
+        ("lb_hab_fr_complet", "text"),
+        ("lb_hab_en", "text"),
+        ("lb_auteur", "text"),
+        ("niveau", "integer"),
+        ("lb_niveau", "text"),
+        ("cd_hab_sup", "integer"),
+        ("path_cd_hab", "text"),
+        ("france", "text"),
+        ("lb_description", "text"),
+        ("typo_acronyme", "text"),
+    ),
     "cd_hab",
-    (("ix_sinp_habref_typo_code", "(cd_typo, lb_code)", False),
-     ("ix_sinp_habref_acronyme_code", "(typo_acronyme, lb_code)", False),
-     ("ix_sinp_habref_cd_hab_sup", "(cd_hab_sup)", False)),
-    comment="HABREF (PatriNat), chargé par ckanext-sinp ; remplacé en bloc à chaque chargement")
+    (
+        ("ix_sinp_habref_typo_code", "(cd_typo, lb_code)", False),
+        ("ix_sinp_habref_acronyme_code", "(typo_acronyme, lb_code)", False),
+        ("ix_sinp_habref_cd_hab_sup", "(cd_hab_sup)", False),
+    ),
+    comment="HABREF (PatriNat), chargé par ckanext-sinp ; remplacé en bloc à chaque chargement",
+)
 COMMUNE_SPEC = TableSpec(
-    "communes", "sinp_commune",
+    "communes",
+    "sinp_commune",
     (("code", "text NOT NULL"), ("nom", "text NOT NULL"), ("departement", "text NOT NULL"), ("region", "text")),
-    "code", (("ix_sinp_commune_departement", "(departement)", False),),
-    comment="Communes (code officiel géographique de l'INSEE), chargées par ckanext-sinp")
+    "code",
+    (("ix_sinp_commune_departement", "(departement)", False),),
+    comment="Communes (code officiel géographique de l'INSEE), chargées par ckanext-sinp",
+)
 DEPARTEMENT_SPEC = TableSpec(
-    "departements", "sinp_departement",
+    "departements",
+    "sinp_departement",
     (("code", "text NOT NULL"), ("nom", "text NOT NULL"), ("region", "text"), ("chef_lieu", "text")),
-    "code", comment="Départements (code officiel géographique de l'INSEE), chargés par ckanext-sinp")
+    "code",
+    comment="Départements (code officiel géographique de l'INSEE), chargés par ckanext-sinp",
+)
 MAILLE_SPEC = TableSpec(
-    "mailles", "sinp_maille10",
-    (("cd_sig", "text NOT NULL"), ("code_10km", "text NOT NULL"), ("geom_2154", "geometry(Polygon, 2154)"),
-     ("geom_4326", "geometry(Polygon, 4326)")),
+    "mailles",
+    "sinp_maille10",
+    (
+        ("cd_sig", "text NOT NULL"),
+        ("code_10km", "text NOT NULL"),
+        ("geom_2154", "geometry(Polygon, 2154)"),
+        ("geom_4326", "geometry(Polygon, 4326)"),
+    ),
     "cd_sig",
-    (("ux_sinp_maille10_code_10km", "(code_10km)", True),
-     ("ix_sinp_maille10_geom_2154", "USING gist (geom_2154)", False),
-     ("ix_sinp_maille10_geom_4326", "USING gist (geom_4326)", False)),
-    geometry=True, comment="Mailles 10 km Lambert-93 (INPN), chargées par ckanext-sinp")
+    (
+        ("ux_sinp_maille10_code_10km", "(code_10km)", True),
+        ("ix_sinp_maille10_geom_2154", "USING gist (geom_2154)", False),
+        ("ix_sinp_maille10_geom_4326", "USING gist (geom_4326)", False),
+    ),
+    geometry=True,
+    comment="Mailles 10 km Lambert-93 (INPN), chargées par ckanext-sinp",
+)
 TERRITORY_SPEC = TableSpec(
-    "territoire", "sinp_territoire",
+    "territoire",
+    "sinp_territoire",
     (("id", "smallint NOT NULL"), ("nom", "text"), ("geom", "geometry(MultiPolygon, 4326) NOT NULL")),
-    "id", (("ix_sinp_territoire_geom", "USING gist (geom)", False),),
-    geometry=True, comment="Contour du territoire de la plateforme (WGS 84), chargé par ckanext-sinp")
+    "id",
+    (("ix_sinp_territoire_geom", "USING gist (geom)", False),),
+    geometry=True,
+    comment="Contour du territoire de la plateforme (WGS 84), chargé par ckanext-sinp",
+)
 
 SPECS = (HABREF_SPEC, COMMUNE_SPEC, DEPARTEMENT_SPEC, MAILLE_SPEC, TERRITORY_SPEC)
 # Every referential the occurrence QC uses, TAXREF included (names of sinp_referential_version)
@@ -164,8 +218,10 @@ def _create_index_sql(spec: TableSpec, index: tuple[str, str, bool], *, staging:
     name, definition, unique = index
     table = spec.staging if staging else spec.table
     exists = "" if staging else "IF NOT EXISTS "
-    return (f"CREATE {'UNIQUE ' if unique else ''}INDEX {exists}{name}{'_staging' if staging else ''}"
-            f" ON {table} {definition}")
+    return (
+        f"CREATE {'UNIQUE ' if unique else ''}INDEX {exists}{name}{'_staging' if staging else ''}"
+        f" ON {table} {definition}"
+    )
 
 
 def has_postgis(conn) -> bool:
@@ -178,7 +234,8 @@ def _require_postgis(conn, spec: TableSpec) -> None:
         database = conn.execute(text("SELECT current_database()")).scalar_one()
         raise GeoStoreError(
             f"L'extension PostGIS n'est pas installée dans la base « {database} » : un superutilisateur doit"
-            f" exécuter « CREATE EXTENSION postgis; » avant de créer la table {spec.table}.")
+            f" exécuter « CREATE EXTENSION postgis; » avant de créer la table {spec.table}."
+        )
 
 
 def _in_transaction(bind, work: Callable) -> None:
@@ -210,6 +267,7 @@ def ensure_tables(bind, *, geometry: bool = True) -> None:
             for index in spec.indexes:
                 conn.execute(text(_create_index_sql(spec, index)))
             conn.execute(text(f"COMMENT ON TABLE {spec.table} IS :comment").bindparams(comment=spec.comment))
+
     _in_transaction(bind, create)
 
 
@@ -243,8 +301,7 @@ def _copy_rows(conn, spec: TableSpec, rows: Sequence[tuple], progress: Progress 
     source = _RowSource(rows, progress)
     cursor = dbapi_cursor(conn)
     try:
-        cursor.copy_expert(f"COPY {spec.staging} ({', '.join(spec.column_names)}) FROM STDIN", source,
-                           size=1 << 16)
+        cursor.copy_expert(f"COPY {spec.staging} ({', '.join(spec.column_names)}) FROM STDIN", source, size=1 << 16)
     except BaseException:
         if source.error is not None:
             raise source.error from None
@@ -284,13 +341,25 @@ def _swap(conn, spec: TableSpec) -> None:
 
 def _write_version(conn, name: str, **values) -> None:
     values["loaded_at"] = sa.func.now()
-    conn.execute(pg_insert(VERSION_TABLE).values(name=name, **values)
-                 .on_conflict_do_update(index_elements=["name"], set_=values))
+    conn.execute(
+        pg_insert(VERSION_TABLE).values(name=name, **values).on_conflict_do_update(index_elements=["name"], set_=values)
+    )
 
 
-def _load(engine, spec: TableSpec, rows: Sequence[tuple], *, path, digest: str, version_label: str,
-          source_format: str, progress: Progress | None, force: bool, skipped: int = 0,
-          after_copy: Callable | None = None) -> ReferentialLoadResult:
+def _load(
+    engine,
+    spec: TableSpec,
+    rows: Sequence[tuple],
+    *,
+    path,
+    digest: str,
+    version_label: str,
+    source_format: str,
+    progress: Progress | None,
+    force: bool,
+    skipped: int = 0,
+    after_copy: Callable | None = None,
+) -> ReferentialLoadResult:
     """Replace ``spec.table`` by ``rows`` in one transaction (see the module docstring)."""
     started = time.monotonic()
     ensure_tables(engine, geometry=spec.geometry)
@@ -299,23 +368,33 @@ def _load(engine, spec: TableSpec, rows: Sequence[tuple], *, path, digest: str, 
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _lock_key(spec.name)})
             count = None if force else _unchanged(conn, spec, digest, source_format, version_label)
             if count is not None:
-                return ReferentialLoadResult(spec.name, False, version_label, count, digest, source_format,
-                                             time.monotonic() - started, skipped)
+                return ReferentialLoadResult(
+                    spec.name, False, version_label, count, digest, source_format, time.monotonic() - started, skipped
+                )
             conn.execute(text(f"DROP TABLE IF EXISTS {spec.staging}"))
             conn.execute(text(_create_table_sql(spec, spec.staging, primary_key=False)))
             copied = _copy_rows(conn, spec, rows, progress)
-            conn.execute(text(f"ALTER TABLE {spec.staging} ADD CONSTRAINT {spec.staging}_pkey"
-                              f" PRIMARY KEY ({spec.primary_key})"))
+            conn.execute(
+                text(f"ALTER TABLE {spec.staging} ADD CONSTRAINT {spec.staging}_pkey PRIMARY KEY ({spec.primary_key})")
+            )
             for index in spec.indexes:
                 conn.execute(text(_create_index_sql(spec, index, staging=True)))
             if after_copy is not None:
                 after_copy(conn, spec.staging)
             conn.execute(text(f"ANALYZE {spec.staging}"))
             _swap(conn, spec)
-            _write_version(conn, spec.name, version=version_label, row_count=copied, sha256=digest,
-                           source_file=os.path.basename(os.fspath(path)), source_format=source_format)
-    return ReferentialLoadResult(spec.name, True, version_label, copied, digest, source_format,
-                                 time.monotonic() - started, skipped)
+            _write_version(
+                conn,
+                spec.name,
+                version=version_label,
+                row_count=copied,
+                sha256=digest,
+                source_file=os.path.basename(os.fspath(path)),
+                source_format=source_format,
+            )
+    return ReferentialLoadResult(
+        spec.name, True, version_label, copied, digest, source_format, time.monotonic() - started, skipped
+    )
 
 
 def default_version_label(path) -> str:
@@ -335,8 +414,15 @@ def _check_file(path, error: type[Exception]) -> str:
     return file_sha256(path)
 
 
-def load_habref(engine, path, version_label: str | None = None, progress: Progress | None = None, *,
-                typoref=None, force: bool = False) -> ReferentialLoadResult:
+def load_habref(
+    engine,
+    path,
+    version_label: str | None = None,
+    progress: Progress | None = None,
+    *,
+    typoref=None,
+    force: bool = False,
+) -> ReferentialLoadResult:
     """Load a HABREF file (``HABREF_50.csv`` or the official ``.zip``) into ``sinp_habref``.
 
     ``typoref``: path of ``TYPOREF_50.csv`` (read from the archive by default) to
@@ -354,13 +440,28 @@ def load_habref(engine, path, version_label: str | None = None, progress: Progre
     else:
         typologies = f"typologies de TYPOREF {file_sha256(typoref)[:12]}"
     source_format = f"HABREF (séparateur {separator_label(data.separator)}, {data.encoding}, {typologies})"
-    return _load(engine, HABREF_SPEC, rows, path=path, digest=digest,
-                 version_label=version_label or default_version_label(path), source_format=source_format,
-                 progress=progress, force=force)
+    return _load(
+        engine,
+        HABREF_SPEC,
+        rows,
+        path=path,
+        digest=digest,
+        version_label=version_label or default_version_label(path),
+        source_format=source_format,
+        progress=progress,
+        force=force,
+    )
 
 
-def load_communes(engine, path, version_label: str | None = None, progress: Progress | None = None, *,
-                  region: str | None = geo.REGION_BFC, force: bool = False) -> ReferentialLoadResult:
+def load_communes(
+    engine,
+    path,
+    version_label: str | None = None,
+    progress: Progress | None = None,
+    *,
+    region: str | None = geo.REGION_BFC,
+    force: bool = False,
+) -> ReferentialLoadResult:
     """Load communes (INSEE ``v_commune_AAAA.csv``, ADMIN EXPRESS CSV or ``code;nom;departement``).
 
     ``region``: INSEE region code kept (``"27"``), None for every commune.
@@ -369,29 +470,54 @@ def load_communes(engine, path, version_label: str | None = None, progress: Prog
     digest = _check_file(path, geo.GeoFormatError)
     data = geo.read_communes(path, region=region)
     rows = [(c.code, c.nom, c.departement, c.region) for c in data.records]
-    return _load(engine, COMMUNE_SPEC, rows, path=path, digest=digest,
-                 version_label=version_label or default_version_label(path), source_format=data.source_format,
-                 progress=progress, force=force, skipped=data.skipped_type + data.skipped_region)
+    return _load(
+        engine,
+        COMMUNE_SPEC,
+        rows,
+        path=path,
+        digest=digest,
+        version_label=version_label or default_version_label(path),
+        source_format=data.source_format,
+        progress=progress,
+        force=force,
+        skipped=data.skipped_type + data.skipped_region,
+    )
 
 
-def load_departements(engine, path, version_label: str | None = None, progress: Progress | None = None, *,
-                      region: str | None = geo.REGION_BFC, force: bool = False) -> ReferentialLoadResult:
+def load_departements(
+    engine,
+    path,
+    version_label: str | None = None,
+    progress: Progress | None = None,
+    *,
+    region: str | None = geo.REGION_BFC,
+    force: bool = False,
+) -> ReferentialLoadResult:
     """Load départements (INSEE ``v_departement_AAAA.csv`` or ``code;nom``), filtered on ``region``."""
     digest = _check_file(path, geo.GeoFormatError)
     data = geo.read_departements(path, region=region)
     rows = [(d.code, d.nom, d.region, d.chef_lieu) for d in data.records]
-    return _load(engine, DEPARTEMENT_SPEC, rows, path=path, digest=digest,
-                 version_label=version_label or default_version_label(path), source_format=data.source_format,
-                 progress=progress, force=force, skipped=data.skipped_region)
+    return _load(
+        engine,
+        DEPARTEMENT_SPEC,
+        rows,
+        path=path,
+        digest=digest,
+        version_label=version_label or default_version_label(path),
+        source_format=data.source_format,
+        progress=progress,
+        force=force,
+        skipped=data.skipped_region,
+    )
 
 
 def _fill_maille_4326(conn, staging: str) -> None:
-    conn.execute(text(f"UPDATE {staging} SET geom_4326 = ST_Transform(geom_2154, 4326)"
-                      " WHERE geom_2154 IS NOT NULL"))
+    conn.execute(text(f"UPDATE {staging} SET geom_4326 = ST_Transform(geom_2154, 4326) WHERE geom_2154 IS NOT NULL"))
 
 
-def load_mailles(engine, path, version_label: str | None = None, progress: Progress | None = None, *,
-                 force: bool = False) -> ReferentialLoadResult:
+def load_mailles(
+    engine, path, version_label: str | None = None, progress: Progress | None = None, *, force: bool = False
+) -> ReferentialLoadResult:
     """Load a 10 km grid CSV (``cd_sig;code_10km[;wkt]``, WKT in EPSG:2154) into ``sinp_maille10``.
 
     ``geom_4326`` is computed by PostGIS from ``geom_2154`` (both NULL without WKT).
@@ -399,9 +525,18 @@ def load_mailles(engine, path, version_label: str | None = None, progress: Progr
     digest = _check_file(path, geo.GeoFormatError)
     data = geo.read_mailles(path)
     rows = [(m.cd_sig, m.code_10km, f"SRID=2154;{m.wkt}" if m.wkt else None, None) for m in data.records]
-    return _load(engine, MAILLE_SPEC, rows, path=path, digest=digest,
-                 version_label=version_label or default_version_label(path), source_format=data.source_format,
-                 progress=progress, force=force, after_copy=_fill_maille_4326)
+    return _load(
+        engine,
+        MAILLE_SPEC,
+        rows,
+        path=path,
+        digest=digest,
+        version_label=version_label or default_version_label(path),
+        source_format=data.source_format,
+        progress=progress,
+        force=force,
+        after_copy=_fill_maille_4326,
+    )
 
 
 def _check_territory(conn, staging: str) -> None:
@@ -410,21 +545,34 @@ def _check_territory(conn, staging: str) -> None:
         raise geo.GeoFormatError(f"PostGIS juge le contour invalide : {reason[0]}.")
 
 
-def load_territory(engine, path, version_label: str | None = None, progress: Progress | None = None, *,
-                   force: bool = False) -> ReferentialLoadResult:
+def load_territory(
+    engine, path, version_label: str | None = None, progress: Progress | None = None, *, force: bool = False
+) -> ReferentialLoadResult:
     """Load the territory outline (GeoJSON Polygon/MultiPolygon in WGS 84) into ``sinp_territoire``."""
     digest = _check_file(path, geo.GeoFormatError)
     territory = geo.read_territory(path)
     rows = [(1, territory.nom, f"SRID=4326;{territory.wkt}")]
     source_format = f"GeoJSON WGS 84 ({territory.vertex_count} sommets)"
-    return _load(engine, TERRITORY_SPEC, rows, path=path, digest=digest,
-                 version_label=version_label or default_version_label(path), source_format=source_format,
-                 progress=progress, force=force, after_copy=_check_territory)
+    return _load(
+        engine,
+        TERRITORY_SPEC,
+        rows,
+        path=path,
+        digest=digest,
+        version_label=version_label or default_version_label(path),
+        source_format=source_format,
+        progress=progress,
+        force=force,
+        after_copy=_check_territory,
+    )
 
 
 LOADERS: dict[str, Callable[..., ReferentialLoadResult]] = {
-    "habref": load_habref, "communes": load_communes, "departements": load_departements,
-    "mailles": load_mailles, "territoire": load_territory,
+    "habref": load_habref,
+    "communes": load_communes,
+    "departements": load_departements,
+    "mailles": load_mailles,
+    "territoire": load_territory,
 }
 
 
@@ -445,8 +593,12 @@ def _texts(conn, table: str, column: str) -> list[str]:
 
 
 def _habitat_codes(conn) -> dict[str, list[str]]:
-    rows = conn.execute(text("SELECT typo_acronyme, lb_code FROM sinp_habref WHERE typo_acronyme IS NOT NULL"
-                             " AND lb_code IS NOT NULL ORDER BY typo_acronyme, lb_code"))
+    rows = conn.execute(
+        text(
+            "SELECT typo_acronyme, lb_code FROM sinp_habref WHERE typo_acronyme IS NOT NULL"
+            " AND lb_code IS NOT NULL ORDER BY typo_acronyme, lb_code"
+        )
+    )
     codes: dict[str, list[str]] = {}
     for acronym, code in rows:
         codes.setdefault(acronym, []).append(code)

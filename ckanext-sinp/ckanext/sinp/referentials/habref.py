@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 """Reader of the official HABREF files (habitat referential of PatriNat, version 5.0 layout).
 
 Pure parsing: no database, no ``import ckan``. ``geo_store.py`` loads what this
@@ -23,6 +22,7 @@ the table acronym → ``CD_TYPO`` shipped with the code, each entry marked with 
 sure it is; a TYPOREF file, when given, takes precedence (matched on
 ``CD_TABLE`` / ``LB_NOM_TYPO``).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -33,15 +33,38 @@ from collections.abc import Iterable
 from .tabular import DelimitedTable, Layout, ReferentialFormatError, load_text
 
 __all__ = [
-    "HABREF_COLUMNS", "REQUIRED_COLUMNS", "HabrefFormatError", "HabrefRecord", "HabrefFile",
-    "Typology", "TYPOLOGIES", "TyporefRow", "read_habref", "read_typoref", "typology_by_acronym",
-    "typology_acronyms", "default_version_label",
+    "HABREF_COLUMNS",
+    "REQUIRED_COLUMNS",
+    "HabrefFormatError",
+    "HabrefRecord",
+    "HabrefFile",
+    "Typology",
+    "TYPOLOGIES",
+    "TyporefRow",
+    "read_habref",
+    "read_typoref",
+    "typology_by_acronym",
+    "typology_acronyms",
+    "default_version_label",
 ]
 
 # Every column of the HABREF table, order of the official file
-HABREF_COLUMNS = ("CD_HAB", "FG_VALIDITE", "CD_TYPO", "LB_CODE", "LB_HAB_FR", "LB_HAB_FR_COMPLET",
-                  "LB_HAB_EN", "LB_AUTEUR", "NIVEAU", "LB_NIVEAU", "CD_HAB_SUP", "PATH_CD_HAB", "FRANCE",
-                  "LB_DESCRIPTION")
+HABREF_COLUMNS = (
+    "CD_HAB",
+    "FG_VALIDITE",
+    "CD_TYPO",
+    "LB_CODE",
+    "LB_HAB_FR",
+    "LB_HAB_FR_COMPLET",
+    "LB_HAB_EN",
+    "LB_AUTEUR",
+    "NIVEAU",
+    "LB_NIVEAU",
+    "CD_HAB_SUP",
+    "PATH_CD_HAB",
+    "FRANCE",
+    "LB_DESCRIPTION",
+)
 REQUIRED_COLUMNS = ("CD_HAB", "FG_VALIDITE", "CD_TYPO", "LB_CODE", "LB_HAB_FR")
 TYPOREF_REQUIRED_COLUMNS = ("CD_TYPO", "CD_TABLE", "LB_NOM_TYPO")
 
@@ -106,18 +129,29 @@ class Typology:
 # CD_TYPO values come from third-party public code written against HABREF 5.0 to 7.0
 # (queries, test doubles, documentation); PatriNat's TYPOREF file is the authority.
 TYPOLOGIES: tuple[Typology, ...] = (
-    Typology("HABREF", None, None, "Référentiel HABREF (toutes typologies : le CD_HAB suffit)", "recoupé",
-             "pas une typologie : refHabitat = HABREF veut dire que codeHabRef porte le CD_HAB"),
+    Typology(
+        "HABREF",
+        None,
+        None,
+        "Référentiel HABREF (toutes typologies : le CD_HAB suffit)",
+        "recoupé",
+        "pas une typologie : refHabitat = HABREF veut dire que codeHabRef porte le CD_HAB",
+    ),
     Typology("CORINEBIOTOPES", 22, "TYPO_CORINE_BIOTOPES", "CORINE Biotopes", "recoupé"),
     Typology("EUNIS", 7, None, "EUNIS Habitats", "recoupé", "CD_TABLE non vérifié"),
     Typology("HIC", 8, "TYPO_HIC", "Habitats d'intérêt communautaire (directive Habitats, annexe I)", "recoupé"),
     Typology("CH", 4, "TYPO_CH", "Cahiers d'habitats Natura 2000", "recoupé"),
     Typology("PVF1", 18, None, "Prodrome des végétations de France (PVF1)", "probable"),
     Typology("PHYTO_CH", 17, "TYPO_PHYTO_CH", "Unités phytosociologiques des cahiers d'habitats", "probable"),
-    Typology("PVF2", None, None, "Prodrome des végétations de France, déclinaison PVF2", "incertain",
-             "CD_TYPO 28 possible (une seule source, sans libellé)"),
-    Typology("PVF", None, None, "Prodrome des végétations de France (ancien acronyme, équivaut à PVF1)",
-             "incertain"),
+    Typology(
+        "PVF2",
+        None,
+        None,
+        "Prodrome des végétations de France, déclinaison PVF2",
+        "incertain",
+        "CD_TYPO 28 possible (une seule source, sans libellé)",
+    ),
+    Typology("PVF", None, None, "Prodrome des végétations de France (ancien acronyme, équivaut à PVF1)", "incertain"),
     Typology("PAL", None, None, "Classification paléarctique (typologie PAL_PHYSIS_2001 de HABREF)", "incertain"),
     Typology("BRYOSOCIO", None, None, "Synopsis bryosociologique", "incertain"),
     Typology("SYNSYSTEME_EUROPEEN", None, None, "Classification phytosociologique européenne", "incertain"),
@@ -205,10 +239,14 @@ def read_habref(source, *, typoref=None) -> HabrefFile:
     elif "!" in decoded.name:  # read from an archive: its TYPOREF, if any
         typoref_rows = _typoref_from_archive(source)
     return HabrefFile(
-        records=records, source=decoded.name, encoding=decoded.encoding, separator=table.separator,
+        records=records,
+        source=decoded.name,
+        encoding=decoded.encoding,
+        separator=table.separator,
         ignored_columns=tuple(c for c in table.columns if c not in HABREF_COLUMNS),
         absent_columns=tuple(c for c in HABREF_COLUMNS if c not in table.columns),
-        typoref=typoref_rows)
+        typoref=typoref_rows,
+    )
 
 
 def _typoref_from_archive(path) -> list[TyporefRow] | None:
@@ -254,7 +292,7 @@ def typology_by_acronym(acronym: str) -> Typology | None:
 def _typoref_acronym(row: TyporefRow) -> str | None:
     """Acronym of a TYPOREF line, matched on CD_TABLE (``TYPO_<acronym>``) or LB_NOM_TYPO."""
     keys = {_key(row.cd_table), _key(row.lb_nom_typo)}
-    keys |= {k[len("TYPO"):] for k in keys if k.startswith("TYPO")}
+    keys |= {k[len("TYPO") :] for k in keys if k.startswith("TYPO")}
     keys |= {_key(inner) for inner in re.findall(r"\(([^)]*)\)", row.lb_nom_typo or "")}
     keys.discard("")
     for typology in TYPOLOGIES:

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 """TAXREF in PostgreSQL: tables, loader, search, hierarchy.
 
 SQLAlchemy 2.0 Core + psycopg2 (CKAN's driver). No ``import ckan``: every
@@ -28,6 +27,7 @@ swap takes an exclusive lock only for the final DROP/RENAME). Because of the
 swap, do **not** declare foreign keys or views on ``sinp_taxref`` (a reload
 would have to drop them); reference ``cd_nom`` values without a constraint.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -39,16 +39,25 @@ import time
 from collections.abc import Callable
 
 import sqlalchemy as sa
-from sqlalchemy import (Column, Computed, DateTime, Index, Integer, MetaData, SmallInteger, Table,
-                        Text, text)
+from sqlalchemy import Column, Computed, DateTime, Index, Integer, MetaData, SmallInteger, Table, Text, text
 from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from .taxref import RECORD_FIELDS, TaxrefFormatError, TaxrefReader, normalize, search_keys
 
 __all__ = [
-    "TAXREF_TABLE", "VERSION_TABLE", "metadata", "LoadResult", "ensure_tables", "load_taxref",
-    "get_referential_version", "search_taxa", "get_taxon", "descendants", "ancestors", "file_sha256",
+    "TAXREF_TABLE",
+    "VERSION_TABLE",
+    "metadata",
+    "LoadResult",
+    "ensure_tables",
+    "load_taxref",
+    "get_referential_version",
+    "search_taxa",
+    "get_taxon",
+    "descendants",
+    "ancestors",
+    "file_sha256",
 ]
 
 TAXREF_TABLE_NAME = "sinp_taxref"
@@ -84,9 +93,15 @@ def _taxref_columns(primary_key: bool = True):
             type_ = SmallInteger
         else:
             type_ = Text
-        columns.append(Column(name, type_, primary_key=primary_key and name == "cd_nom",
-                              autoincrement=False,
-                              nullable=name not in _NOT_NULL_COLUMNS))
+        columns.append(
+            Column(
+                name,
+                type_,
+                primary_key=primary_key and name == "cd_nom",
+                autoincrement=False,
+                nullable=name not in _NOT_NULL_COLUMNS,
+            )
+        )
     columns += [
         Column("nom_norm", Text, nullable=False),
         Column("vern_norm", Text, nullable=False, server_default=""),
@@ -96,7 +111,9 @@ def _taxref_columns(primary_key: bool = True):
 
 
 TAXREF_TABLE = Table(
-    TAXREF_TABLE_NAME, metadata, *_taxref_columns(),
+    TAXREF_TABLE_NAME,
+    metadata,
+    *_taxref_columns(),
     Index("ix_sinp_taxref_cd_ref", "cd_ref"),
     Index("ix_sinp_taxref_cd_sup", "cd_sup"),
     Index("ix_sinp_taxref_nom_norm", "nom_norm", postgresql_ops={"nom_norm": "text_pattern_ops"}),
@@ -105,7 +122,8 @@ TAXREF_TABLE = Table(
 )
 
 VERSION_TABLE = Table(
-    VERSION_TABLE_NAME, metadata,
+    VERSION_TABLE_NAME,
+    metadata,
     Column("name", Text, primary_key=True),
     Column("version", Text, nullable=False),
     Column("loaded_at", DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
@@ -121,14 +139,31 @@ _COPY_COLUMNS = RECORD_FIELDS + ("nom_norm", "vern_norm")
 _record_values = operator.attrgetter(*RECORD_FIELDS)
 
 # Columns returned by search_taxa
-SEARCH_RESULT_COLUMNS = ("cd_nom", "cd_ref", "cd_sup", "rang", "lb_nom", "lb_auteur", "nom_complet",
-                         "nom_valide", "nom_vern", "regne", "classe", "ordre", "famille",
-                         "group1_inpn", "group2_inpn", "group3_inpn", "fr")
+SEARCH_RESULT_COLUMNS = (
+    "cd_nom",
+    "cd_ref",
+    "cd_sup",
+    "rang",
+    "lb_nom",
+    "lb_auteur",
+    "nom_complet",
+    "nom_valide",
+    "nom_vern",
+    "regne",
+    "classe",
+    "ordre",
+    "famille",
+    "group1_inpn",
+    "group2_inpn",
+    "group3_inpn",
+    "fr",
+)
 
 # Main ranks first (taxonomic order), then every other rank
 _RANK_ORDER = ("KD", "PH", "CL", "OR", "FM", "GN", "ES", "SSES", "VAR", "FO")
-_RANK_SQL = "CASE rang " + " ".join(f"WHEN '{r}' THEN {i}" for i, r in enumerate(_RANK_ORDER)) \
-    + f" ELSE {len(_RANK_ORDER)} END"
+_RANK_SQL = (
+    "CASE rang " + " ".join(f"WHEN '{r}' THEN {i}" for i, r in enumerate(_RANK_ORDER)) + f" ELSE {len(_RANK_ORDER)} END"
+)
 
 
 @dataclasses.dataclass
@@ -141,8 +176,8 @@ class LoadResult:
     sha256: str
     source_format: str | None = None
     seconds: float = 0.0
-    missing_cd_ref: int = 0   # names whose CD_REF is not a CD_NOM of the file
-    missing_cd_sup: int = 0   # names whose CD_SUP is not a CD_NOM of the file
+    missing_cd_ref: int = 0  # names whose CD_REF is not a CD_NOM of the file
+    missing_cd_sup: int = 0  # names whose CD_SUP is not a CD_NOM of the file
 
 
 def ensure_tables(bind) -> None:
@@ -175,10 +210,19 @@ def copy_line(values) -> str:
     # Fast path for the usual line with nothing to escape: NULLs as NUL placeholders
     # (PostgreSQL text cannot hold NUL), then one check on the joined line.
     line = "\t".join(["\0" if v is None else v if v.__class__ is str else str(v) for v in values])
-    if ("\\" in line or "\n" in line or "\r" in line or line.count("\t") != len(values) - 1
-            or line.count("\0") != values.count(None)):
-        return "\t".join(["\\N" if v is None else v.translate(_COPY_ESCAPES) if v.__class__ is str else str(v)
-                          for v in values]) + "\n"
+    if (
+        "\\" in line
+        or "\n" in line
+        or "\r" in line
+        or line.count("\t") != len(values) - 1
+        or line.count("\0") != values.count(None)
+    ):
+        return (
+            "\t".join(
+                ["\\N" if v is None else v.translate(_COPY_ESCAPES) if v.__class__ is str else str(v) for v in values]
+            )
+            + "\n"
+        )
     return line.replace("\0", "\\N") + "\n"
 
 
@@ -219,8 +263,11 @@ class _CopySource(CopyStream):
         lines = []
         for record in itertools.islice(self._records, self.BATCH):
             if record.cd_nom in self._seen:
-                raise TaxrefFormatError(f"CD_NOM {record.cd_nom} en double (déjà présent plus haut"
-                                        " dans le fichier).", record.line_number, "CD_NOM")
+                raise TaxrefFormatError(
+                    f"CD_NOM {record.cd_nom} en double (déjà présent plus haut dans le fichier).",
+                    record.line_number,
+                    "CD_NOM",
+                )
             self._seen.add(record.cd_nom)
             lines.append(copy_line(_record_values(record) + search_keys(record)))
         self.rows += len(lines)
@@ -235,18 +282,26 @@ def dbapi_cursor(conn):
     dbapi_connection = conn.connection.dbapi_connection
     cursor = dbapi_connection.cursor()
     if not hasattr(cursor, "copy_expert"):
-        raise RuntimeError("Le chargement de TAXREF utilise COPY de psycopg2 ; pilote non pris en charge : "
-                           f"{type(dbapi_connection).__module__}")
+        raise RuntimeError(
+            "Le chargement de TAXREF utilise COPY de psycopg2 ; pilote non pris en charge : "
+            f"{type(dbapi_connection).__module__}"
+        )
     return cursor
 
 
 def _staging_table() -> Table:
-    return Table(STAGING_TABLE_NAME, MetaData(), *_taxref_columns(primary_key=False),
-                 comment=TAXREF_TABLE.comment)
+    return Table(STAGING_TABLE_NAME, MetaData(), *_taxref_columns(primary_key=False), comment=TAXREF_TABLE.comment)
 
 
-def load_taxref(engine, path, version_label: str, progress: Callable[[int], None] | None = None, *,
-                force: bool = False, encoding: str = "utf-8") -> LoadResult:
+def load_taxref(
+    engine,
+    path,
+    version_label: str,
+    progress: Callable[[int], None] | None = None,
+    *,
+    force: bool = False,
+    encoding: str = "utf-8",
+) -> LoadResult:
     """Load a TAXREF file (``.txt`` or the official ``.zip``) as the referential, in one transaction.
 
     - The same file (same SHA-256) already loaded: nothing changes, ``loaded=False``
@@ -271,10 +326,14 @@ def load_taxref(engine, path, version_label: str, progress: Callable[[int], None
                 actual = conn.execute(text(f"SELECT count(*) FROM {TAXREF_TABLE_NAME}")).scalar_one()
                 if actual == current["row_count"]:
                     if current["version"] != version_label:
-                        conn.execute(VERSION_TABLE.update().where(VERSION_TABLE.c.name == REFERENTIAL_NAME)
-                                     .values(version=version_label))
-                    return LoadResult(False, version_label, actual, digest, current["source_format"],
-                                      time.monotonic() - started)
+                        conn.execute(
+                            VERSION_TABLE.update()
+                            .where(VERSION_TABLE.c.name == REFERENTIAL_NAME)
+                            .values(version=version_label)
+                        )
+                    return LoadResult(
+                        False, version_label, actual, digest, current["source_format"], time.monotonic() - started
+                    )
 
             conn.execute(text(f"DROP TABLE IF EXISTS {STAGING_TABLE_NAME}"))
             _staging_table().create(conn)
@@ -283,31 +342,35 @@ def load_taxref(engine, path, version_label: str, progress: Callable[[int], None
                 cursor = dbapi_cursor(conn)
                 try:
                     cursor.copy_expert(
-                        f"COPY {STAGING_TABLE_NAME} ({', '.join(_COPY_COLUMNS)}) FROM STDIN", source,
-                        size=1 << 16)
+                        f"COPY {STAGING_TABLE_NAME} ({', '.join(_COPY_COLUMNS)}) FROM STDIN", source, size=1 << 16
+                    )
                 except BaseException:
                     if source.error is not None:
                         raise source.error from None
                     raise
                 finally:
                     cursor.close()
-                source_format = f"TAXREF v{reader.format_version}" if reader.format_version \
-                    else "TAXREF (colonnes non standard)"
+                source_format = (
+                    f"TAXREF v{reader.format_version}" if reader.format_version else "TAXREF (colonnes non standard)"
+                )
             if progress is not None and source.reported != source.rows:
                 progress(source.rows)
             if source.rows == 0:
                 raise TaxrefFormatError("Le fichier TAXREF ne contient aucune ligne de données.")
 
-            conn.execute(text(f"ALTER TABLE {STAGING_TABLE_NAME} ADD CONSTRAINT"
-                              f" {STAGING_TABLE_NAME}_pkey PRIMARY KEY (cd_nom)"))
+            conn.execute(
+                text(f"ALTER TABLE {STAGING_TABLE_NAME} ADD CONSTRAINT {STAGING_TABLE_NAME}_pkey PRIMARY KEY (cd_nom)")
+            )
             for name, definition in _INDEXES.items():
                 conn.execute(text(f"CREATE INDEX {name}_staging ON {STAGING_TABLE_NAME} {definition}"))
-            missing_ref, missing_sup = conn.execute(text(f"""
+            missing_ref, missing_sup = conn.execute(
+                text(f"""
                 SELECT count(*) FILTER (WHERE r.cd_nom IS NULL),
                        count(*) FILTER (WHERE t.cd_sup IS NOT NULL AND s.cd_nom IS NULL)
                 FROM {STAGING_TABLE_NAME} t
                 LEFT JOIN {STAGING_TABLE_NAME} r ON r.cd_nom = t.cd_ref
-                LEFT JOIN {STAGING_TABLE_NAME} s ON s.cd_nom = t.cd_sup""")).one()
+                LEFT JOIN {STAGING_TABLE_NAME} s ON s.cd_nom = t.cd_sup""")
+            ).one()
             conn.execute(text(f"ANALYZE {STAGING_TABLE_NAME}"))
 
             # Swap: the only statements that lock the live table. Searches last
@@ -316,17 +379,31 @@ def load_taxref(engine, path, version_label: str, progress: Callable[[int], None
             conn.execute(text("SET LOCAL lock_timeout = '60s'"))
             conn.execute(text(f"DROP TABLE IF EXISTS {TAXREF_TABLE_NAME}"))
             conn.execute(text(f"ALTER TABLE {STAGING_TABLE_NAME} RENAME TO {TAXREF_TABLE_NAME}"))
-            conn.execute(text(f"ALTER TABLE {TAXREF_TABLE_NAME} RENAME CONSTRAINT"
-                              f" {STAGING_TABLE_NAME}_pkey TO {TAXREF_TABLE_NAME}_pkey"))
+            conn.execute(
+                text(
+                    f"ALTER TABLE {TAXREF_TABLE_NAME} RENAME CONSTRAINT"
+                    f" {STAGING_TABLE_NAME}_pkey TO {TAXREF_TABLE_NAME}_pkey"
+                )
+            )
             for name in _INDEXES:
                 conn.execute(text(f"ALTER INDEX {name}_staging RENAME TO {name}"))
 
-            values = dict(version=version_label, row_count=source.rows, sha256=digest,
-                          source_file=source_file, source_format=source_format, loaded_at=sa.func.now())
-            conn.execute(pg_insert(VERSION_TABLE).values(name=REFERENTIAL_NAME, **values)
-                         .on_conflict_do_update(index_elements=["name"], set_=values))
-    return LoadResult(True, version_label, source.rows, digest, source_format, time.monotonic() - started,
-                      missing_ref, missing_sup)
+            values = dict(
+                version=version_label,
+                row_count=source.rows,
+                sha256=digest,
+                source_file=source_file,
+                source_format=source_format,
+                loaded_at=sa.func.now(),
+            )
+            conn.execute(
+                pg_insert(VERSION_TABLE)
+                .values(name=REFERENTIAL_NAME, **values)
+                .on_conflict_do_update(index_elements=["name"], set_=values)
+            )
+    return LoadResult(
+        True, version_label, source.rows, digest, source_format, time.monotonic() - started, missing_ref, missing_sup
+    )
 
 
 # -- reading -------------------------------------------------------------------
@@ -339,13 +416,15 @@ def _row_dict(row) -> dict:
 def get_taxon(conn, cd_nom: int) -> dict | None:
     """Every TAXREF column of a name (plus ``is_valid``), or None."""
     columns = ", ".join(RECORD_FIELDS)
-    row = conn.execute(text(f"SELECT {columns} FROM {TAXREF_TABLE_NAME} WHERE cd_nom = :cd_nom"),
-                       {"cd_nom": int(cd_nom)}).mappings().first()
+    row = (
+        conn.execute(text(f"SELECT {columns} FROM {TAXREF_TABLE_NAME} WHERE cd_nom = :cd_nom"), {"cd_nom": int(cd_nom)})
+        .mappings()
+        .first()
+    )
     return _row_dict(row) if row else None
 
 
-def search_taxa(conn, q: str, limit: int = 20, *, valid_only: bool = False,
-                regne: str | None = None) -> list:
+def search_taxa(conn, q: str, limit: int = 20, *, valid_only: bool = False, regne: str | None = None) -> list:
     """Names matching ``q``, best first, as dicts (``SEARCH_RESULT_COLUMNS`` + ``is_valid``).
 
     - ``q`` made of digits: the name with that CD_NOM (0 or 1 result);
@@ -365,18 +444,27 @@ def search_taxa(conn, q: str, limit: int = 20, *, valid_only: bool = False,
     limit = max(1, min(int(limit), 100))
     columns = ", ".join(SEARCH_RESULT_COLUMNS)
     if q.lstrip("-").isdigit():
-        if abs(int(q)) > 2 ** 31 - 1:
+        if abs(int(q)) > 2**31 - 1:
             return []
-        rows = conn.execute(text(f"SELECT {columns} FROM {TAXREF_TABLE_NAME} WHERE cd_nom = :cd"),
-                            {"cd": int(q)}).mappings().all()
+        rows = (
+            conn.execute(text(f"SELECT {columns} FROM {TAXREF_TABLE_NAME} WHERE cd_nom = :cd"), {"cd": int(q)})
+            .mappings()
+            .all()
+        )
         return [_row_dict(r) for r in rows]
     norm = normalize(q)
     words = norm.split()
     if len(norm.replace(" ", "")) < 2:
         return []
     filters = ""
-    params = {"tsq": " & ".join(f"{w}:*" for w in words), "q": norm, "exact": f"%;{norm};%",
-              "prefix": f"{norm}%", "vprefix": f"%;{norm}%", "limit": limit}
+    params = {
+        "tsq": " & ".join(f"{w}:*" for w in words),
+        "q": norm,
+        "exact": f"%;{norm};%",
+        "prefix": f"{norm}%",
+        "vprefix": f"%;{norm}%",
+        "limit": limit,
+    }
     if valid_only:
         filters += " AND cd_nom = cd_ref"
     if regne:

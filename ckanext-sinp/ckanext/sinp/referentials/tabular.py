@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 """Reading of the delimited text files of the referentials (HABREF, INSEE COG, grids).
 
 Pure parsing shared by ``habref.py`` and ``geo.py``: no database, no ``import ckan``.
@@ -19,6 +18,7 @@ What it does for every file:
 Every problem raises a :class:`ReferentialFormatError` (or a subclass given by
 the caller) whose French message names the file, the line and the column.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -31,15 +31,23 @@ import zipfile
 from collections.abc import Iterator, Sequence
 
 __all__ = [
-    "SEPARATORS", "NULL_MARKERS", "ReferentialFormatError", "Layout", "DecodedText", "Row",
-    "DelimitedTable", "load_text", "decode_bytes", "separator_label",
+    "SEPARATORS",
+    "NULL_MARKERS",
+    "ReferentialFormatError",
+    "Layout",
+    "DecodedText",
+    "Row",
+    "DelimitedTable",
+    "load_text",
+    "decode_bytes",
+    "separator_label",
 ]
 
 SEPARATORS = (";", "\t", "|", ",")
 NULL_MARKERS = frozenset({"", "null", "NULL"})
 _SEPARATOR_LABELS = {";": "« ; »", "\t": "tabulation", "|": "« | »", ",": "« , »"}
 _INT_RE = re.compile(r"[-+]?[0-9]{1,10}\Z")
-_PG_INT_MAX = 2 ** 31 - 1
+_PG_INT_MAX = 2**31 - 1
 
 
 def separator_label(separator: str) -> str:
@@ -50,8 +58,9 @@ def separator_label(separator: str) -> str:
 class ReferentialFormatError(ValueError):
     """A referential file that cannot be read; French message with file, line and column."""
 
-    def __init__(self, message: str, *, source: str | None = None, line_number: int | None = None,
-                 column: str | None = None):
+    def __init__(
+        self, message: str, *, source: str | None = None, line_number: int | None = None, column: str | None = None
+    ):
         self.message = message
         self.source = source
         self.line_number = line_number
@@ -91,8 +100,9 @@ class DecodedText:
 
 
 # -- source and encoding ------------------------------------------------------------
-def _pick_member(archive: zipfile.ZipFile, patterns: Sequence[str], name: str, kind: str,
-                 error: type[ReferentialFormatError]) -> str:
+def _pick_member(
+    archive: zipfile.ZipFile, patterns: Sequence[str], name: str, kind: str, error: type[ReferentialFormatError]
+) -> str:
     """The member of an archive matched by the first pattern that matches exactly one member."""
     members = [m for m in archive.namelist() if not m.endswith("/")]
     for pattern in patterns:
@@ -100,14 +110,17 @@ def _pick_member(archive: zipfile.ZipFile, patterns: Sequence[str], name: str, k
         if len(found) == 1:
             return found[0]
         if len(found) > 1:
-            raise error(f"l'archive contient plusieurs fichiers {kind} ({', '.join(found)}) :"
-                        " extrayez celui à charger.", source=name)
+            raise error(
+                f"l'archive contient plusieurs fichiers {kind} ({', '.join(found)}) : extrayez celui à charger.",
+                source=name,
+            )
     listed = ", ".join(members[:10]) or "aucun fichier"
     raise error(f"l'archive ne contient pas de fichier {kind} (contenu : {listed}).", source=name)
 
 
-def _read_source(source, member_patterns: Sequence[str] | None, kind: str,
-                 error: type[ReferentialFormatError]) -> tuple[bytes | str, str]:
+def _read_source(
+    source, member_patterns: Sequence[str] | None, kind: str, error: type[ReferentialFormatError]
+) -> tuple[bytes | str, str]:
     """(raw content, display name) of a path, an archive member or a file object."""
     if hasattr(source, "read"):
         return source.read(), os.path.basename(str(getattr(source, "name", "") or "")) or "(flux)"
@@ -127,17 +140,20 @@ def decode_bytes(data: bytes, name: str, error: type[ReferentialFormatError]) ->
     """(text, encoding label): BOM, else UTF-8, else Windows-1252, else ISO-8859-1."""
     if data.startswith(codecs.BOM_UTF8):
         try:
-            return data[len(codecs.BOM_UTF8):].decode("utf-8"), "UTF-8 (avec BOM)"
+            return data[len(codecs.BOM_UTF8) :].decode("utf-8"), "UTF-8 (avec BOM)"
         except UnicodeDecodeError as exc:
-            raise error(f"le fichier commence par une marque UTF-8 (BOM) mais contient un octet"
-                        f" invalide en UTF-8 (0x{data[exc.start + 3]:02X}, position {exc.start + 4}).",
-                        source=name) from None
+            raise error(
+                f"le fichier commence par une marque UTF-8 (BOM) mais contient un octet"
+                f" invalide en UTF-8 (0x{data[exc.start + 3]:02X}, position {exc.start + 4}).",
+                source=name,
+            ) from None
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
             return data.decode("utf-16"), "UTF-16"
         except UnicodeDecodeError:
-            raise error("le fichier commence par une marque UTF-16 (BOM) mais n'est pas de l'UTF-16"
-                        " valide.", source=name) from None
+            raise error(
+                "le fichier commence par une marque UTF-16 (BOM) mais n'est pas de l'UTF-16 valide.", source=name
+            ) from None
     for codec, label in (("utf-8", "UTF-8"), ("cp1252", "Windows-1252")):
         try:
             return data.decode(codec), label
@@ -146,8 +162,13 @@ def decode_bytes(data: bytes, name: str, error: type[ReferentialFormatError]) ->
     return data.decode("latin-1"), "ISO-8859-1"
 
 
-def load_text(source, *, kind: str, error: type[ReferentialFormatError] = ReferentialFormatError,
-              member_patterns: Sequence[str] | None = None) -> DecodedText:
+def load_text(
+    source,
+    *,
+    kind: str,
+    error: type[ReferentialFormatError] = ReferentialFormatError,
+    member_patterns: Sequence[str] | None = None,
+) -> DecodedText:
     """Read and decode a whole file (path, archive member or file object)."""
     raw, name = _read_source(source, member_patterns, kind, error)
     if isinstance(raw, str):
@@ -202,8 +223,7 @@ class Row:
             raise self.error(f"{column} « {value[:40]} » n'est pas un nombre entier.", column)
         number = int(value)
         if minimum is not None and number < minimum:
-            raise self.error(f"{column} vaut {number} : un entier supérieur ou égal à {minimum} est attendu.",
-                             column)
+            raise self.error(f"{column} vaut {number} : un entier supérieur ou égal à {minimum} est attendu.", column)
         return number
 
     def error(self, message: str, column: str | None = None) -> ReferentialFormatError:
@@ -219,8 +239,14 @@ class DelimitedTable:
     ``layout``, ``encoding``, ``name``, ``header_line``.
     """
 
-    def __init__(self, decoded: DecodedText, layouts: Sequence[Layout], *, kind: str,
-                 error: type[ReferentialFormatError] = ReferentialFormatError):
+    def __init__(
+        self,
+        decoded: DecodedText,
+        layouts: Sequence[Layout],
+        *,
+        kind: str,
+        error: type[ReferentialFormatError] = ReferentialFormatError,
+    ):
         self.name = decoded.name
         self.encoding = decoded.encoding
         self.kind = kind
@@ -230,8 +256,7 @@ class DelimitedTable:
         self.header_line, header = self._first_line()
         self.separator, self.layout, self.columns = self._detect(header, layouts)
 
-    def error(self, message: str, line_number: int | None = None, column: str | None = None
-              ) -> ReferentialFormatError:
+    def error(self, message: str, line_number: int | None = None, column: str | None = None) -> ReferentialFormatError:
         return self._error_class(message, source=self.name, line_number=line_number, column=column)
 
     # -- header --------------------------------------------------------------------
@@ -239,8 +264,11 @@ class DelimitedTable:
         position = text.find("\x00")
         if position >= 0:
             line = text.count("\n", 0, position) + 1
-            raise self.error("caractère nul (octet 0x00) : ce n'est pas un fichier texte, ou il est"
-                             " encodé en UTF-16 sans marque d'ordre des octets.", line)
+            raise self.error(
+                "caractère nul (octet 0x00) : ce n'est pas un fichier texte, ou il est"
+                " encodé en UTF-16 sans marque d'ordre des octets.",
+                line,
+            )
 
     def _first_line(self) -> tuple[int, str]:
         number = 0
@@ -264,8 +292,11 @@ class DelimitedTable:
     def _detect(self, header: str, layouts: Sequence[Layout]) -> tuple[str, Layout, tuple[str, ...]]:
         split = {sep: self._split_header(header, sep) for sep in SEPARATORS}
         for layout in layouts:
-            fits = [(len(cols), -SEPARATORS.index(sep), sep) for sep, cols in split.items()
-                    if set(layout.required) <= set(cols)]
+            fits = [
+                (len(cols), -SEPARATORS.index(sep), sep)
+                for sep, cols in split.items()
+                if set(layout.required) <= set(cols)
+            ]
             if fits:
                 separator = max(fits)[2]
                 columns = split[separator]
@@ -278,20 +309,24 @@ class DelimitedTable:
         found = split[separator]
         shown = ", ".join(found[:12]) + (" …" if len(found) > 12 else "")
         expected = " ; ou ".join(
-            f"{layout.description} (colonnes obligatoires : {', '.join(layout.required)})" for layout in layouts)
+            f"{layout.description} (colonnes obligatoires : {', '.join(layout.required)})" for layout in layouts
+        )
         if len(layouts) == 1:
             missing = [c for c in layouts[0].required if c not in found]
-            return (f"en-tête non reconnu, colonnes obligatoires absentes : {', '.join(missing)}."
-                    f" Colonnes lues (séparateur {separator_label(separator)}) : {shown}."
-                    f" Attendu : {expected}.")
-        return (f"en-tête non reconnu. Colonnes lues (séparateur {separator_label(separator)}) : {shown}."
-                f" Attendu : {expected}.")
+            return (
+                f"en-tête non reconnu, colonnes obligatoires absentes : {', '.join(missing)}."
+                f" Colonnes lues (séparateur {separator_label(separator)}) : {shown}."
+                f" Attendu : {expected}."
+            )
+        return (
+            f"en-tête non reconnu. Colonnes lues (séparateur {separator_label(separator)}) : {shown}."
+            f" Attendu : {expected}."
+        )
 
     def _check_header(self, columns: tuple[str, ...]) -> None:
         unnamed = [str(i + 1) for i, c in enumerate(columns) if not c]
         if unnamed:
-            raise self.error(f"colonne(s) sans nom dans l'en-tête (position {', '.join(unnamed)}).",
-                             self.header_line)
+            raise self.error(f"colonne(s) sans nom dans l'en-tête (position {', '.join(unnamed)}).", self.header_line)
         duplicates = sorted({c for c in columns if columns.count(c) > 1})
         if duplicates:
             raise self.error(f"colonnes en double dans l'en-tête : {', '.join(duplicates)}.", self.header_line)
@@ -299,8 +334,7 @@ class DelimitedTable:
     # -- rows ------------------------------------------------------------------------
     def rows(self) -> Iterator[Row]:
         """The data rows (blank lines skipped), each with the number of its first line."""
-        reader = csv.reader(self._lines, delimiter=self.separator, quotechar='"', doublequote=True,
-                            strict=True)
+        reader = csv.reader(self._lines, delimiter=self.separator, quotechar='"', doublequote=True, strict=True)
         ncols = len(self.columns)
         consumed = self.header_line
         while True:
@@ -310,8 +344,11 @@ class DelimitedTable:
             except StopIteration:
                 return
             except csv.Error as exc:
-                raise self.error(f"ligne illisible ({_csv_error_text(exc)}) ; un guillemet mal fermé à partir"
-                                 f" de la ligne {start} est la cause la plus probable.", start) from None
+                raise self.error(
+                    f"ligne illisible ({_csv_error_text(exc)}) ; un guillemet mal fermé à partir"
+                    f" de la ligne {start} est la cause la plus probable.",
+                    start,
+                ) from None
             consumed = self.header_line + reader.line_num
             if not cells or all(not c.strip() for c in cells):
                 continue
@@ -323,5 +360,8 @@ class DelimitedTable:
         if len(cells) > ncols and not any(c.strip() for c in cells[ncols:]):
             return cells[:ncols]  # trailing separators
         span = f" (lignes {start} à {end} : un guillemet mal fermé ?)" if end > start else ""
-        raise self.error(f"{len(cells)} champs au lieu des {ncols} de l'en-tête (séparateur"
-                         f" {separator_label(self.separator)}){span}.", start)
+        raise self.error(
+            f"{len(cells)} champs au lieu des {ncols} de l'en-tête (séparateur"
+            f" {separator_label(self.separator)}){span}.",
+            start,
+        )

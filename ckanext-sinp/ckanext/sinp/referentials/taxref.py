@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 """Streaming reader of the official TAXREF text files (v17 and v18 layouts).
 
 Pure parsing: no database, no ``import ckan``. ``store.py`` loads what this
@@ -30,6 +29,7 @@ line number). With ``collect_errors=True`` the bad lines are skipped and the
 errors kept in ``reader.errors`` instead (header and encoding errors are
 always raised). Blank lines are ignored.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -43,54 +43,130 @@ import zipfile
 from collections.abc import Iterator
 
 __all__ = [
-    "TERRITORY_COLUMNS", "V17_COLUMNS", "V18_COLUMNS", "REQUIRED_COLUMNS",
-    "RECORD_FIELDS", "TaxrefFormatError", "TaxrefRecord", "TaxrefReader",
-    "iter_taxref", "detect_format_version", "normalize", "vernacular_names",
+    "TERRITORY_COLUMNS",
+    "V17_COLUMNS",
+    "V18_COLUMNS",
+    "REQUIRED_COLUMNS",
+    "RECORD_FIELDS",
+    "TaxrefFormatError",
+    "TaxrefRecord",
+    "TaxrefReader",
+    "iter_taxref",
+    "detect_format_version",
+    "normalize",
+    "vernacular_names",
     "search_keys",
 ]
 
 # Biogeographic status columns, one per territory (FR = France métropolitaine)
-TERRITORY_COLUMNS = ("FR", "GF", "MAR", "GUA", "SM", "SB", "SPM", "MAY", "EPA",
-                     "REU", "SA", "TA", "TAAF", "PF", "NC", "WF", "CLI")
+TERRITORY_COLUMNS = (
+    "FR",
+    "GF",
+    "MAR",
+    "GUA",
+    "SM",
+    "SB",
+    "SPM",
+    "MAY",
+    "EPA",
+    "REU",
+    "SA",
+    "TA",
+    "TAAF",
+    "PF",
+    "NC",
+    "WF",
+    "CLI",
+)
 
 # TAXREF v15, v16 and v17 (41 columns), order of the official file
 V17_COLUMNS = (
-    "REGNE", "PHYLUM", "CLASSE", "ORDRE", "FAMILLE", "SOUS_FAMILLE", "TRIBU",
-    "GROUP1_INPN", "GROUP2_INPN", "GROUP3_INPN",
-    "CD_NOM", "CD_TAXSUP", "CD_SUP", "CD_REF",
-    "RANG", "LB_NOM", "LB_AUTEUR", "NOM_COMPLET", "NOM_COMPLET_HTML",
-    "NOM_VALIDE", "NOM_VERN", "NOM_VERN_ENG", "HABITAT",
+    "REGNE",
+    "PHYLUM",
+    "CLASSE",
+    "ORDRE",
+    "FAMILLE",
+    "SOUS_FAMILLE",
+    "TRIBU",
+    "GROUP1_INPN",
+    "GROUP2_INPN",
+    "GROUP3_INPN",
+    "CD_NOM",
+    "CD_TAXSUP",
+    "CD_SUP",
+    "CD_REF",
+    "RANG",
+    "LB_NOM",
+    "LB_AUTEUR",
+    "NOM_COMPLET",
+    "NOM_COMPLET_HTML",
+    "NOM_VALIDE",
+    "NOM_VERN",
+    "NOM_VERN_ENG",
+    "HABITAT",
     *TERRITORY_COLUMNS,
     "URL",
 )
 
 # TAXREF v18 (44 columns), order of the official file
 V18_COLUMNS = (
-    "REGNE", "PHYLUM", "CLASSE", "ORDRE", "FAMILLE", "SOUS_FAMILLE", "TRIBU",
-    "GROUP1_INPN", "GROUP2_INPN", "GROUP3_INPN",
-    "CD_NOM", "CD_TAXSUP", "CD_SUP", "CD_REF", "CD_BA",
-    "RANG", "LB_NOM", "LB_AUTEUR", "NOMENCLATURAL_COMMENT", "NOM_COMPLET",
-    "NOM_COMPLET_HTML", "NOM_VALIDE", "NOM_VERN", "NOM_VERN_ENG", "HABITAT",
+    "REGNE",
+    "PHYLUM",
+    "CLASSE",
+    "ORDRE",
+    "FAMILLE",
+    "SOUS_FAMILLE",
+    "TRIBU",
+    "GROUP1_INPN",
+    "GROUP2_INPN",
+    "GROUP3_INPN",
+    "CD_NOM",
+    "CD_TAXSUP",
+    "CD_SUP",
+    "CD_REF",
+    "CD_BA",
+    "RANG",
+    "LB_NOM",
+    "LB_AUTEUR",
+    "NOMENCLATURAL_COMMENT",
+    "NOM_COMPLET",
+    "NOM_COMPLET_HTML",
+    "NOM_VALIDE",
+    "NOM_VERN",
+    "NOM_VERN_ENG",
+    "HABITAT",
     *TERRITORY_COLUMNS,
-    "URL", "URL_INPN",
+    "URL",
+    "URL_INPN",
 )
 
 # Without these a file is not a usable TAXREF file
-REQUIRED_COLUMNS = ("CD_NOM", "CD_REF", "CD_SUP", "CD_TAXSUP", "RANG", "LB_NOM",
-                    "LB_AUTEUR", "NOM_COMPLET", "NOM_VALIDE", "NOM_VERN", "REGNE", "FR")
+REQUIRED_COLUMNS = (
+    "CD_NOM",
+    "CD_REF",
+    "CD_SUP",
+    "CD_TAXSUP",
+    "RANG",
+    "LB_NOM",
+    "LB_AUTEUR",
+    "NOM_COMPLET",
+    "NOM_VALIDE",
+    "NOM_VERN",
+    "REGNE",
+    "FR",
+)
 
 _INT_FIELDS = frozenset({"cd_nom", "cd_ref", "cd_sup", "cd_taxsup", "cd_ba", "habitat"})
 _NOT_EMPTY_FIELDS = ("cd_nom", "cd_ref", "rang", "lb_nom")
 _NULL_MARKERS = frozenset({"", "null", "NULL"})
 _INT_RE = re.compile(r"-?[0-9]{1,10}\Z")
-_PG_INT_MAX = 2 ** 31 - 1
+_PG_INT_MAX = 2**31 - 1
 
 
 class TaxrefFormatError(ValueError):
     """A TAXREF file that cannot be read; French message, line number if known."""
 
-    def __init__(self, message: str, line_number: int | None = None,
-                 column: str | None = None):
+    def __init__(self, message: str, line_number: int | None = None, column: str | None = None):
         self.message = message
         self.line_number = line_number
         self.column = column
@@ -155,8 +231,7 @@ class TaxrefRecord:
     @property
     def statuts(self) -> dict:
         """Non-empty biogeographic statuses by territory column ({'FR': 'P', ...})."""
-        return {col: getattr(self, col.lower()) for col in TERRITORY_COLUMNS
-                if getattr(self, col.lower())}
+        return {col: getattr(self, col.lower()) for col in TERRITORY_COLUMNS if getattr(self, col.lower())}
 
 
 # Data fields of TaxrefRecord, in declaration order (line_number excluded)
@@ -178,9 +253,11 @@ def _latin1_hint(raw: bytes) -> str:
         raw.decode("cp1252")
     except UnicodeDecodeError:
         return ""
-    return (" Il semble avoir été réenregistré en Latin-1/Windows-1252 (par exemple par un tableur) :"
-            " reconvertissez-le en UTF-8 (iconv -f WINDOWS-1252 -t UTF-8 TAXREFv18.txt > TAXREFv18-utf8.txt)"
-            " ou indiquez explicitement son encodage.")
+    return (
+        " Il semble avoir été réenregistré en Latin-1/Windows-1252 (par exemple par un tableur) :"
+        " reconvertissez-le en UTF-8 (iconv -f WINDOWS-1252 -t UTF-8 TAXREFv18.txt > TAXREFv18-utf8.txt)"
+        " ou indiquez explicitement son encodage."
+    )
 
 
 def _open_source(source):
@@ -192,14 +269,14 @@ def _open_source(source):
         raise TaxrefFormatError(f"Fichier TAXREF introuvable : {path}")
     if zipfile.is_zipfile(path):
         archive = zipfile.ZipFile(path)
-        members = [n for n in archive.namelist()
-                   if re.search(r"(^|/)TAXREFv\d+\.txt$", n, re.IGNORECASE)]
+        members = [n for n in archive.namelist() if re.search(r"(^|/)TAXREFv\d+\.txt$", n, re.IGNORECASE)]
         if len(members) != 1:
             archive.close()
             found = ", ".join(members) or "aucun"
             raise TaxrefFormatError(
                 f"L'archive {os.path.basename(path)} doit contenir exactement un fichier TAXREFvNN.txt"
-                f" (trouvé : {found}).")
+                f" (trouvé : {found})."
+            )
         stream = archive.open(members[0])
         # Close the archive with the member
         original_close = stream.close
@@ -207,6 +284,7 @@ def _open_source(source):
         def close():
             original_close()
             archive.close()
+
         stream.close = close
         return stream, True
     return open(path, "rb"), True
@@ -233,8 +311,7 @@ class TaxrefReader:
     error).
     """
 
-    def __init__(self, source, *, encoding: str = "utf-8", collect_errors: bool = False,
-                 max_errors: int = 1000):
+    def __init__(self, source, *, encoding: str = "utf-8", collect_errors: bool = False, max_errors: int = 1000):
         self.source = source
         self.encoding = encoding
         self.collect_errors = collect_errors
@@ -285,21 +362,22 @@ class TaxrefReader:
             number = self.lines_read
             if isinstance(raw, bytes):
                 if number == 1 and raw.startswith(codecs.BOM_UTF8):
-                    raw = raw[len(codecs.BOM_UTF8):]
+                    raw = raw[len(codecs.BOM_UTF8) :]
                 try:
                     text = raw.decode(encoding)
                 except UnicodeDecodeError as exc:
                     raise TaxrefFormatError(
                         f"le fichier n'est pas encodé en {encoding.upper()} (octet 0x{raw[exc.start]:02X},"
                         f" caractère {exc.start + 1}). Les fichiers TAXREF officiels sont en UTF-8."
-                        + _latin1_hint(raw), number) from None
+                        + _latin1_hint(raw),
+                        number,
+                    ) from None
             else:
                 text = raw.lstrip("\ufeff") if number == 1 else raw
             yield text
 
     def _read_header(self) -> None:
-        self._rows = csv.reader(self._lines(), delimiter="\t", quotechar='"', doublequote=True,
-                                strict=False)
+        self._rows = csv.reader(self._lines(), delimiter="\t", quotechar='"', doublequote=True, strict=False)
         try:
             header = next(self._rows)
         except StopIteration:
@@ -312,7 +390,9 @@ class TaxrefReader:
         if len(columns) == 1 and (";" in columns[0] or "," in columns[0]):
             raise TaxrefFormatError(
                 "l'en-tête ne contient pas de tabulation : TAXREF est séparé par des tabulations"
-                " (ce fichier semble séparé par des « ; » ou des « , »).", 1)
+                " (ce fichier semble séparé par des « ; » ou des « , »).",
+                1,
+            )
         unnamed = [str(i + 1) for i, c in enumerate(columns) if not c]
         if unnamed:
             raise TaxrefFormatError(f"colonne(s) sans nom dans l'en-tête (position {', '.join(unnamed)}).", 1)
@@ -323,7 +403,9 @@ class TaxrefReader:
         if missing:
             raise TaxrefFormatError(
                 f"colonnes obligatoires absentes de l'en-tête : {', '.join(missing)}."
-                " Ce n'est pas un fichier TAXREF (TAXREFvNN.txt) au format v17 ou v18.", 1)
+                " Ce n'est pas un fichier TAXREF (TAXREFvNN.txt) au format v17 ou v18.",
+                1,
+            )
         self.columns = columns
         self.format_version = detect_format_version(columns)
         known = {f.upper() for f in RECORD_FIELDS}
@@ -356,7 +438,9 @@ class TaxrefReader:
             except csv.Error as exc:
                 raise TaxrefFormatError(
                     f"ligne illisible ({exc}) ; un guillemet ouvrant sans guillemet fermant"
-                    f" à partir de la ligne {start} est la cause la plus probable.", start) from None
+                    f" à partir de la ligne {start} est la cause la plus probable.",
+                    start,
+                ) from None
             if not row or (len(row) == 1 and not row[0].strip()):
                 continue  # blank line
             try:
@@ -364,10 +448,12 @@ class TaxrefReader:
                     if len(row) > ncols and not any(v.strip() for v in row[ncols:]):
                         row = row[:ncols]  # trailing empty fields
                     else:
-                        span = (f" (lignes {start} à {self.lines_read} : un guillemet mal fermé ?)"
-                                if self.lines_read > start else "")
-                        raise TaxrefFormatError(
-                            f"{len(row)} champs au lieu des {ncols} de l'en-tête{span}.", start)
+                        span = (
+                            f" (lignes {start} à {self.lines_read} : un guillemet mal fermé ?)"
+                            if self.lines_read > start
+                            else ""
+                        )
+                        raise TaxrefFormatError(f"{len(row)} champs au lieu des {ncols} de l'en-tête{span}.", start)
                 record = self._record(row, start)
             except TaxrefFormatError as error:
                 if not self.collect_errors:
@@ -375,14 +461,16 @@ class TaxrefReader:
                 self.errors.append(error)
                 if len(self.errors) > self.max_errors:
                     raise TaxrefFormatError(
-                        f"plus de {self.max_errors} lignes en erreur : lecture abandonnée.", start) from None
+                        f"plus de {self.max_errors} lignes en erreur : lecture abandonnée.", start
+                    ) from None
                 continue
             self.records_read += 1
             yield record
 
     def _record(self, row: list, line_number: int) -> TaxrefRecord:
-        values = dict(zip(self._text_names, [None if v in _NULL_MARKERS else v
-                                             for v in map(str.strip, self._text_values(row))]))
+        values = dict(
+            zip(self._text_names, [None if v in _NULL_MARKERS else v for v in map(str.strip, self._text_values(row))])
+        )
         values.update(dict.fromkeys(self._absent))
         for name, index in self._int_index:
             value = row[index].strip()
@@ -392,7 +480,8 @@ class TaxrefReader:
                 values[name] = int(value)
             else:
                 raise TaxrefFormatError(
-                    f"{name.upper()} « {value[:40]} » n'est pas un nombre entier.", line_number, name.upper())
+                    f"{name.upper()} « {value[:40]} » n'est pas un nombre entier.", line_number, name.upper()
+                )
         for name in _NOT_EMPTY_FIELDS:
             if values[name] is None:
                 raise TaxrefFormatError(f"{name.upper()} est vide.", line_number, name.upper())
@@ -406,8 +495,24 @@ def iter_taxref(source, **options) -> Iterator[TaxrefRecord]:
 
 
 # -- search normalisation ---------------------------------------------------
-_FOLD = str.maketrans({"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE", "ß": "ss", "ø": "o", "Ø": "O",
-                       "ł": "l", "Ł": "L", "đ": "d", "Đ": "D", "þ": "th", "Þ": "TH", "ı": "i"})
+_FOLD = str.maketrans(
+    {
+        "œ": "oe",
+        "Œ": "OE",
+        "æ": "ae",
+        "Æ": "AE",
+        "ß": "ss",
+        "ø": "o",
+        "Ø": "O",
+        "ł": "l",
+        "Ł": "L",
+        "đ": "d",
+        "Đ": "D",
+        "þ": "th",
+        "Þ": "TH",
+        "ı": "i",
+    }
+)
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 
 

@@ -3,6 +3,7 @@
 Every consumer (rules, template CSV, the French column page, the occurrence store) reads
 ``columns()``; nothing here knows a column by heart except through that file.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -50,7 +51,7 @@ def normalize_header(name: str) -> str:
     return re.sub(r"[\s_\-]+", "", text).lower()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _load(path: str) -> tuple[str, tuple[Column, ...]]:
     with open(path, encoding="utf-8") as fh:
         data = yaml.safe_load(fh)
@@ -85,7 +86,7 @@ def by_name() -> dict[str, Column]:
     return {c.name: c for c in columns()}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _header_index(path: str) -> dict[str, str]:
     index: dict[str, str] = {}
     for col in _load(path)[1]:
@@ -107,21 +108,68 @@ def store_columns() -> tuple[Column, ...]:
 
 
 TEMPLATE_EXAMPLE = {
-    "idOrigine": "OBS-2024-0001", "statutObservation": "Pr", "nomCite": "Rhinolophus ferrumequinum",
-    "cdNom": "60295", "dateDebut": "2024-05-01", "dateFin": "2024-05-01", "heureDebut": "21:00",
-    "heureFin": "22:30", "observateur": "DUPONT Jean (CEN Bourgogne)", "geometrie": "POINT(4.8412 47.0253)",
-    "natureObjetGeo": "St", "precisionGeometrie": "10", "denombrementMin": "12", "denombrementMax": "15",
-    "objetDenombrement": "IND", "typeDenombrement": "Co", "dSPublique": "Pu", "statutSource": "Te",
-    "organismeGestionnaireDonnee": "CEN Bourgogne", "occEtatBiologique": "2",
+    "idOrigine": "OBS-2024-0001",
+    "statutObservation": "Pr",
+    "nomCite": "Rhinolophus ferrumequinum",
+    "cdNom": "60295",
+    "dateDebut": "2024-05-01",
+    "dateFin": "2024-05-01",
+    "heureDebut": "21:00",
+    "heureFin": "22:30",
+    "observateur": "DUPONT Jean (CEN Bourgogne)",
+    "geometrie": "POINT(4.8412 47.0253)",
+    "natureObjetGeo": "St",
+    "precisionGeometrie": "10",
+    "denombrementMin": "12",
+    "denombrementMax": "15",
+    "objetDenombrement": "IND",
+    "typeDenombrement": "Co",
+    "dSPublique": "Pu",
+    "statutSource": "Te",
+    "organismeGestionnaireDonnee": "CEN Bourgogne",
+    "occEtatBiologique": "2",
 }
-TEMPLATE_COLUMNS = ("idSINPOccTax", "idOrigine", "statutObservation", "nomCite", "cdNom", "dateDebut", "dateFin",
-                    "heureDebut", "heureFin", "observateur", "determinateur", "geometrie", "srid", "natureObjetGeo",
-                    "precisionGeometrie", "denombrementMin", "denombrementMax", "objetDenombrement",
-                    "typeDenombrement", "dSPublique", "statutSource", "referenceBiblio",
-                    "organismeGestionnaireDonnee", "dEEFloutage", "codeCommune", "nomCommune", "anneeRefCommune",
-                    "typeInfoGeoCommune", "codeMaille", "versionRefMaille", "typeInfoGeoMaille", "obsTechnique",
-                    "occEtatBiologique", "occSexe", "occStadeDeVie", "occStatutBiologique", "preuveExistante",
-                    "uRLPreuveNumerique", "commentaire")
+TEMPLATE_COLUMNS = (
+    "idSINPOccTax",
+    "idOrigine",
+    "statutObservation",
+    "nomCite",
+    "cdNom",
+    "dateDebut",
+    "dateFin",
+    "heureDebut",
+    "heureFin",
+    "observateur",
+    "determinateur",
+    "geometrie",
+    "srid",
+    "natureObjetGeo",
+    "precisionGeometrie",
+    "denombrementMin",
+    "denombrementMax",
+    "objetDenombrement",
+    "typeDenombrement",
+    "dSPublique",
+    "statutSource",
+    "referenceBiblio",
+    "organismeGestionnaireDonnee",
+    "dEEFloutage",
+    "codeCommune",
+    "nomCommune",
+    "anneeRefCommune",
+    "typeInfoGeoCommune",
+    "codeMaille",
+    "versionRefMaille",
+    "typeInfoGeoMaille",
+    "obsTechnique",
+    "occEtatBiologique",
+    "occSexe",
+    "occStadeDeVie",
+    "occStatutBiologique",
+    "preuveExistante",
+    "uRLPreuveNumerique",
+    "commentaire",
+)
 
 
 def template_csv() -> str:

@@ -16,11 +16,11 @@ produced on demand (``write_accepted_csv``). A row is accepted when it has no bl
 DuckDB runs in memory within ``memory_limit`` and spills to the temporary directory beyond it;
 nothing else is written.
 """
+
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import os
 import pathlib
 import shutil
 import tempfile
@@ -47,6 +47,7 @@ SRID_AREAS = {  # lon/lat box of each accepted SRID's area of use (EPSG)
 @dataclasses.dataclass
 class Referentials:
     """What the rules look values up in. An empty referential skips its rule (reported)."""
+
     cd_nom: np.ndarray | None = None
     cd_hab: np.ndarray | None = None
     communes: list | None = None
@@ -56,7 +57,7 @@ class Referentials:
     versions: dict = dataclasses.field(default_factory=dict)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Referentials":
+    def from_dict(cls, data: dict) -> Referentials:
         return cls(**{f.name: data.get(f.name) for f in dataclasses.fields(cls) if f.name in data})
 
 
@@ -98,7 +99,7 @@ class Options:
     default_srid: int = 4326
     today: dt.date | None = None
     territory_tolerance_m: float = 2000.0
-    max_bytes: int | None = 2 * 1024 ** 3
+    max_bytes: int | None = 2 * 1024**3
     memory_limit: str = "1GB"
     threads: int = 2
     file_name: str | None = None
@@ -110,8 +111,15 @@ STORE_EXTRA = ("id_sinp_jdd", "content_key", "match_key", "row_number")
 
 
 class Result:
-    def __init__(self, con, info: reader.FileInfo, workdir: pathlib.Path, own_workdir: bool, summary: dict,
-                 source: "_Source | None" = None):
+    def __init__(
+        self,
+        con,
+        info: reader.FileInfo,
+        workdir: pathlib.Path,
+        own_workdir: bool,
+        summary: dict,
+        source: _Source | None = None,
+    ):
         self.con = con
         self.info = info
         self.workdir = workdir
@@ -125,8 +133,9 @@ class Result:
         out["errors"] = self.errors(offset, limit)
         return out
 
-    def errors(self, offset: int = 0, limit: int | None = 100, code: str | None = None,
-               column: str | None = None) -> list[dict]:
+    def errors(
+        self, offset: int = 0, limit: int | None = 100, code: str | None = None, column: str | None = None
+    ) -> list[dict]:
         if self.con is None:
             return []
         where, params = [], []
@@ -136,26 +145,45 @@ class Result:
         if column:
             where.append('"column" = ?')
             params.append(column)
-        sql = ('SELECT "row", "column", code, category, message, value, blocking FROM errors_out'
-               + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY seq")
+        sql = (
+            'SELECT "row", "column", code, category, message, value, blocking FROM errors_out'
+            + (" WHERE " + " AND ".join(where) if where else "")
+            + " ORDER BY seq"
+        )
         if limit is not None:
             sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
         rows = self.con.execute(sql, params).fetchall()
-        return [{"row": r[0], "column": r[1], "code": r[2], "category": r[3], "message": r[4], "value": r[5],
-                 "blocking": r[6]} for r in rows]
+        return [
+            {
+                "row": r[0],
+                "column": r[1],
+                "code": r[2],
+                "category": r[3],
+                "message": r[4],
+                "value": r[5],
+                "blocking": r[6],
+            }
+            for r in rows
+        ]
 
     def write_errors_csv(self, target) -> None:
         """Every error, for people (text cells neutralised: ``csvsafe``)."""
         safe = csvsafe.neutralise_sql
-        self._copy(f'SELECT "row" AS ligne, {safe(R.q("column"))} AS colonne, code, '
-                   "category AS categorie, CASE WHEN blocking THEN 'bloquant' ELSE 'avertissement' END AS gravite, "
-                   f'{safe("message")} AS message, {safe("value")} AS valeur FROM errors_out ORDER BY seq', target)
+        self._copy(
+            f'SELECT "row" AS ligne, {safe(R.q("column"))} AS colonne, code, '
+            "category AS categorie, CASE WHEN blocking THEN 'bloquant' ELSE 'avertissement' END AS gravite, "
+            f"{safe('message')} AS message, {safe('value')} AS valeur FROM errors_out ORDER BY seq",
+            target,
+        )
 
     def write_errors_store_csv(self, target, deposit_id: str) -> None:
         """Every error in the occurrence store's column order (for COPY)."""
         deposit = R._sql_str(deposit_id)
-        self._copy(f'SELECT {deposit} AS resource_id, seq, "row", "column", code, category, blocking, message, value '
-                   "FROM errors_out ORDER BY seq", target)
+        self._copy(
+            f'SELECT {deposit} AS resource_id, seq, "row", "column", code, category, blocking, message, value '
+            "FROM errors_out ORDER BY seq",
+            target,
+        )
 
     def write_rejected_csv(self, target) -> None:
         """The rejected rows as deposited (the file's own columns) plus an ``erreurs`` column; every
@@ -165,13 +193,16 @@ class Result:
             return
         present = [c for c in self.info.columns if c]
         select = ", ".join(f"{csvsafe.neutralise_sql(f'r.{R.q(c)}')} AS {R.q(c)}" for c in present)
-        self._copy(f"""SELECT m._rn AS ligne, {select}, {csvsafe.neutralise_sql('e.erreurs')} AS erreurs
-                         FROM {self._source.select(typed=False, only='SELECT _k FROM rejected')} r
+        self._copy(
+            f"""SELECT m._rn AS ligne, {select}, {csvsafe.neutralise_sql("e.erreurs")} AS erreurs
+                         FROM {self._source.select(typed=False, only="SELECT _k FROM rejected")} r
                          JOIN kmap m ON m._k = r._k
                          JOIN (SELECT "row", string_agg(code || ' ' || COALESCE("column", '') || ' : ' || message,
                                                         ' | ' ORDER BY seq) AS erreurs
                                  FROM errors_out WHERE blocking GROUP BY "row") e ON e."row" = m._rn
-                        ORDER BY m._rn""", target)
+                        ORDER BY m._rn""",
+            target,
+        )
 
     def write_accepted_csv(self, target, constants: dict | None = None) -> list[str]:
         """Accepted rows with the store's columns (CSV with header; ``geom`` as EWKT/EWKB in WGS 84),
@@ -193,8 +224,12 @@ class Result:
                                          min(g.xmin), min(g.ymin), max(g.xmax), max(g.ymax)
                                     FROM base b LEFT JOIN geo g USING (_k)
                                    WHERE b._k NOT IN (SELECT _k FROM rejected)""").fetchone()
-        out = {"rows": row[0], "date_min": row[1].isoformat() if row[1] else None,
-               "date_max": row[2].isoformat() if row[2] else None, "taxa": row[3]}
+        out = {
+            "rows": row[0],
+            "date_min": row[1].isoformat() if row[1] else None,
+            "date_max": row[2].isoformat() if row[2] else None,
+            "taxa": row[3],
+        }
         if row[4] is not None:
             out["bbox"] = [row[4], row[5], row[6], row[7]]
         return out
@@ -219,8 +254,14 @@ class Result:
 
 # --- the run -------------------------------------------------------------------------------------
 
-def run(path, referentials: Referentials | None = None, options: Options | None = None,
-        store: Store | None = None, workdir=None) -> Result:
+
+def run(
+    path,
+    referentials: Referentials | None = None,
+    options: Options | None = None,
+    store: Store | None = None,
+    workdir=None,
+) -> Result:
     options = options or Options()
     referentials = referentials or Referentials()
     started = time.perf_counter()
@@ -243,8 +284,9 @@ def run(path, referentials: Referentials | None = None, options: Options | None 
         checks = _prepare_checks(con, source, referentials, skipped)
         progress(0.1, "Lecture et contrôle des lignes")
         _scan(con, source, checks, content_md5=store is not None)
-        received = con.execute("SELECT (SELECT count(*) FROM base) + (SELECT count(DISTINCT line) FROM rejects_errors)"
-                               ).fetchone()[0]
+        received = con.execute(
+            "SELECT (SELECT count(*) FROM base) + (SELECT count(DISTINCT line) FROM rejects_errors)"
+        ).fetchone()[0]
         if received == 0:
             _file_only(con, [reader.FileIssue("C1", "Le fichier n'a que l'en-tête : aucune ligne de données.")])
             summary.update(_summarise(con, 0, started))
@@ -287,9 +329,14 @@ def _connect(workdir: pathlib.Path, options: Options):
 
 
 def _base_summary(info: reader.FileInfo, referentials: Referentials) -> dict:
-    return {"status": "done", "progress": 1.0, "file": info.describe(),
-            "ruleset": {"version": R.RULESET_VERSION, "columns": catalogue.version()},
-            "referentials": dict(referentials.versions or {}), "skipped_checks": []}
+    return {
+        "status": "done",
+        "progress": 1.0,
+        "file": info.describe(),
+        "ruleset": {"version": R.RULESET_VERSION, "columns": catalogue.version()},
+        "referentials": dict(referentials.versions or {}),
+        "skipped_checks": [],
+    }
 
 
 def _count(con, table: str) -> int:
@@ -305,8 +352,10 @@ def _sql_path(path) -> str:
 
 def _file_only(con, issues) -> None:
     for issue in issues:
-        con.execute('INSERT INTO errors (k, "row", "column", code, value, detail) VALUES (NULL, NULL, ?, ?, ?, ?)',
-                    [issue.column, issue.code, issue.value, issue.detail])
+        con.execute(
+            'INSERT INTO errors (k, "row", "column", code, value, detail) VALUES (NULL, NULL, ?, ?, ?, ?)',
+            [issue.column, issue.code, issue.value, issue.detail],
+        )
     con.execute("CREATE OR REPLACE TABLE kmap AS SELECT NULL::BIGINT AS _k, NULL::BIGINT AS _rn WHERE false")
     con.execute("CREATE OR REPLACE TABLE rejected AS SELECT NULL::BIGINT AS _k WHERE false")
     _messages(con)
@@ -349,8 +398,10 @@ class _Source:
                 out.append(f"{expr} AS {R.t(col.name)}")
             if col.composed_from:
                 ident, org = R.q(col.composed_from["identity"]), R.q(col.composed_from["organisation"])
-                out.append(f"COALESCE({R.q(col.name)}, CASE WHEN {ident} IS NOT NULL THEN {ident} || ' (' || "
-                           f"COALESCE({org}, 'Indépendant') || ')' END) AS \"_{col.name}\"")
+                out.append(
+                    f"COALESCE({R.q(col.name)}, CASE WHEN {ident} IS NOT NULL THEN {ident} || ' (' || "
+                    f"COALESCE({org}, 'Indépendant') || ')' END) AS \"_{col.name}\""
+                )
         today = (self.options.today or dt.date.today()).isoformat()
         jdd = R._sql_str(self.options.jdd_uuid.upper()) if self.options.jdd_uuid else "CAST(NULL AS VARCHAR)"
         out += [f"DATE '{today}' AS _today", f"{jdd} AS _jdd"]
@@ -361,22 +412,32 @@ def _typed_expr(col: catalogue.Column, v: str) -> str:
     """SQL of the typed value of ``v`` (NULL when malformed). Each starts with DuckDB's fast cast and
     falls back to a strict pattern only where the cast is lenient (12.5 → 13, 0x10, 1e3, inf)."""
     if col.type == "integer":
-        return (f"CASE WHEN CAST(TRY_CAST({v} AS BIGINT) AS VARCHAR) = {v} THEN TRY_CAST({v} AS BIGINT) "
-                f"WHEN regexp_full_match({v}, '[+-]?[0-9]{{1,18}}') THEN CAST({v} AS BIGINT) END")
+        return (
+            f"CASE WHEN CAST(TRY_CAST({v} AS BIGINT) AS VARCHAR) = {v} THEN TRY_CAST({v} AS BIGINT) "
+            f"WHEN regexp_full_match({v}, '[+-]?[0-9]{{1,18}}') THEN CAST({v} AS BIGINT) END"
+        )
     if col.type == "decimal":
-        return (f"CASE WHEN NOT regexp_matches({v}, '[^0-9.,+-]') AND regexp_full_match({v}, "
-                f"'[+-]?[0-9]{{1,15}}([.,][0-9]{{1,15}})?') THEN CAST(replace({v}, ',', '.') AS DOUBLE) END")
+        return (
+            f"CASE WHEN NOT regexp_matches({v}, '[^0-9.,+-]') AND regexp_full_match({v}, "
+            f"'[+-]?[0-9]{{1,15}}([.,][0-9]{{1,15}})?') THEN CAST(replace({v}, ',', '.') AS DOUBLE) END"
+        )
     if col.type == "date":
-        return (f"CASE WHEN length({v}) = 10 THEN COALESCE(TRY_CAST({v} AS DATE), "
-                f"CAST(try_strptime({v}, '%d/%m/%Y') AS DATE)) END")
+        return (
+            f"CASE WHEN length({v}) = 10 THEN COALESCE(TRY_CAST({v} AS DATE), "
+            f"CAST(try_strptime({v}, '%d/%m/%Y') AS DATE)) END"
+        )
     if col.type == "time":
-        return (f"CASE WHEN length({v}) IN (5, 8) THEN TRY_CAST({v} AS TIME) "
-                f"WHEN regexp_full_match({v}, '[0-9]{{2}}:[0-9]{{2}}(:[0-9]{{2}})?(Z|[+-][0-9]{{2}}:?[0-9]{{2}})') "
-                f"THEN TRY_CAST(regexp_replace({v}, '(Z|[+-][0-9]{{2}}:?[0-9]{{2}})$', '') AS TIME) END")
+        return (
+            f"CASE WHEN length({v}) IN (5, 8) THEN TRY_CAST({v} AS TIME) "
+            f"WHEN regexp_full_match({v}, '[0-9]{{2}}:[0-9]{{2}}(:[0-9]{{2}})?(Z|[+-][0-9]{{2}}:?[0-9]{{2}})') "
+            f"THEN TRY_CAST(regexp_replace({v}, '(Z|[+-][0-9]{{2}}:?[0-9]{{2}})$', '') AS TIME) END"
+        )
     if col.type == "uuid":
-        return (f"CASE WHEN length({v}) = 36 THEN upper(CAST(TRY_CAST({v} AS UUID) AS VARCHAR)) "
-                f"WHEN regexp_full_match({v}, '(https?://|urn:)\\S*[/:]{UUID_RE}') "
-                f"THEN upper(regexp_extract({v}, '{UUID_RE}$')) END")
+        return (
+            f"CASE WHEN length({v}) = 36 THEN upper(CAST(TRY_CAST({v} AS UUID) AS VARCHAR)) "
+            f"WHEN regexp_full_match({v}, '(https?://|urn:)\\S*[/:]{UUID_RE}') "
+            f"THEN upper(regexp_extract({v}, '{UUID_RE}$')) END"
+        )
     if col.type == "code":
         values = nomenclatures.get(col.nomenclature).codes()
         cases = " ".join(f"WHEN {R._sql_str(code.lower())} THEN {R._sql_str(code)}" for code in values)
@@ -416,15 +477,30 @@ def _prepare_checks(con, source: _Source, refs: Referentials, skipped: list) -> 
         _register_values(con, "ref_taxref", refs.cd_nom, "int")
         for column in ("cdNom", "cdRef"):
             if column in source.present:
-                checks.append((R.rule("C11"), R.Check(column, f'{R.t(column)} NOT IN (SELECT v FROM ref_taxref)',
-                                                      R.q(column), label("taxref"))))
+                checks.append(
+                    (
+                        R.rule("C11"),
+                        R.Check(
+                            column, f"{R.t(column)} NOT IN (SELECT v FROM ref_taxref)", R.q(column), label("taxref")
+                        ),
+                    )
+                )
     else:
         skipped.append({"code": "C11", "reason": "TAXREF non chargé"})
     if refs.cd_hab is not None and len(refs.cd_hab):
         _register_values(con, "ref_habref", refs.cd_hab, "int")
         if "codeHabRef" in source.present:
-            checks.append((R.rule("C12"), R.Check("codeHabRef", '"codeHabRef__t" NOT IN (SELECT v FROM ref_habref)',
-                                                  '"codeHabRef"', label("habref"))))
+            checks.append(
+                (
+                    R.rule("C12"),
+                    R.Check(
+                        "codeHabRef",
+                        '"codeHabRef__t" NOT IN (SELECT v FROM ref_habref)',
+                        '"codeHabRef"',
+                        label("habref"),
+                    ),
+                )
+            )
     else:
         skipped.append({"code": "C12", "reason": "HABREF non chargé"})
     return checks
@@ -441,6 +517,7 @@ def _without_absent(condition: str, present: frozenset) -> str:
         if base in _ALL_COLUMNS and base not in present:
             return "NULL"
         return match.group(0)
+
     return re.sub(r'"([A-Za-z][A-Za-z0-9]*(?:__t)?)"', repl, condition)
 
 
@@ -451,8 +528,10 @@ def _masks(checks: list, present: frozenset = frozenset(_ALL_COLUMNS)) -> list[s
     """SQL of the BIGINT masks: bit i of mask i // 62 set when check i fails."""
     out = []
     for start in range(0, len(checks), 62):
-        terms = [f"CASE WHEN COALESCE({_without_absent(c.condition, present)}, FALSE) THEN {1 << (i - start)} "
-                 "ELSE 0 END" for i, (_, c) in enumerate(checks[start:start + 62], start)]
+        terms = [
+            f"CASE WHEN COALESCE({_without_absent(c.condition, present)}, FALSE) THEN {1 << (i - start)} ELSE 0 END"
+            for i, (_, c) in enumerate(checks[start : start + 62], start)
+        ]
         out.append(" + ".join(terms) if terms else "0")
     return out or ["0"]
 
@@ -480,8 +559,11 @@ def _scan(con, source: _Source, checks: list, content_md5: bool) -> None:
                         {int(source.options.default_srid)}) AS srid,
                "srid" IS NOT NULL AND "srid__t" IS NULL AS srid_malformed
           FROM {source.select()}""")
-    con.execute("CREATE TABLE mask_count AS SELECT " + ", ".join(
-        f"bit_or(m{i}) AS m{i}" for i in range(len(masks))) + " FROM base")
+    con.execute(
+        "CREATE TABLE mask_count AS SELECT "
+        + ", ".join(f"bit_or(m{i}) AS m{i}" for i in range(len(masks)))
+        + " FROM base"
+    )
 
 
 def _row_numbers(con, source: _Source) -> None:
@@ -635,8 +717,11 @@ def _shapes_chunk(con, lo, hi, options: Options, territory, to_wgs, to_l93) -> N
         for i, reason in zip(idx, reasons):
             fail(np.arange(len(k)) == i, "C9", f"géométrie invalide ({reason})")
     usable &= valid
-    fail(usable & (np.array([r[3] for r in rows], dtype=bool) | ~np.isin(srid, list(SRID_AREAS))), "C9",
-         "système de coordonnées non admis (4326 ou 2154)")
+    fail(
+        usable & (np.array([r[3] for r in rows], dtype=bool) | ~np.isin(srid, list(SRID_AREAS))),
+        "C9",
+        "système de coordonnées non admis (4326 ou 2154)",
+    )
     usable &= codes == None  # noqa: E711
     lonlat = np.full(len(k), None, dtype=object)
     l93 = np.full(len(k), None, dtype=object)
@@ -667,8 +752,17 @@ def _shapes_chunk(con, lo, hi, options: Options, territory, to_wgs, to_l93) -> N
     if usable.any():
         wkb = shapely.to_wkb(shapely.set_srid(lonlat[usable].astype(object), 4326), hex=True, include_srid=True)
         b = bounds[usable]
-        con.register("geo_shapes", {"_k": k[usable], "ewkb": np.asarray(wkb, dtype=object), "xmin": b[:, 0],
-                                    "ymin": b[:, 1], "xmax": b[:, 2], "ymax": b[:, 3]})
+        con.register(
+            "geo_shapes",
+            {
+                "_k": k[usable],
+                "ewkb": np.asarray(wkb, dtype=object),
+                "xmin": b[:, 0],
+                "ymin": b[:, 1],
+                "xmax": b[:, 2],
+                "ymax": b[:, 3],
+            },
+        )
         con.execute("INSERT INTO geo SELECT _k, NULL, NULL, ewkb, xmin, ymin, xmax, ymax FROM geo_shapes")
         con.unregister("geo_shapes")
     failed = codes != None  # noqa: E711
@@ -684,10 +778,12 @@ def _transform(geoms: np.ndarray, transformer) -> np.ndarray:
     def fn(coords):
         x, y = transformer.transform(coords[:, 0], coords[:, 1])
         return np.column_stack([x, y])
+
     return shapely.transform(geoms.astype(object), fn)
 
 
 # --- communes, départements, mailles (C13) ---------------------------------------------------------
+
 
 def _register_values(con, name: str, values, kind: str) -> None:
     array = np.asarray(values if values is not None else [], dtype=np.int64 if kind == "int" else object)
@@ -697,8 +793,11 @@ def _register_values(con, name: str, values, kind: str) -> None:
     con.unregister(name + "_py")
 
 
-ATTACHMENTS = (("codeCommune", "communes", "des communes"), ("codeDepartement", "departements", "des départements"),
-               ("codeMaille", "mailles", "des mailles 10 km"))
+ATTACHMENTS = (
+    ("codeCommune", "communes", "des communes"),
+    ("codeDepartement", "departements", "des départements"),
+    ("codeMaille", "mailles", "des mailles 10 km"),
+)
 
 
 def _attachments(con, source: _Source, refs: Referentials, skipped: list) -> None:
@@ -717,7 +816,7 @@ def _attachments(con, source: _Source, refs: Referentials, skipped: list) -> Non
         return
     cols = ", ".join(R.q(c) for c, _, _ in todo)
     con.execute(f"""CREATE TEMP TABLE attach AS SELECT _k, {cols} FROM {source.select(typed=False)}
-                     WHERE {' OR '.join(f'{R.q(c)} IS NOT NULL' for c, _, _ in todo)}""")
+                     WHERE {" OR ".join(f"{R.q(c)} IS NOT NULL" for c, _, _ in todo)}""")
     for column, attr, word in todo:
         con.execute(f"""INSERT INTO errors (k, "column", code, value, detail)
             SELECT _k, '{column}', 'C13', code, '{word}' FROM (
@@ -727,6 +826,7 @@ def _attachments(con, source: _Source, refs: Referentials, skipped: list) -> Non
 
 
 # --- duplicates (K16, K17, D1, D2) -----------------------------------------------------------------
+
 
 def _duplicates(con, store: Store | None, workdir: pathlib.Path, options: Options) -> None:
     con.execute("""INSERT INTO errors (k, "column", code, value, detail)
@@ -745,8 +845,9 @@ def _duplicates(con, store: Store | None, workdir: pathlib.Path, options: Option
     if store is None:
         return
     for key, column, code, lookup, detail in (
-            ("uuid", "idSINPOccTax", "K16", store.existing_uuids, "existe déjà sur la plateforme"),
-            ("origin", "idOrigine", "K17", store.existing_origin_ids, "a déjà été déposé par ce producteur")):
+        ("uuid", "idSINPOccTax", "K16", store.existing_uuids, "existe déjà sur la plateforme"),
+        ("origin", "idOrigine", "K17", store.existing_origin_ids, "a déjà été déposé par ce producteur"),
+    ):
         values = [r[0] for r in con.execute(f"SELECT DISTINCT {key} FROM base WHERE {key} IS NOT NULL").fetchall()]
         found = lookup(values) if values else set()
         if found:
@@ -765,9 +866,13 @@ def _d2(con, store: Store, workdir: pathlib.Path, options: Options) -> None:
     found = store.existing_content_keys(contents) if contents else {}
     con.execute("CREATE TEMP TABLE d2_exact (_k BIGINT, w VARCHAR)")
     if found:
-        con.register("found_content_py", {"k": np.array(list(found), dtype=object),
-                                          "w": np.array([R.D2_EXACT.format(where=w) for w in found.values()],
-                                                        dtype=object)})
+        con.register(
+            "found_content_py",
+            {
+                "k": np.array(list(found), dtype=object),
+                "w": np.array([R.D2_EXACT.format(where=w) for w in found.values()], dtype=object),
+            },
+        )
         con.execute("""INSERT INTO d2_exact SELECT _k, f.w FROM base JOIN found_content_py f
                          ON f.k = base.content_key WHERE has_date""")
         con.unregister("found_content_py")
@@ -796,11 +901,15 @@ def _d2(con, store: Store, workdir: pathlib.Path, options: Options) -> None:
                      ORDER BY v LIMIT {limit}""")
     more = _count(con, "d2_foreign") - limit
     if more > 0:
-        con.execute("""INSERT INTO errors (k, "row", "column", code, value, detail)
-                       VALUES (NULL, NULL, NULL, 'D2', NULL, ?)""", [R.D2_FOREIGN_MORE.format(n=more, max=limit)])
+        con.execute(
+            """INSERT INTO errors (k, "row", "column", code, value, detail)
+                       VALUES (NULL, NULL, NULL, 'D2', NULL, ?)""",
+            [R.D2_FOREIGN_MORE.format(n=more, max=limit)],
+        )
 
 
 # --- details of the flagged rows, outcome -----------------------------------------------------------
+
 
 def _details(con, source: _Source, checks: list) -> None:
     """Reads again only the rows a check flagged, to write each failure with its value."""
@@ -810,14 +919,16 @@ def _details(con, source: _Source, checks: list) -> None:
         return
     where = " OR ".join(f"m{i} <> 0" for i in range(len(fired_masks)))
     con.execute(f"CREATE TEMP TABLE flagged_k AS SELECT * FROM base WHERE {where}")
-    con.execute(f"""CREATE TEMP TABLE flagged AS SELECT s.*, {', '.join(f'f.m{i}' for i in range(len(fired_masks)))}
-                      FROM {source.select(only='SELECT _k FROM flagged_k')} s JOIN flagged_k f USING (_k)""")
+    con.execute(f"""CREATE TEMP TABLE flagged AS SELECT s.*, {", ".join(f"f.m{i}" for i in range(len(fired_masks)))}
+                      FROM {source.select(only="SELECT _k FROM flagged_k")} s JOIN flagged_k f USING (_k)""")
     selects = []
     for i in fired:
         rule, check = checks[i]
         column = R._sql_str(check.column) if check.column else "NULL"
-        selects.append(f"SELECT _k, {column}, '{rule.code}', CAST({check.value} AS VARCHAR), "
-                       f"CAST({check.detail} AS VARCHAR) FROM flagged WHERE (m{i // 62} >> {i % 62}) & 1 = 1")
+        selects.append(
+            f"SELECT _k, {column}, '{rule.code}', CAST({check.value} AS VARCHAR), "
+            f"CAST({check.detail} AS VARCHAR) FROM flagged WHERE (m{i // 62} >> {i % 62}) & 1 = 1"
+        )
     con.execute('INSERT INTO errors (k, "column", code, value, detail) ' + " UNION ALL ".join(selects))
 
 
@@ -831,8 +942,13 @@ def _messages(con) -> None:
         meta["template"].append(rule.message)
     cols = catalogue.columns()
     con.register("rule_meta_py", {k: np.array(v, dtype=bool if k == "blocking" else object) for k, v in meta.items()})
-    con.register("labels_py", {"name": np.array([c.name for c in cols], dtype=object),
-                               "label": np.array([c.label for c in cols], dtype=object)})
+    con.register(
+        "labels_py",
+        {
+            "name": np.array([c.name for c in cols], dtype=object),
+            "label": np.array([c.label for c in cols], dtype=object),
+        },
+    )
     con.execute("""CREATE TABLE errors_out AS
         SELECT r."row", r."column", r.code, m.category, m.blocking,
                replace(replace(replace(replace(m.template, '{value}', COALESCE(r.value, '')),
@@ -849,9 +965,12 @@ def _messages(con) -> None:
 
 
 def _finish(con) -> None:
-    con.execute("""CREATE TABLE rejected AS SELECT DISTINCT e.k AS _k FROM errors e
-                    JOIN (SELECT code FROM (VALUES """ + ", ".join(
-        f"('{r.code}')" for r in R.RULES if r.blocking) + """) v(code)) b USING (code) WHERE e.k IS NOT NULL""")
+    con.execute(
+        """CREATE TABLE rejected AS SELECT DISTINCT e.k AS _k FROM errors e
+                    JOIN (SELECT code FROM (VALUES """
+        + ", ".join(f"('{r.code}')" for r in R.RULES if r.blocking)
+        + """) v(code)) b USING (code) WHERE e.k IS NOT NULL"""
+    )
     _messages(con)
 
 
@@ -859,18 +978,20 @@ def _accepted_sql(source: _Source, extra: str = "") -> str:
     parts = []
     for col in catalogue.store_columns():
         if col.name == "geometrie":
-            parts.append("CASE WHEN g.ewkb IS NOT NULL THEN g.ewkb WHEN g.lon IS NOT NULL THEN "
-                         "'SRID=4326;POINT(' || CAST(g.lon AS VARCHAR) || ' ' || CAST(g.lat AS VARCHAR) || ')' END "
-                         f"AS {col.store}")
+            parts.append(
+                "CASE WHEN g.ewkb IS NOT NULL THEN g.ewkb WHEN g.lon IS NOT NULL THEN "
+                "'SRID=4326;POINT(' || CAST(g.lon AS VARCHAR) || ' ' || CAST(g.lat AS VARCHAR) || ')' END "
+                f"AS {col.store}"
+            )
         elif col.name == "idSINPOccTax":
-            parts.append(f"COALESCE(s.\"idSINPOccTax__t\", upper(CAST(uuid() AS VARCHAR))) AS {col.store}")
+            parts.append(f'COALESCE(s."idSINPOccTax__t", upper(CAST(uuid() AS VARCHAR))) AS {col.store}')
         elif col.composed_from:
             parts.append(f's."_{col.name}" AS {col.store}')
         elif col.type in ("text", "wkt"):
             parts.append(f"s.{R.q(col.name)} AS {col.store}")
         else:
             parts.append(f"s.{R.t(col.name)} AS {col.store}")
-    return f"""SELECT {', '.join(parts)}, s._jdd AS id_sinp_jdd, {CONTENT_KEY} AS content_key,
+    return f"""SELECT {", ".join(parts)}, s._jdd AS id_sinp_jdd, {CONTENT_KEY} AS content_key,
                       {MATCH_KEY} AS match_key, m._rn AS row_number{extra}
                  FROM {source.select()} s JOIN base b USING (_k) JOIN kmap m USING (_k)
                  LEFT JOIN geo g USING (_k)
@@ -879,19 +1000,31 @@ def _accepted_sql(source: _Source, extra: str = "") -> str:
 
 def _summarise(con, received: int, started: float) -> dict:
     header_blocked = con.execute('SELECT count(*) FROM errors_out WHERE "row" IS NULL AND blocking').fetchone()[0]
-    rejected_rows = con.execute('SELECT count(DISTINCT "row") FROM errors_out WHERE blocking AND "row" IS NOT NULL'
-                                ).fetchone()[0]
+    rejected_rows = con.execute(
+        'SELECT count(DISTINCT "row") FROM errors_out WHERE blocking AND "row" IS NOT NULL'
+    ).fetchone()[0]
     accepted = 0 if header_blocked else received - rejected_rows
     counts = dict(con.execute("SELECT code, count(*) FROM errors_out GROUP BY code ORDER BY code").fetchall())
-    by_column = dict(con.execute("""SELECT "column", count(*) FROM errors_out WHERE "column" IS NOT NULL
-                                    GROUP BY "column" ORDER BY 2 DESC, 1""").fetchall())
+    by_column = dict(
+        con.execute("""SELECT "column", count(*) FROM errors_out WHERE "column" IS NOT NULL
+                                    GROUP BY "column" ORDER BY 2 DESC, 1""").fetchall()
+    )
     by_category = dict(con.execute("SELECT category, count(*) FROM errors_out GROUP BY category").fetchall())
-    rejected_by_category = dict(con.execute("""SELECT category, count(DISTINCT "row") FROM errors_out
-                                               WHERE blocking AND "row" IS NOT NULL GROUP BY category""").fetchall())
+    rejected_by_category = dict(
+        con.execute("""SELECT category, count(DISTINCT "row") FROM errors_out
+                                               WHERE blocking AND "row" IS NOT NULL GROUP BY category""").fetchall()
+    )
     total = con.execute("SELECT count(*), count(*) FILTER (WHERE blocking) FROM errors_out").fetchone()
-    return {"rows_received": received, "rows_accepted": accepted, "rows_rejected": received - accepted,
-            "counts": counts, "counts_by_column": by_column,
-            "counts_by_category": {k: by_category.get(k, 0) for k in R.CATEGORIES},
-            "rows_rejected_by_category": {k: rejected_by_category.get(k, 0) for k in R.CATEGORIES},
-            "errors_total": total[0], "blocking_total": total[1], "warnings_total": total[0] - total[1],
-            "duration_s": round(time.perf_counter() - started, 3)}
+    return {
+        "rows_received": received,
+        "rows_accepted": accepted,
+        "rows_rejected": received - accepted,
+        "counts": counts,
+        "counts_by_column": by_column,
+        "counts_by_category": {k: by_category.get(k, 0) for k in R.CATEGORIES},
+        "rows_rejected_by_category": {k: rejected_by_category.get(k, 0) for k in R.CATEGORIES},
+        "errors_total": total[0],
+        "blocking_total": total[1],
+        "warnings_total": total[0] - total[1],
+        "duration_s": round(time.perf_counter() - started, 3),
+    }

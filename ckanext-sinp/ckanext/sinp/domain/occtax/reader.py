@@ -4,6 +4,7 @@ One streaming pass computes the SHA-256 and checks UTF-8; a file that is not UTF
 Windows-1252 (what spreadsheet software writes in France; Latin-1 when a byte is undefined in
 Windows-1252) and transcoded to a temporary UTF-8 copy, so that the engine always reads UTF-8.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -19,8 +20,12 @@ from ckanext.sinp.domain.occtax import columns as cols
 CHUNK = 8 * 1024 * 1024
 DELIMITERS = (";", ",", "\t", "|")
 DELIMITER_NAMES = {";": "point-virgule", ",": "virgule", "\t": "tabulation", "|": "barre verticale"}
-ENCODING_NAMES = {"utf-8": "UTF-8", "cp1252": "Windows-1252 (Latin-1)", "latin-1": "ISO-8859-1 (Latin-1)",
-                  "utf-16": "UTF-16"}
+ENCODING_NAMES = {
+    "utf-8": "UTF-8",
+    "cp1252": "Windows-1252 (Latin-1)",
+    "latin-1": "ISO-8859-1 (Latin-1)",
+    "utf-16": "UTF-16",
+}
 
 
 @dataclasses.dataclass
@@ -49,10 +54,14 @@ class FileInfo:
         return not self.issues
 
     def describe(self) -> dict:
-        return {"name": self.name, "size": self.size, "sha256": self.sha256,
-                "encoding": ENCODING_NAMES.get(self.encoding, self.encoding) if self.encoding else None,
-                "delimiter": DELIMITER_NAMES.get(self.delimiter) if self.delimiter else None,
-                "columns": [c for c in self.columns if c]}
+        return {
+            "name": self.name,
+            "size": self.size,
+            "sha256": self.sha256,
+            "encoding": ENCODING_NAMES.get(self.encoding, self.encoding) if self.encoding else None,
+            "delimiter": DELIMITER_NAMES.get(self.delimiter) if self.delimiter else None,
+            "columns": [c for c in self.columns if c],
+        }
 
 
 def _human(size: int) -> str:
@@ -65,8 +74,10 @@ def _human(size: int) -> str:
 
 def _looks_binary(head: bytes) -> str | None:
     if head.startswith(b"PK\x03\x04"):
-        return ("Le fichier est une archive ZIP ou un classeur (xlsx, ods) : enregistrez la feuille au format "
-                "CSV (séparateur point-virgule, encodage UTF-8).")
+        return (
+            "Le fichier est une archive ZIP ou un classeur (xlsx, ods) : enregistrez la feuille au format "
+            "CSV (séparateur point-virgule, encodage UTF-8)."
+        )
     if head.startswith(b"\xd0\xcf\x11\xe0"):
         return "Le fichier est un classeur Excel (xls) : enregistrez la feuille au format CSV."
     if head.startswith(b"%PDF"):
@@ -135,9 +146,11 @@ def _split(line: str, delimiter: str) -> list[str]:
 
 def detect_delimiter(line: str) -> str:
     """The candidate that splits the header into the most known columns (then the most fields)."""
+
     def score(d):
         fields = _split(line, d)
         return (sum(1 for f in fields if cols.canonical(f)), len(fields))
+
     return max(DELIMITERS, key=score)
 
 
@@ -149,8 +162,13 @@ def inspect(path, workdir, name: str | None = None, max_bytes: int | None = None
         info.issues.append(FileIssue("C1", "Le fichier est vide."))
         return info
     if max_bytes and info.size > max_bytes:
-        info.issues.append(FileIssue("C1", f"Le fichier pèse {_human(info.size)} : la limite d'un dépôt est "
-                                           f"{_human(max_bytes)}. Découpez-le en plusieurs fichiers."))
+        info.issues.append(
+            FileIssue(
+                "C1",
+                f"Le fichier pèse {_human(info.size)} : la limite d'un dépôt est "
+                f"{_human(max_bytes)}. Découpez-le en plusieurs fichiers.",
+            )
+        )
         return info
     with open(path, "rb") as fh:
         head = fh.read(65536)
@@ -181,21 +199,37 @@ def _read_header(info: FileInfo) -> None:
     info.columns = [cols.canonical(h) for h in info.header]
     known = [c for c in info.columns if c]
     if len(info.header) == 1 and not known:
-        info.issues.append(FileIssue(
-            "C2", "Une seule colonne lue dans l'en-tête : le séparateur doit être le point-virgule « ; », la "
-                  "virgule « , » ou la tabulation, et la première ligne doit donner les noms de colonnes."))
+        info.issues.append(
+            FileIssue(
+                "C2",
+                "Une seule colonne lue dans l'en-tête : le séparateur doit être le point-virgule « ; », la "
+                "virgule « , » ou la tabulation, et la première ligne doit donner les noms de colonnes.",
+            )
+        )
         return
     seen: dict[str, str] = {}
     for raw, canonical in zip(info.header, info.columns):
         if not raw.strip():
             info.issues.append(FileIssue("C2", "Une colonne de l'en-tête n'a pas de nom."))
         elif canonical is None:
-            info.issues.append(FileIssue("C2", f"Colonne inconnue : « {raw} ». Les noms admis sont ceux du modèle de "
-                                               "dépôt (standard Occurrences de taxons v2.0 ou noms courts DEPOBIO).",
-                                         column=raw, value=raw))
+            info.issues.append(
+                FileIssue(
+                    "C2",
+                    f"Colonne inconnue : « {raw} ». Les noms admis sont ceux du modèle de "
+                    "dépôt (standard Occurrences de taxons v2.0 ou noms courts DEPOBIO).",
+                    column=raw,
+                    value=raw,
+                )
+            )
         elif canonical in seen:
-            info.issues.append(FileIssue("C2", f"La colonne {canonical} apparaît deux fois (« {seen[canonical]} » et "
-                                               f"« {raw} »).", column=canonical, value=raw))
+            info.issues.append(
+                FileIssue(
+                    "C2",
+                    f"La colonne {canonical} apparaît deux fois (« {seen[canonical]} » et « {raw} »).",
+                    column=canonical,
+                    value=raw,
+                )
+            )
         else:
             seen[canonical] = raw
     for col in cols.columns():
