@@ -219,23 +219,23 @@ def qc_check(path, jdd_ref, report_path, srid):
     """Contrôle un fichier d'occurrences sans rien enregistrer (mêmes règles que le dépôt)."""
     import os
 
+    from ckanext.sinp import jobs
     from ckanext.sinp.domain.occtax import engine as qc
     from ckanext.sinp.domain.occtax import rules
-    from ckanext.sinp.occurrences import processor
     from ckanext.sinp.occurrences import store as occurrence_store
 
     options = qc.Options(
         default_srid=int(srid),
         file_name=os.path.basename(path),
-        max_bytes=int(tk.config.get("ckanext.sinp.qc.max_bytes", processor.DEFAULT_MAX_BYTES)),
+        max_bytes=int(tk.config.get("ckanext.sinp.qc.max_bytes", jobs.DEFAULT_MAX_BYTES)),
         territory_tolerance_m=float(tk.config.get("ckanext.sinp.qc.territory_tolerance_m", 2000)),
     )
     lookup = None
     if jdd_ref:
-        from ckanext.sinp.logic.occurrence_actions import _jdd
+        from ckanext.sinp.logic import oracles
 
         try:
-            pkg = _jdd({"ignore_auth": True}, jdd_ref)
+            pkg = oracles.readable_jdd({"ignore_auth": True}, jdd_ref)
         except tk.ObjectNotFound as err:
             raise click.ClickException(f"{err} ({jdd_ref})")
         options.jdd_uuid = (pkg.extras or {}).get("sinp_uuid")
@@ -250,7 +250,7 @@ def qc_check(path, jdd_ref, report_path, srid):
                 done["n"] += step
 
         options.progress = progress
-        result = qc.run(path, processor.load_referentials(), options, store=lookup)
+        result = qc.run(path, jobs.load_referentials(), options, store=lookup)
     with result:
         report = result.report(limit=None)
     click.echo(

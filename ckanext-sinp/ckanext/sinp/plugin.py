@@ -7,10 +7,9 @@ from collections import OrderedDict
 import ckan.plugins as p
 import ckan.plugins.toolkit as tk
 
-from ckanext.sinp import cli, compat, helpers, indexing, security_headers, views
+from ckanext.sinp import cli, compat, helpers, indexing, jobs, security_headers, views
 from ckanext.sinp.csw import sync as csw_sync
 from ckanext.sinp.logic import action, auth, harvest_guard, resource_urls, validators
-from ckanext.sinp.occurrences import processor as occurrence_processor
 from ckanext.spatial.interfaces import ISpatialHarvester
 
 FACETS = OrderedDict(
@@ -52,7 +51,7 @@ class SinpPlugin(p.SingletonPlugin):
         tk.add_resource("assets", "ckanext-sinp")
         compat.fix_harvest_queue_socket_timeout()
         csw_sync.install_session_hooks()
-        occurrence_processor.install_session_hooks()
+        jobs.install_session_hooks()
         indexing.install_session_hooks()
 
     # IMiddleware
@@ -117,7 +116,7 @@ class SinpPlugin(p.SingletonPlugin):
     def after_dataset_delete(self, context, pkg_dict):
         self._mark_for_csw(pkg_dict)
         if pkg_dict.get("id"):
-            occurrence_processor.delete_package(pkg_dict["id"])
+            jobs.delete_package(pkg_dict["id"])
 
     # IResourceController
 
@@ -126,15 +125,15 @@ class SinpPlugin(p.SingletonPlugin):
 
     def after_resource_create(self, context, resource):
         csw_sync.mark(resource["package_id"])
-        occurrence_processor.mark(resource, context.get("user"), bool(context.get("defer_commit")))
+        jobs.mark(resource, context.get("user"), bool(context.get("defer_commit")))
 
     def after_resource_update(self, context, resource):
         csw_sync.mark(resource["package_id"])
-        occurrence_processor.mark(resource, context.get("user"), bool(context.get("defer_commit")))
+        jobs.mark(resource, context.get("user"), bool(context.get("defer_commit")))
 
     def before_resource_delete(self, context, resource, resources):
         if resource.get("id"):
-            occurrence_processor.delete_resource(resource["id"])
+            jobs.delete_resource(resource["id"])
 
     def after_resource_delete(self, context, resources):
         pkg_id = context.get("package") and context["package"].id

@@ -152,8 +152,8 @@ def deposit_errors_csv(id, resource_id):
 
 
 def deposit_rejected_csv(id, resource_id):
+    from ckanext.sinp import jobs
     from ckanext.sinp.logic import access
-    from ckanext.sinp.occurrences import processor
 
     report = _report(resource_id, limit=0)
     if not isinstance(report, dict):
@@ -162,7 +162,7 @@ def deposit_rejected_csv(id, resource_id):
         return tk.abort(
             403, "Les lignes refusées (avec leurs localisations) sont réservées au producteur et aux administrateurs."
         )
-    path = processor.reports_dir(resource_id) / "rejets.csv"
+    path = jobs.reports_dir(resource_id) / "rejets.csv"
     if not path.exists():
         return tk.abort(404, "Aucune ligne refusée, ou contrôle pas encore terminé.")
     return send_file(
@@ -415,7 +415,7 @@ def chefs_de_file():
             msgs = err.error_dict.values() if isinstance(err, tk.ValidationError) else [[str(err)]]
             tk.h.flash_error(" ".join(str(m) for ms in msgs for m in ms))
         return tk.redirect_to("sinp.chefs_de_file")
-    from ckanext.sinp.logic.protection_actions import _known_groups
+    from ckanext.sinp.occurrences import protection_store
 
     orgs = tk.get_action("organization_list")(context, {"all_fields": True})
     return tk.render(
@@ -423,7 +423,7 @@ def chefs_de_file():
         {
             "chefs": tk.get_action("sinp_chef_de_file_list")(context, {}),
             "organizations": orgs,
-            "groups": sorted(_known_groups()),
+            "groups": sorted(protection_store.known_groups(model.meta.engine)),
         },
     )
 

@@ -30,9 +30,9 @@ def dataset_purge(original_action, context, data_dict):
 
         sync.mark(pkg.id, (pkg.extras or {}).get("sinp_uuid"))  # its CSW row goes after the commit
     if pkg is not None and pkg.type == "jdd":
-        from ckanext.sinp.occurrences import processor
+        from ckanext.sinp import jobs
 
-        processor.delete_package(pkg.id)  # its occurrences go in the same transaction
+        jobs.delete_package(pkg.id)  # its occurrences go in the same transaction
     return original_action(context, data_dict)
 
 

@@ -191,14 +191,15 @@ def resource_show(next_auth, context, data_dict):
         return result
     import ckan.model as model
 
+    from ckanext.sinp import jobs
     from ckanext.sinp.logic import access
-    from ckanext.sinp.occurrences import processor, store
+    from ckanext.sinp.occurrences import store
 
     resource = context.get("resource") or model.Resource.get((data_dict or {}).get("id"))
     if resource is None or resource.package is None or resource.package.type != "jdd":
         return result
     facts = {"url_type": resource.url_type, "format": resource.format, "url": resource.url, "name": resource.name}
-    if not processor.is_deposit(facts, "jdd"):  # a deposit from the upload on, before its check is queued
+    if not jobs.is_deposit(facts, "jdd"):  # a deposit from the upload on, before its check is queued
         with model.meta.engine.connect() as conn:
             if store.get_deposit(conn, resource.id) is None:
                 return result

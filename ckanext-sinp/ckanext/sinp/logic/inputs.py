@@ -18,6 +18,7 @@ nothing else (« oui », « on », « maybe »… are refused, never read as fal
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 from typing import Any
@@ -209,3 +210,29 @@ def check_strings(data_dict: dict) -> None:
     if found:
         where, why = found
         _refuse(where.split(".")[0].split("[")[0] or "(clé)", f"« {where} » {why} : retirez-le.")
+
+
+def date(data_dict: dict, key: str):
+    """The date ``key`` (AAAA-MM-JJ) of a request, or None; anything else a French 409."""
+    value = data_dict.get(key)
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise tk.ValidationError({key: [f"« {quote(value)} » n'est pas une date AAAA-MM-JJ."]})
+
+
+def bbox(value):
+    """A bounding box ``ouest,sud,est,nord`` (text or list, WGS 84 degrees) as a tuple, or None;
+    anything else a French 409 on ``bbox``."""
+    if not value:
+        return None
+    parts = value if isinstance(value, list) else str(value).split(",")
+    try:
+        w, s, e, n = (float(p) for p in parts)
+    except (TypeError, ValueError):
+        raise tk.ValidationError({"bbox": ["bbox attend ouest,sud,est,nord en degrés (WGS 84)."]})
+    if not (-180 <= w < e <= 180 and -90 <= s < n <= 90):
+        raise tk.ValidationError({"bbox": ["bbox : ouest < est et sud < nord, en degrés (WGS 84)."]})
+    return w, s, e, n

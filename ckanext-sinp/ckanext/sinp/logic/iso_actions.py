@@ -6,7 +6,7 @@ import ckan.plugins.toolkit as tk
 
 from ckanext.sinp.domain import iso
 from ckanext.sinp.logic import inputs, visibility
-from ckanext.sinp.logic.mtd_actions import _resolve
+from ckanext.sinp.logic.mtd_actions import resolve
 
 
 @tk.side_effect_free
@@ -17,7 +17,7 @@ def sinp_iso_show(context, data_dict):
     """
     from ckanext.sinp.csw import sync
 
-    ref = _resolve(context, inputs.identifier(data_dict, "id"))
+    ref = resolve(context, inputs.identifier(data_dict, "id"))
     pkg = tk.get_action("package_show")(context, {"id": ref})
     if pkg.get("type") not in ("ca", "jdd"):
         raise tk.ValidationError({"id": ["Seuls les cadres d'acquisition et jeux de données ont une fiche ISO 19139."]})

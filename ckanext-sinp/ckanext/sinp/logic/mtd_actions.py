@@ -132,7 +132,7 @@ def _describe(rec, err) -> list[str]:
 @tk.side_effect_free
 def sinp_mtd_export(context, data_dict):
     """The record ``id`` (a package id or name, or a SINP UUID) as an INPN MTD XML document (text)."""
-    package_id = _resolve(context, inputs.identifier(data_dict, "id"))
+    package_id = resolve(context, inputs.identifier(data_dict, "id"))
     tk.check_access("sinp_mtd_export", context, {"id": package_id})
     pkg = tk.get_action("package_show")(context, {"id": package_id})
     if pkg.get("type") not in ("ca", "jdd"):
@@ -140,7 +140,7 @@ def sinp_mtd_export(context, data_dict):
     return mtd.to_xml(pkg["type"], pkg).decode("utf-8")
 
 
-def _resolve(context, ref: str) -> str:
+def resolve(context, ref: str) -> str:
     """The package id of ``ref`` (id, name or SINP UUID) when the caller may read it; unknown or
     not readable: the same 404 « Fiche introuvable. » (``oracles``)."""
     return oracles.readable_package(context, ref).id

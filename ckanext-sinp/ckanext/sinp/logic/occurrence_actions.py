@@ -16,10 +16,11 @@ import datetime as dt
 import ckan.model as model
 import ckan.plugins.toolkit as tk
 
+from ckanext.sinp import jobs
 from ckanext.sinp.domain import protection
 from ckanext.sinp.logic import access as sinp_access
 from ckanext.sinp.logic import inputs, oracles
-from ckanext.sinp.occurrences import processor, store
+from ckanext.sinp.occurrences import store
 
 MASKED = "(masqué)"
 # report columns whose rejected values could locate an observation
@@ -38,9 +39,6 @@ def mask_locating(error: dict) -> dict:
 MAX_LIMIT = 1000
 
 
-_int = inputs.integer  # (data_dict, key, default, minimum=0, maximum=2**31-1): strict, bounded
-
-
 def _resource_and_jdd(context, data_dict):
     """The resource and its package; an unknown resource and one the caller may not read give the
     same 404 (``oracles``)."""
@@ -56,9 +54,9 @@ def sinp_qc_run(context, data_dict):
     resource, pkg = _resource_and_jdd(context, data_dict)
     tk.check_access("sinp_qc_run", context, {"id": pkg.id})
     res_dict = tk.get_action("resource_show")({"ignore_auth": True}, {"id": resource.id})
-    if not processor.is_deposit(res_dict, pkg.type):
+    if not jobs.is_deposit(res_dict, pkg.type):
         raise tk.ValidationError({"resource_id": ["Seul un fichier CSV téléversé sur un jeu de données est contrôlé."]})
-    processor.enqueue(resource.id, pkg.id, context.get("user"))
+    jobs.enqueue(resource.id, pkg.id, context.get("user"))
     return tk.get_action("sinp_qc_report_show")(context, {"resource_id": resource.id, "limit": 0})
 
 
@@ -76,8 +74,8 @@ def sinp_qc_report_show(context, data_dict):
     """
     resource, pkg = _resource_and_jdd(context, data_dict)
     tk.check_access("sinp_qc_report_show", context, {"id": pkg.id})
-    offset = _int(data_dict, "offset", 0)
-    limit = _int(data_dict, "limit", 100, 0, MAX_LIMIT)
+    offset = inputs.integer(data_dict, "offset", 0)
+    limit = inputs.integer(data_dict, "limit", 100, 0, MAX_LIMIT)
     with model.meta.engine.connect() as conn:
         deposit = store.get_deposit(conn, resource.id)
         if deposit is None:
@@ -150,44 +148,14 @@ def sinp_qc_report_show(context, data_dict):
     }
 
 
-def _jdd(context, ref):
-    """The JDD ``ref`` (id, name or SINP UUID); unknown, deleted or not readable by the caller: the
-    same 404 (``oracles``)."""
-    ref = inputs.check_identifier(ref, "jdd")
-    return oracles.readable_package(context, ref, "jdd", oracles.JDD_NOT_FOUND, deleted=False)
-
-
-def _date(data_dict, key):
-    value = data_dict.get(key)
-    if not value:
-        return None
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise tk.ValidationError({key: [f"« {inputs.quote(value)} » n'est pas une date AAAA-MM-JJ."]})
-
-
-def _bbox(value):
-    if not value:
-        return None
-    parts = value if isinstance(value, list) else str(value).split(",")
-    try:
-        w, s, e, n = (float(p) for p in parts)
-    except (TypeError, ValueError):
-        raise tk.ValidationError({"bbox": ["bbox attend ouest,sud,est,nord en degrés (WGS 84)."]})
-    if not (-180 <= w < e <= 180 and -90 <= s < n <= 90):
-        raise tk.ValidationError({"bbox": ["bbox : ouest < est et sud < nord, en degrés (WGS 84)."]})
-    return w, s, e, n
-
-
 def _filters(data_dict):
     cd_nom = data_dict.get("cd_nom")
-    cd_nom = _int(data_dict, "cd_nom", None) if cd_nom not in (None, "") else None
+    cd_nom = inputs.integer(data_dict, "cd_nom", None) if cd_nom not in (None, "") else None
     return {
-        "bbox": _bbox(data_dict.get("bbox")),
+        "bbox": inputs.bbox(data_dict.get("bbox")),
         "cd_nom": cd_nom,
-        "date_min": _date(data_dict, "date_min"),
-        "date_max": _date(data_dict, "date_max"),
+        "date_min": inputs.date(data_dict, "date_min"),
+        "date_max": inputs.date(data_dict, "date_max"),
     }
 
 
@@ -205,11 +173,11 @@ def sinp_occurrence_search(context, data_dict):
     :returns: {"type": "FeatureCollection", "total": n, "features": [...]}; each feature's
         ``niveauDiffusion`` says what the caller got (precise, commune, maille, departement)
     """
-    pkg = _jdd(context, inputs.identifier(data_dict, "jdd"))
+    pkg = oracles.readable_jdd(context, inputs.identifier(data_dict, "jdd"))
     tk.check_access("sinp_occurrence_search", context, {"id": pkg.id})
     filters = _filters(data_dict)
-    limit = _int(data_dict, "limit", 100, 0, MAX_LIMIT)
-    offset = _int(data_dict, "offset", 0)
+    limit = inputs.integer(data_dict, "limit", 100, 0, MAX_LIMIT)
+    offset = inputs.integer(data_dict, "offset", 0)
     access = sinp_access.access_for(context, [pkg.id])
     with model.meta.engine.connect() as conn:
         total, rows = store.search(conn, access, package_ids=[pkg.id], limit=limit, offset=offset, **filters)
@@ -222,7 +190,7 @@ EXPORT_MAX = 200_000
 def export_rows(context, data_dict, batch: int = 5000):
     """(pkg, total, iterator of features) of ``sinp_occurrence_search`` without the page limit
     (at most ``ckanext.sinp.export.max_rows``): the exports apply exactly the same blurring."""
-    pkg = _jdd(context, inputs.identifier(data_dict, "jdd"))
+    pkg = oracles.readable_jdd(context, inputs.identifier(data_dict, "jdd"))
     tk.check_access("sinp_occurrence_export", context, {"id": pkg.id})
     filters = _filters(data_dict)
     access = sinp_access.access_for(context, [pkg.id])
@@ -257,7 +225,7 @@ def export_rows(context, data_dict, batch: int = 5000):
 def sinp_occurrence_stats(context, data_dict):
     """What the occurrences of a JDD say about it, as the caller may see them: count, date range,
     extent, taxa, taxon groups, validation levels, how many are blurred."""
-    pkg = _jdd(context, inputs.identifier(data_dict, "jdd"))
+    pkg = oracles.readable_jdd(context, inputs.identifier(data_dict, "jdd"))
     tk.check_access("sinp_occurrence_search", context, {"id": pkg.id})
     access = sinp_access.access_for(context, [pkg.id])
     with model.meta.engine.connect() as conn:
@@ -268,7 +236,7 @@ def sinp_jdd_apply_extent(context, data_dict):
     """Writes the extent of a JDD's occurrences into its metadata (borne_ouest/sud/est/nord): the
     extent the public may know (blurred geometries; the territory when some occurrences are
     diffused at the département only), since the metadata is published."""
-    pkg = _jdd(context, inputs.identifier(data_dict, "jdd"))
+    pkg = oracles.readable_jdd(context, inputs.identifier(data_dict, "jdd"))
     tk.check_access("package_update", context, {"id": pkg.id})
     with model.meta.engine.connect() as conn:
         bbox = store.public_extent(conn, pkg.id)

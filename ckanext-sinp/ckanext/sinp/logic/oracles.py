@@ -14,6 +14,8 @@ from __future__ import annotations
 import ckan.model as model
 import ckan.plugins.toolkit as tk
 
+from ckanext.sinp.logic import inputs
+
 RECORD_NOT_FOUND = "Fiche introuvable."
 JDD_NOT_FOUND = "Jeu de données introuvable."
 RESOURCE_NOT_FOUND = "Ressource introuvable."
@@ -178,3 +180,10 @@ def get_actions() -> dict:
         "resource_patch": _writer(_resource_written),
         "resource_delete": _writer(_resource_written),
     }
+
+
+def readable_jdd(context, ref):
+    """The JDD ``ref`` (id, name or SINP UUID); unknown, deleted or not readable by the caller: the
+    same 404."""
+    ref = inputs.check_identifier(ref, "jdd")
+    return readable_package(context, ref, "jdd", JDD_NOT_FOUND, deleted=False)

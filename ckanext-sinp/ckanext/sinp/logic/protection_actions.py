@@ -20,8 +20,7 @@ from sqlalchemy import text
 
 from ckanext.sinp.domain import protection
 from ckanext.sinp.logic import access as sinp_access
-from ckanext.sinp.logic import inputs
-from ckanext.sinp.logic.occurrence_actions import _bbox, _date, _int, _jdd
+from ckanext.sinp.logic import inputs, oracles
 from ckanext.sinp.occurrences import protection_store, store
 
 MAX_POLYGON_BYTES = 2_000_000
@@ -66,7 +65,7 @@ def sinp_chef_de_file_set(context, data_dict):
         raise tk.ObjectNotFound("Organisation introuvable.")
     groupes, deps = _list(data_dict.get("groupes"), "groupes"), _list(data_dict.get("departements"), "departements")
     errors = {}
-    known_groups = _known_groups()
+    known_groups = protection_store.known_groups(model.meta.engine)
     unknown = [g for g in groupes if known_groups and g not in known_groups]
     if unknown:
         errors["groupes"] = [
@@ -127,16 +126,6 @@ def sinp_chef_de_file_list(context, data_dict):
     return sorted(out, key=lambda c: c["title"] or c["organization"])
 
 
-def _known_groups() -> set[str]:
-    with model.meta.engine.connect() as conn:
-        if "sinp_taxref" not in sa.inspect(conn).get_table_names():
-            return set()
-        return {
-            r[0]
-            for r in conn.execute(text("SELECT DISTINCT group2_inpn FROM sinp_taxref WHERE group2_inpn IS NOT NULL"))
-        }
-
-
 # --- validation ---------------------------------------------------------------------------------------
 
 
@@ -145,7 +134,7 @@ def _selected_jdd(context, ref):
     for a chef de file out of its scope), give the same 404: the answer never names a record the
     caller may not read."""
     try:
-        pkg = _jdd(context, ref)
+        pkg = oracles.readable_jdd(context, ref)
         tk.check_access("sinp_occurrence_search", dict(context), {"id": pkg.id})
     except (tk.ObjectNotFound, tk.NotAuthorized):
         raise tk.ObjectNotFound("Jeu de données introuvable.")
@@ -168,20 +157,20 @@ def _selection(context, data_dict, user) -> tuple[str, dict, str]:
         params["pid"] = pkg.id
         described.append(f"jeu de données « {pkg.title} »")
     if data_dict.get("cd_nom") not in (None, ""):
-        params["cd_nom"] = _int(data_dict, "cd_nom", None)
+        params["cd_nom"] = inputs.integer(data_dict, "cd_nom", None)
         conds.append(
             "(o.cd_nom = :cd_nom OR o.cd_ref = (SELECT cd_ref FROM sinp_taxref WHERE cd_nom = :cd_nom))"
             if "sinp_taxref" in sa.inspect(model.meta.engine).get_table_names()
             else "o.cd_nom = :cd_nom"
         )
         described.append(f"taxon {params['cd_nom']}")
-    bbox = _bbox(data_dict.get("bbox"))
+    bbox = inputs.bbox(data_dict.get("bbox"))
     if bbox:
         params.update(dict(zip(("w", "s", "e", "n"), bbox)))
         conds.append("ST_Intersects(o.geom, ST_MakeEnvelope(:w, :s, :e, :n, 4326))")
         described.append("emprise")
     for key, cond in (("date_min", "o.date_fin >= :date_min"), ("date_max", "o.date_debut <= :date_max")):
-        value = _date(data_dict, key)
+        value = inputs.date(data_dict, key)
         if value:
             params[key] = value
             conds.append(cond)
@@ -331,7 +320,7 @@ def sinp_auto_validate(context, data_dict):
     criteria, level = auto_options()
     where, params = "", {}
     if data_dict.get("jdd"):
-        pkg = _jdd(context, data_dict["jdd"])
+        pkg = oracles.readable_jdd(context, data_dict["jdd"])
         where, params = "o.package_id = :pid", {"pid": pkg.id}
     with model.meta.engine.begin() as conn:
         n = protection_store.auto_validate(conn, criteria, level, where, params) if criteria else 0
@@ -599,6 +588,6 @@ def sinp_notification_list(context, data_dict):
         raise tk.NotAuthorized("Connectez-vous pour voir vos notifications.")
     with model.meta.engine.connect() as conn:
         rows = protection_store.notifications(
-            conn, sinp_access.user_org_ids(user), _int(data_dict, "limit", 50, 1, 500)
+            conn, sinp_access.user_org_ids(user), inputs.integer(data_dict, "limit", 50, 1, 500)
         )
     return [{"message": r["message"], "package_id": r["package_id"], "created": r["created"].isoformat()} for r in rows]

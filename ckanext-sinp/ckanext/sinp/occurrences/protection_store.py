@@ -673,3 +673,13 @@ def notifications(conn, org_ids: list[str], limit: int = 50) -> list[dict]:
         .all()
     )
     return [dict(r) for r in rows]
+
+
+def known_groups(engine) -> set[str]:
+    """The INPN groups (``group2_inpn``) of the loaded TAXREF: those a chef de file may be given;
+    empty before TAXREF is loaded."""
+    with engine.connect() as conn:
+        if "sinp_taxref" not in sa.inspect(conn).get_table_names():
+            return set()
+        rows = conn.execute(text("SELECT DISTINCT group2_inpn FROM sinp_taxref WHERE group2_inpn IS NOT NULL"))
+        return {r[0] for r in rows}

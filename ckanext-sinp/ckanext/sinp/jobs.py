@@ -1,7 +1,8 @@
-"""Resource processor: a CSV uploaded to a JDD is checked in the background and integrated.
+"""The deposit job: a CSV uploaded to a JDD is checked in the background and integrated.
 
-CKAN glue only: the checks are ckanext.sinp.domain.occtax (pure), the storage
-ckanext.sinp.occurrences.store (pure SQLAlchemy). A resource created or updated in a CKAN
+CKAN glue (the job module, beside the actions that queue it, as ckanext-xloader's ``jobs.py``):
+the checks are ckanext.sinp.domain.occtax (pure), the storage ckanext.sinp.occurrences
+(SQLAlchemy, no CKAN). A resource created or updated in a CKAN
 transaction is remembered in the session and queued only after that transaction commits
 (as the CSW sync); deleting a resource or a JDD removes its occurrences in the same transaction.
 """
@@ -18,10 +19,17 @@ import tempfile
 
 import ckan.model as model
 import ckan.plugins.toolkit as tk
+from ckan.lib import uploader
 
 from ckanext.sinp import session_hooks
 from ckanext.sinp.domain.occtax import engine as qc
+from ckanext.sinp.logic import access as sinp_access
+from ckanext.sinp.logic import queries
+from ckanext.sinp.logic.protection_actions import auto_options
+from ckanext.sinp.logic.records import index_packages
+from ckanext.sinp.logic.validators import BBOX_KEYS
 from ckanext.sinp.occurrences import protection_store, store
+from ckanext.sinp.referentials import geo, geo_store
 
 log = logging.getLogger(__name__)
 
@@ -111,8 +119,6 @@ def delete_package(package_id: str) -> None:
 
 
 def _file_path(resource: dict) -> str:
-    from ckan.lib import uploader
-
     return uploader.get_resource_uploader(resource).get_path(resource["id"])
 
 
@@ -131,13 +137,9 @@ def reports_dir(resource_id: str) -> pathlib.Path:
 
 def load_referentials() -> qc.Referentials:
     """Everything the rules look up, from the database (loaded by the referential commands)."""
-    from ckanext.sinp.referentials import geo_store
-
     data = geo_store.qc_referentials(model.meta.engine)
     territory_file = tk.config.get("ckanext.sinp.territory_file")
     if territory_file and not data.get("territory_wkt"):
-        from ckanext.sinp.referentials import geo
-
         data["territory_wkt"] = geo.read_territory(territory_file).wkt
     return qc.Referentials.from_dict(data)
 
@@ -147,10 +149,7 @@ def protect_extent(package_id: str) -> None:
     may know of them: its declared extent is widened to include the blurred areas (never narrowed),
     and the JDD and its private CA are reindexed (their chefs de file permission labels follow the
     occurrences)."""
-    from ckanext.sinp.logic import queries
-    from ckanext.sinp.logic.records import index_packages
-    from ckanext.sinp.logic.validators import BBOX_KEYS as keys
-
+    keys = BBOX_KEYS
     pkg = tk.get_action("package_show")({"ignore_auth": True}, {"id": package_id})
     try:
         current = [float(pkg.get(k)) for k in keys]
@@ -181,8 +180,6 @@ def depositor_access(depositor: str | None, owner_org: str | None) -> store.Acce
     nothing): exactly, the producer's own rows and, when the producer is itself a chef de file, its
     scope; at their public layer, the rows of published active JDD. ``depositor`` is kept for the
     signature's sake (the job knows it) and deliberately unused."""
-    from ckanext.sinp.logic import access as sinp_access
-
     published = sinp_access.active_jdd_ids(published=True)
     if not owner_org:
         return store.Access(public_package_ids=published)
@@ -296,8 +293,6 @@ def _process(engine, resource_id: str, force: bool) -> dict:
                 "error_message": None,
                 "finished_at": dt.datetime.now(dt.timezone.utc),
             }
-            from ckanext.sinp.logic.protection_actions import auto_options
-
             criteria, level = auto_options()
             written = store.integrate(engine, resource_id, accepted, errors, outcome, criteria, level)
             os.replace(target / "rejets.csv.part", target / "rejets.csv")
