@@ -7,7 +7,7 @@ One run, everything it starts is removed at the end (even on failure):
    Bourgogne-Franche-Comté, French titles and abstracts, actors, downloads). Two processes render
    the documents and write
    (a) the rows into OUR table (``csw.repository.ensure_table`` / ``grant_reader``, rows from
-       ``iso.csw_row``, batch INSERTs of 250 rows) in a dedicated database ``sinp_bench``
+       ``repository.csw_row``, batch INSERTs of 250 rows) in a dedicated database ``sinp_bench``
        (PostGIS, a writer role owning it, a read-only role for pycsw), and
    (b) the same documents as files, loaded into STOCK pycsw 2.6.2 on its own SQLite repository
        with ``pycsw-admin.py -c setup_db`` / ``-c load_records -r`` (stock config generated in a
@@ -410,7 +410,7 @@ def generate_chunk(task) -> dict:
         t0 = time.perf_counter()
         kind, record, ctx = render(i, n_ca)
         xml = iso.to_iso19139(kind, record, ctx)
-        row = iso.csw_row(kind, record, ctx, xml)
+        row = repository.csw_row(kind, record, ctx, xml)
         render_s += time.perf_counter() - t0
         (out_dir / f"{row['identifier']}.xml").write_bytes(xml)
         ids.append(row["identifier"])

@@ -254,7 +254,7 @@ def documents(xsd):
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_every_case_is_xsd_valid_and_rows_match_columns(case, documents):
     kind, record, context, data, doc = documents[case]
-    row = iso.csw_row(kind, record, context, data)
+    row = repository.csw_row(kind, record, context, data)
     columns = repository.column_names()
     assert set(row) == set(columns.values()) - {columns["pycsw:InsertDate"]}
     assert row["identifier"] == text(doc, "/gmd:MD_Metadata/gmd:fileIdentifier/gco:CharacterString")
@@ -518,7 +518,7 @@ def test_refusals():
         iso.to_iso19139("occurrence", CA, ctx())
     data = iso.to_iso19139("ca", CA, ctx())
     with pytest.raises(ValueError):
-        iso.csw_row("jdd", JDD, jdd_ctx(), data)  # another record's document
+        repository.csw_row("jdd", JDD, jdd_ctx(), data)  # another record's document
 
 
 # --- golden files ---------------------------------------------------------------------------------
@@ -549,7 +549,7 @@ def test_golden_files(case, documents):
 )
 def test_row_agrees_with_owslib(case, documents):
     kind, record, context, data, _ = documents[case]
-    row = iso.csw_row(kind, record, context, data)
+    row = repository.csw_row(kind, record, context, data)
     md = MD_Metadata(etree.fromstring(data))
     ident = md.identification[0]
     assert row["identifier"] == md.identifier
@@ -665,7 +665,7 @@ def pycsw_rows(documents, tmp_path_factory):
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_row_agrees_with_pycsw_own_parser(case, documents, pycsw_rows):
     kind, record, context, data, _ = documents[case]
-    row = iso.csw_row(kind, record, context, data)
+    row = repository.csw_row(kind, record, context, data)
     theirs = pycsw_rows[case]
     for column, value in theirs.items():
         if column in INTENDED:

@@ -43,6 +43,8 @@ from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.types import UserDefinedType
 
+from ckanext.sinp.domain import iso
+
 MAPPINGS_ENV_VAR = "SINP_PYCSW_MAPPINGS"
 
 # pycsw:* keys whose column pycsw's own schema declares NOT NULL
@@ -245,3 +247,16 @@ def delete_record(conn, identifier, mappings_path=None):
     table = get_table(mappings_path)
     id_col = table.c[column_names(mappings_path)["pycsw:Identifier"]]
     return conn.execute(table.delete().where(id_col == identifier)).rowcount
+
+
+def csw_row(kind: str, record: dict, ctx: iso.IsoContext, xml: bytes, mappings_path=None) -> dict:
+    """The row of the pycsw table for this record (``iso.csw_values``), keyed by column name.
+
+    Column names come from pycsw_config/mappings.py (``column_names``). Every writable column is
+    present (None where pycsw would store nothing) except ``insert_date``, which ``upsert_record``
+    keeps from the first insertion."""
+    columns = column_names(mappings_path)
+    row = {name: None for key, name in columns.items() if key != "pycsw:InsertDate"}
+    for key, value in iso.csw_values(kind, record, ctx, xml).items():
+        row[columns[key]] = value
+    return row

@@ -164,7 +164,7 @@ def render(pkg: dict, ctx: iso.IsoContext | None = None) -> dict:
     ctx = ctx or context_for(pkg)
     record = visibility.without_hidden_ca(pkg, ctx.ca)
     xml = iso.to_iso19139(pkg["type"], record, ctx)
-    return iso.csw_row(pkg["type"], record, ctx, xml)
+    return repository.csw_row(pkg["type"], record, ctx, xml)
 
 
 def _stamp_of(value) -> dt.datetime | None:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import json
 
+import numpy as np
+import shapely
+from pyproj import Transformer
 from shapely.geometry import shape
 from shapely.validation import explain_validity
 
@@ -62,3 +66,21 @@ def parse_geojson_geometry(value) -> dict:
     if not geom.is_valid:
         raise GeometryError(f"La géométrie de l'emprise n'est pas valide : {explain_validity(geom)}.")
     return geometry
+
+
+@functools.lru_cache(maxsize=2)
+def transformer(source: int, target: int) -> Transformer:
+    """A pyproj transformer between two EPSG codes, longitude first (cached)."""
+    return Transformer.from_crs(source, target, always_xy=True)
+
+
+def to_lambert93(geometry_wgs84):
+    """The geometry in EPSG:2154, its edges densified first (0.01°) so that they follow the projection."""
+    dense = shapely.segmentize(geometry_wgs84, max_segment_length=0.01)
+    to_l93 = transformer(4326, 2154)
+
+    def project(coords: np.ndarray) -> np.ndarray:
+        x, y = to_l93.transform(coords[:, 0], coords[:, 1])
+        return np.column_stack([x, y])
+
+    return shapely.transform(dense, project)

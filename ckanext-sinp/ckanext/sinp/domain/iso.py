@@ -5,7 +5,7 @@ Pure Python (lxml, no ``ckan`` import). Two entry points:
     ctx = IsoContext(site_url="https://sinp.example.fr", date_stamp=metadata_modified_utc, ca=ca_dict,
                      resources=[{"name": ..., "url": ..., "format": ..., "description": ...}])
     xml = to_iso19139("jdd", package_dict, ctx)        # bytes, UTF-8, XSD-valid ISO 19139
-    row = csw_row("jdd", package_dict, ctx, xml)       # {column: value} for csw.repository.upsert_record
+    values = csw_values("jdd", package_dict, ctx, xml) # {pycsw:* queryable: value} (csw.repository.csw_row)
 
 Both are derived from one set of facts (``_facts``), so the stored document and the queryable
 columns cannot disagree.
@@ -727,20 +727,17 @@ def links_column(links: list) -> str:
     )
 
 
-def csw_row(kind: str, record: dict, ctx: IsoContext, xml: bytes, mappings_path=None) -> dict:
-    """The row of the pycsw table for this record, keyed by column name.
+def csw_values(kind: str, record: dict, ctx: IsoContext, xml: bytes) -> dict:
+    """The queryables of the pycsw table for this record, keyed by pycsw's ``pycsw:*`` names
+    (``csw.repository.csw_row`` turns them into a row keyed by column name).
 
-    Column names come from pycsw_config/mappings.py (``csw.repository.column_names``). Every
-    writable column is present (None where pycsw would store nothing) except ``insert_date``,
-    which ``upsert_record`` keeps from the first insertion. Values use pycsw 2.6.2's formats
+    Values use pycsw 2.6.2's formats
     (``_parse_iso``): keywords comma-joined, links ``name,description,protocol,url`` joined by
     ``^``, date_modified = the gmd:dateStamp (a date-time). Where pycsw with OWSLib would lose
     information, the intended value is stored instead: language / resource language 'fre' (OWSLib
     reads only gco:CharacterString languages), gmx:Anchor keywords and specification title, the
     bbox at full precision, the distribution format(s).
     """
-    from ckanext.sinp.csw import repository  # pure too; imported late (SQLAlchemy)
-
     f = _facts(kind, record, ctx)
     root = etree.fromstring(xml)
     found = root.findtext(f"{{{GMD}}}fileIdentifier/{{{GCO}}}CharacterString")
@@ -797,8 +794,4 @@ def csw_row(kind: str, record: dict, ctx: IsoContext, xml: bytes, mappings_path=
         "pycsw:Relation": f.parent,
         "pycsw:Links": links_column(f.links),
     }
-    columns = repository.column_names(mappings_path)
-    row = {name: None for key, name in columns.items() if key != "pycsw:InsertDate"}
-    for key, value in values.items():
-        row[columns[key]] = value
-    return row
+    return values

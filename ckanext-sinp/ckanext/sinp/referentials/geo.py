@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import functools
 import json
 import math
 import os
@@ -42,8 +41,9 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 import shapely
-from pyproj import Transformer
 from shapely.geometry import MultiPolygon, Polygon, shape
+
+from ckanext.sinp.domain.geometry import to_lambert93, transformer
 
 from .tabular import DelimitedTable, Layout, ReferentialFormatError, Row, load_text, separator_label
 
@@ -358,14 +358,9 @@ def cell_for_l93(x: float, y: float) -> GridCell:
     return GridCell(math.floor(x / 1000) // 10, math.floor(y / 1000) // 10)
 
 
-@functools.lru_cache(maxsize=2)
-def _transformer(source: int, target: int) -> Transformer:
-    return Transformer.from_crs(source, target, always_xy=True)
-
-
 def cell_for_wgs84(lon: float, lat: float) -> GridCell:
     """The 10 km cell containing a WGS 84 point (longitude, latitude in degrees)."""
-    x, y = _transformer(4326, 2154).transform(lon, lat)
+    x, y = transformer(4326, 2154).transform(lon, lat)
     return cell_for_l93(x, y)
 
 
@@ -377,18 +372,6 @@ def parse_cell(code: str) -> GridCell:
             f"« {code} » n'est pas un code de maille 10 km Lambert-93 (attendu : 10kmL93E074N695 ou E074N695)."
         )
     return GridCell(int(match.group(1)), int(match.group(2)))
-
-
-def to_lambert93(geometry_wgs84):
-    """The geometry in EPSG:2154, its edges densified first (0.01°) so that they follow the projection."""
-    dense = shapely.segmentize(geometry_wgs84, max_segment_length=0.01)
-    transformer = _transformer(4326, 2154)
-
-    def project(coords: np.ndarray) -> np.ndarray:
-        x, y = transformer.transform(coords[:, 0], coords[:, 1])
-        return np.column_stack([x, y])
-
-    return shapely.transform(dense, project)
 
 
 def cells_intersecting(geometry_wgs84) -> list[GridCell]:

@@ -31,7 +31,7 @@ from typing import Protocol
 import duckdb
 import numpy as np
 
-from ckanext.sinp.domain import csvsafe, nomenclatures
+from ckanext.sinp.domain import csvsafe, geometry, nomenclatures
 from ckanext.sinp.domain.occtax import columns as catalogue
 from ckanext.sinp.domain.occtax import reader
 from ckanext.sinp.domain.occtax import rules as R
@@ -618,11 +618,9 @@ def _geometry(con, refs: Referentials, options: Options, skipped: list) -> None:
 def _territory(refs: Referentials, options: Options):
     import shapely
 
-    from ckanext.sinp.referentials.geo import to_lambert93
-
     if not refs.territory_wkt:
         return None
-    area = to_lambert93(shapely.from_wkt(refs.territory_wkt))
+    area = geometry.to_lambert93(shapely.from_wkt(refs.territory_wkt))
     if options.territory_tolerance_m:
         area = shapely.buffer(area, options.territory_tolerance_m)
     shapely.prepare(area)
