@@ -95,7 +95,7 @@ sys.path.insert(0, sys.argv[4])
 import sqlalchemy as sa
 from ckanext.sinp.domain import protection
 from ckanext.sinp.occurrences import protection_store, store
-from ckanext.sinp.referentials import store as taxref_store
+from ckanext.sinp.referentials import taxref_store
 engine = sa.create_engine(sys.argv[1])
 store.ensure_tables(engine)
 # what production integrates with: TAXREF (groups, CD_REF), the sensitivity referential, the

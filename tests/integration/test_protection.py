@@ -23,7 +23,7 @@ from shapely.geometry import Point, shape
 
 from ckanext.sinp.domain import protection
 from ckanext.sinp.occurrences import protection_store
-from ckanext.sinp.referentials import store as taxref_store
+from ckanext.sinp.referentials import taxref_store
 from tests.integration.test_occurrence_deposits import upload, wait_report
 from tests.integration.test_sinp_records import CA, JDD, Api
 

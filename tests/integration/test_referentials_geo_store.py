@@ -27,7 +27,8 @@ from click.testing import CliRunner
 from sqlalchemy.pool import NullPool
 
 from ckanext.sinp import cli_referentials
-from ckanext.sinp.referentials import geo, geo_store, store
+from ckanext.sinp.referentials import geo, geo_store
+from ckanext.sinp.referentials import taxref_store as store
 from ckanext.sinp.referentials.geo_store import (
     COMMUNE_SPEC,
     DEPARTEMENT_SPEC,

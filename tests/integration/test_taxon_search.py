@@ -5,7 +5,7 @@ from __future__ import annotations
 import ckan.model as model
 import pytest
 
-from ckanext.sinp.referentials import store
+from ckanext.sinp.referentials import taxref_store as store
 from tests.conftest import ROOT
 
 EXTRACT = ROOT / "schemas" / "referentiels" / "taxref" / "TAXREFv18_extrait_BFC.txt"

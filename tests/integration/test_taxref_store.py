@@ -13,7 +13,7 @@ import ckan.model as model
 import pytest
 import sqlalchemy as sa
 
-from ckanext.sinp.referentials import store
+from ckanext.sinp.referentials import taxref_store as store
 from ckanext.sinp.referentials.taxref import V17_COLUMNS, V18_COLUMNS, TaxrefFormatError, iter_taxref
 from tests.conftest import ROOT
 

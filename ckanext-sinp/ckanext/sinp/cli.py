@@ -24,7 +24,7 @@ def init_db():
     """Crée (ou met à jour) la table du dépôt CSW lue par pycsw. Idempotent."""
     from ckanext.sinp.csw import repository
     from ckanext.sinp.logic import queries
-    from ckanext.sinp.referentials import store
+    from ckanext.sinp.referentials import taxref_store as store
 
     engine = model.meta.engine
     from ckanext.sinp.occurrences import store as occurrence_store
@@ -128,7 +128,8 @@ def taxref_load(path, version_label, force):
     Idempotent : le même fichier n'est pas rechargé ; un autre fichier remplace le référentiel
     en une seule transaction (l'ancien reste en place en cas d'erreur).
     """
-    from ckanext.sinp.referentials import store, taxref
+    from ckanext.sinp.referentials import taxref
+    from ckanext.sinp.referentials import taxref_store as store
 
     # rows = lines minus the header line
     size = max(1, sum(1 for _ in open(path, "rb")) - 1) if not path.endswith(".zip") else None

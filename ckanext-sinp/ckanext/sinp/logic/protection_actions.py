@@ -334,7 +334,7 @@ def sinp_auto_validate(context, data_dict):
 def sinp_sensitivity_rule_list(context, data_dict):
     """The loaded sensitivity referential (public: it says which taxa are protected, not where)."""
     tk.check_access("sinp_sensitivity_rule_list", context, data_dict)
-    from ckanext.sinp.referentials.store import get_referential_version
+    from ckanext.sinp.referentials.common import get_referential_version
 
     with model.meta.engine.connect() as conn:
         rules = protection_store.list_rules(conn)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ckan.plugins.toolkit as tk
 
 from ckanext.sinp.logic import inputs
-from ckanext.sinp.referentials import store
+from ckanext.sinp.referentials import taxref_store as store
 
 
 @tk.side_effect_free

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy import ARRAY, BigInteger, Column, DateTime, Integer, MetaData, SmallInteger, Table, Text, text
 
 from ckanext.sinp.domain import protection
-from ckanext.sinp.referentials.store import VERSION_TABLE, copy_line, dbapi_cursor
+from ckanext.sinp.referentials.common import VERSION_TABLE, copy_line, dbapi_cursor
 
 metadata = MetaData()
 

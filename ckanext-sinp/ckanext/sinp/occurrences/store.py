@@ -31,7 +31,7 @@ from ckanext.sinp.domain import protection
 from ckanext.sinp.domain.occtax import columns as catalogue
 from ckanext.sinp.occurrences import protection_store
 from ckanext.sinp.occurrences.protection_store import cell_polygon_sql, scope_sql
-from ckanext.sinp.referentials.store import copy_line, dbapi_cursor
+from ckanext.sinp.referentials.common import copy_line, dbapi_cursor
 
 metadata = MetaData()
 

@@ -47,8 +47,15 @@ from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from . import geo, habref
-from .store import VERSION_TABLE, CopyStream, copy_line, dbapi_cursor, file_sha256, get_referential_version
-from .store import metadata as _store_metadata
+from .common import (
+    VERSION_TABLE,
+    CopyStream,
+    copy_line,
+    dbapi_cursor,
+    ensure_version_table,
+    file_sha256,
+    get_referential_version,
+)
 from .tabular import separator_label
 from .taxref import iter_taxref
 
@@ -253,7 +260,7 @@ def ensure_tables(bind, *, geometry: bool = True) -> None:
     with ``geometry=True`` a database without PostGIS raises :class:`GeoStoreError`
     before creating any of them.
     """
-    _store_metadata.create_all(bind, tables=[VERSION_TABLE], checkfirst=True)
+    ensure_version_table(bind)
     specs = [spec for spec in SPECS if geometry or not spec.geometry]
 
     def create(conn) -> None:
