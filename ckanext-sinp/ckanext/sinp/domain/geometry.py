@@ -84,3 +84,67 @@ def to_lambert93(geometry_wgs84):
         return np.column_stack([x, y])
 
     return shapely.transform(dense, project)
+
+
+# --- a project area (territory service) ------------------------------------------------------------
+
+MAX_POLYGON_BYTES = 2_000_000
+
+
+def parse_polygon(value):
+    """A polygon given as GeoJSON (geometry, Feature or FeatureCollection, text or dict) or WKT, in
+    WGS 84: a valid shapely (Multi)Polygon (an invalid one is repaired with ``buffer(0)``).
+    GeometryError with a French message otherwise."""
+    from shapely import wkt as shapely_wkt
+    from shapely.ops import unary_union
+
+    if value in (None, ""):
+        raise GeometryError("Dessinez ou déposez un polygone (GeoJSON ou WKT, WGS 84).")
+    if isinstance(value, (bytes, bytearray)):
+        value = value.decode("utf-8", "replace")
+    if isinstance(value, str) and len(value) > MAX_POLYGON_BYTES:
+        raise GeometryError("Polygone trop volumineux (2 Mo au plus) : simplifiez-le.")
+    try:
+        if isinstance(value, str) and value.strip()[:1] not in ("{", "["):
+            geom = shapely_wkt.loads(value)
+        else:
+            data = json.loads(value) if isinstance(value, str) else value
+            if data.get("type") == "FeatureCollection":
+                geom = unary_union([shape(f["geometry"]) for f in data.get("features", []) if f.get("geometry")])
+            elif data.get("type") == "Feature":
+                geom = shape(data["geometry"])
+            else:
+                geom = shape(data)
+    except Exception:  # shapely and json raise many kinds of errors on hostile input
+        raise GeometryError(
+            "Polygone illisible : attendu un GeoJSON (Polygon, MultiPolygon, Feature, FeatureCollection) "
+            "ou un WKT, en WGS 84."
+        ) from None
+    if geom.is_empty or geom.geom_type not in ("Polygon", "MultiPolygon"):
+        raise GeometryError("La géométrie doit être un polygone (ou multipolygone).")
+    minx, miny, maxx, maxy = geom.bounds
+    if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
+        raise GeometryError(
+            "Coordonnées hors de WGS 84 : le polygone doit être en degrés (longitude, latitude), pas en Lambert-93."
+        )
+    return geom if geom.is_valid else geom.buffer(0)
+
+
+def clip_to_bbox(geom, bbox: tuple[float, float, float, float]):
+    """The polygon clipped to a bounding box (the region's): a polygon drawn larger than the region
+    (the whole world) asks nothing more of it, and PostGIS's geography refuses edges of 180° or
+    more. GeometryError when nothing of it is left."""
+    from shapely.geometry import box
+    from shapely.ops import unary_union
+
+    region = box(*bbox)
+    if region.contains(geom):
+        return geom
+    clipped = geom.intersection(region)
+    if clipped.geom_type == "GeometryCollection":
+        clipped = unary_union([g for g in clipped.geoms if g.geom_type in ("Polygon", "MultiPolygon")])
+    if clipped.is_empty or clipped.geom_type not in ("Polygon", "MultiPolygon"):
+        raise GeometryError(
+            "Le polygone est entièrement hors du territoire de la plateforme : dessinez-le sur la région."
+        )
+    return clipped

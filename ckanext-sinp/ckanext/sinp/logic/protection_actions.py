@@ -10,20 +10,16 @@
 
 from __future__ import annotations
 
-import json
 import re
 
 import ckan.model as model
 import ckan.plugins.toolkit as tk
 import sqlalchemy as sa
-from sqlalchemy import text
 
-from ckanext.sinp.domain import protection
+from ckanext.sinp.domain import geometry, protection
 from ckanext.sinp.logic import access as sinp_access
 from ckanext.sinp.logic import inputs, oracles
 from ckanext.sinp.occurrences import protection_store, store
-
-MAX_POLYGON_BYTES = 2_000_000
 
 
 def _list(value, key: str = "ids") -> list[str]:
@@ -36,7 +32,7 @@ def _reindex_private_jdd() -> None:
     from ckanext.sinp.logic.records import index_packages
 
     with model.meta.engine.connect() as conn:
-        ids = [r[0] for r in conn.execute(text("SELECT DISTINCT package_id FROM sinp_occurrence"))]
+        ids = protection_store.occurrence_package_ids(conn)
     private = [
         r[0]
         for r in model.Session.query(model.Package.id).filter(
@@ -219,7 +215,7 @@ def sinp_validation_set(context, data_dict):
     validator = (user.fullname or user.name) if user else "Administrateur"
     with model.meta.engine.begin() as conn:
         if uuids:
-            found = conn.execute(text(f"SELECT count(*) FROM sinp_occurrence o WHERE {where}"), params).scalar()
+            found = protection_store.count_occurrences(conn, where, params)
             if found < len({u.upper() for u in uuids}):
                 raise tk.NotAuthorized(
                     "Certaines observations désignées n'existent pas ou sont hors de votre "
@@ -264,9 +260,7 @@ def sinp_validation_history(context, data_dict):
     """Every validation decision of an observation (who, when, level, type, scale, comment)."""
     uuid = inputs.identifier(data_dict, "id_sinp_occtax").upper()
     with model.meta.engine.connect() as conn:
-        row = conn.execute(
-            text("SELECT package_id, id_sinp_occtax FROM sinp_occurrence WHERE upper(id_sinp_occtax) = :u"), {"u": uuid}
-        ).first()
+        row = protection_store.occurrence_by_uuid(conn, uuid)
     if row is None:
         raise tk.ObjectNotFound("Observation introuvable.")
     # the history reveals who looked at the observation: same readers as the precise observation
@@ -275,7 +269,7 @@ def sinp_validation_history(context, data_dict):
         sql, params = store.blurred(
             conn, access, package_ids=[row[0]], where="upper(o.id_sinp_occtax) = :u", extra={"u": uuid}
         )
-        visible = conn.execute(text(f"SELECT full_access FROM ({sql}) AS q"), params).first()
+        visible = protection_store.full_access(conn, sql, params)
         if visible is None:
             raise tk.ObjectNotFound("Observation introuvable.")
         if not visible[0]:
@@ -383,15 +377,10 @@ def sinp_sensitivity_set(context, data_dict):
         where += " AND o.package_id = ANY(:active_pids)"
         params["active_pids"] = sinp_access.active_jdd_ids() or [""]
     with model.meta.engine.begin() as conn:
-        done = conn.execute(
-            text(f"""UPDATE sinp_occurrence o SET sensi_niveau = :level, sensi_manuel = true,
-                                        sensi_alerte = NULL, sensi_date_attribution = now(), sensi_referentiel = :ref
-                                      WHERE {where} RETURNING o.id"""),
-            params,
-        ).all()
+        done = protection_store.set_sensitivity(conn, where, params)
         if not done:
             raise tk.NotAuthorized("Observation introuvable ou hors de votre périmètre de chef de file.")
-        protection_store.update_public_layer(conn, "o.id = :id", {"id": done[0][0]})
+        protection_store.update_public_layer(conn, "o.id = :id", {"id": done[0]})
     return {"id_sinp_occtax": uuid, "sensi_niveau": level}
 
 
@@ -399,104 +388,14 @@ def sinp_sensitivity_set(context, data_dict):
 
 
 def _polygon_wkt(value) -> str:
-    """A polygon given as GeoJSON (geometry, Feature or FeatureCollection) or WKT, in WGS 84."""
-    from shapely import wkt as shapely_wkt
-    from shapely.geometry import shape
-    from shapely.ops import unary_union
-
-    if value in (None, ""):
-        raise tk.ValidationError({"polygone": ["Dessinez ou déposez un polygone (GeoJSON ou WKT, WGS 84)."]})
-    if isinstance(value, (bytes, bytearray)):
-        value = value.decode("utf-8", "replace")
-    if isinstance(value, str) and len(value) > MAX_POLYGON_BYTES:
-        raise tk.ValidationError({"polygone": ["Polygone trop volumineux (2 Mo au plus) : simplifiez-le."]})
+    """A polygon given as GeoJSON or WKT in WGS 84 (``geometry.parse_polygon``), clipped to the
+    region (``geometry.clip_to_bbox``), as WKT; a French 409 on ``polygone`` otherwise."""
     try:
-        if isinstance(value, str) and value.strip()[:1] not in ("{", "["):
-            geom = shapely_wkt.loads(value)
-        else:
-            data = json.loads(value) if isinstance(value, str) else value
-            if data.get("type") == "FeatureCollection":
-                geom = unary_union([shape(f["geometry"]) for f in data.get("features", []) if f.get("geometry")])
-            elif data.get("type") == "Feature":
-                geom = shape(data["geometry"])
-            else:
-                geom = shape(data)
-    except Exception:
-        raise tk.ValidationError(
-            {
-                "polygone": [
-                    "Polygone illisible : attendu un GeoJSON (Polygon, MultiPolygon, "
-                    "Feature, FeatureCollection) ou un WKT, en WGS 84."
-                ]
-            }
-        )
-    if geom.is_empty or geom.geom_type not in ("Polygon", "MultiPolygon"):
-        raise tk.ValidationError({"polygone": ["La géométrie doit être un polygone (ou multipolygone)."]})
-    minx, miny, maxx, maxy = geom.bounds
-    if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
-        raise tk.ValidationError(
-            {
-                "polygone": [
-                    "Coordonnées hors de WGS 84 : le polygone doit être en degrés "
-                    "(longitude, latitude), pas en Lambert-93."
-                ]
-            }
-        )
-    if not geom.is_valid:
-        geom = geom.buffer(0)
-    return _clip_to_region(geom).wkt
-
-
-# margin around the region's outline (degrees): blurred cells and départements of its edges overlap it
-REGION_MARGIN = 0.25
-# without a loaded outline (`ckan sinp geo-load territoire`): metropolitan France and Corsica
-FALLBACK_REGION = (-5.8, 41.0, 10.0, 51.5)
-
-
-def region_bbox() -> tuple[float, float, float, float]:
-    """The bounding box of the platform's territory (``sinp_territoire``) widened by REGION_MARGIN."""
-    with model.meta.engine.connect() as conn:
-        if not sa.inspect(conn).has_table("sinp_territoire"):
-            return FALLBACK_REGION
-        row = conn.execute(
-            text(
-                "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) "
-                "FROM (SELECT ST_Extent(geom) AS e FROM sinp_territoire) AS x"
-            )
-        ).first()
-    if row is None or row[0] is None:
-        return FALLBACK_REGION
-    w, s, e, n = row
-    return (
-        max(-180.0, w - REGION_MARGIN),
-        max(-90.0, s - REGION_MARGIN),
-        min(180.0, e + REGION_MARGIN),
-        min(90.0, n + REGION_MARGIN),
-    )
-
-
-def _clip_to_region(geom):
-    """The polygon clipped to the region's bounding box: a polygon drawn larger than the region (the
-    whole world) asks nothing more of it, and PostGIS's geography refuses edges of 180° or more."""
-    from shapely.geometry import box
-
-    region = box(*region_bbox())
-    if region.contains(geom):
-        return geom
-    clipped = geom.intersection(region)
-    if clipped.geom_type == "GeometryCollection":
-        from shapely.ops import unary_union
-
-        clipped = unary_union([g for g in clipped.geoms if g.geom_type in ("Polygon", "MultiPolygon")])
-    if clipped.is_empty or clipped.geom_type not in ("Polygon", "MultiPolygon"):
-        raise tk.ValidationError(
-            {
-                "polygone": [
-                    "Le polygone est entièrement hors du territoire de la plateforme : dessinez-le sur la région."
-                ]
-            }
-        )
-    return clipped
+        with model.meta.engine.connect() as conn:
+            region = protection_store.region_bbox(conn)
+        return geometry.clip_to_bbox(geometry.parse_polygon(value), region).wkt
+    except geometry.GeometryError as err:
+        raise tk.ValidationError({"polygone": [str(err)]})
 
 
 @tk.side_effect_free
@@ -514,42 +413,7 @@ def sinp_territory_taxa(context, data_dict):
     access = sinp_access.access_for(context, None)
     with model.meta.engine.connect() as conn:
         sql, params = store.blurred(conn, access, package_ids=None, polygon_wkt=wkt)
-        has_taxref = "sinp_taxref" in sa.inspect(conn).get_table_names()
-        name = "COALESCE(t.lb_nom, min(q.nom_cite))" if has_taxref else "min(q.nom_cite)"
-        vern = "t.nom_vern" if has_taxref else "NULL"
-        join = "LEFT JOIN sinp_taxref t ON t.cd_nom = COALESCE(q.cd_ref, q.cd_nom)" if has_taxref else ""
-        group_cols = ", t.lb_nom, t.nom_vern" if has_taxref else ""
-        rows = (
-            conn.execute(
-                text(f"""
-            SELECT COALESCE(q.cd_ref, q.cd_nom) AS cd_ref, {name} AS nom, {vern} AS nom_vern, min(q.groupe) AS groupe,
-                   count(*) AS observations, max(extract(year FROM COALESCE(q.date_fin, q.date_debut)))::int AS derniere_annee,
-                   max(CASE WHEN q.sensi_niveau ~ '^[0-4]$' THEN q.sensi_niveau::int ELSE 0 END) AS sensibilite_max,
-                   count(*) FILTER (WHERE q.layer > 0) AS floutees,
-                   array_agg(DISTINCT COALESCE(q.niv_val, '0')) AS niveaux_presents,
-                   count(*) FILTER (WHERE q.niv_val IN ('1', '2')) AS validees
-              FROM ({sql}) AS q {join}
-             GROUP BY COALESCE(q.cd_ref, q.cd_nom){group_cols}
-             ORDER BY observations DESC, nom"""),
-                params,
-            )
-            .mappings()
-            .all()
-        )
-        sensitive_taxa = set()
-        if "sinp_sensitivity_taxon" in sa.inspect(conn).get_table_names():
-            sensitive_taxa = {
-                r[0]
-                for r in conn.execute(
-                    text(
-                        "SELECT DISTINCT t.cd_nom FROM sinp_sensitivity_taxon t JOIN sinp_sensitivity_rule r ON r.id = t.rule_id "
-                        "WHERE r.niveau > 0"
-                    )
-                )
-            }
-        area = conn.execute(text("SELECT ST_Area(ST_GeomFromText(:w, 4326)::geography) / 1e6"), {"w": wkt}).scalar()
-        levels_sql = f"SELECT niv_val, count(*) FROM ({sql}) AS q GROUP BY 1"
-        levels = {c: n for c, n in conn.execute(text(levels_sql), params)}
+        rows, sensitive_taxa, area, levels = protection_store.territory_taxa(conn, sql, params, wkt)
     taxa = []
     for r in rows:
         taxa.append(

@@ -683,3 +683,111 @@ def known_groups(engine) -> set[str]:
             return set()
         rows = conn.execute(text("SELECT DISTINCT group2_inpn FROM sinp_taxref WHERE group2_inpn IS NOT NULL"))
         return {r[0] for r in rows}
+
+
+# margin around the region's outline (degrees): blurred cells and départements of its edges overlap it
+REGION_MARGIN = 0.25
+# without a loaded outline (`ckan sinp geo-load territoire`): metropolitan France and Corsica
+FALLBACK_REGION = (-5.8, 41.0, 10.0, 51.5)
+
+
+def region_bbox(conn) -> tuple[float, float, float, float]:
+    """The bounding box of the platform's territory (``sinp_territoire``) widened by REGION_MARGIN."""
+    if not sa.inspect(conn).has_table("sinp_territoire"):
+        return FALLBACK_REGION
+    row = conn.execute(
+        text(
+            "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) "
+            "FROM (SELECT ST_Extent(geom) AS e FROM sinp_territoire) AS x"
+        )
+    ).first()
+    if row is None or row[0] is None:
+        return FALLBACK_REGION
+    w, s, e, n = row
+    return (
+        max(-180.0, w - REGION_MARGIN),
+        max(-90.0, s - REGION_MARGIN),
+        min(180.0, e + REGION_MARGIN),
+        min(90.0, n + REGION_MARGIN),
+    )
+
+
+# --- the territory service and the validation and sensitivity actions ---------------------------------------
+
+
+def territory_taxa(conn, sql: str, params: dict, wkt: str):
+    """What ``sinp_territory_taxa`` reports of the observations ``sql`` selects (``store.blurred``
+    for the caller, within the polygon ``wkt``): one row per taxon (name from TAXREF when loaded),
+    the taxa of the sensitivity referential, the polygon's area in km² and the count by validation
+    level. Returns (rows, sensitive taxa, area, levels)."""
+    has_taxref = "sinp_taxref" in sa.inspect(conn).get_table_names()
+    name = "COALESCE(t.lb_nom, min(q.nom_cite))" if has_taxref else "min(q.nom_cite)"
+    vern = "t.nom_vern" if has_taxref else "NULL"
+    join = "LEFT JOIN sinp_taxref t ON t.cd_nom = COALESCE(q.cd_ref, q.cd_nom)" if has_taxref else ""
+    group_cols = ", t.lb_nom, t.nom_vern" if has_taxref else ""
+    rows = (
+        conn.execute(
+            text(f"""
+        SELECT COALESCE(q.cd_ref, q.cd_nom) AS cd_ref, {name} AS nom, {vern} AS nom_vern, min(q.groupe) AS groupe,
+               count(*) AS observations, max(extract(year FROM COALESCE(q.date_fin, q.date_debut)))::int AS derniere_annee,
+               max(CASE WHEN q.sensi_niveau ~ '^[0-4]$' THEN q.sensi_niveau::int ELSE 0 END) AS sensibilite_max,
+               count(*) FILTER (WHERE q.layer > 0) AS floutees,
+               array_agg(DISTINCT COALESCE(q.niv_val, '0')) AS niveaux_presents,
+               count(*) FILTER (WHERE q.niv_val IN ('1', '2')) AS validees
+          FROM ({sql}) AS q {join}
+         GROUP BY COALESCE(q.cd_ref, q.cd_nom){group_cols}
+         ORDER BY observations DESC, nom"""),
+            params,
+        )
+        .mappings()
+        .all()
+    )
+    sensitive_taxa = set()
+    if "sinp_sensitivity_taxon" in sa.inspect(conn).get_table_names():
+        sensitive_taxa = {
+            r[0]
+            for r in conn.execute(
+                text(
+                    "SELECT DISTINCT t.cd_nom FROM sinp_sensitivity_taxon t JOIN sinp_sensitivity_rule r ON r.id = t.rule_id "
+                    "WHERE r.niveau > 0"
+                )
+            )
+        }
+    area = conn.execute(text("SELECT ST_Area(ST_GeomFromText(:w, 4326)::geography) / 1e6"), {"w": wkt}).scalar()
+    levels_sql = f"SELECT niv_val, count(*) FROM ({sql}) AS q GROUP BY 1"
+    levels = {c: n for c, n in conn.execute(text(levels_sql), params)}
+    return rows, sensitive_taxa, area, levels
+
+
+def occurrence_package_ids(conn) -> list[str]:
+    """The packages (JDD) holding occurrences."""
+    return [r[0] for r in conn.execute(text("SELECT DISTINCT package_id FROM sinp_occurrence"))]
+
+
+def count_occurrences(conn, where: str, params: dict) -> int:
+    """How many occurrences (alias ``o``) ``where`` selects."""
+    return conn.execute(text(f"SELECT count(*) FROM sinp_occurrence o WHERE {where}"), params).scalar()
+
+
+def occurrence_by_uuid(conn, uuid: str):
+    """(package_id, id_sinp_occtax) of the occurrence of this idSINPOccTax (any case), or None."""
+    return conn.execute(
+        text("SELECT package_id, id_sinp_occtax FROM sinp_occurrence WHERE upper(id_sinp_occtax) = :u"), {"u": uuid}
+    ).first()
+
+
+def full_access(conn, sql: str, params: dict):
+    """The ``full_access`` column of the first row of ``sql`` (a ``store.blurred`` query), or None."""
+    return conn.execute(text(f"SELECT full_access FROM ({sql}) AS q"), params).first()
+
+
+def set_sensitivity(conn, where: str, params: dict) -> list[int]:
+    """A manual sensitivity decision (``:level``, reason ``:ref``) on the occurrences (alias ``o``)
+    ``where`` selects; the ids changed."""
+    done = conn.execute(
+        text(f"""UPDATE sinp_occurrence o SET sensi_niveau = :level, sensi_manuel = true,
+                    sensi_alerte = NULL, sensi_date_attribution = now(), sensi_referentiel = :ref
+                  WHERE {where} RETURNING o.id"""),
+        params,
+    ).all()
+    return [r[0] for r in done]
