@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 import json
+import os
 from importlib import resources
 
 import ckan.model as model
 import ckan.plugins.toolkit as tk
 import click
+
+from ckanext.sinp import jobs
+from ckanext.sinp.cli_referentials import COMMANDS
+from ckanext.sinp.csw import repository, sync
+from ckanext.sinp.csw.selftest import run_selftest
+from ckanext.sinp.domain.occtax import engine as qc
+from ckanext.sinp.domain.occtax import rules
+from ckanext.sinp.logic import oracles, queries
+from ckanext.sinp.occurrences import store as occurrence_store
+from ckanext.sinp.referentials import geo_store, taxref
+from ckanext.sinp.referentials import taxref_store as store
 
 
 def get_commands():
@@ -22,17 +34,12 @@ def sinp():
 @sinp.command("init-db")
 def init_db():
     """Crée (ou met à jour) la table du dépôt CSW lue par pycsw. Idempotent."""
-    from ckanext.sinp.csw import repository
-    from ckanext.sinp.logic import queries
-    from ckanext.sinp.referentials import taxref_store as store
 
     engine = model.meta.engine
-    from ckanext.sinp.occurrences import store as occurrence_store
 
     repository.ensure_table(engine)
     store.ensure_tables(engine)
     occurrence_store.ensure_tables(engine)
-    from ckanext.sinp.referentials import geo_store
 
     geo_store.ensure_tables(engine)
     with engine.begin() as connection:
@@ -128,8 +135,6 @@ def taxref_load(path, version_label, force):
     Idempotent : le même fichier n'est pas rechargé ; un autre fichier remplace le référentiel
     en une seule transaction (l'ancien reste en place en cas d'erreur).
     """
-    from ckanext.sinp.referentials import taxref
-    from ckanext.sinp.referentials import taxref_store as store
 
     # rows = lines minus the header line
     size = max(1, sum(1 for _ in open(path, "rb")) - 1) if not path.endswith(".zip") else None
@@ -156,7 +161,6 @@ def taxref_load(path, version_label, force):
 @click.option("--dry-run", is_flag=True, help="Signaler les différences sans corriger la table.")
 def csw_sync(dry_run):
     """Reconstruit la table du dépôt CSW à partir de CKAN et signale les différences. Idempotent."""
-    from ckanext.sinp.csw import sync
 
     report = sync.rebuild(dry_run=dry_run)
     verb = "à ajouter" if dry_run else "ajoutés"
@@ -176,7 +180,6 @@ def csw_sync(dry_run):
 @click.option("--sample", default=50, show_default=True, help="Fiches lues en entier (GetRecordById) ; 0 : toutes.")
 def csw_selftest(url, page_size, sample):
     """Rejoue les requêtes de GeoNetwork, udata et ckanext-spatial sur le CSW et signale chaque problème."""
-    from ckanext.sinp.csw.selftest import run_selftest
 
     report = run_selftest(url or tk.config.get("ckanext.sinp.csw.url"), page_size=page_size, sample=sample or None)
     click.echo(report.to_text())
@@ -185,7 +188,6 @@ def csw_selftest(url, page_size, sample):
 
 
 def _register_referential_commands():
-    from ckanext.sinp.cli_referentials import COMMANDS
 
     for command in COMMANDS:
         sinp.add_command(command)
@@ -218,12 +220,6 @@ _register_referential_commands()
 )
 def qc_check(path, jdd_ref, report_path, srid):
     """Contrôle un fichier d'occurrences sans rien enregistrer (mêmes règles que le dépôt)."""
-    import os
-
-    from ckanext.sinp import jobs
-    from ckanext.sinp.domain.occtax import engine as qc
-    from ckanext.sinp.domain.occtax import rules
-    from ckanext.sinp.occurrences import store as occurrence_store
 
     options = qc.Options(
         default_srid=int(srid),
@@ -233,8 +229,6 @@ def qc_check(path, jdd_ref, report_path, srid):
     )
     lookup = None
     if jdd_ref:
-        from ckanext.sinp.logic import oracles
-
         try:
             pkg = oracles.readable_jdd({"ignore_auth": True}, jdd_ref)
         except tk.ObjectNotFound as err:

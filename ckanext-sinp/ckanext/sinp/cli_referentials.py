@@ -12,10 +12,18 @@ on ``ckan.model.meta.engine``; the loading itself is ``referentials/geo_store.py
 
 from __future__ import annotations
 
+import hashlib
 import os
 import zipfile
 
+import ckan.model as model
 import click
+
+from ckanext.sinp.domain import protection
+from ckanext.sinp.occurrences import protection_store
+from ckanext.sinp.referentials import geo_store
+from ckanext.sinp.referentials.geo_store import GeoStoreError
+from ckanext.sinp.referentials.tabular import ReferentialFormatError
 
 __all__ = ["COMMANDS", "habref_load", "geo_load", "get_engine"]
 
@@ -38,7 +46,6 @@ _UNITS = {
 
 def get_engine():
     """CKAN's SQLAlchemy engine (imported late: the module stays importable without CKAN)."""
-    import ckan.model as model
 
     return model.meta.engine
 
@@ -53,8 +60,6 @@ def _data_lines(path: str) -> int:
 
 def _run(label: str, path: str, load) -> None:
     """Run ``load(progress)`` behind a progress bar; French report, exit code 1 on a refused file."""
-    from ckanext.sinp.referentials.geo_store import GeoStoreError
-    from ckanext.sinp.referentials.tabular import ReferentialFormatError
 
     with click.progressbar(length=_data_lines(path), label=label, show_pos=True) as bar:
         done = [0]
@@ -107,7 +112,6 @@ def habref_load(path: str, typoref: str | None, version_label: str | None, force
     Idempotent : le même fichier n'est pas rechargé ; un autre fichier remplace le référentiel
     en une seule transaction (l'ancien reste en place en cas d'erreur).
     """
-    from ckanext.sinp.referentials import geo_store
 
     _run(
         "HABREF",
@@ -144,7 +148,6 @@ def geo_load(kind: str, path: str, region: str, version_label: str | None, force
 
     Idempotent ; un autre fichier remplace le référentiel en une seule transaction.
     """
-    from ckanext.sinp.referentials import geo_store
 
     loader = geo_store.LOADERS[kind]
     options = {"force": force}
@@ -163,10 +166,6 @@ def geo_load(kind: str, path: str, region: str, version_label: str | None, force
 def sensitivity_load(path: str, version_label: str | None) -> None:
     """Charge un référentiel de sensibilité (CSV) : il remplace le précédent et la sensibilité de
     toutes les occurrences (hors décisions manuelles) est recalculée."""
-    import hashlib
-
-    from ckanext.sinp.domain import protection
-    from ckanext.sinp.occurrences import protection_store
 
     with open(path, "rb") as handle:
         data = handle.read()
@@ -198,7 +197,6 @@ def sensitivity_load(path: str, version_label: str | None) -> None:
 @click.command("sensitivity-refresh")
 def sensitivity_refresh() -> None:
     """Recalcule la couverture des règles (après un nouveau TAXREF) et la sensibilité des occurrences."""
-    from ckanext.sinp.occurrences import protection_store
 
     engine = get_engine()
     protection_store.ensure_tables(engine)

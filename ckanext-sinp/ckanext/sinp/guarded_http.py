@@ -32,6 +32,8 @@ import time
 from collections.abc import Mapping
 from urllib.parse import unquote, urljoin, urlsplit
 
+import certifi
+import ckan.plugins.toolkit as tk
 import urllib3
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError, ProtocolError, ReadTimeoutError, SSLError
 from urllib3.exceptions import HTTPError as Urllib3Error
@@ -100,7 +102,6 @@ class Settings:
 
 def settings() -> Settings:
     """The settings of the running CKAN (``ckanext.sinp.http.*``)."""
-    import ckan.plugins.toolkit as tk
 
     return Settings.from_config(tk.config)
 
@@ -316,8 +317,6 @@ class GuardedClient:
         pool = self._pools.get(key)
         if pool is None:
             if target.scheme == "https":
-                import certifi
-
                 literal = _is_ip_literal(target.host)
                 pool = urllib3.HTTPSConnectionPool(
                     address,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ckan.model as model
 import ckan.plugins.toolkit as tk
 
 from ckanext.sinp.domain import model as sinp_model
 from ckanext.sinp.domain import nomenclatures
+from ckanext.sinp.occurrences import store
 
 all_helpers = {}
 
@@ -119,9 +121,6 @@ def _may_edit(package_id: str) -> bool:
 @helper
 def sinp_deposit_for(resource_id: str) -> dict | None:
     """The occurrence deposit of a resource, for those who may see it (producers, admins)."""
-    import ckan.model as model
-
-    from ckanext.sinp.occurrences import store
 
     with model.meta.engine.connect() as conn:
         deposit = store.get_deposit(conn, resource_id)

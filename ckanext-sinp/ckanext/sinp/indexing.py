@@ -8,11 +8,16 @@ import json
 import logging
 
 import ckan.model as model
+import ckan.plugins as p
+import ckan.plugins.toolkit as tk
+import sqlalchemy as sa
+from ckan.lib.plugins import get_permission_labels
 
 from ckanext.sinp import session_hooks
 from ckanext.sinp.domain import model as sinp_model
 from ckanext.sinp.domain import nomenclatures
 from ckanext.sinp.logic import queries, visibility
+from ckanext.sinp.logic.records import index_packages
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +68,6 @@ def relabel_activities(package_id: str) -> None:
       match: its organisation's members, its creator, the chefs de file of its scope (a record
       created private with notes to clean, then published, does not publish its first version);
     - a draft or deleted version, or one without a snapshot: its organisation's members and creator."""
-    import ckan.plugins as p
-    import sqlalchemy as sa
-    from ckan.lib.plugins import get_permission_labels
 
     pkg = model.Package.get(package_id)
     if pkg is None or not p.plugin_loaded("activity"):
@@ -150,7 +152,6 @@ def mark_children(pkg_dict: dict) -> None:
 
 
 def _queue(pending: dict) -> None:
-    import ckan.plugins.toolkit as tk
 
     try:
         tk.enqueue_job(
@@ -169,7 +170,6 @@ def install_session_hooks() -> None:
 
 def reindex_jdd_of_ca(ca_ids: list[str]) -> int:
     """Reindexes the JDD (deleted ones aside) of the CA ``ca_ids`` (a background job)."""
-    from ckanext.sinp.logic.records import index_packages
 
     ids = []
     for ca_id in ca_ids:

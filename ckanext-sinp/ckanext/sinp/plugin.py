@@ -6,10 +6,11 @@ from collections import OrderedDict
 
 import ckan.plugins as p
 import ckan.plugins.toolkit as tk
+from ckan.lib.plugins import DefaultPermissionLabels
 
 from ckanext.sinp import cli, compat, helpers, indexing, jobs, security_headers, views
 from ckanext.sinp.csw import sync as csw_sync
-from ckanext.sinp.logic import action, auth, harvest_guard, resource_urls, validators
+from ckanext.sinp.logic import access, action, auth, harvest_guard, resource_urls, validators
 from ckanext.spatial.interfaces import ISpatialHarvester
 
 FACETS = OrderedDict(
@@ -144,22 +145,16 @@ class SinpPlugin(p.SingletonPlugin):
     # private JDD (so that package_search finds it for them, as package_show lets them read it)
 
     def get_dataset_labels(self, dataset_obj):
-        from ckan.lib.plugins import DefaultPermissionLabels
 
         labels = DefaultPermissionLabels().get_dataset_labels(dataset_obj)
         if dataset_obj.private and dataset_obj.type in ("ca", "jdd") and dataset_obj.state == "active":
-            from ckanext.sinp.logic import access
-
             labels += [f"sinp-chef-{org}" for org in access.chefs_covering_record(dataset_obj)]
         return labels
 
     def get_user_dataset_labels(self, user_obj):
-        from ckan.lib.plugins import DefaultPermissionLabels
 
         labels = DefaultPermissionLabels().get_user_dataset_labels(user_obj)
         if user_obj is not None and getattr(user_obj, "id", None):
-            from ckanext.sinp.logic import access
-
             labels += [f"sinp-chef-{org}" for org in access.chef_scopes(user_obj)]
         return labels
 

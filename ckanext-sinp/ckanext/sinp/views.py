@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 
 import ckan.model as model
 import ckan.plugins.toolkit as tk
 from flask import Blueprint, Response, send_file
+from shapely.geometry import shape
 
-from ckanext.sinp.domain import csvsafe
-from ckanext.sinp.logic import queries
+from ckanext.sinp import jobs
+from ckanext.sinp.domain import csvsafe, nomenclatures, protection
+from ckanext.sinp.domain.occtax import columns, rules
+from ckanext.sinp.guard import guard
+from ckanext.sinp.logic import access, queries
+from ckanext.sinp.logic.occurrence_actions import export_rows, mask_locating
+from ckanext.sinp.occurrences import protection_store, receipt, store
+from ckanext.sinp.visibility_views import visibility
 
 sinp = Blueprint("sinp", __name__)
 
@@ -65,7 +74,6 @@ def _report(resource_id, **params):
 
 
 def deposit_report(id, resource_id):
-    from ckanext.sinp.domain.occtax import columns, rules
 
     args = tk.request.args
     page = max(1, int(args.get("page", 1) or 1)) if str(args.get("page", "1")).isdigit() else 1
@@ -100,12 +108,6 @@ def deposit_report_json(id, resource_id):
 
 
 def deposit_errors_csv(id, resource_id):
-    import csv
-    import io
-
-    from ckanext.sinp.logic import access
-    from ckanext.sinp.logic.occurrence_actions import mask_locating
-    from ckanext.sinp.occurrences import store
 
     report = _report(resource_id, limit=0)
     if not isinstance(report, dict):
@@ -152,8 +154,6 @@ def deposit_errors_csv(id, resource_id):
 
 
 def deposit_rejected_csv(id, resource_id):
-    from ckanext.sinp import jobs
-    from ckanext.sinp.logic import access
 
     report = _report(resource_id, limit=0)
     if not isinstance(report, dict):
@@ -176,7 +176,6 @@ RECEIPT_NOT_FOUND = "Attestation introuvable."
 def _receipt(token):
     """The attestation at its random token; an unknown token and one the caller may not see give
     the same 404 (the sequential number is printed in the attestation, never in its URL)."""
-    from ckanext.sinp.occurrences import receipt, store
 
     with model.meta.engine.connect() as conn:
         deposit = store.get_deposit_by_receipt_token(conn, token)
@@ -198,7 +197,6 @@ def _receipt(token):
 
 
 def receipt_pdf(token):
-    from ckanext.sinp.occurrences import receipt
 
     facts, error = _receipt(token)
     if error is not None:
@@ -244,7 +242,6 @@ def apply_extent(id):
 
 def deposit_template_csv():
     """The deposit template: the usual columns and one example row (every column: /depot/colonnes)."""
-    from ckanext.sinp.domain.occtax import columns
 
     return Response(
         "\ufeff" + columns.template_csv(),
@@ -254,8 +251,6 @@ def deposit_template_csv():
 
 
 def deposit_columns():
-    from ckanext.sinp.domain import nomenclatures
-    from ckanext.sinp.domain.occtax import columns, rules
 
     cols = []
     for col in columns.columns():
@@ -291,11 +286,6 @@ sinp.add_url_rule("/depot/<token>/attestation", view_func=receipt_html)
 
 
 def _export(id, fmt):
-    import csv
-    import io
-
-    from ckanext.sinp.domain.occtax import columns
-    from ckanext.sinp.logic.occurrence_actions import export_rows
 
     params = {k: v for k, v in tk.request.args.items() if k in ("bbox", "cd_nom", "date_min", "date_max")}
     try:
@@ -320,7 +310,6 @@ def _export(id, fmt):
             mimetype="application/geo+json",
             headers={"Content-Disposition": f'attachment; filename="{name}.geojson"'},
         )
-    from shapely.geometry import shape
 
     names = [c.name for c in columns.store_columns() if c.name != "geometrie"]
     extra = [
@@ -415,7 +404,6 @@ def chefs_de_file():
             msgs = err.error_dict.values() if isinstance(err, tk.ValidationError) else [[str(err)]]
             tk.h.flash_error(" ".join(str(m) for ms in msgs for m in ms))
         return tk.redirect_to("sinp.chefs_de_file")
-    from ckanext.sinp.occurrences import protection_store
 
     orgs = tk.get_action("organization_list")(context, {"all_fields": True})
     return tk.render(
@@ -455,7 +443,6 @@ def validation(id):
         except tk.NotAuthorized as err:
             tk.h.flash_error(str(err))
         return tk.redirect_to("sinp.validation", id=id)
-    from ckanext.sinp.domain import protection
 
     page = tk.get_action("sinp_occurrence_search")(
         context,
@@ -479,7 +466,5 @@ sinp.add_url_rule("/ckan-admin/chefs-de-file", view_func=chefs_de_file, methods=
 
 
 def get_blueprints():
-    from ckanext.sinp.guard import guard
-    from ckanext.sinp.visibility_views import visibility
 
     return [sinp, guard, visibility]  # guard: the request guard (NUL bytes, bad JSON, paging) of every request

@@ -8,7 +8,9 @@ import json
 import numpy as np
 import shapely
 from pyproj import Transformer
-from shapely.geometry import shape
+from shapely import wkt as shapely_wkt
+from shapely.geometry import box, shape
+from shapely.ops import unary_union
 from shapely.validation import explain_validity
 
 GEOMETRY_TYPES = ("Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon")
@@ -95,8 +97,6 @@ def parse_polygon(value):
     """A polygon given as GeoJSON (geometry, Feature or FeatureCollection, text or dict) or WKT, in
     WGS 84: a valid shapely (Multi)Polygon (an invalid one is repaired with ``buffer(0)``).
     GeometryError with a French message otherwise."""
-    from shapely import wkt as shapely_wkt
-    from shapely.ops import unary_union
 
     if value in (None, ""):
         raise GeometryError("Dessinez ou déposez un polygone (GeoJSON ou WKT, WGS 84).")
@@ -134,8 +134,6 @@ def clip_to_bbox(geom, bbox: tuple[float, float, float, float]):
     """The polygon clipped to a bounding box (the region's): a polygon drawn larger than the region
     (the whole world) asks nothing more of it, and PostGIS's geography refuses edges of 180° or
     more. GeometryError when nothing of it is left."""
-    from shapely.geometry import box
-    from shapely.ops import unary_union
 
     region = box(*bbox)
     if region.contains(geom):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 import os
 import pathlib
 import re
@@ -137,8 +138,6 @@ def as_list(value) -> list:
     if isinstance(value, str):
         text = value.strip()
         if text.startswith("["):
-            import json
-
             try:
                 return [v for v in json.loads(text) if not is_empty(v)]
             except ValueError:

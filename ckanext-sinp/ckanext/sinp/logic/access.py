@@ -6,6 +6,7 @@ from __future__ import annotations
 import ckan.model as model
 import sqlalchemy as sa
 
+from ckanext.sinp.logic import queries
 from ckanext.sinp.occurrences import protection_store, store
 
 
@@ -61,8 +62,6 @@ def jdd_ids_of_record(pkg) -> list[str]:
     if pkg.type == "jdd":
         return [pkg.id]
     if pkg.type == "ca":
-        from ckanext.sinp.logic import queries
-
         uuid = (pkg.extras or {}).get("sinp_uuid")
         return [p.id for p in queries.packages_by_extra(model, "cadre", uuid, "jdd") if p.state == "active"]
     return []

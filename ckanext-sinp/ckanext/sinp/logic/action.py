@@ -4,14 +4,25 @@ from __future__ import annotations
 
 import ckan.plugins.toolkit as tk
 
-from ckanext.sinp.logic import queries
+from ckanext.sinp import jobs
+from ckanext.sinp.csw import sync
+from ckanext.sinp.logic import (
+    iso_actions,
+    mtd_actions,
+    occurrence_actions,
+    oracles,
+    protection_actions,
+    queries,
+    taxon_actions,
+    visibility_actions,
+)
+from ckanext.sinp.logic.strict_actions import with_input_guards
 
 
 @tk.chained_action
 def package_delete(original_action, context, data_dict):
     """A cadre d'acquisition that still has jeux de données (or child cadres) cannot be deleted.
     Who may not even read the record gets the 404 of an unknown id (``oracles``)."""
-    from ckanext.sinp.logic import oracles
 
     if (data_dict or {}).get("id"):
         oracles.require_readable(context, data_dict["id"])
@@ -26,12 +37,8 @@ def dataset_purge(original_action, context, data_dict):
     _refuse_if_ca_has_children(context, data_dict)
     pkg = context["model"].Package.get(tk.get_or_bust(data_dict, "id"))
     if pkg is not None and pkg.type in ("ca", "jdd"):
-        from ckanext.sinp.csw import sync
-
         sync.mark(pkg.id, (pkg.extras or {}).get("sinp_uuid"))  # its CSW row goes after the commit
     if pkg is not None and pkg.type == "jdd":
-        from ckanext.sinp import jobs
-
         jobs.delete_package(pkg.id)  # its occurrences go in the same transaction
     return original_action(context, data_dict)
 
@@ -60,16 +67,6 @@ def _refuse_if_ca_has_children(context, data_dict):
 
 
 def get_actions():
-    from ckanext.sinp.logic import (
-        iso_actions,
-        mtd_actions,
-        occurrence_actions,
-        oracles,
-        protection_actions,
-        taxon_actions,
-        visibility_actions,
-    )
-    from ckanext.sinp.logic.strict_actions import with_input_guards
 
     return with_input_guards(
         {  # strict inputs: sinp_* and the chained core actions (logic/inputs.py)

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import ckan.model as model
 import ckan.plugins.toolkit as tk
+
+from ckanext.sinp import jobs
+from ckanext.sinp.logic import access, harvest_guard
+from ckanext.sinp.occurrences import store
 
 
 def sinp_mtd_import(context, data_dict):
@@ -56,7 +61,6 @@ def sinp_qc_run(context, data_dict):
 
 
 def _user(context):
-    from ckanext.sinp.logic import access
 
     return access.user_of(context)
 
@@ -73,9 +77,6 @@ def sinp_qc_report_show(context, data_dict):
     result = _may_edit_jdd(context, data_dict, "consulter le rapport de contrôle d'un dépôt")
     if result["success"]:
         return result
-    import ckan.model as model
-
-    from ckanext.sinp.logic import access
 
     if access.is_chef_for_record(_user(context), model.Package.get(data_dict.get("id"))):
         return {"success": True}
@@ -123,7 +124,6 @@ def sinp_auto_validate(context, data_dict):
 
 def sinp_validation_set(context, data_dict):
     """Chefs de file (the action restricts the selection to their scope) and sysadmins."""
-    from ckanext.sinp.logic import access
 
     user = _user(context)
     if user is not None and (user.sysadmin or access.chef_scopes(user)):
@@ -143,9 +143,6 @@ def package_show(next_auth, context, data_dict):
     result = next_auth(context, data_dict)
     if result.get("success"):
         return result
-    import ckan.model as model
-
-    from ckanext.sinp.logic import access
 
     user = _user(context)
     if user is None:
@@ -162,7 +159,7 @@ def harvest_object_show(next_auth, context, data_dict):
     """ckanext-harvest lets everybody read a harvest object (the source document of a harvested
     record). Here: whoever may read the dataset it produced; an object without a dataset (failed,
     withdrawn before import) only to whoever may manage its harvest source."""
-    from ckanext.harvest.model import HarvestObject
+    from ckanext.harvest.model import HarvestObject  # deferred: ckanext-harvest's models load with its plugin
 
     dataset_id = data_dict.get("dataset_id")
     obj = HarvestObject.get(data_dict.get("id")) if data_dict.get("id") else None
@@ -189,11 +186,6 @@ def resource_show(next_auth, context, data_dict):
     result = next_auth(context, data_dict)
     if not result.get("success") or context.get("ignore_auth"):
         return result
-    import ckan.model as model
-
-    from ckanext.sinp import jobs
-    from ckanext.sinp.logic import access
-    from ckanext.sinp.occurrences import store
 
     resource = context.get("resource") or model.Resource.get((data_dict or {}).get("id"))
     if resource is None or resource.package is None or resource.package.type != "jdd":
@@ -219,7 +211,6 @@ def resource_show(next_auth, context, data_dict):
 def resource_view_list(next_auth, context, data_dict):
     """The views of a resource are listed on its dataset's page: whoever may read the dataset (the
     restriction of a deposit's raw file is on the file, ``resource_show``)."""
-    import ckan.model as model
 
     resource = context.get("resource") or model.Resource.get((data_dict or {}).get("id"))
     if resource is None or resource.package is None or resource.package.type != "jdd":
@@ -228,7 +219,6 @@ def resource_view_list(next_auth, context, data_dict):
 
 
 def get_auth_functions():
-    from ckanext.sinp.logic import harvest_guard
 
     return harvest_guard.with_harvest_auth(
         {  # harvest sources and jobs: sysadmins only

@@ -10,12 +10,15 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 
+import ckan.model as model
 import ckan.plugins.toolkit as tk
 from ckan.logic import auth_audit_exempt
 
 from ckanext.sinp import guarded_http
+from ckanext.sinp.logic import access
 
 HARVEST_TYPE = "harvest"
 HIDDEN_FIELDS = ("url", "config")
@@ -53,7 +56,6 @@ DATASET_AUTH = {
 
 
 def _is_sysadmin(context) -> bool:
-    from ckanext.sinp.logic import access
 
     user = access.user_of(context)
     return user is not None and bool(user.sysadmin)
@@ -86,8 +88,6 @@ def _is_source(context, name: str, data_dict) -> bool:
         return data_dict.get("type") == HARVEST_TYPE
     pkg = context.get("package")
     if pkg is None and isinstance(data_dict.get("id"), str):
-        import ckan.model as model
-
         pkg = model.Package.get(data_dict["id"])
     return pkg is not None and getattr(pkg, "type", None) == HARVEST_TYPE
 
@@ -95,7 +95,6 @@ def _is_source(context, name: str, data_dict) -> bool:
 def _dataset_auth(name: str, what: str, previous):
     """CKAN's dataset auth ``name`` (or the plugin's own chained one, ``previous``), refused to
     non-sysadmins for a harvest source."""
-    import importlib
 
     core = getattr(importlib.import_module(f"ckan.logic.auth.{name.split('_')[1]}"), name)
     if previous is not None and not getattr(previous, "chained_auth_function", False):
@@ -153,8 +152,6 @@ def _check_update(context, data_dict) -> None:
         return
     kind = data_dict.get("type")
     if kind is None and isinstance(data_dict.get("id"), str):
-        import ckan.model as model
-
         pkg = model.Package.get(data_dict["id"])
         kind = pkg.type if pkg is not None else None
     if kind == HARVEST_TYPE:

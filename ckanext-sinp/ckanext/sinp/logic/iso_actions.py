@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ckan.plugins.toolkit as tk
 
+from ckanext.sinp.csw import sync
 from ckanext.sinp.domain import iso
 from ckanext.sinp.logic import inputs, visibility
 from ckanext.sinp.logic.mtd_actions import resolve
@@ -15,7 +16,6 @@ def sinp_iso_show(context, data_dict):
 
     Same access rules as ``package_show``: a private record only for those who may read it.
     """
-    from ckanext.sinp.csw import sync
 
     ref = resolve(context, inputs.identifier(data_dict, "id"))
     pkg = tk.get_action("package_show")(context, {"id": ref})

@@ -14,7 +14,8 @@ from __future__ import annotations
 import ckan.model as model
 import ckan.plugins.toolkit as tk
 
-from ckanext.sinp.logic import inputs
+from ckanext.sinp.domain import model as sinp_model
+from ckanext.sinp.logic import inputs, queries
 
 RECORD_NOT_FOUND = "Fiche introuvable."
 JDD_NOT_FOUND = "Jeu de données introuvable."
@@ -51,9 +52,6 @@ def _package(ref):
         return None
     pkg = model.Package.get(ref)
     if pkg is None:
-        from ckanext.sinp.domain import model as sinp_model
-        from ckanext.sinp.logic import queries
-
         found = queries.packages_by_extra(model, "sinp_uuid", sinp_model.normalize_uuid(ref))
         pkg = found[0] if found else None
     return pkg

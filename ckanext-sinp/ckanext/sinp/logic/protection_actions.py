@@ -19,7 +19,9 @@ import sqlalchemy as sa
 from ckanext.sinp.domain import geometry, protection
 from ckanext.sinp.logic import access as sinp_access
 from ckanext.sinp.logic import inputs, oracles
+from ckanext.sinp.logic.records import index_packages
 from ckanext.sinp.occurrences import protection_store, store
+from ckanext.sinp.referentials.common import get_referential_version
 
 
 def _list(value, key: str = "ids") -> list[str]:
@@ -29,7 +31,6 @@ def _list(value, key: str = "ids") -> list[str]:
 def _reindex_private_jdd() -> None:
     """Chef de file scopes are permission labels of private records: reindex the private JDD holding
     occurrences and the private CA."""
-    from ckanext.sinp.logic.records import index_packages
 
     with model.meta.engine.connect() as conn:
         ids = protection_store.occurrence_package_ids(conn)
@@ -328,7 +329,6 @@ def sinp_auto_validate(context, data_dict):
 def sinp_sensitivity_rule_list(context, data_dict):
     """The loaded sensitivity referential (public: it says which taxa are protected, not where)."""
     tk.check_access("sinp_sensitivity_rule_list", context, data_dict)
-    from ckanext.sinp.referentials.common import get_referential_version
 
     with model.meta.engine.connect() as conn:
         rules = protection_store.list_rules(conn)

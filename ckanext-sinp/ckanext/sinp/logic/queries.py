@@ -6,6 +6,8 @@ CKAN 2.11+ keeps a package's extras in the JSONB column ``package.extras``;
 
 from __future__ import annotations
 
+from sqlalchemy import text
+
 INDEXED_EXTRAS = ("sinp_uuid", "cadre", "meta_cadre_parent")
 
 
@@ -60,7 +62,6 @@ def extras_of_uuid(model, uuid, dataset_type) -> dict | None:
 
 def create_indexes(connection) -> None:
     """Expression indexes on the extras that the look-ups above filter on (idempotent)."""
-    from sqlalchemy import text
 
     for key in INDEXED_EXTRAS:
         connection.execute(text(f"CREATE INDEX IF NOT EXISTS sinp_package_{key}_idx ON package ((extras->>'{key}'))"))

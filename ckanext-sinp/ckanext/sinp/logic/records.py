@@ -9,6 +9,8 @@ import unicodedata
 
 import ckan.lib.search as search
 import ckan.plugins.toolkit as tk
+from ckan.lib.search import common
+from ckan.lib.search import index as search_index
 
 from ckanext.sinp.domain import model as sinp_model
 
@@ -119,8 +121,6 @@ def index_packages(package_ids: list[str], batch: int = 250, commit_within: int 
     a CKAN process serves one request at a time). ``commit_within`` (milliseconds): let Solr commit
     within that delay instead of an explicit commit now (a hard commit costs ~30 ms; a harvester
     writing one record at a time would pay it for each record)."""
-    from ckan.lib.search import common
-    from ckan.lib.search import index as search_index
 
     collected = []
 

@@ -24,7 +24,10 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+import ckan.model as model
 import ckan.plugins.toolkit as tk
+from ckan.lib.navl.dictization_functions import DataError
+from ckan.lib.search import SearchError, SearchQueryError
 
 from ckanext.sinp.domain import model as sinp_model
 from ckanext.sinp.logic import inputs
@@ -122,8 +125,6 @@ def _package_type(data_dict: dict) -> str | None:
         return data_dict["type"]
     ref = data_dict.get("id") or data_dict.get("name")
     if isinstance(ref, str) and ref:
-        import ckan.model as model
-
         pkg = model.Package.get(ref)
         return pkg.type if pkg is not None else None
     return None
@@ -231,6 +232,7 @@ def _guard_core(action: str, chained: Callable | None) -> Callable:
 def _core_action(name: str) -> tuple[Callable | None, bool]:
     """CKAN's own action ``name`` (None when no loaded module defines it) and whether it is
     side-effect free (callable with GET)."""
+    # CKAN's action modules (and ckanext-activity's, an optional plugin) as loaded when the guards are built
     import ckan.plugins as p
     from ckan.logic.action import create, delete, get, patch, update
 
@@ -249,8 +251,6 @@ def _core_action(name: str) -> tuple[Callable | None, bool]:
 
 def _translate(action: str, context: dict, err: Exception) -> None:
     """Errors of CKAN that would reach the caller in English, with internals, or as a 500."""
-    from ckan.lib.navl.dictization_functions import DataError
-    from ckan.lib.search import SearchError, SearchQueryError
 
     if isinstance(err, (SearchError, SearchQueryError)) and action == "package_search":
         if context.get("api_version"):  # the API: a French 409; pages show their own search error

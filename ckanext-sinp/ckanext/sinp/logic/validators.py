@@ -11,12 +11,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import ckan.model as model
 import ckan.plugins.toolkit as tk
+import sqlalchemy as sa
 from ckan.lib.navl.dictization_functions import unflatten
 
 from ckanext.scheming.validation import scheming_validator
 from ckanext.sinp.domain import model as sinp_model
 from ckanext.sinp.domain.geometry import GeometryError, parse_geojson_geometry
+from ckanext.sinp.logic import oracles, queries
+from ckanext.sinp.occurrences import store
 
 all_validators = {}
 
@@ -178,10 +182,6 @@ BBOX_KEYS = ("borne_ouest", "borne_sud", "borne_est", "borne_nord")
 def _generalise_extent(package_id, data):
     """A JDD holding blurred occurrences never publishes an extent narrower than what the public
     may know of them (their blurred areas): the declared extent is widened, never narrowed."""
-    import ckan.model as model
-    import sqlalchemy as sa
-
-    from ckanext.sinp.occurrences import store
 
     values = [data.get((k,)) for k in BBOX_KEYS]
     if any(v is None or v is tk.missing or v == "" for v in values):
@@ -215,7 +215,6 @@ def _drop_empty_blocks(kind, data):
 
 def _find_by_uuid(context, uuid, dataset_type=None):
     """Packages (any state but deleted) whose SINP UUID is ``uuid``."""
-    from ckanext.sinp.logic import queries
 
     return queries.packages_by_extra(context["model"], "sinp_uuid", uuid, dataset_type)
 
@@ -286,8 +285,6 @@ def sinp_record_rules(field, schema):
         if not _empty(uuid) and not errors.get(("sinp_uuid",)):
             clash = [p for p in _find_by_uuid(context, uuid) if existing is None or p.id != existing.id]
             if clash:  # precise only for who may read the other record (no existence oracle)
-                from ckanext.sinp.logic import oracles
-
                 errors.setdefault(("sinp_uuid",), []).append(
                     f"L'identifiant SINP {uuid} est déjà celui d'un autre enregistrement du catalogue."
                     if any(_can_read(context, p) for p in clash)

@@ -11,8 +11,10 @@ a sysadmin defines) are left to CKAN.
 from __future__ import annotations
 
 import ckan.model as model
+import ckan.plugins as p
 import ckan.plugins.toolkit as tk
 import sqlalchemy as sa
+from ckan import authz
 from ckan.lib.dictization import model_dictize, table_dictize
 from ckan.lib.plugins import get_permission_labels
 
@@ -145,7 +147,6 @@ def member_list(original_action, context, data_dict):
 
 def _may_see_activity(context, activity: dict) -> bool:
     """ckanext-activity's rule for one package activity: sysadmins, or a permission label shared."""
-    from ckan import authz
 
     if context.get("ignore_auth") or authz.is_sysadmin(context.get("user")):
         return True
@@ -167,7 +168,6 @@ def activity_diff(original_action, context, data_dict):
 
 
 def get_actions() -> dict:
-    import ckan.plugins as p
 
     actions = {
         "tag_list": tag_list,

@@ -114,7 +114,7 @@ def _font_path(name: str) -> str | None:
 
 
 def render_pdf(data: dict) -> bytes:
-    from fpdf import FPDF
+    from fpdf import FPDF  # deferred: importing fpdf2 takes about 1 s (python -X importtime), only attestations need it
 
     pdf = FPDF(format="A4")
     pdf.set_title(f"{data['title']} {data['number']}")

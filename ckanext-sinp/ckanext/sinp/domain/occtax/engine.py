@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import pathlib
+import re
 import shutil
 import tempfile
 import time
@@ -30,6 +31,8 @@ from typing import Protocol
 
 import duckdb
 import numpy as np
+import shapely
+from pyproj import Transformer
 
 from ckanext.sinp.domain import csvsafe, geometry, nomenclatures
 from ckanext.sinp.domain.occtax import columns as catalogue
@@ -509,7 +512,6 @@ def _prepare_checks(con, source: _Source, refs: Referentials, skipped: list) -> 
 def _without_absent(condition: str, present: frozenset) -> str:
     """The condition with the columns the file lacks written as NULL literals, so that DuckDB folds
     the checks that cannot fail (a group of columns the file does not have) into constants."""
-    import re
 
     def repl(match):
         name = match.group(1)
@@ -597,7 +599,6 @@ GEOM_CHUNK = 1_000_000
 def _geometry(con, refs: Referentials, options: Options, skipped: list) -> None:
     """Points (most rows) stay numpy float arrays; other shapes go through shapely. Works by
     chunks of rows so that memory stays bounded."""
-    from pyproj import Transformer
 
     con.execute("""CREATE TABLE geo (_k BIGINT, lon DOUBLE, lat DOUBLE, ewkb VARCHAR, xmin DOUBLE, ymin DOUBLE,
                                      xmax DOUBLE, ymax DOUBLE)""")
@@ -616,7 +617,6 @@ def _geometry(con, refs: Referentials, options: Options, skipped: list) -> None:
 
 
 def _territory(refs: Referentials, options: Options):
-    import shapely
 
     if not refs.territory_wkt:
         return None
@@ -628,7 +628,6 @@ def _territory(refs: Referentials, options: Options):
 
 
 def _geometry_chunk(con, lo: int, hi: int, options: Options, territory, to_wgs, to_l93) -> None:
-    import shapely
 
     d = con.execute(f"""SELECT _k, px, py, srid, srid_malformed FROM base
                          WHERE has_geom AND px IS NOT NULL AND _k > {lo} AND _k <= {hi}""").fetchnumpy()
@@ -678,7 +677,6 @@ def _geometry_chunk(con, lo: int, hi: int, options: Options, territory, to_wgs, 
 
 def _shapes_chunk(con, lo, hi, options: Options, territory, to_wgs, to_l93) -> None:
     """Rows whose geometry is not a plain POINT: shapely, vectorised."""
-    import shapely
 
     rows = con.execute(f"""SELECT _k, regexp_replace(shape_wkt, '{SRID_PREFIX}', '') AS wkt, srid, srid_malformed
                              FROM base WHERE shape_wkt IS NOT NULL AND _k > {lo} AND _k <= {hi}""").fetchall()
@@ -771,7 +769,6 @@ def _shapes_chunk(con, lo, hi, options: Options, territory, to_wgs, to_l93) -> N
 
 
 def _transform(geoms: np.ndarray, transformer) -> np.ndarray:
-    import shapely
 
     def fn(coords):
         x, y = transformer.transform(coords[:, 0], coords[:, 1])

@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
+from ckanext.sinp.domain import nomenclatures
 from ckanext.sinp.domain.occtax.columns import Column, by_name, columns
 
 CATEGORIES = {
@@ -117,7 +118,6 @@ def _format(present):
 
 
 def _nomenclature(present):
-    from ckanext.sinp.domain import nomenclatures
 
     out = []
     for c in _cols("code"):
