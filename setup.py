@@ -15,8 +15,15 @@ setup(
     license="AGPL-3.0-or-later",
     python_requires=">=3.10",
     # the harvesters live in the top-level harvesters/ folder, installed as ckanext.sinp_harvesters
-    package_dir={"": "ckanext-sinp", "ckanext.sinp_harvesters": "harvesters"},
-    packages=find_namespace_packages("ckanext-sinp", include=["ckanext.*"]) + ["ckanext.sinp_harvesters"],
+    # schemas/ and pycsw_config/ are data that the installed package reads (not the checkout's layout)
+    package_dir={
+        "": "ckanext-sinp",
+        "ckanext.sinp_harvesters": "harvesters",
+        "ckanext.sinp_schemas": "schemas",
+        "ckanext.sinp_pycsw_config": "pycsw_config",
+    },
+    packages=find_namespace_packages("ckanext-sinp", include=["ckanext.*"])
+    + ["ckanext.sinp_harvesters", "ckanext.sinp_schemas", "ckanext.sinp_pycsw_config"],
     include_package_data=True,
     package_data={
         "ckanext.sinp": [
@@ -26,6 +33,8 @@ setup(
             "assets/**/*",
             "i18n/*/LC_MESSAGES/*",
         ],
+        "ckanext.sinp_schemas": ["*.yaml", "*.json", "*.md", "**/*"],
+        "ckanext.sinp_pycsw_config": ["*.cfg", "*.md"],
     },
     zip_safe=False,
     entry_points={

@@ -34,6 +34,7 @@ Value formats pycsw expects (all columns are text, as in pycsw's own schema):
 """
 
 import functools
+import importlib.util
 import os
 import pathlib
 import runpy
@@ -73,10 +74,17 @@ _BTREE_INDEXED_KEYS = ("pycsw:Modified", "pycsw:InsertDate", "pycsw:Type", "pycs
 
 
 def default_mappings_path():
-    """``SINP_PYCSW_MAPPINGS``, else <repo root>/pycsw_config/mappings.py."""
+    """``SINP_PYCSW_MAPPINGS``, else the installed package data ``ckanext.sinp_pycsw_config`` (the
+    repository's ``pycsw_config/`` in an editable install), else <repo root>/pycsw_config/mappings.py."""
     override = os.environ.get(MAPPINGS_ENV_VAR)
     if override:
         return pathlib.Path(override)
+    try:
+        spec = importlib.util.find_spec("ckanext.sinp_pycsw_config")
+    except (ImportError, ValueError):
+        spec = None
+    if spec is not None and spec.submodule_search_locations:
+        return pathlib.Path(next(iter(spec.submodule_search_locations))) / "mappings.py"
     # .../<repo>/ckanext-sinp/ckanext/sinp/csw/repository.py
     repo_root = pathlib.Path(__file__).resolve().parents[4]
     return repo_root / "pycsw_config" / "mappings.py"

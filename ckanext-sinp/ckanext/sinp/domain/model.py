@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import importlib.util
 import json
 import os
 import pathlib
@@ -30,11 +31,27 @@ URL_RE = re.compile(r"^https?://\S+$", re.IGNORECASE)
 
 
 def schemas_dir() -> pathlib.Path:
+    """``SINP_SCHEMAS_DIR``, else the installed package data ``ckanext.sinp_schemas`` (the
+    repository's ``schemas/`` in an editable install), else ``schemas/`` beside ``ckanext-sinp/``
+    (sources not installed)."""
     env = os.environ.get("SINP_SCHEMAS_DIR")
     if env:
         return pathlib.Path(env)
-    # ckanext-sinp/ckanext/sinp/domain/model.py -> repository root
+    installed = _package_dir("ckanext.sinp_schemas")
+    if installed is not None:
+        return installed
     return pathlib.Path(__file__).resolve().parents[4] / "schemas"
+
+
+def _package_dir(name: str) -> pathlib.Path | None:
+    """The folder of an installed package, or None."""
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return pathlib.Path(next(iter(spec.submodule_search_locations)))
 
 
 @dataclass(frozen=True)
