@@ -10,7 +10,7 @@ from ckan.lib.plugins import DefaultPermissionLabels
 
 from ckanext.sinp import cli, compat, helpers, indexing, jobs, security_headers, views
 from ckanext.sinp.csw import sync as csw_sync
-from ckanext.sinp.logic import access, action, auth, harvest_guard, resource_urls, validators
+from ckanext.sinp.logic import access, auth, harvest_guard, registry, resource_urls, validators
 from ckanext.spatial.interfaces import ISpatialHarvester
 
 FACETS = OrderedDict(
@@ -83,7 +83,7 @@ class SinpPlugin(p.SingletonPlugin):
     # IActions
 
     def get_actions(self):
-        return harvest_guard.with_harvest_guards(action.get_actions())
+        return harvest_guard.with_harvest_guards(registry.get_actions())
 
     # IAuthFunctions
 
