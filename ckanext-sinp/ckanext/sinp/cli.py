@@ -10,7 +10,7 @@ import ckan.model as model
 import ckan.plugins.toolkit as tk
 import click
 
-from ckanext.sinp import jobs
+from ckanext.sinp import jobs, settings
 from ckanext.sinp.cli_referentials import COMMANDS
 from ckanext.sinp.csw import repository, sync
 from ckanext.sinp.csw.selftest import run_selftest
@@ -44,7 +44,7 @@ def init_db():
     geo_store.ensure_tables(engine)
     with engine.begin() as connection:
         queries.create_indexes(connection)
-    role = tk.config.get("ckanext.sinp.csw.reader_role")
+    role = settings.csw_reader_role()
     repository.grant_reader(engine, role)
     click.secho(f"Table du dépôt CSW prête (lecture accordée à {role}).", fg="green")
 
@@ -56,7 +56,7 @@ def _demo_file(name: str):
 @sinp.command("demo-data")
 def demo_data():
     """Charge les données de démonstration (organisations, jeux). Idempotent."""
-    admin = tk.config.get("ckanext.sinp.demo.admin_user")
+    admin = settings.demo_admin_user()
     context = {"user": admin, "ignore_auth": True}
     for org in _demo_file("organizations.json"):
         existing = model.Group.get(org["name"])
@@ -181,7 +181,7 @@ def csw_sync(dry_run):
 def csw_selftest(url, page_size, sample):
     """Rejoue les requêtes de GeoNetwork, udata et ckanext-spatial sur le CSW et signale chaque problème."""
 
-    report = run_selftest(url or tk.config.get("ckanext.sinp.csw.url"), page_size=page_size, sample=sample or None)
+    report = run_selftest(url or settings.csw_url(), page_size=page_size, sample=sample or None)
     click.echo(report.to_text())
     if not report.ok:
         raise SystemExit(1)
@@ -224,8 +224,7 @@ def qc_check(path, jdd_ref, report_path, srid):
     options = qc.Options(
         default_srid=int(srid),
         file_name=os.path.basename(path),
-        max_bytes=int(tk.config.get("ckanext.sinp.qc.max_bytes", jobs.DEFAULT_MAX_BYTES)),
-        territory_tolerance_m=float(tk.config.get("ckanext.sinp.qc.territory_tolerance_m", 2000)),
+        **settings.qc_limits(),
     )
     lookup = None
     if jdd_ref:

@@ -11,6 +11,7 @@ from rdflib import BNode, Literal, URIRef
 from rdflib.namespace import RDF, XSD
 
 from ckanext.dcat.profiles.base import DCAT, DCT, GSP, VCARD, RDFProfile
+from ckanext.sinp import settings
 from ckanext.sinp.domain import urls
 from ckanext.sinp.domain.dcat import dcat_facts
 from ckanext.sinp.logic import visibility
@@ -20,7 +21,7 @@ class SinpDCATProfile(RDFProfile):
     def _drop_refused_links(self, dataset_ref):
         """A distribution whose access or download URL has a refused scheme (``javascript:``,
         ``file:``…; ``ckanext.sinp.resource_url_schemes``) is not published."""
-        allowed = urls.parse_schemes(tk.config.get("ckanext.sinp.resource_url_schemes"))
+        allowed = settings.resource_url_schemes()
         for dist in list(self.g.objects(dataset_ref, DCAT.distribution)):
             links = [str(o) for p in (DCAT.accessURL, DCAT.downloadURL) for o in self.g.objects(dist, p)]
             if any(not urls.link_allowed(link, allowed) for link in links):

@@ -21,7 +21,7 @@ import ckan.model as model
 import ckan.plugins.toolkit as tk
 from ckan.lib import uploader
 
-from ckanext.sinp import session_hooks
+from ckanext.sinp import session_hooks, settings
 from ckanext.sinp.domain.occtax import engine as qc
 from ckanext.sinp.logic import access as sinp_access
 from ckanext.sinp.logic import queries
@@ -34,7 +34,6 @@ from ckanext.sinp.referentials import geo, geo_store
 log = logging.getLogger(__name__)
 
 PENDING_KEY = "sinp_qc_pending"
-DEFAULT_MAX_BYTES = 2 * 1024**3
 
 
 # --- which resources are deposits ----------------------------------------------------------------
@@ -100,7 +99,7 @@ def enqueue(resource_id: str, package_id: str, user: str | None) -> None:
         process,
         [resource_id],
         title=f"Contrôle du dépôt {resource_id}",
-        rq_kwargs={"timeout": int(tk.config.get("ckanext.sinp.qc.job_timeout", 3600))},
+        rq_kwargs={"timeout": settings.qc_job_timeout()},
     )
 
 
@@ -138,7 +137,7 @@ def reports_dir(resource_id: str) -> pathlib.Path:
 def load_referentials() -> qc.Referentials:
     """Everything the rules look up, from the database (loaded by the referential commands)."""
     data = geo_store.qc_referentials(model.meta.engine)
-    territory_file = tk.config.get("ckanext.sinp.territory_file")
+    territory_file = settings.territory_file()
     if territory_file and not data.get("territory_wkt"):
         data["territory_wkt"] = geo.read_territory(territory_file).wkt
     return qc.Referentials.from_dict(data)
@@ -260,10 +259,7 @@ def _process(engine, resource_id: str, force: bool) -> dict:
         progress=progress,
         default_srid=int(srid),
         file_name=resource.get("name") or os.path.basename(resource.get("url") or "depot.csv"),
-        max_bytes=int(tk.config.get("ckanext.sinp.qc.max_bytes", DEFAULT_MAX_BYTES)),
-        territory_tolerance_m=float(tk.config.get("ckanext.sinp.qc.territory_tolerance_m", 2000)),
-        memory_limit=tk.config.get("ckanext.sinp.qc.memory_limit", "1GB"),
-        d2_max_foreign=int(tk.config.get("ckanext.sinp.qc.d2_max_foreign", 20)),
+        **settings.qc_limits(),
     )
     workdir = pathlib.Path(tempfile.mkdtemp(prefix="sinp-deposit-"))
     try:

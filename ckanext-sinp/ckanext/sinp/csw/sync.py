@@ -19,9 +19,9 @@ import ckan.model as model
 import ckan.plugins.toolkit as tk
 import sqlalchemy as sa
 
-from ckanext.sinp import session_hooks
+from ckanext.sinp import session_hooks, settings
 from ckanext.sinp.csw import repository
-from ckanext.sinp.domain import iso, urls
+from ckanext.sinp.domain import iso
 from ckanext.sinp.domain import model as sinp_model
 from ckanext.sinp.logic import queries, visibility
 
@@ -144,18 +144,15 @@ def context_for(pkg: dict) -> iso.IsoContext:
     )
     return iso.IsoContext(
         site_url=config.get("ckan.site_url"),
-        csw_url=config.get("ckanext.sinp.csw.url"),
+        csw_url=settings.csw_url(),
         date_stamp=_utc(pkg["metadata_modified"]),
         organization={"title": organization.get("title"), "email": None},
-        platform_contact={
-            "name": config.get("ckanext.sinp.csw.contact_name"),
-            "email": config.get("ckanext.sinp.csw.contact_email"),
-        },
+        platform_contact=settings.csw_contact(),
         ca=ca,
         resources=resources,
         licence=licence,
         bbox=bbox,
-        resource_schemes=urls.parse_schemes(config.get("ckanext.sinp.resource_url_schemes")),
+        resource_schemes=settings.resource_url_schemes(),
     )
 
 

@@ -16,7 +16,7 @@ import datetime as dt
 import ckan.model as model
 import ckan.plugins.toolkit as tk
 
-from ckanext.sinp import jobs
+from ckanext.sinp import jobs, settings
 from ckanext.sinp.domain import protection
 from ckanext.sinp.logic import access as sinp_access
 from ckanext.sinp.logic import inputs, oracles
@@ -87,7 +87,7 @@ def sinp_qc_report_show(context, data_dict):
     if not producer:  # a chef de file: what would locate an observation is masked
         errors = [mask_locating(e) for e in errors]
     site = tk.config.get("ckan.site_url", "").rstrip("/")
-    timeout = int(tk.config.get("ckanext.sinp.qc.job_timeout", 3600)) + 120
+    timeout = settings.qc_job_timeout() + 120
     queued = deposit.get("queued_at")
     if (
         deposit["status"] in ("pending", "running")
@@ -184,9 +184,6 @@ def sinp_occurrence_search(context, data_dict):
     return {"type": "FeatureCollection", "total": total, "features": [store.to_feature(r) for r in rows]}
 
 
-EXPORT_MAX = 200_000
-
-
 def export_rows(context, data_dict, batch: int = 5000):
     """(pkg, total, iterator of features) of ``sinp_occurrence_search`` without the page limit
     (at most ``ckanext.sinp.export.max_rows``): the exports apply exactly the same blurring."""
@@ -194,7 +191,7 @@ def export_rows(context, data_dict, batch: int = 5000):
     tk.check_access("sinp_occurrence_export", context, {"id": pkg.id})
     filters = _filters(data_dict)
     access = sinp_access.access_for(context, [pkg.id])
-    cap = int(tk.config.get("ckanext.sinp.export.max_rows", EXPORT_MAX))
+    cap = settings.export_max_rows()
     with model.meta.engine.connect() as conn:
         total, _ = store.search(conn, access, package_ids=[pkg.id], limit=0, **filters)
     if total > cap:

@@ -16,6 +16,7 @@ import ckan.model as model
 import ckan.plugins.toolkit as tk
 import sqlalchemy as sa
 
+from ckanext.sinp import settings
 from ckanext.sinp.domain import geometry, protection
 from ckanext.sinp.logic import access as sinp_access
 from ckanext.sinp.logic import inputs, oracles
@@ -300,11 +301,7 @@ def sinp_validation_history(context, data_dict):
 
 
 def auto_options():
-    criteria = protection.parse_criteria(tk.config.get("ckanext.sinp.validation.auto_criteria"))
-    if tk.asbool(tk.config.get("ckanext.sinp.validation.auto_disabled", False)):
-        criteria = ()
-    level = str(tk.config.get("ckanext.sinp.validation.auto_level", protection.DEFAULT_AUTO_LEVEL))
-    return criteria, level
+    return settings.auto_validation()
 
 
 def sinp_auto_validate(context, data_dict):

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import ckan.plugins.toolkit as tk
 
+from ckanext.sinp import settings
 from ckanext.sinp.domain import urls
 
 SETTING = "ckanext.sinp.resource_url_schemes"
 
 
 def schemes() -> tuple[str, ...]:
-    return urls.parse_schemes(tk.config.get(SETTING))
+    return settings.resource_url_schemes()
 
 
 def _is_link(resource: dict) -> bool:
