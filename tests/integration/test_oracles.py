@@ -306,3 +306,38 @@ def test_attestations_are_at_random_tokens_also_for_deposits_made_before_them(wo
     assert app.get(f"/depot/{secret['token']}/attestation.pdf", headers=headers).status_code == 404
     pdf = app.get(f"/depot/{token}/attestation.pdf", headers=headers)
     assert pdf.status_code == 200 and f"attestation-{number}.pdf" in pdf.headers["Content-Disposition"]
+
+
+# CKAN's other read actions that take a dataset id (issue 13, the doors left after the probe)
+CKAN_ID_DOORS = [
+    ("dataset_follower_count", {"id": "{jdd_id}"}),
+    ("dataset_follower_list", {"id": "{jdd_name}"}),
+    ("package_collaborator_list", {"id": "{jdd_id}"}),
+    ("package_relationships_list", {"id": "{jdd_id}"}),
+    ("package_relationships_list", {"id": "{ca_id}", "id2": "{jdd_id}"}),
+    ("package_activity_list", {"id": "{jdd_id}"}),
+]
+
+
+def test_ckan_read_actions_that_take_a_dataset_id_do_not_tell_private_from_unknown(world):
+    app, secret, unknown = world["app"], world["secret"], world["unknown"]
+    problems = []
+    for role, headers in world["roles"].items():
+        for action, params in CKAN_ID_DOORS:
+            answers = [
+                app.get(f"/api/3/action/{action}", query_string=_fill(params, values), headers=headers)
+                for values in (secret, unknown)
+            ]
+            statuses = [a.status_code for a in answers]
+            bodies = [_normalised(a.get_data(as_text=True), v) for a, v in zip(answers, (secret, unknown))]
+            # the same answer: 404, or the 403 that anonymous callers get of the collaborator actions
+            if statuses[0] != statuses[1] or statuses[0] not in (403, 404) or bodies[0] != bodies[1]:
+                problems.append(f"{role:30} {action} {params}: {statuses}\n  {bodies[0][:200]}\n  {bodies[1][:200]}")
+            elif statuses[0] == 404 and "Fiche introuvable." not in bodies[0]:
+                problems.append(f"{role:30} {action}: {bodies[0][:200]}")
+    assert not problems, "\n" + "\n".join(problems)
+    # the producer still gets its answers
+    producer = Api(app, world["producer"]["token"])
+    assert producer.ok("dataset_follower_count", id=secret["jdd_id"]) == 0
+    assert producer.ok("package_relationships_list", id=secret["jdd_id"]) == []
+    assert any(a["object_id"] == secret["jdd_id"] for a in producer.ok("package_activity_list", id=secret["jdd_id"]))

@@ -12,6 +12,7 @@ not even read it gets the 404 (``require_readable``).
 from __future__ import annotations
 
 import ckan.model as model
+import ckan.plugins as p
 import ckan.plugins.toolkit as tk
 
 from ckanext.sinp.domain import model as sinp_model
@@ -129,6 +130,26 @@ def _resource_reader():
     return action
 
 
+def _record_reader(*keys):
+    """A chained read action of CKAN that takes record ids (``keys``) and answered differently for
+    an unknown record and one the caller may not read (``dataset_follower_count`` even counted the
+    followers of a private one): both get the 404 « Fiche introuvable. » before the action runs."""
+
+    @tk.chained_action
+    @tk.side_effect_free
+    def action(original_action, context, data_dict):
+        for key in keys:
+            ref = (data_dict or {}).get(key)
+            if ref not in (None, ""):
+                require_readable(context, inputs.check_identifier(ref, key))
+        try:
+            return original_action(context, data_dict)
+        except tk.ObjectNotFound:
+            raise tk.ObjectNotFound(RECORD_NOT_FOUND)
+
+    return action
+
+
 def _resource_or_404(context, data_dict):
     resource = _resource((data_dict or {}).get("id"))
     if resource is None or not may_read(context, resource.package_id):
@@ -167,10 +188,15 @@ def _writer(check):
 
 
 def get_actions() -> dict:
-    return {
+    extra = {"package_activity_list": _record_reader("id")} if p.plugin_loaded("activity") else {}
+    return extra | {
         "package_show": package_show,
         "resource_show": _resource_reader(),
         "resource_view_list": _resource_reader(),
+        "package_relationships_list": _record_reader("id", "id2"),
+        "package_collaborator_list": _record_reader("id"),
+        "dataset_follower_count": _record_reader("id"),
+        "dataset_follower_list": _record_reader("id"),
         "package_update": _writer(_record_written),
         "package_patch": _writer(_record_written),
         "resource_create": _writer(_parent_written),
