@@ -300,8 +300,10 @@ class SinpHarvester(HarvesterBase, p.SingletonPlugin):
             obj.current = True
             obj.metadata_modified_date = modified
             obj.extras.append(HarvestObjectExtra(key="fingerprint", value=fingerprint(obj.content, source.config)))
+            index_tasks = writer.record_index(model.Session, [package_id], commit_within=SOLR_COMMIT_WITHIN_MS)
             model.Session.commit()
-            writer.index_packages([package_id], commit_within=SOLR_COMMIT_WITHIN_MS)
+            if not writer.index_recorded(index_tasks):  # Solr down: the outbox indexes it later
+                log.warning("%s: saved, indexing deferred (Solr unavailable)", obj.guid)
         except writer.KindChanged as err:
             model.Session.rollback()
             self._save_object_error(str(err), obj, "Import")

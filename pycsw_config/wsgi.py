@@ -387,7 +387,7 @@ def cap_max_records(query_string, cap=999999999):
     return "&".join(parts)
 
 
-def _exception_report(start_response, code, locator, text):
+def _exception_report(start_response, code, locator, text, status="200 OK", extra_headers=()):
     """An OWS 1.0 ExceptionReport, as pycsw 2.6.2 answers CSW 2.0.2 errors (HTTP 200)."""
     from xml.sax.saxutils import escape, quoteattr
 
@@ -400,8 +400,41 @@ def _exception_report(start_response, code, locator, text):
         "<ows:Exception exceptionCode=%s locator=%s><ows:ExceptionText>%s</ows:ExceptionText>"
         "</ows:Exception></ows:ExceptionReport>" % (quoteattr(code), quoteattr(locator), escape(text))
     ).encode("utf-8")
-    start_response("200 OK", [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))])
+    start_response(
+        status, [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))] + list(extra_headers)
+    )
     return [body]
+
+
+RETRY_AFTER_S = 30
+
+
+def database_answers(database_url=None):
+    """True when the repository's database answers ``SELECT 1`` (pycsw's pooled engine)."""
+    from sqlalchemy import text
+
+    engine = pycsw_repository.Repository._engines[database_url or SETTINGS["repository"]["database"]]
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return True
+    except Exception:  # any failure to get an answer means unavailable
+        return False
+
+
+def _unavailable(start_response):
+    """PostgreSQL does not answer: an OWS exception with HTTP 503 and Retry-After (pycsw answered
+    HTTP 200 with « Could not load repository » or a failed query, which harvesters take for an
+    empty or broken catalogue)."""
+    return _exception_report(
+        start_response,
+        "NoApplicableCode",
+        "service",
+        "Service temporairement indisponible : la base du catalogue ne répond pas ; réessayez dans "
+        "%d secondes (service temporarily unavailable, retry later)." % RETRY_AFTER_S,
+        status="503 Service Unavailable",
+        extra_headers=[("Retry-After", str(RETRY_AFTER_S))],
+    )
 
 
 def _plain(start_response, status, message, extra_headers=()):
@@ -488,11 +521,21 @@ def application(environ, start_response):
     csw = server.Csw(new_config_parser(SETTINGS), env)
     try:
         status, contents = csw.dispatch_wsgi()
+    except Exception:  # pycsw lets some database errors through: unavailable, or a real bug
+        if not database_answers():
+            return _unavailable(start_response)
+        raise
     finally:
         repo = getattr(csw, "repository", None)
         session = getattr(repo, "session", None)
         if session is not None:
-            session.close()  # give the connection back to the pool now
+            try:
+                session.close()  # give the connection back to the pool now
+            except Exception:  # a connection already lost: nothing to give back
+                pass
+    head = contents[:2000] if isinstance(contents, bytes) else str(contents)[:2000].encode()
+    if b'exceptionCode="NoApplicableCode"' in head and not database_answers():
+        return _unavailable(start_response)
 
     headers = [("Content-Type", str(csw.contenttype)), ("Content-Length", str(len(contents)))]
     start_response(status, headers)

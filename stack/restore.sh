@@ -56,7 +56,7 @@ if [ "$BACKUP_TARGET" = main ]; then
         bash "$ROOT/stack/up.sh" || die "\`make up\` failed: nothing was restored"
     fi
     say "stopping what writes to the database"
-    for name in pycsw harvest-fetch harvest-gather ckan-worker ckan; do
+    for name in pycsw scheduler harvest-fetch harvest-gather ckan-worker ckan; do
         stop_service "$name"
     done
 else

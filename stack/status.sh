@@ -16,7 +16,7 @@ health() {  # health NAME: the service's own check (the same as `make up`'s)
 
 total=0
 rc=0
-for name in solr redis ckan ckan-worker harvest-gather harvest-fetch pycsw; do
+for name in solr redis ckan ckan-worker harvest-gather harvest-fetch scheduler pycsw; do
     state=$(service_state "$name")
     pid=${state#* }
     case ${state%% *} in

@@ -29,7 +29,7 @@ trap rollback EXIT
 bash "$ROOT/stack/install.sh"
 load_secrets
 # a service that died since the last run (dead or zombie pid, pid reused) is started again below
-for svc in redis solr ckan ckan-worker harvest-gather harvest-fetch pycsw; do
+for svc in redis solr ckan ckan-worker harvest-gather harvest-fetch scheduler pycsw; do
     forget_dead "$svc"
 done
 
@@ -187,6 +187,7 @@ stamp_db() {
         "$ROOT"/ckanext-sinp/ckanext/sinp/csw/*.py "$ROOT"/pycsw_config/mappings.py \
         "$ROOT"/ckanext-sinp/ckanext/sinp/referentials/*.py "$ROOT"/schemas/referentiels/*/*.* \
         "$ROOT"/ckanext-sinp/ckanext/sinp/occurrences/store.py "$ROOT"/ckanext-sinp/ckanext/sinp/occurrences/protection_store.py \
+        "$ROOT"/ckanext-sinp/ckanext/sinp/outbox/store.py \
         "$ROOT"/ckanext-sinp/ckanext/sinp/domain/protection.py "$ROOT"/schemas/occurrence.yaml \
         2>/dev/null | sha256sum
 }
@@ -214,8 +215,17 @@ start_ckan() {
     fi
     wait_for ckan 120 http_ok "$CKAN_URL/api/3/action/status_show"
     wait_for ckan-worker 60 logged_since_start ckan-worker "has started on queue"
+    # what an outage left behind (deposits never checked, records missing from the search index
+    # or the CSW table) is put right before the platform is declared up
+    "$CKAN_BIN" -c "$CKAN_INI" sinp reconcile >>"$LOG_DIR/ckan-setup.log" 2>&1 \
+        || die "ckan sinp reconcile failed: see $LOG_DIR/ckan-setup.log"
+    say "reconciled: $(tail -n 1 "$LOG_DIR/ckan-setup.log")"
+    # the outbox dispatcher, periodic harvests and hourly reconciliations
+    if ! pid_of scheduler >/dev/null; then
+        start_bg scheduler "$CKAN_BIN" -c "$CKAN_INI" sinp scheduler
+    fi
     local svc
-    for svc in harvest-gather harvest-fetch; do
+    for svc in harvest-gather harvest-fetch scheduler; do
         pid_of "$svc" >/dev/null || fail_service "$svc" "the process exited during start-up"
     done
 }

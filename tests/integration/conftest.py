@@ -48,7 +48,7 @@ def clean_db():
     with model.meta.engine.begin() as conn:
         conn.execute(
             sa.text(
-                "TRUNCATE sinp_csw_record, sinp_occurrence, sinp_qc_error, sinp_deposit, "
+                "TRUNCATE sinp_csw_record, sinp_occurrence, sinp_qc_error, sinp_deposit, sinp_outbox, "
                 "sinp_chef_de_file, sinp_validation, sinp_notification"
             )
         )

@@ -18,7 +18,12 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SOURCES = {"ckanext.sinp": ROOT / "ckanext-sinp" / "ckanext" / "sinp", "ckanext.sinp_harvesters": ROOT / "harvesters"}
-STORAGE = ("ckanext.sinp.occurrences", "ckanext.sinp.referentials", "ckanext.sinp.csw.repository")
+STORAGE = (
+    "ckanext.sinp.occurrences",
+    "ckanext.sinp.referentials",
+    "ckanext.sinp.csw.repository",
+    "ckanext.sinp.outbox.store",
+)
 
 
 def _modules() -> dict[str, pathlib.Path]:

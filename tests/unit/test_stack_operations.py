@@ -22,7 +22,7 @@ import yaml
 from tests.conftest import ROOT
 
 LIB = ROOT / "stack" / "lib.sh"
-SERVICES = ["redis", "solr", "ckan", "ckan-worker", "harvest-gather", "harvest-fetch", "pycsw"]
+SERVICES = ["redis", "solr", "ckan", "ckan-worker", "harvest-gather", "harvest-fetch", "scheduler", "pycsw"]
 
 
 def lib(var: pathlib.Path, script: str) -> subprocess.CompletedProcess:

@@ -10,7 +10,7 @@ import ckan.model as model
 import ckan.plugins.toolkit as tk
 import click
 
-from ckanext.sinp import jobs, settings
+from ckanext.sinp import jobs, scheduler, settings
 from ckanext.sinp.cli_referentials import COMMANDS
 from ckanext.sinp.csw import repository, sync
 from ckanext.sinp.csw.selftest import run_selftest
@@ -18,6 +18,8 @@ from ckanext.sinp.domain.occtax import engine as qc
 from ckanext.sinp.domain.occtax import rules
 from ckanext.sinp.logic import oracles, queries
 from ckanext.sinp.occurrences import store as occurrence_store
+from ckanext.sinp.outbox import runner
+from ckanext.sinp.outbox import store as outbox_store
 from ckanext.sinp.referentials import geo_store, taxref
 from ckanext.sinp.referentials import taxref_store as store
 
@@ -42,6 +44,7 @@ def init_db():
     occurrence_store.ensure_tables(engine)
 
     geo_store.ensure_tables(engine)
+    outbox_store.ensure_table(engine)
     with engine.begin() as connection:
         queries.create_indexes(connection)
     role = settings.csw_reader_role()
@@ -273,3 +276,46 @@ def qc_check(path, jdd_ref, report_path, srid):
         click.echo(f"Rapport complet : {report_path}")
     if report["rows_rejected"] or any(e["row"] is None for e in report["errors"]):
         raise SystemExit(1)
+
+
+@sinp.group("outbox")
+def outbox_group():
+    """Boîte d'envoi des travaux d'arrière-plan (dépôts, synchronisation CSW, indexation)."""
+
+
+@outbox_group.command("status")
+@click.option("--all", "show_all", is_flag=True, help="Lister aussi les tâches en attente et en cours.")
+def outbox_status(show_all):
+    """Nombre de tâches par état ; code de sortie 1 si une tâche a échoué définitivement."""
+    counts = runner.counts()
+    click.echo(json.dumps(counts, ensure_ascii=False))
+    with model.meta.engine.connect() as conn:
+        shown = outbox_store.rows(conn, ("pending", "running", "failed") if show_all else ("failed",))
+    for row in shown:
+        click.echo(
+            f"  {row['id']} {row['state']} {row['task']} {row['key']} (essais : {row['attempts']}) {row['last_error'] or ''}"
+        )
+    if counts["failed"]:
+        raise SystemExit(1)
+
+
+@outbox_group.command("dispatch")
+def outbox_dispatch():
+    """Un passage du répartiteur : relance les tâches interrompues, confie à RQ celles qui sont dues."""
+    click.echo(json.dumps(runner.dispatch(), ensure_ascii=False))
+
+
+@sinp.command("reconcile")
+@click.option("--no-csw", is_flag=True, help="Ne pas recalculer la table du CSW.")
+def reconcile_command(no_csw):
+    """Répare ce qu'une panne a pu laisser : dépôts jamais contrôlés, index de recherche, table CSW."""
+    click.echo(json.dumps(scheduler.reconcile(csw=not no_csw), ensure_ascii=False))
+
+
+@sinp.command("scheduler")
+@click.option("--interval", default=30.0, show_default=True, help="Secondes entre deux passages.")
+@click.option("--once", is_flag=True, help="Un seul passage (tests, cron).")
+@click.pass_context
+def scheduler_command(ctx, interval, once):
+    """Planificateur : boîte d'envoi, moissonnages périodiques, réconciliations."""
+    scheduler.loop(ctx.meta["flask_app"], interval=interval, once=once, echo=click.echo)

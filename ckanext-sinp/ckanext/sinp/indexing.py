@@ -9,15 +9,14 @@ import logging
 
 import ckan.model as model
 import ckan.plugins as p
-import ckan.plugins.toolkit as tk
 import sqlalchemy as sa
 from ckan.lib.plugins import get_permission_labels
 
-from ckanext.sinp import session_hooks
 from ckanext.sinp.domain import model as sinp_model
 from ckanext.sinp.domain import nomenclatures
 from ckanext.sinp.logic import queries, visibility
 from ckanext.sinp.logic.records import index_packages
+from ckanext.sinp.outbox import runner
 
 log = logging.getLogger(__name__)
 
@@ -140,32 +139,25 @@ def before_dataset_index(pkg_dict: dict) -> dict:
     return pkg_dict
 
 
-REINDEX_KEY = "sinp_reindex_jdd_of_ca"
+REINDEX_TASK = "reindex_jdd_of_ca"
 
 
 def mark_children(pkg_dict: dict) -> None:
     """A JDD's index inherits its CA's period and volets when it may show them
     (``visibility.ca_shown_with``): after a change of a CA (its dates, its visibility), its JDD are
-    reindexed once the transaction has committed."""
+    reindexed once the transaction has committed (an outbox task, recorded in the transaction)."""
     if pkg_dict.get("type") == "ca" and pkg_dict.get("id"):
-        session_hooks.pending(REINDEX_KEY)[pkg_dict["id"]] = pkg_dict.get("sinp_uuid")
+        runner.defer(REINDEX_TASK, pkg_dict["id"])
 
 
-def _queue(pending: dict) -> None:
-
-    try:
-        tk.enqueue_job(
-            reindex_jdd_of_ca,
-            [sorted(pending)],
-            title="Réindexation des JDD d'un cadre d'acquisition",
-            rq_kwargs={"timeout": 600},
+def register_tasks() -> None:
+    runner.register(
+        runner.Task(
+            REINDEX_TASK,
+            lambda items: reindex_jdd_of_ca([key for key, _ in items]),
+            "Réindexation des JDD d'un cadre d'acquisition",
         )
-    except Exception:  # Redis down: `ckan search-index rebuild` repairs it
-        log.exception("Reindexing the JDD of %s could not be queued", sorted(pending))
-
-
-def install_session_hooks() -> None:
-    session_hooks.install(REINDEX_KEY, _queue)
+    )
 
 
 def reindex_jdd_of_ca(ca_ids: list[str]) -> int:

@@ -2,9 +2,12 @@
 
 CKAN glue (the job module, beside the actions that queue it, as ckanext-xloader's ``jobs.py``):
 the checks are ckanext.sinp.domain.occtax (pure), the storage ckanext.sinp.occurrences
-(SQLAlchemy, no CKAN). A resource created or updated in a CKAN
-transaction is remembered in the session and queued only after that transaction commits
-(as the CSW sync); deleting a resource or a JDD removes its occurrences in the same transaction.
+(SQLAlchemy, no CKAN). A deposit to check is an outbox task (``outbox.runner``), recorded with
+its « en attente » row in one transaction and handed to RQ after the commit; a run killed in the
+middle is noticed (no heartbeat) and run again, then reported « interrompu ». The published extent
+is widened by a task of its own, recorded in the integration's transaction, so a Solr outage
+delays it without losing it. Deleting a resource or a JDD removes its occurrences in the same
+transaction.
 """
 
 from __future__ import annotations
@@ -20,8 +23,9 @@ import tempfile
 import ckan.model as model
 import ckan.plugins.toolkit as tk
 from ckan.lib import uploader
+from sqlalchemy import exc as sa_exc
 
-from ckanext.sinp import session_hooks, settings
+from ckanext.sinp import settings
 from ckanext.sinp.domain.occtax import engine as qc
 from ckanext.sinp.logic import access as sinp_access
 from ckanext.sinp.logic import queries
@@ -29,11 +33,14 @@ from ckanext.sinp.logic.protection_actions import auto_options
 from ckanext.sinp.logic.records import index_packages
 from ckanext.sinp.logic.validators import BBOX_KEYS
 from ckanext.sinp.occurrences import protection_store, store
+from ckanext.sinp.outbox import runner
 from ckanext.sinp.referentials import geo, geo_store
 
 log = logging.getLogger(__name__)
 
-PENDING_KEY = "sinp_qc_pending"
+TASK = "deposit"
+EXTENT_TASK = "protect_extent"
+TMP_PREFIX = "sinp-deposit-"
 
 
 # --- which resources are deposits ----------------------------------------------------------------
@@ -53,54 +60,90 @@ def _package_type(package_id: str) -> str | None:
     return pkg.type if pkg is not None else None
 
 
-# --- after commit -----------------------------------------------------------------------------------
+# --- recording a deposit to check ----------------------------------------------------------------
+
+
+def _deposit_args(package_id: str, user: str | None) -> dict:
+    pkg = model.Package.get(package_id)
+    org = model.Group.get(pkg.owner_org) if pkg is not None and pkg.owner_org else None
+    return {
+        "package_id": package_id,
+        "jdd_uuid": (pkg.extras or {}).get("sinp_uuid") if pkg is not None else None,
+        "owner_org": pkg.owner_org if pkg is not None else None,
+        "producer": org.title if org is not None else None,
+        "depositor": user,
+    }
 
 
 def mark(resource: dict, user: str | None, deferred: bool = False) -> None:
-    """A deposit was created or replaced. CKAN calls the resource hooks after its commit: the job
-    is queued at once; inside a caller's transaction (``defer_commit``) it waits for the commit."""
+    """A deposit was created or replaced. CKAN calls the resource hooks after its commit: the
+    check is recorded (deposit « en attente » and its outbox task, one transaction) and handed to
+    RQ at once; inside a caller's transaction (``defer_commit``) both wait for its commit. With
+    Redis down the upload still succeeds: the task waits in the outbox for the scheduler."""
     if not resource.get("id") or not is_deposit(resource, _package_type(resource.get("package_id"))):
         return
-    if not deferred:
-        try:
-            enqueue(resource["id"], resource["package_id"], user)
-        except Exception:  # Redis down: the deposit shows "pending"; `sinp_qc_run` re-queues it
-            log.exception("Contrôle du dépôt %s non mis en file d'attente", resource["id"])
-        return
-    session_hooks.pending(PENDING_KEY)[resource["id"]] = (resource["package_id"], user)
-
-
-def _queue(pending: dict) -> None:
-    for resource_id, (package_id, user) in pending.items():
-        try:
-            enqueue(resource_id, package_id, user)
-        except Exception:  # Redis down: the deposit shows "pending"; `sinp_qc_run` re-queues it
-            log.exception("Contrôle du dépôt %s non mis en file d'attente", resource_id)
-
-
-def install_session_hooks() -> None:
-    session_hooks.install(PENDING_KEY, _queue)
+    args = _deposit_args(resource["package_id"], user)
+    if deferred:
+        runner.defer(TASK, resource["id"], args)
+    else:
+        runner.add_now(TASK, resource["id"], args)
 
 
 def enqueue(resource_id: str, package_id: str, user: str | None) -> None:
-    pkg = model.Package.get(package_id)
-    org = model.Group.get(pkg.owner_org) if pkg is not None and pkg.owner_org else None
-    with model.meta.engine.begin() as conn:
-        store.queue_deposit(
-            conn,
-            resource_id,
-            package_id,
-            jdd_uuid=(pkg.extras or {}).get("sinp_uuid"),
-            owner_org=pkg.owner_org if pkg else None,
-            producer=org.title if org else None,
-            depositor=user,
-        )
-    tk.enqueue_job(
-        process,
-        [resource_id],
-        title=f"Contrôle du dépôt {resource_id}",
-        rq_kwargs={"timeout": settings.qc_job_timeout()},
+    """Queues the check of a deposit (again: « Relancer le contrôle », ``sinp_qc_run``)."""
+    runner.add_now(TASK, resource_id, _deposit_args(package_id, user))
+
+
+def _prepare(conn, resource_id: str, args: dict) -> None:
+    """The deposit row, « en attente », in the transaction that records its task."""
+    values = {k: args.get(k) for k in ("jdd_uuid", "owner_org", "producer", "depositor")}
+    store.queue_deposit(conn, resource_id, args["package_id"], **values)
+
+
+def _on_retry(conn, resource_id: str, args: dict, reason: str) -> None:
+    store.set_status(conn, resource_id, "pending", "En attente : reprise après une interruption du traitement")
+
+
+def _on_give_up(conn, resource_id: str, args: dict, reason: str) -> None:
+    store.set_status(
+        conn,
+        resource_id,
+        "interrupted",
+        "Interrompu",
+        message=(
+            f"Le contrôle a été interrompu avant la fin, à plusieurs reprises ({reason}). Aucune donnée "
+            "de ces tentatives n'a été intégrée ; les données intégrées auparavant restent en place. "
+            "Relancez le contrôle ; si l'interruption se répète, contactez l'équipe de la plateforme."
+        ),
     )
+
+
+def _run(items: list[tuple[str, dict]]) -> None:
+    for resource_id, _args in items:
+        process(resource_id)
+
+
+def _run_protect_extent(items: list[tuple[str, dict]]) -> None:
+    for package_id, _args in items:
+        if model.Package.get(package_id) is not None:
+            protect_extent(package_id)
+
+
+def register_tasks() -> None:
+    runner.register(
+        runner.Task(
+            TASK,
+            _run,
+            "Contrôle d'un dépôt d'occurrences",
+            batch=1,
+            timeout=settings.qc_job_timeout,
+            attempts=lambda: settings.outbox_timing()["deposit_attempts"],
+            prepare=_prepare,
+            on_retry=_on_retry,
+            on_give_up=_on_give_up,
+        )
+    )
+    runner.register(runner.Task(EXTENT_TASK, _run_protect_extent, "Emprise publiée d'un jeu de données", batch=50))
 
 
 # --- deletion (in CKAN's transaction) ------------------------------------------------------------------
@@ -192,12 +235,37 @@ def depositor_access(depositor: str | None, owner_org: str | None) -> store.Acce
     )
 
 
+def remove_orphan_workdirs(base: str | None = None) -> list[str]:
+    """Removes the working folders of deposit checks whose process no longer runs (a worker
+    killed in the middle leaves its folder behind; each folder's name holds its process id)."""
+    removed = []
+    base = base or tempfile.gettempdir()
+    for folder in pathlib.Path(base).glob(TMP_PREFIX + "*"):
+        pid = folder.name[len(TMP_PREFIX) :].split("-", 1)[0]
+        alive = pid.isdigit() and pathlib.Path(f"/proc/{pid}").exists()
+        if folder.is_dir() and not alive:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(str(folder))
+    return removed
+
+
+def _unavailable(err: Exception) -> bool:
+    """PostgreSQL (or the network to it) failed: the outbox runs the check again later."""
+    return isinstance(err, sa_exc.OperationalError | sa_exc.InterfaceError) or getattr(
+        err, "connection_invalidated", False
+    )
+
+
 def process(resource_id: str, force: bool = False) -> dict:
-    """Checks one deposit and integrates its accepted rows (a background job)."""
+    """Checks one deposit and integrates its accepted rows (the ``deposit`` task)."""
     engine = model.meta.engine
+    for folder in remove_orphan_workdirs():
+        log.warning("Dossier de travail abandonné par un contrôle interrompu supprimé : %s", folder)
     try:
         return _process(engine, resource_id, force)
     except Exception as err:  # the worker stays healthy; the producer sees why
+        if _unavailable(err):
+            raise  # retried by the outbox, the deposit stays « en attente »
         log.exception("Contrôle du dépôt %s en échec", resource_id)
         store.fail(
             engine,
@@ -261,7 +329,7 @@ def _process(engine, resource_id: str, force: bool) -> dict:
         file_name=resource.get("name") or os.path.basename(resource.get("url") or "depot.csv"),
         **settings.qc_limits(),
     )
-    workdir = pathlib.Path(tempfile.mkdtemp(prefix="sinp-deposit-"))
+    workdir = pathlib.Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{os.getpid()}-"))
     try:
         with qc.run(path, load_referentials(), options, store=lookup, workdir=workdir) as result:
             store.update_progress(engine, resource_id, 0.9, "Intégration des données acceptées")
@@ -290,10 +358,17 @@ def _process(engine, resource_id: str, force: bool) -> dict:
                 "finished_at": dt.datetime.now(dt.timezone.utc),
             }
             criteria, level = auto_options()
-            written = store.integrate(engine, resource_id, accepted, errors, outcome, criteria, level)
+            tasks = []
+
+            def record_extent_task(conn):  # in the integration's transaction: never lost
+                tasks.append(runner.add(conn, EXTENT_TASK, pkg.id))
+
+            written = store.integrate(
+                engine, resource_id, accepted, errors, outcome, criteria, level, also=record_extent_task
+            )
             os.replace(target / "rejets.csv.part", target / "rejets.csv")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     log.info("Dépôt %s : %s lignes reçues, %s acceptées", resource_id, summary["rows_received"], written)
-    protect_extent(pkg.id)
+    runner.run_inline(tasks)  # the extent at once; Solr down: retried by the outbox, the deposit stays done
     return {"status": "done", "rows_accepted": written}

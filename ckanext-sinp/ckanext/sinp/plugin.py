@@ -10,7 +10,8 @@ from ckan.lib.plugins import DefaultPermissionLabels
 
 from ckanext.sinp import cli, compat, helpers, indexing, jobs, security_headers, views
 from ckanext.sinp.csw import sync as csw_sync
-from ckanext.sinp.logic import access, auth, harvest_guard, registry, resource_urls, validators
+from ckanext.sinp.logic import access, auth, harvest_guard, records, registry, resource_urls, validators
+from ckanext.sinp.outbox import runner
 from ckanext.spatial.interfaces import ISpatialHarvester
 
 FACETS = OrderedDict(
@@ -51,9 +52,11 @@ class SinpPlugin(p.SingletonPlugin):
         tk.add_template_directory(config_, "templates")
         tk.add_resource("assets", "ckanext-sinp")
         compat.fix_harvest_queue_socket_timeout()
-        csw_sync.install_session_hooks()
-        jobs.install_session_hooks()
-        indexing.install_session_hooks()
+        runner.install_session_hooks()
+        csw_sync.register_tasks()
+        jobs.register_tasks()
+        indexing.register_tasks()
+        records.register_tasks()
 
     # IMiddleware
 
@@ -124,22 +127,18 @@ class SinpPlugin(p.SingletonPlugin):
     def before_resource_show(self, resource_dict):
         return resource_urls.clean_resource(resource_dict)  # a link of a refused scheme stored before the rule
 
+    # (the CSW row of the resource's JDD: package_update, inside resource_create/update/delete,
+    # recorded it in the transaction: after_dataset_update)
+
     def after_resource_create(self, context, resource):
-        csw_sync.mark(resource["package_id"])
         jobs.mark(resource, context.get("user"), bool(context.get("defer_commit")))
 
     def after_resource_update(self, context, resource):
-        csw_sync.mark(resource["package_id"])
         jobs.mark(resource, context.get("user"), bool(context.get("defer_commit")))
 
     def before_resource_delete(self, context, resource, resources):
         if resource.get("id"):
             jobs.delete_resource(resource["id"])
-
-    def after_resource_delete(self, context, resources):
-        pkg_id = context.get("package") and context["package"].id
-        if pkg_id:
-            csw_sync.mark(pkg_id)
 
     # IPermissionLabels: CKAN's labels, plus the chefs de file whose scope holds occurrences of a
     # private JDD (so that package_search finds it for them, as package_show lets them read it)

@@ -32,6 +32,20 @@ def qc_job_timeout() -> int:
     return int(_get("qc.job_timeout"))
 
 
+def outbox_timing() -> dict:
+    """Delays (seconds) and attempts of the background-task outbox (``outbox.runner``)."""
+    return {
+        "stale_after": int(_get("outbox.stale_after")),
+        "requeue_after": int(_get("outbox.requeue_after")),
+        "deposit_attempts": int(_get("outbox.deposit_attempts")),
+        "max_attempts": int(_get("outbox.max_attempts")),
+    }
+
+
+def scheduler_harvest_every() -> int:
+    return int(_get("scheduler.harvest_every"))
+
+
 def export_max_rows() -> int:
     return int(_get("export.max_rows"))
 

@@ -18,6 +18,7 @@ from ckanext.sinp.guard import guard
 from ckanext.sinp.logic import access, queries
 from ckanext.sinp.logic.occurrence_actions import export_rows, mask_locating
 from ckanext.sinp.occurrences import protection_store, receipt, store
+from ckanext.sinp.outages import outages
 from ckanext.sinp.visibility_views import visibility
 
 sinp = Blueprint("sinp", __name__)
@@ -467,4 +468,4 @@ sinp.add_url_rule("/ckan-admin/chefs-de-file", view_func=chefs_de_file, methods=
 
 def get_blueprints():
 
-    return [sinp, guard, visibility]  # guard: the request guard (NUL bytes, bad JSON, paging) of every request
+    return [sinp, guard, visibility, outages]  # guard: the request guard (NUL bytes, bad JSON, paging) of every request

@@ -1,7 +1,7 @@
 """Keeps the pycsw table in step with CKAN: one row per public, active CA/JDD.
 
-After a CKAN transaction that touched CA/JDD commits, the touched ids are sent to a background
-job (``sync_packages``) that renders the ISO 19139 record (ckanext.sinp.domain.iso) and upserts
+A CKAN transaction that touches CA/JDD records a ``csw_sync`` task per touched id in the outbox
+(``outbox.runner``, same transaction); after the commit a background job (``sync_packages``) that renders the ISO 19139 record (ckanext.sinp.domain.iso) and upserts
 the row, or deletes it when the record is private, draft or deleted. ``ckan sinp csw-sync``
 (``rebuild``) recomputes the whole table and reports the differences.
 
@@ -19,40 +19,35 @@ import ckan.model as model
 import ckan.plugins.toolkit as tk
 import sqlalchemy as sa
 
-from ckanext.sinp import session_hooks, settings
+from ckanext.sinp import settings
 from ckanext.sinp.csw import repository
 from ckanext.sinp.domain import iso
 from ckanext.sinp.domain import model as sinp_model
 from ckanext.sinp.logic import queries, visibility
+from ckanext.sinp.outbox import runner
 
 log = logging.getLogger(__name__)
 
-PENDING_KEY = "sinp_csw_pending"
+TASK = "csw_sync"
 
 
 # --- what triggers a sync -------------------------------------------------------------------
 
 
 def mark(package_id: str, uuid: str | None = None) -> None:
-    """Remembers that ``package_id`` (SINP UUID ``uuid`` if known) changed in this transaction."""
-    changed = session_hooks.pending(PENDING_KEY)
-    changed[package_id] = uuid or changed.get(package_id)
+    """Records, in the current transaction, that ``package_id`` (SINP UUID ``uuid`` if known) changed:
+    its row is rewritten once the transaction has committed (``outbox``: nothing is lost when Redis
+    is down, the scheduler hands the task over later)."""
+    runner.defer(TASK, package_id, {"uuid": uuid})
 
 
-def _queue(pending: dict) -> None:
-    ids = sorted(pending)
-    uuids = {k: v for k, v in pending.items() if v}
-    try:
-        tk.enqueue_job(
-            sync_packages, [ids], {"known_uuids": uuids}, title="Synchronisation CSW", rq_kwargs={"timeout": 600}
-        )
-    except Exception:  # Redis down: the row stays stale until `ckan sinp csw-sync`
-        log.exception("CSW sync of %s could not be queued; run `ckan sinp csw-sync`", ids)
+def _run(items: list[tuple[str, dict]]) -> None:
+    ids = [key for key, _args in items]
+    sync_packages(ids, known_uuids={key: args["uuid"] for key, args in items if args.get("uuid")})
 
 
-def install_session_hooks() -> None:
-    """The sync is queued only after a successful commit."""
-    session_hooks.install(PENDING_KEY, _queue)
+def register_tasks() -> None:
+    runner.register(runner.Task(TASK, _run, "Synchronisation CSW"))
 
 
 # --- rendering --------------------------------------------------------------------------------

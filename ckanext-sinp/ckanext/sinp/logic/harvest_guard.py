@@ -17,7 +17,8 @@ import ckan.model as model
 import ckan.plugins.toolkit as tk
 from ckan.logic import auth_audit_exempt
 
-from ckanext.sinp import guarded_http
+from ckanext.harvest.logic import HarvestJobExists, HarvestSourceInactiveError
+from ckanext.sinp import guarded_http, outages
 from ckanext.sinp.logic import access
 
 HARVEST_TYPE = "harvest"
@@ -330,6 +331,25 @@ def harvest_abort_failed_jobs(original_action, context, data_dict):
     return original_action(context, data_dict)
 
 
+@tk.chained_action
+def harvest_job_create(original_action, context, data_dict):
+    """A job is created only when it can be sent: Redis down gives a 503 before anything is written
+    (ckanext-harvest recorded the job « Running » then failed to queue it, blocking the source);
+    a source that already has a job waiting or running, or an inactive one, gives a French 409."""
+    if not outages.redis_up():
+        raise outages.ServiceUnavailable(["redis"])
+    try:
+        return original_action(context, data_dict)
+    except (HarvestJobExists, HarvestSourceInactiveError) as err:
+        model.Session.rollback()
+        message = (
+            "Cette source a déjà un moissonnage en attente ou en cours : attendez sa fin (ou arrêtez-le) avant d'en lancer un autre."
+            if isinstance(err, HarvestJobExists)
+            else "Cette source de moissonnage est désactivée : réactivez-la avant de lancer un moissonnage."
+        )
+        raise tk.ValidationError({"source_id": [message]}) from None
+
+
 def with_harvest_guards(actions: dict) -> dict:
     """The plugin's actions, plus the checks of harvest sources (composed with the plugin's own
     chained ``package_create`` / ``package_update`` when there are some)."""
@@ -342,5 +362,6 @@ def with_harvest_guards(actions: dict) -> dict:
         harvest_source_show_status=harvest_source_show_status,
         harvest_source_reindex=harvest_source_reindex,
         harvest_abort_failed_jobs=harvest_abort_failed_jobs,
+        harvest_job_create=harvest_job_create,
     )
     return out

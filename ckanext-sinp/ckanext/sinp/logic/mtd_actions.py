@@ -107,12 +107,18 @@ def sinp_mtd_import(context, data_dict):
                 raise tk.ValidationError({"xml": _describe(rec, err)})
             touched.append(result)
             results.append({"id": result, "uuid": rec.uuid, "type": rec.kind, "action": action})
+        index_tasks = writer.record_index(model.Session, touched)  # in the records' transaction
         model.repo.commit()
     except Exception:
         model.Session.rollback()
         raise
-    if touched:  # index after the commit, in batches, with one Solr commit for the whole document
-        writer.index_packages(touched)
+    # index after the commit, in batches, with one Solr commit for the whole document; Solr down:
+    # the records are saved and the outbox indexes them once it answers
+    if touched and not writer.index_recorded(index_tasks):
+        warnings.append(
+            "Les fiches sont enregistrées ; le moteur de recherche ne répond pas : elles apparaîtront "
+            "dans la recherche dès son retour (indexation automatique différée)."
+        )
     return {"records": results, "errors": [], "warnings": warnings}
 
 

@@ -11,8 +11,6 @@ Who sees what (``logic/access.py``, rules in ``domain/protection.py``):
 
 from __future__ import annotations
 
-import datetime as dt
-
 import ckan.model as model
 import ckan.plugins.toolkit as tk
 
@@ -87,18 +85,6 @@ def sinp_qc_report_show(context, data_dict):
     if not producer:  # a chef de file: what would locate an observation is masked
         errors = [mask_locating(e) for e in errors]
     site = tk.config.get("ckan.site_url", "").rstrip("/")
-    timeout = settings.qc_job_timeout() + 120
-    queued = deposit.get("queued_at")
-    if (
-        deposit["status"] in ("pending", "running")
-        and queued is not None
-        and (dt.datetime.now(dt.timezone.utc) - queued).total_seconds() > timeout
-    ):
-        # the job died (worker killed, machine restarted): its transaction left nothing behind
-        deposit["status"] = "error"
-        deposit["error_message"] = (
-            "Le contrôle a été interrompu avant la fin (aucune donnée de ce contrôle n'a été intégrée) : relancez-le."
-        )
     return {
         "resource_id": resource.id,
         "package_id": pkg.id,

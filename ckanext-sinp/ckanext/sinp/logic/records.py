@@ -13,6 +13,7 @@ from ckan.lib.search import common
 from ckan.lib.search import index as search_index
 
 from ckanext.sinp.domain import model as sinp_model
+from ckanext.sinp.outbox import runner
 
 KIND_LABELS = {"ca": "cadre d'acquisition", "jdd": "jeu de données"}
 
@@ -143,3 +144,32 @@ def index_packages(package_ids: list[str], batch: int = 250, commit_within: int 
         conn.add(docs=collected[start : start + batch], commit=False, **extra)
     if not commit_within:
         conn.commit()
+
+
+# --- indexing that survives a Solr outage --------------------------------------------------------
+
+INDEX_TASK = "index"
+
+
+def record_index(session, package_ids: list[str], commit_within: int | None = None) -> list[int]:
+    """Records, in ``session``'s transaction (before its commit), that ``package_ids`` must be
+    indexed: if Solr fails after the commit, the outbox indexes them once it is back, and the
+    records written are neither lost nor missing from search for good."""
+    conn = session.connection()
+    args = {"commit_within": commit_within} if commit_within else {}
+    return [runner.add(conn, INDEX_TASK, package_id, args) for package_id in dict.fromkeys(package_ids)]
+
+
+def index_recorded(task_ids: list[int]) -> bool:
+    """Indexes now what ``record_index`` recorded (after the commit). False when Solr failed: the
+    outbox retries, the caller answers success and may say that search will follow shortly."""
+    return runner.run_inline(task_ids)["failed"] == 0
+
+
+def _run_index(items: list[tuple[str, dict]]) -> None:
+    within = [args.get("commit_within") for _key, args in items]
+    index_packages([key for key, _args in items], commit_within=max(within) if all(within) else None)
+
+
+def register_tasks() -> None:
+    runner.register(runner.Task(INDEX_TASK, _run_index, "Indexation de fiches", batch=250))

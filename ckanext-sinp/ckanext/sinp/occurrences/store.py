@@ -198,6 +198,17 @@ def update_progress(engine, resource_id: str, progress: float, stage: str, statu
         conn.execute(DEPOSIT.update().where(DEPOSIT.c.resource_id == resource_id).values(**values))
 
 
+def set_status(conn, resource_id: str, status: str, stage: str, message: str | None = None) -> None:
+    """Sets what the producer sees of a deposit whose check was interrupted (in the caller's
+    transaction): back to « en attente » (progress 0), or « interrompu » with ``message``."""
+    values = {"status": status, "stage": stage, "error_message": message}
+    if status == "pending":
+        values |= {"progress": 0.0, "started_at": None}
+    else:
+        values["finished_at"] = sa.func.now()
+    conn.execute(DEPOSIT.update().where(DEPOSIT.c.resource_id == resource_id).values(**values))
+
+
 def fail(engine, resource_id: str, message: str) -> None:
     with engine.begin() as conn:
         conn.execute(
@@ -303,9 +314,11 @@ def integrate(
     outcome: dict,
     auto_criteria: tuple[str, ...] = (),
     auto_level: str = protection.DEFAULT_AUTO_LEVEL,
+    also=None,
 ) -> int:
     """Replaces the deposit's occurrences and errors with the new ones and records ``outcome``
     (columns of sinp_deposit), in one transaction. Returns the number of occurrences written.
+    ``also(conn)``, when given, writes more in the same transaction (the follow-up tasks).
 
     ``accepted_csv`` has a header naming sinp_occurrence columns, ``resource_id``, ``package_id``
     and ``owner_org`` included (``engine.Result.write_accepted_csv(path, constants)``): it is
@@ -348,6 +361,8 @@ def integrate(
         if not deposit.get("receipt_token"):
             values["receipt_token"] = receipt_token()
         conn.execute(DEPOSIT.update().where(DEPOSIT.c.resource_id == resource_id).values(**values))
+        if also is not None:
+            also(conn)
         return written
 
 
