@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help install run up down restart status test test-unit lint format logs clean backup restore
+.PHONY: help install run up down restart status test test-unit test-faults lint format logs clean backup restore
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -26,6 +26,9 @@ status:  ## which services run, with their memory
 
 test:  ## unit tests, then the whole suite against the running services (started if needed)
 	@bash stack/test.sh
+
+test-faults:  ## the fault suite: kills and restarts Redis, Solr, PostgreSQL and workers under work (alone)
+	@bash stack/test-faults.sh
 
 test-unit:  ## unit tests only (no services)
 	@bash stack/install.sh && var/venv/ckan/bin/pytest -p no:ckan -p no:ckan_fixtures -q tests/unit

@@ -42,4 +42,14 @@ pg=$( (ps -o rss= -u postgres 2>/dev/null || true) | awk '{s+=$1} END {print int
 if pg_isready -q -h "$PGHOST" -p "$PGPORT"; then pg_state=running; else pg_state=stopped; rc=3; fi
 printf '  %-15s %s  (all postgres processes: %s MiB RSS)\n' postgres "$pg_state" "$pg"
 printf '  total (without PostgreSQL): %s MiB RSS\n' "$total"
+# background work waiting in the outbox (README « Pannes et reprise »)
+if [ "$pg_state" = running ]; then
+    outbox=$(psql_super "$CKAN_DB" "\\pset tuples_only on
+\\pset format unaligned
+SELECT count(*) FILTER (WHERE state = 'pending') || ' pending, ' || count(*) FILTER (WHERE state = 'running')
+  || ' running, ' || count(*) FILTER (WHERE state = 'failed') || ' failed'
+  || coalesce(', oldest waiting ' || round(extract(epoch FROM now() - min(created_at) FILTER (WHERE state IN ('pending', 'running'))))::int || ' s', '')
+FROM sinp_outbox" 2>/dev/null || true)
+    [ -n "$outbox" ] && printf '  %-15s %s  (ckan sinp outbox status --all)\n' outbox "$outbox"
+fi
 exit "$rc"

@@ -40,15 +40,36 @@ def sinp_nomenclature_label(nomenclature: str, code) -> str:
 
 @helper
 def sinp_ca_choices(field):
-    """The cadres d'acquisition the current user may attach a JDD to."""
+    """The cadres d'acquisition the current user may attach a JDD to: first an empty choice (the
+    form never pre-selects a CA), then the CA of the user's own structures, then the others they
+    may read, each named with its structure."""
+    user = tk.g.user if tk.g else None
     try:
         result = tk.get_action("package_search")(
-            {"user": tk.g.user if tk.g else None},
+            {"user": user},
             {"fq": "dataset_type:ca", "include_private": True, "rows": 1000, "sort": "title_string asc"},
         )
+        own = (
+            {
+                o["id"]
+                for o in tk.get_action("organization_list_for_user")({"user": user}, {"permission": "create_dataset"})
+            }
+            if user
+            else set()
+        )
     except Exception:  # pragma: no cover - the form still renders, validation will explain
-        return []
-    return [{"value": d.get("sinp_uuid"), "label": d.get("title")} for d in result["results"] if d.get("sinp_uuid")]
+        return [{"value": "", "label": "— Choisir un cadre d'acquisition —"}]
+    cas = [d for d in result["results"] if d.get("sinp_uuid")]
+    mine = [{"value": d["sinp_uuid"], "label": d.get("title")} for d in cas if d.get("owner_org") in own]
+    others = [
+        {
+            "value": d["sinp_uuid"],
+            "label": f"{d.get('title')} — {(d.get('organization') or {}).get('title') or ''}".rstrip(" —"),
+        }
+        for d in cas
+        if d.get("owner_org") not in own
+    ]
+    return [{"value": "", "label": "— Choisir un cadre d'acquisition —"}, *mine, *others]
 
 
 @helper

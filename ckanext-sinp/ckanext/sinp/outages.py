@@ -106,7 +106,8 @@ dure, l'équipe de la plateforme en est informée.</p></main></body></html>
 
 
 def page_503(down: list[str]) -> Response:
-    body = PAGE.format(message=html.escape(message(down)))
+    text = message(down).removeprefix("Service momentanément indisponible : ")
+    body = PAGE.format(message=html.escape(text[:1].upper() + text[1:]))
     response = Response(body, status=503, mimetype="text/html")
     response.headers["Retry-After"] = str(RETRY_AFTER_S)
     response.headers["Refresh"] = str(RETRY_AFTER_S)

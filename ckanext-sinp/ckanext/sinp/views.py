@@ -417,8 +417,32 @@ def chefs_de_file():
     )
 
 
+VALIDATION_FILTERS = ("cd_nom", "date_min", "date_max")
+
+
+def _validation_problem(form) -> str | None:
+    """Why a validation form cannot be applied as it is: no level chosen, nothing ticked, or « all
+    the observations of the filter » without the confirmation (the filter and the decision are two
+    forms: filtering never validates)."""
+    if not form.get("niv_val"):
+        return "Choisissez le niveau de validation à enregistrer : rien n'a été modifié."
+    if form.get("portee") == "filtre":
+        if form.get("confirmation") != "oui":
+            return (
+                "Cochez la confirmation pour appliquer ce niveau à toutes les observations du filtre : "
+                "rien n'a été modifié."
+            )
+    elif not form.getlist("ids"):
+        return (
+            "Cochez au moins une observation, ou choisissez « toutes les observations » et confirmez : "
+            "rien n'a été modifié."
+        )
+    return None
+
+
 def validation(id):
-    """A chef de file validates the observations of a JDD inside its scope, one or in bulk."""
+    """A chef de file validates the observations of a JDD inside its scope: the ticked ones, or all
+    those of the filter after an explicit confirmation."""
     context = {"user": tk.g.user}
     try:  # first the record (an unknown JDD and one the caller may not read: the same 404), then the right
         pkg = tk.get_action("package_show")(dict(context), {"id": id})
@@ -429,13 +453,16 @@ def validation(id):
         return tk.abort(404, "Jeu de données introuvable.")
     if tk.request.method == "POST":
         form = tk.request.form
-        data = {"jdd": pkg["id"], "niv_val": form.get("niv_val"), "commentaire": form.get("commentaire")}
-        ids = form.getlist("ids")
-        if ids:
-            data["ids"] = ids
-        for key in ("cd_nom", "date_min", "date_max", "niv_val_actuel"):
-            if form.get(key):
-                data[key] = form[key]
+        filters = {k: form[k] for k in VALIDATION_FILTERS if form.get(k)}
+        problem = _validation_problem(form)
+        if problem:
+            tk.h.flash_error(problem)
+            return tk.redirect_to("sinp.validation", id=id, **filters)
+        data = {"jdd": pkg["id"], "niv_val": form["niv_val"], "commentaire": form.get("commentaire")}
+        if form.get("portee") == "filtre":
+            data.update(filters)
+        else:
+            data["ids"] = form.getlist("ids")
         try:
             done = tk.get_action("sinp_validation_set")(context, data)
             tk.h.flash_success(f"{done['updated']} observation(s) validée(s) « {done['label']} ».")
@@ -443,14 +470,14 @@ def validation(id):
             tk.h.flash_error(_messages(err))
         except tk.NotAuthorized as err:
             tk.h.flash_error(str(err))
-        return tk.redirect_to("sinp.validation", id=id)
+        return tk.redirect_to("sinp.validation", id=id, **filters)
 
     page = tk.get_action("sinp_occurrence_search")(
         context,
         {
             "jdd": pkg["id"],
             "limit": 200,
-            **{k: v for k, v in tk.request.args.items() if k in ("cd_nom", "date_min", "date_max")},
+            **{k: v for k, v in tk.request.args.items() if k in VALIDATION_FILTERS and v},
         },
     )
     return tk.render(

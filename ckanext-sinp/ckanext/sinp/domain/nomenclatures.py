@@ -168,7 +168,12 @@ def _short(label: str | None) -> str:
 
 def nomenclatures_dir() -> pathlib.Path:
     """The directory of the <TYPE>.json files (see the module docstring)."""
-    env = os.environ.get(ENV_VAR)
+    return _nomenclatures_dir(os.environ.get(ENV_VAR))
+
+
+@functools.cache
+def _nomenclatures_dir(env: str | None) -> pathlib.Path:
+    """Resolved once per value of the environment variable (a record page asks ~40 times)."""
     if env:
         return pathlib.Path(env) / "nomenclatures"
     here = pathlib.Path(__file__).resolve()

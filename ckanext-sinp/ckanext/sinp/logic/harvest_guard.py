@@ -336,6 +336,7 @@ def harvest_job_create(original_action, context, data_dict):
     """A job is created only when it can be sent: Redis down gives a 503 before anything is written
     (ckanext-harvest recorded the job « Running » then failed to queue it, blocking the source);
     a source that already has a job waiting or running, or an inactive one, gives a French 409."""
+    tk.check_access("harvest_job_create", context, data_dict)
     if not outages.redis_up():
         raise outages.ServiceUnavailable(["redis"])
     try:

@@ -8,6 +8,7 @@ import re
 import unicodedata
 
 import ckan.lib.search as search
+import ckan.model as model
 import ckan.plugins.toolkit as tk
 from ckan.lib.search import common
 from ckan.lib.search import index as search_index
@@ -168,7 +169,11 @@ def index_recorded(task_ids: list[int]) -> bool:
 
 def _run_index(items: list[tuple[str, dict]]) -> None:
     within = [args.get("commit_within") for _key, args in items]
-    index_packages([key for key, _args in items], commit_within=max(within) if all(within) else None)
+    ids = [key for key, _args in items]
+    existing = {r[0] for r in model.Session.query(model.Package.id).filter(model.Package.id.in_(ids))}
+    ids = [i for i in ids if i in existing]  # purged since: nothing to index (its removal is the purge's)
+    if ids:
+        index_packages(ids, commit_within=max(within) if all(within) else None)
 
 
 def register_tasks() -> None:
