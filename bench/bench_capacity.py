@@ -101,7 +101,7 @@ def targets(env, url) -> list[tuple[str, str]]:
     out.append(
         (
             "CSW GetRecords",
-            f"{csw}?service=CSW&version=2.0.2&request=GetRecords&typeNames=csw:Record&resultType=results&maxRecords=10",
+            f"{csw}?service=CSW&version=2.0.2&request=GetRecords&typeNames=csw:Record&resultType=results&elementSetName=brief&maxRecords=10",
         )
     )
     return out

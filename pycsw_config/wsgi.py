@@ -318,11 +318,11 @@ def _install_engine(database_url):
     (``_cached_init``) its entries no longer pin a class per request, and the
     statements vary mostly with the filter text of the request.
     """
-    from sqlalchemy import create_engine
+    from sqlalchemy import create_engine, event
 
-    pycsw_repository.Repository._engines[database_url] = create_engine(
-        database_url, query_cache_size=100, pool_pre_ping=True
-    )
+    engine = create_engine(database_url, query_cache_size=100, pool_pre_ping=True)
+    event.listen(engine, "handle_error", _database_failed)
+    pycsw_repository.Repository._engines[database_url] = engine
 
 
 def _install_stable_sort():
@@ -407,6 +407,23 @@ def _exception_report(start_response, code, locator, text, status="200 OK", extr
 
 
 RETRY_AFTER_S = 30
+# a gunicorn sync worker serves one request at a time: whether this request lost PostgreSQL
+_REQUEST = {"database_failed": False}
+
+
+def _database_failed(context):
+    """SQLAlchemy's ``handle_error``: the request lost PostgreSQL (refused, closed, starting up);
+    remembered because it may answer again by the time pycsw's report is checked."""
+    if type(context.original_exception).__name__ in ("OperationalError", "InterfaceError"):
+        _REQUEST["database_failed"] = True
+
+
+# what pycsw's report says when the query failed because PostgreSQL went away (a restart, a crash):
+# the database may already answer again when the report is checked
+_DATABASE_FAILURE = re.compile(
+    rb"OperationalError|InterfaceError|server closed the connection|terminating connection|"
+    rb"the database system is|could not connect|Connection refused|connection already closed"
+)
 
 
 def database_answers(database_url=None):
@@ -518,11 +535,12 @@ def application(environ, start_response):
         env["wsgi.input"] = io.BytesIO(body)
         env["CONTENT_LENGTH"] = str(len(body))
 
+    _REQUEST["database_failed"] = False
     csw = server.Csw(new_config_parser(SETTINGS), env)
     try:
         status, contents = csw.dispatch_wsgi()
     except Exception:  # pycsw lets some database errors through: unavailable, or a real bug
-        if not database_answers():
+        if _REQUEST["database_failed"] or not database_answers():
             return _unavailable(start_response)
         raise
     finally:
@@ -533,8 +551,11 @@ def application(environ, start_response):
                 session.close()  # give the connection back to the pool now
             except Exception:  # a connection already lost: nothing to give back
                 pass
-    head = contents[:2000] if isinstance(contents, bytes) else str(contents)[:2000].encode()
-    if b'exceptionCode="NoApplicableCode"' in head and not database_answers():
+    head = contents[:4000] if isinstance(contents, bytes) else str(contents)[:4000].encode()
+    lost = _REQUEST["database_failed"] and b"ExceptionReport" in head  # pycsw says « Invalid query syntax »…
+    if lost or (
+        b'exceptionCode="NoApplicableCode"' in head and (_DATABASE_FAILURE.search(head) or not database_answers())
+    ):
         return _unavailable(start_response)
 
     headers = [("Content-Type", str(csw.contenttype)), ("Content-Length", str(len(contents)))]

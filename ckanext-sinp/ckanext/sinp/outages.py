@@ -24,9 +24,11 @@ import logging
 
 import ckan.lib.search as search
 import ckan.model as model
+import psycopg2
 import sqlalchemy as sa
 from ckan.lib.redis import connect_to_redis
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, g, has_request_context, request
+from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 
 log = logging.getLogger(__name__)
@@ -118,6 +120,28 @@ def _is_api() -> bool:
     return request.path.startswith("/api/")
 
 
+def _database_failed(context) -> None:
+    """SQLAlchemy's ``handle_error``: the request lost PostgreSQL (connection refused, closed,
+    « the database system is starting up »). Remembered for the request, because PostgreSQL may
+    answer again by the time the 500 is checked (a restart takes about 2 s)."""
+    if has_request_context() and isinstance(
+        context.original_exception, psycopg2.OperationalError | psycopg2.InterfaceError
+    ):
+        g.sinp_database_failed = True
+
+
+def watch_database(engine) -> None:
+    if not event.contains(engine, "handle_error", _database_failed):
+        event.listen(engine, "handle_error", _database_failed)
+
+
+def _down() -> list[str]:
+    down = unavailable()
+    if g.get("sinp_database_failed") and "postgresql" not in down:
+        down.insert(0, "postgresql")
+    return down
+
+
 @outages.after_app_request
 def outage_answer(response):
     """A 500 while a service is down becomes a 503: JSON for the API, the French page otherwise
@@ -133,7 +157,7 @@ def outage_answer(response):
             return response
         if kind not in _API_500_TYPES:
             return response
-    down = unavailable()
+    down = _down()
     if not down:
         return response
     log.warning("%s : 503, services indisponibles : %s", request.path, down)
@@ -141,7 +165,7 @@ def outage_answer(response):
 
 
 def _outage(err):
-    down = unavailable()
+    down = _down()
     if not down:
         raise err  # every service answers: a bug, CKAN's 500 as before
     log.warning("%s : 503, services indisponibles : %s (%s)", request.path, down, type(err).__name__)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
+import ckan.model as model
 import ckan.plugins as p
 import ckan.plugins.toolkit as tk
 from ckan.lib.plugins import DefaultPermissionLabels
 
-from ckanext.sinp import cli, compat, helpers, indexing, jobs, security_headers, views
+from ckanext.sinp import cli, compat, helpers, indexing, jobs, outages, security_headers, views
 from ckanext.sinp.csw import sync as csw_sync
 from ckanext.sinp.logic import access, auth, harvest_guard, records, registry, resource_urls, validators
 from ckanext.sinp.outbox import runner
@@ -61,6 +62,7 @@ class SinpPlugin(p.SingletonPlugin):
     # IMiddleware
 
     def make_middleware(self, app, config):
+        outages.watch_database(model.meta.engine)  # a request that lost PostgreSQL answers 503
         return security_headers.install(app)
 
     # IClick
