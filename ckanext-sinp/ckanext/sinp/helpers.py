@@ -1,12 +1,14 @@
-"""Template helpers (names prefixed ``sinp_``)."""
+"""Template helpers (names prefixed ``sinp_``; ``humanize_entity_type`` chains CKAN's own)."""
 
 from __future__ import annotations
 
 import ckan.model as model
 import ckan.plugins.toolkit as tk
 
+from ckanext.sinp import settings
 from ckanext.sinp.domain import model as sinp_model
 from ckanext.sinp.domain import nomenclatures
+from ckanext.sinp.logic import access
 from ckanext.sinp.occurrences import store
 
 all_helpers = {}
@@ -179,6 +181,123 @@ def sinp_notifications(pkg_dict: dict, limit: int = 10) -> list[dict]:
     except tk.NotAuthorized:
         return []
     return [n for n in notes if n["package_id"] == pkg_dict.get("id")][:limit]
+
+
+# --- dataset type labels: « Nouveau cadre d'acquisition », not CKAN's « Add Ca » ------------------------
+
+TYPE_NOUNS = {"ca": ("cadre d'acquisition", "cadres d'acquisition"), "jdd": ("jeu de données", "jeux de données")}
+
+# CKAN's purposes (ckan.lib.helpers.humanize_entity_type); {s}: singular, {p}: plural, {P}: plural capitalised
+TYPE_LABELS = {
+    "add link": "Nouveau {s}",
+    "add association link": "Ajouter à un {s}",
+    "breadcrumb": "{P}",
+    "content tab": "{P}",
+    "create label": "Nouveau {s}",
+    "create title": "Nouveau {s}",
+    "delete confirmation": "Voulez-vous vraiment supprimer ce {s} ?",
+    "description placeholder": "Quelques mots sur ce {s}…",
+    "edit label": "Modifier le {s}",
+    "facet label": "{P}",
+    "form label": "Formulaire du {s}",
+    "main nav": "{P}",
+    "my label": "Mes {p}",
+    "view label": "Voir le {s}",
+    "name placeholder": "Mon {s}",
+    "no any objects": "Aucun {s} pour le moment.",
+    "no associated label": "Aucun {s} associé.",
+    "no description": "Ce {s} n'a pas de description.",
+    "no label": "Aucun {s}",
+    "page title": "{P}",
+    "save label": "Enregistrer le {s}",
+    "search placeholder": "Rechercher des {p}…",
+    "you not member": "Vous n'êtes membre d'aucun {s}.",
+    "user not member": "Cet utilisateur n'est membre d'aucun {s}.",
+    "update label": "Enregistrer le {s}",
+}
+
+
+def type_label(dataset_type: str, purpose: str) -> str:
+    """The French label of a SINP dataset type for one of CKAN's purposes (« Nouveau jeu de données »)."""
+    singular, plural = TYPE_NOUNS[dataset_type]
+    template = TYPE_LABELS.get(purpose, "{S}")
+    return template.format(
+        s=singular, p=plural, S=singular[:1].upper() + singular[1:], P=plural[:1].upper() + plural[1:]
+    )
+
+
+@helper
+@tk.chained_helper
+def humanize_entity_type(next_helper, entity_type: str, object_type: str, purpose: str):
+    """CKAN's labels of a dataset type (« Add Ca », « Search Jdds… »), in French for the SINP types."""
+    if entity_type == "package" and object_type in TYPE_NOUNS:
+        return type_label(object_type, purpose)
+    return next_helper(entity_type, object_type, purpose)
+
+
+# --- home page -------------------------------------------------------------------------------------
+
+
+@helper
+def sinp_portal_figures() -> dict:
+    """Public figures of the catalogue for the home page, the same for every visitor (published
+    records only, whoever asks): CA, JDD, producer structures and the observations the public may see
+    (published JDD, not hidden). Zeros when a service does not answer: the page still renders."""
+    out = {"ca": 0, "jdd": 0, "producers": 0, "observations": None}
+    try:
+        result = tk.get_action("package_search")(
+            {"user": tk.g.user if tk.g else None},
+            {
+                "fq": "dataset_type:(ca OR jdd)",
+                "include_private": False,
+                "rows": 0,
+                "facet.field": '["dataset_type", "organization"]',
+                "facet.limit": -1,
+            },
+        )
+    except Exception:  # pragma: no cover - Solr down: the home page still renders
+        return out
+    facets = result.get("facets") or {}
+    types = facets.get("dataset_type") or {}
+    out["ca"], out["jdd"] = types.get("ca", 0), types.get("jdd", 0)
+    out["producers"] = len([n for n in (facets.get("organization") or {}).values() if n])
+    try:
+        with model.meta.engine.connect() as conn:
+            out["observations"] = store.published_count(conn, access.active_jdd_ids(published=True))
+    except Exception:  # pragma: no cover - no store yet
+        out["observations"] = None
+    return out
+
+
+@helper
+def sinp_recent_records(limit: int = 5) -> list[dict]:
+    """The latest published CA and JDD (public records only, whoever asks)."""
+    try:
+        result = tk.get_action("package_search")(
+            {"user": tk.g.user if tk.g else None},
+            {
+                "fq": "dataset_type:(ca OR jdd)",
+                "include_private": False,
+                "rows": limit,
+                "sort": "metadata_modified desc",
+            },
+        )
+    except Exception:  # pragma: no cover - Solr down
+        return []
+    return result["results"]
+
+
+@helper
+def sinp_csw_capabilities_url() -> str:
+    """The CSW GetCapabilities request that harvesters start with (the configured public CSW URL)."""
+    url = settings.csw_url() or ""
+    return f"{url}{'&' if '?' in url else '?'}service=CSW&version=2.0.2&request=GetCapabilities" if url else ""
+
+
+@helper
+def sinp_contact() -> dict:
+    """The platform's contact (the metadata point of contact of the CSW records): {"name", "email"}."""
+    return settings.csw_contact()
 
 
 def get_helpers():

@@ -499,6 +499,17 @@ def occurrence_stats(conn, access: Access, package_id: str) -> dict:
     return out
 
 
+def published_count(conn, package_ids: list[str]) -> int:
+    """How many occurrences of these (published) JDD the public may see: all but the hidden ones
+    (``public_layer`` 4, as in ``blurred``)."""
+    if not package_ids:
+        return 0
+    return conn.execute(
+        text("SELECT count(*) FROM sinp_occurrence WHERE package_id = ANY(:p) AND public_layer < 4"),
+        {"p": list(package_ids)},
+    ).scalar()
+
+
 def public_extent(conn, package_id: str) -> list[float] | None:
     """The extent the public may know of a JDD's occurrences: blurred geometries; when some are only
     diffused at the département (or not at all), the territory's extent is included."""
