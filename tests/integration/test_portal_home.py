@@ -178,3 +178,12 @@ def test_an_anonymous_403_and_a_404_are_in_french(app, records):
     assert "404 Page introuvable" in page and "Fiche introuvable" in page
     assert "Dataset not found" not in page
     assert records["private"]["title"] not in page
+
+
+def test_record_pages_name_their_type_in_french(app, records):
+    for record, kind in ((records["ca"], "Cadre d'acquisition"), (records["public"], "Jeu de données")):
+        page = html.unescape(_text(app.get(f"/{record['type']}/{record['name']}")))
+        title = re.search(r"<title>(.*?)</title>", page, re.S).group(1)
+        assert f" - {kind} - " in title, title
+        assert " - Jdd - " not in title and " - Ca - " not in title
+        assert ">Jdds<" not in page and ">Cas<" not in page  # breadcrumb
