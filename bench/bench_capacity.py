@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import collections
 import os
+import pathlib
 import random
 import shlex
 import signal
@@ -44,7 +45,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start(env, name, extra_args, log_dir):
+def start(env, name, extra_args, log_dir, ini):
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     command = [
@@ -62,7 +63,7 @@ def start(env, name, extra_args, log_dir):
         command,
         stdout=log,
         stderr=subprocess.STDOUT,
-        env=dict(os.environ, CKAN_INI=env["CKAN_INI"]),
+        env=dict(os.environ, CKAN_INI=str(ini)),
         start_new_session=True,
     )
     deadline = time.monotonic() + 120
@@ -118,11 +119,12 @@ def load(urls, clients, seconds):
                 kind, url = rnd.choice(urls)
                 t0 = time.perf_counter()
                 try:
-                    status = http.get(url, timeout=60).status_code
+                    answer = http.get(url, timeout=60)
+                    status, cache = answer.status_code, answer.headers.get("X-Sinp-Cache", "-")
                 except requests.RequestException:
-                    status = None
+                    status, cache = None, "-"
                 with lock:
-                    results.append((kind, status, time.perf_counter() - t0))
+                    results.append((kind, status, time.perf_counter() - t0, cache))
 
     threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
     t0 = time.monotonic()
@@ -135,23 +137,58 @@ def load(urls, clients, seconds):
 
 def summary(results, elapsed):
     by_kind = collections.defaultdict(list)
-    for kind, _status, seconds in results:
+    for kind, _status, seconds, _cache in results:
         by_kind[kind].append(seconds * 1000)
-    errors = sum(1 for _k, status, _s in results if status != 200)
-    all_ms = [s * 1000 for _k, _st, s in results]
+    errors = sum(1 for _k, status, _s, _c in results if status != 200)
+    all_ms = [s * 1000 for _k, _st, s, _c in results]
+    hits = sum(1 for *_rest, cache in results if cache == "hit")
     return {
         "rps": len(results) / elapsed,
         "n": len(results),
         "errors": errors,
+        "hit_share": hits / len(results) if results else 0.0,
         "all": percentiles(all_ms),
         "kinds": {k: percentiles(v) for k, v in sorted(by_kind.items())},
     }
+
+
+def no_cache_ini(env) -> pathlib.Path:
+    """The same configuration with the anonymous page cache off (CKAN has none of its own)."""
+    path = ROOT / "var" / "bench-capacity-no-cache.ini"
+    path.write_text(f"[app:main]\nuse = config:{env['CKAN_INI']}\nckanext.sinp.page_cache.ttl = 0\n", encoding="utf-8")
+    return path
+
+
+def editor(env, url, every, stop):
+    """A producer at work: one edit of a public record every ``every`` seconds (each ends every
+    cached copy); the record's description is put back at the end."""
+    token = {"Authorization": env["SINP_ADMIN_TOKEN"]}
+    found = requests.get(f"{url}/api/3/action/package_search", params={"fq": "dataset_type:jdd", "rows": 1}).json()
+    record = found["result"]["results"][0]
+    notes, edits = record.get("notes") or "", 0
+    try:
+        while not stop.wait(every):
+            edits += 1
+            requests.post(
+                f"{url}/api/3/action/package_patch",
+                json={"id": record["id"], "notes": f"{notes}\n\n(édition de mesure {edits})"},
+                headers=token,
+                timeout=60,
+            ).raise_for_status()
+    finally:
+        requests.post(
+            f"{url}/api/3/action/package_patch", json={"id": record["id"], "notes": notes}, headers=token, timeout=60
+        )
+    return edits
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument(
+        "--edit-every", type=float, default=10.0, help="seconds between two edits of a record (0: none)"
+    )
     workers = os.environ.get("CKAN_WEB_WORKERS", "2")
     parser.add_argument(
         "--ours-args",
@@ -162,35 +199,62 @@ def main():
     args = parser.parse_args()
     env = stack_env()
     log_dir = ROOT / "var" / "log"
+    plain = no_cache_ini(env)
+    runs = (
+        ("stock CKAN", args.stock_args, plain),
+        ("ours without the page cache", args.ours_args, plain),
+        ("ours", args.ours_args, env["CKAN_INI"]),
+    )
     measured = {}
-    for name, extra in (("stock", args.stock_args), ("ours", args.ours_args)):
-        proc, url = start(env, name, shlex.split(extra), log_dir)
+    for name, extra, ini in runs:
+        proc, url = start(env, name.split()[0] + str(len(measured)), shlex.split(extra), log_dir, ini)
         try:
             urls = targets(env, url)
             load(urls, args.clients, 10)  # warm-up
+            stop = threading.Event()
+            edits = []
+            writer = threading.Thread(
+                target=lambda out, u, ev: out.append(editor(env, u, args.edit_every, ev)),
+                args=(edits, url, stop),
+                daemon=True,
+            )
+            if args.edit_every > 0:
+                writer.start()
             results, elapsed = load(urls, args.clients, args.seconds)
+            stop.set()
+            if writer.is_alive():
+                writer.join(90)
             measured[name] = summary(results, elapsed)
+            measured[name]["edits"] = edits[0] if edits else 0
         finally:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(30)
         s = measured[name]
         print(
-            f"{name}: {s['rps']:.1f} req/s, p50 {s['all']['p50']:.0f} ms, p95 {s['all']['p95']:.0f} ms, errors {s['errors']}/{s['n']}"
+            f"{name}: {s['rps']:.1f} req/s, p50 {s['all']['p50']:.0f} ms, p95 {s['all']['p95']:.0f} ms, "
+            f"errors {s['errors']}/{s['n']}, served from the cache {100 * s['hit_share']:.0f} %, edits {s['edits']}"
         )
     lines = [
         f"## Capacity under {args.clients} concurrent anonymous clients (`bench/bench_capacity.py`)",
         "",
         f"Machine: {machine()}. {args.seconds} s per configuration after a 10 s warm-up; the mix of the issue: search pages, "
-        "facet calls of the API, JDD pages, occurrences in a bbox, CSW GetRecords (pycsw of the stack, common to both). "
-        "Goal (#18): ≥ 40 req/s with p95 ≤ 1 s and 0 errors.",
+        "facet calls of the API, JDD pages, occurrences in a bbox, CSW GetRecords (pycsw of the stack, common to all). "
+        + (
+            f"Meanwhile a producer edits a public JDD every {args.edit_every:g} s (each edit ends every cached copy). "
+            if args.edit_every > 0
+            else ""
+        )
+        + "Goal (#18): ≥ 40 req/s with p95 ≤ 1 s and 0 errors. The stock peer is CKAN's documented web "
+        "configuration (gunicorn, 2 synchronous workers) on the same catalogue, without our page cache.",
         "",
-        "| configuration | gunicorn | req/s | p50 (ms) | p95 (ms) | errors |",
-        "|---|---|---|---|---|---|",
+        "| configuration | gunicorn | req/s | p50 (ms) | p95 (ms) | errors | answers from the cache |",
+        "|---|---|---|---|---|---|---|",
     ]
-    for name, extra in (("stock CKAN", args.stock_args), ("ours", args.ours_args)):
-        s = measured["stock" if name.startswith("stock") else "ours"]
+    for name, extra, _ini in runs:
+        s = measured[name]
         lines.append(
-            f"| {name} | `{extra}` | {s['rps']:.1f} | {s['all']['p50']:.0f} | {s['all']['p95']:.0f} | {s['errors']}/{s['n']} |"
+            f"| {name} | `{extra}` | {s['rps']:.1f} | {s['all']['p50']:.0f} | {s['all']['p95']:.0f} | "
+            f"{s['errors']}/{s['n']} | {100 * s['hit_share']:.0f} % |"
         )
     lines += ["", "Per kind (ours): p50 / p95 ms", ""]
     for kind, st in measured["ours"]["kinds"].items():

@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from ckan.tests import factories
 
 from ckanext.sinp import jobs
+from ckanext.sinp.logic import queries
 from ckanext.sinp.outbox import runner
 from tests.conftest import ROOT
 from tests.integration.conftest import SUPPORT, _wait_for_line
@@ -282,3 +283,70 @@ def test_postgresql_restarted_under_load_gives_503_not_500_and_recovers(test_cka
         f"PostgreSQL restart took {back - restarted:.1f} s; {len(results)} requests, "
         f"{sum(1 for r in results if r[2] == 503)} answered 503, none 500"
     )
+
+
+# --- the partner's CSW stopped in the middle of a harvest ---------------------------------------------------
+
+
+def listening_pid(port: int) -> int:
+    out = subprocess.run(["ss", "-Hltnp", f"sport = :{port}"], capture_output=True, text=True, check=True).stdout
+    return int(out.split("pid=")[1].split(",")[0])
+
+
+def test_a_partner_csw_stopped_during_a_harvest_loses_nothing_and_the_next_run_completes(clean_db, stack, tmp_path):
+    import pathlib
+    import urllib.parse
+
+    from ckanext.harvest.model import HarvestJob
+    from ckanext.harvest.tests.factories import HarvestJobObj
+    from ckanext.harvest.tests.lib import run_harvest_job
+    from remote_csw import _gunicorn, clean_env, remote_pycsw
+
+    from ckanext.sinp_harvesters.csw import SinpCswHarvester
+    from tests.integration.test_harvest_csw import errors, harvest, partner_catalogue, show, source
+
+    org = factories.Organization(name=f"partenaire-{uuid.uuid4().hex[:6]}", title="Catalogue partenaire du Jura")
+    ca, jdds, docs = partner_catalogue()
+    docs.pop("02-bad.xml")
+    uuids = [ca["sinp_uuid"], *(j["sinp_uuid"] for j in jdds)]
+    venv = pathlib.Path(stack["PYCSW_VENV"])
+    workdir = tmp_path / "partner"
+    with worker(stack, tmp_path), remote_pycsw(docs, workdir, venv) as url:  # the worker indexes, syncs the CSW
+        port = urllib.parse.urlsplit(url).port
+        src = source(org, url)
+        command = [str(venv / "bin" / "gunicorn"), "pycsw.wsgi:application", "--no-control-socket"]
+        command += ["--bind", f"127.0.0.1:{port}", "--workers", "1"]
+
+        class StoppedAfterOne(SinpCswHarvester):
+            """Our harvester; the partner's server is killed once the first record is fetched."""
+
+            fetched = 0
+
+            def __new__(cls):  # CKAN's SingletonPlugin would hand back the plugin's own instance
+                return object.__new__(cls)
+
+            def fetch_stage(self, harvest_object):
+                if StoppedAfterOne.fetched == 1:
+                    os.killpg(os.getpgid(listening_pid(port)), signal.SIGKILL)  # master and worker
+                StoppedAfterOne.fetched += 1
+                return super().fetch_stage(harvest_object)
+
+        first = run_harvest_job(HarvestJobObj(source=src, run=False), StoppedAfterOne())
+        imported = [g for g, r in first.items() if r["report_status"] in ("added", "updated")]
+        failed = errors(first)
+        assert imported == [ca["sinp_uuid"]] and set(failed) == set(uuids) - set(imported), (imported, failed)
+        assert all("injoignable" in " ".join(messages) for messages in failed.values()), failed
+        assert [show(u) is None for u in uuids] == [False, True, True]  # nothing half-written
+        job = model.Session.query(HarvestJob).filter_by(source_id=src.id).order_by(HarvestJob.created.desc()).first()
+        assert job.status == "Finished"  # the source is not blocked by a job left « Running »
+
+        # the partner is back on the same address; the next run (the scheduler's, every 5 min) completes
+        with _gunicorn(
+            command, clean_env(PYCSW_CONFIG=str(workdir / "pycsw.cfg")), workdir, workdir / "again.log", url
+        ):
+            second = harvest(src)
+    assert not errors(second), errors(second)
+    assert {g for g, r in second.items() if r["report_status"] == "added"} == set(uuids) - set(imported)
+    found = queries.packages_by_uuid(model, uuids)
+    assert {u: len(found.get(u, [])) for u in uuids} == dict.fromkeys(uuids, 1)  # once each: nothing doubled
+    assert show(jdds[1]["sinp_uuid"])["cadre"] == ca["sinp_uuid"]

@@ -20,6 +20,7 @@ from ckanext.sinp.logic import oracles, queries
 from ckanext.sinp.occurrences import store as occurrence_store
 from ckanext.sinp.outbox import runner
 from ckanext.sinp.outbox import store as outbox_store
+from ckanext.sinp.page_cache import store as page_cache_store
 from ckanext.sinp.referentials import geo_store, taxref
 from ckanext.sinp.referentials import taxref_store as store
 
@@ -49,6 +50,7 @@ def init_db():
         queries.create_indexes(connection)
     role = settings.csw_reader_role()
     repository.grant_reader(engine, role)
+    page_cache_store.ensure_triggers(engine)  # last: it covers every table created above
     click.secho(f"Table du dépôt CSW prête (lecture accordée à {role}).", fg="green")
 
 

@@ -13,6 +13,7 @@ from ckanext.sinp import cli, compat, helpers, indexing, jobs, outages, security
 from ckanext.sinp.csw import sync as csw_sync
 from ckanext.sinp.logic import access, auth, harvest_guard, records, registry, resource_urls, validators
 from ckanext.sinp.outbox import runner
+from ckanext.sinp.page_cache import glue as page_cache
 from ckanext.spatial.interfaces import ISpatialHarvester
 
 FACETS = OrderedDict(
@@ -63,6 +64,7 @@ class SinpPlugin(p.SingletonPlugin):
 
     def make_middleware(self, app, config):
         outages.watch_database(model.meta.engine)  # a request that lost PostgreSQL answers 503
+        app = page_cache.install(app, model.meta.engine)  # before the headers: they are added to hits too
         return security_headers.install(app)
 
     # IClick
