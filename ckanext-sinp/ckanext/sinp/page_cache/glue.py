@@ -24,6 +24,7 @@ import ckan.plugins.toolkit as tk
 import sqlalchemy as sa
 from flask import current_app, g, request, session
 from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
 
 from ckanext.sinp.page_cache.store import Entries, Entry, Generation
 
@@ -125,14 +126,15 @@ def _serve():
     generation = _state["generation"]
     if not generation.ready():
         return None
+    generation.catch_up()
+    if not generation.listening:
+        return None
     entry = _state["entries"].get(key, generation.value)
     if entry is None:
         g.sinp_page_cache = (key, generation.value)
         return None
     body = entry.body
     if entry.csrf:
-        from flask_wtf.csrf import generate_csrf
-
         body = body.replace(CSRF_PLACEHOLDER, generate_csrf().encode())
     response = current_app.response_class(body, status=200, headers=entry.headers)
     response.headers["X-Sinp-Cache"] = "hit"

@@ -29,6 +29,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+import psycopg2  # the driver of CKAN's engine
 import sqlalchemy as sa
 
 log = logging.getLogger(__name__)
@@ -89,11 +90,27 @@ class Generation:
         self.value = 0
         self.listening = False
         self._pid = None
+        self._conn = None
         self._lock = threading.Lock()
 
     def bump(self) -> None:
         # two threads bumping at once may move it by one only: moving at all is what counts
         self.value += 1
+
+    def catch_up(self) -> None:
+        """Reads, without waiting, a notification already arrived that the thread has not handled
+        yet (it may be waiting for the interpreter): a request never serves a copy PostgreSQL has
+        already said is stale."""
+        conn = self._conn
+        if conn is None:
+            return
+        try:
+            conn.poll()
+            if conn.notifies:
+                conn.notifies.clear()
+                self.bump()
+        except Exception:  # noqa: BLE001 - a lost server: the thread sees it too and turns the cache off
+            self.bump()
 
     def ready(self) -> bool:
         """True once this process listens; starts the listener the first time (after a fork too)."""
@@ -106,8 +123,6 @@ class Generation:
         return self.listening
 
     def _listen(self) -> None:
-        import psycopg2  # the driver of CKAN's engine
-
         pid = os.getpid()
         while self._pid == pid:
             conn = None
@@ -116,6 +131,7 @@ class Generation:
                 conn.autocommit = True
                 with conn.cursor() as cur:
                     cur.execute(f"LISTEN {CHANNEL}")
+                self._conn = conn
                 self.bump()  # what committed while nobody listened
                 self.listening = True
                 while self._pid == pid:
@@ -127,6 +143,7 @@ class Generation:
                         conn.notifies.clear()
                         self.bump()
             except Exception as exc:  # noqa: BLE001 - the cache turns off, the site goes on
+                self._conn = None
                 if self.listening:
                     log.warning("Cache des pages : écoute de PostgreSQL interrompue (%s), cache désactivé", exc)
                 self.listening = False
