@@ -1,0 +1,13 @@
+"""The SINP plugin's blueprint, shared by the page modules of this package."""
+
+from __future__ import annotations
+
+import ckan.plugins.toolkit as tk
+from flask import Blueprint
+
+sinp = Blueprint("sinp", __name__)
+
+
+def messages(err: tk.ValidationError) -> str:
+    """The French messages of a validation error, as one line for a page or a flash."""
+    return " ".join(str(m) for msgs in err.error_dict.values() for m in msgs)
