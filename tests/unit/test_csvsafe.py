@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import decimal
+import io
 
 import duckdb
 import pytest
@@ -91,10 +92,14 @@ def _rejected_and_errors(tmp_path):
     with engine.run(path, REFS, engine.Options(jdd_uuid=JDD, today=TODAY)) as result:
         result.write_rejected_csv(tmp_path / "r.csv")
         result.write_errors_csv(tmp_path / "e.csv")
-    return (
-        list(csv.DictReader(open(tmp_path / "r.csv", encoding="utf-8"))),
-        list(csv.DictReader(open(tmp_path / "e.csv", encoding="utf-8"))),
-    )
+    return _read(tmp_path / "r.csv"), _read(tmp_path / "e.csv")
+
+
+def _read(path) -> list[dict]:
+    """A CSV of the platform as a spreadsheet reads it (BOM, « ; »)."""
+    raw = path.read_bytes()
+    assert raw.startswith(csvsafe.BOM.encode("utf-8")) and b"\r\n" in raw and b"\n" not in raw.replace(b"\r\n", b"")
+    return list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"), newline=""), delimiter=";"))
 
 
 def test_the_engine_writes_neutralised_rejected_rows_and_errors(tmp_path):
@@ -109,3 +114,34 @@ def test_the_engine_writes_neutralised_rejected_rows_and_errors(tmp_path):
     assert errors and any(e["valeur"] == "'=1+1" for e in errors)
     for cells in [row.values()] + [e.values() for e in errors]:
         assert not any(csvsafe.is_dangerous(c) for c in cells)
+
+
+ROWS = [
+    ["3", "a;b", 'dit "oui"', "=1+1", None, "", "ligne\nsuivante", "-4.5", "é à ç"],
+    ["4", "x", "y", "@z", "1", "2", "3", "4", "5"],
+]
+HEADER = ["numéro de ligne dans le tableur", "b", "c", "d", "e", "f", "g", "h", "i"]
+
+
+def test_one_dialect_semicolon_bom_crlf_cells_neutralised():
+    text = csvsafe.text(HEADER, ROWS)
+    assert text.startswith("\ufeffnuméro de ligne dans le tableur;b;c;")
+    assert text.count("\r\n") == 3 and text.endswith("\r\n")
+    back = list(csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""), delimiter=";"))
+    assert back[1] == ["3", "a;b", 'dit "oui"', "'=1+1", "", "", "ligne\nsuivante", "-4.5", "é à ç"]
+    assert back[2][3] == "'@z"
+    assert "".join(csvsafe.stream(HEADER, ROWS, batch=1)) == text  # chunked or not, the same text
+
+
+def test_duckdb_writes_the_same_bytes_as_python(tmp_path):
+    """The engine's CSVs (DuckDB COPY) and the web pages' (Python) are one dialect, byte for byte."""
+    target = tmp_path / "d.csv"
+    with duckdb.connect() as con:
+        con.execute("CREATE TABLE t (" + ", ".join(f'"{h}" VARCHAR' for h in HEADER) + ")")
+        con.executemany("INSERT INTO t VALUES (" + ", ".join("?" * len(HEADER)) + ")", ROWS)
+        cells = ", ".join(f'{csvsafe.neutralise_sql(chr(34) + h + chr(34))} AS "{h}"' for h in HEADER)
+        csvsafe.duckdb_copy(con, f"SELECT {cells} FROM t ORDER BY 1", target)
+    assert not (tmp_path / "d.csv.body").exists()
+    written, expected = target.read_bytes(), csvsafe.text(HEADER, ROWS).encode("utf-8")
+    # DuckDB quotes an empty text (« "" ») to tell it from NULL: a spreadsheet shows both empty
+    assert written.replace(b';"";', b";;") == expected

@@ -85,7 +85,7 @@ def test_an_exact_match_among_the_rows_seen_precisely_names_its_jdd(tmp_path):
     store = Store(exact={key["content_key"]: "le jeu de données « Chiroptères 2023 »"}, match_key=key["match_key"])
     report, _ = run(tmp_path, [BASE], store)
     [error] = d2(report)
-    assert error["row"] == 1 and not error["blocking"]
+    assert error["row"] == 2 and not error["blocking"]  # the spreadsheet's line 2 (header = line 1)
     assert error["message"] == (
         "Observation identique (taxon, dates et heures, géométrie, observateur) déjà "
         "présente dans le jeu de données « Chiroptères 2023 ». Signalé, non bloquant."
@@ -121,7 +121,7 @@ def test_candidates_carry_a_location_free_key_and_their_geometry_in_wgs84(tmp_pa
 def test_matches_against_other_producers_say_nothing_that_locates_them(tmp_path):
     rows = grid()
     cell = box(5.015, 47.295, 5.055, 47.345)  # the blurred area holds the 4 x 5 western candidates
-    inside = [i for i, r in enumerate(rows, 1) if cell.intersects(shapely.from_wkt(r["geometrie"]))]
+    inside = [i for i, r in enumerate(rows, 2) if cell.intersects(shapely.from_wkt(r["geometrie"]))]
     assert len(inside) == 20
     store = Store(cell=cell, match_key=keys(tmp_path, BASE)["match_key"])
     report, _ = run(tmp_path, rows, store, d2_max_foreign=100)
@@ -138,7 +138,7 @@ def test_foreign_flags_are_count_limited_per_deposit_with_one_summary_line(tmp_p
     store = Store(cell=None, match_key=keys(tmp_path, BASE)["match_key"])  # all 25 match
     report, _ = run(tmp_path, rows, store, d2_max_foreign=3)
     flagged = d2(report)
-    assert [e["row"] for e in flagged] == [None, 1, 2, 3]  # file order; the summary is a file-level line
+    assert [e["row"] for e in flagged] == [None, 2, 3, 4]  # file order; the summary is a file-level line
     assert flagged[0]["message"] == (
         "22 autre(s) ligne(s) du fichier probablement déjà présente(s) sur la "
         "plateforme (données d'un autre producteur), non détaillée(s) : au plus 3 "
@@ -160,7 +160,7 @@ def test_a_store_cannot_flag_rows_twice_or_outside_the_file(tmp_path):
 
     store = Loose(exact={key["content_key"]: "le jeu de données « Mes données »"})
     report, _ = run(tmp_path, [BASE, {**BASE, "idOrigine": "OBS-2", "geometrie": "POINT(5.05 47.33)"}], store)
-    assert [(e["row"], "identique" in e["message"]) for e in d2(report)] == [(1, True), (2, False)]
+    assert [(e["row"], "identique" in e["message"]) for e in d2(report)] == [(2, True), (3, False)]
 
 
 def test_rule_texts_keep_d2_a_warning():

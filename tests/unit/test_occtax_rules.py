@@ -253,13 +253,16 @@ def test_k16_k17_d1_duplicates_inside_the_file(tmp_path):
             {**BASE, "idSINPOccTax": uuid.lower(), "idOrigine": "OBS-2", "geometrie": "POINT(5.1 47.3)"},
             {**BASE, "idOrigine": "OBS-3", "geometrie": "POINT(5.2 47.3)"},
             {**BASE, "idOrigine": "OBS-3", "geometrie": "POINT(5.3 47.3)"},
-            {**BASE, "idOrigine": "OBS-5"},  # same content as row 1
+            {**BASE, "idOrigine": "OBS-5"},  # same content as the first data row (line 2)
         ],
     )
+    # row numbers are spreadsheet lines: header = line 1, first data row = line 2
     found = {(e["row"], e["code"]) for e in report["errors"]}
-    assert found == {(1, "K16"), (2, "K16"), (3, "K17"), (4, "K17"), (5, "D1")}
+    assert found == {(2, "K16"), (3, "K16"), (4, "K17"), (5, "K17"), (6, "D1")}
     d1 = next(e for e in report["errors"] if e["code"] == "D1")
-    assert not d1["blocking"] and "ligne 1" in d1["message"]
+    assert not d1["blocking"] and "ligne 2 " in d1["message"]
+    k16 = next(e for e in report["errors"] if e["code"] == "K16" and e["row"] == 3)
+    assert "première fois ligne 2)" in k16["message"]
     assert report["rows_accepted"] == 1 and report["warnings_total"] == 1
 
 
@@ -372,7 +375,8 @@ def test_c3_ragged_rows_keep_row_numbers(tmp_path):
     ).splitlines()
     lines = [good[0], good[1], "Pr;trop;court", good[2] + ";en trop", good[3]]
     report = check(tmp_path, "\n".join(lines) + "\n")
-    assert {(e["row"], e["code"]) for e in report["errors"]} == {(2, "C3"), (3, "C3")}
+    # the spreadsheet's lines 3 and 4 (header = line 1)
+    assert {(e["row"], e["code"]) for e in report["errors"]} == {(3, "C3"), (4, "C3")}
     assert report["rows_received"] == 4 and report["rows_accepted"] == 2
     assert report["rows_rejected_by_category"]["conformite"] == 2
 
@@ -398,8 +402,10 @@ def test_rejected_rows_csv_lists_errors(tmp_path):
     )
     with engine.run(path, REFS, engine.Options(jdd_uuid=JDD, today=TODAY)) as result:
         result.write_rejected_csv(tmp_path / "r.csv")
-    rows = list(csv.DictReader(open(tmp_path / "r.csv", encoding="utf-8")))
-    assert len(rows) == 1 and rows[0]["ligne"] == "2" and rows[0]["cdNom"] == "1"
+    raw = (tmp_path / "r.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf") and raw.count(b"\r\n") == 2  # the platform's dialect: BOM, CRLF, ;
+    rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig")), delimiter=";"))
+    assert len(rows) == 1 and rows[0]["numéro de ligne dans le tableur"] == "3" and rows[0]["cdNom"] == "1"
     assert "C11" in rows[0]["erreurs"] and "TAXREF" in rows[0]["erreurs"]
 
 

@@ -1,8 +1,16 @@
-"""CSV cells that a spreadsheet would run as formulas, neutralised (OWASP « CSV injection » rule).
+"""The one CSV dialect of the platform, and cells a spreadsheet would run as formulas neutralised.
 
-Every CSV the platform produces (occurrence export, deposit errors, rejected rows) passes its
-cells through this rule, written once here: in Python (``neutralise``, ``neutralise_row``) and
-as a DuckDB/PostgreSQL ``CASE`` expression generated from the same constants (``neutralise_sql``).
+**Dialect.** Every CSV the platform gives people (occurrence export, deposit template, errors,
+rejected rows) is written here, in one dialect that Excel, LibreOffice and Google Sheets open
+without an import dialog: « ; » between cells, ``"`` around a cell that holds a « ; », a ``"`` or
+a line break (doubled inside), UTF-8 with a byte-order mark (BOM) in front, CRLF at the end of
+every line. Python writers use ``text`` / ``stream`` (or ``writer``), DuckDB writes through
+``duckdb_copy``. CSV files that only machines read (the accepted rows copied into PostGIS, the
+duplicate candidates) are not for people and keep DuckDB's plain comma format.
+
+**Formula injection** (OWASP « CSV injection » rule): every cell passes through this rule,
+written once here: in Python (``neutralise``, ``neutralise_row``) and as a DuckDB/PostgreSQL
+``CASE`` expression generated from the same constants (``neutralise_sql``).
 
 The rule: a **text** cell whose first character is ``=``, ``+``, ``-``, ``@``, a tab or a carriage
 return gets a single quote ``'`` in front (Excel, LibreOffice and Google Sheets then show it as
@@ -16,9 +24,21 @@ starts with ``'``, which is not a trigger.
 
 from __future__ import annotations
 
+import csv
+import io
+import os
+import pathlib
 import re
-from collections.abc import Iterable
+import shutil
+from collections.abc import Iterable, Iterator
 from typing import Any
+
+# the dialect (see the module's docstring)
+DELIMITER = ";"
+QUOTE = '"'
+LINE_TERMINATOR = "\r\n"
+BOM = "\ufeff"
+MIMETYPE = "text/csv; charset=utf-8"
 
 # first characters that make a spreadsheet evaluate a cell (OWASP)
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -58,3 +78,57 @@ def neutralise_sql(expression: str) -> str:
         f"AND NOT regexp_full_match({expression}, '{NUMBER_PATTERN}') "
         f"THEN {prefix} || {expression} ELSE {expression} END"
     )
+
+
+# --- the writer ------------------------------------------------------------------------------------
+
+
+def writer(buf) -> Any:
+    """A ``csv.writer`` in the platform's dialect (cells are written as given: see ``stream``)."""
+    return csv.writer(buf, delimiter=DELIMITER, quotechar=QUOTE, lineterminator=LINE_TERMINATOR)
+
+
+def stream(header: Iterable[str], rows: Iterable[Iterable[Any]], batch: int = 1000) -> Iterator[str]:
+    """The CSV text of ``header`` and ``rows`` in chunks (BOM and header first, then ``batch`` rows at
+    a time), every cell neutralised; ``None`` is an empty cell. For a streamed HTTP response."""
+    buf = io.StringIO()
+    out = writer(buf)
+    out.writerow(neutralise_row(header))
+    yield BOM + buf.getvalue()
+    buf.seek(0)
+    buf.truncate()
+    n = 0
+    for row in rows:
+        out.writerow(neutralise_row("" if v is None else v for v in row))
+        n += 1
+        if n == batch:
+            yield buf.getvalue()
+            buf.seek(0)
+            buf.truncate()
+            n = 0
+    if n:
+        yield buf.getvalue()
+
+
+def text(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> str:
+    """The whole CSV text (BOM included) of ``header`` and ``rows``."""
+    return "".join(stream(header, rows))
+
+
+def duckdb_copy(con, sql: str, target) -> None:
+    """The result of ``sql`` (cells already neutralised with ``neutralise_sql``) written by DuckDB to
+    ``target`` in the platform's dialect, header included. DuckDB writes no BOM: it writes the body
+    next to ``target`` and the BOM and the body are then put together (one sequential copy)."""
+    target = pathlib.Path(target)
+    body = target.with_name(target.name + ".body")
+    path = str(body).replace("'", "''")
+    con.execute(
+        f"COPY ({sql}) TO '{path}' (HEADER, DELIMITER '{DELIMITER}', QUOTE '{QUOTE}', "
+        f"ESCAPE '{QUOTE}', NEW_LINE '{LINE_TERMINATOR}')"
+    )
+    try:
+        with open(target, "wb") as out, open(body, "rb") as src:
+            out.write(BOM.encode("utf-8"))
+            shutil.copyfileobj(src, out, 1024 * 1024)
+    finally:
+        os.unlink(body)

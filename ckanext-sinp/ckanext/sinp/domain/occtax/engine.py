@@ -111,6 +111,11 @@ class Options:
 
 
 STORE_EXTRA = ("id_sinp_jdd", "content_key", "match_key", "row_number")
+# Row numbers everywhere (report, CSVs, store): the line as a spreadsheet shows the file, the header
+# being line 1, so the first data row is line 2 (« numéro de ligne dans le tableur »).
+FIRST_DATA_LINE = 2
+# the errors CSV (engine and web page write the same columns)
+ERRORS_CSV_HEADER = ("numéro de ligne dans le tableur", "colonne", "règle", "catégorie", "gravité", "message", "valeur")
 
 
 class Result:
@@ -170,12 +175,18 @@ class Result:
         ]
 
     def write_errors_csv(self, target) -> None:
-        """Every error, for people (text cells neutralised: ``csvsafe``)."""
+        """Every error, for people: the platform's CSV dialect, text cells neutralised (``csvsafe``)."""
         safe = csvsafe.neutralise_sql
-        self._copy(
-            f'SELECT "row" AS ligne, {safe(R.q("column"))} AS colonne, code, '
-            "category AS categorie, CASE WHEN blocking THEN 'bloquant' ELSE 'avertissement' END AS gravite, "
-            f"{safe('message')} AS message, {safe('value')} AS valeur FROM errors_out ORDER BY seq",
+        category = "CASE category " + " ".join(
+            f"WHEN '{c}' THEN {R._sql_str(label)}" for c, label in R.CATEGORIES.items()
+        )
+        line, column, rule, cat, severity, message, value = (R.q(h) for h in ERRORS_CSV_HEADER)
+        csvsafe.duckdb_copy(
+            self.con,
+            f'SELECT "row" AS {line}, {safe(R.q("column"))} AS {column}, code AS {rule}, '
+            f"{category} ELSE category END AS {cat}, "
+            f"CASE WHEN blocking THEN 'bloquant' ELSE 'avertissement' END AS {severity}, "
+            f"{safe('message')} AS {message}, {safe('value')} AS {value} FROM errors_out ORDER BY seq",
             target,
         )
 
@@ -189,15 +200,17 @@ class Result:
         )
 
     def write_rejected_csv(self, target) -> None:
-        """The rejected rows as deposited (the file's own columns) plus an ``erreurs`` column; every
-        cell is text, those a spreadsheet would run as a formula are neutralised (``csvsafe``)."""
+        """The rejected rows as deposited: their spreadsheet line, the file's own columns and an
+        ``erreurs`` column, in the platform's CSV dialect; every cell is text, those a spreadsheet
+        would run as a formula are neutralised (``csvsafe``)."""
         if self.con is None or self._source is None or not self.summary.get("rows_rejected"):
             pathlib.Path(target).write_text("", encoding="utf-8")
             return
         present = [c for c in self.info.columns if c]
         select = ", ".join(f"{csvsafe.neutralise_sql(f'r.{R.q(c)}')} AS {R.q(c)}" for c in present)
-        self._copy(
-            f"""SELECT m._rn AS ligne, {select}, {csvsafe.neutralise_sql("e.erreurs")} AS erreurs
+        csvsafe.duckdb_copy(
+            self.con,
+            f"""SELECT m._rn AS {R.q(ERRORS_CSV_HEADER[0])}, {select}, {csvsafe.neutralise_sql("e.erreurs")} AS erreurs
                          FROM {self._source.select(typed=False, only="SELECT _k FROM rejected")} r
                          JOIN kmap m ON m._k = r._k
                          JOIN (SELECT "row", string_agg(code || ' ' || COALESCE("column", '') || ' : ' || message,
@@ -297,7 +310,7 @@ def run(
             return Result(con, info, workdir, own, summary)
         _row_numbers(con, source)
         progress(0.5, "Géométries")
-        _geometry(con, referentials, options, skipped)
+        _geometry(con, source, referentials, options, skipped)
         progress(0.65, "Référentiels géographiques")
         _attachments(con, source, referentials, skipped)
         progress(0.75, "Doublons")
@@ -324,8 +337,8 @@ def _connect(workdir: pathlib.Path, options: Options):
     con.execute(f"SET threads = {int(options.threads)}")
     con.execute(f"SET temp_directory = '{_sql_path(workdir / 'spill')}'")
     con.execute("SET preserve_insertion_order = true")
-    # "row" is the 1-based data row once known (C1–C3, file level: NULL), else NULL and "k" the
-    # ordinal among the well-formed rows (mapped to "row" by _finish)
+    # "row" is the spreadsheet line once known (C3; file level C1–C2: NULL), else NULL and "k" the
+    # ordinal among the well-formed rows (mapped to its line by _messages through kmap)
     con.execute("""CREATE TABLE errors (k BIGINT, "row" BIGINT, "column" VARCHAR, code VARCHAR, value VARCHAR,
                                         detail VARCHAR)""")
     return con
@@ -569,18 +582,19 @@ def _scan(con, source: _Source, checks: list, content_md5: bool) -> None:
 
 
 def _row_numbers(con, source: _Source) -> None:
-    """kmap(_k → _rn): good rows take, in order, the data-row numbers rejected lines did not use;
-    rejected lines are C3 errors."""
-    con.execute("""CREATE TABLE rejects AS SELECT line - 1 AS data_row, first(error_type) AS error_type,
+    """kmap(_k → _rn): ``_rn`` is the row's line number as a spreadsheet shows it (header = line
+    ``FIRST_DATA_LINE`` - 1, first data row = line ``FIRST_DATA_LINE``): good rows take, in order,
+    the lines rejected lines did not use; rejected lines are C3 errors."""
+    con.execute("""CREATE TABLE rejects AS SELECT line AS data_row, first(error_type) AS error_type,
                           first(csv_line) AS csv_line FROM rejects_errors GROUP BY line""")
     n_rejects = _count(con, "rejects")
     if n_rejects == 0:
-        con.execute("CREATE TABLE kmap AS SELECT _k, _k AS _rn FROM base")
+        con.execute(f"CREATE TABLE kmap AS SELECT _k, _k + {FIRST_DATA_LINE - 1} AS _rn FROM base")
         return
     total = con.execute("SELECT count(*) FROM base").fetchone()[0] + n_rejects
     con.execute(f"""CREATE TABLE kmap AS
         SELECT row_number() OVER (ORDER BY n) AS _k, n AS _rn
-          FROM range(1, {total + 1}) r(n) WHERE n NOT IN (SELECT data_row FROM rejects)""")
+          FROM range({FIRST_DATA_LINE}, {total + FIRST_DATA_LINE}) r(n) WHERE n NOT IN (SELECT data_row FROM rejects)""")
     expected = len(source.info.header)
     con.execute(f"""INSERT INTO errors (k, "row", "column", code, value, detail)
         SELECT NULL, data_row, NULL, 'C3', left(csv_line, 200),
@@ -594,15 +608,24 @@ def _row_numbers(con, source: _Source) -> None:
 # --- geometry (C9, K18) ---------------------------------------------------------------------------
 
 GEOM_CHUNK = 1_000_000
+# said after a geometry refused (K18, C9 out of the SRID's area) when its coordinates swapped fall
+# inside the territory: the usual mistake of a file written latitude first
+SWAP_HINTS = {
+    4326: ". Latitude et longitude semblent inversées : inversées, elles tombent dans le territoire",
+    2154: ". X et Y semblent inversés : inversés, ils tombent dans le territoire",
+}
+# the coordinates read, as the error's value (numbers as written in the file)
+POINT_VALUE = {4326: "longitude {x} ; latitude {y} (EPSG:4326)", 2154: "X {x} ; Y {y} (EPSG:2154, Lambert-93)"}
 
 
-def _geometry(con, refs: Referentials, options: Options, skipped: list) -> None:
+def _geometry(con, source: _Source, refs: Referentials, options: Options, skipped: list) -> None:
     """Points (most rows) stay numpy float arrays; other shapes go through shapely. Works by
-    chunks of rows so that memory stays bounded."""
+    chunks of rows so that memory stays bounded. A refused geometry's error carries the
+    coordinates read (its value) and, when swapping them would put it in the territory, says so."""
 
     con.execute("""CREATE TABLE geo (_k BIGINT, lon DOUBLE, lat DOUBLE, ewkb VARCHAR, xmin DOUBLE, ymin DOUBLE,
                                      xmax DOUBLE, ymax DOUBLE)""")
-    con.execute("CREATE TABLE geo_err (_k BIGINT, code VARCHAR, detail VARCHAR)")
+    con.execute("CREATE TABLE geo_err (_k BIGINT, code VARCHAR, detail VARCHAR, srid BIGINT, swapped BOOLEAN)")
     to_wgs = Transformer.from_crs(2154, 4326, always_xy=True)
     to_l93 = Transformer.from_crs(4326, 2154, always_xy=True)
     territory = _territory(refs, options)
@@ -612,8 +635,27 @@ def _geometry(con, refs: Referentials, options: Options, skipped: list) -> None:
     last = con.execute("SELECT max(_k) FROM base WHERE has_geom").fetchone()[0] or 0
     for start in range(0, last, GEOM_CHUNK):
         _geometry_chunk(con, start, start + GEOM_CHUNK, options, territory, to_wgs, to_l93)
-    con.execute("""INSERT INTO errors (k, "column", code, detail)
-                   SELECT _k, 'geometrie', code, detail FROM geo_err""")
+    hints = " ".join(f"WHEN {srs} THEN {R._sql_str(hint)}" for srs, hint in SWAP_HINTS.items())
+    point = (
+        "CASE e.srid "
+        + " ".join(
+            f"WHEN {srs} THEN "
+            + _sql_format(
+                template,
+                x=f"regexp_extract(r.geometrie, '{POINT_RE}', 1)",
+                y=f"regexp_extract(r.geometrie, '{POINT_RE}', 2)",
+            )
+            for srs, template in POINT_VALUE.items()
+        )
+        + " END"
+    )
+    con.execute(f"""INSERT INTO errors (k, "column", code, value, detail)
+        SELECT e._k, 'geometrie', e.code,
+               CASE WHEN regexp_matches(r.geometrie, '{POINT_RE}') AND e.srid IN ({", ".join(map(str, POINT_VALUE))})
+                    THEN {point} ELSE left(r.geometrie, 200) END,
+               e.detail || CASE WHEN e.swapped THEN CASE e.srid {hints} ELSE '' END ELSE '' END
+          FROM geo_err e
+          JOIN {source.select(typed=False, only="SELECT _k FROM geo_err")} r USING (_k)""")
 
 
 def _territory(refs: Referentials, options: Options):
@@ -657,20 +699,24 @@ def _geometry_chunk(con, lo: int, hi: int, options: Options, territory, to_wgs, 
         tmp = code[ok]
         tmp[~inside] = 4
         code[ok] = tmp
+    swapped = np.zeros(len(k), dtype=bool)
+    outside = np.isin(code, (2, 3, 4))
+    if territory is not None and outside.any():
+        swapped[outside] = _inside_swapped(territory, x[outside], y[outside], srid[outside], to_l93)
     ok = code == 0
     con.register("geo_pts", {"_k": k[ok], "lon": lon[ok], "lat": lat[ok]})
     con.execute("INSERT INTO geo SELECT _k, lon, lat, NULL, lon, lat, lon, lat FROM geo_pts")
     con.unregister("geo_pts")
     bad = ~ok
     if bad.any():
-        con.register("geo_bad", {"_k": k[bad], "c": code[bad].astype(np.int64)})
+        con.register("geo_bad", {"_k": k[bad], "c": code[bad].astype(np.int64), "srid": srid[bad], "s": swapped[bad]})
         tolerance = f" (tolérance {options.territory_tolerance_m:.0f} m)" if options.territory_tolerance_m else ""
         con.execute(f"""INSERT INTO geo_err SELECT _k,
                CASE WHEN c = 4 THEN 'K18' ELSE 'C9' END,
                CASE c WHEN 1 THEN 'système de coordonnées non admis (4326 ou 2154)'
                       WHEN 2 THEN 'coordonnées incompatibles avec EPSG:4326 (longitude puis latitude en degrés attendues)'
                       WHEN 3 THEN 'coordonnées incompatibles avec EPSG:2154 (Lambert-93 en mètres attendu)'
-                      ELSE {R._sql_str(tolerance)} END FROM geo_bad""")
+                      ELSE {R._sql_str(tolerance)} END, srid, s FROM geo_bad""")
         con.unregister("geo_bad")
     _shapes_chunk(con, lo, hi, options, territory, to_wgs, to_l93)
 
@@ -731,10 +777,12 @@ def _shapes_chunk(con, lo, hi, options: Options, territory, to_wgs, to_l93) -> N
     bounds = np.full((len(k), 4), np.nan)
     if usable.any():
         bounds[usable] = shapely.bounds(lonlat[usable].astype(object))
+    outside = np.zeros(len(k), dtype=bool)
     for srs, (x0, y0, x1, y1) in SRID_AREAS.items():
         sel = usable & (srid == srs)
         out = sel & ~((bounds[:, 0] >= x0) & (bounds[:, 2] <= x1) & (bounds[:, 1] >= y0) & (bounds[:, 3] <= y1))
         fail(out, "C9", f"coordonnées incompatibles avec EPSG:{srs}")
+        outside |= out
     usable &= codes == None  # noqa: E711
     sel = usable & (srid == 4326)
     if sel.any():
@@ -744,7 +792,15 @@ def _shapes_chunk(con, lo, hi, options: Options, territory, to_wgs, to_l93) -> N
         inside[usable] = shapely.intersects(territory, l93[usable].astype(object))
         tolerance = f" (tolérance {options.territory_tolerance_m:.0f} m)" if options.territory_tolerance_m else ""
         fail(usable & ~inside, "K18", tolerance)
+        outside |= usable & ~inside
         usable &= inside
+    swapped = np.zeros(len(k), dtype=bool)
+    if territory is not None and outside.any():
+        flipped = shapely.transform(geoms[outside].astype(object), lambda c: c[:, ::-1])
+        wgs = srid[outside] == 4326
+        if wgs.any():
+            flipped[wgs] = _transform(flipped[wgs], to_l93)
+        swapped[outside] = shapely.intersects(territory, flipped)
     if usable.any():
         wkb = shapely.to_wkb(shapely.set_srid(lonlat[usable].astype(object), 4326), hex=True, include_srid=True)
         b = bounds[usable]
@@ -763,9 +819,42 @@ def _shapes_chunk(con, lo, hi, options: Options, territory, to_wgs, to_l93) -> N
         con.unregister("geo_shapes")
     failed = codes != None  # noqa: E711
     if failed.any():
-        con.register("geo_fail", {"_k": k[failed], "code": codes[failed], "detail": details[failed]})
-        con.execute("INSERT INTO geo_err SELECT _k, code, detail FROM geo_fail")
+        con.register(
+            "geo_fail",
+            {
+                "_k": k[failed],
+                "code": codes[failed],
+                "detail": details[failed],
+                "srid": srid[failed],
+                "s": swapped[failed],
+            },
+        )
+        con.execute("INSERT INTO geo_err SELECT _k, code, detail, srid, s FROM geo_fail")
         con.unregister("geo_fail")
+
+
+def _inside_swapped(territory, x: np.ndarray, y: np.ndarray, srid: np.ndarray, to_l93) -> np.ndarray:
+    """Whether each point, its two coordinates swapped, falls in the territory (vectorised)."""
+    ex, ey = y.astype(np.float64), x.astype(np.float64)
+    wgs = srid == 4326
+    if wgs.any():
+        lon, lat = ex[wgs], ey[wgs]
+        valid = (np.abs(lon) <= 180) & (np.abs(lat) <= 90)
+        tx, ty = np.full(len(lon), np.nan), np.full(len(lon), np.nan)
+        if valid.any():
+            tx[valid], ty[valid] = to_l93.transform(lon[valid], lat[valid])
+        ex[wgs], ey[wgs] = tx, ty
+    ok = np.isfinite(ex) & np.isfinite(ey)
+    out = np.zeros(len(x), dtype=bool)
+    if ok.any():
+        out[ok] = shapely.contains_xy(territory, ex[ok], ey[ok])
+    return out
+
+
+def _sql_format(template: str, **values: str) -> str:
+    """``template`` (``{name}`` fields) as a SQL concatenation of its text and the SQL ``values``."""
+    parts = re.split(r"\{(\w+)\}", template)
+    return " || ".join(values[part] if i % 2 else R._sql_str(part) for i, part in enumerate(parts) if part or i % 2)
 
 
 def _transform(geoms: np.ndarray, transformer) -> np.ndarray:
@@ -825,18 +914,19 @@ def _attachments(con, source: _Source, refs: Referentials, skipped: list) -> Non
 
 def _duplicates(con, store: Store | None, workdir: pathlib.Path, options: Options) -> None:
     con.execute("""INSERT INTO errors (k, "column", code, value, detail)
-        SELECT _k, 'idSINPOccTax', 'K16', uuid, 'apparaît ' || n || ' fois dans le fichier (première fois ligne '
-                                                 || first_k || ')'
+        SELECT d._k, 'idSINPOccTax', 'K16', uuid, 'apparaît ' || n || ' fois dans le fichier (première fois ligne '
+                                                   || m._rn || ')'
           FROM (SELECT _k, uuid, count(*) OVER w AS n, min(_k) OVER w AS first_k
-                  FROM base WHERE uuid IS NOT NULL WINDOW w AS (PARTITION BY uuid)) WHERE n > 1""")
+                  FROM base WHERE uuid IS NOT NULL WINDOW w AS (PARTITION BY uuid)) d
+          JOIN kmap m ON m._k = d.first_k WHERE n > 1""")
     con.execute("""INSERT INTO errors (k, "column", code, value, detail)
         SELECT _k, 'idOrigine', 'K17', origin, 'apparaît ' || n || ' fois dans le fichier'
           FROM (SELECT _k, origin, count(*) OVER (PARTITION BY origin) AS n FROM base WHERE origin IS NOT NULL)
          WHERE n > 1""")
     con.execute("""INSERT INTO errors (k, "column", code, value, detail)
-        SELECT _k, NULL, 'D1', NULL, CAST(first_k AS VARCHAR)
-          FROM (SELECT _k, min(_k) OVER (PARTITION BY content_key) AS first_k FROM base WHERE has_date)
-         WHERE _k <> first_k""")
+        SELECT d._k, NULL, 'D1', NULL, CAST(m._rn AS VARCHAR)
+          FROM (SELECT _k, min(_k) OVER (PARTITION BY content_key) AS first_k FROM base WHERE has_date) d
+          JOIN kmap m ON m._k = d.first_k WHERE d._k <> first_k""")
     if store is None:
         return
     for key, column, code, lookup, detail in (
