@@ -4,7 +4,30 @@ The extension code lives in ``ckanext-sinp/`` (package ``ckanext.sinp``); the
 harvesters in ``harvesters/`` (package ``ckanext.sinp_harvesters``).
 """
 
+import importlib.util
+import pathlib
+
 from setuptools import find_namespace_packages, setup
+from setuptools.command.build_py import build_py
+
+MSGFMT = pathlib.Path(__file__).resolve().parent / "ckanext-sinp" / "ckanext" / "sinp" / "i18n" / "msgfmt.py"
+
+
+def compile_catalogues() -> None:
+    """Our .po compiled to the .mo that CKAN loads (ckanext/sinp/i18n/msgfmt.py, loaded by path: plain Python)."""
+    spec = importlib.util.spec_from_file_location("sinp_msgfmt", MSGFMT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.compile_catalogues()
+
+
+class BuildPyWithCatalogs(build_py):
+    """build_py (also run by `pip install -e`) compiles the message catalogues first."""
+
+    def run(self):
+        compile_catalogues()
+        super().run()
+
 
 setup(
     name="ckanext-sinp",
@@ -37,6 +60,7 @@ setup(
         "ckanext.sinp_pycsw_config": ["*.cfg", "*.md"],
     },
     zip_safe=False,
+    cmdclass={"build_py": BuildPyWithCatalogs},
     entry_points={
         "ckan.plugins": [
             "sinp = ckanext.sinp.plugin:SinpPlugin",

@@ -17,7 +17,9 @@ def test_the_wheel_holds_the_data_the_package_reads(tmp_path):
     # built from a copy of the sources: setuptools writes build/ and *.egg-info beside setup.py
     source = tmp_path / "src"
     for part in ("ckanext-sinp", "harvesters", "schemas", "pycsw_config"):
-        shutil.copytree(ROOT / part, source / part, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        shutil.copytree(
+            ROOT / part, source / part, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "*.mo")
+        )  # .mo: built by the wheel
     for part in ("setup.py", "README.md"):
         shutil.copy(ROOT / part, source / part)
     subprocess.run(
@@ -39,6 +41,7 @@ def test_the_wheel_holds_the_data_the_package_reads(tmp_path):
         "ckanext/sinp/config_declaration.yaml",
         "ckanext/sinp/assets/webassets.yml",
         "ckanext/sinp_harvesters/csw.py",
+        "ckanext/sinp/i18n/fr/LC_MESSAGES/ckanext-sinp.mo",  # compiled by setup.py's build_py
     }
     assert expected <= names, sorted(expected - names)
     for folder in ("schemas/nomenclatures", "schemas/referentiels"):

@@ -7,7 +7,7 @@ from collections import OrderedDict
 import ckan.model as model
 import ckan.plugins as p
 import ckan.plugins.toolkit as tk
-from ckan.lib.plugins import DefaultPermissionLabels
+from ckan.lib.plugins import DefaultPermissionLabels, DefaultTranslation
 
 from ckanext.sinp import cli, compat, helpers, indexing, jobs, outages, security_headers, views
 from ckanext.sinp.csw import sync as csw_sync
@@ -32,7 +32,7 @@ FACETS = OrderedDict(
 
 
 @tk.blanket.config_declarations
-class SinpPlugin(p.SingletonPlugin):
+class SinpPlugin(p.SingletonPlugin, DefaultTranslation):
     """Core SINP plugin: the CA/JDD model glue, configuration, templates and ``ckan sinp``."""
 
     p.implements(p.IConfigurer)
@@ -47,6 +47,8 @@ class SinpPlugin(p.SingletonPlugin):
     p.implements(p.IResourceController, inherit=True)
     p.implements(p.IPermissionLabels)
     p.implements(p.IMiddleware, inherit=True)
+    # i18n/fr: our French for what CKAN's own catalogue (and its extensions') lacks; merged after CKAN's, it wins
+    p.implements(p.ITranslation)
 
     # IConfigurer
 
