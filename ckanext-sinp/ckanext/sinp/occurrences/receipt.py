@@ -37,8 +37,16 @@ def _when(value) -> str:
     return value.strftime("%d/%m/%Y à %H:%M UTC")
 
 
-def facts(deposit: dict, jdd: dict, ca: dict | None, platform: str) -> dict:
-    """Everything the attestation states, as French labels and values."""
+def depositor_text(full_name: str | None, user_name: str | None, organisation: str | None) -> str:
+    """« Marie Léa (LPO Bourgogne-Franche-Comté) »: the person's full name (its user name when it has
+    none) and its organisation."""
+    who = (full_name or "").strip() or user_name or "—"
+    return f"{who} ({organisation})" if organisation else who
+
+
+def facts(deposit: dict, jdd: dict, ca: dict | None, platform: str, depositor: str | None = None) -> dict:
+    """Everything the attestation states, as French labels and values. ``depositor``: the person as
+    ``depositor_text`` writes it (else the deposit's user name)."""
     summary = deposit.get("summary") or {}
     rejected = summary.get("rows_rejected_by_category") or {}
     return {
@@ -64,7 +72,7 @@ def facts(deposit: dict, jdd: dict, ca: dict | None, platform: str) -> dict:
                 "Dépôt",
                 [
                     ("Structure productrice", deposit.get("producer") or "—"),
-                    ("Déposant", deposit.get("depositor") or "—"),
+                    ("Déposant", depositor or deposit.get("depositor") or "—"),
                     ("Date du dépôt", _when(deposit.get("queued_at"))),
                     ("Date du contrôle", _when(deposit.get("finished_at"))),
                     ("Fichier", deposit.get("file_name") or "—"),
@@ -113,12 +121,22 @@ def _font_path(name: str) -> str | None:
     return None
 
 
+# layout of the PDF (mm): A4 with 15 mm margins, a label column and a value column; text wraps
+# inside its column (long values such as the SHA-256 break anywhere), so nothing overlaps
+MARGIN = 15
+LABEL_WIDTH = 78
+LINE_HEIGHT = 5
+
+
 def render_pdf(data: dict) -> bytes:
     from fpdf import FPDF  # deferred: importing fpdf2 takes about 1 s (python -X importtime), only attestations need it
+    from fpdf.fonts import FontFace
 
     pdf = FPDF(format="A4")
+    pdf.set_margins(MARGIN, MARGIN, MARGIN)
     pdf.set_title(f"{data['title']} {data['number']}")
     pdf.set_author(data["platform"])
+    pdf.set_lang("fr")
     regular, bold = _font_path("DejaVuSans.ttf"), _font_path("DejaVuSans-Bold.ttf")
     if regular and bold:
         pdf.add_font("DejaVu", "", regular)
@@ -126,28 +144,46 @@ def render_pdf(data: dict) -> bytes:
         family = "DejaVu"
     else:  # core font: Latin-1 only
         family = "Helvetica"
-    pdf.add_page()
     pdf.set_auto_page_break(True, margin=18)
+    pdf.add_page()
     pdf.set_font(family, "B", 15)
-    pdf.multi_cell(0, 8, data["title"])
+    pdf.multi_cell(0, 8, data["title"], align="L", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(1)
     pdf.set_font(family, "", 11)
-    pdf.multi_cell(0, 6, f"{data['platform']} — attestation n° {data['number']}")
+    pdf.multi_cell(
+        0, 6, f"{data['platform']} — attestation n° {data['number']}", align="L", new_x="LMARGIN", new_y="NEXT"
+    )
     pdf.ln(3)
-    for heading, rows in data["sections"]:
-        pdf.set_font(family, "B", 12)
-        pdf.set_fill_color(230, 238, 232)
-        pdf.cell(0, 8, heading, new_x="LMARGIN", new_y="NEXT", fill=True)
+    value_width = pdf.epw - LABEL_WIDTH
+    heading = FontFace(emphasis="BOLD", fill_color=(230, 238, 232), size_pt=12)
+    label = FontFace(emphasis="BOLD")
+    for title, rows in data["sections"]:
         pdf.set_font(family, "", 10)
-        for label, value in rows:
-            pdf.set_font(family, "B", 10)
-            pdf.cell(62, 6, label)
-            pdf.set_font(family, "", 10)
-            pdf.multi_cell(0, 6, str(value if value not in (None, "") else "—"), new_x="LMARGIN", new_y="NEXT")
-        pdf.ln(2)
-    pdf.ln(2)
+        with pdf.table(
+            col_widths=(LABEL_WIDTH, value_width),
+            width=pdf.epw,
+            first_row_as_headings=False,
+            line_height=LINE_HEIGHT,
+            borders_layout="HORIZONTAL_LINES",
+            padding=(0.8, 2, 0.8, 2),
+            v_align="TOP",
+            text_align="LEFT",
+        ) as table:
+            table.row().cell(title, colspan=2, style=heading)
+            for name, value in rows:
+                row = table.row()
+                row.cell(name.strip(), style=label, padding=(0.8, 2, 0.8, 7 if name.startswith(" ") else 2))
+                row.cell(str(value if value not in (None, "") else "—"))
+        pdf.ln(3)
     pdf.set_font(family, "", 9)
-    pdf.multi_cell(0, 5, data["footer"])
+    pdf.multi_cell(0, 5, data["footer"], align="L", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(1)
-    pdf.multi_cell(0, 5, f"Document généré le {dt.datetime.now(dt.timezone.utc).strftime('%d/%m/%Y à %H:%M UTC')}.")
+    pdf.multi_cell(
+        0,
+        5,
+        f"Document généré le {dt.datetime.now(dt.timezone.utc).strftime('%d/%m/%Y à %H:%M UTC')}.",
+        align="L",
+        new_x="LMARGIN",
+        new_y="NEXT",
+    )
     return bytes(pdf.output())

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 
 import ckan.model as model
@@ -12,7 +10,7 @@ from flask import Response, send_file
 
 from ckanext.sinp import jobs
 from ckanext.sinp.domain import csvsafe, nomenclatures
-from ckanext.sinp.domain.occtax import columns, rules
+from ckanext.sinp.domain.occtax import columns, engine, rules
 from ckanext.sinp.logic import access, queries
 from ckanext.sinp.logic.occurrence_actions import mask_locating
 from ckanext.sinp.occurrences import receipt, store
@@ -76,40 +74,29 @@ def deposit_errors_csv(id, resource_id):
     producer = access.is_producer(access.user_of({"user": tk.g.user}), model.Package.get(report["package_id"]))
 
     def rows():
-        buf = io.StringIO()
-        writer = csv.writer(buf, delimiter=";")
-        writer.writerow(["ligne", "colonne", "code", "categorie", "gravite", "message", "valeur"])
-        yield "\ufeff" + buf.getvalue()
         offset = 0
         while True:
             with model.meta.engine.connect() as conn:
                 page, _ = store.errors_page(conn, resource_id, offset, 5000)
             if not page:
                 break
-            buf = io.StringIO()
-            writer = csv.writer(buf, delimiter=";")
             for e in page:
                 if not producer:
                     mask_locating(e)
-                writer.writerow(
-                    csvsafe.neutralise_row(
-                        [
-                            e["row"] or "",
-                            e["column"] or "",
-                            e["code"],
-                            e["category"],
-                            "bloquant" if e["blocking"] else "avertissement",
-                            e["message"],
-                            e["value"] or "",
-                        ]
-                    )
-                )
-            yield buf.getvalue()
+                yield [
+                    e["row"],
+                    e["column"],
+                    e["code"],
+                    rules.CATEGORIES.get(e["category"], e["category"]),
+                    "bloquant" if e["blocking"] else "avertissement",
+                    e["message"],
+                    e["value"],
+                ]
             offset += len(page)
 
     return Response(
-        rows(),
-        mimetype="text/csv; charset=utf-8",
+        csvsafe.stream(engine.ERRORS_CSV_HEADER, rows()),
+        mimetype=csvsafe.MIMETYPE,
         headers={"Content-Disposition": f'attachment; filename="erreurs-{resource_id}.csv"'},
     )
 
@@ -126,8 +113,9 @@ def deposit_rejected_csv(id, resource_id):
     path = jobs.reports_dir(resource_id) / "rejets.csv"
     if not path.exists():
         return tk.abort(404, "Aucune ligne refusée, ou contrôle pas encore terminé.")
+    # written by the QC engine in the platform's CSV dialect (csvsafe.duckdb_copy)
     return send_file(
-        str(path), mimetype="text/csv", as_attachment=True, download_name=f"lignes-refusees-{resource_id}.csv"
+        str(path), mimetype=csvsafe.MIMETYPE, as_attachment=True, download_name=f"lignes-refusees-{resource_id}.csv"
     )
 
 
@@ -154,7 +142,17 @@ def _receipt(token):
         if found:
             ca = {"title": found[0].title, "sinp_uuid": jdd["cadre"]}
     platform = tk.config.get("ckan.site_title") or "Plateforme SINP"
-    return receipt.facts(deposit, jdd, ca, platform), None
+    return receipt.facts(deposit, jdd, ca, platform, _depositor(deposit.get("depositor"), jdd.get("owner_org"))), None
+
+
+def _depositor(user_name: str | None, owner_org: str | None) -> str | None:
+    """The depositor as the attestation names it: full name and organisation (the JDD's when the
+    person is one of its members, else the first of theirs by title)."""
+    user = model.User.get(user_name) if user_name else None
+    if user is None:
+        return None
+    orgs = sorted(user.get_groups("organization"), key=lambda o: (o.id != owner_org, o.title or o.name))
+    return receipt.depositor_text(user.fullname, user.name, orgs[0].title if orgs else None)
 
 
 def receipt_pdf(token):
@@ -205,8 +203,8 @@ def deposit_template_csv():
     """The deposit template: the usual columns and one example row (every column: /depot/colonnes)."""
 
     return Response(
-        "\ufeff" + columns.template_csv(),
-        mimetype="text/csv; charset=utf-8",
+        columns.template_csv(),
+        mimetype=csvsafe.MIMETYPE,
         headers={"Content-Disposition": 'attachment; filename="modele-depot-occurrences.csv"'},
     )
 

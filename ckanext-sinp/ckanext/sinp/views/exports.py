@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 
 import ckan.plugins.toolkit as tk
@@ -65,23 +63,14 @@ def _export(id, fmt):
     header = ["geometrie"] + names + [c for c in extra if c not in names]
 
     def rows():
-        buf = io.StringIO()
-        writer = csv.writer(buf, delimiter=";")
-        writer.writerow(header)
-        yield "\ufeff" + buf.getvalue()
         for feature in features:
-            buf = io.StringIO()
-            writer = csv.writer(buf, delimiter=";")
             props = feature["properties"]
             geom = shape(feature["geometry"]).wkt if feature["geometry"] else ""
-            writer.writerow(
-                csvsafe.neutralise_row([geom] + ["" if props.get(c) is None else props.get(c) for c in header[1:]])
-            )
-            yield buf.getvalue()
+            yield [geom] + [props.get(c) for c in header[1:]]
 
     return Response(
-        rows(),
-        mimetype="text/csv; charset=utf-8",
+        csvsafe.stream(header, rows()),
+        mimetype=csvsafe.MIMETYPE,
         headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
     )
 

@@ -13,7 +13,7 @@ import unicodedata
 
 import yaml
 
-from ckanext.sinp.domain import nomenclatures
+from ckanext.sinp.domain import csvsafe, nomenclatures
 from ckanext.sinp.domain.model import schemas_dir
 
 TYPES = ("text", "uuid", "date", "time", "integer", "decimal", "code", "wkt", "url")
@@ -173,7 +173,6 @@ TEMPLATE_COLUMNS = (
 
 
 def template_csv() -> str:
-    """The deposit template (``;``, CRLF): the usual columns and one example row that passes every check."""
-    header = ";".join(TEMPLATE_COLUMNS)
-    example = ";".join(TEMPLATE_EXAMPLE.get(c, "") for c in TEMPLATE_COLUMNS)
-    return header + "\r\n" + example + "\r\n"
+    """The deposit template in the platform's CSV dialect (``csvsafe``: « ; », UTF-8 with BOM, CRLF):
+    the usual columns and one example row that passes every check."""
+    return csvsafe.text(TEMPLATE_COLUMNS, [[TEMPLATE_EXAMPLE.get(c, "") for c in TEMPLATE_COLUMNS]])
