@@ -977,7 +977,11 @@ def main():
                 f"127.0.0.1:{ours_port}",
                 *GUNICORN_OPTS,
             ],
-            clean_env(PYCSW_SERVER_URL=ours_url, PYCSW_DATABASE_URL=reader_url),
+            clean_env(
+                PYCSW_SERVER_URL=ours_url,
+                PYCSW_DATABASE_URL=reader_url,
+                SINP_CONTACT_EMAIL="sinp@bourgogne-franche-comte.invalid",
+            ),
             PYCSW_CONFIG_DIR,
             tmp / "ours.log",
             ours_url,

@@ -33,6 +33,8 @@ CSW_DB_USER=${CSW_DB_USER:-sinp_csw_reader}
 CKAN_WEB_WORKERS=${CKAN_WEB_WORKERS:-2}
 CSW_WORKERS=${CSW_WORKERS:-2}
 SINP_ADMIN_USER=${SINP_ADMIN_USER:-admin}
+# The platform's contact e-mail (CKAN's ISO records, pycsw's capabilities, the portal's pages); a local default.
+SINP_CONTACT_EMAIL=${SINP_CONTACT_EMAIL:-sinp@bourgogne-franche-comte.invalid}
 
 CKAN_VENV=$VAR/venv/ckan
 PYCSW_VENV=$VAR/venv/pycsw

@@ -123,7 +123,7 @@ write_ckan_ini() {  # write_ckan_ini FILE DB_URL SOLR_URL REDIS_URL SITE_ID
         "licenses_group_url=file://$ROOT/schemas/licenses.json" \
         "ckanext.sinp.csw.reader_role=$CSW_DB_USER" \
         "ckanext.sinp.csw.url=$CSW_URL" \
-        "ckanext.sinp.csw.contact_email=${SINP_CONTACT_EMAIL:-sinp@bourgogne-franche-comte.invalid}" \
+        "ckanext.sinp.csw.contact_email=$SINP_CONTACT_EMAIL" \
         "ckanext.sinp.demo.admin_user=$SINP_ADMIN_USER" \
         >>"$LOG_DIR/ckan-setup.log" 2>&1 || die "ckan config-tool failed: see $LOG_DIR/ckan-setup.log"
 }
@@ -253,7 +253,7 @@ start_pycsw() {
         fail_service pycsw "port $CSW_PORT is already taken by another program (set CSW_PORT)"
     fi
     say "starting pycsw on $CSW_HOST:$CSW_PORT"
-    PYCSW_SERVER_URL=$CSW_URL PYCSW_DATABASE_URL=$CSW_DB_URL \
+    PYCSW_SERVER_URL=$CSW_URL PYCSW_DATABASE_URL=$CSW_DB_URL SINP_CONTACT_EMAIL=$SINP_CONTACT_EMAIL \
         start_bg pycsw "$PYCSW_VENV/bin/gunicorn" --chdir "$ROOT/pycsw_config" wsgi:application --no-control-socket \
         --bind "$CSW_HOST:$CSW_PORT" --workers "$CSW_WORKERS" --max-requests 200 --max-requests-jitter 20 \
         --timeout 60 --access-logfile - --error-logfile -

@@ -178,7 +178,11 @@ def test_csw(stack, tmp_path_factory):
         "--max-requests",
         "200",
     ]
-    env = {"PYCSW_SERVER_URL": url, "PYCSW_DATABASE_URL": stack["CSW_TEST_DB_URL"]}
+    env = {
+        "PYCSW_SERVER_URL": url,
+        "PYCSW_DATABASE_URL": stack["CSW_TEST_DB_URL"],
+        "SINP_CONTACT_EMAIL": "sinp@bourgogne-franche-comte.invalid",
+    }
     health = f"{url}?service=CSW&request=GetCapabilities&version=2.0.2"
     with _server("test pycsw", command, env, health, tmp_path_factory.mktemp("pycsw") / "pycsw.log"):
         yield url

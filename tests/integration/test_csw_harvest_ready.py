@@ -3,6 +3,8 @@ the ISO record from CKAN, and hostile or absurd requests."""
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 import requests
 from lxml import etree
@@ -166,6 +168,42 @@ def test_capabilities_declare_what_harvesters_look_for(test_csw):
         assert caps.xpath(f"//ows:Operation[@name='{op}']//ows:Get/@*[local-name()='href']", namespaces=ns)
         assert caps.xpath(f"//ows:Operation[@name='{op}']//ows:Post/@*[local-name()='href']", namespaces=ns)
     assert caps.xpath("//*[local-name()='ExtendedCapabilities']")
+    # the contact a harvester copies is the platform's, never a placeholder
+    assert caps.xpath("//ows:ServiceContact//ows:ElectronicMailAddress/text()", namespaces=ns) == [
+        "sinp@bourgogne-franche-comte.invalid"
+    ]
+    text = etree.tostring(caps, encoding="unicode")
+    for placeholder in ("Adresse postale", "00000", "example.org", "+33-0-00"):
+        assert placeholder not in text
+
+
+def test_pycsw_refuses_to_start_without_the_contact_email(stack):
+    check = """
+import wsgi
+env = {"PYCSW_SERVER_URL": "https://csw.example.fr/csw", "PYCSW_DATABASE_URL": "postgresql://r@db/ckan"}
+try:
+    wsgi.load_configuration(env)
+except wsgi.ConfigurationError as err:
+    print("refused:", err)
+config = wsgi.load_configuration({**env, "SINP_CONTACT_EMAIL": "sinp@region.fr"})
+print("main:", config["metadata:main"]["contact_email"], "inspire:", config["metadata:inspire"]["contact_email"])
+"""
+    out = subprocess.run(
+        [f"{stack['PYCSW_VENV']}/bin/python", "-c", check],
+        cwd=stack["PYCSW_CONFIG_DIR"],
+        env={  # the module reads a complete configuration when imported
+            "PATH": "/usr/bin:/bin",
+            "PYCSW_SERVER_URL": "https://csw.example.fr/csw",
+            "PYCSW_DATABASE_URL": "postgresql://r@db/ckan",
+            "SINP_CONTACT_EMAIL": "sinp@example.fr",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    assert "refused: [metadata:main] contact_email uses ${SINP_CONTACT_EMAIL}" in out
+    assert "main: sinp@region.fr inspire: sinp@region.fr" in out
 
 
 # --- the ISO record from CKAN ---------------------------------------------------------------------

@@ -101,14 +101,20 @@ def test_a_record_made_private_or_renamed_changes_every_anonymous_page_at_once(a
         assert "libellules" not in browser.get(url).get_data(as_text=True), url
 
 
+def primed_visitor(app, url):
+    """A visitor whose second request of ``url`` is answered from the cache (the worker listening)."""
+    browser = visitor(app)
+    listening()
+    browser.get(url)
+    assert cache_of(browser.get(url)) == "hit"
+    return browser
+
+
 def test_a_change_committed_by_another_process_ends_the_copies(app, producer):
     """Another web worker, the jobs worker or psql: only PostgreSQL's notification tells us."""
     _api, jdd, _word = published_jdd(producer)
-    browser = visitor(app)
-    listening()
     url = f"/api/3/action/package_show?id={jdd['id']}"
-    browser.get(url)
-    assert cache_of(browser.get(url)) == "hit"
+    browser = primed_visitor(app, url)
 
     outside = psycopg2.connect(
         sa.engine.make_url(model.meta.engine.url).set(drivername="postgresql").render_as_string(False)
@@ -173,11 +179,8 @@ def test_logged_in_users_are_never_served_a_copy_and_their_pages_are_never_kept(
 
 def test_while_nobody_listens_nothing_is_served_from_the_cache(app, producer):
     _api, jdd, _word = published_jdd(producer)
-    browser = visitor(app)
-    listening()
     url = f"/jdd/{jdd['name']}"
-    browser.get(url)
-    assert cache_of(browser.get(url)) == "hit"
+    browser = primed_visitor(app, url)
 
     with model.meta.engine.begin() as conn:  # PostgreSQL drops the listener (a restart, a network cut)
         conn.execute(

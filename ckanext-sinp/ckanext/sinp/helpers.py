@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import ckan.model as model
 import ckan.plugins.toolkit as tk
+from ckan.lib.search.common import SearchError
+from sqlalchemy.exc import SQLAlchemyError
 
-from ckanext.sinp import settings
+from ckanext.sinp import form_helpers, settings
+from ckanext.sinp.domain import dates, nomenclatures
 from ckanext.sinp.domain import model as sinp_model
-from ckanext.sinp.domain import nomenclatures
 from ckanext.sinp.logic import access
-from ckanext.sinp.occurrences import store
+from ckanext.sinp.occurrences import protection_store, store
 
 all_helpers = {}
 
@@ -89,7 +91,14 @@ def sinp_completeness_fields(dataset_type: str) -> list[dict]:
     if dataset_type not in sinp_model.KINDS:
         return []
     return [
-        {"name": f.name, "label": f.label, "required": f.required, "repeating": bool(f.subfields)}
+        {
+            "name": f.name,
+            "label": f.label,
+            "required": f.required,
+            "repeating": bool(f.subfields),
+            # filled by the platform when left empty (UUID, creation date): never « à compléter »
+            "auto": f.name == "sinp_uuid" or f.default == "today",
+        }
         for f in sinp_model.fields(dataset_type)
         if f.obligation in ("O", "R")
     ]
@@ -242,8 +251,9 @@ def humanize_entity_type(next_helper, entity_type: str, object_type: str, purpos
 def sinp_portal_figures() -> dict:
     """Public figures of the catalogue for the home page, the same for every visitor (published
     records only, whoever asks): CA, JDD, producer structures and the observations the public may see
-    (published JDD, not hidden). Zeros when a service does not answer: the page still renders."""
-    out = {"ca": 0, "jdd": 0, "producers": 0, "observations": None}
+    (published JDD, not hidden). ``available`` is False when the search index does not answer: the page
+    still renders and says the figures are momentarily unavailable (never a false zero)."""
+    out = {"available": True, "ca": 0, "jdd": 0, "producers": 0, "observations": None}
     try:
         result = tk.get_action("package_search")(
             {"user": tk.g.user if tk.g else None},
@@ -255,7 +265,8 @@ def sinp_portal_figures() -> dict:
                 "facet.limit": -1,
             },
         )
-    except Exception:  # pragma: no cover - Solr down: the home page still renders
+    except (SearchError, tk.ValidationError):  # Solr down or refusing: the home page still renders
+        out["available"] = False
         return out
     facets = result.get("facets") or {}
     types = facets.get("dataset_type") or {}
@@ -264,7 +275,7 @@ def sinp_portal_figures() -> dict:
     try:
         with model.meta.engine.connect() as conn:
             out["observations"] = store.published_count(conn, access.active_jdd_ids(published=True))
-    except Exception:  # pragma: no cover - no store yet
+    except SQLAlchemyError:  # the store unreadable (or not created yet): the figure is not shown
         out["observations"] = None
     return out
 
@@ -282,7 +293,7 @@ def sinp_recent_records(limit: int = 5) -> list[dict]:
                 "sort": "metadata_modified desc",
             },
         )
-    except Exception:  # pragma: no cover - Solr down
+    except (SearchError, tk.ValidationError):  # Solr down: the section is not shown
         return []
     return result["results"]
 
@@ -300,5 +311,25 @@ def sinp_contact() -> dict:
     return settings.csw_contact()
 
 
+@helper
+def sinp_region_extent() -> str:
+    """The platform's territory as the maps' starting view: « [[sud, ouest], [nord, est]] » (JSON)."""
+    with model.meta.engine.connect() as conn:
+        west, south, east, north = protection_store.region_bbox(conn)
+    return f"[[{south:.4f}, {west:.4f}], [{north:.4f}, {east:.4f}]]"
+
+
+@helper
+def sinp_datetime(value) -> str:
+    """« 1er décembre 2026 à 14 h 05 » (CKAN's own gives « décembre 1, 2026 »)."""
+    return dates.french_datetime(value, settings.display_zone())
+
+
+@helper
+def sinp_date(value) -> str:
+    """« 1er décembre 2026 »."""
+    return dates.french_date(value)
+
+
 def get_helpers():
-    return dict(all_helpers)
+    return {**all_helpers, **form_helpers.all_helpers}
