@@ -152,7 +152,7 @@ init_ckan_db() {  # init_ckan_db INI
             || die "loading the ${kind%%:*} referential failed ($1): see $LOG_DIR/ckan-setup.log"
     done
     "$CKAN_BIN" -c "$1" sinp sensitivity-load "$ref/sensibilite/sensibilite_bfc.csv" \
-        --version "BFC (extrait, voir schemas/referentiels/sensibilite)" >>"$LOG_DIR/ckan-setup.log" 2>&1 \
+        --version "BFC, extrait de démonstration" >>"$LOG_DIR/ckan-setup.log" 2>&1 \
         || die "loading the sensitivity referential failed ($1): see $LOG_DIR/ckan-setup.log"
 }
 
