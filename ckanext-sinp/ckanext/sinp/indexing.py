@@ -1,5 +1,6 @@
-"""What the SINP records add to the Solr index: facets with French labels, actor names for
-full-text search, and the CA's period and volets inherited by its JDD."""
+"""What the SINP records add to the Solr index: facets with French labels, actor names and the
+names of the taxa the public may see in a JDD's data for full-text search, and the CA's period and
+volets inherited by its JDD."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from ckanext.sinp.domain import model as sinp_model
 from ckanext.sinp.domain import nomenclatures
 from ckanext.sinp.logic import queries, visibility
 from ckanext.sinp.logic.records import index_packages
+from ckanext.sinp.occurrences import store
 from ckanext.sinp.outbox import runner
 
 log = logging.getLogger(__name__)
@@ -93,6 +95,26 @@ def relabel_activities(package_id: str) -> None:
         )
 
 
+def public_taxon_names(package_id: str) -> list[str]:
+    """The names (as cited, TAXREF scientific and vernacular names, valid name) of the taxa of a
+    JDD's occurrences as the public sees them (``store.blurred`` for a visitor of the published
+    JDD): a taxon whose presence is not diffused (public layer « aucune ») is not named. Read in
+    the session's transaction: a deposit deleted with its resource is already gone."""
+    conn = model.Session.connection()
+    tables = sa.inspect(conn).get_table_names()
+    if "sinp_occurrence" not in tables:
+        return []
+    sql, params = store.blurred(conn, store.Access(public_package_ids=[package_id]), package_ids=[package_id])
+    columns, join = "s.nom_cite", ""
+    if "sinp_taxref" in tables:
+        columns += ", t.lb_nom, t.nom_vern, v.lb_nom, v.nom_vern"
+        join = "LEFT JOIN sinp_taxref t ON t.cd_nom = s.cd_nom LEFT JOIN sinp_taxref v ON v.cd_nom = t.cd_ref"
+    rows = conn.execute(
+        sa.text(f"SELECT {columns} FROM (SELECT DISTINCT cd_nom, nom_cite FROM ({sql}) AS b) AS s {join}"), params
+    )
+    return sorted({name.strip() for row in rows for name in row if name and name.strip()})
+
+
 def before_dataset_index(pkg_dict: dict) -> dict:
     if pkg_dict.get("id"):  # every dataset type: the history of a generic dataset is no less private
         relabel_activities(pkg_dict["id"])
@@ -113,6 +135,8 @@ def before_dataset_index(pkg_dict: dict) -> dict:
             if isinstance(actor, dict):
                 names += [actor.get("nom_prenom") or "", actor.get("organisme") or ""]
     pkg_dict["extras_sinp_acteurs"] = " ".join(n for n in names if n)
+    if kind == "jdd" and pkg_dict.get("id"):  # copied to the text field: a JDD found by its taxa
+        pkg_dict["extras_sinp_taxons"] = " ; ".join(public_taxon_names(pkg_dict["id"]))
 
     pkg_dict["vocab_sinp_type"] = [TYPE_FACET[kind]]
     pkg_dict["vocab_sinp_territoire"] = _labels("TERRITOIRE", record.get("territoires"))

@@ -29,6 +29,11 @@ FACETS = OrderedDict(
         ("license_id", "Licence"),
     ]
 )
+# facets a search page of one type does without: the type itself, what only the other type has
+FACETS_HIDDEN = {
+    "ca": ("vocab_sinp_type", "vocab_sinp_type_donnees", "vocab_sinp_objectif_jdd", "license_id"),
+    "jdd": ("vocab_sinp_type",),
+}
 
 
 @tk.blanket.config_declarations
@@ -102,7 +107,7 @@ class SinpPlugin(p.SingletonPlugin, DefaultTranslation):
     # IFacets
 
     def dataset_facets(self, facets_dict, package_type):
-        return OrderedDict(FACETS)
+        return OrderedDict((k, v) for k, v in FACETS.items() if k not in FACETS_HIDDEN.get(package_type, ()))
 
     # IPackageController
 
