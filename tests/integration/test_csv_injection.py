@@ -38,9 +38,13 @@ REJECTED = (
 
 def _rows(response) -> list[list[str]]:
     assert response.status_code == 200, response.get_data(as_text=True)[:500]
-    text = response.get_data(as_text=True).lstrip("\ufeff")
-    delimiter = ";" if ";" in text.splitlines()[0] else ","  # the dialect is decided elsewhere (issue 15)
-    return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
+    # one dialect for every CSV of the platform: UTF-8 with BOM, « ; », CRLF
+    raw = response.get_data()
+    assert raw.startswith(b"\xef\xbb\xbf") and raw.endswith(b"\r\n") and b"\n" not in raw.replace(b"\r\n", b"")
+    text = raw.decode("utf-8-sig")
+    assert text.splitlines()[0].count(";") >= 2
+    return list(csv.reader(io.StringIO(text, newline=""), delimiter=";"))
 
 
 def _column(rows, name) -> list[str]:

@@ -245,8 +245,8 @@ def assert_names_nothing_of_a(world, res) -> dict[str, str]:
 
 def test_121_candidates_around_a_blurred_lynx_learn_only_its_public_cell(world):
     points = grid()
-    inside = [i for i, (lon, lat) in enumerate(points, 1) if world["cell"].intersects(Point(lon, lat))]
-    true_row = points.index((float(TRUE_LON), float(TRUE_LAT))) + 1
+    inside = [i for i, (lon, lat) in enumerate(points, 2) if world["cell"].intersects(Point(lon, lat))]
+    true_row = points.index((float(TRUE_LON), float(TRUE_LAT))) + 2  # spreadsheet line (header = 1)
     assert true_row in inside and 1 < len(inside) < len(points)  # the grid crosses the cell's edges
     rows = [
         row(f"C-{i}", {**LYNX, "geometrie": f"POINT({lon:.4f} {lat:.4f})"}, commune=False)
@@ -286,8 +286,8 @@ def test_copies_of_a_rows_are_compared_only_as_the_public_sees_them(world):
     ]  # private JDD: not compared
     res, report = b_deposit(world, rows, name="copies.csv")
     assert [(e["row"], e["message"]) for e in d2(report)] == [
-        (1, f"{FOREIGN}. Signalé, non bloquant."),
-        (3, f"{FOREIGN}. Signalé, non bloquant."),
+        (2, f"{FOREIGN}. Signalé, non bloquant."),
+        (4, f"{FOREIGN}. Signalé, non bloquant."),
     ]
     assert report["rows_accepted"] == len(rows)
     assert_names_nothing_of_a(world, res)
@@ -301,11 +301,11 @@ def test_only_the_producer_gets_the_exact_match_whoever_deposits(world):
     # lynx, or a sysadmin, depositing there widens nothing — the lynx and the moved point are only
     # compared as the public sees them (its cell), A's private row not at all
     res, report = b_deposit(world, rows[1:], name="chef.csv", who="chef")
-    assert [(e["row"], e["message"]) for e in d2(report)] == [(1, anonymous), (2, anonymous)]
+    assert [(e["row"], e["message"]) for e in d2(report)] == [(2, anonymous), (3, anonymous)]
     assert_names_nothing_of_a(world, res)
     world["b"].ok("resource_delete", id=res["id"])
     res, report = b_deposit(world, rows, name="admin.csv", who="admin")
-    assert [(e["row"], e["message"]) for e in d2(report)] == [(2, anonymous), (3, anonymous)]
+    assert [(e["row"], e["message"]) for e in d2(report)] == [(3, anonymous), (4, anonymous)]
     assert_names_nothing_of_a(world, res)
     world["b"].ok("resource_delete", id=res["id"])
     # A deposits its private row again in its published JDD: the detailed D2 names its own JDD

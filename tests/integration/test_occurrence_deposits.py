@@ -120,6 +120,9 @@ def test_a_clean_deposit_is_integrated_with_report_search_and_attestation(deposi
     assert pdf.status_code == 200 and pdf.headers["Content-Type"] == "application/pdf" and pdf.data[:5] == b"%PDF-"
     page = app.get(f"/depot/{token}/attestation", headers={"Authorization": user["token"]})
     assert report["receipt_number"] in page.get_data(as_text=True)
+    # the depositor is a person of an organisation, not a user name
+    assert f"{user['fullname']} (LPO Bourgogne-Franche-Comté)" in page.get_data(as_text=True)
+    assert user["fullname"] and user["fullname"] != user["name"]
     import hashlib
 
     assert hashlib.sha256(content).hexdigest() in page.get_data(as_text=True)
@@ -155,7 +158,8 @@ def test_the_gold_file_is_reported_exactly_and_only_accepted_rows_are_stored(dep
     )
     assert rejected.status_code == 200
     text = rejected.get_data(as_text=True)
-    assert text.count("\n") == 21 and "GOLD-05" in text and "C11" in text
+    assert text.startswith("\ufeffnuméro de ligne dans le tableur;") and text.count("\r\n") == 21
+    assert "GOLD-05" in text and "C11" in text
 
 
 def test_replacing_the_file_replaces_the_rows_and_deleting_removes_them(deposit_env):
@@ -186,7 +190,8 @@ def test_the_same_rows_deposited_again_elsewhere_are_duplicates(deposit_env):
     again = upload(app, user["token"], jdd["id"], rows(5).encode(), name="encore.csv")
     report = wait_report(api, again["id"])
     codes = {(e["code"], e["row"]) for e in report["errors"]}
-    assert {("K17", i) for i in range(1, 6)} <= codes and {("D2", i) for i in range(1, 6)} <= codes
+    # spreadsheet lines: header = line 1, the five observations are lines 2 to 6
+    assert {("K17", i) for i in range(2, 7)} <= codes and {("D2", i) for i in range(2, 7)} <= codes
     assert report["rows_accepted"] == 0 and occurrences(again["id"]) == 0
 
 
@@ -220,7 +225,9 @@ def test_ragged_rows_and_latin1_are_reported_per_row(deposit_env):
     res = upload(app, user["token"], jdd["id"], ("\n".join(lines) + "\n").encode("cp1252"))
     report = wait_report(api, res["id"])
     assert report["file"]["encoding"].startswith("Windows-1252")
-    assert [(e["row"], e["code"]) for e in report["errors"]] == [(2, "C3")]
+    assert [(e["row"], e["code"]) for e in report["errors"]] == [
+        (3, "C3")
+    ]  # the 2nd data row: the spreadsheet's line 3
     assert report["rows_accepted"] == 3
     with model.meta.engine.connect() as conn:
         names = {r[0] for r in conn.execute(sa.text("SELECT DISTINCT organisme_gestionnaire FROM sinp_occurrence"))}

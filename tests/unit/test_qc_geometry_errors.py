@@ -22,7 +22,7 @@ def test_latitude_written_first_is_out_of_the_territory_and_said_swapped(tmp_pat
     assert list(errors) == [3]  # the second data row: line 3 of the spreadsheet
     error = errors[3]
     assert error["code"] == "K18" and error["blocking"]
-    assert error["value"] == "longitude 47.32 ; latitude 5.04 (EPSG:4326)"
+    assert error["value"] == "longitude 47.32, latitude 5.04 (EPSG:4326)"
     assert error["message"] == (
         "La géométrie est hors du territoire de la plateforme (tolérance 2000 m). "
         "Latitude et longitude semblent inversées : inversées, elles tombent dans le territoire."
@@ -33,14 +33,14 @@ def test_latitude_written_first_is_out_of_the_territory_and_said_swapped(tmp_pat
 
 def test_a_point_really_elsewhere_gives_its_coordinates_without_a_swap_hint(tmp_path):
     error = _geometry_errors(tmp_path, "POINT(2.35 48.85)")[2]  # Paris
-    assert error["code"] == "K18" and error["value"] == "longitude 2.35 ; latitude 48.85 (EPSG:4326)"
+    assert error["code"] == "K18" and error["value"] == "longitude 2.35, latitude 48.85 (EPSG:4326)"
     assert SWAPPED_WGS not in error["message"] and SWAPPED_L93 not in error["message"]
 
 
 def test_lambert93_written_y_first_is_said_swapped(tmp_path):
     error = _geometry_errors(tmp_path, "POINT(6680000 850000)", srid="2154")[2]
     assert error["code"] == "C9"  # outside Lambert-93's area of use
-    assert error["value"] == "X 6680000 ; Y 850000 (EPSG:2154, Lambert-93)"
+    assert error["value"] == "X 6680000, Y 850000 (EPSG:2154, Lambert-93)"
     assert SWAPPED_L93 in error["message"]
 
 
@@ -57,8 +57,8 @@ def test_every_swapped_row_of_a_file_is_flagged(tmp_path):
     errors = _geometry_errors(tmp_path, *geometries)
     assert sorted(errors) == list(range(engine.FIRST_DATA_LINE, n + engine.FIRST_DATA_LINE))
     assert all(e["code"] == "K18" and SWAPPED_WGS in e["message"] for e in errors.values())
-    assert errors[2]["value"] == "longitude 46.5000 ; latitude 4.0000 (EPSG:4326)"
-    assert errors[n + 1]["value"] == f"longitude {geometries[-1][6:13]} ; latitude {geometries[-1][14:20]} (EPSG:4326)"
+    assert errors[2]["value"] == "longitude 46.5000, latitude 4.0000 (EPSG:4326)"
+    assert errors[n + 1]["value"] == f"longitude {geometries[-1][6:13]}, latitude {geometries[-1][14:20]} (EPSG:4326)"
 
 
 def test_an_unreadable_geometry_shows_what_was_read(tmp_path):

@@ -615,7 +615,7 @@ SWAP_HINTS = {
     2154: ". X et Y semblent inversés : inversés, ils tombent dans le territoire",
 }
 # the coordinates read, as the error's value (numbers as written in the file)
-POINT_VALUE = {4326: "longitude {x} ; latitude {y} (EPSG:4326)", 2154: "X {x} ; Y {y} (EPSG:2154, Lambert-93)"}
+POINT_VALUE = {4326: "longitude {x}, latitude {y} (EPSG:4326)", 2154: "X {x}, Y {y} (EPSG:2154, Lambert-93)"}
 
 
 def _geometry(con, source: _Source, refs: Referentials, options: Options, skipped: list) -> None:

@@ -1,0 +1,69 @@
+"""What a producer reads about a refused row, everywhere it is said (report page, JSON report,
+erreurs.csv, lignes-refusees.csv): the line as the spreadsheet shows it (header = line 1), the
+coordinates read for a geometry out of the territory and, when they look swapped, that they do;
+and the attestation PDF names the depositor as a person of an organisation.
+
+Real CKAN (in-process), PostgreSQL/PostGIS, Solr, Redis and a real `ckan jobs worker`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import urllib.parse
+
+from tests.integration.test_occurrence_deposits import deposit_env, rows, upload, wait_report  # noqa: F401
+
+SWAPPED = "POINT(47.2 5.003)"  # latitude written first
+HINT = "Latitude et longitude semblent inversées"
+READ = "longitude 47.2, latitude 5.003 (EPSG:4326)"
+
+
+def _csv(response) -> list[dict]:
+    assert response.status_code == 200
+    raw = response.get_data()
+    assert raw.startswith(b"\xef\xbb\xbf") and b"\n" not in raw.replace(b"\r\n", b"")
+    return list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"), newline=""), delimiter=";"))
+
+
+def test_a_swapped_point_is_reported_on_its_spreadsheet_line_with_its_coordinates(deposit_env):  # noqa: F811
+    app, api, user, org, jdd = deposit_env
+    lines = rows(4).splitlines()
+    lines[3] = lines[3].replace("POINT(5.0030 47.2)", SWAPPED)  # the 3rd observation: line 4 of the spreadsheet
+    assert SWAPPED in lines[3]
+    res = upload(app, user["token"], jdd["id"], ("\n".join(lines) + "\n").encode())
+    report = wait_report(api, res["id"])
+    assert report["rows_accepted"] == 3 and report["rows_rejected"] == 1
+    [error] = report["errors"]
+    assert (error["row"], error["code"], error["column"], error["value"]) == (4, "K18", "geometrie", READ)
+    assert HINT in error["message"]
+    headers = {"Authorization": user["token"]}
+    base = f"/jdd/{jdd['name']}/depot/{res['id']}"
+
+    assert app.get(f"{base}/rapport.json", headers=headers).json["errors"][0]["row"] == 4
+
+    html = app.get(base, headers=headers).get_data(as_text=True)
+    assert "Ligne du tableur" in html and "l&#39;en-tête est la ligne 1" in html
+    assert "<td>4</td><td>geometrie</td><td>K18</td>" in html and READ in html and HINT in html
+
+    [line] = _csv(app.get(f"{base}/erreurs.csv", headers=headers))
+    assert line["numéro de ligne dans le tableur"] == "4" and line["valeur"] == READ
+    assert line["règle"] == "K18" and line["catégorie"] == "Cohérence" and line["gravité"] == "bloquant"
+    assert HINT in line["message"]
+
+    [rejected] = _csv(app.get(f"{base}/lignes-refusees.csv", headers=headers))
+    assert rejected["numéro de ligne dans le tableur"] == "4" and rejected["idOrigine"] == "OBS-3"
+    assert rejected["geometrie"] == SWAPPED and "K18" in rejected["erreurs"]
+
+
+def test_the_attestation_pdf_names_the_depositor_and_the_organisation(deposit_env):  # noqa: F811
+    from pypdf import PdfReader
+
+    app, api, user, org, jdd = deposit_env
+    res = upload(app, user["token"], jdd["id"], rows(2).encode())
+    report = wait_report(api, res["id"])
+    pdf = app.get(urllib.parse.urlparse(report["receipt_url"]).path, headers={"Authorization": user["token"]})
+    assert pdf.status_code == 200 and pdf.data[:5] == b"%PDF-"
+    text = " ".join(PdfReader(io.BytesIO(pdf.data)).pages[0].extract_text().split())
+    assert f"Déposant {user['fullname']} (LPO Bourgogne-Franche-Comté)" in text
+    assert "Structure productrice LPO Bourgogne-Franche-Comté" in text
