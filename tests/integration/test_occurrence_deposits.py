@@ -8,6 +8,7 @@ extracts `make up` loads into the test database.
 from __future__ import annotations
 
 import copy
+import html
 import io
 import json
 import pathlib
@@ -121,15 +122,15 @@ def test_a_clean_deposit_is_integrated_with_report_search_and_attestation(deposi
     page = app.get(f"/depot/{token}/attestation", headers={"Authorization": user["token"]})
     assert report["receipt_number"] in page.get_data(as_text=True)
     # the depositor is a person of an organisation, not a user name
-    assert f"{user['fullname']} (LPO Bourgogne-Franche-Comté)" in page.get_data(as_text=True)
+    assert f"{user['fullname']} (LPO Bourgogne-Franche-Comté)" in html.unescape(page.get_data(as_text=True))
     assert user["fullname"] and user["fullname"] != user["name"]
     import hashlib
 
     assert hashlib.sha256(content).hexdigest() in page.get_data(as_text=True)
     assert jdd["sinp_uuid"] in page.get_data(as_text=True)
 
-    html = app.get(f"/jdd/{jdd['name']}/depot/{res['id']}", headers={"Authorization": user["token"]})
-    assert html.status_code == 200 and "Rapport de contrôle du dépôt" in html.get_data(as_text=True)
+    report_page = app.get(f"/jdd/{jdd['name']}/depot/{res['id']}", headers={"Authorization": user["token"]})
+    assert report_page.status_code == 200 and "Rapport de contrôle du dépôt" in report_page.get_data(as_text=True)
 
     stats = api.ok("sinp_occurrence_stats", jdd=jdd["id"])
     assert stats["count"] == 30 and stats["date_min"] == "2024-05-01" and stats["bbox"][0] == pytest.approx(5.001)

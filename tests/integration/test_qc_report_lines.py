@@ -67,3 +67,40 @@ def test_the_attestation_pdf_names_the_depositor_and_the_organisation(deposit_en
     text = " ".join(PdfReader(io.BytesIO(pdf.data)).pages[0].extract_text().split())
     assert f"Déposant {user['fullname']} (LPO Bourgogne-Franche-Comté)" in text
     assert "Structure productrice LPO Bourgogne-Franche-Comté" in text
+
+
+def test_the_report_page_reads_well_in_a_browser_down_to_390_px(deposit_env, browser, test_ckan_url):  # noqa: F811
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from tests.conftest import ROOT
+
+    app, api, user, org, jdd = deposit_env
+    lines = rows(3).splitlines()
+    lines[2] = lines[2].replace("POINT(5.0020 47.2)", SWAPPED)
+    lines[3] = lines[3].replace(";60418;", ";999999999;")  # unknown to TAXREF
+    res = upload(app, user["token"], jdd["id"], ("\n".join(lines) + "\n").encode())
+    report = wait_report(api, res["id"])
+    assert report["rows_rejected"] == 2
+    browser.get(f"{test_ckan_url}/user/login")
+    browser.find_element(By.ID, "field-login").send_keys(user["name"])
+    browser.find_element(By.ID, "field-password").send_keys("correct123")  # CKAN's UserWithToken factory
+    browser.find_element(By.CSS_SELECTOR, "form.form-horizontal button[type=submit], form button.btn-primary").click()
+    WebDriverWait(browser, 20).until(lambda b: "/user/login" not in b.current_url)
+    shots = ROOT / "var" / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    for width in (1280, 390):
+        browser.set_window_size(width, 900)
+        browser.get(f"{test_ckan_url}/jdd/{jdd['name']}/depot/{res['id']}")
+        body = browser.find_element(By.TAG_NAME, "body").text
+        assert "Ligne du tableur" in body and "Valeur lue" in body and HINT in body and READ in body
+        cells = [c.text for c in browser.find_elements(By.CSS_SELECTOR, "table.sinp-errors tbody tr td:first-child")]
+        assert cells == ["3", "4"]  # the 2nd and 3rd observations: lines 3 and 4 of the spreadsheet
+        # nothing wider than the screen: the error table scrolls inside its own box
+        assert browser.execute_script("return document.documentElement.scrollWidth") <= width
+        height = browser.execute_script("return document.body.scrollHeight")
+        browser.set_window_size(width, min(max(height, 900), 8000))
+        browser.save_screenshot(str(shots / f"qc-report-{width}.png"))
+        browser.get(test_ckan_url + urllib.parse.urlparse(report["receipt_html_url"]).path)
+        assert user["fullname"] in browser.find_element(By.TAG_NAME, "body").text
+        browser.save_screenshot(str(shots / f"qc-attestation-{width}.png"))
