@@ -4,7 +4,7 @@ Roles: anonymous, member of another producer, editor of the producer, chef de fi
 (mammals of Côte-d'Or) and out of scope (birds of the Yonne), sysadmin.
 States of a JDD holding deposited occurrences: published with sensitive data, private, draft,
 deleted. Doors: package_show, package_search and its facet counts, the raw file's download URL,
-sinp_qc_report_show, sinp_occurrence_search, exports, sinp_occurrence_stats, sinp_mtd_export,
+sinp_qc_report_show, sinp_occurrence_search, exports, sinp_occurrence_stats, sinp_occurrence_map, sinp_mtd_export,
 sinp_iso_show, the JDD page, CSW GetRecords and GetRecordById (a real pycsw on the test
 database), DCAT (dataset and catalogue), activity streams, the territory service; the keywords
 (tag_list, tag_autocomplete and the forms' autocomplete, the tag facet) and the organisation's
@@ -354,6 +354,11 @@ def test_the_leak_matrix(matrix):
             status, body = api.get("sinp_occurrence_stats", jdd=jdd["id"])
             seen = status == 200 and body["result"]["count"] > 0
             check("sinp_occurrence_stats", state, role, seen, sees, set() if state == "deleted" else None)
+            if status == 200:
+                secret_texts[role].append(json.dumps(body))
+            status, body = api.get("sinp_occurrence_map", jdd=jdd["id"])
+            seen = status == 200 and body["result"]["total"] > 0
+            check("sinp_occurrence_map", state, role, seen, sees, set() if state == "deleted" else None)
             if status == 200:
                 secret_texts[role].append(json.dumps(body))
             for action in ("sinp_mtd_export", "sinp_iso_show"):

@@ -17,6 +17,7 @@ from ckanext.sinp.csw.selftest import run_selftest
 from ckanext.sinp.domain.occtax import engine as qc
 from ckanext.sinp.domain.occtax import rules
 from ckanext.sinp.logic import oracles, queries
+from ckanext.sinp.occurrences import aggregates
 from ckanext.sinp.occurrences import store as occurrence_store
 from ckanext.sinp.outbox import runner
 from ckanext.sinp.outbox import store as outbox_store
@@ -43,6 +44,7 @@ def init_db():
     repository.ensure_table(engine)
     store.ensure_tables(engine)
     occurrence_store.ensure_tables(engine)
+    aggregates.ensure_tables(engine)  # JDD page figures and map, per generation of the data
 
     geo_store.ensure_tables(engine)
     outbox_store.ensure_table(engine)

@@ -1,5 +1,6 @@
 """Actions on occurrence deposits: ``sinp_qc_run``, ``sinp_qc_report_show``,
-``sinp_occurrence_search``, ``sinp_occurrence_stats``, ``sinp_jdd_apply_extent``.
+``sinp_occurrence_search``, ``sinp_occurrence_stats``, ``sinp_occurrence_map``,
+``sinp_jdd_apply_extent``.
 
 Who sees what (``logic/access.py``, rules in ``domain/protection.py``):
 - occurrences: the producer's members, the chefs de file of the scope and sysadmins see them
@@ -18,7 +19,7 @@ from ckanext.sinp import jobs, settings
 from ckanext.sinp.domain import protection
 from ckanext.sinp.logic import access as sinp_access
 from ckanext.sinp.logic import inputs, oracles
-from ckanext.sinp.occurrences import store
+from ckanext.sinp.occurrences import aggregates, store
 
 MASKED = "(masqué)"
 # report columns whose rejected values could locate an observation
@@ -212,7 +213,58 @@ def sinp_occurrence_stats(context, data_dict):
     tk.check_access("sinp_occurrence_search", context, {"id": pkg.id})
     access = sinp_access.access_for(context, [pkg.id])
     with model.meta.engine.connect() as conn:
-        return store.occurrence_stats(conn, access, pkg.id)
+        stats, cells = _summary(conn, access, pkg.id)
+    points = stats["count"] <= aggregates.POINTS_MAX
+    # not drawn: diffused at the département only (points), or without a 10 km cell (cells)
+    unmapped = stats["coarse"] if points else stats["count"] - sum(c["count"] for c in cells)
+    return {**stats, "map": {"mode": "points" if points else "maille", "unmapped": unmapped, "cells": len(cells)}}
+
+
+def _summary(conn, access, package_id: str) -> tuple[dict, list[dict]]:
+    """(figures, observations per 10 km cell) of a JDD as ``access`` sees them: the stored summary
+    of its reading (public or full, ``occurrences/aggregates.py``), else computed live."""
+    payload = aggregates.summary(conn, access, package_id)
+    if payload is not None:
+        return payload["stats"], payload["cells"]
+    return store.occurrence_stats(conn, access, package_id), aggregates.cells(conn, access, package_id)
+
+
+@tk.side_effect_free
+def sinp_occurrence_map(context, data_dict):
+    """What the map of a JDD's occurrences draws, as the caller may see them: the observations one
+    by one (as ``sinp_occurrence_search``: precise or blurred) when there are at most
+    ``POINTS_MAX`` of them, else their count per 10 km cell (layers précise to maille; those
+    diffused at the département only are counted, not mapped).
+
+    :param jdd: the JDD (id, name or SINP UUID)
+    :returns: {"total", "mapped", "mode": "points"|"maille", "cells": FeatureCollection of cells
+        (properties code, count, blurred), "points": FeatureCollection or null}
+    """
+    pkg = oracles.readable_jdd(context, inputs.identifier(data_dict, "jdd"))
+    tk.check_access("sinp_occurrence_search", context, {"id": pkg.id})
+    access = sinp_access.access_for(context, [pkg.id])
+    with model.meta.engine.connect() as conn:
+        stats, cells = _summary(conn, access, pkg.id)
+        points = None
+        if stats["count"] <= aggregates.POINTS_MAX:
+            _, rows = store.search(conn, access, package_ids=[pkg.id], limit=aggregates.POINTS_MAX)
+            points = {"type": "FeatureCollection", "features": [store.to_feature(r) for r in rows]}
+    grid = [
+        {
+            "type": "Feature",
+            "id": c["code"],
+            "geometry": c["geometry"],
+            "properties": {"code": c["code"], "count": c["count"], "blurred": c["blurred"]},
+        }
+        for c in cells
+    ]
+    return {
+        "total": stats["count"],
+        "mapped": sum(c["count"] for c in cells),
+        "mode": "points" if points is not None else "maille",
+        "cells": {"type": "FeatureCollection", "features": grid},
+        "points": points,
+    }
 
 
 def sinp_jdd_apply_extent(context, data_dict):

@@ -31,6 +31,7 @@ def get_actions():
             "sinp_qc_report_show": occurrence_actions.sinp_qc_report_show,
             "sinp_occurrence_search": occurrence_actions.sinp_occurrence_search,
             "sinp_occurrence_stats": occurrence_actions.sinp_occurrence_stats,
+            "sinp_occurrence_map": occurrence_actions.sinp_occurrence_map,
             "sinp_jdd_apply_extent": occurrence_actions.sinp_jdd_apply_extent,
             "sinp_chef_de_file_set": protection_actions.sinp_chef_de_file_set,
             "sinp_chef_de_file_delete": protection_actions.sinp_chef_de_file_delete,

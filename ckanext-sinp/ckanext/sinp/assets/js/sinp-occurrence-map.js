@@ -1,23 +1,39 @@
 /* Map of the occurrences deposited on a JDD, as the visitor may see them (precise or blurred).
  *
- * <div data-module="sinp-occurrence-map" data-module-url="…/sinp_occurrence_search?jdd=…">
+ * <div data-module="sinp-occurrence-map" data-module-url="…/sinp_occurrence_map?jdd=…"
+ *      data-module-map_config="{…ckanext-spatial's common map config…}">
  *
- * Popups are DOM nodes whose values are set with textContent: a deposited value is never read as HTML.
+ * The server (sinp_occurrence_map) decides what is drawn: the observations one by one when they are
+ * few, else their count per 10 km cell; the legend says which. Popups and legend are DOM nodes whose
+ * values are set with textContent: a deposited value is never read as HTML.
  */
 this.ckan.module("sinp-occurrence-map", function () {
   "use strict";
+
+  var GREENS = ["#d9f0d3", "#a6dba0", "#5aae61", "#1b7837", "#00441b"];
+  var LEVELS = {precise: "précise", commune: "floutée à la commune", maille: "floutée à la maille de 10 km",
+                departement: "au département"};
 
   function text(value) {
     return value === null || value === undefined ? "" : String(value);
   }
 
+  function fr(n) {
+    return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, "\u202f");
+  }
+
+  function el(tag, className, content) {
+    var node = document.createElement(tag);
+    if (className) { node.className = className; }
+    if (content !== undefined) { node.textContent = content; }
+    return node;
+  }
+
   function popupContent(props) {
-    var box = document.createElement("div");
-    box.className = "sinp-occurrence-popup";
-    var name = document.createElement("em");
-    name.textContent = text(props.nomCite);
-    box.appendChild(name);
-    [["", props.dateDebut], ["Diffusion : ", props.niveauDiffusion], ["Validation : ", props.statutValidation]]
+    var box = el("div", "sinp-occurrence-popup");
+    box.appendChild(el("em", "", text(props.nomCite)));
+    [["", props.dateDebut], ["Localisation : ", LEVELS[props.niveauDiffusion] || props.niveauDiffusion],
+     ["Validation : ", props.statutValidation]]
       .forEach(function (row) {
         box.appendChild(document.createElement("br"));
         box.appendChild(document.createTextNode(row[0] + text(row[1])));
@@ -25,28 +41,122 @@ this.ckan.module("sinp-occurrence-map", function () {
     return box;
   }
 
+  function cellPopup(props) {
+    var box = el("div", "sinp-occurrence-popup");
+    var n = props.count;
+    box.appendChild(el("strong", "", fr(n) + (n > 1 ? " observations" : " observation")));
+    box.appendChild(document.createElement("br"));
+    box.appendChild(document.createTextNode("Maille " + text(props.code)));
+    if (props.blurred) {
+      box.appendChild(document.createElement("br"));
+      box.appendChild(document.createTextNode("dont " + fr(props.blurred) + " connue(s) seulement à la maille ou à la commune"));
+    }
+    return box;
+  }
+
+  // up to five classes of counts, bounds rounded, from the counts actually drawn
+  function classes(counts) {
+    var sorted = counts.slice().sort(function (a, b) { return a - b; });
+    var bounds = [];
+    for (var i = 1; i <= 5; i++) {
+      var v = sorted[Math.min(sorted.length - 1, Math.ceil(i * sorted.length / 5) - 1)];
+      if (!bounds.length || v > bounds[bounds.length - 1]) { bounds.push(v); }
+    }
+    return bounds;
+  }
+
+  function colour(bounds, n) {
+    for (var i = 0; i < bounds.length; i++) { if (n <= bounds[i]) { return GREENS[i + 5 - bounds.length]; } }
+    return GREENS[4];
+  }
+
+  function legend(map, build) {
+    var control = L.control({position: "bottomright"});
+    control.onAdd = function () {
+      var box = el("div", "sinp-map-legend");
+      L.DomEvent.disableClickPropagation(box);
+      build(box);
+      return box;
+    };
+    control.addTo(map);
+  }
+
+  function legendRow(box, swatch, label) {
+    var row = el("div");
+    row.appendChild(swatch);
+    row.appendChild(document.createTextNode(label));
+    box.appendChild(row);
+  }
+
+  function drawCells(map, cells) {
+    var counts = cells.features.map(function (f) { return f.properties.count; });
+    var bounds = classes(counts);
+    var layer = L.geoJSON(cells, {
+      style: function (feature) {
+        return {color: "#1f5135", weight: 1, fillColor: colour(bounds, feature.properties.count), fillOpacity: 0.75,
+                className: "sinp-occurrence-cell"};
+      },
+      onEachFeature: function (feature, leafletLayer) {
+        leafletLayer.bindPopup(function () { return cellPopup(feature.properties || {}); });
+      }
+    }).addTo(map);
+    legend(map, function (box) {
+      box.appendChild(el("strong", "", "Observations par maille de 10 km"));
+      var low = 1;
+      bounds.forEach(function (upper, i) {
+        var swatch = el("i");
+        swatch.style.background = GREENS[i + 5 - bounds.length];
+        legendRow(box, swatch, low === upper ? fr(upper) : fr(low) + " à " + fr(upper));
+        low = upper + 1;
+      });
+    });
+    return layer;
+  }
+
+  function drawPoints(map, points) {
+    var layer = L.geoJSON(points, {
+      // points as circles, blurred areas as orange cells
+      pointToLayer: function (feature, latlng) {
+        return L.circleMarker(latlng, {radius: 6, weight: 2, color: "#1f5135", fillColor: "#2c6e49",
+                                       fillOpacity: 0.75, className: "sinp-occurrence-point"});
+      },
+      style: function () {
+        return {color: "#a4520b", weight: 1, fillColor: "#d6781a", fillOpacity: 0.35, className: "sinp-occurrence-area"};
+      },
+      onEachFeature: function (feature, leafletLayer) {
+        leafletLayer.bindPopup(function () { return popupContent(feature.properties || {}); });
+      }
+    }).addTo(map);
+    legend(map, function (box) {
+      box.appendChild(el("strong", "", "Observations"));
+      legendRow(box, el("i", "sinp-legend-point"), "localisation précise");
+      legendRow(box, el("i", "sinp-legend-area"), "zone floutée (commune ou maille de 10 km)");
+    });
+    return layer;
+  }
+
   return {
-    options: {url: null},
+    options: {url: null, map_config: {}},
 
     initialize: function () {
       if (typeof L === "undefined" || !this.options.url) { return; }
-      var map = L.map(this.el[0]).setView([47.1, 5.0], 7);
-      L.tileLayer("https://{s}.tile.openstreetmap.org/{z}/{x}/{y}.png", {attribution: "© OpenStreetMap"}).addTo(map);
-      fetch(this.options.url, {credentials: "same-origin"})
-        .then(function (response) { return response.json(); })
+      var container = this.el[0];
+      var map = ckan.commonLeafletMap(container, this.options.map_config, {attributionControl: false});
+      map.setView([47.1, 5.0], 7);
+      fetch(this.options.url, {credentials: "same-origin", headers: {Accept: "application/json"}})
+        .then(function (response) {
+          if (!response.ok) { throw new Error(String(response.status)); }
+          return response.json();
+        })
         .then(function (body) {
-          var layer = L.geoJSON(body.result, {
-            // points as circles: Leaflet's marker images are not among the bundled files
-            pointToLayer: function (feature, latlng) {
-              return L.circleMarker(latlng, {radius: 7, weight: 2, color: "#1f5135", fillColor: "#2c6e49",
-                                             fillOpacity: 0.7, className: "sinp-occurrence-point"});
-            },
-            onEachFeature: function (feature, leafletLayer) {
-              var props = feature.properties || {};
-              leafletLayer.bindPopup(function () { return popupContent(props); });
-            }
-          }).addTo(map);
-          if (layer.getLayers().length) { map.fitBounds(layer.getBounds(), {maxZoom: 13}); }
+          var data = body.result;
+          var layer = data.mode === "points" ? drawPoints(map, data.points) : drawCells(map, data.cells);
+          if (layer.getLayers().length) { map.fitBounds(layer.getBounds(), {maxZoom: 12}); }
+          container.setAttribute("data-sinp-drawn", data.mode);
+        })
+        .catch(function () {
+          var box = el("div", "alert alert-warning", "La carte des observations n'a pas pu être chargée.");
+          container.parentNode.insertBefore(box, container.nextSibling);
         });
     }
   };
