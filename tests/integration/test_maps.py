@@ -26,12 +26,12 @@ from selenium.webdriver.support.ui import WebDriverWait
 from ckanext.sinp.logic import access as sinp_access
 from ckanext.sinp.occurrences import aggregates, store
 from tests.conftest import ROOT
+from tests.integration.test_browser_forms import PASSWORD, _login
 from tests.integration.test_occurrence_deposits import rows, upload, wait_report
 from tests.integration.test_protection import CASES, EXPECTED_PUBLIC, deposit_csv
 from tests.integration.test_sinp_records import CA, JDD, Api
 
 SCREENSHOTS = ROOT / "var" / "screenshots"
-PASSWORD = "Mot-de-passe-1234"
 BIG = 600  # more than POINTS_MAX: drawn per 10 km cell
 WKT = "POLYGON((4.9 47.1, 5.9 47.1, 5.9 47.6, 4.9 47.6, 4.9 47.1))"
 
@@ -140,14 +140,6 @@ def test_map_images_are_served_and_anything_else_is_a_404(maps):
 
 
 # --- in the browser ---------------------------------------------------------------------------------
-
-
-def _login(browser, base, user):
-    browser.get(f"{base}/user/login")
-    browser.find_element(By.ID, "field-login").send_keys(user["name"])
-    browser.find_element(By.ID, "field-password").send_keys(PASSWORD)
-    browser.find_element(By.CSS_SELECTOR, "form.form-horizontal button[type=submit], form button.btn-primary").click()
-    WebDriverWait(browser, 20).until(lambda b: "/user/login" not in b.current_url)
 
 
 def _shot(browser, name):

@@ -8,9 +8,9 @@ computed by the store's own rights decision (``store.blurred``) for two readers 
 
 They are kept in ``sinp_occurrence_summary`` with the *generation* of the JDD's occurrences they
 were computed from. Every statement writing ``sinp_occurrence`` (deposit, validation, sensitivity,
-deletion) moves the generation of the JDD it touched (statement triggers, one sequence; a TRUNCATE
-moves a global epoch): a summary of an older generation is never served, it is computed again on
-the next view. The generation is read *before* the data, so a summary can be newer than its
+deletion) moves the generation of the JDD it touched and removes its summaries (statement
+triggers, one sequence; a TRUNCATE moves a global epoch): a summary of an older generation is never
+served, it is computed again on the next view. The generation is read *before* the data, so a summary can be newer than its
 generation (computed again once more) but never older.
 
 A reader that is neither (a chef de file whose scope covers part of the JDD, a member of one of
@@ -51,13 +51,17 @@ SCHEMA_SQL = (
              ON CONFLICT (package_id) DO UPDATE SET gen = EXCLUDED.gen;
            DELETE FROM sinp_occurrence_summary;
          ELSIF TG_OP = 'INSERT' THEN
-           INSERT INTO sinp_occurrence_generation
-             SELECT package_id, nextval('sinp_occurrence_gen_seq') FROM (SELECT DISTINCT package_id FROM sinp_new_rows) AS p
-             ON CONFLICT (package_id) DO UPDATE SET gen = EXCLUDED.gen;
+           WITH p AS (SELECT DISTINCT package_id FROM sinp_new_rows),
+                g AS (INSERT INTO sinp_occurrence_generation
+                        SELECT package_id, nextval('sinp_occurrence_gen_seq') FROM p
+                        ON CONFLICT (package_id) DO UPDATE SET gen = EXCLUDED.gen)
+           DELETE FROM sinp_occurrence_summary s USING p WHERE s.package_id = p.package_id;
          ELSE
-           INSERT INTO sinp_occurrence_generation
-             SELECT package_id, nextval('sinp_occurrence_gen_seq') FROM (SELECT DISTINCT package_id FROM sinp_old_rows) AS p
-             ON CONFLICT (package_id) DO UPDATE SET gen = EXCLUDED.gen;
+           WITH p AS (SELECT DISTINCT package_id FROM sinp_old_rows),
+                g AS (INSERT INTO sinp_occurrence_generation
+                        SELECT package_id, nextval('sinp_occurrence_gen_seq') FROM p
+                        ON CONFLICT (package_id) DO UPDATE SET gen = EXCLUDED.gen)
+           DELETE FROM sinp_occurrence_summary s USING p WHERE s.package_id = p.package_id;
          END IF;
          RETURN NULL;
        END $$""",
@@ -93,16 +97,14 @@ def ready(conn) -> bool:
     return bool(_ready)
 
 
-def summary_viewer(access, package_id: str, owners: list[str] | None) -> str | None:
+def summary_viewer(access, package_id: str, owners: list[str]) -> str | None:
     """Which stored reading ``access`` gets for this JDD, exactly as ``store.blurred`` decides it:
     ``full`` when every occurrence is precise for it (sysadmin, member of every producing
     organisation), ``public`` when it only reads the published JDD's public layer; None otherwise
     (a chef de file's scope, part of the producers: computed live)."""
-    if access.full:
+    if access.full or (owners and set(owners) <= set(access.orgs)):
         return FULL
-    if owners is not None and owners and set(owners) <= set(access.orgs):
-        return FULL
-    if owners and set(owners) & set(access.orgs):
+    if set(owners) & set(access.orgs):
         return None
     if access.scopes and package_id in access.scope_package_ids:
         return None
@@ -157,8 +159,11 @@ def compute(conn, package_id: str, viewer: str) -> dict:
 
 def summary(conn, access, package_id: str) -> dict | None:
     """The stored summary this reader gets (computed and stored if missing or of an older
-    generation); None when the reader needs a live computation. ``conn`` is committed after a
-    store (a connection of ``engine.connect()``)."""
+    generation); None when the reader needs a live computation (or the JDD has no occurrence).
+    ``conn`` is committed after a store (a connection of ``engine.connect()``).
+
+    Storing writes to the database during a page view: the anonymous page cache, which listens to
+    every write, drops its copies then (once per change of the JDD's data)."""
     if not ready(conn):
         return None
     gen = generation(conn, package_id)  # before the data: a summary is never older than its generation
@@ -171,6 +176,8 @@ def summary(conn, access, package_id: str) -> dict | None:
     }
     any_payload = next(iter(stored.values()), None)
     known_owners = any_payload["owners"] if any_payload else owners(conn, package_id)
+    if not known_owners:
+        return None  # no occurrence: the live computation reads nothing, and a page view writes nothing
     viewer = summary_viewer(access, package_id, known_owners)
     if viewer is None:
         return None
