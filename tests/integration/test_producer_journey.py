@@ -36,6 +36,16 @@ def _shot(browser, name):
     browser.save_screenshot(str(SHOTS / f"producer-{name}.png"))
 
 
+def _mobile_shot(browser, name):
+    """The page at 390 px wide: nothing wider than the screen."""
+    browser.set_window_size(390, 1600)
+    try:
+        assert browser.execute_script("return document.documentElement.scrollWidth") <= 390
+        _shot(browser, name)
+    finally:
+        browser.set_window_size(1280, 2000)
+
+
 def _text(browser) -> str:
     return browser.find_element(By.TAG_NAME, "body").text
 
@@ -154,6 +164,7 @@ def test_producer_journey_from_login_to_publication(browser, test_ckan_url, prod
     assert "modèle de fichier (CSV)" in page and "guide des colonnes" in page
     assert "Rapport de contrôle" in page  # what happens next
     _shot(browser, "04-depot")
+    _mobile_shot(browser, "04-depot-mobile")
 
     # an empty submission: a French message, nothing deposited
     browser.execute_script("document.getElementById('field-deposit-file').removeAttribute('required')")
@@ -184,6 +195,7 @@ def test_producer_journey_from_login_to_publication(browser, test_ckan_url, prod
     assert "Mes derniers dépôts" in page and "Relevés des mares" in page and "Contrôlé" in page
     assert browser.find_element(By.CSS_SELECTOR, "#mes-depots a[href$='" + report_url[len(base) :] + "']")
     _shot(browser, "07-tableau-de-bord")
+    _mobile_shot(browser, "07-tableau-de-bord-mobile")
 
     # --- the corrected file replaces the deposit ---
     browser.get(f"{base}/jdd/mares-bresse-2024/deposer")
@@ -211,6 +223,7 @@ def test_producer_journey_from_login_to_publication(browser, test_ckan_url, prod
     WebDriverWait(browser, 20).until(lambda b: b.current_url.endswith("/jdd/mares-bresse-2024/publication"))
     page = _text(browser)
     assert "IDéO BFC" in page and "floutées" in page and "Non publié" in page
+    assert "« Inventaire des amphibiens de la Bresse », n'est pas publié" in page  # its CA, still private
     _shot(browser, "10-publier")
     assert requests.get(f"{base}/api/3/action/package_show", params={"id": "mares-bresse-2024"}).status_code == 404
     _click(browser, browser.find_element(By.CSS_SELECTOR, "button[name=decision][value=publier]"))
@@ -244,6 +257,7 @@ def test_producer_journey_from_login_to_publication(browser, test_ckan_url, prod
     actions = " ".join(e.text for e in browser.find_elements(By.CSS_SELECTOR, ".content_action"))
     for label in ("Déposer des données", "Publier", "Retirer la publication", "Modifier"):
         assert label not in actions, label
+    browser.execute_script("document.querySelector('.resource-item').scrollIntoView({block: 'center'})")
     _shot(browser, "12-visiteur")
 
 
@@ -256,9 +270,8 @@ def test_account_request_instead_of_a_403_and_no_generic_dataset_form(browser, t
     assert "Demander un compte" in page and "À quoi sert un compte ?" in page
     mailto = browser.find_element(By.CSS_SELECTOR, "a.btn[href^='mailto:']").get_attribute("href")
     assert "subject=Demande%20de%20compte" in mailto
-    browser.set_window_size(390, 900)
-    assert browser.execute_script("return document.documentElement.scrollWidth") <= 390
-    _shot(browser, "13-demande-de-compte-mobile")
+    _shot(browser, "13-demande-de-compte")
+    _mobile_shot(browser, "13-demande-de-compte-mobile")
 
     generic = requests.get(f"{base}/dataset/new", allow_redirects=False)
     assert generic.status_code == 302 and generic.headers["Location"].endswith("/jdd/new")
