@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ckan.plugins.toolkit as tk
 
-from ckanext.sinp.domain import protection, urls
+from ckanext.sinp.domain import dates, protection, urls
 
 
 def _get(key: str):
@@ -44,6 +44,12 @@ def outbox_timing() -> dict:
 
 def scheduler_harvest_every() -> int:
     return int(_get("scheduler.harvest_every"))
+
+
+def display_zone() -> str:
+    """The time zone of the dates shown (CKAN's ``ckan.display_timezone``; Europe/Paris for « server »)."""
+    zone = tk.config.get("ckan.display_timezone") or ""
+    return zone if zone and zone != "server" else dates.DEFAULT_ZONE
 
 
 def export_max_rows() -> int:
