@@ -58,10 +58,10 @@ COLUMNS = [
 ]
 
 
-def occurrences_csv(path, rows: int, resource_id: str, package_id: str, org_id: str) -> None:
-    rnd = random.Random(15)
+def occurrences_csv(path, rows: int, resource_id: str, package_id: str, org_id: str, seed: int = 15) -> None:
+    rnd = random.Random(seed)
     species = taxa()
-    points = territory_points(rows, 15)
+    points = territory_points(rows, seed)
     with open(path, "w", encoding="utf-8", newline="") as fh:
         out = csv.writer(fh)
         out.writerow(COLUMNS)

@@ -113,16 +113,16 @@ this.ckan.module("sinp-occurrence-map", function () {
     return layer;
   }
 
+  var POINT = {radius: 6, weight: 2, color: "#1f5135", fillColor: "#2c6e49", fillOpacity: 0.75,
+               className: "sinp-occurrence-point"};
+  var AREA = {color: "#a4520b", weight: 1, fillColor: "#d6781a", fillOpacity: 0.35, className: "sinp-occurrence-area"};
+
   function drawPoints(map, points) {
+    var areas = points.features.some(function (f) { return f.geometry && f.geometry.type !== "Point"; });
     var layer = L.geoJSON(points, {
-      // points as circles, blurred areas as orange cells
-      pointToLayer: function (feature, latlng) {
-        return L.circleMarker(latlng, {radius: 6, weight: 2, color: "#1f5135", fillColor: "#2c6e49",
-                                       fillOpacity: 0.75, className: "sinp-occurrence-point"});
-      },
-      style: function () {
-        return {color: "#a4520b", weight: 1, fillColor: "#d6781a", fillOpacity: 0.35, className: "sinp-occurrence-area"};
-      },
+      // precise observations as green circles, blurred ones as their orange area (commune's cell, 10 km cell)
+      pointToLayer: function (feature, latlng) { return L.circleMarker(latlng, POINT); },
+      style: function (feature) { return feature.geometry.type === "Point" ? POINT : AREA; },
       onEachFeature: function (feature, leafletLayer) {
         leafletLayer.bindPopup(function () { return popupContent(feature.properties || {}); });
       }
@@ -130,7 +130,7 @@ this.ckan.module("sinp-occurrence-map", function () {
     legend(map, function (box) {
       box.appendChild(el("strong", "", "Observations"));
       legendRow(box, el("i", "sinp-legend-point"), "localisation précise");
-      legendRow(box, el("i", "sinp-legend-area"), "zone floutée (commune ou maille de 10 km)");
+      if (areas) { legendRow(box, el("i", "sinp-legend-area"), "zone floutée (commune ou maille de 10 km)"); }
     });
     return layer;
   }

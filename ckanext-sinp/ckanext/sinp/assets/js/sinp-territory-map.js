@@ -62,7 +62,7 @@ this.ckan.module("sinp-territory-map", function () {
     initialize: function () {
       if (typeof L === "undefined") { return; }
       var container = this.el[0];
-      var map = ckan.commonLeafletMap(container, this.options.map_config, {});
+      var map = ckan.commonLeafletMap(container, this.options.map_config, {attributionControl: false});
       map.setView([47.1, 5.0], 7);
       var drawn = new L.FeatureGroup().addTo(map);
       var field = document.getElementById(this.options.input);
