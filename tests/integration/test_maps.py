@@ -161,13 +161,18 @@ def _failed_requests(browser, base) -> list[str]:
 
 
 def _css_images(browser, base) -> set[str]:
-    """Every url() of our pages' style sheets that points into the site (Leaflet and draw sprites)."""
+    """The images the maps' styles make the browser draw (computed backgrounds of every map element,
+    plus probes for Leaflet's marker icon and layers button), that point into the site."""
     urls = browser.execute_script(
-        "var out = []; for (var s of document.styleSheets) { var rules; try { rules = s.cssRules; } catch (e) { continue; }"
-        ' for (var r of rules) { var t = r.cssText || \'\'; var re = /url\\("?([^")]+)"?\\)/g, m;'
-        " while ((m = re.exec(t))) { out.push(new URL(m[1], s.href || location.href).href); } } } return out;"
+        "var map = document.querySelector('.leaflet-container'); if (!map) { return []; }"
+        " var probes = ['leaflet-default-icon-path', 'leaflet-control-layers-toggle'].map(function (c) {"
+        "   var d = document.createElement('div'); d.className = c; map.appendChild(d); return d; });"
+        " var out = []; map.querySelectorAll('*').forEach(function (el) {"
+        '   var bg = getComputedStyle(el).backgroundImage, re = /url\\("?([^")]+)"?\\)/g, m;'
+        "   while ((m = re.exec(bg))) { out.push(m[1]); } });"
+        " probes.forEach(function (p) { p.remove(); }); return out;"
     )
-    return {u for u in urls if u.startswith(base) and not u.startswith("data:")}
+    return {u for u in urls if u.startswith(base)}
 
 
 def _wait_drawn(browser, selector, mode):
