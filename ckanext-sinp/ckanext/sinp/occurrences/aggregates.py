@@ -80,12 +80,15 @@ _ready = False
 
 def ensure_tables(engine) -> None:
     """The generation and summary tables and the triggers moving generations (idempotent; run by
-    ``ckan sinp init-db`` after ``store.ensure_tables``)."""
+    ``ckan sinp init-db`` after ``store.ensure_tables``, i.e. at every deployment: stored summaries
+    are dropped then, computed again by the new code on the next view)."""
     global _ready
     with engine.begin() as conn:
         conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('sinp_occurrence_summary'))"))
         for statement in SCHEMA_SQL:
             conn.execute(text(statement))
+        # computed by the code being deployed: a summary of the previous code may lack what it shows
+        conn.execute(text("DELETE FROM sinp_occurrence_summary"))
     _ready = True
 
 
