@@ -155,6 +155,21 @@ class TestSearchPages:
         assert "Type de données" in jdd_page and "Objectif du jeu de données" in jdd_page
         assert "Type de fiche" not in jdd_page
 
+    def test_a_facet_chosen_in_place_updates_the_counts_per_type_and_keeps_whole_labels(self, app):
+        morvan_records(app)
+        # CKAN's htmx request (a facet clicked): the results, the facets and the counts swapped in
+        html = app.get("/dataset/?vocab_sinp_type=Jeu de données", headers={"HX-Request": "true"}).get_data(
+            as_text=True
+        )
+        assert 'id="sinp-type-counts" hx-swap-oob="true"' in html and 'id="search-facets" hx-swap-oob="true"' in html
+        text = _text(html)
+        assert (
+            "1 fiche trouvée" in text
+            and "1 jeu de données trouvé" in text
+            and "Aucun cadre d'acquisition trouvé" in text
+        )
+        assert "Conservatoire d'espaces naturels de Bourgogne-Franche-Comté" in text
+
     def test_the_map_search_widget_filters_by_the_drawn_box(self, app):
         morvan_records(app)  # the JDD's extent: 3.85–4.35 E, 46.95–47.45 N (Morvan)
         for url in ("/dataset/", "/ca/", "/jdd/"):
