@@ -101,12 +101,14 @@ def public_taxon_names(package_id: str) -> list[str]:
     JDD): a taxon whose presence is not diffused (public layer « aucune ») is not named. Read in
     the session's transaction: a deposit deleted with its resource is already gone."""
     conn = model.Session.connection()
-    tables = sa.inspect(conn).get_table_names()
-    if "sinp_occurrence" not in tables:
+    occurrences, taxref = conn.execute(
+        sa.text("SELECT to_regclass('sinp_occurrence'), to_regclass('sinp_taxref')")
+    ).one()
+    if occurrences is None:
         return []
     sql, params = store.blurred(conn, store.Access(public_package_ids=[package_id]), package_ids=[package_id])
     columns, join = "s.nom_cite", ""
-    if "sinp_taxref" in tables:
+    if taxref is not None:
         columns += ", t.lb_nom, t.nom_vern, v.lb_nom, v.nom_vern"
         join = "LEFT JOIN sinp_taxref t ON t.cd_nom = s.cd_nom LEFT JOIN sinp_taxref v ON v.cd_nom = t.cd_ref"
     rows = conn.execute(
