@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import os
 import pathlib
 import random
 import re
@@ -27,7 +28,7 @@ import tempfile
 import time
 import uuid
 
-sys.path.insert(0, __import__("os").path.dirname(__file__))
+sys.path.insert(0, os.path.dirname(__file__))
 
 from _ckan import ROOT, machine, percentiles, write_section  # noqa: E402
 from occtax_data import taxa, territory_points  # noqa: E402
@@ -136,6 +137,7 @@ def main():
         help="CKAN configuration (what is created is removed at the end)",
     )
     args = parser.parse_args()
+    load_before = os.getloadavg()[0]
     with ckan_app_without_page_cache(args.ini) as app:
         import ckan.model as model
         import ckan.plugins.toolkit as tk
@@ -234,6 +236,7 @@ def main():
             tk.get_action("organization_purge")(dict(site), {"id": org["id"]})
             tk.get_action("user_delete")(dict(site), {"id": user["id"]})
 
+    load_after = os.getloadavg()[0]
     for (reader, label), p in results.items():
         print(
             f"{reader:10} {label:36} first {first[(reader, label)]:6.0f} ms  p50 {p['p50']:6.0f}  p95 {p['p95']:6.0f}"
@@ -243,7 +246,8 @@ def main():
         f"## The page of a JDD with {args.rows:,} observations (`bench/bench_jdd_page.py`)".replace(",", " "),
         "",
         f"Machine: {machine()}. In-process CKAN on {pathlib.Path(args.ini).name}, anonymous page cache off (every answer rendered), "
-        f"{args.samples} views per row after the first. {written} generated observations integrated by "
+        f"{args.samples} views per row after the first; load average {load_before:.1f} before, {load_after:.1f} after (the machine "
+        f"is shared: compare with the peer of the same run). {written} generated observations integrated by "
         f"`store.integrate` in {integrate_s:.1f} s; what the public gets: "
         + ", ".join(f"{layer_names.get(k, k)} {v}" for k, v in sorted(layers.items()))
         + ". Goal (#15): page and map call p95 ≤ 300 ms. The peer in the same run is a published JDD "
