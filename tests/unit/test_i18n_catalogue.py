@@ -23,7 +23,7 @@ def catalogue():
 
 
 def test_every_translation_keeps_the_placeholders_of_its_message():
-    # a lost « {dataset} » or « %(count)s » is a KeyError, hence a 500, on the French page
+    # a placeholder the message does not have (« {jeu} ») is a KeyError, hence a 500, on the French page
     cat = catalogue()
     assert len(cat) > 400
     for message in cat:
@@ -32,10 +32,9 @@ def test_every_translation_keeps_the_placeholders_of_its_message():
         ids = message.id if isinstance(message.id, tuple) else (message.id,)
         strings = message.string if isinstance(message.string, tuple) else (message.string,)
         assert all(strings), f"untranslated: {ids[0]!r}"
-        wanted = sorted(set(PLACEHOLDER.findall(ids[-1])))
-        for i, string in enumerate(strings):
-            found = sorted(set(PLACEHOLDER.findall(string)))
-            assert found == wanted or (i == 0 and set(found) <= set(wanted)), f"{ids[0]!r} → {string!r}"
+        wanted = set(PLACEHOLDER.findall(ids[-1]))
+        for string in strings:  # one it does not know; leaving one out (« 1 fiche ») is harmless
+            assert set(PLACEHOLDER.findall(string)) <= wanted, f"{ids[0]!r} → {string!r}"
 
 
 def test_the_compiled_catalogue_says_what_the_po_says(tmp_path: pathlib.Path):

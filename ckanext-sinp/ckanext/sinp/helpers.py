@@ -5,6 +5,7 @@ from __future__ import annotations
 import ckan.model as model
 import ckan.plugins.toolkit as tk
 from ckan.lib.search.common import SearchError
+from markupsafe import escape
 from sqlalchemy.exc import SQLAlchemyError
 
 from ckanext.sinp import form_helpers, settings
@@ -223,6 +224,7 @@ TYPE_LABELS = {
     "you not member": "Vous n'êtes membre d'aucun {s}.",
     "user not member": "Cet utilisateur n'est membre d'aucun {s}.",
     "update label": "Enregistrer le {s}",
+    "activity_record": "le {s}",  # « Léa Martin a modifié le jeu de données … »
 }
 
 
@@ -242,6 +244,30 @@ def humanize_entity_type(next_helper, entity_type: str, object_type: str, purpos
     if entity_type == "package" and object_type in TYPE_NOUNS:
         return type_label(object_type, purpose)
     return next_helper(entity_type, object_type, purpose)
+
+
+@helper
+@tk.chained_helper
+def linked_user(next_helper, user, maxlength: int = 0, avatar: int = 20):
+    """CKAN's link to a user's page (activity lines, members), only for who may read that page: others
+    get the name alone, not a link to a 403."""
+    user_obj = user if isinstance(user, model.User) else model.User.get(str(user))
+    if user_obj is not None and not tk.h.check_access("user_show", {"id": user_obj.id}):
+        name = user_obj.display_name
+        return escape(name[:maxlength] + "…" if maxlength and len(name) > maxlength else name)  # lines are |safe
+    return next_helper(user, maxlength, avatar)
+
+
+@helper
+@tk.chained_helper
+def render_datetime(next_helper, datetime_, date_format=None, with_hours=False, with_seconds=False):
+    """CKAN's dates (activity, resources, tokens, records) in French: « 1er décembre 2026 à 14 h 05 »,
+    not CKAN's « décembre 1, 2026, 13:05 (UTC) »; an explicit format or another language: CKAN's."""
+    if not date_format and tk.h.lang() == "fr":
+        text = sinp_datetime(datetime_) if with_hours or with_seconds else sinp_date(datetime_)
+        if text:
+            return text
+    return next_helper(datetime_, date_format, with_hours, with_seconds)
 
 
 # --- home page -------------------------------------------------------------------------------------
