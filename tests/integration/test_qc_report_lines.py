@@ -40,7 +40,8 @@ def test_a_swapped_point_is_reported_on_its_spreadsheet_line_with_its_coordinate
     headers = {"Authorization": user["token"]}
     base = f"/jdd/{jdd['name']}/depot/{res['id']}"
 
-    assert app.get(f"{base}/rapport.json", headers=headers).json["errors"][0]["row"] == 4
+    as_json = app.get(f"{base}/rapport.json", headers=headers).json
+    assert [e["row"] for e in as_json["errors"]] == [4] and "l'en-tête est la ligne 1" in as_json["row_numbering"]
 
     html = app.get(base, headers=headers).get_data(as_text=True)
     assert "Ligne du tableur" in html and "l&#39;en-tête est la ligne 1" in html

@@ -38,7 +38,7 @@ DELIMITER = ";"
 QUOTE = '"'
 LINE_TERMINATOR = "\r\n"
 BOM = "\ufeff"
-MIMETYPE = "text/csv; charset=utf-8"
+MIMETYPE = "text/csv"  # Flask adds « ; charset=utf-8 » to a text/* type
 
 # first characters that make a spreadsheet evaluate a cell (OWASP)
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")

@@ -12,7 +12,7 @@ from ckanext.sinp import jobs
 from ckanext.sinp.domain import csvsafe, nomenclatures
 from ckanext.sinp.domain.occtax import columns, engine, rules
 from ckanext.sinp.logic import access, queries
-from ckanext.sinp.logic.occurrence_actions import mask_locating
+from ckanext.sinp.logic.occurrence_actions import MAX_LIMIT, mask_locating
 from ckanext.sinp.occurrences import receipt, store
 from ckanext.sinp.views.blueprint import messages as _messages
 from ckanext.sinp.views.blueprint import sinp
@@ -60,10 +60,15 @@ def deposit_report(id, resource_id):
 
 
 def deposit_report_json(id, resource_id):
-    report = _report(resource_id, limit=0)
+    """The report with its first errors (``limit`` 1000 at most; every error: erreurs.csv)."""
+    report = _report(resource_id, limit=MAX_LIMIT)
     if not isinstance(report, dict):
         return report
+    report["row_numbering"] = ROW_NUMBERING
     return Response(json.dumps(report, ensure_ascii=False), mimetype="application/json")
+
+
+ROW_NUMBERING = "numéro de ligne dans le tableur : l'en-tête est la ligne 1, la première observation la ligne 2"
 
 
 def deposit_errors_csv(id, resource_id):
