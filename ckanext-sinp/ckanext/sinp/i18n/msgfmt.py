@@ -65,3 +65,8 @@ def compile_catalogues(root: pathlib.Path = HERE) -> list[pathlib.Path]:
         write_mo(read_po(po), po.with_suffix(".mo"))
         written.append(po.with_suffix(".mo"))
     return written
+
+
+if __name__ == "__main__":  # after editing a .po: python ckanext-sinp/ckanext/sinp/i18n/msgfmt.py
+    for written in compile_catalogues():
+        print(written)
