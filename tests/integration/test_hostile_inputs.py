@@ -195,7 +195,9 @@ for name, value in {"rtl": RTL, "control": CONTROL, "long": LONG}.items():
 for name, value in {"sql": SQL, "path": PATH, "unknown": str(uuid.uuid4())}.items():
     case(f"sinp_occurrence_search-jdd-{name}", "post", "sinp_occurrence_search", {"jdd": value}, status=404)
     case(f"sinp_occurrence_stats-jdd-{name}", "post", "sinp_occurrence_stats", {"jdd": value}, status=404)
+    case(f"sinp_occurrence_map-jdd-{name}", "post", "sinp_occurrence_map", {"jdd": value}, status=404)
 confusion("sinp_occurrence_stats", "jdd", {}, null_status=409)
+confusion("sinp_occurrence_map", "jdd", {}, null_status=409)
 
 confusion("sinp_qc_report_show", "resource_id", {}, role="editor", null_status=409)
 for key in ("code", "column", "category"):

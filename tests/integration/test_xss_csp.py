@@ -216,7 +216,7 @@ def popups(browser, expected: int, name: str) -> list[str]:
             lambda b: b.find_element(By.CSS_SELECTOR, "#sinp-occurrence-map .leaflet-popup-content")
         )
         WebDriverWait(browser, 10).until(
-            lambda b, popup=popup: "Diffusion : precise" in popup.text
+            lambda b, popup=popup: "Localisation : précise" in popup.text
         )  # after its fade-in
         if i == 0:
             shot(browser, f"{name}-popup")
