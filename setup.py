@@ -55,6 +55,7 @@ setup(
             "templates/**/*",
             "assets/**/*",
             "i18n/*/LC_MESSAGES/*",
+            "i18n/*.pot",  # the messages of the JavaScript (CKAN builds /api/i18n/<lang> from them)
         ],
         "ckanext.sinp_schemas": ["*.yaml", "*.json", "*.md", "**/*"],
         "ckanext.sinp_pycsw_config": ["*.cfg", "*.md"],

@@ -53,3 +53,13 @@ def test_the_compiled_catalogue_says_what_the_po_says(tmp_path: pathlib.Path):
             assert compiled.gettext(message.id) == message.string
     assert len(compiled._catalog) == len(messages) + 1 + sum(isinstance(m.id, tuple) for m in messages)  # + header
     assert compiled.gettext("Skip to main content") == "Aller au contenu principal"
+
+
+def test_the_javascript_messages_have_their_french():
+    # CKAN's /api/i18n/fr carries the messages that a .pot places in a .js file (build_js_translations)
+    with (msgfmt.HERE / "ckanext-sinp.pot").open("rb") as f:
+        pot = [m for m in read_po(f) if m.id]
+    assert {"Please Confirm", "Draw an extent"} <= {m.id for m in pot}
+    assert all(m.locations and m.locations[0][0].endswith(".js") for m in pot)
+    cat = catalogue()
+    assert all(cat.get(m.id) is not None and cat.get(m.id).string for m in pot)

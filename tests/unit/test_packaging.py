@@ -42,6 +42,7 @@ def test_the_wheel_holds_the_data_the_package_reads(tmp_path):
         "ckanext/sinp/assets/webassets.yml",
         "ckanext/sinp_harvesters/csw.py",
         "ckanext/sinp/i18n/fr/LC_MESSAGES/ckanext-sinp.mo",  # compiled by setup.py's build_py
+        "ckanext/sinp/i18n/ckanext-sinp.pot",  # the JavaScript's messages
     }
     assert expected <= names, sorted(expected - names)
     for folder in ("schemas/nomenclatures", "schemas/referentiels"):
