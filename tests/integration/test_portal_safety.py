@@ -34,39 +34,11 @@ def levels(jdd_id) -> dict:
         return {r[0]: r[1] for r in rows}
 
 
-def test_filtering_never_validates_and_a_bulk_decision_needs_a_level_and_a_confirmation(world):
+def test_filtering_never_validates_and_every_decision_is_confirmed_with_its_count_and_level(world):
     app, jdd = world["app"], world["public"]
     token = world["chef_in_user"]["token"]
     url = f"/jdd/{jdd['name']}/validation"
     before = levels(jdd["id"])
-
-    page = app.get(url, query_string={"cd_nom": BAT}, headers={"Authorization": token})
-    text = page.get_data(as_text=True)
-    assert page.status_code == 200
-    assert '<form method="get"' in text and ">Filtrer</button>" in text  # filtering is its own form
-    assert '<option value="" selected>— Choisir un niveau —</option>' in text  # no level pre-chosen
-    assert ">Valider</button>" not in text
-
-    # the old mistake: a cd_nom typed and the decision form sent without choosing anything
-    for form in (
-        {"cd_nom": BAT},  # no level
-        {"cd_nom": BAT, "niv_val": "1", "portee": "filtre"},  # « all of the filter » not confirmed
-        {"cd_nom": BAT, "niv_val": "1", "portee": "cochees"},  # nothing ticked
-    ):
-        answer = app.post(url, data=form, headers={"Authorization": token}, follow_redirects=False)
-        assert answer.status_code == 302 and f"cd_nom={BAT}" in answer.headers["Location"], form  # back to the filter
-        assert levels(jdd["id"]) == before, form
-
-    confirmed = app.post(
-        url,
-        data={"cd_nom": BAT, "niv_val": "1", "portee": "filtre", "confirmation": "oui", "commentaire": "Vu en main"},
-        headers={"Authorization": token},
-        follow_redirects=False,
-    )
-    assert confirmed.status_code == 302
-    after = levels(jdd["id"])
-    changed = {k for k in after if after[k] != before[k]}
-    assert changed and all(after[k] == "1" for k in changed)
     with model.meta.engine.connect() as conn:
         bats = {
             r[0]
@@ -75,7 +47,61 @@ def test_filtering_never_validates_and_a_bulk_decision_needs_a_level_and_a_confi
                 {"p": jdd["id"], "c": BAT},
             )
         }
-    assert changed <= bats  # only the filtered taxon
+    n = len(bats)
+    assert n >= 2  # the bats of the deposit, all in the chef de file's scope (mammals, Côte-d'Or)
+
+    page = app.get(url, query_string={"cd_nom": BAT}, headers={"Authorization": token})
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert '<form method="get"' in text and ">Filtrer</button>" in text  # filtering is its own form
+    assert '<option value="" selected>— Choisir un niveau —</option>' in text  # no level pre-chosen
+    assert ">Valider</button>" not in text
+    assert "Tout sélectionner (cette page)" in text  # the page's select-all, distinct from…
+    assert re.search(rf"toutes les {n} observations du filtre\s+de votre périmètre", text)  # …all of the filter
+
+    # the old mistake: a cd_nom typed and the decision form sent without choosing anything
+    for form in (
+        {"cd_nom": BAT},  # no level
+        {"cd_nom": BAT, "niv_val": "1"},  # no scope chosen
+        {"cd_nom": BAT, "niv_val": "1", "portee": "cochees"},  # nothing ticked
+    ):
+        answer = app.post(url, data=form, headers={"Authorization": token}, follow_redirects=False)
+        assert answer.status_code == 302 and f"cd_nom={BAT}" in answer.headers["Location"], form  # back to the filter
+        assert levels(jdd["id"]) == before, form
+
+    # a decision first shows what it will do, and changes nothing
+    decision = {"cd_nom": BAT, "niv_val": "1", "portee": "filtre", "commentaire": "Vu en main"}
+    asked = app.post(url, data=decision, headers={"Authorization": token})
+    question = html.unescape(asked.get_data(as_text=True))
+    assert asked.status_code == 200
+    assert f"Valider {n} observations au niveau « Certain - très probable » ?" in question
+    assert "Groupe mammalogique de Bourgogne" in question and "Vu en main" in question
+    assert levels(jdd["id"]) == before
+
+    # the count confirmed no longer matches: nothing changes
+    stale = app.post(
+        url,
+        data={**decision, "etape": "appliquer", "attendu": str(n + 5)},
+        headers={"Authorization": token},
+        follow_redirects=True,
+    )
+    assert "rien n'a été modifié" in html.unescape(stale.get_data(as_text=True))
+    assert levels(jdd["id"]) == before
+
+    confirmed = app.post(
+        url,
+        data={**decision, "etape": "appliquer", "attendu": str(n)},
+        headers={"Authorization": token},
+        follow_redirects=False,
+    )
+    assert confirmed.status_code == 302
+    after = levels(jdd["id"])
+    changed = {k for k in after if after[k] != before[k]}
+    assert changed <= bats and all(after[k] == "1" for k in bats)  # the filtered taxon, only it
+    done = html.unescape(app.get(url, headers={"Authorization": token}).get_data(as_text=True))
+    assert (
+        f"{n} observations validées au niveau « Certain - très probable » par Groupe mammalogique de Bourgogne" in done
+    )
 
 
 def test_the_ca_picker_preselects_nothing_and_lists_the_producers_own_ca_first(app, clean_db, clean_index):

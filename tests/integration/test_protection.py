@@ -13,6 +13,7 @@ import datetime as dt
 import io
 import json
 import pathlib
+import re
 import uuid
 
 import ckan.model as model
@@ -425,6 +426,12 @@ def test_a_chef_de_file_validates_in_scope_one_or_in_bulk_with_history_and_notif
     # the producer is notified
     notes = world["producer"].ok("sinp_notification_list")
     assert any("Certain - très probable" in n["message"] and "Photo du gîte vérifiée" in n["message"] for n in notes)
+    # naming the validating structure, the date in French
+    assert any(
+        n["message"].startswith("Groupe mammalogique de Bourgogne a validé 1 observation du jeu de données")
+        and re.search(r" le \d{1,2}(er)? [a-zéû]+ \d{4} à \d{1,2} h \d{2} ", n["message"])
+        for n in notes
+    ), notes
     assert world["other"].ok("sinp_notification_list") == []
     page = world["app"].get(f"/jdd/{world['public']['name']}", headers={"Authorization": world["producer"].token})
     assert "Photo du gîte vérifiée" in page.get_data(as_text=True)

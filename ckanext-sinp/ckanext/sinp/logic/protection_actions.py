@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import ckan.model as model
@@ -17,7 +18,7 @@ import ckan.plugins.toolkit as tk
 import sqlalchemy as sa
 
 from ckanext.sinp import settings
-from ckanext.sinp.domain import geometry, protection
+from ckanext.sinp.domain import dates, geometry, protection
 from ckanext.sinp.logic import access as sinp_access
 from ckanext.sinp.logic import inputs, oracles
 from ckanext.sinp.logic.records import index_packages
@@ -188,6 +189,17 @@ def _selection(context, data_dict, user) -> tuple[str, dict, str]:
     return " AND ".join(conds), params, ", ".join(described)
 
 
+def validating_organisation(user) -> str:
+    """Who validates, as the history and the producer's notification name it: the chef de file
+    structure(s) the user acts for; the platform for a sysadmin acting outside any."""
+    if user is not None:
+        scopes = sinp_access.chef_scopes(user)
+        titles = sorted(g.title or g.name for g in user.get_groups("organization") if g.id in scopes)
+        if titles:
+            return ", ".join(titles)
+    return "L'administration de la plateforme"
+
+
 def sinp_validation_set(context, data_dict):
     """Records a manual validation decision (chef de file of the scope, or sysadmin) on one
     observation or on every observation of a filtered selection inside the caller's scope.
@@ -196,12 +208,17 @@ def sinp_validation_set(context, data_dict):
         ``bbox``, ``date_min``, ``date_max``, ``niv_val_actuel`` (only those at this level)
     :param niv_val: 1 Certain – très probable, 2 Probable, 3 Douteux, 4 Invalide, 5 Non réalisable
     :param commentaire: comment (kept in the history)
-    :returns: {"updated": n, "niv_val", "label", "typ_val" counts, "packages": [...]}
+    :param dry_run: only count what the decision would change (nothing is written; ``niv_val``
+        may then be absent): {"count": n, "label"}
+    :param attendu: the count the caller confirmed; when the selection no longer holds exactly
+        that many observations nothing is changed (409): a decision never surprises
+    :returns: {"updated": n, "niv_val", "label", "organisme", "packages": [...]}
     """
     tk.check_access("sinp_validation_set", context, data_dict)
     user = sinp_access.user_of(context)
     level = str(data_dict.get("niv_val") or "").strip()
-    if level not in protection.MANUAL_LEVELS:
+    dry_run = data_dict.get("dry_run") in (True, "true", "1", "oui")
+    if not (dry_run and not level) and level not in protection.MANUAL_LEVELS:
         raise tk.ValidationError(
             {
                 "niv_val": [
@@ -213,16 +230,32 @@ def sinp_validation_set(context, data_dict):
     comment = (inputs.text(data_dict, "commentaire", "", max_length=5000)).strip() or None
     where, params, described = _selection(context, data_dict, user)
     uuids = _list(data_dict.get("ids") or data_dict.get("id_sinp_occtax"))
-    organisme = ", ".join(g.title for g in user.get_groups("organization")) if user else None
+    expected = inputs.integer(data_dict, "attendu", None, 0) if data_dict.get("attendu") not in (None, "") else None
+    organisme = validating_organisation(user)
     validator = (user.fullname or user.name) if user else "Administrateur"
     with model.meta.engine.begin() as conn:
-        if uuids:
-            found = protection_store.count_occurrences(conn, where, params)
-            if found < len({u.upper() for u in uuids}):
-                raise tk.NotAuthorized(
-                    "Certaines observations désignées n'existent pas ou sont hors de votre "
-                    "périmètre de chef de file : aucune n'a été modifiée."
-                )
+        found = protection_store.count_occurrences(conn, where, params)
+        if uuids and found < len({u.upper() for u in uuids}):
+            raise tk.NotAuthorized(
+                "Certaines observations désignées n'existent pas ou sont hors de votre "
+                "périmètre de chef de file : aucune n'a été modifiée."
+            )
+        if dry_run:
+            return {
+                "count": found,
+                "niv_val": level or None,
+                "label": protection.validation_label(level) if level else None,
+            }
+        if expected is not None and found != expected:
+            raise tk.ValidationError(
+                {
+                    "attendu": [
+                        f"La sélection compte maintenant {found} observation(s), et non les {expected} "
+                        "que vous avez confirmées (des données ont changé entre-temps) : rien n'a été "
+                        "modifié, vérifiez puis confirmez à nouveau."
+                    ]
+                }
+            )
         changed = protection_store.validate(
             conn,
             where=f"{where}",
@@ -236,15 +269,15 @@ def sinp_validation_set(context, data_dict):
         for _, pid in changed:
             by_package[pid] = by_package.get(pid, 0) + 1
         label = protection.validation_label(level)
+        when = dates.french_datetime(dt.datetime.now(dt.timezone.utc), settings.display_zone())
         for pid, n in by_package.items():
             pkg = model.Package.get(pid)
             protection_store.notify(
                 conn,
                 pkg.owner_org if pkg else None,
                 pid,
-                f"{n} observation(s) du jeu de données « {pkg.title if pkg else pid} » "
-                f"validée(s) « {label} » par {validator}"
-                + (f" ({organisme})" if organisme else "")
+                f"{organisme} a validé {n} observation{'s' if n > 1 else ''} du jeu de données "
+                f"« {pkg.title if pkg else pid} » au niveau « {label} » le {when} ({validator})"
                 + (f" : {comment}" if comment else "")
                 + ".",
             )
@@ -252,9 +285,29 @@ def sinp_validation_set(context, data_dict):
         "updated": len(changed),
         "niv_val": level,
         "label": protection.validation_label(level),
+        "organisme": organisme,
         "selection": described,
         "packages": sorted(by_package),
     }
+
+
+def observation_to_validate(context, jdd_id: str, uuid: str) -> dict:
+    """One observation of a JDD as the validation detail page shows it (a GeoJSON Feature, precise):
+    only for a caller who reads it precisely (a chef de file of its scope, the producer, a
+    sysadmin). Unknown, of another JDD, or seen blurred only: the same ObjectNotFound."""
+    access = sinp_access.access_for(context, [jdd_id])
+    with model.meta.engine.connect() as conn:
+        _, rows = store.search(
+            conn,
+            access,
+            package_ids=[jdd_id],
+            limit=1,
+            where="upper(o.id_sinp_occtax) = :u",
+            extra={"u": (uuid or "").strip().upper()[:100]},
+        )
+    if not rows or not rows[0].get("full_access"):
+        raise tk.ObjectNotFound("Observation introuvable.")
+    return store.to_feature(rows[0])
 
 
 @tk.side_effect_free

@@ -649,9 +649,11 @@ def search(
     date_max=None,
     limit: int = 100,
     offset: int = 0,
+    where: str = "",
+    extra: dict | None = None,
 ) -> tuple[int, list[dict]]:
     """Occurrences matching the filters as ``access`` may see them: (total, rows with ``layer``
-    and ``geojson``, the geometry at that layer)."""
+    and ``geojson``, the geometry at that layer); ``where``/``extra`` as in ``blurred``."""
     sql, params = blurred(
         conn,
         access,
@@ -661,6 +663,8 @@ def search(
         cd_nom=cd_nom,
         date_min=date_min,
         date_max=date_max,
+        where=where,
+        extra=extra,
     )
     total = conn.execute(text(f"SELECT count(*) FROM ({sql}) AS q"), params).scalar()
     rows = (
