@@ -25,10 +25,13 @@ this.ckan.module("sinp-live-completeness", function () {
       var fields = Array.isArray(this.options.fields) ? this.options.fields : [];
       function update() {
         var done = 0, missing = [];
-        fields.forEach(function (f) { if (filled(f)) { done++; } else { missing.push(f.label + (f.required ? " *" : "")); } });
+        fields.forEach(function (f) {
+          // f.auto: filled by the platform when left empty (identifier, creation date)
+          if (f.auto || filled(f)) { done++; } else { missing.push(f.label + (f.required ? " *" : "")); }
+        });
         box.querySelector(".sinp-count").textContent = done + " / " + fields.length;
         box.querySelector(".sinp-missing").textContent =
-          missing.length ? "À compléter : " + missing.join(", ") + " (* obligatoire)" : "Fiche complète.";
+          missing.length ? "À compléter : " + missing.join(", ") + " (* obligatoire)." : "Fiche complète.";
         box.className = "alert " + (done === fields.length ? "alert-success" : "alert-info");
       }
       document.addEventListener("input", update);

@@ -1,51 +1,64 @@
-/* Taxon picker of the ecological target: searches TAXREF (sinp_taxon_search) and adds the chosen CD_NOM
- * to the target field.
+/* Taxon picker of the ecological target: a list with search over TAXREF (sinp_taxon_search, select2 of
+ * CKAN) that shows names (« Myotis myotis (Borkhausen, 1797) — 60418 ») and writes the chosen CD_NOM,
+ * comma-separated, into the text field of the form (which stays the field sent, and the fallback
+ * without JavaScript).
  *
- * <input list="…" data-module="sinp-taxon-picker" data-module-url="/api/3/action/sinp_taxon_search"
- *        data-module-target="field-…">
+ * <select multiple data-module="sinp-taxon-picker" data-module-url="/api/3/action/sinp_taxon_search"
+ *         data-module-target="field-…">
  */
-this.ckan.module("sinp-taxon-picker", function () {
+this.ckan.module("sinp-taxon-picker", function ($) {
   "use strict";
 
   return {
     options: {url: null, target: null},
 
     initialize: function () {
-      var q = this.el[0];
-      var list = q.list || document.getElementById(q.getAttribute("list"));
+      var select = this.el;
       var target = document.getElementById(this.options.target);
       var url = this.options.url;
-      if (!list || !target || !url) { return; }
-      var timer = null, found = {};
-      q.addEventListener("input", function () {
-        var text = q.value.trim();
-        var match = found[text];
-        if (match) {  // a name was chosen in the list
-          var codes = target.value.split(/[,;]\s*/).filter(Boolean);
-          if (codes.indexOf(String(match)) < 0) { codes.push(String(match)); }
-          target.value = codes.join(", ");
-          target.dispatchEvent(new Event("input", {bubbles: true}));
-          q.value = "";
-          return;
+      if (!target || !url || !$.fn.select2) { return; }
+      var block = select.closest(".sinp-taxon-search");
+      var field = $(target).closest(".controls");
+      // the picker replaces the text box and the list of names
+      $(target).attr("hidden", "hidden").attr("aria-hidden", "true");
+      field.find(".sinp-taxon-names").attr("hidden", "hidden");
+      block.removeAttr("hidden");
+
+      select.select2({
+        width: "100%",
+        placeholder: "Chercher un taxon : nom scientifique ou français",
+        minimumInputLength: 2,
+        language: {
+          inputTooShort: function () { return "Tapez au moins deux lettres"; },
+          noResults: function () { return "Aucun taxon trouvé"; },
+          searching: function () { return "Recherche…"; },
+          errorLoading: function () { return "La recherche n'a pas abouti"; },
+          removeAllItems: function () { return "Tout retirer"; }
+        },
+        // the list shows the French name too; the choice keeps « Nom scientifique (auteur) — CD_NOM »
+        templateResult: function (item) {
+          if (!item.id || !item.vernacular) { return item.text; }
+          var span = document.createElement("span");
+          span.textContent = item.text + " (" + item.vernacular + ")";  // text, never HTML
+          return $(span);
+        },
+        ajax: {
+          url: url,
+          dataType: "json",
+          delay: 250,
+          data: function (params) { return {q: params.term, limit: 20}; },
+          processResults: function (body) {
+            return {
+              results: (body.result || []).map(function (t) {
+                return {id: String(t.cd_nom), text: t.nom_complet + " — " + t.cd_nom, vernacular: t.nom_vern || ""};
+              })
+            };
+          }
         }
-        clearTimeout(timer);
-        if (text.length < 2) { return; }
-        timer = setTimeout(function () {
-          fetch(url + "?limit=15&q=" + encodeURIComponent(text), {credentials: "same-origin"})
-            .then(function (r) { return r.json(); })
-            .then(function (body) {
-              var options = [];
-              found = {};
-              (body.result || []).forEach(function (t) {
-                var label = t.nom_complet + (t.nom_vern ? " — " + t.nom_vern : "") + " (" + t.cd_nom + ")";
-                found[label] = t.cd_nom;
-                var option = document.createElement("option");
-                option.value = label;  // an attribute, never HTML
-                options.push(option);
-              });
-              list.replaceChildren.apply(list, options);
-            });
-        }, 250);
+      });
+      select.on("change", function () {
+        target.value = (select.val() || []).join(", ");
+        target.dispatchEvent(new Event("input", {bubbles: true}));
       });
     }
   };
