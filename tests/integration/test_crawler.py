@@ -77,7 +77,7 @@ ENGLISH = re.compile(
     r"filter|filters|sort by|order by|title|name|download|preview|manage|trash|powered|token|tokens|select|"
     r"yes|none|other|upload|uploaded|link|changes|changed|created|updated|deleted|published|private|draft|"
     r"state|last|modified|unknown|loading|please|sorry|welcome|help|back|more|less|map|draw|click|drag|"
-    r"finish|undo|polygon|marker|layers?|read more|see all|no results|records?)\b",
+    r"finish|undo|polygon|marker|layers?|read more|see all|no results|records?|frequency|language|weekly|monthly|daily)\b",
     re.IGNORECASE,
 )
 # proper nouns and standard names, and licence titles, that stay as they are
