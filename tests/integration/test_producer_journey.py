@@ -7,16 +7,19 @@ visitor, an account request on /user/register, /dataset/new not offered.
 
 from __future__ import annotations
 
+import io
 import pathlib
 import re
 
+import ckan.model as model
 import pytest
 import requests
 from ckan.tests import factories, helpers
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.integration.test_occurrence_deposits import rows
+from ckanext.sinp.logic import queries
+from tests.integration.test_occurrence_deposits import deposit_env, rows  # noqa: F401  (fixture)
 
 PASSWORD = "Mot-de-passe-1234"
 SHOTS = pathlib.Path(__file__).resolve().parents[2] / "var" / "screenshots"
@@ -226,6 +229,14 @@ def test_producer_journey_from_login_to_publication(browser, test_ckan_url, prod
     assert "« Inventaire des amphibiens de la Bresse », n'est pas publié" in page  # its CA, still private
     _shot(browser, "10-publier")
     assert requests.get(f"{base}/api/3/action/package_show", params={"id": "mares-bresse-2024"}).status_code == 404
+    forged = requests.post(  # the same POST without the page's CSRF token: refused, nothing published
+        browser.current_url,
+        data={"decision": "publier"},
+        cookies={c["name"]: c["value"] for c in browser.get_cookies()},
+        allow_redirects=False,
+    )
+    assert forged.status_code == 400
+    assert requests.get(f"{base}/api/3/action/package_show", params={"id": "mares-bresse-2024"}).status_code == 404
     _click(browser, browser.find_element(By.CSS_SELECTOR, "button[name=decision][value=publier]"))
     WebDriverWait(browser, 20).until(lambda b: b.current_url.endswith("/jdd/mares-bresse-2024"))
     page = _text(browser)
@@ -275,3 +286,89 @@ def test_account_request_instead_of_a_403_and_no_generic_dataset_form(browser, t
 
     generic = requests.get(f"{base}/dataset/new", allow_redirects=False)
     assert generic.status_code == 302 and generic.headers["Location"].endswith("/jdd/new")
+
+
+# --- the doors of the producer's pages, in-process: bad input is a French 4xx and changes nothing ---
+
+TOKEN = re.compile(r'name="_csrf_token" (?:value|content)="([^"]+)"')
+
+
+def _logged_in(app, user):
+    client = app.test_client()
+    form = client.get("/user/login").get_data(as_text=True)
+    client.post(
+        "/user/login", data={"login": user["name"], "password": PASSWORD, "_csrf_token": TOKEN.search(form).group(1)}
+    )
+    return client
+
+
+def _csrf(client, url):
+    return TOKEN.search(client.get(url).get_data(as_text=True)).group(1)
+
+
+@pytest.fixture
+def records(request):
+    """The deposit fixture's producer (given a password, to log in through the form), its CA and JDD,
+    and a producer of another structure."""
+    app, api, owner, org, jdd = request.getfixturevalue("deposit_env")
+    model.User.get(owner["name"]).password = PASSWORD
+    model.Session.commit()
+    other = factories.User(password=PASSWORD)
+    factories.Organization(users=[{"name": other["name"], "capacity": "editor"}], title="Observatoire de la faune")
+    (ca,) = queries.packages_by_extra(model, "sinp_uuid", jdd["cadre"], "ca")
+    return owner, other, helpers.call_action("package_show", id=ca.id), jdd
+
+
+def test_absent_and_forbidden_look_alike_on_the_producer_pages(app, records):
+    owner, other, ca, jdd = records
+    for client in (app.test_client(), _logged_in(app, other)):
+        for url, message in (
+            (f"/jdd/{jdd['name']}/deposer", "Jeu de données introuvable."),
+            (f"/jdd/{jdd['name']}/publication", "Jeu de données introuvable."),
+            (f"/ca/{ca['name']}/publication", "Cadre d&#39;acquisition introuvable."),
+            ("/jdd/inconnu/deposer", "Jeu de données introuvable."),
+        ):
+            response = client.get(url)
+            assert response.status_code == 404 and message in response.get_data(as_text=True), url
+        page = client.get(f"/ca/{ca['name']}")
+        assert "Nouveau jeu de données dans ce cadre" not in page.get_data(as_text=True)
+    mine = _logged_in(app, owner)
+    assert mine.get(f"/ca/{jdd['name']}/publication").status_code == 404  # a JDD is not a CA
+    assert mine.get(f"/jdd/{jdd['name']}/deposer?remplace=inconnu").status_code == 404
+    page = mine.get(f"/ca/{ca['name']}").get_data(as_text=True)
+    assert f"/jdd/new?cadre={ca['sinp_uuid']}" in page
+
+
+def test_bad_publication_and_deposit_requests_change_nothing(app, records):
+    owner, other, ca, jdd = records
+    client = _logged_in(app, owner)
+    url = f"/jdd/{jdd['name']}/publication"
+    response = client.post(url, data={"decision": "oui", "_csrf_token": _csrf(client, url)})
+    assert response.status_code == 400 and "rien n&#39;a été modifié" in response.get_data(as_text=True)
+    assert helpers.call_action("package_show", id=jdd["id"])["private"] is True
+
+    deposit = f"/jdd/{jdd['name']}/deposer"
+    response = client.post(deposit, data={"_csrf_token": _csrf(client, deposit)})
+    assert response.status_code == 400 and "Choisissez le fichier CSV" in response.get_data(as_text=True)
+    response = client.post(
+        deposit,
+        data={"_csrf_token": _csrf(client, deposit), "upload": (io.BytesIO(b"<script>x</script>"), "notes<b>.txt")},
+        content_type="multipart/form-data",
+    )
+    text = response.get_data(as_text=True)
+    assert response.status_code == 400 and "n&#39;est pas un fichier CSV" in text and "notes<b>" not in text
+    assert helpers.call_action("package_show", id=jdd["id"])["resources"] == []
+
+    # CKAN's stock « new resource » form of a JDD leads to the deposit page; ?autre=1 keeps it
+    response = client.get(f"/jdd/{jdd['name']}/resource/new", follow_redirects=False)
+    assert response.status_code == 302 and response.headers["Location"].endswith(deposit)
+    assert client.get(f"/jdd/{jdd['name']}/resource/new?autre=1").status_code == 200
+
+
+def test_the_dashboard_lists_the_records_of_ones_structures_only(app, records):
+    owner, other, ca, jdd = records
+    page = _logged_in(app, owner).get("/dashboard/datasets").get_data(as_text=True)
+    assert "Mes cadres, mes jeux de données, mes dépôts" in page and ca["title"] in page and jdd["title"] in page
+    page = _logged_in(app, other).get("/dashboard/datasets").get_data(as_text=True)
+    assert ca["title"] not in page and jdd["title"] not in page
+    assert "Vous n&#39;avez encore créé aucune fiche." in page
