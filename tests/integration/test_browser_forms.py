@@ -46,12 +46,6 @@ def _fill(browser, name, value):
     element.send_keys(value)
 
 
-def _select(browser, name, *labels_or_values):
-    select = Select(browser.find_element(By.NAME, name))
-    for value in labels_or_values:
-        select.select_by_value(value)
-
-
 def _submit(browser):
     button = browser.find_element(By.CSS_SELECTOR, "button[name=save]")
     browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", button)
@@ -229,6 +223,8 @@ def test_producer_creates_a_ca_then_a_jdd_and_publishes_it(browser, test_ckan_ur
     assert ca_choice.first_selected_option.get_attribute("value") == ""  # nothing pre-selected
     assert "Inventaire des amphibiens de la Bresse" in [o.text for o in ca_choice.options]
     assert _selected_labels(browser, "license_id") == ["Licence Ouverte / Open Licence version 2.0"]
+    assert _selected_labels(browser, "domaine_terrestre") == ["Oui"]
+    assert _selected_labels(browser, "domaine_marin") == ["Non"]
     for name in ("cadre", "type_donnees", "domaine_terrestre", "territoires", "contacts_jdd-0-role"):
         assert _label_of(browser, name).startswith("*"), name
     for name in ("license_id", "borne_ouest", "methodes_recueil"):
@@ -266,6 +262,7 @@ def test_producer_creates_a_ca_then_a_jdd_and_publishes_it(browser, test_ckan_ur
         "package_show", context={"user": user["name"]}, id="mares-de-la-bresse-releves-2024"
     )
     assert stored["license_id"] == "etalab-2.0"
+    assert stored["domaine_marin"] == "false" and stored["domaine_terrestre"] == "true"
     assert abs(float(stored["borne_ouest"]) - bounds["borne_ouest"]) < 1e-5
 
     # still private: the public does not see it
