@@ -277,15 +277,19 @@ _CRAWL: dict[str, Crawler] = {}
 def _site(app) -> dict[str, dict[str, str]]:
     """A producer's structure with a published CA, a published JDD holding a small deposit and a private
     JDD; a sysadmin. People and structures have French names, like the demo's."""
-    producer = factories.UserWithToken(fullname="Léa Martin")
+    # no picture (CKAN's factories give each one on another host) and names like the demo's, not
+    # « organization-abcd-1234 »
+    suffix = uuid.uuid4().hex[:8]
+    producer = factories.UserWithToken(fullname="Léa Martin", image_url="")
     org = factories.Organization(
+        name=f"cen-bfc-{suffix}",
         users=[{"name": producer["name"], "capacity": "editor"}],
         title="CEN Bourgogne-Franche-Comté",
         description="Conservatoire d'espaces naturels de Bourgogne-Franche-Comté.",
+        image_url="",
     )
-    sysadmin = factories.SysadminWithToken(fullname="Administrateur de la plateforme")
+    sysadmin = factories.SysadminWithToken(fullname="Administrateur de la plateforme", image_url="")
     api = Api(app, producer["token"])
-    suffix = uuid.uuid4().hex[:8]
     ca = api.ok("package_create", **{**copy.deepcopy(CA), "name": f"ca-{suffix}", "owner_org": org["id"]})
     api.ok("package_patch", id=ca["id"], private=False)
     jdd = api.ok(
@@ -348,7 +352,10 @@ def test_the_crawl_reaches_the_pages_of_each_visitor(crawl):
 
 # areas owned by other parts of issue #15 that still fail at the crawler's deadline (strict: an area
 # that passes must leave this list)
-KNOWN = {}
+KNOWN = {
+    ("depots", "anglais"): "/jdd/<jdd>/resource/<id> (package/resource_read.html, the deposit pages' part): CKAN's "
+    "« Additional information » table shows the resource's raw keys and values (« Has views », « State », « upload »)",
+}
 
 
 @pytest.mark.parametrize(
