@@ -58,6 +58,12 @@
     refresh();
   }
 
+  // sinp_occurrence_search gives « sensiAlerte » (even null) only to those who read the observation
+  // precisely: the producer, the chefs de file of its scope, sysadmins
+  function precise(props) {
+    return Object.prototype.hasOwnProperty.call(props || {}, "sensiAlerte");
+  }
+
   function popup(props, detail) {
     var box = document.createElement("div");
     box.className = "sinp-occurrence-popup";
@@ -68,7 +74,7 @@
       box.appendChild(document.createElement("br"));
       box.appendChild(document.createTextNode(line));
     });
-    if (detail && props.idSINPOccTax && !("dEEFloutage" in props)) {
+    if (detail && props.idSINPOccTax && precise(props)) {
       box.appendChild(document.createElement("br"));
       var link = document.createElement("a");
       link.href = detail.replace(/\/$/, "") + "/" + encodeURIComponent(props.idSINPOccTax);
@@ -85,14 +91,15 @@
     return map;
   }
 
-  function layerOf(data, detail) {
+  // one observation of the detail page (read precisely, or the page would not exist): shown as such
+  function layerOf(data, detail, single) {
     return L.geoJSON(data, {
       style: function (feature) {
-        var blurred = "dEEFloutage" in ((feature && feature.properties) || {});
+        var blurred = !single && !precise(feature && feature.properties);
         return {color: blurred ? "#6b7280" : "#1f5135", weight: 1, fillOpacity: 0.15};
       },
       pointToLayer: function (feature, latlng) {
-        var blurred = "dEEFloutage" in ((feature && feature.properties) || {});
+        var blurred = !single && !precise(feature && feature.properties);
         return L.circleMarker(latlng, blurred
           ? {radius: 5, weight: 1, color: "#6b7280", fillColor: "#d1d5db", fillOpacity: 0.8,
              className: "sinp-validation-other"}
@@ -118,7 +125,7 @@
             if (layer.getLayers().length) { map.fitBounds(layer.getBounds(), {maxZoom: 13}); }
           };
           if (this.options.geometry && this.options.geometry.type) {
-            var one = layerOf({type: "Feature", geometry: this.options.geometry, properties: {}}, null).addTo(map);
+            var one = layerOf({type: "Feature", geometry: this.options.geometry, properties: {}}, null, true).addTo(map);
             fit(one);
             return;
           }
