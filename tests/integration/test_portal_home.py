@@ -187,3 +187,24 @@ def test_record_pages_name_their_type_in_french(app, records):
         assert f" - {kind} - " in title, title
         assert " - Jdd - " not in title and " - Ca - " not in title
         assert ">Jdds<" not in page and ">Cas<" not in page  # breadcrumb
+
+
+PUBLIC_PAGES = ("/", "/dataset/", "/ca/", "/jdd/", "/territoire", "/depot/colonnes", "/about", "/user/login")
+
+
+def test_the_public_pages_do_not_scroll_sideways_on_a_phone(records, browser, test_ckan_url):
+    """At 390 px (a current phone), no public page is wider than the screen."""
+    pages = [*PUBLIC_PAGES, f"/jdd/{records['public']['name']}", f"/ca/{records['ca']['name']}"]
+    browser.set_window_size(390, 900)
+    wider = {}
+    for path in pages:
+        browser.get(test_ckan_url + path)
+        overflow = browser.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+        if overflow > 0:
+            culprits = browser.execute_script(
+                """return [...document.querySelectorAll('body *')]
+                    .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
+                    .slice(0, 3).map(e => e.tagName + '.' + e.className);"""
+            )
+            wider[path] = (overflow, culprits)
+    assert wider == {}
