@@ -44,7 +44,7 @@ def test_a_swapped_point_is_reported_on_its_spreadsheet_line_with_its_coordinate
     assert [e["row"] for e in as_json["errors"]] == [4] and "l'en-tête est la ligne 1" in as_json["row_numbering"]
 
     html = app.get(base, headers=headers).get_data(as_text=True)
-    assert "Ligne du tableur" in html and "l&#39;en-tête est la ligne 1" in html
+    assert "Ligne du tableur" in html and "en-tête est la ligne 1, la première observation la ligne 2" in html
     assert "<td>4</td><td>geometrie</td><td>K18</td>" in html and READ in html and HINT in html
 
     [line] = _csv(app.get(f"{base}/erreurs.csv", headers=headers))
