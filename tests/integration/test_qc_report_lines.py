@@ -104,4 +104,6 @@ def test_the_report_page_reads_well_in_a_browser_down_to_390_px(deposit_env, bro
         browser.save_screenshot(str(shots / f"qc-report-{width}.png"))
         browser.get(test_ckan_url + urllib.parse.urlparse(report["receipt_html_url"]).path)
         assert user["fullname"] in browser.find_element(By.TAG_NAME, "body").text
+        # long values (SHA-256, depositor and organisation) wrap: nothing wider than the screen
+        assert browser.execute_script("return document.documentElement.scrollWidth") <= width
         browser.save_screenshot(str(shots / f"qc-attestation-{width}.png"))
