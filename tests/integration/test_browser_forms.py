@@ -143,7 +143,10 @@ def test_producer_creates_a_ca_then_a_jdd_and_publishes_it(browser, test_ckan_ur
     assert _selected_labels(browser, "niveau_territorial") == ["Régional terrestre, ou sous-région marine"]
     territories = Select(browser.find_element(By.NAME, "territoires"))
     assert territories.options[0].text.strip() == "Métropole"
-    assert not browser.find_element(By.NAME, "territoires").is_displayed()  # replaced by the picker
+    # dressed by the picker with search (select2), not a Ctrl-click list
+    assert browser.find_elements(
+        By.XPATH, "//select[@name='territoires']/following-sibling::span[contains(@class, 'select2')]"
+    )
     # méta-cadre: nothing pre-selected, only what the producer may read
     meta = Select(browser.find_element(By.NAME, "meta_cadre_parent"))
     assert meta.first_selected_option.text.strip() == "— Aucun méta-cadre —"
