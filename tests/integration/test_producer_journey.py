@@ -371,4 +371,4 @@ def test_the_dashboard_lists_the_records_of_ones_structures_only(app, records):
     assert "Mes cadres, mes jeux de données, mes dépôts" in page and ca["title"] in page and jdd["title"] in page
     page = _logged_in(app, other).get("/dashboard/datasets").get_data(as_text=True)
     assert ca["title"] not in page and jdd["title"] not in page
-    assert "Vous n&#39;avez encore créé aucune fiche." in page
+    assert "Vous n'avez encore créé aucune fiche." in page
