@@ -52,3 +52,21 @@ def test_tables_that_never_change_a_page_are_the_quiet_ones():
     # change that already notified
     assert {"api_token", "sinp_outbox", "sinp_csw_record"} <= QUIET_TABLES
     assert not {"package", "resource", "sinp_occurrence", "member", "group"} & QUIET_TABLES
+
+
+def test_a_write_to_a_quiet_table_is_not_a_change_of_what_pages_show():
+    from types import SimpleNamespace
+
+    from ckanext.sinp.page_cache import glue
+
+    for sql, wrote in (
+        ("INSERT INTO sinp_occurrence_summary (package_id, viewer, gen, payload) VALUES (1, 2, 3, 4)", False),
+        ('UPDATE "sinp_occurrence_summary" SET gen = 1', False),
+        ("INSERT INTO package (id) VALUES ('x')", True),
+        ("UPDATE package SET title = 'x'", True),
+        ("WITH d AS (DELETE FROM sinp_occurrence RETURNING 1) SELECT count(*) FROM d", True),
+        ("SELECT 1", False),
+    ):
+        conn = SimpleNamespace(info={})
+        glue._on_statement(conn, None, sql)
+        assert conn.info.get("sinp_wrote", False) is wrote, sql

@@ -26,7 +26,7 @@ from flask import current_app, g, request, session
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 
-from ckanext.sinp.page_cache.store import Entries, Entry, Generation
+from ckanext.sinp.page_cache.store import QUIET_TABLES, Entries, Entry, Generation
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,7 @@ SESSION_KEYS = frozenset({"_csrf_token", "_permanent", "_fresh"})
 KEPT_HEADERS = frozenset({"content-type", "content-disposition", "content-language", "content-security-policy", "link"})
 
 _WRITES = re.compile(r"\b(INSERT|UPDATE|DELETE|MERGE)\b", re.IGNORECASE)  # in a WITH: a data-modifying CTE
+_TARGET = re.compile(r'\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?(\w+)', re.IGNORECASE)
 _state: dict = {}
 _generations: dict = {}
 
@@ -79,7 +80,10 @@ def _watch_own_writes(engine) -> None:
 
 def _on_statement(conn, _cursor, sql, *_args):
     head = sql.lstrip()[:6].upper()
-    if not head.startswith(("SELECT", "SHOW", "SET", "WITH", "BEGIN")) or (head == "WITH" and _WRITES.search(sql)):
+    if not head.startswith(("SELECT", "SHOW", "SET", "WITH", "BEGIN")) or (head.startswith("WITH") and _WRITES.search(sql)):
+        target = _TARGET.match(sql)
+        if target and target.group(1).lower() in QUIET_TABLES:
+            return  # derived figures stored by a read (the occurrence summary): not a change of what pages show
         conn.info["sinp_wrote"] = True
 
 

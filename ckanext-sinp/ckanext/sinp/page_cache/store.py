@@ -37,7 +37,19 @@ log = logging.getLogger(__name__)
 CHANNEL = "sinp_page_cache"
 # changed on reads (API token use), written after the change that already notified (CSW table),
 # or PostGIS's own: never a reason to drop the pages
-QUIET_TABLES = frozenset({"api_token", "tracking_raw", "spatial_ref_sys", "sinp_csw_record", "sinp_outbox"})
+# sinp_occurrence_summary / _generation: figures derived from sinp_occurrence (whose own writes notify),
+# stored by a page view itself; counting them would end the copies at each first view after a deposit.
+QUIET_TABLES = frozenset(
+    {
+        "api_token",
+        "tracking_raw",
+        "spatial_ref_sys",
+        "sinp_csw_record",
+        "sinp_outbox",
+        "sinp_occurrence_summary",
+        "sinp_occurrence_generation",
+    }
+)
 FUNCTION_SQL = f"""
 CREATE OR REPLACE FUNCTION sinp_page_cache_notify() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -60,7 +72,12 @@ def ensure_triggers(engine) -> list[str]:
                 "ORDER BY c.relname"
             )
         ).scalars()
+        tables = list(tables)
         covered = [name for name in tables if name not in QUIET_TABLES]
+        for name in set(tables) & (QUIET_TABLES - {"sinp_outbox"}):  # quiet now, perhaps not when installed
+            conn.execute(
+                sa.text(f"DROP TRIGGER IF EXISTS sinp_page_cache ON {conn.dialect.identifier_preparer.quote(name)}")
+            )
         for name in covered:
             table = conn.dialect.identifier_preparer.quote(name)
             conn.execute(
