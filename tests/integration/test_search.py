@@ -234,3 +234,26 @@ class TestTaxonSearch:
         assert wait_report(api, resource["id"])["status"] == "done"
         assert _found("Cypripedium", 1) == ["jdd-morvan"]
         assert _found("Leucorrhinia", 0) == []
+
+    def test_a_taxon_made_not_diffused_by_a_decision_is_no_longer_found(self, app, jobs_worker):
+        """A chef de file's (here a sysadmin's) sensitivity decision hides a taxon: its JDD's search entry follows."""
+        import sqlalchemy as sa
+        from ckan import model
+
+        from tests.integration.test_occurrence_deposits import upload, wait_report
+        from tests.integration.test_protection import deposit_csv
+        from tests.integration.test_sinp_records import Api
+
+        producer, api, _, jdd = morvan_records(app)
+        resource = upload(app, producer["token"], jdd["id"], deposit_csv({"odo": DRAGONFLY, "bat": BAT}))
+        assert wait_report(api, resource["id"])["rows_accepted"] == 2
+        assert _found("Leucorrhinia", 1) == ["jdd-morvan"]
+
+        with model.meta.engine.connect() as conn:
+            uuid = conn.execute(
+                sa.text("SELECT id_sinp_occtax FROM sinp_occurrence WHERE id_origine = 'odo'")
+            ).scalar_one()
+        admin = Api(app, factories.SysadminWithToken()["token"])
+        admin.ok("sinp_sensitivity_set", id_sinp_occtax=str(uuid), sensi_niveau="4", commentaire="station menacée")
+        assert _found("Leucorrhinia", 0) == [] and _found("Leucorrhine", 0) == []
+        assert _found("murin", 1) == ["jdd-morvan"]  # the other taxon is still there

@@ -186,6 +186,7 @@ def sensitivity_load(path: str, version_label: str | None) -> None:
         f"recalculée sur {result['occurrences']} occurrence(s).",
         fg="green",
     )
+    _reindex_jdd_with_occurrences()
     if result["unknown_taxa"]:
         click.secho(
             "Taxons absents du TAXREF chargé (la règle ne couvre que ce code exact) : "
@@ -204,6 +205,19 @@ def sensitivity_refresh() -> None:
         taxa = protection_store.refresh_rule_taxa(conn)
         n = protection_store.compute_sensitivity(conn)
     click.secho(f"{taxa} noms de taxons couverts ; sensibilité recalculée sur {n} occurrence(s).", fg="green")
+    _reindex_jdd_with_occurrences()
+
+
+def _reindex_jdd_with_occurrences() -> None:
+    """A JDD's search entry holds the names of the taxa the public may see in it: after a change of
+    sensitivity, every JDD holding occurrences is indexed again (a taxon now hidden is no longer found)."""
+    from ckanext.sinp.logic.records import index_packages
+
+    with get_engine().connect() as conn:
+        ids = protection_store.occurrence_package_ids(conn)
+    if ids:
+        index_packages(ids)
+    click.echo(f"{len(ids)} jeu(x) de données réindexé(s) pour la recherche.")
 
 
 COMMANDS = [habref_load, geo_load, sensitivity_load, sensitivity_refresh]

@@ -21,7 +21,7 @@ from ckanext.sinp import settings
 from ckanext.sinp.domain import dates, geometry, protection
 from ckanext.sinp.logic import access as sinp_access
 from ckanext.sinp.logic import inputs, oracles
-from ckanext.sinp.logic.records import index_packages
+from ckanext.sinp.logic.records import index_packages, index_recorded, record_index_in
 from ckanext.sinp.occurrences import protection_store, store
 from ckanext.sinp.referentials.common import get_referential_version
 
@@ -431,6 +431,10 @@ def sinp_sensitivity_set(context, data_dict):
         if not done:
             raise tk.NotAuthorized("Observation introuvable ou hors de votre périmètre de chef de file.")
         protection_store.update_public_layer(conn, "o.id = :id", {"id": done[0]})
+        # the JDD's search entry holds the names of the taxa the public may see: it follows the decision
+        jdd = conn.execute(sa.text("SELECT package_id FROM sinp_occurrence WHERE id = :id"), {"id": done[0]}).scalar()
+        tasks = record_index_in(conn, [jdd])
+    index_recorded(tasks)
     return {"id_sinp_occtax": uuid, "sensi_niveau": level}
 
 

@@ -156,7 +156,11 @@ def record_index(session, package_ids: list[str], commit_within: int | None = No
     """Records, in ``session``'s transaction (before its commit), that ``package_ids`` must be
     indexed: if Solr fails after the commit, the outbox indexes them once it is back, and the
     records written are neither lost nor missing from search for good."""
-    conn = session.connection()
+    return record_index_in(session.connection(), package_ids, commit_within)
+
+
+def record_index_in(conn, package_ids: list[str], commit_within: int | None = None) -> list[int]:
+    """``record_index`` in the transaction of a plain connection (writes made outside the session)."""
     args = {"commit_within": commit_within} if commit_within else {}
     return [runner.add(conn, INDEX_TASK, package_id, args) for package_id in dict.fromkeys(package_ids)]
 
