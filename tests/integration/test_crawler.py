@@ -352,10 +352,7 @@ def test_the_crawl_reaches_the_pages_of_each_visitor(crawl):
 
 # areas owned by other parts of issue #15 that still fail at the crawler's deadline (strict: an area
 # that passes must leave this list)
-KNOWN = {
-    ("depots", "anglais"): "/jdd/<jdd>/resource/<id> (package/resource_read.html, the deposit pages' part): CKAN's "
-    "« Additional information » table shows the resource's raw keys and values (« Has views », « State », « upload »)",
-}
+KNOWN: dict = {}  # (area, kind) → why a finding is still expected: none left
 
 
 @pytest.mark.parametrize(

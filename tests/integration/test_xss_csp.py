@@ -355,7 +355,7 @@ def test_the_main_pages_respect_the_policy(browser, test_ckan_url, xss_world):
     assert csp_violations(browser) == []
 
     # the resource form's buttons, without CKAN's inline handlers: « Lien » shows the URL field
-    open_page(browser, f"{test_ckan_url}/jdd/{names['jdd']}/resource/new", "admin-ressource-form")
+    open_page(browser, f"{test_ckan_url}/jdd/{names['jdd']}/resource/new?autre=1", "admin-ressource-form")
     browser.find_element(By.ID, "resource-link-button").click()
     assert browser.find_element(By.ID, "resource-url-link").is_selected()
     assert browser.find_element(By.ID, "field-resource-url").is_displayed()
