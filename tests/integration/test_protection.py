@@ -467,9 +467,7 @@ def test_a_chef_de_file_settles_a_sensitivity_alert_and_the_decision_survives_a_
     wolf = _uuid(world, "wolf")
     world["chef_in"].ok("sinp_sensitivity_set", id_sinp_occtax=wolf, sensi_niveau="3", commentaire="Tanière confirmée")
     rules = protection.read_rules(DEFAULT_RULES.read_bytes())
-    protection_store.load_rules(
-        model.meta.engine, rules, "BFC, extrait de démonstration", DEFAULT_RULES.name, "reload"
-    )
+    protection_store.load_rules(model.meta.engine, rules, "BFC, extrait de démonstration", DEFAULT_RULES.name, "reload")
     props = by_origin(search(world["producer"], world["public"]))["wolf"]["properties"]
     assert props["sensiNiveau"] == "3" and props["sensiAlerte"] is None
     assert "Tanière confirmée" in props["sensiReferentiel"]

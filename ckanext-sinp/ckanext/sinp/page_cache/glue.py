@@ -80,7 +80,9 @@ def _watch_own_writes(engine) -> None:
 
 def _on_statement(conn, _cursor, sql, *_args):
     head = sql.lstrip()[:6].upper()
-    if not head.startswith(("SELECT", "SHOW", "SET", "WITH", "BEGIN")) or (head.startswith("WITH") and _WRITES.search(sql)):
+    if not head.startswith(("SELECT", "SHOW", "SET", "WITH", "BEGIN")) or (
+        head.startswith("WITH") and _WRITES.search(sql)
+    ):
         target = _TARGET.match(sql)
         if target and target.group(1).lower() in QUIET_TABLES:
             return  # derived figures stored by a read (the occurrence summary): not a change of what pages show
