@@ -24,7 +24,7 @@ from ckan.tests import factories
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.integration.test_browser_forms import PASSWORD, _login
+from tests.integration.test_browser_forms import PASSWORD, _choose, _login
 from tests.integration.test_occurrence_deposits import upload, wait_report
 from tests.integration.test_sinp_records import CA, JDD, Api
 
@@ -338,17 +338,7 @@ def test_the_main_pages_respect_the_policy(browser, test_ckan_url, xss_world):
     completeness = browser.find_element(By.CSS_SELECTOR, "#sinp-live-completeness .sinp-count")
     before = completeness.text
     assert " / " in before
-    picker = browser.find_element(By.ID, "sinp-taxon-q-cible_ecologique")
-    picker.send_keys("Milvus milvus")
-    WebDriverWait(browser, 10).until(
-        lambda b: b.find_elements(By.CSS_SELECTOR, "#sinp-taxon-list-cible_ecologique option[value*='(2844)']")
-    )
-    option = browser.find_element(By.CSS_SELECTOR, "#sinp-taxon-list-cible_ecologique option[value*='(2844)']")
-    browser.execute_script(
-        "arguments[0].value = arguments[1];arguments[0].dispatchEvent(new Event('input', {bubbles: true}));",
-        picker,
-        option.get_attribute("value"),
-    )
+    _choose(browser, "sinp-taxon-q-cible_ecologique", "Milvus milvus")
     assert browser.find_element(By.ID, "field-cible_ecologique").get_attribute("value") == "2844"
     browser.find_element(By.NAME, "title").send_keys("Suivi du milan royal")
     assert completeness.text != before
