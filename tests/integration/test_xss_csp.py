@@ -22,9 +22,10 @@ import pytest
 import requests
 from ckan.tests import factories
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.integration.test_browser_forms import PASSWORD, _choose, _login
+from tests.integration.test_browser_forms import PASSWORD, _login
 from tests.integration.test_occurrence_deposits import upload, wait_report
 from tests.integration.test_sinp_records import CA, JDD, Api
 
@@ -338,7 +339,18 @@ def test_the_main_pages_respect_the_policy(browser, test_ckan_url, xss_world):
     completeness = browser.find_element(By.CSS_SELECTOR, "#sinp-live-completeness .sinp-count")
     before = completeness.text
     assert " / " in before
-    _choose(browser, "sinp-taxon-q-cible_ecologique", "Milvus milvus")
+    # the picker (select2, a script file) opened through its API: the CSP must let it search TAXREF and write the code
+    browser.execute_script(
+        "arguments[0].scrollIntoView({block: 'center'}); jQuery(arguments[0]).select2('open');",
+        browser.find_element(By.ID, "sinp-taxon-q-cible_ecologique"),
+    )
+    browser.find_element(By.CSS_SELECTOR, ".select2-container--open .select2-search__field").send_keys("Milvus milvus")
+    WebDriverWait(browser, 20).until(
+        lambda b: [
+            li for li in b.find_elements(By.CSS_SELECTOR, ".select2-results__option--highlighted") if "2844" in li.text
+        ]
+    )
+    browser.find_element(By.CSS_SELECTOR, ".select2-container--open .select2-search__field").send_keys(Keys.ENTER)
     assert browser.find_element(By.ID, "field-cible_ecologique").get_attribute("value") == "2844"
     browser.find_element(By.NAME, "title").send_keys("Suivi du milan royal")
     assert completeness.text != before
