@@ -9,6 +9,7 @@ import pytest
 import requests
 from ckan.tests import factories
 from ckan.tests import helpers as ckan_helpers
+from selenium.common.exceptions import ElementClickInterceptedException, ElementNotInteractableException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -69,9 +70,21 @@ def _label_of(browser, name):
 
 def _choose(browser, name, typed, expected=None):
     """Types into the select2 picker of field ``name`` and picks the first match (as a person does)."""
-    container = browser.find_element(By.XPATH, f"//select[@name='{name}' or @id='{name}']/following-sibling::span")
-    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", container)
-    container.click()
+    xpath = f"//select[@name='{name}' or @id='{name}']/following-sibling::span"
+
+    def opened(b):
+        # the page may still grow (maps, other pickers being dressed): scroll and click again until it opens
+        container = b.find_element(By.XPATH, xpath)
+        if "select2-container--open" in (container.get_attribute("class") or ""):
+            return True
+        b.execute_script("arguments[0].scrollIntoView({block: 'center'});", container)
+        try:
+            container.click()
+        except (ElementClickInterceptedException, ElementNotInteractableException):
+            return False
+        return "select2-container--open" in (container.get_attribute("class") or "")
+
+    WebDriverWait(browser, 20).until(opened)
     search = browser.switch_to.active_element
     search.send_keys(typed)
     WebDriverWait(browser, 20).until(
