@@ -68,6 +68,17 @@ def _label_of(browser, name):
     return browser.find_element(By.CSS_SELECTOR, f"label[for='{field_id}']").text.strip()
 
 
+def _click(browser, element) -> bool:
+    """Scrolls ``element`` to the middle and clicks it; False while something else would get the click
+    (the page still growing as maps and pickers are dressed): call it again."""
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", element)
+    try:
+        element.click()
+    except (ElementClickInterceptedException, ElementNotInteractableException):
+        return False
+    return True
+
+
 def _choose(browser, name, typed, expected=None):
     """Types into the select2 picker of field ``name`` and picks the first match (as a person does)."""
     xpath = f"//select[@name='{name}' or @id='{name}']/following-sibling::span"
@@ -256,7 +267,10 @@ def test_producer_creates_a_ca_then_a_jdd_and_publishes_it(browser, test_ckan_ur
     the_map = browser.find_element(By.ID, "sinp-bbox-map")
     browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", the_map)
     assert the_map.is_displayed()
-    browser.find_element(By.CSS_SELECTOR, "#sinp-bbox-map .leaflet-draw-draw-rectangle").click()
+    WebDriverWait(browser, 20).until(
+        lambda b: _click(b, b.find_element(By.CSS_SELECTOR, "#sinp-bbox-map .leaflet-draw-draw-rectangle"))
+    )
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", the_map)
     ActionChains(browser).move_to_element_with_offset(the_map, -80, -60).click_and_hold().move_by_offset(
         160, 120
     ).release().perform()
