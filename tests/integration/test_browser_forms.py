@@ -270,7 +270,6 @@ def test_producer_creates_a_ca_then_a_jdd_and_publishes_it(browser, test_ckan_ur
     WebDriverWait(browser, 20).until(
         lambda b: _click(b, b.find_element(By.CSS_SELECTOR, "#sinp-bbox-map .leaflet-draw-draw-rectangle"))
     )
-    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", the_map)
     ActionChains(browser).move_to_element_with_offset(the_map, -80, -60).click_and_hold().move_by_offset(
         160, 120
     ).release().perform()
