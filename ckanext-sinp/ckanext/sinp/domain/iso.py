@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import re
 from urllib.parse import urlsplit
 
@@ -212,6 +213,21 @@ class Link:
 
 
 @dataclasses.dataclass
+class KeywordBlock:
+    keywords: list  # [(text, href | None)]
+    type: str | None  # MD_KeywordTypeCode
+    thesaurus: dict | None  # {"title", "uri", "date"}
+
+
+@dataclasses.dataclass
+class Legal:
+    use_limitations: list
+    access: list  # MD_RestrictionCode values
+    use: list
+    others: list  # [(text, href | None)]
+
+
+@dataclasses.dataclass
 class Facts:
     kind: str
     identifier: str
@@ -235,11 +251,26 @@ class Facts:
     time_end: str | None
     formats: list
     links: list
-    lineage: str
+    lineage: str | None
+    # what differs between our own records and harvested ones (``origine_iso``): see ``_harvested``
+    date_stamp_type: str = "gco:DateTime"
+    metadata_language: str | None = LANGUAGE
+    metadata_charset: str | None = "utf8"
+    resource_languages: list = dataclasses.field(default_factory=lambda: [LANGUAGE])
+    resource_charset: str | None = "utf8"
+    topic_categories: list = dataclasses.field(default_factory=lambda: [TOPIC_CATEGORY])
+    keyword_blocks: list = dataclasses.field(default_factory=list)  # [KeywordBlock]
+    legal: list = dataclasses.field(default_factory=list)  # [Legal]
+    classification: str | None = None
+    resource_identifiers: list = dataclasses.field(default_factory=list)  # [(code, codeSpace | None)]
+    alternate_titles: list = dataclasses.field(default_factory=list)
+    reference_system: bool = True
+    conformity: bool = True
+    harvested: bool = False
 
     @property
     def keywords(self) -> list:
-        return [INSPIRE_THEME["label"]] + self.sinp_keywords
+        return [k for block in self.keyword_blocks for k, _href in block.keywords]
 
     @property
     def period_id(self) -> str:
@@ -464,7 +495,10 @@ def _facts(kind: str, record: dict, ctx: IsoContext) -> Facts:
     licence = {k: _opt(licence.get(k)) for k in ("id", "title", "url")}
     use_limitation = f"Licence : {licence['title']}" + (f" ({licence['url']})" if licence.get("url") else "")
 
-    return Facts(
+    sinp_keywords = _sinp_keywords(kind, record)
+    alternate_title = _opt(record.get("libelle_court")) if kind == "jdd" else None
+    namespace = clean_text(ctx.namespace) or DEFAULT_NAMESPACE
+    facts = Facts(
         kind=kind,
         identifier=identifier,
         parent=parent,
@@ -473,12 +507,12 @@ def _facts(kind: str, record: dict, ctx: IsoContext) -> Facts:
         date_stamp=date_stamp,
         landing_page=landing_page,
         title=clean_text(record.get("title")) or identifier,
-        alternate_title=_opt(record.get("libelle_court")) if kind == "jdd" else None,
+        alternate_title=alternate_title,
         dates=dates,
-        namespace=clean_text(ctx.namespace) or DEFAULT_NAMESPACE,
+        namespace=namespace,
         abstract=clean_text(record.get("notes")) or clean_text(record.get("title")) or identifier,
         parties=parties,
-        sinp_keywords=_sinp_keywords(kind, record),
+        sinp_keywords=sinp_keywords,
         licence=licence,
         use_limitation=use_limitation,
         bbox=_bbox(kind, record, ctx),
@@ -488,7 +522,214 @@ def _facts(kind: str, record: dict, ctx: IsoContext) -> Facts:
         formats=formats,
         links=links,
         lineage=_lineage(kind, record, ctx),
+        keyword_blocks=[
+            KeywordBlock([(INSPIRE_THEME["label"], INSPIRE_THEME["uri"])], "theme", INSPIRE_THEMES_THESAURUS)
+        ]
+        + ([KeywordBlock([(k, None) for k in sinp_keywords], "theme", None)] if sinp_keywords else []),
+        legal=[
+            Legal([], ["otherRestrictions"], [], [(NO_LIMITATIONS["label"], NO_LIMITATIONS["uri"])]),
+            Legal([use_limitation], [], ["otherRestrictions"], [(licence["title"], licence.get("url"))]),
+        ],
+        resource_identifiers=[(identifier, namespace)],
+        alternate_titles=[alternate_title] if alternate_title else [],
     )
+    origin = origin_of(record)
+    if origin is not None:
+        _harvested(facts, record, origin, ctx)
+    return facts
+
+
+# --- harvested records: only what the source said -----------------------------------------------
+
+ORIGIN_FIELD = "origine_iso"
+SOURCE_RECORD_LINK_NAME = "Fiche d'origine dans le catalogue source"
+# CKAN resource format (services attached to a harvested JDD) -> online resource protocol
+FORMAT_PROTOCOLS = {"WMS": "OGC:WMS", "WFS": "OGC:WFS", "WMTS": "OGC:WMTS", "WCS": "OGC:WCS", "ATOM": "ATOM"}
+_DATE_RE = re.compile(r"^-?\d{4}(-\d{2}(-\d{2})?)?(Z|[+-]\d{2}:\d{2})?$")
+_DATETIME_RE = re.compile(r"^-?\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?$")
+
+
+def origin_of(record: dict) -> dict | None:
+    """The ``origine_iso`` of a harvested record (a dict, or its JSON text), None for our own records."""
+    value = record.get(ORIGIN_FIELD)
+    if isinstance(value, str) and value.strip():
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
+    return value if isinstance(value, dict) and value else None
+
+
+def republished(record: dict) -> bool:
+    """Whether our CSW and DCAT serve the record: False only for a harvested record whose source
+    configuration says ``"republish": false`` (``origine_iso.republier``)."""
+    origin = origin_of(record)
+    return not (origin is not None and origin.get("republier") is False)
+
+
+def _date_type(value) -> str | None:
+    """The gco element that holds ``value`` (gco:Date for a date, year or year-month; gco:DateTime
+    for a date-time), None when it is neither."""
+    text = clean_text(value)
+    if _DATETIME_RE.match(text):
+        return "gco:DateTime"
+    if _DATE_RE.match(text):
+        return "gco:Date"
+    return None
+
+
+def _texts_of(values) -> list:
+    return [clean_text(v) for v in model.as_list(values) if clean_text(v)] if values else []
+
+
+def _harvested(f: Facts, record: dict, origin: dict, ctx: IsoContext) -> None:
+    """Rewrites the facts of a harvested record so that the document says what its source said and
+    nothing else: no licence (unless the record has one), no access statement, language, date,
+    topic category, reference system or conformity that the source lacks. A republished record
+    (``republier`` not false) keeps the source's fileIdentifier and dateStamp and links to the
+    source record."""
+    f.harvested = True
+    source_id = clean_text(origin.get("identifiant"))
+    republish = origin.get("republier") is not False
+    if republish and source_id:
+        f.identifier = source_id
+    stamp = clean_text(origin.get("date_fiche"))
+    stamp_type = _date_type(stamp)
+    if republish and stamp_type:
+        f.date_stamp, f.date_stamp_type = stamp, stamp_type
+    ca_origin = origin_of(ctx.ca or {}) if f.kind == "jdd" else None
+    if f.parent and ca_origin and ca_origin.get("republier") is not False and clean_text(ca_origin.get("identifiant")):
+        f.parent = clean_text(ca_origin["identifiant"])
+    f.metadata_language = _opt(origin.get("langue_fiche"))
+    f.metadata_charset = "utf8"  # our document is UTF-8 whatever the source's encoding was
+    f.resource_languages = _texts_of(origin.get("langues"))
+    f.resource_charset = None
+    f.topic_categories = _texts_of(origin.get("categories"))
+    f.alternate_titles = _texts_of(origin.get("titre_alternatif"))
+    f.abstract = clean_text(record.get("notes"))
+    f.lineage = _opt(origin.get("genealogie"))
+    f.reference_system = False
+    f.conformity = False
+    f.title = clean_text(record.get("title")) or f.title
+
+    ids = [
+        (clean_text(i.get("code")), _opt(i.get("espace")))
+        for i in model.as_list(origin.get("identifiants_ressource"))
+        if isinstance(i, dict) and clean_text(i.get("code"))
+    ]
+    f.resource_identifiers = ids or ([(source_id, None)] if source_id else [(f.identifier, None)])
+
+    dates = origin.get("dates") if isinstance(origin.get("dates"), dict) else {}
+    f.dates = [(clean_text(dates[t]), t) for t in ("creation", "publication", "revision") if _date_type(dates.get(t))]
+
+    blocks: list[KeywordBlock] = []
+    index: dict = {}
+    for item in model.as_list(origin.get("mots_cles")):
+        if not isinstance(item, dict) or not clean_text(item.get("mot")):
+            continue
+        key = tuple(clean_text(item.get(k)) for k in ("thesaurus", "thesaurus_uri", "thesaurus_date", "type"))
+        if key not in index:
+            thesaurus = {"title": key[0], "uri": key[1] or None, "date": key[2]} if key[0] else None
+            index[key] = KeywordBlock([], key[3] or None, thesaurus)
+            blocks.append(index[key])
+        index[key].keywords.append((clean_text(item["mot"]), _opt(item.get("uri"))))
+    known = {k.casefold() for block in blocks for k, _ in block.keywords}
+    themes = [
+        (clean_text(t.get("libelle")), _opt(t.get("uri")))
+        for t in model.as_list(origin.get("themes_inspire"))
+        if isinstance(t, dict) and clean_text(t.get("libelle")) and clean_text(t.get("libelle")).casefold() not in known
+    ]
+    if themes:
+        blocks.insert(0, KeywordBlock(themes, "theme", INSPIRE_THEMES_THESAURUS))
+    f.keyword_blocks = blocks
+    f.sinp_keywords = []
+
+    constraints = origin.get("contraintes") if isinstance(origin.get("contraintes"), dict) else {}
+    legal = Legal(
+        _texts_of(constraints.get("limitations")),
+        _texts_of(constraints.get("acces")),
+        _texts_of(constraints.get("usage")),
+        [
+            (clean_text(o.get("texte")), _opt(o.get("uri")))
+            for o in model.as_list(constraints.get("autres"))
+            if isinstance(o, dict) and clean_text(o.get("texte"))
+        ],
+    )
+    f.legal = [legal] if (legal.use_limitations or legal.access or legal.use or legal.others) else []
+    f.classification = _opt(constraints.get("classification"))
+    has_licence = not model.is_empty(record.get("license_id")) and ctx.licence and _opt(ctx.licence.get("title"))
+    if has_licence:  # a licence the producer gave on the platform (never the default of a record without one)
+        f.legal.append(
+            Legal([f.use_limitation], [], ["otherRestrictions"], [(f.licence["title"], f.licence.get("url"))])
+        )
+    else:
+        f.licence = {"id": None, "title": None, "url": None}
+        f.use_limitation = None
+
+    period = origin.get("periode") if isinstance(origin.get("periode"), dict) else {}
+    begin, end = clean_text(period.get("debut")), clean_text(period.get("fin"))
+    f.time_begin = begin if _date_type(begin) else None
+    f.time_end = end if (end == "ouvert" or _date_type(end)) else None
+    if not f.time_begin and not f.time_end:
+        f.time_begin = f.time_end = None
+
+    landing = f.links[0]
+    links = [landing]
+    seen = {landing.url}
+    for item in model.as_list(origin.get("ressources")):
+        url = clean_text(item.get("url")) if isinstance(item, dict) else ""
+        if not url or url in seen or not urls.link_allowed(url, ctx.resource_schemes):
+            continue
+        seen.add(url)
+        links.append(
+            Link(
+                url,
+                clean_text(item.get("protocole")),
+                _opt(item.get("nom")),
+                _opt(item.get("description")),
+                clean_text(item.get("fonction")),
+            )
+        )
+    formats = []
+    for resource in ctx.resources or ():
+        url = clean_text(resource.get("url"))
+        if not url or url in seen or not urls.link_allowed(url, ctx.resource_schemes):
+            continue
+        seen.add(url)
+        fmt = clean_text(resource.get("format")).upper()
+        protocol = FORMAT_PROTOCOLS.get(fmt, DOWNLOAD_PROTOCOL)
+        links.append(
+            Link(
+                url,
+                protocol,
+                _opt(resource.get("name")) or url.rsplit("/", 1)[-1],
+                _opt(resource.get("description")),
+                "download" if protocol == DOWNLOAD_PROTOCOL else "",
+            )
+        )
+        if protocol == DOWNLOAD_PROTOCOL:
+            formats.append(_format_of(resource))
+    fiche = clean_text(origin.get("fiche"))
+    if republish and fiche and fiche not in seen and urls.link_allowed(fiche, ctx.resource_schemes):
+        catalogue = _opt(origin.get("catalogue"))
+        links.append(Link(fiche, LINK_PROTOCOL, SOURCE_RECORD_LINK_NAME, catalogue, "information"))
+    f.links = links
+    f.formats = _unique([x for x in formats if x])
+
+    parties = [p for p in model.as_list(origin.get("parties")) if isinstance(p, dict)]
+    if parties:
+
+        def party(p):
+            organisation, individual = _opt(p.get("organisme")), _opt(p.get("personne"))
+            if not organisation and not individual:
+                return None
+            position = _label("ROLE_ACTEUR", p.get("role_sinp")) if clean_text(p.get("role_sinp")) else None
+            return Party(organisation, individual, _opt(p.get("mail")), clean_text(p.get("role_iso")), _opt(position))
+
+        resource = [x for x in (party(p) for p in parties if p.get("portee") != "metadonnees") if x]
+        metadata = [x for x in (party(p) for p in parties if p.get("portee") == "metadonnees") if x]
+        f.parties = resource
+        f.metadata_contacts = metadata
 
 
 # --- XML writing -------------------------------------------------------------------------------
@@ -535,21 +776,32 @@ def _code(parent, name: str, codelist: str, value: str, text: str | None = None)
     return wrapper
 
 
-def _language(parent):
+def _language(parent, code: str | None = LANGUAGE):
     wrapper = _el(parent, "gmd:language")
-    element = _el(wrapper, "gmd:LanguageCode", LANGUAGE)
+    if not code:
+        wrapper.set(_q("gco:nilReason"), "unknown")
+        return
+    element = _el(wrapper, "gmd:LanguageCode", code)
     element.set("codeList", LANGUAGE_CODELIST)
-    element.set("codeListValue", LANGUAGE)
+    element.set("codeListValue", code)
 
 
-def _ci_date(parent, date: str, datetype: str):
-    ci_date = _el(_el(parent, "gmd:date"), "gmd:CI_Date")
-    _el(_el(ci_date, "gmd:date"), "gco:Date", date)
+def _ci_date(parent, date: str | None, datetype: str):
+    wrapper = _el(parent, "gmd:date")
+    if not date or not _date_type(date):
+        wrapper.set(_q("gco:nilReason"), "unknown")
+        return
+    ci_date = _el(wrapper, "gmd:CI_Date")
+    _el(_el(ci_date, "gmd:date"), _date_type(date), date)
     _code(ci_date, "gmd:dateType", "CI_DateTypeCode", datetype)
 
 
-def _party(parent, name: str, party: Party):
-    rp = _el(_el(parent, name), "gmd:CI_ResponsibleParty")
+def _party(parent, name: str, party: Party | None):
+    wrapper = _el(parent, name)
+    if party is None:
+        wrapper.set(_q("gco:nilReason"), "unknown")
+        return
+    rp = _el(wrapper, "gmd:CI_ResponsibleParty")
     if party.individual:
         _cs(rp, "gmd:individualName", party.individual)
     if party.organisation:
@@ -559,29 +811,35 @@ def _party(parent, name: str, party: Party):
     if party.email:
         address = _el(_el(_el(rp, "gmd:contactInfo"), "gmd:CI_Contact"), "gmd:address")
         _cs(_el(address, "gmd:CI_Address"), "gmd:electronicMailAddress", party.email)
-    _code(rp, "gmd:role", "CI_RoleCode", party.role)
+    if party.role:
+        _code(rp, "gmd:role", "CI_RoleCode", party.role)
+    else:
+        _el(rp, "gmd:role").set(_q("gco:nilReason"), "unknown")
 
 
-def _keywords(parent, keywords: list, thesaurus: dict | None = None, anchors: dict | None = None):
+def _keywords(parent, block: KeywordBlock):
     md_keywords = _el(_el(parent, "gmd:descriptiveKeywords"), "gmd:MD_Keywords")
-    for keyword in keywords:
-        _anchor(md_keywords, "gmd:keyword", keyword, (anchors or {}).get(keyword))
-    _code(md_keywords, "gmd:type", "MD_KeywordTypeCode", "theme")
-    if thesaurus:
+    for keyword, href in block.keywords:
+        _anchor(md_keywords, "gmd:keyword", keyword, href)
+    if block.type:
+        _code(md_keywords, "gmd:type", "MD_KeywordTypeCode", block.type)
+    if block.thesaurus:
         citation = _el(_el(md_keywords, "gmd:thesaurusName"), "gmd:CI_Citation")
-        _anchor(citation, "gmd:title", thesaurus["title"], thesaurus.get("uri"))
-        _ci_date(citation, thesaurus["date"], "publication")
+        _anchor(citation, "gmd:title", block.thesaurus["title"], block.thesaurus.get("uri"))
+        _ci_date(citation, block.thesaurus.get("date"), "publication")
 
 
-def _legal_constraints(parent, use_limitation: str | None, access: bool, use: bool, text: str, href: str | None):
-    legal = _el(_el(parent, "gmd:resourceConstraints"), "gmd:MD_LegalConstraints")
-    if use_limitation:
-        _cs(legal, "gmd:useLimitation", use_limitation)
-    if access:
-        _code(legal, "gmd:accessConstraints", "MD_RestrictionCode", "otherRestrictions")
-    if use:
-        _code(legal, "gmd:useConstraints", "MD_RestrictionCode", "otherRestrictions")
-    _anchor(legal, "gmd:otherConstraints", text, href)
+def _legal_constraints(parent, legal: Legal):
+    md_legal = _el(_el(parent, "gmd:resourceConstraints"), "gmd:MD_LegalConstraints")
+    for text in legal.use_limitations:
+        if text:
+            _cs(md_legal, "gmd:useLimitation", text)
+    for code in legal.access:
+        _code(md_legal, "gmd:accessConstraints", "MD_RestrictionCode", code)
+    for code in legal.use:
+        _code(md_legal, "gmd:useConstraints", "MD_RestrictionCode", code)
+    for text, href in legal.others:
+        _anchor(md_legal, "gmd:otherConstraints", text, href)
 
 
 def _render(f: Facts) -> etree._Element:
@@ -590,46 +848,56 @@ def _render(f: Facts) -> etree._Element:
 
     # metadata on metadata
     _cs(root, "gmd:fileIdentifier", f.identifier)
-    _language(root)
-    _code(root, "gmd:characterSet", "MD_CharacterSetCode", "utf8")
+    if f.metadata_language:
+        _language(root, f.metadata_language)
+    if f.metadata_charset:
+        _code(root, "gmd:characterSet", "MD_CharacterSetCode", f.metadata_charset)
     if f.parent:
         _cs(root, "gmd:parentIdentifier", f.parent)
     _code(root, "gmd:hierarchyLevel", "MD_ScopeCode", f.hierarchy)
-    for contact in f.metadata_contacts:
+    for contact in f.metadata_contacts or [None]:
         _party(root, "gmd:contact", contact)
-    _el(_el(root, "gmd:dateStamp"), "gco:DateTime", f.date_stamp)
+    _el(_el(root, "gmd:dateStamp"), f.date_stamp_type, f.date_stamp)
     _cs(root, "gmd:metadataStandardName", METADATA_STANDARD_NAME)
     _cs(root, "gmd:metadataStandardVersion", METADATA_STANDARD_VERSION)
     _cs(root, "gmd:dataSetURI", f.landing_page)
-    rs = _el(
-        _el(_el(_el(root, "gmd:referenceSystemInfo"), "gmd:MD_ReferenceSystem"), "gmd:referenceSystemIdentifier"),
-        "gmd:RS_Identifier",
-    )
-    _anchor(rs, "gmd:code", CRS_LABEL, CRS_URI)
+    if f.reference_system:
+        rs = _el(
+            _el(_el(_el(root, "gmd:referenceSystemInfo"), "gmd:MD_ReferenceSystem"), "gmd:referenceSystemIdentifier"),
+            "gmd:RS_Identifier",
+        )
+        _anchor(rs, "gmd:code", CRS_LABEL, CRS_URI)
 
     # identification
     ident = _el(_el(root, "gmd:identificationInfo"), "gmd:MD_DataIdentification")
     citation = _el(_el(ident, "gmd:citation"), "gmd:CI_Citation")
     _cs(citation, "gmd:title", f.title)
-    if f.alternate_title:
-        _cs(citation, "gmd:alternateTitle", f.alternate_title)
-    for date, datetype in f.dates:
+    for alternate in f.alternate_titles:
+        _cs(citation, "gmd:alternateTitle", alternate)
+    for date, datetype in f.dates or [(None, None)]:
         _ci_date(citation, date, datetype)
-    rs_id = _el(_el(citation, "gmd:identifier"), "gmd:RS_Identifier")
-    _cs(rs_id, "gmd:code", f.identifier)
-    _cs(rs_id, "gmd:codeSpace", f.namespace)
+    for code, space in f.resource_identifiers:
+        rs_id = _el(_el(citation, "gmd:identifier"), "gmd:RS_Identifier")
+        _cs(rs_id, "gmd:code", code)
+        if space:
+            _cs(rs_id, "gmd:codeSpace", space)
     _cs(ident, "gmd:abstract", f.abstract)
     for party in f.parties:
         _party(ident, "gmd:pointOfContact", party)
-    _keywords(ident, [INSPIRE_THEME["label"]], INSPIRE_THEMES_THESAURUS, {INSPIRE_THEME["label"]: INSPIRE_THEME["uri"]})
-    if f.sinp_keywords:
-        _keywords(ident, f.sinp_keywords)
-    _legal_constraints(ident, None, True, False, NO_LIMITATIONS["label"], NO_LIMITATIONS["uri"])
-    _legal_constraints(ident, f.use_limitation, False, True, f.licence["title"], f.licence.get("url"))
-    _language(ident)
-    _code(ident, "gmd:characterSet", "MD_CharacterSetCode", "utf8")
-    _el(_el(ident, "gmd:topicCategory"), "gmd:MD_TopicCategoryCode", TOPIC_CATEGORY)
-    if f.bbox or f.time_begin or f.extent_description:
+    for block in f.keyword_blocks:
+        _keywords(ident, block)
+    for legal in f.legal:
+        _legal_constraints(ident, legal)
+    if f.classification:
+        security = _el(_el(ident, "gmd:resourceConstraints"), "gmd:MD_SecurityConstraints")
+        _code(security, "gmd:classification", "MD_ClassificationCode", f.classification)
+    for code in f.resource_languages or [None]:
+        _language(ident, code)
+    if f.resource_charset:
+        _code(ident, "gmd:characterSet", "MD_CharacterSetCode", f.resource_charset)
+    for category in f.topic_categories:
+        _el(_el(ident, "gmd:topicCategory"), "gmd:MD_TopicCategoryCode", category)
+    if f.bbox or f.time_begin or f.time_end or f.extent_description:
         extent = _el(_el(ident, "gmd:extent"), "gmd:EX_Extent")
         if f.extent_description:
             _cs(extent, "gmd:description", f.extent_description)
@@ -643,20 +911,23 @@ def _render(f: Facts) -> etree._Element:
                 ("northBoundLatitude", north),
             ):
                 _el(_el(box, f"gmd:{name}"), "gco:Decimal", _number(value))
-        if f.time_begin:
+        if f.time_begin or f.time_end:
             period = _el(
                 _el(_el(_el(extent, "gmd:temporalElement"), "gmd:EX_TemporalExtent"), "gmd:extent"), "gml:TimePeriod"
             )
             period.set(_q("gml:id"), f.period_id)
-            _el(period, "gml:beginPosition", f.time_begin)
-            if f.time_end:
-                _el(period, "gml:endPosition", f.time_end)
+            if f.time_begin:
+                _el(period, "gml:beginPosition", f.time_begin)
             else:
-                _el(period, "gml:endPosition", indeterminatePosition="now")
+                _el(period, "gml:beginPosition", indeterminatePosition="unknown")
+            if f.time_end and f.time_end != "ouvert":
+                _el(period, "gml:endPosition", f.time_end)
+            else:  # our records: no closing date -> ongoing; harvested: what the source said (open end)
+                _el(period, "gml:endPosition", indeterminatePosition="unknown" if f.harvested else "now")
 
     # distribution
     distribution = _el(_el(root, "gmd:distributionInfo"), "gmd:MD_Distribution")
-    for fmt in f.formats or [None]:
+    for fmt in f.formats or ([] if f.harvested else [None]):
         md_format = _el(_el(distribution, "gmd:distributionFormat"), "gmd:MD_Format")
         _cs(md_format, "gmd:name", fmt)
         _cs(md_format, "gmd:version", None)
@@ -664,26 +935,30 @@ def _render(f: Facts) -> etree._Element:
     for link in f.links:
         online = _el(_el(options, "gmd:onLine"), "gmd:CI_OnlineResource")
         _el(_el(online, "gmd:linkage"), "gmd:URL", link.url)
-        _cs(online, "gmd:protocol", link.protocol)
+        if link.protocol:
+            _cs(online, "gmd:protocol", link.protocol)
         if link.name:
             _cs(online, "gmd:name", link.name)
         if link.description:
             _cs(online, "gmd:description", link.description)
-        _code(online, "gmd:function", "CI_OnLineFunctionCode", link.function)
+        if link.function:
+            _code(online, "gmd:function", "CI_OnLineFunctionCode", link.function)
 
     # data quality
     quality = _el(_el(root, "gmd:dataQualityInfo"), "gmd:DQ_DataQuality")
     _code(_el(_el(quality, "gmd:scope"), "gmd:DQ_Scope"), "gmd:level", "MD_ScopeCode", f.hierarchy)
-    result = _el(
-        _el(_el(_el(quality, "gmd:report"), "gmd:DQ_DomainConsistency"), "gmd:result"), "gmd:DQ_ConformanceResult"
-    )
-    spec = _el(_el(result, "gmd:specification"), "gmd:CI_Citation")
-    _anchor(spec, "gmd:title", CONFORMITY_SPEC["title"], CONFORMITY_SPEC["uri"])
-    _ci_date(spec, CONFORMITY_SPEC["date"], CONFORMITY_SPEC["datetype"])
-    _cs(result, "gmd:explanation", CONFORMITY_EXPLANATION)
-    _el(result, "gmd:pass").set(_q("gco:nilReason"), "unknown")
-    lineage = _el(_el(quality, "gmd:lineage"), "gmd:LI_Lineage")
-    _cs(lineage, "gmd:statement", f.lineage)
+    if f.conformity:
+        result = _el(
+            _el(_el(_el(quality, "gmd:report"), "gmd:DQ_DomainConsistency"), "gmd:result"), "gmd:DQ_ConformanceResult"
+        )
+        spec = _el(_el(result, "gmd:specification"), "gmd:CI_Citation")
+        _anchor(spec, "gmd:title", CONFORMITY_SPEC["title"], CONFORMITY_SPEC["uri"])
+        _ci_date(spec, CONFORMITY_SPEC["date"], CONFORMITY_SPEC["datetype"])
+        _cs(result, "gmd:explanation", CONFORMITY_EXPLANATION)
+        _el(result, "gmd:pass").set(_q("gco:nilReason"), "unknown")
+    if f.lineage:
+        lineage = _el(_el(quality, "gmd:lineage"), "gmd:LI_Lineage")
+        _cs(lineage, "gmd:statement", f.lineage)
     return root
 
 
@@ -758,36 +1033,40 @@ def csw_values(kind: str, record: dict, ctx: IsoContext, xml: bytes) -> dict:
         "pycsw:MdSource": "local",
         "pycsw:XML": etree.tostring(root, encoding="unicode"),
         "pycsw:AnyText": anytext(root),
-        "pycsw:Language": LANGUAGE,
+        "pycsw:Language": f.metadata_language,
         "pycsw:Title": f.title,
         "pycsw:Abstract": f.abstract,
         "pycsw:Keywords": ",".join(f.keywords),
-        "pycsw:KeywordType": "theme",
+        "pycsw:KeywordType": ",".join(_unique([b.type for b in f.keyword_blocks if b.type])) or None,
         "pycsw:Format": ",".join(f.formats) or None,
         "pycsw:Source": f.landing_page,
         "pycsw:Date": f.date_stamp,
         "pycsw:Modified": f.date_stamp,
         "pycsw:Type": f.hierarchy,
         "pycsw:BoundingBox": wkt_polygon(f.bbox) if f.bbox else None,
-        "pycsw:CRS": CRS_URN,
-        "pycsw:AlternateTitle": f.alternate_title,
+        "pycsw:CRS": CRS_URN if f.reference_system else None,
+        "pycsw:AlternateTitle": ",".join(f.alternate_titles) or None,
         "pycsw:RevisionDate": dates.get("revision"),
         "pycsw:CreationDate": dates.get("creation"),
         "pycsw:PublicationDate": dates.get("publication"),
         "pycsw:OrganizationName": orgs(),
         "pycsw:ParentIdentifier": f.parent,
-        "pycsw:TopicCategory": TOPIC_CATEGORY,
-        "pycsw:ResourceLanguage": LANGUAGE,
+        "pycsw:TopicCategory": ",".join(f.topic_categories) or None,
+        "pycsw:ResourceLanguage": ",".join(f.resource_languages) or None,
         "pycsw:TempExtent_begin": f.time_begin,
-        "pycsw:TempExtent_end": f.time_end,
-        "pycsw:AccessConstraints": "otherRestrictions",
-        "pycsw:OtherConstraints": NO_LIMITATIONS["label"],
-        "pycsw:ConditionApplyingToAccessAndUse": f.use_limitation,
+        "pycsw:TempExtent_end": f.time_end if f.time_end != "ouvert" else None,
+        "pycsw:AccessConstraints": ",".join(_unique([c for legal in f.legal for c in legal.access])) or None,
+        "pycsw:OtherConstraints": ",".join(_unique([t for legal in f.legal for t, _ in legal.others if legal.access]))
+        or None,
+        "pycsw:ConditionApplyingToAccessAndUse": ",".join(
+            _unique([t for legal in f.legal for t in legal.use_limitations])
+        )
+        or None,
         "pycsw:Lineage": f.lineage,
-        "pycsw:ResponsiblePartyRole": f.metadata_contacts[0].role,
-        "pycsw:SpecificationTitle": CONFORMITY_SPEC["title"],
-        "pycsw:SpecificationDate": CONFORMITY_SPEC["date"],
-        "pycsw:SpecificationDateType": CONFORMITY_SPEC["datetype"],
+        "pycsw:ResponsiblePartyRole": f.metadata_contacts[0].role or None if f.metadata_contacts else None,
+        "pycsw:SpecificationTitle": CONFORMITY_SPEC["title"] if f.conformity else None,
+        "pycsw:SpecificationDate": CONFORMITY_SPEC["date"] if f.conformity else None,
+        "pycsw:SpecificationDateType": CONFORMITY_SPEC["datetype"] if f.conformity else None,
         "pycsw:Creator": orgs("originator"),
         "pycsw:Publisher": orgs("publisher"),
         "pycsw:Contributor": orgs("author"),
