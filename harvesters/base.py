@@ -34,7 +34,7 @@ from ckanext.harvest.model import HarvestObject, HarvestObjectExtra
 from ckanext.sinp import guarded_http
 from ckanext.sinp.logic import queries
 from ckanext.sinp.logic import records as writer
-from ckanext.sinp.logic.validators import READABLE_CA_CACHE
+from ckanext.sinp.logic.validators import HARVESTED_ORIGIN, INCOMPLETE_ALLOWED, READABLE_CA_CACHE
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,10 @@ DEFAULT_TIMEOUT = 30
 SOLR_COMMIT_WITHIN_MS = 1000
 USER_AGENT = "ckanext-sinp harvester (+https://github.com/)"
 WITHDRAW = "withdraw"
+# an object whose content the gather stage already holds (e.g. the source's own CA, described
+# from its GetCapabilities): fetch downloads nothing
+GATHERED = "gathered"
+INFORMATION = "Information"  # stage of an object error that is a note, not a failure
 KIND_LABELS = {"ca": "Cadre d'acquisition", "jdd": "Jeu de données"}
 
 
@@ -149,11 +153,12 @@ class SinpHarvester(HarvesterBase, p.SingletonPlugin):
         return {obj.guid: obj for obj in rows}
 
     @staticmethod
-    def new_object(job, guid: str, **extras) -> str:
+    def new_object(job, guid: str, content: str | None = None, **extras) -> str:
         obj = HarvestObject(
             guid=guid,
             job=job,
             source=job.source,
+            content=content,
             extras=[HarvestObjectExtra(key=k, value=str(v)) for k, v in extras.items() if v is not None],
         )
         obj.save()
@@ -190,6 +195,8 @@ class SinpHarvester(HarvesterBase, p.SingletonPlugin):
         obj = harvest_object
         if self.extra(obj, "status") == WITHDRAW:
             return True
+        if self.extra(obj, "status") == GATHERED:
+            return "unchanged" if self.unchanged(obj, obj.content or "") else True
         with new_session() as session:
             try:
                 text = self.download(session, obj, self.timeout(self.source_config(obj.source)))
@@ -249,6 +256,11 @@ class SinpHarvester(HarvesterBase, p.SingletonPlugin):
             "ni dans le catalogue ; il sera importé quand son cadre le sera."
         )
 
+    def source_ca(self, source, config: dict) -> str | None:
+        """The UUID of the CA that JDD without a known parent join (``"cadre"`` of the source
+        configuration), None when the source has none."""
+        return None
+
     def import_record(self, obj, kind, uuid, record, notes, modified):
         source = obj.source
         config = self.source_config(source)
@@ -275,16 +287,39 @@ class SinpHarvester(HarvesterBase, p.SingletonPlugin):
                 return False
         parent_field = "cadre" if kind == "jdd" else "meta_cadre_parent"
         parent = record.get(parent_field)
+        notes = list(notes)
         if kind == "jdd" and parent and not queries.packages_by_extra(model, "sinp_uuid", parent, "ca"):
-            self._save_object_error(self.missing_parent_message(kind, uuid, parent), obj, "Import")
-            return False
-        notes = list(notes) + writer.clean_keywords(record, label)
+            fallback = self.source_ca(source, config)
+            if not fallback:
+                self._save_object_error(self.missing_parent_message(kind, uuid, parent), obj, "Import")
+                return False
+            record[parent_field] = fallback
+            notes.append(
+                f"{label} : son cadre d'acquisition {parent} (gmd:parentIdentifier) n'est ni dans la source ni "
+                f"dans le catalogue ; rattaché au cadre d'acquisition de la source ({fallback})."
+            )
+            self._save_object_error(notes[-1], obj, INFORMATION)
+        notes += writer.clean_keywords(record, label)
         user = self._get_user_name()
-        context = {"model": model, "session": model.Session, "user": user, "ignore_auth": True, READABLE_CA_CACHE: {}}
+        context = {
+            "model": model,
+            "session": model.Session,
+            "user": user,
+            "ignore_auth": True,
+            READABLE_CA_CACHE: {},
+            HARVESTED_ORIGIN: True,
+            INCOMPLETE_ALLOWED: not config.get("strict", False),
+        }
         reappeared = package is not None and package.private and self._was_withdrawn(source.id, obj.guid)
         try:
             package_id, action = writer.write_record(
-                context, kind, record, self.owner_org(source), package, private=bool(config.get("private", False))
+                context,
+                kind,
+                {k: v for k, v in record.items() if k != "resources"},
+                self.owner_org(source),
+                package,
+                private=bool(config.get("private", False)),
+                resources=record.get("resources"),
             )
             if reappeared and not config.get("private", False):
                 model.Package.get(package_id).private = False
@@ -366,7 +401,13 @@ class SinpHarvester(HarvesterBase, p.SingletonPlugin):
             titles.append(package.title)
             if not package.private:
                 tk.get_action("package_patch")(
-                    {"model": model, "session": model.Session, "user": self._get_user_name(), "ignore_auth": True},
+                    {
+                        "model": model,
+                        "session": model.Session,
+                        "user": self._get_user_name(),
+                        "ignore_auth": True,
+                        INCOMPLETE_ALLOWED: True,  # a harvested record may lack fields; withdrawing changes none
+                    },
                     {"id": package_id, "private": True},
                 )
         obj.package_id = next(iter(package_ids), None)

@@ -277,3 +277,36 @@ def test_the_parent_is_the_source_identifier_of_a_republished_parent(xsd):
     ca = {"title": "PLU du Doubs", "origine_iso": {"identifiant": "fr-000019182-serie", "republier": True}}
     _xml, doc = render(RECORD, xsd, ca=ca)
     assert texts(doc, "gmd:parentIdentifier/*/text()") == ["fr-000019182-serie"]
+
+
+def test_the_record_page_view_of_the_origin_is_in_french_and_links_only_http():
+    origin = {
+        **ORIGIN,
+        "ressources": ORIGIN["ressources"] + [{"url": "javascript:alert(1)", "nom": "piège", "protocole": ""}],
+    }
+    view = iso.origin_view(origin)
+    assert view["identifiant"] == "fr-000019182-CC20150517" and view["fiche"] == ORIGIN["fiche"]
+    assert view["categories"] == ["Planification, cadastre", "Ressources et gestion de l'environnement"]
+    assert view["langues"] == ["néerlandais (dut)", "français (fre)"]
+    assert [p["role"] for p in view["parties"]] == ["Propriétaire", "Point de contact"]
+    assert [g["thesaurus"] for g in view["mots_cles"]] == [
+        "GEMET - INSPIRE themes, version 1.0",
+        "Mots-clés libres",
+        "Portée géographique",
+    ]
+    assert view["periode"] == {"debut": "2015-05-17", "fin": "en cours"}
+    assert [r["lien"] for r in view["ressources"]][-1] is None  # shown as text, never as a link
+    assert view["genealogie"] == LINEAGE.strip()
+    assert iso.origin_view(None) is None and iso.origin_view(json.dumps(ORIGIN))["identifiant"] == ORIGIN["identifiant"]
+
+
+def test_an_origin_is_a_json_object_of_known_keys():
+    assert iso.check_origin(json.dumps(ORIGIN)) == ORIGIN
+    for value, message in [
+        ("[1]", "doit être un objet JSON"),
+        ("{", "doit être un objet JSON"),
+        ({"identifiant": "x", "licence_inventee": "etalab"}, "clé(s) inconnue(s) : licence_inventee"),
+    ]:
+        with pytest.raises(ValueError) as err:
+            iso.check_origin(value)
+        assert message in str(err.value)

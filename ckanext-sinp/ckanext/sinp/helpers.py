@@ -9,7 +9,7 @@ from markupsafe import escape
 from sqlalchemy.exc import SQLAlchemyError
 
 from ckanext.sinp import form_helpers, settings
-from ckanext.sinp.domain import dates, nomenclatures
+from ckanext.sinp.domain import dates, iso, nomenclatures
 from ckanext.sinp.domain import model as sinp_model
 from ckanext.sinp.logic import access
 from ckanext.sinp.occurrences import protection_store, store
@@ -75,6 +75,12 @@ def sinp_ca_choices(field):
         if d.get("owner_org") not in own
     ]
     return [{"value": "", "label": "— Choisir un cadre d'acquisition —"}, *mine, *others]
+
+
+@helper
+def sinp_origin(pkg_dict: dict) -> dict | None:
+    """« Origine de la fiche » of a harvested CA/JDD (``domain.iso.origin_view``), None otherwise."""
+    return iso.origin_view(pkg_dict.get(iso.ORIGIN_FIELD), settings.resource_url_schemes())
 
 
 @helper

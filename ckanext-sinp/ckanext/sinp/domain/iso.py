@@ -549,6 +549,36 @@ _DATE_RE = re.compile(r"^-?\d{4}(-\d{2}(-\d{2})?)?(Z|[+-]\d{2}:\d{2})?$")
 _DATETIME_RE = re.compile(r"^-?\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?$")
 
 
+# the keys of ``origine_iso`` (written by ``iso_read`` and the CSW harvester), see harvesters/README.md
+ORIGIN_KEYS = frozenset(
+    {
+        "identifiant", "norme", "niveau", "date_fiche", "langue_fiche", "langues", "jeu_caracteres",
+        "titre_alternatif", "identifiants_ressource", "themes_inspire", "mots_cles", "categories", "genealogie",
+        "contraintes", "ressources", "periode", "dates", "parties", "echelle", "resolution", "services",
+        "catalogue", "fiche", "republier",
+    }
+)  # fmt: skip
+ORIGIN_MAX_CHARS = 1_000_000
+
+
+def check_origin(value) -> dict:
+    """The ``origine_iso`` of a record as a dict (from a dict or its JSON text); raises ValueError
+    (French) for anything else: not a JSON object, an unknown key, too large."""
+    if isinstance(value, str):
+        if len(value) > ORIGIN_MAX_CHARS:
+            raise ValueError("« origine_iso » est trop volumineuse.")
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise ValueError("« origine_iso » doit être un objet JSON.") from None
+    if not isinstance(value, dict):
+        raise ValueError("« origine_iso » doit être un objet JSON.")
+    unknown = sorted(set(value) - ORIGIN_KEYS)
+    if unknown:
+        raise ValueError(f"« origine_iso » : clé(s) inconnue(s) : {', '.join(unknown)}.")
+    return value
+
+
 def origin_of(record: dict) -> dict | None:
     """The ``origine_iso`` of a harvested record (a dict, or its JSON text), None for our own records."""
     value = record.get(ORIGIN_FIELD)
@@ -558,6 +588,155 @@ def origin_of(record: dict) -> dict | None:
         except ValueError:
             return None
     return value if isinstance(value, dict) and value else None
+
+
+TOPIC_CATEGORY_LABELS = {
+    "farming": "Agriculture",
+    "biota": "Flore et faune",
+    "boundaries": "Limites politiques et administratives",
+    "climatologyMeteorologyAtmosphere": "Climatologie, météorologie, atmosphère",
+    "economy": "Économie",
+    "elevation": "Topographie",
+    "environment": "Ressources et gestion de l'environnement",
+    "geoscientificInformation": "Informations géoscientifiques",
+    "health": "Santé",
+    "imageryBaseMapsEarthCover": "Imagerie, cartes de base, occupation des terres",
+    "intelligenceMilitary": "Infrastructures militaires",
+    "inlandWaters": "Eaux intérieures",
+    "location": "Localisant",
+    "oceans": "Océans",
+    "planningCadastre": "Planification, cadastre",
+    "society": "Société",
+    "structure": "Aménagements urbains",
+    "transportation": "Infrastructures de transport",
+    "utilitiesCommunication": "Réseaux de télécommunication, d'énergie",
+}
+LANGUAGE_LABELS = {
+    "fre": "français", "fra": "français", "eng": "anglais", "ger": "allemand", "deu": "allemand",
+    "dut": "néerlandais", "nld": "néerlandais", "spa": "espagnol", "ita": "italien", "por": "portugais",
+    "gle": "irlandais", "cat": "catalan", "bre": "breton", "oci": "occitan", "cos": "corse", "eus": "basque",
+    "baq": "basque", "lat": "latin", "pol": "polonais", "dan": "danois", "swe": "suédois", "fin": "finnois",
+}  # fmt: skip
+ISO_ROLE_LABELS = {
+    "resourceProvider": "Fournisseur",
+    "custodian": "Gestionnaire",
+    "owner": "Propriétaire",
+    "user": "Utilisateur",
+    "distributor": "Distributeur",
+    "originator": "Commanditaire",
+    "pointOfContact": "Point de contact",
+    "principalInvestigator": "Maître d'œuvre",
+    "processor": "Exécutant",
+    "publisher": "Éditeur",
+    "author": "Auteur",
+}
+RESTRICTION_LABELS = {
+    "copyright": "Droit d'auteur",
+    "patent": "Brevet",
+    "patentPending": "Brevet en instance",
+    "trademark": "Marque de commerce",
+    "license": "Licence",
+    "intellectualPropertyRights": "Droit de propriété intellectuelle",
+    "restricted": "Restreint",
+    "otherRestrictions": "Autres restrictions",
+}
+DATE_TYPE_LABELS = {"creation": "Création", "publication": "Publication", "revision": "Révision"}
+
+
+def origin_view(origin, schemes=urls.DEFAULT_SCHEMES) -> dict | None:
+    """What the record page shows of ``origine_iso`` (« Origine de la fiche »): French labels for
+    codes (topic categories, languages, ISO roles, restrictions), links only where the URL is a
+    link we may show (``schemes``), keywords grouped by thesaurus. None when there is no origin.
+    Plain texts: the template escapes them."""
+    origin = origin_of({ORIGIN_FIELD: origin}) if not isinstance(origin, dict) else (origin or None)
+    if not origin:
+        return None
+
+    def link(url):
+        url = clean_text(url)
+        return url if url and urls.link_allowed(url, schemes) else None
+
+    def language(code):
+        code = clean_text(code)
+        return f"{LANGUAGE_LABELS[code.lower()]} ({code})" if code.lower() in LANGUAGE_LABELS else code
+
+    thesauri: dict = {}
+    for item in model.as_list(origin.get("mots_cles")):
+        if isinstance(item, dict) and clean_text(item.get("mot")):
+            name = clean_text(item.get("thesaurus")) or "Mots-clés libres"
+            thesauri.setdefault(name, []).append({"texte": clean_text(item["mot"]), "lien": link(item.get("uri"))})
+    constraints = origin.get("contraintes") if isinstance(origin.get("contraintes"), dict) else {}
+    period = origin.get("periode") if isinstance(origin.get("periode"), dict) else {}
+    dates = origin.get("dates") if isinstance(origin.get("dates"), dict) else {}
+    return {
+        "identifiant": clean_text(origin.get("identifiant")),
+        "norme": clean_text(origin.get("norme")),
+        "niveau": clean_text(origin.get("niveau")),
+        "catalogue": clean_text(origin.get("catalogue")),
+        "catalogue_lien": link(origin.get("catalogue")),
+        "fiche": link(origin.get("fiche")),
+        "date_fiche": clean_text(origin.get("date_fiche")),
+        "republier": origin.get("republier") is not False,
+        "langue_fiche": language(origin.get("langue_fiche")) if clean_text(origin.get("langue_fiche")) else "",
+        "langues": [language(c) for c in _texts_of(origin.get("langues"))],
+        "titres_alternatifs": _texts_of(origin.get("titre_alternatif")),
+        "identifiants_ressource": [
+            " : ".join(x for x in (clean_text(i.get("espace")), clean_text(i.get("code"))) if x)
+            for i in model.as_list(origin.get("identifiants_ressource"))
+            if isinstance(i, dict) and clean_text(i.get("code"))
+        ],
+        "themes_inspire": [
+            {"texte": clean_text(t.get("libelle")), "lien": link(t.get("uri"))}
+            for t in model.as_list(origin.get("themes_inspire"))
+            if isinstance(t, dict) and clean_text(t.get("libelle"))
+        ],
+        "mots_cles": [{"thesaurus": name, "mots": words} for name, words in thesauri.items()],
+        "categories": [TOPIC_CATEGORY_LABELS.get(c, c) for c in _texts_of(origin.get("categories"))],
+        "genealogie": clean_text(origin.get("genealogie")),
+        "limitations": _texts_of(constraints.get("limitations")),
+        "acces": [RESTRICTION_LABELS.get(c, c) for c in _texts_of(constraints.get("acces"))],
+        "usage": [RESTRICTION_LABELS.get(c, c) for c in _texts_of(constraints.get("usage"))],
+        "autres_contraintes": [
+            {"texte": clean_text(o.get("texte")), "lien": link(o.get("uri"))}
+            for o in model.as_list(constraints.get("autres"))
+            if isinstance(o, dict) and clean_text(o.get("texte"))
+        ],
+        "classification": clean_text(constraints.get("classification")),
+        "ressources": [
+            {
+                "nom": clean_text(r.get("nom")) or clean_text(r.get("url")),
+                "lien": link(r.get("url")),
+                "url": clean_text(r.get("url")),
+                "protocole": clean_text(r.get("protocole")),
+                "description": clean_text(r.get("description")),
+            }
+            for r in model.as_list(origin.get("ressources"))
+            if isinstance(r, dict) and clean_text(r.get("url"))
+        ],
+        "periode": {
+            "debut": clean_text(period.get("debut")),
+            "fin": "en cours" if clean_text(period.get("fin")) == "ouvert" else clean_text(period.get("fin")),
+        }
+        if clean_text(period.get("debut")) or clean_text(period.get("fin"))
+        else None,
+        "dates": [
+            {"type": DATE_TYPE_LABELS[t], "date": clean_text(dates[t])}
+            for t in ("creation", "publication", "revision")
+            if clean_text(dates.get(t))
+        ],
+        "parties": [
+            {
+                "nom": " — ".join(x for x in (clean_text(p.get("organisme")), clean_text(p.get("personne"))) if x),
+                "mail": clean_text(p.get("mail")),
+                "role": ISO_ROLE_LABELS.get(clean_text(p.get("role_iso")), clean_text(p.get("role_iso"))),
+                "portee": "métadonnées" if p.get("portee") == "metadonnees" else "ressource",
+            }
+            for p in model.as_list(origin.get("parties"))
+            if isinstance(p, dict) and (clean_text(p.get("organisme")) or clean_text(p.get("personne")))
+        ],
+        "echelle": clean_text(origin.get("echelle")),
+        "resolution": clean_text(origin.get("resolution")),
+    }
 
 
 def republished(record: dict) -> bool:

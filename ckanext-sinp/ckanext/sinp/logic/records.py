@@ -45,6 +45,7 @@ def write_record(
     existing=None,
     private: bool = True,
     extras: dict | None = None,
+    resources: list | None = None,
 ) -> tuple[str, str]:
     """Creates or updates the package of ``record`` (the fields of the standard, as read by
     ``domain.mtd`` or ``domain.iso_read``); returns (package id, "created" | "updated").
@@ -53,6 +54,8 @@ def write_record(
     record is the reference for every field of the standard; what the platform adds (resources,
     licence, publication state, owner) is kept. On creation the package belongs to ``owner_org`` and
     is private unless ``private`` is False. ``extras``: other package keys to set (e.g. a licence).
+    ``resources`` ([{"url", "name", "format", "description"}]): links the record's source gives; on
+    update those whose URL the package lacks are added, the package's own resources are kept.
     Does not commit (``defer_commit``): the caller commits, so a failing record leaves nothing.
     Raises tk.ValidationError (CKAN's validation) or KindChanged.
     """
@@ -70,6 +73,11 @@ def write_record(
         for f in sinp_model.fields(kind):
             current.pop(f.name, None)
         current.pop("tags", None)
+        if resources:
+            known = {r.get("url") for r in current.get("resources", [])}
+            current["resources"] = current.get("resources", []) + [
+                r for r in resources if r.get("url") and r["url"] not in known
+            ]
         data = {
             **current,
             **record,
@@ -85,6 +93,7 @@ def write_record(
         data = {
             **record,
             **(extras or {}),
+            **({"resources": list(resources)} if resources else {}),
             "name": slug(record.get("title", ""), record["sinp_uuid"]),
             "owner_org": owner_org,
             "private": private,

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from ckan.lib.navl.dictization_functions import unflatten
 
 from ckanext.scheming.validation import scheming_validator
+from ckanext.sinp.domain import iso
 from ckanext.sinp.domain import model as sinp_model
 from ckanext.sinp.domain.geometry import GeometryError, parse_geojson_geometry
 from ckanext.sinp.logic import oracles, queries
@@ -84,6 +85,45 @@ def sinp_codes_output(value):
     if isinstance(value, list):
         return value
     return sinp_model.as_list(value)
+
+
+HARVESTED_ORIGIN = "sinp_harvested_origin"
+# a harvester of a non-strict source writes records that lack mandatory fields of the standard
+INCOMPLETE_ALLOWED = "sinp_incomplete_allowed"
+
+
+@register
+def sinp_origin(key, data, errors, context):
+    """``origine_iso`` (what the source catalogue of a harvested record said, ``domain.iso``): set
+    only by a harvester (``context[HARVESTED_ORIGIN]``), stored as JSON text. Anyone else's write
+    (form, API) keeps the stored value, whatever it sends: the origin of a record cannot be forged,
+    nor lost by editing the record."""
+    if context.get(HARVESTED_ORIGIN):
+        value = data.get(key)
+        if _empty(value) or value is tk.missing:
+            data[key] = tk.missing
+            return
+        try:
+            origin = iso.check_origin(value)
+        except ValueError as err:
+            errors[key].append(str(err))
+            return
+        data[key] = json.dumps(origin, ensure_ascii=False, separators=(",", ":"))
+        return
+    stored = _extra(_existing_package(data, context), key[0])
+    data[key] = stored if stored else tk.missing
+
+
+@register
+def sinp_json_object_output(value):
+    """JSON text stored in an extra -> the dict (package_show)."""
+    if isinstance(value, dict):
+        return value
+    try:
+        parsed = json.loads(value)
+    except (TypeError, ValueError):
+        return value
+    return parsed if isinstance(parsed, dict) else value
 
 
 @register
@@ -277,6 +317,9 @@ def sinp_record_rules(field, schema):
         record = unflatten({k: v for k, v in data.items() if v is not tk.missing})
         found = sinp_model.validate_record(kind, record)
         fields = sinp_model.field_map(kind)
+        if context.get(INCOMPLETE_ALLOWED):  # a harvested record shows what it lacks (completeness)
+            for name in [n for n in found if n in fields and fields[n].required and sinp_model.is_empty(record.get(n))]:
+                found.pop(name)
         for name, messages in found.items():
             _add_errors(errors, name, messages, found.where, _default_sub(fields[name]) if name in fields else None)
 
