@@ -11,7 +11,16 @@ from ckan.lib.plugins import DefaultPermissionLabels, DefaultTranslation
 
 from ckanext.sinp import cli, compat, helpers, indexing, jobs, outages, security_headers, views
 from ckanext.sinp.csw import sync as csw_sync
-from ckanext.sinp.logic import access, auth, harvest_guard, records, registry, resource_urls, validators
+from ckanext.sinp.logic import (
+    access,
+    auth,
+    harvest_deletions,
+    harvest_guard,
+    records,
+    registry,
+    resource_urls,
+    validators,
+)
 from ckanext.sinp.outbox import runner
 from ckanext.sinp.page_cache import glue as page_cache
 from ckanext.spatial.interfaces import ISpatialHarvester
@@ -63,6 +72,7 @@ class SinpPlugin(p.SingletonPlugin, DefaultTranslation):
         compat.fix_harvest_queue_socket_timeout()
         runner.install_session_hooks()
         csw_sync.register_tasks()
+        csw_sync.install_session_hooks()  # a CA/JDD deleted, purged or made private: its CSW row goes in its transaction
         jobs.register_tasks()
         indexing.register_tasks()
         records.register_tasks()
@@ -97,7 +107,8 @@ class SinpPlugin(p.SingletonPlugin, DefaultTranslation):
     # IActions
 
     def get_actions(self):
-        return harvest_guard.with_harvest_guards(registry.get_actions())
+        # harvest_deletions: ckanext-harvest's raw SQL purge takes the CSW rows along
+        return harvest_guard.with_harvest_guards({**registry.get_actions(), **harvest_deletions.get_actions()})
 
     # IAuthFunctions
 

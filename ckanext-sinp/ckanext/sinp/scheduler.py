@@ -3,9 +3,11 @@
 Every ``interval`` seconds it dispatches the outbox (``outbox.runner.dispatch``: interrupted
 tasks queued again, due ones handed to RQ); every ``ckanext.sinp.scheduler.harvest_every``
 seconds it runs ckanext-harvest's ``harvest_jobs_run`` (what ``ckan harvester run`` does: start
-the jobs created and the periodic sources that are due, close the finished ones); every hour, and
-when it starts, it reconciles (``reconcile``): deposits never recorded, the search index and the
-CSW table against the database. One process for the platform: ``make up`` starts it, and the
+the jobs created and the periodic sources that are due, close the finished ones); every
+``ckanext.sinp.scheduler.csw_orphans_every`` seconds (60) it sweeps the CSW table for rows that no
+public record holds any more (``csw.sync.remove_orphans``: a purge by raw SQL fires no CKAN event);
+every hour, and when it starts, it reconciles (``reconcile``): deposits never recorded, the search
+index and the CSW table against the database. One process for the platform: ``make up`` starts it, and the
 ``scheduler`` service of docker-compose.yml.
 """
 
@@ -104,7 +106,7 @@ def _harvest_run(app) -> None:
 
 def loop(app, interval: float = 30, once: bool = False, echo=print) -> None:
     """Runs until stopped (SIGTERM, Ctrl-C); each step's failure is logged and retried next time."""
-    last_harvest = last_reconcile = 0.0
+    last_harvest = last_reconcile = last_orphans = 0.0
     while True:
         now = time.monotonic()
         steps = [("outbox", runner.dispatch)]
@@ -114,7 +116,11 @@ def loop(app, interval: float = 30, once: bool = False, echo=print) -> None:
             last_harvest = now
         if not last_reconcile or now - last_reconcile >= RECONCILE_EVERY_S:
             steps.append(("reconcile", reconcile))
-            last_reconcile = now
+            last_reconcile = last_orphans = now  # the reconcile rebuilds the whole CSW table
+        orphans_every = settings.scheduler_csw_orphans_every()
+        if orphans_every and now - last_orphans >= orphans_every:
+            steps.append(("csw_orphans", sweep_csw_orphans))
+            last_orphans = now
         for name, step in steps:
             try:
                 result = step()
@@ -125,7 +131,20 @@ def loop(app, interval: float = 30, once: bool = False, echo=print) -> None:
                 model.Session.remove()
         if once:
             return
-        time.sleep(interval)
+        time.sleep(_pause(interval, orphans_every, last_orphans))
+
+
+def sweep_csw_orphans() -> dict | None:
+    """The CSW rows that no public record holds any more, deleted (None when there were none)."""
+    found = sync.remove_orphans()
+    return found if found["removed"] else None
+
+
+def _pause(interval: float, orphans_every: float, last_orphans: float) -> float:
+    """Seconds until the next pass: ``interval``, or less when the orphan sweep is due sooner."""
+    if not orphans_every:
+        return interval
+    return max(0.0, min(interval, last_orphans + orphans_every - time.monotonic()))
 
 
 def _worth_saying(dispatched: dict) -> bool:

@@ -46,6 +46,10 @@ def scheduler_harvest_every() -> int:
     return int(_get("scheduler.harvest_every"))
 
 
+def scheduler_csw_orphans_every() -> int:
+    return int(_get("scheduler.csw_orphans_every"))
+
+
 def display_zone() -> str:
     """The time zone of the dates shown (CKAN's ``ckan.display_timezone``; Europe/Paris for « server »)."""
     zone = tk.config.get("ckan.display_timezone") or ""

@@ -244,12 +244,117 @@ def sync_packages(package_ids: list[str], follow_related: bool = True, known_uui
                 if row is not None:
                     repository.upsert_record(conn, row)
                     written += 1
+                    # deleted or purged since package_show read it (its own hook found no row yet):
+                    # the row goes again, in this transaction
+                    deleted += len(_delete_rows(conn, [pkg["sinp_uuid"]]))
             else:
                 uuid = (pkg or {}).get("sinp_uuid") or known_uuids.get(package_id) or _uuid_of_row(conn, package_id)
                 if uuid:
                     deleted += repository.delete_record(conn, uuid)
     model.Session.remove()
     return {"written": written, "deleted": deleted}
+
+
+# --- deletions: the row goes with the record ----------------------------------------------------
+#
+# A record that stops being public (deleted, purged, made private) loses its row **in the
+# transaction that changes it** (``install_session_hooks``): nothing waits for a worker, and a
+# rollback keeps the row. What CKAN does without its ORM — ckanext-harvest's
+# ``harvest_source_clear`` deletes packages with raw SQL — is caught after it returns
+# (``logic/harvest_deletions.py``), and whatever else purges rows behind CKAN's back by the
+# scheduler's orphan sweep (``remove_orphans``, every ``ckanext.sinp.scheduler.csw_orphans_every``
+# seconds). The outbox task still follows each change: it re-renders the records that show
+# something of the one that went (a CA's extent).
+
+
+def _public_package_exists(identifier_column):
+    """EXISTS (a public, active CA/JDD whose SINP UUID is the row's identifier)."""
+    package = model.Package.__table__
+    return sa.exists().where(
+        # the identifier column is in collation "C" (byte order paging): compare in it
+        sa.collate(package.c.extras["sinp_uuid"].astext, "C") == identifier_column,
+        package.c.type.in_(sinp_model.KINDS),
+        package.c.state == "active",
+        package.c.private.is_(False),
+    )
+
+
+def _delete_rows(conn, identifiers=None, orphans_only: bool = True) -> list[tuple[str, str | None]]:
+    """Deletes the rows of ``identifiers`` (all rows when None) — only those of no public record
+    when ``orphans_only`` — in ``conn``'s transaction; returns their (identifier, parent identifier)."""
+    table = repository.get_table()
+    cols = repository.column_names()
+    ident = table.c[cols["pycsw:Identifier"]]
+    stmt = table.delete().returning(ident, table.c[cols["pycsw:ParentIdentifier"]])
+    if identifiers is not None:
+        identifiers = sorted({i for i in identifiers if i})
+        if not identifiers:
+            return []
+        stmt = stmt.where(ident.in_(identifiers))
+    if orphans_only:
+        stmt = stmt.where(~_public_package_exists(ident))
+    return [tuple(r) for r in conn.execute(stmt)]
+
+
+def _packages_of(conn, uuids) -> list[str]:
+    """Ids of the public CA/JDD holding these SINP UUIDs."""
+    if not uuids:
+        return []
+    package = model.Package.__table__
+    query = sa.select(package.c.id).where(
+        package.c.extras["sinp_uuid"].astext.in_(sorted(uuids)),
+        package.c.type.in_(sinp_model.KINDS),
+        package.c.state == "active",
+        package.c.private.is_(False),
+    )
+    return [r[0] for r in conn.execute(query)]
+
+
+def remove_orphans(identifiers=None) -> dict:
+    """Deletes the CSW rows that no public, active CA/JDD holds any more (one anti-join; only
+    among ``identifiers`` when given) and has the parent records of the removed rows rendered
+    again (a CA's extent, through the outbox). Returns {"removed": [identifier], "parents": n}."""
+    with model.meta.engine.begin() as conn:
+        removed = _delete_rows(conn, identifiers)
+        gone = {identifier for identifier, _parent in removed}
+        parents = _packages_of(conn, {parent for _identifier, parent in removed if parent and parent not in gone})
+        task_ids = [runner.add(conn, TASK, package_id, {}) for package_id in parents]
+    if task_ids:
+        runner.enqueue(task_ids)  # Redis down: the scheduler hands them over later
+    if removed:
+        log.info("CSW : %d fiche(s) retirée(s) (plus de fiche publique) : %s", len(removed), sorted(gone))
+    return {"removed": sorted(gone), "parents": len(parents)}
+
+
+def _withdrawn(session) -> set[str]:
+    """SINP UUIDs of the CA/JDD that this flush purges, deletes or makes private (or draft)."""
+    uuids = set()
+    for obj in list(session.deleted) + list(session.dirty):
+        if not isinstance(obj, model.Package) or obj.type not in sinp_model.KINDS:
+            continue
+        if obj in session.deleted or obj.state != "active" or obj.private:
+            uuid = (obj.extras or {}).get("sinp_uuid")
+            if uuid:
+                uuids.add(uuid)
+    return uuids
+
+
+def _before_flush(session, _flush_context, _instances) -> None:
+    with session.no_autoflush:
+        uuids = _withdrawn(session)
+    if not uuids:
+        return
+    # in the record's own transaction: committed with it, kept if it rolls back
+    removed = _delete_rows(session.connection(), uuids, orphans_only=False)
+    gone = {identifier for identifier, _parent in removed}
+    for package_id in _packages_of(session.connection(), {p for _i, p in removed if p and p not in gone}):
+        mark(package_id)  # the parent CA shows the extent of its public JDD
+
+
+def install_session_hooks() -> None:
+    target = model.meta.Session
+    if not sa.event.contains(target, "before_flush", _before_flush):
+        sa.event.listen(target, "before_flush", _before_flush)
 
 
 def _uuid_of_row(conn, package_id) -> str | None:
@@ -298,4 +403,5 @@ def rebuild(dry_run: bool = False) -> dict:
         if not dry_run:
             for uuid in removed:
                 repository.delete_record(conn, uuid)
+            _delete_rows(conn, added + updated)  # deleted or purged while this ran
     return {"added": sorted(added), "updated": sorted(updated), "removed": removed, "unchanged": unchanged}
