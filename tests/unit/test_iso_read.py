@@ -140,10 +140,12 @@ def test_a_partner_record_without_sinp_labels():
         (b"<gmd:MD_Metadata xmlns:gmd='http://www.isotc211.org/2005/gmd'><gmd:fileIdentifier>", "XML mal formé"),
         (b'<!DOCTYPE x [<!ENTITY a "aaaa">]><x>&a;</x>', "DTD ou entité"),
         (b"<html><body>Erreur</body></html>", "n'est pas une fiche ISO 19139"),
-        (PARTNER.replace(b'codeListValue="dataset"', b'codeListValue="service"'), "niveau « service »"),
-        (PARTNER.replace(b"urn:uuid:0b6a2c1e-47d8-4f2b-9a51-6f1e2d3c4b5a", b"fr-120066022-jdd-1"), "n'est pas un UUID"),
+        # services are read (kind "service") and non-UUID identifiers get a derived UUID (issue #19)
+        (PARTNER.replace(b'codeListValue="dataset"', b'codeListValue="application"'), "niveau « application »"),
+        (PARTNER.replace(b"urn:uuid:0b6a2c1e-47d8-4f2b-9a51-6f1e2d3c4b5a", b" "), "gmd:fileIdentifier est vide"),
         (b"", "vide"),
     ],
+    ids=["malformed", "dtd", "not-iso", "application-level", "empty-identifier", "empty"],
 )
 def test_unreadable_records_are_refused_in_french(doc, message):
     with pytest.raises(iso_read.IsoError) as err:
