@@ -19,7 +19,8 @@ One run, everything it starts is removed at the end (even on failure):
 3. Measures each, one after the other, after a warm-up: GetRecords as GeoNetwork sends it (POST,
    summary, gmd, 20 per page, random startPosition), GetRecordById full (GET, random ids), and a
    GeoNetwork-shaped harvest (every page of 20 by POST, collecting fileIdentifier + dateStamp,
-   then GetRecordById for a sample of records), checking that every identifier is seen once.
+   then GetRecordById for a sample of records), checking that every identifier is seen once; and
+   GetRecords with an AnyText wildcard filter (``%chiropt%``, ``odon%``…), counts of both compared.
 4. Memory soak of ours: 20 client threads for 60 s paging and fetching like GeoNetwork, the RSS
    of the gunicorn process group (master + workers) sampled every 5 s.
 5. Writes the sections "csw" and "csw-soak" of BENCHMARKS.md.
@@ -638,6 +639,52 @@ def get_records(session: requests.Session, url: str, start: int) -> bytes:
     return r.content
 
 
+# AnyText wildcard searches as GeoNetwork / QGIS' MetaSearch send them (issue #19 item 5); ASCII only,
+# so that stock pycsw (SQLite LIKE: ASCII case-insensitive, accent-sensitive) can match the same records
+WILDCARD_PATTERNS = ("%chiropt%", "odon%", "%mares foresti%", "%capture-marquage%")
+
+
+def wildcard_body(pattern: str) -> bytes:
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<csw:GetRecords xmlns:csw="http://www.opengis.net/cat/csw/2.0.2" xmlns:ogc="http://www.opengis.net/ogc"
+    xmlns:gmd="{GMD_URI}" service="CSW" version="2.0.2" resultType="results" startPosition="1"
+    maxRecords="{PAGE}" outputSchema="{GMD_URI}">
+  <csw:Query typeNames="gmd:MD_Metadata">
+    <csw:ElementSetName typeNames="gmd:MD_Metadata">summary</csw:ElementSetName>
+    <csw:Constraint version="1.1.0">
+      <ogc:Filter>
+        <ogc:PropertyIsLike wildCard="%" singleChar="_" escapeChar="\\">
+          <ogc:PropertyName>csw:AnyText</ogc:PropertyName>
+          <ogc:Literal>{pattern}</ogc:Literal>
+        </ogc:PropertyIsLike>
+      </ogc:Filter>
+    </csw:Constraint>
+  </csw:Query>
+</csw:GetRecords>""".encode()
+
+
+def bench_wildcards(url: str, count: int) -> dict:
+    """GetRecords (POST, summary, 20 per page) with an AnyText PropertyIsLike, the patterns in turn;
+    percentiles plus {pattern: numberOfRecordsMatched}."""
+    session = requests.Session()
+    matched = {}
+    for pattern in WILDCARD_PATTERNS:  # warm-up, and the counts
+        r = session.post(url, data=wildcard_body(pattern), headers=POST_HEADERS, timeout=300)
+        r.raise_for_status()
+        matched[pattern], returned, _, items = parse_page(r.content)
+        if returned != min(PAGE, matched[pattern]) or len(items) != returned:
+            raise ValueError(f"{url}: {pattern}: matched={matched[pattern]} returned={returned} items={len(items)}")
+    timings = []
+    for k in range(count):
+        body = wildcard_body(WILDCARD_PATTERNS[k % len(WILDCARD_PATTERNS)])
+        t0 = time.perf_counter()
+        r = session.post(url, data=body, headers=POST_HEADERS, timeout=300)
+        timings.append((time.perf_counter() - t0) * 1000)
+        r.raise_for_status()
+        parse_page(r.content)
+    return {**percentiles(timings), "matched": matched}
+
+
 def parse_page(content: bytes) -> tuple[int, int, int, list]:
     """(matched, returned, nextRecord, [(fileIdentifier, dateStamp)]) of a GetRecords response."""
     root = etree.fromstring(content)
@@ -847,6 +894,7 @@ def main():
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--get-records", type=int, default=200)
     parser.add_argument("--get-record-by-id", type=int, default=300)
+    parser.add_argument("--wildcards", type=int, default=100, help="GetRecords with an AnyText wildcard filter")
     parser.add_argument(
         "--harvest-fetch", type=int, default=1000, help="GetRecordById calls after the listing (all records if >= N)"
     )
@@ -1007,12 +1055,17 @@ def main():
             print(f"{name}: GetRecordById p50 {gbi['p50']:.1f} ms p95 {gbi['p95']:.1f} ms", flush=True)
             caps = bench_get_capabilities(server.url, 50)
             print(f"{name}: GetCapabilities p50 {caps['p50']:.1f} ms", flush=True)
+            wild = bench_wildcards(server.url, args.wildcards)
+            print(f"{name}: wildcard GetRecords p50 {wild['p50']:.1f} ms p95 {wild['p95']:.1f} ms {wild['matched']}")
+            if name == "ours" and not all(wild["matched"].values()):
+                raise RuntimeError(f"a wildcard search found nothing on our endpoint: {wild['matched']}")
             hv = harvest(server.url, ids, args.harvest_fetch, seed=3)
             print(f"{name}: harvest {hv}", flush=True)
             results[name] = {
                 "get_records": gr,
                 "by_id": gbi,
                 "caps": caps,
+                "wildcards": wild,
                 "harvest": hv,
                 "seconds": time.perf_counter() - t0,
             }
@@ -1094,6 +1147,8 @@ def write_sections(args, n, n_ca, loading, xml_mib, table_mib, stock_mib, result
         else ""
     )
     gr = (o["get_records"], s["get_records"])
+    ow, sw = o["wildcards"], s["wildcards"]
+    matched = ", ".join(f"`{p}` {ow['matched'][p]} / {sw['matched'][p]}" for p in ow["matched"])
     gbi = (o["by_id"], s["by_id"])
     body = f"""## CSW at {n} records: our endpoint vs stock pycsw 2.6.2 (`bench/bench_csw.py`)
 
@@ -1125,6 +1180,8 @@ abstracts, 3–4 actors, 0–2 downloads; {xml_mib:.0f} MiB of XML.
 {row("GetRecords, p95", gr[0]["p95"], gr[1]["p95"])}
 {row("GetRecordById `full`, p50", gbi[0]["p50"], gbi[1]["p50"], "ratio ≤ 1.0; p50 ≤ 20 ms")}
 {row("GetRecordById `full`, p95", gbi[0]["p95"], gbi[1]["p95"])}
+{row("GetRecords, AnyText `PropertyIsLike` wildcard, page of 20, p50", ow["p50"], sw["p50"], "p50 ≤ 100 ms")}
+{row("GetRecords, AnyText wildcard, p95", ow["p95"], sw["p95"])}
 {row("diagnostic: GetCapabilities, p50 (pycsw's fixed cost per request)", o["caps"]["p50"], s["caps"]["p50"])}
 {row(f"harvest: listing, {oh['pages']} pages of 20", oh["list_s"], sh["list_s"], "", fmt_s)}
 {row(f"harvest: GetRecordById for {fetch_label}", oh["fetch_s"], sh["fetch_s"], "", fmt_s)}
@@ -1134,6 +1191,10 @@ abstracts, 3–4 actors, 0–2 downloads; {xml_mib:.0f} MiB of XML.
 | harvest: listed records with a `dateStamp` | {stamps(oh)} | {stamps(sh)} | | all |
 
 GetRecords: {verdict(gr[0]["p50"], gr[1]["p50"], 50)}. GetRecordById: {verdict(gbi[0]["p50"], gbi[1]["p50"], 20)}.
+Wildcard search: {verdict(ow["p50"], sw["p50"], 100)}. {args.wildcards} GetRecords by POST (`summary`, gmd, 20 per page,
+`startPosition=1`) with one `ogc:PropertyIsLike` on `csw:AnyText` (`wildCard="%"`), the patterns in turn;
+records matched (ours / stock): {matched}. Ours: lower-cased unaccented generated column with a
+trigram index (`pycsw_config/sinp_wildcards.py`); stock: `LIKE` over every row of its SQLite table.
 The estimate extrapolates the sample's GetRecordById rate to every record (a first harvest fetches all).
 Whole run (generation, loading, measurements, soak): {fmt_s(total_s)}.
 """

@@ -106,3 +106,14 @@ FTS_COLUMN = "anytext_tsvector"
 # pycsw queries plainto_tsquery('<language>', ...) where <language> comes from
 # [server] language (fr-FR -> 'french'); the tsvector must use the same one.
 FTS_CONFIG = "french"
+
+# --- Wildcard searches (PropertyIsLike on AnyText, Title, Abstract: pycsw_config/sinp_wildcards.py).
+# Lower-cased, unaccented copies of these columns: generated columns FOLD_FUNCTION(<column>) with a
+# trigram (pg_trgm) GIN index each, created by the CKAN side (ckanext/sinp/csw/repository.py); the
+# search pattern goes through the same SQL function.
+FOLD_FUNCTION = "sinp_csw_fold"
+FOLDED_COLUMNS = {
+    "pycsw:AnyText": "anytext_folded",
+    "pycsw:Title": "title_folded",
+    "pycsw:Abstract": "abstract_folded",
+}

@@ -52,9 +52,17 @@ ends its ORDER BY with the record identifier (unique): pages are disjoint and
 complete, which harvesters that delete unseen records depend on. The page is
 selected by identifier first (cheap deep pages), and the repository binding
 (table reflection, PostGIS probes) is done once per worker, not per request.
+
+Wildcard searches: ``sinp_wildcards`` (beside this file) replaces pycsw's
+``fes1.parse`` so that a ``PropertyIsLike`` on AnyText, Title or Abstract is an
+accent- and case-insensitive LIKE honouring the filter's wildCard, singleChar
+and escapeChar (pycsw 2.6.2 sent ``%chiropt%`` to full-text search, which found
+nothing). It is active once the table has the folded columns
+(``ckan sinp init-db``); before that, pycsw's own translation runs.
 """
 
 import configparser
+import importlib.util
 import io
 import os
 import re
@@ -66,11 +74,23 @@ from pycsw import server
 from pycsw.core import config as pycsw_config
 from pycsw.core import repository as pycsw_repository
 from pycsw.core import util as pycsw_util
+from pycsw.ogc.fes import fes1 as pycsw_fes1
 from sqlalchemy.sql import text
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CONFIG_FILE = os.path.join(HERE, "pycsw.cfg")
 MAPPINGS_FILE = os.path.join(HERE, "mappings.py")
+
+
+def _sibling_module(name):
+    """A module of this directory, by path (whatever sys.path holds)."""
+    spec = importlib.util.spec_from_file_location(name, os.path.join(HERE, name + ".py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+sinp_wildcards = _sibling_module("sinp_wildcards")
 
 PYCSW_VERSION = "2.6.2"
 SET_PREFIX = "PYCSW_SET__"
@@ -270,6 +290,8 @@ def _stable_query(self, constraint, sortby=None, typenames=None, maxrecords=10, 
 
 _ORIGINAL_INIT = pycsw_repository.Repository.__init__
 _BINDINGS = {}
+# whether the table of the current request's repository has the folded columns (sinp_wildcards)
+_FOLDED = {"ready": False}
 _BOUND_ATTRIBUTES = ("engine", "dataset", "dbtype", "postgis_geometry_column", "fts")
 
 
@@ -290,7 +312,10 @@ def _cached_init(self, database, context, app_root=None, table="records", repo_f
     if bound is None:
         _ORIGINAL_INIT(self, database, context, app_root=app_root, table=table, repo_filter=repo_filter)
         _BINDINGS[key] = {name: getattr(self, name) for name in _BOUND_ATTRIBUTES}
+        _FOLDED[key] = set(_MAPPINGS["FOLDED_COLUMNS"].values()) <= set(self.dataset.__table__.c.keys())
+        _FOLDED["ready"] = _FOLDED[key]
         return
+    _FOLDED["ready"] = _FOLDED[key]
     from sqlalchemy.orm import create_session
 
     self.context = context
@@ -328,10 +353,12 @@ def _install_engine(database_url):
 def _install_stable_sort():
     if pycsw.__version__ != PYCSW_VERSION:
         raise ConfigurationError(
-            "wsgi.py patches pycsw %s; found pycsw %s: review _stable_query" % (PYCSW_VERSION, pycsw.__version__)
+            "wsgi.py patches pycsw %s; found pycsw %s: review _stable_query and sinp_wildcards"
+            % (PYCSW_VERSION, pycsw.__version__)
         )
     pycsw_repository.Repository.query = _stable_query
     pycsw_repository.Repository.__init__ = _cached_init
+    sinp_wildcards.install(pycsw_fes1, _MAPPINGS, enabled=lambda: _FOLDED["ready"])
 
 
 # --------------------------------------------------------------------------
@@ -471,6 +498,7 @@ def _max_post_bytes():
 
 
 SETTINGS = load_configuration()
+_MAPPINGS = runpy.run_path(SETTINGS["repository"]["mappings"])
 MAX_POST_BYTES = _max_post_bytes()
 _install_stable_sort()
 _install_engine(SETTINGS["repository"]["database"])

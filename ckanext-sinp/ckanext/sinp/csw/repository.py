@@ -29,8 +29,17 @@ Value formats pycsw expects (all columns are text, as in pycsw's own schema):
 - ``links``: ``name,description,protocol,url`` items joined by ``^``;
 - ``xml``: the complete ISO 19139 document (returned for elementSetName=full).
 
+Wildcard searches (``pycsw_config/sinp_wildcards.py``): ``FOLDED_COLUMNS`` of the mappings are
+generated columns ``FOLD_FUNCTION(<column>)`` (lower-cased, unaccented: ``lower(unaccent(...))``
+through an IMMUTABLE SQL function, created here) with a trigram GIN index each
+(``<table>_<column>_trgm_idx``, ``gin_trgm_ops``), so that ``LIKE '%chiropt%'`` does not read the
+whole table.
+
 ``ensure_table`` needs PostGIS already installed in the database
-(``CREATE EXTENSION postgis`` by a superuser).
+(``CREATE EXTENSION postgis`` by a superuser); it creates the extensions ``pg_trgm`` and
+``unaccent`` itself when missing (trusted extensions of PostgreSQL's contrib: the owner of the
+database may create them). It also upgrades a table created by an older version: the folded
+columns and their indexes are added (the table is rewritten once).
 """
 
 import functools
@@ -100,7 +109,16 @@ def load_mappings(path=None):
             "pycsw_config/mappings.py" % (path, MAPPINGS_ENV_VAR)
         )
     data = runpy.run_path(str(path))
-    for name in ("MD_CORE_MODEL", "TABLE_NAME", "GEOMETRY_COLUMN", "FTS_INDEX", "FTS_COLUMN", "FTS_CONFIG"):
+    for name in (
+        "MD_CORE_MODEL",
+        "TABLE_NAME",
+        "GEOMETRY_COLUMN",
+        "FTS_INDEX",
+        "FTS_COLUMN",
+        "FTS_CONFIG",
+        "FOLD_FUNCTION",
+        "FOLDED_COLUMNS",
+    ):
         if name not in data:
             raise RuntimeError("%s defines no %s" % (path, name))
     return {k: v for k, v in data.items() if k.isupper()}
@@ -155,19 +173,72 @@ def get_table(path=None):
         )
     )
 
+    for key, folded in m["FOLDED_COLUMNS"].items():
+        columns.append(Column(folded, Text(), Computed("%s(%s)" % (m["FOLD_FUNCTION"], cols[key]), persisted=True)))
+
     table = Table(m["TABLE_NAME"], metadata, *columns)
 
     Index(m["FTS_INDEX"], table.c[m["FTS_COLUMN"]], postgresql_using="gin")
     Index("%s_%s_idx" % (m["TABLE_NAME"], m["GEOMETRY_COLUMN"]), table.c[m["GEOMETRY_COLUMN"]], postgresql_using="gist")
     for key in _BTREE_INDEXED_KEYS:
         Index("%s_%s_idx" % (m["TABLE_NAME"], cols[key]), table.c[cols[key]])
+    for folded in m["FOLDED_COLUMNS"].values():
+        Index(
+            "%s_%s_trgm_idx" % (m["TABLE_NAME"], folded),
+            table.c[folded],
+            postgresql_using="gin",
+            postgresql_ops={folded: "gin_trgm_ops"},
+        )
     return table
 
 
 def generated_columns(path=None):
     """Names of the columns PostgreSQL computes (never written)."""
     m = load_mappings(path)
-    return (m["GEOMETRY_COLUMN"], m["FTS_COLUMN"])
+    return (m["GEOMETRY_COLUMN"], m["FTS_COLUMN"], *m["FOLDED_COLUMNS"].values())
+
+
+# Extensions of PostgreSQL's contrib the folded columns need (both "trusted": the database owner
+# may create them, no superuser needed)
+_SEARCH_EXTENSIONS = ("pg_trgm", "unaccent")
+
+
+def _ensure_search_extensions(conn):
+    for name in _SEARCH_EXTENSIONS:
+        if conn.execute(text("SELECT 1 FROM pg_extension WHERE extname = :n"), {"n": name}).scalar():
+            continue
+        try:
+            with conn.begin_nested():
+                conn.execute(text("CREATE EXTENSION IF NOT EXISTS %s" % name))
+        except Exception as err:  # no privilege, or contrib not installed
+            raise RuntimeError(
+                "L'extension PostgreSQL %s manque et ce rôle ne peut pas la créer (%s) : un "
+                "superutilisateur doit exécuter CREATE EXTENSION %s dans cette base"
+                % (name, str(err).splitlines()[0], name)
+            ) from err
+
+
+def _ensure_fold_function(conn, name):
+    """``name(text)``: lower-cased, unaccented text, IMMUTABLE (needed by generated columns).
+
+    unaccent() itself is only STABLE (its dictionary could change): the function names the
+    dictionary explicitly, the usual way to index it. Created once; never replaced (the folded
+    columns store its results)."""
+    exists = conn.execute(
+        text("SELECT 1 FROM pg_proc WHERE proname = :n AND pronamespace = current_schema()::regnamespace"),
+        {"n": name},
+    ).scalar()
+    if exists:
+        return
+    schema = conn.execute(
+        text("SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'unaccent'")
+    ).scalar()
+    conn.execute(
+        text(
+            "CREATE FUNCTION %s(text) RETURNS text LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE "
+            "AS $$ SELECT lower(%s.unaccent('%s.unaccent'::regdictionary, $1)) $$" % (name, schema, schema)
+        )
+    )
 
 
 def ensure_table(engine, mappings_path=None):
@@ -186,6 +257,9 @@ def ensure_table(engine, mappings_path=None):
             raise RuntimeError(
                 "PostGIS is not installed in this database: a superuser must run CREATE EXTENSION postgis first"
             )
+        _ensure_search_extensions(conn)
+        m = load_mappings(mappings_path)
+        _ensure_fold_function(conn, m["FOLD_FUNCTION"])
         table.create(conn, checkfirst=True)
         existing = set(
             conn.execute(
@@ -196,6 +270,18 @@ def ensure_table(engine, mappings_path=None):
                 {"t": table.name},
             ).scalars()
         )
+        # upgrade of a table created before the wildcard searches: add the folded columns
+        quote = conn.dialect.identifier_preparer.quote
+        cols = column_names(mappings_path)
+        for key, folded in m["FOLDED_COLUMNS"].items():
+            if folded not in existing and cols[key] in existing:
+                conn.execute(
+                    text(
+                        "ALTER TABLE %s ADD COLUMN %s text GENERATED ALWAYS AS (%s(%s)) STORED"
+                        % (quote(table.name), quote(folded), m["FOLD_FUNCTION"], quote(cols[key]))
+                    )
+                )
+                existing.add(folded)
         missing = [c.name for c in table.columns if c.name not in existing]
         if missing:
             raise RuntimeError("table %s lacks columns: %s" % (table.name, ", ".join(missing)))
