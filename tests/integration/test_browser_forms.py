@@ -4,12 +4,18 @@ limited to what the producer may read, the extent drawn on a map, the licence of
 
 from __future__ import annotations
 
+import time
+
 import ckan.model as model
 import pytest
 import requests
 from ckan.tests import factories
 from ckan.tests import helpers as ckan_helpers
-from selenium.common.exceptions import ElementClickInterceptedException, ElementNotInteractableException
+from selenium.common.exceptions import (
+    ElementClickInterceptedException,
+    ElementNotInteractableException,
+    TimeoutException,
+)
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -77,6 +83,35 @@ def _click(browser, element) -> bool:
     except (ElementClickInterceptedException, ElementNotInteractableException):
         return False
     return True
+
+
+def _steady(browser, element) -> bool:
+    """True when ``element`` did not move for 300 ms (pickers and maps above it are dressed)."""
+    before = element.rect
+    time.sleep(0.3)
+    return element.rect == before
+
+
+def _draw_box(browser, the_map, attempts=4):
+    """Draws a rectangle on the Leaflet.draw map as a person does (button, then drag) until the
+    form's bounds are filled: on a page still growing, the drag may start before the draw tool is
+    armed or land where the map was a moment before."""
+    for _ in range(attempts):
+        browser.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)  # an open picker closed
+        browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", the_map)
+        WebDriverWait(browser, 20).until(lambda b: _steady(b, the_map))
+        WebDriverWait(browser, 20).until(
+            lambda b: _click(b, b.find_element(By.CSS_SELECTOR, "#sinp-bbox-map .leaflet-draw-draw-rectangle"))
+        )
+        ActionChains(browser).move_to_element_with_offset(the_map, -80, -60).click_and_hold().move_by_offset(
+            160, 120
+        ).release().perform()
+        try:
+            WebDriverWait(browser, 5).until(lambda b: b.find_element(By.NAME, "borne_nord").get_attribute("value"))
+            return
+        except TimeoutException:
+            continue
+    raise AssertionError("the rectangle drawn on the map never filled the bounds")
 
 
 def _choose(browser, name, typed, expected=None):
@@ -267,13 +302,7 @@ def test_producer_creates_a_ca_then_a_jdd_and_publishes_it(browser, test_ckan_ur
     the_map = browser.find_element(By.ID, "sinp-bbox-map")
     browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", the_map)
     assert the_map.is_displayed()
-    WebDriverWait(browser, 20).until(
-        lambda b: _click(b, b.find_element(By.CSS_SELECTOR, "#sinp-bbox-map .leaflet-draw-draw-rectangle"))
-    )
-    ActionChains(browser).move_to_element_with_offset(the_map, -80, -60).click_and_hold().move_by_offset(
-        160, 120
-    ).release().perform()
-    WebDriverWait(browser, 10).until(lambda b: b.find_element(By.NAME, "borne_nord").get_attribute("value"))
+    _draw_box(browser, the_map)
     bounds = {
         n: float(browser.find_element(By.NAME, n).get_attribute("value"))
         for n in ("borne_ouest", "borne_est", "borne_sud", "borne_nord")
