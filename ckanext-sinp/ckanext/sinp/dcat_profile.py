@@ -1,23 +1,58 @@
-"""ckanext-dcat profile ``sinp``: the SINP identifiers, coverage and contacts of CA/JDD in DCAT-AP.
+"""ckanext-dcat profile ``sinp``: the SINP identifiers, type, coverage, languages and contacts of CA/JDD
+in DCAT-AP 3, conformant to the DCAT-AP 3.0 SHACL shapes (tests/integration/test_dcat_shacl.py).
 
-Runs after ``euro_dcat_ap_3`` (``ckanext.dcat.rdf.profiles = euro_dcat_ap_3 sinp``); the
-statements come from ckanext.sinp.domain.dcat.
+Runs after ``euro_dcat_ap_3`` (``ckanext.dcat.rdf.profiles = euro_dcat_ap_3 sinp``) and rewrites
+what that profile says differently (geometry, language, landing page…); the statements come from
+ckanext.sinp.domain.dcat. Records that must not be republished (harvested records whose source
+configuration says so, ``origine_iso.republier`` false) are left out of ``/catalog.*`` (the chained
+catalogue actions) and their own serialisations answer 404 like a private record's.
 """
 
 from __future__ import annotations
 
+import ckan.model as model
 import ckan.plugins.toolkit as tk
+from flask import request
 from rdflib import BNode, Literal, URIRef
-from rdflib.namespace import RDF, XSD
+from rdflib.namespace import RDF, SKOS, XSD
 
-from ckanext.dcat.profiles.base import DCAT, DCT, GSP, VCARD, RDFProfile
+from ckanext.dcat import logic as dcat_logic
+from ckanext.dcat.processors import RDFSerializer
+from ckanext.dcat.profiles.base import DCAT, DCT, FOAF, GSP, LOCN, VCARD, RDFProfile
+from ckanext.dcat.utils import CONTENT_TYPES, dataset_uri
 from ckanext.sinp import settings
-from ckanext.sinp.domain import urls
-from ckanext.sinp.domain.dcat import dcat_facts
-from ckanext.sinp.logic import visibility
+from ckanext.sinp.domain import iso, urls
+from ckanext.sinp.domain.dcat import catalog_facts, dcat_facts
+from ckanext.sinp.logic import queries, visibility
+
+DCAT_ENDPOINTS = ("dcat.read_catalog", "dcat.read_dataset", "dcat.read_dataset_series")
 
 
 class SinpDCATProfile(RDFProfile):
+    # --- graph helpers ---------------------------------------------------------------------------
+
+    def _forget(self, node):
+        """Removes the statements about ``node`` when nothing refers to it any more (and, in turn,
+        those about the blank nodes it referred to): no orphan node is left behind."""
+        if isinstance(node, Literal) or (None, None, node) in self.g:
+            return
+        for _s, p, o in list(self.g.triples((node, None, None))):
+            self.g.remove((node, p, o))
+            if isinstance(o, BNode):
+                self._forget(o)
+
+    def _unlink(self, subject, predicate):
+        """Removes ``subject predicate *`` and whatever only these statements kept alive."""
+        for o in list(self.g.objects(subject, predicate)):
+            self.g.remove((subject, predicate, o))
+            self._forget(o)
+
+    def _typed(self, subject, predicate, uri, rdf_type):
+        node = URIRef(uri)
+        self.g.add((subject, predicate, node))
+        self.g.add((node, RDF.type, rdf_type))
+        return node
+
     def _drop_refused_links(self, dataset_ref):
         """A distribution whose access or download URL has a refused scheme (``javascript:``,
         ``file:``…; ``ckanext.sinp.resource_url_schemes``) is not published."""
@@ -26,51 +61,97 @@ class SinpDCATProfile(RDFProfile):
             links = [str(o) for p in (DCAT.accessURL, DCAT.downloadURL) for o in self.g.objects(dist, p)]
             if any(not urls.link_allowed(link, allowed) for link in links):
                 self.g.remove((dataset_ref, DCAT.distribution, dist))
-                self.g.remove((dist, None, None))
+                self._forget(dist)
+
+    def _parent_ref(self, kind, record, ca, uuid):
+        """The URI of the CA a JDD belongs to (or of a CA's meta-cadre) when the record's outputs
+        may show it (``visibility.ca_shown_with``: the same rule for a CA's meta-cadre) and it is
+        republished; None otherwise."""
+        if not uuid:
+            return None
+        shown = ca if kind == "jdd" else visibility.ca_shown_with({**record, "type": "jdd", "cadre": uuid})
+        if shown is None or not iso.republished(shown):
+            return None
+        for pkg in queries.packages_by_extra(model, "sinp_uuid", uuid, "ca"):
+            if pkg.state == "active" and dict(pkg.extras or {}) == shown:
+                return URIRef(dataset_uri({"id": pkg.id}))
+        return None
+
+    # --- the catalogue ---------------------------------------------------------------------------
+
+    def graph_from_catalog(self, catalog_dict, catalog_ref):
+        g = self.g
+        facts = catalog_facts(
+            tk.config.get("ckan.site_url"), tk.config.get("ckan.locale_default"), settings.csw_contact()
+        )
+        self._unlink(catalog_ref, DCT.language)
+        for uri in facts["languages"]:
+            self._typed(catalog_ref, DCT.language, uri, DCT.LinguisticSystem)
+        self._unlink(catalog_ref, FOAF.homepage)
+        self._typed(catalog_ref, FOAF.homepage, facts["homepage"] + "/", FOAF.Document)
+        publisher = facts["publisher"]
+        self._unlink(catalog_ref, DCT.publisher)
+        agent = self._typed(catalog_ref, DCT.publisher, publisher["uri"], FOAF.Agent)
+        g.add((agent, FOAF.name, Literal(publisher["name"])))
+        if publisher["email"]:
+            g.add((agent, FOAF.mbox, URIRef(f"mailto:{publisher['email']}")))
+
+    # --- a CA or a JDD ---------------------------------------------------------------------------
 
     def graph_from_dataset(self, dataset_dict, dataset_ref):
         self._drop_refused_links(dataset_ref)
         kind = dataset_dict.get("type")
         if kind not in ("ca", "jdd"):
             return
+        if not iso.republished(dataset_dict):  # the catalogue actions never pass one here
+            raise tk.ObjectNotFound("Fiche introuvable.")
         ca = visibility.ca_shown_with(dataset_dict)  # a public JDD never shows a private CA's fields
         record = visibility.without_hidden_ca(dataset_dict, ca)
         facts = dcat_facts(kind, record, ca, tk.config.get("ckan.site_url"))
         g = self.g
 
-        g.remove((dataset_ref, DCT.identifier, None))
+        self._unlink(dataset_ref, DCT.identifier)
         g.add((dataset_ref, DCT.identifier, Literal(facts["identifier"])))
-        g.remove((dataset_ref, DCAT.landingPage, None))
-        g.add((dataset_ref, DCAT.landingPage, URIRef(facts["landing_page"])))
-        g.add((dataset_ref, DCT.type, Literal(facts["type_label"], lang="fr")))
+        self._unlink(dataset_ref, DCAT.landingPage)
+        self._typed(dataset_ref, DCAT.landingPage, facts["landing_page"], FOAF.Document)
+
+        concept = facts["type"]
+        self._unlink(dataset_ref, DCT.type)
+        node = self._typed(dataset_ref, DCT.type, concept["uri"], SKOS.Concept)
+        g.add((node, SKOS.prefLabel, Literal(concept["label"], lang="fr")))
+        scheme = URIRef(concept["scheme"])
+        g.add((node, SKOS.inScheme, scheme))
+        g.add((scheme, RDF.type, SKOS.ConceptScheme))
+        g.add((scheme, DCT.title, Literal(concept["scheme_title"], lang="fr")))
+
+        self._unlink(dataset_ref, DCT.language)
+        for uri in facts["languages"]:
+            self._typed(dataset_ref, DCT.language, uri, DCT.LinguisticSystem)
+
         for keyword in facts["keywords"]:
             g.add((dataset_ref, DCAT.keyword, Literal(keyword, lang="fr")))
-        if facts["parent"]:
-            g.add((dataset_ref, DCT.isPartOf, Literal(facts["parent"])))
+
+        self._unlink(dataset_ref, DCT.isPartOf)
+        parent = self._parent_ref(kind, record, ca, facts["parent"])
+        if parent is not None:
+            g.add((dataset_ref, DCT.isPartOf, parent))
+
+        for dist in g.objects(dataset_ref, DCAT.distribution):
+            self._unlink(dist, DCT.license)
+            if facts["licence"]:
+                self._typed(dist, DCT.license, facts["licence"], DCT.LicenseDocument)
 
         if facts["temporal"]:
             start, end = facts["temporal"]
             period = BNode()
-            g.remove((dataset_ref, DCT.temporal, None))
+            self._unlink(dataset_ref, DCT.temporal)
             g.add((dataset_ref, DCT.temporal, period))
             g.add((period, RDF.type, DCT.PeriodOfTime))
             g.add((period, DCAT.startDate, Literal(start, datatype=XSD.date)))
             if end:
                 g.add((period, DCAT.endDate, Literal(end, datatype=XSD.date)))
 
-        if facts["bbox"]:
-            w, s, e, n = facts["bbox"]
-            location = BNode()
-            g.remove((dataset_ref, DCT.spatial, None))
-            g.add((dataset_ref, DCT.spatial, location))
-            g.add((location, RDF.type, DCT.Location))
-            g.add(
-                (
-                    location,
-                    DCAT.bbox,
-                    Literal(f"POLYGON(({w} {s},{e} {s},{e} {n},{w} {n},{w} {s}))", datatype=GSP.wktLiteral),
-                )
-            )
+        self._spatial(dataset_ref, facts)
 
         for contact in facts["contacts"]:
             node = BNode()
@@ -80,3 +161,66 @@ class SinpDCATProfile(RDFProfile):
                 g.add((node, VCARD.fn, Literal(contact["name"])))
             if contact["email"]:
                 g.add((node, VCARD.hasEmail, URIRef(f"mailto:{contact['email']}")))
+
+    def _spatial(self, dataset_ref, facts):
+        """One ``dct:Location`` linked by ``dct:spatial``: the bounding box (``dcat:bbox``) and the
+        geometry (``locn:geometry``, a ``locn:Geometry`` with its WKT) — the record's own geometry as
+        ``euro_dcat_ap_3`` wrote it, or its bounding box. The nodes that profile made are removed."""
+        g = self.g
+        geometries = [
+            o
+            for ref in g.objects(dataset_ref, DCT.spatial)
+            for o in g.objects(ref, LOCN.geometry)
+            if isinstance(o, Literal) and o.datatype == GSP.wktLiteral
+        ]
+        self._unlink(dataset_ref, DCT.spatial)
+        bbox = Literal(facts["bbox_wkt"], datatype=GSP.wktLiteral) if facts["bbox_wkt"] else None
+        geometry = geometries[0] if geometries else bbox
+        if geometry is None:
+            return
+        location = BNode()
+        g.add((dataset_ref, DCT.spatial, location))
+        g.add((location, RDF.type, DCT.Location))
+        if bbox is not None:
+            g.add((location, DCAT.bbox, bbox))
+        shape = BNode()
+        g.add((location, LOCN.geometry, shape))
+        g.add((shape, RDF.type, LOCN.Geometry))
+        g.add((shape, GSP.asWKT, geometry))
+
+
+# --- the catalogue actions: without the records that are not republished ---------------------------
+
+
+def _catalog_action(name):
+    """``dcat_catalog_show`` / ``dcat_catalog_search`` as ckanext-dcat 2.4.4 writes them, without the
+    records that must not be republished (``iso.republished``)."""
+
+    @tk.chained_action
+    @tk.side_effect_free
+    def action(original_action, context, data_dict):
+        tk.check_access(name, context, data_dict)
+        query = dcat_logic._search_ckan_datasets(context, data_dict)
+        datasets = [d for d in query["results"] if iso.republished(d)]
+        serializer = RDFSerializer(profiles=data_dict.get("profiles"))
+        return serializer.serialize_catalog(
+            {},
+            datasets,
+            _format=data_dict.get("format"),
+            pagination_info=dcat_logic._pagination_info(query, data_dict),
+        )
+
+    action.__name__ = name
+    return action
+
+
+def get_actions() -> dict:
+    return {name: _catalog_action(name) for name in ("dcat_catalog_show", "dcat_catalog_search")}
+
+
+def with_charset(response):
+    """The RDF answers of ckanext-dcat's endpoints say their encoding (``charset=utf-8``)."""
+    if request.endpoint in DCAT_ENDPOINTS and response.mimetype in CONTENT_TYPES.values():
+        if "charset" not in (response.headers.get("Content-Type") or ""):
+            response.headers["Content-Type"] = f"{response.mimetype}; charset=utf-8"
+    return response

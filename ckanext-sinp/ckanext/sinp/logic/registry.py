@@ -3,6 +3,7 @@ wrapped by the strict input guards (``strict_actions``)."""
 
 from __future__ import annotations
 
+from ckanext.sinp import dcat_profile
 from ckanext.sinp.logic import (
     iso_actions,
     mtd_actions,
@@ -21,6 +22,7 @@ def get_actions():
         {  # strict inputs: sinp_* and the chained core actions (logic/inputs.py)
             **oracles.get_actions(),  # package_show, resource_show…: « absent » and « forbidden » alike
             **visibility_actions.get_actions(),  # tags, member_list, activity_diff: what the caller may read
+            **dcat_profile.get_actions(),  # /catalog.*: without the records that are not republished
             "package_delete": record_actions.package_delete,
             "dataset_purge": record_actions.dataset_purge,
             "sinp_mtd_import": mtd_actions.sinp_mtd_import,

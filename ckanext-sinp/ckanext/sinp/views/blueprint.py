@@ -5,7 +5,10 @@ from __future__ import annotations
 import ckan.plugins.toolkit as tk
 from flask import Blueprint
 
+from ckanext.sinp import dcat_profile
+
 sinp = Blueprint("sinp", __name__)
+sinp.after_app_request(dcat_profile.with_charset)  # /catalog.ttl… say charset=utf-8
 
 
 def messages(err: tk.ValidationError) -> str:
