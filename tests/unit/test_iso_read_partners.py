@@ -464,6 +464,10 @@ def test_levels_encodings_and_nil_reasons():
     assert latin.title == "Frayères à saumon de l'Élorn - Été 2011"
     assert "àâäçéèêëîïôöùûüÿæ" in latin.record["notes"]
     assert latin.record["origine_iso"]["jeu_caracteres"] == "8859part1"
+    # as a CSW response carries it (re-serialised in UTF-8, no declaration of its own): the same texts
+    served = etree.tostring(etree.fromstring(doc("latin1_encoding_frayeres_elorn.xml")), encoding="unicode")
+    assert iso_read.read_iso(served, source_url=SOURCE).record == latin.record
+    assert iso_read.read_iso(served.encode("utf-8"), source_url=SOURCE).record == latin.record
 
     nil = read("nilreason_elements_amphibiens.xml")
     o = nil.record["origine_iso"]
