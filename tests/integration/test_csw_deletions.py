@@ -35,7 +35,10 @@ from tests.integration.test_harvest_csw import harvest, org, partner_catalogue, 
 from tests.integration.test_sinp_records import Api
 from tests.unit.test_iso import CA
 
-DELAYS: dict[str, float] = {}  # path → seconds from the action's return to « not found »
+
+def _measured(path: str, seconds: float) -> None:
+    """Says the delay (seen with ``pytest -s``: the figures of the README)."""
+    print(f"\nCSW delay, {path}: {seconds:.3f} s from the action's return to GetRecordById « not found »")
 
 
 def _gone_within(csw, identifiers, started: float, limit: float) -> float:
@@ -89,7 +92,7 @@ def public_records(producer, test_csw):  # noqa: F811
 def test_package_delete_takes_the_record_out_at_once(public_records, test_csw):
     api, ca, (gone, kept) = public_records
     api.ok("package_delete", id=gone["name"])  # by name, as the web form does
-    DELAYS["package_delete"] = _gone_within(test_csw, [gone["sinp_uuid"]], time.monotonic(), 1.0)
+    _measured("package_delete", _gone_within(test_csw, [gone["sinp_uuid"]], time.monotonic(), 1.0))
     _settled(test_csw, {ca["sinp_uuid"], kept["sinp_uuid"]})
 
 
@@ -98,11 +101,12 @@ def test_dataset_purge_takes_the_record_out_even_a_private_one_still_listed(app,
     # a record made private behind CKAN's back, whose row is still there: the purge takes it too
     with model.meta.engine.begin() as conn:
         conn.execute(sa.text("UPDATE package SET private = true WHERE id = :i"), {"i": private["id"]})
+    assert len(_full(test_csw, private["sinp_uuid"])) == 1
     admin = _sysadmin_api(app)
-    started = time.monotonic()
     admin.ok("dataset_purge", id=public["id"])
+    _measured("dataset_purge", _gone_within(test_csw, [public["sinp_uuid"]], time.monotonic(), 1.0))
     admin.ok("dataset_purge", id=private["id"])
-    DELAYS["dataset_purge"] = _gone_within(test_csw, [public["sinp_uuid"], private["sinp_uuid"]], started, 1.0)
+    _measured("dataset_purge (private)", _gone_within(test_csw, [private["sinp_uuid"]], time.monotonic(), 1.0))
     _settled(test_csw, {ca["sinp_uuid"]})
 
 
@@ -145,7 +149,7 @@ def _local_ca() -> dict:
 def test_harvest_source_clear_takes_the_harvested_records_out_at_once(app, harvested, test_csw):
     src, partner, local = harvested
     _sysadmin_api(app).ok("harvest_source_clear", id=src.id)
-    DELAYS["harvest_source_clear"] = _gone_within(test_csw, partner, time.monotonic(), 1.0)
+    _measured("harvest_source_clear", _gone_within(test_csw, partner, time.monotonic(), 1.0))
     _settled(test_csw, {local["sinp_uuid"]})
     assert helpers.call_action("package_search", include_private=True, fq="dataset_type:jdd")["count"] == 0
 
@@ -155,7 +159,7 @@ def test_harvest_source_delete_with_clear_takes_the_harvested_records_out_at_onc
     admin = factories.SysadminWithToken()
     response = app.get(f"/harvest/delete/{src.id}?clear=True", headers={"Authorization": admin["token"]})
     assert response.status_code in (200, 302)
-    DELAYS["harvest_source_delete(clear)"] = _gone_within(test_csw, partner, time.monotonic(), 1.0)
+    _measured("harvest_source_delete(clear)", _gone_within(test_csw, partner, time.monotonic(), 1.0))
     _settled(test_csw, {local["sinp_uuid"]})
     assert model.Package.get(src.id).state == "deleted"
 
@@ -194,17 +198,10 @@ def test_the_scheduler_sweeps_on_its_period(stack, public_records, test_csw, tmp
         _wait_for_line(log_path, "reconcile:", proc, 120)  # its first pass (the full reconcile) is over
         _raw_sql_purge([gone["id"]])
         delay = _gone_within(test_csw, [gone["sinp_uuid"]], time.monotonic(), period + 5)
-        DELAYS[f"raw SQL purge (sweep every {period} s)"] = delay
+        _measured(f"raw SQL purge, scheduler sweeping every {period} s", delay)
         assert delay <= period + 2  # with a 30 s pass interval: the sweep keeps its own period
         _wait_for_line(log_path, f"csw_orphans: {{'removed': ['{gone['sinp_uuid']}']", proc, 5)
     finally:
         proc.terminate()
         proc.wait(30)
     assert set(_records(test_csw)[1]) == {ca["sinp_uuid"], kept["sinp_uuid"]}
-
-
-def teardown_module():
-    if DELAYS:
-        print("\nCSW : délai entre le retour de l'action et « not found » :")
-        for path, seconds in DELAYS.items():
-            print(f"  {path:45s} {seconds:.3f} s")
