@@ -48,8 +48,10 @@ def partner_catalogue(stamp=dt.datetime(2026, 3, 1, 10, 0, 0)):
     ]
     docs = {
         "01-ca.xml": published("ca", ca, stamp),
-        # not a SINP record (identifier is no UUID), in the middle of the first page of 3
-        "02-bad.xml": minimal_iso("fr-239000012-ldd-odonates", "Fiche sans UUID", parent=ca["sinp_uuid"]),
+        # not a CA nor a JDD (hierarchyLevel application), in the middle of the first page of 3
+        "02-bad.xml": minimal_iso(
+            "fr-239000012-ldd-odonates", "Fiche d'application", hierarchy="application", parent=ca["sinp_uuid"]
+        ),
         "03-jdd.xml": published("jdd", jdds[0], stamp, ca),
         "04-jdd.xml": published("jdd", jdds[1], stamp, ca),
     }
@@ -109,12 +111,8 @@ def test_a_partner_catalogue_is_harvested_page_by_page_and_a_bad_record_stays_it
         src = source(org, url, page_size=3)
         results = harvest(src)
         assert list(results)[0] == ca["sinp_uuid"]  # series before datasets
-        assert errors(results) == {
-            "fr-239000012-ldd-odonates": [
-                "Fiche fr-239000012-ldd-odonates : L'identifiant de la fiche « fr-239000012-ldd-odonates » n'est pas un "
-                "UUID : le SINP identifie ses cadres d'acquisition et jeux de données par un UUID."
-            ]
-        }
+        assert list(errors(results)) == ["fr-239000012-ldd-odonates"]
+        assert "(gmd:hierarchyLevel)" in errors(results)["fr-239000012-ldd-odonates"][0]
         assert {g for g, r in results.items() if r["report_status"] == "added"} == {ca["sinp_uuid"]} | {
             j["sinp_uuid"] for j in jdds
         }

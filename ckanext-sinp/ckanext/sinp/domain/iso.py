@@ -555,7 +555,7 @@ ORIGIN_KEYS = frozenset(
         "identifiant", "norme", "niveau", "date_fiche", "langue_fiche", "langues", "jeu_caracteres",
         "titre_alternatif", "identifiants_ressource", "themes_inspire", "mots_cles", "categories", "genealogie",
         "contraintes", "ressources", "periode", "dates", "parties", "echelle", "resolution", "services",
-        "catalogue", "fiche", "republier",
+        "catalogue", "fiche", "republier", "identifiant_parent", "formats", "type_service", "operations",
     }
 )  # fmt: skip
 ORIGIN_MAX_CHARS = 1_000_000
