@@ -131,3 +131,12 @@ def test_the_catalogue_publisher_is_the_platform_and_its_language_comes_from_the
     assert dcat.catalog_facts(SITE, "en_GB", contact)["languages"] == [AUTHORITY + "ENG"]
     assert dcat.catalog_facts(SITE, None, {"name": "", "email": ""})["publisher"]["email"] is None
     assert dcat.catalog_facts(SITE, "", {})["languages"] == [AUTHORITY + "FRA"]
+
+
+def test_distribution_formats_become_typed_uris_or_nothing():
+    assert dcat.media_type_uri("text/CSV") == "https://www.iana.org/assignments/media-types/text/csv"
+    assert dcat.media_type_uri("application/geo+json").endswith("/application/geo+json")
+    assert dcat.media_type_uri("CSV") is None and dcat.media_type_uri("text/ csv") is None
+    assert dcat.file_type_uri("csv") == "http://publications.europa.eu/resource/authority/file-type/CSV"
+    assert dcat.file_type_uri("Shape file") == "http://publications.europa.eu/resource/authority/file-type/SHAPE_FILE"
+    assert dcat.file_type_uri("<b>") is None and dcat.file_type_uri("") is None

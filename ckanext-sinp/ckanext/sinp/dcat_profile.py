@@ -22,9 +22,10 @@ from ckanext.dcat.profiles.base import DCAT, DCT, FOAF, GSP, LOCN, VCARD, RDFPro
 from ckanext.dcat.utils import CONTENT_TYPES, dataset_uri
 from ckanext.sinp import settings
 from ckanext.sinp.domain import iso, urls
-from ckanext.sinp.domain.dcat import catalog_facts, dcat_facts
+from ckanext.sinp.domain.dcat import catalog_facts, dcat_facts, file_type_uri, media_type_uri
 from ckanext.sinp.logic import queries, visibility
 
+MAIN_TYPES = (DCAT.Catalog, DCAT.Dataset, DCAT.Distribution)
 DCAT_ENDPOINTS = ("dcat.read_catalog", "dcat.read_dataset", "dcat.read_dataset_series")
 
 
@@ -42,16 +43,25 @@ class SinpDCATProfile(RDFProfile):
                 self._forget(o)
 
     def _unlink(self, subject, predicate):
-        """Removes ``subject predicate *`` and whatever only these statements kept alive."""
+        """Removes ``subject predicate *`` and whatever only these statements kept alive (never a
+        catalogue, dataset or distribution: the catalogue is its own ``foaf:homepage``)."""
         for o in list(self.g.objects(subject, predicate)):
             self.g.remove((subject, predicate, o))
-            self._forget(o)
+            if o != subject and not any((o, RDF.type, t) in self.g for t in MAIN_TYPES):
+                self._forget(o)
 
     def _typed(self, subject, predicate, uri, rdf_type):
         node = URIRef(uri)
         self.g.add((subject, predicate, node))
         self.g.add((node, RDF.type, rdf_type))
         return node
+
+    def _typed_values(self, subject, predicate, to_uri, rdf_type):
+        """The values of ``predicate`` as typed URIs (``to_uri``); a value that is none is left out."""
+        values = [to_uri(o) for o in self.g.objects(subject, predicate)]
+        self._unlink(subject, predicate)
+        for uri in dict.fromkeys(v for v in values if v):
+            self._typed(subject, predicate, uri, rdf_type)
 
     def _drop_refused_links(self, dataset_ref):
         """A distribution whose access or download URL has a refused scheme (``javascript:``,
@@ -136,10 +146,12 @@ class SinpDCATProfile(RDFProfile):
         if parent is not None:
             g.add((dataset_ref, DCT.isPartOf, parent))
 
-        for dist in g.objects(dataset_ref, DCAT.distribution):
+        for dist in list(g.objects(dataset_ref, DCAT.distribution)):
             self._unlink(dist, DCT.license)
             if facts["licence"]:
                 self._typed(dist, DCT.license, facts["licence"], DCT.LicenseDocument)
+            self._typed_values(dist, DCAT.mediaType, media_type_uri, DCT.MediaType)
+            self._typed_values(dist, DCT["format"], file_type_uri, DCT.MediaTypeOrExtent)
 
         if facts["temporal"]:
             start, end = facts["temporal"]

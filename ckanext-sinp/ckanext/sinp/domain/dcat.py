@@ -120,6 +120,30 @@ def bbox_wkt(bbox) -> str:
     return f"POLYGON(({w} {s},{e} {s},{e} {n},{w} {n},{w} {s}))"
 
 
+MEDIA_TYPES = "https://www.iana.org/assignments/media-types/"
+FILE_TYPES = "http://publications.europa.eu/resource/authority/file-type/"
+_MEDIA_TYPE_RE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*$")
+_FILE_TYPE_RE = re.compile(r"^[A-Z0-9][A-Z0-9_]*$")
+
+
+def media_type_uri(value) -> str | None:
+    """The IANA URI of a media type (``text/csv``; already a URI: kept), None when it is not one."""
+    text = str(value or "").strip()
+    if text.startswith(MEDIA_TYPES):
+        return text
+    text = text.lower()
+    return MEDIA_TYPES + text if _MEDIA_TYPE_RE.match(text) else None
+
+
+def file_type_uri(value) -> str | None:
+    """The EU file-type authority URI of a format name (``CSV``, ``geojson``; already a URI: kept), None otherwise."""
+    text = str(value or "").strip()
+    if text.startswith(("http://", "https://")):
+        return text
+    text = text.upper().replace(" ", "_")
+    return FILE_TYPES + text if _FILE_TYPE_RE.match(text) else None
+
+
 def licence_uri(record: dict) -> str | None:
     """The URL of the record's licence when it is known (a ``license_id`` whose URL CKAN knows)."""
     if model.is_empty(record.get("license_id")):
