@@ -14,7 +14,7 @@ import ckan.model as model
 import ckan.plugins.toolkit as tk
 from flask import request
 from rdflib import BNode, Literal, URIRef
-from rdflib.namespace import RDF, SKOS, XSD
+from rdflib.namespace import RDF, RDFS, SKOS, XSD
 
 from ckanext.dcat import logic as dcat_logic
 from ckanext.dcat.processors import RDFSerializer
@@ -152,6 +152,9 @@ class SinpDCATProfile(RDFProfile):
                 self._typed(dist, DCT.license, facts["licence"], DCT.LicenseDocument)
             self._typed_values(dist, DCAT.mediaType, media_type_uri, DCT.MediaType)
             self._typed_values(dist, DCT["format"], file_type_uri, DCT.MediaTypeOrExtent)
+            for link in (DCAT.accessURL, DCAT.downloadURL):
+                for url in g.objects(dist, link):
+                    g.add((url, RDF.type, RDFS.Resource))
 
         if facts["temporal"]:
             start, end = facts["temporal"]
