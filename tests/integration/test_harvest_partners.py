@@ -236,3 +236,48 @@ def test_the_source_configuration_keys_of_issue_19_are_checked_in_french(org):
             harvester.validate_config(config)
         assert message in str(err.value), (config, str(err.value))
     assert harvester.validate_config('{"cadre": "auto", "strict": false, "republish": false}')
+
+
+def test_our_csw_serves_a_republished_record_under_the_source_identifier_and_never_a_withheld_one(
+    stack, org, tmp_path, test_csw
+):
+    """Item 6: a catalogue that harvests both us and the partner (IDéO BFC may) sees one record: ours
+    carries the partner's own fileIdentifier — and keeps it through the orphan sweep and a full
+    rebuild (rows are keyed by it, not by the derived UUID); a source configured ``"republish":
+    false`` has nothing served by our CSW."""
+    from tests.integration.test_csw_publication import _full, _records, _wait
+
+    documents = corpus()
+    shared = {CC + ".xml": documents["cnig_cc_carte_communale_fr-000019182-CC20150517.xml"]}
+    withheld = {"cen.xml": documents["no_licence_no_constraint_chiropteres_cen.xml"]}
+    venv = pathlib.Path(stack["PYCSW_VENV"])
+    with (
+        remote_pycsw(shared, tmp_path / "a", venv) as url_a,
+        remote_pycsw(withheld, tmp_path / "b", venv) as url_b,
+    ):
+        published = source(org, url_a, cadre="auto")
+        private_source = source(org, url_b, cadre="auto", republish=False)
+        for src in (published, private_source):
+            assert not errors(harvest(src), "Import")
+    derived = iso_read.derived_uuid(url_a, CC)
+    jdd = show(derived)
+    assert jdd["origine_iso"]["republier"] is True
+    cen = show(uuid_of(url_b, withheld["cen.xml"]))
+    assert cen["origine_iso"]["republier"] is False and not cen["private"]  # public on the portal
+
+    served = _wait(lambda: (ids := set(_records(test_csw)[1])) and CC in ids and ids)
+    assert derived not in served and cen["sinp_uuid"] not in served
+    assert not {cen["origine_iso"]["identifiant"], cen["sinp_uuid"]} & served
+    record = _full(test_csw, CC)
+    assert record.xpath("string(//gmd:fileIdentifier/gco:CharacterString)", namespaces=NS) == CC
+
+    # the orphan sweep and the hourly rebuild know the row by the source's identifier
+    assert CC not in sync.remove_orphans()["removed"]
+    report = sync.rebuild(dry_run=True)
+    assert CC not in report["removed"] and CC not in report["added"]
+    assert cen["origine_iso"]["identifiant"] not in report["added"]
+    assert CC in set(_records(test_csw)[1])
+
+    # deleted: the row keyed by the source's identifier goes in the same transaction
+    helpers.call_action("package_delete", context={"user": factories.Sysadmin()["name"]}, id=jdd["id"])
+    assert not len(_full(test_csw, CC))

@@ -182,7 +182,7 @@ class SinpPlugin(p.SingletonPlugin, DefaultTranslation):
     @staticmethod
     def _mark_for_csw(pkg_dict):
         if pkg_dict.get("id"):
-            csw_sync.mark(pkg_dict["id"], pkg_dict.get("sinp_uuid"))
+            csw_sync.mark(pkg_dict["id"], csw_sync.iso.csw_identifier(pkg_dict))
 
 
 class SinpSpatialHarvestPlugin(p.SingletonPlugin):

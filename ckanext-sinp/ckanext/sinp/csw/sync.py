@@ -18,6 +18,7 @@ import logging
 import ckan.model as model
 import ckan.plugins.toolkit as tk
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 
 from ckanext.sinp import settings
 from ckanext.sinp.csw import repository
@@ -71,7 +72,35 @@ def _show(package_id: str) -> dict | None:
 
 
 def is_public(pkg: dict | None) -> bool:
-    return bool(pkg) and pkg.get("type") in sinp_model.KINDS and pkg.get("state") == "active" and not pkg.get("private")
+    """Served by our CSW: a public, active CA/JDD, unless harvested from a source that says
+    ``"republish": false`` (``iso.republished``)."""
+    return (
+        bool(pkg)
+        and pkg.get("type") in sinp_model.KINDS
+        and pkg.get("state") == "active"
+        and not pkg.get("private")
+        and iso.republished(pkg)
+    )
+
+
+def _origin_sql(package):
+    """``origine_iso`` of a package row as jsonb (stored as JSON text in an extra; empty or absent,
+    NULL, for our own records)."""
+    return sa.cast(sa.func.nullif(sa.func.btrim(package.c.extras["origine_iso"].astext), ""), JSONB)
+
+
+def csw_identifier_sql(package):
+    """SQL twin of ``iso.csw_identifier``: the identifier of a package's row in the CSW table (the
+    source's own fileIdentifier for a republished harvested record, the SINP UUID otherwise)."""
+    origin = _origin_sql(package)
+    return sa.func.coalesce(
+        sa.func.nullif(sa.func.btrim(origin["identifiant"].astext), ""), package.c.extras["sinp_uuid"].astext
+    )
+
+
+def _republished_sql(package):
+    """SQL twin of ``iso.republished``."""
+    return sa.func.coalesce(_origin_sql(package)["republier"].astext, "true") != "false"
 
 
 def _search_public(fq: str) -> list[dict]:
@@ -240,17 +269,19 @@ def sync_packages(package_ids: list[str], follow_related: bool = True, known_uui
             todo += [p for p in _related(pkg) if p not in seen]
         with engine.begin() as conn:
             if is_public(pkg):
-                row = next_row(pkg, _current_row(conn, pkg["sinp_uuid"], lock=True))
+                identifier = iso.csw_identifier(pkg)
+                row = next_row(pkg, _current_row(conn, identifier, lock=True))
                 if row is not None:
                     repository.upsert_record(conn, row)
                     written += 1
                     # deleted or purged since package_show read it (its own hook found no row yet):
                     # the row goes again, in this transaction
-                    deleted += len(_delete_rows(conn, [pkg["sinp_uuid"]]))
+                    deleted += len(_delete_rows(conn, [identifier]))
             else:
-                uuid = (pkg or {}).get("sinp_uuid") or known_uuids.get(package_id) or _uuid_of_row(conn, package_id)
-                if uuid:
-                    deleted += repository.delete_record(conn, uuid)
+                identifiers = identifiers_of(pkg) if pkg else set()
+                identifiers.add(known_uuids.get(package_id) or _uuid_of_row(conn, package_id))
+                for identifier in sorted(i for i in identifiers if i):
+                    deleted += repository.delete_record(conn, identifier)
     model.Session.remove()
     return {"written": written, "deleted": deleted}
 
@@ -268,14 +299,15 @@ def sync_packages(package_ids: list[str], follow_related: bool = True, known_uui
 
 
 def _public_package_exists(identifier_column):
-    """EXISTS (a public, active CA/JDD whose SINP UUID is the row's identifier)."""
+    """EXISTS (a public, active CA/JDD served by the CSW whose identifier is the row's)."""
     package = model.Package.__table__
     return sa.exists().where(
         # the identifier column is in collation "C" (byte order paging): compare in it
-        sa.collate(package.c.extras["sinp_uuid"].astext, "C") == identifier_column,
+        sa.collate(csw_identifier_sql(package), "C") == identifier_column,
         package.c.type.in_(sinp_model.KINDS),
         package.c.state == "active",
         package.c.private.is_(False),
+        _republished_sql(package),
     )
 
 
@@ -297,12 +329,12 @@ def _delete_rows(conn, identifiers=None, orphans_only: bool = True) -> list[tupl
 
 
 def _packages_of(conn, uuids) -> list[str]:
-    """Ids of the public CA/JDD holding these SINP UUIDs."""
+    """Ids of the public CA/JDD whose CSW identifiers these are."""
     if not uuids:
         return []
     package = model.Package.__table__
     query = sa.select(package.c.id).where(
-        package.c.extras["sinp_uuid"].astext.in_(sorted(uuids)),
+        csw_identifier_sql(package).in_(sorted(uuids)),
         package.c.type.in_(sinp_model.KINDS),
         package.c.state == "active",
         package.c.private.is_(False),
@@ -333,9 +365,7 @@ def _withdrawn(session) -> set[str]:
         if not isinstance(obj, model.Package) or obj.type not in sinp_model.KINDS:
             continue
         if obj in session.deleted or obj.state != "active" or obj.private:
-            uuid = (obj.extras or {}).get("sinp_uuid")
-            if uuid:
-                uuids.add(uuid)
+            uuids.update(identifiers_of(obj.extras or {}))
     return uuids
 
 
@@ -357,9 +387,16 @@ def install_session_hooks() -> None:
         sa.event.listen(target, "before_flush", _before_flush)
 
 
+def identifiers_of(extras: dict) -> set[str]:
+    """The CSW identifiers a package's row may have: its SINP UUID and, harvested, the source's
+    identifier (republished or not: the configuration may have changed since the row was written)."""
+    origin = iso.origin_of(extras) or {}
+    return {i for i in (extras.get("sinp_uuid"), iso.clean_text(origin.get("identifiant"))) if i}
+
+
 def _uuid_of_row(conn, package_id) -> str | None:
     pkg = model.Package.get(package_id)
-    return (pkg.extras or {}).get("sinp_uuid") if pkg is not None else None
+    return iso.csw_identifier(pkg.extras or {}) if pkg is not None else None
 
 
 def rebuild(dry_run: bool = False) -> dict:
@@ -390,7 +427,7 @@ def rebuild(dry_run: bool = False) -> dict:
             pkg = _show(package_id)
             if not is_public(pkg):
                 continue
-            uuid = pkg["sinp_uuid"]
+            uuid = iso.csw_identifier(pkg)
             public.add(uuid)
             row = next_row(pkg, current.get(uuid))
             if row is None:

@@ -746,6 +746,16 @@ def republished(record: dict) -> bool:
     return not (origin is not None and origin.get("republier") is False)
 
 
+def csw_identifier(record: dict) -> str | None:
+    """The record's identifier in our CSW (its fileIdentifier): the source's own for a harvested
+    record we republish, so that a catalogue harvesting both us and the partner sees one record;
+    the SINP UUID otherwise. (``csw.sync.csw_identifier_sql`` is its SQL twin.)"""
+    origin = origin_of(record)
+    if origin is not None and origin.get("republier") is not False and clean_text(origin.get("identifiant")):
+        return clean_text(origin["identifiant"])
+    return record.get("sinp_uuid")
+
+
 def _date_type(value) -> str | None:
     """The gco element that holds ``value`` (gco:Date for a date, year or year-month; gco:DateTime
     for a date-time), None when it is neither."""
@@ -770,8 +780,7 @@ def _harvested(f: Facts, record: dict, origin: dict, ctx: IsoContext) -> None:
     f.harvested = True
     source_id = clean_text(origin.get("identifiant"))
     republish = origin.get("republier") is not False
-    if republish and source_id:
-        f.identifier = source_id
+    f.identifier = csw_identifier(record) or f.identifier
     stamp = clean_text(origin.get("date_fiche"))
     stamp_type = _date_type(stamp)
     if republish and stamp_type:

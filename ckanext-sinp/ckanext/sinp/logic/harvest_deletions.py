@@ -16,7 +16,7 @@ import ckan.model as model
 import ckan.plugins.toolkit as tk
 import sqlalchemy as sa
 
-from ckanext.harvest.model import HarvestSource
+from ckanext.harvest.model import HarvestObject, HarvestSource
 from ckanext.sinp.csw import sync
 
 log = logging.getLogger(__name__)
@@ -27,13 +27,15 @@ def _uuids_purged_by_clear(source_id: str | None) -> set[str]:
     harvest objects, and any package left in the state ``to_delete`` (its SQL purges them all)."""
     if not source_id:
         return set()
-    query = sa.text(
-        "SELECT p.extras->>'sinp_uuid' FROM package p WHERE p.extras->>'sinp_uuid' IS NOT NULL AND ("
-        " p.state = 'to_delete'"
-        " OR p.id IN (SELECT package_id FROM harvest_object WHERE harvest_source_id = :source))"
+    package = model.Package.__table__
+    objects = sa.select(HarvestObject.package_id).where(HarvestObject.harvest_source_id == source_id)
+    query = sa.select(package.c.extras).where(
+        package.c.extras["sinp_uuid"].astext.isnot(None),
+        sa.or_(package.c.state == "to_delete", package.c.id.in_(objects.scalar_subquery())),
     )
     with model.meta.engine.connect() as conn:
-        return {r[0] for r in conn.execute(query, {"source": source_id})}
+        # a harvested record's row may carry the source's own identifier (``iso.csw_identifier``)
+        return set().union(*(sync.identifiers_of(r[0] or {}) for r in conn.execute(query)))
 
 
 def _source_id(data_dict) -> str | None:
