@@ -367,7 +367,9 @@ def test_a_public_jdd_under_a_private_ca_publishes_none_of_the_ca(people, test_c
     csw = _wait_csw(test_csw, jdd["sinp_uuid"], present=True)
     assert CA_START in csw and ca["sinp_uuid"] in csw
     outputs = _ca_outputs(people, jdd, "anonymous")
-    assert CA_START in outputs["sinp_iso_show"] and ca["sinp_uuid"] in outputs["DCAT dataset"]
+    assert CA_START in outputs["sinp_iso_show"]
+    # DCAT-AP 3: dct:isPartOf is the CA's URI (its dataset URI), no longer its bare UUID
+    assert ca["id"] in outputs["DCAT dataset"] or f"/ca/{ca['name']}" in outputs["DCAT dataset"]
     assert '"2012"' in outputs["year facet"] and ca["title"] in outputs["JDD page"]
     api.ok("package_patch", id=ca["id"], private=True)
     csw = _wait_csw(test_csw, jdd["sinp_uuid"], present=False)
