@@ -280,7 +280,11 @@ def _site(app) -> dict[str, dict[str, str]]:
     # no picture (CKAN's factories give each one on another host) and names like the demo's, not
     # « organization-abcd-1234 »
     suffix = uuid.uuid4().hex[:8]
-    producer = factories.UserWithToken(fullname="Léa Martin", image_url="")
+    # and a French « about » (CKAN's factories write a random English sentence, shown on the user and
+    # dashboard pages: found or not by the English check depending on the words drawn)
+    producer = factories.UserWithToken(
+        fullname="Léa Martin", image_url="", about="Chargée d'études au conservatoire, saisie des inventaires."
+    )
     org = factories.Organization(
         name=f"cen-bfc-{suffix}",
         users=[{"name": producer["name"], "capacity": "editor"}],
@@ -288,7 +292,9 @@ def _site(app) -> dict[str, dict[str, str]]:
         description="Conservatoire d'espaces naturels de Bourgogne-Franche-Comté.",
         image_url="",
     )
-    sysadmin = factories.SysadminWithToken(fullname="Administrateur de la plateforme", image_url="")
+    sysadmin = factories.SysadminWithToken(
+        fullname="Administrateur de la plateforme", image_url="", about="Administration de la plateforme régionale."
+    )
     api = Api(app, producer["token"])
     ca = api.ok("package_create", **{**copy.deepcopy(CA), "name": f"ca-{suffix}", "owner_org": org["id"]})
     api.ok("package_patch", id=ca["id"], private=False)
