@@ -198,6 +198,10 @@ def test_redis_stopped_then_started_again_loses_no_deposit_and_no_csw_update(pro
 # --- Solr stopped during an import and a deposit ---------------------------------------------------------
 
 
+# the worker killed below may leave a task running, or a job taken from RQ and never started: the
+# scheduler's pass queues them again after these delays (production: 120 s and 300 s)
+@pytest.mark.ckan_config("ckanext.sinp.outbox.stale_after", "30")
+@pytest.mark.ckan_config("ckanext.sinp.outbox.requeue_after", "20")
 def test_solr_stopped_during_an_import_and_a_deposit_catches_up_when_it_is_back(producer_jdd, stack, tmp_path):
     from tests.integration.test_mtd_actions import _xml
 
@@ -225,15 +229,24 @@ def test_solr_stopped_during_an_import_and_a_deposit_catches_up_when_it_is_back(
         assert jdd["title"] in text if page.status_code == 200 else "Service momentanément indisponible" in text
     finally:
         up()
-    with model.meta.engine.begin() as conn:  # the retry delay (15 s, 30 s…) is not waited for here
-        conn.execute(sa.text("UPDATE sinp_outbox SET available_at = now() WHERE state = 'pending'"))
-    runner.dispatch()
+    left = []
+
+    def caught_up():  # one pass of the scheduler, its retry delays (15 s, 30 s…) not waited for
+        with model.meta.engine.begin() as conn:
+            conn.execute(sa.text("UPDATE sinp_outbox SET available_at = now() WHERE state = 'pending'"))
+        runner.dispatch()  # also queues again a task whose worker was killed above (stale_after)
+        left[:] = [
+            (r["task"], r["key"], r["state"], r["attempts"], r["last_error"])
+            for r in outbox_rows("protect_extent", jdd["id"]) + outbox_rows("index")
+            if r["state"] != "done"
+        ]
+        return not left
+
     with worker(stack, tmp_path):
-        wait(
-            lambda: all(r["state"] == "done" for r in outbox_rows("protect_extent", jdd["id"]) + outbox_rows("index")),
-            timeout=120,
-            what="deferred indexing and extent done",
-        )
+        try:
+            wait(caught_up, timeout=180, what="deferred indexing and extent done")
+        except AssertionError as err:
+            raise AssertionError(f"{err}; still to do: {left}") from None
     found = api.ok("package_search", fq=f"id:({' OR '.join(imported)})", include_private=True)
     assert found["count"] == len(imported)
     assert api.ok("package_show", id=jdd["id"])["notes"] != "Jamais enregistré"  # the refused edit left nothing
