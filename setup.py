@@ -63,6 +63,10 @@ setup(
     zip_safe=False,
     cmdclass={"build_py": BuildPyWithCatalogs},
     entry_points={
+        # the occurrence check without CKAN (domain only): ckanext/sinp/domain/occtax/command.py
+        "console_scripts": [
+            "sinp-qc-check = ckanext.sinp.domain.occtax.command:entry_point",
+        ],
         "ckan.plugins": [
             "sinp = ckanext.sinp.plugin:SinpPlugin",
             "sinp_spatial_harvest = ckanext.sinp.plugin:SinpSpatialHarvestPlugin",

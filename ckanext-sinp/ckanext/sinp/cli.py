@@ -14,8 +14,8 @@ from ckanext.sinp import jobs, scheduler, settings
 from ckanext.sinp.cli_referentials import COMMANDS
 from ckanext.sinp.csw import repository, sync
 from ckanext.sinp.csw.selftest import run_selftest
+from ckanext.sinp.domain.occtax import command as qc_command
 from ckanext.sinp.domain.occtax import engine as qc
-from ckanext.sinp.domain.occtax import rules
 from ckanext.sinp.logic import oracles, queries
 from ckanext.sinp.occurrences import aggregates
 from ckanext.sinp.occurrences import store as occurrence_store
@@ -254,31 +254,13 @@ def qc_check(path, jdd_ref, report_path, srid):
         result = qc.run(path, jobs.load_referentials(), options, store=lookup)
     with result:
         report = result.report(limit=None)
-    click.echo(
-        f"Fichier {report['file']['name']} ({report['file'].get('encoding') or '?'}, "
-        f"séparateur {report['file'].get('delimiter') or '?'}) : {report['rows_received']} lignes reçues, "
-        f"{report['rows_accepted']} acceptées, {report['rows_rejected']} refusées."
-    )
-    for code, n in sorted(report["counts"].items(), key=lambda kv: -kv[1]):
-        rule = rules.BY_CODE[code]
-        kind = "" if rule.blocking else " (avertissement)"
-        click.echo(f"  {code:4} {rules.CATEGORIES[rule.category]:12} {rule.title}{kind} : {n}")
-    for skipped in report.get("skipped_checks", []):
-        click.secho(f"  contrôle {skipped['code']} non effectué : {skipped['reason']}", fg="yellow")
-    for error in report["errors"][:20]:
-        where = f"ligne {error['row']}" if error["row"] else "fichier"
-        click.echo(f"  {where} · {error['code']} · {error['message']}")
-    if len(report["errors"]) > 20:
-        click.echo(
-            f"  … {len(report['errors']) - 20} autres erreurs"
-            + (" (voir le rapport JSON)." if report_path else " : utilisez --report pour les lire.")
-        )
+    # the same lines, report and exit code as the local sinp-qc-check (domain/occtax/command.py)
+    for line, warning in qc_command.summary_lines(report, report_path):
+        click.secho(line, fg="yellow" if warning else None)
     if report_path:
-        report["status"] = "done"
-        with open(report_path, "w", encoding="utf-8") as fh:
-            json.dump(report, fh, ensure_ascii=False, indent=1, default=str)
+        qc_command.write_report(report, report_path)
         click.echo(f"Rapport complet : {report_path}")
-    if report["rows_rejected"] or any(e["row"] is None for e in report["errors"]):
+    if qc_command.exit_code(report):
         raise SystemExit(1)
 
 

@@ -386,25 +386,38 @@ class _Source:
         self.options = options
         self.present = frozenset(c for c in info.columns if c)
 
-    def load(self, con) -> None:
-        """The file's rows as text into table ``raw`` (file order: ``rowid`` + 1 is ``_k``); lines
-        with the wrong number of fields go to ``rejects_errors`` (rule C3)."""
+    def read_csv(self, rejects: bool) -> str:
+        """DuckDB's reader of the file's rows as text, in file order; lines with the wrong number of
+        fields are skipped (``rejects``: and written to ``rejects_errors``, rule C3)."""
         names = [c or f"_unknown_{i}" for i, c in enumerate(self.info.columns)]
         spec = "{" + ", ".join(f"'{n}': 'VARCHAR'" for n in names) + "}"
         delim = self.info.delimiter.replace("'", "''")
-        con.execute(f"""CREATE TABLE raw AS SELECT * FROM read_csv('{_sql_path(self.info.utf8_path)}',
-                          delim = '{delim}', quote = '"', escape = '"', header = true, columns = {spec},
-                          auto_detect = false, max_line_size = 4000000, strict_mode = true,
-                          store_rejects = true, rejects_table = 'rejects_errors', rejects_scan = 'rejects_scans')""")
+        errors = (
+            "store_rejects = true, rejects_table = 'rejects_errors', rejects_scan = 'rejects_scans'"
+            if rejects
+            else "ignore_errors = true"
+        )
+        return f"""read_csv('{_sql_path(self.info.utf8_path)}', delim = '{delim}', quote = '"', escape = '"',
+                      header = true, columns = {spec}, auto_detect = false, max_line_size = 4000000,
+                      strict_mode = true, {errors})"""
 
-    def select(self, typed: bool = True, only: str | None = None) -> str:
-        """``only``: a query of the ``_k`` to keep (filtered before typing)."""
-        trimmed = ["rowid + 1 AS _k"]
+    def create_raw_view(self, con) -> None:
+        """View ``raw``: the file read again on demand (``_k``: ordinal of the well-formed row, the
+        same skipped lines as the scan), for the rare whole-file outputs (accepted, rejected rows)."""
+        con.execute(f"CREATE VIEW raw AS SELECT row_number() OVER () AS _k, * FROM {self.read_csv(False)}")
+
+    def trimmed(self, frm: str = "raw", only: str | None = None) -> str:
+        """``frm``: a relation with ``_k`` and the file's columns by canonical name."""
+        trimmed = ["_k"]
         for col in catalogue.columns():
             value = f"NULLIF(trim({R.q(col.name)}), '')" if col.name in self.present else "CAST(NULL AS VARCHAR)"
             trimmed.append(f"{value} AS {R.q(col.name)}")
-        where = f" WHERE rowid + 1 IN ({only})" if only else ""
-        inner = f"SELECT {', '.join(trimmed)} FROM raw{where}"
+        where = f" WHERE _k IN ({only})" if only else ""
+        return f"SELECT {', '.join(trimmed)} FROM {frm}{where}"
+
+    def select(self, typed: bool = True, only: str | None = None, frm: str = "raw") -> str:
+        """``only``: a query of the ``_k`` to keep (filtered before typing)."""
+        inner = self.trimmed(frm, only)
         if not typed:
             return f"({inner})"
         out = ["*"]
@@ -422,6 +435,10 @@ class _Source:
         jdd = R._sql_str(self.options.jdd_uuid.upper()) if self.options.jdd_uuid else "CAST(NULL AS VARCHAR)"
         out += [f"DATE '{today}' AS _today", f"{jdd} AS _jdd"]
         return f"(SELECT {', '.join(out)} FROM ({inner}))"
+
+    def kept(self) -> list[str]:
+        """The file's catalogue columns, in catalogue order (kept for the flagged rows)."""
+        return [c.name for c in catalogue.columns() if c.name in self.present]
 
 
 def _typed_expr(col: catalogue.Column, v: str) -> str:
@@ -473,6 +490,12 @@ CONTENT_KEY = """md5(concat_ws('|', COALESCE(CAST("cdNom__t" AS VARCHAR), lower(
                       COALESCE(regexp_replace(upper("geometrie"), '\\s+', '', 'g'), "codeCommune", "codeMaille",
                                "codeDepartement", ''),
                       lower("_observateur")))"""
+# D1 alone (no store: equal keys are enough, no stable digest): DuckDB's hash of the same fields
+D1_KEY = """hash(COALESCE(CAST("cdNom__t" AS VARCHAR), lower("nomCite")), "dateDebut__t", "dateFin__t",
+                 "heureDebut__t", "heureFin__t",
+                 COALESCE(regexp_replace(upper("geometrie"), '\\s+', '', 'g'), "codeCommune", "codeMaille",
+                          "codeDepartement", ''),
+                 lower("_observateur"))"""
 # the same without the location: D2 against other producers' blurred data (taxon, dates, observer)
 MATCH_KEY = """md5(concat_ws('|', 'sans-lieu', COALESCE(CAST("cdNom__t" AS VARCHAR), lower("nomCite")),
                       CAST("dateDebut__t" AS VARCHAR), CAST("dateFin__t" AS VARCHAR),
@@ -551,33 +574,50 @@ def _masks(checks: list, present: frozenset = frozenset(_ALL_COLUMNS)) -> list[s
     return out or ["0"]
 
 
+ATTACH_COLUMNS = ("codeCommune", "codeDepartement", "codeMaille")
+
+
 def _scan(con, source: _Source, checks: list, content_md5: bool) -> None:
-    source.load(con)
+    """One parallel pass over the file: every row rule as bits of the masks, the keys and
+    coordinates, and the text of the rows a rule flagged (``_raw``, NULL for the others) into the
+    narrow table ``base0``; ``base`` adds ``_k`` (the row's ordinal: file order is kept)."""
     masks = _masks(checks, source.present)
     # D1 (in the file) needs equal keys only; D2 (against the store) needs a stable digest
-    content = CONTENT_KEY if content_md5 else CONTENT_KEY.replace("md5(", "hash(", 1)
+    content = CONTENT_KEY if content_md5 else D1_KEY
     if content_md5:
         content += f" AS content_key, {MATCH_KEY} AS match_key"
     else:
         content += " AS content_key"
     mask_cols = ", ".join(f"CAST({m} AS BIGINT) AS m{i}" for i, m in enumerate(masks))
-    con.execute(f"""CREATE TABLE base AS
-        SELECT _k, {mask_cols},
+    kept = source.kept()
+    flagged = " OR ".join(f"m{i} <> 0" for i in range(len(masks)))
+    raw = ("struct_pack(" + ", ".join(f"{R.q(c)} := {R.q(c)}" for c in kept) + ")") if kept else "NULL"
+    attach = "".join(f", {R.q(c)} AS {R.q('a_' + c)}" for c in ATTACH_COLUMNS if c in source.present)
+    names = [f"m{i}" for i in range(len(masks))] + ["uuid", "origin", "content_key"]
+    names += ["match_key"] if content_md5 else []
+    names += ["cd_nom", "date_debut", "date_fin", "has_date", "px", "py", "has_geom", "shape_wkt", "srid"]
+    names += ["srid_malformed", "geom_text"]
+    frm = f"(SELECT CAST(NULL AS BIGINT) AS _k, * FROM {source.read_csv(True)})"
+    con.execute(f"""CREATE TABLE base0 AS
+        SELECT {", ".join(names)}{attach}, CASE WHEN {flagged} THEN {raw} END AS _raw
+          FROM (SELECT {mask_cols},
                "idSINPOccTax__t" AS uuid, "idOrigine" AS origin, {content},
                "cdNom__t" AS cd_nom, "dateDebut__t" AS date_debut, "dateFin__t" AS date_fin,
                "dateDebut__t" IS NOT NULL AS has_date,
-               TRY_CAST(regexp_extract("geometrie", '{POINT_RE}', 1) AS DOUBLE) AS px,
-               TRY_CAST(regexp_extract("geometrie", '{POINT_RE}', 2) AS DOUBLE) AS py,
+               TRY_CAST(_pt.x AS DOUBLE) AS px, TRY_CAST(_pt.y AS DOUBLE) AS py,
                "geometrie" IS NOT NULL AS has_geom,
-               CASE WHEN NOT regexp_matches("geometrie", '{POINT_RE}') THEN "geometrie" END AS shape_wkt,
+               CASE WHEN _pt.x = '' THEN "geometrie" END AS shape_wkt,
                COALESCE(TRY_CAST(regexp_extract("geometrie", '{SRID_PREFIX}', 1) AS INTEGER), "srid__t",
                         {int(source.options.default_srid)}) AS srid,
-               "srid" IS NOT NULL AND "srid__t" IS NULL AS srid_malformed
-          FROM {source.select()}""")
+               "srid" IS NOT NULL AND "srid__t" IS NULL AS srid_malformed, "geometrie" AS geom_text, *
+          FROM (SELECT *, regexp_extract("geometrie", '{POINT_RE}', ['x', 'y']) AS _pt  -- one match: '' when none
+                  FROM {source.select(frm=frm)}))""")
+    con.execute("CREATE VIEW base AS SELECT rowid + 1 AS _k, * FROM base0")
+    source.create_raw_view(con)
     con.execute(
         "CREATE TABLE mask_count AS SELECT "
         + ", ".join(f"bit_or(m{i}) AS m{i}" for i in range(len(masks)))
-        + " FROM base"
+        + " FROM base0"
     )
 
 
@@ -655,7 +695,7 @@ def _geometry(con, source: _Source, refs: Referentials, options: Options, skippe
                     THEN {point} ELSE left(r.geometrie, 200) END,
                e.detail || CASE WHEN e.swapped THEN CASE e.srid {hints} ELSE '' END ELSE '' END
           FROM geo_err e
-          JOIN {source.select(typed=False, only="SELECT _k FROM geo_err")} r USING (_k)""")
+          JOIN (SELECT _k, geom_text AS geometrie FROM base) r USING (_k)""")
 
 
 def _territory(refs: Referentials, options: Options):
@@ -898,9 +938,9 @@ def _attachments(con, source: _Source, refs: Referentials, skipped: list) -> Non
         todo.append((column, attr, word))
     if not todo:
         return
-    cols = ", ".join(R.q(c) for c, _, _ in todo)
-    con.execute(f"""CREATE TEMP TABLE attach AS SELECT _k, {cols} FROM {source.select(typed=False)}
-                     WHERE {" OR ".join(f"{R.q(c)} IS NOT NULL" for c, _, _ in todo)}""")
+    cols = ", ".join(f"{R.q('a_' + c)} AS {R.q(c)}" for c, _, _ in todo)  # kept by the scan
+    con.execute(f"""CREATE TEMP TABLE attach AS SELECT _k, {cols} FROM base
+                     WHERE {" OR ".join(f"{R.q('a_' + c)} IS NOT NULL" for c, _, _ in todo)}""")
     for column, attr, word in todo:
         con.execute(f"""INSERT INTO errors (k, "column", code, value, detail)
             SELECT _k, '{column}', 'C13', code, '{word}' FROM (
@@ -913,20 +953,25 @@ def _attachments(con, source: _Source, refs: Referentials, skipped: list) -> Non
 
 
 def _duplicates(con, store: Store | None, workdir: pathlib.Path, options: Options) -> None:
+    # grouped first (few duplicated keys), then joined back: no window over the whole file
     con.execute("""INSERT INTO errors (k, "column", code, value, detail)
-        SELECT d._k, 'idSINPOccTax', 'K16', uuid, 'apparaît ' || n || ' fois dans le fichier (première fois ligne '
-                                                   || m._rn || ')'
-          FROM (SELECT _k, uuid, count(*) OVER w AS n, min(_k) OVER w AS first_k
-                  FROM base WHERE uuid IS NOT NULL WINDOW w AS (PARTITION BY uuid)) d
-          JOIN kmap m ON m._k = d.first_k WHERE n > 1""")
+        SELECT b._k, 'idSINPOccTax', 'K16', b.uuid, 'apparaît ' || d.n || ' fois dans le fichier (première fois ligne '
+                                                     || m._rn || ')'
+          FROM base b
+          JOIN (SELECT uuid, count(*) AS n, min(_k) AS first_k FROM base WHERE uuid IS NOT NULL
+                 GROUP BY uuid HAVING count(*) > 1) d USING (uuid)
+          JOIN kmap m ON m._k = d.first_k""")
     con.execute("""INSERT INTO errors (k, "column", code, value, detail)
-        SELECT _k, 'idOrigine', 'K17', origin, 'apparaît ' || n || ' fois dans le fichier'
-          FROM (SELECT _k, origin, count(*) OVER (PARTITION BY origin) AS n FROM base WHERE origin IS NOT NULL)
-         WHERE n > 1""")
+        SELECT b._k, 'idOrigine', 'K17', b.origin, 'apparaît ' || d.n || ' fois dans le fichier'
+          FROM base b
+          JOIN (SELECT origin, count(*) AS n FROM base WHERE origin IS NOT NULL
+                 GROUP BY origin HAVING count(*) > 1) d USING (origin)""")
     con.execute("""INSERT INTO errors (k, "column", code, value, detail)
-        SELECT d._k, NULL, 'D1', NULL, CAST(m._rn AS VARCHAR)
-          FROM (SELECT _k, min(_k) OVER (PARTITION BY content_key) AS first_k FROM base WHERE has_date) d
-          JOIN kmap m ON m._k = d.first_k WHERE d._k <> first_k""")
+        SELECT b._k, NULL, 'D1', NULL, CAST(m._rn AS VARCHAR)
+          FROM base b
+          JOIN (SELECT content_key, min(_k) AS first_k FROM base WHERE has_date
+                 GROUP BY content_key HAVING count(*) > 1) d USING (content_key)
+          JOIN kmap m ON m._k = d.first_k WHERE b.has_date AND b._k <> d.first_k""")
     if store is None:
         return
     for key, column, code, lookup, detail in (
@@ -1003,9 +1048,11 @@ def _details(con, source: _Source, checks: list) -> None:
     if not fired:
         return
     where = " OR ".join(f"m{i} <> 0" for i in range(len(fired_masks)))
-    con.execute(f"CREATE TEMP TABLE flagged_k AS SELECT * FROM base WHERE {where}")
+    m = ", ".join(f"m{i}" for i in range(len(fired_masks)))
+    con.execute(f"CREATE TEMP TABLE flagged_k AS SELECT _k, {m}, _raw FROM base WHERE {where}")
+    frm = "(SELECT _k, unnest(_raw) FROM flagged_k)"
     con.execute(f"""CREATE TEMP TABLE flagged AS SELECT s.*, {", ".join(f"f.m{i}" for i in range(len(fired_masks)))}
-                      FROM {source.select(only="SELECT _k FROM flagged_k")} s JOIN flagged_k f USING (_k)""")
+                      FROM {source.select(frm=frm)} s JOIN flagged_k f USING (_k)""")
     selects = []
     for i in fired:
         rule, check = checks[i]

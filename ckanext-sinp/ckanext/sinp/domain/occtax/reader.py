@@ -8,6 +8,7 @@ Windows-1252) and transcoded to a temporary UTF-8 copy, so that the engine alway
 from __future__ import annotations
 
 import codecs
+import concurrent.futures
 import csv
 import dataclasses
 import hashlib
@@ -90,14 +91,18 @@ def _looks_binary(head: bytes) -> str | None:
 
 
 def _scan(path: pathlib.Path) -> tuple[str, str]:
-    """(sha256, encoding) in one pass."""
+    """(sha256, encoding) in one pass: each chunk is hashed in a second thread (hashlib releases
+    the GIL) while this one checks it is UTF-8."""
     digest = hashlib.sha256()
     decoder = codecs.getincrementaldecoder("utf-8")()
     utf8 = True
-    with open(path, "rb") as fh:
+    with open(path, "rb") as fh, concurrent.futures.ThreadPoolExecutor(1) as hasher:
         first = True
+        hashed = None
         while chunk := fh.read(CHUNK):
-            digest.update(chunk)
+            if hashed is not None:
+                hashed.result()
+            hashed = hasher.submit(digest.update, chunk)
             if first and chunk.startswith((b"\xff\xfe", b"\xfe\xff")):
                 utf8 = False
                 encoding = "utf-16"
@@ -108,6 +113,8 @@ def _scan(path: pathlib.Path) -> tuple[str, str]:
                 except UnicodeDecodeError:
                     utf8 = False
                     encoding = "cp1252"
+        if hashed is not None:
+            hashed.result()
         if utf8:
             try:
                 decoder.decode(b"", final=True)
