@@ -117,3 +117,10 @@ FOLDED_COLUMNS = {
     "pycsw:Title": "title_folded",
     "pycsw:Abstract": "abstract_folded",
 }
+
+# --- Exact count and deep pages without scanning the table (pycsw_config/wsgi.py, _stable_query).
+# Every INSERT / DELETE / TRUNCATE of TABLE_NAME adds, in its own transaction, a row (n = rows inserted
+# minus rows deleted) to this table (statement triggers created by the CKAN side, ckanext/sinp/csw/
+# repository.py), compacted into one row from time to time: sum(n) is the number of rows of the table
+# in any snapshot, and the set of (id, xmin) of its rows changes whenever a record is added or removed.
+CHANGES_TABLE = "sinp_csw_record_changes"

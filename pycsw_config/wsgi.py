@@ -218,6 +218,115 @@ def new_config_parser(settings):
 # --------------------------------------------------------------------------
 
 
+# --------------------------------------------------------------------------
+# Unfiltered pages (what a harvester lists): exact count and deep pages without scanning
+# --------------------------------------------------------------------------
+
+# one identifier out of CHECKPOINT_STEP, in paging order, is kept per worker
+CHECKPOINT_STEP = 500
+# after a change of the table, checkpoints are computed again at most this often (meanwhile pages use
+# the plain query): a catalogue being written to costs no more per request than without checkpoints
+CHECKPOINT_REBUILD_EVERY_S = 2.0
+_CHECKPOINTS = {}
+
+
+def _unread_columns(repository):
+    """Loader options leaving out of GetRecords pages the columns pycsw never writes into a record:
+    the full-text vector, the folded copies, the geometry and AnyText (half of a row's bytes;
+    reading them cost ~3.5 ms per page of 20, measured). Deferred, not dropped: were one of them
+    read, SQLAlchemy would load it then."""
+    from sqlalchemy.orm import defer
+
+    mappings = _MAPPINGS["MD_CORE_MODEL"]["mappings"]
+    names = [
+        _MAPPINGS["FTS_COLUMN"],
+        _MAPPINGS["GEOMETRY_COLUMN"],
+        mappings["pycsw:AnyText"],
+        *_MAPPINGS["FOLDED_COLUMNS"].values(),
+    ]
+    columns = repository.dataset.__table__.c
+    return [defer(getattr(repository.dataset, name)) for name in names if name in columns]
+
+
+def _changes_subquery(changes_table):
+    """(total, token) of the changes table (``CHANGES_TABLE`` of the mappings): total = rows of the
+    record table, token = the (id, xmin) of its rows, which changes whenever a row is added or removed
+    (ids are never reused, and a restored database gives its rows new xmins)."""
+    from sqlalchemy import BigInteger, Text
+
+    quoted = '"%s"' % changes_table.replace('"', '""')
+    return (
+        text(
+            "SELECT coalesce(sum(n), 0)::bigint AS total, "
+            "coalesce(string_agg(id::text || ':' || xmin::text, ',' ORDER BY id), '') AS token FROM " + quoted
+        )
+        .columns(total=BigInteger, token=Text)
+        .subquery("sinp_changes")
+    )
+
+
+def _rebuild_checkpoints(self, identifier):
+    """{token, total, ids, at}: every CHECKPOINT_STEP-th identifier in paging order, read in one
+    statement (one snapshot) with the token of that state."""
+    import time
+
+    from sqlalchemy import func, select
+
+    changes = _changes_subquery(self._sinp_changes)
+    position = func.row_number().over(order_by=identifier).label("position")
+    numbered = select(identifier.label("identifier"), position).subquery("numbered")
+    ids = (
+        select(numbered.c.identifier)
+        .where((numbered.c.position - 1) % CHECKPOINT_STEP == 0)
+        .order_by(numbered.c.identifier)
+        .scalar_subquery()
+    )
+    row = self.session.execute(
+        select(changes.c.total, changes.c.token, func.array(ids).label("ids")).select_from(changes)
+    ).one()
+    state = {"token": row.token, "total": row.total, "ids": list(row.ids or []), "at": time.monotonic()}
+    _CHECKPOINTS[self._sinp_changes] = state
+    return state
+
+
+def _checkpoint_page(self, state, identifier, maxrecords, startposition):
+    """[total, records] of the unfiltered page, from the identifier checkpoint before it, in one
+    statement (one snapshot) that also reads the token: None when the table changed since ``state``."""
+    ids = state["ids"]
+    page_ids = self.session.query(identifier).order_by(identifier)
+    rest = startposition
+    if ids:
+        k = min(startposition // CHECKPOINT_STEP, len(ids) - 1)
+        page_ids = page_ids.filter(identifier >= ids[k])
+        rest = startposition - k * CHECKPOINT_STEP
+    page_ids = page_ids.limit(maxrecords).offset(rest).subquery()
+    changes = _changes_subquery(self._sinp_changes)
+    rows = (
+        self.session.query(changes.c.total, changes.c.token, self.dataset)
+        .select_from(changes)
+        .outerjoin(self.dataset, identifier.in_(page_ids.select()))
+        .options(*_unread_columns(self))
+        .order_by(identifier)
+        .all()
+    )
+    if not rows or rows[0][1] != state["token"]:
+        return None
+    return [str(rows[0][0]), [record for _total, _token, record in rows if record is not None]]
+
+
+def _unfiltered_page(self, identifier, maxrecords, startposition):
+    """[total, records] of an unfiltered page in identifier order, or None (plain query then)."""
+    import time
+
+    state = _CHECKPOINTS.get(self._sinp_changes)
+    if state is None:
+        state = _rebuild_checkpoints(self, identifier)
+    page = _checkpoint_page(self, state, identifier, maxrecords, startposition)
+    if page is None and time.monotonic() - state["at"] >= CHECKPOINT_REBUILD_EVERY_S:
+        page = _checkpoint_page(self, _rebuild_checkpoints(self, identifier), identifier, maxrecords, startposition)
+    return page
+
+
 def _stable_query(self, constraint, sortby=None, typenames=None, maxrecords=10, startposition=0):
     """pycsw 2.6.2 ``Repository.query``, stable and cheap on deep pages.
 
@@ -236,7 +345,28 @@ def _stable_query(self, constraint, sortby=None, typenames=None, maxrecords=10, 
     full-text vector) as ``SELECT t.* ... OFFSET 60000`` does (measured:
     8 ms against 152 ms). One statement, hence one snapshot: a page never
     mixes two states of the table.
+
+    Unfiltered, without SortBy (how harvesters list the catalogue): the total
+    is the sum of the changes table (``CHANGES_TABLE`` in the mappings, kept by
+    statement triggers of the CKAN side) instead of ``count(*)`` over every
+    row, and the page starts from the nearest of the identifiers this worker
+    keeps every CHECKPOINT_STEP positions (``_unfiltered_page``), instead of
+    skipping up to 100 000 index entries; the statement reads the table's
+    token too, and the checkpoints serve only the state they were read in.
     """
+    mappings = self.context.md_core_model["mappings"]
+    identifier = getattr(self.dataset, mappings["pycsw:Identifier"])
+    if (
+        "where" not in constraint
+        and sortby is None
+        and self.filter is None
+        and not pycsw_util.ranking_pass
+        and getattr(self, "_sinp_changes", None)
+    ):
+        page = _unfiltered_page(self, identifier, maxrecords, startposition)
+        if page is not None:
+            return page
+
     if "where" in constraint:
         query = (
             self.session.query(self.dataset)
@@ -247,9 +377,6 @@ def _stable_query(self, constraint, sortby=None, typenames=None, maxrecords=10, 
         query = self.session.query(self.dataset)
 
     total = self._get_repo_filter(query).count()
-
-    mappings = self.context.md_core_model["mappings"]
-    identifier = getattr(self.dataset, mappings["pycsw:Identifier"])
 
     from sqlalchemy import func
 
@@ -280,7 +407,12 @@ def _stable_query(self, constraint, sortby=None, typenames=None, maxrecords=10, 
         .offset(startposition)
         .subquery()
     )
-    page = self.session.query(self.dataset).filter(identifier.in_(page_ids.select())).order_by(*order)
+    page = (
+        self.session.query(self.dataset)
+        .filter(identifier.in_(page_ids.select()))
+        .options(*_unread_columns(self))
+        .order_by(*order)
+    )
     return [str(total), page.all()]
 
 
@@ -292,7 +424,20 @@ _ORIGINAL_INIT = pycsw_repository.Repository.__init__
 _BINDINGS = {}
 # whether the table of the current request's repository has the folded columns (sinp_wildcards)
 _FOLDED = {"ready": False}
-_BOUND_ATTRIBUTES = ("engine", "dataset", "dbtype", "postgis_geometry_column", "fts")
+_BOUND_ATTRIBUTES = ("engine", "dataset", "dbtype", "postgis_geometry_column", "fts", "_sinp_changes")
+
+
+def _readable_changes_table(repository):
+    """``CHANGES_TABLE`` of the mappings if this role may read it (``ckan sinp init-db`` creates it
+    and grants it), else None: an older table is served with pycsw's count and offset."""
+    name = _MAPPINGS.get("CHANGES_TABLE")
+    if not name or not repository.dbtype.startswith("postgresql"):
+        return None
+    with repository.engine.connect() as conn:
+        readable = conn.execute(
+            text("SELECT has_table_privilege(to_regclass(:t), 'SELECT')"), {"t": '"%s"' % name.replace('"', '""')}
+        ).scalar()
+    return name if readable else None
 
 
 def _cached_init(self, database, context, app_root=None, table="records", repo_filter=None):
@@ -311,6 +456,7 @@ def _cached_init(self, database, context, app_root=None, table="records", repo_f
     bound = _BINDINGS.get(key)
     if bound is None:
         _ORIGINAL_INIT(self, database, context, app_root=app_root, table=table, repo_filter=repo_filter)
+        self._sinp_changes = _readable_changes_table(self)
         _BINDINGS[key] = {name: getattr(self, name) for name in _BOUND_ATTRIBUTES}
         _FOLDED[key] = set(_MAPPINGS["FOLDED_COLUMNS"].values()) <= set(self.dataset.__table__.c.keys())
         _FOLDED["ready"] = _FOLDED[key]
@@ -338,16 +484,78 @@ def _cached_init(self, database, context, app_root=None, table="records", repo_f
 def _install_engine(database_url):
     """Pre-register pycsw's engine (``Repository.create_engine`` memoizes by URL).
 
-    pre-ping: a PostgreSQL restart costs no failed request. The compiled-statement
-    cache is kept small: with the mapped class built once per worker
-    (``_cached_init``) its entries no longer pin a class per request, and the
-    statements vary mostly with the filter text of the request.
+    No pre-ping (a ``SELECT 1`` round trip before every query): a connection that a
+    PostgreSQL restart closed fails its first statement, SQLAlchemy then drops the
+    pool's connections and ``application`` runs the request once more on a new one
+    (so a restart still costs no failed request). AUTOCOMMIT: pycsw only reads, and
+    each of its statements already ran in its own transaction (one connection
+    checkout per query); without it, every checkout ended with a ROLLBACK round
+    trip. The compiled-statement cache is kept small: with the mapped class built
+    once per worker (``_cached_init``) its entries no longer pin a class per
+    request, and the statements vary mostly with the filter text of the request.
     """
     from sqlalchemy import create_engine, event
 
-    engine = create_engine(database_url, query_cache_size=100, pool_pre_ping=True)
+    engine = create_engine(database_url, query_cache_size=100, isolation_level="AUTOCOMMIT")
     event.listen(engine, "handle_error", _database_failed)
     pycsw_repository.Repository._engines[database_url] = engine
+
+
+class _CachedSchemaEtree:
+    """``lxml.etree`` for pycsw's CSW modules, with ``XMLSchema(file=...)`` built once per worker.
+
+    pycsw 2.6.2 validates every POST body (and every Filter) against CSW-discovery.xsd /
+    filter.xsd by compiling the XSD tree again (``etree.XMLSchema(file=...)``): about a quarter of a
+    GetRecords request (measured, see BENCHMARKS.md). The files are pycsw's own and never change
+    while the worker runs; a compiled schema validates the same way each time."""
+
+    def __init__(self, etree):
+        self._etree = etree
+        self._schemas = {}
+
+    def XMLSchema(self, etree=None, file=None, **kwargs):  # noqa: N802 - lxml's name
+        if etree is not None or kwargs or file is None:
+            return self._etree.XMLSchema(etree, file=file, **kwargs)
+        schema = self._schemas.get(file)
+        if schema is None:
+            schema = self._schemas[file] = self._etree.XMLSchema(file=file)
+        return schema
+
+    def __getattr__(self, name):
+        return getattr(self._etree, name)
+
+
+def _install_schema_cache():
+    from pycsw.ogc.csw import csw2, csw3
+
+    for module in (csw2, csw3):
+        if not isinstance(module.etree, _CachedSchemaEtree):
+            module.etree = _CachedSchemaEtree(module.etree)
+
+
+def _install_mappings_cache(mappings_file):
+    """pycsw 2.6.2 loads ``[repository] mappings`` with ``imp.load_source`` for every request
+    (reads and compiles the file: ~1 ms). This worker loads it once; each request gets its own
+    copy of ``MD_CORE_MODEL`` (pycsw may modify what it is given)."""
+    import copy
+    import imp  # pycsw 2.6.2 imports it too (deprecated; removed in Python 3.12)
+    import types
+
+    original = getattr(imp.load_source, "__wrapped__", imp.load_source)
+    path = os.path.realpath(mappings_file)
+    loaded = {}
+
+    def load_source(name, pathname, *args):
+        if args or os.path.realpath(pathname) != path:
+            return original(name, pathname, *args)
+        if "module" not in loaded:
+            loaded["module"] = original(name, pathname)
+        module = types.ModuleType(loaded["module"].__name__)
+        module.__dict__.update(copy.deepcopy({k: v for k, v in vars(loaded["module"]).items() if k.isupper()}))
+        return module
+
+    load_source.__wrapped__ = original
+    imp.load_source = load_source
 
 
 def _install_stable_sort():
@@ -502,6 +710,8 @@ _MAPPINGS = runpy.run_path(SETTINGS["repository"]["mappings"])
 MAX_POST_BYTES = _max_post_bytes()
 _install_stable_sort()
 _install_engine(SETTINGS["repository"]["database"])
+_install_schema_cache()
+_install_mappings_cache(SETTINGS["repository"]["mappings"])
 
 
 _GETRECORDS_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?GetRecords\b[^>]*>")
@@ -522,6 +732,34 @@ def normalize_post_body(body):
         return body
     tag = _MAX_POSITION.sub(b"", match.group(0))
     return body[: match.start()] + tag + body[match.end() :]
+
+
+def _dispatch(env):
+    """(status, contents, csw) of pycsw's answer to ``env``, or None when the request lost
+    PostgreSQL (the query failed: refused, closed, starting up)."""
+    _REQUEST["database_failed"] = False
+    csw = server.Csw(new_config_parser(SETTINGS), env)
+    try:
+        status, contents = csw.dispatch_wsgi()
+    except Exception:  # pycsw lets some database errors through: unavailable, or a real bug
+        if _REQUEST["database_failed"] or not database_answers():
+            return None
+        raise
+    finally:
+        repo = getattr(csw, "repository", None)
+        session = getattr(repo, "session", None)
+        if session is not None:
+            try:
+                session.close()  # give the connection back to the pool now
+            except Exception:  # a connection already lost: nothing to give back
+                pass
+    head = contents[:4000] if isinstance(contents, bytes) else str(contents)[:4000].encode()
+    lost = _REQUEST["database_failed"] and b"ExceptionReport" in head  # pycsw says « Invalid query syntax »…
+    if lost or (
+        b'exceptionCode="NoApplicableCode"' in head and (_DATABASE_FAILURE.search(head) or not database_answers())
+    ):
+        return None
+    return status, contents, csw
 
 
 def application(environ, start_response):
@@ -560,31 +798,19 @@ def application(environ, start_response):
     for key in ("PYCSW_CONFIG", "PYCSW_ROOT", "local.app_root"):
         env.pop(key, None)
     if method == "POST":
-        env["wsgi.input"] = io.BytesIO(body)
         env["CONTENT_LENGTH"] = str(len(body))
 
-    _REQUEST["database_failed"] = False
-    csw = server.Csw(new_config_parser(SETTINGS), env)
-    try:
-        status, contents = csw.dispatch_wsgi()
-    except Exception:  # pycsw lets some database errors through: unavailable, or a real bug
-        if _REQUEST["database_failed"] or not database_answers():
-            return _unavailable(start_response)
-        raise
-    finally:
-        repo = getattr(csw, "repository", None)
-        session = getattr(repo, "session", None)
-        if session is not None:
-            try:
-                session.close()  # give the connection back to the pool now
-            except Exception:  # a connection already lost: nothing to give back
-                pass
-    head = contents[:4000] if isinstance(contents, bytes) else str(contents)[:4000].encode()
-    lost = _REQUEST["database_failed"] and b"ExceptionReport" in head  # pycsw says « Invalid query syntax »…
-    if lost or (
-        b'exceptionCode="NoApplicableCode"' in head and (_DATABASE_FAILURE.search(head) or not database_answers())
-    ):
+    for attempt in (1, 2):
+        if method == "POST":
+            env["wsgi.input"] = io.BytesIO(body)
+        outcome = _dispatch(env)
+        # a pooled connection closed by a PostgreSQL restart fails its first statement (no
+        # pre-ping): SQLAlchemy has dropped the pool, the request runs once more on a new connection
+        if outcome is not None or attempt == 2 or not database_answers():
+            break
+    if outcome is None:
         return _unavailable(start_response)
+    status, contents, csw = outcome
 
     headers = [("Content-Type", str(csw.contenttype)), ("Content-Length", str(len(contents)))]
     start_response(status, headers)

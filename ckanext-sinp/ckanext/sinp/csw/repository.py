@@ -118,6 +118,7 @@ def load_mappings(path=None):
         "FTS_CONFIG",
         "FOLD_FUNCTION",
         "FOLDED_COLUMNS",
+        "CHANGES_TABLE",
     ):
         if name not in data:
             raise RuntimeError("%s defines no %s" % (path, name))
@@ -241,6 +242,77 @@ def _ensure_fold_function(conn, name):
     )
 
 
+# Rows of the changes table beyond which a writer folds them into one (its count stays small: pycsw
+# reads the whole table on every unfiltered GetRecords)
+CHANGES_COMPACT_ABOVE = 32
+
+
+def _ensure_changes(conn, table_name, changes_name):
+    """The changes table of ``table_name`` and its statement triggers (see ``CHANGES_TABLE`` in the
+    mappings): sum(n) = rows of the table, in the writer's transaction.
+
+    Created once, on a table that may already hold rows (an upgrade): the table is locked against
+    writers (readers go on) while the triggers are created and the first row (its current count)
+    written, so that no write falls between the count and the triggers. A writer folds the rows into
+    one when there are more than ``CHANGES_COMPACT_ABOVE``, under a transaction-level advisory lock
+    that it only tries (never waits: the other writers skip folding), deleting only rows committed
+    before its statement: no writer ever waits for another one here."""
+    quote = conn.dialect.identifier_preparer.quote
+    table, changes = quote(table_name), quote(changes_name)
+    installed = conn.execute(
+        text("SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass(:t) AND tgname = :g"),
+        {"t": table_name, "g": changes_name + "_insert"},
+    ).scalar()
+    if installed:
+        return
+    conn.execute(text("LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE" % table))
+    conn.execute(text("CREATE TABLE IF NOT EXISTS %s (id bigserial PRIMARY KEY, n bigint NOT NULL)" % changes))
+    conn.execute(text("DELETE FROM %s" % changes))
+    conn.execute(text("INSERT INTO %s (n) SELECT count(*) FROM %s" % (changes, table)))
+    fold = (
+        f"IF (SELECT count(*) FROM {changes}) > {CHANGES_COMPACT_ABOVE} "
+        f"AND pg_try_advisory_xact_lock(hashtext('ckanext-sinp:' || '{changes_name}')) THEN "
+        f"WITH gone AS (DELETE FROM {changes} RETURNING n) INSERT INTO {changes} (n) SELECT sum(n) FROM gone; "
+        "END IF;"
+    )
+    for event, rows, sign in (("insert", "new_rows", ""), ("delete", "old_rows", "-")):
+        conn.execute(
+            text(
+                "CREATE OR REPLACE FUNCTION {f}() RETURNS trigger LANGUAGE plpgsql AS $$ "
+                "DECLARE k bigint; BEGIN SELECT count(*) INTO k FROM {rows}; "
+                "IF k > 0 THEN INSERT INTO {c} (n) VALUES ({sign}k); {fold} END IF; RETURN NULL; END $$".format(
+                    f=quote(changes_name + "_" + event), rows=rows, c=changes, sign=sign, fold=fold
+                )
+            )
+        )
+        conn.execute(
+            text(
+                "CREATE TRIGGER {g} AFTER {event} ON {t} REFERENCING {which} TABLE AS {rows} "
+                "FOR EACH STATEMENT EXECUTE FUNCTION {f}()".format(
+                    g=quote(changes_name + "_" + event),
+                    event=event.upper(),
+                    t=table,
+                    which="NEW" if event == "insert" else "OLD",
+                    rows=rows,
+                    f=quote(changes_name + "_" + event),
+                )
+            )
+        )
+    conn.execute(
+        text(
+            "CREATE OR REPLACE FUNCTION {f}() RETURNS trigger LANGUAGE plpgsql AS $$ "
+            "BEGIN DELETE FROM {c}; RETURN NULL; END $$".format(f=quote(changes_name + "_truncate"), c=changes)
+        )
+    )
+    conn.execute(
+        text(
+            "CREATE TRIGGER {g} AFTER TRUNCATE ON {t} FOR EACH STATEMENT EXECUTE FUNCTION {f}()".format(
+                g=quote(changes_name + "_truncate"), t=table, f=quote(changes_name + "_truncate")
+            )
+        )
+    )
+
+
 def ensure_table(engine, mappings_path=None):
     """Create the table and its indexes if missing (idempotent).
 
@@ -287,13 +359,15 @@ def ensure_table(engine, mappings_path=None):
             raise RuntimeError("table %s lacks columns: %s" % (table.name, ", ".join(missing)))
         for index in sorted(table.indexes, key=lambda i: i.name):
             index.create(conn, checkfirst=True)
+        _ensure_changes(conn, table.name, m["CHANGES_TABLE"])
     return table
 
 
 def grant_reader(engine, role_name, mappings_path=None):
     """GRANT the read-only role pycsw connects with what it needs.
 
-    USAGE on the table's schema and SELECT on the table; nothing else (the
+    USAGE on the table's schema and SELECT on the table and its changes table
+    (``CHANGES_TABLE`` of the mappings); nothing else (the
     PostGIS catalogue views pycsw reads are readable by PUBLIC). The role
     must exist.
     """
@@ -302,7 +376,8 @@ def grant_reader(engine, role_name, mappings_path=None):
         quote = conn.dialect.identifier_preparer.quote
         schema = conn.execute(text("SELECT current_schema()")).scalar()
         conn.execute(text("GRANT USAGE ON SCHEMA %s TO %s" % (quote(schema), quote(role_name))))
-        conn.execute(text("GRANT SELECT ON TABLE %s.%s TO %s" % (quote(schema), quote(table.name), quote(role_name))))
+        for name in (table.name, load_mappings(mappings_path)["CHANGES_TABLE"]):
+            conn.execute(text("GRANT SELECT ON TABLE %s.%s TO %s" % (quote(schema), quote(name), quote(role_name))))
 
 
 def upsert_record(conn, row, mappings_path=None):

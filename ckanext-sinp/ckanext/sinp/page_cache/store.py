@@ -45,6 +45,7 @@ QUIET_TABLES = frozenset(
         "tracking_raw",
         "spatial_ref_sys",
         "sinp_csw_record",
+        "sinp_csw_record_changes",  # its count of rows (csw/repository.py): moves with sinp_csw_record
         "sinp_outbox",
         "sinp_occurrence_summary",
         "sinp_occurrence_generation",
