@@ -4,12 +4,17 @@ and the harvesters (MTD, CSW), so a record is created and updated the same way w
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import re
 import unicodedata
 
 import ckan.lib.search as search
 import ckan.model as model
+import ckan.plugins as plugins
 import ckan.plugins.toolkit as tk
+from ckan import logic
+from ckan.lib.plugins import get_permission_labels
 from ckan.lib.search import common
 from ckan.lib.search import index as search_index
 
@@ -98,10 +103,88 @@ def write_record(
             "owner_org": owner_org,
             "private": private,
         }
-        result = tk.get_action("package_create")(write_context, data)
+        with _activity_deferred():
+            result = tk.get_action("package_create")(write_context, data)
         action = "created"
     release_savepoints(model)
-    return (result if isinstance(result, str) else result["id"]), action
+    package_id = result if isinstance(result, str) else result["id"]
+    _prepare(context, package_id, "new" if action == "created" else None)
+    return package_id, action
+
+
+# --- one dictization per record written ----------------------------------------------------------
+#
+# Stock CKAN dictizes a package twice after ``package_create``: ckanext-activity's receiver calls
+# ``package_show`` (which first asks Solr for a copy of a package that is not indexed yet), and the
+# indexer calls it again after the commit. ``write_record`` dictizes the package once, in the
+# transaction of the write, the way the indexer does (``package_show_default_and_custom_schemas``):
+# the activity is created from that dict (what the activity's own ``package_show`` returns) and the
+# indexer reuses it after the commit, when the package is still the one that was dictized.
+
+_ACTIVITY_RECEIVERS = {"package_create": "package_changed"}
+_PREPARED: collections.OrderedDict[str, tuple] = collections.OrderedDict()
+_PREPARED_MAX = 20000  # a long-lived process whose writes were rolled back keeps at most this many
+
+
+@contextlib.contextmanager
+def _activity_deferred():
+    """ckanext-activity's receiver of ``package_create`` is off during the call (a process serves
+    one request or job at a time): ``_prepare`` creates the same activity from its own dictization."""
+    if not plugins.plugin_loaded("activity"):
+        yield
+        return
+    from ckanext.activity import subscriptions  # optional plugin
+
+    signal = tk.signals.action_succeeded
+    receivers = [(sender, getattr(subscriptions, name)) for sender, name in _ACTIVITY_RECEIVERS.items()]
+    for sender, receiver in receivers:
+        signal.disconnect(receiver, sender=sender)
+    try:
+        yield
+    finally:
+        for sender, receiver in receivers:
+            signal.connect(receiver, sender=sender)
+
+
+def _state(pkg) -> tuple:
+    return (pkg.metadata_modified, pkg.private, pkg.state, pkg.owner_org)
+
+
+def _prepare(context: dict, package_id: str, activity_type: str | None) -> None:
+    pkg = model.Package.get(package_id)
+    both = logic.package_show_default_and_custom_schemas({"ignore_auth": True}, package_id)
+    if activity_type and plugins.plugin_loaded("activity"):
+        user = model.User.get(context.get("user") or "")
+        if user is None:
+            raise tk.ValidationError({"user_id": ["User not found"]})
+        tk.get_action("activity_create")(
+            {**logic.fresh_context(context), "ignore_auth": True, "defer_commit": True},
+            {
+                "user_id": user.id,
+                "object_id": package_id,
+                "activity_type": f"{activity_type} package",
+                "data": {"package": both[1], "actor": user.name},
+                "permission_labels": get_permission_labels().get_dataset_labels(pkg),
+            },
+        )
+    _PREPARED[package_id] = (_state(pkg), both)
+    _PREPARED.move_to_end(package_id)
+    while len(_PREPARED) > _PREPARED_MAX:
+        _PREPARED.popitem(last=False)
+
+
+def forget_prepared(package_id: str) -> None:
+    """The package was changed after ``write_record`` (in the same transaction): index it afresh."""
+    _PREPARED.pop(package_id, None)
+
+
+def _prepared(package_id: str):
+    """The dicts ``_prepare`` made of the package, if it is still what was dictized; used once."""
+    entry = _PREPARED.pop(package_id, None)
+    if entry is None:
+        return None
+    pkg = model.Package.get(package_id)
+    return entry[1] if pkg is not None and _state(pkg) == entry[0] else None
 
 
 _TAG_FORBIDDEN = re.compile(r"[^\w \-.]", re.UNICODE)
@@ -145,7 +228,15 @@ def index_packages(package_ids: list[str], batch: int = 250, commit_within: int 
     real = search_index.make_connection
     search_index.make_connection = lambda *args, **kwargs: _Collector()
     try:
-        search.rebuild(package_ids=package_ids, defer_commit=True, quiet=True)
+        rest = []
+        for package_id in package_ids:
+            both = _prepared(package_id)
+            if both is None:
+                rest.append(package_id)
+            else:  # what ``search.rebuild`` does with the dicts of its own package_show
+                logic.index_update_package_dicts(both, True)
+        if rest:
+            search.rebuild(package_ids=rest, defer_commit=True, quiet=True)
     finally:
         search_index.make_connection = real
     conn = common.make_connection()
