@@ -491,11 +491,11 @@ CONTENT_KEY = """md5(concat_ws('|', COALESCE(CAST("cdNom__t" AS VARCHAR), lower(
                                "codeDepartement", ''),
                       lower("_observateur")))"""
 # D1 alone (no store: equal keys are enough, no stable digest): DuckDB's hash of the same fields
-D1_KEY = """hash(COALESCE(CAST("cdNom__t" AS VARCHAR), lower("nomCite")), "dateDebut__t", "dateFin__t",
+D1_KEY = """hash("cdNom__t", CASE WHEN "cdNom__t" IS NULL THEN lower("nomCite") END, "dateDebut__t", "dateFin__t",
                  "heureDebut__t", "heureFin__t",
-                 COALESCE(regexp_replace(upper("geometrie"), '\\s+', '', 'g'), "codeCommune", "codeMaille",
+                 COALESCE(translate(upper("geometrie"), ' \t\n\f\r', ''), "codeCommune", "codeMaille",
                           "codeDepartement", ''),
-                 lower("_observateur"))"""
+                 lower("_observateur"))"""  # translate drops what RE2's \s matched: tab, newline, form feed, return, space
 # the same without the location: D2 against other producers' blurred data (taxon, dates, observer)
 MATCH_KEY = """md5(concat_ws('|', 'sans-lieu', COALESCE(CAST("cdNom__t" AS VARCHAR), lower("nomCite")),
                       CAST("dateDebut__t" AS VARCHAR), CAST("dateFin__t" AS VARCHAR),
