@@ -184,13 +184,22 @@ def _cell_sql(o: str = "o", point: str = "l.p") -> str:
 
 
 def computed_sql(
-    conn, table: str, where: str, criteria: tuple[str, ...], params: dict, today: dt.date | None = None
+    conn,
+    table: str,
+    where: str,
+    criteria: tuple[str, ...],
+    params: dict,
+    today: dt.date | None = None,
+    carry: tuple[str, ...] = (),
 ) -> str:
     """One SELECT computing, for the selected rows of ``table`` (alias ``o``), everything protection
     derives from an observation: TAXREF attachment (cd_ref, GROUP2_INPN), département, 10 km cell,
     sensitivity (level, alert, referential, version; manual decisions kept), public layer, and
     whether the automatic pre-validation applies (``auto``). Set-wise: the rules are hash-joined,
-    no statement per row. Integration, referential reloads and ``sinp_auto_validate`` all use it."""
+    no statement per row. Integration, referential reloads and ``sinp_auto_validate`` all use it.
+
+    ``carry``: columns of ``table`` passed through unchanged (prefixed ``src_``), so that the
+    integration reads its staging table once instead of joining it back by id."""
     tables = _tables(conn)
     today = today or dt.date.today()
     version = None
@@ -264,15 +273,17 @@ def computed_sql(
                      FROM sinp_occurrence WHERE niv_val IN ('1', '2') AND cd_ref IS NOT NULL AND dep IS NOT NULL
                     GROUP BY cd_ref, dep"""
         auto.append("k.cd_ref IS NOT NULL AND (k.n > 1 OR k.r <> a.resource_id)")
+    passed = "".join(f", o.{c} AS src_{c}" for c in carry)
+    # not materialized: the rule matches (m) and the final SELECT each read only the columns they need
     return f"""
-        WITH a AS (
+        WITH a AS NOT MATERIALIZED (
           SELECT o.id, o.cd_nom, o.date_debut, o.date_fin, o.occ_statut_biologique, o.occ_comportement,
                  o.ds_publique, o.diffusion_niveau_precision, o.geom, o.resource_id, o.niv_val, o.typ_val,
                  o.sensi_manuel, o.sensi_niveau, o.sensi_alerte, o.sensi_referentiel, o.sensi_version_referentiel,
                  o.sensi_date_attribution,
                  {"t.cd_ref" if has_taxref else "o.cd_ref"} AS c_cd_ref,
                  {"t.group2_inpn" if has_taxref else "o.groupe"} AS c_groupe,
-                 {_dep_sql()} AS c_dep, {_cell_sql()} AS c_maille
+                 {_dep_sql()} AS c_dep, {_cell_sql()} AS c_maille{passed}
             FROM {table} o {taxref}
             CROSS JOIN LATERAL (SELECT ST_Transform(ST_PointOnSurface(o.geom), 2154) AS p) l
            {f"WHERE {where}" if where else ""}),
@@ -286,7 +297,7 @@ def computed_sql(
                  AS sensi_version_referentiel,
                CASE WHEN a.sensi_manuel THEN a.sensi_date_attribution ELSE now() END AS sensi_date_attribution,
                {public_layer_sql(sensi, "a.ds_publique", "a.diffusion_niveau_precision")} AS public_layer,
-               ({" AND ".join(auto)}) AS auto
+               ({" AND ".join(auto)}) AS auto{"".join(f", a.src_{c}" for c in carry)}
           FROM a LEFT JOIN m ON m.id = a.id LEFT JOIN k ON k.cd_ref = a.c_cd_ref AND k.dep = a.c_dep"""
 
 
@@ -358,9 +369,9 @@ def insert_computed(
 ) -> int:
     """Writes the rows of ``source`` (a staging table shaped like sinp_occurrence) into the store
     with what protection computes from them, in one INSERT … SELECT (each row written once, with
-    its final values, into the indexed table). Returns the number of rows written."""
-    params: dict = {}
-    sql = computed_sql(conn, source, "", criteria, params)
+    its final values, into the indexed table; the staging table read once, its columns carried
+    through ``computed_sql``). The history of the automatic pre-validation is written from the
+    rows the INSERT returns. Returns the number of rows written."""
     columns = [
         r[0]
         for r in conn.execute(
@@ -370,22 +381,36 @@ def insert_computed(
             )
         )
     ]
+    carried = tuple(c for c in columns if c not in _COMPUTED and c != "id")
+    params: dict = {}
+    sql = computed_sql(conn, source, "", criteria, params, carry=carried)
     exprs = [
-        f"c.{col}"
+        "c.id"
+        if col == "id"
+        else f"c.{col}"
         if col in _COMPUTED
-        else _VALIDATION_SETS[col].format(o="s")
+        else _VALIDATION_SETS[col].format(o="c").replace("ELSE c.", "ELSE c.src_")
         if col in _VALIDATION_SETS
-        else f"s.{col}"
+        else f"c.src_{col}"
         for col in columns
     ]
     comment = "Critères : " + ", ".join(criteria)
-    written = conn.execute(
-        text(f"""INSERT INTO sinp_occurrence ({", ".join(columns)})
-                                    SELECT {", ".join(exprs)} FROM {source} s JOIN ({sql}) AS c ON c.id = s.id"""),
+    insert = f"""INSERT INTO sinp_occurrence ({", ".join(columns)})
+                 SELECT {", ".join(exprs)} FROM ({sql}) AS c"""
+    if not criteria:
+        return conn.execute(text(insert), {**params, "auto_level": level, "auto_comment": comment}).rowcount
+    # the rows pre-validated now: type A dated now() (the transaction's time), as _record_auto_history
+    written, _ = conn.execute(
+        text(f"""
+        WITH ins AS ({insert} RETURNING id_sinp_occtax, package_id, niv_val, typ_val, date_ctrl),
+             hist AS (INSERT INTO sinp_validation (id_sinp_occtax, package_id, niv_val, typ_val, ech_val,
+                                                   validateur, comm_val, previous_niv_val)
+                      SELECT id_sinp_occtax, package_id, niv_val, 'A', '2', 'Validation automatique',
+                             :auto_comment, '0'
+                        FROM ins WHERE typ_val = 'A' AND date_ctrl = now() RETURNING 1)
+        SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM hist)"""),
         {**params, "auto_level": level, "auto_comment": comment},
-    ).rowcount
-    if criteria:
-        _record_auto_history(conn, "sinp_occurrence", "AND resource_id = :rid", {"rid": resource_id}, comment)
+    ).one()
     return written
 
 
