@@ -26,6 +26,7 @@ import re
 import sys
 import tempfile
 import time
+import urllib.parse
 import uuid
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -117,7 +118,17 @@ def logged_in(app, name: str, password: str):
     return client
 
 
+def fresh_identity() -> None:
+    """The bench runs inside one pushed request context, whose ``g`` the test client's requests
+    share: flask-login caches the user it loaded in ``g._login_user``, so without this every
+    request after the producer's login would be served as the producer, the anonymous ones too."""
+    import flask
+
+    flask.g.pop("_login_user", None)
+
+
 def timed(client, url: str, headers: dict, expect: str) -> float:
+    fresh_identity()
     start = time.perf_counter()
     response = client.get(url, headers=headers)
     elapsed = (time.perf_counter() - start) * 1000
@@ -187,6 +198,18 @@ def main():
                 written = store.integrate(engine, resource_id, occ.name, err.name, {"status": "done", "progress": 1.0})
                 integrate_s = time.perf_counter() - start
             print(f"{written} observations intégrées en {integrate_s:.1f} s")
+            # the summaries computed by the task that follows the integration (no visitor pays them)
+            from ckanext.sinp.occurrences import aggregates
+
+            start = time.perf_counter()
+            with engine.begin() as conn:
+                aggregates.precompute(conn, full["id"])
+            precompute_s = time.perf_counter() - start
+            print(f"résumés (public, complet) précalculés en {precompute_s:.2f} s")
+            with engine.connect() as conn:
+                region = conn.execute(
+                    store.text("SELECT ST_AsText(ST_Envelope(ST_Collect(geom))) FROM sinp_territoire")
+                ).scalar()
             with engine.connect() as conn:
                 layers = dict(
                     conn.execute(
@@ -198,15 +221,19 @@ def main():
                 )
             readers = {"anonyme": (app.test_client(), {}), "producteur": (logged_in(app, user["name"], password), {})}
             api = "/api/3/action/sinp_occurrence_map?jdd="
+            count = f"{args.rows:,}".replace(",", " ")
             cases = [
-                ("page du JDD (50 000 obs.)", f"/jdd/{full['name']}", "regroupées par maille de 10 km"),
-                ("appel de la carte (50 000 obs.)", api + full["id"], '"mode": "maille"'),
+                (f"page du JDD ({count} obs.)", f"/jdd/{full['name']}", "regroupées par maille de 10 km"),
+                (f"appel de la carte ({count} obs.)", api + full["id"], '"mode": "maille"'),
                 ("page du JDD sans données (pair)", f"/jdd/{empty['name']}", empty["title"]),
             ]
+            territory = "/api/3/action/sinp_territory_taxa?" + urllib.parse.urlencode({"polygone": region or ""})
+            if region:
+                cases.append(("/territoire, région entière (action)", territory, '"success": true'))
             results, first = {}, {}
             for reader, (client, headers) in readers.items():
                 for label, url, expect in cases:
-                    if reader == "producteur" and url.startswith("/jdd/") and "50" in label:
+                    if reader == "producteur" and url == f"/jdd/{full['name']}":
                         expect = "Appliquer l'emprise diffusable"  # the page as the producer sees it
                     first[(reader, label)] = timed(client, url, headers, expect)
             # interleaved (one view of each row per round): the peer meets the same load as the JDD
@@ -218,8 +245,6 @@ def main():
             results.update({key: percentiles(values) for key, values in samples.items()})
             size = len(readers["anonyme"][0].get(api + full["id"]).get_data())
             # the same page computed from the rows at every view (no stored summary): what it was before
-            from ckanext.sinp.occurrences import aggregates
-
             stored = aggregates.ready
             aggregates.ready = lambda conn: False
             try:
@@ -231,6 +256,21 @@ def main():
                     results[(reader, label)] = percentiles(samples)
             finally:
                 aggregates.ready = stored
+            # /territoire with PostgreSQL's JIT left on, as before #20
+            if region:
+                no_jit = aggregates.without_jit
+                aggregates.without_jit = lambda conn: None
+                try:
+                    for reader, (client, headers) in readers.items():
+                        label = "/territoire, région entière, JIT de PostgreSQL actif (avant #20)"
+                        first[(reader, label)] = timed(client, territory, headers, '"success": true')
+                        samples = [
+                            timed(client, territory, headers, '"success": true')
+                            for _ in range(max(5, args.samples // 4))
+                        ]
+                        results[(reader, label)] = percentiles(samples)
+                finally:
+                    aggregates.without_jit = no_jit
         finally:
             with engine.begin() as conn:
                 store.delete_package(conn, full["id"])
@@ -255,17 +295,20 @@ def main():
         + ", ".join(f"{layer_names.get(k, k)} {v}" for k, v in sorted(layers.items()))
         + ". Goal (#15): page and map call p95 ≤ 300 ms. The peer in the same run is a published JDD "
         "without data (stock dataset page and our empty-store checks). The figures and the per-cell map come "
-        "from `sinp_occurrence_summary`, computed once per generation of the JDD's data (the « first view » "
-        "column: the first page after the deposit computes it, the map call after it reads it); the rows "
-        f"« calculée à chaque vue » measure the same page without it, as it was before. Map answer: {size / 1024:.0f} KiB "
-        "(1.8 MB of points before).",
+        "from `sinp_occurrence_summary`, computed once per generation of the JDD's data by "
+        f"`aggregates.precompute` right after the integration ({precompute_s:.2f} s for both readings, public "
+        "and full, as the task following the integration runs it: the « first view » column no longer pays "
+        "it); the rows « calculée à chaque vue » measure the same page without the stored summary, as it was "
+        "before #15. /territoire: `sinp_territory_taxa` over the envelope of the whole region (the page "
+        "renders its result), with PostgreSQL's JIT off for its transaction and, as the peer, on (as before "
+        f"#20). Map answer: {size / 1024:.0f} KiB (1.8 MB of points before).",
         "",
         "| reader | request | first view (ms) | p50 (ms) | p95 (ms) |",
         "|---|---|---|---|---|",
     ]
     for (reader, label), p in results.items():
         lines.append(f"| {reader} | {label} | {first[(reader, label)]:.0f} | {p['p50']:.0f} | {p['p95']:.0f} |")
-    write_section("jdd-page", "\n".join(lines))
+    write_section("jdd-page" if args.rows == 50_000 else f"jdd-page-{args.rows}", "\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -43,6 +43,7 @@ def schemas_dir() -> pathlib.Path:
     return pathlib.Path(__file__).resolve().parents[4] / "schemas"
 
 
+@functools.cache  # find_spec costs ~0.1 ms: once per process (read per exported row through store_columns)
 def _package_dir(name: str) -> pathlib.Path | None:
     """The folder of an installed package, or None."""
     try:

@@ -19,7 +19,7 @@ from ckanext.sinp import jobs, settings
 from ckanext.sinp.domain import protection
 from ckanext.sinp.logic import access as sinp_access
 from ckanext.sinp.logic import inputs, oracles
-from ckanext.sinp.occurrences import aggregates, store
+from ckanext.sinp.occurrences import aggregates, export_stream, store
 
 MASKED = "(masqué)"
 # report columns whose rejected values could locate an observation
@@ -171,15 +171,18 @@ def sinp_occurrence_search(context, data_dict):
     return {"type": "FeatureCollection", "total": total, "features": [store.to_feature(r) for r in rows]}
 
 
-def export_rows(context, data_dict, batch: int = 5000):
-    """(pkg, total, iterator of features) of ``sinp_occurrence_search`` without the page limit
-    (at most ``ckanext.sinp.export.max_rows``): the exports apply exactly the same blurring."""
+def export_rows(context, data_dict, batch: int = export_stream.BATCH):
+    """(pkg, total, batches of rows) of ``sinp_occurrence_search`` without the page limit (at most
+    ``ckanext.sinp.export.max_rows``): the exports apply exactly the same blurring
+    (``store.blurred``; each row goes through ``store.to_feature``). The rows come from one
+    server-side cursor, ``batch`` at a time (``occurrences/export_stream.py``): constant memory."""
     pkg = oracles.readable_jdd(context, inputs.identifier(data_dict, "jdd"))
     tk.check_access("sinp_occurrence_export", context, {"id": pkg.id})
     filters = _filters(data_dict)
     access = sinp_access.access_for(context, [pkg.id])
     cap = settings.export_max_rows()
     with model.meta.engine.connect() as conn:
+        aggregates.without_jit(conn)  # the count comes before the first byte
         total, _ = store.search(conn, access, package_ids=[pkg.id], limit=0, **filters)
     if total > cap:
         raise tk.ValidationError(
@@ -190,19 +193,7 @@ def export_rows(context, data_dict, batch: int = 5000):
                 ]
             }
         )
-
-    def features():
-        offset = 0
-        while offset < total:
-            with model.meta.engine.connect() as conn:
-                _, rows = store.search(conn, access, package_ids=[pkg.id], limit=batch, offset=offset, **filters)
-            if not rows:
-                break
-            for row in rows:
-                yield store.to_feature(row)
-            offset += len(rows)
-
-    return pkg, total, features()
+    return pkg, total, export_stream.row_batches(model.meta.engine, access, pkg.id, filters, batch)
 
 
 @tk.side_effect_free
@@ -226,6 +217,7 @@ def _summary(conn, access, package_id: str) -> tuple[dict, list[dict]]:
     payload = aggregates.summary(conn, access, package_id)
     if payload is not None:
         return payload["stats"], payload["cells"]
+    aggregates.without_jit(conn)
     return store.occurrence_stats(conn, access, package_id), aggregates.cells(conn, access, package_id)
 
 

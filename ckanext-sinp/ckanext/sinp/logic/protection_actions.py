@@ -22,7 +22,7 @@ from ckanext.sinp.domain import dates, geometry, protection
 from ckanext.sinp.logic import access as sinp_access
 from ckanext.sinp.logic import inputs, oracles
 from ckanext.sinp.logic.records import index_packages, index_recorded, record_index_in
-from ckanext.sinp.occurrences import protection_store, store
+from ckanext.sinp.occurrences import aggregates, protection_store, store
 from ckanext.sinp.referentials.common import get_referential_version
 
 
@@ -466,6 +466,7 @@ def sinp_territory_taxa(context, data_dict):
     wkt = _polygon_wkt(data_dict.get("polygone") or data_dict.get("polygon"))
     access = sinp_access.access_for(context, None)
     with model.meta.engine.connect() as conn:
+        aggregates.without_jit(conn)  # #20: JIT compilation was most of the time of /territoire
         sql, params = store.blurred(conn, access, package_ids=None, polygon_wkt=wkt)
         rows, sensitive_taxa, area, levels = protection_store.territory_taxa(conn, sql, params, wkt)
     taxa = []

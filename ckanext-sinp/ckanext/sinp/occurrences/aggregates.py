@@ -116,6 +116,15 @@ def summary_viewer(access, package_id: str, owners: list[str]) -> str | None:
     return None
 
 
+def without_jit(conn) -> None:
+    """PostgreSQL's JIT off for the rest of the current transaction. The blurring's cell polygon
+    (``ST_Transform`` per row, a costly function for the planner) makes every query over the rows
+    of a JDD or a territory cross ``jit_above_cost``: LLVM then compiles some 30 functions, 1 to
+    2 s of CPU per query on this machine, for queries that run in 0.2 to 0.9 s without it
+    (EXPLAIN ANALYZE in BENCHMARKS.md). Used by the summaries, the exports and /territoire."""
+    conn.execute(text("SET LOCAL jit = off"))
+
+
 def generation(conn, package_id: str) -> int:
     return conn.execute(
         text("SELECT COALESCE(max(gen), 0) FROM sinp_occurrence_generation WHERE package_id IN (:p, :epoch)"),
@@ -155,6 +164,7 @@ def cells(conn, access, package_id: str) -> list[dict]:
 def compute(conn, package_id: str, viewer: str) -> dict:
     """The summary of one reading: the store's figures, the cells, the producing organisations."""
     access = store.Access(full=True) if viewer == FULL else store.Access(public_package_ids=[package_id])
+    without_jit(conn)
     stats = store.occurrence_stats(conn, access, package_id)
     grid = cells(conn, access, package_id)
     return {"stats": stats, "cells": grid, "owners": owners(conn, package_id)}
@@ -187,6 +197,12 @@ def summary(conn, access, package_id: str) -> dict | None:
     if viewer in stored:
         return stored[viewer]
     payload = compute(conn, package_id, viewer)
+    _store(conn, package_id, viewer, gen, payload)
+    conn.commit()
+    return payload
+
+
+def _store(conn, package_id: str, viewer: str, gen: int, payload: dict) -> None:
     conn.execute(
         text("""INSERT INTO sinp_occurrence_summary (package_id, viewer, gen, payload)
                 VALUES (:p, :v, :g, CAST(:payload AS jsonb))
@@ -195,5 +211,22 @@ def summary(conn, access, package_id: str) -> dict | None:
                   WHERE sinp_occurrence_summary.gen <= EXCLUDED.gen"""),
         {"p": package_id, "v": viewer, "g": gen, "payload": json.dumps(payload)},
     )
-    conn.commit()
-    return payload
+
+
+def precompute(conn, package_id: str) -> list[str]:
+    """Computes and stores both stored readings of a JDD (``public`` and ``full``) now, so that no
+    visitor pays them on the first view: for the integration (at the end of its transaction: the
+    summaries are then committed with the rows they describe) or, better for the integration's
+    throughput, the background task that follows it (a separate transaction: the generation is
+    read before the data, as in ``summary``). The caller commits. Returns the readings stored
+    (none for a JDD without occurrence, or a database whose summary tables are not created)."""
+    if not ready(conn):
+        return []
+    gen = generation(conn, package_id)
+    if not owners(conn, package_id):
+        return []
+    done = []
+    for viewer in (PUBLIC, FULL):
+        _store(conn, package_id, viewer, gen, compute(conn, package_id, viewer))
+        done.append(viewer)
+    return done
