@@ -78,14 +78,15 @@ def serve(name: str, config_dir: pathlib.Path, reader: str, tmp: pathlib.Path) -
     return b.Server(name, [*command, "--bind", f"127.0.0.1:{port}", *b.GUNICORN_OPTS], env, config_dir, tmp, url)
 
 
-def measure(server: b.Server, ids: list, args) -> dict:
+def measure(server: b.Server, ids: list, args, with_harvest: bool = True) -> dict:
     n = len(ids)
     out = {
         "get_records": b.bench_get_records(server.url, n, args.get_records, seed=1),
         "by_id": b.bench_get_record_by_id(server.url, ids, args.get_record_by_id, seed=2),
         "caps": b.bench_get_capabilities(server.url, 50),
-        "harvest": b.harvest(server.url, ids, args.harvest_fetch, seed=3),
     }
+    if with_harvest:
+        out["harvest"] = b.harvest(server.url, ids, args.harvest_fetch, seed=3)
     print(f"{server.name}: {json.dumps(out, default=str)[:600]}", flush=True)
     return out
 
@@ -98,6 +99,9 @@ def main():
     parser.add_argument("--get-record-by-id", type=int, default=300)
     parser.add_argument("--harvest-fetch", type=int, default=1000)
     parser.add_argument("--keep", action="store_true", help="keep the scratch database for the next run")
+    parser.add_argument(
+        "--no-previous-harvest", action="store_true", help="skip the full listing on the previous revision (slow)"
+    )
     args = parser.parse_args()
     state = load(args.load) if args.load else json.loads(STATE.read_text())
     ids, n = state["ids"], len(state["ids"])
@@ -115,7 +119,7 @@ def main():
             server = serve(name, config_dir, state["reader"], tmp / f"{name}.log")
             try:
                 loadavg.append(pathlib.Path("/proc/loadavg").read_text().split()[0])
-                results[name] = measure(server, ids, args)
+                results[name] = measure(server, ids, args, name == "ours" or not args.no_previous_harvest)
             finally:
                 server.stop()
     finally:
@@ -129,13 +133,20 @@ def main():
 def write(args, n, state, results, loadavg):
     o, p = results["ours"], results["previous"]
 
-    def full(h):
-        return h["list_s"] + h["fetch_s"] / h["fetch_n"] * n
-
     def row(label, a, c, goal="", fmt=b.fmt_ms):
+        if c is None:
+            return f"| {label} | {fmt(a)} | not measured | | {goal} |"
         return f"| {label} | {fmt(a)} | {fmt(c)} | {a / c:.2f} | {goal} |"
 
-    oh, ph = o["harvest"], p["harvest"]
+    oh = o["harvest"]
+    ph = p.get("harvest") or {"list_s": None, "fetch_s": None, "fetch_n": 1, "exactly_once": None}
+
+    def full(h):
+        return None if h["list_s"] is None else h["list_s"] + h["fetch_s"] / h["fetch_n"] * n
+
+    def once(h):
+        return "not measured" if h["exactly_once"] is None else ("yes" if h["exactly_once"] else "**no**")
+
     body = f"""## CSW at {n} records: our endpoint now vs before issue #20 (`bench/bench_csw_scale.py`)
 
 Machine: {machine()}; load average (1 min) when each server was measured: ours {loadavg[0]}, previous
@@ -157,8 +168,7 @@ of 20, then GetRecordById for {oh["fetch_n"]} of the listed records.
 {row(f"harvest: listing, {oh['pages']} pages of 20", oh["list_s"], ph["list_s"], "", b.fmt_s)}
 {row(f"harvest: GetRecordById for {oh['fetch_n']} records", oh["fetch_s"], ph["fetch_s"], "", b.fmt_s)}
 {row(f"estimate: listing + GetRecordById for all {n}", full(oh), full(ph), "≤ 5 min", b.fmt_s)}
-| every identifier listed exactly once | {"yes" if oh["exactly_once"] else "**no**"} | \
-{"yes" if ph["exactly_once"] else "**no**"} | | yes |
+| every identifier listed exactly once | {once(oh)} | {once(ph)} | | yes |
 """
     write_section("csw-scale", body)
     print(body)
