@@ -82,8 +82,9 @@ print(json.dumps(out))
 PHASES = [
     ("reader", "inspect", "inspection: SHA-256, encoding, separator, header (C1, C2)"),
     ("engine", "_prepare_checks", "referential tables (TAXREF, HABREF) registered"),
-    ("engine", "_scan", "one pass: read + typing + every row rule and TAXREF/HABREF look-up as mask bits"),
+    ("engine", "_scan", "one pass: read + typing + every row rule as mask bits, the codes kept"),
     ("engine", "_row_numbers", "line numbers, ragged lines (C3)"),
+    ("engine", "_lookups", "TAXREF, HABREF look-ups on the kept codes (C11, C12)"),
     ("engine", "_geometry", "geometry: points in numpy/pyproj, other shapes in shapely (C9, K18)"),
     ("engine", "_attachments", "communes, départements, mailles (C13)"),
     ("engine", "_duplicates", "duplicates in the file (K16, K17, D1)"),

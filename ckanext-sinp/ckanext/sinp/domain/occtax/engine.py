@@ -206,6 +206,7 @@ class Result:
         if self.con is None or self._source is None or not self.summary.get("rows_rejected"):
             pathlib.Path(target).write_text("", encoding="utf-8")
             return
+        self._source.ensure_raw(self.con)
         present = [c for c in self.info.columns if c]
         select = ", ".join(f"{csvsafe.neutralise_sql(f'r.{R.q(c)}')} AS {R.q(c)}" for c in present)
         csvsafe.duckdb_copy(
@@ -229,6 +230,7 @@ class Result:
             pathlib.Path(target).write_text(",".join(names) + "\n", encoding="utf-8")
             return names
         extra = "".join(f", {R._sql_str(str(v))} AS {k}" for k, v in constants.items())
+        self._source.ensure_raw(self.con)
         self._copy(_accepted_sql(self._source, extra), target)
         return names
 
@@ -297,9 +299,9 @@ def run(
             return Result(con, info, workdir, own, summary)
         source = _Source(info, options)
         skipped: list = []
-        checks = _prepare_checks(con, source, referentials, skipped)
+        checks, lookups = _prepare_checks(con, source, referentials, skipped)
         progress(0.1, "Lecture et contrôle des lignes")
-        _scan(con, source, checks, content_md5=store is not None)
+        _scan(con, source, checks, content_md5=store is not None, lookups=lookups)
         received = con.execute(
             "SELECT (SELECT count(*) FROM base) + (SELECT count(DISTINCT line) FROM rejects_errors)"
         ).fetchone()[0]
@@ -309,6 +311,7 @@ def run(
             progress(1.0, "Terminé")
             return Result(con, info, workdir, own, summary)
         _row_numbers(con, source)
+        _lookups(con, lookups)
         progress(0.5, "Géométries")
         _geometry(con, source, referentials, options, skipped)
         progress(0.65, "Référentiels géographiques")
@@ -385,6 +388,7 @@ class _Source:
         self.info = info
         self.options = options
         self.present = frozenset(c for c in info.columns if c)
+        self.raw_loaded = False
 
     def read_csv(self, rejects: bool) -> str:
         """DuckDB's reader of the file's rows as text, in file order; lines with the wrong number of
@@ -401,10 +405,16 @@ class _Source:
                       header = true, columns = {spec}, auto_detect = false, max_line_size = 4000000,
                       strict_mode = true, {errors})"""
 
-    def create_raw_view(self, con) -> None:
-        """View ``raw``: the file read again on demand (``_k``: ordinal of the well-formed row, the
-        same skipped lines as the scan), for the rare whole-file outputs (accepted, rejected rows)."""
-        con.execute(f"CREATE VIEW raw AS SELECT row_number() OVER () AS _k, * FROM {self.read_csv(False)}")
+    def ensure_raw(self, con) -> None:
+        """Table ``raw`` (view over ``raw_rows``): the file's rows as text, loaded again in parallel
+        the first time a whole-file output asks for them (accepted, rejected rows), never for the
+        check alone. ``_k`` is the ordinal of the well-formed row, the same skipped lines as the scan
+        (file order is kept: ``rowid``)."""
+        if self.raw_loaded:
+            return
+        con.execute(f"CREATE TABLE raw_rows AS SELECT * FROM {self.read_csv(False)}")
+        con.execute("CREATE VIEW raw AS SELECT rowid + 1 AS _k, * FROM raw_rows")
+        self.raw_loaded = True
 
     def trimmed(self, frm: str = "raw", only: str | None = None) -> str:
         """``frm``: a relation with ``_k`` and the file's columns by canonical name."""
@@ -503,10 +513,13 @@ MATCH_KEY = """md5(concat_ws('|', 'sans-lieu', COALESCE(CAST("cdNom__t" AS VARCH
                       lower("_observateur")))"""
 
 
-def _prepare_checks(con, source: _Source, refs: Referentials, skipped: list) -> list:
-    """(rule, check) pairs evaluated by the scan: the catalogue's row rules plus the TAXREF and
-    HABREF look-ups (whose tables are registered here)."""
+def _prepare_checks(con, source: _Source, refs: Referentials, skipped: list) -> tuple[list, list]:
+    """(rule, check) pairs evaluated by the scan (the catalogue's row rules), and the TAXREF and
+    HABREF look-ups (rule, column, referential table, detail SQL), whose tables are registered
+    here. The look-ups run after the scan, on the values it kept (``_lookups``): a look-up inside
+    the scan would be a join, and a join does not keep the file order the row ordinals rely on."""
     checks = R.row_checks(source.present)
+    lookups = []
     versions = refs.versions or {}
 
     def label(key):
@@ -516,33 +529,26 @@ def _prepare_checks(con, source: _Source, refs: Referentials, skipped: list) -> 
         _register_values(con, "ref_taxref", refs.cd_nom, "int")
         for column in ("cdNom", "cdRef"):
             if column in source.present:
-                checks.append(
-                    (
-                        R.rule("C11"),
-                        R.Check(
-                            column, f"{R.t(column)} NOT IN (SELECT v FROM ref_taxref)", R.q(column), label("taxref")
-                        ),
-                    )
-                )
+                lookups.append((R.rule("C11"), column, "ref_taxref", label("taxref")))
     else:
         skipped.append({"code": "C11", "reason": "TAXREF non chargé"})
     if refs.cd_hab is not None and len(refs.cd_hab):
         _register_values(con, "ref_habref", refs.cd_hab, "int")
         if "codeHabRef" in source.present:
-            checks.append(
-                (
-                    R.rule("C12"),
-                    R.Check(
-                        "codeHabRef",
-                        '"codeHabRef__t" NOT IN (SELECT v FROM ref_habref)',
-                        '"codeHabRef"',
-                        label("habref"),
-                    ),
-                )
-            )
+            lookups.append((R.rule("C12"), "codeHabRef", "ref_habref", label("habref")))
     else:
         skipped.append({"code": "C12", "reason": "HABREF non chargé"})
-    return checks
+    return checks, lookups
+
+
+def _lookups(con, lookups: list) -> None:
+    """C11, C12: the typed codes the scan kept (``l_<column>``), against the referential tables;
+    the error's value is the code as written (``lv_<column>``)."""
+    for rule, column, table, detail in lookups:
+        typed, text = R.q("l_" + column), R.q("lv_" + column)
+        con.execute(f"""INSERT INTO errors (k, "column", code, value, detail)
+            SELECT _k, {R._sql_str(column)}, '{rule.code}', CAST({text} AS VARCHAR), CAST({detail} AS VARCHAR)
+              FROM base WHERE {typed} IS NOT NULL AND {typed} NOT IN (SELECT v FROM {table})""")
 
 
 def _without_absent(condition: str, present: frozenset) -> str:
@@ -577,7 +583,7 @@ def _masks(checks: list, present: frozenset = frozenset(_ALL_COLUMNS)) -> list[s
 ATTACH_COLUMNS = ("codeCommune", "codeDepartement", "codeMaille")
 
 
-def _scan(con, source: _Source, checks: list, content_md5: bool) -> None:
+def _scan(con, source: _Source, checks: list, content_md5: bool, lookups: tuple = ()) -> None:
     """One parallel pass over the file: every row rule as bits of the masks, the keys and
     coordinates, and the text of the rows a rule flagged (``_raw``, NULL for the others) into the
     narrow table ``base0``; ``base`` adds ``_k`` (the row's ordinal: file order is kept)."""
@@ -593,6 +599,10 @@ def _scan(con, source: _Source, checks: list, content_md5: bool) -> None:
     flagged = " OR ".join(f"m{i} <> 0" for i in range(len(masks)))
     raw = ("struct_pack(" + ", ".join(f"{R.q(c)} := {R.q(c)}" for c in kept) + ")") if kept else "NULL"
     attach = "".join(f", {R.q(c)} AS {R.q('a_' + c)}" for c in ATTACH_COLUMNS if c in source.present)
+    # the codes the look-ups need, typed and as written (_lookups)
+    attach += "".join(
+        f", {R.t(c)} AS {R.q('l_' + c)}, {R.q(c)} AS {R.q('lv_' + c)}" for c in dict.fromkeys(lu[1] for lu in lookups)
+    )
     names = [f"m{i}" for i in range(len(masks))] + ["uuid", "origin", "content_key"]
     names += ["match_key"] if content_md5 else []
     names += ["cd_nom", "date_debut", "date_fin", "has_date", "px", "py", "has_geom", "shape_wkt", "srid"]
@@ -613,7 +623,6 @@ def _scan(con, source: _Source, checks: list, content_md5: bool) -> None:
           FROM (SELECT *, regexp_extract("geometrie", '{POINT_RE}', ['x', 'y']) AS _pt  -- one match: '' when none
                   FROM {source.select(frm=frm)}))""")
     con.execute("CREATE VIEW base AS SELECT rowid + 1 AS _k, * FROM base0")
-    source.create_raw_view(con)
     con.execute(
         "CREATE TABLE mask_count AS SELECT "
         + ", ".join(f"bit_or(m{i}) AS m{i}" for i in range(len(masks)))
