@@ -89,17 +89,27 @@ def row_batches(engine, access, package_id: str, filters: dict, batch: int = BAT
 
 def geojson_chunks(total: int, batches: Iterator[list[dict]]) -> Iterator[str]:
     """The FeatureCollection's text, one chunk per batch of rows."""
-    yield '{"type": "FeatureCollection", "total": %d, "features": [' % total
-    first = True
-    dumps = json.dumps
-    for rows in batches:
-        parts = [dumps(store.to_feature(row), ensure_ascii=False) for row in rows]
-        chunk = ",".join(parts)
-        if not first:
-            chunk = "," + chunk
-        first = False
-        yield chunk
-    yield "]}"
+    try:
+        yield '{"type": "FeatureCollection", "total": %d, "features": [' % total
+        first = True
+        dumps = json.dumps
+        for rows in batches:
+            parts = [dumps(store.to_feature(row), ensure_ascii=False) for row in rows]
+            chunk = ",".join(parts)
+            if not first:
+                chunk = "," + chunk
+            first = False
+            yield chunk
+        yield "]}"
+    finally:
+        _close(batches)
+
+
+def _close(batches) -> None:
+    """The cursor's generator closed at once (a client that left: its connection goes back to the pool)."""
+    close = getattr(batches, "close", None)
+    if close is not None:
+        close()
 
 
 def _wkt(geojsons: list) -> list[str]:
@@ -135,13 +145,16 @@ def csv_chunks(batches: Iterator[list[dict]]) -> Iterator[str]:
     buf = io.StringIO()
     out = csvsafe.writer(buf)
     out.writerow(csvsafe.neutralise_row(header))
-    yield csvsafe.BOM + buf.getvalue()
-    for rows in batches:
-        buf.seek(0)
-        buf.truncate()
-        wkts = _wkt([r["geojson"] for r in rows])
-        for row, wkt in zip(rows, wkts):
-            row["geojson"] = None
-            get = store.to_feature(row)["properties"].get
-            out.writerow([_cell(wkt)] + [_cell(get(c)) for c in names])
-        yield buf.getvalue()
+    try:
+        yield csvsafe.BOM + buf.getvalue()
+        for rows in batches:
+            buf.seek(0)
+            buf.truncate()
+            wkts = _wkt([r["geojson"] for r in rows])
+            for row, wkt in zip(rows, wkts):
+                row["geojson"] = None
+                get = store.to_feature(row)["properties"].get
+                out.writerow([_cell(wkt)] + [_cell(get(c)) for c in names])
+            yield buf.getvalue()
+    finally:
+        _close(batches)
