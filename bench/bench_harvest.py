@@ -31,7 +31,7 @@ import time
 import uuid
 
 from _ckan import ROOT, ckan_app, machine, reset_catalogue, stack_env, write_section
-from bench_mtd_import import CA, jdd
+from bench_mtd_import import CA, jdd, load_average
 from sqlalchemy import func as sa_func
 
 sys.path.insert(0, str(ROOT / "tests" / "integration" / "support"))
@@ -187,6 +187,7 @@ def main():
     work = pathlib.Path(tempfile.mkdtemp(prefix="bench-harvest-"))
     print(f"working in {work}", flush=True)
 
+    load_start = load_average()
     with ckan_app():
         import ckan.plugins as plugins
         import ckan.plugins.toolkit as tk
@@ -268,6 +269,7 @@ def main():
         reset_catalogue()
         empty_job_queue()
 
+    load_end = load_average()
     n = len(docs)
     body = f"""## Harvesting {n} ISO records from a partner CSW (`bench/bench_harvest.py`)
 
@@ -276,6 +278,8 @@ records written by our ISO writer ({n // 100} CA as `series`, {n - n // 100} JDD
 `sinp_csw` end to end: gather consumer, {args.fetch_consumers} fetch consumer(s) and a jobs worker (CSW
 sync of each new record), on the test database / Solr core / Redis database, all on this machine's 2 cores
 together with pycsw, PostgreSQL and Solr. Time from the job's creation to its last object. Goal: ≥ 50 records/s.
+Load average at the start and the end of the run: {load_start} / {load_end} (the machine is shared: compare
+with the peer of the same run).
 
 | run | time | records/s | objects |
 |---|---|---|---|
