@@ -46,6 +46,9 @@ WITHDRAW = "withdraw"
 # an object whose content the gather stage already holds (e.g. the source's own CA, described
 # from its GetCapabilities): fetch downloads nothing
 GATHERED = "gathered"
+# an object whose document the gather stage already holds (a full record of a GetRecords page):
+# fetch downloads nothing, import reads it as it would a downloaded one
+LISTED = "listed"
 INFORMATION = "Information"  # stage of an object error that is a note, not a failure
 KIND_LABELS = {"ca": "Cadre d'acquisition", "jdd": "Jeu de données"}
 
@@ -195,7 +198,7 @@ class SinpHarvester(HarvesterBase, p.SingletonPlugin):
         obj = harvest_object
         if self.extra(obj, "status") == WITHDRAW:
             return True
-        if self.extra(obj, "status") == GATHERED:
+        if self.extra(obj, "status") in (GATHERED, LISTED):
             return "unchanged" if self.unchanged(obj, obj.content or "") else True
         with new_session() as session:
             try:

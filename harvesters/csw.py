@@ -23,12 +23,14 @@ and the identifier (``iso_read.derived_uuid``); the original is kept in ``origin
 19115-2 ``gmi:MI_Metadata`` records are read as ``gmd:MD_Metadata``. ``service`` records become
 resources (URL, name, WMS/WFS/ATOM…) of the JDD of this source they operate on (``operatesOn``).
 
-Gather pages through ``GetRecords`` (ISO ``summary`` records: identifier, level, ``dateStamp``),
-checks that it saw as many records as the server matched, and creates an object for each record
-that is new, whose ``dateStamp`` changed, or whose last import failed; fetch downloads the full
-ISO 19139 document with ``GetRecordById`` and keeps it as the object's content (the provenance,
-shown by ckanext-harvest at ``/harvest/object/<id>``); import maps it with
-``ckanext.sinp.domain.iso_read``. A record that cannot be mapped is an error of its object only.
+Gather pages through ``GetRecords`` (full ISO records, ``page_size`` per page: identifier, level,
+``dateStamp`` and the document itself), checks that it saw as many records as the server matched,
+and creates an object for each record that is new, whose ``dateStamp`` changed, or whose last import
+failed, with the record's document as its content (the provenance, shown by ckanext-harvest at
+``/harvest/object/<id>``): fetch downloads nothing for it. Only a record the page did not carry whole
+(a server that answers ``full`` with summaries, a record larger than the reader's limit) is fetched
+alone with ``GetRecordById``. Import maps the document with ``ckanext.sinp.domain.iso_read``. A
+record that cannot be mapped is an error of its object only.
 """
 
 from __future__ import annotations
@@ -153,12 +155,22 @@ def get_records_body(config: dict, start: int, page_size: int) -> bytes:
         outputFormat="application/xml",
     )
     query = etree.SubElement(root, f"{{{CSW}}}Query", typeNames="gmd:MD_Metadata")
-    etree.SubElement(query, f"{{{CSW}}}ElementSetName").text = "summary"
+    etree.SubElement(query, f"{{{CSW}}}ElementSetName").text = "full"
     flt = _filter(config)
     if flt is not None:
         constraint = etree.SubElement(query, f"{{{CSW}}}Constraint", version="1.1.0")
         constraint.append(etree.fromstring(etree.tostring(flt)))
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+def page_document(record) -> str | None:
+    """The ISO document of a record of a ``GetRecords`` page, as ``GetRecordById`` would give it;
+    None when the page did not carry it whole (no ``gmd:identificationInfo``: a server that answers
+    ``full`` with summaries; larger than what the reader accepts): fetch then asks for it alone."""
+    if record.find(f"{{{iso.GMD}}}identificationInfo") is None:
+        return None
+    text = etree.tostring(record, encoding="unicode")
+    return text if len(text.encode("utf-8")) <= iso_read.MAX_BYTES else None
 
 
 def _exception(root) -> str | None:
@@ -245,8 +257,9 @@ class SinpCswHarvester(base.SinpHarvester):
     # --- gather ---------------------------------------------------------------------------------
 
     def list_records(self, session, url: str, config: dict, timeout: float):
-        """(records [(identifier, level, dateStamp text)], number matched, messages about records
-        that cannot be harvested). Raises base.RemoteError."""
+        """(records [(identifier, level, dateStamp text, document or None)], number matched, messages
+        about records that cannot be harvested). The document is the record as the page carried it
+        (``page_document``). Raises base.RemoteError."""
         page_size = int(config.get("page_size", DEFAULT_PAGE_SIZE))
         start, matched, listed, messages = 1, None, [], []
         for _ in range(MAX_PAGES):
@@ -295,7 +308,7 @@ class SinpCswHarvester(base.SinpHarvester):
                         f"Fiche n° {position} du catalogue sans identifiant (gmd:fileIdentifier) : "
                         "elle ne peut pas être moissonnée."
                     )
-                listed.append((identifier, level, stamp))
+                listed.append((identifier, level, stamp, page_document(record)))
             if returned == 0 or next_record == 0 or next_record > matched:
                 break
             start = next_record
@@ -324,7 +337,7 @@ class SinpCswHarvester(base.SinpHarvester):
             auto = self.auto_ca_object(harvest_job, source, config, current.get(AUTO_CA_GUID))
             if auto:
                 ids.append(auto)
-        for identifier, level, stamp in listed:
+        for identifier, level, stamp, document in listed:
             if not identifier or identifier in seen:
                 continue
             seen.add(identifier)
@@ -332,13 +345,14 @@ class SinpCswHarvester(base.SinpHarvester):
             stamp_date = parse_datestamp(stamp)
             if previous is not None and stamp_date is not None and previous.metadata_modified_date == stamp_date:
                 continue  # unchanged since its last import
-            wanted.append((LEVEL_ORDER.get(level, 2), identifier, level))
+            wanted.append((LEVEL_ORDER.get(level, 2), identifier, level, document))
         if not listed and config.get("cadre") == AUTO:
             seen.discard(AUTO_CA_GUID)  # an empty listing: withdraw_missing reports it, nothing else
         if AUTO_CA_GUID in current and config.get("cadre") != AUTO:
             seen.add(AUTO_CA_GUID)  # the source's own CA is not withdrawn when « cadre » changes
-        for _, identifier, level in sorted(wanted, key=lambda w: w[0]):
-            ids.append(self.new_object(harvest_job, identifier, level=level))
+        for _, identifier, level, document in sorted(wanted, key=lambda w: w[0]):
+            status = base.LISTED if document is not None else None
+            ids.append(self.new_object(harvest_job, identifier, content=document, level=level, status=status))
         if not complete:
             self._save_gather_error(
                 f"Le catalogue annonce {matched} fiches mais en a renvoyé {len(listed)} : par précaution, "

@@ -76,7 +76,9 @@ def relabel_activities(package_id: str) -> None:
     labeller = get_permission_labels()
     current = sorted(labeller.get_dataset_labels(pkg))
     creator = [f"creator-{pkg.creator_user_id}"] if pkg.creator_user_id else []
-    if pkg.state == "active":
+    if pkg.state == "active" and pkg.private:  # what it is now is what it was while private
+        private = sorted(set(current + creator))
+    elif pkg.state == "active":
         private = sorted(set(labeller.get_dataset_labels(_AsRecorded(pkg, True, "active")) + creator))
     else:  # a draft or deleted record is read by its organisation only, whatever it was
         private = current

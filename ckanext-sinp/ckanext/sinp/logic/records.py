@@ -4,7 +4,6 @@ and the harvesters (MTD, CSW), so a record is created and updated the same way w
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import re
 import unicodedata
@@ -122,8 +121,13 @@ def write_record(
 # indexer reuses it after the commit, when the package is still the one that was dictized.
 
 _ACTIVITY_RECEIVERS = {"package_create": "package_changed"}
-_PREPARED: collections.OrderedDict[str, tuple] = collections.OrderedDict()
-_PREPARED_MAX = 20000  # a long-lived process whose writes were rolled back keeps at most this many
+# the dicts of the packages written, kept with the session (a request, a harvest object, a job):
+# gone with it, whatever was committed or rolled back
+PREPARED = "sinp_prepared_packages"
+
+
+def _prepared_dicts() -> dict:
+    return model.Session().info.setdefault(PREPARED, {})
 
 
 @contextlib.contextmanager
@@ -167,20 +171,12 @@ def _prepare(context: dict, package_id: str, activity_type: str | None) -> None:
                 "permission_labels": get_permission_labels().get_dataset_labels(pkg),
             },
         )
-    _PREPARED[package_id] = (_state(pkg), both)
-    _PREPARED.move_to_end(package_id)
-    while len(_PREPARED) > _PREPARED_MAX:
-        _PREPARED.popitem(last=False)
-
-
-def forget_prepared(package_id: str) -> None:
-    """The package was changed after ``write_record`` (in the same transaction): index it afresh."""
-    _PREPARED.pop(package_id, None)
+    _prepared_dicts()[package_id] = (_state(pkg), both)
 
 
 def _prepared(package_id: str):
     """The dicts ``_prepare`` made of the package, if it is still what was dictized; used once."""
-    entry = _PREPARED.pop(package_id, None)
+    entry = _prepared_dicts().pop(package_id, None)
     if entry is None:
         return None
     pkg = model.Package.get(package_id)
