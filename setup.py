@@ -63,9 +63,9 @@ setup(
     zip_safe=False,
     cmdclass={"build_py": BuildPyWithCatalogs},
     entry_points={
-        # the occurrence check without CKAN (domain only): ckanext/sinp/domain/occtax/command.py
+        # the occurrence check without CKAN (domain only): ckanext/sinp/referentials/qc_command.py
         "console_scripts": [
-            "sinp-qc-check = ckanext.sinp.domain.occtax.command:entry_point",
+            "sinp-qc-check = ckanext.sinp.referentials.qc_command:entry_point",
         ],
         "ckan.plugins": [
             "sinp = ckanext.sinp.plugin:SinpPlugin",

@@ -12,14 +12,15 @@ import sys
 import pytest
 
 from ckanext.sinp.domain.model import schemas_dir
-from ckanext.sinp.domain.occtax import columns, command, engine
+from ckanext.sinp.domain.occtax import columns, engine
 from ckanext.sinp.referentials import geo_store
+from ckanext.sinp.referentials import qc_command as command
 
 FIXTURES = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "occtax"
 # runs the command's main() in a fresh interpreter, then says which ckan modules it loaded
 PROBE = (
     "import json, sys\n"
-    "from ckanext.sinp.domain.occtax import command\n"
+    "from ckanext.sinp.referentials import qc_command as command\n"
     "code = command.main(sys.argv[1:])\n"
     "print(json.dumps(sorted(m for m in sys.modules if m == 'ckan' or m.startswith('ckan.'))))\n"
     "sys.exit(code)\n"

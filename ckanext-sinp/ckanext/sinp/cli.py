@@ -14,7 +14,6 @@ from ckanext.sinp import jobs, scheduler, settings
 from ckanext.sinp.cli_referentials import COMMANDS
 from ckanext.sinp.csw import repository, sync
 from ckanext.sinp.csw.selftest import run_selftest
-from ckanext.sinp.domain.occtax import command as qc_command
 from ckanext.sinp.domain.occtax import engine as qc
 from ckanext.sinp.logic import oracles, queries
 from ckanext.sinp.occurrences import aggregates
@@ -22,7 +21,7 @@ from ckanext.sinp.occurrences import store as occurrence_store
 from ckanext.sinp.outbox import runner
 from ckanext.sinp.outbox import store as outbox_store
 from ckanext.sinp.page_cache import store as page_cache_store
-from ckanext.sinp.referentials import geo_store, taxref
+from ckanext.sinp.referentials import geo_store, qc_command, taxref
 from ckanext.sinp.referentials import taxref_store as store
 
 
@@ -254,7 +253,7 @@ def qc_check(path, jdd_ref, report_path, srid):
         result = qc.run(path, jobs.load_referentials(), options, store=lookup)
     with result:
         report = result.report(limit=None)
-    # the same lines, report and exit code as the local sinp-qc-check (domain/occtax/command.py)
+    # the same lines, report and exit code as the local sinp-qc-check (referentials/qc_command.py)
     for line, warning in qc_command.summary_lines(report, report_path):
         click.secho(line, fg="yellow" if warning else None)
     if report_path:

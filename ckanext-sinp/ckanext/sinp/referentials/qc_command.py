@@ -3,7 +3,7 @@
     sinp-qc-check FILE [--srid 4326|2154] [--report OUT.json] [--referentiels DIR]
 
 The same checks and the same report as ``ckan sinp qc-check`` without ``--jdd`` (``engine.run``,
-no store), loading only the SINP domain: no ``ckan`` import, no database. The referentials are
+no store), loading only the SINP domain and the referential file readers: no ``ckan`` import, no database. The referentials are
 the extracts shipped in ``schemas/referentiels`` (or those of ``--referentiels``). Exit code: 0 when
 every row is accepted, 1 when an error refuses a row or the file, 2 when the file cannot be read
 or an option is wrong (a French message, no traceback).
