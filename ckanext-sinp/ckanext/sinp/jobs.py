@@ -32,7 +32,7 @@ from ckanext.sinp.logic import queries
 from ckanext.sinp.logic.protection_actions import auto_options
 from ckanext.sinp.logic.records import index_packages
 from ckanext.sinp.logic.validators import BBOX_KEYS
-from ckanext.sinp.occurrences import aggregates, protection_store, store
+from ckanext.sinp.occurrences import protection_store, store
 from ckanext.sinp.outbox import runner
 from ckanext.sinp.referentials import geo, geo_store
 
@@ -127,20 +127,6 @@ def _run_protect_extent(items: list[tuple[str, dict]]) -> None:
     for package_id, _args in items:
         if model.Package.get(package_id) is not None:
             protect_extent(package_id)
-            precompute_summaries(package_id)
-
-
-def precompute_summaries(package_id: str) -> None:
-    """The JDD page's figures and per-cell map for its new data (both readings), computed by the
-    task that follows the integration so that no visitor pays them (1.9 s at 50 000 rows, 26 s at
-    1 M). A failure is only logged: the first view then computes them, as before."""
-    try:
-        with model.meta.engine.begin() as conn:
-            aggregates.precompute(conn, package_id)
-    except Exception:
-        log.warning(
-            "Synthèse du jeu de données %s non précalculée (la première vue la calculera)", package_id, exc_info=True
-        )
 
 
 def register_tasks() -> None:
