@@ -13,6 +13,7 @@ import pathlib
 import platform
 import re
 import statistics
+import subprocess
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 BENCHMARKS = ROOT / "BENCHMARKS.md"
@@ -61,6 +62,16 @@ def percentiles(samples: list[float]) -> dict:
 
 def machine() -> str:
     return f"{os.cpu_count()} cores, Python {platform.python_version()}, {dt.date.today().isoformat()}"
+
+
+def psql(sql: str, db: str = "postgres") -> None:
+    """Runs ``sql`` as the postgres superuser (the benches' scratch databases and roles)."""
+    subprocess.run(
+        ["su", "postgres", "-c", f'psql -v ON_ERROR_STOP=1 -q -d {db} -c "{sql}"'],
+        check=True,
+        cwd="/",
+        capture_output=True,
+    )
 
 
 def write_section(name: str, body: str) -> None:

@@ -33,7 +33,7 @@ import subprocess
 import sys
 import tempfile
 
-from _ckan import ROOT, machine, write_section
+from _ckan import ROOT, machine, psql, write_section
 
 sys.path.insert(0, str(ROOT / "bench"))
 import occtax_data  # noqa: E402
@@ -172,15 +172,6 @@ def run(cmd: list[str], env=None) -> dict:
     if proc.returncode != 0:
         raise RuntimeError(f"{cmd[:3]} failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-def psql(sql: str, db: str = "postgres") -> None:
-    subprocess.run(
-        ["su", "postgres", "-c", f'psql -v ON_ERROR_STOP=1 -q -d {db} -c "{sql}"'],
-        check=True,
-        cwd="/",
-        capture_output=True,
-    )
 
 
 def main():

@@ -31,7 +31,7 @@ import sys
 import tempfile
 import time
 
-from _ckan import ROOT, machine, write_section
+from _ckan import ROOT, machine, psql, write_section
 
 sys.path.insert(0, str(ROOT / "bench"))
 import occtax_data  # noqa: E402
@@ -224,15 +224,6 @@ def ensure_frictionless() -> pathlib.Path:
     if check.returncode != 0 or check.stdout.strip() != FRICTIONLESS_VERSION:
         subprocess.run([str(python), "-m", "pip", "install", "-q", f"frictionless=={FRICTIONLESS_VERSION}"], check=True)
     return python
-
-
-def psql(sql: str, db: str = "postgres") -> None:
-    subprocess.run(
-        ["su", "postgres", "-c", f'psql -v ON_ERROR_STOP=1 -q -d {db} -c "{sql}"'],
-        check=True,
-        cwd="/",
-        capture_output=True,
-    )
 
 
 def main():
