@@ -1054,7 +1054,7 @@ def main():
         if args.previous:
             previous_dir = tmp / "previous_config"
             previous_dir.mkdir()
-            for name in ("wsgi.py", "mappings.py", "sinp_wildcards.py", "pycsw.cfg"):
+            for name in ("wsgi.py", "mappings.py", "sinp_wildcards.py", "db_errors.py", "pycsw.cfg"):
                 shown = subprocess.run(
                     ["git", "show", f"{args.previous}:pycsw_config/{name}"], cwd=ROOT, capture_output=True, check=False
                 )

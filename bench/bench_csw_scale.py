@@ -110,7 +110,7 @@ def main():
     try:
         previous_dir = tmp / "previous"
         previous_dir.mkdir()
-        for name in ("wsgi.py", "mappings.py", "sinp_wildcards.py", "pycsw.cfg"):
+        for name in ("wsgi.py", "mappings.py", "sinp_wildcards.py", "db_errors.py", "pycsw.cfg"):
             shown = subprocess.run(
                 ["git", "show", f"{args.previous}:pycsw_config/{name}"], cwd=ROOT, capture_output=True, check=True
             )

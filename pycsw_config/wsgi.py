@@ -91,6 +91,7 @@ def _sibling_module(name):
 
 
 sinp_wildcards = _sibling_module("sinp_wildcards")
+lost_database = _sibling_module("db_errors").lost_database
 
 PYCSW_VERSION = "2.6.2"
 SET_PREFIX = "PYCSW_SET__"
@@ -688,7 +689,7 @@ _REQUEST = {"database_failed": False}
 def _database_failed(context):
     """SQLAlchemy's ``handle_error``: the request lost PostgreSQL (refused, closed, starting up);
     remembered because it may answer again by the time pycsw's report is checked."""
-    if type(context.original_exception).__name__ in ("OperationalError", "InterfaceError"):
+    if lost_database(context.original_exception):
         _REQUEST["database_failed"] = True
 
 
@@ -781,8 +782,8 @@ def _dispatch(env):
     csw = server.Csw(new_config_parser(SETTINGS), env)
     try:
         status, contents = csw.dispatch_wsgi()
-    except Exception:  # pycsw lets some database errors through: unavailable, or a real bug
-        if _REQUEST["database_failed"] or not database_answers():
+    except Exception as error:  # pycsw lets some database errors through: unavailable, or a real bug
+        if _REQUEST["database_failed"] or lost_database(error) or not database_answers():
             return None
         raise
     finally:

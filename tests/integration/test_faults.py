@@ -282,8 +282,9 @@ def test_postgresql_restarted_under_load_gives_503_not_500_and_recovers(test_cka
     back = time.monotonic()
     for t in threads:
         t.join()
-    statuses = {s for _u, _t, s, _r, _b in results}
-    assert 500 not in statuses and None not in statuses, sorted(statuses, key=str)
+    # anything but 200 or a French 503: the URL, when (s after the restart began) and what was answered
+    broken = [(u, round(t - restarted, 1), s, b[:1500]) for u, t, s, _r, b in results if s not in (200, 503)]
+    assert not broken, broken[:3]
     for url, _t, status, retry_after, body in results:
         if status == 503:
             assert retry_after == "30", url

@@ -120,13 +120,33 @@ def _is_api() -> bool:
     return request.path.startswith("/api/")
 
 
+def lost_database(error: BaseException | None) -> bool:
+    """True when ``error`` or what caused it is a lost connection to PostgreSQL (psycopg2's
+    ``OperationalError`` / ``InterfaceError`` and subclasses such as ``AdminShutdown``, given by a
+    restart to the connections it closes; SQLAlchemy's wrappers of them)."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, _LOST):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+_LOST = (
+    psycopg2.OperationalError,
+    psycopg2.InterfaceError,
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.DisconnectionError,
+)
+
+
 def _database_failed(context) -> None:
     """SQLAlchemy's ``handle_error``: the request lost PostgreSQL (connection refused, closed,
     « the database system is starting up »). Remembered for the request, because PostgreSQL may
     answer again by the time the 500 is checked (a restart takes about 2 s)."""
-    if has_request_context() and isinstance(
-        context.original_exception, psycopg2.OperationalError | psycopg2.InterfaceError
-    ):
+    if has_request_context() and lost_database(context.original_exception):
         g.sinp_database_failed = True
 
 
@@ -166,6 +186,8 @@ def outage_answer(response):
 
 def _outage(err):
     down = _down()
+    if not down and lost_database(err):
+        down = ["postgresql"]  # lost during the request; it may answer again by now (a restart)
     if not down:
         raise err  # every service answers: a bug, CKAN's 500 as before
     log.warning("%s : 503, services indisponibles : %s (%s)", request.path, down, type(err).__name__)
@@ -176,6 +198,10 @@ for _error in (
     sa_exc.OperationalError,
     sa_exc.InterfaceError,
     sa_exc.DisconnectionError,
+    # any other database error (e.g. a session left unusable by a lost statement): a 503 when
+    # PostgreSQL was lost in this request or does not answer, else CKAN's 500 as before
+    sa_exc.SQLAlchemyError,
+    psycopg2.Error,
     search.SolrConnectionError,
     search.SearchIndexError,
     search.SearchError,
