@@ -15,8 +15,8 @@ from ckanext.sinp.cli_referentials import COMMANDS
 from ckanext.sinp.csw import repository, sync
 from ckanext.sinp.csw.selftest import run_selftest
 from ckanext.sinp.domain.occtax import engine as qc
-from ckanext.sinp.logic import oracles, queries
-from ckanext.sinp.occurrences import aggregates
+from ckanext.sinp.logic import indicator_actions, oracles, queries
+from ckanext.sinp.occurrences import aggregates, indicators_store
 from ckanext.sinp.occurrences import store as occurrence_store
 from ckanext.sinp.outbox import runner
 from ckanext.sinp.outbox import store as outbox_store
@@ -44,6 +44,7 @@ def init_db():
     store.ensure_tables(engine)
     occurrence_store.ensure_tables(engine)
     aggregates.ensure_tables(engine)  # JDD page figures and map, per generation of the data
+    indicators_store.ensure_tables(engine)  # ORB indicators, per edition
 
     geo_store.ensure_tables(engine)
     outbox_store.ensure_table(engine)
@@ -200,6 +201,32 @@ def _register_referential_commands():
 
 
 _register_referential_commands()
+
+
+@sinp.command("indicators-compute")
+@click.option(
+    "--edition",
+    default=None,
+    help="Année terminée à calculer et figer (ex. 2024) ; par défaut l'édition courante (recalculée).",
+)
+def indicators_compute(edition):
+    """Calcule les indicateurs de l'ORB : l'édition courante, ou une année (figée une fois écrite)."""
+    edition = edition or indicators_store.LIVE
+    with click.progressbar(length=1, label=f"Indicateurs ({edition})", show_percent=True) as bar:
+        state = {"done": 0}
+
+        def progress(step, done, total):
+            bar.length = total
+            bar.update(done - state["done"], step)
+            state["done"] = done
+
+        try:
+            result = indicator_actions.compute_edition(edition, progress)
+        except indicators_store.EditionError as err:
+            click.echo("")
+            click.secho(str(err), fg="red", err=True)
+            raise SystemExit(1)
+    click.secho(f"Édition « {result['edition']} » calculée : {result['rows']} valeurs.", fg="green")
 
 
 @sinp.command("qc-check")

@@ -16,6 +16,7 @@ from ckanext.sinp.logic import (
     auth,
     harvest_deletions,
     harvest_guard,
+    indicator_actions,
     records,
     registry,
     resource_urls,
@@ -108,12 +109,14 @@ class SinpPlugin(p.SingletonPlugin, DefaultTranslation):
 
     def get_actions(self):
         # harvest_deletions: ckanext-harvest's raw SQL purge takes the CSW rows along
-        return harvest_guard.with_harvest_guards({**registry.get_actions(), **harvest_deletions.get_actions()})
+        return harvest_guard.with_harvest_guards(
+            {**registry.get_actions(), **harvest_deletions.get_actions(), **indicator_actions.get_actions()}
+        )
 
     # IAuthFunctions
 
     def get_auth_functions(self):
-        return auth.get_auth_functions()
+        return {**auth.get_auth_functions(), **indicator_actions.get_auth_functions()}
 
     # IFacets
 

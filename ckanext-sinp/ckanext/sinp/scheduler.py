@@ -23,7 +23,7 @@ import sqlalchemy as sa
 
 from ckanext.sinp import jobs, settings
 from ckanext.sinp.csw import sync
-from ckanext.sinp.logic import records
+from ckanext.sinp.logic import indicator_actions, records
 from ckanext.sinp.occurrences import store as occurrence_store
 from ckanext.sinp.outbox import runner
 from ckanext.sinp.outbox import store as outbox_store
@@ -107,6 +107,7 @@ def _harvest_run(app) -> None:
 def loop(app, interval: float = 30, once: bool = False, echo=print) -> None:
     """Runs until stopped (SIGTERM, Ctrl-C); each step's failure is logged and retried next time."""
     last_harvest = last_reconcile = last_orphans = 0.0
+    last_indicators = time.monotonic()  # first pass after one interval, never at start
     while True:
         now = time.monotonic()
         steps = [("outbox", runner.dispatch)]
@@ -121,6 +122,10 @@ def loop(app, interval: float = 30, once: bool = False, echo=print) -> None:
         if orphans_every and now - last_orphans >= orphans_every:
             steps.append(("csw_orphans", sweep_csw_orphans))
             last_orphans = now
+        indicators_every = settings.scheduler_indicators_every()
+        if indicators_every and now - last_indicators >= indicators_every:
+            steps.append(("indicators", indicator_actions.refresh_live))  # only when the data changed
+            last_indicators = now
         for name, step in steps:
             try:
                 result = step()
@@ -131,7 +136,10 @@ def loop(app, interval: float = 30, once: bool = False, echo=print) -> None:
                 model.Session.remove()
         if once:
             return
-        time.sleep(_pause(interval, orphans_every, last_orphans))
+        pause = _pause(interval, orphans_every, last_orphans)
+        if indicators_every:
+            pause = max(0.0, min(pause, last_indicators + indicators_every - time.monotonic()))
+        time.sleep(pause)
 
 
 def sweep_csw_orphans() -> dict | None:

@@ -50,6 +50,15 @@ def scheduler_csw_orphans_every() -> int:
     return int(_get("scheduler.csw_orphans_every"))
 
 
+def scheduler_indicators_every() -> int:
+    return int(_get("scheduler.indicators_every"))
+
+
+def indicators_threshold() -> int:
+    """Below this many observations of a sensitive taxon (but some), an indicator's cell is secret."""
+    return int(_get("indicators.seuil_sensible"))
+
+
 def display_zone() -> str:
     """The time zone of the dates shown (CKAN's ``ckan.display_timezone``; Europe/Paris for « server »)."""
     zone = tk.config.get("ckan.display_timezone") or ""

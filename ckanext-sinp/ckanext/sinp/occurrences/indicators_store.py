@@ -540,14 +540,15 @@ def _metadata(conn, pub: list[str], metadata_rows: list[dict], cutoff, params: d
         n_jdd = sum(1 for r in jdd if r.get("owner_org") == org)
         n_ca = sum(1 for r in ca if r.get("owner_org") == org)
         add("ca_jdd_producteur", f"producteur:{org}", title, n_jdd, n_ca)
-    objectives: dict[str, list] = defaultdict(lambda: [None, 0, 0])
+    # per objective (each type has its own nomenclature): valeur = effectif = records of that type
+    objectives: dict[tuple, list] = defaultdict(lambda: [None, 0])
     for r in rows:
         for code, label in r.get("objectifs") or []:
-            entry = objectives[code]
+            entry = objectives[(r.get("type"), code)]
             entry[0] = entry[0] or label or code
-            entry[1 if r.get("type") == "jdd" else 2] += 1
-    for code, (label, n_jdd, n_ca) in sorted(objectives.items()):
-        add("ca_jdd_producteur", f"objectif:{code}", label, n_jdd, n_ca)
+            entry[1] += 1
+    for (kind, code), (label, n) in sorted(objectives.items()):
+        add("ca_jdd_producteur", f"objectif_{kind}:{code}", label, n, n)
     # JDD with deposited data
     deposited = [r for r in jdd if r["id"] in with_data]
     add("part_jdd_deposes", None, None, 100.0 * len(deposited) / len(jdd) if jdd else None, len(deposited))
