@@ -137,6 +137,7 @@ def test_an_indicator_is_plain_json_for_the_api():
     assert json.loads(json.dumps(data, ensure_ascii=False)) == data
     assert data["theme_libelle"] == "État des connaissances"
     assert data["parametres"] == {"seuil_taxons": 50, "periode_annees": 10}
+    assert data["cle_libelle"] == "Maille de 10 km"
     assert isinstance(data["sources"], list) and isinstance(data["precautions"], list)
 
 
@@ -307,7 +308,7 @@ def test_the_csv_starts_with_what_the_figures_mean_then_french_column_labels():
         "Année",
         "Département",
         "Groupe taxonomique",
-        "Clé",
+        "Maille de 10 km",  # what « cle » holds for this indicator
         "Libellé",
         "Valeur (%)",
         "Effectif",
@@ -318,9 +319,19 @@ def test_the_csv_starts_with_what_the_figures_mean_then_french_column_labels():
     assert table[3] == ["2024", "39", "Mammifères", "", "", "", "", "oui"]  # secret: no value, no count
 
 
+def test_the_key_column_is_named_by_what_it_holds():
+    labels = {code: ind.cle_libelle for code, ind in indicators.load().items()}
+    assert labels["part_validees"] == "Niveau de validation"
+    assert labels["eee_mailles"] == "Taxon (CD_REF)"
+    assert labels["ca_jdd_producteur"] == "Producteur ou objectif"
+    assert labels["observations"] == "Clé"  # no other breakdown: the column stays empty
+    assert indicators.get("part_validees").as_dict()["cle_libelle"] == "Niveau de validation"
+
+
 def test_the_csv_cannot_run_a_formula_and_keeps_negative_numbers():
     text = indicators.csv_with_header(indicators.get("ca_jdd_producteur"), "Édition courante", _rows(), COLUMNS)
     _, table = _split(text)
+    assert table[0][3] == "Producteur ou objectif"
     assert table[4][4] == '\'=HYPERLINK("http://exemple.invalid")'
     assert table[4][5] == "-4,5"  # a number, not a formula
     assert table[4][3] == "producteur:x"

@@ -73,6 +73,15 @@ COLUMN_LABELS = {
     "secret": "Secret",
 }
 
+# the « cle » column by breakdown (indicators_store: niveau, maille, cd_ref, producteur:<id>, objectif:<code>)
+KEY_LABELS = {
+    "niveau": "Niveau de validation",
+    "maille": "Maille de 10 km",
+    "taxon": "Taxon (CD_REF)",
+    "producteur": "Producteur",
+    "objectif": "Objectif",
+}
+
 _CODE = re.compile(r"[a-z][a-z0-9_]*")
 _COMMENT_SEPARATOR = re.compile(r"\s*" + re.escape(csvsafe.DELIMITER) + r"\s*")
 _TEXT_FIELDS = ("titre", "question", "methode", "unite", "mise_a_jour")
@@ -136,6 +145,15 @@ class Indicator:
     def ventilations_libelles(self) -> dict[str, str]:
         return {v: VENTILATIONS[v] for v in self.ventilations}
 
+    @property
+    def cle_libelle(self) -> str:
+        """What the « cle » column holds for this indicator (its breakdowns other than région,
+        département, groupe and année), e.g. « Niveau de validation », « Producteur ou objectif »."""
+        names = [KEY_LABELS[v] for v in self.ventilations if v in KEY_LABELS]
+        if not names:
+            return COLUMN_LABELS["cle"]
+        return " ou ".join([names[0]] + [n[:1].lower() + n[1:] for n in names[1:]])
+
     def as_dict(self) -> dict:
         """Plain JSON-ready data (lists, dicts) for the API and the JSON download."""
         return {
@@ -152,6 +170,7 @@ class Indicator:
             "precautions": list(self.precautions),
             "mise_a_jour": self.mise_a_jour,
             "parametres": dict(self.parametres),
+            "cle_libelle": self.cle_libelle,
         }
 
 
@@ -340,13 +359,15 @@ def csv_with_header(
     value, in the platform's dialect (« ; », CRLF, formulas neutralised: ``csvsafe``).
 
     ``columns``: keys of the rows (``annee``, ``valeur``…: labels from ``COLUMN_LABELS``, the unit
-    added to « Valeur ») or ``(key, label)`` pairs. A secret cell is written « oui » in « Secret »
-    with its value and count empty."""
+    added to « Valeur », « cle » named by ``Indicator.cle_libelle``) or ``(key, label)`` pairs.
+    A secret cell is written « oui » in « Secret » with its value and count empty."""
     header: list[tuple[str, str]] = []
     for column in columns:
         key, label = column if isinstance(column, tuple) else (column, COLUMN_LABELS.get(column, column))
         if key == "valeur" and not isinstance(column, tuple):
             label = f"{label} ({indicator.unite})"
+        if key == "cle" and not isinstance(column, tuple):
+            label = indicator.cle_libelle
         header.append((key, label))
     buf = io.StringIO()
     out = csvsafe.writer(buf)
