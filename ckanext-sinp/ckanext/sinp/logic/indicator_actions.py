@@ -27,10 +27,18 @@ from ckanext.sinp.occurrences.protection_store import BFC_DEPARTEMENTS
 
 log = logging.getLogger(__name__)
 
-# the recommended (optional) fields of each record type whose filling makes the « complétude »:
-# the required ones are always there, the technical ones (identifiers, ISO origin) say nothing
-RECOMMENDED = {
+# the fields of each record type whose filling makes the « complétude » (the standard's required
+# and recommended ones; technical ones — identifiers, ISO origin, additional attributes — say nothing)
+COMPLETENESS_FIELDS = {
     "ca": (
+        "title",
+        "notes",
+        "objectifs",
+        "est_meta_cadre",
+        "niveau_territorial",
+        "territoires",
+        "date_lancement",
+        "acteurs",
         "volets_sinp",
         "precision_geographique",
         "type_financement",
@@ -40,6 +48,16 @@ RECOMMENDED = {
         "publications",
     ),
     "jdd": (
+        "title",
+        "notes",
+        "cadre",
+        "libelle_court",
+        "type_donnees",
+        "objectif_jdd",
+        "domaine_terrestre",
+        "domaine_marin",
+        "territoires",
+        "contacts_jdd",
         "license_id",
         "precision_geographique",
         "borne_ouest",
@@ -79,7 +97,8 @@ def _codes(value) -> list[str]:
 
 
 def _filled(value) -> bool:
-    return value not in (None, "", "[]", "{}", "null", "false")
+    """A field holds something (« false » is a value: a boolean answered)."""
+    return value not in (None, "", "[]", "{}", "null")
 
 
 def metadata_rows(conn) -> list[dict]:
@@ -94,6 +113,8 @@ def metadata_rows(conn) -> list[dict]:
             package.c.metadata_created,
             package.c.metadata_modified,
             package.c.license_id,
+            package.c.title,
+            package.c.notes,
             package.c.extras,
         )
         .select_from(package.outerjoin(group, group.c.id == package.c.owner_org))
@@ -104,8 +125,8 @@ def metadata_rows(conn) -> list[dict]:
         extras = row["extras"] or {}
         if isinstance(extras, str):
             extras = json.loads(extras)
-        fields = {**extras, "license_id": row["license_id"]}
-        recommended = RECOMMENDED[row["type"]]
+        fields = {**extras, "license_id": row["license_id"], "title": row["title"], "notes": row["notes"]}
+        expected = COMPLETENESS_FIELDS[row["type"]]
         key, nomenclature = OBJECTIVES[row["type"]]
         labels = nomenclatures.get(nomenclature)
         out.append(
@@ -117,7 +138,7 @@ def metadata_rows(conn) -> list[dict]:
                 "objectifs": [(code, labels.label_of(code) or code) for code in _codes(extras.get(key))],
                 "created": row["metadata_created"],
                 "modified": row["metadata_modified"].isoformat() if row["metadata_modified"] else None,
-                "completude": sum(1 for f in recommended if _filled(fields.get(f))) / len(recommended),
+                "completude": sum(1 for f in expected if _filled(fields.get(f))) / len(expected),
             }
         )
     return out
