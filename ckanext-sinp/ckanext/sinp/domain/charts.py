@@ -123,7 +123,7 @@ def _text(x: float, y: float, label: str, anchor: str = "start", extra: str = ""
 
 
 def _empty(kind: str, title: str, width: int = 640, height: int = 120) -> str:
-    uid = _uid(kind, title, "empty")
+    uid = _uid(kind, title, "empty", width)
     out = _open(uid, width, height, title, EMPTY_MESSAGE)
     out.append(f'<rect x="0.5" y="0.5" width="{width - 1}" height="{height - 1}" fill="#f7f7f7" stroke="#cccccc"/>')
     out.append(_text(width / 2, height / 2 + 4, EMPTY_MESSAGE, "middle", ' fill="#333333" font-size="14"'))
@@ -208,7 +208,7 @@ def _axes(categories, top, step, unit, left, right, plot_top, plot_bottom) -> li
     out.append(f'<line x1="{left}" x2="{right}" y1="{plot_bottom}" y2="{plot_bottom}" stroke="#666666"/>')
     n = len(categories)
     slot = (right - left) / max(n, 1)
-    every = max(1, math.ceil(n / max(1, int((right - left) // 48))))  # about 48 px per label
+    every = max(1, math.ceil(n / max(1, int((right - left) // 40))))  # about 40 px per label
     for i, cat in enumerate(categories):
         if i % every == 0 or i == n - 1 and n > 1 and (n - 1) % every > every / 2:
             label = cat if len(cat) <= 14 else cat[:13] + "…"
@@ -235,7 +235,7 @@ def line_svg(
     values = [p.value for ps in data.values() for p in ps if p.value is not None and not p.secret]
     if not categories or (not values and not any(p.secret for ps in data.values() for p in ps)):
         return _empty("line", title, width)
-    uid = _uid("line", title, unit, sorted((k, tuple(v)) for k, v in data.items()))
+    uid = _uid("line", width, title, unit, sorted((k, tuple(v)) for k, v in data.items()))
     secret = any(p.secret for ps in data.values() for p in ps)
     names = list(data)
     colours = [PALETTE[i % len(PALETTE)] for i in range(len(names))]
@@ -306,7 +306,7 @@ def bar_svg(
     secret = any(p.secret for ps in data.values() for p in ps)
     if not categories or (not values and not secret):
         return _empty("bar", title, width)
-    uid = _uid("bar", title, unit, stacked, sorted((k, tuple(v)) for k, v in data.items()))
+    uid = _uid("bar", width, title, unit, stacked, sorted((k, tuple(v)) for k, v in data.items()))
     names = list(data)
     colours = [PALETTE[i % len(PALETTE)] for i in range(len(names))]
     legend, legend_h = _legend(uid, names, colours, secret, 12, 0, width - 24)
@@ -395,7 +395,7 @@ def maille_map_svg(
     secret = any(c.secret for _, c in placed)
     if not placed or (not known and not secret):
         return _empty("map", title, width)
-    uid = _uid("map", title, unit, sorted((c.code, c.value, c.secret) for _, c in placed))
+    uid = _uid("map", width, title, unit, sorted((c.code, c.value, c.secret) for _, c in placed))
     spots = background | {w for w, _ in placed}
     e0, e1 = min(e for e, _ in spots), max(e for e, _ in spots)
     n0, n1 = min(n for _, n in spots), max(n for _, n in spots)
@@ -461,7 +461,7 @@ def sparkline_svg(
     known = [(i, v) for i, v in enumerate(values) if v is not None]
     if not known:
         return _empty("spark", title, width, height).replace('font-size="14"', 'font-size="6"')
-    uid = _uid("spark", title, tuple(values))
+    uid = _uid("spark", width, title, tuple(values))
     low, high = min(v for _, v in known), max(v for _, v in known)
     span = (high - low) or 1
     n = max(len(values) - 1, 1)

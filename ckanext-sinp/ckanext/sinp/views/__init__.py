@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ckanext.sinp.guard import guard
 from ckanext.sinp.outages import outages
-from ckanext.sinp.views import deposits, exports, producer, records, territory, validation  # noqa: F401  (routes)
+from ckanext.sinp.views import deposits, exports, indicators, producer, records, territory, validation  # noqa: F401  (routes)
 from ckanext.sinp.views.blueprint import sinp
 from ckanext.sinp.visibility_views import visibility
 
