@@ -125,7 +125,14 @@ def test_cells_are_placed_by_their_code():
         if e.find(f"{SVG}title") is not None
     }
     assert fills["10kmL93E074N695"] == charts.SEQUENTIAL[0] and fills["10kmL93E075N695"] == charts.SEQUENTIAL[-1]
-    assert "1 – 2,6" in _texts(root)  # first class of the legend
+    assert ["1 – 2", "3 – 4", "5", "6 – 7", "8 – 9"] == [t for t in _texts(root) if t[:1].isdigit()][-5:]
+    root = _parse(charts.maille_map_svg({"E074N695": 0.5, "E075N695": 3.0}, title="Carte", unit="%"))
+    assert "0,5 – 1" in _texts(root)  # first class of five of equal width
+
+
+def test_counts_get_whole_ticks():
+    root = _parse(charts.bar_svg([Point("2015", 1), Point("2017", 2)], title="t", unit="taxons"))
+    assert "1,5" not in _texts(root) and "0,5" not in _texts(root) and "2" in _texts(root)
 
 
 def test_charts_are_reproducible_and_ids_distinct_between_charts():

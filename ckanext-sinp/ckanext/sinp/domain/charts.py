@@ -131,13 +131,16 @@ def _empty(kind: str, title: str, width: int = 640, height: int = 120) -> str:
     return "".join(out)
 
 
-def _nice_max(high: float) -> tuple[float, float]:
-    """Top of the y axis and the step of its ticks (1, 2, 2.5 or 5 × 10^k, about 4 ticks)."""
+def _nice_max(high: float, integers: bool = False) -> tuple[float, float]:
+    """Top of the y axis and the step of its ticks (1, 2, 2.5 or 5 × 10^k, about 4 ticks); whole
+    steps when the values are counts (no « 1,5 taxon »)."""
     if high <= 0:
-        return 1.0, 0.25 if high == 0 else 1.0
+        return 1.0, 1.0 if integers or high < 0 else 0.25
     raw = high / 4
     power = 10 ** math.floor(math.log10(raw))
     step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
+    if integers:
+        step = max(1.0, float(math.ceil(step)))
     return step * math.ceil(high / step - 1e-9), step
 
 
@@ -242,7 +245,7 @@ def line_svg(
     legend, legend_h = _legend(uid, names, colours, secret, 12, 0, width - 24)
     left, right, plot_top = 64, width - 16, 28
     plot_bottom = height - 28 - legend_h
-    top, step = _nice_max(max(values, default=0))
+    top, step = _nice_max(max(values, default=0), _whole(values))
     out = _open(uid, width, height, title, description or _summary(data, unit))
     out.append(_hatch_defs(uid))
     out += _axes(categories, top, step, unit, left, right, plot_top, plot_bottom)
@@ -321,7 +324,7 @@ def bar_svg(
         high = max(totals.values(), default=0)
     else:
         high = max(values, default=0)
-    top, step = _nice_max(high)
+    top, step = _nice_max(high, _whole(values))
     out = _open(uid, width, height, title, description or _summary(data, unit))
     out.append(_hatch_defs(uid))
     out += _axes(categories, top, step, unit, left, right, plot_top, plot_bottom)
@@ -359,12 +362,21 @@ def bar_svg(
     return "".join(out)
 
 
+def _whole(values: Iterable[float]) -> bool:
+    return all(float(v).is_integer() for v in values)
+
+
 def _classes(values: Sequence[float], n: int) -> list[float]:
-    """Upper bounds of ``n`` classes of equal width between the smallest and largest value."""
+    """Upper bounds of ``n`` classes of equal width between the smallest and largest value; whole
+    bounds (fewer classes if need be) when the values are counts."""
     low, high = min(values), max(values)
     if high == low:
         return [high]
-    return [low + (high - low) * (i + 1) / n for i in range(n)]
+    bounds = [low + (high - low) * (i + 1) / n for i in range(n)]
+    if _whole(values):
+        bounds = sorted({float(math.floor(b + 1e-9)) for b in bounds} - {low - 1} | {float(high)})
+        bounds = [b for b in bounds if b >= low]
+    return bounds
 
 
 def maille_map_svg(
@@ -406,10 +418,15 @@ def maille_map_svg(
     bounds = _classes(known, len(SEQUENTIAL)) if known else []
     labels = []
     low = min(known) if known else 0
+    whole = _whole(known)
     for i, b in enumerate(bounds):
-        start = low if i == 0 else bounds[i - 1]
-        labels.append(fr_number(b) if len(bounds) == 1 else f"{fr_number(start)} – {fr_number(b)}")
-    colours = SEQUENTIAL if len(bounds) > 1 else SEQUENTIAL[2:3]
+        start = low if i == 0 else bounds[i - 1] + (1 if whole else 0)
+        labels.append(fr_number(b) if len(bounds) == 1 or start == b else f"{fr_number(start)} – {fr_number(b)}")
+    last = len(SEQUENTIAL) - 1
+    if len(bounds) > 1:  # spread over the whole scale, light to dark
+        colours = tuple(SEQUENTIAL[round(i * last / (len(bounds) - 1))] for i in range(len(bounds)))
+    else:
+        colours = SEQUENTIAL[2:3]
     legend, legend_h = _legend(uid, labels, colours, secret, margin, 0, width - 2 * margin)
     height = int(margin + map_h + 14 + (18 if unit else 0) + legend_h + margin)
     desc = description or (

@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 LIVE = "courante"
 FILTERS = ("departement", "groupe", "annee")
 SECRET = charts.SECRET_LABEL
+# the unit of the rows with a key where it is not the indicator's (the declaration's method says so):
+# a maille's taxa under the coverage share, a taxon's observations under the number of EEE taxa
+KEY_UNITS = {"couverture_mailles": "taxons", "eee_taxons": "observations"}
 
 
 # --- reading the actions ------------------------------------------------------------------------
@@ -134,6 +137,8 @@ def _choices(result: dict) -> dict:
 def _number(value, unit: str) -> str:
     if value is None:
         return "—"
+    if unit.startswith("année"):
+        return str(int(value))  # 2017, not 2 017
     return charts.fr_number(value, 1 if unit == "%" and not float(value).is_integer() else None)
 
 
@@ -214,6 +219,7 @@ def chart(result: dict, params: dict, width: int = 640) -> str:
         years = sorted({r["annee"] for r in keyed if r.get("annee") is not None})
         shown = [r for r in keyed if r.get("annee") == (years[-1] if years else None)]
         cells = [charts.Cell(r["cle"], r.get("valeur"), bool(r.get("secret"))) for r in shown]
+        unit = KEY_UNITS.get(result.get("code"), unit)
         return charts.maille_map_svg(cells, title=title, unit=unit, grid=_grid(), width=width)
     if result.get("code") == "eee_premiere_mention":
         per_year: dict[str, float] = {}
@@ -252,6 +258,13 @@ def chart(result: dict, params: dict, width: int = 640) -> str:
     )
 
 
+def _value_cell(row: dict, unit: str, key_unit: str | None) -> str:
+    """A value of the table; with its unit when a keyed row counts something else than the header's."""
+    if key_unit and row.get("cle") and row.get("valeur") is not None:
+        return f"{_number(row['valeur'], key_unit)} {key_unit}"
+    return _number(row.get("valeur"), unit)
+
+
 def _cle_header(code) -> str:
     """The header of the « other breakdown » column (the declaration names what it holds)."""
     try:
@@ -274,7 +287,7 @@ def table(result: dict) -> dict:
                 "cle": (_label_of(r) + (f" ({r['cle']})" if kind == "taxon" and r.get("libelle") else ""))
                 if r.get("cle")
                 else "Ensemble",
-                "valeur": SECRET if secret else _number(r.get("valeur"), unit),
+                "valeur": SECRET if secret else _value_cell(r, unit, KEY_UNITS.get(result.get("code"))),
                 "effectif": SECRET if secret else charts.fr_number(r.get("effectif")),
                 "secret": secret,
             }
