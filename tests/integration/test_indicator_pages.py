@@ -260,6 +260,11 @@ def test_the_pages_in_a_browser_at_desktop_and_phone_width(indicators, browser, 
         assert font >= 10, (code, font)
         assert _overflow(browser) <= 0, code
         browser.save_screenshot(str(SCREENSHOTS / f"indicateurs-{code}-{width}.png"))
+    # the embed page alone (as a partner's frame shows it)
+    browser.get(f"{base}/indicateurs/eee_mailles/embed")
+    shown = [e for e in browser.find_elements(By.CSS_SELECTOR, "svg.sinp-chart") if e.is_displayed()]
+    assert len(shown) == 1 and _overflow(browser) <= 0
+    browser.save_screenshot(str(SCREENSHOTS / f"indicateurs-embed-{width}.png"))
     # filter by département with the form, as a visitor does
     browser.get(f"{base}/indicateurs/observations")
     Select(browser.find_element(By.ID, "departement")).select_by_value("25")

@@ -134,6 +134,13 @@ def _choices(result: dict) -> dict:
 # --- shaping the rows into a chart, a headline and a table -----------------------------------------
 
 
+def _unit(value, unit: str) -> str:
+    """« 1 taxon », « 2 taxons »: a one-word plural unit in the singular under 2."""
+    if value is not None and abs(value) < 2 and " " not in unit and unit.endswith("s"):
+        return unit[:-1]
+    return unit
+
+
 def _number(value, unit: str) -> str:
     if value is None:
         return "—"
@@ -173,7 +180,8 @@ def headline(result: dict) -> dict | None:
         regional = [r for r in rows if r.get("cle") and not r.get("departement") and r.get("annee") is not None]
         if regional:  # the taxa recorded, and the latest year one was first recorded
             latest = max(r["annee"] for r in regional)
-            return {"text": f"{charts.fr_number(len(regional))} taxons", "annee": latest, "secret": False}
+            text = f"{charts.fr_number(len(regional))} {_unit(len(regional), 'taxons')}"
+            return {"text": text, "annee": latest, "secret": False}
     if not plain:
         return None
     whole = [r for r in plain if r.get("annee") is None]
@@ -181,7 +189,8 @@ def headline(result: dict) -> dict | None:
     unit = result.get("unite") or ""
     if row.get("secret"):
         return {"text": SECRET, "annee": row.get("annee"), "secret": True}
-    return {"text": f"{_number(row.get('valeur'), unit)} {unit}".strip(), "annee": row.get("annee"), "secret": False}
+    value = row.get("valeur")
+    return {"text": f"{_number(value, unit)} {_unit(value, unit)}".strip(), "annee": row.get("annee"), "secret": False}
 
 
 def sparkline(result: dict) -> str | None:
@@ -240,7 +249,7 @@ def chart(result: dict, params: dict, width: int = 640) -> str:
         return charts.bar_svg(series, title=title, unit=unit, stacked=True, **size)
     if yearly:
         draw = charts.bar_svg if kind == "barres" else charts.line_svg
-        return draw({title: _year_points(yearly)}, title=title, unit=unit, **size)
+        return draw({"": _year_points(yearly)}, title=title, unit=unit, **size)
     if keyed:
         if result.get("code") == "ca_jdd_producteur":
             points_jdd = [charts.Point(_label_of(r), r.get("valeur"), bool(r.get("secret"))) for r in keyed]
@@ -249,9 +258,9 @@ def chart(result: dict, params: dict, width: int = 640) -> str:
                 {"Jeux de données": points_jdd, "Cadres d'acquisition": points_ca}, title=title, unit="fiches", **size
             )
         points = [charts.Point(_label_of(r), r.get("valeur"), bool(r.get("secret"))) for r in keyed]
-        return charts.bar_svg({title: points}, title=title, unit=unit, **size)
+        return charts.bar_svg({"": points}, title=title, unit=unit, **size)
     return charts.bar_svg(
-        {title: [charts.Point("Toute la période", r.get("valeur"), r.get("secret")) for r in plain]},
+        {"": [charts.Point("Toute la période", r.get("valeur"), r.get("secret")) for r in plain]},
         title=title,
         unit=unit,
         **size,
