@@ -323,23 +323,48 @@ def _base(conn, bounds: str, params: dict, eee_cd_noms) -> None:
     )
 
 
+# the same cell of the CUBE: a NULL breakdown there is always « all » (unknown values are not
+# kept), so coalesced keys and the grouping flags match exactly, with a hash join
+_CELL_JOIN = (
+    "COALESCE(c.annee, 0) = COALESCE(x.annee, 0) AND COALESCE(c.dep, '') = COALESCE(x.dep, '') "
+    "AND COALESCE(c.groupe, '') = COALESCE(x.groupe, '') AND c.ga = x.ga AND c.gd = x.gd AND c.gg = x.gg"
+)
+
+
 def _cube(conn, end_year: int) -> None:
-    """Observations, taxa, producers, JDD, validated and precise shares, deposit delay: one pass,
-    every combination of year × département × group (CUBE)."""
+    """Observations, taxa, producers, JDD, validated and precise shares, deposit delay, for every
+    combination of year × département × group (CUBE). Two stages: the rows are first counted per
+    finest cell and taxon, producer and JDD (one hash aggregation), so the distinct counts of the
+    CUBE sort thousands of partial rows instead of every observation; the median delay needs the
+    observations themselves (one more CUBE, without distinct counts)."""
     conn.execute(
         text("""
-        CREATE TEMP TABLE ind_cube ON COMMIT DROP AS
+        CREATE TEMP TABLE ind_fine ON COMMIT DROP AS
+        SELECT annee, dep, groupe, cd_ref, owner_org, package_id, count(*) AS n,
+               count(*) FILTER (WHERE sensible) AS sens, count(*) FILTER (WHERE niv_val IN ('1', '2')) AS valid,
+               count(*) FILTER (WHERE precise) AS precise
+          FROM ind_base GROUP BY annee, dep, groupe, cd_ref, owner_org, package_id""")
+    )
+    keep = "(ga = 1 OR annee IS NOT NULL) AND (gd = 1 OR dep IS NOT NULL) AND (gg = 1 OR groupe IS NOT NULL)"
+    conn.execute(
+        text(f"""
+        CREATE TEMP TABLE ind_delay ON COMMIT DROP AS
         SELECT * FROM (
-          SELECT annee, dep, groupe, count(*) AS n, count(DISTINCT cd_ref) AS taxa,
+          SELECT annee, dep, groupe, percentile_cont(0.5) WITHIN GROUP (ORDER BY delai) AS delai,
+                 count(delai) AS n_delai, GROUPING(annee) AS ga, GROUPING(dep) AS gd, GROUPING(groupe) AS gg
+            FROM ind_base GROUP BY CUBE (annee, dep, groupe)) AS d
+         WHERE {keep}""")
+    )
+    conn.execute(
+        text(f"""
+        CREATE TEMP TABLE ind_cube ON COMMIT DROP AS
+        SELECT c.*, x.delai, x.n_delai FROM (
+          SELECT annee, dep, groupe, sum(n)::bigint AS n, count(DISTINCT cd_ref) AS taxa,
                  count(DISTINCT owner_org) AS prod, count(DISTINCT package_id) AS jdd,
-                 count(*) FILTER (WHERE sensible) AS sens,
-                 count(*) FILTER (WHERE niv_val IN ('1', '2')) AS valid,
-                 count(*) FILTER (WHERE precise) AS precise,
-                 percentile_cont(0.5) WITHIN GROUP (ORDER BY delai) AS delai,
-                 count(delai) AS n_delai,
+                 sum(sens)::bigint AS sens, sum(valid)::bigint AS valid, sum(precise)::bigint AS precise,
                  GROUPING(annee) AS ga, GROUPING(dep) AS gd, GROUPING(groupe) AS gg
-            FROM ind_base GROUP BY CUBE (annee, dep, groupe)) AS c
-         WHERE (ga = 1 OR annee IS NOT NULL) AND (gd = 1 OR dep IS NOT NULL) AND (gg = 1 OR groupe IS NOT NULL)""")
+            FROM ind_fine GROUP BY CUBE (annee, dep, groupe)) AS c
+          JOIN ind_delay x ON {_CELL_JOIN}""")  # the cells kept: those of ind_delay
     )
     for code, valeur, effectif in (
         ("observations", "n", "n"),
@@ -361,9 +386,7 @@ def _per_cell_of_cube(code: str, select: str) -> str:
     return f"""INSERT INTO ind_rows (code, annee, departement, groupe, valeur, effectif, sens)
                SELECT '{code}', x.annee, x.dep, x.groupe, x.v, x.v, c.sens
                  FROM ({select}) AS x
-                 JOIN ind_cube c ON c.annee IS NOT DISTINCT FROM x.annee AND c.dep IS NOT DISTINCT FROM x.dep
-                                AND c.groupe IS NOT DISTINCT FROM x.groupe
-                                AND c.ga = x.ga AND c.gd = x.gd AND c.gg = x.gg"""
+                 JOIN ind_cube c ON {_CELL_JOIN}"""
 
 
 def _observers(conn, end_year: int) -> None:
@@ -372,7 +395,7 @@ def _observers(conn, end_year: int) -> None:
     select = f"""
         SELECT annee, dep, groupe, count(DISTINCT name) AS v,
                GROUPING(annee) AS ga, GROUPING(dep) AS gd, GROUPING(groupe) AS gg
-          FROM (SELECT b.annee, b.dep, b.groupe, lower(trim(n)) AS name
+          FROM (SELECT DISTINCT b.annee, b.dep, b.groupe, lower(trim(n)) AS name
                   FROM ind_base b, regexp_split_to_table(COALESCE(b.observateur, ''), '[,|]') AS n) AS s
          WHERE name <> ''
          GROUP BY CUBE (annee, dep, groupe) HAVING {_keep("annee", "dep", "groupe")}"""
@@ -427,19 +450,16 @@ def _validation_levels(conn, end_year: int) -> None:
     """Share of observations at each validation level (``cle`` = the level's code)."""
     conn.execute(
         text(f"""
-        INSERT INTO ind_rows (code, annee, departement, groupe, cle, valeur, effectif, sens)
-        SELECT 'part_validees', x.annee, x.dep, x.groupe, x.niv_val, 100.0 * x.n / c.n, x.n, x.sens
+        INSERT INTO ind_rows (code, annee, departement, groupe, cle, libelle, valeur, effectif, sens)
+        SELECT 'part_validees', x.annee, x.dep, x.groupe, x.niv_val, CAST(:labels AS jsonb) ->> x.niv_val,
+               100.0 * x.n / c.n, x.n, x.sens
           FROM (SELECT annee, dep, groupe, niv_val, count(*) AS n, count(*) FILTER (WHERE sensible) AS sens,
                        GROUPING(annee) AS ga, GROUPING(dep) AS gd, GROUPING(groupe) AS gg
                   FROM ind_base GROUP BY niv_val, CUBE (annee, dep, groupe)
                 HAVING {_keep("annee", "dep", "groupe")}) AS x
-          JOIN ind_cube c ON c.annee IS NOT DISTINCT FROM x.annee AND c.dep IS NOT DISTINCT FROM x.dep
-                         AND c.groupe IS NOT DISTINCT FROM x.groupe AND c.ga = x.ga AND c.gd = x.gd AND c.gg = x.gg""")
+          JOIN ind_cube c ON {_CELL_JOIN}"""),
+        {"labels": json.dumps(protection.validation_levels())},
     )
-    for code, label in protection.validation_levels().items():
-        conn.execute(
-            text("UPDATE ind_rows SET libelle = :l WHERE code = 'part_validees' AND cle = :c"), {"l": label, "c": code}
-        )
 
 
 def _eee(conn, end_year: int) -> None:
