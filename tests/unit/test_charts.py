@@ -148,3 +148,31 @@ def test_grouped_bars_sit_side_by_side():
     )
     bars = [e for e in root.iter(f"{SVG}rect") if (e.find(f"{SVG}title") is not None)]
     assert len(bars) == 2 and bars[0].get("x") != bars[1].get("x") and bars[0].get("y") == bars[1].get("y")
+
+
+def test_stacked_secrets_sit_on_top_of_the_known_values_and_fill_the_total():
+    root = _parse(
+        charts.bar_svg(
+            {
+                "Certain": [Point("2021", 60)],
+                "Douteux": [Point("2021", None, True)],
+                "Probable": [Point("2021", 20)],
+                "Invalide": [Point("2021", None, True)],
+            },
+            title="t",
+            unit="%",
+            stacked=True,
+            total=100,
+        )
+    )
+    bars = {
+        e.find(f"{SVG}title").text.split(" : ")[0]: (float(e.get("y")), float(e.get("height")))
+        for e in root.iter(f"{SVG}rect")
+        if e.find(f"{SVG}title") is not None
+    }
+    certain, probable, secret = bars["Certain 2021"], bars["Probable 2021"], bars["Douteux 2021"]
+    assert abs(certain[0] - (probable[0] + probable[1])) < 0.2  # piled, no overlap
+    assert abs(probable[0] - (secret[0] + secret[1])) < 0.2  # the secrets on top
+    other = bars["Invalide 2021"]
+    assert abs(secret[0] - (other[0] + other[1])) < 0.2
+    assert abs(secret[1] + other[1] - probable[1]) < 0.2  # they fill what is left of 100 % (20 %)

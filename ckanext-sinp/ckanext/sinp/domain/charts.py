@@ -296,20 +296,23 @@ def bar_svg(
     title: str,
     unit: str = "",
     stacked: bool = False,
+    total: float | None = None,
     description: str = "",
     width: int = 640,
     height: int = 320,
 ) -> str:
     """Bars by category: one bar per category and series side by side (grouped), or piled
-    (``stacked``, e.g. observations per validation level). A secret value is a hatched bar
-    reaching a quarter of the plot, with no figure."""
+    (``stacked``, e.g. observations per validation level). A secret value is a hatched bar with no
+    figure: grouped, a quarter of the plot high; stacked, on top of the known values of its pile,
+    sharing what they leave of ``total`` (100 for shares that add up to 100 %), else a small
+    fixed height — never drawn under a known value."""
     data = _series_of(series)
     categories = _categories(data)
     values = [p.value for ps in data.values() for p in ps if p.value is not None and not p.secret]
     secret = any(p.secret for ps in data.values() for p in ps)
     if not categories or (not values and not secret):
         return _empty("bar", title, width)
-    uid = _uid("bar", width, title, unit, stacked, sorted((k, tuple(v)) for k, v in data.items()))
+    uid = _uid("bar", width, title, unit, stacked, total, sorted((k, tuple(v)) for k, v in data.items()))
     names = list(data)
     colours = [PALETTE[i % len(PALETTE)] for i in range(len(names))]
     legend, legend_h = _legend(uid, names, colours, secret, 12, 0, width - 24)
@@ -321,7 +324,7 @@ def bar_svg(
             for p in ps:
                 if p.value is not None and not p.secret:
                     totals[p.x] = totals.get(p.x, 0.0) + p.value
-        high = max(totals.values(), default=0)
+        high = max([*totals.values(), total or 0], default=0)
     else:
         high = max(values, default=0)
     top, step = _nice_max(high, _whole(values))
@@ -331,20 +334,20 @@ def bar_svg(
     slot = (right - left) / len(categories)
     span = plot_bottom - plot_top
     index = {c: i for i, c in enumerate(categories)}
-    base = {c: 0.0 for c in categories}
+    base = {c: 0.0 for c in categories}  # stacked: the top of each pile, in values
     groups = 1 if stacked else len(names)
     bar_w = slot * 0.75 / groups
+    secrets: list[tuple[float, str, str]] = []  # stacked: drawn once the known values are piled
     for s, (colour, (name, points)) in enumerate(zip(colours, data.items(), strict=True)):
         for p in points:
             x0 = left + slot * index[p.x] + slot * 0.125 + (0 if stacked else s * bar_w)
             who = f"{name} {p.x}".strip()
             if p.secret:
+                if stacked:
+                    secrets.append((x0, p.x, who))
+                    continue
                 h = span / 4
-                y = plot_bottom - (span * base[p.x] / top if stacked else 0) - h
-                out.append(
-                    f'<rect x="{x0:.1f}" y="{y:.1f}" width="{bar_w:.1f}" height="{h:.1f}" '
-                    f'fill="url(#{uid}-h)" stroke="#555555"><title>{escape(who)} : {SECRET_LABEL}</title></rect>'
-                )
+                out.append(_secret_bar(uid, x0, plot_bottom - h, bar_w, h, who))
                 continue
             if p.value is None:
                 continue
@@ -357,9 +360,26 @@ def bar_svg(
                 f'<rect x="{x0:.1f}" y="{y:.1f}" width="{bar_w:.1f}" height="{max(h, 0):.1f}" fill="{colour}">'
                 f"<title>{escape(label)}</title></rect>"
             )
+    known = dict(base)  # the piles of known values, before the secrets go on top
+    for x0, category, who in secrets:
+        n = sum(1 for _, c, _ in secrets if c == category)
+        if total is not None and total > known[category]:
+            h = span * (total - known[category]) / top / n
+        else:
+            h = min(span / 12, max(span * (1 - known[category] / top), 0) / n)
+        pile_top = plot_bottom - span * base[category] / top
+        out.append(_secret_bar(uid, x0, pile_top - h, bar_w, h, who))
+        base[category] += h * top / span
     out += _shift(legend, height - legend_h + 4)
     out.append("</svg>")
     return "".join(out)
+
+
+def _secret_bar(uid: str, x: float, y: float, w: float, h: float, who: str) -> str:
+    return (
+        f'<rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h:.1f}" '
+        f'fill="url(#{uid}-h)" stroke="#555555"><title>{escape(who)} : {SECRET_LABEL}</title></rect>'
+    )
 
 
 def _whole(values: Iterable[float]) -> bool:

@@ -246,7 +246,8 @@ def chart(result: dict, params: dict, width: int = 640) -> str:
                 )
         for points in series.values():
             points.sort(key=lambda p: p.x)
-        return charts.bar_svg(series, title=title, unit=unit, stacked=True, **size)
+        total = 100.0 if unit == "%" else None  # the levels' shares add up to 100 %
+        return charts.bar_svg(series, title=title, unit=unit, stacked=True, total=total, **size)
     if yearly:
         draw = charts.bar_svg if kind == "barres" else charts.line_svg
         return draw({"": _year_points(yearly)}, title=title, unit=unit, **size)
