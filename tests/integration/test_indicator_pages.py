@@ -215,6 +215,11 @@ def test_unknown_indicator_edition_or_filter_is_a_french_error_page(indicators):
         response = app.get(f"/indicateurs/observations?{query}", status=400)
         body = response.get_data(as_text=True)
         assert "400 Requête refusée" in body and "<script>alert" not in body
+    # a TAXREF group without values in the edition: the page says so (the API and downloads refuse it)
+    doc = _html(app.get("/indicateurs/observations?groupe=Ptéridophytes"))
+    assert "Aucune valeur pour cette sélection dans cette édition." in _text(doc)
+    assert charts.EMPTY_MESSAGE in _text(doc.select("figure svg")[0])
+    assert app.get("/indicateurs/observations.csv?groupe=Ptéridophytes", status=400).status_code == 400
     assert "Département inconnu" in app.get("/indicateurs/observations?departement=75", status=400).get_data(
         as_text=True
     )
@@ -246,7 +251,7 @@ def test_the_pages_in_a_browser_at_desktop_and_phone_width(indicators, browser, 
     assert len(browser.find_elements(By.CSS_SELECTOR, ".sinp-indicator-card svg")) >= 10
     assert _overflow(browser) <= 0
     browser.save_screenshot(str(SCREENSHOTS / f"indicateurs-liste-{width}.png"))
-    for code in ("observations", "part_validees", "couverture_mailles", "eee_premiere_mention"):
+    for code in ("observations", "part_validees", "couverture_mailles", "eee_premiere_mention", "ca_jdd_producteur"):
         browser.get(f"{base}/indicateurs/{code}")
         shown = [
             e for e in browser.find_elements(By.CSS_SELECTOR, "figure.sinp-indicator-chart svg") if e.is_displayed()

@@ -52,8 +52,12 @@ def _params() -> dict:
     return out
 
 
-def _show(code: str, params: dict) -> dict:
-    """The indicator as the API gives it; unknown code: 404, bad edition or filter: 400 (French)."""
+def _show(code: str, params: dict, page: bool = False) -> dict:
+    """The indicator as the API gives it; unknown code: 404, bad edition or filter: 400 (French).
+
+    ``page``: a TAXREF group that has no value in the edition (the API refuses it: it knows only
+    the groups present) is no error on a page, whose filter offers every group: the page says
+    there is nothing for it."""
     try:
         return tk.get_action("sinp_indicator_show")(_context(), {"code": code, **params})
     except tk.ObjectNotFound:
@@ -61,6 +65,10 @@ def _show(code: str, params: dict) -> dict:
     except tk.ValidationError as err:
         if "code" in err.error_dict:
             return tk.abort(404, f"Indicateur inconnu : « {code} ».")
+        if page and set(err.error_dict) == {"groupe"} and params.get("groupe") in _taxref_groups():
+            others = {k: v for k, v in params.items() if k != "groupe"}
+            result = _show(code, others)
+            return {**result, "series": [], "vide": True}
         return tk.abort(400, _messages(err))
 
 
@@ -341,7 +349,7 @@ def _urls(code: str, params: dict) -> dict:
 def indicator(code: str):
     """/indicateurs/<code>: the chart, what it answers and how, its caveats, the table."""
     params = _params()
-    result = _show(code, params)
+    result = _show(code, params, page=True)
     urls = _urls(code, params)
     title = result.get("titre") or code
     snippet = (
@@ -370,7 +378,7 @@ def indicator_embed(code: str):
     """The chart alone, to show in a frame on another site: the policy lets any page frame it
     (``frame-ancestors *``); every other page of the site stays framed only by itself."""
     params = _params()
-    result = _show(code, params)
+    result = _show(code, params, page=True)
     html = tk.render(
         "sinp/indicators_embed.html",
         {
