@@ -152,6 +152,7 @@ def test_an_indicator_page_shows_the_api_figures_its_method_and_french_filters(i
     # the embed snippet points at the embed page with the selection
     snippet = doc.select("textarea#sinp-embed-snippet")[0].get_text()
     assert snippet.startswith("<iframe src=") and "/indicateurs/observations/embed?departement=21" in snippet
+    assert 'title="Nombre d\'observations"' in snippet  # as the visitor will paste it
 
     # the frozen edition shows its own figures
     frozen = _api(app, "observations", edition="2020")

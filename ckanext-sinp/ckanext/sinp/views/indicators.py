@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import csv
 import functools
+import html
 import json
 import logging
 import re
 
 import ckan.plugins.toolkit as tk
 import flask
-from markupsafe import escape
 
 from ckanext.sinp.domain import charts
 from ckanext.sinp.domain import indicators as declared
@@ -351,9 +351,9 @@ def indicator(code: str):
     params = _params()
     result = _show(code, params, page=True)
     urls = _urls(code, params)
-    title = result.get("titre") or code
+    title = html.escape(result.get("titre") or code, quote=False).replace('"', "&quot;")  # readable: d'acquisition
     snippet = (
-        f'<iframe src="{urls["embed"]}" title="{escape(title)}" width="100%" height="420" '
+        f'<iframe src="{html.escape(urls["embed"])}" title="{title}" width="100%" height="420" '
         'style="border:0" loading="lazy"></iframe>'
     )
     return tk.render(
