@@ -94,6 +94,25 @@ OCCURRENCE_CODES = (
 METADATA_CODES = ("ca_jdd_producteur", "part_jdd_deposes", "completude")
 CODES = OCCURRENCE_CODES + METADATA_CODES
 VALIDATED = ("1", "2")  # « certain - très probable », « probable »
+# TAXREF ranks of a species or below (taxons: « de rang espèce ou inférieur »)
+SPECIES_OR_BELOW = (
+    "ES",
+    "SMES",
+    "SSES",
+    "NAT",
+    "VAR",
+    "SVAR",
+    "FO",
+    "SSFO",
+    "FOES",
+    "LIN",
+    "CLO",
+    "RACE",
+    "CAR",
+    "MO",
+    "AB",
+)
+PRESENT = "Pr"  # statutObservation « Présent »
 
 
 class EditionError(ValueError):
@@ -300,6 +319,14 @@ def _base(conn, bounds: str, params: dict, eee_cd_noms) -> None:
         )
     )
     precision = int(_parameters("part_geometrie_precise")["precision_m"])
+    ranks = ", ".join(f"'{r}'" for r in SPECIES_OR_BELOW)
+    # the taxon counted by « taxons »: a presence observation of a species or below (else NULL)
+    taxon = (
+        f"CASE WHEN o.statut_observation = '{PRESENT}' AND tr.rang IN ({ranks}) THEN o.cd_ref END"
+        if has_taxref
+        else "NULL::integer"
+    )
+    join = "LEFT JOIN sinp_taxref tr ON tr.cd_nom = o.cd_ref" if has_taxref else ""
     conn.execute(
         text(f"""
         CREATE TEMP TABLE ind_base ON COMMIT DROP AS
@@ -309,8 +336,8 @@ def _base(conn, bounds: str, params: dict, eee_cd_noms) -> None:
                COALESCE(o.sensi_niveau IN ('1', '2', '3', '4'), false) AS sensible,
                (o.geom IS NOT NULL AND COALESCE(o.precision_geometrie, 0) <= {precision}) AS precise,
                (o.created_at AT TIME ZONE '{ZONE}')::date - COALESCE(o.date_fin, o.date_debut) AS delai,
-               o.cd_ref IN (SELECT cd_ref FROM ind_eee) AS eee
-          FROM sinp_occurrence o
+               o.cd_ref IN (SELECT cd_ref FROM ind_eee) AS eee, {taxon} AS taxon
+          FROM sinp_occurrence o {join}
          WHERE o.package_id = ANY(:pub) AND o.public_layer < {protection.AUCUNE} AND o.date_debut IS NOT NULL
            AND {bounds}"""),
         params,
@@ -340,10 +367,10 @@ def _cube(conn, end_year: int) -> None:
     conn.execute(
         text("""
         CREATE TEMP TABLE ind_fine ON COMMIT DROP AS
-        SELECT annee, dep, groupe, cd_ref, owner_org, package_id, count(*) AS n,
+        SELECT annee, dep, groupe, taxon, owner_org, package_id, count(*) AS n,
                count(*) FILTER (WHERE sensible) AS sens, count(*) FILTER (WHERE niv_val IN ('1', '2')) AS valid,
                count(*) FILTER (WHERE precise) AS precise
-          FROM ind_base GROUP BY annee, dep, groupe, cd_ref, owner_org, package_id""")
+          FROM ind_base GROUP BY annee, dep, groupe, taxon, owner_org, package_id""")
     )
     keep = "(ga = 1 OR annee IS NOT NULL) AND (gd = 1 OR dep IS NOT NULL) AND (gg = 1 OR groupe IS NOT NULL)"
     conn.execute(
@@ -359,7 +386,7 @@ def _cube(conn, end_year: int) -> None:
         text(f"""
         CREATE TEMP TABLE ind_cube ON COMMIT DROP AS
         SELECT c.*, x.delai, x.n_delai FROM (
-          SELECT annee, dep, groupe, sum(n)::bigint AS n, count(DISTINCT cd_ref) AS taxa,
+          SELECT annee, dep, groupe, sum(n)::bigint AS n, count(DISTINCT taxon) AS taxa,
                  count(DISTINCT owner_org) AS prod, count(DISTINCT package_id) AS jdd,
                  sum(sens)::bigint AS sens, sum(valid)::bigint AS valid, sum(precise)::bigint AS precise,
                  GROUPING(annee) AS ga, GROUPING(dep) AS gd, GROUPING(groupe) AS gg
