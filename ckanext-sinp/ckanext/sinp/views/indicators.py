@@ -18,6 +18,7 @@ import re
 
 import ckan.plugins.toolkit as tk
 import flask
+from markupsafe import Markup
 
 from ckanext.sinp.domain import charts
 from ckanext.sinp.domain import indicators as declared
@@ -317,6 +318,12 @@ def table(result: dict) -> dict:
     }
 
 
+def _svg(svg: str | None):
+    """A chart for a template: ``domain/charts.py`` wrote it and escaped every text in it (tested
+    in tests/unit/test_charts.py), so it goes into the page as markup; nothing else does."""
+    return Markup(svg) if svg else None
+
+
 # --- pages --------------------------------------------------------------------------------------
 
 
@@ -331,7 +338,7 @@ def indicators():
             result = dict(item, series=[])
         theme = themes.setdefault(item["theme"], {"libelle": item.get("theme_libelle") or item["theme"], "items": []})
         theme["items"].append(
-            {**item, "question": result.get("question"), "headline": headline(result), "spark": sparkline(result)}
+            {**item, "question": result.get("question"), "headline": headline(result), "spark": _svg(sparkline(result))}
         )
     return tk.render("sinp/indicators.html", {"themes": list(themes.values())})
 
@@ -361,8 +368,8 @@ def indicator(code: str):
         {
             "ind": result,
             "params": params,
-            "chart": chart(result, params),
-            "chart_narrow": chart(result, params, width=360),
+            "chart": _svg(chart(result, params)),
+            "chart_narrow": _svg(chart(result, params, width=360)),
             "table": table(result),
             "choices": _choices(result),
             "editions": [(_edition_of(e), edition_label(e)) for e in result.get("editions") or [LIVE]],
@@ -383,8 +390,8 @@ def indicator_embed(code: str):
         "sinp/indicators_embed.html",
         {
             "ind": result,
-            "chart": chart(result, params),
-            "chart_narrow": chart(result, params, width=360),
+            "chart": _svg(chart(result, params)),
+            "chart_narrow": _svg(chart(result, params, width=360)),
             "edition_label": edition_label(params["edition"]),
             "place": departement_label(params.get("departement")),
             "urls": _urls(code, params),
