@@ -91,6 +91,7 @@ class Obs:
     diffusion: str
     precision: int | None
     created: dt.datetime
+    statut: str = "Pr"  # statutObservation: « Pr » présent, « No » non observé (absence)
     extra: dict = field(default_factory=dict)  # read back from the store: layer, sensi, maille
 
 
@@ -104,6 +105,7 @@ def taxref() -> dict[int, dict]:
                 "groupe": row["GROUP2_INPN"] or None,
                 "nom": row["LB_NOM"],
                 "fr": row["FR"],
+                "rang": row["RANG"],
             }
     return out
 
@@ -184,6 +186,14 @@ def generate(seed: int = 17, now: dt.datetime | None = None) -> list[Obs]:
                 now,
             )
         )
+    # observations of absence and names at the genus rank (Buteo): observations, but no « taxon »
+    for statut, cd_nom in (("No", 3764), ("No", 60585), ("Pr", 190297), ("Pr", 190297)):
+        for _ in range(20):
+            dep = rng.choice(deps)
+            lon, lat = CENTRES[dep]
+            o = _obs(rng, rng.choice(jdds), cd_nom, rng.choice(YEARS), dep, lon + rng.uniform(-0.3, 0.3), lat, now)
+            o.statut = statut
+            rows.append(o)
     # invasive alien taxa spreading from their starting point: radius grows with the years
     for cd_nom, (lon0, lat0) in EEE.items():
         first = rng.choice((2014, 2015, 2017))
@@ -217,7 +227,7 @@ def write_csv(path, rows: list[Obs], resource_id: str, package_id: str, owner_or
                     o.ds_publique,
                     o.diffusion,
                     "" if o.precision is None else o.precision,
-                    "Pr",
+                    o.statut,
                     o.created.isoformat(),
                     i,
                     resource_id,
@@ -286,8 +296,8 @@ def expected(rows: list[Obs], names: dict[int, dict], threshold: int) -> dict:
         ref = names.get(o.cd_nom, {}).get("cd_ref")
         for cell in _cells(o, names):
             obs[cell] += 1
-            if ref is not None:
-                taxa[cell].add(ref)
+            if ref is not None and o.statut == "Pr" and names[o.cd_nom]["rang"] in ("ES", "SSES", "VAR", "FO"):
+                taxa[cell].add(ref)  # « taxons »: presence observations of a species or below
             people[cell] |= _observers(o)
             valid[cell] += o.niv_val in ("1", "2")
             sens[cell] += o.extra["sensi"] in ("1", "2", "3", "4")

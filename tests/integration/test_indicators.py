@@ -146,6 +146,7 @@ def test_indicators_computed_from_the_store_match_an_independent_computation(wor
     # the set is what it claims: several groups, years, départements, blurred and hidden rows, EEE spreading
     assert {o.extra["layer"] for o in rows} == {0, 1, 2, 3, 4}
     assert len({names[o.cd_nom]["groupe"] for o in seen}) >= 6 and len({o.dep for o in seen}) == 4
+    assert any(o.statut == "No" for o in seen) and any(names[o.cd_nom]["rang"] == "GN" for o in seen)
     assert sum(v for k, v in wanted.items() if k[0] == "eee_front") >= 20  # new mailles year after year
     # the private JDD and the hidden rows never count
     total = stored[("observations", None, None, None, None)]
