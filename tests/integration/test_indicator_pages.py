@@ -181,6 +181,9 @@ def test_secret_cells_and_maps_and_validation_levels_are_drawn(indicators):
     mailles = [r["cle"] for r in api["series"] if r["cle"]]
     drawn = [_text(t).split(" : ")[0] for t in doc.select("figure .sinp-chart-wide svg rect > title")]
     assert sorted(drawn) == sorted(mailles) and mailles
+    assert "Unité : taxons par maille (indicateur régional en % : voir le tableau)." in _text(
+        doc.select("figcaption")[0]
+    )
     # validation levels: stacked bars with French labels of the levels
     doc = _html(app.get("/indicateurs/part_validees"))
     legend = _text(doc.select("figure svg")[0])

@@ -318,6 +318,14 @@ def table(result: dict) -> dict:
     }
 
 
+def _chart_unit(result: dict) -> str:
+    """The unit the chart draws: a map draws its cells' values (a coverage map: taxa per maille)."""
+    unit = result.get("unite") or ""
+    if result.get("graphique") == "carte":
+        return KEY_UNITS.get(result.get("code"), unit)
+    return unit
+
+
 def _svg(svg: str | None):
     """A chart for a template: ``domain/charts.py`` wrote it and escaped every text in it (tested
     in tests/unit/test_charts.py), so it goes into the page as markup; nothing else does."""
@@ -370,6 +378,7 @@ def indicator(code: str):
             "params": params,
             "chart": _svg(chart(result, params)),
             "chart_narrow": _svg(chart(result, params, width=360)),
+            "chart_unit": _chart_unit(result),
             "table": table(result),
             "choices": _choices(result),
             "editions": [(_edition_of(e), edition_label(e)) for e in result.get("editions") or [LIVE]],
