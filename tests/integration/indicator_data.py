@@ -292,6 +292,7 @@ def expected(rows: list[Obs], names: dict[int, dict], threshold: int) -> dict:
         defaultdict(int),
         defaultdict(int),
     )
+    levels, level_sens = defaultdict(lambda: defaultdict(int)), defaultdict(lambda: defaultdict(int))
     for o in rows:
         ref = names.get(o.cd_nom, {}).get("cd_ref")
         for cell in _cells(o, names):
@@ -300,7 +301,10 @@ def expected(rows: list[Obs], names: dict[int, dict], threshold: int) -> dict:
                 taxa[cell].add(ref)  # « taxons »: presence observations of a species or below
             people[cell] |= _observers(o)
             valid[cell] += o.niv_val in ("1", "2")
-            sens[cell] += o.extra["sensi"] in ("1", "2", "3", "4")
+            sensitive = o.extra["sensi"] in ("1", "2", "3", "4")
+            sens[cell] += sensitive
+            levels[cell][o.niv_val] += 1
+            level_sens[cell][o.niv_val] += sensitive
 
     def put(code, cell, value, cle=None, s=None):
         s = sens[cell] if s is None else s
@@ -311,6 +315,8 @@ def expected(rows: list[Obs], names: dict[int, dict], threshold: int) -> dict:
         put("taxons", cell, len(taxa[cell]))
         put("observateurs", cell, len(people[cell]))
         put("part_validees", cell, round(100.0 * valid[cell] / n, 6))
+        for level, k in levels[cell].items():  # the share of each level (cle = its code)
+            put("part_validees", cell, round(100.0 * k / n, 6), cle=level, s=level_sens[cell][level])
     # new taxa: first year of each taxon in the region (per group too) and in each département
     first_region, first_dep = {}, {}
     for o in rows:

@@ -129,8 +129,8 @@ def _compare(stored: dict, wanted: dict) -> None:
         elif got != value:
             wrong[key] = (value, got)
     assert not wrong, f"{len(wrong)} of {len(wanted)} cells differ (expected, stored): {list(wrong.items())[:10]}"
-    # and nothing more for the cells compared as a whole (cle NULL of the CUBE indicators)
-    for code in ("observations", "taxons", "observateurs", "nouveaux_taxons"):
+    # and nothing more for the indicators compared as a whole
+    for code in ("observations", "taxons", "observateurs", "nouveaux_taxons", "part_validees"):
         extra = {k for k in stored if k[0] == code} - {k for k in wanted if k[0] == code}
         assert not extra, f"{code}: cells not expected {sorted(extra, key=str)[:10]}"
 

@@ -358,6 +358,18 @@ _CELL_JOIN = (
 )
 
 
+def _level_counts(template: str) -> str:
+    """One column per validation level (``lv_<code>``: its observations, ``lvs_<code>``: of them,
+    those of a sensitive taxon), from ``template`` ({k}: the code, {s}: the sensitive condition,
+    {name}: the column)."""
+    cols = []
+    for k in protection.validation_levels():
+        for prefix, cond in (("lv", ""), ("lvs", " AND sensible")):
+            name = f"{prefix}_{k}"
+            cols.append(f"{template.format(k=k, s=cond, name=name)} AS {name}")
+    return ", ".join(cols)
+
+
 def _cube(conn, end_year: int) -> None:
     """Observations, taxa, producers, JDD, validated and precise shares, deposit delay, for every
     combination of year × département × group (CUBE). Two stages: the rows are first counted per
@@ -365,11 +377,11 @@ def _cube(conn, end_year: int) -> None:
     CUBE sort thousands of partial rows instead of every observation; the median delay needs the
     observations themselves (one more CUBE, without distinct counts)."""
     conn.execute(
-        text("""
+        text(f"""
         CREATE TEMP TABLE ind_fine ON COMMIT DROP AS
         SELECT annee, dep, groupe, taxon, owner_org, package_id, count(*) AS n,
                count(*) FILTER (WHERE sensible) AS sens, count(*) FILTER (WHERE niv_val IN ('1', '2')) AS valid,
-               count(*) FILTER (WHERE precise) AS precise
+               count(*) FILTER (WHERE precise) AS precise, {_level_counts("count(*) FILTER (WHERE niv_val = '{k}'{s})")}
           FROM ind_base GROUP BY annee, dep, groupe, taxon, owner_org, package_id""")
     )
     keep = "(ga = 1 OR annee IS NOT NULL) AND (gd = 1 OR dep IS NOT NULL) AND (gg = 1 OR groupe IS NOT NULL)"
@@ -389,6 +401,7 @@ def _cube(conn, end_year: int) -> None:
           SELECT annee, dep, groupe, sum(n)::bigint AS n, count(DISTINCT taxon) AS taxa,
                  count(DISTINCT owner_org) AS prod, count(DISTINCT package_id) AS jdd,
                  sum(sens)::bigint AS sens, sum(valid)::bigint AS valid, sum(precise)::bigint AS precise,
+                 {_level_counts("sum({name})::bigint")},
                  GROUPING(annee) AS ga, GROUPING(dep) AS gd, GROUPING(groupe) AS gg
             FROM ind_fine GROUP BY CUBE (annee, dep, groupe)) AS c
           JOIN ind_delay x ON {_CELL_JOIN}""")  # the cells kept: those of ind_delay
@@ -474,19 +487,17 @@ def _coverage(conn, end_year: int) -> None:
 
 
 def _validation_levels(conn, end_year: int) -> None:
-    """Share of observations at each validation level (``cle`` = the level's code)."""
-    conn.execute(
-        text(f"""
-        INSERT INTO ind_rows (code, annee, departement, groupe, cle, libelle, valeur, effectif, sens)
-        SELECT 'part_validees', x.annee, x.dep, x.groupe, x.niv_val, CAST(:labels AS jsonb) ->> x.niv_val,
-               100.0 * x.n / c.n, x.n, x.sens
-          FROM (SELECT annee, dep, groupe, niv_val, count(*) AS n, count(*) FILTER (WHERE sensible) AS sens,
-                       GROUPING(annee) AS ga, GROUPING(dep) AS gd, GROUPING(groupe) AS gg
-                  FROM ind_base GROUP BY niv_val, CUBE (annee, dep, groupe)
-                HAVING {_keep("annee", "dep", "groupe")}) AS x
-          JOIN ind_cube c ON {_CELL_JOIN}"""),
-        {"labels": json.dumps(protection.validation_levels())},
-    )
+    """Share of observations at each validation level (``cle`` = the level's code), from the
+    per-level counts of the CUBE; a level's cell is secret by its own sensitive observations."""
+    labels = protection.validation_levels()
+    for k, label in labels.items():
+        conn.execute(
+            text(f"""
+            INSERT INTO ind_rows (code, annee, departement, groupe, cle, libelle, valeur, effectif, sens)
+            SELECT 'part_validees', annee, dep, groupe, :k, :label, 100.0 * lv_{k} / n, lv_{k}, lvs_{k}
+              FROM ind_cube WHERE lv_{k} > 0"""),
+            {"k": k, "label": label},
+        )
 
 
 def _eee(conn, end_year: int) -> None:
