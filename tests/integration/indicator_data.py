@@ -25,6 +25,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import random
+import statistics
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -264,6 +265,13 @@ def _year_end(year: int) -> dt.datetime:
     return dt.datetime(year + 1, 1, 1, tzinfo=ZoneInfo("Europe/Paris"))
 
 
+def _delay(o: Obs) -> int:
+    """Days from the observation's end to its integration (the integration's date in the region)."""
+    from zoneinfo import ZoneInfo
+
+    return (o.created.astimezone(ZoneInfo("Europe/Paris")).date() - o.date).days
+
+
 def _observers(o: Obs) -> set[str]:
     return {n.strip().lower() for n in o.observateur.replace("|", ",").split(",") if n.strip()}
 
@@ -282,7 +290,8 @@ def eee_refs(names: dict[int, dict]) -> set[int]:
 
 def expected(rows: list[Obs], names: dict[int, dict], threshold: int) -> dict:
     """{(code, annee, departement, groupe, cle): value or "secret"} for the indicators the test
-    compares: observations, taxons, observateurs, part_validees, nouveaux_taxons, eee_mailles,
+    compares: observations, taxons, observateurs, part_validees (and per level), delai_depot (median
+    days), nouveaux_taxons, eee_mailles,
     eee_front, eee_premiere_mention."""
     out: dict = {}
     obs, taxa, people, valid, sens = (
@@ -293,6 +302,7 @@ def expected(rows: list[Obs], names: dict[int, dict], threshold: int) -> dict:
         defaultdict(int),
     )
     levels, level_sens = defaultdict(lambda: defaultdict(int)), defaultdict(lambda: defaultdict(int))
+    delays = defaultdict(list)
     for o in rows:
         ref = names.get(o.cd_nom, {}).get("cd_ref")
         for cell in _cells(o, names):
@@ -304,6 +314,7 @@ def expected(rows: list[Obs], names: dict[int, dict], threshold: int) -> dict:
             sensitive = o.extra["sensi"] in ("1", "2", "3", "4")
             sens[cell] += sensitive
             levels[cell][o.niv_val] += 1
+            delays[cell].append(_delay(o))
             level_sens[cell][o.niv_val] += sensitive
 
     def put(code, cell, value, cle=None, s=None):
@@ -315,6 +326,7 @@ def expected(rows: list[Obs], names: dict[int, dict], threshold: int) -> dict:
         put("taxons", cell, len(taxa[cell]))
         put("observateurs", cell, len(people[cell]))
         put("part_validees", cell, round(100.0 * valid[cell] / n, 6))
+        put("delai_depot", cell, float(statistics.median(delays[cell])))
         for level, k in levels[cell].items():  # the share of each level (cle = its code)
             put("part_validees", cell, round(100.0 * k / n, 6), cle=level, s=level_sens[cell][level])
     # new taxa: first year of each taxon in the region (per group too) and in each département

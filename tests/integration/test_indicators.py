@@ -130,7 +130,7 @@ def _compare(stored: dict, wanted: dict) -> None:
             wrong[key] = (value, got)
     assert not wrong, f"{len(wrong)} of {len(wanted)} cells differ (expected, stored): {list(wrong.items())[:10]}"
     # and nothing more for the indicators compared as a whole
-    for code in ("observations", "taxons", "observateurs", "nouveaux_taxons", "part_validees"):
+    for code in ("observations", "taxons", "observateurs", "nouveaux_taxons", "part_validees", "delai_depot"):
         extra = {k for k in stored if k[0] == code} - {k for k in wanted if k[0] == code}
         assert not extra, f"{code}: cells not expected {sorted(extra, key=str)[:10]}"
 
