@@ -374,8 +374,8 @@ def _cube(conn, end_year: int) -> None:
     """Observations, taxa, producers, JDD, validated and precise shares, deposit delay, for every
     combination of year × département × group (CUBE). Two stages: the rows are first counted per
     finest cell and taxon, producer and JDD (one hash aggregation), so the distinct counts of the
-    CUBE sort thousands of partial rows instead of every observation; the median delay comes from
-    a histogram of the delays per cell."""
+    CUBE sort thousands of partial rows instead of every observation; the median delay needs the
+    observations themselves (one more CUBE, without distinct counts)."""
     conn.execute(
         text(f"""
         CREATE TEMP TABLE ind_fine ON COMMIT DROP AS
@@ -385,25 +385,14 @@ def _cube(conn, end_year: int) -> None:
           FROM ind_base GROUP BY annee, dep, groupe, taxon, owner_org, package_id""")
     )
     keep = "(ga = 1 OR annee IS NOT NULL) AND (gd = 1 OR dep IS NOT NULL) AND (gg = 1 OR groupe IS NOT NULL)"
-    # the median delay from a histogram (observations per cell and delay in days), rolled up by
-    # the CUBE: exact (percentile_cont's interpolation between the two middle values), without
-    # sorting every observation once per grouping set
     conn.execute(
         text(f"""
         CREATE TEMP TABLE ind_delay ON COMMIT DROP AS
-        WITH h AS (SELECT annee, dep, groupe, delai, count(*) AS n
-                     FROM ind_base WHERE delai IS NOT NULL GROUP BY annee, dep, groupe, delai),
-             c AS (SELECT annee, dep, groupe, delai, sum(n) AS n,
-                          GROUPING(annee) AS ga, GROUPING(dep) AS gd, GROUPING(groupe) AS gg
-                     FROM h GROUP BY delai, CUBE (annee, dep, groupe)),
-             w AS (SELECT *, sum(n) OVER (PARTITION BY ga, gd, gg, annee, dep, groupe ORDER BY delai) AS cum,
-                          sum(n) OVER (PARTITION BY ga, gd, gg, annee, dep, groupe) AS tot
-                     FROM c WHERE {keep})
-        SELECT annee, dep, groupe, ga, gd, gg,
-               (min(delai) FILTER (WHERE cum > floor((tot - 1) / 2.0))
-                + min(delai) FILTER (WHERE cum > ceil((tot - 1) / 2.0))) / 2.0 AS delai,
-               max(tot)::bigint AS n_delai
-          FROM w GROUP BY annee, dep, groupe, ga, gd, gg""")
+        SELECT * FROM (
+          SELECT annee, dep, groupe, percentile_cont(0.5) WITHIN GROUP (ORDER BY delai) AS delai,
+                 count(delai) AS n_delai, GROUPING(annee) AS ga, GROUPING(dep) AS gd, GROUPING(groupe) AS gg
+            FROM ind_base GROUP BY CUBE (annee, dep, groupe)) AS d
+         WHERE {keep}""")
     )
     conn.execute(
         text(f"""
@@ -414,9 +403,8 @@ def _cube(conn, end_year: int) -> None:
                  sum(sens)::bigint AS sens, sum(valid)::bigint AS valid, sum(precise)::bigint AS precise,
                  {_level_counts("sum({name})::bigint")},
                  GROUPING(annee) AS ga, GROUPING(dep) AS gd, GROUPING(groupe) AS gg
-            FROM ind_fine GROUP BY CUBE (annee, dep, groupe)
-          HAVING {_keep("annee", "dep", "groupe")}) AS c
-          LEFT JOIN ind_delay x ON {_CELL_JOIN}""")  # every observation has a delay (dates required)
+            FROM ind_fine GROUP BY CUBE (annee, dep, groupe)) AS c
+          JOIN ind_delay x ON {_CELL_JOIN}""")  # the cells kept: those of ind_delay
     )
     for code, valeur, effectif in (
         ("observations", "n", "n"),
