@@ -74,6 +74,21 @@ def psql(sql: str, db: str = "postgres") -> None:
     )
 
 
+def scratch_database(name: str) -> str:
+    """A new, empty PostGIS database ``name`` owned by a role of the same name (both dropped first):
+    the URL to reach it. ``drop_scratch_database(name)`` removes both."""
+    drop_scratch_database(name)
+    psql(f"CREATE ROLE {name} LOGIN PASSWORD '{name}'")
+    psql(f"CREATE DATABASE {name} OWNER {name}")
+    psql("CREATE EXTENSION postgis", name)
+    return f"postgresql://{name}:{name}@127.0.0.1:{os.environ.get('PGPORT', '5432')}/{name}"
+
+
+def drop_scratch_database(name: str) -> None:
+    psql(f"DROP DATABASE IF EXISTS {name}")
+    psql(f"DROP ROLE IF EXISTS {name}")
+
+
 def write_section(name: str, body: str) -> None:
     """Replaces the section ``name`` of BENCHMARKS.md (between markers) with ``body``."""
     text = (

@@ -33,7 +33,7 @@ import subprocess
 import sys
 import tempfile
 
-from _ckan import ROOT, machine, psql, write_section
+from _ckan import ROOT, drop_scratch_database, machine, scratch_database, write_section
 
 sys.path.insert(0, str(ROOT / "bench"))
 import occtax_data  # noqa: E402
@@ -198,12 +198,7 @@ def main():
             data.unlink()
         errors = pathlib.Path(f"{accepted}.errors")
         results["bytes"] = accepted.stat().st_size
-        psql(f"DROP DATABASE IF EXISTS {DB}")
-        psql(f"DROP ROLE IF EXISTS {DB}")
-        psql(f"CREATE ROLE {DB} LOGIN PASSWORD '{DB}'")
-        psql(f"CREATE DATABASE {DB} OWNER {DB}")
-        psql("CREATE EXTENSION postgis", DB)
-        url = f"postgresql://{DB}:{DB}@127.0.0.1:{os.environ.get('PGPORT', '5432')}/{DB}"
+        url = scratch_database(DB)
 
         def step(mode, tree=code):
             out = run(
@@ -240,8 +235,7 @@ def main():
             step("reset")
             results["ours_again"] = step("ours")
     finally:
-        psql(f"DROP DATABASE IF EXISTS {DB}")
-        psql(f"DROP ROLE IF EXISTS {DB}")
+        drop_scratch_database(DB)
         subprocess.run(["rm", "-rf", str(tmp)])
     body = render(results)
     print(body)

@@ -31,7 +31,7 @@ import sys
 import tempfile
 import time
 
-from _ckan import ROOT, machine, psql, write_section
+from _ckan import ROOT, drop_scratch_database, machine, scratch_database, write_section
 
 sys.path.insert(0, str(ROOT / "bench"))
 import occtax_data  # noqa: E402
@@ -284,8 +284,7 @@ def main():
             print("big", results["big"], flush=True)
     finally:
         if not args.skip_integration:
-            psql(f"DROP DATABASE IF EXISTS {DB}")
-            psql(f"DROP ROLE IF EXISTS {DB}")
+            drop_scratch_database(DB)
         subprocess.run(["rm", "-rf", str(tmp)])
     write(args, gen, results)
 
@@ -295,12 +294,7 @@ def loadavg() -> str:
 
 
 def integrate(results: dict, accepted: pathlib.Path, env: dict) -> None:
-    psql(f"DROP DATABASE IF EXISTS {DB}")
-    psql(f"DROP ROLE IF EXISTS {DB}")
-    psql(f"CREATE ROLE {DB} LOGIN PASSWORD '{DB}'")
-    psql(f"CREATE DATABASE {DB} OWNER {DB}")
-    psql("CREATE EXTENSION postgis", DB)
-    url = f"postgresql://{DB}:{DB}@127.0.0.1:{os.environ.get('PGPORT', '5432')}/{DB}"
+    url = scratch_database(DB)
     results["integration"] = run_measured(
         [str(CKAN_PY), "-c", INTEGRATE, url, str(accepted), f"{accepted}.errors", str(ROOT / "ckanext-sinp")], env
     )

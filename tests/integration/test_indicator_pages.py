@@ -83,6 +83,14 @@ def indicator_set(tmp_path_factory):
     indicator_actions.compute_edition("courante")
     indicator_actions.compute_edition("2020")
     model.Session.remove()
+    yield
+    # the JDD above are bare package rows (no SINP fields): leave no such record to later tests
+    model.Session.remove()
+    helpers.reset_db()
+    with engine.begin() as conn:
+        conn.execute(sa.text("TRUNCATE sinp_occurrence, sinp_qc_error, sinp_deposit, sinp_validation"))
+        conn.execute(sa.text("DELETE FROM sinp_indicator_value"))
+        conn.execute(sa.text("DELETE FROM sinp_indicator_edition"))
 
 
 @pytest.fixture

@@ -180,6 +180,26 @@ def test_the_api_serves_an_indicator_with_its_method_and_refuses_bad_parameters_
     for year in {o.date.year for o in seen}:
         row = by_year[year]
         assert row["secret"] or row["valeur"] == sum(1 for o in seen if o.date.year == year)
+    # completeness: the mean of what each public record's page shows (domain.model.completeness)
+    from ckanext.sinp.domain import model as sinp_model
+
+    found = (
+        model.Session.query(model.Package)
+        .filter(
+            model.Package.type.in_(("ca", "jdd")), model.Package.state == "active", model.Package.private.is_(False)
+        )
+        .all()
+    )
+    assert len(found) >= 3  # the public JDD (and the CA if published); the private JDD does not count
+    shares = []
+    for record in found:
+        done = sinp_model.completeness(record.type, world["api"].ok("package_show", id=record.id))
+        shares.append(done["filled"] / done["total"])
+    status, body = anon.get("sinp_indicator_show", code="completude")
+    assert status == 200, body
+    (whole,) = [r for r in body["result"]["series"] if r["cle"] is None]
+    n = len(found)
+    assert whole["effectif"] == n and abs(whole["valeur"] - 100 * sum(shares) / n) < 1e-6, (whole, shares)
     for params, key, words in (
         ({"code": "inconnu"}, "code", "Indicateur inconnu"),
         ({"code": "observations", "edition": "2019"}, "edition", "pas été calculée"),

@@ -179,6 +179,8 @@ def csw_sync(dry_run):
     for key, label in (("added", "ajout"), ("updated", "mise à jour"), ("removed", "retrait")):
         for uuid in report[key]:
             click.echo(f"  {label} : {uuid}")
+    for package_id in report.get("skipped", []):
+        click.secho(f"  non publiée (fiche incomplète pour l'ISO 19139) : {package_id}", fg="yellow")
 
 
 @sinp.command("csw-selftest")

@@ -422,14 +422,20 @@ def rebuild(dry_run: bool = False) -> dict:
                 sa.select(table.c[id_col], table.c[columns["pycsw:XML"]], table.c[columns["pycsw:Modified"]])
             )
         }
-        added, updated, unchanged, public = [], [], 0, set()
+        added, updated, unchanged, public, skipped = [], [], 0, set(), []
         for package_id in ids:
             pkg = _show(package_id)
             if not is_public(pkg):
                 continue
             uuid = iso.csw_identifier(pkg)
+            try:
+                row = next_row(pkg, current.get(uuid))
+            except ValueError as err:  # a record the ISO writer cannot describe (no SINP identifier…):
+                # not published, reported; the others are still rebuilt
+                log.warning("CSW : fiche %s non publiée : %s", package_id, err)
+                skipped.append(package_id)
+                continue
             public.add(uuid)
-            row = next_row(pkg, current.get(uuid))
             if row is None:
                 unchanged += 1
                 continue
@@ -441,4 +447,10 @@ def rebuild(dry_run: bool = False) -> dict:
             for uuid in removed:
                 repository.delete_record(conn, uuid)
             _delete_rows(conn, added + updated)  # deleted or purged while this ran
-    return {"added": sorted(added), "updated": sorted(updated), "removed": removed, "unchanged": unchanged}
+    return {
+        "added": sorted(added),
+        "updated": sorted(updated),
+        "removed": removed,
+        "unchanged": unchanged,
+        "skipped": sorted(skipped),
+    }

@@ -19,6 +19,7 @@ import ckan.plugins.toolkit as tk
 import sqlalchemy as sa
 
 from ckanext.sinp import settings
+from ckanext.sinp.domain import model as sinp_model
 from ckanext.sinp.domain import nomenclatures
 from ckanext.sinp.logic import access, inputs
 from ckanext.sinp.logic.strict_actions import with_input_guards
@@ -27,48 +28,6 @@ from ckanext.sinp.occurrences.protection_store import BFC_DEPARTEMENTS
 
 log = logging.getLogger(__name__)
 
-# the fields of each record type whose filling makes the « complétude » (the standard's required
-# and recommended ones; technical ones — identifiers, ISO origin, additional attributes — say nothing)
-COMPLETENESS_FIELDS = {
-    "ca": (
-        "title",
-        "notes",
-        "objectifs",
-        "est_meta_cadre",
-        "niveau_territorial",
-        "territoires",
-        "date_lancement",
-        "acteurs",
-        "volets_sinp",
-        "precision_geographique",
-        "type_financement",
-        "cible_ecologique",
-        "description_cible",
-        "date_cloture",
-        "publications",
-    ),
-    "jdd": (
-        "title",
-        "notes",
-        "cadre",
-        "libelle_court",
-        "type_donnees",
-        "objectif_jdd",
-        "domaine_terrestre",
-        "domaine_marin",
-        "territoires",
-        "contacts_jdd",
-        "license_id",
-        "precision_geographique",
-        "borne_ouest",
-        "methodes_recueil",
-        "protocoles",
-        "contact_plateforme",
-        "contacts_base_production",
-        "date_creation",
-        "date_revision",
-    ),
-}
 OBJECTIVES = {"ca": ("objectifs", "CA_OBJECTIFS"), "jdd": ("objectif_jdd", "JDD_OBJECTIFS")}
 _DEPARTEMENT = re.compile(r"^(?:\d{2}|2[AB]|97\d)$")
 
@@ -96,9 +55,11 @@ def _codes(value) -> list[str]:
     return [str(value)]
 
 
-def _filled(value) -> bool:
-    """A field holds something (« false » is a value: a boolean answered)."""
-    return value not in (None, "", "[]", "{}", "null")
+def _completeness(kind: str, record: dict) -> float | None:
+    """The share (0–1) of the standard's required and recommended fields that the record fills: the
+    completeness its page and form show (``domain.model.completeness``, one definition)."""
+    done = sinp_model.completeness(kind, record)
+    return done["filled"] / done["total"] if done["total"] else None
 
 
 def metadata_rows(conn) -> list[dict]:
@@ -126,7 +87,6 @@ def metadata_rows(conn) -> list[dict]:
         if isinstance(extras, str):
             extras = json.loads(extras)
         fields = {**extras, "license_id": row["license_id"], "title": row["title"], "notes": row["notes"]}
-        expected = COMPLETENESS_FIELDS[row["type"]]
         key, nomenclature = OBJECTIVES[row["type"]]
         labels = nomenclatures.get(nomenclature)
         out.append(
@@ -138,7 +98,7 @@ def metadata_rows(conn) -> list[dict]:
                 "objectifs": [(code, labels.label_of(code) or code) for code in _codes(extras.get(key))],
                 "created": row["metadata_created"],
                 "modified": row["metadata_modified"].isoformat() if row["metadata_modified"] else None,
-                "completude": sum(1 for f in expected if _filled(fields.get(f))) / len(expected),
+                "completude": _completeness(row["type"], fields),
             }
         )
     return out
