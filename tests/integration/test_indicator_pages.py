@@ -158,7 +158,7 @@ def test_an_indicator_page_shows_the_api_figures_its_method_and_french_filters(i
     editions = [_text(o) for o in doc.select("select#edition option")]
     assert editions[0].startswith("Édition courante") and "Édition 2020 (figée)" in editions
     # the embed snippet points at the embed page with the selection
-    snippet = doc.select("textarea#sinp-embed-snippet")[0].get_text()
+    snippet = doc.select("pre#sinp-embed-snippet code")[0].get_text()  # code: shown, not read as page text
     assert snippet.startswith("<iframe src=") and "/indicateurs/observations/embed?departement=21" in snippet
     assert 'title="Nombre d\'observations"' in snippet  # as the visitor will paste it
 
