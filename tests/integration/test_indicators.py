@@ -66,6 +66,11 @@ def _read_back(rows: list) -> None:
 def world(app, clean_db, jobs_worker, tmp_path):
     """Two producers, each with a CA; three public JDD and a private one; ~2 200 observations."""
     _clear_indicators()
+    return build_world(app, tmp_path)
+
+
+def build_world(app, tmp_path) -> dict:
+    """The generated set integrated through the platform's path (on an emptied database)."""
     admin = factories.SysadminWithToken()
     api = Api(app, admin["token"])
     orgs = [

@@ -16,7 +16,7 @@ from ckanext.sinp.csw import repository, sync
 from ckanext.sinp.csw.selftest import run_selftest
 from ckanext.sinp.domain.occtax import engine as qc
 from ckanext.sinp.logic import indicator_actions, oracles, queries
-from ckanext.sinp.occurrences import aggregates, indicators_store
+from ckanext.sinp.occurrences import aggregates, indicators_store, map_store
 from ckanext.sinp.occurrences import store as occurrence_store
 from ckanext.sinp.outbox import runner
 from ckanext.sinp.outbox import store as outbox_store
@@ -45,6 +45,7 @@ def init_db():
     occurrence_store.ensure_tables(engine)
     aggregates.ensure_tables(engine)  # JDD page figures and map, per generation of the data
     indicators_store.ensure_tables(engine)  # ORB indicators, per edition
+    map_store.ensure_tables(engine, settings.flux_reader_role())  # géo-visualiseur, map server's views
 
     geo_store.ensure_tables(engine)
     outbox_store.ensure_table(engine)
@@ -229,6 +230,19 @@ def indicators_compute(edition):
             click.secho(str(err), fg="red", err=True)
             raise SystemExit(1)
     click.secho(f"Édition « {result['edition']} » calculée : {result['rows']} valeurs.", fg="green")
+
+
+@sinp.command("carte-refresh")
+@click.option("--recompter", is_flag=True, help="Recompter d'abord les observations par maille (table entière).")
+def carte_refresh(recompter):
+    """Recalcule les agrégats publics de la carte et des flux (mailles, communes, départements, emprises)."""
+    with model.meta.engine.begin() as conn:
+        counted = map_store.rebuild(conn) if recompter else None
+        written = map_store.refresh_public(conn, force=True)
+    if counted is not None:
+        click.echo(f"Observations recomptées : {counted}.")
+    parts = ", ".join(f"{name} : {n}" for name, n in written.items())
+    click.secho(f"Agrégats publics recalculés ({parts}).", fg="green")
 
 
 @sinp.command("qc-check")

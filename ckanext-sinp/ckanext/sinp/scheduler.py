@@ -7,7 +7,8 @@ the jobs created and the periodic sources that are due, close the finished ones)
 ``ckanext.sinp.scheduler.csw_orphans_every`` seconds (60) it sweeps the CSW table for rows that no
 public record holds any more (``csw.sync.remove_orphans``: a purge by raw SQL fires no CKAN event);
 every hour, and when it starts, it reconciles (``reconcile``): deposits never recorded, the search
-index and the CSW table against the database. One process for the platform: ``make up`` starts it, and the
+index and the CSW table against the database; every ``ckanext.sinp.scheduler.carte_every`` seconds (60)
+it recomputes the public map roll-ups when an occurrence or a JDD changed (``map_store.refresh_if_stale``). One process for the platform: ``make up`` starts it, and the
 ``scheduler`` service of docker-compose.yml.
 """
 
@@ -24,6 +25,7 @@ import sqlalchemy as sa
 from ckanext.sinp import jobs, settings
 from ckanext.sinp.csw import sync
 from ckanext.sinp.logic import indicator_actions, records
+from ckanext.sinp.occurrences import map_store
 from ckanext.sinp.occurrences import store as occurrence_store
 from ckanext.sinp.outbox import runner
 from ckanext.sinp.outbox import store as outbox_store
@@ -106,7 +108,7 @@ def _harvest_run(app) -> None:
 
 def loop(app, interval: float = 30, once: bool = False, echo=print) -> None:
     """Runs until stopped (SIGTERM, Ctrl-C); each step's failure is logged and retried next time."""
-    last_harvest = last_reconcile = last_orphans = 0.0
+    last_harvest = last_reconcile = last_orphans = last_carte = 0.0
     last_indicators = time.monotonic()  # first pass after one interval, never at start
     while True:
         now = time.monotonic()
@@ -126,6 +128,10 @@ def loop(app, interval: float = 30, once: bool = False, echo=print) -> None:
         if indicators_every and now - last_indicators >= indicators_every:
             steps.append(("indicators", indicator_actions.refresh_live))  # only when the data changed
             last_indicators = now
+        carte_every = settings.scheduler_carte_every()
+        if carte_every and now - last_carte >= carte_every:
+            steps.append(("carte", lambda: map_store.refresh_if_stale(model.meta.engine)))  # only when changed
+            last_carte = now
         for name, step in steps:
             try:
                 result = step()
@@ -139,6 +145,8 @@ def loop(app, interval: float = 30, once: bool = False, echo=print) -> None:
         pause = _pause(interval, orphans_every, last_orphans)
         if indicators_every:
             pause = max(0.0, min(pause, last_indicators + indicators_every - time.monotonic()))
+        if carte_every:
+            pause = max(0.0, min(pause, last_carte + carte_every - time.monotonic()))
         time.sleep(pause)
 
 

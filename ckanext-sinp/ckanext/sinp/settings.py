@@ -99,5 +99,13 @@ def csw_reader_role() -> str:
     return _get("csw.reader_role")
 
 
+def flux_reader_role() -> str:
+    return _get("flux.reader_role")
+
+
+def scheduler_carte_every() -> int:
+    return int(_get("scheduler.carte_every"))
+
+
 def demo_admin_user() -> str:
     return _get("demo.admin_user")

@@ -1,0 +1,190 @@
+"""The géo-visualiseur's counts (#16, ``occurrences/map_store.py``) against real PostgreSQL/PostGIS:
+the per-JDD counts kept by the triggers of ``sinp_occurrence`` equal a recount from the occurrences
+after every kind of write (deposit, validation, deletion, a rolled-back deposit, TRUNCATE); the public
+roll-ups equal what an independent Python computation over the generated rows gives (published JDD
+only, diffusion respected per level); publishing a JDD makes them stale until refreshed; the views of
+``sinp_flux`` are the roll-ups in EPSG:2154.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import ckan.model as model
+import pytest
+import sqlalchemy as sa
+
+from ckanext.sinp.occurrences import map_store
+from tests.integration.test_indicators import build_world
+
+
+@pytest.fixture
+def world(app, clean_db, jobs_worker, tmp_path):
+    """The ORB indicators' generated set (tests/integration/indicator_data.py): three published JDD
+    and a private one, ~2 200 observations, some blurred, some not diffused."""
+    return build_world(app, tmp_path)
+
+
+def _agg() -> dict:
+    with model.meta.engine.connect() as conn:
+        rows = conn.execute(sa.text(f"SELECT {', '.join(map_store._KEYS)}, nb FROM sinp_carte_agg")).all()
+    return {tuple(r[:-1]): r[-1] for r in rows}
+
+
+def _recount() -> dict:
+    with model.meta.engine.begin() as conn:
+        conn.execute(sa.text("CREATE TEMP TABLE recount (LIKE sinp_carte_agg) ON COMMIT DROP"))
+        conn.execute(
+            sa.text(map_store._apply("recount", map_store._KEYS, "sinp_occurrence", "").split(" ON CONFLICT")[0])
+        )
+        rows = conn.execute(sa.text(f"SELECT {', '.join(map_store._KEYS)}, nb FROM recount")).all()
+    return {tuple(r[:-1]): r[-1] for r in rows}
+
+
+def _months() -> dict:
+    with model.meta.engine.connect() as conn:
+        return {
+            tuple(r[:-1]): r[-1]
+            for r in conn.execute(sa.text("SELECT package_id, public_layer, cd_ref, mois, nb FROM sinp_carte_mois"))
+        }
+
+
+def _expected_mailles(world, public: set[str] | None = None) -> dict:
+    """Per 10 km cell: (observations, distinct taxa, last year) of the published JDD, diffused at the
+    maille or finer — from the generated rows and the layer the platform gave each."""
+    public = world["public"] if public is None else public
+    names = world["names"]
+    obs, taxa, last = defaultdict(int), defaultdict(set), defaultdict(int)
+    for o in world["rows"]:
+        if o.jdd not in public or o.extra["layer"] > 2 or not o.extra["maille"]:
+            continue
+        cell = o.extra["maille"]
+        obs[cell] += 1
+        taxa[cell].add(names[o.cd_nom]["cd_ref"])
+        last[cell] = max(last[cell], o.date.year)
+    return {c: (obs[c], len(taxa[c]), last[c]) for c in obs}
+
+
+def _refresh(force: bool = False):
+    with model.meta.engine.begin() as conn:
+        return map_store.refresh_public(conn, force=force)
+
+
+def test_counts_follow_every_write_and_the_public_rollups_match_an_independent_computation(world, tmp_path):
+    assert _agg() == _recount()
+    assert sum(_agg().values()) == len(world["rows"])
+
+    _refresh(force=True)
+    with model.meta.engine.connect() as conn:
+        assert map_store.is_fresh(conn)
+        cells = {c["code"]: c for c in map_store.cells(conn, "maille")}
+        assert {c: (v["nb_obs"], v["nb_taxons"], v["derniere_annee"]) for c, v in cells.items()} == _expected_mailles(
+            world
+        )
+        some = next(iter(cells.values()))
+        assert some["geometry"]["type"] == "Polygon"
+        # the same answer computed from the counts (a filtered or stale map takes that way)
+        live = {c["code"]: c for c in map_store.cells(conn, "maille", pub=[j["id"] for j in world["jdds"].values()])}
+        assert {c: v["nb_obs"] for c, v in live.items()} == {c: v["nb_obs"] for c, v in cells.items()}
+        # départements: diffused at the département or finer
+        deps = {c["code"]: c["nb_obs"] for c in map_store.cells(conn, "departement")}
+    wanted = defaultdict(int)
+    for o in world["rows"]:
+        if o.jdd in world["public"] and o.extra["layer"] <= 3:
+            wanted[o.dep] += 1
+    assert deps == dict(wanted)
+
+    # a validation (UPDATE): the counts move from one level to another, the total stays
+    with model.meta.engine.begin() as conn:
+        changed = conn.execute(
+            sa.text("UPDATE sinp_occurrence SET niv_val = '1' WHERE niv_val = '0' AND dep = '21'")
+        ).rowcount
+    assert changed > 0
+    assert _agg() == _recount() and sum(_agg().values()) == len(world["rows"])
+
+    # a deposit rolled back leaves the counts as they were
+    before, months = _agg(), _months()
+    with pytest.raises(RuntimeError):
+        with model.meta.engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM sinp_occurrence WHERE dep = '25'"))
+            raise RuntimeError("abandon")
+    assert _agg() == before and _months() == months
+
+    # a deletion: the JDD's counts go, no zero row stays
+    private = world["jdds"]["prive"]
+    with model.meta.engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM sinp_occurrence WHERE package_id = :p"), {"p": private["id"]})
+    assert _agg() == _recount()
+    assert not [k for k in _agg() if k[0] == private["id"]]
+    assert not [k for k in _months() if k[0] == private["id"]]
+
+    # TRUNCATE empties them; a recount from the occurrences (cli carte-refresh --recompter) agrees
+    with model.meta.engine.begin() as conn:
+        assert map_store.rebuild(conn) == sum(before.values()) - sum(
+            v for k, v in before.items() if k[0] == private["id"]
+        )
+    assert _agg() == _recount()
+    with model.meta.engine.begin() as conn:
+        conn.execute(sa.text("TRUNCATE sinp_occurrence"))
+    assert _agg() == {} and _months() == {}
+
+
+def test_a_private_jdd_counts_only_once_published_and_the_flux_views_serve_the_rollups(world):
+    _refresh(force=True)
+    with model.meta.engine.connect() as conn:
+        before = {c["code"]: c["nb_obs"] for c in map_store.cells(conn, "maille")}
+    private = world["jdds"]["prive"]
+    world["api"].ok("package_patch", id=private["id"], private=False)
+    with model.meta.engine.connect() as conn:
+        assert not map_store.is_fresh(conn)  # the package table changed
+        # stale: the map answers from the counts, already with the newly published JDD
+        now = {c["code"]: c["nb_obs"] for c in map_store.cells(conn, "maille")}
+    assert now == {c: v[0] for c, v in _expected_mailles(world, world["public"] | {"prive"}).items()}
+    assert sum(now.values()) > sum(before.values())
+    assert _refresh() is not None and _refresh() is None  # recomputed once, then nothing to do
+    with model.meta.engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT gid, cd_sig, nb_obs, ST_SRID(geom) AS srid, ST_Area(geom) AS area "
+                "FROM sinp_flux.observations_maille"
+            )
+        ).all()
+        assert {r.cd_sig: r.nb_obs for r in rows} == now
+        assert {r.srid for r in rows} == {2154} and {round(r.area) for r in rows} == {100_000_000}
+        assert len({r.gid for r in rows}) == len(rows)
+        emprises = conn.execute(sa.text("SELECT jdd, nb_obs, ST_SRID(geom) FROM sinp_flux.jdd_emprise")).all()
+    assert {e.jdd for e in emprises} == {j["name"] for j in world["jdds"].values()}
+    assert sum(e.nb_obs for e in emprises) == sum(now.values())
+
+
+def test_cell_taxa_and_taxon_summary_show_only_what_the_public_may_see(world):
+    rows, names, public = world["rows"], world["names"], world["public"]
+    with model.meta.engine.connect() as conn:
+        cell = max(_expected_mailles(world).items(), key=lambda kv: kv[1][0])[0]
+        taxa = map_store.cell_taxa(conn, "maille", cell)
+        wanted = defaultdict(int)
+        sensitive = set()
+        for o in rows:
+            if o.jdd in public and o.extra["layer"] <= 2 and o.extra["maille"] == cell:
+                wanted[names[o.cd_nom]["cd_ref"]] += 1
+                if o.extra["sensi"] not in (None, "", "0"):
+                    sensitive.add(names[o.cd_nom]["cd_ref"])
+        assert {t["cd_ref"]: t["nb_obs"] for t in taxa} == dict(wanted)
+        assert {t["cd_ref"] for t in taxa if t["sensible"]} == sensitive
+        assert all(t["nom_valide"] for t in taxa)
+        assert [t["nb_obs"] for t in taxa] == sorted((t["nb_obs"] for t in taxa), reverse=True)
+
+        cd_ref = 117096  # Reynoutria japonica
+        summary = map_store.taxon_summary(conn, map_store.descendants(conn, cd_ref))
+    mine = [o for o in rows if o.jdd in public and o.extra["layer"] <= 3 and names[o.cd_nom]["cd_ref"] == cd_ref]
+    assert sum(summary["mois"]) == len(mine) == sum(a["nb_obs"] for a in summary["annees"])
+    months = [0] * 12
+    for o in mine:
+        months[o.date.month - 1] += 1
+    assert summary["mois"] == months
+    assert {j["package_id"] for j in summary["jdd"]} <= {world["jdds"][k]["id"] for k in public}
+
+
+def test_bad_levels_are_refused():
+    with model.meta.engine.connect() as conn, pytest.raises(ValueError, match="niveau inconnu"):
+        map_store.cells(conn, "region")
