@@ -21,7 +21,6 @@ Pure Python: no ``import ckan``, no SQL (the store, ``occurrences/indicators_sto
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import datetime as dt
 import functools
@@ -34,7 +33,7 @@ from typing import Any
 
 import yaml
 
-from ckanext.sinp.domain import csvsafe
+from ckanext.sinp.domain import csvsafe, reftable
 from ckanext.sinp.domain.model import schemas_dir
 
 DECLARATIONS = "indicators.yaml"
@@ -440,18 +439,10 @@ def _eee_list(path: str) -> tuple[EeeTaxon, ...]:
 def read_eee_list(data: bytes | str) -> tuple[EeeTaxon, ...]:
     """Reads a regional EEE list (« ; », UTF-8 with or without BOM, columns found by name); every
     line checked, the first error stops the reading with a French message naming the line."""
-    if isinstance(data, bytes):
-        try:
-            data = data.decode("utf-8-sig")
-        except UnicodeDecodeError as err:
-            raise EeeListError(
-                f"La liste des EEE n'est pas en UTF-8 (octet invalide en position {err.start}) : réenregistrez-la en UTF-8."
-            )
-    data = data.lstrip("\ufeff")
-    if not data.strip():
-        raise EeeListError("La liste des EEE est vide.")
-    reader = csv.reader(io.StringIO(data), delimiter=";")
-    header = [h.strip().lower() for h in next(reader)]
+    lines = reftable.rows(
+        data, EeeListError, subject="La liste des EEE", line_prefix="Liste des EEE, ligne", separators=(";",)
+    )
+    header = [h.strip().lower() for h in next(lines)[1]]
     missing = [c for c in EEE_COLUMNS if c not in header]
     if missing:
         raise EeeListError(
@@ -460,11 +451,7 @@ def read_eee_list(data: bytes | str) -> tuple[EeeTaxon, ...]:
     index = {name: header.index(name) for name in EEE_COLUMNS}
     out: list[EeeTaxon] = []
     seen: set[int] = set()
-    for line, row in enumerate(reader, start=2):
-        if not any(cell.strip() for cell in row):
-            continue
-        if len(row) != len(header):
-            raise EeeListError(f"Liste des EEE, ligne {line} : {len(row)} champs au lieu de {len(header)}.")
+    for line, row in lines:
         values = {name: row[i].strip() for name, i in index.items()}
         try:
             cd_nom = int(values["cd_nom"])

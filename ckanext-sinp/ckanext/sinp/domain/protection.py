@@ -16,13 +16,11 @@ This module is the one place where these rules are written down:
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import datetime as dt
-import io
 import re
 
-from ckanext.sinp.domain import nomenclatures
+from ckanext.sinp.domain import nomenclatures, reftable
 
 # --- restitution layers -------------------------------------------------------------------------
 
@@ -192,20 +190,8 @@ def read_rules(data: bytes | str) -> list[SensitivityRule]:
     """Reads a sensitivity referential (CSV, ``;`` or ``,``, UTF-8 with or without BOM; columns
     found by name, see ``schemas/referentiels/sensibilite/README.md``). Every line is checked;
     the first error stops the reading with a French message naming the line."""
-    if isinstance(data, bytes):
-        try:
-            data = data.decode("utf-8-sig")
-        except UnicodeDecodeError as err:
-            raise RuleFileError(
-                f"Le fichier n'est pas en UTF-8 (octet invalide en position {err.start}) : réenregistrez-le en UTF-8."
-            )
-    data = data.lstrip("\ufeff")
-    if not data.strip():
-        raise RuleFileError("Le fichier est vide.")
-    first = data.splitlines()[0]
-    sep = ";" if first.count(";") >= first.count(",") else ","
-    reader = csv.reader(io.StringIO(data), delimiter=sep)
-    header = [(_ALIASES.get(h.strip().upper(), h.strip().upper())) for h in next(reader)]
+    lines = reftable.rows(data, RuleFileError)
+    header = [(_ALIASES.get(h.strip().upper(), h.strip().upper())) for h in next(lines)[1]]
     missing = [c for c in REQUIRED_RULE_COLUMNS if c not in header]
     if missing:
         raise RuleFileError(
@@ -213,11 +199,7 @@ def read_rules(data: bytes | str) -> list[SensitivityRule]:
         )
     index = {name: i for i, name in enumerate(header)}
     rules = []
-    for line, row in enumerate(reader, start=2):
-        if not any(cell.strip() for cell in row):
-            continue
-        if len(row) != len(header):
-            raise RuleFileError(f"Ligne {line} : {len(row)} champs au lieu de {len(header)}.")
+    for line, row in lines:
 
         def get(name, row=row):
             return row[index[name]].strip() if name in index else ""

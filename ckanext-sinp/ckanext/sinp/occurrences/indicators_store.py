@@ -75,24 +75,6 @@ VALUE = Table(
     comment="Valeurs des indicateurs de l'ORB par édition et ventilation (secret : cellule masquée)",
 )
 
-OCCURRENCE_CODES = (
-    "observations",
-    "taxons",
-    "observateurs",
-    "producteurs",
-    "jdd",
-    "nouveaux_taxons",
-    "couverture_mailles",
-    "part_validees",
-    "part_geometrie_precise",
-    "delai_depot",
-    "eee_taxons",
-    "eee_mailles",
-    "eee_front",
-    "eee_premiere_mention",
-)
-METADATA_CODES = ("ca_jdd_producteur", "part_jdd_deposes", "completude")
-CODES = OCCURRENCE_CODES + METADATA_CODES
 VALIDATED = ("1", "2")  # « certain - très probable », « probable »
 # TAXREF ranks of a species or below (taxons: « de rang espèce ou inférieur »)
 SPECIES_OR_BELOW = (
