@@ -1,0 +1,244 @@
+"""The géo-visualiseur's data calls (``map_store``, #16) with N occurrences behind them, against a scan of
+the occurrences (what a map without precomputed counts does), in a scratch PostGIS database.
+
+    var/venv/ckan/bin/python bench/bench_carte.py --rows 10000000 [--repeat 30]
+
+N observations are generated set-wise in SQL with the skews of real SINP data: 300 JDD (sizes
+heavy-tailed, 10 % private), 6 000 taxa in 20 groups (a few very common, most rare), 549 mailles
+10 km of the region (some prospected much more), ~7 communes per maille, 8 départements, years
+1980–2025 (most recent), 5 % sensitive, diffusion layers as the platform gives them (84 % precise,
+4 % not diffused). They go into a narrow table with the columns the counts read, the counts
+(``sinp_carte_agg``, ``sinp_carte_mois``) are computed from it with the triggers' own SQL
+(``map_store._apply``), then the public roll-ups (``refresh_public``).
+
+Each call is timed ``--repeat`` times (p50, p95, max), through ``map_store`` as the actions call it:
+the unfiltered map (roll-up), the same from the counts (a stale roll-up), filters by taxon (common
+and rare), group, département, period, validation level, JDD; the commune level; a cell's taxa; a
+taxon's sheet. Peer, same rows, same run: the unfiltered map and the taxon filter computed by a
+``GROUP BY`` over the occurrences (published JDD, diffusion respected), as the JDD page's live map does.
+
+Writes the section "carte" of BENCHMARKS.md (``--no-write``: print only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import statistics
+import sys
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "ckanext-sinp"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import sqlalchemy as sa  # noqa: E402
+from _ckan import drop_scratch_database, machine, scratch_database, write_section  # noqa: E402
+from sqlalchemy import text  # noqa: E402
+
+DB = "sinp_bench_carte"
+GOAL_MS = 200
+
+
+def _mailles() -> list[str]:
+    path = ROOT / "schemas" / "referentiels" / "mailles" / "mailles10km_bfc.csv"
+    return [line.split(";")[0] for line in path.read_text(encoding="utf-8").splitlines()[1:] if line.strip()]
+
+
+def _setup(engine, rows: int) -> dict:
+    from ckanext.sinp.occurrences import map_store
+
+    mailles = _mailles()
+    with engine.begin() as conn:
+        conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
+        conn.execute(
+            text(
+                "CREATE TABLE package (id text PRIMARY KEY, name text, title text, owner_org text, type text, "
+                "state text, private boolean)"
+            )
+        )
+        conn.execute(text('CREATE TABLE "group" (id text PRIMARY KEY, name text, title text)'))
+        conn.execute(
+            text(
+                "INSERT INTO \"group\" SELECT 'org-' || i, 'org-' || i, 'Producteur ' || i FROM generate_series(0, 39) i"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO package SELECT 'jdd-' || i, 'jdd-' || i, 'Jeu ' || i, 'org-' || (i % 40), 'jdd', "
+                "'active', i % 10 = 9 FROM generate_series(0, 299) i"
+            )
+        )
+        # the columns of sinp_occurrence the counts read (map_store._ROW), nothing else
+        conn.execute(
+            text(
+                "CREATE UNLOGGED TABLE occ (package_id text, public_layer smallint, sensi_niveau text, niv_val text, "
+                "maille_calc text, code_commune text, dep text, cd_ref integer, groupe text, date_debut date)"
+            )
+        )
+    t = time.perf_counter()
+    with engine.begin() as conn:
+        conn.execute(
+            text("""
+            INSERT INTO occ
+            SELECT 'jdd-' || floor(300 * power(r1, 3))::int,
+                   CASE WHEN r2 < 0.84 THEN 0 WHEN r2 < 0.90 THEN 1 WHEN r2 < 0.94 THEN 2 WHEN r2 < 0.96 THEN 3 ELSE 4 END,
+                   CASE WHEN r3 < 0.05 THEN '2' ELSE '0' END,
+                   (ARRAY['0','0','0','1','1','2','2','3','4','5'])[1 + floor(10 * r4)::int],
+                   (:mailles)[1 + m], (ARRAY['21','25','39','58','70','71','89','90'])[1 + m % 8]
+                       || lpad((m * 7 + floor(7 * r5)::int)::text, 3, '0'),
+                   (ARRAY['21','25','39','58','70','71','89','90'])[1 + m % 8],
+                   100000 + k, 'Groupe ' || (k % 20),
+                   make_date(2025 - floor(45 * power(r6, 3))::int, 1, 1) + floor(365 * r4)::int
+              FROM (SELECT random() AS r1, random() AS r2, random() AS r3, random() AS r4, random() AS r5,
+                           random() AS r6, floor(6000 * power(random(), 4))::int AS k,
+                           floor(549 * power(random(), 1.5))::int AS m
+                      FROM generate_series(1, :n)) AS g"""),
+            {"n": rows, "mailles": mailles},
+        )
+    generated = time.perf_counter() - t
+    with engine.begin() as conn:
+        for statement in map_store.SCHEMA_SQL + map_store.FLUX_SQL + (map_store.PACKAGE_TRIGGER_SQL,):
+            if "ON sinp_occurrence" in statement:
+                continue  # no occurrence table here: the counts are filled from occ below
+            conn.execute(text(statement))
+    t = time.perf_counter()
+    with engine.begin() as conn:
+        conn.execute(text("SET LOCAL work_mem = '256MB'"))
+        conn.execute(text(map_store._apply("sinp_carte_agg", map_store._KEYS, "occ", "")))
+        conn.execute(text(map_store._apply("sinp_carte_mois", map_store._MONTH_KEYS, "occ", "")))
+    counted = time.perf_counter() - t
+    with engine.begin() as conn:
+        conn.execute(text("ANALYZE"))
+    t = time.perf_counter()
+    with engine.begin() as conn:
+        map_store.refresh_public(conn, force=True)
+    refreshed = time.perf_counter() - t
+    with engine.connect() as conn:
+        sizes = {
+            name: conn.execute(text(f"SELECT count(*) FROM {name}")).scalar()
+            for name in ("occ", "sinp_carte_agg", "sinp_carte_mois", "sinp_carte_public")
+        }
+        mb = conn.execute(text("SELECT pg_total_relation_size('sinp_carte_agg') / 1048576")).scalar()
+    return {
+        "generate_s": round(generated, 1),
+        "count_s": round(counted, 1),
+        "refresh_s": round(refreshed, 2),
+        "rows": sizes,
+        "agg_mb": int(mb),
+    }
+
+
+def _timed(conn, fn, repeat: int) -> dict:
+    samples = []
+    result = None
+    for _ in range(repeat):
+        t = time.perf_counter()
+        result = fn(conn)
+        samples.append((time.perf_counter() - t) * 1000)
+    samples.sort()
+    p95 = samples[min(len(samples) - 1, int(round(0.95 * (len(samples) - 1))))]
+    size = len(result) if isinstance(result, list) else len(result.get("mailles", []))
+    return {"p50": statistics.median(samples), "p95": p95, "max": samples[-1], "size": size}
+
+
+def _peer(niveau_column: str, where: str = "true", params: dict | None = None):
+    sql = f"""SELECT {niveau_column}, count(*), count(DISTINCT cd_ref), max(extract(year FROM date_debut))
+                FROM occ WHERE package_id IN (SELECT id FROM package WHERE type = 'jdd' AND state = 'active'
+                                              AND NOT private)
+                 AND public_layer <= 2 AND {where} GROUP BY 1"""
+
+    def run(conn):
+        return conn.execute(text(sql), params or {}).all()
+
+    return run
+
+
+def main():
+    from ckanext.sinp.occurrences import map_store
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=10_000_000)
+    ap.add_argument("--repeat", type=int, default=30)
+    ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--no-write", action="store_true")
+    args = ap.parse_args()
+    url = scratch_database(DB)
+    engine = sa.create_engine(url)
+    out: dict = {"n": args.rows}
+    try:
+        out["setup"] = _setup(engine, args.rows)
+        print(json.dumps(out["setup"]), flush=True)
+        with engine.connect() as conn:
+            pub = [r[0] for r in conn.execute(text(map_store.PUBLISHED_JDD_SQL))]
+            common = conn.execute(text("SELECT cd_ref FROM occ GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")).scalar()
+            rare = conn.execute(
+                text("SELECT cd_ref FROM occ GROUP BY 1 HAVING count(*) BETWEEN 20 AND 200 LIMIT 1")
+            ).scalar()
+            densest = conn.execute(
+                text("SELECT code FROM sinp_carte_public WHERE niveau = 'maille' ORDER BY nb_obs DESC LIMIT 1")
+            ).scalar()
+        F = map_store.Filtres
+        calls = [
+            ("carte sans filtre (agrégat public)", lambda c: map_store.cells(c, "maille")),
+            ("carte sans filtre, depuis les comptes", lambda c: map_store.cells(c, "maille", F(), pub)),
+            ("taxon très observé", lambda c: map_store.cells(c, "maille", F(cd_refs=[common]))),
+            ("taxon rare", lambda c: map_store.cells(c, "maille", F(cd_refs=[rare]))),
+            ("groupe", lambda c: map_store.cells(c, "maille", F(groupe="Groupe 3"))),
+            ("département", lambda c: map_store.cells(c, "maille", F(dep="25"))),
+            ("période 2015–2025", lambda c: map_store.cells(c, "maille", F(annee_min=2015, annee_max=2025))),
+            ("validation certaine ou probable", lambda c: map_store.cells(c, "maille", F(niv_val=["1", "2"]))),
+            ("un JDD (le plus gros)", lambda c: map_store.cells(c, "maille", F(jdd="jdd-0"))),
+            ("par commune, depuis les comptes", lambda c: map_store.cells(c, "commune", F(), pub)),
+            ("taxons d'une maille (la plus dense)", lambda c: map_store.cell_taxa(c, "maille", densest)),
+            ("fiche d'un taxon très observé", lambda c: map_store.taxon_summary(c, [common])),
+            ("pair : carte sans filtre par GROUP BY des occurrences", _peer("maille_calc")),
+            (
+                "pair : taxon très observé par GROUP BY des occurrences",
+                _peer("maille_calc", "cd_ref = :c", {"c": common}),
+            ),
+        ]
+        out["calls"] = []
+        with engine.connect() as conn:
+            for name, fn in calls:
+                repeat = args.repeat if not name.startswith("pair") else max(3, args.repeat // 10)
+                timing = _timed(conn, fn, repeat)
+                out["calls"].append([name, timing, repeat])
+                print(name, timing, flush=True)
+    finally:
+        engine.dispose()
+        if not args.keep:
+            drop_scratch_database(DB)
+    body = render(out)
+    print(body)
+    if not args.no_write:
+        write_section("carte", body)
+
+
+def render(out: dict) -> str:
+    s = out["setup"]
+    lines = [
+        "## The géo-visualiseur's data calls (`bench/bench_carte.py`, #16)",
+        "",
+        f"Machine: {machine()}. {out['n']:,} generated occurrences (300 JDD, 10 % private; 6 000 taxa; 549 mailles; "
+        f"years 1980–2025; 4 % not diffused): generated in {s['generate_s']} s, counted into `sinp_carte_agg` "
+        f"({s['rows']['sinp_carte_agg']:,} rows, {s['agg_mb']} MB) and `sinp_carte_mois` "
+        f"({s['rows']['sinp_carte_mois']:,} rows) in {s['count_s']} s; public roll-ups (`refresh_public`, "
+        f"{s['rows']['sinp_carte_public']:,} cells) in {s['refresh_s']} s.",
+        "",
+        "| call | runs | p50 | p95 | max | cells/rows |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, t, repeat in out["calls"]:
+        lines.append(
+            f"| {name} | {repeat} | {t['p50']:.1f} ms | {t['p95']:.1f} ms | {t['max']:.1f} ms | {t['size']:,} |"
+        )
+    ours = [t["p95"] for name, t, _ in out["calls"] if not name.startswith("pair")]
+    met = sum(1 for p in ours if p <= GOAL_MS)
+    lines += ["", f"Goal p95 ≤ {GOAL_MS} ms: {met} of {len(ours)} calls."]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
