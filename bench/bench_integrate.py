@@ -63,6 +63,10 @@ from sqlalchemy import text
 from ckanext.sinp.domain import protection
 from ckanext.sinp.occurrences import aggregates, protection_store, store
 from ckanext.sinp.referentials import geo_store, taxref_store
+try:
+    from ckanext.sinp.occurrences import map_store
+except ImportError:  # a baseline older than the map counts (#16)
+    map_store = None
 
 engine = sa.create_engine(sys.argv[1])
 accepted, errors, mode = sys.argv[2], sys.argv[3], sys.argv[5]
@@ -77,6 +81,8 @@ def loadavg():
 if mode == "setup":
     store.ensure_tables(engine)
     aggregates.ensure_tables(engine)
+    if map_store is not None:
+        map_store.ensure_tables(engine)
     taxref_store.ensure_tables(engine)
     taxref_store.load_taxref(engine, str(ref / "taxref" / "TAXREFv18_extrait_BFC.txt"), "bench")
     rules = protection.read_rules((ref / "sensibilite" / "sensibilite_bfc.csv").read_bytes())
@@ -88,7 +94,11 @@ if mode == "setup":
 elif mode == "reset":
     with engine.begin() as conn:
         conn.execute(text("TRUNCATE sinp_occurrence, sinp_qc_error, sinp_validation"))
-elif mode == "ours":
+elif mode in ("ours", "ours-nomap"):
+    if mode == "ours-nomap":  # the cost of the map counts' triggers (#16): the same without them
+        with engine.begin() as conn:
+            for event in ("insert", "update", "delete", "truncate"):
+                conn.execute(text(f"DROP TRIGGER IF EXISTS sinp_carte_{event} ON sinp_occurrence"))
     out["load_before"] = loadavg()
     t = time.perf_counter()
     n = store.integrate(engine, "bench", accepted, errors, {"status": "done"},
@@ -181,6 +191,9 @@ def main():
     parser.add_argument("--profile", action="store_true", help="time each phase (rolled back)")
     parser.add_argument("--replace", action="store_true", help="integrate the same deposit a second time")
     parser.add_argument("--baseline", metavar="REV", help="also integrate with the code of this git revision")
+    parser.add_argument(
+        "--map-counts-cost", action="store_true", help="also integrate without the map counts' triggers (#16), last"
+    )
     parser.add_argument("--no-write", action="store_true", help="print, do not write BENCHMARKS.md")
     args = parser.parse_args()
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="sinp-bench-integ-", dir="/var/tmp"))
@@ -234,6 +247,9 @@ def main():
             ).stdout.strip()
             step("reset")
             results["ours_again"] = step("ours")
+        if args.map_counts_cost:
+            step("reset")
+            results["nomap"] = step("ours-nomap")
     finally:
         drop_scratch_database(DB)
         subprocess.run(["rm", "-rf", str(tmp)])
@@ -274,6 +290,12 @@ def render(r: dict) -> str:
         lines.append(
             f"| ours once more (after the baseline) | {again['seconds']:.1f} s | "
             f"{again['rows'] / again['seconds']:,.0f} | {again['load_before']} → {again['load_after']} |"
+        )
+    if "nomap" in r:
+        nomap = r["nomap"]
+        lines.append(
+            f"| ours without the map counts' triggers (#16), last | {nomap['seconds']:.1f} s | "
+            f"{nomap['rows'] / nomap['seconds']:,.0f} | {nomap['load_before']} → {nomap['load_after']} |"
         )
     lines += [
         f"| peer: bare `COPY` into a table with the same {peer['indexes']} indexes, no protection | "

@@ -152,10 +152,10 @@ SCHEMA_SQL = (
        REFERENCING OLD TABLE AS sinp_carte_old FOR EACH STATEMENT EXECUTE FUNCTION sinp_carte_apply()""",
     """CREATE OR REPLACE TRIGGER sinp_carte_truncate AFTER TRUNCATE ON sinp_occurrence
        FOR EACH STATEMENT EXECUTE FUNCTION sinp_carte_apply()""",
-    # a JDD published, withdrawn, renamed or deleted changes the public roll-ups
-    """CREATE OR REPLACE TRIGGER sinp_carte_package AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON package
-       FOR EACH STATEMENT EXECUTE FUNCTION sinp_carte_touch()""",
 )
+# a JDD published, withdrawn, renamed or deleted changes the public roll-ups (CKAN's table)
+PACKAGE_TRIGGER_SQL = """CREATE OR REPLACE TRIGGER sinp_carte_package AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON package FOR EACH STATEMENT EXECUTE FUNCTION sinp_carte_touch()"""
 
 # the layers of the map server (EPSG:2154), over the public roll-ups only
 FLUX_SQL = (
@@ -186,6 +186,8 @@ def ensure_tables(engine, reader_role: str | None = None) -> None:
         conn.execute(text("LOCK TABLE sinp_occurrence IN SHARE ROW EXCLUSIVE MODE"))
         for statement in SCHEMA_SQL + FLUX_SQL:
             conn.execute(text(statement))
+        if _has_table(conn, "package"):
+            conn.execute(text(PACKAGE_TRIGGER_SQL))
         if new:
             rebuild(conn)
         if reader_role:
