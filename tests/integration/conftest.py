@@ -79,6 +79,39 @@ def _wait_for_line(log_path, needle, proc, timeout):
     raise RuntimeError(f"'{needle}' not seen in {log_path} after {timeout}s")
 
 
+SCHEDULER_STEPS = ("harvest_every", "csw_orphans_every", "indicators_every", "carte_every")
+
+
+@contextlib.contextmanager
+def scheduler_process(stack, tmp_path, interval: int = 30, **periods):
+    """A real ``ckan sinp scheduler`` on the test configuration, each periodic step given in
+    ``periods`` (``carte_every=3``…) and every other one off; yields ``wait(needle, timeout)``, which
+    returns the log once ``needle`` appears in it. Stopped on exit."""
+    ini = tmp_path / "scheduler.ini"
+    lines = [f"ckanext.sinp.scheduler.{step} = {periods.pop(step, 0)}" for step in SCHEDULER_STEPS]
+    assert not periods, f"unknown scheduler steps: {periods}"
+    ini.write_text(f"[app:main]\nuse = config:{stack['CKAN_TEST_INI']}\n" + "\n".join(lines) + "\n")
+    log_path = tmp_path / "scheduler.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [stack["CKAN_BIN"], "-c", str(ini), "sinp", "scheduler", "--interval", str(interval)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=dict(os.environ, PYTHONUNBUFFERED="1"),
+            cwd=ROOT,
+        )
+
+    def wait(needle: str, timeout: float = 120) -> str:
+        _wait_for_line(log_path, needle, proc, timeout)
+        return log_path.read_text(errors="replace")
+
+    try:
+        yield wait
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
 @pytest.fixture(scope="session")
 def jobs_worker(stack, tmp_path_factory):
     """A real `ckan jobs worker` process on the test configuration."""

@@ -268,7 +268,9 @@ def test_producer_creates_a_ca_then_a_jdd_and_publishes_it(browser, test_ckan_ur
     browser.get(f"{test_ckan_url}/ca/edit/inventaire-des-amphibiens-de-la-bresse")
     # the picker is shown (and its text readable) once its script has run
     WebDriverWait(browser, 30).until(
-        lambda b: "Myotis myotis (Borkhausen, 1797) — 60418" in b.find_element(By.CSS_SELECTOR, ".sinp-taxon-search").text
+        lambda b: (
+            "Myotis myotis (Borkhausen, 1797) — 60418" in b.find_element(By.CSS_SELECTOR, ".sinp-taxon-search").text
+        )
     )
 
     # --- a form with an error comes back with the French message, nothing stored ---

@@ -9,9 +9,7 @@ harvested JDD, pycsw kept serving them until a manual ``ckan sinp csw-sync``.
 from __future__ import annotations
 
 import copy
-import os
 import pathlib
-import subprocess
 import time
 
 import ckan.model as model
@@ -21,8 +19,7 @@ from ckan.tests import factories, helpers
 from remote_csw import remote_pycsw
 
 from ckanext.sinp import scheduler
-from tests.conftest import ROOT
-from tests.integration.conftest import _wait_for_background_jobs, _wait_for_line
+from tests.integration.conftest import _wait_for_background_jobs, scheduler_process
 from tests.integration.test_csw_publication import (
     _ca,
     _full,
@@ -178,30 +175,11 @@ def test_the_orphan_sweep_takes_out_what_a_raw_sql_purge_left(public_records, te
 def test_the_scheduler_sweeps_on_its_period(stack, public_records, test_csw, tmp_path):
     api, ca, (gone, kept) = public_records
     period = 3
-    ini = tmp_path / "scheduler.ini"
-    ini.write_text(
-        "[app:main]\n"
-        f"use = config:{stack['CKAN_TEST_INI']}\n"
-        f"ckanext.sinp.scheduler.csw_orphans_every = {period}\n"
-        "ckanext.sinp.scheduler.harvest_every = 0\n"
-    )
-    log_path = tmp_path / "scheduler.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [stack["CKAN_BIN"], "-c", str(ini), "sinp", "scheduler", "--interval", "30"],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=dict(os.environ, PYTHONUNBUFFERED="1"),
-            cwd=ROOT,
-        )
-    try:
-        _wait_for_line(log_path, "reconcile:", proc, 120)  # its first pass (the full reconcile) is over
+    with scheduler_process(stack, tmp_path, csw_orphans_every=period) as wait:
+        wait("reconcile:")  # its first pass (the full reconcile) is over
         _raw_sql_purge([gone["id"]])
         delay = _gone_within(test_csw, [gone["sinp_uuid"]], time.monotonic(), period + 5)
         _measured(f"raw SQL purge, scheduler sweeping every {period} s", delay)
         assert delay <= period + 2  # with a 30 s pass interval: the sweep keeps its own period
-        _wait_for_line(log_path, f"csw_orphans: {{'removed': ['{gone['sinp_uuid']}']", proc, 5)
-    finally:
-        proc.terminate()
-        proc.wait(30)
+        wait(f"csw_orphans: {{'removed': ['{gone['sinp_uuid']}']", 5)
     assert set(_records(test_csw)[1]) == {ca["sinp_uuid"], kept["sinp_uuid"]}

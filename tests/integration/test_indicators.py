@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import os
 import subprocess
 import uuid
 
@@ -21,9 +20,8 @@ from ckan.tests import factories
 
 from ckanext.sinp.logic import indicator_actions
 from ckanext.sinp.occurrences import indicators_store, store
-from tests.conftest import ROOT
 from tests.integration import indicator_data as data
-from tests.integration.conftest import _wait_for_line
+from tests.integration.conftest import scheduler_process
 from tests.integration.test_sinp_records import CA, JDD, Api
 
 THRESHOLD = 5  # ckanext.sinp.indicators.seuil_sensible's default
@@ -262,30 +260,8 @@ def test_a_frozen_year_does_not_move_when_new_data_arrives_and_the_live_edition_
 
 
 def test_the_scheduler_recomputes_the_live_edition_after_its_period_when_the_data_changed(world, stack, tmp_path):
-    period = 3
-    ini = tmp_path / "scheduler.ini"
-    ini.write_text(
-        "[app:main]\n"
-        f"use = config:{stack['CKAN_TEST_INI']}\n"
-        f"ckanext.sinp.scheduler.indicators_every = {period}\n"
-        "ckanext.sinp.scheduler.harvest_every = 0\n"
-        "ckanext.sinp.scheduler.csw_orphans_every = 0\n"
-    )
-    log_path = tmp_path / "scheduler.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [stack["CKAN_BIN"], "-c", str(ini), "sinp", "scheduler", "--interval", "30"],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=dict(os.environ, PYTHONUNBUFFERED="1"),
-            cwd=ROOT,
-        )
-    try:
-        _wait_for_line(log_path, "indicators:", proc, 120)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-    output = log_path.read_text(errors="replace")
+    with scheduler_process(stack, tmp_path, indicators_every=3) as wait:
+        output = wait("indicators:")
     # not at start: the first pass (the reconcile) says its result before the indicators are computed
     assert output.index("reconcile:") < output.index("indicators:")
     assert "'edition': 'courante'" in output

@@ -8,6 +8,7 @@ only, diffusion respected per level); publishing a JDD makes them stale until re
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 
 import ckan.model as model
@@ -15,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from ckanext.sinp.occurrences import map_store
+from tests.integration.conftest import scheduler_process
 from tests.integration.test_indicators import build_world
 
 
@@ -188,3 +190,26 @@ def test_cell_taxa_and_taxon_summary_show_only_what_the_public_may_see(world):
 def test_bad_levels_are_refused():
     with model.meta.engine.connect() as conn, pytest.raises(ValueError, match="niveau inconnu"):
         map_store.cells(conn, "region")
+
+
+def test_the_scheduler_refreshes_the_rollups_when_the_data_changed(world, stack, tmp_path):
+    with model.meta.engine.connect() as conn:
+        assert not map_store.is_fresh(conn)  # the deposits moved the counts
+    with scheduler_process(stack, tmp_path, carte_every=2) as wait:
+        output = wait("carte: {'maille'")
+        with model.meta.engine.connect() as conn:
+            assert map_store.is_fresh(conn)
+            assert {c["code"]: c["nb_obs"] for c in map_store.cells(conn, "maille")} == {
+                c: v[0] for c, v in _expected_mailles(world).items()
+            }
+        world["api"].ok("package_patch", id=world["jdds"]["prive"]["id"], private=False)
+        deadline = time.monotonic() + 60
+        while output.count("carte: {'maille'") < 2:
+            assert time.monotonic() < deadline, "the scheduler did not refresh the roll-ups after a publication"
+            time.sleep(0.5)
+            output = wait("carte:")
+    with model.meta.engine.connect() as conn:
+        assert map_store.is_fresh(conn)
+        assert {c["code"]: c["nb_obs"] for c in map_store.cells(conn, "maille")} == {
+            c: v[0] for c, v in _expected_mailles(world, world["public"] | {"prive"}).items()
+        }
