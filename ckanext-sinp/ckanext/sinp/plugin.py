@@ -14,6 +14,7 @@ from ckanext.sinp.csw import sync as csw_sync
 from ckanext.sinp.logic import (
     access,
     auth,
+    carte_actions,
     harvest_deletions,
     harvest_guard,
     indicator_actions,
@@ -24,6 +25,7 @@ from ckanext.sinp.logic import (
 )
 from ckanext.sinp.outbox import runner
 from ckanext.sinp.page_cache import glue as page_cache
+from ckanext.sinp.views import carte as carte_views
 from ckanext.spatial.interfaces import ISpatialHarvester
 
 FACETS = OrderedDict(
@@ -93,7 +95,7 @@ class SinpPlugin(p.SingletonPlugin, DefaultTranslation):
     # IBlueprint
 
     def get_blueprint(self):
-        return views.get_blueprints()
+        return [*views.get_blueprints(), carte_views.carte]  # carte: /carte and /taxon/<cd_ref> (#16)
 
     # IValidators
 
@@ -110,13 +112,22 @@ class SinpPlugin(p.SingletonPlugin, DefaultTranslation):
     def get_actions(self):
         # harvest_deletions: ckanext-harvest's raw SQL purge takes the CSW rows along
         return harvest_guard.with_harvest_guards(
-            {**registry.get_actions(), **harvest_deletions.get_actions(), **indicator_actions.get_actions()}
+            {
+                **registry.get_actions(),
+                **harvest_deletions.get_actions(),
+                **indicator_actions.get_actions(),
+                **carte_actions.get_actions(),
+            }
         )
 
     # IAuthFunctions
 
     def get_auth_functions(self):
-        return {**auth.get_auth_functions(), **indicator_actions.get_auth_functions()}
+        return {
+            **auth.get_auth_functions(),
+            **indicator_actions.get_auth_functions(),
+            **carte_actions.get_auth_functions(),
+        }
 
     # IFacets
 
