@@ -3,7 +3,7 @@
 # PostgreSQL is stopped only if `make up` started it.
 . "$(dirname "$0")/lib.sh"
 
-for name in pycsw scheduler harvest-fetch harvest-gather ckan-worker ckan solr redis; do
+for name in mapserver pycsw scheduler harvest-fetch harvest-gather ckan-worker ckan solr redis; do
     stop_service "$name"
 done
 if [ -f "$RUN_DIR/postgres.started" ]; then

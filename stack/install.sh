@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Installs what the local stack needs and is missing: Debian packages, the CKAN
-# virtualenv, the separate pycsw virtualenv and Solr's jars. Idempotent: each
-# step is skipped when a stamp shows its inputs have not changed.
+# Installs what the local stack needs and is missing: Debian packages (MapServer and lighttpd for
+# the map server among them), the CKAN virtualenv, the separate pycsw virtualenv and Solr's jars.
+# Idempotent: each step is skipped when a stamp shows its inputs have not changed.
 . "$(dirname "$0")/lib.sh"
 
 stamp_ok() {  # stamp_ok NAME INPUT_FILES... : true when the inputs are unchanged
@@ -21,7 +21,8 @@ stamp_set() {
 # --- Debian packages ------------------------------------------------------------
 install_debian() {
     local wanted=(postgresql-15 postgresql-15-postgis-3 redis-server gdal-bin libpq-dev curl
-                  ca-certificates procps chromium chromium-driver fonts-dejavu-core)
+                  ca-certificates procps chromium chromium-driver fonts-dejavu-core
+                  mapserver-bin cgi-mapserver lighttpd)
     command -v javac >/dev/null || wanted+=(openjdk-17-jdk-headless)
     command -v mvn >/dev/null || wanted+=(maven)
     command -v make >/dev/null || wanted+=(make)

@@ -30,6 +30,13 @@ CKAN_DB=${CKAN_DB:-ckan}
 CKAN_TEST_DB=${CKAN_TEST_DB:-ckan_test}
 CKAN_DB_USER=${CKAN_DB_USER:-ckan}
 CSW_DB_USER=${CSW_DB_USER:-sinp_csw_reader}
+# The map server (MapServer 8 behind lighttpd, FastCGI): WMS, WFS and OGC API Features of the views of
+# the sinp_flux schema, read with its own read-only role.
+FLUX_DB_USER=${FLUX_DB_USER:-sinp_flux_reader}
+MAPSERVER_HOST=${MAPSERVER_HOST:-127.0.0.1}
+MAPSERVER_PORT=${MAPSERVER_PORT:-8090}
+MAPSERVER_URL=${MAPSERVER_URL:-http://$MAPSERVER_HOST:$MAPSERVER_PORT}
+MAPSERVER_PROCS=${MAPSERVER_PROCS:-2}
 CKAN_WEB_WORKERS=${CKAN_WEB_WORKERS:-2}
 CSW_WORKERS=${CSW_WORKERS:-2}
 SINP_ADMIN_USER=${SINP_ADMIN_USER:-admin}
@@ -45,11 +52,30 @@ PYCSW_TEST_URL_DB=""  # filled by secrets
 SOLR_DIR=$VAR/solr
 STACK_ENV=$VAR/stack.env
 SECRETS=$VAR/secrets.env
+MAPSERVER_DIR=$VAR/mapserver
+# the catalogue's flows (database ckan) and the tests' (ckan_test), one map file each
+WMS_URL=$MAPSERVER_URL/sinp/wms
+WFS_URL=$MAPSERVER_URL/sinp/wfs
+OGCAPI_URL=$MAPSERVER_URL/sinp/ogcapi
+WMS_TEST_URL=$MAPSERVER_URL/sinp_test/wms
+WFS_TEST_URL=$MAPSERVER_URL/sinp_test/wfs
+OGCAPI_TEST_URL=$MAPSERVER_URL/sinp_test/ogcapi
 
 # The Python that builds the virtualenvs (3.11: pycsw 2.6.2 imports `imp`, gone in 3.12).
 PYTHON=${SINP_PYTHON:-$(command -v python3.11 || command -v python3)}
 
 mkdir -p "$LOG_DIR" "$RUN_DIR"
+
+# Descriptors inherited from the caller are closed (3 to 254; bash reads its script on 255): the services
+# started below would keep them as long as they run, e.g. the lock of `flock LOCK make up`, held then by
+# PostgreSQL, Solr, CKAN… until `make down`. The caller keeps its own (flock holds the lock until we exit).
+for _sinp_fd in /proc/$$/fd/*; do
+    _sinp_fd=${_sinp_fd##*/}
+    if [ "$_sinp_fd" -gt 2 ] 2>/dev/null && [ "$_sinp_fd" -lt 255 ]; then
+        eval "exec $_sinp_fd>&-" 2>/dev/null || true
+    fi
+done
+unset _sinp_fd
 
 say()  { printf '\033[1m[sinp]\033[0m %s\n' "$*"; }
 warn() { printf '\033[33m[sinp]\033[0m %s\n' "$*" >&2; }
@@ -65,6 +91,10 @@ load_secrets() {
             echo "SINP_ADMIN_PASSWORD=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
         } >"$SECRETS"
         umask 022
+    fi
+    # a secret added after the file was written (the map server's role) is appended once
+    if ! grep -q '^FLUX_DB_PASSWORD=' "$SECRETS"; then
+        (umask 077; echo "FLUX_DB_PASSWORD=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')" >>"$SECRETS")
     fi
     # shellcheck disable=SC1090
     . "$SECRETS"
@@ -241,7 +271,7 @@ healthy_or_stop() {
 
 as_postgres() { (cd / && su postgres -s /bin/sh -c "$*"); }
 
-ensure_db_roles() {  # the CKAN owner and the read-only CSW reader, with the passwords of var/secrets.env
+ensure_db_roles() {  # the CKAN owner, the read-only CSW and map server readers, with the passwords of var/secrets.env
     psql_super postgres "
 DO \$\$BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$CKAN_DB_USER') THEN
@@ -250,11 +280,37 @@ DO \$\$BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$CSW_DB_USER') THEN
     CREATE ROLE $CSW_DB_USER LOGIN PASSWORD '$CSW_DB_PASSWORD';
   ELSE ALTER ROLE $CSW_DB_USER LOGIN PASSWORD '$CSW_DB_PASSWORD'; END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$FLUX_DB_USER') THEN
+    CREATE ROLE $FLUX_DB_USER LOGIN PASSWORD '$FLUX_DB_PASSWORD';
+  ELSE ALTER ROLE $FLUX_DB_USER LOGIN PASSWORD '$FLUX_DB_PASSWORD'; END IF;
 END\$\$;" || die "could not create the PostgreSQL roles"
 }
 
 psql_super() {  # psql_super DB SQL
     (cd / && PGOPTIONS="-c client_min_messages=warning" su postgres -s /bin/sh -c "psql -X -q -v ON_ERROR_STOP=1 -p $PGPORT -d '$1'" <<<"$2")
+}
+
+# --- map server (MapServer 8 as FastCGI behind lighttpd, Debian's packages) ----------------------------
+
+# mapserver_ok: both map files answer their WMS capabilities (lighttpd up, mapserv spawned, map files valid)
+mapserver_ok() {
+    local url
+    for url in "$WMS_URL" "$WMS_TEST_URL"; do
+        curl -fsS --max-time 5 "$url?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetCapabilities" 2>/dev/null \
+            | grep -q '<WMS_Capabilities' || return 1
+    done
+}
+
+# render_mapserver: var/mapserver/ by deploy/mapserver/render.sh: one map file per database (sinp →
+# ckan, sinp_test → ckan_test), the libpq service file holding the read-only role's password (mode 600),
+# MapServer's configuration (map keys, no map path from the request) and lighttpd's (127.0.0.1 only,
+# mapserv spawned as FastCGI).
+render_mapserver() {
+    FLUX_MAPS="sinp:$CKAN_DB sinp_test:$CKAN_TEST_DB" FLUX_PUBLIC_URL=$MAPSERVER_URL \
+        FLUX_DB_HOST=$PGHOST FLUX_DB_PORT=$PGPORT FLUX_DB_USER=$FLUX_DB_USER FLUX_DB_PASSWORD=$FLUX_DB_PASSWORD \
+        SINP_CONTACT_EMAIL=$SINP_CONTACT_EMAIL LISTEN_HOST=$MAPSERVER_HOST LISTEN_PORT=$MAPSERVER_PORT \
+        MAPSERVER_PROCS=$MAPSERVER_PROCS ACCESS_LOG=$LOG_DIR/mapserver-access.log SOCKET_DIR=$RUN_DIR \
+        sh "$ROOT/deploy/mapserver/render.sh" "$MAPSERVER_DIR" || die "could not render the map server's configuration"
 }
 
 # --- backup and restore (stack/backup.sh, stack/restore.sh) -----------------------------------

@@ -9,6 +9,7 @@ health() {  # health NAME: the service's own check (the same as `make up`'s)
         redis) redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG ;;
         solr) http_ok "$SOLR_URL/select?q=*:*&rows=0&wt=json" ;;
         ckan) http_ok "$CKAN_URL/api/3/action/status_show" ;;
+        mapserver) mapserver_ok ;;
         pycsw) http_ok "http://$CSW_HOST:$CSW_PORT/csw?service=CSW&version=2.0.2&request=GetCapabilities" ;;
         *) return 0 ;;  # the worker and the harvest consumers have no port: alive is all we can tell
     esac
@@ -16,7 +17,7 @@ health() {  # health NAME: the service's own check (the same as `make up`'s)
 
 total=0
 rc=0
-for name in solr redis ckan ckan-worker harvest-gather harvest-fetch scheduler pycsw; do
+for name in solr redis ckan ckan-worker harvest-gather harvest-fetch scheduler pycsw mapserver; do
     state=$(service_state "$name")
     pid=${state#* }
     case ${state%% *} in

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Starts the whole local stack in the background and returns once every service
 # answers its health check: PostgreSQL/PostGIS, Redis, Solr, CKAN (web, jobs
-# worker, harvest consumers) and pycsw. Idempotent: a running service is left as
-# it is. On any failure it names the service and its log, and stops what this
-# run started.
+# worker, harvest consumers), pycsw and the map server (MapServer: WMS, WFS, OGC
+# API Features). Idempotent: a running service is left as it is. On any failure
+# it names the service and its log, and stops what this run started.
 . "$(dirname "$0")/lib.sh"
 
 T0=$(date +%s)
@@ -29,7 +29,7 @@ trap rollback EXIT
 bash "$ROOT/stack/install.sh"
 load_secrets
 # a service that died since the last run (dead or zombie pid, pid reused) is started again below
-for svc in redis solr ckan ckan-worker harvest-gather harvest-fetch scheduler pycsw; do
+for svc in redis solr ckan ckan-worker harvest-gather harvest-fetch scheduler pycsw mapserver; do
     forget_dead "$svc"
 done
 
@@ -63,7 +63,8 @@ setup_databases() {
                 || die "could not create database $db"
         fi
         psql_super "$db" "CREATE EXTENSION IF NOT EXISTS postgis;
-GRANT CONNECT ON DATABASE $db TO $CSW_DB_USER;" || die "could not enable PostGIS in $db"
+GRANT CONNECT ON DATABASE $db TO $CSW_DB_USER;
+GRANT CONNECT ON DATABASE $db TO $FLUX_DB_USER;" || die "could not enable PostGIS in $db"
     done
 }
 
@@ -122,6 +123,7 @@ write_ckan_ini() {  # write_ckan_ini FILE DB_URL SOLR_URL REDIS_URL SITE_ID
         "ckan.site_url=$CKAN_URL" "ckan.storage_path=$VAR/storage" \
         "licenses_group_url=file://$ROOT/schemas/licenses.json" \
         "ckanext.sinp.csw.reader_role=$CSW_DB_USER" \
+        "ckanext.sinp.flux.reader_role=$FLUX_DB_USER" \
         "ckanext.sinp.csw.url=$CSW_URL" \
         "ckanext.sinp.csw.contact_email=$SINP_CONTACT_EMAIL" \
         "ckanext.sinp.demo.admin_user=$SINP_ADMIN_USER" \
@@ -187,7 +189,7 @@ stamp_db() {
         "$ROOT"/ckanext-sinp/ckanext/sinp/csw/*.py "$ROOT"/pycsw_config/mappings.py \
         "$ROOT"/ckanext-sinp/ckanext/sinp/referentials/*.py "$ROOT"/schemas/referentiels/*/*.* \
         "$ROOT"/ckanext-sinp/ckanext/sinp/occurrences/store.py "$ROOT"/ckanext-sinp/ckanext/sinp/occurrences/protection_store.py \
-        "$ROOT"/ckanext-sinp/ckanext/sinp/outbox/store.py \
+        "$ROOT"/ckanext-sinp/ckanext/sinp/outbox/store.py "$ROOT"/ckanext-sinp/ckanext/sinp/occurrences/map_store.py \
         "$ROOT"/ckanext-sinp/ckanext/sinp/domain/protection.py "$ROOT"/schemas/occurrence.yaml \
         2>/dev/null | sha256sum
 }
@@ -260,6 +262,46 @@ start_pycsw() {
     wait_for pycsw 60 http_ok "$CSW_LOCAL/csw?service=CSW&version=2.0.2&request=GetCapabilities"
 }
 
+# --- map server ------------------------------------------------------------------------------
+# The read-only role reads the views of sinp_flux (`ckan sinp init-db` grants them too; granted again
+# here for a role created after the databases were migrated). Nothing else: no table of public.
+grant_flux_reader() {
+    local db
+    for db in "$CKAN_DB" "$CKAN_TEST_DB"; do
+        psql_super "$db" "DO \$\$BEGIN
+  IF EXISTS (SELECT FROM pg_namespace WHERE nspname = 'sinp_flux') THEN
+    GRANT USAGE ON SCHEMA sinp_flux TO $FLUX_DB_USER;
+    GRANT SELECT ON ALL TABLES IN SCHEMA sinp_flux TO $FLUX_DB_USER;
+  END IF;
+END\$\$;" || die "could not grant the views of sinp_flux to $FLUX_DB_USER in $db"
+    done
+}
+
+start_mapserver() {
+    command -v mapserv >/dev/null || die "mapserv is missing (Debian package cgi-mapserver): run make install"
+    render_mapserver
+    lighttpd -tt -f "$MAPSERVER_DIR/lighttpd.conf" >>"$LOG_DIR/mapserver.log" 2>&1 \
+        || fail_service mapserver "lighttpd refuses its configuration $MAPSERVER_DIR/lighttpd.conf"
+    # mapserv reads the map files at each request; lighttpd's own configuration only at start
+    local started_with
+    started_with=$(sha256sum <"$MAPSERVER_DIR/lighttpd.conf")
+    if pid_of mapserver >/dev/null && [ "$started_with" != "$(cat "$RUN_DIR/mapserver.conf-sum" 2>/dev/null)" ]; then
+        say "the map server's configuration changed: restarting it"
+        stop_service mapserver
+    fi
+    if healthy_or_stop mapserver 30 mapserver_ok; then
+        return 0
+    fi
+    if port_in_use "$MAPSERVER_PORT"; then
+        fail_service mapserver "port $MAPSERVER_PORT is already taken by another program (set MAPSERVER_PORT)"
+    fi
+    say "starting the map server (MapServer, lighttpd) on $MAPSERVER_HOST:$MAPSERVER_PORT"
+    rm -f "$RUN_DIR"/mapserver.sock*
+    start_bg mapserver lighttpd -D -f "$MAPSERVER_DIR/lighttpd.conf"
+    echo "$started_with" >"$RUN_DIR/mapserver.conf-sum"
+    wait_for mapserver 30 mapserver_ok
+}
+
 start_postgres
 setup_databases
 start_redis
@@ -268,6 +310,8 @@ setup_ckan
 start_ckan
 CSW_LOCAL=http://$CSW_HOST:$CSW_PORT
 start_pycsw
+grant_flux_reader
+start_mapserver
 
 DEMO_STAMP=$(cat "$ROOT"/ckanext-sinp/ckanext/sinp/demo/*.json "$ROOT"/schemas/*.yaml | sha256sum)
 if [ "$DEMO_STAMP" != "$(cat "$VAR/stamps/demo-data" 2>/dev/null)" ]; then
@@ -298,6 +342,13 @@ CKAN_VENV=$CKAN_VENV
 PYCSW_VENV=$PYCSW_VENV
 PYCSW_CONFIG_DIR=$ROOT/pycsw_config
 CSW_TEST_DB_URL=$CSW_TEST_DB_URL
+WMS_URL=$WMS_URL
+WFS_URL=$WFS_URL
+OGCAPI_URL=$OGCAPI_URL
+WMS_TEST_URL=$WMS_TEST_URL
+WFS_TEST_URL=$WFS_TEST_URL
+OGCAPI_TEST_URL=$OGCAPI_TEST_URL
+FLUX_DB_USER=$FLUX_DB_USER
 SINP_ADMIN_USER=$SINP_ADMIN_USER
 SINP_ADMIN_PASSWORD=$SINP_ADMIN_PASSWORD
 SINP_ADMIN_TOKEN=$TOKEN
@@ -309,6 +360,9 @@ say "stack up in $(($(date +%s) - T0))s"
 cat <<EOF
   CKAN     $CKAN_URL   (sysadmin: $SINP_ADMIN_USER / $SINP_ADMIN_PASSWORD)
   CSW      $CSW_URL?service=CSW&version=2.0.2&request=GetCapabilities
+  WMS      $WMS_URL?SERVICE=WMS&REQUEST=GetCapabilities
+  WFS      $WFS_URL?SERVICE=WFS&REQUEST=GetCapabilities
+  OGC API  $OGCAPI_URL
   Solr     $SOLR_URL
   Redis    $REDIS_URL
   Settings $STACK_ENV   Logs $LOG_DIR/

@@ -22,7 +22,17 @@ import yaml
 from tests.conftest import ROOT
 
 LIB = ROOT / "stack" / "lib.sh"
-SERVICES = ["redis", "solr", "ckan", "ckan-worker", "harvest-gather", "harvest-fetch", "scheduler", "pycsw"]
+SERVICES = [
+    "redis",
+    "solr",
+    "ckan",
+    "ckan-worker",
+    "harvest-gather",
+    "harvest-fetch",
+    "scheduler",
+    "pycsw",
+    "mapserver",
+]
 
 
 def lib(var: pathlib.Path, script: str) -> subprocess.CompletedProcess:
@@ -158,7 +168,7 @@ def test_up_and_run_supervise_every_service_they_start():
     assert started == set(SERVICES)
     forgotten = re.search(r"for svc in ([a-z -]+); do\n\s+forget_dead", up)
     assert forgotten and set(forgotten.group(1).split()) == started
-    for name in ("redis", "solr", "ckan", "pycsw"):  # the services with a port answer a health check
+    for name in ("redis", "solr", "ckan", "pycsw", "mapserver"):  # the services with a port answer a health check
         assert re.search(rf"healthy_or_stop {name} \d+ ", up), name
     run = (ROOT / "stack" / "run.sh").read_text(encoding="utf-8")
     assert set(re.search(r"for name in ([a-z -]+); do\n\s+if ! pid_of", run).group(1).split()) == started
