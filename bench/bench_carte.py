@@ -92,7 +92,7 @@ def _setup(engine, rows: int) -> dict:
                    100000 + k, 'Groupe ' || (k % 20),
                    make_date(2025 - floor(45 * power(r6, 3))::int, 1, 1) + floor(365 * r4)::int
               FROM (SELECT random() AS r1, random() AS r2, random() AS r3, random() AS r4, random() AS r5,
-                           random() AS r6, floor(6000 * power(random(), 4))::int AS k,
+                           random() AS r6, floor(6000 * power(random(), 2))::int AS k,
                            floor(549 * power(random(), 1.5))::int AS m
                       FROM generate_series(1, :n)) AS g"""),
             {"n": rows, "mailles": mailles},

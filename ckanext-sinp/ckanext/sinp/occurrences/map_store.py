@@ -11,9 +11,9 @@ Two stages:
    and a rolled-back deposit leaves them as they were. Unknown values are ``''`` (text) and ``0`` (int).
 2. ``sinp_carte_public*`` are the public roll-ups (per cell over every published JDD, each published
    JDD's footprint, the territory), read by the unfiltered map and by the map server through the views
-   of the ``sinp_flux`` schema. Every change of the counts or of CKAN's ``package`` table moves the
-   sequence ``sinp_carte_change_seq``; ``refresh_public`` recomputes the roll-ups (from the counts, not
-   from the occurrences) when it moved, in one transaction (readers see the old roll-ups until it
+   of the ``sinp_flux`` schema. Every transaction changing the counts or CKAN's ``package`` table leaves
+   a row in ``sinp_carte_changes`` (seen once it commits); ``refresh_public`` consumes them and recomputes
+   the roll-ups (from the counts, not from the occurrences), in one transaction (readers see the old roll-ups until it
    commits). The scheduler runs it every ``ckanext.sinp.scheduler.carte_every`` seconds; a filtered or
    stale query is answered from the counts directly.
 
@@ -50,7 +50,8 @@ PUBLISHED_JDD_SQL = (
 
 FLUX_SCHEMA = "sinp_flux"
 
-_KEYS = ("package_id", "public_layer", "sensible", "niv_val", "maille", "commune", "dep", "cd_ref", "groupe", "annee")
+_KEYS = ("package_id", "public_layer", "sensible", "niv_val", "maille", "commune", "dep", "cd_ref", "annee")
+_VALUES = ("groupe",)  # follows cd_ref: carried, not a key
 _MONTH_KEYS = ("package_id", "public_layer", "cd_ref", "mois")
 # each key as computed from a row of sinp_occurrence (alias r)
 _ROW = {
@@ -58,9 +59,12 @@ _ROW = {
     "public_layer": "r.public_layer",
     "sensible": "COALESCE(r.sensi_niveau, '') NOT IN ('', '0')",
     "niv_val": "COALESCE(r.niv_val, '0')",
-    "maille": "COALESCE(r.maille_calc, '')",
-    "commune": "COALESCE(NULLIF(trim(split_part(COALESCE(r.code_commune, ''), '|', 1)), ''), '')",
-    "dep": "COALESCE(r.dep, '')",
+    # a code is kept only where the observation's diffusion allows that level: the counts never hold
+    # the commune of an observation blurred to the maille, nor anything of one not diffused
+    "maille": f"CASE WHEN r.public_layer <= {protection.MAILLE} THEN COALESCE(r.maille_calc, '') ELSE '' END",
+    "commune": f"CASE WHEN r.public_layer <= {protection.COMMUNE} "
+    "THEN COALESCE(NULLIF(trim(split_part(COALESCE(r.code_commune, ''), '|', 1)), ''), '') ELSE '' END",
+    "dep": f"CASE WHEN r.public_layer <= {protection.DEPARTEMENT} THEN COALESCE(r.dep, '') ELSE '' END",
     "cd_ref": "COALESCE(r.cd_ref, 0)",
     "groupe": "COALESCE(r.groupe, '')",
     "annee": "COALESCE(extract(year FROM r.date_debut)::int, 0)",
@@ -68,15 +72,17 @@ _ROW = {
 }
 
 
-def _grouped(table: str, keys: tuple[str, ...], sign: str) -> str:
-    cols = ", ".join(_ROW[k] for k in keys)
+def _grouped(table: str, keys: tuple[str, ...], sign: str, values: tuple[str, ...] = ()) -> str:
+    cols = ", ".join([_ROW[k] for k in keys] + [f"max({_ROW[v]})" for v in values])
     return f"SELECT {cols}, {sign}count(*) FROM {table} r GROUP BY {', '.join(str(i + 1) for i in range(len(keys)))}"
 
 
 def _apply(target: str, keys: tuple[str, ...], source: str, sign: str) -> str:
+    values = _VALUES if keys == _KEYS else ()  # the counts per cell carry the group of the taxon
+    update = "".join(f", {v} = EXCLUDED.{v}" for v in values)
     return (
-        f"INSERT INTO {target} ({', '.join(keys)}, nb) {_grouped(source, keys, sign)} "
-        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET nb = {target}.nb + EXCLUDED.nb"
+        f"INSERT INTO {target} ({', '.join(keys + values)}, nb) {_grouped(source, keys, sign, values)} "
+        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET nb = {target}.nb + EXCLUDED.nb{update}"
     )
 
 
@@ -106,18 +112,33 @@ def _trigger_body() -> str:
            {both("sinp_carte_new", "")}
            {sweep("sinp_carte_old")}
          END IF;
-         PERFORM nextval('sinp_carte_change_seq');
+         INSERT INTO sinp_carte_changes VALUES (txid_current()) ON CONFLICT DO NOTHING;
          RETURN NULL;
        END"""
 
 
+SCHEMA_VERSION = 3  # moved when a table's layout changes: ensure_tables rebuilds them
+_TABLES = (
+    "sinp_carte_agg",
+    "sinp_carte_mois",
+    "sinp_carte_public",
+    "sinp_carte_public_taxon",
+    "sinp_carte_public_temps",
+    "sinp_carte_public_taxon_jdd",
+    "sinp_carte_public_jdd",
+    "sinp_carte_public_territoire",
+    "sinp_carte_state",
+    "sinp_carte_changes",
+)
 SCHEMA_SQL = (
-    "CREATE SEQUENCE IF NOT EXISTS sinp_carte_change_seq",
+    "DROP SEQUENCE IF EXISTS sinp_carte_change_seq",
+    # one row per transaction that changed the counts or CKAN's package table, visible once it commits
+    "CREATE TABLE IF NOT EXISTS sinp_carte_changes (txid bigint PRIMARY KEY)",
     """CREATE TABLE IF NOT EXISTS sinp_carte_agg (
          package_id text NOT NULL, public_layer smallint NOT NULL, sensible boolean NOT NULL, niv_val text NOT NULL,
          maille text NOT NULL, commune text NOT NULL, dep text NOT NULL, cd_ref integer NOT NULL,
-         groupe text NOT NULL, annee integer NOT NULL, nb bigint NOT NULL,
-         PRIMARY KEY (package_id, public_layer, sensible, niv_val, maille, commune, dep, cd_ref, groupe, annee))""",
+         annee integer NOT NULL, groupe text NOT NULL, nb bigint NOT NULL,
+         PRIMARY KEY (package_id, public_layer, sensible, niv_val, maille, commune, dep, cd_ref, annee))""",
     "CREATE INDEX IF NOT EXISTS ix_sinp_carte_agg_cd_ref ON sinp_carte_agg (cd_ref)",
     "COMMENT ON TABLE sinp_carte_agg IS 'Nombre d''observations par JDD, diffusion, maille, commune, "
     "département, taxon et année (tenu à jour par les déclencheurs de sinp_occurrence)'",
@@ -132,6 +153,20 @@ SCHEMA_SQL = (
          geom_4326 geometry(Polygon, 4326), PRIMARY KEY (niveau, code))""",
     "COMMENT ON TABLE sinp_carte_public IS 'Observations publiques par maille, commune et département "
     "(tous les JDD publiés ; recalculé par refresh_public)'",
+    """CREATE TABLE IF NOT EXISTS sinp_carte_public_taxon (
+         niveau text NOT NULL, code text NOT NULL, cd_ref integer NOT NULL, groupe text NOT NULL,
+         nb_obs bigint NOT NULL, derniere_annee integer, sensible boolean NOT NULL,
+         PRIMARY KEY (niveau, cd_ref, code))""",
+    "CREATE INDEX IF NOT EXISTS ix_sinp_carte_public_taxon_code ON sinp_carte_public_taxon (niveau, code)",
+    "COMMENT ON TABLE sinp_carte_public_taxon IS 'Observations publiques par maille, commune et département "
+    "et par taxon (cd_ref 0 : taxon inconnu)'",
+    """CREATE TABLE IF NOT EXISTS sinp_carte_public_temps (
+         cd_ref integer NOT NULL, annee integer NOT NULL, mois integer NOT NULL, nb_obs bigint NOT NULL,
+         PRIMARY KEY (cd_ref, annee, mois))""",
+    "COMMENT ON TABLE sinp_carte_public_temps IS 'Observations publiques par taxon et par année (mois 0) "
+    "ou par mois (année 0)'",
+    """CREATE TABLE IF NOT EXISTS sinp_carte_public_taxon_jdd (
+         cd_ref integer NOT NULL, package_id text NOT NULL, nb_obs bigint NOT NULL, PRIMARY KEY (cd_ref, package_id))""",
     """CREATE TABLE IF NOT EXISTS sinp_carte_public_jdd (
          package_id text PRIMARY KEY, jdd text NOT NULL, titre text NOT NULL, producteur text NOT NULL,
          nb_obs bigint NOT NULL, geom_2154 geometry(MultiPolygon, 2154))""",
@@ -142,7 +177,7 @@ SCHEMA_SQL = (
          id integer PRIMARY KEY, change bigint NOT NULL, refreshed_at timestamptz NOT NULL)""",
     f"""CREATE OR REPLACE FUNCTION sinp_carte_apply() RETURNS trigger LANGUAGE plpgsql AS $$ {_trigger_body()} $$""",
     """CREATE OR REPLACE FUNCTION sinp_carte_touch() RETURNS trigger LANGUAGE plpgsql AS $$
-       BEGIN PERFORM nextval('sinp_carte_change_seq'); RETURN NULL; END $$""",
+       BEGIN INSERT INTO sinp_carte_changes VALUES (txid_current()) ON CONFLICT DO NOTHING; RETURN NULL; END $$""",
     """CREATE OR REPLACE TRIGGER sinp_carte_insert AFTER INSERT ON sinp_occurrence
        REFERENCING NEW TABLE AS sinp_carte_new FOR EACH STATEMENT EXECUTE FUNCTION sinp_carte_apply()""",
     """CREATE OR REPLACE TRIGGER sinp_carte_update AFTER UPDATE ON sinp_occurrence
@@ -154,6 +189,7 @@ SCHEMA_SQL = (
        FOR EACH STATEMENT EXECUTE FUNCTION sinp_carte_apply()""",
 )
 # a JDD published, withdrawn, renamed or deleted changes the public roll-ups (CKAN's table)
+MARK_SQL = "INSERT INTO sinp_carte_changes VALUES (txid_current()) ON CONFLICT DO NOTHING"
 PACKAGE_TRIGGER_SQL = """CREATE OR REPLACE TRIGGER sinp_carte_package AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
     ON package FOR EACH STATEMENT EXECUTE FUNCTION sinp_carte_touch()"""
 
@@ -182,14 +218,26 @@ def ensure_tables(engine, reader_role: str | None = None) -> None:
     first time (the table locked against writes meanwhile); grants the map server's role its views."""
     with engine.begin() as conn:
         conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('sinp_carte_schema'))"))
-        new = not _has_table(conn, "sinp_carte_agg")
         conn.execute(text("LOCK TABLE sinp_occurrence IN SHARE ROW EXCLUSIVE MODE"))
+        version = (
+            conn.execute(text("SELECT change FROM sinp_carte_state WHERE id = 0")).scalar()
+            if _has_table(conn, "sinp_carte_state")
+            else None
+        )
+        if version != SCHEMA_VERSION:  # another layout (or none): built again from the occurrences
+            conn.execute(text(f"DROP SCHEMA IF EXISTS {FLUX_SCHEMA} CASCADE"))
+            conn.execute(text(f"DROP TABLE IF EXISTS {', '.join(_TABLES)}"))
+        new = not _has_table(conn, "sinp_carte_agg")
         for statement in SCHEMA_SQL + FLUX_SQL:
             conn.execute(text(statement))
         if _has_table(conn, "package"):
             conn.execute(text(PACKAGE_TRIGGER_SQL))
         if new:
             rebuild(conn)
+            conn.execute(
+                text("INSERT INTO sinp_carte_state VALUES (0, :v, now()) ON CONFLICT (id) DO UPDATE SET change = :v"),
+                {"v": SCHEMA_VERSION},
+            )
         if reader_role:
             grant_reader(conn, reader_role)
 
@@ -210,22 +258,23 @@ def rebuild(conn) -> int:
     conn.execute(text("TRUNCATE sinp_carte_agg, sinp_carte_mois"))
     conn.execute(text(_apply("sinp_carte_agg", _KEYS, "sinp_occurrence", "")))
     conn.execute(text(_apply("sinp_carte_mois", _MONTH_KEYS, "sinp_occurrence", "")))
-    conn.execute(text("SELECT nextval('sinp_carte_change_seq')"))
+    conn.execute(text(MARK_SQL))
     return int(conn.execute(text("SELECT COALESCE(sum(nb), 0) FROM sinp_carte_agg")).scalar())
 
 
 # --- the public roll-ups ------------------------------------------------------------------------------
 
 
-def _change(conn) -> int:
-    return int(
-        conn.execute(text("SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM sinp_carte_change_seq")).scalar()
-    )
-
-
 def is_fresh(conn) -> bool:
-    row = conn.execute(text("SELECT change FROM sinp_carte_state WHERE id = 1")).first()
-    return row is not None and row[0] == _change(conn)
+    """The roll-ups were computed after every committed change of the counts and of the JDD."""
+    return bool(
+        conn.execute(
+            text(
+                "SELECT EXISTS (SELECT 1 FROM sinp_carte_state WHERE id = 1) "
+                "AND NOT EXISTS (SELECT 1 FROM sinp_carte_changes)"
+            )
+        ).scalar()
+    )
 
 
 def _cell_geometry(code: str, srid: int) -> str:
@@ -246,37 +295,73 @@ def _names(conn, niveau: str) -> tuple[str, str]:
 
 def refresh_public(conn, force: bool = False) -> dict | None:
     """Recomputes the public roll-ups if the counts or the JDD changed since the last time (or
-    ``force``), in the caller's transaction. Returns what was written, or None when nothing changed."""
+    ``force``), in the caller's transaction. Returns what was written, or None when nothing changed.
+
+    From the counts of the published JDD: per level, cell and taxon (each level with the diffusion it
+    allows), then per cell from those (no distinct count to sort); per taxon and year, month, JDD."""
     conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('sinp_carte_public'))"))
-    change = _change(conn)  # read before the data: a change during the computation is caught next time
-    if not force and is_fresh(conn):
+    # the changes committed so far are consumed before the data are read (each statement reads what is
+    # committed when it starts): a change committing later keeps its row, and the roll-ups stay stale
+    consumed = conn.execute(text("DELETE FROM sinp_carte_changes")).rowcount
+    if not force and not consumed and is_fresh(conn):
         return None
-    conn.execute(text("DELETE FROM sinp_carte_public"))
-    conn.execute(text("DELETE FROM sinp_carte_public_jdd"))
-    conn.execute(text("DELETE FROM sinp_carte_public_territoire"))
+    conn.execute(text("SELECT set_config('work_mem', '256MB', true)"))
+    for table in _TABLES[2:-1]:
+        conn.execute(text(f"DELETE FROM {table}"))
+    pub = f"a.package_id IN (SELECT id FROM ({PUBLISHED_JDD_SQL}) AS p)"
     written = {}
     for niveau in NIVEAUX:
+        code = _CODE[niveau]
+        conn.execute(
+            text(f"""
+            INSERT INTO sinp_carte_public_taxon (niveau, code, cd_ref, groupe, nb_obs, derniere_annee, sensible)
+            SELECT :niveau, a.{code}, a.cd_ref, max(a.groupe), sum(a.nb), max(a.annee) FILTER (WHERE a.annee <> 0),
+                   bool_or(a.sensible)
+              FROM sinp_carte_agg a
+             WHERE {pub} AND a.public_layer <= :max_layer AND a.{code} <> '' {_valid_code(niveau, "a." + code)}
+             GROUP BY a.{code}, a.cd_ref"""),
+            {"niveau": niveau, **_layer_params(niveau)},
+        )
         join, name = _names(conn, niveau)
         geom = (
             f"{_cell_geometry('c.code', 2154)}, {_cell_geometry('c.code', 4326)}"
             if niveau == "maille"
             else "NULL, NULL"
         )
-        valid = "AND c.code ~ '^10kmL93E[0-9]+N[0-9]+$'" if niveau == "maille" else ""
         written[niveau] = conn.execute(
             text(f"""
             INSERT INTO sinp_carte_public (niveau, code, nom, nb_obs, nb_taxons, derniere_annee, geom_2154, geom_4326)
             SELECT :niveau, c.code, {name}, c.nb_obs, c.nb_taxons, c.derniere_annee, {geom}
-              FROM ({_cells_sql(niveau, "a.package_id IN (SELECT id FROM pub)")}) AS c {join}
-             WHERE c.code <> '' {valid}"""),
-            {"niveau": niveau, **_layer_params(niveau)},
+              FROM (SELECT code, sum(nb_obs) AS nb_obs, count(*) FILTER (WHERE cd_ref <> 0) AS nb_taxons,
+                           max(derniere_annee) AS derniere_annee
+                      FROM sinp_carte_public_taxon WHERE niveau = :niveau GROUP BY code) AS c {join}"""),
+            {"niveau": niveau},
         ).rowcount
+    # a taxon's sheet: everything diffused (at the département or finer)
+    sheet = {"max_layer": protection.DEPARTEMENT}
+    written["taxons"] = conn.execute(
+        text(f"""
+        INSERT INTO sinp_carte_public_temps (cd_ref, annee, mois, nb_obs)
+        SELECT a.cd_ref, a.annee, 0, sum(a.nb) FROM sinp_carte_agg a
+         WHERE {pub} AND a.public_layer <= :max_layer AND a.cd_ref <> 0 AND a.annee <> 0 GROUP BY a.cd_ref, a.annee
+        UNION ALL
+        SELECT a.cd_ref, 0, a.mois, sum(a.nb) FROM sinp_carte_mois a
+         WHERE {pub} AND a.public_layer <= :max_layer AND a.cd_ref <> 0 AND a.mois <> 0 GROUP BY a.cd_ref, a.mois"""),
+        sheet,
+    ).rowcount
+    conn.execute(
+        text(f"""
+        INSERT INTO sinp_carte_public_taxon_jdd (cd_ref, package_id, nb_obs)
+        SELECT a.cd_ref, a.package_id, sum(a.nb) FROM sinp_carte_agg a
+         WHERE {pub} AND a.public_layer <= :max_layer AND a.cd_ref <> 0 GROUP BY a.cd_ref, a.package_id"""),
+        sheet,
+    )
     written["jdd"] = conn.execute(
         text(f"""
         WITH pub AS ({PUBLISHED_JDD_SQL}),
              cells AS (SELECT a.package_id, a.maille, sum(a.nb) AS nb FROM sinp_carte_agg a
                         WHERE a.package_id IN (SELECT id FROM pub) AND a.public_layer <= :max_layer
-                          AND a.maille ~ '^10kmL93E[0-9]+N[0-9]+$'
+                          AND a.maille <> '' {_valid_code("maille", "a.maille")}
                         GROUP BY 1, 2)
         INSERT INTO sinp_carte_public_jdd (package_id, jdd, titre, producteur, nb_obs, geom_2154)
         SELECT p.id, p.name, COALESCE(p.title, p.name), COALESCE(g.title, g.name, ''), sum(c.nb),
@@ -297,9 +382,14 @@ def refresh_public(conn, force: bool = False) -> dict | None:
             "INSERT INTO sinp_carte_state (id, change, refreshed_at) VALUES (1, :c, now()) "
             "ON CONFLICT (id) DO UPDATE SET change = EXCLUDED.change, refreshed_at = EXCLUDED.refreshed_at"
         ),
-        {"c": change},
+        {"c": consumed},
     )
     return written
+
+
+def _valid_code(niveau: str, column: str) -> str:
+    """Only well-formed 10 km cells are drawn (a deposited code may be anything)."""
+    return f"AND {column} ~ '^10kmL93E[0-9]+N[0-9]+$'" if niveau == "maille" else ""
 
 
 def refresh_if_stale(engine) -> dict | None:
@@ -357,58 +447,59 @@ def _layer_params(niveau: str) -> dict:
     return {"max_layer": MAX_LAYER[niveau]}
 
 
-def _cells_sql(niveau: str, where: str) -> str:
-    """Per cell of ``niveau``: code, nb_obs, nb_taxons, derniere_annee, over the counts ``where`` selects
-    (``pub``: the published JDD, bound by the caller's WITH or here)."""
-    code = _CODE[niveau]
-    return f"""
-        WITH pub AS ({PUBLISHED_JDD_SQL})
-        SELECT a.{code} AS code, sum(a.nb)::bigint AS nb_obs,
-               count(DISTINCT a.cd_ref) FILTER (WHERE a.cd_ref <> 0)::int AS nb_taxons,
-               max(a.annee) FILTER (WHERE a.annee <> 0) AS derniere_annee
-          FROM sinp_carte_agg a
-         WHERE a.public_layer <= :max_layer AND {where}
-         GROUP BY a.{code}"""
-
-
 def _check_niveau(niveau: str) -> None:
     if niveau not in NIVEAUX:
         raise ValueError(f"niveau inconnu : {niveau}")
 
 
-def cells(conn, niveau: str, filtres: Filtres | None = None, pub: list[str] | None = None) -> list[dict]:
-    """The cells of ``niveau`` holding public observations that match ``filtres``, each with ``code``,
-    ``nom``, ``nb_obs``, ``nb_taxons``, ``derniere_annee`` and, for a maille, ``geometry`` (GeoJSON,
-    EPSG:4326). ``pub`` restricts to these JDD (ids; the caller's list of published JDD): only JDD both
-    published now and in ``pub`` count. Unfiltered, fresh: read from the roll-up."""
-    _check_niveau(niveau)
-    filtres = filtres or Filtres()
-    geometry = "ST_AsGeoJSON(geom_4326, 6)" if niveau == "maille" else "NULL"
-    if filtres.empty() and pub is None and is_fresh(conn):
-        rows = conn.execute(
-            text(
-                f"SELECT code, nom, nb_obs, nb_taxons, derniere_annee, {geometry} AS geometry "
-                "FROM sinp_carte_public WHERE niveau = :niveau ORDER BY nb_obs DESC, code"
-            ),
-            {"niveau": niveau},
-        ).mappings()
-        return [_cell(r) for r in rows]
-    params = {"niveau": niveau, **_layer_params(niveau)}
-    where = filtres.sql(params)
+def _counts_where(niveau: str, filtres: Filtres, pub: list[str] | None, params: dict) -> str:
+    """The rows of ``sinp_carte_agg a`` a query over the counts reads: published JDD (and ``pub``),
+    diffused at ``niveau``, matching ``filtres``."""
+    params.update(_layer_params(niveau))
+    where = (
+        f"a.package_id IN (SELECT id FROM pub) AND a.public_layer <= :max_layer AND a.{_CODE[niveau]} <> '' "
+        f"{_valid_code(niveau, 'a.' + _CODE[niveau])} AND {filtres.sql(params)}"
+    )
     if pub is not None:
         where += " AND a.package_id = ANY(:f_pub)"
         params["f_pub"] = list(pub) or [""]
+    return where
+
+
+def cells(conn, niveau: str, filtres: Filtres | None = None, pub: list[str] | None = None) -> list[dict]:
+    """The cells of ``niveau`` holding public observations that match ``filtres``, each with ``code``,
+    ``nom``, ``nb_obs``, ``nb_taxons``, ``derniere_annee`` and, for a maille, ``geometry`` (GeoJSON,
+    EPSG:4326); most observed first. Only published JDD count; ``pub`` (ids) restricts them further.
+
+    Read from the roll-ups when they are fresh and the query is unfiltered or filtered by taxon only;
+    else computed from the counts (per cell and taxon, then per cell)."""
+    _check_niveau(niveau)
+    filtres = filtres or Filtres()
     join, name = _names(conn, niveau)
-    geom = f"ST_AsGeoJSON({_cell_geometry('c.code', 4326)}, 6)" if niveau == "maille" else "NULL"
-    valid = "AND c.code ~ '^10kmL93E[0-9]+N[0-9]+$'" if niveau == "maille" else ""
-    rows = conn.execute(
-        text(f"""
-        SELECT c.code, {name} AS nom, c.nb_obs, c.nb_taxons, c.derniere_annee, {geom} AS geometry
-          FROM ({_cells_sql(niveau, "a.package_id IN (SELECT id FROM pub) AND " + where)}) AS c {join}
-         WHERE c.code <> '' {valid}
-         ORDER BY c.nb_obs DESC, c.code"""),
-        params,
-    ).mappings()
+    geometry = f"ST_AsGeoJSON({_cell_geometry('c.code', 4326)}, 6)" if niveau == "maille" else "NULL"
+    params: dict = {"niveau": niveau}
+    fresh = pub is None and is_fresh(conn)
+    if fresh and filtres.empty():
+        sql = f"""SELECT c.code, c.nom, c.nb_obs, c.nb_taxons, c.derniere_annee,
+                         {"ST_AsGeoJSON(c.geom_4326, 6)" if niveau == "maille" else "NULL"} AS geometry
+                    FROM sinp_carte_public c WHERE c.niveau = :niveau"""
+    else:
+        if fresh and dataclasses.replace(filtres, cd_refs=None).empty():
+            params["f_cd_refs"] = [int(c) for c in filtres.cd_refs] or [-1]
+            per_taxon = """SELECT code, cd_ref, nb_obs, derniere_annee FROM sinp_carte_public_taxon
+                            WHERE niveau = :niveau AND cd_ref = ANY(:f_cd_refs)"""
+        else:
+            code = _CODE[niveau]
+            per_taxon = f"""WITH pub AS ({PUBLISHED_JDD_SQL})
+                SELECT a.{code} AS code, a.cd_ref, sum(a.nb) AS nb_obs, max(a.annee) FILTER (WHERE a.annee <> 0)
+                       AS derniere_annee
+                  FROM sinp_carte_agg a WHERE {_counts_where(niveau, filtres, pub, params)}
+                 GROUP BY a.{code}, a.cd_ref"""
+        sql = f"""SELECT c.code, {name} AS nom, c.nb_obs, c.nb_taxons, c.derniere_annee, {geometry} AS geometry
+                    FROM (SELECT t.code, sum(t.nb_obs) AS nb_obs, count(*) FILTER (WHERE t.cd_ref <> 0) AS nb_taxons,
+                                 max(t.derniere_annee) AS derniere_annee
+                            FROM ({per_taxon}) AS t GROUP BY t.code) AS c {join}"""
+    rows = conn.execute(text(f"SELECT * FROM ({sql}) AS q ORDER BY q.nb_obs DESC, q.code"), params).mappings()
     return [_cell(r) for r in rows]
 
 
@@ -420,33 +511,33 @@ def _cell(row) -> dict:
     return out
 
 
+def _taxon_names(conn) -> tuple[str, str]:
+    if not _has_table(conn, "sinp_taxref"):
+        return "", "NULL AS nom_valide, NULL AS nom_vern"
+    return "LEFT JOIN sinp_taxref t ON t.cd_nom = x.cd_ref", "t.nom_valide, t.nom_vern"
+
+
 def cell_taxa(conn, niveau: str, code: str, filtres: Filtres | None = None, pub: list[str] | None = None) -> list[dict]:
     """The taxa of one cell as the public may see them: ``cd_ref``, ``nom_valide``, ``nom_vern``,
     ``groupe``, ``nb_obs``, ``derniere_annee``, ``sensible`` (some of its observations there are of a
     sensitive taxon), most observed first."""
     _check_niveau(niveau)
-    params = {"code": code, **_layer_params(niveau)}
-    where = (filtres or Filtres()).sql(params)
-    if pub is not None:
-        where += " AND a.package_id = ANY(:f_pub)"
-        params["f_pub"] = list(pub) or [""]
-    names = (
-        "LEFT JOIN sinp_taxref t ON t.cd_nom = x.cd_ref",
-        "t.nom_valide, t.nom_vern",
-    )
-    if not _has_table(conn, "sinp_taxref"):
-        names = ("", "NULL AS nom_valide, NULL AS nom_vern")
+    filtres = filtres or Filtres()
+    params: dict = {"code": code, "niveau": niveau}
+    if pub is None and filtres.empty() and is_fresh(conn):
+        inner = """SELECT cd_ref, groupe, nb_obs, derniere_annee, sensible FROM sinp_carte_public_taxon
+                    WHERE niveau = :niveau AND code = :code AND cd_ref <> 0"""
+    else:
+        inner = f"""WITH pub AS ({PUBLISHED_JDD_SQL})
+            SELECT a.cd_ref, max(a.groupe) AS groupe, sum(a.nb) AS nb_obs,
+                   max(a.annee) FILTER (WHERE a.annee <> 0) AS derniere_annee, bool_or(a.sensible) AS sensible
+              FROM sinp_carte_agg a
+             WHERE a.{_CODE[niveau]} = :code AND a.cd_ref <> 0 AND {_counts_where(niveau, filtres, pub, params)}
+             GROUP BY a.cd_ref"""
+    join, names = _taxon_names(conn)
     rows = conn.execute(
-        text(f"""
-        WITH pub AS ({PUBLISHED_JDD_SQL})
-        SELECT x.cd_ref, {names[1]}, x.groupe, x.nb_obs, x.derniere_annee, x.sensible FROM (
-          SELECT a.cd_ref, max(a.groupe) AS groupe, sum(a.nb)::bigint AS nb_obs,
-                 max(a.annee) FILTER (WHERE a.annee <> 0) AS derniere_annee, bool_or(a.sensible) AS sensible
-            FROM sinp_carte_agg a
-           WHERE a.{_CODE[niveau]} = :code AND a.cd_ref <> 0 AND a.public_layer <= :max_layer
-             AND a.package_id IN (SELECT id FROM pub) AND {where}
-           GROUP BY a.cd_ref) AS x {names[0]}
-         ORDER BY x.nb_obs DESC, x.cd_ref"""),
+        text(f"""SELECT x.cd_ref, {names}, x.groupe, x.nb_obs, x.derniere_annee, x.sensible
+                   FROM ({inner}) AS x {join} ORDER BY x.nb_obs DESC, x.cd_ref"""),
         params,
     ).mappings()
     return [{**dict(r), "nb_obs": int(r["nb_obs"])} for r in rows]
@@ -472,38 +563,66 @@ def descendants(conn, cd_ref: int) -> list[int]:
 def taxon_summary(conn, cd_refs: list[int], pub: list[str] | None = None) -> dict:
     """What the public may see of a taxon (``cd_refs``: it and its descendants): ``mailles`` (as
     ``cells``), ``mois`` (12 counts, January to December), ``annees`` ([{annee, nb_obs}]), ``jdd``
-    ([{package_id, nb_obs}], at the coarsest public level: any observation not « aucune diffusion »)."""
-    filtres = Filtres(cd_refs=list(cd_refs))
-    params = {"max_layer": protection.DEPARTEMENT, "f_cd_refs": [int(c) for c in cd_refs] or [-1]}
-    restrict = ""
-    if pub is not None:
-        restrict = " AND a.package_id = ANY(:f_pub)"
-        params["f_pub"] = list(pub) or [""]
-    base = f"""WITH pub AS ({PUBLISHED_JDD_SQL})
-        SELECT {{select}} FROM {{table}} a
-         WHERE a.cd_ref = ANY(:f_cd_refs) AND a.public_layer <= :max_layer
-           AND a.package_id IN (SELECT id FROM pub){restrict} {{group}}"""
-    months = dict(
-        conn.execute(
-            text(base.format(select="a.mois, sum(a.nb)", table="sinp_carte_mois", group="GROUP BY a.mois")), params
+    ([{package_id, nb_obs}]) — the last three over every diffused observation (at the département or
+    finer). From the roll-ups when fresh, else from the counts."""
+    params = {"f_cd_refs": [int(c) for c in cd_refs] or [-1], "max_layer": protection.DEPARTEMENT}
+    if pub is None and is_fresh(conn):
+        months = dict(
+            conn.execute(
+                text(
+                    "SELECT mois, sum(nb_obs) FROM sinp_carte_public_temps "
+                    "WHERE cd_ref = ANY(:f_cd_refs) AND annee = 0 GROUP BY mois"
+                ),
+                params,
+            ).all()
+        )
+        years = conn.execute(
+            text(
+                "SELECT annee, sum(nb_obs) FROM sinp_carte_public_temps "
+                "WHERE cd_ref = ANY(:f_cd_refs) AND mois = 0 GROUP BY annee ORDER BY annee"
+            ),
+            params,
         ).all()
-    )
-    years = conn.execute(
-        text(
-            base.format(select="a.annee, sum(a.nb)", table="sinp_carte_agg", group="AND a.annee <> 0 GROUP BY a.annee")
-            + " ORDER BY 1"
-        ),
-        params,
-    ).all()
-    jdd = conn.execute(
-        text(
-            base.format(select="a.package_id, sum(a.nb)", table="sinp_carte_agg", group="GROUP BY a.package_id")
-            + " ORDER BY 2 DESC, 1"
-        ),
-        params,
-    ).all()
+        jdd = conn.execute(
+            text(
+                "SELECT package_id, sum(nb_obs) FROM sinp_carte_public_taxon_jdd "
+                "WHERE cd_ref = ANY(:f_cd_refs) GROUP BY package_id ORDER BY 2 DESC, 1"
+            ),
+            params,
+        ).all()
+    else:
+        restrict = ""
+        if pub is not None:
+            restrict = " AND a.package_id = ANY(:f_pub)"
+            params["f_pub"] = list(pub) or [""]
+        base = f"""WITH pub AS ({PUBLISHED_JDD_SQL})
+            SELECT {{select}} FROM {{table}} a
+             WHERE a.cd_ref = ANY(:f_cd_refs) AND a.public_layer <= :max_layer
+               AND a.package_id IN (SELECT id FROM pub){restrict} {{group}}"""
+        months = dict(
+            conn.execute(
+                text(base.format(select="a.mois, sum(a.nb)", table="sinp_carte_mois", group="GROUP BY a.mois")),
+                params,
+            ).all()
+        )
+        years = conn.execute(
+            text(
+                base.format(
+                    select="a.annee, sum(a.nb)", table="sinp_carte_agg", group="AND a.annee <> 0 GROUP BY a.annee"
+                )
+                + " ORDER BY 1"
+            ),
+            params,
+        ).all()
+        jdd = conn.execute(
+            text(
+                base.format(select="a.package_id, sum(a.nb)", table="sinp_carte_agg", group="GROUP BY a.package_id")
+                + " ORDER BY 2 DESC, 1"
+            ),
+            params,
+        ).all()
     return {
-        "mailles": cells(conn, "maille", filtres, pub),
+        "mailles": cells(conn, "maille", Filtres(cd_refs=list(cd_refs)), pub),
         "mois": [int(months.get(m, 0)) for m in range(1, 13)],
         "annees": [{"annee": int(a), "nb_obs": int(n)} for a, n in years],
         "jdd": [{"package_id": p, "nb_obs": int(n)} for p, n in jdd],
