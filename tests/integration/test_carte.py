@@ -475,6 +475,41 @@ def test_taxon_sheet_page(carte):
     )
 
 
+def test_a_jdd_withdrawn_or_in_draft_leaves_every_door(carte):
+    """A published JDD made private again, or back in draft: its observations leave the map, the cells'
+    taxa, the exports and the taxon sheets at once (the public roll-up is not trusted while stale)."""
+    app = carte["app"]
+    jdd = carte["jdds"]["a1"]
+    without = {**carte, "public": carte["public"] - {"a1"}}
+    admin = factories.Sysadmin()
+    try:
+        helpers.call_action("package_patch", context={"user": admin["name"]}, id=jdd["id"], private=True)
+        for niveau in ("maille", "commune", "departement"):
+            assert _cells(app, niveau=niveau) == expected(without, niveau), niveau
+        assert _cells(app, jdd=jdd["name"]) == {}
+        fiche = _api(app, "sinp_taxon_fiche", cd_ref=BUTEO)["result"]
+        assert jdd["id"] not in {j["package_id"] for j in fiche["jdd"]}
+        text = app.get("/carte/export.csv?niveau=departement").get_data(as_text=True)
+        got = {r[1]: int(r[3]) for r in list(csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=";"))[1:]}
+        assert got == {k: v[0] for k, v in expected(without, "departement").items()}
+        code = max(expected(carte, "maille"), key=lambda c: expected(carte, "maille")[c][0])
+        taxa = _api(app, "sinp_carte_taxons", niveau="maille", code=code)["result"]
+        assert taxa["total_obs"] == expected(without, "maille").get(code, (0,))[0]
+        helpers.call_action("package_patch", context={"user": admin["name"]}, id=jdd["id"], private=False)
+        assert _cells(app, niveau="maille") == expected(carte, "maille")
+        pkg = model.Package.get(jdd["id"])
+        pkg.state = "draft"
+        model.Session.commit()
+        assert _cells(app, niveau="departement") == expected(without, "departement")
+    finally:
+        model.Session.remove()
+        pkg = model.Package.get(jdd["id"])
+        pkg.state, pkg.private = "active", False
+        model.Session.commit()
+        model.Session.remove()
+    assert _cells(app, niveau="departement") == expected(carte, "departement")
+
+
 # --- in a browser ---------------------------------------------------------------------------------------
 
 
