@@ -33,6 +33,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from ckanext.sinp.domain import charts
+from ckanext.sinp.logic import carte_actions
 from ckanext.sinp.occurrences import map_store
 from tests.conftest import ROOT
 from tests.integration import indicator_data as data
@@ -306,6 +307,31 @@ def test_bad_parameters_are_refused_in_french(carte):
     # the export of a refused view is refused too, in French
     response = app.get("/carte/export.csv?annee_min=2020&annee_max=2010", status=400)
     assert "Période vide" in response.get_data(as_text=True)
+
+
+def test_hostile_values_are_refused_never_a_500(carte):
+    app = carte["app"]
+    actions = {
+        "sinp_carte": ["niveau", *carte_actions.FILTER_KEYS],
+        "sinp_carte_taxons": ["niveau", "code", "groupe", "validation"],
+        "sinp_taxon_fiche": ["cd_ref"],
+    }
+    base = {"sinp_carte": {}, "sinp_carte_taxons": {"code": "21"}, "sinp_taxon_fiche": {"cd_ref": BUTEO}}
+    for action, keys in actions.items():
+        for key in keys:
+            for value in ([1, 2], {"a": 1}, True, [{"x": 1}], "x" * 300, "21\u202e"):
+                if key == "validation" and value == [1, 2]:
+                    continue  # levels 1 and 2, as a JSON list: accepted
+                response = app.post(f"/api/3/action/{action}", json={**base[action], key: value}, status=None)
+                assert response.status_code == 409, (action, key, value, response.status_code)
+                assert response.json["success"] is False
+            response = app.post(f"/api/3/action/{action}", json={**base[action], key: "a\x00b"}, status=None)
+            assert response.status_code == 400, (action, key)
+    for query in ("taxon=%C2%B2", "taxon=" + "9" * 40, "cellule=%3Cscript%3E", "niveau=commune&cellule=1"):
+        response = app.get(f"/carte?{query}", status=None)
+        assert response.status_code == 400, query
+        assert "<script>" not in response.get_data(as_text=True).split("sinp-carte-erreur")[-1][:300]
+    assert app.get("/taxon/abc", status=404).status_code == 404
 
 
 def test_the_taxa_of_a_cell(carte):

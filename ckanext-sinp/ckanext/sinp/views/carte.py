@@ -66,13 +66,21 @@ def _resolve_taxon(args: dict) -> tuple[dict, dict | None, list[dict]]:
     if not text:
         return args, None, []
     with model.meta.engine.connect() as conn:
-        if text.isdigit() and len(text) <= 9:
+        if text.isascii() and text.isdigit() and len(text) <= 9:
             taxon = taxref_store.get_taxon(conn, int(text))
             if taxon and taxon["cd_ref"] != taxon["cd_nom"]:
                 taxon = taxref_store.get_taxon(conn, taxon["cd_ref"]) or taxon
             return args, taxon, []
         if len(text) > 200:
             raise tk.ValidationError({"taxon": ["La recherche de taxon est limitée à 200 caractères."]})
+        if text.lstrip("-").isdigit():  # « ² », « -4 », a code out of bounds: neither a name nor a CD_REF
+            raise tk.ValidationError(
+                {
+                    "taxon": [
+                        f"« {text[:60]} » n'est pas un CD_REF TAXREF (un nombre entier positif) ni un nom de taxon."
+                    ]
+                }
+            )
         hits = taxref_store.search_taxa(conn, text, 6, valid_only=True)
     if not hits:
         raise tk.ValidationError(
