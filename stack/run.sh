@@ -8,7 +8,7 @@ say "the catalogue is running; press Ctrl-C to stop every service"
 # Supervision: a service that dies (zombie included) is started again by `make up`; if that fails,
 # the whole stack stops.
 while sleep 5; do
-    for name in solr redis ckan ckan-worker harvest-gather harvest-fetch scheduler pycsw; do
+    for name in solr redis ckan ckan-worker harvest-gather harvest-fetch scheduler pycsw mapserver; do
         if ! pid_of "$name" >/dev/null; then
             warn "service $name has stopped (see $LOG_DIR/$name.log): starting it again"
             if ! bash "$ROOT/stack/up.sh"; then

@@ -17,6 +17,8 @@
 #   CKAN_REDIS_URL        redis://redis:6379/0
 #   CKAN_SECRET_KEY       SECRET_KEY (sessions, CSRF tokens, API tokens): stable across restarts
 #   CSW_DB_USER           read-only role pycsw connects with (ckanext.sinp.csw.reader_role)
+#   FLUX_DB_USER          read-only role MapServer connects with (ckanext.sinp.flux.reader_role;
+#                         default sinp_flux_reader)
 #   SINP_CSW_URL          public URL of the CSW endpoint (ckanext.sinp.csw.url)
 #   SINP_CONTACT_EMAIL    metadata contact e-mail of the ISO records (ckanext.sinp.csw.contact_email)
 #   CKAN_STORAGE_PATH     default /var/lib/ckan (a volume)
@@ -71,6 +73,7 @@ ckan config-tool "$CKAN_INI" \
     "ckan.storage_path=$CKAN_STORAGE_PATH" \
     "licenses_group_url=file://$SINP_SRC/schemas/licenses.json" \
     "ckanext.sinp.csw.reader_role=$CSW_DB_USER" \
+    "ckanext.sinp.flux.reader_role=${FLUX_DB_USER:-sinp_flux_reader}" \
     "ckanext.sinp.csw.url=$SINP_CSW_URL" \
     "ckanext.sinp.csw.contact_email=$SINP_CONTACT_EMAIL" \
     "SECRET_KEY=$CKAN_SECRET_KEY"

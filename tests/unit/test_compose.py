@@ -287,7 +287,9 @@ def test_env_example_commits_no_secret():
             assert value in (PLACEHOLDER, ""), f"{key}: commit the placeholder {PLACEHOLDER!r}"
         else:
             # anything long and random-looking would be a leaked credential
-            assert not re.fullmatch(r"[A-Za-z0-9+/=_-]{16,}", value) or value.isalpha(), key
+            # (words joined by « _ », like a role name, are not random)
+            plain = value.isalpha() or re.fullmatch(r"[a-z]+(_[a-z]+)+", value)
+            assert not re.fullmatch(r"[A-Za-z0-9+/=_-]{16,}", value) or plain, key
 
 
 def test_secrets_have_no_fallback_in_compose():
@@ -432,6 +434,7 @@ def test_entrypoint_writes_ckan_ini_like_the_local_stack(tmp_path):
         "ckan.storage_path": str(tmp_path / "storage"),
         "licenses_group_url": f"file://{ROOT}/schemas/licenses.json",
         "ckanext.sinp.csw.reader_role": "sinp_csw_reader",
+        "ckanext.sinp.flux.reader_role": "sinp_flux_reader",
         "ckanext.sinp.csw.url": "https://catalogue.example.org/csw",
         "ckanext.sinp.csw.contact_email": "sinp@example.org",
         "SECRET_KEY": ENTRYPOINT_ENV["CKAN_SECRET_KEY"],
@@ -617,6 +620,8 @@ DB_ENV = {
     "CKAN_DB_PASSWORD": "pw0abc",
     "CSW_DB_USER": "sinp_csw_reader",
     "CSW_DB_PASSWORD": "pw1abc",
+    "FLUX_DB_USER": "sinp_flux_reader",
+    "FLUX_DB_PASSWORD": "pw2abc",
     "POSTGRES_USER": "postgres",
 }
 
@@ -631,6 +636,8 @@ def test_db_init_creates_roles_database_and_postgis(tmp_path):
     assert 'CREATE ROLE :"ckan_user" LOGIN' in sql and 'CREATE ROLE :"csw_user" LOGIN' in sql
     assert 'CREATE DATABASE :"ckan_db" OWNER :"ckan_user"' in sql
     assert 'GRANT CONNECT ON DATABASE :"ckan_db" TO :"csw_user"' in sql
+    assert 'CREATE ROLE :"flux_user" LOGIN' in sql and "flux_password=pw2abc" in first["argv"]
+    assert 'GRANT CONNECT ON DATABASE :"ckan_db" TO :"flux_user"' in sql
     assert "pw0abc" not in sql, "passwords go through psql variables, not into the SQL text"
     assert second["argv"][second["argv"].index("--dbname") + 1] == "ckan"
     assert "CREATE EXTENSION IF NOT EXISTS postgis" in second["stdin"]
