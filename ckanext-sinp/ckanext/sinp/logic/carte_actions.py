@@ -350,10 +350,8 @@ def sinp_carte(context, data_dict):
         filtres, echo, nothing = read_filters(conn, data_dict, pub)
         if nothing or not pub:
             raw = []
-        elif filtres.empty():  # the public roll-up (published JDD: the same rule as ``pub``), when fresh
+        else:  # map_store counts the published JDD (the rule of ``pub``): its roll-ups serve when fresh
             raw = map_store.cells(conn, niveau, filtres, None)
-        else:
-            raw = map_store.cells(conn, niveau, filtres, pub)
     cells = [_cell(c) for c in raw if c.get("code") not in (None, "", 0)]
     cells.sort(key=lambda c: (-c["nb_obs"], c["code"]))
     result = {
@@ -399,7 +397,7 @@ def sinp_carte_taxons(context, data_dict):
     pub = access.active_jdd_ids(published=True)
     with model.meta.engine.connect() as conn:
         filtres, echo, nothing = read_filters(conn, data_dict, pub)
-        raw = [] if nothing or not pub else map_store.cell_taxa(conn, niveau, code, filtres, pub)
+        raw = [] if nothing or not pub else map_store.cell_taxa(conn, niveau, code, filtres, None)
         nom = _cell_name(conn, niveau, code)
     taxa = [
         {
@@ -469,7 +467,7 @@ def sinp_taxon_fiche(context, data_dict):
         )
         ref = int(taxon["cd_ref"])
         refs = sorted({ref, *map_store.descendants(conn, ref)})
-        summary = map_store.taxon_summary(conn, refs, pub) if pub else {}
+        summary = map_store.taxon_summary(conn, refs, None) if pub else {}
     mailles = [
         {k: v for k, v in _cell(c).items() if k != "geometry"}
         for c in summary.get("mailles") or []
