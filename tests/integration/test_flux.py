@@ -14,10 +14,8 @@ reveals no connection setting.
 
 from __future__ import annotations
 
-import copy
 import io
 import re
-import uuid
 from collections import Counter, defaultdict
 
 import ckan.model as model
@@ -25,7 +23,7 @@ import psycopg2
 import pytest
 import requests
 import sqlalchemy as sa
-from ckan.tests import factories, helpers
+from ckan.tests import helpers
 from lxml import etree
 from PIL import Image
 
@@ -33,8 +31,7 @@ from ckanext.sinp import settings
 from ckanext.sinp.occurrences import map_store
 from tests.conftest import ROOT
 from tests.integration import indicator_data as data
-from tests.integration.test_indicators import _integrate
-from tests.integration.test_sinp_records import CA, JDD, Api
+from tests.integration.test_indicators import build_world
 
 LAYERS = ("observations_maille", "jdd_emprise", "territoire")
 # the extent of the map file (Lambert-93) and a GetMap at 500 m a pixel: a 10 km cell is 20 × 20 pixels
@@ -72,33 +69,15 @@ def flux(app, clean_db, jobs_worker, tmp_path, stack):
     diffusion »; the public roll-ups recomputed. Deletes what it created afterwards."""
     engine = model.meta.engine
     map_store.ensure_tables(engine, settings.flux_reader_role())
-    admin = factories.SysadminWithToken()
-    api = Api(app, admin["token"])
-    orgs = [factories.Organization(title=t) for t in ("LPO Bourgogne-Franche-Comté", "Société d'histoire naturelle")]
-    cas = [
-        api.ok(
-            "package_create",
-            **{**copy.deepcopy(CA), "name": f"ca-flux-{i}-{uuid.uuid4().hex[:6]}", "owner_org": o["id"]},
-        )
-        for i, o in enumerate(orgs)
-    ]
-    jdds = {}
-    for kind, producer, public in data.JDDS:
-        jdds[kind] = api.ok(
-            "package_create",
-            **{
-                **copy.deepcopy(JDD),
-                "name": f"jdd-flux-{kind}-{uuid.uuid4().hex[:6]}",
-                "title": f"Inventaire des oiseaux nicheurs ({kind}) — été",
-                "owner_org": orgs[producer]["id"],
-                "cadre": cas[producer]["sinp_uuid"],
-                "private": not public,
-            },
-        )
-    names = data.taxref()
-    rows = data.generate(seed=16)
-    for kind, jdd in jdds.items():
-        _integrate(tmp_path, jdd, [o for o in rows if o.jdd == kind], names)
+    world = build_world(
+        app,
+        tmp_path,
+        seed=16,
+        prefix="flux",
+        title="Inventaire des oiseaux nicheurs ({kind}) — été",
+        producers=("LPO Bourgogne-Franche-Comté", "Société d'histoire naturelle"),
+    )
+    jdds, cas, orgs = world["jdds"], world["cas"], world["orgs"]
     with engine.begin() as conn:
         map_store.refresh_public(conn, force=True)
         stored = conn.execute(

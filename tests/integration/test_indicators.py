@@ -67,17 +67,25 @@ def world(app, clean_db, jobs_worker, tmp_path):
     return build_world(app, tmp_path)
 
 
-def build_world(app, tmp_path) -> dict:
-    """The generated set integrated through the platform's path (on an emptied database)."""
+def build_world(
+    app,
+    tmp_path,
+    *,
+    seed: int = 17,
+    prefix: str = "ind",
+    title: str = "Observations {kind}",
+    producers: tuple[str, str] = ("LPO Bourgogne-Franche-Comté", "CEN Bourgogne-Franche-Comté"),
+) -> dict:
+    """The generated set (``indicator_data.generate(seed)``) integrated through the platform's path (on an
+    emptied database): two producers each with a CA, the JDD of ``indicator_data.JDDS`` (``title`` with
+    ``{kind}``); returns the API clients, the JDD, the CA, the organisations, the rows (read back) and the TAXREF names."""
     admin = factories.SysadminWithToken()
     api = Api(app, admin["token"])
-    orgs = [
-        factories.Organization(title=title) for title in ("LPO Bourgogne-Franche-Comté", "CEN Bourgogne-Franche-Comté")
-    ]
+    orgs = [factories.Organization(title=t) for t in producers]
     cas = [
         api.ok(
             "package_create",
-            **{**copy.deepcopy(CA), "name": f"ca-ind-{i}-{uuid.uuid4().hex[:6]}", "owner_org": o["id"]},
+            **{**copy.deepcopy(CA), "name": f"ca-{prefix}-{i}-{uuid.uuid4().hex[:6]}", "owner_org": o["id"]},
         )
         for i, o in enumerate(orgs)
     ]
@@ -87,20 +95,30 @@ def build_world(app, tmp_path) -> dict:
             "package_create",
             **{
                 **copy.deepcopy(JDD),
-                "name": f"jdd-ind-{kind}-{uuid.uuid4().hex[:6]}",
-                "title": f"Observations {kind}",
+                "name": f"jdd-{prefix}-{kind}-{uuid.uuid4().hex[:6]}",
+                "title": title.format(kind=kind),
                 "owner_org": orgs[producer]["id"],
                 "cadre": cas[producer]["sinp_uuid"],
                 "private": not public,
             },
         )
     names = data.taxref()
-    rows = data.generate()
+    rows = data.generate(seed)
     for kind, jdd in jdds.items():
         _integrate(tmp_path, jdd, [o for o in rows if o.jdd == kind], names)
     _read_back(rows)
     public = {k for k, _, p in data.JDDS if p}
-    return {"app": app, "api": api, "anon": Api(app), "jdds": jdds, "rows": rows, "names": names, "public": public}
+    return {
+        "app": app,
+        "api": api,
+        "anon": Api(app),
+        "jdds": jdds,
+        "cas": cas,
+        "orgs": orgs,
+        "rows": rows,
+        "names": names,
+        "public": public,
+    }
 
 
 def _stored(edition: str) -> dict:
