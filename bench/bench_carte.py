@@ -175,9 +175,7 @@ def main():
         with engine.connect() as conn:
             pub = [r[0] for r in conn.execute(text(map_store.PUBLISHED_JDD_SQL))]
             common = conn.execute(text("SELECT cd_ref FROM occ GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")).scalar()
-            rare = conn.execute(
-                text("SELECT cd_ref FROM occ GROUP BY 1 ORDER BY count(*), 1 LIMIT 1")
-            ).scalar()
+            rare = conn.execute(text("SELECT cd_ref FROM occ GROUP BY 1 ORDER BY count(*), 1 LIMIT 1")).scalar()
             densest = conn.execute(
                 text("SELECT code FROM sinp_carte_public WHERE niveau = 'maille' ORDER BY nb_obs DESC LIMIT 1")
             ).scalar()
