@@ -39,14 +39,13 @@ import datetime as dt
 import json
 import logging
 import uuid as uuidlib
-from urllib.parse import urlencode
 
 import ckan.model as model
 import ckan.plugins.toolkit as tk
 from lxml import etree
 from owslib import fes
 
-from ckanext.sinp.domain import iso, iso_read, safexml
+from ckanext.sinp.domain import iso, iso_read, iso_service, safexml
 from ckanext.sinp.domain import model as sinp_model
 from ckanext.sinp.logic import queries
 from ckanext.sinp_harvesters import base
@@ -242,17 +241,7 @@ class SinpCswHarvester(base.SinpHarvester):
 
     @staticmethod
     def record_url(url: str, identifier: str) -> str:
-        query = urlencode(
-            {
-                "service": "CSW",
-                "version": "2.0.2",
-                "request": "GetRecordById",
-                "id": identifier,
-                "outputSchema": iso.GMD,
-                "elementSetName": "full",
-            }
-        )
-        return f"{url}{'&' if '?' in url else '?'}{query}"
+        return iso_service.record_url(url, identifier)
 
     # --- gather ---------------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ckan.plugins.toolkit as tk
 
-from ckanext.sinp.domain import dates, protection, urls
+from ckanext.sinp.domain import dates, flux_services, protection, urls
 
 
 def _get(key: str):
@@ -101,6 +101,13 @@ def csw_reader_role() -> str:
 
 def flux_reader_role() -> str:
     return _get("flux.reader_role")
+
+
+def flux_public_url() -> str:
+    """The public base address of the data flows (``flux_services``), never empty."""
+    return (_get("flux.public_url") or "").strip().rstrip("/") or flux_services.default_base(
+        tk.config.get("ckan.site_url") or ""
+    )
 
 
 def scheduler_carte_every() -> int:

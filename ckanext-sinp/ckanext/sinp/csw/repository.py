@@ -424,8 +424,14 @@ def csw_row(kind: str, record: dict, ctx: iso.IsoContext, xml: bytes, mappings_p
     Column names come from pycsw_config/mappings.py (``column_names``). Every writable column is
     present (None where pycsw would store nothing) except ``insert_date``, which ``upsert_record``
     keeps from the first insertion."""
+    return row_of(iso.csw_values(kind, record, ctx, xml), mappings_path)
+
+
+def row_of(values: dict, mappings_path=None) -> dict:
+    """A row of the pycsw table, keyed by column name, from ``{pycsw:* key: value}`` (a CA/JDD's
+    ``iso.csw_values`` or a service's ``iso_service.csw_values``)."""
     columns = column_names(mappings_path)
     row = {name: None for key, name in columns.items() if key != "pycsw:InsertDate"}
-    for key, value in iso.csw_values(kind, record, ctx, xml).items():
+    for key, value in values.items():
         row[columns[key]] = value
     return row

@@ -60,7 +60,7 @@ from urllib.parse import urlsplit
 
 from lxml import etree
 
-from ckanext.sinp.domain import model, nomenclatures, urls
+from ckanext.sinp.domain import flux_services, model, nomenclatures, urls
 
 # --- namespaces and constants -----------------------------------------------------------------
 
@@ -174,6 +174,9 @@ class IsoContext:
     lineage: lineage statement; None -> a French statement built from the record.
     namespace: codeSpace of the unique resource identifier.
     bbox: fallback extent (west, south, east, north) in WGS 84 when the record has none.
+    flux_url: public base of the map server's services (``flux_services``) when the record is a
+        public JDD they serve: its document then links to the WMS, WFS and OGC API Features layer of
+        the public observations (``flux_links``); None otherwise.
     """
 
     site_url: str
@@ -189,6 +192,7 @@ class IsoContext:
     namespace: str = DEFAULT_NAMESPACE
     catalogue_name: str = DEFAULT_CATALOGUE_NAME
     bbox: tuple | None = None
+    flux_url: str | None = None
 
 
 # --- facts: everything the document and the row say, derived once ----------------------------
@@ -449,6 +453,26 @@ def _lineage(kind: str, record: dict, ctx: IsoContext) -> str:
     return text
 
 
+def flux_links(flux_url: str | None) -> list:
+    """The online resources of a served JDD towards the data flows: the layer of the public
+    observations in each service, with the protocol names GeoNetwork recognises (OGC:WMS, OGC:WFS,
+    OGC:OGC-API-Features-items) and the layer's name as the resource's name."""
+    if not clean_text(flux_url):
+        return []
+    layer = flux_services.OBSERVATIONS_LAYER
+    return [
+        Link(
+            service.layer_url(flux_url, layer),
+            service.protocol,
+            layer,
+            f"{service.title} : couche {layer}, qui réunit les observations publiques de tous les jeux de "
+            "données publiés, dont celui-ci",
+            "information" if service.service_type == "view" else "download",
+        )
+        for service in flux_services.SERVICES
+    ]
+
+
 def _facts(kind: str, record: dict, ctx: IsoContext) -> Facts:
     if kind not in model.KINDS:
         raise KeyError(f"Type d'enregistrement SINP inconnu : {kind!r}")
@@ -490,6 +514,8 @@ def _facts(kind: str, record: dict, ctx: IsoContext) -> Facts:
         )
         formats.append(_format_of(resource))
     formats = _unique([f for f in formats if f])
+    if kind == "jdd":
+        links += flux_links(ctx.flux_url)
 
     licence = ctx.licence if ctx.licence and _opt(ctx.licence.get("title")) else DEFAULT_LICENCE
     licence = {k: _opt(licence.get(k)) for k in ("id", "title", "url")}
@@ -1030,6 +1056,19 @@ def _legal_constraints(parent, legal: Legal):
         _anchor(md_legal, "gmd:otherConstraints", text, href)
 
 
+def geographic_box(extent, bbox: tuple) -> None:
+    """``gmd:geographicElement/gmd:EX_GeographicBoundingBox`` of (west, south, east, north) in ``extent``."""
+    box = _el(_el(extent, "gmd:geographicElement"), "gmd:EX_GeographicBoundingBox")
+    west, south, east, north = bbox
+    for name, value in (
+        ("westBoundLongitude", west),
+        ("eastBoundLongitude", east),
+        ("southBoundLatitude", south),
+        ("northBoundLatitude", north),
+    ):
+        _el(_el(box, f"gmd:{name}"), "gco:Decimal", _number(value))
+
+
 def _render(f: Facts) -> etree._Element:
     root = etree.Element(_q("gmd:MD_Metadata"), nsmap=NSMAP)
     root.set(_q("xsi:schemaLocation"), SCHEMA_LOCATION)
@@ -1090,15 +1129,7 @@ def _render(f: Facts) -> etree._Element:
         if f.extent_description:
             _cs(extent, "gmd:description", f.extent_description)
         if f.bbox:
-            box = _el(_el(extent, "gmd:geographicElement"), "gmd:EX_GeographicBoundingBox")
-            west, south, east, north = f.bbox
-            for name, value in (
-                ("westBoundLongitude", west),
-                ("eastBoundLongitude", east),
-                ("southBoundLatitude", south),
-                ("northBoundLatitude", north),
-            ):
-                _el(_el(box, f"gmd:{name}"), "gco:Decimal", _number(value))
+            geographic_box(extent, f.bbox)
         if f.time_begin or f.time_end:
             period = _el(
                 _el(_el(_el(extent, "gmd:temporalElement"), "gmd:EX_TemporalExtent"), "gmd:extent"), "gml:TimePeriod"
