@@ -12,4 +12,5 @@ say "unit tests (no services)"
 
 bash "$ROOT/stack/up.sh"
 say "whole suite against the running services (unit + integration; the fault suite apart: make test-faults)"
-exec "$PYTEST" -p no:cacheprovider --ckan-ini="$CKAN_TEST_INI" -ra -m "not faults" tests "$@"
+# --durations: the slowest tests in the log, to keep the suite inside the CI budget
+exec "$PYTEST" -p no:cacheprovider --ckan-ini="$CKAN_TEST_INI" -ra --durations=25 -m "not faults" tests "$@"

@@ -313,6 +313,9 @@ def test_search_by_cd_nom(conn):
     assert lynx["lb_nom"] == "Lynx lynx" and lynx["is_valid"] is True
     assert store.search_taxa(conn, " 125 ")[0]["is_valid"] is False
     assert store.search_taxa(conn, "4242424242") == [] and store.search_taxa(conn, "31") == []
+    # digits that are not ASCII (a superscript, Arabic-Indic, full-width) are no code: no match, no error
+    for q in ("²", "٦٠٦١٢", "６０６１２", "-²"):
+        assert store.search_taxa(conn, q) == [], q
 
 
 def test_synonyms_come_after_valid_names(conn):

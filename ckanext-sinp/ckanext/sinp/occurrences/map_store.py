@@ -20,7 +20,7 @@ Two stages:
 What a level may show is the diffusion decided by protection: an observation counts per maille when its
 public layer is at most « maille » (2), per commune at most « commune » (1), per département at most
 « département » (3); never when it is « aucune diffusion » (4), never when its JDD is not published
-(private, draft or deleted: ``PUBLISHED_JDD_SQL``, the rule of ``logic.access.active_jdd_ids``).
+(private, draft or deleted: ``PUBLISHED_JDD_SQL``, which ``logic.access.active_jdd_ids`` runs too).
 
 The map server reads only the views of ``sinp_flux`` through a read-only role: the views run with their
 owner's rights, the role has no right on any table. The views depend on our tables only (the referential
@@ -43,10 +43,11 @@ NIVEAUX = ("maille", "commune", "departement")
 MAX_LAYER = {"maille": protection.MAILLE, "commune": protection.COMMUNE, "departement": protection.DEPARTEMENT}
 _CODE = {"maille": "maille", "commune": "commune", "departement": "dep"}
 
-# the JDD whose occurrences the public sees (blurred): active, published (logic.access.active_jdd_ids)
-PUBLISHED_JDD_SQL = (
-    "SELECT id, name, title, owner_org FROM package WHERE type = 'jdd' AND state = 'active' AND NOT private"
-)
+# The one statement of which JDD count: active ones (never drafts nor deleted; what a chef de file may
+# read in its scope), and among them the published ones (not private: what the public may see, blurred).
+# ``logic.access.active_jdd_ids`` runs these statements too.
+ACTIVE_JDD_SQL = "SELECT id, name, title, owner_org FROM package WHERE type = 'jdd' AND state = 'active'"
+PUBLISHED_JDD_SQL = f"{ACTIVE_JDD_SQL} AND NOT private"
 
 FLUX_SCHEMA = "sinp_flux"
 

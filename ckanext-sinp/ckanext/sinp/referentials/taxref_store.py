@@ -372,7 +372,7 @@ def search_taxa(conn, q: str, limit: int = 20, *, valid_only: bool = False, regn
         return []
     limit = max(1, min(int(limit), 100))
     columns = ", ".join(SEARCH_RESULT_COLUMNS)
-    if q.lstrip("-").isdigit():
+    if q.lstrip("-").isascii() and q.lstrip("-").isdigit():  # « ² » or « ١٢ » are digits int() refuses
         if abs(int(q)) > 2**31 - 1:
             return []
         rows = (

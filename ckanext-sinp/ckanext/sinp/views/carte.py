@@ -229,10 +229,13 @@ def _export_result() -> dict:
         return tk.abort(400, _messages(err))
 
 
-def _filename(result: dict, ext: str) -> str:
+def _download(result: dict, body: str, mimetype: str, ext: str):
+    """An export of the current view as an attachment named after its level and filters."""
     parts = [result["niveau"], *(str(v) for _, v in sorted(result.get("filtres", {}).items()))]
     name = re.sub(r"[^A-Za-z0-9_-]+", "_", "-".join(parts)).strip("_")[:120]  # a header value: ASCII only
-    return f"carte-{name}.{ext}"
+    return flask.Response(
+        body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="carte-{name}.{ext}"'}
+    )
 
 
 def export_csv():
@@ -242,11 +245,7 @@ def export_csv():
         (result["niveau"], c["code"], c["nom"], c["nb_obs"], c["nb_taxons"], c["derniere_annee"])
         for c in result["cellules"]
     ]
-    return flask.Response(
-        csvsafe.text(CSV_HEADER, rows),
-        mimetype=csvsafe.MIMETYPE,
-        headers={"Content-Disposition": f'attachment; filename="{_filename(result, "csv")}"'},
-    )
+    return _download(result, csvsafe.text(CSV_HEADER, rows), csvsafe.MIMETYPE, "csv")
 
 
 def export_geojson():
@@ -268,11 +267,7 @@ def export_geojson():
         "filtres": result.get("filtres", {}),
         "total_obs": result["total_obs"],
     }
-    return flask.Response(
-        json.dumps(body, ensure_ascii=False),
-        mimetype="application/geo+json",
-        headers={"Content-Disposition": f'attachment; filename="{_filename(result, "geojson")}"'},
-    )
+    return _download(result, json.dumps(body, ensure_ascii=False), "application/geo+json", "geojson")
 
 
 def _grid() -> tuple[str, ...]:

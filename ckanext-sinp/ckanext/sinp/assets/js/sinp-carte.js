@@ -15,9 +15,7 @@ this.ckan.module("sinp-carte", function () {
 
   var COLOURS = ["#fde725", "#5ec962", "#21918c", "#3b528b", "#440154"];  // viridis, few to many
 
-  function fr(n) {
-    return String(n === null || n === undefined ? "" : n).replace(/\B(?=(\d{3})+(?!\d))/g, "\u202f");
-  }
+  var fr = window.sinpMapClasses.fr;
 
   function plural(n, word) {
     return fr(n) + " " + word + (n > 1 ? "s" : "");
@@ -39,20 +37,8 @@ this.ckan.module("sinp-carte", function () {
     return search.toString();
   }
 
-  // up to five classes of counts, bounds from the counts drawn (quantiles, rounded to whole numbers)
-  function classes(counts) {
-    var sorted = counts.slice().sort(function (a, b) { return a - b; });
-    var bounds = [];
-    for (var i = 1; i <= 5; i++) {
-      var v = sorted[Math.min(sorted.length - 1, Math.ceil(i * sorted.length / 5) - 1)];
-      if (!bounds.length || v > bounds[bounds.length - 1]) { bounds.push(v); }
-    }
-    return bounds;
-  }
-
   function colourOf(bounds, n) {
-    for (var i = 0; i < bounds.length; i++) { if (n <= bounds[i]) { return COLOURS[i + 5 - bounds.length]; } }
-    return COLOURS[4];
+    return window.sinpMapClasses.colour(COLOURS, bounds, n);
   }
 
   function legend(map, bounds) {
@@ -61,15 +47,13 @@ this.ckan.module("sinp-carte", function () {
       var box = el("div", "sinp-map-legend sinp-carte-legend");
       L.DomEvent.disableClickPropagation(box);
       box.appendChild(el("strong", "", "Observations par maille"));
-      var low = 1;
-      bounds.forEach(function (upper, i) {
+      window.sinpMapClasses.legendRows(COLOURS, bounds).forEach(function (entry) {
         var row = el("div");
         var swatch = el("i");
-        swatch.style.background = COLOURS[i + 5 - bounds.length];
+        swatch.style.background = entry.colour;
         row.appendChild(swatch);
-        row.appendChild(document.createTextNode(low === upper ? fr(upper) : fr(low) + " à " + fr(upper)));
+        row.appendChild(document.createTextNode(entry.label));
         box.appendChild(row);
-        low = upper + 1;
       });
       return box;
     };
@@ -148,7 +132,7 @@ this.ckan.module("sinp-carte", function () {
       var self = this;
       var map = this.map;
       var features = (data.geojson && data.geojson.features) || [];
-      var bounds = classes(features.map(function (f) { return f.properties.nb_obs; }));
+      var bounds = window.sinpMapClasses.classes(features.map(function (f) { return f.properties.nb_obs; }));
       this.layers = {};
       var layer = L.geoJSON(data.geojson, {
         style: function (feature) {

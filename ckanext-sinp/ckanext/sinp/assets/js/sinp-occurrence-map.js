@@ -18,9 +18,7 @@ this.ckan.module("sinp-occurrence-map", function () {
     return value === null || value === undefined ? "" : String(value);
   }
 
-  function fr(n) {
-    return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, "\u202f");
-  }
+  var fr = window.sinpMapClasses.fr;
 
   function el(tag, className, content) {
     var node = document.createElement(tag);
@@ -54,20 +52,8 @@ this.ckan.module("sinp-occurrence-map", function () {
     return box;
   }
 
-  // up to five classes of counts, bounds rounded, from the counts actually drawn
-  function classes(counts) {
-    var sorted = counts.slice().sort(function (a, b) { return a - b; });
-    var bounds = [];
-    for (var i = 1; i <= 5; i++) {
-      var v = sorted[Math.min(sorted.length - 1, Math.ceil(i * sorted.length / 5) - 1)];
-      if (!bounds.length || v > bounds[bounds.length - 1]) { bounds.push(v); }
-    }
-    return bounds;
-  }
-
   function colour(bounds, n) {
-    for (var i = 0; i < bounds.length; i++) { if (n <= bounds[i]) { return GREENS[i + 5 - bounds.length]; } }
-    return GREENS[4];
+    return window.sinpMapClasses.colour(GREENS, bounds, n);
   }
 
   function legend(map, build) {
@@ -90,7 +76,7 @@ this.ckan.module("sinp-occurrence-map", function () {
 
   function drawCells(map, cells) {
     var counts = cells.features.map(function (f) { return f.properties.count; });
-    var bounds = classes(counts);
+    var bounds = window.sinpMapClasses.classes(counts);
     var layer = L.geoJSON(cells, {
       style: function (feature) {
         return {color: "#1f5135", weight: 1, fillColor: colour(bounds, feature.properties.count), fillOpacity: 0.75,
@@ -102,12 +88,10 @@ this.ckan.module("sinp-occurrence-map", function () {
     }).addTo(map);
     legend(map, function (box) {
       box.appendChild(el("strong", "", "Observations par maille de 10 km"));
-      var low = 1;
-      bounds.forEach(function (upper, i) {
+      window.sinpMapClasses.legendRows(GREENS, bounds).forEach(function (entry) {
         var swatch = el("i");
-        swatch.style.background = GREENS[i + 5 - bounds.length];
-        legendRow(box, swatch, low === upper ? fr(upper) : fr(low) + " à " + fr(upper));
-        low = upper + 1;
+        swatch.style.background = entry.colour;
+        legendRow(box, swatch, entry.label);
       });
     });
     return layer;
