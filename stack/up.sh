@@ -146,8 +146,12 @@ init_ckan_db() {  # init_ckan_db INI
     "$CKAN_BIN" -c "$1" sinp habref-load "$ref/habref/HABREF_50_extrait.csv" \
         --version-label "HABREF 5.0 (extrait)" >>"$LOG_DIR/ckan-setup.log" 2>&1 \
         || die "loading the HABREF extract failed ($1): see $LOG_DIR/ckan-setup.log"
+    # every commune of France (COG 2026, generated from Etalab's list by communes/generate.py)
+    "$CKAN_BIN" -c "$1" sinp geo-load communes "$ref/communes/communes_france.csv" \
+        --version-label "COG 2026 (Etalab, decoupage-administratif 6.0.0)" >>"$LOG_DIR/ckan-setup.log" 2>&1 \
+        || die "loading the communes referential failed ($1): see $LOG_DIR/ckan-setup.log"
     local kind file
-    for kind in communes:communes/communes_bfc_extrait.csv departements:departements/departements_bfc.csv \
+    for kind in departements:departements/departements_bfc.csv \
                 mailles:mailles/mailles10km_bfc.csv territoire:territoire/bourgogne-franche-comte.geojson; do
         file=${kind#*:}
         "$CKAN_BIN" -c "$1" sinp geo-load "${kind%%:*}" "$ref/$file" >>"$LOG_DIR/ckan-setup.log" 2>&1 \
@@ -313,9 +317,12 @@ start_pycsw
 grant_flux_reader
 start_mapserver
 
-DEMO_STAMP=$(cat "$ROOT"/ckanext-sinp/ckanext/sinp/demo/*.json "$ROOT"/schemas/*.yaml | sha256sum)
+# the records (JSON) and the generated observations (demo/*.py): a change reloads them, and the
+# map's roll-ups and the indicators are computed again
+DEMO_STAMP=$(cat "$ROOT"/ckanext-sinp/ckanext/sinp/demo/*.json "$ROOT"/ckanext-sinp/ckanext/sinp/demo/*.py \
+    "$ROOT"/schemas/*.yaml "$ROOT"/schemas/referentiels/taxref/*.txt | sha256sum)
 if [ "$DEMO_STAMP" != "$(cat "$VAR/stamps/demo-data" 2>/dev/null)" ]; then
-    say "loading demo data"
+    say "loading demo data (records, ~3 900 generated observations, map roll-ups, indicators)"
     "$CKAN_BIN" -c "$CKAN_INI" sinp demo-data >>"$LOG_DIR/ckan-setup.log" 2>&1 \
         || die "loading the demo data failed: see $LOG_DIR/ckan-setup.log"
     echo "$DEMO_STAMP" >"$VAR/stamps/demo-data"

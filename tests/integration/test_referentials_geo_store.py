@@ -47,7 +47,7 @@ REFS = ROOT / "schemas" / "referentiels"
 FILES = {name: REFS / relative for name, relative in SHIPPED_FILES.items()}
 COUNTS = {
     "habref": 46,
-    "communes": 46,
+    "communes": 34879,  # every commune actuelle of the COG 2026 (communes/generate.py)
     "departements": 8,
     "mailles": len(geo.read_mailles(FILES["mailles"]).records),
     "territoire": 1,
@@ -362,7 +362,7 @@ BAD_FILES = {
     "communes": (
         "communes.csv",
         lambda text: text + "2123;Court;21\n",
-        "ligne 48, colonne CODE : « 2123 » n'est pas un code commune INSEE valide.",
+        f"ligne {COUNTS['communes'] + 2}, colonne CODE : « 2123 » n'est pas un code commune INSEE valide.",
     ),
     "departements": (
         "departements.csv",
@@ -488,7 +488,7 @@ def test_qc_referentials_match_the_shipped_files(engine, loaded):
     assert from_db["versions"] == {
         "taxref": "extrait-BFC-v18",
         "habref": "HABREF 5.0",
-        "communes": "communes_bfc_extrait",
+        "communes": "communes_france",
         "departements": "departements_bfc",
         "mailles": "mailles10km_bfc",
         "territoire": "bourgogne-franche-comte",
