@@ -14,6 +14,7 @@ from ckanext.sinp import jobs, scheduler, settings
 from ckanext.sinp.cli_referentials import COMMANDS
 from ckanext.sinp.csw import repository, sync
 from ckanext.sinp.csw.selftest import run_selftest
+from ckanext.sinp.demo import deposits as demo_deposits
 from ckanext.sinp.domain.occtax import engine as qc
 from ckanext.sinp.logic import indicator_actions, oracles, queries
 from ckanext.sinp.occurrences import aggregates, indicators_store, map_store
@@ -62,8 +63,10 @@ def _demo_file(name: str):
 
 
 @sinp.command("demo-data")
-def demo_data():
-    """Charge les données de démonstration (organisations, jeux). Idempotent."""
+@click.option("--sans-observations", is_flag=True, help="Organisations et fiches seulement, sans observations.")
+def demo_data(sans_observations):
+    """Charge les données de démonstration (organisations, jeux, observations générées), puis
+    recalcule la carte et les indicateurs. Idempotent."""
     admin = settings.demo_admin_user()
     context = {"user": admin, "ignore_auth": True}
     for org in _demo_file("organizations.json"):
@@ -86,6 +89,12 @@ def demo_data():
         else:
             tk.get_action("package_update")(dict(context), {"id": existing.id, **dataset})
             click.echo(f"à jour : {dataset['name']}")
+    if not sans_observations:
+        done = demo_deposits.load(admin, echo=click.echo)
+        click.echo(
+            f"{done['rows']} observations de démonstration ({done['written']} écrites maintenant), "
+            f"{done['public']} visibles du public sur la carte ; indicateurs : {done['indicators']} valeurs."
+        )
     click.secho("Données de démonstration chargées.", fg="green")
 
 

@@ -1,0 +1,1 @@
+"""Demo data of ``ckan sinp demo-data``: organisations and records (JSON), generated occurrences."""
