@@ -21,11 +21,12 @@ from ckanext.dcat.processors import RDFSerializer
 from ckanext.dcat.profiles.base import DCAT, DCT, FOAF, GSP, LOCN, VCARD, RDFProfile
 from ckanext.dcat.utils import CONTENT_TYPES, dataset_uri
 from ckanext.sinp import settings
-from ckanext.sinp.domain import iso, urls
-from ckanext.sinp.domain.dcat import catalog_facts, dcat_facts, file_type_uri, media_type_uri
+from ckanext.sinp.csw import sync
+from ckanext.sinp.domain import flux_services, iso, urls
+from ckanext.sinp.domain.dcat import catalog_facts, data_service_facts, dcat_facts, file_type_uri, media_type_uri
 from ckanext.sinp.logic import queries, visibility
 
-MAIN_TYPES = (DCAT.Catalog, DCAT.Dataset, DCAT.Distribution)
+MAIN_TYPES = (DCAT.Catalog, DCAT.Dataset, DCAT.Distribution, DCAT.DataService)
 DCAT_ENDPOINTS = ("dcat.read_catalog", "dcat.read_dataset", "dcat.read_dataset_series")
 
 
@@ -87,6 +88,43 @@ class SinpDCATProfile(RDFProfile):
                 return URIRef(dataset_uri({"id": pkg.id}))
         return None
 
+    # --- the data flows (dcat:DataService) -----------------------------------------------------------
+
+    def _data_services(self) -> list[tuple[URIRef, dict]]:
+        """(node, facts) of each data flow, its statements added to the graph."""
+        site_url = tk.config.get("ckan.site_url")
+        out = []
+        for service in flux_services.SERVICES:
+            facts = data_service_facts(service, settings.flux_public_url(), site_url, settings.csw_url())
+            node = URIRef(facts["uri"])
+            self.g.add((node, RDF.type, DCAT.DataService))
+            self.g.add((node, DCT.identifier, Literal(facts["identifier"])))
+            self.g.add((node, DCT.title, Literal(facts["title"], lang="fr")))
+            self.g.add((node, DCT.description, Literal(facts["description"], lang="fr")))
+            for predicate in (DCAT.endpointURL, DCAT.endpointDescription):
+                url = URIRef(facts["endpoint_url" if predicate == DCAT.endpointURL else "endpoint_description"])
+                self.g.add((node, predicate, url))
+                self.g.add((url, RDF.type, RDFS.Resource))
+            out.append((node, facts))
+        return out
+
+    def _flux_distributions(self, dataset_ref, licence):
+        """A served JDD (``sync.is_served``): one distribution per data flow, through its service."""
+        for node, facts in self._data_services():
+            self.g.add((node, DCAT.servesDataset, dataset_ref))
+            dist = facts["distribution"]
+            ref = URIRef(f"{dataset_ref}#{dist['fragment']}")
+            self.g.add((dataset_ref, DCAT.distribution, ref))
+            self.g.add((ref, RDF.type, DCAT.Distribution))
+            self.g.add((ref, DCT.title, Literal(dist["title"], lang="fr")))
+            self.g.add((ref, DCT.description, Literal(dist["description"], lang="fr")))
+            access = URIRef(dist["access_url"])
+            self.g.add((ref, DCAT.accessURL, access))
+            self.g.add((access, RDF.type, RDFS.Resource))
+            self.g.add((ref, DCAT.accessService, node))
+            if licence:
+                self._typed(ref, DCT.license, licence, DCT.LicenseDocument)
+
     # --- the catalogue ---------------------------------------------------------------------------
 
     def graph_from_catalog(self, catalog_dict, catalog_ref):
@@ -105,6 +143,13 @@ class SinpDCATProfile(RDFProfile):
         g.add((agent, FOAF.name, Literal(publisher["name"])))
         if publisher["email"]:
             g.add((agent, FOAF.mbox, URIRef(f"mailto:{publisher['email']}")))
+        # the data flows, when they serve a public JDD (as the CSW publishes their records); each served
+        # JDD of the page says ``dcat:servesDataset`` itself (``_flux_distributions``)
+        with model.meta.engine.connect() as conn:
+            served = sync.served_jdd(conn)
+        if served:
+            for node, _facts in self._data_services():
+                g.add((catalog_ref, DCAT.service, node))
 
     # --- a CA or a JDD ---------------------------------------------------------------------------
 
@@ -155,6 +200,9 @@ class SinpDCATProfile(RDFProfile):
             for link in (DCAT.accessURL, DCAT.downloadURL):
                 for url in g.objects(dist, link):
                     g.add((url, RDF.type, RDFS.Resource))
+
+        if sync.is_served(dataset_dict):
+            self._flux_distributions(dataset_ref, facts["licence"])
 
         if facts["temporal"]:
             start, end = facts["temporal"]

@@ -1,4 +1,6 @@
-"""Keeps the pycsw table in step with CKAN: one row per public, active CA/JDD.
+"""Keeps the pycsw table in step with CKAN: one row per public, active CA/JDD, and one per service
+of the data flows (WMS, WFS, OGC API Features: ``domain.iso_service``) whose ``operatesOn`` names the
+public JDD they serve (``sync_services``, run after each sync, each withdrawal and each rebuild).
 
 A CKAN transaction that touches CA/JDD records a ``csw_sync`` task per touched id in the outbox
 (``outbox.runner``, same transaction); after the commit a background job (``sync_packages``) that renders the ISO 19139 record (ckanext.sinp.domain.iso) and upserts
@@ -22,7 +24,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from ckanext.sinp import settings
 from ckanext.sinp.csw import repository
-from ckanext.sinp.domain import iso
+from ckanext.sinp.domain import flux_services, iso, iso_service, protection
 from ckanext.sinp.domain import model as sinp_model
 from ckanext.sinp.logic import queries, visibility
 from ckanext.sinp.outbox import runner
@@ -81,6 +83,33 @@ def is_public(pkg: dict | None) -> bool:
         and not pkg.get("private")
         and iso.republished(pkg)
     )
+
+
+def _observed(package):
+    """SQL: the package has public observations in the flows' layer ``observations_maille`` (counts
+    of ``occurrences.map_store``, exact in every writing transaction: diffusion at the maille or finer)."""
+    counts = sa.table("sinp_carte_agg", sa.column("package_id"), sa.column("public_layer"), sa.column("maille"))
+    counts = counts.alias("a")
+    return sa.exists().where(
+        counts.c.package_id == package.c.id, counts.c.public_layer <= protection.MAILLE, counts.c.maille != ""
+    )
+
+
+def _has_counts(conn) -> bool:
+    return bool(conn.execute(sa.text("SELECT to_regclass('sinp_carte_agg') IS NOT NULL")).scalar())
+
+
+def is_served(pkg: dict | None) -> bool:
+    """A JDD the data flows serve: one of our own (not harvested), public, with public observations in
+    the flows (``served_jdd``'s rule for one record). Its ISO record links to the flows, its DCAT
+    has a distribution per service."""
+    if not (is_public(pkg) and pkg.get("type") == "jdd" and iso.origin_of(pkg) is None):
+        return False
+    package = model.Package.__table__
+    with model.meta.engine.connect() as conn:
+        if not _has_counts(conn):
+            return False
+        return bool(conn.execute(sa.select(_observed(package)).where(package.c.id == pkg["id"])).scalar())
 
 
 def _origin_sql(package):
@@ -168,6 +197,7 @@ def context_for(pkg: dict) -> iso.IsoContext:
     )
     return iso.IsoContext(
         site_url=config.get("ckan.site_url"),
+        flux_url=settings.flux_public_url() if is_served(pkg) else None,
         csw_url=settings.csw_url(),
         date_stamp=_utc(pkg["metadata_modified"]),
         organization={"title": organization.get("title"), "email": None},
@@ -282,6 +312,11 @@ def sync_packages(package_ids: list[str], follow_related: bool = True, known_uui
                 identifiers.add(known_uuids.get(package_id) or _uuid_of_row(conn, package_id))
                 for identifier in sorted(i for i in identifiers if i):
                     deleted += repository.delete_record(conn, identifier)
+        if not todo and follow_related:
+            with engine.begin() as conn:
+                services = sync_services(conn)
+                written += len(services["written"])
+                todo += [p for p in _packages_of(conn, services["changed_jdd"]) if p not in seen]
     model.Session.remove()
     return {"written": written, "deleted": deleted}
 
@@ -323,8 +358,8 @@ def _delete_rows(conn, identifiers=None, orphans_only: bool = True) -> list[tupl
         if not identifiers:
             return []
         stmt = stmt.where(ident.in_(identifiers))
-    if orphans_only:
-        stmt = stmt.where(~_public_package_exists(ident))
+    if orphans_only:  # the service records belong to no package (``sync_services`` keeps them)
+        stmt = stmt.where(~_public_package_exists(ident), table.c[cols["pycsw:Type"]] != iso_service.HIERARCHY)
     return [tuple(r) for r in conn.execute(stmt)]
 
 
@@ -351,6 +386,9 @@ def remove_orphans(identifiers=None) -> dict:
         gone = {identifier for identifier, _parent in removed}
         parents = _packages_of(conn, {parent for _identifier, parent in removed if parent and parent not in gone})
         task_ids = [runner.add(conn, TASK, package_id, {}) for package_id in parents]
+        if identifiers is None or gone:  # the sweep: deposits change what the services serve
+            changed = sync_services(conn)["changed_jdd"]
+            task_ids += [runner.add(conn, TASK, package_id, {}) for package_id in _packages_of(conn, changed)]
     if task_ids:
         runner.enqueue(task_ids)  # Redis down: the scheduler hands them over later
     if removed:
@@ -379,6 +417,8 @@ def _before_flush(session, _flush_context, _instances) -> None:
     gone = {identifier for identifier, _parent in removed}
     for package_id in _packages_of(session.connection(), {p for _i, p in removed if p and p not in gone}):
         mark(package_id)  # the parent CA shows the extent of its public JDD
+    if gone:  # no service record names a withdrawn JDD, not even until the outbox task runs
+        sync_services(session.connection())
 
 
 def install_session_hooks() -> None:
@@ -442,11 +482,17 @@ def rebuild(dry_run: bool = False) -> dict:
             (updated if uuid in current else added).append(uuid)
             if not dry_run:
                 repository.upsert_record(conn, row)
+        public.update(service.identifier(tk.config.get("ckan.site_url")) for service in flux_services.SERVICES)
         removed = sorted(set(current) - public)
         if not dry_run:
             for uuid in removed:
                 repository.delete_record(conn, uuid)
             _delete_rows(conn, added + updated)  # deleted or purged while this ran
+            services = sync_services(conn)  # after the JDD rows: operatesOn names what is published
+            added += services["added"]
+            updated += services["updated"]
+            unchanged += len(services["unchanged"])
+            removed += services["removed"]
     return {
         "added": sorted(added),
         "updated": sorted(updated),
@@ -454,3 +500,105 @@ def rebuild(dry_run: bool = False) -> dict:
         "unchanged": unchanged,
         "skipped": sorted(skipped),
     }
+
+
+# --- the service records of the data flows (domain.iso_service) -----------------------------------
+
+
+def served_jdd(conn) -> list[iso_service.ServedJdd]:
+    """The JDD the map server's services serve, as our CSW publishes them: our own (not harvested)
+    public JDD whose record is in the CSW table and that has public observations in the flows
+    (``_observed``). Never a private, draft, deleted or withdrawn JDD: the table holds only public
+    records, a withdrawal deletes the row in its own transaction (read here through the same
+    connection), and the package must still be public."""
+    if not _has_counts(conn):
+        return []
+    package = model.Package.__table__
+    table = repository.get_table()
+    cols = repository.column_names()
+    ident = table.c[cols["pycsw:Identifier"]]
+    query = (
+        sa.select(ident, table.c[cols["pycsw:Title"]])
+        .select_from(table.join(package, sa.collate(csw_identifier_sql(package), "C") == ident))
+        .where(
+            package.c.type == "jdd",
+            package.c.state == "active",
+            package.c.private.is_(False),
+            _origin_sql(package).is_(None),
+            table.c[cols["pycsw:Type"]] == "dataset",
+            _observed(package),
+        )
+        .order_by(ident)
+    )
+    return [iso_service.ServedJdd(r[0], r[1] or r[0]) for r in conn.execute(query)]
+
+
+def _territory_bbox(conn) -> tuple | None:
+    if not conn.execute(sa.text("SELECT to_regclass('sinp_territoire') IS NOT NULL")).scalar():
+        return None
+    row = conn.execute(
+        sa.text(
+            "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) "
+            "FROM (SELECT ST_Extent(ST_Transform(geom, 4326)) AS e FROM sinp_territoire) AS t"
+        )
+    ).first()
+    return tuple(row) if row is not None and row[0] is not None else None
+
+
+def service_context(conn, date_stamp: dt.datetime) -> iso_service.ServiceContext:
+    return iso_service.ServiceContext(
+        site_url=tk.config.get("ckan.site_url"),
+        flux_url=settings.flux_public_url(),
+        csw_url=settings.csw_url(),
+        date_stamp=date_stamp,
+        platform_contact=settings.csw_contact(),
+        bbox=_territory_bbox(conn),
+    )
+
+
+def _service_row(service, served, ctx) -> dict:
+    xml = iso_service.to_iso19139(service, served, ctx)
+    return repository.row_of(iso_service.csw_values(service, served, ctx, xml))
+
+
+def sync_services(conn, now: dt.datetime | None = None) -> dict:
+    """Writes, in ``conn``'s transaction, the record of each service whose document changed (the
+    served JDD, the settings…); its dateStamp is then ``now``, at least one second after the previous
+    one (GeoNetwork compares them to the second). When no public JDD is served the records are
+    withdrawn. Returns {"added", "updated", "unchanged", "removed", "written", "changed_jdd"}:
+    identifiers (``changed_jdd``: the JDD that started or stopped being served, whose own records
+    must be rendered again)."""
+    now = (now or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)).replace(microsecond=0)
+    served = served_jdd(conn)
+    ctx = service_context(conn, now)
+    columns = repository.column_names()
+    xml_column = columns["pycsw:XML"]
+    table = repository.get_table()
+    before = conn.execute(
+        sa.select(table.c[columns["pycsw:OperatesOn"]]).where(
+            table.c[columns["pycsw:Identifier"]] == flux_services.SERVICES[0].identifier(ctx.site_url)
+        )
+    ).scalar()
+    report = {"added": [], "updated": [], "unchanged": [], "removed": []}
+    # the JDD that start or stop being served: their own records gain or lose the links to the flows
+    report["changed_jdd"] = sorted(set((before or "").split(",")) ^ {j.identifier for j in served} - {""})
+    for service in flux_services.SERVICES:
+        identifier = service.identifier(ctx.site_url)
+        if not served:  # nothing public in the flows: no record (it would describe an empty service)
+            if repository.delete_record(conn, identifier):
+                report["removed"].append(identifier)
+            continue
+        current = _current_row(conn, identifier, lock=True)
+        previous = _stamp_of(current[1]) if current else None
+        if previous is not None:
+            same = _service_row(service, served, dataclasses.replace(ctx, date_stamp=previous))
+            if same[xml_column] == current[0]:
+                report["unchanged"].append(identifier)
+                continue
+            ctx_now = dataclasses.replace(ctx, date_stamp=max(now, previous + dt.timedelta(seconds=1)))
+        else:
+            ctx_now = ctx
+        repository.upsert_record(conn, _service_row(service, served, ctx_now))
+        report["updated" if current else "added"].append(identifier)
+    report["written"] = report["added"] + report["updated"]
+    return report

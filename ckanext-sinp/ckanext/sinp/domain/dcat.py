@@ -15,13 +15,18 @@ Choices that make the output conform to the DCAT-AP 3.0 SHACL shapes:
 - ``dct:license`` (on the distributions, where DCAT-AP puts it) only when the record's licence is
   known (``license_id`` with its URL); harvested records often have none.
 - ``dct:identifier`` is the SINP UUID; ``dct:isPartOf`` is the CA's URI (the glue resolves the UUID).
+- The data flows (``flux_services``) are ``dcat:DataService``: URI = the GetRecordById of their ISO
+  service record in our CSW (``dct:identifier`` its fileIdentifier), ``dcat:endpointURL`` the service,
+  ``dcat:endpointDescription`` its capabilities (OpenAPI document for the OGC API); the catalogue lists
+  them (``dcat:service``) when they serve a public JDD, and a served JDD has one ``dcat:Distribution``
+  per service (``dcat:accessURL`` = the layer's address, ``dcat:accessService`` = the service).
 """
 
 from __future__ import annotations
 
 import re
 
-from ckanext.sinp.domain import iso, model, nomenclatures
+from ckanext.sinp.domain import flux_services, iso, iso_service, model, nomenclatures
 
 LANGUAGE_AUTHORITY = "http://publications.europa.eu/resource/authority/language/"
 OWN_LANGUAGES = ("fre",)  # the platform's own records are written in French
@@ -210,4 +215,24 @@ def dcat_facts(kind: str, record: dict, ca: dict | None, site_url: str) -> dict:
         "contacts": contacts,
         "parent": (record.get("cadre") if kind == "jdd" else record.get("meta_cadre_parent")) or None,
         "republished": iso.republished(record),
+    }
+
+
+def data_service_facts(service: flux_services.FluxService, flux_url: str, site_url: str, csw_url: str) -> dict:
+    """The DCAT statements of a data flow: uri, identifier, title, description, endpoint URL and
+    description (capabilities), and what a served JDD's distribution towards it says."""
+    identifier = service.identifier(site_url)
+    return {
+        "uri": iso_service.record_url(csw_url, identifier),
+        "identifier": identifier,
+        "title": service.title,
+        "description": service.abstract,
+        "endpoint_url": service.url(flux_url),
+        "endpoint_description": service.capabilities_url(flux_url),
+        "distribution": {
+            "fragment": f"flux-{service.key}",
+            "title": f"Flux {service.standard} : couche {flux_services.OBSERVATIONS_LAYER}",
+            "description": service.layer_description(),
+            "access_url": service.layer_url(flux_url),
+        },
     }

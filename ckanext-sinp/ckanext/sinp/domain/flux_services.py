@@ -57,6 +57,13 @@ class FluxService:
         name), the collection's items for the OGC API."""
         return f"{self.url(base)}/collections/{layer}/items" if self.key == "ogcapi" else self.url(base)
 
+    def layer_description(self, layer: str = OBSERVATIONS_LAYER) -> str:
+        """What a JDD's link to ``layer`` in this service is (ISO online resource, DCAT distribution)."""
+        return (
+            f"{self.title} : couche {layer}, qui réunit les observations publiques de tous les jeux de "
+            "données publiés, dont celui-ci."
+        )
+
     def identifier(self, site_url: str) -> str:
         """The record's fileIdentifier: stable for a platform (its site URL) and a service."""
         return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{site_url.rstrip('/')}#service-{self.key}")).upper()

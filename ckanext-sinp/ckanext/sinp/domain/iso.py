@@ -465,8 +465,7 @@ def flux_links(flux_url: str | None) -> list:
             service.layer_url(flux_url, layer),
             service.protocol,
             layer,
-            f"{service.title} : couche {layer}, qui réunit les observations publiques de tous les jeux de "
-            "données publiés, dont celui-ci",
+            service.layer_description(layer),
             "information" if service.service_type == "view" else "download",
         )
         for service in flux_services.SERVICES
