@@ -42,6 +42,11 @@ def clean_db():
     PostGIS's ``spatial_ref_sys`` and the plugins' tables included; the test
     database is migrated by `make up`, so deleting rows is enough and faster.
     """
+    empty_database()
+
+
+def empty_database() -> None:
+    """What ``clean_db`` does, for the fixtures that build a world once per module."""
     _wait_for_background_jobs()
     model.repo.tables_created_and_initialised = True
     helpers.reset_db()

@@ -31,6 +31,7 @@ from ckanext.sinp import settings
 from ckanext.sinp.occurrences import map_store
 from tests.conftest import ROOT
 from tests.integration import indicator_data as data
+from tests.integration.conftest import empty_database
 from tests.integration.test_indicators import build_world
 
 LAYERS = ("observations_maille", "jdd_emprise", "territoire")
@@ -63,15 +64,18 @@ def _cell_centre(cd_sig: str) -> tuple[int, int]:
     return (e + 5000 - MINX) // RES, (MAXY - (n + 5000)) // RES
 
 
-@pytest.fixture
-def flux(app, clean_db, jobs_worker, tmp_path, stack):
+@pytest.fixture(scope="module")
+def flux(jobs_worker, tmp_path_factory, stack):
     """Two producers; three published JDD and a private one; ~2 200 observations, some « aucune
-    diffusion »; the public roll-ups recomputed. Deletes what it created afterwards."""
+    diffusion »; the public roll-ups recomputed. Built once for the module (the tests only read, or
+    restore what they change); deletes what it created afterwards."""
+    app = helpers._get_test_app()
+    empty_database()
     engine = model.meta.engine
     map_store.ensure_tables(engine, settings.flux_reader_role())
     world = build_world(
         app,
-        tmp_path,
+        tmp_path_factory.mktemp("flux"),
         seed=16,
         prefix="flux",
         title="Inventaire des oiseaux nicheurs ({kind}) — été",
