@@ -15,13 +15,11 @@ Screenshots: var/screenshots/carte-*.png.
 
 from __future__ import annotations
 
-import copy
 import csv
 import functools
 import io
 import json
 import re
-import uuid
 from collections import defaultdict
 
 import ckan.model as model
@@ -37,9 +35,8 @@ from ckanext.sinp.logic import carte_actions
 from ckanext.sinp.occurrences import map_store
 from tests.conftest import ROOT
 from tests.integration import indicator_data as data
-from tests.integration.conftest import _wait_for_background_jobs
-from tests.integration.test_indicators import _integrate
-from tests.integration.test_sinp_records import CA, JDD
+from tests.integration.conftest import _wait_for_background_jobs, empty_database
+from tests.integration.test_indicators import build_world
 
 SCREENSHOTS = ROOT / "var" / "screenshots"
 MAX_LAYER = {"maille": 2, "commune": 1, "departement": 3}
@@ -60,44 +57,19 @@ def _empty_tables():
 
 @pytest.fixture(scope="module")
 def carte_world(jobs_worker, tmp_path_factory):
-    """Two producers with a CA each, three published JDD and a private one holding the generated set;
-    built once for the module (the tests only read), removed afterwards."""
-    tmp_path = tmp_path_factory.mktemp("carte")
-    helpers._get_test_app()  # the plugins loaded (the schemas of CA and JDD) before the first ``app``
-    _wait_for_background_jobs()
-    model.repo.tables_created_and_initialised = True
-    helpers.reset_db()
+    """Two producers with a CA each, three published JDD and a private one holding the generated set
+    (``build_world``); built once for the module (the tests only read), removed afterwards."""
+    app = helpers._get_test_app()
+    empty_database()
     _empty_tables()
-    admin = factories.Sysadmin()
-    context = {"user": admin["name"]}
-
-    def create(**kw):
-        created = helpers.call_action("package_create", context=dict(context), **kw)
-        return helpers.call_action("package_show", context=dict(context), id=created["id"])
-
-    orgs = [factories.Organization(title=t) for t in ("LPO Bourgogne-Franche-Comté", "CEN Bourgogne-Franche-Comté")]
-    cas = [
-        create(
-            **{**copy.deepcopy(CA), "name": f"ca-carte-{i}-{uuid.uuid4().hex[:6]}", "owner_org": o["id"]},
-        )
-        for i, o in enumerate(orgs)
-    ]
-    jdds = {}
-    for kind, producer, public in data.JDDS:
-        jdds[kind] = create(
-            **{
-                **copy.deepcopy(JDD),
-                "name": f"jdd-carte-{kind}-{uuid.uuid4().hex[:6]}",
-                "title": f"Observations {kind} de la carte",
-                "owner_org": orgs[producer]["id"],
-                "cadre": cas[producer]["sinp_uuid"],
-                "private": not public,
-            },
-        )
-    names = data.taxref()
-    rows = data.generate()
-    for kind, jdd in jdds.items():
-        _integrate(tmp_path, jdd, [o for o in rows if o.jdd == kind], names)
+    world = build_world(
+        app,
+        tmp_path_factory.mktemp("carte"),
+        prefix="carte",
+        title="Observations {kind} de la carte",
+        producers=("LPO Bourgogne-Franche-Comté", "CEN Bourgogne-Franche-Comté"),
+    )
+    rows, names, jdds, orgs = world["rows"], world["names"], world["jdds"], world["orgs"]
     with model.meta.engine.begin() as conn:  # a commune for every other observation (the set has none)
         conn.execute(
             sa.text(
@@ -126,7 +98,7 @@ def carte_world(jobs_worker, tmp_path_factory):
             "sensible": (r.sensi_niveau or "0") not in ("", "0"),
         }
     model.Session.remove()
-    yield {"rows": rows, "names": names, "jdds": jdds, "orgs": orgs, "public": {k for k, _, p in data.JDDS if p}}
+    yield {"rows": rows, "names": names, "jdds": jdds, "orgs": orgs, "public": world["public"]}
     model.Session.remove()
     _wait_for_background_jobs()
     helpers.reset_db()
