@@ -130,7 +130,9 @@ def catalogue(app, clean_db, clean_index, jobs_worker, test_csw):
     report = wait_report(api, resource["id"])
     assert (report["status"], report["rows_accepted"], report["rows_rejected"]) == ("done", 12, 1)
     resource = api.ok("resource_show", id=resource["id"])
-    _wait(lambda: _hits(test_csw) == "2")  # the CSW sync of the public CA and JDD has run
+    # the CSW sync of the public CA and JDD has run, and the deposit's: the JDD has public observations,
+    # so the three service records of the data flows (WMS, WFS, OGC API Features) serve it
+    _wait(lambda: _hits(test_csw) == "5")
     _wait_for_background_jobs()  # and every later one (the deposit's extent changes the JDD's record)
     return app, api, [ca, public_jdd, private_jdd], resource, public_jdd, content.encode("utf-8")
 
@@ -141,7 +143,7 @@ def test_backup_wipe_restore_gives_back_the_same_catalogue(catalogue, test_csw, 
     assert before["download"] == (200, content)
     assert before["rejected"][0] == 200 and b"OBS-99" in before["rejected"][1]
     assert len(before["occurrences"]["sinp_occurrence"]) == 12 and len(before["search"]) == 3
-    assert before["csw_hits"] == "2" and before["public_search"] == sorted(r["id"] for r in records[:2])
+    assert before["csw_hits"] == "5" and before["public_search"] == sorted(r["id"] for r in records[:2])
 
     # backup: one archive, its path on the last line, a manifest with sizes and SHA-256
     archive = pathlib.Path(_script("backup.sh", backup_dir=tmp_path)[-1])
