@@ -124,6 +124,7 @@ write_ckan_ini() {  # write_ckan_ini FILE DB_URL SOLR_URL REDIS_URL SITE_ID
         "licenses_group_url=file://$ROOT/schemas/licenses.json" \
         "ckanext.sinp.csw.reader_role=$CSW_DB_USER" \
         "ckanext.sinp.flux.reader_role=$FLUX_DB_USER" \
+        "ckanext.sinp.flux.public_url=$MAPSERVER_URL/${5//-/_}" \
         "ckanext.sinp.csw.url=$CSW_URL" \
         "ckanext.sinp.csw.contact_email=$SINP_CONTACT_EMAIL" \
         "ckanext.sinp.demo.admin_user=$SINP_ADMIN_USER" \

@@ -19,6 +19,8 @@
 #   CSW_DB_USER           read-only role pycsw connects with (ckanext.sinp.csw.reader_role)
 #   FLUX_DB_USER          read-only role MapServer connects with (ckanext.sinp.flux.reader_role;
 #                         default sinp_flux_reader)
+#   FLUX_PUBLIC_URL       public URL of the map server (its maps below: ckanext.sinp.flux.public_url =
+#                         $FLUX_PUBLIC_URL/sinp, as the mapserver service publishes them)
 #   SINP_CSW_URL          public URL of the CSW endpoint (ckanext.sinp.csw.url)
 #   SINP_CONTACT_EMAIL    metadata contact e-mail of the ISO records (ckanext.sinp.csw.contact_email)
 #   CKAN_STORAGE_PATH     default /var/lib/ckan (a volume)
@@ -74,6 +76,7 @@ ckan config-tool "$CKAN_INI" \
     "licenses_group_url=file://$SINP_SRC/schemas/licenses.json" \
     "ckanext.sinp.csw.reader_role=$CSW_DB_USER" \
     "ckanext.sinp.flux.reader_role=${FLUX_DB_USER:-sinp_flux_reader}" \
+    "ckanext.sinp.flux.public_url=${FLUX_PUBLIC_URL:+${FLUX_PUBLIC_URL%/}/sinp}" \
     "ckanext.sinp.csw.url=$SINP_CSW_URL" \
     "ckanext.sinp.csw.contact_email=$SINP_CONTACT_EMAIL" \
     "SECRET_KEY=$CKAN_SECRET_KEY"
