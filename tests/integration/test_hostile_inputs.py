@@ -93,6 +93,8 @@ FRENCH = (
     "seul",
     "aucun",
     "coordonnées",
+    "inconnu",
+    "vide",
 )
 FORBIDDEN = re.compile(
     r"Traceback|Internal Server Error|Integrity Error|psycopg|sqlalchemy|"
@@ -246,6 +248,52 @@ confusion("sinp_taxon_search", "q", {}, types={"list": ["x"], "dict": {"a": "b"}
 case("sinp_taxon_search-q-long", "post", "sinp_taxon_search", {"q": LONG}, status=409)
 case("sinp_taxon_search-limit-exp", "post", "sinp_taxon_search", {"q": "lyn", "limit": 1e20}, status=409)
 case("sinp_taxon_search-limit-zero", "post", "sinp_taxon_search", {"q": "lyn", "limit": 0}, status=409)
+
+# the géo-visualiseur (#16) and the ORB indicators (#17): public aggregates, open to anyone. A number
+# is a fine value of a code (taxon, year, edition): only lists, objects and booleans are confused
+NOT_A_NUMBER = {"list": ["x"], "dict": {"a": "b"}, "bool": True}
+for key in ("niveau", "taxon", "groupe", "dep", "annee_min", "annee_max", "validation", "producteur", "jdd"):
+    confusion("sinp_carte", key, {}, types=NOT_A_NUMBER)
+for name, value in {
+    "niveau-sql": {"niveau": SQL},
+    "niveau-long": {"niveau": LONG},
+    "taxon-text": {"taxon": "Lynx"},
+    "taxon-negative": {"taxon": -4},
+    "taxon-exp": {"taxon": 1e20},
+    "taxon-huge": {"taxon": "9" * 40},
+    "dep-sql": {"dep": SQL},
+    "annee-range": {"annee_min": 2020, "annee_max": 2010},
+    "annee-huge": {"annee_max": 10**12},
+    "validation-bad": {"validation": "9"},
+    "groupe-long": {"groupe": LONG},
+    "jdd-rtl": {"jdd": RTL},
+    "producteur-long": {"producteur": LONG},
+}.items():
+    case(f"sinp_carte-{name}", "post", "sinp_carte", value, status=409)
+confusion("sinp_carte_taxons", "code", {"niveau": "departement"}, null_status=409)
+confusion("sinp_carte_taxons", "niveau", {"code": "21"}, types=NOT_A_NUMBER)
+for name, value in {"sql": SQL, "path": PATH, "long": LONG, "rtl": RTL, "maille": "E085N670"}.items():
+    case(f"sinp_carte_taxons-code-{name}", "post", "sinp_carte_taxons", {"niveau": "maille", "code": value}, status=409)
+confusion("sinp_taxon_fiche", "cd_ref", {}, types=NOT_A_NUMBER, null_status=409)
+for name, value in {"text": "Lynx", "negative": -1, "exp": 1e20, "huge": "9" * 40, "sql": SQL}.items():
+    case(f"sinp_taxon_fiche-cd_ref-{name}", "post", "sinp_taxon_fiche", {"cd_ref": value}, status=409)
+case("sinp_taxon_fiche-cd_ref-unknown", "post", "sinp_taxon_fiche", {"cd_ref": 999999999}, status=404)
+confusion("sinp_indicator_show", "code", {}, null_status=409)
+for key in ("edition", "departement", "groupe", "annee", "cle"):
+    confusion("sinp_indicator_show", key, {"code": "observations"}, types=NOT_A_NUMBER)
+for name, value in {
+    "code-sql": {"code": SQL},
+    "code-path": {"code": PATH},
+    "code-long": {"code": LONG},
+    "edition-uncomputed": {"code": "observations", "edition": "2019"},
+    "edition-words": {"code": "observations", "edition": "demain"},
+    "departement-sql": {"code": "observations", "departement": SQL},
+    "groupe-long": {"code": "observations", "groupe": LONG},
+    "annee-exp": {"code": "observations", "annee": 1e20},
+    "cle-long": {"code": "observations", "cle": LONG},
+}.items():
+    case(f"sinp_indicator_show-{name}", "post", "sinp_indicator_show", value, status=409)
+case("sinp_indicator_list-nul", "post", "sinp_indicator_list", {"edition": NUL}, status=400)
 
 # the territory service: malformed, non-polygon and out-of-region geometries
 for name, value in {
@@ -590,6 +638,20 @@ for name, path in {
     "util-user-autocomplete-anonymous": "/api/util/user/autocomplete?q=adm",
     "search-q-nul-key": "/dataset/?%00=x",
     "static-nul": "/base/%00.css",
+    "carte-niveau-nul": "/carte?niveau=%00",
+    "carte-niveau-unknown": "/carte?niveau=hexagone",
+    "carte-annee-text": "/carte?annee_min=deux%20mille",
+    "carte-cellule-script": "/carte?cellule=%3Cscript%3E",
+    "carte-export-csv-taxon-nul": "/carte/export.csv?taxon=%00",
+    "carte-export-csv-annees": "/carte/export.csv?annee_min=2020&annee_max=2010",
+    "carte-export-geojson-dep": "/carte/export.geojson?dep=" + urllib.parse.quote(SQL),
+    "taxon-huge": "/taxon/99999999999999999999",
+    "taxon-unknown": "/taxon/999999999",
+    "indicateur-unknown": "/indicateurs/inconnu",
+    "indicateur-edition": "/indicateurs/observations?edition=demain",
+    "indicateur-csv-departement": "/indicateurs/observations.csv?departement=zz",
+    "indicateur-json-annee": "/indicateurs/observations.json?annee=deux%20mille",
+    "indicateur-groupe-nul": "/indicateurs/observations?groupe=%00",
 }.items():
     case(f"page-{name}", "page", path, None, "anonymous", 400 if "%00" in path or "page=" in path else None)
 case("page-report-other-producer", "page", "/jdd/@{jdd}/depot/@{resource}", None, "other", (403, 404))

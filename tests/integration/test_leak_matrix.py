@@ -9,8 +9,17 @@ sinp_iso_show, the JDD page, CSW GetRecords and GetRecordById (a real pycsw on t
 database), DCAT (dataset and catalogue), activity streams, the territory service; the keywords
 (tag_list, tag_autocomplete and the forms' autocomplete, the tag facet) and the organisation's
 member_list; the history of two published JDD whose private versions held a secret place
-(activity lists, activity_show/data/diff, the activity, changes and history pages); and the
-outputs of a public JDD under a private CA (ISO, CSW, DCAT, year facet, page).
+(activity lists, activity_show/data/diff, the activity, changes and history pages); the
+outputs of a public JDD under a private CA (ISO, CSW, DCAT, year facet, page); and the public
+aggregates (#16, #17): the géo-visualiseur's actions sinp_carte (maille, commune, département;
+by taxon, by JDD, unfiltered), sinp_carte_taxons and sinp_taxon_fiche, its pages /carte (a
+cell's taxa), /carte/export.csv and .geojson and /taxon/<cd_ref>, both while the roll-ups are
+stale (answered from the counts) and after map_store.refresh_public; the map server (MapServer on
+the test database): WMS GetFeatureInfo, WFS GetFeature with a bbox and PropertyIsEqualTo filters,
+OGC API Features items with bbox, limit and filter; the ORB indicators (sinp_indicator_list,
+sinp_indicator_show with each breakdown, the pages and CSV/JSON downloads) after computing the
+live edition. Each state's observation lies in a 10 km cell of its own, so that a count of the
+aggregates tells which state leaked; the sensitive observation must never count at the commune.
 
 Each door is called for every role and state; the test collects every cell where a role sees
 what it must not (a leak) or does not see what it must, then fails with the whole list.
@@ -20,16 +29,19 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import time
 import uuid
 
 import ckan.model as model
 import pytest
 import requests
+import sqlalchemy as sa
 from ckan.tests import factories
 from lxml import etree
 
 from tests.integration.conftest import _wait_for_background_jobs
+from tests.integration.test_flux import _get, _urls, _wfs_json
 from tests.integration.test_occurrence_deposits import upload, wait_report
 from tests.integration.test_protection import COMMUNES, HEADER
 from tests.integration.test_sinp_records import CA, JDD, Api
@@ -70,9 +82,20 @@ NS = {
 }
 
 
+# where each state's observation is: a 10 km cell of its own (inside the territory service's polygon),
+# so that a count of the public aggregates (the map, the data flows) tells which state leaked
+PLACES = {
+    "public": (SECRET_LON, SECRET_LAT),  # cell 10kmL93E085N669
+    "private": ("4.93", "47.22"),  # 10kmL93E084N668
+    "withdrawn": ("5.18", "47.22"),  # 10kmL93E086N668
+    "draft": ("4.93", "47.43"),  # 10kmL93E084N670
+    "deleted": ("5.18", "47.43"),  # 10kmL93E086N670
+}
+
+
 def _csv(state) -> bytes:
     name, cd_nom = TAXA[state]
-    lon, lat = (SECRET_LON, SECRET_LAT) if state == "public" else ("5.0611", "47.3311")
+    lon, lat = PLACES[state]
     lines = [
         HEADER,
         f"{state}-1;Pr;{name};{cd_nom};2024-06-10;2024-06-10;MARTIN Léa (LPO BFC);POINT({lon} {lat});St;"
@@ -242,7 +265,7 @@ def _headers(token):
     return {"Authorization": token} if token else {}
 
 
-def test_the_leak_matrix(matrix):
+def test_the_leak_matrix(matrix, aggregates):
     app, jdds, resources, apis, tokens = (matrix[k] for k in ("app", "jdds", "resources", "api", "tokens"))
     problems: list[str] = []
 
@@ -445,6 +468,7 @@ def test_the_leak_matrix(matrix):
     secret_texts["anonymous"].append(catalog)
     _check_history(matrix, check, secret_texts)
     _check_jdd_under_private_ca(matrix, check, secret_texts)
+    _check_public_aggregates(matrix, aggregates, check)
     # the sensitive observation's precise coordinates reach only those with full access
     for role in ROLES:
         leaked = any(SECRET_LON in text or SECRET_LAT in text for text in secret_texts[role])
@@ -552,3 +576,326 @@ def _check_jdd_under_private_ca(matrix, check, secret_texts) -> None:
             ca["sinp_uuid"] in page or ca["title"] in page,
             SEES["private"],
         )
+
+
+# --- the public aggregates (#16 géo-visualiseur and data flows, #17 ORB indicators) -----------------
+
+CARTE_LEVELS = ("maille", "commune", "departement")
+# the roles the public aggregates are asked as (_check_public_aggregates says why these two)
+AGGREGATE_ROLES = ("anonymous", "sysadmin")
+PUBLIC_COMMUNE, PUBLIC_DEP = "21231", "21"
+
+
+@pytest.fixture
+def aggregates(matrix, stack):
+    """What the public aggregates need on top of the matrix's world: the map server's URLs, each
+    state's 10 km cell and taxon (CD_REF), the sensitive observation's place in Lambert-93. Afterwards
+    the roll-ups and the live indicators forget this world (the map server reads the test database)."""
+    from ckanext.sinp import settings
+    from ckanext.sinp.occurrences import indicators_store, map_store
+
+    engine = model.meta.engine
+    map_store.ensure_tables(engine, settings.flux_reader_role())
+    indicators_store.ensure_tables(engine)
+    with engine.connect() as conn:
+        cells, refs = {}, {}
+        for state, (lon, lat) in PLACES.items():
+            x, y = conn.execute(
+                sa.text("SELECT ST_X(p), ST_Y(p) FROM ST_Transform(ST_SetSRID(ST_MakePoint(:x, :y), 4326), 2154) p"),
+                {"x": float(lon), "y": float(lat)},
+            ).one()
+            cells[state] = f"10kmL93E{int(x // 10000):03d}N{int(y // 10000):03d}"
+            if state == "public":
+                secret_2154 = (x, y)
+            cd_nom = TAXA[state][1]
+            refs[state] = (
+                conn.execute(sa.text("SELECT cd_ref FROM sinp_taxref WHERE cd_nom = :c"), {"c": cd_nom}).scalar()
+                or cd_nom
+            )
+        layers = dict(
+            conn.execute(
+                sa.text("SELECT package_id, max(public_layer) FROM sinp_occurrence WHERE package_id = :p GROUP BY 1"),
+                {"p": matrix["jdds"]["public"]["id"]},
+            ).all()
+        )
+    assert len(set(cells.values())) == len(STATES), cells  # a cell per state
+    yield {
+        "cells": cells,
+        "refs": refs,
+        "secret_2154": secret_2154,
+        "public_layer": layers[matrix["jdds"]["public"]["id"]],
+        **_urls(stack),
+    }
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text("DELETE FROM sinp_occurrence WHERE package_id = ANY(:ids)"),
+            {"ids": [j["id"] for j in matrix["jdds"].values()]},
+        )
+        map_store.refresh_public(conn, force=True)
+        conn.execute(sa.text("DELETE FROM sinp_indicator_value WHERE edition = :e"), {"e": indicators_store.LIVE})
+        conn.execute(sa.text("DELETE FROM sinp_indicator_edition WHERE edition = :e"), {"e": indicators_store.LIVE})
+
+
+def _carte_doors(matrix, agg, role) -> tuple[dict, list[str]]:
+    """The géo-visualiseur's actions and pages as ``role``: {(door, state): seen} (seen: the state's
+    taxon or JDD is counted) and the texts received. For the public JDD, ``sensible (commune)`` tells
+    whether its sensitive observation was counted at the commune level."""
+    app, jdds, api, headers = matrix["app"], matrix["jdds"], matrix["api"][role], _headers(matrix["tokens"][role])
+    cells, refs = agg["cells"], agg["refs"]
+    seen: dict = {}
+    texts: list[str] = []
+
+    def add(door, state, value):
+        seen[(door, state)] = seen.get((door, state), False) or bool(value)
+
+    totals = {}
+    for niveau in CARTE_LEVELS:
+        whole = api.ok("sinp_carte", niveau=niveau)
+        texts.append(json.dumps(whole))
+        totals[niveau] = whole["total_obs"]
+        codes = {c["code"] for c in whole["cellules"]}
+        for state in STATES:
+            by_taxon = api.ok("sinp_carte", niveau=niveau, taxon=refs[state])
+            by_jdd = api.ok("sinp_carte", niveau=niveau, jdd=jdds[state]["id"])
+            texts += [json.dumps(by_taxon), json.dumps(by_jdd)]
+            if niveau == "commune" and state == "public":  # its sensitive observation is blurred to the maille
+                add("sinp_carte commune", state, by_jdd["total_obs"])  # the plain observation
+                add("sensible (commune)", state, by_taxon["total_obs"] or by_jdd["total_obs"] > 1)
+            else:
+                add(f"sinp_carte {niveau}", state, by_taxon["total_obs"] or by_jdd["total_obs"])
+            if niveau == "maille":
+                add("sinp_carte maille", state, cells[state] in codes)
+            for fmt in ("csv", "geojson") if niveau == "maille" else ("csv",):  # the same cells as GeoJSON
+                for query in (f"taxon={refs[state]}", f"jdd={jdds[state]['name']}"):
+                    export = app.get(f"/carte/export.{fmt}?niveau={niveau}&{query}", headers=headers)
+                    assert export.status_code == 200, (niveau, query, export.status_code)
+                    body = export.get_data(as_text=True)
+                    texts.append(body)
+                    counted = body.count("\n") > 1 if fmt == "csv" else bool(json.loads(body)["features"])
+                    if niveau == "commune" and state == "public" and query.startswith("taxon="):
+                        add("sensible (commune)", state, counted)
+                    else:
+                        add(f"/carte/export.{fmt}", state, counted)
+    # the cells: the sensitive observation's (each level) and each state's maille
+    for niveau, code in (("maille", cells["public"]), ("commune", PUBLIC_COMMUNE), ("departement", PUBLIC_DEP)):
+        taxa = api.ok("sinp_carte_taxons", niveau=niveau, code=code)
+        texts.append(json.dumps(taxa))
+        listed = {t["cd_ref"] for t in taxa["taxons"]}
+        for state in STATES:
+            if niveau == "commune" and state == "public":
+                add("sensible (commune)", state, refs[state] in listed)
+            else:
+                add("sinp_carte_taxons", state, refs[state] in listed)
+    for state in STATES:
+        taxa = api.ok("sinp_carte_taxons", niveau="maille", code=cells[state])
+        texts.append(json.dumps(taxa))
+        listed = {t["cd_ref"] for t in taxa["taxons"]}
+        # a state's own cell holds nothing public: any taxon there is a leak
+        add("sinp_carte_taxons", state, refs[state] in listed if state == "public" else listed)
+        page = app.get(f"/carte?cellule={cells[state]}", headers=headers)
+        assert page.status_code == 200, (state, page.status_code)
+        texts.append(page.get_data(as_text=True))
+        add("/carte (cellule)", state, TAXA[state][0] in page.get_data(as_text=True))
+        fiche = api.ok("sinp_taxon_fiche", cd_ref=refs[state])
+        texts.append(json.dumps(fiche))
+        add(
+            "sinp_taxon_fiche",
+            state,
+            fiche["total_obs"] or fiche["mailles"] or sum(fiche["mois"]) or fiche["annees"] or fiche["jdd"],
+        )
+        page = app.get(f"/taxon/{refs[state]}", headers=headers)
+        assert page.status_code == 200, (state, page.status_code)
+        texts.append(page.get_data(as_text=True))
+        add("/taxon page", state, jdds[state]["name"] in page.get_data(as_text=True))
+    # every count of the unfiltered map is the public JDD's: 2 observations, 1 at the commune level
+    expected = {"maille": 2, "commune": 1, "departement": 2}
+    for niveau in CARTE_LEVELS:
+        add(f"sinp_carte {niveau} total", "-", totals[niveau] != expected[niveau])
+    return seen, texts
+
+
+def _flux_doors(matrix, agg) -> tuple[dict, list[str]]:
+    """The map server's WMS GetFeatureInfo, WFS GetFeature (bbox, PropertyIsEqualTo) and OGC API
+    items (bbox, limit, filter): {(door, state): seen} (seen: the state's cell or JDD is served)."""
+    jdds, cells = matrix["jdds"], agg["cells"]
+    seen: dict = {}
+    texts: list[str] = []
+
+    def add(door, state, value):
+        seen[(door, state)] = seen.get((door, state), False) or bool(value)
+
+    def served(body: str, state: str) -> bool:
+        return cells[state] in body or jdds[state]["name"] in body or f"Inventaire {state}<" in body
+
+    x, y = agg["secret_2154"]
+    for state in STATES:
+        e, n = (int(v) * 10000 for v in re.fullmatch(r"10kmL93E(\d+)N(\d+)", cells[state]).groups())
+        # GetFeatureInfo (enabled by the map file) at the middle of the state's cell, both layers
+        info = _get(
+            agg["wms"],
+            SERVICE="WMS",
+            VERSION="1.3.0",
+            REQUEST="GetFeatureInfo",
+            LAYERS="observations_maille,jdd_emprise",
+            QUERY_LAYERS="observations_maille,jdd_emprise",
+            STYLES=",",
+            CRS="EPSG:2154",
+            BBOX=f"{e},{n},{e + 10000},{n + 10000}",
+            WIDTH=10,
+            HEIGHT=10,
+            I=5,
+            J=5,
+            INFO_FORMAT="application/vnd.ogc.gml",
+            FEATURE_COUNT=50,
+        )
+        assert info.status_code == 200 and "msGMLOutput" in info.text, info.text[:300]
+        texts.append(info.text)
+        add("WMS GetFeatureInfo", state, served(info.text, state))
+        # WFS: a bbox inside the state's cell (around the sensitive point for the public JDD), and
+        # PropertyIsEqualTo on the cell's code, the JDD's name and its title
+        bx, by = (x, y) if state == "public" else (e + 5000, n + 5000)
+        queries = [
+            ("observations_maille", {"BBOX": f"{bx - 100},{by - 100},{bx + 100},{by + 100},EPSG:2154"}),
+            ("jdd_emprise", {"BBOX": f"{bx - 100},{by - 100},{bx + 100},{by + 100},EPSG:2154"}),
+        ]
+        for typename, prop, value in (
+            ("observations_maille", "cd_sig", cells[state]),
+            ("jdd_emprise", "jdd", jdds[state]["name"]),
+            ("jdd_emprise", "titre", jdds[state]["title"]),
+        ):
+            queries.append(
+                (
+                    typename,
+                    {
+                        "FILTER": f"<Filter><PropertyIsEqualTo><ValueReference>{prop}</ValueReference>"
+                        f"<Literal>{value}</Literal></PropertyIsEqualTo></Filter>"
+                    },
+                )
+            )
+        for typename, params in queries:
+            features = _wfs_json({"urls": agg}, typename, **params)  # GeoJSON, as test_flux asks
+            texts.append(json.dumps(features))
+            add("WFS GetFeature", state, features["features"])
+        # OGC API Features: items in a bbox (EPSG:4326) around the place, with a limit and a filter
+        # (CQL2 text; a server that ignores it answers the unfiltered items: none may be the state's)
+        lon, lat = (float(v) for v in PLACES[state])
+        for collection, condition in (
+            ("observations_maille", f"cd_sig='{cells[state]}'"),
+            ("jdd_emprise", f"jdd='{jdds[state]['name']}'"),
+        ):
+            for params in (
+                {"bbox": f"{lon - 0.005},{lat - 0.005},{lon + 0.005},{lat + 0.005}", "limit": 10},
+                {"limit": 1000, "filter": condition, "filter-lang": "cql2-text"},
+            ):
+                response = _get(f"{agg['ogcapi']}/collections/{collection}/items", f="json", **params)
+                texts.append(response.text)
+                if response.status_code == 200:
+                    add("OGC API items", state, served(response.text, state))
+    return seen, texts
+
+
+def _indicator_doors(matrix, agg, role) -> tuple[dict, list[str]]:
+    """The ORB indicators as ``role`` (list, show with each breakdown, the CSV and JSON downloads):
+    {(door, state): seen} (seen: the state's taxon, cell or JDD in a row, or its JDD counted)."""
+    app, jdds, api, headers = matrix["app"], matrix["jdds"], matrix["api"][role], _headers(matrix["tokens"][role])
+    seen: dict = {}
+    texts: list[str] = []
+
+    def add(door, state, value):
+        seen[(door, state)] = seen.get((door, state), False) or bool(value)
+
+    listed = api.ok("sinp_indicator_list")
+    texts.append(json.dumps(listed))
+    rows: list[dict] = []
+    for indicator in listed:
+        code = indicator["code"]
+        region = api.ok("sinp_indicator_show", code=code)
+        texts.append(json.dumps(region))
+        rows += [{**r, "code": code} for r in region["series"]]
+        for key, value in (
+            ("departement", PUBLIC_DEP),
+            ("groupe", "Mammifères"),
+            ("groupe", "Oiseaux"),
+            ("annee", 2024),
+        ):
+            if key in region["ventilations"]:  # each breakdown the indicator offers
+                shown = api.ok("sinp_indicator_show", code=code, **{key: value})
+                texts.append(json.dumps(shown))
+                rows += [{**r, "code": code} for r in shown["series"]]
+        for ext in ("csv", "json"):
+            download = app.get(f"/indicateurs/{code}.{ext}", headers=headers)
+            assert download.status_code == 200, (code, ext, download.status_code)
+            texts.append(download.get_data(as_text=True))
+        page = app.get(f"/indicateurs/{code}", headers=headers)
+        assert page.status_code == 200, (code, page.status_code)
+        texts.append(page.get_data(as_text=True))
+    for state in STATES:
+        traces = {str(agg["refs"][state]), agg["cells"][state], jdds[state]["id"], jdds[state]["name"]}
+        add(
+            "sinp_indicator_show",
+            state,
+            any(r["cle"] in traces or TAXA[state][0] in (r["libelle"] or "") for r in rows)
+            or any(jdds[state]["name"] in t or f"Inventaire {state}<" in t for t in texts),
+        )
+    # the producer's JDD and CA (the public JDD, the one under a private CA and the two published
+    # after private versions; the public CA): none of the other states' JDD, not the private CA
+    producer = f"producteur:{matrix['org']['id']}"
+    by_code = {(r["code"], r["cle"]): r for r in rows if r["annee"] is None and r["departement"] is None}
+    counted = by_code.get(("ca_jdd_producteur", producer)) or {}
+    add("ca_jdd_producteur", "public", (counted.get("valeur"), counted.get("effectif")) == (4, 1))
+    deposited = by_code.get(("part_jdd_deposes", producer)) or {}
+    add("part_jdd_deposes", "public", deposited.get("effectif") == 1 and deposited.get("valeur") == 25.0)
+    # the public JDD's bird (not sensitive: its figures are shown) is counted
+    birds = [r for r in rows if r["code"] == "observations" and r["groupe"] == "Oiseaux" and r["annee"] is None]
+    add("observations (Oiseaux)", "public", birds and all(r["valeur"] == 1 for r in birds))
+    return seen, texts
+
+
+def _check_public_aggregates(matrix, agg, check) -> None:
+    """The géo-visualiseur, the data flows and the indicators count what the public may see, the same
+    for every role: a state's taxon, cell or JDD never, the public JDD's always (else the check would
+    be vacuous), its sensitive observation never at the commune level, its precise place never.
+
+    These doors take no user (their auth functions allow anyone; the actions count the published
+    JDD whoever asks): they are called as the anonymous visitor and as a sysadmin, whose rights hold
+    every other role's (a door that let the caller's rights in would show it to the sysadmin first),
+    and the verdicts are the same for every role. The map's actions and pages are called twice: while
+    the roll-ups are stale (they answer from the counts) and after one ``map_store.refresh_public``
+    (from the roll-ups); the indicators after one computation of the live edition. The map server
+    has no user at all: its doors are called once, as the anonymous visitor."""
+    from ckanext.sinp.logic import indicator_actions
+    from ckanext.sinp.occurrences import map_store
+
+    assert agg["public_layer"] == 2, agg  # the sensitive observation is diffused at the maille
+    engine = model.meta.engine
+    texts: dict[str, list[str]] = {role: [] for role in ROLES}
+
+    def verdicts(seen: dict, role: str, phase: str = "") -> None:
+        for (door, state), value in seen.items():
+            allowed = {role} if state == "public" and door != "sensible (commune)" else set()
+            check(f"{door}{phase}", state, role, value, allowed)
+
+    with engine.connect() as conn:
+        assert not map_store.is_fresh(conn)  # the deposits changed the counts: stale roll-ups
+    for role in AGGREGATE_ROLES:
+        seen, received = _carte_doors(matrix, agg, role)
+        verdicts(seen, role, " (comptes)")
+        texts[role] += received
+    with engine.begin() as conn:
+        map_store.refresh_public(conn, force=True)
+    indicator_actions.compute_edition()
+    with engine.connect() as conn:
+        assert map_store.is_fresh(conn)
+    for role in AGGREGATE_ROLES:
+        seen, received = _carte_doors(matrix, agg, role)
+        verdicts(seen, role, " (agrégats)")
+        texts[role] += received
+        seen, received = _indicator_doors(matrix, agg, role)
+        verdicts(seen, role)
+        texts[role] += received
+    seen, received = _flux_doors(matrix, agg)
+    verdicts(seen, "anonymous")
+    texts["anonymous"] += received
+    for role in AGGREGATE_ROLES:
+        leaked = any(SECRET_LON in text or SECRET_LAT in text for text in texts[role])
+        check("precise location (aggregates)", "public", role, leaked, set())
