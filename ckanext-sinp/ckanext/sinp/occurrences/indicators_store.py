@@ -42,8 +42,13 @@ LICENCE = "Licence Ouverte 2.0"
 DEFAULTS = {"seuil_taxons": 50, "periode_annees": 10, "precision_m": 100}
 ZONE = "Europe/Paris"  # an edition's year ends at midnight in the region, not in UTC
 # the session settings of a computation (SET LOCAL): the grouping sets sort in memory; JIT costs
-# seconds of compilation on these statements and saves less
-SETTINGS = {"work_mem": "256MB", "jit": "off"}
+# seconds of compilation on these statements and saves less; parallel plans cheaper than PostgreSQL
+# assumes, so that the selection and the aggregations over it use the second core
+SETTINGS = {"work_mem": "256MB", "jit": "off", "parallel_setup_cost": "100", "parallel_tuple_cost": "0.01"}
+# the selection every step reads: an unlogged table created and dropped inside the computation's
+# transaction (parallel workers cannot scan a temporary table; nobody else ever sees it, and the
+# advisory lock lets one computation run at a time)
+BASE = "sinp_indicator_base"
 
 metadata = MetaData()
 
@@ -256,6 +261,7 @@ def compute(
             tick(name, i)
         _metadata(conn, pub, metadata_rows, cutoff, params, bounds)
         _write(conn, edition, threshold)
+        conn.execute(text(f"DROP TABLE {BASE}"))
         rows = conn.execute(
             text("SELECT count(*) FROM sinp_indicator_value WHERE edition = :e"), {"e": edition}
         ).scalar()
@@ -300,6 +306,8 @@ def _base(conn, bounds: str, params: dict, eee_cd_noms) -> None:
             f"CREATE TEMP TABLE ind_eee ON COMMIT DROP AS SELECT DISTINCT cd_ref FROM ({taxref_eee} UNION {listed_ref}) AS e(cd_ref) WHERE cd_ref IS NOT NULL"
         )
     )
+    # a list of constants rather than the temporary table: the selection stays parallel-safe
+    params = {**params, "eee_refs": [r[0] for r in conn.execute(text("SELECT cd_ref FROM ind_eee"))]}
     precision = int(_parameters("part_geometrie_precise")["precision_m"])
     ranks = ", ".join(f"'{r}'" for r in SPECIES_OR_BELOW)
     # the taxon counted by « taxons »: a presence observation of a species or below (else NULL)
@@ -311,20 +319,20 @@ def _base(conn, bounds: str, params: dict, eee_cd_noms) -> None:
     join = "LEFT JOIN sinp_taxref tr ON tr.cd_nom = o.cd_ref" if has_taxref else ""
     conn.execute(
         text(f"""
-        CREATE TEMP TABLE ind_base ON COMMIT DROP AS
+        CREATE UNLOGGED TABLE {BASE} AS
         SELECT extract(year FROM o.date_debut)::int AS annee, o.dep, o.groupe, o.cd_ref,
                o.observateur, o.owner_org, o.package_id, COALESCE(o.niv_val, '0') AS niv_val,
                CASE WHEN o.public_layer <= {protection.MAILLE} THEN o.maille_calc END AS maille,
                COALESCE(o.sensi_niveau IN ('1', '2', '3', '4'), false) AS sensible,
                (o.geom IS NOT NULL AND COALESCE(o.precision_geometrie, 0) <= {precision}) AS precise,
                (o.created_at AT TIME ZONE '{ZONE}')::date - COALESCE(o.date_fin, o.date_debut) AS delai,
-               o.cd_ref IN (SELECT cd_ref FROM ind_eee) AS eee, {taxon} AS taxon
+               o.cd_ref = ANY(CAST(:eee_refs AS integer[])) AS eee, {taxon} AS taxon
           FROM sinp_occurrence o {join}
          WHERE o.package_id = ANY(:pub) AND o.public_layer < {protection.AUCUNE} AND o.date_debut IS NOT NULL
            AND {bounds}"""),
         params,
     )
-    conn.execute(text("ANALYZE ind_base"))
+    conn.execute(text(f"ANALYZE {BASE}"))
     conn.execute(
         text("""CREATE TEMP TABLE ind_rows (code text, annee int, departement text, groupe text, cle text,
                                          libelle text, valeur double precision, effectif bigint, sens bigint)
@@ -364,16 +372,16 @@ def _cube(conn, end_year: int) -> None:
         SELECT annee, dep, groupe, taxon, owner_org, package_id, count(*) AS n,
                count(*) FILTER (WHERE sensible) AS sens, count(*) FILTER (WHERE niv_val IN ('1', '2')) AS valid,
                count(*) FILTER (WHERE precise) AS precise, {_level_counts("count(*) FILTER (WHERE niv_val = '{k}'{s})")}
-          FROM ind_base GROUP BY annee, dep, groupe, taxon, owner_org, package_id""")
+          FROM {BASE} GROUP BY annee, dep, groupe, taxon, owner_org, package_id""")
     )
     keep = "(ga = 1 OR annee IS NOT NULL) AND (gd = 1 OR dep IS NOT NULL) AND (gg = 1 OR groupe IS NOT NULL)"
     # the median delay of every cell of the CUBE from a histogram (observations per finest cell and
     # delay in days: one hash aggregation) instead of sorting every observation once per grouping;
     # exact, as percentile_cont(0.5): the mean of the values at ranks ⌊(n−1)/2⌋ and ⌈(n−1)/2⌉
     conn.execute(
-        text("""
+        text(f"""
         CREATE TEMP TABLE ind_delay_hist ON COMMIT DROP AS
-        SELECT annee, dep, groupe, delai, count(*) AS c FROM ind_base GROUP BY annee, dep, groupe, delai""")
+        SELECT annee, dep, groupe, delai, count(*) AS c FROM {BASE} GROUP BY annee, dep, groupe, delai""")
     )
     conn.execute(
         text(f"""
@@ -432,10 +440,10 @@ def _observers(conn, end_year: int) -> None:
     (« NOM Prénom (Organisme), … »); each name counted once, case and spaces aside. Each distinct
     list is split once (thousands of lists for millions of observations), then joined to the cells."""
     conn.execute(
-        text("""
+        text(f"""
         CREATE TEMP TABLE ind_observer_names ON COMMIT DROP AS
         SELECT DISTINCT l.observateur, lower(trim(n)) AS name
-          FROM (SELECT DISTINCT observateur FROM ind_base WHERE observateur IS NOT NULL) AS l,
+          FROM (SELECT DISTINCT observateur FROM {BASE} WHERE observateur IS NOT NULL) AS l,
                regexp_split_to_table(l.observateur, '[,|]') AS n
          WHERE lower(trim(n)) <> ''""")
     )
@@ -443,7 +451,7 @@ def _observers(conn, end_year: int) -> None:
         SELECT annee, dep, groupe, count(DISTINCT name) AS v,
                GROUPING(annee) AS ga, GROUPING(dep) AS gd, GROUPING(groupe) AS gg
           FROM (SELECT DISTINCT b.annee, b.dep, b.groupe, m.name
-                  FROM (SELECT DISTINCT annee, dep, groupe, observateur FROM ind_base) AS b
+                  FROM (SELECT DISTINCT annee, dep, groupe, observateur FROM {BASE}) AS b
                   JOIN ind_observer_names m ON m.observateur = b.observateur) AS s
          GROUP BY CUBE (annee, dep, groupe) HAVING {_keep("annee", "dep", "groupe")}"""
     conn.execute(text(_per_cell_of_cube("observateurs", select)))
@@ -452,10 +460,10 @@ def _observers(conn, end_year: int) -> None:
 def _new_taxa(conn, end_year: int) -> None:
     """Taxa recorded for the first time (in the region, or in the département) that year."""
     conn.execute(
-        text("""
+        text(f"""
         CREATE TEMP TABLE ind_first ON COMMIT DROP AS
         SELECT cd_ref, groupe, dep, min(annee) AS annee, GROUPING(dep) AS gd
-          FROM ind_base WHERE cd_ref IS NOT NULL
+          FROM {BASE} WHERE cd_ref IS NOT NULL
          GROUP BY GROUPING SETS ((cd_ref, groupe), (cd_ref, groupe, dep))
         HAVING GROUPING(dep) = 1 OR dep IS NOT NULL""")
     )
@@ -473,10 +481,10 @@ def _coverage(conn, end_year: int) -> None:
     p = _parameters("couverture_mailles")
     since = end_year - int(p["periode_annees"]) + 1
     conn.execute(
-        text("""INSERT INTO ind_rows (code, cle, libelle, valeur, effectif, sens)
+        text(f"""INSERT INTO ind_rows (code, cle, libelle, valeur, effectif, sens)
                 SELECT 'couverture_mailles', maille, maille, count(DISTINCT cd_ref), count(*),
                        count(*) FILTER (WHERE sensible)
-                  FROM ind_base WHERE maille IS NOT NULL AND annee BETWEEN :since AND :end
+                  FROM {BASE} WHERE maille IS NOT NULL AND annee BETWEEN :since AND :end
                  GROUP BY maille"""),
         {"since": since, "end": end_year},
     )
@@ -510,7 +518,7 @@ def _validation_levels(conn, end_year: int) -> None:
 def _eee(conn, end_year: int) -> None:
     """Invasive alien taxa: taxa observed, mailles occupied, new mailles (front), first record."""
     # their observations read once from the selection (a few percent of it), then queried below
-    conn.execute(text("CREATE TEMP TABLE ind_eee_base ON COMMIT DROP AS SELECT * FROM ind_base WHERE eee"))
+    conn.execute(text(f"CREATE TEMP TABLE ind_eee_base ON COMMIT DROP AS SELECT * FROM {BASE} WHERE eee"))
     conn.execute(text("ANALYZE ind_eee_base"))
     keep3 = _keep("annee", "dep", "groupe")
     conn.execute(
