@@ -400,6 +400,7 @@ ENTRYPOINT_ENV = {
     "CSW_DB_USER": "sinp_csw_reader",
     "SINP_CSW_URL": "https://catalogue.example.org/csw",
     "SINP_CONTACT_EMAIL": "sinp@example.org",
+    "FLUX_PUBLIC_URL": "https://catalogue.example.org/flux/",
 }
 
 
@@ -435,6 +436,7 @@ def test_entrypoint_writes_ckan_ini_like_the_local_stack(tmp_path):
         "licenses_group_url": f"file://{ROOT}/schemas/licenses.json",
         "ckanext.sinp.csw.reader_role": "sinp_csw_reader",
         "ckanext.sinp.flux.reader_role": "sinp_flux_reader",
+        "ckanext.sinp.flux.public_url": "https://catalogue.example.org/flux/sinp",
         "ckanext.sinp.csw.url": "https://catalogue.example.org/csw",
         "ckanext.sinp.csw.contact_email": "sinp@example.org",
         "SECRET_KEY": ENTRYPOINT_ENV["CKAN_SECRET_KEY"],
