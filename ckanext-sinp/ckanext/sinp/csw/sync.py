@@ -27,6 +27,7 @@ from ckanext.sinp.csw import repository
 from ckanext.sinp.domain import flux_services, iso, iso_service, protection
 from ckanext.sinp.domain import model as sinp_model
 from ckanext.sinp.logic import queries, visibility
+from ckanext.sinp.occurrences import protection_store
 from ckanext.sinp.outbox import runner
 
 log = logging.getLogger(__name__)
@@ -533,18 +534,6 @@ def served_jdd(conn) -> list[iso_service.ServedJdd]:
     return [iso_service.ServedJdd(r[0], r[1] or r[0]) for r in conn.execute(query)]
 
 
-def _territory_bbox(conn) -> tuple | None:
-    if not conn.execute(sa.text("SELECT to_regclass('sinp_territoire') IS NOT NULL")).scalar():
-        return None
-    row = conn.execute(
-        sa.text(
-            "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) "
-            "FROM (SELECT ST_Extent(ST_Transform(geom, 4326)) AS e FROM sinp_territoire) AS t"
-        )
-    ).first()
-    return tuple(row) if row is not None and row[0] is not None else None
-
-
 def service_context(conn, date_stamp: dt.datetime) -> iso_service.ServiceContext:
     return iso_service.ServiceContext(
         site_url=tk.config.get("ckan.site_url"),
@@ -552,7 +541,7 @@ def service_context(conn, date_stamp: dt.datetime) -> iso_service.ServiceContext
         csw_url=settings.csw_url(),
         date_stamp=date_stamp,
         platform_contact=settings.csw_contact(),
-        bbox=_territory_bbox(conn),
+        bbox=protection_store.territory_extent(conn),
     )
 
 

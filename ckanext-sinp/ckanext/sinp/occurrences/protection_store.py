@@ -716,19 +716,26 @@ REGION_MARGIN = 0.25
 FALLBACK_REGION = (-5.8, 41.0, 10.0, 51.5)
 
 
-def region_bbox(conn) -> tuple[float, float, float, float]:
-    """The bounding box of the platform's territory (``sinp_territoire``) widened by REGION_MARGIN."""
+def territory_extent(conn) -> tuple[float, float, float, float] | None:
+    """The bounding box (west, south, east, north, EPSG:4326) of the platform's territory
+    (``sinp_territoire``), or None when no outline is loaded."""
     if not sa.inspect(conn).has_table("sinp_territoire"):
-        return FALLBACK_REGION
+        return None
     row = conn.execute(
         text(
             "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) "
             "FROM (SELECT ST_Extent(geom) AS e FROM sinp_territoire) AS x"
         )
     ).first()
-    if row is None or row[0] is None:
+    return None if row is None or row[0] is None else tuple(row)
+
+
+def region_bbox(conn) -> tuple[float, float, float, float]:
+    """The bounding box of the platform's territory (``sinp_territoire``) widened by REGION_MARGIN."""
+    extent = territory_extent(conn)
+    if extent is None:
         return FALLBACK_REGION
-    w, s, e, n = row
+    w, s, e, n = extent
     return (
         max(-180.0, w - REGION_MARGIN),
         max(-90.0, s - REGION_MARGIN),

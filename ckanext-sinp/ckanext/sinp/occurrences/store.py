@@ -532,15 +532,9 @@ def public_extent(conn, package_id: str) -> list[float] | None:
     hidden = conn.execute(
         text("SELECT count(*) FROM sinp_occurrence WHERE package_id = :p AND public_layer >= 3"), {"p": package_id}
     ).scalar()
-    if hidden and "sinp_territoire" in sa.inspect(conn).get_table_names():
-        row = conn.execute(
-            text(
-                "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
-                "(SELECT ST_Extent(geom) AS e FROM sinp_territoire) AS t"
-            )
-        ).first()
-        if row and row[0] is not None:
-            boxes.append([round(v, 6) for v in row])
+    extent = protection_store.territory_extent(conn) if hidden else None
+    if extent is not None:
+        boxes.append([round(v, 6) for v in extent])
     if not boxes:
         return None
     return [min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes)]
