@@ -99,3 +99,31 @@ def test_a_second_run_changes_nothing(demo):
     assert demo["after_second"] == demo["after_first"]
     assert demo["second"].count("inchangées") == len(deposits.TARGETS)
     assert "(0 écrites maintenant)" in demo["second"]
+
+
+def test_a_changed_generator_may_move_observations_between_lots(demo, monkeypatch):
+    """An observation the generator now puts in another lot (same JDD or another) keeps its
+    identifier, unique in the store: the changed lots are replaced as a whole, nothing fails."""
+    generated = deposits.rows()
+    a1 = next(o for o in generated if o.jdd == "a1")
+    b1 = next(o for o in generated if o.jdd == "b1")
+    a1.jdd, b1.jdd = "a2", "a1"  # within the Morvan JDD, and from the Doubs JDD to the Morvan JDD
+    monkeypatch.setattr(deposits, "rows", lambda: generated)
+    lines = []
+    outcome = deposits.load(settings.demo_admin_user(), echo=lines.append)
+    assert outcome["rows"] == len(generated)
+    assert sum("intégrées" in line for line in lines) == 3 and sum("inchangées" in line for line in lines) == 1
+    with model.meta.engine.connect() as conn:
+        where = {
+            uuid: conn.execute(
+                sa.text(
+                    "SELECT r.name FROM sinp_occurrence o JOIN resource r ON r.id = o.resource_id"
+                    " WHERE o.id_sinp_occtax = :u"
+                ),
+                {"u": uuid},
+            ).scalar_one()
+            for uuid in (a1.uuid, b1.uuid)
+        }
+        total = conn.execute(sa.text("SELECT count(*) FROM sinp_occurrence")).scalar_one()
+    assert where == {a1.uuid: deposits.resource_name("a2"), b1.uuid: deposits.resource_name("a1")}
+    assert total == len(generated)

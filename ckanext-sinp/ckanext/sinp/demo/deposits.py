@@ -6,7 +6,9 @@ public layer as for any deposit), then the map's roll-ups and the ORB indicators
 Each lot is a resource of its JDD (a description, no uploaded file: the QC job is for uploaded
 files) whose deposit holds the rows. Deterministic (fixed seed and date) and idempotent: a second
 run finds the resources and the same rows (same sha256) and writes nothing; a changed generator
-replaces each lot's rows (``integrate`` replaces a deposit's rows, never adds to them).
+replaces the changed lots' rows: all of them are removed first (an observation the new generator moves
+from one lot to another keeps its identifier, unique in the store), then each lot is written by
+``integrate`` (which replaces a deposit's rows, never adds to them).
 """
 
 from __future__ import annotations
@@ -64,17 +66,31 @@ def _resource(context: dict, package: dict, name: str) -> dict:
     )
 
 
-def _deposit(
-    engine, workdir: pathlib.Path, package: dict, resource: dict, lot: list, names: dict, admin: str, kind: str
-) -> int:
-    """Writes one lot into the store (unless its rows are already there); returns the rows written."""
+def _lot_csv(workdir: pathlib.Path, package: dict, resource: dict, lot: list, names: dict) -> tuple[pathlib.Path, str]:
+    """The lot as the deposit's accepted rows, and their sha256."""
     accepted = workdir / f"{resource['id']}.csv"
     occurrences.write_csv(accepted, lot, resource["id"], package["id"], package["owner_org"], names)
-    digest = hashlib.sha256(accepted.read_bytes()).hexdigest()
+    return accepted, hashlib.sha256(accepted.read_bytes()).hexdigest()
+
+
+def _unchanged(engine, resource: dict, digest: str) -> bool:
     with engine.begin() as conn:
         deposit = store.get_deposit(conn, resource["id"])
-    if deposit is not None and deposit.get("status") == "done" and deposit.get("sha256") == digest:
-        return 0
+    return deposit is not None and deposit.get("status") == "done" and deposit.get("sha256") == digest
+
+
+def _deposit(
+    engine,
+    workdir: pathlib.Path,
+    accepted: pathlib.Path,
+    digest: str,
+    package: dict,
+    resource: dict,
+    lot: list,
+    admin: str,
+    kind: str,
+) -> int:
+    """Writes one lot into the store; returns the rows written."""
     errors = workdir / f"{resource['id']}-errors.csv"
     errors.write_text(ERRORS_HEADER, encoding="utf-8")
     org = model.Group.get(package["owner_org"])
@@ -114,13 +130,40 @@ def load(admin: str, echo=print) -> dict:
     written = 0
     packages: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="sinp-demo-") as tmp:
+        workdir = pathlib.Path(tmp)
+        lots = []
         for kind, jdd_name in TARGETS.items():
             package = packages.get(jdd_name) or tk.get_action("package_show")(dict(context), {"id": jdd_name})
+            packages[jdd_name] = package
             resource = _resource(context, package, resource_name(kind))
             lot = [o for o in generated if o.jdd == kind]
-            n = _deposit(engine, pathlib.Path(tmp), package, resource, lot, names, admin, kind)
-            echo(f"{resource['name']} ({jdd_name}) : {len(lot)} observations" + (" intégrées" if n else ", inchangées"))
+            accepted, digest = _lot_csv(workdir, package, resource, lot, names)
+            same = _unchanged(engine, resource, digest)
+            lots.append(
+                {
+                    "kind": kind,
+                    "package": package,
+                    "resource": resource,
+                    "lot": lot,
+                    "csv": accepted,
+                    "digest": digest,
+                    "same": same,
+                }
+            )
+        changed = [x["resource"]["id"] for x in lots if not x["same"]]
+        if changed:  # the old rows of every changed lot leave before any new row lands
+            with engine.begin() as conn:
+                conn.execute(store.OCCURRENCE.delete().where(store.OCCURRENCE.c.resource_id.in_(changed)))
+        for x in lots:
+            n = 0
+            if not x["same"]:
+                n = _deposit(
+                    engine, workdir, x["csv"], x["digest"], x["package"], x["resource"], x["lot"], admin, x["kind"]
+                )
+            name = f"{x['resource']['name']} ({x['package']['name']})"
+            echo(f"{name} : {len(x['lot'])} observations" + (" intégrées" if n else ", inchangées"))
             written += n
+        for jdd_name in list(packages):
             packages[jdd_name] = tk.get_action("package_show")(dict(context), {"id": jdd_name})
     for package in packages.values():
         jobs.protect_extent(package["id"])  # blurred observations widen the published extent
