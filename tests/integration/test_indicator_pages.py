@@ -290,3 +290,13 @@ def test_the_pages_in_a_browser_at_desktop_and_phone_width(indicators, browser, 
     assert "Doubs" in browser.find_element(By.CSS_SELECTOR, "figure figcaption").text
     logs = [e["message"] for e in browser.get_log("browser") if e.get("level") == "SEVERE"]
     assert not [m for m in logs if base in m], logs
+
+
+def test_the_method_s_parameters_read_as_labels(indicators):
+    app = indicators
+    for code in ("eee_mailles", "couverture_mailles"):
+        api = _api(app, code)
+        body = _text(_html(app.get(f"/indicateurs/{code}")))
+        assert "Paramètres : " + " ; ".join(api["parametres_libelles"]) + "." in body
+        assert not any(key in body for key in api["parametres"])  # no « statut_taxref = J »
+    assert "« Introduit envahissant » (J)" in _text(_html(app.get("/indicateurs/eee_mailles")))

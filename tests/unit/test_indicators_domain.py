@@ -132,11 +132,26 @@ def test_the_parameters_the_orb_may_change_are_declared_with_the_agreed_defaults
     assert indicators.get("couverture_mailles").parametres["seuil_taxons"] == 50
 
 
+def test_the_parameters_read_as_labels_on_the_page_never_as_codes():
+    assert indicators.get("couverture_mailles").parametres_libelles == [
+        "seuil : 50 taxons par maille",
+        "période : les 10 dernières années de l'édition",
+    ]
+    assert indicators.get("part_geometrie_precise").parametres_libelles == ["géométrie précise : 100 m ou mieux"]
+    assert indicators.get("eee_mailles").parametres_libelles == [
+        "statut TAXREF en France métropolitaine : « Introduit envahissant » (J)"
+    ]
+    assert indicators.parameter_label("seuil_x", 3) == "seuil x : 3"  # one the platform does not know yet
+    coverage = indicators.get("couverture_mailles").methode
+    assert "les 10 dernières années" in coverage and "atteignent 50 taxons" in coverage and "{" not in coverage
+
+
 def test_an_indicator_is_plain_json_for_the_api():
     data = indicators.get("couverture_mailles").as_dict()
     assert json.loads(json.dumps(data, ensure_ascii=False)) == data
     assert data["theme_libelle"] == "État des connaissances"
     assert data["parametres"] == {"seuil_taxons": 50, "periode_annees": 10}
+    assert data["parametres_libelles"][0] == "seuil : 50 taxons par maille"
     assert data["cle_libelle"] == "Maille de 10 km"
     assert isinstance(data["sources"], list) and isinstance(data["precautions"], list)
 
@@ -189,6 +204,10 @@ def test_an_unknown_code_is_refused_in_french_with_the_known_codes():
         ),
         ({"parametres": {"seuil": -1}}, "« seuil » doit être un nombre positif"),
         ({"parametres": [50]}, "champ « parametres » : dictionnaire nom → valeur attendu"),
+        (
+            {"methode": "Au moins {seuil} taxons."},
+            "Indicateur « essai » : champ « methode » : paramètre « seuil » non déclaré dans « parametres »",
+        ),
         ({"code": "Part-Validees"}, "Indicateur n° 1 : champ « code » absent ou invalide (« Part-Validees »"),
         ({"code": None}, "Indicateur n° 1 : champ « code » absent ou invalide"),
     ],

@@ -31,6 +31,8 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from ckanext.sinp.domain import taxref
+
 import yaml
 
 from ckanext.sinp.domain import csvsafe, reftable
@@ -117,6 +119,34 @@ class _ReadOnlyDict(dict):
         return hash(tuple(sorted(self.items())))
 
 
+# how the method's parameters read on the page (a key the platform does not know reads as itself)
+PARAMETER_LABELS = {
+    "seuil_taxons": lambda v: f"seuil : {v} taxons par maille",
+    "periode_annees": lambda v: f"période : les {v} dernières années de l'édition",
+    "precision_m": lambda v: f"géométrie précise : {v} m ou mieux",
+    "statut_taxref": lambda v: (
+        f"statut TAXREF en France métropolitaine : « {taxref.STATUTS_BIOGEO.get(str(v), v)} » ({v})"
+    ),
+}
+
+
+def _with_parameters(name: str, text: str, parametres: dict) -> str:
+    """The method reads with the values of its parameters: « {seuil_taxons} » → « 50 »."""
+
+    def value(match: re.Match) -> str:
+        key = match.group(1)
+        if key not in parametres:
+            raise DeclarationError(f"{name} : champ « methode » : paramètre « {key} » non déclaré dans « parametres ».")
+        return str(parametres[key])
+
+    return re.sub(r"\{([a-z_]+)\}", value, text)
+
+
+def parameter_label(key: str, value) -> str:
+    label = PARAMETER_LABELS.get(key)
+    return label(value) if label else f"{key.replace('_', ' ')} : {value}"
+
+
 @dataclasses.dataclass(frozen=True)
 class Indicator:
     code: str
@@ -153,6 +183,11 @@ class Indicator:
             return COLUMN_LABELS["cle"]
         return " ou ".join([names[0]] + [n[:1].lower() + n[1:] for n in names[1:]])
 
+    @property
+    def parametres_libelles(self) -> list[str]:
+        """The parameters as a reader understands them (« seuil : 50 taxons par maille »)."""
+        return [parameter_label(k, v) for k, v in self.parametres.items()]
+
     def as_dict(self) -> dict:
         """Plain JSON-ready data (lists, dicts) for the API and the JSON download."""
         return {
@@ -169,6 +204,7 @@ class Indicator:
             "precautions": list(self.precautions),
             "mise_a_jour": self.mise_a_jour,
             "parametres": dict(self.parametres),
+            "parametres_libelles": self.parametres_libelles,
             "cle_libelle": self.cle_libelle,
         }
 
@@ -297,6 +333,7 @@ def _indicator(entry: Any, position: int) -> Indicator:
             )
         if isinstance(value, (int, float)) and (value < 0 or (isinstance(value, float) and not math.isfinite(value))):
             raise DeclarationError(f"{name} : champ « parametres » : « {key} » doit être un nombre positif.")
+    texts["methode"] = _with_parameters(name, texts["methode"], parametres)
     return Indicator(
         code=code,
         theme=theme,

@@ -238,19 +238,7 @@ def sinp_indicator_show(context, data_dict):
             filters["cle"] = cle
         values = store.series(conn, code, edition, filters)
     return {
-        "code": ind.code,
-        "theme": ind.theme,
-        "theme_libelle": declared.THEMES.get(ind.theme, ind.theme),
-        "titre": ind.titre,
-        "question": ind.question,
-        "methode": ind.methode,
-        "unite": ind.unite,
-        "sources": list(ind.sources or ()),
-        "precautions": list(ind.precautions or ()),
-        "mise_a_jour": ind.mise_a_jour,
-        "ventilations": list(ind.ventilations or ()),
-        "graphique": ind.graphique,
-        "parametres": dict(ind.parametres or {}),
+        **ind.as_dict(),  # the declaration, as the JSON download gives it
         "edition": _edition_dict(by_name.get(edition), edition),
         "editions": [_edition_dict(e, e["edition"]) for e in editions],
         "series": values,
