@@ -31,11 +31,9 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from ckanext.sinp.domain import taxref
-
 import yaml
 
-from ckanext.sinp.domain import csvsafe, reftable
+from ckanext.sinp.domain import csvsafe, reftable, taxref
 from ckanext.sinp.domain.model import schemas_dir
 
 DECLARATIONS = "indicators.yaml"
