@@ -49,6 +49,10 @@ SETTINGS = {"work_mem": "256MB", "jit": "off", "parallel_setup_cost": "100", "pa
 # transaction (parallel workers cannot scan a temporary table; nobody else ever sees it, and the
 # advisory lock lets one computation run at a time)
 BASE = "sinp_indicator_base"
+# the selection's text columns compare bytewise: they are only grouped, sorted and matched to each
+# other, never shown in their order, and PostgreSQL sorts and hashes C-collated text much faster
+# (abbreviated keys) than text in the database's libc collation
+C = 'COLLATE "C"'
 
 metadata = MetaData()
 
@@ -320,9 +324,10 @@ def _base(conn, bounds: str, params: dict, eee_cd_noms) -> None:
     conn.execute(
         text(f"""
         CREATE UNLOGGED TABLE {BASE} AS
-        SELECT extract(year FROM o.date_debut)::int AS annee, o.dep, o.groupe, o.cd_ref,
-               o.observateur, o.owner_org, o.package_id, COALESCE(o.niv_val, '0') AS niv_val,
-               CASE WHEN o.public_layer <= {protection.MAILLE} THEN o.maille_calc END AS maille,
+        SELECT extract(year FROM o.date_debut)::int AS annee, o.dep {C} AS dep, o.groupe {C} AS groupe, o.cd_ref,
+               o.observateur {C} AS observateur, o.owner_org {C} AS owner_org, o.package_id {C} AS package_id,
+               COALESCE(o.niv_val, '0') {C} AS niv_val,
+               CASE WHEN o.public_layer <= {protection.MAILLE} THEN o.maille_calc END {C} AS maille,
                COALESCE(o.sensi_niveau IN ('1', '2', '3', '4'), false) AS sensible,
                (o.geom IS NOT NULL AND COALESCE(o.precision_geometrie, 0) <= {precision}) AS precise,
                (o.created_at AT TIME ZONE '{ZONE}')::date - COALESCE(o.date_fin, o.date_debut) AS delai,
@@ -363,16 +368,16 @@ def _level_counts(template: str) -> str:
 def _cube(conn, end_year: int) -> None:
     """Observations, taxa, producers, JDD, validated and precise shares, deposit delay, for every
     combination of year × département × group (CUBE). Two stages: the rows are first counted per
-    finest cell and taxon, producer and JDD (one hash aggregation), so the distinct counts of the
-    CUBE sort thousands of partial rows instead of every observation; the median delay needs the
-    observations themselves (one more CUBE, without distinct counts)."""
+    finest cell and name, taxon, producer and JDD (one parallel hash aggregation: ``ind_fine``, also
+    read by the new taxa), so the distinct counts of the CUBE sort thousands of partial rows instead
+    of every observation; the median delay comes from a histogram of delays per finest cell."""
     conn.execute(
         text(f"""
         CREATE TEMP TABLE ind_fine ON COMMIT DROP AS
-        SELECT annee, dep, groupe, taxon, owner_org, package_id, count(*) AS n,
+        SELECT annee, dep, groupe, cd_ref, taxon, owner_org, package_id, count(*) AS n,
                count(*) FILTER (WHERE sensible) AS sens, count(*) FILTER (WHERE niv_val IN ('1', '2')) AS valid,
                count(*) FILTER (WHERE precise) AS precise, {_level_counts("count(*) FILTER (WHERE niv_val = '{k}'{s})")}
-          FROM {BASE} GROUP BY annee, dep, groupe, taxon, owner_org, package_id""")
+          FROM {BASE} GROUP BY annee, dep, groupe, cd_ref, taxon, owner_org, package_id""")
     )
     keep = "(ga = 1 OR annee IS NOT NULL) AND (gd = 1 OR dep IS NOT NULL) AND (gg = 1 OR groupe IS NOT NULL)"
     # the median delay of every cell of the CUBE from a histogram (observations per finest cell and
@@ -438,32 +443,42 @@ def _per_cell_of_cube(code: str, select: str) -> str:
 def _observers(conn, end_year: int) -> None:
     """Distinct observers: the standard's ``observateur`` lists people separated by commas
     (« NOM Prénom (Organisme), … »); each name counted once, case and spaces aside. Each distinct
-    list is split once (thousands of lists for millions of observations), then joined to the cells."""
+    list is split once (thousands of lists for millions of observations) into names numbered once
+    (integers, cheaper to sort than names); the distinct lists of each finest cell are read in one
+    parallel pass, then joined to their names."""
     conn.execute(
         text(f"""
+        CREATE TEMP TABLE ind_observer_cells ON COMMIT DROP AS
+        SELECT annee, dep, groupe, observateur FROM {BASE} WHERE observateur IS NOT NULL
+         GROUP BY annee, dep, groupe, observateur""")
+    )
+    conn.execute(
+        text("""
         CREATE TEMP TABLE ind_observer_names ON COMMIT DROP AS
-        SELECT DISTINCT l.observateur, lower(trim(n)) AS name
-          FROM (SELECT DISTINCT observateur FROM {BASE} WHERE observateur IS NOT NULL) AS l,
-               regexp_split_to_table(l.observateur, '[,|]') AS n
-         WHERE lower(trim(n)) <> ''""")
+        SELECT observateur, dense_rank() OVER (ORDER BY name) AS name_id
+          FROM (SELECT DISTINCT l.observateur, lower(trim(n)) AS name
+                  FROM (SELECT DISTINCT observateur FROM ind_observer_cells) AS l,
+                       regexp_split_to_table(l.observateur, '[,|]') AS n
+                 WHERE lower(trim(n)) <> '') AS s""")
     )
     select = f"""
-        SELECT annee, dep, groupe, count(DISTINCT name) AS v,
+        SELECT annee, dep, groupe, count(DISTINCT name_id) AS v,
                GROUPING(annee) AS ga, GROUPING(dep) AS gd, GROUPING(groupe) AS gg
-          FROM (SELECT DISTINCT b.annee, b.dep, b.groupe, m.name
-                  FROM (SELECT DISTINCT annee, dep, groupe, observateur FROM {BASE}) AS b
+          FROM (SELECT DISTINCT b.annee, b.dep, b.groupe, m.name_id
+                  FROM ind_observer_cells AS b
                   JOIN ind_observer_names m ON m.observateur = b.observateur) AS s
          GROUP BY CUBE (annee, dep, groupe) HAVING {_keep("annee", "dep", "groupe")}"""
     conn.execute(text(_per_cell_of_cube("observateurs", select)))
 
 
 def _new_taxa(conn, end_year: int) -> None:
-    """Taxa recorded for the first time (in the region, or in the département) that year."""
+    """Taxa recorded for the first time (in the region, or in the département) that year: from the
+    partial counts of the CUBE (``ind_fine``, per finest cell and name), not from the selection."""
     conn.execute(
-        text(f"""
+        text("""
         CREATE TEMP TABLE ind_first ON COMMIT DROP AS
         SELECT cd_ref, groupe, dep, min(annee) AS annee, GROUPING(dep) AS gd
-          FROM {BASE} WHERE cd_ref IS NOT NULL
+          FROM ind_fine WHERE cd_ref IS NOT NULL
          GROUP BY GROUPING SETS ((cd_ref, groupe), (cd_ref, groupe, dep))
         HAVING GROUPING(dep) = 1 OR dep IS NOT NULL""")
     )
@@ -480,13 +495,18 @@ def _coverage(conn, end_year: int) -> None:
     years of the edition: one row per maille (taxa), and the share of the region's mailles."""
     p = _parameters("couverture_mailles")
     since = end_year - int(p["periode_annees"]) + 1
+    # per maille and taxon first (one parallel pass: INSERT … SELECT never runs in parallel)
     conn.execute(
-        text(f"""INSERT INTO ind_rows (code, cle, libelle, valeur, effectif, sens)
-                SELECT 'couverture_mailles', maille, maille, count(DISTINCT cd_ref), count(*),
-                       count(*) FILTER (WHERE sensible)
+        text(f"""CREATE TEMP TABLE ind_coverage ON COMMIT DROP AS
+                SELECT maille, cd_ref, count(*) AS n, count(*) FILTER (WHERE sensible) AS sens
                   FROM {BASE} WHERE maille IS NOT NULL AND annee BETWEEN :since AND :end
-                 GROUP BY maille"""),
+                 GROUP BY maille, cd_ref"""),
         {"since": since, "end": end_year},
+    )
+    conn.execute(
+        text("""INSERT INTO ind_rows (code, cle, libelle, valeur, effectif, sens)
+                SELECT 'couverture_mailles', maille, maille, count(cd_ref), sum(n), sum(sens)
+                  FROM ind_coverage GROUP BY maille""")
     )
     has_grid = conn.execute(text("SELECT to_regclass('sinp_maille10') IS NOT NULL")).scalar()
     grid = "(SELECT count(*) FROM sinp_maille10)" if has_grid else "0"
