@@ -8,6 +8,15 @@ whose diffusion allows the level (``occurrences/map_store.py``: maille ⇔ publi
 ≤ 1, département ⇔ ≤ 3; layer 4 « aucune diffusion » never). The counts come from the aggregate
 tables that ``map_store`` keeps exact; no request reads the occurrence table.
 
+The precise view (``vue=precise``, opt-in; the public view is the default): a signed-in user who may
+see occurrences precisely somewhere (a member of a producing organisation, a chef de file, a
+sysadmin: ``precise_access``) gets, for the occurrences ``store.Access.full_sql`` lets them see
+precisely — the rule of every other door, from ``access.access_for`` —, the counts at every level
+whatever their public diffusion, their organisation's private JDD and drafts included; and the
+public layer for everything else. Anyone else asking it gets the public view (``vue: publique`` in the
+answer), not a refusal: a shared address shows each visitor their own view, and nobody learns from
+the answer more than what they may see. A precise answer is never cached (``_no_store``).
+
 Every parameter is read strictly (``inputs``): a bad one is a ``ValidationError`` in French (409
 through the API, 400 on the pages). An unknown taxon, producer or JDD and a private or draft JDD
 give the same answer — no cell, no observation — so that « absent » and « interdit » look alike.
@@ -21,12 +30,13 @@ import time
 
 import ckan.model as model
 import ckan.plugins.toolkit as tk
+import flask
 import sqlalchemy as sa
 
 from ckanext.sinp.domain import nomenclatures
 from ckanext.sinp.logic import access, inputs
 from ckanext.sinp.logic.strict_actions import with_input_guards
-from ckanext.sinp.occurrences import map_store
+from ckanext.sinp.occurrences import map_store, store
 from ckanext.sinp.referentials import taxref_store
 
 NIVEAUX = ("maille", "commune", "departement")
@@ -37,6 +47,9 @@ NIVEAU_DIFFUSION = {
     "commune": "diffusées à la commune ou plus précisément",
     "departement": "diffusées au département ou plus précisément",
 }
+# the precise view: every level for what the caller may see precisely, the public layer for the rest
+DIFFUSION_PRECISE = "que vos droits vous permettent de voir précisément, à tous les niveaux (les autres : {public})"
+VUES = ("publique", "precise")
 ANNEE_MIN, ANNEE_MAX = 1600, 2100
 _DEPARTEMENT = re.compile(r"^(?:\d{2}|2[AB]|97\d)$")
 _COMMUNE = re.compile(r"^(?:\d{5}|2[AB]\d{3})$")
@@ -191,6 +204,67 @@ def niveau_of(data_dict: dict, default: str = "maille") -> str:
     return niveau
 
 
+def vue_of(data_dict: dict) -> str:
+    """The view asked: ``publique`` (default) or ``precise``."""
+    vue = inputs.text(data_dict, "vue", "publique", max_length=40).strip().lower() or "publique"
+    vue = {"précise": "precise", "public": "publique", "publique": "publique"}.get(vue, vue)
+    if vue not in VUES:
+        _refuse("vue", f"Vue inconnue : « {inputs.quote(vue)} » (publique ou precise).")
+    return vue
+
+
+def precise_access(context) -> store.Access | None:
+    """The caller's ``store.Access`` when they may see some occurrences precisely (sysadmin, member
+    of an organisation, chef de file), else None (anonymous, a user of no organisation)."""
+    user = access.user_of(context)
+    if not context.get("ignore_auth") and (
+        user is None or not (user.sysadmin or access.user_org_ids(user) or access.chef_scopes(user))
+    ):
+        return None
+    return access.access_for(context, None)
+
+
+def filterable_jdd_ids(acc: store.Access | None) -> list[str]:
+    """The JDD a view may be filtered on (the others are « absent »): the published ones; in the precise
+    view also those ``acc`` sees precisely (its organisations' private JDD and drafts, every JDD but the
+    deleted ones for a sysadmin, the active JDD for a chef de file — counted in its scope only)."""
+    pub = access.active_jdd_ids(published=True)
+    if acc is None:
+        return pub
+    params: dict = {}
+    if acc.full:
+        cond = "true"
+    else:
+        cond = "owner_org = ANY(:orgs) OR id = ANY(:scope)"
+        params = {"orgs": acc.orgs or [""], "scope": acc.scope_package_ids or [""]}
+    rows = model.Session.execute(sa.text(f"SELECT id FROM ({map_store.VISIBLE_JDD_SQL}) AS j WHERE {cond}"), params)
+    return sorted({*pub, *(r[0] for r in rows)})
+
+
+def _no_store() -> None:
+    """A precise answer is its caller's alone: never kept by a browser or a shared cache (CKAN marks an
+    API answer ``public``; ``__no_cache__`` makes it ``private``) — the page cache keeps anonymous answers
+    only, and an anonymous visitor never gets the precise view."""
+    if not flask.has_request_context():
+        return
+    flask.request.environ["__no_cache__"] = True
+
+    @flask.after_this_request
+    def _private(response):
+        response.headers["Cache-Control"] = "private, no-store"
+        response.vary.add("Cookie")
+        response.vary.add("Authorization")
+        return response
+
+
+def _view(context, data_dict) -> tuple[str, store.Access | None, list[str]]:
+    """(view served, the caller's access in the precise view or None, the JDD filterable)."""
+    acc = precise_access(context) if vue_of(data_dict) == "precise" else None
+    if acc is not None:
+        _no_store()
+    return ("precise" if acc is not None else "publique"), acc, filterable_jdd_ids(acc)
+
+
 def _code_of(niveau: str, data_dict: dict) -> str:
     code = inputs.identifier(data_dict, "code")
     if niveau == "departement":
@@ -221,7 +295,8 @@ def _organisation_id(name: str) -> str | None:
 
 
 def _public_jdd(name: str, pub: list[str]) -> str | None:
-    """A published, active JDD, by name or id (None: unknown, private, draft or deleted alike)."""
+    """A JDD of ``pub`` (the published ones, or those of the precise view), by name or id (None:
+    unknown, or one the view does not count — private, draft or deleted alike)."""
     row = (
         model.Session.query(model.Package.id)
         .filter(sa.or_(model.Package.name == name, model.Package.id == name), model.Package.type == "jdd")
@@ -339,25 +414,30 @@ def sinp_carte(context, data_dict):
     :param validation: validation levels (STATUT_VALID codes, comma-separated)
     :param producteur: an organisation's name (or id)
     :param jdd: a JDD's name (or id)
-    :returns: {niveau, filtres, cellules: [{code, nom, nb_obs, nb_taxons, derniere_annee}] (most
-        observations first), nb_cellules, total_obs, max_obs} and for ``maille`` ``geojson``: a
-        FeatureCollection of the cells (EPSG:4326) with the same properties
+    :param vue: ``publique`` (default) or ``precise`` (what the caller may see precisely at every
+        level, the public layer for the rest; the public view for a caller with no such right)
+    :returns: {niveau, vue (the view served), filtres, cellules: [{code, nom, nb_obs, nb_taxons,
+        derniere_annee}] (most observations first), nb_cellules, total_obs, max_obs} and for ``maille``
+        ``geojson``: a FeatureCollection of the cells (EPSG:4326) with the same properties
     """
     tk.check_access("sinp_carte", context, data_dict)
     niveau = niveau_of(data_dict)
-    pub = access.active_jdd_ids(published=True)
+    vue, acc, pub = _view(context, data_dict)
     with model.meta.engine.connect() as conn:
         filtres, echo, nothing = read_filters(conn, data_dict, pub)
         if nothing or not pub:
             raw = []
         else:  # map_store counts the published JDD (the rule of ``pub``): its roll-ups serve when fresh
-            raw = map_store.cells(conn, niveau, filtres, None)
+            raw = map_store.cells(conn, niveau, filtres, None, acc)
     cells = [_cell(c) for c in raw if c.get("code") not in (None, "", 0)]
     cells.sort(key=lambda c: (-c["nb_obs"], c["code"]))
     result = {
         "niveau": niveau,
         "niveau_libelle": NIVEAU_LIBELLES[niveau],
-        "diffusion": NIVEAU_DIFFUSION[niveau],
+        "vue": vue,
+        "diffusion": DIFFUSION_PRECISE.format(public=NIVEAU_DIFFUSION[niveau])
+        if acc is not None
+        else NIVEAU_DIFFUSION[niveau],
         "filtres": echo,
         "nb_cellules": len(cells),
         "total_obs": sum(c["nb_obs"] for c in cells),
@@ -388,16 +468,17 @@ def sinp_carte_taxons(context, data_dict):
 
     :param niveau: ``maille`` (default), ``commune`` or ``departement``
     :param code: the cell's code (maille CD_SIG, commune INSEE code, département code)
-    :returns: {niveau, code, nom, filtres, taxons: [{cd_ref, nom_valide, nom_vern, groupe, nb_obs,
-        derniere_annee, sensible}] (most observations first), nb_taxons, total_obs}
+    :param vue: ``publique`` (default) or ``precise``, as for ``sinp_carte``
+    :returns: {niveau, vue, code, nom, filtres, taxons: [{cd_ref, nom_valide, nom_vern, groupe,
+        nb_obs, derniere_annee, sensible}] (most observations first), nb_taxons, total_obs}
     """
     tk.check_access("sinp_carte_taxons", context, data_dict)
     niveau = niveau_of(data_dict)
     code = _code_of(niveau, data_dict)
-    pub = access.active_jdd_ids(published=True)
+    vue, acc, pub = _view(context, data_dict)
     with model.meta.engine.connect() as conn:
         filtres, echo, nothing = read_filters(conn, data_dict, pub)
-        raw = [] if nothing or not pub else map_store.cell_taxa(conn, niveau, code, filtres, None)
+        raw = [] if nothing or not pub else map_store.cell_taxa(conn, niveau, code, filtres, None, acc)
         nom = _cell_name(conn, niveau, code)
     taxa = [
         {
@@ -414,6 +495,7 @@ def sinp_carte_taxons(context, data_dict):
     ]
     return {
         "niveau": niveau,
+        "vue": vue,
         "code": code,
         "nom": nom,
         "filtres": echo,

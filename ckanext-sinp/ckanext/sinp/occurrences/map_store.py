@@ -37,6 +37,7 @@ import json
 from sqlalchemy import text
 
 from ckanext.sinp.domain import protection
+from ckanext.sinp.occurrences.store import Access
 
 NIVEAUX = ("maille", "commune", "departement")
 # the coarsest public layer an observation may have to be counted at each level (domain.protection)
@@ -48,61 +49,107 @@ _CODE = {"maille": "maille", "commune": "commune", "departement": "dep"}
 # ``logic.access.active_jdd_ids`` runs these statements too.
 ACTIVE_JDD_SQL = "SELECT id, name, title, owner_org FROM package WHERE type = 'jdd' AND state = 'active'"
 PUBLISHED_JDD_SQL = f"{ACTIVE_JDD_SQL} AND NOT private"
+# the JDD whose occurrences the precise view may count for those ``Access.full_sql`` lets see them
+# (their producer's members: the private ones and the drafts too; a chef de file: active JDD only, by
+# ``Access.scope_package_ids``); never a deleted one
+VISIBLE_JDD_SQL = "SELECT id, name, title, owner_org FROM package WHERE type = 'jdd' AND state IN ('active', 'draft')"
 
 FLUX_SCHEMA = "sinp_flux"
 
-_KEYS = ("package_id", "public_layer", "sensible", "niv_val", "maille", "commune", "dep", "cd_ref", "annee")
-_VALUES = ("groupe",)  # follows cd_ref: carried, not a key
+# the keys of a count: ``owner_org``, ``package_id``, ``groupe`` and ``dep`` are the columns that
+# ``store.Access.full_sql`` reads, so that the precise view decides with the very rule of the other doors
+_KEYS = (
+    "package_id",
+    "owner_org",
+    "public_layer",
+    "sensible",
+    "niv_val",
+    "maille",
+    "commune",
+    "dep",
+    "cd_ref",
+    "groupe",
+    "annee",
+)
 _MONTH_KEYS = ("package_id", "public_layer", "cd_ref", "mois")
+# each level's code of a row of sinp_occurrence (alias r), whatever its diffusion
+_RAW_CODE = {
+    "maille": "COALESCE(r.maille_calc, '')",
+    "commune": "COALESCE(NULLIF(trim(split_part(COALESCE(r.code_commune, ''), '|', 1)), ''), '')",
+    "dep": "COALESCE(r.dep, '')",
+}
 # each key as computed from a row of sinp_occurrence (alias r)
 _ROW = {
     "package_id": "r.package_id",
+    "owner_org": "COALESCE(r.owner_org, '')",
     "public_layer": "r.public_layer",
     "sensible": "COALESCE(r.sensi_niveau, '') NOT IN ('', '0')",
     "niv_val": "COALESCE(r.niv_val, '0')",
     # a code is kept only where the observation's diffusion allows that level: the counts never hold
     # the commune of an observation blurred to the maille, nor anything of one not diffused
-    "maille": f"CASE WHEN r.public_layer <= {protection.MAILLE} THEN COALESCE(r.maille_calc, '') ELSE '' END",
-    "commune": f"CASE WHEN r.public_layer <= {protection.COMMUNE} "
-    "THEN COALESCE(NULLIF(trim(split_part(COALESCE(r.code_commune, ''), '|', 1)), ''), '') ELSE '' END",
-    "dep": f"CASE WHEN r.public_layer <= {protection.DEPARTEMENT} THEN COALESCE(r.dep, '') ELSE '' END",
+    **{
+        key: f"CASE WHEN r.public_layer <= {MAX_LAYER[niveau]} THEN {_RAW_CODE[key]} ELSE '' END"
+        for niveau, key in _CODE.items()
+    },
     "cd_ref": "COALESCE(r.cd_ref, 0)",
     "groupe": "COALESCE(r.groupe, '')",
     "annee": "COALESCE(extract(year FROM r.date_debut)::int, 0)",
     "mois": "COALESCE(extract(month FROM r.date_debut)::int, 0)",
 }
+# The precise counts (``sinp_carte_precis``): the observations whose diffusion blanks some level's
+# code in ``sinp_carte_agg`` (public layer above the finest level's), with every code kept. Read by
+# ``map_store`` only, for the rows ``Access.full_sql`` lets the caller see precisely; never by the
+# views of ``sinp_flux`` nor by the public roll-ups.
+BLURRED_ABOVE = min(MAX_LAYER.values())  # a public layer above it blanks at least one code
+_PRECISE_ROW = {**_ROW, **_RAW_CODE}
+_PRECISE_WHERE = f"r.public_layer > {BLURRED_ABOVE}"
 
 
-def _grouped(table: str, keys: tuple[str, ...], sign: str, values: tuple[str, ...] = ()) -> str:
-    cols = ", ".join([_ROW[k] for k in keys] + [f"max({_ROW[v]})" for v in values])
-    return f"SELECT {cols}, {sign}count(*) FROM {table} r GROUP BY {', '.join(str(i + 1) for i in range(len(keys)))}"
-
-
-def _apply(target: str, keys: tuple[str, ...], source: str, sign: str) -> str:
-    values = _VALUES if keys == _KEYS else ()  # the counts per cell carry the group of the taxon
-    update = "".join(f", {v} = EXCLUDED.{v}" for v in values)
+def _grouped(table: str, keys: tuple[str, ...], sign: str, row: dict, where: str = "") -> str:
+    cols = ", ".join(row[k] for k in keys)
     return (
-        f"INSERT INTO {target} ({', '.join(keys + values)}, nb) {_grouped(source, keys, sign, values)} "
-        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET nb = {target}.nb + EXCLUDED.nb{update}"
+        f"SELECT {cols}, {sign}count(*) FROM {table} r {'WHERE ' + where if where else ''} "
+        f"GROUP BY {', '.join(str(i + 1) for i in range(len(keys)))}"
     )
+
+
+def _apply(target: str, keys: tuple[str, ...], source: str, sign: str, precise: bool = False) -> str:
+    """The statement adding (``sign`` '') or subtracting ('-') the rows of ``source`` to ``target``'s
+    counts; ``precise``: the codes kept whatever the diffusion, blurred rows only (``sinp_carte_precis``)."""
+    row, where = (_PRECISE_ROW, _PRECISE_WHERE) if precise else (_ROW, "")
+    return (
+        f"INSERT INTO {target} ({', '.join(keys)}, nb) {_grouped(source, keys, sign, row, where)} "
+        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET nb = {target}.nb + EXCLUDED.nb"
+    )
+
+
+# the counts the triggers keep, each as (table, keys, precise)
+COUNTS = (
+    ("sinp_carte_agg", _KEYS, False),
+    ("sinp_carte_mois", _MONTH_KEYS, False),
+    ("sinp_carte_precis", _KEYS, True),
+)
+
+
+def count_statements(source: str, sign: str = "") -> list[str]:
+    """Every count's statement for the rows of ``source`` (the triggers, ``rebuild`` and the benches)."""
+    return [_apply(table, keys, source, sign, precise) for table, keys, precise in COUNTS]
 
 
 def _trigger_body() -> str:
     def both(source: str, sign: str) -> str:
-        return (
-            f"{_apply('sinp_carte_agg', _KEYS, source, sign)};\n{_apply('sinp_carte_mois', _MONTH_KEYS, source, sign)};"
-        )
+        return "\n".join(f"{statement};" for statement in count_statements(source, sign))
 
     def sweep(source: str) -> str:
-        return (
-            f"DELETE FROM sinp_carte_agg a WHERE a.nb = 0 AND a.package_id IN (SELECT DISTINCT package_id FROM {source});\n"
-            f"DELETE FROM sinp_carte_mois a WHERE a.nb = 0 AND a.package_id IN (SELECT DISTINCT package_id FROM {source});"
+        return "\n".join(
+            f"DELETE FROM {table} a WHERE a.nb = 0 AND a.package_id IN (SELECT DISTINCT package_id FROM {source});"
+            for table, _, _ in COUNTS
         )
 
     return f"""
        BEGIN
          IF TG_OP = 'TRUNCATE' THEN
-           TRUNCATE sinp_carte_agg, sinp_carte_mois;
+           TRUNCATE {", ".join(table for table, _, _ in COUNTS)};
          ELSIF TG_OP = 'INSERT' THEN
            {both("sinp_carte_new", "")}
          ELSIF TG_OP = 'DELETE' THEN
@@ -118,31 +165,33 @@ def _trigger_body() -> str:
        END"""
 
 
-SCHEMA_VERSION = 3  # moved when a table's layout changes: ensure_tables rebuilds them
-_TABLES = (
-    "sinp_carte_agg",
-    "sinp_carte_mois",
+SCHEMA_VERSION = 4  # moved when a table's layout changes: ensure_tables rebuilds them
+# the public roll-ups (``refresh_public`` computes them again whole)
+_ROLLUPS = (
     "sinp_carte_public",
     "sinp_carte_public_taxon",
     "sinp_carte_public_temps",
     "sinp_carte_public_taxon_jdd",
     "sinp_carte_public_jdd",
     "sinp_carte_public_territoire",
-    "sinp_carte_state",
-    "sinp_carte_changes",
 )
+_TABLES = (*(table for table, _, _ in COUNTS), *_ROLLUPS, "sinp_carte_state", "sinp_carte_changes")
+_AGG_COLUMNS = """package_id text NOT NULL, owner_org text NOT NULL, public_layer smallint NOT NULL,
+         sensible boolean NOT NULL, niv_val text NOT NULL, maille text NOT NULL, commune text NOT NULL,
+         dep text NOT NULL, cd_ref integer NOT NULL, groupe text NOT NULL, annee integer NOT NULL, nb bigint NOT NULL,
+         PRIMARY KEY (package_id, owner_org, public_layer, sensible, niv_val, maille, commune, dep, cd_ref, groupe,
+                      annee)"""
 SCHEMA_SQL = (
     "DROP SEQUENCE IF EXISTS sinp_carte_change_seq",
     # one row per transaction that changed the counts or CKAN's package table, visible once it commits
     "CREATE TABLE IF NOT EXISTS sinp_carte_changes (txid bigint PRIMARY KEY)",
-    """CREATE TABLE IF NOT EXISTS sinp_carte_agg (
-         package_id text NOT NULL, public_layer smallint NOT NULL, sensible boolean NOT NULL, niv_val text NOT NULL,
-         maille text NOT NULL, commune text NOT NULL, dep text NOT NULL, cd_ref integer NOT NULL,
-         annee integer NOT NULL, groupe text NOT NULL, nb bigint NOT NULL,
-         PRIMARY KEY (package_id, public_layer, sensible, niv_val, maille, commune, dep, cd_ref, annee))""",
+    f"CREATE TABLE IF NOT EXISTS sinp_carte_agg ({_AGG_COLUMNS})",
     "CREATE INDEX IF NOT EXISTS ix_sinp_carte_agg_cd_ref ON sinp_carte_agg (cd_ref)",
     "COMMENT ON TABLE sinp_carte_agg IS 'Nombre d''observations par JDD, diffusion, maille, commune, "
     "département, taxon et année (tenu à jour par les déclencheurs de sinp_occurrence)'",
+    f"CREATE TABLE IF NOT EXISTS sinp_carte_precis ({_AGG_COLUMNS})",
+    "COMMENT ON TABLE sinp_carte_precis IS 'Nombre d''observations floutées par JDD, maille, commune, "
+    "département précis, taxon et année : pour ceux qui peuvent les voir précisément, jamais pour le public'",
     """CREATE TABLE IF NOT EXISTS sinp_carte_mois (
          package_id text NOT NULL, public_layer smallint NOT NULL, cd_ref integer NOT NULL, mois integer NOT NULL,
          nb bigint NOT NULL, PRIMARY KEY (package_id, public_layer, cd_ref, mois))""",
@@ -256,9 +305,9 @@ def grant_reader(conn, role: str) -> None:
 def rebuild(conn) -> int:
     """Recomputes the counts from the occurrences (after a bulk change that bypassed the triggers, or
     to check them). Returns the number of observations counted."""
-    conn.execute(text("TRUNCATE sinp_carte_agg, sinp_carte_mois"))
-    conn.execute(text(_apply("sinp_carte_agg", _KEYS, "sinp_occurrence", "")))
-    conn.execute(text(_apply("sinp_carte_mois", _MONTH_KEYS, "sinp_occurrence", "")))
+    conn.execute(text(f"TRUNCATE {', '.join(table for table, _, _ in COUNTS)}"))
+    for statement in count_statements("sinp_occurrence"):
+        conn.execute(text(statement))
     conn.execute(text(MARK_SQL))
     return int(conn.execute(text("SELECT COALESCE(sum(nb), 0) FROM sinp_carte_agg")).scalar())
 
@@ -307,7 +356,7 @@ def refresh_public(conn, force: bool = False) -> dict | None:
     if not force and not consumed and is_fresh(conn):
         return None
     conn.execute(text("SELECT set_config('work_mem', '256MB', true)"))
-    for table in _TABLES[2:-1]:
+    for table in _ROLLUPS:  # not sinp_carte_state: its row 0 is the layout's version (ensure_tables)
         conn.execute(text(f"DELETE FROM {table}"))
     pub = f"a.package_id IN (SELECT id FROM ({PUBLISHED_JDD_SQL}) AS p)"
     written = {}
@@ -419,8 +468,8 @@ class Filtres:
     def empty(self) -> bool:
         return all(getattr(self, f.name) in (None, [], "") for f in dataclasses.fields(self))
 
-    def sql(self, params: dict) -> str:
-        """The conditions on ``sinp_carte_agg a`` (and ``pub p`` for the producer)."""
+    def sql(self, params: dict, jdd: str = "pub") -> str:
+        """The conditions on ``sinp_carte_agg a`` (and the JDD of the CTE ``jdd`` for the producer)."""
         conds = []
         if self.cd_refs is not None:
             conds.append("a.cd_ref = ANY(:f_cd_refs)")
@@ -439,7 +488,7 @@ class Filtres:
             conds.append("a.niv_val = ANY(:f_niv_val)")
             params["f_niv_val"] = list(self.niv_val)
         if self.producteur:
-            conds.append("a.package_id IN (SELECT id FROM pub WHERE owner_org = :f_producteur)")
+            conds.append(f"a.package_id IN (SELECT id FROM {jdd} WHERE owner_org = :f_producteur)")
             params["f_producteur"] = self.producteur
         return " AND ".join(conds) or "true"
 
@@ -467,19 +516,53 @@ def _counts_where(niveau: str, filtres: Filtres, pub: list[str] | None, params: 
     return where
 
 
-def cells(conn, niveau: str, filtres: Filtres | None = None, pub: list[str] | None = None) -> list[dict]:
+def _precise_rows(niveau: str, filtres: Filtres, access: Access, params: dict, where: str = "") -> str:
+    """The counts the precise view reads at ``niveau`` (columns ``code``, ``cd_ref``, ``groupe``,
+    ``sensible``, ``annee``, ``nb``): for the observations ``access.full_sql`` lets the caller see
+    precisely (in a JDD of ``VISIBLE_JDD_SQL``), every level whatever their diffusion — from
+    ``sinp_carte_agg`` when no code of theirs is blanked, else from ``sinp_carte_precis`` —; for the
+    others, the public layer (published JDD, diffusion allowing the level). ``where``: more conditions
+    on ``a``. The rule is ``full_sql`` itself, over the count's columns as the occurrence holds them
+    (a value the occurrence lacks is NULL there, never ``''``)."""
+    code = _CODE[niveau]
+    params.update(_layer_params(niveau), blurred_above=BLURRED_ABOVE)
+    full = f"COALESCE({access.full_sql(params, 'a.')}, false)"
+    common = f"a.{code} <> '' {_valid_code(niveau, 'a.' + code)} AND {filtres.sql(params, 'vis')}"
+    if where:
+        common += f" AND {where}"
+
+    def table(name: str) -> str:
+        return f"""(SELECT package_id, NULLIF(owner_org, '') AS owner_org, public_layer, sensible, niv_val, maille,
+                           commune, NULLIF(dep, '') AS dep, cd_ref, NULLIF(groupe, '') AS groupe, annee, nb
+                      FROM {name}) AS a"""
+
+    select = f"SELECT a.{code} AS code, a.cd_ref, a.groupe, a.sensible, a.annee, a.nb"
+    return f"""WITH pub AS ({PUBLISHED_JDD_SQL}), vis AS ({VISIBLE_JDD_SQL})
+        {select} FROM {table("sinp_carte_agg")}
+         WHERE {common} AND CASE WHEN {full}
+                   THEN a.public_layer <= :blurred_above AND a.package_id IN (SELECT id FROM vis)
+                   ELSE a.public_layer <= :max_layer AND a.package_id IN (SELECT id FROM pub) END
+        UNION ALL
+        {select} FROM {table("sinp_carte_precis")}
+         WHERE {common} AND {full} AND a.package_id IN (SELECT id FROM vis)"""
+
+
+def cells(
+    conn, niveau: str, filtres: Filtres | None = None, pub: list[str] | None = None, access: Access | None = None
+) -> list[dict]:
     """The cells of ``niveau`` holding public observations that match ``filtres``, each with ``code``,
     ``nom``, ``nb_obs``, ``nb_taxons``, ``derniere_annee`` and, for a maille, ``geometry`` (GeoJSON,
     EPSG:4326); most observed first. Only published JDD count; ``pub`` (ids) restricts them further.
+    With ``access`` (a ``store.Access``): the precise view of ``_precise_rows`` (``pub`` unused).
 
-    Read from the roll-ups when they are fresh and the query is unfiltered or filtered by taxon only;
-    else computed from the counts (per cell and taxon, then per cell)."""
+    Read from the roll-ups when they are fresh, the view public and the query unfiltered or filtered by
+    taxon only; else computed from the counts (per cell and taxon, then per cell)."""
     _check_niveau(niveau)
     filtres = filtres or Filtres()
     join, name = _names(conn, niveau)
     geometry = f"ST_AsGeoJSON({_cell_geometry('c.code', 4326)}, 6)" if niveau == "maille" else "NULL"
     params: dict = {"niveau": niveau}
-    fresh = pub is None and is_fresh(conn)
+    fresh = pub is None and access is None and is_fresh(conn)
     if fresh and filtres.empty():
         sql = f"""SELECT c.code, c.nom, c.nb_obs, c.nb_taxons, c.derniere_annee,
                          {"ST_AsGeoJSON(c.geom_4326, 6)" if niveau == "maille" else "NULL"} AS geometry
@@ -489,6 +572,10 @@ def cells(conn, niveau: str, filtres: Filtres | None = None, pub: list[str] | No
             params["f_cd_refs"] = [int(c) for c in filtres.cd_refs] or [-1]
             per_taxon = """SELECT code, cd_ref, nb_obs, derniere_annee FROM sinp_carte_public_taxon
                             WHERE niveau = :niveau AND cd_ref = ANY(:f_cd_refs)"""
+        elif access is not None:
+            per_taxon = f"""SELECT t.code, t.cd_ref, sum(t.nb) AS nb_obs, max(t.annee) FILTER (WHERE t.annee <> 0)
+                                   AS derniere_annee
+                              FROM ({_precise_rows(niveau, filtres, access, params)}) AS t GROUP BY t.code, t.cd_ref"""
         else:
             code = _CODE[niveau]
             per_taxon = f"""WITH pub AS ({PUBLISHED_JDD_SQL})
@@ -518,14 +605,26 @@ def _taxon_names(conn) -> tuple[str, str]:
     return "LEFT JOIN sinp_taxref t ON t.cd_nom = x.cd_ref", "t.nom_valide, t.nom_vern"
 
 
-def cell_taxa(conn, niveau: str, code: str, filtres: Filtres | None = None, pub: list[str] | None = None) -> list[dict]:
-    """The taxa of one cell as the public may see them: ``cd_ref``, ``nom_valide``, ``nom_vern``,
-    ``groupe``, ``nb_obs``, ``derniere_annee``, ``sensible`` (some of its observations there are of a
-    sensitive taxon), most observed first."""
+def cell_taxa(
+    conn,
+    niveau: str,
+    code: str,
+    filtres: Filtres | None = None,
+    pub: list[str] | None = None,
+    access: Access | None = None,
+) -> list[dict]:
+    """The taxa of one cell as the public may see them (with ``access``: in the precise view, as
+    ``cells``): ``cd_ref``, ``nom_valide``, ``nom_vern``, ``groupe``, ``nb_obs``, ``derniere_annee``,
+    ``sensible`` (some of its observations there are of a sensitive taxon), most observed first."""
     _check_niveau(niveau)
     filtres = filtres or Filtres()
     params: dict = {"code": code, "niveau": niveau}
-    if pub is None and filtres.empty() and is_fresh(conn):
+    if access is not None:
+        rows = _precise_rows(niveau, filtres, access, params, f"a.{_CODE[niveau]} = :code AND a.cd_ref <> 0")
+        inner = f"""SELECT t.cd_ref, max(t.groupe) AS groupe, sum(t.nb) AS nb_obs,
+                           max(t.annee) FILTER (WHERE t.annee <> 0) AS derniere_annee, bool_or(t.sensible) AS sensible
+                      FROM ({rows}) AS t GROUP BY t.cd_ref"""
+    elif pub is None and filtres.empty() and is_fresh(conn):
         inner = """SELECT cd_ref, groupe, nb_obs, derniere_annee, sensible FROM sinp_carte_public_taxon
                     WHERE niveau = :niveau AND code = :code AND cd_ref <> 0"""
     else:

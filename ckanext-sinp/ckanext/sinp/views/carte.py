@@ -2,6 +2,11 @@
 filters kept in the URL), its exports of the current view (/carte/export.csv, /carte/export.geojson)
 and the taxon sheets (/taxon/<cd_ref>).
 
+The precise view (``vue=precise``, kept in the URL, the level links, the form and the exports) is
+offered by a switch to those who may see some occurrences precisely (``carte_actions.precise_access``);
+anyone else asking it gets the public view, with a notice. Its answers are marked ``private,
+no-store`` by the actions; the page cache never keeps a signed-in visitor's page.
+
 Everything comes from the actions ``sinp_carte``, ``sinp_carte_taxons`` and ``sinp_taxon_fiche``
 (logic/carte_actions.py): the page shows what the API gives, with the same protection. The page
 reads without JavaScript (tables of cells, the taxa of a cell chosen by a link); the map by maille
@@ -21,7 +26,7 @@ from flask import Blueprint
 from markupsafe import Markup
 
 from ckanext.sinp.domain import charts, csvsafe
-from ckanext.sinp.logic import access, carte_actions
+from ckanext.sinp.logic import carte_actions
 from ckanext.sinp.referentials import taxref_store
 from ckanext.sinp.views.blueprint import messages as _messages
 
@@ -43,9 +48,10 @@ def _args() -> dict:
     """The page's parameters as given (empty ones dropped; the validation levels may come as several
     check boxes or as one comma-separated value)."""
     out: dict = {}
-    niveau = (tk.request.args.get("niveau") or "").strip()
-    if niveau:
-        out["niveau"] = niveau
+    for name in ("niveau", "vue"):
+        value = (tk.request.args.get(name) or "").strip()
+        if value and not (name == "vue" and value.lower() == "publique"):  # the default view: not in the URL
+            out[name] = value
     for name in FILTERS:
         if name == "validation":
             values = [v.strip() for raw in tk.request.args.getlist(name) for v in raw.split(",") if v.strip()]
@@ -105,10 +111,10 @@ def _url(endpoint: str, params: dict, **changes) -> str:
 # --- choices of the form -------------------------------------------------------------------------
 
 
-def _choices(params: dict) -> dict:
+def _choices(params: dict, pub: list[str]) -> dict:
     """Départements, groups, validation levels, producers and JDD offered by the filters: the
-    producers and JDD are those the public may see (published, active JDD)."""
-    pub = access.active_jdd_ids(published=True)
+    producers and JDD are those of the view (``pub``: published, active JDD; in the precise view also
+    those the user sees precisely)."""
     jdd, producers = [], []
     if pub:
         rows = (
@@ -170,22 +176,64 @@ def _carte_result(args: dict) -> tuple[dict, dict, dict | None, list[dict]]:
     return params, result, taxon, others
 
 
+def _views(params: dict, acc, asked: str | None, served: str) -> dict:
+    """The switch between the public and the precise view (shown to those who may see precisely), and
+    what the precise view holds, in words."""
+    out: dict = {"servie": served, "demandee_refusee": asked == "precise" and served != "precise"}
+    if acc is None:
+        return {**out, "offerte": False}
+    if acc.full:
+        who = "toutes les observations de la plateforme (administrateur), y compris des jeux de données privés ou en brouillon"
+    else:
+        parts = []
+        if acc.orgs:
+            parts.append(
+                "les observations des jeux de données de votre organisation, y compris privés ou en brouillon"
+                if len(acc.orgs) == 1
+                else "les observations des jeux de données de vos organisations, y compris privés ou en brouillon"
+            )
+        for scope in acc.scopes:
+            groups = ", ".join(scope.groupes) or "tous les groupes"
+            deps = ", ".join(scope.departements) or "tous les départements"
+            parts.append(f"comme chef de file, celles des jeux de données actifs pour {groups} ({deps})")
+        who = " ; ".join(parts)
+    no_view = {k: v for k, v in params.items() if k != "vue"}
+    return {
+        **out,
+        "offerte": True,
+        "contenu": who,
+        "publique": _url("sinp_carte.carte_page", no_view),
+        "precise": _url("sinp_carte.carte_page", no_view, vue="precise"),
+    }
+
+
 def carte_page():
-    """/carte: the observations the public may see, aggregated by maille, commune or département."""
+    """/carte: the observations the public may see, aggregated by maille, commune or département (or
+    the precise view, ``vue=precise``, for those who may see precisely)."""
     args = _args()
     error, result, taxon, others, cell = None, None, None, [], None
     params = dict(args)
     try:
-        params, result, taxon, others = _carte_result(args)
+        asked = carte_actions.vue_of(args)
+    except tk.ValidationError as err:
+        asked, error = None, _messages(err)
+        params.pop("vue", None)
+    acc = carte_actions.precise_access(_context())
+    if acc is None or asked != "precise":
+        params.pop("vue", None)
+    try:
+        if error is None:
+            params, result, taxon, others = _carte_result(params)
         code = (tk.request.args.get("cellule") or "").strip()
-        if code:
+        if code and result:
             cell = tk.get_action("sinp_carte_taxons")(_context(), {**params, "niveau": result["niveau"], "code": code})
     except tk.ValidationError as err:
         error = _messages(err)
     niveau = (result or {}).get("niveau") or (
         params.get("niveau") if params.get("niveau") in carte_actions.NIVEAUX else "maille"
     )
-    choices = _choices(params)
+    served = (result or {}).get("vue") or ("precise" if params.get("vue") else "publique")
+    choices = _choices(params, carte_actions.filterable_jdd_ids(acc if served == "precise" else None))
     api_params = _query(params, niveau=niveau)
     page_params = _query(params, niveau=None if niveau == "maille" else niveau)
     extra = {
@@ -199,6 +247,7 @@ def carte_page():
         "cell": cell,
         "choices": choices,
         "filtres_texte": _describe(params, taxon, choices),
+        "vues": _views(params, acc, asked, served),
         "rows": (result or {}).get("cellules", [])[:TABLE_ROWS],
         "api_query": json.dumps(api_params, ensure_ascii=False),
         "urls": {
@@ -232,6 +281,8 @@ def _export_result() -> dict:
 def _download(result: dict, body: str, mimetype: str, ext: str):
     """An export of the current view as an attachment named after its level and filters."""
     parts = [result["niveau"], *(str(v) for _, v in sorted(result.get("filtres", {}).items()))]
+    if result.get("vue") == "precise":
+        parts.append("vue-precise")
     name = re.sub(r"[^A-Za-z0-9_-]+", "_", "-".join(parts)).strip("_")[:120]  # a header value: ASCII only
     return flask.Response(
         body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="carte-{name}.{ext}"'}

@@ -7,7 +7,8 @@
  *      data-module-taxon_base="/taxon/" data-module-page="/carte?…" data-module-map_config="{…}">
  * <form data-module="sinp-carte-taxon-search" data-module-url="/api/3/action/sinp_taxon_search">
  *
- * The server decides what is counted (what the public may see); every value it sends is set as text
+ * The server decides what is counted (what the public may see; in the precise view, « vue=precise » in the
+ * query, what the signed-in user may see precisely); every value it sends is set as text
  * (textContent, attributes), never read as HTML.
  */
 this.ckan.module("sinp-carte", function () {
