@@ -166,13 +166,31 @@ def expected(world, niveau: str, **f) -> dict:
     return {c: (obs[c], len(taxa[c]), last[c]) for c in obs}
 
 
-def _api(app, action, status=200, **params):
-    response = app.get(f"/api/3/action/{action}", query_string=params, status=status)
+def expected_precise(world, niveau: str, sees, **f) -> dict:
+    """code → (observations, taxa, last year) of the precise view for a caller who sees precisely the
+    rows ``sees(o)`` (every level, whatever their diffusion, private JDD too); the public layer for the
+    others."""
+    names = world["names"]
+    obs, taxa, last = defaultdict(int), defaultdict(set), defaultdict(int)
+    for o in world["rows"]:
+        code = o.extra[niveau]
+        if not code or not _matches(o, names, world, f):
+            continue
+        if not sees(o) and (o.jdd not in world["public"] or o.extra["layer"] > MAX_LAYER[niveau]):
+            continue
+        obs[code] += 1
+        taxa[code].add(names[o.cd_nom]["cd_ref"])
+        last[code] = max(last[code], o.date.year)
+    return {c: (obs[c], len(taxa[c]), last[c]) for c in obs}
+
+
+def _api(app, action, status=200, headers=None, **params):
+    response = app.get(f"/api/3/action/{action}", query_string=params, status=status, headers=headers)
     return response.json
 
 
-def _cells(app, **params) -> dict:
-    result = _api(app, "sinp_carte", **params)["result"]
+def _cells(app, headers=None, **params) -> dict:
+    result = _api(app, "sinp_carte", headers=headers, **params)["result"]
     return {c["code"]: (c["nb_obs"], c["nb_taxons"], c["derniere_annee"]) for c in result["cellules"]}
 
 
@@ -284,8 +302,8 @@ def test_bad_parameters_are_refused_in_french(carte):
 def test_hostile_values_are_refused_never_a_500(carte):
     app = carte["app"]
     actions = {
-        "sinp_carte": ["niveau", *carte_actions.FILTER_KEYS],
-        "sinp_carte_taxons": ["niveau", "code", "groupe", "validation"],
+        "sinp_carte": ["niveau", "vue", *carte_actions.FILTER_KEYS],
+        "sinp_carte_taxons": ["niveau", "code", "groupe", "validation", "vue"],
         "sinp_taxon_fiche": ["cd_ref"],
     }
     base = {"sinp_carte": {}, "sinp_carte_taxons": {"code": "21"}, "sinp_taxon_fiche": {"cd_ref": BUTEO}}
@@ -506,6 +524,196 @@ def test_a_jdd_withdrawn_or_in_draft_leaves_every_door(carte):
         model.Session.commit()
         model.Session.remove()
     assert _cells(app, niveau="departement") == expected(carte, "departement")
+
+
+# --- the precise view (vue=precise) -----------------------------------------------------------------------
+
+PASSWORD = "Mot-de-passe-carte-1234"
+OWN, OTHER = 1, 0  # the producer of the private JDD (« prive »: CEN), and the other (LPO)
+
+
+def _producer(o) -> int:
+    return next(p for k, p, _ in data.JDDS if k == o.jdd)
+
+
+def _groupe(world, o) -> str:
+    return world["names"][o.cd_nom]["groupe"]
+
+
+@pytest.fixture(scope="module")
+def roles(carte_world):
+    """The users of the precise view: a member of each producer, a chef de file (the group and
+    département holding the most blurred or hidden observations), a user of no organisation; each with
+    an API token and a password (the browser signs in)."""
+    world = carte_world
+    admin = factories.SysadminWithToken()
+    users = {}
+    for key in ("own", "other", "chef", "plain"):
+        user = factories.User(password=PASSWORD)
+        token = helpers.call_action("api_token_create", context={"user": user["name"]}, user=user["name"], name="t")
+        users[key] = {**user, "token": token["token"], "headers": {"Authorization": token["token"]}}
+    for key, producer in (("own", OWN), ("other", OTHER)):
+        helpers.call_action(
+            "organization_member_create",
+            context={"user": admin["name"]},
+            id=world["orgs"][producer]["id"],
+            username=users[key]["name"],
+            role="member",
+        )
+    blurred = defaultdict(int)
+    for o in world["rows"]:
+        if o.extra["layer"] >= 2 and o.extra["departement"]:
+            blurred[(_groupe(world, o), o.extra["departement"])] += 1
+    groupe, dep = max(blurred, key=lambda k: (blurred[k], k))
+    chef_org = factories.Organization(users=[{"name": users["chef"]["name"], "capacity": "member"}], title="Chef")
+    response = helpers._get_test_app().post(
+        "/api/3/action/sinp_chef_de_file_set",
+        json={"organization": chef_org["name"], "groupes": [groupe], "departements": [dep]},
+        headers={"Authorization": admin["token"]},
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)
+    model.Session.remove()
+    return {**users, "scope": (groupe, dep)}
+
+
+def test_a_producer_sees_its_observations_precisely_and_only_them(carte, roles):
+    app, own = carte["app"], roles["own"]
+
+    def sees(o):
+        return _producer(o) == OWN
+
+    # its hidden or blurred observations and its private JDD exist, and the other producer's too
+    mine = [o for o in carte["rows"] if sees(o)]
+    assert any(o.jdd == "prive" for o in mine) and any(o.extra["layer"] == 4 for o in mine)
+    assert any(o.extra["layer"] >= 2 and not sees(o) for o in carte["rows"])
+    for niveau in ("maille", "commune", "departement"):
+        wanted = expected_precise(carte, niveau, sees)
+        assert wanted != expected(carte, niveau), niveau  # more than the public view
+        response = app.get(
+            "/api/3/action/sinp_carte", query_string={"niveau": niveau, "vue": "precise"}, headers=own["headers"]
+        )
+        result = response.json["result"]
+        assert result["vue"] == "precise" and "précisément" in result["diffusion"]
+        assert {c["code"]: (c["nb_obs"], c["nb_taxons"], c["derniere_annee"]) for c in result["cellules"]} == wanted
+        # never kept by a cache, shared or not
+        assert "no-store" in response.headers["Cache-Control"] and "public" not in response.headers["Cache-Control"]
+        # the public view stays the default, for the producer too
+        assert _cells(app, own["headers"], niveau=niveau) == expected(carte, niveau)
+    # its private JDD and a filter: as the independent count
+    prive = carte["jdds"]["prive"]
+    for params, f in (({"jdd": prive["name"]}, {"jdd": "prive"}), ({"groupe": "Oiseaux"}, {"groupe": "Oiseaux"})):
+        assert _cells(app, own["headers"], vue="precise", niveau="commune", **params) == expected_precise(
+            carte, "commune", sees, **f
+        ), params
+    # a maille where one of its observations is not diffused: its taxon is listed there
+    hidden = next(o for o in mine if o.extra["layer"] == 4 and o.extra["maille"])
+    code, ref = hidden.extra["maille"], carte["names"][hidden.cd_nom]["cd_ref"]
+    taxa = _api(app, "sinp_carte_taxons", headers=own["headers"], niveau="maille", code=code, vue="precise")["result"]
+    assert taxa["vue"] == "precise" and ref in {t["cd_ref"] for t in taxa["taxons"]}
+    assert taxa["total_obs"] == expected_precise(carte, "maille", sees)[code][0]
+    public = _api(app, "sinp_carte_taxons", niveau="maille", code=code, vue="precise")["result"]
+    assert public["vue"] == "publique" and public["total_obs"] == expected(carte, "maille").get(code, (0,))[0]
+
+
+def test_a_chef_de_file_sees_its_scope_precisely_and_nothing_outside(carte, roles):
+    app, chef = carte["app"], roles["chef"]
+    groupe, dep = roles["scope"]
+
+    def sees(o):
+        return _groupe(carte, o) == groupe and o.extra["departement"] == dep
+
+    assert any(sees(o) and o.jdd == "prive" for o in carte["rows"])
+    for niveau in ("maille", "commune", "departement"):
+        wanted = expected_precise(carte, niveau, sees)
+        assert wanted != expected(carte, niveau), niveau
+        assert _cells(app, chef["headers"], niveau=niveau, vue="precise") == wanted, niveau
+    # outside its scope (another département, the same group): the public view
+    others = {o.extra["departement"] for o in carte["rows"]} - {dep, ""}
+    other = sorted(others)[0]
+    for niveau in ("maille", "commune"):
+        assert _cells(app, chef["headers"], niveau=niveau, vue="precise", dep=other) == expected(
+            carte, niveau, dep=other
+        )
+    # the private JDD: only its observations in the scope
+    prive = carte["jdds"]["prive"]
+    assert _cells(app, chef["headers"], niveau="maille", vue="precise", jdd=prive["name"]) == expected_precise(
+        carte, "maille", sees, jdd="prive"
+    )
+
+
+def test_without_a_precise_right_the_precise_view_is_the_public_one(carte, roles):
+    app = carte["app"]
+    prive = carte["jdds"]["prive"]
+    for who, headers in (("anonymous", None), ("plain", roles["plain"]["headers"])):
+        for niveau in ("maille", "commune", "departement"):
+            result = _api(app, "sinp_carte", headers=headers, niveau=niveau, vue="precise")["result"]
+            assert result["vue"] == "publique", who
+            got = {c["code"]: (c["nb_obs"], c["nb_taxons"], c["derniere_annee"]) for c in result["cellules"]}
+            assert got == expected(carte, niveau), (who, niveau)
+        # another producer's private JDD: nothing, as an unknown one
+        for jdd in (prive["name"], "pas-un-jdd"):
+            assert _cells(app, headers, vue="precise", jdd=jdd) == {}, (who, jdd)
+        # the page: no switch, the public view said so
+        doc = _html(app.get("/carte?vue=precise", headers=headers))
+        assert not doc.select("#sinp-carte-vues") and not doc.select("#sinp-carte-vue-precise")
+        assert "la vue publique est affichée" in _text(doc.select("#sinp-carte-vue-refusee")[0])
+        assert "vue=" not in json.dumps([a["href"] for a in doc.select(".sinp-carte-exports a")])
+    # the other producer: its own observations only, never the private JDD of the first
+    assert _cells(app, roles["other"]["headers"], vue="precise", jdd=prive["name"]) == {}
+    assert _cells(app, roles["other"]["headers"], vue="precise", niveau="departement") == expected_precise(
+        carte, "departement", lambda o: _producer(o) == OTHER
+    )
+    body = _api(app, "sinp_carte", status=409, vue="secrète")
+    assert "Vue inconnue" in json.dumps(body["error"], ensure_ascii=False)
+
+
+def test_the_precise_view_on_the_page_and_its_exports(carte, roles):
+    app, own = carte["app"], roles["own"]
+
+    def sees(o):
+        return _producer(o) == OWN
+
+    # the public view for a producer: the switch, the public view chosen
+    doc = _html(app.get("/carte", headers=own["headers"]))
+    switch = doc.select("#sinp-carte-vues a")
+    assert [_text(a) for a in switch] == ["Vue publique", "Vue précise (vos droits)"]
+    assert switch[0].get("aria-current") == "page" and "vue=precise" in switch[1]["href"]
+    # the precise view: said and explained, kept by the levels, the form, the cells and the exports
+    response = app.get("/carte?niveau=commune&vue=precise&groupe=Oiseaux", headers=own["headers"])
+    assert "no-store" in response.headers["Cache-Control"]
+    assert response.headers.get("X-Sinp-Cache") != "hit"
+    doc = _html(response)
+    assert doc.select("#sinp-carte-vues a")[1].get("aria-current") == "page"
+    notice = _text(doc.select("#sinp-carte-vue-precise")[0])
+    assert "Vue précise" in notice and "y compris privés ou en brouillon" in notice
+    assert doc.select("#sinp-carte-filtres input[name=vue][value=precise]")
+    assert all("vue=precise" in a["href"] for a in doc.select(".sinp-carte-niveaux a"))
+    assert all("vue=precise" in a["href"] for a in doc.select("a.sinp-carte-cellule"))
+    wanted = expected_precise(carte, "commune", sees, groupe="Oiseaux")
+    total = sum(v[0] for v in wanted.values())
+    assert f"{charts.fr_number(total)} observation" in _text(doc.select("#sinp-carte-resume")[0])
+    # its private JDD is offered by the filter
+    assert carte["jdds"]["prive"]["name"] in {o["value"] for o in doc.select("#sinp-carte-jdd option")}
+    links = [a["href"] for a in doc.select(".sinp-carte-exports a")]
+    assert all("vue=precise" in link for link in links)
+    response = app.get(next(link for link in links if "export.csv" in link), headers=own["headers"])
+    assert "no-store" in response.headers["Cache-Control"] and "vue-precise" in response.headers["Content-Disposition"]
+    table = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff")), delimiter=";"))
+    assert {r[1]: (int(r[3]), int(r[4]), int(r[5])) for r in table[1:]} == wanted
+    response = app.get("/carte/export.geojson?vue=precise", headers=own["headers"])
+    body = json.loads(response.get_data(as_text=True))
+    assert {f["id"]: f["properties"]["nb_obs"] for f in body["features"]} == {
+        c: v[0] for c, v in expected_precise(carte, "maille", sees).items()
+    }
+    # the map's data call carries the view
+    doc = _html(app.get("/carte?vue=precise", headers=own["headers"]))
+    assert json.loads(doc.select("#sinp-carte-map")[0]["data-module-query"])["vue"] == "precise"
+    # an anonymous visitor's copy of the same address is the public view (the page cache keeps it as such)
+    for _ in range(2):
+        doc = _html(app.get("/carte?niveau=commune&vue=precise&groupe=Oiseaux"))
+        assert not doc.select("#sinp-carte-vue-precise")
+        total = sum(v[0] for v in expected(carte, "commune", groupe="Oiseaux").values())
+        assert f"{charts.fr_number(total)} observation" in _text(doc.select("#sinp-carte-resume")[0])
 
 
 # --- in a browser ---------------------------------------------------------------------------------------
