@@ -8,14 +8,15 @@ heavy-tailed, 10 % private), 6 000 taxa in 20 groups (a few very common, most ra
 10 km of the region (some prospected much more), ~7 communes per maille, 8 départements, years
 1980–2025 (most recent), 5 % sensitive, diffusion layers as the platform gives them (84 % precise,
 4 % not diffused). They go into a narrow table with the columns the counts read, the counts
-(``sinp_carte_agg``, ``sinp_carte_mois``) are computed from it with the triggers' own SQL
-(``map_store._apply``), then the public roll-ups (``refresh_public``).
+(``sinp_carte_agg``, ``sinp_carte_mois``, ``sinp_carte_precis``) are computed from it with the triggers'
+own SQL (``map_store.count_statements``), then the public roll-ups (``refresh_public``).
 
 Each call is timed ``--repeat`` times (p50, p95, max), through ``map_store`` as the actions call it:
 the unfiltered map (roll-up), the same from the counts (a stale roll-up), filters by taxon (common
 and rare), group, département, period, validation level, JDD; the commune level; a cell's taxa; a
-taxon's sheet. Peer, same rows, same run: the unfiltered map and the taxon filter computed by a
-``GROUP BY`` over the occurrences (published JDD, diffusion respected), as the JDD page's live map does.
+taxon's sheet; the precise view (``vue=precise``) of a producer, a chef de file and a sysadmin.
+Peer, same rows, same run: the unfiltered map and the taxon filter computed by a ``GROUP BY`` over
+the occurrences (published JDD, diffusion respected), as the JDD page's live map does.
 
 Writes the section "carte" of BENCHMARKS.md (``--no-write``: print only).
 """
@@ -73,8 +74,9 @@ def _setup(engine, rows: int) -> dict:
         # the columns of sinp_occurrence the counts read (map_store._ROW), nothing else
         conn.execute(
             text(
-                "CREATE UNLOGGED TABLE occ (package_id text, public_layer smallint, sensi_niveau text, niv_val text, "
-                "maille_calc text, code_commune text, dep text, cd_ref integer, groupe text, date_debut date)"
+                "CREATE UNLOGGED TABLE occ (package_id text, owner_org text, public_layer smallint, sensi_niveau text, "
+                "niv_val text, maille_calc text, code_commune text, dep text, cd_ref integer, groupe text, "
+                "date_debut date)"
             )
         )
     t = time.perf_counter()
@@ -82,7 +84,7 @@ def _setup(engine, rows: int) -> dict:
         conn.execute(
             text("""
             INSERT INTO occ
-            SELECT 'jdd-' || floor(300 * power(r1, 3))::int,
+            SELECT 'jdd-' || j, 'org-' || (j % 40),
                    CASE WHEN r2 < 0.84 THEN 0 WHEN r2 < 0.90 THEN 1 WHEN r2 < 0.94 THEN 2 WHEN r2 < 0.96 THEN 3 ELSE 4 END,
                    CASE WHEN r3 < 0.05 THEN '2' ELSE '0' END,
                    (ARRAY['0','0','0','1','1','2','2','3','4','5'])[1 + floor(10 * r4)::int],
@@ -91,7 +93,7 @@ def _setup(engine, rows: int) -> dict:
                    (ARRAY['21','25','39','58','70','71','89','90'])[1 + m % 8],
                    100000 + k, 'Groupe ' || (k % 20),
                    make_date(2025 - floor(45 * power(r6, 3))::int, 1, 1) + floor(365 * r4)::int
-              FROM (SELECT random() AS r1, random() AS r2, random() AS r3, random() AS r4, random() AS r5,
+              FROM (SELECT floor(300 * power(random(), 3))::int AS j, random() AS r2, random() AS r3, random() AS r4, random() AS r5,
                            random() AS r6, floor(6000 * power(random(), 2))::int AS k,
                            floor(549 * power(random(), 1.5))::int AS m
                       FROM generate_series(1, :n)) AS g"""),
@@ -104,10 +106,13 @@ def _setup(engine, rows: int) -> dict:
                 continue  # no occurrence table here: the counts are filled from occ below
             conn.execute(text(statement))
     t = time.perf_counter()
+    per_table = {}
     with engine.begin() as conn:
         conn.execute(text("SET LOCAL work_mem = '256MB'"))
-        conn.execute(text(map_store._apply("sinp_carte_agg", map_store._KEYS, "occ", "")))
-        conn.execute(text(map_store._apply("sinp_carte_mois", map_store._MONTH_KEYS, "occ", "")))
+        for (table, _, _), statement in zip(map_store.COUNTS, map_store.count_statements("occ"), strict=True):
+            started = time.perf_counter()  # the triggers' own statements, each timed
+            conn.execute(text(statement))
+            per_table[table] = round(time.perf_counter() - started, 1)
     counted = time.perf_counter() - t
     with engine.begin() as conn:
         conn.execute(text("ANALYZE"))
@@ -118,12 +123,13 @@ def _setup(engine, rows: int) -> dict:
     with engine.connect() as conn:
         sizes = {
             name: conn.execute(text(f"SELECT count(*) FROM {name}")).scalar()
-            for name in ("occ", "sinp_carte_agg", "sinp_carte_mois", "sinp_carte_public")
+            for name in ("occ", "sinp_carte_agg", "sinp_carte_mois", "sinp_carte_precis", "sinp_carte_public")
         }
         mb = conn.execute(text("SELECT pg_total_relation_size('sinp_carte_agg') / 1048576")).scalar()
     return {
         "generate_s": round(generated, 1),
         "count_s": round(counted, 1),
+        "count_per_table_s": per_table,
         "refresh_s": round(refreshed, 2),
         "rows": sizes,
         "agg_mb": int(mb),
@@ -158,7 +164,8 @@ def _peer(niveau_column: str, where: str = "true", params: dict | None = None):
 
 
 def main():
-    from ckanext.sinp.occurrences import map_store
+    from ckanext.sinp.domain import protection
+    from ckanext.sinp.occurrences import map_store, store
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=10_000_000)
@@ -180,6 +187,13 @@ def main():
                 text("SELECT code FROM sinp_carte_public WHERE niveau = 'maille' ORDER BY nb_obs DESC LIMIT 1")
             ).scalar()
         F = map_store.Filtres
+        # the precise view (vue=precise): a producer (owner of the biggest JDD), a chef de file, a sysadmin
+        producer = store.Access(orgs=["org-0"], public_package_ids=pub)
+        scope = protection.Scope(groupes=["Groupe 3"], departements=["25"])
+        with engine.connect() as conn:
+            active = [r[0] for r in conn.execute(text(map_store.ACTIVE_JDD_SQL))]
+        chef = store.Access(scopes=[scope], public_package_ids=pub, scope_package_ids=active)
+        admin = store.Access(full=True)
         calls = [
             ("carte sans filtre (agrégat public)", lambda c: map_store.cells(c, "maille")),
             ("carte sans filtre, depuis les comptes", lambda c: map_store.cells(c, "maille", F(), pub)),
@@ -193,6 +207,17 @@ def main():
             ("par commune, depuis les comptes", lambda c: map_store.cells(c, "commune", F(), pub)),
             ("taxons d'une maille (la plus dense)", lambda c: map_store.cell_taxa(c, "maille", densest)),
             ("fiche d'un taxon très observé", lambda c: map_store.taxon_summary(c, [common])),
+            ("vue précise : un producteur, sans filtre", lambda c: map_store.cells(c, "maille", F(), None, producer)),
+            ("vue précise : un chef de file, sans filtre", lambda c: map_store.cells(c, "maille", F(), None, chef)),
+            ("vue précise : un administrateur, sans filtre", lambda c: map_store.cells(c, "maille", F(), None, admin)),
+            (
+                "vue précise : un producteur, un taxon très observé",
+                lambda c: map_store.cells(c, "maille", F(cd_refs=[common]), None, producer),
+            ),
+            (
+                "vue précise : un producteur, taxons de la maille la plus dense",
+                lambda c: map_store.cell_taxa(c, "maille", densest, None, None, producer),
+            ),
             ("pair : carte sans filtre par GROUP BY des occurrences", _peer("maille_calc")),
             (
                 "pair : taxon très observé par GROUP BY des occurrences",
@@ -224,7 +249,8 @@ def render(out: dict) -> str:
         f"Machine: {machine()}. {out['n']:,} generated occurrences (300 JDD, 10 % private; 6 000 taxa; 549 mailles; "
         f"years 1980–2025; 4 % not diffused): generated in {s['generate_s']} s, counted into `sinp_carte_agg` "
         f"({s['rows']['sinp_carte_agg']:,} rows, {s['agg_mb']} MB) and `sinp_carte_mois` "
-        f"({s['rows']['sinp_carte_mois']:,} rows) in {s['count_s']} s; public roll-ups (`refresh_public`, "
+        f"({s['rows']['sinp_carte_mois']:,} rows), `sinp_carte_precis` ({s['rows']['sinp_carte_precis']:,} rows) "
+        f"in {s['count_s']} s ({', '.join(f'{k} {v} s' for k, v in s['count_per_table_s'].items())}); public roll-ups (`refresh_public`, "
         f"{s['rows']['sinp_carte_public']:,} cells) in {s['refresh_s']} s.",
         "",
         "| call | runs | p50 | p95 | max | cells/rows |",
