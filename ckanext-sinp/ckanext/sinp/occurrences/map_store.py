@@ -1,7 +1,7 @@
 """What the géo-visualiseur and the data flows show: observation counts per 10 km cell, commune and
 département, computed once per change of the data, never by scanning the occurrence table on a request.
 
-Two stages:
+Three kinds of tables:
 
 1. ``sinp_carte_agg`` counts the observations per (JDD, diffusion layer, sensitivity flag, validation
    level, maille, commune, département, taxon, group, year), and ``sinp_carte_mois`` per (JDD, layer,
@@ -9,6 +9,7 @@ Two stages:
    DELETE takes (an UPDATE does both), with the transition tables, in the writing transaction: every
    write path (deposit, replacement, validation, sensitivity recomputation, deletion) keeps them exact,
    and a rolled-back deposit leaves them as they were. Unknown values are ``''`` (text) and ``0`` (int).
+   The statements are ``count_statements`` (triggers, ``rebuild`` and the benches share them).
 2. ``sinp_carte_public*`` are the public roll-ups (per cell over every published JDD, each published
    JDD's footprint, the territory), read by the unfiltered map and by the map server through the views
    of the ``sinp_flux`` schema. Every transaction changing the counts or CKAN's ``package`` table leaves
@@ -16,11 +17,19 @@ Two stages:
    the roll-ups (from the counts, not from the occurrences), in one transaction (readers see the old roll-ups until it
    commits). The scheduler runs it every ``ckanext.sinp.scheduler.carte_every`` seconds; a filtered or
    stale query is answered from the counts directly.
+3. ``sinp_carte_precis`` holds, for the observations whose diffusion blanks some code in
+   ``sinp_carte_agg`` (public layer above « commune »), the same counts with every code kept. It is
+   read only here, by the precise view (``cells``/``cell_taxa`` with an ``Access``): those
+   ``store.Access.full_sql`` lets see an observation precisely — the rule of every other door, run on
+   the counts' ``owner_org``, ``package_id``, ``groupe`` and ``dep`` — get it counted at every level
+   (their organisation's private JDD and drafts too); everything else keeps its public layer. Never
+   read by the public roll-ups nor by the views of ``sinp_flux``. The same triggers keep it.
 
 What a level may show is the diffusion decided by protection: an observation counts per maille when its
 public layer is at most « maille » (2), per commune at most « commune » (1), per département at most
 « département » (3); never when it is « aucune diffusion » (4), never when its JDD is not published
-(private, draft or deleted: ``PUBLISHED_JDD_SQL``, which ``logic.access.active_jdd_ids`` runs too).
+(private, draft or deleted: ``PUBLISHED_JDD_SQL``, which ``logic.access.active_jdd_ids`` runs too) —
+in the public view; the precise view widens it for what its caller may see precisely (3.).
 
 The map server reads only the views of ``sinp_flux`` through a read-only role: the views run with their
 owner's rights, the role has no right on any table. The views depend on our tables only (the referential
