@@ -14,7 +14,9 @@ outputs of a public JDD under a private CA (ISO, CSW, DCAT, year facet, page); a
 aggregates (#16, #17): the géo-visualiseur's actions sinp_carte (maille, commune, département;
 by taxon, by JDD, unfiltered), sinp_carte_taxons and sinp_taxon_fiche, its pages /carte (a
 cell's taxa), /carte/export.csv and .geojson and /taxon/<cd_ref>, both while the roll-ups are
-stale (answered from the counts) and after map_store.refresh_public; the map server (MapServer on
+stale (answered from the counts) and after map_store.refresh_public, and its precise view
+(vue=precise: the same actions, the page and the CSV export as each role, who sees there precisely
+what the other doors let it see); the map server (MapServer on
 the test database): WMS GetFeatureInfo, WFS GetFeature with a bbox and PropertyIsEqualTo filters,
 OGC API Features items with bbox, limit and filter; the ORB indicators (sinp_indicator_list,
 sinp_indicator_show with each breakdown, the pages and CSV/JSON downloads) after computing the
@@ -469,6 +471,7 @@ def test_the_leak_matrix(matrix, aggregates):
     _check_history(matrix, check, secret_texts)
     _check_jdd_under_private_ca(matrix, check, secret_texts)
     _check_public_aggregates(matrix, aggregates, check)
+    _check_precise_view(matrix, aggregates, check, secret_texts)
     # the sensitive observation's precise coordinates reach only those with full access
     for role in ROLES:
         leaked = any(SECRET_LON in text or SECRET_LAT in text for text in secret_texts[role])
@@ -712,6 +715,70 @@ def _carte_doors(matrix, agg, role) -> tuple[dict, list[str]]:
     for niveau in CARTE_LEVELS:
         add(f"sinp_carte {niveau} total", "-", totals[niveau] != expected[niveau])
     return seen, texts
+
+
+# the géo-visualiseur's precise view (vue=precise): what each role sees precisely, as the other doors
+# decide (the producer's members, the chef de file of the scope — active JDD only —, sysadmins); the
+# sensitive observation of the public JDD counts at the commune for them only
+PRECISE_SENSITIVE = {"editor", "chef_in", "sysadmin"}
+
+
+def _check_precise_view(matrix, agg, check, secret_texts) -> None:
+    """The precise view of ``sinp_carte`` (each level, unfiltered, by JDD, by taxon), of
+    ``sinp_carte_taxons`` (each state's cell), of the page (a cell's taxa) and of the exports, for
+    every role: a state's observation counts for the roles that see it (``SEES``), never for the others;
+    the public JDD's sensitive observation counts at the commune for ``PRECISE_SENSITIVE`` only."""
+    app, jdds = matrix["app"], matrix["jdds"]
+    cells, refs = agg["cells"], agg["refs"]
+    for role in ROLES:
+        api, headers = matrix["api"][role], _headers(matrix["tokens"][role])
+        seen: dict = {}
+        texts: list[str] = []
+
+        def add(door, state, value, seen=seen):
+            seen[(door, state)] = seen.get((door, state), False) or bool(value)
+
+        for niveau in CARTE_LEVELS:
+            whole = api.ok("sinp_carte", niveau=niveau, vue="precise")
+            texts.append(json.dumps(whole))
+            codes = {c["code"] for c in whole["cellules"]}
+            for state in STATES:
+                by_taxon = api.ok("sinp_carte", niveau=niveau, taxon=refs[state], vue="precise")
+                by_jdd = api.ok("sinp_carte", niveau=niveau, jdd=jdds[state]["id"], vue="precise")
+                texts += [json.dumps(by_taxon), json.dumps(by_jdd)]
+                if state == "public" and niveau == "commune":  # the sensitive observation is the taxon's
+                    add("precise sensible (commune)", state, by_taxon["total_obs"])
+                    add("precise sinp_carte commune", state, by_jdd["total_obs"])  # the plain observation
+                else:
+                    add(f"precise sinp_carte {niveau}", state, by_taxon["total_obs"] or by_jdd["total_obs"])
+                if niveau == "maille" and state != "public":
+                    add("precise sinp_carte maille", state, cells[state] in codes)
+                export = app.get(
+                    f"/carte/export.csv?niveau={niveau}&vue=precise&jdd={jdds[state]['name']}", headers=headers
+                )
+                assert export.status_code == 200, (role, niveau, state, export.status_code)
+                assert "public" not in export.headers.get("Cache-Control", "") or role == "anonymous"
+                texts.append(export.get_data(as_text=True))
+                counted = export.get_data(as_text=True).count("\n") > 1
+                if not (state == "public" and niveau == "commune"):
+                    add("precise /carte/export.csv", state, counted)
+        for state in STATES:
+            taxa = api.ok("sinp_carte_taxons", niveau="maille", code=cells[state], vue="precise")
+            texts.append(json.dumps(taxa))
+            add("precise sinp_carte_taxons", state, refs[state] in {t["cd_ref"] for t in taxa["taxons"]})
+            page = app.get(f"/carte?vue=precise&cellule={cells[state]}", headers=headers)
+            assert page.status_code == 200, (role, state, page.status_code)
+            texts.append(page.get_data(as_text=True))
+            add("precise /carte (cellule)", state, TAXA[state][0] in page.get_data(as_text=True))
+        taxa = api.ok("sinp_carte_taxons", niveau="commune", code=PUBLIC_COMMUNE, vue="precise")
+        texts.append(json.dumps(taxa))
+        add("precise sensible (commune)", "public", refs["public"] in {t["cd_ref"] for t in taxa["taxons"]})
+        for (door, state), value in seen.items():
+            if door == "precise sensible (commune)":
+                check(door, state, role, value, PRECISE_SENSITIVE)
+            else:  # a deleted JDD's observations are gone with it: required of nobody
+                check(door, state, role, value, SEES[state], set() if state == "deleted" else None)
+        secret_texts[role] += texts
 
 
 def _flux_doors(matrix, agg) -> tuple[dict, list[str]]:
