@@ -325,7 +325,8 @@ def _base(conn, bounds: str, params: dict, eee_cd_noms) -> None:
         text(f"""
         CREATE UNLOGGED TABLE {BASE} AS
         SELECT extract(year FROM o.date_debut)::int AS annee, o.dep {C} AS dep, o.groupe {C} AS groupe, o.cd_ref,
-               o.observateur {C} AS observateur, o.owner_org {C} AS owner_org, o.package_id {C} AS package_id,
+               o.observateur {C} AS observateur, o.owner_org {C} AS owner_org,
+               array_position(CAST(:pub AS text[]), o.package_id) AS package_id,
                COALESCE(o.niv_val, '0') {C} AS niv_val,
                CASE WHEN o.public_layer <= {protection.MAILLE} THEN o.maille_calc END {C} AS maille,
                COALESCE(o.sensi_niveau IN ('1', '2', '3', '4'), false) AS sensible,
@@ -379,31 +380,43 @@ def _cube(conn, end_year: int) -> None:
                count(*) FILTER (WHERE precise) AS precise, {_level_counts("count(*) FILTER (WHERE niv_val = '{k}'{s})")}
           FROM {BASE} GROUP BY annee, dep, groupe, cd_ref, taxon, owner_org, package_id""")
     )
-    keep = "(ga = 1 OR annee IS NOT NULL) AND (gd = 1 OR dep IS NOT NULL) AND (gg = 1 OR groupe IS NOT NULL)"
     # the median delay of every cell of the CUBE from a histogram (observations per finest cell and
-    # delay in days: one hash aggregation) instead of sorting every observation once per grouping;
-    # exact, as percentile_cont(0.5): the mean of the values at ranks ⌊(n−1)/2⌋ and ⌈(n−1)/2⌉
+    # delay in days: one parallel hash aggregation) instead of sorting every observation once per
+    # grouping; exact, as percentile_cont(0.5): the mean of the values at ranks ⌊(n−1)/2⌋ and
+    # ⌈(n−1)/2⌉. Département and group are numbered there (their position in the lists of values,
+    # passed as constants so that the pass stays parallel): the histogram summed over the CUBE's
+    # cells is then sorted per cell and delay on integers only.
+    dims = {
+        dim: [r[0] for r in conn.execute(text(f"SELECT DISTINCT {dim} FROM ind_fine WHERE {dim} IS NOT NULL"))]
+        for dim in ("dep", "groupe")
+    }
     conn.execute(
         text(f"""
         CREATE TEMP TABLE ind_delay_hist ON COMMIT DROP AS
-        SELECT annee, dep, groupe, delai, count(*) AS c FROM {BASE} GROUP BY annee, dep, groupe, delai""")
+        SELECT annee, array_position(CAST(:deps AS text[]), dep) AS d,
+               array_position(CAST(:groupes AS text[]), groupe) AS g, delai, count(*) AS c
+          FROM {BASE} GROUP BY 1, 2, 3, 4"""),
+        {"deps": dims["dep"], "groupes": dims["groupe"]},
     )
+    # the cells kept: a NULL there is then always « all » (grouped), so (annee, d, g) names the cell
+    keep = "(ga = 1 OR annee IS NOT NULL) AND (gd = 1 OR d IS NOT NULL) AND (gg = 1 OR g IS NOT NULL)"
     conn.execute(
         text(f"""
         CREATE TEMP TABLE ind_delay ON COMMIT DROP AS
         WITH cells AS (
-          SELECT annee, dep, groupe, delai, sum(c) AS c,
-                 GROUPING(annee) AS ga, GROUPING(dep) AS gd, GROUPING(groupe) AS gg
-            FROM ind_delay_hist GROUP BY CUBE (annee, dep, groupe), delai),
+          SELECT annee, d, g, delai, sum(c)::bigint AS c, GROUPING(annee) AS ga, GROUPING(d) AS gd, GROUPING(g) AS gg
+            FROM ind_delay_hist GROUP BY CUBE (annee, d, g), delai),
         ranked AS (
           SELECT *, sum(c) FILTER (WHERE delai IS NOT NULL) OVER (cell ORDER BY delai) AS upto,
                  sum(c) FILTER (WHERE delai IS NOT NULL) OVER (cell) AS n
             FROM cells WHERE {keep}
-          WINDOW cell AS (PARTITION BY annee, dep, groupe, ga, gd, gg))
-        SELECT annee, dep, groupe, ga, gd, gg, COALESCE(max(n), 0) AS n_delai,
+          WINDOW cell AS (PARTITION BY annee, d, g))
+        SELECT annee, (CAST(:deps AS text[]))[d] {C} AS dep, (CAST(:groupes AS text[]))[g] {C} AS groupe,
+               max(ga) AS ga, max(gd) AS gd, max(gg) AS gg, COALESCE(max(n), 0) AS n_delai,
                ((min(delai) FILTER (WHERE upto > floor((n - 1) / 2.0)))
                 + (min(delai) FILTER (WHERE upto > ceil((n - 1) / 2.0)))) / 2.0::double precision AS delai
-          FROM ranked GROUP BY annee, dep, groupe, ga, gd, gg""")
+          FROM ranked GROUP BY annee, d, g"""),
+        {"deps": dims["dep"], "groupes": dims["groupe"]},
     )
     conn.execute(
         text(f"""
@@ -461,6 +474,7 @@ def _observers(conn, end_year: int) -> None:
                        regexp_split_to_table(l.observateur, '[,|]') AS n
                  WHERE lower(trim(n)) <> '') AS s""")
     )
+    conn.execute(text("ANALYZE ind_observer_cells"))  # a hash join to the names, not two sorts
     select = f"""
         SELECT annee, dep, groupe, count(DISTINCT name_id) AS v,
                GROUPING(annee) AS ga, GROUPING(dep) AS gd, GROUPING(groupe) AS gg
