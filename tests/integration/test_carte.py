@@ -549,7 +549,7 @@ def roles(carte_world):
     admin = factories.SysadminWithToken()
     users = {}
     for key in ("own", "other", "chef", "plain"):
-        user = factories.User(password=PASSWORD)
+        user = factories.User(password=PASSWORD, image_url="")  # no avatar from elsewhere (CSP)
         token = helpers.call_action("api_token_create", context={"user": user["name"]}, user=user["name"], name="t")
         users[key] = {**user, "token": token["token"], "headers": {"Authorization": token["token"]}}
     for key, producer in (("own", OWN), ("other", OTHER)):
@@ -798,5 +798,54 @@ def test_the_map_in_a_browser(carte_world, browser, test_ckan_url, width):
     assert len(shown) == 1 and shown[0].size["width"] <= width
     assert _overflow(browser) <= 0
     browser.save_screenshot(str(SCREENSHOTS / f"taxon-{width}.png"))
+    logs = [e["message"] for e in browser.get_log("browser") if e.get("level") == "SEVERE"]
+    assert not [m for m in logs if base in m], logs
+
+
+@pytest.mark.parametrize("width", [1280, 375])
+def test_the_precise_view_in_a_browser(carte_world, roles, browser, test_ckan_url, width):
+    """A producer signs in, finds the switch on /carte, chooses the precise view: the notice says what it
+    holds, the map draws its cells (its hidden observations' too), the address keeps the view."""
+    base, own = test_ckan_url, roles["own"]
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    browser.set_window_size(width, 1600)
+    browser.get(f"{base}/user/login")
+    browser.find_element(By.ID, "field-login").send_keys(own["name"])
+    browser.find_element(By.ID, "field-password").send_keys(PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "form.form-horizontal button[type=submit], form button.btn-primary").click()
+    WebDriverWait(browser, 20).until(lambda b: "/user/login" not in b.current_url)
+    browser.get_log("browser")  # read (and so forgotten): the dashboard's messages are not this page's
+    browser.get(f"{base}/carte")
+    switch = browser.find_elements(By.CSS_SELECTOR, "#sinp-carte-vues a")
+    assert [a.text for a in switch] == ["Vue publique", "Vue précise (vos droits)"]
+    assert not browser.find_elements(By.ID, "sinp-carte-vue-precise")
+    switch[1].click()
+    WebDriverWait(browser, 10).until(lambda b: "vue=precise" in b.current_url)
+    notice = browser.find_element(By.ID, "sinp-carte-vue-precise").text
+    assert notice.startswith("Vue précise.") and "y compris privés ou en brouillon" in notice
+    wanted = expected_precise(carte_world, "maille", lambda o: _producer(o) == OWN)
+    assert len(wanted) > len(expected(carte_world, "maille"))  # its hidden observations' cells too
+    WebDriverWait(browser, 20).until(
+        lambda b: b.find_element(By.ID, "sinp-carte-map").get_attribute("data-sinp-drawn") is not None
+    )
+    assert int(browser.find_element(By.ID, "sinp-carte-map").get_attribute("data-sinp-drawn")) == len(wanted)
+    assert _overflow(browser) <= 0
+    browser.save_screenshot(str(SCREENSHOTS / f"carte-vue-precise-{width}.png"))
+    # a cell's taxa in the precise view (the data call carries it), the level kept
+    _clickable_cell(browser).click()
+    WebDriverWait(browser, 15).until(
+        lambda b: b.find_element(By.ID, "sinp-carte-taxons").get_attribute("data-code") is not None
+    )
+    code = browser.find_element(By.ID, "sinp-carte-taxons").get_attribute("data-code")
+    assert code in wanted and "vue=precise" in browser.current_url
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#sinp-carte-taxons tbody tr")) == wanted[code][1]
+    browser.find_element(By.CSS_SELECTOR, ".sinp-carte-niveaux a[data-niveau=commune]").click()
+    WebDriverWait(browser, 10).until(lambda b: "niveau=commune" in b.current_url and "vue=precise" in b.current_url)
+    assert browser.find_element(By.ID, "sinp-carte-vue-precise").is_displayed()
+    browser.save_screenshot(str(SCREENSHOTS / f"carte-vue-precise-communes-{width}.png"))
+    # back to the public view
+    browser.find_element(By.CSS_SELECTOR, "#sinp-carte-vues a[data-vue=publique]").click()
+    WebDriverWait(browser, 10).until(lambda b: "vue=" not in b.current_url)
+    assert not browser.find_elements(By.ID, "sinp-carte-vue-precise")
     logs = [e["message"] for e in browser.get_log("browser") if e.get("level") == "SEVERE"]
     assert not [m for m in logs if base in m], logs

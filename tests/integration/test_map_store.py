@@ -27,20 +27,25 @@ def world(app, clean_db, jobs_worker, tmp_path):
     return build_world(app, tmp_path)
 
 
-def _agg() -> dict:
+def _agg(table: str = "sinp_carte_agg") -> dict:
     with model.meta.engine.connect() as conn:
-        rows = conn.execute(sa.text(f"SELECT {', '.join(map_store._KEYS)}, nb FROM sinp_carte_agg")).all()
+        rows = conn.execute(sa.text(f"SELECT {', '.join(map_store._KEYS)}, nb FROM {table}")).all()
     return {tuple(r[:-1]): r[-1] for r in rows}
 
 
-def _recount() -> dict:
+def _recount(precise: bool = False) -> dict:
+    """The counts (``precise``: of ``sinp_carte_precis``) computed again from the occurrences."""
     with model.meta.engine.begin() as conn:
         conn.execute(sa.text("CREATE TEMP TABLE recount (LIKE sinp_carte_agg) ON COMMIT DROP"))
-        conn.execute(
-            sa.text(map_store._apply("recount", map_store._KEYS, "sinp_occurrence", "").split(" ON CONFLICT")[0])
-        )
+        statement = map_store._apply("recount", map_store._KEYS, "sinp_occurrence", "", precise)
+        conn.execute(sa.text(statement.split(" ON CONFLICT")[0]))
         rows = conn.execute(sa.text(f"SELECT {', '.join(map_store._KEYS)}, nb FROM recount")).all()
     return {tuple(r[:-1]): r[-1] for r in rows}
+
+
+def _exact() -> bool:
+    """Both per-JDD counts equal a recount from the occurrences."""
+    return _agg() == _recount() and _agg("sinp_carte_precis") == _recount(precise=True)
 
 
 def _months() -> dict:
@@ -73,8 +78,12 @@ def _refresh(force: bool = False):
 
 
 def test_counts_follow_every_write_and_the_public_rollups_match_an_independent_computation(world, tmp_path):
-    assert _agg() == _recount()
+    assert _exact()
     assert sum(_agg().values()) == len(world["rows"])
+    # the precise counts: the blurred observations (public layer above « commune »), every code kept
+    blurred = [o for o in world["rows"] if o.extra["layer"] >= 2]
+    assert blurred and sum(_agg("sinp_carte_precis").values()) == len(blurred)
+    assert {k[5] for k in _agg("sinp_carte_precis")} >= {o.extra["maille"] for o in blurred if o.extra["maille"]}
 
     _refresh(force=True)
     with model.meta.engine.connect() as conn:
@@ -102,22 +111,33 @@ def test_counts_follow_every_write_and_the_public_rollups_match_an_independent_c
             sa.text("UPDATE sinp_occurrence SET niv_val = '1' WHERE niv_val = '0' AND dep = '21'")
         ).rowcount
     assert changed > 0
-    assert _agg() == _recount() and sum(_agg().values()) == len(world["rows"])
+    assert _exact() and sum(_agg().values()) == len(world["rows"])
+    # a sensitivity recomputation (UPDATE of the public layer): rows enter and leave the precise counts
+    with model.meta.engine.begin() as conn:
+        blurred_more = conn.execute(
+            sa.text("UPDATE sinp_occurrence SET public_layer = 3 WHERE public_layer = 0 AND dep = '39'")
+        ).rowcount
+        cleared = conn.execute(
+            sa.text("UPDATE sinp_occurrence SET public_layer = 1 WHERE public_layer = 2 AND dep = '25'")
+        ).rowcount
+    assert blurred_more > 0 and cleared > 0
+    assert _exact() and sum(_agg("sinp_carte_precis").values()) == len(blurred) + blurred_more - cleared
 
     # a deposit rolled back leaves the counts as they were
-    before, months = _agg(), _months()
+    before, months, precise = _agg(), _months(), _agg("sinp_carte_precis")
     with pytest.raises(RuntimeError):
         with model.meta.engine.begin() as conn:
             conn.execute(sa.text("DELETE FROM sinp_occurrence WHERE dep = '25'"))
             raise RuntimeError("abandon")
-    assert _agg() == before and _months() == months
+    assert _agg() == before and _months() == months and _agg("sinp_carte_precis") == precise
 
     # a deletion: the JDD's counts go, no zero row stays
     private = world["jdds"]["prive"]
     with model.meta.engine.begin() as conn:
         conn.execute(sa.text("DELETE FROM sinp_occurrence WHERE package_id = :p"), {"p": private["id"]})
-    assert _agg() == _recount()
+    assert _exact()
     assert not [k for k in _agg() if k[0] == private["id"]]
+    assert not [k for k in _agg("sinp_carte_precis") if k[0] == private["id"]]
     assert not [k for k in _months() if k[0] == private["id"]]
 
     # TRUNCATE empties them; a recount from the occurrences (cli carte-refresh --recompter) agrees
@@ -125,10 +145,10 @@ def test_counts_follow_every_write_and_the_public_rollups_match_an_independent_c
         assert map_store.rebuild(conn) == sum(before.values()) - sum(
             v for k, v in before.items() if k[0] == private["id"]
         )
-    assert _agg() == _recount()
+    assert _exact()
     with model.meta.engine.begin() as conn:
         conn.execute(sa.text("TRUNCATE sinp_occurrence"))
-    assert _agg() == {} and _months() == {}
+    assert _agg() == {} and _months() == {} and _agg("sinp_carte_precis") == {}
 
 
 def test_a_private_jdd_counts_only_once_published_and_the_flux_views_serve_the_rollups(world):
