@@ -737,6 +737,23 @@ def _overflow(browser) -> int:
     return browser.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
 
 
+def _drawn(browser) -> int:
+    """The number of mailles the map drew, once it has drawn them."""
+    WebDriverWait(browser, 20).until(
+        lambda b: b.find_element(By.ID, "sinp-carte-map").get_attribute("data-sinp-drawn") is not None
+    )
+    return int(browser.find_element(By.ID, "sinp-carte-map").get_attribute("data-sinp-drawn"))
+
+
+def _click_a_cell(browser) -> str:
+    """Clicks a maille of the map; its code once its taxa are listed."""
+    _clickable_cell(browser).click()
+    WebDriverWait(browser, 15).until(
+        lambda b: b.find_element(By.ID, "sinp-carte-taxons").get_attribute("data-code") is not None
+    )
+    return browser.find_element(By.ID, "sinp-carte-taxons").get_attribute("data-code")
+
+
 @pytest.mark.parametrize("width", [1280, 375])
 def test_the_map_in_a_browser(carte_world, browser, test_ckan_url, width):
     base = test_ckan_url
@@ -744,10 +761,7 @@ def test_the_map_in_a_browser(carte_world, browser, test_ckan_url, width):
     browser.set_window_size(width, 1600)
     browser.get(f"{base}/carte")
     wanted = expected(carte_world, "maille")
-    WebDriverWait(browser, 20).until(
-        lambda b: b.find_element(By.ID, "sinp-carte-map").get_attribute("data-sinp-drawn") is not None
-    )
-    assert int(browser.find_element(By.ID, "sinp-carte-map").get_attribute("data-sinp-drawn")) == len(wanted)
+    assert _drawn(browser) == len(wanted)
     cells = browser.find_elements(By.CSS_SELECTOR, "path.sinp-carte-cell")
     assert len(cells) == len(wanted)
     legend = browser.find_element(By.CSS_SELECTOR, ".sinp-carte-legend").text
@@ -755,11 +769,7 @@ def test_the_map_in_a_browser(carte_world, browser, test_ckan_url, width):
     assert _overflow(browser) <= 0
     browser.save_screenshot(str(SCREENSHOTS / f"carte-mailles-{width}.png"))
     # a click on a maille lists its taxa and writes it in the address
-    _clickable_cell(browser).click()
-    WebDriverWait(browser, 15).until(
-        lambda b: b.find_element(By.ID, "sinp-carte-taxons").get_attribute("data-code") is not None
-    )
-    code = browser.find_element(By.ID, "sinp-carte-taxons").get_attribute("data-code")
+    code = _click_a_cell(browser)
     assert code in wanted and f"cellule={code}" in browser.current_url
     rows = browser.find_elements(By.CSS_SELECTOR, "#sinp-carte-taxons tbody tr")
     assert len(rows) == wanted[code][1]
@@ -769,7 +779,8 @@ def test_the_map_in_a_browser(carte_world, browser, test_ckan_url, width):
     # filter with the form, as a visitor does: the address keeps the state
     browser.get(f"{base}/carte")
     box = browser.find_element(By.ID, "sinp-carte-filtres-box")
-    assert (box.get_attribute("open") is None) == (width < 576)  # folded on a phone, so that the map shows
+    # folded on a phone, so that the map shows (by the page's script: waited for)
+    WebDriverWait(browser, 10).until(lambda b: (box.get_attribute("open") is None) == (width < 576))
     if width < 576:
         box.find_element(By.CSS_SELECTOR, "summary").click()
     Select(browser.find_element(By.ID, "sinp-carte-groupe")).select_by_value("Mammifères")
@@ -777,10 +788,7 @@ def test_the_map_in_a_browser(carte_world, browser, test_ckan_url, width):
     browser.find_element(By.CSS_SELECTOR, ".sinp-carte-actions button[type=submit]").click()
     WebDriverWait(browser, 10).until(lambda b: "groupe=Mamm" in b.current_url and "dep=25" in b.current_url)
     wanted = expected(carte_world, "maille", groupe="Mammifères", dep="25")
-    WebDriverWait(browser, 20).until(
-        lambda b: b.find_element(By.ID, "sinp-carte-map").get_attribute("data-sinp-drawn") is not None
-    )
-    assert int(browser.find_element(By.ID, "sinp-carte-map").get_attribute("data-sinp-drawn")) == len(wanted)
+    assert _drawn(browser) == len(wanted)
     href = browser.find_element(By.CSS_SELECTOR, ".sinp-carte-exports a[href*='export.geojson']").get_attribute("href")
     assert "groupe=Mammif%C3%A8res" in href and "dep=25" in href
     assert _overflow(browser) <= 0
@@ -825,18 +833,11 @@ def test_the_precise_view_in_a_browser(carte_world, roles, browser, test_ckan_ur
     assert notice.startswith("Vue précise.") and "y compris privés ou en brouillon" in notice
     wanted = expected_precise(carte_world, "maille", lambda o: _producer(o) == OWN)
     assert len(wanted) > len(expected(carte_world, "maille"))  # its hidden observations' cells too
-    WebDriverWait(browser, 20).until(
-        lambda b: b.find_element(By.ID, "sinp-carte-map").get_attribute("data-sinp-drawn") is not None
-    )
-    assert int(browser.find_element(By.ID, "sinp-carte-map").get_attribute("data-sinp-drawn")) == len(wanted)
+    assert _drawn(browser) == len(wanted)
     assert _overflow(browser) <= 0
     browser.save_screenshot(str(SCREENSHOTS / f"carte-vue-precise-{width}.png"))
     # a cell's taxa in the precise view (the data call carries it), the level kept
-    _clickable_cell(browser).click()
-    WebDriverWait(browser, 15).until(
-        lambda b: b.find_element(By.ID, "sinp-carte-taxons").get_attribute("data-code") is not None
-    )
-    code = browser.find_element(By.ID, "sinp-carte-taxons").get_attribute("data-code")
+    code = _click_a_cell(browser)
     assert code in wanted and "vue=precise" in browser.current_url
     assert len(browser.find_elements(By.CSS_SELECTOR, "#sinp-carte-taxons tbody tr")) == wanted[code][1]
     browser.find_element(By.CSS_SELECTOR, ".sinp-carte-niveaux a[data-niveau=commune]").click()
