@@ -613,6 +613,29 @@ def test_a_producer_sees_its_observations_precisely_and_only_them(carte, roles):
     assert taxa["total_obs"] == expected_precise(carte, "maille", sees)[code][0]
     public = _api(app, "sinp_carte_taxons", niveau="maille", code=code, vue="precise")["result"]
     assert public["vue"] == "publique" and public["total_obs"] == expected(carte, "maille").get(code, (0,))[0]
+    # the same once the public roll-ups are fresh (the precise view adds its rows to them)
+    _assert_from_rollups(carte, own["headers"], sees, taxon=ref, cell=code)
+
+
+def _assert_from_rollups(carte, headers, sees, taxon: int, cell: str) -> None:
+    """After ``refresh_public``: the precise view (each level, a taxon, a cell's taxa) as the independent
+    count, and the public view unchanged."""
+    app = carte["app"]
+    with model.meta.engine.begin() as conn:
+        map_store.refresh_public(conn, force=True)
+    with model.meta.engine.connect() as conn:
+        assert map_store.is_fresh(conn)
+    for niveau in ("maille", "commune", "departement"):
+        assert _cells(app, headers, niveau=niveau, vue="precise") == expected_precise(carte, niveau, sees), niveau
+        assert _cells(app, headers, niveau=niveau) == expected(carte, niveau), niveau
+    assert _cells(app, headers, vue="precise", taxon=taxon) == expected_precise(carte, "maille", sees, taxon=taxon)
+    taxa = _api(app, "sinp_carte_taxons", headers=headers, niveau="maille", code=cell, vue="precise")["result"]
+    names = carte["names"]
+    wanted = defaultdict(int)
+    for o in carte["rows"]:
+        if o.extra["maille"] == cell and (sees(o) or (o.jdd in carte["public"] and o.extra["layer"] <= 2)):
+            wanted[names[o.cd_nom]["cd_ref"]] += 1
+    assert {t["cd_ref"]: t["nb_obs"] for t in taxa["taxons"]} == dict(wanted)
 
 
 def test_a_chef_de_file_sees_its_scope_precisely_and_nothing_outside(carte, roles):
@@ -639,6 +662,8 @@ def test_a_chef_de_file_sees_its_scope_precisely_and_nothing_outside(carte, role
     assert _cells(app, chef["headers"], niveau="maille", vue="precise", jdd=prive["name"]) == expected_precise(
         carte, "maille", sees, jdd="prive"
     )
+    inside = next(o for o in carte["rows"] if sees(o) and o.extra["layer"] >= 2 and o.extra["maille"])
+    _assert_from_rollups(carte, chef["headers"], sees, carte["names"][inside.cd_nom]["cd_ref"], inside.extra["maille"])
 
 
 def test_without_a_precise_right_the_precise_view_is_the_public_one(carte, roles):

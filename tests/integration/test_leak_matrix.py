@@ -470,8 +470,9 @@ def test_the_leak_matrix(matrix, aggregates):
     secret_texts["anonymous"].append(catalog)
     _check_history(matrix, check, secret_texts)
     _check_jdd_under_private_ca(matrix, check, secret_texts)
+    _check_precise_view(matrix, aggregates, check, secret_texts)  # roll-ups stale: from the counts
     _check_public_aggregates(matrix, aggregates, check)
-    _check_precise_view(matrix, aggregates, check, secret_texts)
+    _check_precise_view(matrix, aggregates, check, secret_texts)  # roll-ups fresh: they and the added rows
     # the sensitive observation's precise coordinates reach only those with full access
     for role in ROLES:
         leaked = any(SECRET_LON in text or SECRET_LAT in text for text in secret_texts[role])

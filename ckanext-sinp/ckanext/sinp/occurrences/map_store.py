@@ -525,26 +525,45 @@ def _counts_where(niveau: str, filtres: Filtres, pub: list[str] | None, params: 
     return where
 
 
-def _precise_rows(niveau: str, filtres: Filtres, access: Access, params: dict, where: str = "") -> str:
+def _counts_table(name: str) -> str:
+    """A count table as ``a``, its ``owner_org``, ``dep`` and ``groupe`` NULL where the occurrence's are
+    (``''`` in the counts): ``Access.full_sql`` then decides on them as on the occurrence."""
+    return f"""(SELECT package_id, NULLIF(owner_org, '') AS owner_org, public_layer, sensible, niv_val, maille,
+                       commune, NULLIF(dep, '') AS dep, cd_ref, NULLIF(groupe, '') AS groupe, annee, nb
+                  FROM {name}) AS a"""
+
+
+def _precise_rows(
+    niveau: str, filtres: Filtres, access: Access, params: dict, where: str = "", beyond_public: bool = False
+) -> str:
     """The counts the precise view reads at ``niveau`` (columns ``code``, ``cd_ref``, ``groupe``,
     ``sensible``, ``annee``, ``nb``): for the observations ``access.full_sql`` lets the caller see
     precisely (in a JDD of ``VISIBLE_JDD_SQL``), every level whatever their diffusion — from
     ``sinp_carte_agg`` when no code of theirs is blanked, else from ``sinp_carte_precis`` —; for the
     others, the public layer (published JDD, diffusion allowing the level). ``where``: more conditions
     on ``a``. The rule is ``full_sql`` itself, over the count's columns as the occurrence holds them
-    (a value the occurrence lacks is NULL there, never ``''``)."""
+    (a value the occurrence lacks is NULL there, never ``''``).
+
+    ``beyond_public``: only what the precise view adds to the public one (the observations seen
+    precisely that the public layer does not count at ``niveau``) — the public view counts the others
+    the same way, so that the public roll-ups plus these rows are the precise view."""
     code = _CODE[niveau]
     params.update(_layer_params(niveau), blurred_above=BLURRED_ABOVE)
     full = f"COALESCE({access.full_sql(params, 'a.')}, false)"
     common = f"a.{code} <> '' {_valid_code(niveau, 'a.' + code)} AND {filtres.sql(params, 'vis')}"
     if where:
         common += f" AND {where}"
-
-    def table(name: str) -> str:
-        return f"""(SELECT package_id, NULLIF(owner_org, '') AS owner_org, public_layer, sensible, niv_val, maille,
-                           commune, NULLIF(dep, '') AS dep, cd_ref, NULLIF(groupe, '') AS groupe, annee, nb
-                      FROM {name}) AS a"""
-
+    if beyond_public:
+        public = "a.public_layer <= :max_layer AND a.package_id IN (SELECT id FROM pub)"
+        return f"""WITH pub AS ({PUBLISHED_JDD_SQL}), vis AS ({VISIBLE_JDD_SQL})
+        SELECT a.{code} AS code, a.cd_ref, a.groupe, a.sensible, a.annee, a.nb FROM {_counts_table("sinp_carte_agg")}
+         WHERE {common} AND {full} AND a.public_layer <= :blurred_above AND a.package_id IN (SELECT id FROM vis)
+           AND NOT ({public})
+        UNION ALL
+        SELECT a.{code} AS code, a.cd_ref, a.groupe, a.sensible, a.annee, a.nb
+          FROM {_counts_table("sinp_carte_precis")}
+         WHERE {common} AND {full} AND a.package_id IN (SELECT id FROM vis) AND NOT ({public})"""
+    table = _counts_table
     select = f"SELECT a.{code} AS code, a.cd_ref, a.groupe, a.sensible, a.annee, a.nb"
     return f"""WITH pub AS ({PUBLISHED_JDD_SQL}), vis AS ({VISIBLE_JDD_SQL})
         {select} FROM {table("sinp_carte_agg")}
@@ -564,20 +583,38 @@ def cells(
     EPSG:4326); most observed first. Only published JDD count; ``pub`` (ids) restricts them further.
     With ``access`` (a ``store.Access``): the precise view of ``_precise_rows`` (``pub`` unused).
 
-    Read from the roll-ups when they are fresh, the view public and the query unfiltered or filtered by
-    taxon only; else computed from the counts (per cell and taxon, then per cell)."""
+    Read from the roll-ups when they are fresh and the query unfiltered or filtered by taxon only (the
+    precise view adds to them what it counts beyond the public layer); else computed from the counts (per
+    cell and taxon, then per cell)."""
     _check_niveau(niveau)
     filtres = filtres or Filtres()
     join, name = _names(conn, niveau)
     geometry = f"ST_AsGeoJSON({_cell_geometry('c.code', 4326)}, 6)" if niveau == "maille" else "NULL"
     params: dict = {"niveau": niveau}
-    fresh = pub is None and access is None and is_fresh(conn)
-    if fresh and filtres.empty():
+    fresh = pub is None and is_fresh(conn)
+    by_taxon_only = dataclasses.replace(filtres, cd_refs=None).empty()
+    if fresh and access is not None and by_taxon_only:
+        # the public roll-up per cell and taxon, plus what the precise view adds to it
+        if filtres.cd_refs is not None:
+            params["f_cd_refs"] = [int(c) for c in filtres.cd_refs] or [-1]
+        taxon = "AND cd_ref = ANY(:f_cd_refs)" if filtres.cd_refs is not None else ""
+        added = _precise_rows(niveau, filtres, access, params, beyond_public=True)
+        per_taxon = f"""SELECT u.code, u.cd_ref, sum(u.nb_obs) AS nb_obs, max(u.derniere_annee) AS derniere_annee
+                          FROM (SELECT code, cd_ref, nb_obs, derniere_annee FROM sinp_carte_public_taxon
+                                 WHERE niveau = :niveau {taxon}
+                                UNION ALL
+                                SELECT t.code, t.cd_ref, t.nb, NULLIF(t.annee, 0) FROM ({added}) AS t) AS u
+                         GROUP BY u.code, u.cd_ref"""
+        sql = f"""SELECT c.code, {name} AS nom, c.nb_obs, c.nb_taxons, c.derniere_annee, {geometry} AS geometry
+                    FROM (SELECT t.code, sum(t.nb_obs) AS nb_obs, count(*) FILTER (WHERE t.cd_ref <> 0) AS nb_taxons,
+                                 max(t.derniere_annee) AS derniere_annee
+                            FROM ({per_taxon}) AS t GROUP BY t.code) AS c {join}"""
+    elif fresh and access is None and filtres.empty():
         sql = f"""SELECT c.code, c.nom, c.nb_obs, c.nb_taxons, c.derniere_annee,
                          {"ST_AsGeoJSON(c.geom_4326, 6)" if niveau == "maille" else "NULL"} AS geometry
                     FROM sinp_carte_public c WHERE c.niveau = :niveau"""
     else:
-        if fresh and dataclasses.replace(filtres, cd_refs=None).empty():
+        if fresh and access is None and by_taxon_only:
             params["f_cd_refs"] = [int(c) for c in filtres.cd_refs] or [-1]
             per_taxon = """SELECT code, cd_ref, nb_obs, derniere_annee FROM sinp_carte_public_taxon
                             WHERE niveau = :niveau AND cd_ref = ANY(:f_cd_refs)"""
@@ -628,12 +665,25 @@ def cell_taxa(
     _check_niveau(niveau)
     filtres = filtres or Filtres()
     params: dict = {"code": code, "niveau": niveau}
-    if access is not None:
+    fresh = pub is None and is_fresh(conn)
+    if access is not None and fresh and filtres.empty():
+        # the public roll-up of the cell, plus what the precise view adds to it
+        added = _precise_rows(
+            niveau, filtres, access, params, f"a.{_CODE[niveau]} = :code AND a.cd_ref <> 0", beyond_public=True
+        )
+        inner = f"""SELECT u.cd_ref, max(u.groupe) AS groupe, sum(u.nb_obs) AS nb_obs,
+                           max(u.derniere_annee) AS derniere_annee, bool_or(u.sensible) AS sensible
+                      FROM (SELECT cd_ref, groupe, nb_obs, derniere_annee, sensible FROM sinp_carte_public_taxon
+                             WHERE niveau = :niveau AND code = :code AND cd_ref <> 0
+                            UNION ALL
+                            SELECT t.cd_ref, t.groupe, t.nb, NULLIF(t.annee, 0), t.sensible FROM ({added}) AS t) AS u
+                     GROUP BY u.cd_ref"""
+    elif access is not None:
         rows = _precise_rows(niveau, filtres, access, params, f"a.{_CODE[niveau]} = :code AND a.cd_ref <> 0")
         inner = f"""SELECT t.cd_ref, max(t.groupe) AS groupe, sum(t.nb) AS nb_obs,
                            max(t.annee) FILTER (WHERE t.annee <> 0) AS derniere_annee, bool_or(t.sensible) AS sensible
                       FROM ({rows}) AS t GROUP BY t.cd_ref"""
-    elif pub is None and filtres.empty() and is_fresh(conn):
+    elif fresh and filtres.empty():
         inner = """SELECT cd_ref, groupe, nb_obs, derniere_annee, sensible FROM sinp_carte_public_taxon
                     WHERE niveau = :niveau AND code = :code AND cd_ref <> 0"""
     else:
