@@ -289,8 +289,12 @@ def compute(
 
 
 def _base(conn, bounds: str, params: dict, eee_cd_noms) -> None:
-    """The observations the public may see, read once into a temporary table with what every
-    indicator needs (year, breakdowns, sensitivity, EEE status)."""
+    """The observations the public may see, read once into the unlogged table ``BASE`` (created and
+    dropped in the computation's transaction, so that parallel workers can scan it) with what every
+    indicator needs (year, breakdowns, sensitivity, EEE status; the JDD as its position in the
+    public list). Writing it costs most of this step (the leader alone inserts the rows); the steps
+    then read it in parallel passes (``CREATE TABLE … AS``: an ``INSERT … SELECT`` never runs in
+    parallel in PostgreSQL 15)."""
     conn.execute(text("CREATE TEMP TABLE ind_eee_list (cd_nom integer) ON COMMIT DROP"))
     listed = list(eee_cd_noms) if eee_cd_noms is not None else _regional_eee()
     if listed:
@@ -383,9 +387,8 @@ def _cube(conn, end_year: int) -> None:
     # the median delay of every cell of the CUBE from a histogram (observations per finest cell and
     # delay in days: one parallel hash aggregation) instead of sorting every observation once per
     # grouping; exact, as percentile_cont(0.5): the mean of the values at ranks ⌊(n−1)/2⌋ and
-    # ⌈(n−1)/2⌉. Département and group are numbered there (their position in the lists of values,
-    # passed as constants so that the pass stays parallel): the histogram summed over the CUBE's
-    # cells is then sorted per cell and delay on integers only.
+    # ⌈(n−1)/2⌉. Summing it over the CUBE's cells, département and group are numbered (their position
+    # in the lists of values, constants), so that the cells are sorted per cell and delay on integers.
     dims = {
         dim: [r[0] for r in conn.execute(text(f"SELECT DISTINCT {dim} FROM ind_fine WHERE {dim} IS NOT NULL"))]
         for dim in ("dep", "groupe")
@@ -393,10 +396,7 @@ def _cube(conn, end_year: int) -> None:
     conn.execute(
         text(f"""
         CREATE TEMP TABLE ind_delay_hist ON COMMIT DROP AS
-        SELECT annee, array_position(CAST(:deps AS text[]), dep) AS d,
-               array_position(CAST(:groupes AS text[]), groupe) AS g, delai, count(*) AS c
-          FROM {BASE} GROUP BY 1, 2, 3, 4"""),
-        {"deps": dims["dep"], "groupes": dims["groupe"]},
+        SELECT annee, dep, groupe, delai, count(*) AS c FROM {BASE} GROUP BY annee, dep, groupe, delai""")
     )
     # the cells kept: a NULL there is then always « all » (grouped), so (annee, d, g) names the cell
     keep = "(ga = 1 OR annee IS NOT NULL) AND (gd = 1 OR d IS NOT NULL) AND (gg = 1 OR g IS NOT NULL)"
@@ -405,7 +405,10 @@ def _cube(conn, end_year: int) -> None:
         CREATE TEMP TABLE ind_delay ON COMMIT DROP AS
         WITH cells AS (
           SELECT annee, d, g, delai, sum(c)::bigint AS c, GROUPING(annee) AS ga, GROUPING(d) AS gd, GROUPING(g) AS gg
-            FROM ind_delay_hist GROUP BY CUBE (annee, d, g), delai),
+            FROM (SELECT annee, array_position(CAST(:deps AS text[]), dep) AS d,
+                         array_position(CAST(:groupes AS text[]), groupe) AS g, delai, c
+                    FROM ind_delay_hist) AS h
+           GROUP BY CUBE (annee, d, g), delai),
         ranked AS (
           SELECT *, sum(c) FILTER (WHERE delai IS NOT NULL) OVER (cell ORDER BY delai) AS upto,
                  sum(c) FILTER (WHERE delai IS NOT NULL) OVER (cell) AS n
