@@ -323,7 +323,15 @@ def test_the_read_only_role_reads_the_views_and_nothing_else(flux, stack):
                 assert cur.fetchone()[0] > 0, view
             cur.execute("SELECT sum(nb_obs) FROM sinp_flux.observations_maille")
             assert cur.fetchone()[0] == sum(flux["cells"].values())
-        for table in ("sinp_occurrence", "package", '"user"', "sinp_carte_agg", "sinp_carte_public", "api_token"):
+        for table in (
+            "sinp_occurrence",
+            "package",
+            '"user"',
+            "sinp_carte_agg",
+            "sinp_carte_precis",  # the precise counts: never for the map server
+            "sinp_carte_public",
+            "api_token",
+        ):
             with conn.cursor() as cur, pytest.raises(psycopg2.errors.InsufficientPrivilege, match="permission denied"):
                 cur.execute(f"SELECT 1 FROM {table} LIMIT 1")
         with conn.cursor() as cur, pytest.raises(psycopg2.errors.InsufficientPrivilege):

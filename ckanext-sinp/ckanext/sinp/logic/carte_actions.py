@@ -33,7 +33,7 @@ import ckan.plugins.toolkit as tk
 import flask
 import sqlalchemy as sa
 
-from ckanext.sinp.domain import nomenclatures
+from ckanext.sinp.domain import nomenclatures, taxref
 from ckanext.sinp.logic import access, inputs
 from ckanext.sinp.logic.strict_actions import with_input_guards
 from ckanext.sinp.occurrences import map_store, store
@@ -56,83 +56,6 @@ _COMMUNE = re.compile(r"^(?:\d{5}|2[AB]\d{3})$")
 _MAILLE = re.compile(r"^10kmL93E\d{3}N\d{3}$")
 FILTER_KEYS = ("taxon", "groupe", "dep", "annee_min", "annee_max", "validation", "producteur", "jdd")
 
-# TAXREF's ranks and biogeographic statuses (column FR: France métropolitaine), as TAXREF names them
-RANGS = {
-    "KD": "Règne",
-    "SSRG": "Sous-règne",
-    "IFRG": "Infra-règne",
-    "PH": "Embranchement",
-    "SBPH": "Sous-embranchement",
-    "IFPH": "Infra-embranchement",
-    "DV": "Division",
-    "SBDV": "Sous-division",
-    "SPCL": "Super-classe",
-    "CLAD": "Cladus",
-    "CL": "Classe",
-    "SBCL": "Sous-classe",
-    "IFCL": "Infra-classe",
-    "LEG": "Legio",
-    "SPOR": "Super-ordre",
-    "COH": "Cohorte",
-    "OR": "Ordre",
-    "SBOR": "Sous-ordre",
-    "IFOR": "Infra-ordre",
-    "SPFM": "Super-famille",
-    "FM": "Famille",
-    "SBFM": "Sous-famille",
-    "TR": "Tribu",
-    "SSTR": "Sous-tribu",
-    "GN": "Genre",
-    "SSGN": "Sous-genre",
-    "SC": "Section",
-    "SBSC": "Sous-section",
-    "SER": "Série",
-    "SSER": "Sous-série",
-    "AGES": "Agrégat",
-    "ES": "Espèce",
-    "SMES": "Semi-espèce",
-    "MES": "Micro-espèce",
-    "SSES": "Sous-espèce",
-    "NAT": "Natio",
-    "VAR": "Variété",
-    "SVAR": "Sous-variété",
-    "FO": "Forme",
-    "SSFO": "Sous-forme",
-    "FOES": "Forma species",
-    "LIN": "Linea",
-    "CLO": "Clône",
-    "RACE": "Race",
-    "CAR": "Cultivar",
-    "MO": "Morpha",
-    "AB": "Abberatio",
-}
-STATUTS_BIOGEO = {
-    "P": "Présent (indigène ou indéterminé)",
-    "S": "Subendémique",
-    "E": "Endémique",
-    "C": "Cryptogène",
-    "I": "Introduit",
-    "J": "Introduit envahissant",
-    "M": "Introduit non établi (dont domestique)",
-    "B": "Occasionnel",
-    "D": "Douteux",
-    "A": "Absent",
-    "W": "Disparu",
-    "X": "Éteint",
-    "Y": "Introduit éteint ou disparu",
-    "Z": "Endémique éteint",
-    "Q": "Mentionné par erreur",
-}
-HABITATS = {
-    1: "Marin",
-    2: "Eau douce",
-    3: "Terrestre",
-    4: "Marin et eau douce",
-    5: "Marin et terrestre",
-    6: "Eau saumâtre",
-    7: "Continental (terrestre et/ou eau douce)",
-    8: "Continental (terrestre et eau douce)",
-}
 MOIS = ("janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc.")
 
 
@@ -580,7 +503,7 @@ def sinp_taxon_fiche(context, data_dict):
         "nom_vern": taxon.get("nom_vern") or "",
         "nom_vern_eng": taxon.get("nom_vern_eng") or "",
         "rang": taxon.get("rang"),
-        "rang_libelle": RANGS.get(taxon.get("rang") or "", taxon.get("rang") or ""),
+        "rang_libelle": taxref.RANGS.get(taxon.get("rang") or "", taxon.get("rang") or ""),
         "classification": [
             (label, taxon.get(key))
             for key, label in (
@@ -596,9 +519,9 @@ def sinp_taxon_fiche(context, data_dict):
         "groupe": taxon.get("group2_inpn") or "",
         "group3_inpn": taxon.get("group3_inpn") or "",
         "statut_fr": fr,
-        "statut_fr_libelle": STATUTS_BIOGEO.get(fr, fr),
+        "statut_fr_libelle": taxref.STATUTS_BIOGEO.get(fr, fr),
         "habitat": habitat,
-        "habitat_libelle": HABITATS.get(habitat, "") if habitat is not None else "",
+        "habitat_libelle": taxref.HABITATS.get(habitat, "") if habitat is not None else "",
         "url_inpn": taxon.get("url_inpn") or "",
         "nb_taxons_inclus": len(refs),
         "total_obs": sum(j["nb_obs"] for j in jdd),
