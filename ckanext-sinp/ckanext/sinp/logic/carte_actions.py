@@ -139,12 +139,8 @@ def vue_of(data_dict: dict) -> str:
 def precise_access(context) -> store.Access | None:
     """The caller's ``store.Access`` when they may see some occurrences precisely (sysadmin, member
     of an organisation, chef de file), else None (anonymous, a user of no organisation)."""
-    user = access.user_of(context)
-    if not context.get("ignore_auth") and (
-        user is None or not (user.sysadmin or access.user_org_ids(user) or access.chef_scopes(user))
-    ):
-        return None
-    return access.access_for(context, None)
+    acc = access.access_for(context, None)
+    return acc if acc.sees_some_precisely else None
 
 
 def filterable_jdd_ids(acc: store.Access | None) -> list[str]:
@@ -155,12 +151,9 @@ def filterable_jdd_ids(acc: store.Access | None) -> list[str]:
     if acc is None:
         return pub
     params: dict = {}
-    if acc.full:
-        cond = "true"
-    else:
-        cond = "owner_org = ANY(:orgs) OR id = ANY(:scope)"
-        params = {"orgs": acc.orgs or [""], "scope": acc.scope_package_ids or [""]}
-    rows = model.Session.execute(sa.text(f"SELECT id FROM ({map_store.VISIBLE_JDD_SQL}) AS j WHERE {cond}"), params)
+    rows = model.Session.execute(
+        sa.text(f"SELECT id FROM ({map_store.VISIBLE_JDD_SQL}) AS j WHERE {acc.jdd_sql(params)}"), params
+    )
     return sorted({*pub, *(r[0] for r in rows)})
 
 

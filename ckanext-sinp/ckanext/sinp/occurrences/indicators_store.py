@@ -512,7 +512,8 @@ def _coverage(conn, end_year: int) -> None:
     years of the edition: one row per maille (taxa), and the share of the region's mailles."""
     p = _parameters("couverture_mailles")
     since = end_year - int(p["periode_annees"]) + 1
-    # per maille and taxon first (one parallel pass: INSERT … SELECT never runs in parallel)
+    # per maille and taxon first, as CREATE TABLE … AS: the scan of the selection may run in parallel
+    # (never under INSERT … SELECT); the temporary table itself is written by the leader alone
     conn.execute(
         text(f"""CREATE TEMP TABLE ind_coverage ON COMMIT DROP AS
                 SELECT maille, cd_ref, count(*) AS n, count(*) FILTER (WHERE sensible) AS sens

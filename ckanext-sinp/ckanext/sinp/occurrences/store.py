@@ -571,15 +571,36 @@ class Access:
         self.public_package_ids = list(public_package_ids)
         self.scope_package_ids = list(scope_package_ids)  # active JDD: a chef de file never reads drafts
 
+    @property
+    def sees_some_precisely(self) -> bool:
+        """Whether some occurrences may be seen precisely (sysadmin, member, chef de file)."""
+        return self.full or bool(self.orgs) or bool(self.scopes)
+
+    def _own(self, params: dict, column: str) -> str:
+        params["acc_orgs"] = self.orgs or [""]
+        return f"{column} = ANY(:acc_orgs)"
+
+    def _in_scope_jdd(self, params: dict, column: str) -> str:
+        params["acc_scope_pids"] = self.scope_package_ids or [""]
+        return f"{column} = ANY(:acc_scope_pids)"
+
     def full_sql(self, params: dict, prefix: str = "o.") -> str:
+        """The occurrences (columns ``owner_org``, ``package_id``, ``groupe``, ``dep`` under ``prefix``)
+        the caller sees precisely: its organisations' own, and in a chef de file's active JDD those of
+        its scope (group × département)."""
         if self.full:
             return "true"
-        params["acc_orgs"] = self.orgs or [""]
-        params["acc_scope_pids"] = self.scope_package_ids or [""]
         return (
-            f"({prefix}owner_org = ANY(:acc_orgs) OR ({prefix}package_id = ANY(:acc_scope_pids) AND "
+            f"({self._own(params, prefix + 'owner_org')} OR ({self._in_scope_jdd(params, prefix + 'package_id')} AND "
             f"{scope_sql(self.scopes, params, prefix)}))"
         )
+
+    def jdd_sql(self, params: dict, prefix: str = "") -> str:
+        """The JDD (columns ``id``, ``owner_org`` under ``prefix``) of which ``full_sql`` may let the
+        caller see some occurrences precisely: the JDD-level part of the same rule."""
+        if self.full:
+            return "true"
+        return f"({self._own(params, prefix + 'owner_org')} OR {self._in_scope_jdd(params, prefix + 'id')})"
 
 
 def blurred(
