@@ -27,12 +27,14 @@ from ckanext.sinp.referentials.tabular import ReferentialFormatError
 
 __all__ = ["COMMANDS", "habref_load", "geo_load", "get_engine"]
 
-GEO_KINDS = ("communes", "departements", "mailles", "territoire")
+GEO_KINDS = ("communes", "departements", "mailles", "territoire", "contours-communes", "contours-departements")
 _LABELS = {
     "communes": "Communes",
     "departements": "Départements",
     "mailles": "Mailles 10 km",
     "territoire": "Territoire",
+    "contours-communes": "Contours des communes",
+    "contours-departements": "Contours des départements",
 }
 # (noun, "loaded" agreed with it) per referential, for the final message
 _UNITS = {
@@ -41,6 +43,8 @@ _UNITS = {
     "departements": ("départements", "chargés"),
     "mailles": ("mailles", "chargées"),
     "territoire": ("contour", "chargé"),
+    "contours_communes": ("contours de communes", "chargés"),
+    "contours_departements": ("contours de départements", "chargés"),
 }
 
 
@@ -52,7 +56,7 @@ def get_engine():
 
 def _data_lines(path: str) -> int:
     """Lines after the header (an estimate of the rows, for the progress bar); 0 when unknown."""
-    if zipfile.is_zipfile(path):
+    if zipfile.is_zipfile(path) or path.lower().endswith(".gpkg"):  # not lines (a GeoPackage is SQLite)
         return 0
     with open(path, "rb") as handle:
         return max(0, sum(1 for _ in handle) - 1)
@@ -123,13 +127,13 @@ def habref_load(path: str, typoref: str | None, version_label: str | None, force
 
 
 @click.command("geo-load")
-@click.argument("kind", metavar="{communes|departements|mailles|territoire}", type=click.Choice(GEO_KINDS))
+@click.argument("kind", metavar="{" + "|".join(GEO_KINDS) + "}", type=click.Choice(GEO_KINDS))
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @click.option(
     "--region",
     default="27",
     show_default=True,
-    help="Code INSEE de la région gardée (communes, départements) ; « toutes » pour tout garder.",
+    help="Code INSEE de la région gardée (communes, départements et leurs contours) ; « toutes » pour tout garder.",
 )
 @click.option(
     "--version-label",
@@ -138,20 +142,27 @@ def habref_load(path: str, typoref: str | None, version_label: str | None, force
 )
 @click.option("--force", is_flag=True, help="Recharger même si ce fichier est déjà chargé.")
 def geo_load(kind: str, path: str, region: str, version_label: str | None, force: bool) -> None:
-    """Charge un référentiel géographique : communes, départements, mailles 10 km ou contour du territoire.
+    """Charge un référentiel géographique : communes, départements, mailles 10 km, contour du territoire
+    ou contours des communes et des départements.
 
     \b
-    communes      v_commune_AAAA.csv de l'INSEE (COG), CSV ADMIN EXPRESS ou code;nom;departement
-    departements  v_departement_AAAA.csv de l'INSEE (COG) ou code;nom
-    mailles       grille INPN 10 km Lambert-93 : cd_sig;code_10km[;wkt] (WKT en EPSG:2154)
-    territoire    contour GeoJSON (Polygon ou MultiPolygon) en WGS 84
+    communes               v_commune_AAAA.csv de l'INSEE (COG), CSV ADMIN EXPRESS ou code;nom;departement
+    departements           v_departement_AAAA.csv de l'INSEE (COG) ou code;nom
+    mailles                grille INPN 10 km Lambert-93 : cd_sig;code_10km[;wkt] (WKT en EPSG:2154)
+    territoire             contour GeoJSON (Polygon ou MultiPolygon) en WGS 84
+    contours-communes      IGN ADMIN EXPRESS COG : GeoPackage (.gpkg, couche commune) ou
+                           GeoJSON (ogr2ogr -f GeoJSON), champs INSEE_COM, NOM, INSEE_DEP, INSEE_REG
+    contours-departements  IGN ADMIN EXPRESS COG : GeoPackage (couche departement) ou GeoJSON,
+                           champs INSEE_DEP, NOM, INSEE_REG
 
+    Les contours dessinent les communes et les départements sur la carte (/carte) et dans les flux
+    WMS/WFS/OGC API ; le planificateur recalcule les couches (ou : ckan sinp carte-refresh).
     Idempotent ; un autre fichier remplace le référentiel en une seule transaction.
     """
 
     loader = geo_store.LOADERS[kind]
     options = {"force": force}
-    if kind in ("communes", "departements"):
+    if kind not in ("mailles", "territoire"):
         options["region"] = region
     _run(
         f"{_LABELS[kind]} ({os.path.basename(path)})",

@@ -78,8 +78,8 @@ REGION_BFC = "27"
 DEPARTEMENTS_BFC = ("21", "25", "39", "58", "70", "71", "89", "90")
 GRID_SIZE_M = 10_000
 
-_COMMUNE_RE = re.compile(r"(?:[0-9]{2}|2[AB])[0-9]{3}\Z")
-_DEPARTEMENT_RE = re.compile(r"(?:0[1-9]|[1-8][0-9]|9[0-5]|2[AB]|97[1-8])\Z")
+COMMUNE_CODE_RE = re.compile(r"(?:[0-9]{2}|2[AB])[0-9]{3}\Z")
+DEPARTEMENT_CODE_RE = re.compile(r"(?:0[1-9]|[1-8][0-9]|9[0-5]|2[AB]|97[1-8])\Z")
 _REGION_RE = re.compile(r"[0-9]{2}\Z")
 _CELL_RE = re.compile(r"(?:10kmL93)?E([0-9]{3})N([0-9]{3})\Z")
 
@@ -191,7 +191,7 @@ def _code(row: Row, column: str, pattern: re.Pattern, what: str) -> str:
     return value
 
 
-def _normalize_region(region: str | None) -> str | None:
+def normalize_region(region: str | None) -> str | None:
     if region is None or str(region).strip().lower() in ("", "toutes", "tout", "all", "*"):
         return None
     region = str(region).strip()
@@ -215,9 +215,9 @@ def _commune_values(row: Row, layout: str) -> tuple[str | None, str, str, str, s
     if layout == "cog":
         return (
             row.text("TYPECOM", required=True),
-            _code(row, "COM", _COMMUNE_RE, "commune INSEE"),
+            _code(row, "COM", COMMUNE_CODE_RE, "commune INSEE"),
             row.text("LIBELLE", required=True),
-            _code(row, "DEP", _DEPARTEMENT_RE, "département"),
+            _code(row, "DEP", DEPARTEMENT_CODE_RE, "département"),
             row.text("REG"),
             "COM",
         )
@@ -225,17 +225,17 @@ def _commune_values(row: Row, layout: str) -> tuple[str | None, str, str, str, s
         name_column = "NOM_COM" if row.has("NOM_COM") else "NOM"
         return (
             None,
-            _code(row, "INSEE_COM", _COMMUNE_RE, "commune INSEE"),
+            _code(row, "INSEE_COM", COMMUNE_CODE_RE, "commune INSEE"),
             row.text(name_column, required=True),
-            _code(row, "INSEE_DEP", _DEPARTEMENT_RE, "département"),
+            _code(row, "INSEE_DEP", DEPARTEMENT_CODE_RE, "département"),
             row.text("INSEE_REG"),
             "INSEE_COM",
         )
     return (
         None,
-        _code(row, "CODE", _COMMUNE_RE, "commune INSEE"),
+        _code(row, "CODE", COMMUNE_CODE_RE, "commune INSEE"),
         row.text("NOM", required=True),
-        _code(row, "DEPARTEMENT", _DEPARTEMENT_RE, "département"),
+        _code(row, "DEPARTEMENT", DEPARTEMENT_CODE_RE, "département"),
         row.text("REGION"),
         "CODE",
     )
@@ -248,7 +248,7 @@ def read_communes(source, region: str | None = REGION_BFC) -> CommuneFile:
     EXPRESS, simple CSV with a ``region`` column); a simple CSV without it is
     taken whole. Raises :class:`GeoFormatError`.
     """
-    region = _normalize_region(region)
+    region = normalize_region(region)
     table = _open(source, "communes", _COMMUNE_LAYOUTS)
     layout = table.layout.name
     filtering = region if (layout != "simple" or "REGION" in table.columns) else None
@@ -275,11 +275,11 @@ def read_communes(source, region: str | None = REGION_BFC) -> CommuneFile:
         _check_unique(row, seen, code, column)
         result.records.append(Commune(code, nom, departement, row_region, row.line_number))
     if not result.records:
-        raise table.error(_nothing_kept("aucune commune", filtering, regions_seen))
+        raise table.error(nothing_kept("aucune commune", filtering, regions_seen))
     return result
 
 
-def _nothing_kept(none: str, region: str | None, regions_seen: set[str]) -> str:
+def nothing_kept(none: str, region: str | None, regions_seen: set[str]) -> str:
     """French message for a file where nothing was kept (``none``: "aucune commune"…)."""
     if region and regions_seen:
         shown = ", ".join(sorted(regions_seen)[:20])
@@ -292,7 +292,7 @@ def _nothing_kept(none: str, region: str | None, regions_seen: set[str]) -> str:
 # -- départements -----------------------------------------------------------------------
 def read_departements(source, region: str | None = REGION_BFC) -> DepartementFile:
     """Read a départements file; keep those of ``region`` (None: all). Raises :class:`GeoFormatError`."""
-    region = _normalize_region(region)
+    region = normalize_region(region)
     table = _open(source, "départements", _DEPARTEMENT_LAYOUTS)
     cog = table.layout.name == "cog"
     filtering = region if (cog or "REGION" in table.columns) else None
@@ -303,11 +303,13 @@ def read_departements(source, region: str | None = REGION_BFC) -> DepartementFil
     regions_seen: set[str] = set()
     code_column = "DEP" if cog else "CODE"
     for row in table.rows():
-        code = _code(row, code_column, _DEPARTEMENT_RE, "département")
+        code = _code(row, code_column, DEPARTEMENT_CODE_RE, "département")
         nom = row.text("LIBELLE" if cog else "NOM", required=True)
         row_region = row.text("REG" if cog else "REGION")
         chef_lieu_column = "CHEFLIEU" if cog else "CHEF_LIEU"
-        chef_lieu = _code(row, chef_lieu_column, _COMMUNE_RE, "commune INSEE") if row.text(chef_lieu_column) else None
+        chef_lieu = (
+            _code(row, chef_lieu_column, COMMUNE_CODE_RE, "commune INSEE") if row.text(chef_lieu_column) else None
+        )
         regions_seen.add(row_region or "?")
         if filtering and row_region != filtering:
             result.skipped_region += 1
@@ -315,7 +317,7 @@ def read_departements(source, region: str | None = REGION_BFC) -> DepartementFil
         _check_unique(row, seen, code, code_column)
         result.records.append(Departement(code, nom, row_region, chef_lieu, row.line_number))
     if not result.records:
-        raise table.error(_nothing_kept("aucun département", filtering, regions_seen))
+        raise table.error(nothing_kept("aucun département", filtering, regions_seen))
     return result
 
 

@@ -15,9 +15,13 @@ a load replaces them whole):
   ``geom_4326`` polygons, NULL when the file has no WKT) — needs PostGIS;
 - ``sinp_territoire`` (one row: ``id`` 1, ``nom``, ``geom`` MultiPolygon in EPSG:4326)
   — needs PostGIS;
+- ``sinp_commune_contour`` (``code``, ``nom``, ``departement``, ``region``) and
+  ``sinp_departement_contour`` (``code``, ``nom``, ``region``): IGN ADMIN EXPRESS outlines, ``geom_2154``
+  (MultiPolygon made valid by ST_MakeValid) and ``geom_4326`` (simplified by ``WEB_TOLERANCE_M``) —
+  needs PostGIS; created by their first load (no table until then: the map draws no outline);
 - ``sinp_referential_version`` (shared with TAXREF, see ``store.py``): one row per
   referential (``habref``, ``communes``, ``departements``, ``mailles``,
-  ``territoire``) with the version label, load time, row count, SHA-256 of the
+  ``territoire``, ``contours_communes``, ``contours_departements``) with the version label, load time, row count, SHA-256 of the
   file, file name and how it was read.
 
 Loading works like ``store.load_taxref``: the file is read and checked entirely
@@ -32,6 +36,7 @@ load. Loading the same file again with the same options changes nothing
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import io
 import itertools
@@ -42,11 +47,14 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
+import shapely
 import sqlalchemy as sa
 from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from . import geo, habref
+from ckanext.sinp.occurrences import map_store
+
+from . import admin_express, geo, habref
 from .common import (
     VERSION_TABLE,
     CopyStream,
@@ -78,6 +86,9 @@ __all__ = [
     "load_departements",
     "load_mailles",
     "load_territory",
+    "load_contours",
+    "CONTOUR_SPECS",
+    "WEB_TOLERANCE_M",
     "LOADERS",
     "default_version_label",
     "qc_referentials",
@@ -182,6 +193,44 @@ TERRITORY_SPEC = TableSpec(
     geometry=True,
     comment="Contour du territoire de la plateforme (WGS 84), chargé par ckanext-sinp",
 )
+
+# The outlines of IGN ADMIN EXPRESS (``admin_express.py``): the map's commune and département cells
+# (``occurrences/map_store``: roll-ups and flux layers copy them at refresh, no view depends on them).
+# ``geom_2154`` as read, made valid by ST_MakeValid; ``geom_4326`` simplified for the web.
+
+
+def _contour_spec(kind: str, table: str, columns: tuple[tuple[str, str], ...], what: str) -> TableSpec:
+    return TableSpec(
+        f"contours_{kind}",
+        table,
+        (
+            *columns,
+            ("geom_2154", "geometry(MultiPolygon, 2154) NOT NULL"),
+            ("geom_4326", "geometry(MultiPolygon, 4326)"),
+        ),
+        "code",
+        tuple((f"ix_{table}_geom_{srid}", f"USING gist (geom_{srid})", False) for srid in (2154, 4326)),
+        geometry=True,
+        comment=f"Contours des {what} (IGN ADMIN EXPRESS), chargés par ckanext-sinp",
+    )
+
+
+CONTOUR_COMMUNE_SPEC = _contour_spec(
+    "communes",
+    "sinp_commune_contour",
+    (("code", "text NOT NULL"), ("nom", "text NOT NULL"), ("departement", "text NOT NULL"), ("region", "text")),
+    "communes",
+)
+CONTOUR_DEPARTEMENT_SPEC = _contour_spec(
+    "departements",
+    "sinp_departement_contour",
+    (("code", "text NOT NULL"), ("nom", "text NOT NULL"), ("region", "text")),
+    "départements",
+)
+CONTOUR_SPECS = {"communes": CONTOUR_COMMUNE_SPEC, "departements": CONTOUR_DEPARTEMENT_SPEC}
+# the web outline's simplification (ST_SimplifyPreserveTopology, metres of Lambert-93, before
+# ST_Transform to EPSG:4326): invisible up to a zoom of ~13 (about 20 m a pixel), 5 to 10 times fewer vertices
+WEB_TOLERANCE_M = 20
 
 SPECS = (HABREF_SPEC, COMMUNE_SPEC, DEPARTEMENT_SPEC, MAILLE_SPEC, TERRITORY_SPEC)
 # Every referential the occurrence QC uses, TAXREF included (names of sinp_referential_version)
@@ -413,7 +462,7 @@ def default_version_label(path) -> str:
     match = re.search(r"v_(?:commune|departement)_(\d{4})", name, re.IGNORECASE)
     if match:
         return f"COG {match.group(1)}"
-    return re.sub(r"\.(csv|txt|zip|geojson|json)$", "", name, flags=re.IGNORECASE)
+    return re.sub(r"\.(csv|txt|zip|geojson|json|gpkg)$", "", name, flags=re.IGNORECASE)
 
 
 def _check_file(path, error: type[Exception]) -> str:
@@ -575,12 +624,80 @@ def load_territory(
     )
 
 
+def _finish_contours(conn, staging: str) -> None:
+    """Outlines made valid (ST_MakeValid, polygons kept), their web version simplified, and the map's
+    roll-ups marked stale (``map_store.MARK_SQL``: the scheduler copies the new outlines)."""
+    conn.execute(
+        text(
+            f"UPDATE {staging} SET geom_2154 = ST_Multi(ST_CollectionExtract(ST_MakeValid(geom_2154), 3))"
+            " WHERE NOT ST_IsValid(geom_2154)"
+        )
+    )
+    empty = conn.execute(text(f"SELECT code FROM {staging} WHERE ST_IsEmpty(geom_2154) ORDER BY code")).scalars()
+    empty = list(empty)
+    if empty:
+        raise geo.GeoFormatError(
+            f"contour sans surface une fois réparé (ST_MakeValid) : {', '.join(empty[:20])}.", column="geometrie"
+        )
+    conn.execute(
+        text(
+            f"UPDATE {staging} SET geom_4326 = ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_Transform("
+            "ST_SimplifyPreserveTopology(geom_2154, :tolerance), 4326)), 3))"
+        ),
+        {"tolerance": WEB_TOLERANCE_M},
+    )
+    if conn.execute(text("SELECT to_regclass('sinp_carte_changes') IS NOT NULL")).scalar():
+        conn.execute(text(map_store.MARK_SQL))
+
+
+def load_contours(
+    engine,
+    path,
+    version_label: str | None = None,
+    progress: Progress | None = None,
+    *,
+    kind: str,
+    region: str | None = geo.REGION_BFC,
+    force: bool = False,
+) -> ReferentialLoadResult:
+    """Load the outlines of ``kind`` (``communes`` or ``departements``) from IGN ADMIN EXPRESS (GeoPackage
+    or GeoJSON, ``admin_express.read_contours``) into ``sinp_commune_contour`` / ``sinp_departement_contour``,
+    filtered on ``region``. Raises ``geo.GeoFormatError`` for a bad file (nothing changed)."""
+    spec = CONTOUR_SPECS[kind]
+    digest = _check_file(path, geo.GeoFormatError)
+    data = admin_express.read_contours(path, kind, region=region)
+
+    def ewkb(contour: admin_express.Contour) -> str:
+        return shapely.to_wkb(shapely.set_srid(contour.geometry, 2154), hex=True, include_srid=True)
+
+    if kind == "communes":
+        rows = [(c.code, c.nom, c.departement, c.region, ewkb(c), None) for c in data.records]
+    else:
+        rows = [(c.code, c.nom, c.region, ewkb(c), None) for c in data.records]
+    label = version_label or default_version_label(path)
+    return _load(
+        engine,
+        spec,
+        rows,
+        path=path,
+        digest=digest,
+        version_label=label,
+        progress=progress,
+        force=force,
+        source_format=data.source_format,
+        skipped=data.skipped_region,
+        after_copy=_finish_contours,
+    )
+
+
 LOADERS: dict[str, Callable[..., ReferentialLoadResult]] = {
     "habref": load_habref,
     "communes": load_communes,
     "departements": load_departements,
     "mailles": load_mailles,
     "territoire": load_territory,
+    "contours-communes": functools.partial(load_contours, kind="communes"),
+    "contours-departements": functools.partial(load_contours, kind="departements"),
 }
 
 
