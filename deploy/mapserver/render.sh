@@ -12,9 +12,10 @@
 #   ACCESS_LOG          lighttpd's access log (a file, or /dev/stdout in a container)
 #   SOCKET_DIR          where lighttpd puts mapserv's FastCGI socket
 #
-# Written: KEY.map (from sinp.map.in), pg_service.conf (mode 600, the only file holding the password:
-# the map files name a libpq service, never a host nor a password), mapserver.conf (map files by key
-# only: no path from the request), lighttpd.conf, www/ (French error pages).
+# Written: KEY.map (from sinp.map.in, the classes of classes_effectifs.inc in place of its token, shared by
+# the layers by maille, commune and département), pg_service.conf (mode 600, the only file holding the
+# password: the map files name a libpq service, never a host nor a password), mapserver.conf (map files
+# by key only: no path from the request), lighttpd.conf, www/ (French error pages).
 set -eu
 
 OUT=${1:?usage: render.sh OUT_DIR}
@@ -44,6 +45,7 @@ for entry in $FLUX_MAPS; do
     upper=$(printf '%s' "$key" | tr '[:lower:]' '[:upper:]')
     sed -e "s|@PG_SERVICE@|sinp_flux_$key|g" -e "s|@BASE_URL@|$FLUX_PUBLIC_URL/$key|g" \
         -e "s|@CONTACT_EMAIL@|$SINP_CONTACT_EMAIL|g" -e "s|@FONTSET@|$FONTS|g" \
+        -e "/@CLASSES_EFFECTIFS@/{r $SRC/classes_effectifs.inc" -e "d}" \
         "$SRC/sinp.map.in" >"$OUT/$key.map.tmp"
     mv "$OUT/$key.map.tmp" "$OUT/$key.map"
     services="$services

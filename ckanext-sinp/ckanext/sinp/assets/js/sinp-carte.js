@@ -1,6 +1,8 @@
-/* The public géo-visualiseur (/carte): the observations by maille of 10 km as coloured squares with a
- * legend; a click on a maille lists its taxa (action sinp_carte_taxons) and writes « cellule=… » in the
- * address (the view stays shareable). And the taxon box of the filters: names suggested from TAXREF.
+/* The public géo-visualiseur (/carte): the observations by maille of 10 km, commune or département as
+ * coloured shapes with a legend — the mailles' squares, the communes' and départements' outlines when
+ * they are loaded (IGN ADMIN EXPRESS); a click on a cell lists its taxa (action sinp_carte_taxons) and
+ * writes « cellule=… » in the address (the view stays shareable). And the taxon box of the filters: names
+ * suggested from TAXREF.
  *
  * <div data-module="sinp-carte" data-module-url="/api/3/action/sinp_carte"
  *      data-module-taxons_url="/api/3/action/sinp_carte_taxons" data-module-query="{…filters…}"
@@ -42,12 +44,25 @@ this.ckan.module("sinp-carte", function () {
     return window.sinpMapClasses.colour(COLOURS, bounds, n);
   }
 
-  function legend(map, bounds) {
+  // « cette maille », « cette commune », « ce département »: the cell's name in the texts of the map
+  var THIS_CELL = {maille: "cette maille", commune: "cette commune", departement: "ce département"};
+
+  // the cells that have a shape, as GeoJSON: the action's « geojson », else its cells with a geometry
+  function drawable(data) {
+    var features = data.geojson ? data.geojson.features || [] : (data.cellules || []).map(function (c) {
+      var properties = Object.assign({}, c);
+      delete properties.geometry;
+      return {type: "Feature", id: c.code, geometry: c.geometry || null, properties: properties};
+    });
+    return {type: "FeatureCollection", features: features.filter(function (f) { return f.geometry; })};
+  }
+
+  function legend(map, bounds, libelle) {
     var control = L.control({position: "bottomright"});
     control.onAdd = function () {
       var box = el("div", "sinp-map-legend sinp-carte-legend");
       L.DomEvent.disableClickPropagation(box);
-      box.appendChild(el("strong", "", "Observations par maille"));
+      box.appendChild(el("strong", "", "Observations par " + (libelle || "maille")));
       window.sinpMapClasses.legendRows(COLOURS, bounds).forEach(function (entry) {
         var row = el("div");
         var swatch = el("i");
@@ -115,7 +130,7 @@ this.ckan.module("sinp-carte", function () {
         })
         .then(function (body) { self.draw(body.result); })
         .catch(function () { self.warn("La carte n'a pas pu être chargée."); });
-      // a maille chosen in the table: its taxa without leaving the page
+      // a cell chosen in the table: its taxa without leaving the page
       document.querySelectorAll("a.sinp-carte-cellule").forEach(function (a) {
         a.addEventListener("click", function (event) {
           event.preventDefault();
@@ -132,10 +147,12 @@ this.ckan.module("sinp-carte", function () {
     draw: function (data) {
       var self = this;
       var map = this.map;
-      var features = (data.geojson && data.geojson.features) || [];
+      var collection = drawable(data);
+      var features = collection.features;
       var bounds = window.sinpMapClasses.classes(features.map(function (f) { return f.properties.nb_obs; }));
+      this.niveau = data.niveau || "maille";
       this.layers = {};
-      var layer = L.geoJSON(data.geojson, {
+      var layer = L.geoJSON(collection, {
         style: function (feature) {
           return {color: "#333", weight: 0.6, fillColor: colourOf(bounds, feature.properties.nb_obs), fillOpacity: 0.75,
                   className: "sinp-carte-cell"};
@@ -154,7 +171,7 @@ this.ckan.module("sinp-carte", function () {
         }
       }).addTo(map);
       if (features.length) {
-        legend(map, bounds);
+        legend(map, bounds, data.niveau === "maille" ? "maille" : data.niveau_libelle);
         map.fitBounds(layer.getBounds(), {maxZoom: 10});
       }
       this.el[0].setAttribute("data-sinp-drawn", String(features.length));
@@ -197,7 +214,8 @@ this.ckan.module("sinp-carte", function () {
         })
         .catch(function () {
           panel.textContent = "";
-          panel.appendChild(el("div", "alert alert-warning", "Les taxons de cette maille n'ont pas pu être chargés."));
+          var cell = THIS_CELL[self.niveau] || "cette cellule";
+          panel.appendChild(el("div", "alert alert-warning", "Les taxons de " + cell + " n'ont pas pu être chargés."));
         });
     }
   };
