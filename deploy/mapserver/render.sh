@@ -15,7 +15,8 @@
 # Written: KEY.map (from sinp.map.in, the classes of classes_effectifs.inc in place of its token, shared by
 # the layers by maille, commune and département), pg_service.conf (mode 600, the only file holding the
 # password: the map files name a libpq service, never a host nor a password), mapserver.conf (map files
-# by key only: no path from the request), lighttpd.conf, www/ (French error pages).
+# by key only: no path from the request), lighttpd.conf, www/ (French error pages; ogcapi-refus, the 400
+# of an OGC API parameter MapServer does not implement).
 set -eu
 
 OUT=${1:?usage: render.sh OUT_DIR}
@@ -60,6 +61,7 @@ connect_timeout=5
 "
     rewrites="$rewrites
     \"^/$key/(?:wms|wfs|ows)/?(?:\\?(.*))?\$\" => \"/mapserv?map=$upper&\$1\",
+    \"^/$key/ogcapi/collections/[^/?]+/items(?:/[^/?]+)?\\?((?:[^&]*&)*(?!(?:f|bbox|limit|offset)=)[^&=]+.*)\$\" => \"/ogcapi-refus?\$1\",
     \"^/$key/ogcapi(.*)\$\" => \"/mapserv/$upper/ogcapi\$1\","
     maps="$maps
     $upper \"$OUT/$key.map\""
@@ -96,10 +98,12 @@ for page in "400:Requête incorrecte" "403:Accès refusé" "404:Adresse inconnue
         "$text" "$text" "$code" "${FLUX_MAPS%%:*}" "${FLUX_MAPS%%:*}" "${FLUX_MAPS%%:*}" >"$OUT/www/erreur-$code.html"
 done
 
+cp "$SRC/ogcapi-refus.sh" "$OUT/www/ogcapi-refus.tmp"
+mv "$OUT/www/ogcapi-refus.tmp" "$OUT/www/ogcapi-refus"
 # --- lighttpd: /KEY/wms, /KEY/wfs → mapserv?map=KEY&…; /KEY/ogcapi/… → mapserv/KEY/ogcapi/… ----------
 cat >"$OUT/lighttpd.conf" <<EOF
 # Written by deploy/mapserver/render.sh.
-server.modules = ("mod_access", "mod_rewrite", "mod_setenv", "mod_fastcgi", "mod_accesslog")
+server.modules = ("mod_access", "mod_rewrite", "mod_setenv", "mod_fastcgi", "mod_cgi", "mod_accesslog")
 server.document-root = "$OUT/www"
 server.bind = "$LISTEN_HOST"
 server.port = $LISTEN_PORT
@@ -117,6 +121,12 @@ setenv.add-response-header = (
     "X-Content-Type-Options" => "nosniff",
     "Referrer-Policy" => "no-referrer",
 )
+# an OGC API Features parameter MapServer 8.0 does not implement (every one but f, bbox, limit, offset)
+# would be ignored — an unfiltered answer to `filter=…`, WGS 84 to `crs=…`: the rewrite above sends such
+# requests to ogcapi-refus.sh, a 400 in French (OGC 17-069r4, /req/core/query-param-unknown)
+\$HTTP["url"] == "/ogcapi-refus" {
+    cgi.assign = ("" => "/bin/sh")
+}
 # mapserv reads its configuration once, at start (the process's environment); libfcgi then gives it each
 # request's parameters as its environment, where libpq looks for the service file: both places
 setenv.add-environment = (
