@@ -228,9 +228,11 @@ CONTOUR_DEPARTEMENT_SPEC = _contour_spec(
     "départements",
 )
 CONTOUR_SPECS = {"communes": CONTOUR_COMMUNE_SPEC, "departements": CONTOUR_DEPARTEMENT_SPEC}
-# the web outline's simplification (ST_SimplifyPreserveTopology, metres of Lambert-93, before
-# ST_Transform to EPSG:4326): invisible up to a zoom of ~13 (about 20 m a pixel), 5 to 10 times fewer vertices
-WEB_TOLERANCE_M = 20
+# the web outline's simplification (ST_SimplifyPreserveTopology, metres of Lambert-93, before ST_Transform
+# to EPSG:4326): below a pixel up to zoom 10 (~100 m a pixel at 47° N), a pixel at 11. The map of the
+# region's ~3 700 communes is sent whole to the browser, so its outlines must stay light; each outline is
+# simplified alone (neighbours may part by up to the tolerance at closer zooms).
+WEB_TOLERANCE_M = 50
 
 SPECS = (HABREF_SPEC, COMMUNE_SPEC, DEPARTEMENT_SPEC, MAILLE_SPEC, TERRITORY_SPEC)
 # Every referential the occurrence QC uses, TAXREF included (names of sinp_referential_version)
