@@ -31,7 +31,7 @@ from tests.conftest import ROOT
 from tests.fixtures import admin_express as fx
 from tests.integration import indicator_data as data
 from tests.integration.conftest import empty_database
-from tests.integration.test_carte import _drawn
+from tests.integration.test_carte import _click_a_cell, _drawn
 from tests.integration.test_flux import MAXY, MINX, RES, _get, _getmap_2154, _urls, _wfs_json, remove_world
 from tests.integration.test_indicators import build_world
 
@@ -218,6 +218,10 @@ def test_the_communes_in_a_browser(outlines, browser, test_ckan_url, width):
     legend = browser.find_element(By.CSS_SELECTOR, ".sinp-carte-legend").text
     assert legend.startswith("Observations par commune")
     browser.save_screenshot(str(SCREENSHOTS / f"carte-communes-contours-{width}.png"))
+    # a click on a commune lists its taxa and writes it in the address
+    code = _click_a_cell(browser)
+    assert code in outlines["communes"] and f"cellule={code}" in browser.current_url
+    assert browser.find_elements(By.CSS_SELECTOR, "#sinp-carte-taxons tbody tr")
     browser.get(f"{test_ckan_url}/carte?niveau=departement")
     assert _drawn(browser) == 2  # Côte-d'Or and Doubs; the Jura and the Nièvre have no outline
     assert browser.find_element(By.CSS_SELECTOR, ".sinp-carte-legend").text.startswith("Observations par département")
