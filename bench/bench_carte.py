@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import pathlib
 import statistics
 import sys
@@ -48,6 +49,7 @@ def _mailles() -> list[str]:
 
 
 def _setup(engine, rows: int) -> dict:
+    """Generates the occurrences and counts them (the figures kept in ``bench_setup`` for ``--reuse``)."""
     from ckanext.sinp.occurrences import map_store
 
     mailles = _mailles()
@@ -116,24 +118,44 @@ def _setup(engine, rows: int) -> dict:
     counted = time.perf_counter() - t
     with engine.begin() as conn:
         conn.execute(text("ANALYZE"))
+        setup = {"generate_s": round(generated, 1), "count_s": round(counted, 1), "count_per_table_s": per_table}
+        conn.execute(text("CREATE TABLE bench_setup (figures jsonb)"))
+        conn.execute(text("INSERT INTO bench_setup VALUES (:f)"), {"f": json.dumps(setup)})
+    return setup
+
+
+def _refresh(engine) -> dict:
+    """The public roll-ups computed (again) with the code of this checkout, timed; their sizes."""
+    from ckanext.sinp.occurrences import map_store
+
+    with engine.begin() as conn:
+        setup = json.loads(json.dumps(conn.execute(text("SELECT figures FROM bench_setup")).scalar()))
+        for statement in map_store.SCHEMA_SQL + map_store.FLUX_SQL + (map_store.PACKAGE_TRIGGER_SQL,):
+            if "ON sinp_occurrence" not in statement:
+                conn.execute(text(statement))  # tables a newer layout adds (--reuse)
     t = time.perf_counter()
     with engine.begin() as conn:
-        map_store.refresh_public(conn, force=True)
-    refreshed = time.perf_counter() - t
-    with engine.connect() as conn:
-        sizes = {
+        written = map_store.refresh_public(conn, force=True)
+    setup["refresh_s"] = round(time.perf_counter() - t, 2)
+    with engine.begin() as conn:
+        conn.execute(text("ANALYZE"))
+        tables = ("occ", "sinp_carte_agg", "sinp_carte_mois", "sinp_carte_precis", *map_store._ROLLUPS)
+        setup["rows"] = {
             name: conn.execute(text(f"SELECT count(*) FROM {name}")).scalar()
-            for name in ("occ", "sinp_carte_agg", "sinp_carte_mois", "sinp_carte_precis", "sinp_carte_public")
+            for name in tables
+            if name in _tables(conn)
         }
-        mb = conn.execute(text("SELECT pg_total_relation_size('sinp_carte_agg') / 1048576")).scalar()
-    return {
-        "generate_s": round(generated, 1),
-        "count_s": round(counted, 1),
-        "count_per_table_s": per_table,
-        "refresh_s": round(refreshed, 2),
-        "rows": sizes,
-        "agg_mb": int(mb),
-    }
+        setup["mb"] = {
+            name: int(conn.execute(text("SELECT pg_total_relation_size(:t) / 1048576"), {"t": name}).scalar())
+            for name in setup["rows"]
+        }
+        setup["agg_mb"] = setup["mb"]["sinp_carte_agg"]
+    setup["written"] = written
+    return setup
+
+
+def _tables(conn) -> set[str]:
+    return set(conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).scalars())
 
 
 def _timed(conn, fn, repeat: int) -> dict:
@@ -170,14 +192,26 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=10_000_000)
     ap.add_argument("--repeat", type=int, default=30)
-    ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--keep", action="store_true", help="keep the scratch database (for --reuse)")
+    ap.add_argument("--reuse", action="store_true", help="the kept database's rows and counts; roll-ups again")
+    ap.add_argument("--count-only", action="store_true", help="generate and count, then stop (with --keep)")
+    ap.add_argument("--db", default=DB, help="scratch database name")
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
-    url = scratch_database(DB)
+    if args.reuse:
+        url = f"postgresql://{args.db}:{args.db}@127.0.0.1:{os.environ.get('PGPORT', '5432')}/{args.db}"
+    else:
+        url = scratch_database(args.db)
     engine = sa.create_engine(url)
-    out: dict = {"n": args.rows}
+    out: dict = {"n": args.rows, "load": [os.getloadavg()[0]]}
     try:
-        out["setup"] = _setup(engine, args.rows)
+        if not args.reuse:
+            print(json.dumps(_setup(engine, args.rows)), flush=True)
+            if args.count_only:
+                return
+        with engine.connect() as conn:
+            out["n"] = conn.execute(text("SELECT count(*) FROM occ")).scalar()
+        out["setup"] = _refresh(engine)
         print(json.dumps(out["setup"]), flush=True)
         with engine.connect() as conn:
             pub = [r[0] for r in conn.execute(text(map_store.PUBLISHED_JDD_SQL))]
@@ -204,6 +238,27 @@ def main():
             ("période 2015–2025", lambda c: map_store.cells(c, "maille", F(annee_min=2015, annee_max=2025))),
             ("validation certaine ou probable", lambda c: map_store.cells(c, "maille", F(niv_val=["1", "2"]))),
             ("un JDD (le plus gros)", lambda c: map_store.cells(c, "maille", F(jdd="jdd-0"))),
+            ("un producteur (celui du plus gros JDD)", lambda c: map_store.cells(c, "maille", F(producteur="org-0"))),
+            *(
+                (f"{label}, par {niveau}", lambda c, niveau=niveau, f=f: map_store.cells(c, niveau, f))
+                for niveau in ("commune", "departement")
+                for label, f in (
+                    ("groupe", F(groupe="Groupe 3")),
+                    ("département", F(dep="25")),
+                    ("période 2015–2025", F(annee_min=2015, annee_max=2025)),
+                    ("validation certaine ou probable", F(niv_val=["1", "2"])),
+                    ("un JDD (le plus gros)", F(jdd="jdd-0")),
+                    ("un producteur", F(producteur="org-0")),
+                )
+            ),
+            (
+                "groupe et département (deux filtres : les comptes)",
+                lambda c: map_store.cells(c, "maille", F(groupe="Groupe 3", dep="25")),
+            ),
+            (
+                "taxon très observé et période (les comptes)",
+                lambda c: map_store.cells(c, "maille", F(cd_refs=[common], annee_min=2015, annee_max=2025)),
+            ),
             ("par commune, depuis les comptes", lambda c: map_store.cells(c, "commune", F(), pub)),
             ("taxons d'une maille (la plus dense)", lambda c: map_store.cell_taxa(c, "maille", densest)),
             ("fiche d'un taxon très observé", lambda c: map_store.taxon_summary(c, [common])),
@@ -231,10 +286,12 @@ def main():
                 timing = _timed(conn, fn, repeat)
                 out["calls"].append([name, timing, timing["runs"]])
                 print(name, timing, flush=True)
+                out["load"].append(os.getloadavg()[0])
     finally:
         engine.dispose()
         if not args.keep:
-            drop_scratch_database(DB)
+            drop_scratch_database(args.db)
+    (ROOT / "var" / f"bench_carte_{out['n']}.json").write_text(json.dumps(out, indent=1), encoding="utf-8")
     body = render(out)
     print(body)
     if not args.no_write:
@@ -251,7 +308,9 @@ def render(out: dict) -> str:
         f"({s['rows']['sinp_carte_agg']:,} rows, {s['agg_mb']} MB) and `sinp_carte_mois` "
         f"({s['rows']['sinp_carte_mois']:,} rows), `sinp_carte_precis` ({s['rows']['sinp_carte_precis']:,} rows) "
         f"in {s['count_s']} s ({', '.join(f'{k} {v} s' for k, v in s['count_per_table_s'].items())}); public roll-ups (`refresh_public`, "
-        f"{s['rows']['sinp_carte_public']:,} cells) in {s['refresh_s']} s.",
+        f"{s['rows']['sinp_carte_public']:,} cells; per filter value `sinp_carte_public_dim` "
+        f"{s['rows']['sinp_carte_public_dim']:,} rows, {s['mb']['sinp_carte_public_dim']} MB) in {s['refresh_s']} s. "
+        f"Load average during the calls: {min(out['load']):.1f}–{max(out['load']):.1f}.",
         "",
         "| call | runs | p50 | p95 | max | cells/rows |",
         "|---|---|---|---|---|---|",

@@ -15,7 +15,7 @@ import ckan.model as model
 import pytest
 import sqlalchemy as sa
 
-from ckanext.sinp.occurrences import map_store
+from ckanext.sinp.occurrences import map_rollups, map_store
 from tests.integration.conftest import scheduler_process
 from tests.integration.test_indicators import build_world
 
@@ -233,3 +233,104 @@ def test_the_scheduler_refreshes_the_rollups_when_the_data_changed(world, stack,
         assert {c["code"]: c["nb_obs"] for c in map_store.cells(conn, "maille")} == {
             c: v[0] for c, v in _expected_mailles(world, world["public"] | {"prive"}).items()
         }
+
+
+def _published() -> list[str]:
+    with model.meta.engine.connect() as conn:
+        return [r[0] for r in conn.execute(sa.text(map_store.PUBLISHED_JDD_SQL))]
+
+
+def _one_kind_filters(world) -> dict[str, map_store.Filtres]:
+    """A filter of each kind the per-value roll-up answers, with values the generated set holds."""
+    F = map_store.Filtres
+    with model.meta.engine.connect() as conn:
+        groupe, dep = conn.execute(
+            sa.text("SELECT groupe, dep FROM sinp_carte_agg WHERE groupe <> '' AND dep <> '' ORDER BY nb DESC LIMIT 1")
+        ).one()
+        first, last = conn.execute(sa.text("SELECT min(annee), max(annee) FROM sinp_carte_agg WHERE annee <> 0")).one()
+    a1 = world["jdds"]["a1"]
+    return {
+        "groupe": F(groupe=groupe),
+        "dep": F(dep=dep),
+        "période": F(annee_min=(first + last) // 2, annee_max=last),
+        "depuis une année": F(annee_min=(first + last) // 2),
+        "jusqu'à une année": F(annee_max=(first + last) // 2),
+        "validation": F(niv_val=["1", "2"]),
+        "validation inconnue": F(niv_val=["0"]),
+        "JDD": F(jdd=a1["id"]),
+        "JDD privé": F(jdd=world["jdds"]["prive"]["id"]),
+        "producteur": F(producteur=a1["owner_org"]),
+    }
+
+
+def _assert_rollup_equals_counts(world) -> dict:
+    """Each filter kind at each level: the answer of the fresh roll-up per filter value equals the
+    counts' (``pub``: the published JDD, the path of a stale roll-up). Returns the answers."""
+    published = _published()
+    answers = {}
+    with model.meta.engine.connect() as conn:
+        assert map_store.is_fresh(conn)
+        for name, filtres in _one_kind_filters(world).items():
+            assert map_rollups.single(filtres) is not None
+            for niveau in map_store.NIVEAUX:
+                rolled = map_store.cells(conn, niveau, filtres)
+                assert rolled == map_store.cells(conn, niveau, filtres, pub=published), (name, niveau)
+                answers[name, niveau] = rolled
+    return answers
+
+
+def test_a_map_filtered_by_one_kind_reads_the_rollup_per_value_and_equals_the_counts(world):
+    """The per-value roll-up (``map_rollups``) gives the counts' answer for every filter kind and level
+    after deposits, a validation, a sensitivity recomputation and a JDD withdrawn from publication;
+    while stale, the map answers from the counts: the withdrawn JDD never shows."""
+    _refresh(force=True)
+    answers = _assert_rollup_equals_counts(world)
+    # the one JDD's map equals an independent computation from the generated rows (taxa included)
+    assert {
+        c["code"]: (c["nb_obs"], c["nb_taxons"], c["derniere_annee"]) for c in answers["JDD", "maille"]
+    } == _expected_mailles(world, {"a1"})
+    assert answers["JDD privé", "maille"] == [] and answers["JDD privé", "departement"] == []
+    for name in ("groupe", "dep", "période", "validation", "producteur"):
+        assert answers[name, "maille"] and answers[name, "departement"], name
+    # a cell's taxa are not the sum of the years': the period's taxa are fewer than the years' added
+    with model.meta.engine.connect() as conn:
+        years = conn.execute(
+            sa.text(
+                "SELECT sum(bit_count(taxa)) FROM sinp_carte_public_dim WHERE niveau = 'departement' AND dim = 'annee'"
+            )
+        ).scalar()
+    assert sum(c["nb_taxons"] for c in answers["période", "departement"]) < years
+
+    # a validation and a sensitivity recomputation (UPDATEs of the occurrences), then the refresh
+    with model.meta.engine.begin() as conn:
+        assert conn.execute(
+            sa.text("UPDATE sinp_occurrence SET niv_val = '2' WHERE niv_val = '0' AND dep = '21'")
+        ).rowcount
+        assert conn.execute(
+            sa.text("UPDATE sinp_occurrence SET public_layer = 3 WHERE public_layer = 0 AND dep = '39'")
+        ).rowcount
+    _refresh()
+    after = _assert_rollup_equals_counts(world)
+    assert after["validation", "departement"] != answers["validation", "departement"]
+
+    # a JDD withdrawn from publication: stale at once, answered from the counts without it
+    a1 = world["jdds"]["a1"]
+    world["api"].ok("package_patch", id=a1["id"], private=True)
+    by_jdd, by_producer = map_store.Filtres(jdd=a1["id"]), map_store.Filtres(producteur=a1["owner_org"])
+    with model.meta.engine.connect() as conn:
+        assert not map_store.is_fresh(conn)
+        for niveau in map_store.NIVEAUX:
+            assert map_store.cells(conn, niveau, by_jdd) == []
+        stale = map_store.cells(conn, "maille", by_producer)
+        # the producer's other JDD only
+        assert stale and stale == map_store.cells(conn, "maille", map_store.Filtres(jdd=world["jdds"]["a2"]["id"]))
+    _refresh()
+    with model.meta.engine.connect() as conn:
+        assert map_store.is_fresh(conn)
+        assert not conn.execute(
+            sa.text("SELECT count(*) FROM sinp_carte_public_dim WHERE dim = 'jdd' AND val = :p"), {"p": a1["id"]}
+        ).scalar()
+        for niveau in map_store.NIVEAUX:
+            assert map_store.cells(conn, niveau, by_jdd) == []
+        assert map_store.cells(conn, "maille", by_producer) == stale
+    _assert_rollup_equals_counts(world)

@@ -4,8 +4,10 @@ for the blurred rows only, and the triggers, ``rebuild`` and the benches share o
 
 from __future__ import annotations
 
+import dataclasses
+
 from ckanext.sinp.domain import protection
-from ckanext.sinp.occurrences import map_store
+from ckanext.sinp.occurrences import map_rollups, map_store
 from ckanext.sinp.occurrences.store import Access
 
 
@@ -48,3 +50,21 @@ def test_the_precise_rows_decide_with_access_full_sql():
     assert map_store._precise_rows("maille", map_store.Filtres(), Access(full=True), {}).count("COALESCE(true") == 2
     added = map_store._precise_rows("maille", map_store.Filtres(), Access(full=True), {}, beyond_public=True)
     assert added.count("AND NOT (a.public_layer <= :max_layer AND a.package_id IN (SELECT id FROM pub))") == 2
+
+
+def test_one_kind_of_filter_reads_the_rollup_per_value_and_anything_else_the_counts():
+    F = map_store.Filtres
+    assert map_rollups.single(F(groupe="Oiseaux")) == ("groupe", "d.val = :d_val", {"d_val": "Oiseaux"})
+    assert map_rollups.single(F(niv_val=["1", "2"])) == ("niv_val", "d.val = ANY(:d_vals)", {"d_vals": ["1", "2"]})
+    kind, condition, params = map_rollups.single(F(annee_min=2015))
+    assert (kind, params) == ("annee", {"d_min": 2015}) and "<=" not in condition
+    assert map_rollups.single(F(annee_min=2015, annee_max=2020))[2] == {"d_min": 2015, "d_max": 2020}
+    for filtres in (F(), F(cd_refs=[1]), F(cd_refs=[1], dep="25"), F(dep="25", jdd="x"), F(niv_val=[])):
+        assert map_rollups.single(filtres) is None, filtres
+    # every filter of map_store but the taxon is a kind of the roll-up (the period: one kind)
+    fields = {f.name for f in dataclasses.fields(F)} - {"cd_refs", "annee_min", "annee_max"}
+    assert set(map_rollups.DIMS) == fields | {"annee"}
+    # the taxa of a cell are OR-ed over the values, never added
+    assert "bit_count(bit_or(d.taxa))" in map_rollups.cells_sql("jdd", "d.val = :d_val")
+    # refresh_public empties them with the other roll-ups; the layout's tables include them
+    assert set(map_rollups.TABLES) <= set(map_store._ROLLUPS) <= set(map_store._TABLES)
