@@ -6,5 +6,17 @@
 # to use instead. Parameter names only (never values) are echoed, stripped to a safe alphabet.
 names=$(printf '%s' "${QUERY_STRING:-}" | tr '&' '\n' | sed -e 's/=.*//' | grep -v -x -E 'f|bbox|limit|offset' \
     | tr -c -d 'A-Za-z0-9_.:\n-' | grep -v '^$' | head -n 5 | paste -s -d ',' - | sed -e 's/,/, /g')
+# an offset other than 0: MapServer 8.0.0 ignores it (render.sh), every answer already holds everything
+paging=$(printf '%s' "${QUERY_STRING:-}" | tr '&' '\n' | grep -E '^offset=' | grep -v -x -E 'offset=0*' | head -n 1)
+accepted="Paramètres acceptés : f, bbox (en WGS 84), limit et offset=0. Pour filtrer sur un attribut ou recevoir un autre système de coordonnées (EPSG:2154), utilisez le WFS 2.0 (FILTER, SRSNAME)."
+whole="chaque réponse contient déjà tous les objets de la collection (jusqu'à 10 000)"
+if [ -n "$names" ]; then
+    description="Paramètre non pris en charge par ce service OGC API Features : $names."
+    [ -n "$paging" ] && description="$description Pagination (offset) non prise en charge : $whole."
+elif [ -n "$paging" ]; then
+    description="Pagination (offset) non prise en charge par ce service OGC API Features : $whole."
+else
+    description="Requête non prise en charge par ce service OGC API Features."
+fi
 printf 'Status: 400 Bad Request\r\nContent-Type: application/json; charset=utf-8\r\nCache-Control: no-store\r\n\r\n'
-printf '{"code":"InvalidParameterValue","description":"Paramètre non pris en charge par ce service OGC API Features : %s. Paramètres acceptés : f, bbox (en WGS 84), limit et offset. Pour filtrer sur un attribut ou recevoir un autre système de coordonnées (EPSG:2154), utilisez le WFS 2.0 (FILTER, SRSNAME)."}\n' "${names:-?}"
+printf '{"code":"InvalidParameterValue","description":"%s %s"}\n' "$description" "$accepted"

@@ -26,6 +26,12 @@ SRC=$(cd "$(dirname "$0")" && pwd)
 FLUX_DB_PORT=${FLUX_DB_PORT:-5432}
 LISTEN_HOST=${LISTEN_HOST:-127.0.0.1}
 MAPSERVER_PROCS=${MAPSERVER_PROCS:-2}
+# MapServer 8.0.0 (Debian 12) ignores OGC API's offset (MapServer #6613, fixed after 8.0.0): every "next"
+# page would repeat the first, and a client paging (GDAL, QGIS) would read the first page over and over.
+# So an items answer holds the whole collection: a client's limit is raised to the map file's
+# oga_max_limit (sinp.map.in, more objects than any layer of a region holds) and an offset other than 0
+# is refused (ogcapi-refus.sh): with no page beyond the first, MapServer writes no "next" link.
+OGCAPI_PAGE=10000
 ACCESS_LOG=${ACCESS_LOG:-/dev/stdout}
 MAPSERV=$(command -v mapserv || echo /usr/bin/mapserv)
 FONTS=${FLUX_FONTSET:-$SRC/fonts.txt}
@@ -61,7 +67,8 @@ connect_timeout=5
 "
     rewrites="$rewrites
     \"^/$key/(?:wms|wfs|ows)/?(?:\\?(.*))?\$\" => \"/mapserv?map=$upper&\$1\",
-    \"^/$key/ogcapi/collections/[^/?]+/items(?:/[^/?]+)?\\?((?:[^&]*&)*(?!(?:f|bbox|limit|offset)=)[^&=]+.*)\$\" => \"/ogcapi-refus?\$1\",
+    \"^/$key/ogcapi/collections/[^/?]+/items(?:/[^/?]+)?\\?((?:[^&]*&)*(?!(?:f|bbox|limit)=|offset=0*(?:&|\$))[^&=]+.*)\$\" => \"/ogcapi-refus?\$1\",
+    \"^/$key/ogcapi/(collections/[^/?]+/items)\\?((?:[^&]*&)*)limit=[0-9]+((?:&.*)?)\$\" => \"/mapserv/$upper/ogcapi/\$1?\$2limit=$OGCAPI_PAGE\$3\",
     \"^/$key/ogcapi(.*)\$\" => \"/mapserv/$upper/ogcapi\$1\","
     maps="$maps
     $upper \"$OUT/$key.map\""

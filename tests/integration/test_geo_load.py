@@ -13,6 +13,7 @@ Afterwards the outline tables are dropped (the other tests' communes have no out
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 
 import ckan.model as model
@@ -146,13 +147,19 @@ def test_the_map_cells_of_communes_and_departements_have_their_outline(outlines)
         cells = {c["code"]: c for c in result["cellules"]}
         assert {k: c["nb_obs"] for k, c in cells.items()} == dict(outlines["communes"]), params
         assert cells["25056"]["nom"] == "Besançon"
-        shapes = {k: (c.get("geometry") or {}).get("type") for k, c in cells.items()}
-        assert shapes == dict.fromkeys(outlines["communes"], "MultiPolygon"), params
-        lon, lat = cells["25056"]["geometry"]["coordinates"][0][0][0]
+        assert not any("geometry" in c for c in result["cellules"])  # the shapes are in « geojson »
+        shapes = {f["id"]: f["geometry"] for f in result["geojson"]["features"]}
+        assert {k: g["type"] for k, g in shapes.items()} == dict.fromkeys(outlines["communes"], "MultiPolygon")
+        lon, lat = shapes["25056"]["coordinates"][0][0][0]
         assert 5.9 < lon < 6.1 and 47.2 < lat < 47.3  # WGS 84 around Besançon
-        departements = {c["code"]: c for c in _carte(app, niveau="departement", **params)["cellules"]}
-        assert departements["21"]["geometry"]["type"] == "MultiPolygon"
-        assert departements["39"].get("geometry") is None  # no outline loaded for the Jura
+        departements = _carte(app, niveau="departement", **params)
+        drawn = {f["id"]: f["geometry"]["type"] for f in departements["geojson"]["features"]}
+        assert drawn["21"] == "MultiPolygon"
+        assert "39" in {c["code"] for c in departements["cellules"]} and "39" not in drawn  # no Jura outline
+    # the export of the view: every cell, with its outline when loaded (null otherwise)
+    exported = json.loads(app.get("/carte/export.geojson", params={"niveau": "departement"}).get_data(as_text=True))
+    geometries = {f["id"]: f["geometry"] for f in exported["features"]}
+    assert geometries["21"]["type"] == "MultiPolygon" and geometries["39"] is None
     page = app.get("/carte", params={"niveau": "commune"})
     soup = BeautifulSoup(page.get_data(as_text=True), "html.parser")
     box = soup.find(id="sinp-carte-map")

@@ -42,6 +42,7 @@ import sqlalchemy as sa
 from ckan.tests import factories
 from lxml import etree
 
+from tests.fixtures import admin_express
 from tests.integration.conftest import _wait_for_background_jobs
 from tests.integration.test_flux import _get, _urls, _wfs_json
 from tests.integration.test_occurrence_deposits import upload, wait_report
@@ -591,12 +592,13 @@ PUBLIC_COMMUNE, PUBLIC_DEP = "21231", "21"
 
 
 @pytest.fixture
-def aggregates(matrix, stack):
+def aggregates(matrix, stack, tmp_path):
     """What the public aggregates need on top of the matrix's world: the map server's URLs, each
     state's 10 km cell and taxon (CD_REF), the sensitive observation's place in Lambert-93. Afterwards
     the roll-ups and the live indicators forget this world (the map server reads the test database)."""
     from ckanext.sinp import settings
     from ckanext.sinp.occurrences import indicators_store, map_store
+    from ckanext.sinp.referentials import geo_store
 
     engine = model.meta.engine
     map_store.ensure_tables(engine, settings.flux_reader_role())
@@ -623,6 +625,15 @@ def aggregates(matrix, stack):
             ).all()
         )
     assert len(set(cells.values())) == len(STATES), cells  # a cell per state
+    # the outlines of every state's commune (Dijon) and département (Côte-d'Or): the map server's layers
+    # by commune and département serve them (synthetic shapes, tests/fixtures/admin_express.py)
+    outlines = admin_express.write_gpkg(
+        tmp_path / "contours.gpkg",
+        communes=[c for c in admin_express.COMMUNES if c[0] == PUBLIC_COMMUNE],
+        departements=[d for d in admin_express.DEPARTEMENTS if d[0] == PUBLIC_DEP],
+    )
+    for kind in ("communes", "departements"):
+        geo_store.load_contours(engine, outlines, kind=kind)
     yield {
         "cells": cells,
         "refs": refs,
@@ -638,6 +649,9 @@ def aggregates(matrix, stack):
         map_store.refresh_public(conn, force=True)
         conn.execute(sa.text("DELETE FROM sinp_indicator_value WHERE edition = :e"), {"e": indicators_store.LIVE})
         conn.execute(sa.text("DELETE FROM sinp_indicator_edition WHERE edition = :e"), {"e": indicators_store.LIVE})
+        for spec in geo_store.CONTOUR_SPECS.values():
+            conn.execute(sa.text(f"DROP TABLE IF EXISTS {spec.table}"))
+        conn.execute(sa.text("DELETE FROM sinp_referential_version WHERE name LIKE 'contours%'"))
 
 
 def _carte_doors(matrix, agg, role) -> tuple[dict, list[str]]:
@@ -782,6 +796,10 @@ def _check_precise_view(matrix, agg, check, secret_texts) -> None:
         secret_texts[role] += texts
 
 
+# the layers the map server's GetFeatureInfo is asked on (every layer of data)
+FLUX_QUERIED = ("observations_maille", "observations_commune", "observations_departement", "jdd_emprise")
+
+
 def _flux_doors(matrix, agg) -> tuple[dict, list[str]]:
     """The map server's WMS GetFeatureInfo, WFS GetFeature (bbox, PropertyIsEqualTo) and OGC API
     items (bbox, limit, filter): {(door, state): seen} (seen: the state's cell or JDD is served)."""
@@ -798,15 +816,15 @@ def _flux_doors(matrix, agg) -> tuple[dict, list[str]]:
     x, y = agg["secret_2154"]
     for state in STATES:
         e, n = (int(v) * 10000 for v in re.fullmatch(r"10kmL93E(\d+)N(\d+)", cells[state]).groups())
-        # GetFeatureInfo (enabled by the map file) at the middle of the state's cell, both layers
+        # GetFeatureInfo (enabled by the map file) at the middle of the state's cell, every layer
         info = _get(
             agg["wms"],
             SERVICE="WMS",
             VERSION="1.3.0",
             REQUEST="GetFeatureInfo",
-            LAYERS="observations_maille,jdd_emprise",
-            QUERY_LAYERS="observations_maille,jdd_emprise",
-            STYLES=",",
+            LAYERS=",".join(FLUX_QUERIED),
+            QUERY_LAYERS=",".join(FLUX_QUERIED),
+            STYLES="," * (len(FLUX_QUERIED) - 1),
             CRS="EPSG:2154",
             BBOX=f"{e},{n},{e + 10000},{n + 10000}",
             WIDTH=10,
@@ -859,6 +877,40 @@ def _flux_doors(matrix, agg) -> tuple[dict, list[str]]:
                 texts.append(response.text)
                 if response.status_code == 200:
                     add("OGC API items", state, served(response.text, state))
+    # the layers by commune and département: every state's observation is in Dijon (Côte-d'Or); only
+    # the published JDD's count there — its plain observation at the commune (the sensitive one is
+    # blurred to the maille), both at the département. More is a leak (of some state: the counts do not
+    # say which), a sensitive observation counted at the commune too.
+    lon, lat = (float(v) for v in PLACES["public"])
+    for layer, prop, code, public in (
+        ("observations_commune", "insee_com", PUBLIC_COMMUNE, 1),
+        ("observations_departement", "insee_dep", PUBLIC_DEP, 2),
+    ):
+        bodies = [
+            _wfs_json({"urls": agg}, layer),
+            _wfs_json(
+                {"urls": agg},
+                layer,
+                FILTER=f"<Filter><PropertyIsEqualTo><ValueReference>{prop}</ValueReference>"
+                f"<Literal>{code}</Literal></PropertyIsEqualTo></Filter>",
+            ),
+        ]
+        for params in (
+            {"bbox": f"{lon - 0.005},{lat - 0.005},{lon + 0.005},{lat + 0.005}", "limit": 10},
+            {"limit": 1000, "filter": f"{prop}='{code}'", "filter-lang": "cql2-text"},
+        ):
+            response = _get(f"{agg['ogcapi']}/collections/{layer}/items", f="json", **params)
+            if response.status_code == 200:
+                bodies.append(response.json())
+        for body in bodies:
+            texts.append(json.dumps(body))
+            counts = [f["properties"]["nb_obs"] for f in body["features"] if f["properties"][prop] == code]
+            door = "WFS GetFeature" if "numberMatched" not in body else "OGC API items"
+            add(door, "public", counts == [public])
+            for state in STATES[1:]:
+                add(door, state, any(n > public for n in counts))
+            if layer == "observations_commune":
+                add("sensible (commune)", "public", any(n > public for n in counts))
     return seen, texts
 
 

@@ -333,8 +333,9 @@ def sinp_carte(context, data_dict):
     :param vue: ``publique`` (default) or ``precise`` (what the caller may see precisely at every
         level, the public layer for the rest; the public view for a caller with no such right)
     :returns: {niveau, vue (the view served), filtres, cellules: [{code, nom, nb_obs, nb_taxons,
-        derniere_annee}] (most observations first), nb_cellules, total_obs, max_obs} and for ``maille``
-        ``geojson``: a FeatureCollection of the cells (EPSG:4326) with the same properties
+        derniere_annee}] (most observations first), nb_cellules, total_obs, max_obs, ``geojson``: a
+        FeatureCollection (EPSG:4326, same properties) of the cells that have a shape — every maille, the
+        communes and départements whose outline is loaded (``geo-load contours-…``)}
     """
     tk.check_access("sinp_carte", context, data_dict)
     niveau = niveau_of(data_dict)
@@ -360,11 +361,9 @@ def sinp_carte(context, data_dict):
         "max_obs": max((c["nb_obs"] for c in cells), default=0),
         "derniere_annee": max((c["derniere_annee"] or 0 for c in cells), default=0) or None,
     }
-    if niveau == "maille":
-        result["geojson"] = {"type": "FeatureCollection", "features": [_feature(c) for c in cells]}
-        result["cellules"] = [{k: v for k, v in c.items() if k != "geometry"} for c in cells]
-    else:
-        result["cellules"] = cells
+    # the cells that have a shape (every maille; a commune or département whose outline is loaded)
+    result["geojson"] = {"type": "FeatureCollection", "features": [_feature(c) for c in cells if c.get("geometry")]}
+    result["cellules"] = [{k: v for k, v in c.items() if k != "geometry"} for c in cells]
     return result
 
 

@@ -300,18 +300,17 @@ def export_csv():
 
 
 def export_geojson():
-    """The cells of the current view as GeoJSON (EPSG:4326): polygons for the mailles; communes and
-    départements without outline in the referentials have a null geometry."""
+    """The cells of the current view as GeoJSON (EPSG:4326): polygons for the mailles and for the communes
+    and départements whose outline is loaded; a null geometry for the others."""
     result = _export_result()
-    if result["niveau"] == "maille":
-        collection = result["geojson"]
-    else:
-        collection = {
-            "type": "FeatureCollection",
-            "features": [
-                {"type": "Feature", "id": c["code"], "geometry": None, "properties": c} for c in result["cellules"]
-            ],
-        }
+    shapes = {f["id"]: f["geometry"] for f in result["geojson"]["features"]}
+    collection = {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "id": c["code"], "geometry": shapes.get(c["code"]), "properties": c}
+            for c in result["cellules"]
+        ],
+    }
     body = {
         **collection,
         "niveau": result["niveau"],
