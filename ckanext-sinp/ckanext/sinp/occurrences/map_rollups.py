@@ -21,14 +21,15 @@ from __future__ import annotations
 from sqlalchemy import text
 
 # each filter kind and its value in a count ``a`` of a published JDD ``p`` (``map_store.Filtres``);
-# a value no filter can ask ('' or a year 0: « unknown ») is not kept
+# a value no filter can ask ('' or a year 0: « unknown ») is not kept. A producer's rows are its JDD's
+# OR-ed (the same observations: one kind fewer in the pass over the counts)
 DIMS = {
     "groupe": "a.groupe",
     "dep": "a.dep",
     "annee": "NULLIF(a.annee, 0)::text",
     "niv_val": "a.niv_val",
     "jdd": "a.package_id",
-    "producteur": "p.owner_org",
+    "producteur": None,
 }
 WORD = 64  # taxa are gathered in bigint words, then written as one bit string per row
 
@@ -57,7 +58,7 @@ def refresh(conn, levels: dict[str, tuple[str, str]], published_sql: str, params
                   FROM (SELECT DISTINCT cd_ref FROM sinp_carte_public_taxon WHERE cd_ref <> 0) AS t""")
     )
     words = conn.execute(text(f"SELECT (count(*) + {WORD - 1}) / {WORD} FROM sinp_carte_public_taxa")).scalar()
-    values = ", ".join(f"('{dim}', {expr})" for dim, expr in DIMS.items())
+    values = ", ".join(f"('{dim}', {expr})" for dim, expr in DIMS.items() if expr)
     written = 0
     for niveau, (code, where) in levels.items():
         # per (kind, value, cell, word of 64 taxa) first, all by hashing: then each word shifted to its
@@ -85,6 +86,15 @@ def refresh(conn, levels: dict[str, tuple[str, str]], published_sql: str, params
               FROM w CROSS JOIN z GROUP BY w.dim, w.val, w.code
              ORDER BY w.dim, w.val, w.code"""),
             {**params, "niveau": niveau, "bits": words * WORD},
+        ).rowcount
+        written += conn.execute(
+            text(f"""
+            INSERT INTO sinp_carte_public_dim (niveau, dim, val, code, nb_obs, derniere_annee, taxa)
+            SELECT :niveau, 'producteur', p.owner_org, d.code, sum(d.nb_obs), max(d.derniere_annee), bit_or(d.taxa)
+              FROM sinp_carte_public_dim d JOIN ({published_sql}) AS p ON p.id = d.val
+             WHERE d.niveau = :niveau AND d.dim = 'jdd' AND p.owner_org <> ''
+             GROUP BY p.owner_org, d.code ORDER BY 3, 4"""),
+            {"niveau": niveau},
         ).rowcount
     return written
 
