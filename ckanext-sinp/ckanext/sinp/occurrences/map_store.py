@@ -15,8 +15,10 @@ Three kinds of tables:
    of the ``sinp_flux`` schema. Every transaction changing the counts or CKAN's ``package`` table leaves
    a row in ``sinp_carte_changes`` (seen once it commits); ``refresh_public`` consumes them and recomputes
    the roll-ups (from the counts, not from the occurrences), in one transaction (readers see the old roll-ups until it
-   commits). The scheduler runs it every ``ckanext.sinp.scheduler.carte_every`` seconds; a filtered or
-   stale query is answered from the counts directly.
+   commits). The scheduler runs it every ``ckanext.sinp.scheduler.carte_every`` seconds. A map filtered
+   by one kind of filter (a group, a département, a period, validation levels, a producer or a JDD)
+   reads the roll-up per filter value of ``map_rollups``; a stale query, or one filtered by several
+   kinds (or a kind and a taxon), is answered from the counts directly.
 3. ``sinp_carte_precis`` holds, for the observations whose diffusion blanks some code in
    ``sinp_carte_agg`` (public layer above « commune »), the same counts with every code kept. It is
    read only here, by the precise view (``cells``/``cell_taxa`` with an ``Access``): those
@@ -46,6 +48,7 @@ import json
 from sqlalchemy import text
 
 from ckanext.sinp.domain import protection
+from ckanext.sinp.occurrences import map_rollups
 from ckanext.sinp.occurrences.store import Access
 
 NIVEAUX = ("maille", "commune", "departement")
@@ -174,7 +177,7 @@ def _trigger_body() -> str:
        END"""
 
 
-SCHEMA_VERSION = 4  # moved when a table's layout changes: ensure_tables rebuilds them
+SCHEMA_VERSION = 6  # moved when a table's layout changes: ensure_tables rebuilds them
 # the public roll-ups (``refresh_public`` computes them again whole)
 _ROLLUPS = (
     "sinp_carte_public",
@@ -183,6 +186,7 @@ _ROLLUPS = (
     "sinp_carte_public_taxon_jdd",
     "sinp_carte_public_jdd",
     "sinp_carte_public_territoire",
+    *map_rollups.TABLES,
 )
 _TABLES = (*(table for table, _, _ in COUNTS), *_ROLLUPS, "sinp_carte_state", "sinp_carte_changes")
 _AGG_COLUMNS = """package_id text NOT NULL, owner_org text NOT NULL, public_layer smallint NOT NULL,
@@ -208,8 +212,8 @@ SCHEMA_SQL = (
     "COMMENT ON TABLE sinp_carte_mois IS 'Nombre d''observations par JDD, diffusion, taxon et mois (phénologie)'",
     """CREATE TABLE IF NOT EXISTS sinp_carte_public (
          niveau text NOT NULL, code text NOT NULL, nom text NOT NULL, nb_obs bigint NOT NULL,
-         nb_taxons integer NOT NULL, derniere_annee integer, geom_2154 geometry(Polygon, 2154),
-         geom_4326 geometry(Polygon, 4326), PRIMARY KEY (niveau, code))""",
+         nb_taxons integer NOT NULL, derniere_annee integer, geom_2154 geometry(Geometry, 2154),
+         geom_4326 geometry(Geometry, 4326), PRIMARY KEY (niveau, code))""",
     "COMMENT ON TABLE sinp_carte_public IS 'Observations publiques par maille, commune et département "
     "(tous les JDD publiés ; recalculé par refresh_public)'",
     """CREATE TABLE IF NOT EXISTS sinp_carte_public_taxon (
@@ -232,6 +236,7 @@ SCHEMA_SQL = (
     "COMMENT ON TABLE sinp_carte_public_jdd IS 'Emprise publique de chaque JDD publié (union de ses mailles)'",
     """CREATE TABLE IF NOT EXISTS sinp_carte_public_territoire (
          id integer PRIMARY KEY, nom text NOT NULL, geom_2154 geometry(MultiPolygon, 2154))""",
+    *map_rollups.SCHEMA_SQL,
     """CREATE TABLE IF NOT EXISTS sinp_carte_state (
          id integer PRIMARY KEY, change bigint NOT NULL, refreshed_at timestamptz NOT NULL)""",
     f"""CREATE OR REPLACE FUNCTION sinp_carte_apply() RETURNS trigger LANGUAGE plpgsql AS $$ {_trigger_body()} $$""",
@@ -257,15 +262,28 @@ FLUX_SQL = (
     f"CREATE SCHEMA IF NOT EXISTS {FLUX_SCHEMA}",
     f"""CREATE OR REPLACE VIEW {FLUX_SCHEMA}.observations_maille AS
         SELECT (substring(code FROM 'E([0-9]+)N')::int * 1000 + substring(code FROM 'N([0-9]+)$')::int) AS gid,
-               code AS cd_sig, nb_obs, nb_taxons, derniere_annee, geom_2154 AS geom
+               code AS cd_sig, nb_obs, nb_taxons, derniere_annee, geom_2154::geometry(Polygon, 2154) AS geom
           FROM sinp_carte_public WHERE niveau = 'maille' AND geom_2154 IS NOT NULL""",
+    # the communes and départements that have an outline (``refresh_public`` copies it from the
+    # ADMIN EXPRESS referential); gid from the INSEE code (Corsica's 2A/2B kept apart)
+    f"""CREATE OR REPLACE VIEW {FLUX_SCHEMA}.observations_commune AS
+        SELECT CASE substr(code, 1, 2) WHEN '2A' THEN 200000 + substr(code, 3)::int
+                                       WHEN '2B' THEN 210000 + substr(code, 3)::int ELSE code::int END AS gid,
+               code AS insee_com, nom, nb_obs, nb_taxons, derniere_annee,
+               geom_2154::geometry(MultiPolygon, 2154) AS geom
+          FROM sinp_carte_public WHERE niveau = 'commune' AND geom_2154 IS NOT NULL""",
+    f"""CREATE OR REPLACE VIEW {FLUX_SCHEMA}.observations_departement AS
+        SELECT CASE code WHEN '2A' THEN 201 WHEN '2B' THEN 202 ELSE code::int END AS gid,
+               code AS insee_dep, nom, nb_obs, nb_taxons, derniere_annee,
+               geom_2154::geometry(MultiPolygon, 2154) AS geom
+          FROM sinp_carte_public WHERE niveau = 'departement' AND geom_2154 IS NOT NULL""",
     f"""CREATE OR REPLACE VIEW {FLUX_SCHEMA}.jdd_emprise AS
         SELECT row_number() OVER (ORDER BY jdd)::int AS gid, jdd, titre, producteur, nb_obs, geom_2154 AS geom
           FROM sinp_carte_public_jdd WHERE geom_2154 IS NOT NULL""",
     f"""CREATE OR REPLACE VIEW {FLUX_SCHEMA}.territoire AS
         SELECT id AS gid, nom, geom_2154 AS geom FROM sinp_carte_public_territoire""",
 )
-FLUX_VIEWS = ("observations_maille", "jdd_emprise", "territoire")
+FLUX_VIEWS = ("observations_maille", "observations_commune", "observations_departement", "jdd_emprise", "territoire")
 
 
 def _has_table(conn, name: str) -> bool:
@@ -352,6 +370,23 @@ def _names(conn, niveau: str) -> tuple[str, str]:
     return f"LEFT JOIN {table} ref ON ref.code = c.code", "COALESCE(ref.nom, c.code)"
 
 
+# the outlines of communes and départements (IGN ADMIN EXPRESS, ``referentials/geo_store``); absent
+# until a first ``geo-load contours-*``
+_OUTLINES = {"commune": "sinp_commune_contour", "departement": "sinp_departement_contour"}
+
+
+def _outline(conn, niveau: str, srid: int) -> str:
+    """The geometry of a cell of ``niveau`` (alias c, column code) in ``srid`` (2154; 4326: for the web,
+    the commune's and département's simplified outline): a maille's square; a commune's or a
+    département's outline when loaded, else NULL. A scalar subquery: no view depends on the outline
+    tables, which their loader replaces whole."""
+    if niveau == "maille":
+        return _cell_geometry("c.code", srid)
+    if not _has_table(conn, _OUTLINES[niveau]):
+        return "NULL::geometry"
+    return f"(SELECT o.geom_{srid} FROM {_OUTLINES[niveau]} o WHERE o.code = c.code)"
+
+
 def refresh_public(conn, force: bool = False) -> dict | None:
     """Recomputes the public roll-ups if the counts or the JDD changed since the last time (or
     ``force``), in the caller's transaction. Returns what was written, or None when nothing changed.
@@ -382,11 +417,7 @@ def refresh_public(conn, force: bool = False) -> dict | None:
             {"niveau": niveau, **_layer_params(niveau)},
         )
         join, name = _names(conn, niveau)
-        geom = (
-            f"{_cell_geometry('c.code', 2154)}, {_cell_geometry('c.code', 4326)}"
-            if niveau == "maille"
-            else "NULL, NULL"
-        )
+        geom = f"{_outline(conn, niveau, 2154)}, {_outline(conn, niveau, 4326)}"
         written[niveau] = conn.execute(
             text(f"""
             INSERT INTO sinp_carte_public (niveau, code, nom, nb_obs, nb_taxons, derniere_annee, geom_2154, geom_4326)
@@ -396,6 +427,21 @@ def refresh_public(conn, force: bool = False) -> dict | None:
                       FROM sinp_carte_public_taxon WHERE niveau = :niveau GROUP BY code) AS c {join}"""),
             {"niveau": niveau},
         ).rowcount
+    # a map filtered by one group, département, period, validation level, producer or JDD: the same
+    # counts per filter value, each level with the rule above (published JDD, diffusion, code)
+    written["filtres"] = map_rollups.refresh(
+        conn,
+        {
+            niveau: (
+                _CODE[niveau],
+                f"a.public_layer <= :max_layer_{niveau} AND a.{_CODE[niveau]} <> '' "
+                f"{_valid_code(niveau, 'a.' + _CODE[niveau])}",
+            )
+            for niveau in NIVEAUX
+        },
+        PUBLISHED_JDD_SQL,
+        {f"max_layer_{niveau}": layer for niveau, layer in MAX_LAYER.items()},
+    )
     # a taxon's sheet: everything diffused (at the département or finer)
     sheet = {"max_layer": protection.DEPARTEMENT}
     written["taxons"] = conn.execute(
@@ -579,17 +625,20 @@ def cells(
     conn, niveau: str, filtres: Filtres | None = None, pub: list[str] | None = None, access: Access | None = None
 ) -> list[dict]:
     """The cells of ``niveau`` holding public observations that match ``filtres``, each with ``code``,
-    ``nom``, ``nb_obs``, ``nb_taxons``, ``derniere_annee`` and, for a maille, ``geometry`` (GeoJSON,
-    EPSG:4326); most observed first. Only published JDD count; ``pub`` (ids) restricts them further.
+    ``nom``, ``nb_obs``, ``nb_taxons``, ``derniere_annee`` and ``geometry`` (GeoJSON, EPSG:4326: a
+    maille's square, a commune's or département's outline when loaded, ``_outline``); most observed
+    first. Only published JDD count; ``pub`` (ids) restricts them further.
     With ``access`` (a ``store.Access``): the precise view of ``_precise_rows`` (``pub`` unused).
 
     Read from the roll-ups when they are fresh and the query unfiltered or filtered by taxon only (the
-    precise view adds to them what it counts beyond the public layer); else computed from the counts (per
-    cell and taxon, then per cell)."""
+    precise view adds to them what it counts beyond the public layer) or, in the public view, by one
+    other kind of filter (``map_rollups``: a group, a département, a period, validation levels, a
+    producer or a JDD); else computed from the counts (per cell and taxon, then per cell): a stale
+    roll-up, ``pub``, several kinds of filter together or a kind with a taxon."""
     _check_niveau(niveau)
     filtres = filtres or Filtres()
     join, name = _names(conn, niveau)
-    geometry = f"ST_AsGeoJSON({_cell_geometry('c.code', 4326)}, 6)" if niveau == "maille" else "NULL"
+    geometry = f"ST_AsGeoJSON({_outline(conn, niveau, 4326)}, 6)"
     params: dict = {"niveau": niveau}
     fresh = pub is None and is_fresh(conn)
     by_taxon_only = dataclasses.replace(filtres, cd_refs=None).empty()
@@ -610,9 +659,14 @@ def cells(
                                  max(t.derniere_annee) AS derniere_annee
                             FROM ({per_taxon}) AS t GROUP BY t.code) AS c {join}"""
     elif fresh and access is None and filtres.empty():
-        sql = f"""SELECT c.code, c.nom, c.nb_obs, c.nb_taxons, c.derniere_annee,
-                         {"ST_AsGeoJSON(c.geom_4326, 6)" if niveau == "maille" else "NULL"} AS geometry
+        sql = """SELECT c.code, c.nom, c.nb_obs, c.nb_taxons, c.derniere_annee,
+                         ST_AsGeoJSON(c.geom_4326, 6) AS geometry
                     FROM sinp_carte_public c WHERE c.niveau = :niveau"""
+    elif fresh and access is None and (single := map_rollups.single(filtres)) is not None:
+        kind, condition, values = single
+        params.update(values)
+        sql = f"""SELECT c.code, {name} AS nom, c.nb_obs, c.nb_taxons, c.derniere_annee, {geometry} AS geometry
+                    FROM ({map_rollups.cells_sql(kind, condition)}) AS c {join}"""
     else:
         if fresh and access is None and by_taxon_only:
             params["f_cd_refs"] = [int(c) for c in filtres.cd_refs] or [-1]
