@@ -130,8 +130,24 @@ def _choose(browser, name, typed, expected=None):
             return False
         return "select2-container--open" in (container.get_attribute("class") or "")
 
+    def search_field(b):
+        # select2 moves the focus to its search field once open, not always at once on a loaded machine:
+        # type into that field, never into whatever has the focus yet (a fresh clone's first form)
+        active = b.switch_to.active_element
+        if "select2-search__field" in (active.get_attribute("class") or ""):
+            return active
+        fields = [f for f in b.find_elements(By.CSS_SELECTOR, ".select2-container--open .select2-search__field")]
+        shown = [f for f in fields if f.is_displayed()]
+        if not shown:
+            return False
+        try:
+            shown[0].click()
+        except (ElementClickInterceptedException, ElementNotInteractableException):
+            return False
+        return shown[0]
+
     WebDriverWait(browser, 20).until(opened)
-    search = browser.switch_to.active_element
+    search = WebDriverWait(browser, 20).until(search_field)
     search.send_keys(typed)
     WebDriverWait(browser, 20).until(
         lambda b: [
