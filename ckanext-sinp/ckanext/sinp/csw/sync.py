@@ -558,8 +558,12 @@ def sync_services(conn, now: dt.datetime | None = None) -> dict:
     identifiers (``changed_jdd``: the JDD that started or stopped being served, whose own records
     must be rendered again)."""
     now = (now or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)).replace(microsecond=0)
-    served = served_jdd(conn)
     ctx = service_context(conn, now)
+    # the service rows locked before the served JDD are read: a sync that read them first could wait on
+    # a withdrawal's transaction (which rewrites these rows) and then write the withdrawn JDD back; read
+    # after the locks, the statement sees what that transaction committed (same rows, same order as below)
+    current_rows = {s.key: _current_row(conn, s.identifier(ctx.site_url), lock=True) for s in flux_services.SERVICES}
+    served = served_jdd(conn)
     columns = repository.column_names()
     xml_column = columns["pycsw:XML"]
     table = repository.get_table()
@@ -577,7 +581,7 @@ def sync_services(conn, now: dt.datetime | None = None) -> dict:
             if repository.delete_record(conn, identifier):
                 report["removed"].append(identifier)
             continue
-        current = _current_row(conn, identifier, lock=True)
+        current = current_rows[service.key]
         previous = _stamp_of(current[1]) if current else None
         if previous is not None:
             same = _service_row(service, served, dataclasses.replace(ctx, date_stamp=previous))
