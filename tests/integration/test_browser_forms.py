@@ -114,47 +114,91 @@ def _draw_box(browser, the_map, attempts=4):
     raise AssertionError("the rectangle drawn on the map never filled the bounds")
 
 
+def _picker_state(browser, xpath):
+    """What a failed pick saw, for the failure message (the fresh-clone CI keeps nothing else)."""
+    try:
+        containers = browser.find_elements(By.XPATH, xpath)
+        active = browser.switch_to.active_element
+        results = [r.text for r in browser.find_elements(By.CSS_SELECTOR, ".select2-results__option")][:5]
+        console = [e["message"][:200] for e in browser.get_log("browser") if e.get("level") == "SEVERE"][:5]
+        return (
+            f"container={[c.get_attribute('class') for c in containers]} "
+            f"focus=<{active.tag_name} class={active.get_attribute('class')!r} name={active.get_attribute('name')!r}> "
+            f"open={len(browser.find_elements(By.CSS_SELECTOR, '.select2-container--open'))} "
+            f"results={results} console={console}"
+        )
+    except Exception as exc:  # noqa: BLE001 — a diagnosis must not hide the failure it explains
+        return f"(state unreadable: {exc!r})"
+
+
 def _choose(browser, name, typed, expected=None):
-    """Types into the select2 picker of field ``name`` and picks the first match (as a person does)."""
-    xpath = f"//select[@name='{name}' or @id='{name}']/following-sibling::span"
+    """Types into the select2 picker of field ``name`` and picks the first match (as a person does).
 
-    def opened(b):
-        # the page may still grow (maps, other pickers being dressed): scroll and click again until it opens
-        container = b.find_element(By.XPATH, xpath)
-        if "select2-container--open" in (container.get_attribute("class") or ""):
-            return True
-        b.execute_script("arguments[0].scrollIntoView({block: 'center'});", container)
+    A list of several choices (select2 « multiple ») has its search box inside the field: the person clicks
+    it and types, and select2 opens on the first letters. A single choice opens on a click on the field and
+    moves the focus to the search box of its drop-down."""
+    xpath = f"//select[@name='{name}' or @id='{name}']/following-sibling::span[contains(@class, 'select2')]"
+
+    def wait(what, condition):
         try:
-            container.click()
-        except (ElementClickInterceptedException, ElementNotInteractableException):
-            return False
-        return "select2-container--open" in (container.get_attribute("class") or "")
+            return WebDriverWait(browser, 20).until(condition)
+        except TimeoutException:
+            raise AssertionError(f"picker {name!r}: {what} — {_picker_state(browser, xpath)}") from None
 
-    def search_field(b):
-        # select2 moves the focus to its search field once open, not always at once on a loaded machine:
-        # type into that field, never into whatever has the focus yet (a fresh clone's first form)
-        active = b.switch_to.active_element
-        if "select2-search__field" in (active.get_attribute("class") or ""):
-            return active
-        fields = [f for f in b.find_elements(By.CSS_SELECTOR, ".select2-container--open .select2-search__field")]
-        shown = [f for f in fields if f.is_displayed()]
-        if not shown:
-            return False
-        try:
-            shown[0].click()
-        except (ElementClickInterceptedException, ElementNotInteractableException):
-            return False
-        return shown[0]
+    container = wait("never dressed by select2", lambda b: (b.find_elements(By.XPATH, xpath) or [False])[0])
+    if container.find_elements(By.CSS_SELECTOR, ".select2-selection--multiple"):
+        search = container.find_element(By.CSS_SELECTOR, ".select2-search__field")
 
-    WebDriverWait(browser, 20).until(opened)
-    search = WebDriverWait(browser, 20).until(search_field)
+        def focused(b):
+            b.execute_script("arguments[0].scrollIntoView({block: 'center'});", search)
+            if b.switch_to.active_element != search:
+                try:
+                    search.click()
+                except (ElementClickInterceptedException, ElementNotInteractableException):
+                    b.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)  # another picker still open
+                    return False
+            return b.switch_to.active_element == search
+
+        wait("its search box never took the focus", focused)
+    else:
+
+        def opened(b):
+            # the page may still grow (maps, other pickers being dressed): scroll and click again until it opens
+            if "select2-container--open" in (container.get_attribute("class") or ""):
+                return True
+            b.execute_script("arguments[0].scrollIntoView({block: 'center'});", container)
+            try:
+                container.click()
+            except (ElementClickInterceptedException, ElementNotInteractableException):
+                return False
+            return "select2-container--open" in (container.get_attribute("class") or "")
+
+        def search_field(b):
+            # select2 moves the focus to its search field once open, not always at once on a loaded machine:
+            # type into that field, never into whatever has the focus yet (a fresh clone's first form)
+            active = b.switch_to.active_element
+            if "select2-search__field" in (active.get_attribute("class") or ""):
+                return active
+            shown = [f for f in b.find_elements(By.CSS_SELECTOR, ".select2-container--open .select2-search__field")]
+            shown = [f for f in shown if f.is_displayed()]
+            if not shown:
+                return False
+            try:
+                shown[0].click()
+            except (ElementClickInterceptedException, ElementNotInteractableException):
+                return False
+            return shown[0]
+
+        wait("never opened", opened)
+        search = wait("its search box never took the focus", search_field)
     search.send_keys(typed)
-    WebDriverWait(browser, 20).until(
+    wait(
+        f"no highlighted choice showing {expected or typed!r}",
         lambda b: [
             li
             for li in b.find_elements(By.CSS_SELECTOR, ".select2-results__option--highlighted")
             if (expected or typed).casefold() in li.text.casefold()
-        ]
+        ],
     )
     search.send_keys(Keys.ENTER)
 
