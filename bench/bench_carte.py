@@ -14,7 +14,9 @@ own SQL (``map_store.count_statements``), then the public roll-ups (``refresh_pu
 Each call is timed ``--repeat`` times (p50, p95, max), through ``map_store`` as the actions call it:
 the unfiltered map (roll-up), the same from the counts (a stale roll-up), filters by taxon (common
 and rare), group, département, period, validation level, JDD; the commune level; a cell's taxa; a
-taxon's sheet; the precise view (``vue=precise``) of a producer, a chef de file and a sysadmin.
+taxon's sheet; the precise view (``vue=precise``) of a producer, a chef de file and a sysadmin; then
+with a change waiting for the refresh: a deposit (the roll-ups keep answering) and a withdrawal (the
+counts answer).
 Peer, same rows, same run: the unfiltered map and the taxon filter computed by a ``GROUP BY`` over
 the occurrences (published JDD, diffusion respected), as the JDD page's live map does.
 
@@ -103,7 +105,7 @@ def _setup(engine, rows: int) -> dict:
         )
     generated = time.perf_counter() - t
     with engine.begin() as conn:
-        for statement in map_store.SCHEMA_SQL + map_store.FLUX_SQL + (map_store.PACKAGE_TRIGGER_SQL,):
+        for statement in map_store.SCHEMA_SQL + map_store.FLUX_SQL + map_store.PACKAGE_TRIGGER_SQL:
             if "ON sinp_occurrence" in statement:
                 continue  # no occurrence table here: the counts are filled from occ below
             conn.execute(text(statement))
@@ -130,7 +132,7 @@ def _refresh(engine) -> dict:
 
     with engine.begin() as conn:
         setup = json.loads(json.dumps(conn.execute(text("SELECT figures FROM bench_setup")).scalar()))
-        for statement in map_store.SCHEMA_SQL + map_store.FLUX_SQL + (map_store.PACKAGE_TRIGGER_SQL,):
+        for statement in map_store.SCHEMA_SQL + map_store.FLUX_SQL + map_store.PACKAGE_TRIGGER_SQL:
             if "ON sinp_occurrence" not in statement:
                 conn.execute(text(statement))  # tables a newer layout adds (--reuse)
     t = time.perf_counter()
@@ -287,6 +289,37 @@ def main():
                 out["calls"].append([name, timing, timing["runs"]])
                 print(name, timing, flush=True)
                 out["load"].append(os.getloadavg()[0])
+        # a change waiting for the refresh (one row of sinp_carte_changes, committed): a deposit or a
+        # publication narrows nothing, the roll-ups keep answering; a withdrawal sends the map to the counts
+        pending = [
+            (False, "après un dépôt, recalcul en attente : carte sans filtre", lambda c: map_store.cells(c, "maille")),
+            (
+                False,
+                "après un dépôt, recalcul en attente : groupe",
+                lambda c: map_store.cells(c, "maille", F(groupe="Groupe 3")),
+            ),
+            (
+                False,
+                "après un dépôt, recalcul en attente : taxon très observé",
+                lambda c: map_store.cells(c, "maille", F(cd_refs=[common])),
+            ),
+            (
+                True,
+                "après un retrait, recalcul en attente : carte sans filtre (les comptes)",
+                lambda c: map_store.cells(c, "maille"),
+            ),
+        ]
+        for narrows, name, fn in pending:
+            with engine.begin() as conn:
+                conn.execute(text("DELETE FROM sinp_carte_changes"))
+                conn.execute(text("INSERT INTO sinp_carte_changes (txid, narrows) VALUES (1, :n)"), {"n": narrows})
+            with engine.connect() as conn:
+                assert map_store.serves_rollups(conn) is not narrows
+                timing = _timed(conn, fn, args.repeat if not narrows else max(3, args.repeat // 10))
+            out["calls"].append([name, timing, timing["runs"]])
+            print(name, timing, flush=True)
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM sinp_carte_changes"))
     finally:
         engine.dispose()
         if not args.keep:

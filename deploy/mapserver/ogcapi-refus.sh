@@ -4,7 +4,8 @@
 # `filter=…` or `crs=EPSG:2154` would take an unfiltered, WGS 84 answer for what it asked. The standard
 # (OGC 17-069r4, /req/core/query-param-unknown) wants a 400: in French, naming what is refused and what
 # to use instead. Parameter names only (never values) are echoed, stripped to a safe alphabet.
-names=$(printf '%s' "${QUERY_STRING:-}" | tr '&' '\n' | sed -e 's/=.*//' | grep -v -x -E 'f|bbox|limit|offset' \
+# render.sh writes the accepted names (OGCAPI_PARAMS, the list its rewrite reads) in place of @OGCAPI_PARAMS@.
+names=$(printf '%s' "${QUERY_STRING:-}" | tr '&' '\n' | sed -e 's/=.*//' | grep -v -x -E '@OGCAPI_PARAMS@|offset' \
     | tr -c -d 'A-Za-z0-9_.:\n-' | grep -v '^$' | head -n 5 | paste -s -d ',' - | sed -e 's/,/, /g')
 # an offset other than 0: MapServer 8.0.0 ignores it (render.sh), every answer already holds everything
 paging=$(printf '%s' "${QUERY_STRING:-}" | tr '&' '\n' | grep -E '^offset=' | grep -v -x -E 'offset=0*' | head -n 1)

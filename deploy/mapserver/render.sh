@@ -32,6 +32,9 @@ MAPSERVER_PROCS=${MAPSERVER_PROCS:-2}
 # oga_max_limit (sinp.map.in, more objects than any layer of a region holds) and an offset other than 0
 # is refused (ogcapi-refus.sh): with no page beyond the first, MapServer writes no "next" link.
 OGCAPI_PAGE=10000
+# the OGC API items parameters MapServer 8.0 implements, with any value (offset: 0 only, above): the
+# rewrite below and ogcapi-refus.sh (written with this list) read this one list
+OGCAPI_PARAMS="f|bbox|limit"
 ACCESS_LOG=${ACCESS_LOG:-/dev/stdout}
 MAPSERV=$(command -v mapserv || echo /usr/bin/mapserv)
 FONTS=${FLUX_FONTSET:-$SRC/fonts.txt}
@@ -67,7 +70,7 @@ connect_timeout=5
 "
     rewrites="$rewrites
     \"^/$key/(?:wms|wfs|ows)/?(?:\\?(.*))?\$\" => \"/mapserv?map=$upper&\$1\",
-    \"^/$key/ogcapi/collections/[^/?]+/items(?:/[^/?]+)?\\?((?:[^&]*&)*(?!(?:f|bbox|limit)=|offset=0*(?:&|\$))[^&=]+.*)\$\" => \"/ogcapi-refus?\$1\",
+    \"^/$key/ogcapi/collections/[^/?]+/items(?:/[^/?]+)?\\?((?:[^&]*&)*(?!(?:$OGCAPI_PARAMS)=|offset=0*(?:&|\$))[^&=]+.*)\$\" => \"/ogcapi-refus?\$1\",
     \"^/$key/ogcapi/(collections/[^/?]+/items)\\?((?:[^&]*&)*)limit=[0-9]+((?:&.*)?)\$\" => \"/mapserv/$upper/ogcapi/\$1?\$2limit=$OGCAPI_PAGE\$3\",
     \"^/$key/ogcapi(.*)\$\" => \"/mapserv/$upper/ogcapi\$1\","
     maps="$maps
@@ -105,7 +108,7 @@ for page in "400:Requête incorrecte" "403:Accès refusé" "404:Adresse inconnue
         "$text" "$text" "$code" "${FLUX_MAPS%%:*}" "${FLUX_MAPS%%:*}" "${FLUX_MAPS%%:*}" >"$OUT/www/erreur-$code.html"
 done
 
-cp "$SRC/ogcapi-refus.sh" "$OUT/www/ogcapi-refus.tmp"
+sed -e "s/@OGCAPI_PARAMS@/$OGCAPI_PARAMS/" "$SRC/ogcapi-refus.sh" >"$OUT/www/ogcapi-refus.tmp"
 mv "$OUT/www/ogcapi-refus.tmp" "$OUT/www/ogcapi-refus"
 # --- lighttpd: /KEY/wms, /KEY/wfs → mapserv?map=KEY&…; /KEY/ogcapi/… → mapserv/KEY/ogcapi/… ----------
 cat >"$OUT/lighttpd.conf" <<EOF

@@ -526,6 +526,47 @@ def test_a_jdd_withdrawn_or_in_draft_leaves_every_door(carte):
     assert _cells(app, niveau="departement") == expected(carte, "departement")
 
 
+def test_a_publication_reaches_the_map_at_the_next_refresh_and_the_page_says_so(carte):
+    """A JDD published narrows nothing: the roll-ups keep answering (fast), without it, until the next
+    refresh, and the page says when the map was computed; the refresh brings the JDD in. Withdrawn again,
+    it leaves at once (the counts answer until the refresh)."""
+    app = carte["app"]
+    jdd = carte["jdds"]["prive"]
+    with_it = {**carte, "public": carte["public"] | {"prive"}}
+    admin = factories.Sysadmin()
+    with model.meta.engine.begin() as conn:
+        map_store.refresh_public(conn, force=True)
+    try:
+        fresh = _api(app, "sinp_carte", niveau="maille")["result"]
+        assert fresh["a_jour"] is True and fresh["agregats_du"]
+        assert not _html(app.get("/carte")).select("#sinp-carte-date")
+        helpers.call_action("package_patch", context={"user": admin["name"]}, id=jdd["id"], private=False)
+        behind = _api(app, "sinp_carte", niveau="maille")["result"]
+        assert behind["a_jour"] is False and behind["agregats_du"] == fresh["agregats_du"]
+        for niveau in ("maille", "commune", "departement"):
+            assert _cells(app, niveau=niveau) == expected(carte, niveau), niveau  # not yet
+        note = _text(_html(app.get("/carte")).select("#sinp-carte-date")[0])
+        assert note.startswith("Carte calculée le ") and "au prochain recalcul" in note
+        with model.meta.engine.begin() as conn:
+            map_store.refresh_public(conn)
+        for niveau in ("maille", "commune", "departement"):
+            assert _cells(app, niveau=niveau) == expected(with_it, niveau), niveau
+        assert _api(app, "sinp_carte", niveau="maille")["result"]["a_jour"] is True
+        helpers.call_action("package_patch", context={"user": admin["name"]}, id=jdd["id"], private=True)
+        answer = _api(app, "sinp_carte", niveau="maille")["result"]
+        assert answer["a_jour"] is True  # from the counts: exact
+        assert _cells(app, niveau="maille") == expected(carte, "maille")
+    finally:
+        model.Session.remove()
+        pkg = model.Package.get(jdd["id"])
+        pkg.private = True
+        model.Session.commit()
+        model.Session.remove()
+        with model.meta.engine.begin() as conn:
+            map_store.refresh_public(conn)
+    assert _cells(app, niveau="maille") == expected(carte, "maille")
+
+
 # --- the precise view (vue=precise) -----------------------------------------------------------------------
 
 PASSWORD = "Mot-de-passe-carte-1234"

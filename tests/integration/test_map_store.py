@@ -151,6 +151,14 @@ def test_counts_follow_every_write_and_the_public_rollups_match_an_independent_c
     assert _agg() == {} and _months() == {} and _agg("sinp_carte_precis") == {}
 
 
+def _flux_mailles() -> dict:
+    with model.meta.engine.connect() as conn:
+        return {
+            r.cd_sig: r.nb_obs
+            for r in conn.execute(sa.text("SELECT cd_sig, nb_obs FROM sinp_flux.observations_maille"))
+        }
+
+
 def test_a_private_jdd_counts_only_once_published_and_the_flux_views_serve_the_rollups(world):
     _refresh(force=True)
     with model.meta.engine.connect() as conn:
@@ -159,11 +167,15 @@ def test_a_private_jdd_counts_only_once_published_and_the_flux_views_serve_the_r
     world["api"].ok("package_patch", id=private["id"], private=False)
     with model.meta.engine.connect() as conn:
         assert not map_store.is_fresh(conn)  # the package table changed
-        # stale: the map answers from the counts, already with the newly published JDD
+        # a publication narrows nothing: the map and the flux serve the roll-ups until the next refresh
+        assert map_store.serves_rollups(conn) and not map_store.serves_rollups(conn, precise=True)
+        assert {c["code"]: c["nb_obs"] for c in map_store.cells(conn, "maille")} == before
+    assert _flux_mailles() == before
+    assert _refresh() is not None and _refresh() is None  # recomputed once, then nothing to do
+    with model.meta.engine.connect() as conn:
         now = {c["code"]: c["nb_obs"] for c in map_store.cells(conn, "maille")}
     assert now == {c: v[0] for c, v in _expected_mailles(world, world["public"] | {"prive"}).items()}
     assert sum(now.values()) > sum(before.values())
-    assert _refresh() is not None and _refresh() is None  # recomputed once, then nothing to do
     with model.meta.engine.connect() as conn:
         rows = conn.execute(
             sa.text(
@@ -177,6 +189,91 @@ def test_a_private_jdd_counts_only_once_published_and_the_flux_views_serve_the_r
         emprises = conn.execute(sa.text("SELECT jdd, nb_obs, ST_SRID(geom) FROM sinp_flux.jdd_emprise")).all()
     assert {e.jdd for e in emprises} == {j["name"] for j in world["jdds"].values()}
     assert sum(e.nb_obs for e in emprises) == sum(now.values())
+
+    # withdrawn again: from the commit of the withdrawal, the map answers from the counts (without it) and
+    # the flux layers are empty — never the withdrawn JDD — until the refresh commits
+    world["api"].ok("package_patch", id=private["id"], private=True)
+    with model.meta.engine.connect() as conn:
+        assert not map_store.serves_rollups(conn)
+        assert {c["code"]: c["nb_obs"] for c in map_store.cells(conn, "maille")} == before
+        for view in ("observations_maille", "observations_commune", "observations_departement", "jdd_emprise"):
+            assert conn.execute(sa.text(f"SELECT count(*) FROM sinp_flux.{view}")).scalar() == 0, view
+        assert conn.execute(sa.text("SELECT count(*) FROM sinp_flux.territoire")).scalar() > 0  # a referential
+    _refresh()
+    assert _flux_mailles() == before
+
+
+def _pending() -> bool | None:
+    """None when no change waits for the refresh; else whether one may have narrowed what is public."""
+    with model.meta.engine.connect() as conn:
+        marks = conn.execute(sa.text("SELECT narrows FROM sinp_carte_changes")).scalars().all()
+    return any(marks) if marks else None
+
+
+def test_each_kind_of_change_says_whether_it_may_narrow_what_is_public(world):
+    """What keeps the roll-ups serving (``map_store.serves_rollups``): a deposit, a validation, a
+    publication, a JDD edited; what stops them until the next refresh: a deletion, a change of diffusion
+    or place, a withdrawal, a JDD deleted, a rolled-back narrowing leaving nothing."""
+    api, jdds = world["api"], world["jdds"]
+    engine = model.meta.engine
+    _refresh(force=True)
+    assert _pending() is None
+    with engine.connect() as conn:
+        with conn.begin():
+            conn.execute(sa.text("CREATE TEMP TABLE kept AS SELECT * FROM sinp_occurrence WHERE dep = '21' LIMIT 20"))
+            assert conn.execute(sa.text("DELETE FROM sinp_occurrence WHERE id IN (SELECT id FROM kept)")).rowcount
+        assert _pending() is True  # observations deleted
+        _refresh()
+        with conn.begin():
+            conn.execute(sa.text("INSERT INTO sinp_occurrence SELECT * FROM kept"))
+        assert _pending() is False  # deposited again
+    _refresh()
+    steps = [
+        ("a validation", "UPDATE sinp_occurrence SET niv_val = '2' WHERE niv_val <> '2' AND dep = '21'", False),
+        (
+            "another validation",
+            "UPDATE sinp_occurrence SET niv_val = '3' WHERE dep = '21'",
+            False,
+        ),
+        (
+            "a coarser diffusion",
+            "UPDATE sinp_occurrence SET public_layer = 3 WHERE public_layer = 0 AND dep = '39'",
+            True,
+        ),
+        ("another taxon", "UPDATE sinp_occurrence SET cd_ref = cd_ref + 1 WHERE dep = '25' AND cd_ref > 0", True),
+    ]
+    for what, statement, narrows in steps:
+        with engine.begin() as conn:
+            assert conn.execute(sa.text(statement)).rowcount > 0, what
+        assert _pending() is narrows, what
+        with engine.connect() as conn:
+            assert map_store.serves_rollups(conn) is not narrows, what
+        _refresh()
+    # once true in a transaction, it stays true
+    with engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM sinp_occurrence WHERE dep = '25' AND public_layer = 0"))
+        conn.execute(sa.text("UPDATE sinp_occurrence SET niv_val = '1' WHERE dep = '21'"))
+    assert _pending() is True
+    _refresh()
+    # a narrowing rolled back leaves no mark
+    with pytest.raises(RuntimeError), engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM sinp_occurrence WHERE dep = '21'"))
+        raise RuntimeError("abandon")
+    assert _pending() is None
+    # the JDD (CKAN's package table, through the API)
+    public = jdds[sorted(world["public"])[0]]
+    for what, call, narrows in [
+        ("a JDD retitled", lambda: api.ok("package_patch", id=public["id"], title="Titre modifié"), False),
+        ("a JDD published", lambda: api.ok("package_patch", id=jdds["prive"]["id"], private=False), False),
+        ("a JDD withdrawn", lambda: api.ok("package_patch", id=jdds["prive"]["id"], private=True), True),
+        ("a private JDD edited", lambda: api.ok("package_patch", id=jdds["prive"]["id"], title="Privé"), False),
+        ("a JDD deleted", lambda: api.ok("package_delete", id=public["id"]), True),
+    ]:
+        call()
+        assert _pending() is narrows, what
+        _refresh()
+    with engine.connect() as conn:
+        assert _flux_mailles() == {c["code"]: c["nb_obs"] for c in map_store.cells(conn, "maille")}
 
 
 def test_cell_taxa_and_taxon_summary_show_only_what_the_public_may_see(world):

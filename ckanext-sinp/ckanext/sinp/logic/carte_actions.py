@@ -333,7 +333,8 @@ def sinp_carte(context, data_dict):
     :param vue: ``publique`` (default) or ``precise`` (what the caller may see precisely at every
         level, the public layer for the rest; the public view for a caller with no such right)
     :returns: {niveau, vue (the view served), filtres, cellules: [{code, nom, nb_obs, nb_taxons,
-        derniere_annee}] (most observations first), nb_cellules, total_obs, max_obs, ``geojson``: a
+        derniere_annee}] (most observations first), nb_cellules, total_obs, max_obs, a_jour (false: the
+        roll-ups of ``agregats_du`` answered, later deposits and publications may be missing), ``geojson``: a
         FeatureCollection (EPSG:4326, same properties) of the cells that have a shape — every maille, the
         communes and départements whose outline is loaded (``geo-load contours-…``)}
     """
@@ -346,6 +347,7 @@ def sinp_carte(context, data_dict):
             raw = []
         else:  # map_store counts the published JDD (the rule of ``pub``): its roll-ups serve when fresh
             raw = map_store.cells(conn, niveau, filtres, None, acc)
+        date = map_store.freshness(conn, precise=acc is not None)
     cells = [_cell(c) for c in raw if c.get("code") not in (None, "", 0)]
     cells.sort(key=lambda c: (-c["nb_obs"], c["code"]))
     result = {
@@ -360,6 +362,10 @@ def sinp_carte(context, data_dict):
         "total_obs": sum(c["nb_obs"] for c in cells),
         "max_obs": max((c["nb_obs"] for c in cells), default=0),
         "derniere_annee": max((c["derniere_annee"] or 0 for c in cells), default=0) or None,
+        # false while the roll-ups serve with changes pending: what was deposited, validated or published
+        # after ``agregats_du`` may be missing until the next refresh (never anything no longer public)
+        "a_jour": date["a_jour"],
+        "agregats_du": date["agregats_du"].isoformat() if date["agregats_du"] else None,
     }
     # the cells that have a shape (every maille; a commune or département whose outline is loaded)
     result["geojson"] = {"type": "FeatureCollection", "features": [_feature(c) for c in cells if c.get("geometry")]}

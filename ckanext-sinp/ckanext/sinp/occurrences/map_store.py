@@ -13,12 +13,17 @@ Three kinds of tables:
 2. ``sinp_carte_public*`` are the public roll-ups (per cell over every published JDD, each published
    JDD's footprint, the territory), read by the unfiltered map and by the map server through the views
    of the ``sinp_flux`` schema. Every transaction changing the counts or CKAN's ``package`` table leaves
-   a row in ``sinp_carte_changes`` (seen once it commits); ``refresh_public`` consumes them and recomputes
-   the roll-ups (from the counts, not from the occurrences), in one transaction (readers see the old roll-ups until it
-   commits). The scheduler runs it every ``ckanext.sinp.scheduler.carte_every`` seconds. A map filtered
-   by one kind of filter (a group, a département, a period, validation levels, a producer or a JDD)
-   reads the roll-up per filter value of ``map_rollups``; a stale query, or one filtered by several
-   kinds (or a kind and a taxon), is answered from the counts directly.
+   a row in ``sinp_carte_changes`` (seen once it commits), marked ``narrows`` when it may have narrowed
+   what is public (a deletion; an observation's diffusion, place, taxon, date or JDD changed; a JDD
+   withdrawn, back to draft or deleted; a recount); ``refresh_public`` consumes them and recomputes
+   the roll-ups (from the counts, not from the occurrences), in one transaction (readers see the old
+   roll-ups until it commits). The scheduler runs it every ``ckanext.sinp.scheduler.carte_every``
+   seconds. Until then the roll-ups keep serving the public view while no pending change narrows
+   (``serves_rollups``: they lack what was deposited or published since, never show more than is
+   public); after a narrowing change, the map answers from the counts and the views of ``sinp_flux``
+   are empty. A map filtered by one kind of filter (a group, a département, a period, validation
+   levels, a producer or a JDD) reads the roll-up per filter value of ``map_rollups``; one filtered by
+   several kinds (or a kind and a taxon) is answered from the counts directly.
 3. ``sinp_carte_precis`` holds, for the observations whose diffusion blanks some code in
    ``sinp_carte_agg`` (public layer above « commune »), the same counts with every code kept. It is
    read only here, by the precise view (``cells``/``cell_taxa`` with an ``Access``): those
@@ -60,7 +65,14 @@ _CODE = {"maille": "maille", "commune": "commune", "departement": "dep"}
 # read in its scope), and among them the published ones (not private: what the public may see, blurred).
 # ``logic.access.active_jdd_ids`` runs these statements too.
 ACTIVE_JDD_SQL = "SELECT id, name, title, owner_org FROM package WHERE type = 'jdd' AND state = 'active'"
-PUBLISHED_JDD_SQL = f"{ACTIVE_JDD_SQL} AND NOT private"
+
+
+def _published(alias: str) -> str:
+    """A row ``alias`` of ``package`` is a published JDD (``PUBLISHED_JDD_SQL``; the package triggers)."""
+    return f"{alias}.type = 'jdd' AND {alias}.state = 'active' AND NOT {alias}.private"
+
+
+PUBLISHED_JDD_SQL = f"SELECT id, name, title, owner_org FROM package p WHERE {_published('p')}"
 # the JDD whose occurrences the precise view may count for those ``Access.full_sql`` lets see them
 # (their producer's members: the private ones and the drafts too; a chef de file: active JDD only, by
 # ``Access.scope_package_ids``); never a deleted one
@@ -148,6 +160,25 @@ def count_statements(source: str, sign: str = "") -> list[str]:
     return [_apply(table, keys, source, sign, precise) for table, keys, precise in COUNTS]
 
 
+def mark_sql(narrows: str) -> str:
+    """The row of the writing transaction in ``sinp_carte_changes``; ``narrows`` (SQL) says whether the
+    change may have narrowed what is public (once true for a transaction, it stays true)."""
+    return (
+        f"INSERT INTO sinp_carte_changes (txid, narrows) VALUES (txid_current(), {narrows}) "
+        "ON CONFLICT (txid) DO UPDATE SET narrows = true WHERE EXCLUDED.narrows AND NOT sinp_carte_changes.narrows"
+    )
+
+
+# An UPDATE of occurrences narrows what is public unless it left every key of the counts but the validation
+# level (a validation changes ``niv_val`` only) as it was, on every row: the rows' keys before and after,
+# with the month, compared as multisets
+_NARROWING_KEYS = (*(key for key in _KEYS if key != "niv_val"), "mois")
+_UPDATE_NARROWS = (
+    f"EXISTS (SELECT {', '.join(_ROW[k] for k in _NARROWING_KEYS)} FROM sinp_carte_old r "
+    f"EXCEPT ALL SELECT {', '.join(_ROW[k] for k in _NARROWING_KEYS)} FROM sinp_carte_new r)"
+)
+
+
 def _trigger_body() -> str:
     def both(source: str, sign: str) -> str:
         return "\n".join(f"{statement};" for statement in count_statements(source, sign))
@@ -162,17 +193,20 @@ def _trigger_body() -> str:
        BEGIN
          IF TG_OP = 'TRUNCATE' THEN
            TRUNCATE {", ".join(table for table, _, _ in COUNTS)};
+           {mark_sql("true")};
          ELSIF TG_OP = 'INSERT' THEN
            {both("sinp_carte_new", "")}
+           {mark_sql("false")};
          ELSIF TG_OP = 'DELETE' THEN
            {both("sinp_carte_old", "-")}
            {sweep("sinp_carte_old")}
+           {mark_sql("true")};
          ELSE
            {both("sinp_carte_old", "-")}
            {both("sinp_carte_new", "")}
            {sweep("sinp_carte_old")}
+           {mark_sql(_UPDATE_NARROWS)};
          END IF;
-         INSERT INTO sinp_carte_changes VALUES (txid_current()) ON CONFLICT DO NOTHING;
          RETURN NULL;
        END"""
 
@@ -196,8 +230,10 @@ _AGG_COLUMNS = """package_id text NOT NULL, owner_org text NOT NULL, public_laye
                       annee)"""
 SCHEMA_SQL = (
     "DROP SEQUENCE IF EXISTS sinp_carte_change_seq",
-    # one row per transaction that changed the counts or CKAN's package table, visible once it commits
+    # one row per transaction that changed the counts or CKAN's package table, visible once it commits;
+    # ``narrows``: the change may have narrowed what is public (``serves_rollups``)
     "CREATE TABLE IF NOT EXISTS sinp_carte_changes (txid bigint PRIMARY KEY)",
+    "ALTER TABLE sinp_carte_changes ADD COLUMN IF NOT EXISTS narrows boolean NOT NULL DEFAULT true",
     f"CREATE TABLE IF NOT EXISTS sinp_carte_agg ({_AGG_COLUMNS})",
     "CREATE INDEX IF NOT EXISTS ix_sinp_carte_agg_cd_ref ON sinp_carte_agg (cd_ref)",
     "COMMENT ON TABLE sinp_carte_agg IS 'Nombre d''observations par JDD, diffusion, maille, commune, "
@@ -240,8 +276,26 @@ SCHEMA_SQL = (
     """CREATE TABLE IF NOT EXISTS sinp_carte_state (
          id integer PRIMARY KEY, change bigint NOT NULL, refreshed_at timestamptz NOT NULL)""",
     f"""CREATE OR REPLACE FUNCTION sinp_carte_apply() RETURNS trigger LANGUAGE plpgsql AS $$ {_trigger_body()} $$""",
-    """CREATE OR REPLACE FUNCTION sinp_carte_touch() RETURNS trigger LANGUAGE plpgsql AS $$
-       BEGIN INSERT INTO sinp_carte_changes VALUES (txid_current()) ON CONFLICT DO NOTHING; RETURN NULL; END $$""",
+    # a JDD leaving publication (withdrawn, back to draft, deleted) narrows what is public; a JDD created,
+    # published, renamed or edited does not
+    f"""CREATE OR REPLACE FUNCTION sinp_carte_touch() RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN
+         IF TG_OP = 'INSERT' THEN
+           {mark_sql("false")};
+         ELSIF TG_OP = 'UPDATE' THEN
+           {
+        mark_sql(
+            f"EXISTS (SELECT 1 FROM sinp_carte_pkg_old o WHERE {_published('o')} AND NOT EXISTS ("
+            f"SELECT 1 FROM sinp_carte_pkg_new n WHERE n.id = o.id AND {_published('n')}))"
+        )
+    };
+         ELSIF TG_OP = 'DELETE' THEN
+           {mark_sql(f"EXISTS (SELECT 1 FROM sinp_carte_pkg_old o WHERE {_published('o')})")};
+         ELSE
+           {mark_sql("true")};
+         END IF;
+         RETURN NULL;
+       END $$""",
     """CREATE OR REPLACE TRIGGER sinp_carte_insert AFTER INSERT ON sinp_occurrence
        REFERENCING NEW TABLE AS sinp_carte_new FOR EACH STATEMENT EXECUTE FUNCTION sinp_carte_apply()""",
     """CREATE OR REPLACE TRIGGER sinp_carte_update AFTER UPDATE ON sinp_occurrence
@@ -252,18 +306,35 @@ SCHEMA_SQL = (
     """CREATE OR REPLACE TRIGGER sinp_carte_truncate AFTER TRUNCATE ON sinp_occurrence
        FOR EACH STATEMENT EXECUTE FUNCTION sinp_carte_apply()""",
 )
-# a JDD published, withdrawn, renamed or deleted changes the public roll-ups (CKAN's table)
-MARK_SQL = "INSERT INTO sinp_carte_changes VALUES (txid_current()) ON CONFLICT DO NOTHING"
-PACKAGE_TRIGGER_SQL = """CREATE OR REPLACE TRIGGER sinp_carte_package AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
-    ON package FOR EACH STATEMENT EXECUTE FUNCTION sinp_carte_touch()"""
+# the roll-ups marked stale by a change outside the triggers: a recount (may narrow), new outlines (do not)
+MARK_SQL = mark_sql("true")
+MARK_WIDER_SQL = mark_sql("false")
+# a JDD published, withdrawn, renamed or deleted changes the public roll-ups (CKAN's table); one trigger
+# per event (a trigger with transition tables has one event)
+PACKAGE_TRIGGER_SQL = (
+    "DROP TRIGGER IF EXISTS sinp_carte_package ON package",
+    """CREATE OR REPLACE TRIGGER sinp_carte_package_insert AFTER INSERT ON package
+       FOR EACH STATEMENT EXECUTE FUNCTION sinp_carte_touch()""",
+    """CREATE OR REPLACE TRIGGER sinp_carte_package_update AFTER UPDATE ON package
+       REFERENCING OLD TABLE AS sinp_carte_pkg_old NEW TABLE AS sinp_carte_pkg_new
+       FOR EACH STATEMENT EXECUTE FUNCTION sinp_carte_touch()""",
+    """CREATE OR REPLACE TRIGGER sinp_carte_package_delete AFTER DELETE ON package
+       REFERENCING OLD TABLE AS sinp_carte_pkg_old FOR EACH STATEMENT EXECUTE FUNCTION sinp_carte_touch()""",
+    """CREATE OR REPLACE TRIGGER sinp_carte_package_truncate AFTER TRUNCATE ON package
+       FOR EACH STATEMENT EXECUTE FUNCTION sinp_carte_touch()""",
+)
 
+# The roll-ups may be served: no committed change since they were computed can have narrowed what is
+# public (``serves_rollups``). Until the refresh that follows a withdrawal, a deletion or a change of
+# diffusion commits, the map server's layers of observations are empty rather than wider than the rule.
+_SAFE = "NOT EXISTS (SELECT 1 FROM sinp_carte_changes WHERE narrows)"
 # the layers of the map server (EPSG:2154), over the public roll-ups only
 FLUX_SQL = (
     f"CREATE SCHEMA IF NOT EXISTS {FLUX_SCHEMA}",
     f"""CREATE OR REPLACE VIEW {FLUX_SCHEMA}.observations_maille AS
         SELECT (substring(code FROM 'E([0-9]+)N')::int * 1000 + substring(code FROM 'N([0-9]+)$')::int) AS gid,
                code AS cd_sig, nb_obs, nb_taxons, derniere_annee, geom_2154::geometry(Polygon, 2154) AS geom
-          FROM sinp_carte_public WHERE niveau = 'maille' AND geom_2154 IS NOT NULL""",
+          FROM sinp_carte_public WHERE niveau = 'maille' AND geom_2154 IS NOT NULL AND {_SAFE}""",
     # the communes and départements that have an outline (``refresh_public`` copies it from the
     # ADMIN EXPRESS referential); gid from the INSEE code (Corsica's 2A/2B kept apart)
     f"""CREATE OR REPLACE VIEW {FLUX_SCHEMA}.observations_commune AS
@@ -271,15 +342,15 @@ FLUX_SQL = (
                                        WHEN '2B' THEN 210000 + substr(code, 3)::int ELSE code::int END AS gid,
                code AS insee_com, nom, nb_obs, nb_taxons, derniere_annee,
                geom_2154::geometry(MultiPolygon, 2154) AS geom
-          FROM sinp_carte_public WHERE niveau = 'commune' AND geom_2154 IS NOT NULL""",
+          FROM sinp_carte_public WHERE niveau = 'commune' AND geom_2154 IS NOT NULL AND {_SAFE}""",
     f"""CREATE OR REPLACE VIEW {FLUX_SCHEMA}.observations_departement AS
         SELECT CASE code WHEN '2A' THEN 201 WHEN '2B' THEN 202 ELSE code::int END AS gid,
                code AS insee_dep, nom, nb_obs, nb_taxons, derniere_annee,
                geom_2154::geometry(MultiPolygon, 2154) AS geom
-          FROM sinp_carte_public WHERE niveau = 'departement' AND geom_2154 IS NOT NULL""",
+          FROM sinp_carte_public WHERE niveau = 'departement' AND geom_2154 IS NOT NULL AND {_SAFE}""",
     f"""CREATE OR REPLACE VIEW {FLUX_SCHEMA}.jdd_emprise AS
         SELECT row_number() OVER (ORDER BY jdd)::int AS gid, jdd, titre, producteur, nb_obs, geom_2154 AS geom
-          FROM sinp_carte_public_jdd WHERE geom_2154 IS NOT NULL""",
+          FROM sinp_carte_public_jdd WHERE geom_2154 IS NOT NULL AND {_SAFE}""",
     f"""CREATE OR REPLACE VIEW {FLUX_SCHEMA}.territoire AS
         SELECT id AS gid, nom, geom_2154 AS geom FROM sinp_carte_public_territoire""",
 )
@@ -308,7 +379,8 @@ def ensure_tables(engine, reader_role: str | None = None) -> None:
         for statement in SCHEMA_SQL + FLUX_SQL:
             conn.execute(text(statement))
         if _has_table(conn, "package"):
-            conn.execute(text(PACKAGE_TRIGGER_SQL))
+            for statement in PACKAGE_TRIGGER_SQL:
+                conn.execute(text(statement))
         if new:
             rebuild(conn)
             conn.execute(
@@ -342,6 +414,27 @@ def rebuild(conn) -> int:
 # --- the public roll-ups ------------------------------------------------------------------------------
 
 
+def serves_rollups(conn, precise: bool = False) -> bool:
+    """The roll-ups may answer a query of the public view: computed once, and no committed change since
+    may have narrowed what is public (a JDD withdrawn, back to draft or deleted; an observation deleted,
+    or its diffusion, place, taxon, date or JDD changed) — they may lack what was deposited, validated
+    or published since, which the next refresh adds (the scheduler). The precise view adds live counts
+    to them (``precise``): only when they are fresh."""
+    if precise:
+        return is_fresh(conn)
+    return bool(conn.execute(text(f"SELECT EXISTS (SELECT 1 FROM sinp_carte_state WHERE id = 1) AND {_SAFE}")).scalar())
+
+
+def freshness(conn, precise: bool = False) -> dict:
+    """What a public answer says of its date: ``a_jour`` false when the roll-ups serve with changes
+    pending (what was deposited, validated or published since ``agregats_du`` may be missing until the
+    next refresh); true when fresh, or when the counts answer (after a narrowing change, or the precise
+    view). ``agregats_du``: when the roll-ups were last computed (None: never)."""
+    at = conn.execute(text("SELECT refreshed_at FROM sinp_carte_state WHERE id = 1")).scalar()
+    behind = not precise and not is_fresh(conn) and serves_rollups(conn)
+    return {"a_jour": not behind, "agregats_du": at}
+
+
 def is_fresh(conn) -> bool:
     """The roll-ups were computed after every committed change of the counts and of the JDD."""
     return bool(
@@ -361,30 +454,37 @@ def _cell_geometry(code: str, srid: int) -> str:
     return envelope if srid == 2154 else f"ST_Transform({envelope}, {srid})"
 
 
-def _names(conn, niveau: str) -> tuple[str, str]:
-    """(join, name expression) for the cells of ``niveau`` (alias c, column code): the commune or
-    département's name when its referential is loaded, else the code."""
-    table = {"commune": "sinp_commune", "departement": "sinp_departement"}.get(niveau)
-    if table is None or not _has_table(conn, table):
-        return "", "c.code"
-    return f"LEFT JOIN {table} ref ON ref.code = c.code", "COALESCE(ref.nom, c.code)"
-
-
-# the outlines of communes and départements (IGN ADMIN EXPRESS, ``referentials/geo_store``); absent
-# until a first ``geo-load contours-*``
+# the names of communes and départements (COG referentials) and their outlines (IGN ADMIN EXPRESS,
+# ``referentials/geo_store``); each absent until its first load
+_NAMES = {"commune": "sinp_commune", "departement": "sinp_departement"}
 _OUTLINES = {"commune": "sinp_commune_contour", "departement": "sinp_departement_contour"}
 
 
-def _outline(conn, niveau: str, srid: int) -> str:
-    """The geometry of a cell of ``niveau`` (alias c, column code) in ``srid`` (2154; 4326: for the web,
-    the commune's and département's simplified outline): a maille's square; a commune's or a
-    département's outline when loaded, else NULL. A scalar subquery: no view depends on the outline
-    tables, which their loader replaces whole."""
+def _level_sql(conn, niveau: str) -> tuple[str, str, dict[int, str]]:
+    """(join, name expression, {srid: geometry expression}) for the cells of ``niveau`` (alias c, column
+    code), with one catalog lookup: the commune's or département's name when its referential is loaded,
+    else the code; in EPSG:2154 and 4326 (for the web, the simplified outline), a maille's square, a
+    commune's or département's outline when loaded, else NULL — a scalar subquery: no view depends on
+    the outline tables, which their loader replaces whole."""
     if niveau == "maille":
-        return _cell_geometry("c.code", srid)
-    if not _has_table(conn, _OUTLINES[niveau]):
-        return "NULL::geometry"
-    return f"(SELECT o.geom_{srid} FROM {_OUTLINES[niveau]} o WHERE o.code = c.code)"
+        return "", "c.code", {srid: _cell_geometry("c.code", srid) for srid in (2154, 4326)}
+    names, outlines = _NAMES[niveau], _OUTLINES[niveau]
+    present = set(
+        conn.execute(
+            text("SELECT t FROM unnest(CAST(:t AS text[])) AS t WHERE to_regclass(t) IS NOT NULL"),
+            {"t": [names, outlines]},
+        ).scalars()
+    )
+    join, name = ("", "c.code")
+    if names in present:
+        join, name = f"LEFT JOIN {names} ref ON ref.code = c.code", "COALESCE(ref.nom, c.code)"
+    geometry = {
+        srid: f"(SELECT o.geom_{srid} FROM {outlines} o WHERE o.code = c.code)"
+        if outlines in present
+        else "NULL::geometry"
+        for srid in (2154, 4326)
+    }
+    return join, name, geometry
 
 
 def refresh_public(conn, force: bool = False) -> dict | None:
@@ -416,8 +516,8 @@ def refresh_public(conn, force: bool = False) -> dict | None:
              GROUP BY a.{code}, a.cd_ref"""),
             {"niveau": niveau, **_layer_params(niveau)},
         )
-        join, name = _names(conn, niveau)
-        geom = f"{_outline(conn, niveau, 2154)}, {_outline(conn, niveau, 4326)}"
+        join, name, outline = _level_sql(conn, niveau)
+        geom = f"{outline[2154]}, {outline[4326]}"
         written[niveau] = conn.execute(
             text(f"""
             INSERT INTO sinp_carte_public (niveau, code, nom, nb_obs, nb_taxons, derniere_annee, geom_2154, geom_4326)
@@ -626,21 +726,21 @@ def cells(
 ) -> list[dict]:
     """The cells of ``niveau`` holding public observations that match ``filtres``, each with ``code``,
     ``nom``, ``nb_obs``, ``nb_taxons``, ``derniere_annee`` and ``geometry`` (GeoJSON, EPSG:4326: a
-    maille's square, a commune's or département's outline when loaded, ``_outline``); most observed
+    maille's square, a commune's or département's outline when loaded, ``_level_sql``); most observed
     first. Only published JDD count; ``pub`` (ids) restricts them further.
     With ``access`` (a ``store.Access``): the precise view of ``_precise_rows`` (``pub`` unused).
 
-    Read from the roll-ups when they are fresh and the query unfiltered or filtered by taxon only (the
+    Read from the roll-ups when they serve (``serves_rollups``; fresh for the precise view) and the query unfiltered or filtered by taxon only (the
     precise view adds to them what it counts beyond the public layer) or, in the public view, by one
     other kind of filter (``map_rollups``: a group, a département, a period, validation levels, a
-    producer or a JDD); else computed from the counts (per cell and taxon, then per cell): a stale
-    roll-up, ``pub``, several kinds of filter together or a kind with a taxon."""
+    producer or a JDD); else computed from the counts (per cell and taxon, then per cell): roll-ups
+    that do not serve, ``pub``, several kinds of filter together or a kind with a taxon."""
     _check_niveau(niveau)
     filtres = filtres or Filtres()
-    join, name = _names(conn, niveau)
-    geometry = f"ST_AsGeoJSON({_outline(conn, niveau, 4326)}, 6)"
+    join, name, outline = _level_sql(conn, niveau)
+    geometry = f"ST_AsGeoJSON({outline[4326]}, 6)"
     params: dict = {"niveau": niveau}
-    fresh = pub is None and is_fresh(conn)
+    fresh = pub is None and serves_rollups(conn, precise=access is not None)
     by_taxon_only = dataclasses.replace(filtres, cd_refs=None).empty()
     if fresh and access is not None and by_taxon_only:
         # the public roll-up per cell and taxon, plus what the precise view adds to it
@@ -719,7 +819,7 @@ def cell_taxa(
     _check_niveau(niveau)
     filtres = filtres or Filtres()
     params: dict = {"code": code, "niveau": niveau}
-    fresh = pub is None and is_fresh(conn)
+    fresh = pub is None and serves_rollups(conn, precise=access is not None)
     if access is not None and fresh and filtres.empty():
         # the public roll-up of the cell, plus what the precise view adds to it
         added = _precise_rows(
@@ -779,7 +879,7 @@ def taxon_summary(conn, cd_refs: list[int], pub: list[str] | None = None) -> dic
     ([{package_id, nb_obs}]) — the last three over every diffused observation (at the département or
     finer). From the roll-ups when fresh, else from the counts."""
     params = {"f_cd_refs": [int(c) for c in cd_refs] or [-1], "max_layer": protection.DEPARTEMENT}
-    if pub is None and is_fresh(conn):
+    if pub is None and serves_rollups(conn):
         months = dict(
             conn.execute(
                 text(

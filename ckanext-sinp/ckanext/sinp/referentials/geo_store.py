@@ -628,7 +628,7 @@ def load_territory(
 
 def _finish_contours(conn, staging: str) -> None:
     """Outlines made valid (ST_MakeValid, polygons kept), their web version simplified, and the map's
-    roll-ups marked stale (``map_store.MARK_SQL``: the scheduler copies the new outlines)."""
+    roll-ups marked stale (``map_store.MARK_WIDER_SQL``: the scheduler copies the new outlines; they narrow nothing)."""
     conn.execute(
         text(
             f"UPDATE {staging} SET geom_2154 = ST_Multi(ST_CollectionExtract(ST_MakeValid(geom_2154), 3))"
@@ -649,7 +649,7 @@ def _finish_contours(conn, staging: str) -> None:
         {"tolerance": WEB_TOLERANCE_M},
     )
     if conn.execute(text("SELECT to_regclass('sinp_carte_changes') IS NOT NULL")).scalar():
-        conn.execute(text(map_store.MARK_SQL))
+        conn.execute(text(map_store.MARK_WIDER_SQL))
 
 
 def load_contours(
