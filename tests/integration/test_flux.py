@@ -322,6 +322,47 @@ def test_ogc_api_features_lists_the_layers_in_french_and_serves_the_same_cells(f
     assert "default-src 'none'" in html.headers["Content-Security-Policy"]
 
 
+def test_a_jdd_withdrawn_leaves_every_layer_at_once_before_the_refresh(flux):
+    """From the commit of a withdrawal to the end of the refresh that follows, the layers of observations
+    and footprints are empty (the roll-ups still hold the JDD); the refresh brings back the others."""
+    from ckan.tests import factories
+
+    jdd = max(
+        (j for j in flux["jdds"].values() if j["id"] in flux["public_ids"]), key=lambda j: flux["per_jdd"][j["id"]]
+    )
+    others = Counter(
+        r.maille_calc
+        for r in flux["stored"]
+        if r.package_id in flux["public_ids"] - {jdd["id"]} and r.public_layer <= 2 and r.maille_calc
+    )
+    admin = factories.Sysadmin()
+    base = flux["urls"]["ogcapi"]
+    try:
+        helpers.call_action("package_patch", context={"user": admin["name"]}, id=jdd["id"], private=True)
+        for layer in ("observations_maille", "observations_commune", "observations_departement", "jdd_emprise"):
+            assert _wfs_json(flux, layer)["features"] == [], layer
+            assert _get(f"{base}/collections/{layer}/items", f="json").json()["features"] == [], layer
+        assert _getmap_2154(flux).getextrema()[3] == (0, 0)  # a transparent image: nothing drawn
+        assert _wfs_json(flux, "territoire")["features"]  # a referential, not data: still served
+        with model.meta.engine.begin() as conn:
+            map_store.refresh_public(conn)
+        got = {
+            f["properties"]["cd_sig"]: f["properties"]["nb_obs"]
+            for f in _wfs_json(flux, "observations_maille")["features"]
+        }
+        assert got == dict(others)
+        assert jdd["name"] not in {f["properties"]["jdd"] for f in _wfs_json(flux, "jdd_emprise")["features"]}
+    finally:
+        model.Session.remove()
+        helpers.call_action("package_patch", context={"user": admin["name"]}, id=jdd["id"], private=False)
+        with model.meta.engine.begin() as conn:
+            map_store.refresh_public(conn)
+    got = {
+        f["properties"]["cd_sig"]: f["properties"]["nb_obs"] for f in _wfs_json(flux, "observations_maille")["features"]
+    }
+    assert got == flux["cells"]
+
+
 def test_the_read_only_role_reads_the_views_and_nothing_else(flux, stack):
     role = stack.get("FLUX_DB_USER", "sinp_flux_reader")
     assert role == settings.flux_reader_role()
