@@ -4,7 +4,7 @@ the occurrences (what a map without precomputed counts does), in a scratch PostG
     var/venv/ckan/bin/python bench/bench_carte.py --rows 10000000 [--repeat 30]
 
 N observations are generated set-wise in SQL with the skews of real SINP data: 300 JDD (sizes
-heavy-tailed, 10 % private), 6 000 taxa in 20 groups (a few very common, most rare), 549 mailles
+heavy-tailed, 10 % private), 6 000 taxa (``--taxa``) in 20 groups (a few very common, most rare), 549 mailles
 10 km of the region (some prospected much more), ~7 communes per maille, 8 départements, years
 1980–2025 (most recent), 5 % sensitive, diffusion layers as the platform gives them (84 % precise,
 4 % not diffused). They go into a narrow table with the columns the counts read, the counts
@@ -50,7 +50,7 @@ def _mailles() -> list[str]:
     return [line.split(";")[0] for line in path.read_text(encoding="utf-8").splitlines()[1:] if line.strip()]
 
 
-def _setup(engine, rows: int) -> dict:
+def _setup(engine, rows: int, taxa: int = 6000) -> dict:
     """Generates the occurrences and counts them (the figures kept in ``bench_setup`` for ``--reuse``)."""
     from ckanext.sinp.occurrences import map_store
 
@@ -98,10 +98,10 @@ def _setup(engine, rows: int) -> dict:
                    100000 + k, 'Groupe ' || (k % 20),
                    make_date(2025 - floor(45 * power(r6, 3))::int, 1, 1) + floor(365 * r4)::int
               FROM (SELECT floor(300 * power(random(), 3))::int AS j, random() AS r2, random() AS r3, random() AS r4, random() AS r5,
-                           random() AS r6, floor(6000 * power(random(), 2))::int AS k,
+                           random() AS r6, floor(:taxa * power(random(), 2))::int AS k,
                            floor(549 * power(random(), 1.5))::int AS m
                       FROM generate_series(1, :n)) AS g"""),
-            {"n": rows, "mailles": mailles},
+            {"n": rows, "mailles": mailles, "taxa": taxa},
         )
     generated = time.perf_counter() - t
     with engine.begin() as conn:
@@ -198,6 +198,7 @@ def main():
     ap.add_argument("--reuse", action="store_true", help="the kept database's rows and counts; roll-ups again")
     ap.add_argument("--count-only", action="store_true", help="generate and count, then stop (with --keep)")
     ap.add_argument("--db", default=DB, help="scratch database name")
+    ap.add_argument("--taxa", type=int, default=6000, help="number of taxa generated (a regional TAXREF: more)")
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
     if args.reuse:
@@ -208,12 +209,14 @@ def main():
     out: dict = {"n": args.rows, "load": [os.getloadavg()[0]]}
     try:
         if not args.reuse:
-            print(json.dumps(_setup(engine, args.rows)), flush=True)
+            print(json.dumps(_setup(engine, args.rows, args.taxa)), flush=True)
             if args.count_only:
                 return
         with engine.connect() as conn:
             out["n"] = conn.execute(text("SELECT count(*) FROM occ")).scalar()
         out["setup"] = _refresh(engine)
+        with engine.connect() as conn:
+            out["taxa"] = conn.execute(text("SELECT count(*) FROM sinp_carte_public_taxa")).scalar()
         print(json.dumps(out["setup"]), flush=True)
         with engine.connect() as conn:
             pub = [r[0] for r in conn.execute(text(map_store.PUBLISHED_JDD_SQL))]
@@ -336,7 +339,7 @@ def render(out: dict) -> str:
     lines = [
         "## The géo-visualiseur's data calls (`bench/bench_carte.py`, #16)",
         "",
-        f"Machine: {machine()}. {out['n']:,} generated occurrences (300 JDD, 10 % private; 6 000 taxa; 549 mailles; "
+        f"Machine: {machine()}. {out['n']:,} generated occurrences (300 JDD, 10 % private; {out['taxa']:,} public taxa numbered; 549 mailles; "
         f"years 1980–2025; 4 % not diffused): generated in {s['generate_s']} s, counted into `sinp_carte_agg` "
         f"({s['rows']['sinp_carte_agg']:,} rows, {s['agg_mb']} MB) and `sinp_carte_mois` "
         f"({s['rows']['sinp_carte_mois']:,} rows), `sinp_carte_precis` ({s['rows']['sinp_carte_precis']:,} rows) "

@@ -323,44 +323,54 @@ def test_ogc_api_features_lists_the_layers_in_french_and_serves_the_same_cells(f
 
 
 def test_a_jdd_withdrawn_leaves_every_layer_at_once_before_the_refresh(flux):
-    """From the commit of a withdrawal to the end of the refresh that follows, the layers of observations
-    and footprints are empty (the roll-ups still hold the JDD); the refresh brings back the others."""
+    """From the commit of a withdrawal to the end of the refresh that follows, every cell where the JDD
+    counted and its footprint leave WMS, WFS and OGC API (the roll-ups still hold it); the other cells stay,
+    with their counts of after the refresh; the refresh brings back the others' cells where it counted."""
     from ckan.tests import factories
 
-    jdd = max(
-        (j for j in flux["jdds"].values() if j["id"] in flux["public_ids"]), key=lambda j: flux["per_jdd"][j["id"]]
-    )
-    others = Counter(
-        r.maille_calc
-        for r in flux["stored"]
-        if r.package_id in flux["public_ids"] - {jdd["id"]} and r.public_layer <= 2 and r.maille_calc
-    )
+    public = sorted((j for j in flux["jdds"].values() if j["id"] in flux["public_ids"]), key=lambda j: j["name"])
+    jdd = min(public, key=lambda j: flux["per_jdd"][j["id"]])  # the smallest: some cells without it
+
+    def cells_of(ids) -> Counter:
+        return Counter(
+            r.maille_calc for r in flux["stored"] if r.package_id in ids and r.public_layer <= 2 and r.maille_calc
+        )
+
+    touched = set(cells_of({jdd["id"]}))
+    others = cells_of(flux["public_ids"] - {jdd["id"]})
+    kept = {c: n for c, n in flux["cells"].items() if c not in touched}
+    assert touched and kept, "the set must hold cells with and without the JDD"
     admin = factories.Sysadmin()
     base = flux["urls"]["ogcapi"]
+
+    def served(layer: str = "observations_maille") -> dict:
+        features = _wfs_json(flux, layer)["features"]
+        items = _get(f"{base}/collections/{layer}/items", f="json").json()["features"]
+        assert len(items) == len(features), layer
+        return {
+            f["properties"].get("cd_sig") or f["properties"].get("jdd"): f["properties"]["nb_obs"] for f in features
+        }
+
     try:
         helpers.call_action("package_patch", context={"user": admin["name"]}, id=jdd["id"], private=True)
-        for layer in ("observations_maille", "observations_commune", "observations_departement", "jdd_emprise"):
-            assert _wfs_json(flux, layer)["features"] == [], layer
-            assert _get(f"{base}/collections/{layer}/items", f="json").json()["features"] == [], layer
-        assert _getmap_2154(flux).getextrema()[3] == (0, 0)  # a transparent image: nothing drawn
+        assert served() == kept
+        assert jdd["name"] not in served("jdd_emprise")
+        picture = _getmap_2154(flux)
+        for cell in touched:
+            assert picture.getpixel(_cell_centre(cell))[3] == 0, cell
+        for cell in kept:
+            assert picture.getpixel(_cell_centre(cell))[3] > 0, cell
         assert _wfs_json(flux, "territoire")["features"]  # a referential, not data: still served
         with model.meta.engine.begin() as conn:
             map_store.refresh_public(conn)
-        got = {
-            f["properties"]["cd_sig"]: f["properties"]["nb_obs"]
-            for f in _wfs_json(flux, "observations_maille")["features"]
-        }
-        assert got == dict(others)
-        assert jdd["name"] not in {f["properties"]["jdd"] for f in _wfs_json(flux, "jdd_emprise")["features"]}
+        assert served() == dict(others)
+        assert jdd["name"] not in served("jdd_emprise")
     finally:
         model.Session.remove()
         helpers.call_action("package_patch", context={"user": admin["name"]}, id=jdd["id"], private=False)
         with model.meta.engine.begin() as conn:
             map_store.refresh_public(conn)
-    got = {
-        f["properties"]["cd_sig"]: f["properties"]["nb_obs"] for f in _wfs_json(flux, "observations_maille")["features"]
-    }
-    assert got == flux["cells"]
+    assert served() == flux["cells"]
 
 
 def test_the_read_only_role_reads_the_views_and_nothing_else(flux, stack):

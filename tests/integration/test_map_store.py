@@ -191,13 +191,17 @@ def test_a_private_jdd_counts_only_once_published_and_the_flux_views_serve_the_r
     assert sum(e.nb_obs for e in emprises) == sum(now.values())
 
     # withdrawn again: from the commit of the withdrawal, the map answers from the counts (without it) and
-    # the flux layers are empty — never the withdrawn JDD — until the refresh commits
+    # the flux layers hide every cell where it counted and its footprint — the other cells, untouched by
+    # it, already hold their counts of after the refresh — until the refresh commits
     world["api"].ok("package_patch", id=private["id"], private=True)
+    touched = set(_expected_mailles(world, {"prive"}))
+    assert touched and set(before) - touched, "the set must hold cells with and without the private JDD"
     with model.meta.engine.connect() as conn:
         assert not map_store.serves_rollups(conn)
         assert {c["code"]: c["nb_obs"] for c in map_store.cells(conn, "maille")} == before
-        for view in ("observations_maille", "observations_commune", "observations_departement", "jdd_emprise"):
-            assert conn.execute(sa.text(f"SELECT count(*) FROM sinp_flux.{view}")).scalar() == 0, view
+        assert _flux_mailles() == {c: n for c, n in before.items() if c not in touched}
+        jdds = {r.jdd for r in conn.execute(sa.text("SELECT jdd FROM sinp_flux.jdd_emprise"))}
+        assert jdds == {j["name"] for k, j in world["jdds"].items() if k != "prive"}
         assert conn.execute(sa.text("SELECT count(*) FROM sinp_flux.territoire")).scalar() > 0  # a referential
     _refresh()
     assert _flux_mailles() == before
@@ -210,50 +214,61 @@ def _pending() -> bool | None:
     return any(marks) if marks else None
 
 
+def _narrowed() -> set[str] | None:
+    """The JDD named by the narrowing changes waiting for the refresh (None: any)."""
+    with model.meta.engine.connect() as conn:
+        marks = conn.execute(sa.text("SELECT packages FROM sinp_carte_changes WHERE narrows")).scalars().all()
+    return None if None in marks else {p for m in marks for p in m}
+
+
 def test_each_kind_of_change_says_whether_it_may_narrow_what_is_public(world):
     """What keeps the roll-ups serving (``map_store.serves_rollups``): a deposit, a validation, a
     publication, a JDD edited; what stops them until the next refresh: a deletion, a change of diffusion
     or place, a withdrawal, a JDD deleted, a rolled-back narrowing leaving nothing."""
     api, jdds = world["api"], world["jdds"]
     engine = model.meta.engine
+
+    def packages_of(where: str) -> set[str]:
+        with engine.connect() as conn:
+            return set(
+                conn.execute(sa.text(f"SELECT DISTINCT package_id FROM sinp_occurrence WHERE {where}")).scalars()
+            )
+
     _refresh(force=True)
     assert _pending() is None
     with engine.connect() as conn:
         with conn.begin():
             conn.execute(sa.text("CREATE TEMP TABLE kept AS SELECT * FROM sinp_occurrence WHERE dep = '21' LIMIT 20"))
+            wanted = set(conn.execute(sa.text("SELECT DISTINCT package_id FROM kept")).scalars())
             assert conn.execute(sa.text("DELETE FROM sinp_occurrence WHERE id IN (SELECT id FROM kept)")).rowcount
-        assert _pending() is True  # observations deleted
+        assert _pending() is True and _narrowed() == wanted  # observations deleted: their JDD
         _refresh()
         with conn.begin():
             conn.execute(sa.text("INSERT INTO sinp_occurrence SELECT * FROM kept"))
-        assert _pending() is False  # deposited again
+        assert _pending() is False and _narrowed() == set()  # deposited again
     _refresh()
     steps = [
-        ("a validation", "UPDATE sinp_occurrence SET niv_val = '2' WHERE niv_val <> '2' AND dep = '21'", False),
-        (
-            "another validation",
-            "UPDATE sinp_occurrence SET niv_val = '3' WHERE dep = '21'",
-            False,
-        ),
-        (
-            "a coarser diffusion",
-            "UPDATE sinp_occurrence SET public_layer = 3 WHERE public_layer = 0 AND dep = '39'",
-            True,
-        ),
-        ("another taxon", "UPDATE sinp_occurrence SET cd_ref = cd_ref + 1 WHERE dep = '25' AND cd_ref > 0", True),
+        ("a validation", "niv_val = '2'", "niv_val <> '2' AND dep = '21'", False),
+        ("another validation", "niv_val = '3'", "dep = '21'", False),
+        ("a coarser diffusion", "public_layer = 3", "public_layer = 0 AND dep = '39'", True),
+        ("another taxon", "cd_ref = cd_ref + 1", "dep = '25' AND cd_ref > 0", True),
     ]
-    for what, statement, narrows in steps:
+    for what, change, where, narrows in steps:
+        wanted = packages_of(where)
         with engine.begin() as conn:
-            assert conn.execute(sa.text(statement)).rowcount > 0, what
+            assert conn.execute(sa.text(f"UPDATE sinp_occurrence SET {change} WHERE {where}")).rowcount > 0, what
         assert _pending() is narrows, what
+        assert _narrowed() == (wanted if narrows else set()), what
         with engine.connect() as conn:
             assert map_store.serves_rollups(conn) is not narrows, what
         _refresh()
-    # once true in a transaction, it stays true
+    # once narrowing in a transaction, it stays narrowing, for the union of the JDD named
+    wanted = packages_of("dep = '25' AND public_layer = 0") | packages_of("dep = '58' AND public_layer = 1")
     with engine.begin() as conn:
         conn.execute(sa.text("DELETE FROM sinp_occurrence WHERE dep = '25' AND public_layer = 0"))
         conn.execute(sa.text("UPDATE sinp_occurrence SET niv_val = '1' WHERE dep = '21'"))
-    assert _pending() is True
+        conn.execute(sa.text("UPDATE sinp_occurrence SET public_layer = 2 WHERE dep = '58' AND public_layer = 1"))
+    assert _pending() is True and _narrowed() == wanted
     _refresh()
     # a narrowing rolled back leaves no mark
     with pytest.raises(RuntimeError), engine.begin() as conn:
@@ -262,18 +277,28 @@ def test_each_kind_of_change_says_whether_it_may_narrow_what_is_public(world):
     assert _pending() is None
     # the JDD (CKAN's package table, through the API)
     public = jdds[sorted(world["public"])[0]]
-    for what, call, narrows in [
-        ("a JDD retitled", lambda: api.ok("package_patch", id=public["id"], title="Titre modifié"), False),
-        ("a JDD published", lambda: api.ok("package_patch", id=jdds["prive"]["id"], private=False), False),
-        ("a JDD withdrawn", lambda: api.ok("package_patch", id=jdds["prive"]["id"], private=True), True),
-        ("a private JDD edited", lambda: api.ok("package_patch", id=jdds["prive"]["id"], title="Privé"), False),
-        ("a JDD deleted", lambda: api.ok("package_delete", id=public["id"]), True),
+    for what, call, narrowed in [
+        ("a JDD retitled", lambda: api.ok("package_patch", id=public["id"], title="Titre modifié"), set()),
+        ("a JDD published", lambda: api.ok("package_patch", id=jdds["prive"]["id"], private=False), set()),
+        (
+            "a JDD withdrawn",
+            lambda: api.ok("package_patch", id=jdds["prive"]["id"], private=True),
+            {jdds["prive"]["id"]},
+        ),
+        ("a private JDD edited", lambda: api.ok("package_patch", id=jdds["prive"]["id"], title="Privé"), set()),
+        ("a JDD deleted", lambda: api.ok("package_delete", id=public["id"]), {public["id"]}),
     ]:
         call()
-        assert _pending() is narrows, what
+        assert _pending() is bool(narrowed) and _narrowed() == narrowed, what
         _refresh()
     with engine.connect() as conn:
         assert _flux_mailles() == {c["code"]: c["nb_obs"] for c in map_store.cells(conn, "maille")}
+    # a TRUNCATE, a recount name no JDD: every cell hidden until the refresh
+    with engine.begin() as conn:
+        map_store.rebuild(conn)
+    assert _pending() is True and _narrowed() is None and _flux_mailles() == {}
+    _refresh()
+    assert _flux_mailles()
 
 
 def test_cell_taxa_and_taxon_summary_show_only_what_the_public_may_see(world):

@@ -52,6 +52,16 @@ def _operates_on(csw, identifier) -> set[str] | None:
     return {o.get("uuidref") for o in record.iterfind(".//srv:operatesOn", NS)}
 
 
+def _protocols(csw_url, identifier) -> set[str]:
+    """The protocols of the online resources of a record (ISO), empty when it is not served."""
+    csw = CatalogueServiceWeb(csw_url, timeout=30)
+    csw.getrecordbyid([identifier], outputschema=GMD)
+    record = csw.records.get(identifier)
+    if record is None or record.distribution is None:
+        return set()
+    return {o.protocol for o in record.distribution.online}
+
+
 def _service_ids() -> dict:
     return {s.key: s.identifier(tk.config.get("ckan.site_url")) for s in flux_services.SERVICES}
 
@@ -121,7 +131,9 @@ def test_services_are_published_with_their_public_jdd_and_linked_both_ways(world
     csw.getrecordbyid([ids["wfs"]], outputschema=GMD)
     assert csw.records[ids["wfs"]].identification[0].type == "download"
 
-    # the JDD's own record links to the flows; the JDD without observations does not
+    # the JDD's own record links to the flows (written again by the worker once the services serve it:
+    # a job after the services' rows, not with them); the JDD without observations does not
+    _wait(lambda: FLOW_PROTOCOLS <= _protocols(csw_url, jdds["a"]["sinp_uuid"]))
     csw.getrecordbyid([jdds["a"]["sinp_uuid"]], outputschema=GMD)
     online = {o.protocol: o for o in csw.records[jdds["a"]["sinp_uuid"]].distribution.online}
     assert FLOW_PROTOCOLS <= set(online)

@@ -21,7 +21,7 @@ Three kinds of tables:
    seconds. Until then the roll-ups keep serving the public view while no pending change narrows
    (``serves_rollups``: they lack what was deposited or published since, never show more than is
    public); after a narrowing change, the map answers from the counts and the views of ``sinp_flux``
-   are empty. A map filtered by one kind of filter (a group, a département, a period, validation
+   hide the cells and footprints of the JDD it names (every cell if it names none: ``_cell_served``). A map filtered by one kind of filter (a group, a département, a period, validation
    levels, a producer or a JDD) reads the roll-up per filter value of ``map_rollups``; one filtered by
    several kinds (or a kind and a taxon) is answered from the counts directly.
 3. ``sinp_carte_precis`` holds, for the observations whose diffusion blanks some code in
@@ -160,19 +160,28 @@ def count_statements(source: str, sign: str = "") -> list[str]:
     return [_apply(table, keys, source, sign, precise) for table, keys, precise in COUNTS]
 
 
-def mark_sql(narrows: str) -> str:
+def mark_sql(narrows: str, packages: str = "NULL") -> str:
     """The row of the writing transaction in ``sinp_carte_changes``; ``narrows`` (SQL) says whether the
-    change may have narrowed what is public (once true for a transaction, it stays true)."""
-    return (
-        f"INSERT INTO sinp_carte_changes (txid, narrows) VALUES (txid_current(), {narrows}) "
-        "ON CONFLICT (txid) DO UPDATE SET narrows = true WHERE EXCLUDED.narrows AND NOT sinp_carte_changes.narrows"
-    )
+    change may have narrowed what is public, ``packages`` (SQL, text[]) the JDD whose public cells it may
+    have narrowed (NULL: any). Within a transaction the marks add up: narrowing once, narrowing for the
+    union of their JDD (any, once one says any)."""
+    return f"""INSERT INTO sinp_carte_changes AS c (txid, narrows, packages)
+               SELECT txid_current(), m.narrows, CASE WHEN m.narrows THEN {packages} ELSE '{{}}'::text[] END
+                 FROM (SELECT ({narrows}) AS narrows) AS m
+               ON CONFLICT (txid) DO UPDATE SET narrows = true,
+                  packages = CASE WHEN NOT c.narrows THEN EXCLUDED.packages
+                                  WHEN c.packages IS NULL OR EXCLUDED.packages IS NULL THEN NULL
+                                  ELSE ARRAY(SELECT DISTINCT unnest(c.packages || EXCLUDED.packages)) END
+               WHERE EXCLUDED.narrows"""
 
 
 # An UPDATE of occurrences narrows what is public unless it left every key of the counts but the validation
 # level (a validation changes ``niv_val`` only) as it was, on every row: the rows' keys before and after,
 # with the month, compared as multisets
 _NARROWING_KEYS = (*(key for key in _KEYS if key != "niv_val"), "mois")
+# the JDD of the rows a DELETE or an UPDATE touched (an UPDATE that moves a row to another JDD narrows the
+# one it leaves; the other widens)
+_OLD_PACKAGES = "ARRAY(SELECT DISTINCT package_id FROM sinp_carte_old)"
 _UPDATE_NARROWS = (
     f"EXISTS (SELECT {', '.join(_ROW[k] for k in _NARROWING_KEYS)} FROM sinp_carte_old r "
     f"EXCEPT ALL SELECT {', '.join(_ROW[k] for k in _NARROWING_KEYS)} FROM sinp_carte_new r)"
@@ -200,16 +209,24 @@ def _trigger_body() -> str:
          ELSIF TG_OP = 'DELETE' THEN
            {both("sinp_carte_old", "-")}
            {sweep("sinp_carte_old")}
-           {mark_sql("true")};
+           {mark_sql("true", _OLD_PACKAGES)};
          ELSE
            {both("sinp_carte_old", "-")}
            {both("sinp_carte_new", "")}
            {sweep("sinp_carte_old")}
-           {mark_sql(_UPDATE_NARROWS)};
+           {mark_sql(_UPDATE_NARROWS, _OLD_PACKAGES)};
          END IF;
          RETURN NULL;
        END"""
 
+
+# a JDD leaving publication (withdrawn, back to draft, deleted) narrows what is public; a JDD created,
+# published, renamed or edited does not (``sinp_carte_touch``, statement triggers of ``package``)
+_UNPUBLISHED = (
+    f"ARRAY(SELECT o.id FROM sinp_carte_pkg_old o WHERE {_published('o')} AND NOT EXISTS ("
+    f"SELECT 1 FROM sinp_carte_pkg_new n WHERE n.id = o.id AND {_published('n')}))"
+)
+_DELETED_PUBLISHED = f"ARRAY(SELECT o.id FROM sinp_carte_pkg_old o WHERE {_published('o')})"
 
 SCHEMA_VERSION = 6  # moved when a table's layout changes: ensure_tables rebuilds them
 # the public roll-ups (``refresh_public`` computes them again whole)
@@ -234,6 +251,8 @@ SCHEMA_SQL = (
     # ``narrows``: the change may have narrowed what is public (``serves_rollups``)
     "CREATE TABLE IF NOT EXISTS sinp_carte_changes (txid bigint PRIMARY KEY)",
     "ALTER TABLE sinp_carte_changes ADD COLUMN IF NOT EXISTS narrows boolean NOT NULL DEFAULT true",
+    # the JDD whose public cells a narrowing change may have narrowed; NULL: any (``mark_sql``)
+    "ALTER TABLE sinp_carte_changes ADD COLUMN IF NOT EXISTS packages text[]",
     f"CREATE TABLE IF NOT EXISTS sinp_carte_agg ({_AGG_COLUMNS})",
     "CREATE INDEX IF NOT EXISTS ix_sinp_carte_agg_cd_ref ON sinp_carte_agg (cd_ref)",
     "COMMENT ON TABLE sinp_carte_agg IS 'Nombre d''observations par JDD, diffusion, maille, commune, "
@@ -276,21 +295,14 @@ SCHEMA_SQL = (
     """CREATE TABLE IF NOT EXISTS sinp_carte_state (
          id integer PRIMARY KEY, change bigint NOT NULL, refreshed_at timestamptz NOT NULL)""",
     f"""CREATE OR REPLACE FUNCTION sinp_carte_apply() RETURNS trigger LANGUAGE plpgsql AS $$ {_trigger_body()} $$""",
-    # a JDD leaving publication (withdrawn, back to draft, deleted) narrows what is public; a JDD created,
-    # published, renamed or edited does not
     f"""CREATE OR REPLACE FUNCTION sinp_carte_touch() RETURNS trigger LANGUAGE plpgsql AS $$
        BEGIN
          IF TG_OP = 'INSERT' THEN
            {mark_sql("false")};
          ELSIF TG_OP = 'UPDATE' THEN
-           {
-        mark_sql(
-            f"EXISTS (SELECT 1 FROM sinp_carte_pkg_old o WHERE {_published('o')} AND NOT EXISTS ("
-            f"SELECT 1 FROM sinp_carte_pkg_new n WHERE n.id = o.id AND {_published('n')}))"
-        )
-    };
+           {mark_sql(f"cardinality({_UNPUBLISHED}) > 0", _UNPUBLISHED)};
          ELSIF TG_OP = 'DELETE' THEN
-           {mark_sql(f"EXISTS (SELECT 1 FROM sinp_carte_pkg_old o WHERE {_published('o')})")};
+           {mark_sql(f"cardinality({_DELETED_PUBLISHED}) > 0", _DELETED_PUBLISHED)};
          ELSE
            {mark_sql("true")};
          END IF;
@@ -325,16 +337,33 @@ PACKAGE_TRIGGER_SQL = (
 )
 
 # The roll-ups may be served: no committed change since they were computed can have narrowed what is
-# public (``serves_rollups``). Until the refresh that follows a withdrawal, a deletion or a change of
-# diffusion commits, the map server's layers of observations are empty rather than wider than the rule.
+# public (``serves_rollups``: the public map, else from the counts).
 _SAFE = "NOT EXISTS (SELECT 1 FROM sinp_carte_changes WHERE narrows)"
+# The map server's layers serve a cell unless a narrowing change waiting for the refresh may have narrowed
+# it: one that names no JDD (a TRUNCATE, a recount) hides every cell; one that names JDD (withdrawn,
+# deleted, observations deleted or changed) hides the cells where they counted at the last refresh (their
+# rows of the roll-up per JDD, ``map_rollups``) and their footprints. A cell served meanwhile holds no
+# observation of those JDD: its counts are already those of after the refresh (but for what was added).
+_ANY_CELL = "NOT EXISTS (SELECT 1 FROM sinp_carte_changes WHERE narrows AND packages IS NULL)"
+
+
+def _cell_served(niveau: str) -> str:
+    return f"""{_ANY_CELL} AND NOT EXISTS (
+        SELECT 1 FROM sinp_carte_changes ch JOIN sinp_carte_public_dim d
+               ON d.niveau = '{niveau}' AND d.dim = 'jdd' AND d.val = ANY(ch.packages)
+         WHERE ch.narrows AND d.code = sinp_carte_public.code)"""
+
+
+_JDD_SERVED = f"""{_ANY_CELL} AND NOT EXISTS (
+    SELECT 1 FROM sinp_carte_changes ch WHERE ch.narrows AND sinp_carte_public_jdd.package_id = ANY(ch.packages))"""
 # the layers of the map server (EPSG:2154), over the public roll-ups only
 FLUX_SQL = (
     f"CREATE SCHEMA IF NOT EXISTS {FLUX_SCHEMA}",
     f"""CREATE OR REPLACE VIEW {FLUX_SCHEMA}.observations_maille AS
         SELECT (substring(code FROM 'E([0-9]+)N')::int * 1000 + substring(code FROM 'N([0-9]+)$')::int) AS gid,
                code AS cd_sig, nb_obs, nb_taxons, derniere_annee, geom_2154::geometry(Polygon, 2154) AS geom
-          FROM sinp_carte_public WHERE niveau = 'maille' AND geom_2154 IS NOT NULL AND {_SAFE}""",
+          FROM sinp_carte_public WHERE niveau = 'maille' AND geom_2154 IS NOT NULL
+           AND {_cell_served("maille")}""",
     # the communes and départements that have an outline (``refresh_public`` copies it from the
     # ADMIN EXPRESS referential); gid from the INSEE code (Corsica's 2A/2B kept apart)
     f"""CREATE OR REPLACE VIEW {FLUX_SCHEMA}.observations_commune AS
@@ -342,15 +371,17 @@ FLUX_SQL = (
                                        WHEN '2B' THEN 210000 + substr(code, 3)::int ELSE code::int END AS gid,
                code AS insee_com, nom, nb_obs, nb_taxons, derniere_annee,
                geom_2154::geometry(MultiPolygon, 2154) AS geom
-          FROM sinp_carte_public WHERE niveau = 'commune' AND geom_2154 IS NOT NULL AND {_SAFE}""",
+          FROM sinp_carte_public WHERE niveau = 'commune' AND geom_2154 IS NOT NULL
+           AND {_cell_served("commune")}""",
     f"""CREATE OR REPLACE VIEW {FLUX_SCHEMA}.observations_departement AS
         SELECT CASE code WHEN '2A' THEN 201 WHEN '2B' THEN 202 ELSE code::int END AS gid,
                code AS insee_dep, nom, nb_obs, nb_taxons, derniere_annee,
                geom_2154::geometry(MultiPolygon, 2154) AS geom
-          FROM sinp_carte_public WHERE niveau = 'departement' AND geom_2154 IS NOT NULL AND {_SAFE}""",
+          FROM sinp_carte_public WHERE niveau = 'departement' AND geom_2154 IS NOT NULL
+           AND {_cell_served("departement")}""",
     f"""CREATE OR REPLACE VIEW {FLUX_SCHEMA}.jdd_emprise AS
         SELECT row_number() OVER (ORDER BY jdd)::int AS gid, jdd, titre, producteur, nb_obs, geom_2154 AS geom
-          FROM sinp_carte_public_jdd WHERE geom_2154 IS NOT NULL AND {_SAFE}""",
+          FROM sinp_carte_public_jdd WHERE geom_2154 IS NOT NULL AND {_JDD_SERVED}""",
     f"""CREATE OR REPLACE VIEW {FLUX_SCHEMA}.territoire AS
         SELECT id AS gid, nom, geom_2154 AS geom FROM sinp_carte_public_territoire""",
 )
