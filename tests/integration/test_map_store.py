@@ -301,6 +301,41 @@ def test_each_kind_of_change_says_whether_it_may_narrow_what_is_public(world):
     assert _flux_mailles()
 
 
+def test_a_withdrawal_committed_during_a_refresh_hides_every_cell_until_the_next(world, monkeypatch):
+    """A JDD withdrawn while a refresh runs, after its cells are computed and before its roll-up per JDD:
+    the cells count it, the rows per JDD do not, so hiding its cells by those rows would hide none. Such
+    a change hides every cell of the map server until the next refresh."""
+    public = world["jdds"][sorted(world["public"])[0]]
+    _refresh(force=True)
+    with model.meta.engine.connect() as conn:
+        before = {c["code"]: c["nb_obs"] for c in map_store.cells(conn, "maille")}
+    assert _flux_mailles() == before
+    rollups = map_rollups.refresh
+
+    def withdrawn_in_between(*args, **kwargs):
+        world["api"].ok("package_patch", id=public["id"], private=True)  # its own transaction, committed
+        return rollups(*args, **kwargs)
+
+    monkeypatch.setattr(map_rollups, "refresh", withdrawn_in_between)
+    _refresh(force=True)
+    monkeypatch.undo()
+    with model.meta.engine.connect() as conn:
+        assert not conn.execute(
+            sa.text("SELECT count(*) FROM sinp_carte_public_dim WHERE dim = 'jdd' AND val = :p"), {"p": public["id"]}
+        ).scalar()  # the roll-up per JDD was computed without it
+        assert conn.execute(
+            sa.text("SELECT sum(nb_obs) FROM sinp_carte_public WHERE niveau = 'maille'")
+        ).scalar() == sum(before.values())  # the cells with it
+    assert _pending() is True and _narrowed() is None
+    assert _flux_mailles() == {}
+    with model.meta.engine.connect() as conn:
+        assert not conn.execute(sa.text("SELECT count(*) FROM sinp_flux.jdd_emprise")).scalar()
+    _refresh()
+    assert _flux_mailles() == {
+        c: v[0] for c, v in _expected_mailles(world, world["public"] - {sorted(world["public"])[0]}).items()
+    }
+
+
 def test_cell_taxa_and_taxon_summary_show_only_what_the_public_may_see(world):
     rows, names, public = world["rows"], world["names"], world["public"]
     with model.meta.engine.connect() as conn:

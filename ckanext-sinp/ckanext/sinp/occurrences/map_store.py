@@ -21,9 +21,10 @@ Three kinds of tables:
    seconds. Until then the roll-ups keep serving the public view while no pending change narrows
    (``serves_rollups``: they lack what was deposited or published since, never show more than is
    public); after a narrowing change, the map answers from the counts and the views of ``sinp_flux``
-   hide the cells and footprints of the JDD it names (every cell if it names none: ``_cell_served``). A map filtered by one kind of filter (a group, a département, a period, validation
-   levels, a producer or a JDD) reads the roll-up per filter value of ``map_rollups``; one filtered by
-   several kinds (or a kind and a taxon) is answered from the counts directly.
+   hide the cells and footprints of the JDD it names (every cell if it names none: ``_cell_served``).
+   A map filtered by one kind of filter (a group, a département, a period, validation levels, a
+   producer or a JDD) reads the roll-up per filter value of ``map_rollups``; one filtered by several
+   kinds (or a kind and a taxon) is answered from the counts directly.
 3. ``sinp_carte_precis`` holds, for the observations whose diffusion blanks some code in
    ``sinp_carte_agg`` (public layer above « commune »), the same counts with every code kept. It is
    read only here, by the precise view (``cells``/``cell_taxa`` with an ``Access``): those
@@ -559,7 +560,9 @@ def refresh_public(conn, force: bool = False) -> dict | None:
             {"niveau": niveau},
         ).rowcount
     # a map filtered by one group, département, period, validation level, producer or JDD: the same
-    # counts per filter value, each level with the rule above (published JDD, diffusion, code)
+    # counts per filter value, each level with the rule above (published JDD, diffusion, code). Written
+    # after the cells: a JDD the cells count is in its rows per JDD unless a narrowing change committed in
+    # between (``_cell_served`` hides a narrowed JDD's cells by these rows; see the end of the refresh)
     written["filtres"] = map_rollups.refresh(
         conn,
         {
@@ -613,6 +616,12 @@ def refresh_public(conn, force: bool = False) -> dict | None:
                 "SELECT id, nom, ST_Multi(ST_Transform(geom, 2154)) FROM sinp_territoire"
             )
         ).rowcount
+    # A narrowing change that committed while this refresh ran may be in some roll-ups and not in others
+    # (each statement reads what is committed when it starts): the roll-up per JDD may miss a JDD that the
+    # cells, computed before it, still count. Such a change names no JDD any more: every cell of the map
+    # server waits for the next refresh. One that commits after this statement is in every roll-up above
+    # and in the roll-up per JDD: it hides its JDD's cells only.
+    conn.execute(text("UPDATE sinp_carte_changes SET packages = NULL WHERE narrows AND packages IS NOT NULL"))
     conn.execute(
         text(
             "INSERT INTO sinp_carte_state (id, change, refreshed_at) VALUES (1, :c, now()) "
@@ -761,10 +770,10 @@ def cells(
     first. Only published JDD count; ``pub`` (ids) restricts them further.
     With ``access`` (a ``store.Access``): the precise view of ``_precise_rows`` (``pub`` unused).
 
-    Read from the roll-ups when they serve (``serves_rollups``; fresh for the precise view) and the query unfiltered or filtered by taxon only (the
-    precise view adds to them what it counts beyond the public layer) or, in the public view, by one
-    other kind of filter (``map_rollups``: a group, a département, a period, validation levels, a
-    producer or a JDD); else computed from the counts (per cell and taxon, then per cell): roll-ups
+    Read from the roll-ups when they serve (``serves_rollups``; fresh for the precise view) and the
+    query unfiltered or filtered by taxon only (the precise view adds to them what it counts beyond the
+    public layer) or, in the public view, by one other kind of filter (``map_rollups``: a group, a
+    département, a period, validation levels, a producer or a JDD); else computed from the counts (per cell and taxon, then per cell): roll-ups
     that do not serve, ``pub``, several kinds of filter together or a kind with a taxon."""
     _check_niveau(niveau)
     filtres = filtres or Filtres()
