@@ -105,7 +105,7 @@ def _setup(engine, rows: int, taxa: int = 6000) -> dict:
         )
     generated = time.perf_counter() - t
     with engine.begin() as conn:
-        for statement in map_store.SCHEMA_SQL + map_store.FLUX_SQL + map_store.PACKAGE_TRIGGER_SQL:
+        for statement in map_store.SCHEMA_SQL + map_store.FLUX_SQL + map_store.LAST_SQL + map_store.PACKAGE_TRIGGER_SQL:
             if "ON sinp_occurrence" in statement:
                 continue  # no occurrence table here: the counts are filled from occ below
             conn.execute(text(statement))
@@ -126,19 +126,22 @@ def _setup(engine, rows: int, taxa: int = 6000) -> dict:
     return setup
 
 
-def _refresh(engine) -> dict:
-    """The public roll-ups computed (again) with the code of this checkout, timed; their sizes."""
+def _refresh(engine, again: bool = True) -> dict:
+    """The public roll-ups computed (again) with the code of this checkout, timed; their sizes. Not
+    ``again``: the kept roll-ups (their layout brought up to date)."""
     from ckanext.sinp.occurrences import map_store
 
     with engine.begin() as conn:
         setup = json.loads(json.dumps(conn.execute(text("SELECT figures FROM bench_setup")).scalar()))
-        for statement in map_store.SCHEMA_SQL + map_store.FLUX_SQL + map_store.PACKAGE_TRIGGER_SQL:
+        for statement in map_store.SCHEMA_SQL + map_store.FLUX_SQL + map_store.LAST_SQL + map_store.PACKAGE_TRIGGER_SQL:
             if "ON sinp_occurrence" not in statement:
                 conn.execute(text(statement))  # tables a newer layout adds (--reuse)
+    with engine.connect() as conn:
+        again = again or map_store.rollup_state(conn).computed_at is None  # never computed: computed here
     t = time.perf_counter()
     with engine.begin() as conn:
-        written = map_store.refresh_public(conn, force=True)
-    setup["refresh_s"] = round(time.perf_counter() - t, 2)
+        written = map_store.refresh_public(conn, force=True) if again else None
+    setup["refresh_s"] = round(time.perf_counter() - t, 2) if again else None
     with engine.begin() as conn:
         conn.execute(text("ANALYZE"))
         tables = ("occ", "sinp_carte_agg", "sinp_carte_mois", "sinp_carte_precis", *map_store._ROLLUPS)
@@ -200,6 +203,11 @@ def main():
     ap.add_argument("--db", default=DB, help="scratch database name")
     ap.add_argument("--taxa", type=int, default=6000, help="number of taxa generated (a regional TAXREF: more)")
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument(
+        "--pending-only",
+        action="store_true",
+        help="with --reuse: only the calls with a change pending, on the kept roll-ups (computed if none)",
+    )
     args = ap.parse_args()
     if args.reuse:
         url = f"postgresql://{args.db}:{args.db}@127.0.0.1:{os.environ.get('PGPORT', '5432')}/{args.db}"
@@ -214,7 +222,7 @@ def main():
                 return
         with engine.connect() as conn:
             out["n"] = conn.execute(text("SELECT count(*) FROM occ")).scalar()
-        out["setup"] = _refresh(engine)
+        out["setup"] = _refresh(engine, again=not args.pending_only)
         with engine.connect() as conn:
             out["taxa"] = conn.execute(text("SELECT count(*) FROM sinp_carte_public_taxa")).scalar()
         print(json.dumps(out["setup"]), flush=True)
@@ -285,6 +293,8 @@ def main():
             ),
         ]
         out["calls"] = []
+        if args.pending_only:
+            calls = []
         with engine.connect() as conn:
             for name, fn in calls:
                 repeat = args.repeat if not name.startswith("pair") else max(3, args.repeat // 10)
@@ -292,40 +302,90 @@ def main():
                 out["calls"].append([name, timing, timing["runs"]])
                 print(name, timing, flush=True)
                 out["load"].append(os.getloadavg()[0])
+
         # a change waiting for the refresh (one row of sinp_carte_changes, committed): a deposit or a
-        # publication narrows nothing, the roll-ups keep answering; a withdrawal sends the map to the counts
+        # publication narrows nothing, the roll-ups keep answering; a withdrawal or a deletion names its JDD,
+        # the map reads each cell again from the roll-up per JDD without it; a recount names none: the counts
+        def flux(view: str):
+            def fn(c):
+                return c.execute(text(f"SELECT gid, nb_obs, nb_taxons FROM sinp_flux.{view}")).all()
+
+            return fn
+
+        deposit, withdrawal, recount = "'{}'", "'{jdd-0}'", "NULL"
         pending = [
-            (False, "après un dépôt, recalcul en attente : carte sans filtre", lambda c: map_store.cells(c, "maille")),
             (
-                False,
+                deposit,
+                "après un dépôt, recalcul en attente : carte sans filtre",
+                lambda c: map_store.cells(c, "maille"),
+            ),
+            (
+                deposit,
                 "après un dépôt, recalcul en attente : groupe",
                 lambda c: map_store.cells(c, "maille", F(groupe="Groupe 3")),
             ),
             (
-                False,
+                deposit,
                 "après un dépôt, recalcul en attente : taxon très observé",
                 lambda c: map_store.cells(c, "maille", F(cd_refs=[common])),
             ),
             (
-                True,
-                "après un retrait, recalcul en attente : carte sans filtre (les comptes)",
+                withdrawal,
+                "après le retrait du plus gros JDD, recalcul en attente : carte sans filtre (par JDD, sans lui)",
+                lambda c: map_store.cells(c, "maille"),
+            ),
+            (
+                withdrawal,
+                "après le retrait du plus gros JDD, recalcul en attente : par commune (par JDD, sans lui)",
+                lambda c: map_store.cells(c, "commune"),
+            ),
+            (
+                withdrawal,
+                "après le retrait du plus gros JDD, recalcul en attente : un autre JDD",
+                lambda c: map_store.cells(c, "maille", F(jdd="jdd-1")),
+            ),
+            (
+                withdrawal,
+                "après le retrait du plus gros JDD, recalcul en attente : groupe (les comptes)",
+                lambda c: map_store.cells(c, "maille", F(groupe="Groupe 3")),
+            ),
+            (
+                withdrawal,
+                "après le retrait du plus gros JDD, recalcul en attente : serveur cartographique, mailles",
+                flux("observations_maille"),
+            ),
+            (
+                withdrawal,
+                "après le retrait du plus gros JDD, recalcul en attente : serveur cartographique, communes",
+                flux("observations_commune"),
+            ),
+            (
+                deposit,
+                "recalcul en attente sans retrait : serveur cartographique, mailles",
+                flux("observations_maille"),
+            ),
+            (
+                recount,
+                "après un recomptage, recalcul en attente : carte sans filtre (les comptes)",
                 lambda c: map_store.cells(c, "maille"),
             ),
         ]
-        for narrows, name, fn in pending:
+        for packages, name, fn in pending:
             with engine.begin() as conn:
                 conn.execute(text("DELETE FROM sinp_carte_changes"))
-                conn.execute(text("INSERT INTO sinp_carte_changes (txid, narrows) VALUES (1, :n)"), {"n": narrows})
+                conn.execute(text(f"INSERT INTO sinp_carte_changes (txid, packages) VALUES (1, {packages})"))
             with engine.connect() as conn:
-                assert map_store.serves_rollups(conn) is not narrows
-                timing = _timed(conn, fn, args.repeat if not narrows else max(3, args.repeat // 10))
+                state = map_store.rollup_state(conn)
+                assert state.serves() is (packages == deposit)
+                slow = packages == recount or "(les comptes)" in name
+                timing = _timed(conn, fn, args.repeat if not slow else max(3, args.repeat // 10))
             out["calls"].append([name, timing, timing["runs"]])
             print(name, timing, flush=True)
         with engine.begin() as conn:
             conn.execute(text("DELETE FROM sinp_carte_changes"))
     finally:
         engine.dispose()
-        if not args.keep:
+        if not args.keep and not args.reuse:  # a kept database stays until dropped by hand
             drop_scratch_database(args.db)
     (ROOT / "var" / f"bench_carte_{out['n']}.json").write_text(json.dumps(out, indent=1), encoding="utf-8")
     body = render(out)

@@ -190,34 +190,57 @@ def test_a_private_jdd_counts_only_once_published_and_the_flux_views_serve_the_r
     assert {e.jdd for e in emprises} == {j["name"] for j in world["jdds"].values()}
     assert sum(e.nb_obs for e in emprises) == sum(now.values())
 
-    # withdrawn again: from the commit of the withdrawal, the map answers from the counts (without it) and
-    # the flux layers hide every cell where it counted and its footprint — the other cells, untouched by
-    # it, already hold their counts of after the refresh — until the refresh commits
+    # withdrawn again: from the commit of the withdrawal until the refresh commits, the map and the flux
+    # layers read each cell again from the roll-up per JDD without it — the other JDD's rows, untouched by
+    # the withdrawal: the cells of after the refresh at once, observations, taxa and last year — and its
+    # footprint leaves the layer
     world["api"].ok("package_patch", id=private["id"], private=True)
     touched = set(_expected_mailles(world, {"prive"}))
     assert touched and set(before) - touched, "the set must hold cells with and without the private JDD"
     with model.meta.engine.connect() as conn:
         assert not map_store.serves_rollups(conn)
-        assert {c["code"]: c["nb_obs"] for c in map_store.cells(conn, "maille")} == before
-        assert _flux_mailles() == {c: n for c, n in before.items() if c not in touched}
+        assert map_store.rollup_state(conn).narrowed == {private["id"]}
+        pending = [{k: v for k, v in c.items() if k != "geometry"} for c in map_store.cells(conn, "maille")]
+        assert {c["code"]: c["nb_obs"] for c in pending} == before
+        assert map_store.freshness(conn)["a_jour"] is False  # what it still holds waits for the refresh
+        assert _flux_mailles() == before
+        flux = conn.execute(
+            sa.text("SELECT cd_sig, nb_obs, nb_taxons, derniere_annee FROM sinp_flux.observations_maille")
+        ).all()
         jdds = {r.jdd for r in conn.execute(sa.text("SELECT jdd FROM sinp_flux.jdd_emprise"))}
         assert jdds == {j["name"] for k, j in world["jdds"].items() if k != "prive"}
         assert conn.execute(sa.text("SELECT count(*) FROM sinp_flux.territoire")).scalar() > 0  # a referential
+        # a filter by another JDD reads its rows; by the withdrawn one, the counts (nothing)
+        other = world["jdds"][sorted(world["public"])[0]]
+        by_jdd = {c["code"]: c["nb_obs"] for c in map_store.cells(conn, "maille", map_store.Filtres(jdd=other["id"]))}
+        assert by_jdd and not map_store.cells(conn, "maille", map_store.Filtres(jdd=private["id"]))
     _refresh()
+    with model.meta.engine.connect() as conn:
+        after = [{k: v for k, v in c.items() if k != "geometry"} for c in map_store.cells(conn, "maille")]
+        assert after == pending
+        assert sorted(
+            conn.execute(
+                sa.text("SELECT cd_sig, nb_obs, nb_taxons, derniere_annee FROM sinp_flux.observations_maille")
+            ).all()
+        ) == sorted(flux)
+        assert {
+            c["code"]: c["nb_obs"] for c in map_store.cells(conn, "maille", map_store.Filtres(jdd=other["id"]))
+        } == by_jdd
     assert _flux_mailles() == before
 
 
 def _pending() -> bool | None:
-    """None when no change waits for the refresh; else whether one may have narrowed what is public."""
+    """None when no change waits for the refresh; else whether one may have narrowed what is public (its
+    JDD: NULL any, '{}' none)."""
     with model.meta.engine.connect() as conn:
-        marks = conn.execute(sa.text("SELECT narrows FROM sinp_carte_changes")).scalars().all()
-    return any(marks) if marks else None
+        marks = conn.execute(sa.text("SELECT packages FROM sinp_carte_changes")).scalars().all()
+    return any(m is None or m for m in marks) if marks else None
 
 
 def _narrowed() -> set[str] | None:
     """The JDD named by the narrowing changes waiting for the refresh (None: any)."""
     with model.meta.engine.connect() as conn:
-        marks = conn.execute(sa.text("SELECT packages FROM sinp_carte_changes WHERE narrows")).scalars().all()
+        marks = conn.execute(sa.text("SELECT packages FROM sinp_carte_changes")).scalars().all()
     return None if None in marks else {p for m in marks for p in m}
 
 
@@ -301,10 +324,11 @@ def test_each_kind_of_change_says_whether_it_may_narrow_what_is_public(world):
     assert _flux_mailles()
 
 
-def test_a_withdrawal_committed_during_a_refresh_hides_every_cell_until_the_next(world, monkeypatch):
+def test_a_withdrawal_committed_during_a_refresh_leaves_its_jdd_out_until_the_next(world, monkeypatch):
     """A JDD withdrawn while a refresh runs, after its cells are computed and before its roll-up per JDD:
-    the cells count it, the rows per JDD do not, so hiding its cells by those rows would hide none. Such
-    a change hides every cell of the map server until the next refresh."""
+    the cells count it, the rows per JDD do not. Its change keeps its row (the refresh consumed only those
+    committed before it began): the map and the map server read each cell again from the rows per JDD
+    without it — exactly the cells the next refresh computes."""
     public = world["jdds"][sorted(world["public"])[0]]
     _refresh(force=True)
     with model.meta.engine.connect() as conn:
@@ -326,14 +350,62 @@ def test_a_withdrawal_committed_during_a_refresh_hides_every_cell_until_the_next
         assert conn.execute(
             sa.text("SELECT sum(nb_obs) FROM sinp_carte_public WHERE niveau = 'maille'")
         ).scalar() == sum(before.values())  # the cells with it
-    assert _pending() is True and _narrowed() is None
-    assert _flux_mailles() == {}
-    with model.meta.engine.connect() as conn:
-        assert not conn.execute(sa.text("SELECT count(*) FROM sinp_flux.jdd_emprise")).scalar()
+        assert _pending() is True and _narrowed() == {public["id"]}
+        pending = {c["code"]: (c["nb_obs"], c["nb_taxons"]) for c in map_store.cells(conn, "maille")}
+        flux = {
+            r.cd_sig: (r.nb_obs, r.nb_taxons)
+            for r in conn.execute(sa.text("SELECT cd_sig, nb_obs, nb_taxons FROM sinp_flux.observations_maille"))
+        }
+        footprints = set(conn.execute(sa.text("SELECT jdd FROM sinp_flux.jdd_emprise")).scalars())
+    assert footprints == {world["jdds"][k]["name"] for k in world["public"]} - {public["name"]}
+    assert sum(n for n, _ in pending.values()) < sum(before.values())
     _refresh()
+    with model.meta.engine.connect() as conn:
+        assert {c["code"]: (c["nb_obs"], c["nb_taxons"]) for c in map_store.cells(conn, "maille")} == pending == flux
     assert _flux_mailles() == {
         c: v[0] for c, v in _expected_mailles(world, world["public"] - {sorted(world["public"])[0]}).items()
     }
+
+
+def test_a_jdd_narrowed_in_part_is_counted_as_it_is_now_until_the_refresh(world):
+    """Observations of a published JDD deleted, others moved to a taxon the last refresh never numbered:
+    until the refresh, the unfiltered map reads the other JDD in the roll-up per JDD and this one in its
+    live counts — every level equal to the counts' answer (observations, distinct taxa, last year), the
+    map server's layer too, and the refresh changes nothing."""
+    engine = model.meta.engine
+    jdd = world["jdds"][sorted(world["public"])[0]]
+    _refresh(force=True)
+
+    def by_counts(conn, niveau: str) -> dict:
+        pub = list(conn.execute(sa.text(map_store.PUBLISHED_JDD_SQL)).scalars())
+        return {
+            c["code"]: (c["nb_obs"], c["nb_taxons"], c["derniere_annee"])
+            for c in map_store.cells(conn, niveau, None, pub)
+        }
+
+    def served(conn, niveau: str) -> dict:
+        return {c["code"]: (c["nb_obs"], c["nb_taxons"], c["derniere_annee"]) for c in map_store.cells(conn, niveau)}
+
+    with engine.connect() as conn:
+        before = {niveau: served(conn, niveau) for niveau in map_store.NIVEAUX}
+    with engine.begin() as conn:
+        assert conn.execute(
+            sa.text("DELETE FROM sinp_occurrence WHERE package_id = :p AND id % 3 = 0"), {"p": jdd["id"]}
+        ).rowcount
+        assert conn.execute(
+            sa.text("UPDATE sinp_occurrence SET cd_ref = 99999999 WHERE package_id = :p AND id % 3 = 1"),
+            {"p": jdd["id"]},
+        ).rowcount
+    with engine.connect() as conn:
+        assert map_store.rollup_state(conn).narrowed == {jdd["id"]}
+        now = {niveau: served(conn, niveau) for niveau in map_store.NIVEAUX}
+        for niveau in map_store.NIVEAUX:
+            assert now[niveau] == by_counts(conn, niveau), niveau
+        assert now != before
+        assert _flux_mailles() == {code: v[0] for code, v in now["maille"].items()}
+    _refresh()
+    with engine.connect() as conn:
+        assert {niveau: served(conn, niveau) for niveau in map_store.NIVEAUX} == now
 
 
 def test_cell_taxa_and_taxon_summary_show_only_what_the_public_may_see(world):

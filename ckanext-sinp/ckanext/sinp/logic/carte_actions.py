@@ -347,7 +347,7 @@ def sinp_carte(context, data_dict):
             raw = []
         else:  # map_store counts the published JDD (the rule of ``pub``): its roll-ups serve when fresh
             raw = map_store.cells(conn, niveau, filtres, None, acc)
-        date = map_store.freshness(conn, precise=acc is not None)
+        date = map_store.freshness(conn, filtres, acc)
     cells = [_cell(c) for c in raw if c.get("code") not in (None, "", 0)]
     cells.sort(key=lambda c: (-c["nb_obs"], c["code"]))
     result = {

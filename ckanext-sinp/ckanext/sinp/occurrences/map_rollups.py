@@ -99,6 +99,13 @@ def refresh(conn, levels: dict[str, tuple[str, str]], published_sql: str, params
     return written
 
 
+def bit_of(idx: str) -> str:
+    """The position (for ``get_bit``) of taxon number ``idx`` (SQL) in the bit strings ``refresh`` writes:
+    each word of 64 taxa is a bigint cast to ``bit(64)`` (its highest bit first), so taxon ``64 w + k`` is
+    at ``64 w + 63 - k``."""
+    return f"(({idx}) / {WORD} * {WORD} + {WORD - 1} - ({idx}) % {WORD})"
+
+
 def single(filtres) -> tuple[str, str, dict] | None:
     """(kind, condition on ``val``, parameters) when ``filtres`` (``map_store.Filtres``) asks one kind of
     filter other than a taxon, which the roll-up answers; else None (the counts answer)."""
@@ -123,10 +130,10 @@ def single(filtres) -> tuple[str, str, dict] | None:
     return kind, "d.val = :d_val", {"d_val": str(getattr(filtres, kind))}
 
 
-def cells_sql(kind: str, condition: str) -> str:
-    """Per cell of ``:niveau`` (columns ``code``, ``nb_obs``, ``nb_taxons``, ``derniere_annee``): the rows
-    of the values ``condition`` selects for ``kind``, their taxa OR-ed."""
+def cells_sql(kind: str, condition: str, niveau: str = ":niveau") -> str:
+    """Per cell of ``niveau`` (SQL; columns ``code``, ``nb_obs``, ``nb_taxons``, ``derniere_annee``): the
+    rows of the values ``condition`` selects for ``kind``, their taxa OR-ed."""
     return f"""SELECT d.code, sum(d.nb_obs) AS nb_obs, bit_count(bit_or(d.taxa))::int AS nb_taxons,
                       max(d.derniere_annee) AS derniere_annee
                  FROM sinp_carte_public_dim d
-                WHERE d.niveau = :niveau AND d.dim = '{kind}' AND {condition} GROUP BY d.code"""
+                WHERE d.niveau = {niveau} AND d.dim = '{kind}' AND {condition} GROUP BY d.code"""

@@ -13,15 +13,17 @@ Three kinds of tables:
 2. ``sinp_carte_public*`` are the public roll-ups (per cell over every published JDD, each published
    JDD's footprint, the territory), read by the unfiltered map and by the map server through the views
    of the ``sinp_flux`` schema. Every transaction changing the counts or CKAN's ``package`` table leaves
-   a row in ``sinp_carte_changes`` (seen once it commits), marked ``narrows`` when it may have narrowed
-   what is public (a deletion; an observation's diffusion, place, taxon, date or JDD changed; a JDD
-   withdrawn, back to draft or deleted; a recount); ``refresh_public`` consumes them and recomputes
-   the roll-ups (from the counts, not from the occurrences), in one transaction (readers see the old
-   roll-ups until it commits). The scheduler runs it every ``ckanext.sinp.scheduler.carte_every``
-   seconds. Until then the roll-ups keep serving the public view while no pending change narrows
-   (``serves_rollups``: they lack what was deposited or published since, never show more than is
-   public); after a narrowing change, the map answers from the counts and the views of ``sinp_flux``
-   hide the cells and footprints of the JDD it names (every cell if it names none: ``_cell_served``).
+   a row in ``sinp_carte_changes`` (seen once it commits) naming the JDD whose public cells it may have
+   narrowed (a deletion; an observation's diffusion, place, taxon, date or JDD changed; a JDD withdrawn,
+   back to draft or deleted), none (a deposit, a validation, a publication) or any (a recount);
+   ``refresh_public`` consumes them and recomputes the roll-ups (from the counts, not from the
+   occurrences), in one transaction (readers see the old roll-ups until it commits). The scheduler runs
+   it every ``ckanext.sinp.scheduler.carte_every`` seconds. Until then the roll-ups keep serving the
+   public view while no pending change narrows (``Rollups.serves``: they lack what was deposited or
+   published since, never show more than is public); after a change that names JDD, the unfiltered map
+   and the views of ``sinp_flux`` read each cell again from the roll-up per JDD without those JDD
+   (``_served_cells``), the footprints leave out theirs, and other queries answer from the counts; after
+   one that names no JDD, the counts answer and the views serve no cell.
    A map filtered by one kind of filter (a group, a département, a period, validation levels, a
    producer or a JDD) reads the roll-up per filter value of ``map_rollups``; one filtered by several
    kinds (or a kind and a taxon) is answered from the counts directly.
@@ -61,6 +63,12 @@ NIVEAUX = ("maille", "commune", "departement")
 # the coarsest public layer an observation may have to be counted at each level (domain.protection)
 MAX_LAYER = {"maille": protection.MAILLE, "commune": protection.COMMUNE, "departement": protection.DEPARTEMENT}
 _CODE = {"maille": "maille", "commune": "commune", "departement": "dep"}
+
+
+def _valid_code(niveau: str, column: str) -> str:
+    """Only well-formed 10 km cells are drawn (a deposited code may be anything)."""
+    return f"AND {column} ~ '^10kmL93E[0-9]+N[0-9]+$'" if niveau == "maille" else ""
+
 
 # The one statement of which JDD count: active ones (never drafts nor deleted; what a chef de file may
 # read in its scope), and among them the published ones (not private: what the public may see, blurred).
@@ -161,19 +169,20 @@ def count_statements(source: str, sign: str = "") -> list[str]:
     return [_apply(table, keys, source, sign, precise) for table, keys, precise in COUNTS]
 
 
-def mark_sql(narrows: str, packages: str = "NULL") -> str:
-    """The row of the writing transaction in ``sinp_carte_changes``; ``narrows`` (SQL) says whether the
-    change may have narrowed what is public, ``packages`` (SQL, text[]) the JDD whose public cells it may
-    have narrowed (NULL: any). Within a transaction the marks add up: narrowing once, narrowing for the
-    union of their JDD (any, once one says any)."""
-    return f"""INSERT INTO sinp_carte_changes AS c (txid, narrows, packages)
-               SELECT txid_current(), m.narrows, CASE WHEN m.narrows THEN {packages} ELSE '{{}}'::text[] END
-                 FROM (SELECT ({narrows}) AS narrows) AS m
-               ON CONFLICT (txid) DO UPDATE SET narrows = true,
-                  packages = CASE WHEN NOT c.narrows THEN EXCLUDED.packages
-                                  WHEN c.packages IS NULL OR EXCLUDED.packages IS NULL THEN NULL
+def mark_sql(packages: str) -> str:
+    """The row of the writing transaction in ``sinp_carte_changes``: ``packages`` (SQL, text[]) the JDD
+    whose public cells the change may have narrowed — ``'{}'``: it narrows nothing (a deposit, a
+    publication), NULL: any JDD (a TRUNCATE, a recount). Within a transaction the marks add up: the union
+    of their JDD, any once one says any."""
+    return f"""INSERT INTO sinp_carte_changes AS c (txid, packages) SELECT txid_current(), ({packages})
+               ON CONFLICT (txid) DO UPDATE SET
+                  packages = CASE WHEN c.packages IS NULL OR EXCLUDED.packages IS NULL THEN NULL
                                   ELSE ARRAY(SELECT DISTINCT unnest(c.packages || EXCLUDED.packages)) END
-               WHERE EXCLUDED.narrows"""
+               WHERE EXCLUDED.packages IS DISTINCT FROM '{{}}'"""
+
+
+NOTHING = "'{}'::text[]"  # ``mark_sql``: the change narrows nothing
+ANY_JDD = "NULL::text[]"  # ``mark_sql``: the change may have narrowed any JDD
 
 
 # An UPDATE of occurrences narrows what is public unless it left every key of the counts but the validation
@@ -181,8 +190,7 @@ def mark_sql(narrows: str, packages: str = "NULL") -> str:
 # with the month, compared as multisets
 _NARROWING_KEYS = (*(key for key in _KEYS if key != "niv_val"), "mois")
 # the JDD of the rows a DELETE or an UPDATE touched (an UPDATE that moves a row to another JDD narrows the
-# one it leaves; the other widens)
-_OLD_PACKAGES = "ARRAY(SELECT DISTINCT package_id FROM sinp_carte_old)"
+# one it leaves; the other widens), read once into ``touched``
 _UPDATE_NARROWS = (
     f"EXISTS (SELECT {', '.join(_ROW[k] for k in _NARROWING_KEYS)} FROM sinp_carte_old r "
     f"EXCEPT ALL SELECT {', '.join(_ROW[k] for k in _NARROWING_KEYS)} FROM sinp_carte_new r)"
@@ -193,29 +201,31 @@ def _trigger_body() -> str:
     def both(source: str, sign: str) -> str:
         return "\n".join(f"{statement};" for statement in count_statements(source, sign))
 
-    def sweep(source: str) -> str:
-        return "\n".join(
-            f"DELETE FROM {table} a WHERE a.nb = 0 AND a.package_id IN (SELECT DISTINCT package_id FROM {source});"
-            for table, _, _ in COUNTS
-        )
-
+    # the groups a subtraction left at zero, in the JDD it touched
+    sweep = "\n".join(
+        f"DELETE FROM {table} a WHERE a.nb = 0 AND a.package_id = ANY(touched);" for table, _, _ in COUNTS
+    )
     return f"""
+       DECLARE
+         touched text[];
        BEGIN
          IF TG_OP = 'TRUNCATE' THEN
            TRUNCATE {", ".join(table for table, _, _ in COUNTS)};
-           {mark_sql("true")};
+           {mark_sql(ANY_JDD)};
          ELSIF TG_OP = 'INSERT' THEN
            {both("sinp_carte_new", "")}
-           {mark_sql("false")};
+           {mark_sql(NOTHING)};
          ELSIF TG_OP = 'DELETE' THEN
+           touched := ARRAY(SELECT DISTINCT package_id FROM sinp_carte_old);
            {both("sinp_carte_old", "-")}
-           {sweep("sinp_carte_old")}
-           {mark_sql("true", _OLD_PACKAGES)};
+           {sweep}
+           {mark_sql("touched")};
          ELSE
+           touched := ARRAY(SELECT DISTINCT package_id FROM sinp_carte_old);
            {both("sinp_carte_old", "-")}
            {both("sinp_carte_new", "")}
-           {sweep("sinp_carte_old")}
-           {mark_sql(_UPDATE_NARROWS, _OLD_PACKAGES)};
+           {sweep}
+           {mark_sql(f"CASE WHEN {_UPDATE_NARROWS} THEN touched ELSE {NOTHING} END")};
          END IF;
          RETURN NULL;
        END"""
@@ -248,11 +258,10 @@ _AGG_COLUMNS = """package_id text NOT NULL, owner_org text NOT NULL, public_laye
                       annee)"""
 SCHEMA_SQL = (
     "DROP SEQUENCE IF EXISTS sinp_carte_change_seq",
-    # one row per transaction that changed the counts or CKAN's package table, visible once it commits;
-    # ``narrows``: the change may have narrowed what is public (``serves_rollups``)
+    # one row per transaction that changed the counts or CKAN's package table, visible once it commits:
+    # the JDD whose public cells it may have narrowed, '{}' none, NULL any (``mark_sql``); a row of a
+    # version before ``packages`` reads NULL: any
     "CREATE TABLE IF NOT EXISTS sinp_carte_changes (txid bigint PRIMARY KEY)",
-    "ALTER TABLE sinp_carte_changes ADD COLUMN IF NOT EXISTS narrows boolean NOT NULL DEFAULT true",
-    # the JDD whose public cells a narrowing change may have narrowed; NULL: any (``mark_sql``)
     "ALTER TABLE sinp_carte_changes ADD COLUMN IF NOT EXISTS packages text[]",
     f"CREATE TABLE IF NOT EXISTS sinp_carte_agg ({_AGG_COLUMNS})",
     "CREATE INDEX IF NOT EXISTS ix_sinp_carte_agg_cd_ref ON sinp_carte_agg (cd_ref)",
@@ -299,13 +308,13 @@ SCHEMA_SQL = (
     f"""CREATE OR REPLACE FUNCTION sinp_carte_touch() RETURNS trigger LANGUAGE plpgsql AS $$
        BEGIN
          IF TG_OP = 'INSERT' THEN
-           {mark_sql("false")};
+           {mark_sql(NOTHING)};
          ELSIF TG_OP = 'UPDATE' THEN
-           {mark_sql(f"cardinality({_UNPUBLISHED}) > 0", _UNPUBLISHED)};
+           {mark_sql(_UNPUBLISHED)};
          ELSIF TG_OP = 'DELETE' THEN
-           {mark_sql(f"cardinality({_DELETED_PUBLISHED}) > 0", _DELETED_PUBLISHED)};
+           {mark_sql(_DELETED_PUBLISHED)};
          ELSE
-           {mark_sql("true")};
+           {mark_sql(ANY_JDD)};
          END IF;
          RETURN NULL;
        END $$""",
@@ -320,8 +329,8 @@ SCHEMA_SQL = (
        FOR EACH STATEMENT EXECUTE FUNCTION sinp_carte_apply()""",
 )
 # the roll-ups marked stale by a change outside the triggers: a recount (may narrow), new outlines (do not)
-MARK_SQL = mark_sql("true")
-MARK_WIDER_SQL = mark_sql("false")
+MARK_SQL = mark_sql(ANY_JDD)
+MARK_WIDER_SQL = mark_sql(NOTHING)
 # a JDD published, withdrawn, renamed or deleted changes the public roll-ups (CKAN's table); one trigger
 # per event (a trigger with transition tables has one event)
 PACKAGE_TRIGGER_SQL = (
@@ -337,34 +346,73 @@ PACKAGE_TRIGGER_SQL = (
        FOR EACH STATEMENT EXECUTE FUNCTION sinp_carte_touch()""",
 )
 
-# The roll-ups may be served: no committed change since they were computed can have narrowed what is
-# public (``serves_rollups``: the public map, else from the counts).
-_SAFE = "NOT EXISTS (SELECT 1 FROM sinp_carte_changes WHERE narrows)"
-# The map server's layers serve a cell unless a narrowing change waiting for the refresh may have narrowed
-# it: one that names no JDD (a TRUNCATE, a recount) hides every cell; one that names JDD (withdrawn,
-# deleted, observations deleted or changed) hides the cells where they counted at the last refresh (their
-# rows of the roll-up per JDD, ``map_rollups``) and their footprints. A cell served meanwhile holds no
-# observation of those JDD: its counts are already those of after the refresh (but for what was added).
-_ANY_CELL = "NOT EXISTS (SELECT 1 FROM sinp_carte_changes WHERE narrows AND packages IS NULL)"
+# A pending change may have narrowed what is public: it names JDD, or any (NULL)
+_NARROWING = "packages IS DISTINCT FROM '{}'"
+# the roll-ups serve as they are: no pending change may have narrowed what is public
+_SAFE = f"NOT EXISTS (SELECT 1 FROM sinp_carte_changes WHERE {_NARROWING})"
+# no pending change may have narrowed any JDD (a TRUNCATE, a recount, a narrowing during a refresh)
+_ANY_CELL = "NOT EXISTS (SELECT 1 FROM sinp_carte_changes WHERE packages IS NULL)"
+# the JDD pending changes may have narrowed
+_NARROWED = "ARRAY(SELECT DISTINCT unnest(packages) FROM sinp_carte_changes)"
 
 
-def _cell_served(niveau: str) -> str:
-    return f"""{_ANY_CELL} AND NOT EXISTS (
-        SELECT 1 FROM sinp_carte_changes ch JOIN sinp_carte_public_dim d
-               ON d.niveau = '{niveau}' AND d.dim = 'jdd' AND d.val = ANY(ch.packages)
-         WHERE ch.narrows AND d.code = sinp_carte_public.code)"""
+def _cells_without(niveau: str, narrowed: str) -> str:
+    """Per cell of ``niveau`` (columns ``code``, ``nb_obs``, ``nb_taxons``, ``derniere_annee``) while pending
+    changes may have narrowed the JDD ``narrowed`` (SQL, text[]): the other JDD as the last refresh counted
+    them (their rows of the roll-up per JDD: none of them was narrowed since), plus those JDD as they are now
+    (their live counts — published, diffusion allowing the level — read through the counts' primary key,
+    which begins with the JDD). A cell's taxa: the others' bits, plus the live taxa none of them has (a taxon
+    numbered after the refresh has no bit: new)."""
+    code = _CODE[niveau]
+    return f"""
+        WITH n AS (SELECT CAST({narrowed} AS text[]) AS ids),
+             o AS (SELECT d.code, sum(d.nb_obs) AS nb_obs, bit_or(d.taxa) AS taxa,
+                          max(d.derniere_annee) AS derniere_annee
+                     FROM sinp_carte_public_dim d, n
+                    WHERE d.niveau = '{niveau}' AND d.dim = 'jdd' AND NOT (d.val = ANY(n.ids)) GROUP BY d.code),
+             l AS (SELECT a.{code} AS code, a.cd_ref, sum(a.nb) AS nb,
+                          max(a.annee) FILTER (WHERE a.annee <> 0) AS derniere_annee
+                     FROM sinp_carte_agg a, n
+                    WHERE a.package_id = ANY(n.ids) AND a.package_id IN (SELECT id FROM ({PUBLISHED_JDD_SQL}) AS p)
+                      AND a.public_layer <= {MAX_LAYER[niveau]} AND a.{code} <> '' {_valid_code(niveau, "a." + code)}
+                    GROUP BY 1, 2),
+             lc AS (SELECT l.code, sum(l.nb) AS nb_obs, max(l.derniere_annee) AS derniere_annee,
+                           count(*) FILTER (WHERE l.cd_ref <> 0 AND (t.idx IS NULL OR o.taxa IS NULL
+                                                                     OR get_bit(o.taxa, {map_rollups.bit_of("t.idx")}) = 0)) AS nouveaux
+                      FROM l LEFT JOIN sinp_carte_public_taxa t ON t.cd_ref = l.cd_ref LEFT JOIN o ON o.code = l.code
+                     GROUP BY l.code)
+        SELECT COALESCE(o.code, lc.code) AS code, (COALESCE(o.nb_obs, 0) + COALESCE(lc.nb_obs, 0))::bigint AS nb_obs,
+               (COALESCE(bit_count(o.taxa), 0) + COALESCE(lc.nouveaux, 0))::int AS nb_taxons,
+               greatest(o.derniere_annee, lc.derniere_annee) AS derniere_annee
+          FROM o FULL JOIN lc ON lc.code = o.code"""
 
 
+def _served_cells(niveau: str) -> str:
+    """The rows of ``sinp_carte_public`` at ``niveau`` the map server serves (its columns): the roll-up while
+    no pending change may have narrowed what is public; after one that names JDD (withdrawn, deleted,
+    observations deleted or changed), each cell again without what the last refresh counted of those JDD,
+    with what they hold now (``_cells_without``) — a cell left with nothing leaves the layer; after one that
+    names no JDD, no cell. Each branch is gated by a condition on ``sinp_carte_changes`` alone (a one-time
+    filter: the roll-up per JDD is read only while a JDD is narrowed)."""
+    return f"""SELECT code, nom, nb_obs, nb_taxons, derniere_annee, geom_2154 FROM sinp_carte_public
+                WHERE niveau = '{niveau}' AND {_SAFE}
+               UNION ALL
+               SELECT c.code, c.nom, r.nb_obs, r.nb_taxons, r.derniere_annee, c.geom_2154
+                 FROM ({_cells_without(niveau, _NARROWED)}) AS r
+                 JOIN sinp_carte_public c ON c.niveau = '{niveau}' AND c.code = r.code
+                WHERE NOT {_SAFE} AND {_ANY_CELL}"""
+
+
+# a JDD's footprint leaves the layer while a pending change may have narrowed it
 _JDD_SERVED = f"""{_ANY_CELL} AND NOT EXISTS (
-    SELECT 1 FROM sinp_carte_changes ch WHERE ch.narrows AND sinp_carte_public_jdd.package_id = ANY(ch.packages))"""
+    SELECT 1 FROM sinp_carte_changes ch WHERE sinp_carte_public_jdd.package_id = ANY(ch.packages))"""
 # the layers of the map server (EPSG:2154), over the public roll-ups only
 FLUX_SQL = (
     f"CREATE SCHEMA IF NOT EXISTS {FLUX_SCHEMA}",
     f"""CREATE OR REPLACE VIEW {FLUX_SCHEMA}.observations_maille AS
         SELECT (substring(code FROM 'E([0-9]+)N')::int * 1000 + substring(code FROM 'N([0-9]+)$')::int) AS gid,
                code AS cd_sig, nb_obs, nb_taxons, derniere_annee, geom_2154::geometry(Polygon, 2154) AS geom
-          FROM sinp_carte_public WHERE niveau = 'maille' AND geom_2154 IS NOT NULL
-           AND {_cell_served("maille")}""",
+          FROM ({_served_cells("maille")}) AS c WHERE geom_2154 IS NOT NULL""",
     # the communes and départements that have an outline (``refresh_public`` copies it from the
     # ADMIN EXPRESS referential); gid from the INSEE code (Corsica's 2A/2B kept apart)
     f"""CREATE OR REPLACE VIEW {FLUX_SCHEMA}.observations_commune AS
@@ -372,20 +420,21 @@ FLUX_SQL = (
                                        WHEN '2B' THEN 210000 + substr(code, 3)::int ELSE code::int END AS gid,
                code AS insee_com, nom, nb_obs, nb_taxons, derniere_annee,
                geom_2154::geometry(MultiPolygon, 2154) AS geom
-          FROM sinp_carte_public WHERE niveau = 'commune' AND geom_2154 IS NOT NULL
-           AND {_cell_served("commune")}""",
+          FROM ({_served_cells("commune")}) AS c WHERE geom_2154 IS NOT NULL""",
     f"""CREATE OR REPLACE VIEW {FLUX_SCHEMA}.observations_departement AS
         SELECT CASE code WHEN '2A' THEN 201 WHEN '2B' THEN 202 ELSE code::int END AS gid,
                code AS insee_dep, nom, nb_obs, nb_taxons, derniere_annee,
                geom_2154::geometry(MultiPolygon, 2154) AS geom
-          FROM sinp_carte_public WHERE niveau = 'departement' AND geom_2154 IS NOT NULL
-           AND {_cell_served("departement")}""",
+          FROM ({_served_cells("departement")}) AS c WHERE geom_2154 IS NOT NULL""",
     f"""CREATE OR REPLACE VIEW {FLUX_SCHEMA}.jdd_emprise AS
         SELECT row_number() OVER (ORDER BY jdd)::int AS gid, jdd, titre, producteur, nb_obs, geom_2154 AS geom
           FROM sinp_carte_public_jdd WHERE geom_2154 IS NOT NULL AND {_JDD_SERVED}""",
     f"""CREATE OR REPLACE VIEW {FLUX_SCHEMA}.territoire AS
         SELECT id AS gid, nom, geom_2154 AS geom FROM sinp_carte_public_territoire""",
 )
+# after the views that no longer read it: an earlier version's flag, implied by ``packages`` ('{}' where
+# it was false)
+LAST_SQL = ("ALTER TABLE sinp_carte_changes DROP COLUMN IF EXISTS narrows",)
 FLUX_VIEWS = ("observations_maille", "observations_commune", "observations_departement", "jdd_emprise", "territoire")
 
 
@@ -408,7 +457,7 @@ def ensure_tables(engine, reader_role: str | None = None) -> None:
             conn.execute(text(f"DROP SCHEMA IF EXISTS {FLUX_SCHEMA} CASCADE"))
             conn.execute(text(f"DROP TABLE IF EXISTS {', '.join(_TABLES)}"))
         new = not _has_table(conn, "sinp_carte_agg")
-        for statement in SCHEMA_SQL + FLUX_SQL:
+        for statement in SCHEMA_SQL + FLUX_SQL + LAST_SQL:
             conn.execute(text(statement))
         if _has_table(conn, "package"):
             for statement in PACKAGE_TRIGGER_SQL:
@@ -446,25 +495,42 @@ def rebuild(conn) -> int:
 # --- the public roll-ups ------------------------------------------------------------------------------
 
 
+@dataclasses.dataclass(frozen=True)
+class Rollups:
+    """What the public roll-ups may answer now (``rollup_state``)."""
+
+    computed_at: object  # when they were last computed (a datetime); None: never
+    pending: bool  # a change committed since (the next refresh adds it)
+    narrowed: frozenset[str] | None  # the JDD a pending change may have narrowed; None: any JDD
+
+    def serves(self, precise: bool = False) -> bool:
+        """The roll-ups may answer as they are: computed once, and no pending change may have narrowed
+        what is public (a JDD withdrawn, back to draft or deleted; an observation deleted, or its diffusion,
+        place, taxon, date or JDD changed) — they may lack what was deposited, validated or published
+        since. The precise view adds live counts to them (``precise``): only when nothing is pending."""
+        if self.computed_at is None:
+            return False
+        return not self.pending if precise else self.narrowed == frozenset()
+
+    def serves_without(self) -> frozenset[str] | None:
+        """The JDD to leave out of the roll-up per JDD for it to answer the public view (``cells``), when
+        pending changes named the JDD they may have narrowed; None when it may not (never computed, or a
+        change that names no JDD)."""
+        return self.narrowed if self.computed_at is not None and self.narrowed else None
+
+
+def rollup_state(conn) -> Rollups:
+    """One query: when the roll-ups were computed, whether changes wait, which JDD they may have narrowed."""
+    at, pending, any_jdd, named = conn.execute(
+        text(f"""SELECT (SELECT refreshed_at FROM sinp_carte_state WHERE id = 1),
+                        EXISTS (SELECT 1 FROM sinp_carte_changes), NOT {_ANY_CELL}, {_NARROWED}""")
+    ).one()
+    return Rollups(at, bool(pending), None if any_jdd else frozenset(named))
+
+
 def serves_rollups(conn, precise: bool = False) -> bool:
-    """The roll-ups may answer a query of the public view: computed once, and no committed change since
-    may have narrowed what is public (a JDD withdrawn, back to draft or deleted; an observation deleted,
-    or its diffusion, place, taxon, date or JDD changed) — they may lack what was deposited, validated
-    or published since, which the next refresh adds (the scheduler). The precise view adds live counts
-    to them (``precise``): only when they are fresh."""
-    if precise:
-        return is_fresh(conn)
-    return bool(conn.execute(text(f"SELECT EXISTS (SELECT 1 FROM sinp_carte_state WHERE id = 1) AND {_SAFE}")).scalar())
-
-
-def freshness(conn, precise: bool = False) -> dict:
-    """What a public answer says of its date: ``a_jour`` false when the roll-ups serve with changes
-    pending (what was deposited, validated or published since ``agregats_du`` may be missing until the
-    next refresh); true when fresh, or when the counts answer (after a narrowing change, or the precise
-    view). ``agregats_du``: when the roll-ups were last computed (None: never)."""
-    at = conn.execute(text("SELECT refreshed_at FROM sinp_carte_state WHERE id = 1")).scalar()
-    behind = not precise and not is_fresh(conn) and serves_rollups(conn)
-    return {"a_jour": not behind, "agregats_du": at}
+    """``Rollups.serves`` now."""
+    return rollup_state(conn).serves(precise)
 
 
 def is_fresh(conn) -> bool:
@@ -560,9 +626,8 @@ def refresh_public(conn, force: bool = False) -> dict | None:
             {"niveau": niveau},
         ).rowcount
     # a map filtered by one group, département, period, validation level, producer or JDD: the same
-    # counts per filter value, each level with the rule above (published JDD, diffusion, code). Written
-    # after the cells: a JDD the cells count is in its rows per JDD unless a narrowing change committed in
-    # between (``_cell_served`` hides a narrowed JDD's cells by these rows; see the end of the refresh)
+    # counts per filter value, each level with the rule above (published JDD, diffusion, code); its taxa
+    # numbered from the roll-up per cell and taxon above
     written["filtres"] = map_rollups.refresh(
         conn,
         {
@@ -616,12 +681,10 @@ def refresh_public(conn, force: bool = False) -> dict | None:
                 "SELECT id, nom, ST_Multi(ST_Transform(geom, 2154)) FROM sinp_territoire"
             )
         ).rowcount
-    # A narrowing change that committed while this refresh ran may be in some roll-ups and not in others
-    # (each statement reads what is committed when it starts): the roll-up per JDD may miss a JDD that the
-    # cells, computed before it, still count. Such a change names no JDD any more: every cell of the map
-    # server waits for the next refresh. One that commits after this statement is in every roll-up above
-    # and in the roll-up per JDD: it hides its JDD's cells only.
-    conn.execute(text("UPDATE sinp_carte_changes SET packages = NULL WHERE narrows AND packages IS NOT NULL"))
+    # A narrowing change that commits while this refresh runs keeps its row: some statements above read
+    # the data before it, some after. The map reads a cell again from the roll-up per JDD alone without the
+    # JDD it names (``_served_cells``, ``_plan``): whether that JDD's rows there were read before or after
+    # it, they are left out, and the other JDD's rows are as they were then.
     conn.execute(
         text(
             "INSERT INTO sinp_carte_state (id, change, refreshed_at) VALUES (1, :c, now()) "
@@ -630,11 +693,6 @@ def refresh_public(conn, force: bool = False) -> dict | None:
         {"c": consumed},
     )
     return written
-
-
-def _valid_code(niveau: str, column: str) -> str:
-    """Only well-formed 10 km cells are drawn (a deposited code may be anything)."""
-    return f"AND {column} ~ '^10kmL93E[0-9]+N[0-9]+$'" if niveau == "maille" else ""
 
 
 def refresh_if_stale(engine) -> dict | None:
@@ -761,6 +819,48 @@ def _precise_rows(
          WHERE {common} AND {full} AND a.package_id IN (SELECT id FROM vis)"""
 
 
+def _plan(state: Rollups, filtres: Filtres, pub: list[str] | None, access: Access | None):
+    """What answers ``cells``: ``"precise"`` (the public roll-up per cell and taxon plus what the precise
+    view adds), ``"cells"`` (the public roll-up per cell), ``"taxon"`` (per cell and taxon), a tuple (kind,
+    condition, parameters) for the roll-up per filter value (``map_rollups``), ``("sans", JDD)`` for
+    ``_cells_without``, or ``"counts"``.
+
+    The roll-ups answer when they serve (``Rollups.serves``) and the query is unfiltered or filtered by a
+    taxon only, or — public view — by one other kind of filter. While pending changes may have narrowed
+    named JDD, the unfiltered map reads the roll-up per JDD without them plus their live counts
+    (``_cells_without``), a JDD they did not name its rows of the roll-up. Else the counts: ``pub``, the precise
+    view when anything is pending, several kinds of filter, a kind with a taxon, a change naming no JDD."""
+    by_taxon_only = dataclasses.replace(filtres, cd_refs=None).empty()
+    if pub is not None:
+        return "counts"
+    if access is not None:
+        return "precise" if state.serves(precise=True) and by_taxon_only else "counts"
+    single = map_rollups.single(filtres)
+    if state.serves():
+        if filtres.empty():
+            return "cells"
+        return single if single is not None else "taxon" if by_taxon_only else "counts"
+    left_out = state.serves_without()
+    if left_out is None:
+        return "counts"
+    if filtres.empty():
+        return "sans", sorted(left_out)
+    if single is not None and single[0] == "jdd" and filtres.jdd not in left_out:
+        return single
+    return "counts"
+
+
+def freshness(conn, filtres: Filtres | None = None, access: Access | None = None) -> dict:
+    """What the answer of ``cells`` for the same query says of its date: ``a_jour`` false when roll-ups
+    answered with changes pending (what was deposited, validated or published since ``agregats_du``, and
+    the observations still public of a JDD a pending change named, are missing until the next refresh);
+    true when fresh or when the counts answered. ``agregats_du``: when the roll-ups were last computed
+    (None: never)."""
+    state = rollup_state(conn)
+    plan = _plan(state, filtres or Filtres(), None, access)
+    return {"a_jour": plan == "counts" or not state.pending, "agregats_du": state.computed_at}
+
+
 def cells(
     conn, niveau: str, filtres: Filtres | None = None, pub: list[str] | None = None, access: Access | None = None
 ) -> list[dict]:
@@ -770,19 +870,15 @@ def cells(
     first. Only published JDD count; ``pub`` (ids) restricts them further.
     With ``access`` (a ``store.Access``): the precise view of ``_precise_rows`` (``pub`` unused).
 
-    Read from the roll-ups when they serve (``serves_rollups``; fresh for the precise view) and the
-    query unfiltered or filtered by taxon only (the precise view adds to them what it counts beyond the
-    public layer) or, in the public view, by one other kind of filter (``map_rollups``: a group, a
-    département, a period, validation levels, a producer or a JDD); else computed from the counts (per cell and taxon, then per cell): roll-ups
-    that do not serve, ``pub``, several kinds of filter together or a kind with a taxon."""
+    Read from the roll-ups or from the counts as ``_plan`` decides; ``freshness`` says of which date.
+    """
     _check_niveau(niveau)
     filtres = filtres or Filtres()
     join, name, outline = _level_sql(conn, niveau)
     geometry = f"ST_AsGeoJSON({outline[4326]}, 6)"
     params: dict = {"niveau": niveau}
-    fresh = pub is None and serves_rollups(conn, precise=access is not None)
-    by_taxon_only = dataclasses.replace(filtres, cd_refs=None).empty()
-    if fresh and access is not None and by_taxon_only:
+    plan = _plan(rollup_state(conn), filtres, pub, access)
+    if plan == "precise":
         # the public roll-up per cell and taxon, plus what the precise view adds to it
         if filtres.cd_refs is not None:
             params["f_cd_refs"] = [int(c) for c in filtres.cd_refs] or [-1]
@@ -798,17 +894,21 @@ def cells(
                     FROM (SELECT t.code, sum(t.nb_obs) AS nb_obs, count(*) FILTER (WHERE t.cd_ref <> 0) AS nb_taxons,
                                  max(t.derniere_annee) AS derniere_annee
                             FROM ({per_taxon}) AS t GROUP BY t.code) AS c {join}"""
-    elif fresh and access is None and filtres.empty():
+    elif plan == "cells":
         sql = """SELECT c.code, c.nom, c.nb_obs, c.nb_taxons, c.derniere_annee,
                          ST_AsGeoJSON(c.geom_4326, 6) AS geometry
                     FROM sinp_carte_public c WHERE c.niveau = :niveau"""
-    elif fresh and access is None and (single := map_rollups.single(filtres)) is not None:
-        kind, condition, values = single
+    elif isinstance(plan, tuple) and plan[0] == "sans":
+        params["d_left_out"] = plan[1]
+        sql = f"""SELECT c.code, {name} AS nom, c.nb_obs, c.nb_taxons, c.derniere_annee, {geometry} AS geometry
+                    FROM ({_cells_without(niveau, ":d_left_out")}) AS c {join}"""
+    elif isinstance(plan, tuple):
+        kind, condition, values = plan
         params.update(values)
         sql = f"""SELECT c.code, {name} AS nom, c.nb_obs, c.nb_taxons, c.derniere_annee, {geometry} AS geometry
                     FROM ({map_rollups.cells_sql(kind, condition)}) AS c {join}"""
     else:
-        if fresh and access is None and by_taxon_only:
+        if plan == "taxon":
             params["f_cd_refs"] = [int(c) for c in filtres.cd_refs] or [-1]
             per_taxon = """SELECT code, cd_ref, nb_obs, derniere_annee FROM sinp_carte_public_taxon
                             WHERE niveau = :niveau AND cd_ref = ANY(:f_cd_refs)"""
