@@ -305,75 +305,78 @@ def main():
 
         # a change waiting for the refresh (one row of sinp_carte_changes, committed): a deposit or a
         # publication narrows nothing, the roll-ups keep answering; a withdrawal or a deletion names its JDD,
-        # the map reads each cell again from the roll-up per JDD without it; a recount names none: the counts
+        # the unfiltered map and the map server read each cell again from the roll-up per JDD without it plus
+        # its live counts (none once withdrawn); a recount names none: the counts
         def flux(view: str):
             def fn(c):
+                c.execute(text("SELECT set_config('jit', 'off', true)"))  # as the map server's connections
                 return c.execute(text(f"SELECT gid, nb_obs, nb_taxons FROM sinp_flux.{view}")).all()
 
             return fn
 
-        deposit, withdrawal, recount = "'{}'", "'{jdd-0}'", "NULL"
+        # (packages marked, the biggest JDD withdrawn meanwhile, name, call)
+        deposit, big, recount = "'{}'", "'{jdd-0}'", "NULL"
+        after = {
+            "withdrawn": "après le retrait du plus gros JDD, recalcul en attente",
+            "partial": "après la suppression d'observations du plus gros JDD (encore publié), recalcul en attente",
+        }
         pending = [
             (
                 deposit,
+                False,
                 "après un dépôt, recalcul en attente : carte sans filtre",
                 lambda c: map_store.cells(c, "maille"),
             ),
             (
                 deposit,
+                False,
                 "après un dépôt, recalcul en attente : groupe",
                 lambda c: map_store.cells(c, "maille", F(groupe="Groupe 3")),
             ),
             (
                 deposit,
+                False,
                 "après un dépôt, recalcul en attente : taxon très observé",
                 lambda c: map_store.cells(c, "maille", F(cd_refs=[common])),
             ),
             (
-                withdrawal,
-                "après le retrait du plus gros JDD, recalcul en attente : carte sans filtre (par JDD, sans lui)",
-                lambda c: map_store.cells(c, "maille"),
-            ),
-            (
-                withdrawal,
-                "après le retrait du plus gros JDD, recalcul en attente : par commune (par JDD, sans lui)",
-                lambda c: map_store.cells(c, "commune"),
-            ),
-            (
-                withdrawal,
-                "après le retrait du plus gros JDD, recalcul en attente : un autre JDD",
-                lambda c: map_store.cells(c, "maille", F(jdd="jdd-1")),
-            ),
-            (
-                withdrawal,
-                "après le retrait du plus gros JDD, recalcul en attente : groupe (les comptes)",
-                lambda c: map_store.cells(c, "maille", F(groupe="Groupe 3")),
-            ),
-            (
-                withdrawal,
-                "après le retrait du plus gros JDD, recalcul en attente : serveur cartographique, mailles",
-                flux("observations_maille"),
-            ),
-            (
-                withdrawal,
-                "après le retrait du plus gros JDD, recalcul en attente : serveur cartographique, communes",
-                flux("observations_commune"),
-            ),
-            (
                 deposit,
+                False,
                 "recalcul en attente sans retrait : serveur cartographique, mailles",
                 flux("observations_maille"),
             ),
+        ]
+        for kind, withdrawn in (("withdrawn", True), ("partial", False)):
+            pending += [
+                (big, withdrawn, f"{after[kind]} : carte sans filtre", lambda c: map_store.cells(c, "maille")),
+                (big, withdrawn, f"{after[kind]} : par commune", lambda c: map_store.cells(c, "commune")),
+                (big, withdrawn, f"{after[kind]} : serveur cartographique, mailles", flux("observations_maille")),
+            ]
+        pending += [
+            (
+                big,
+                True,
+                f"{after['withdrawn']} : un autre JDD",
+                lambda c: map_store.cells(c, "maille", F(jdd="jdd-1")),
+            ),
+            (
+                big,
+                True,
+                f"{after['withdrawn']} : groupe (les comptes)",
+                lambda c: map_store.cells(c, "maille", F(groupe="Groupe 3")),
+            ),
             (
                 recount,
+                False,
                 "après un recomptage, recalcul en attente : carte sans filtre (les comptes)",
                 lambda c: map_store.cells(c, "maille"),
             ),
         ]
-        for packages, name, fn in pending:
+        for packages, withdrawn, name, fn in pending:
             with engine.begin() as conn:
                 conn.execute(text("DELETE FROM sinp_carte_changes"))
                 conn.execute(text(f"INSERT INTO sinp_carte_changes (txid, packages) VALUES (1, {packages})"))
+                conn.execute(text("UPDATE package SET private = :w WHERE id = 'jdd-0'"), {"w": withdrawn})
             with engine.connect() as conn:
                 state = map_store.rollup_state(conn)
                 assert state.serves() is (packages == deposit)
@@ -383,6 +386,7 @@ def main():
             print(name, timing, flush=True)
         with engine.begin() as conn:
             conn.execute(text("DELETE FROM sinp_carte_changes"))
+            conn.execute(text("UPDATE package SET private = false WHERE id = 'jdd-0'"))
     finally:
         engine.dispose()
         if not args.keep and not args.reuse:  # a kept database stays until dropped by hand

@@ -66,6 +66,7 @@ dbname=$db
 user=$FLUX_DB_USER
 password=$FLUX_DB_PASSWORD
 application_name=sinp-mapserver-$key
+options=-cjit=off
 connect_timeout=5
 "
     rewrites="$rewrites

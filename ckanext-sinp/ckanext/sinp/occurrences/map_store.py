@@ -366,14 +366,16 @@ def _cells_without(niveau: str, narrowed: str) -> str:
     code = _CODE[niveau]
     return f"""
         WITH n AS (SELECT CAST({narrowed} AS text[]) AS ids),
+             -- those published now: only their rows of the counts are read (a JDD withdrawn: none)
+             np AS (SELECT ARRAY(SELECT p.id FROM ({PUBLISHED_JDD_SQL}) AS p, n WHERE p.id = ANY(n.ids)) AS ids),
              o AS (SELECT d.code, sum(d.nb_obs) AS nb_obs, bit_or(d.taxa) AS taxa,
                           max(d.derniere_annee) AS derniere_annee
                      FROM sinp_carte_public_dim d, n
                     WHERE d.niveau = '{niveau}' AND d.dim = 'jdd' AND NOT (d.val = ANY(n.ids)) GROUP BY d.code),
              l AS (SELECT a.{code} AS code, a.cd_ref, sum(a.nb) AS nb,
                           max(a.annee) FILTER (WHERE a.annee <> 0) AS derniere_annee
-                     FROM sinp_carte_agg a, n
-                    WHERE a.package_id = ANY(n.ids) AND a.package_id IN (SELECT id FROM ({PUBLISHED_JDD_SQL}) AS p)
+                     FROM sinp_carte_agg a, np
+                    WHERE a.package_id = ANY(np.ids)
                       AND a.public_layer <= {MAX_LAYER[niveau]} AND a.{code} <> '' {_valid_code(niveau, "a." + code)}
                     GROUP BY 1, 2),
              lc AS (SELECT l.code, sum(l.nb) AS nb_obs, max(l.derniere_annee) AS derniere_annee,
@@ -819,6 +821,14 @@ def _precise_rows(
          WHERE {common} AND {full} AND a.package_id IN (SELECT id FROM vis)"""
 
 
+def _interactive(conn) -> None:
+    """A map call is a short query over small tables: PostgreSQL's JIT compilation, which the planner
+    turns on for a plan it costs high (a branch that a one-time filter skips counts too), costs ~0.4 s
+    and saves nothing here. Off for the caller's transaction (the map server's connections set it off
+    too: ``deploy/mapserver/render.sh``)."""
+    conn.execute(text("SELECT set_config('jit', 'off', true)"))
+
+
 def _plan(state: Rollups, filtres: Filtres, pub: list[str] | None, access: Access | None):
     """What answers ``cells``: ``"precise"`` (the public roll-up per cell and taxon plus what the precise
     view adds), ``"cells"`` (the public roll-up per cell), ``"taxon"`` (per cell and taxon), a tuple (kind,
@@ -873,6 +883,7 @@ def cells(
     Read from the roll-ups or from the counts as ``_plan`` decides; ``freshness`` says of which date.
     """
     _check_niveau(niveau)
+    _interactive(conn)
     filtres = filtres or Filtres()
     join, name, outline = _level_sql(conn, niveau)
     geometry = f"ST_AsGeoJSON({outline[4326]}, 6)"
@@ -957,6 +968,7 @@ def cell_taxa(
     ``cells``): ``cd_ref``, ``nom_valide``, ``nom_vern``, ``groupe``, ``nb_obs``, ``derniere_annee``,
     ``sensible`` (some of its observations there are of a sensitive taxon), most observed first."""
     _check_niveau(niveau)
+    _interactive(conn)
     filtres = filtres or Filtres()
     params: dict = {"code": code, "niveau": niveau}
     fresh = pub is None and serves_rollups(conn, precise=access is not None)
@@ -1018,6 +1030,7 @@ def taxon_summary(conn, cd_refs: list[int], pub: list[str] | None = None) -> dic
     ``cells``), ``mois`` (12 counts, January to December), ``annees`` ([{annee, nb_obs}]), ``jdd``
     ([{package_id, nb_obs}]) — the last three over every diffused observation (at the département or
     finer). From the roll-ups when fresh, else from the counts."""
+    _interactive(conn)
     params = {"f_cd_refs": [int(c) for c in cd_refs] or [-1], "max_layer": protection.DEPARTEMENT}
     if pub is None and serves_rollups(conn):
         months = dict(
