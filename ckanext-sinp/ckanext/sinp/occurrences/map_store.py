@@ -21,8 +21,8 @@ Three kinds of tables:
    it every ``ckanext.sinp.scheduler.carte_every`` seconds. Until then the roll-ups keep serving the
    public view while no pending change narrows (``Rollups.serves``: they lack what was deposited or
    published since, never show more than is public); after a change that names JDD, the unfiltered map
-   and the views of ``sinp_flux`` read each cell again from the roll-up per JDD without those JDD
-   (``_served_cells``), the footprints leave out theirs, and other queries answer from the counts; after
+   and the views of ``sinp_flux`` read each cell again from the roll-up per JDD without those JDD plus
+   their live counts (``_cells_without``, ``_served_cells``), the footprints leave out theirs, and other queries answer from the counts; after
    one that names no JDD, the counts answer and the views serve no cell.
    A map filtered by one kind of filter (a group, a département, a period, validation levels, a
    producer or a JDD) reads the roll-up per filter value of ``map_rollups``; one filtered by several
