@@ -20,6 +20,7 @@ from flask_login.utils import encode_cookie
 
 from ckanext.sinp.page_cache import glue
 from tests.integration import test_sinp_records as records
+from tests.integration.conftest import _wait_for_background_jobs
 from tests.integration.test_sinp_records import _ca, _jdd
 
 producer = records.producer
@@ -154,6 +155,7 @@ def test_logged_in_users_are_never_served_a_copy_and_their_pages_are_never_kept(
     ca = _ca(api, org, private=False)
     word = f"Gomphus{uuid.uuid4().hex[:6]}"
     _jdd(api, org, ca, private=True, title=f"Gîtes confidentiels {word}")
+    _wait_for_background_jobs()  # the jobs the creation queued write before the visits, not between them
     admin = factories.Sysadmin(password="correct123")
     url = f"/dataset/?q={word}"
     listening()
@@ -184,9 +186,10 @@ def test_logged_in_users_are_never_served_a_copy_and_their_pages_are_never_kept(
     assert cache_of(with_token) == "bypass" and any("Gîtes confidentiels" in t for t in titles)
 
     anonymous = visitor(app)
-    for expected in ("miss", "hit"):
-        page = anonymous.get(url)
-        assert cache_of(page) == expected and "Gîtes confidentiels" not in page.get_data(as_text=True)
+    page = anonymous.get(url)  # nothing the logged-in visits saw was kept
+    assert cache_of(page) == "miss" and "Gîtes confidentiels" not in page.get_data(as_text=True)
+    page = copy_served(anonymous, url)  # a background job's write may end the first copy (the CI, once)
+    assert cache_of(page) == "hit" and "Gîtes confidentiels" not in page.get_data(as_text=True)
 
 
 def test_while_nobody_listens_nothing_is_served_from_the_cache(app, producer):
