@@ -133,6 +133,7 @@ def _refresh(engine, again: bool = True) -> dict:
 
     with engine.begin() as conn:
         setup = json.loads(json.dumps(conn.execute(text("SELECT figures FROM bench_setup")).scalar()))
+        again = map_store.drop_outdated_rollups(conn) or again
         for statement in map_store.SCHEMA_SQL + map_store.FLUX_SQL + map_store.LAST_SQL + map_store.PACKAGE_TRIGGER_SQL:
             if "ON sinp_occurrence" not in statement:
                 conn.execute(text(statement))  # tables a newer layout adds (--reuse)
@@ -264,9 +265,25 @@ def main():
                     ("un producteur", F(producteur="org-0")),
                 )
             ),
+            *(
+                (
+                    f"{label} dans un département, par {niveau}",
+                    lambda c, niveau=niveau, f=f: map_store.cells(c, niveau, f),
+                )
+                for niveau in ("maille", "commune")
+                for label, f in (
+                    ("groupe", F(groupe="Groupe 3", dep="25")),
+                    ("période 2015–2025", F(annee_min=2015, annee_max=2025, dep="25")),
+                    ("un JDD (le plus gros)", F(jdd="jdd-0", dep="25")),
+                )
+            ),
             (
-                "groupe et département (deux filtres : les comptes)",
-                lambda c: map_store.cells(c, "maille", F(groupe="Groupe 3", dep="25")),
+                "groupe dans un département, depuis les comptes (le chemin d'avant)",
+                lambda c: map_store.cells(c, "maille", F(groupe="Groupe 3", dep="25"), pub),
+            ),
+            (
+                "groupe et période (deux filtres : les comptes)",
+                lambda c: map_store.cells(c, "maille", F(groupe="Groupe 3", annee_min=2015, annee_max=2025)),
             ),
             (
                 "taxon très observé et période (les comptes)",

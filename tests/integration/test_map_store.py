@@ -56,14 +56,15 @@ def _months() -> dict:
         }
 
 
-def _expected_mailles(world, public: set[str] | None = None) -> dict:
-    """Per 10 km cell: (observations, distinct taxa, last year) of the published JDD, diffused at the
-    maille or finer — from the generated rows and the layer the platform gave each."""
+def _expected_mailles(world, public: set[str] | None = None, dep: str | None = None) -> dict:
+    """Per 10 km cell: (observations, distinct taxa, last year) of the published JDD (``dep``: of that
+    département), diffused at the maille or finer — from the generated rows and the layer the platform
+    gave each."""
     public = world["public"] if public is None else public
     names = world["names"]
     obs, taxa, last = defaultdict(int), defaultdict(set), defaultdict(int)
     for o in world["rows"]:
-        if o.jdd not in public or o.extra["layer"] > 2 or not o.extra["maille"]:
+        if o.jdd not in public or o.extra["layer"] > 2 or not o.extra["maille"] or dep not in (None, o.dep):
             continue
         cell = o.extra["maille"]
         obs[cell] += 1
@@ -470,7 +471,8 @@ def _published() -> list[str]:
 
 
 def _one_kind_filters(world) -> dict[str, map_store.Filtres]:
-    """A filter of each kind the per-value roll-up answers, with values the generated set holds."""
+    """A filter of each kind the per-value roll-up answers, alone and in one département, with values the
+    generated set holds."""
     F = map_store.Filtres
     with model.meta.engine.connect() as conn:
         groupe, dep = conn.execute(
@@ -489,6 +491,12 @@ def _one_kind_filters(world) -> dict[str, map_store.Filtres]:
         "JDD": F(jdd=a1["id"]),
         "JDD privé": F(jdd=world["jdds"]["prive"]["id"]),
         "producteur": F(producteur=a1["owner_org"]),
+        "groupe dans le département": F(groupe=groupe, dep=dep),
+        "période dans le département": F(annee_min=(first + last) // 2, annee_max=last, dep=dep),
+        "validation dans le département": F(niv_val=["1", "2"], dep=dep),
+        "JDD dans le département": F(jdd=a1["id"], dep=dep),
+        "producteur dans le département": F(producteur=a1["owner_org"], dep=dep),
+        "JDD privé dans le département": F(jdd=world["jdds"]["prive"]["id"], dep=dep),
     }
 
 
@@ -519,8 +527,34 @@ def test_a_map_filtered_by_one_kind_reads_the_rollup_per_value_and_equals_the_co
         c["code"]: (c["nb_obs"], c["nb_taxons"], c["derniere_annee"]) for c in answers["JDD", "maille"]
     } == _expected_mailles(world, {"a1"})
     assert answers["JDD privé", "maille"] == [] and answers["JDD privé", "departement"] == []
+    assert answers["JDD privé dans le département", "maille"] == []
     for name in ("groupe", "dep", "période", "validation", "producteur"):
         assert answers[name, "maille"] and answers[name, "departement"], name
+        # the same kind in one département: its observations only, a single cell per département
+        in_dep = (
+            answers[f"{name} dans le département", "departement"] if name != "dep" else answers[name, "departement"]
+        )
+        assert [c["code"] for c in in_dep] == [_one_kind_filters(world)["dep"].dep], name
+    dep = _one_kind_filters(world)["dep"].dep
+    in_dep = {
+        c["code"]: (c["nb_obs"], c["nb_taxons"], c["derniere_annee"])
+        for c in answers["JDD dans le département", "maille"]
+    }
+    assert in_dep == _expected_mailles(world, {"a1"}, dep=dep)
+    # a maille on the département's border counts there only what was observed in it
+    with model.meta.engine.connect() as conn:
+        border = (
+            conn.execute(
+                sa.text(
+                    "SELECT maille FROM sinp_carte_agg WHERE maille <> '' GROUP BY maille HAVING count(DISTINCT dep) > 1"
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert border, "the generated set has no maille in two départements"
+    whole = {c["code"]: c["nb_obs"] for c in answers["JDD", "maille"]}
+    assert any(in_dep[m][0] < whole[m] for m in border if m in in_dep)
     # a cell's taxa are not the sum of the years': the period's taxa are fewer than the years' added
     with model.meta.engine.connect() as conn:
         years = conn.execute(
@@ -563,3 +597,33 @@ def test_a_map_filtered_by_one_kind_reads_the_rollup_per_value_and_equals_the_co
             assert map_store.cells(conn, niveau, by_jdd) == []
         assert map_store.cells(conn, "maille", by_producer) == stale
     _assert_rollup_equals_counts(world)
+
+
+def test_init_db_makes_the_rollup_per_value_of_an_earlier_layout_again_and_keeps_the_counts(world):
+    """A database whose roll-up per filter value predates the département of its rows (stop 35): the
+    next ``init-db`` (``ensure_tables``) makes that table again from the counts — the counts themselves
+    kept, not recounted — and the map server's views and grants come back with it."""
+    from ckanext.sinp import settings
+
+    _refresh(force=True)
+    filtres = _one_kind_filters(world)
+    with model.meta.engine.connect() as conn:
+        before = {name: map_store.cells(conn, "maille", f) for name, f in filtres.items()}
+        counted_at = conn.execute(sa.text("SELECT max(xmin::text::bigint) FROM sinp_carte_agg")).scalar()
+    with model.meta.engine.begin() as conn:
+        conn.execute(sa.text("ALTER TABLE sinp_carte_public_dim DROP COLUMN dep"))
+        assert conn.execute(sa.text(map_rollups.OUTDATED_SQL)).scalar()
+    map_store.ensure_tables(model.meta.engine, settings.flux_reader_role())
+    with model.meta.engine.connect() as conn:
+        assert not conn.execute(sa.text(map_rollups.OUTDATED_SQL)).scalar()
+        assert map_store.is_fresh(conn)
+        assert {name: map_store.cells(conn, "maille", f) for name, f in filtres.items()} == before
+        # the counts were not written again; the map server's role reads its views again
+        assert conn.execute(sa.text("SELECT max(xmin::text::bigint) FROM sinp_carte_agg")).scalar() == counted_at
+        for view in map_store.FLUX_VIEWS:
+            assert conn.execute(
+                sa.text("SELECT has_table_privilege(:r, :v, 'SELECT')"),
+                {"r": settings.flux_reader_role(), "v": f"{map_store.FLUX_SCHEMA}.{view}"},
+            ).scalar(), view
+    # a second run changes nothing
+    map_store.ensure_tables(model.meta.engine, settings.flux_reader_role())

@@ -59,7 +59,23 @@ def test_one_kind_of_filter_reads_the_rollup_per_value_and_anything_else_the_cou
     kind, condition, params = map_rollups.single(F(annee_min=2015))
     assert (kind, params) == ("annee", {"d_min": 2015}) and "<=" not in condition
     assert map_rollups.single(F(annee_min=2015, annee_max=2020))[2] == {"d_min": 2015, "d_max": 2020}
-    for filtres in (F(), F(cd_refs=[1]), F(cd_refs=[1], dep="25"), F(dep="25", jdd="x"), F(niv_val=[])):
+    # one kind in one département: the same rows, of that département
+    assert map_rollups.single(F(groupe="Oiseaux", dep="25")) == (
+        "groupe",
+        "d.val = :d_val AND d.dep = :d_dep",
+        {"d_val": "Oiseaux", "d_dep": "25"},
+    )
+    kind, condition, params = map_rollups.single(F(annee_max=2020, dep="2A"))
+    assert (kind, params) == ("annee", {"d_max": 2020, "d_dep": "2A"}) and condition.endswith("AND d.dep = :d_dep")
+    for filtres in (
+        F(),
+        F(cd_refs=[1]),
+        F(cd_refs=[1], dep="25"),
+        F(dep="25", jdd="x", groupe="Oiseaux"),
+        F(groupe="Oiseaux", annee_min=2015),
+        F(jdd="x", producteur="o"),
+        F(niv_val=[]),
+    ):
         assert map_rollups.single(filtres) is None, filtres
     # every filter of map_store but the taxon is a kind of the roll-up (the period: one kind)
     fields = {f.name for f in dataclasses.fields(F)} - {"cd_refs", "annee_min", "annee_max"}

@@ -10,8 +10,11 @@ per-value counts gives (a taxon seen in two years is one taxon).
 
 Computed by ``map_store.refresh_public`` in its transaction, from the same counts and with each level's
 rule of the other public roll-ups (published JDD, diffusion allowing the level, well-formed code): the
-caller passes them. One filter kind at a time: a combination of kinds, or a kind with a taxon, is
-answered from the counts (``map_store.cells``).
+caller passes them. One filter kind at a time, or one kind and a département: each row also holds the
+département of its observations (``dep``; a maille on a border has a row per département, a commune or a
+département one), so « this group (period, validation, producer, JDD) in this département » reads the
+same rows with one more condition; the unfiltered kinds add the rows of every département up. Any other
+combination of kinds, or a kind with a taxon, is answered from the counts (``map_store.cells``).
 
 SQLAlchemy Core, no ``import ckan``.
 """
@@ -36,15 +39,20 @@ WORD = 64  # taxa are gathered in bigint words, then written as one bit string p
 SCHEMA_SQL = (
     """CREATE TABLE IF NOT EXISTS sinp_carte_public_taxa (cd_ref integer PRIMARY KEY, idx integer NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS sinp_carte_public_dim (
-         niveau text NOT NULL, dim text NOT NULL, val text NOT NULL, code text NOT NULL, nb_obs bigint NOT NULL,
-         derniere_annee integer, taxa bit varying NOT NULL, PRIMARY KEY (niveau, dim, val, code))""",
+         niveau text NOT NULL, dim text NOT NULL, val text NOT NULL, dep text NOT NULL, code text NOT NULL,
+         nb_obs bigint NOT NULL, derniere_annee integer, taxa bit varying NOT NULL,
+         PRIMARY KEY (niveau, dim, val, dep, code))""",
     # a period reads the years in its range only
     """CREATE INDEX IF NOT EXISTS ix_sinp_carte_public_dim_annee ON sinp_carte_public_dim (niveau, (val::int))
          WHERE dim = 'annee'""",
     "COMMENT ON TABLE sinp_carte_public_dim IS 'Observations publiques par maille, commune et département "
-    "et par valeur d''un filtre (groupe, département, année, validation, producteur, JDD), taxons en bits "
-    "(numérotés dans sinp_carte_public_taxa)'",
+    "et par valeur d''un filtre (groupe, département, année, validation, producteur, JDD) et par "
+    "département des observations, taxons en bits (numérotés dans sinp_carte_public_taxa)'",
 )
+# a table of an earlier layout (without ``dep``): ``map_store.ensure_tables`` drops it, the next refresh fills it
+OUTDATED_SQL = """SELECT to_regclass('sinp_carte_public_dim') IS NOT NULL AND NOT EXISTS (
+    SELECT 1 FROM information_schema.columns
+     WHERE table_schema = current_schema() AND table_name = 'sinp_carte_public_dim' AND column_name = 'dep')"""
 TABLES = ("sinp_carte_public_dim", "sinp_carte_public_taxa")
 
 
@@ -69,7 +77,7 @@ def refresh(conn, levels: dict[str, tuple[str, str]], published_sql: str, params
             text(f"""
             WITH p AS ({published_sql}),
                  w AS MATERIALIZED (
-                   SELECT d.dim, d.val COLLATE "C" AS val, a.{code} COLLATE "C" AS code,
+                   SELECT d.dim, d.val COLLATE "C" AS val, a.dep COLLATE "C" AS dep, a.{code} COLLATE "C" AS code,
                           COALESCE(t.idx / {WORD}, -1) AS word,
                           bit_or(COALESCE(1::bigint << (t.idx % {WORD}), 0)) AS bits, sum(a.nb) AS nb,
                           max(a.annee) FILTER (WHERE a.annee <> 0) AS derniere_annee
@@ -77,23 +85,24 @@ def refresh(conn, levels: dict[str, tuple[str, str]], published_sql: str, params
                           LEFT JOIN sinp_carte_public_taxa t ON t.cd_ref = a.cd_ref
                           CROSS JOIN LATERAL (VALUES {values}) AS d(dim, val)
                     WHERE {where} AND d.val <> ''
-                    GROUP BY 1, 2, 3, 4),
+                    GROUP BY 1, 2, 3, 4, 5),
                  z AS (SELECT repeat('0', :bits)::varbit AS zero, repeat('0', greatest(:bits - {WORD}, 0))::varbit AS tail)
-            INSERT INTO sinp_carte_public_dim (niveau, dim, val, code, nb_obs, derniere_annee, taxa)
-            SELECT :niveau, w.dim, w.val, w.code, sum(w.nb), max(w.derniere_annee),
+            INSERT INTO sinp_carte_public_dim (niveau, dim, val, dep, code, nb_obs, derniere_annee, taxa)
+            SELECT :niveau, w.dim, w.val, w.dep, w.code, sum(w.nb), max(w.derniere_annee),
                    bit_or(CASE WHEN w.word < 0 THEN z.zero
                                ELSE (w.bits::bit({WORD})::varbit || z.tail) >> ({WORD} * w.word) END)
-              FROM w CROSS JOIN z GROUP BY w.dim, w.val, w.code
-             ORDER BY w.dim, w.val, w.code"""),
+              FROM w CROSS JOIN z GROUP BY w.dim, w.val, w.dep, w.code
+             ORDER BY w.dim, w.val, w.dep, w.code"""),
             {**params, "niveau": niveau, "bits": words * WORD},
         ).rowcount
         written += conn.execute(
             text(f"""
-            INSERT INTO sinp_carte_public_dim (niveau, dim, val, code, nb_obs, derniere_annee, taxa)
-            SELECT :niveau, 'producteur', p.owner_org, d.code, sum(d.nb_obs), max(d.derniere_annee), bit_or(d.taxa)
+            INSERT INTO sinp_carte_public_dim (niveau, dim, val, dep, code, nb_obs, derniere_annee, taxa)
+            SELECT :niveau, 'producteur', p.owner_org, d.dep, d.code, sum(d.nb_obs), max(d.derniere_annee),
+                   bit_or(d.taxa)
               FROM sinp_carte_public_dim d JOIN ({published_sql}) AS p ON p.id = d.val
              WHERE d.niveau = :niveau AND d.dim = 'jdd' AND p.owner_org <> ''
-             GROUP BY p.owner_org, d.code ORDER BY 3, 4"""),
+             GROUP BY p.owner_org, d.dep, d.code ORDER BY 3, 4, 5"""),
             {"niveau": niveau},
         ).rowcount
     return written
@@ -107,8 +116,9 @@ def bit_of(idx: str) -> str:
 
 
 def single(filtres) -> tuple[str, str, dict] | None:
-    """(kind, condition on ``val``, parameters) when ``filtres`` (``map_store.Filtres``) asks one kind of
-    filter other than a taxon, which the roll-up answers; else None (the counts answer)."""
+    """(kind, condition on the rows ``d``, parameters) when ``filtres`` (``map_store.Filtres``) asks one
+    kind of filter other than a taxon, or one such kind and a département, which the roll-up answers; else
+    None (the counts answer)."""
     asked = {
         "groupe": bool(filtres.groupe),
         "dep": bool(filtres.dep),
@@ -118,16 +128,23 @@ def single(filtres) -> tuple[str, str, dict] | None:
         "producteur": bool(filtres.producteur),
     }
     kinds = [k for k, on in asked.items() if on]
+    in_dep = len(kinds) == 2 and "dep" in kinds  # a kind in one département: the rows of that département
+    if in_dep:
+        kinds.remove("dep")
     if filtres.cd_refs is not None or len(kinds) != 1:
         return None
     kind = kinds[0]
     if kind == "annee":  # the years of the range (the index on val::int of the year rows)
         bounds = {"d_min": (filtres.annee_min, ">="), "d_max": (filtres.annee_max, "<=")}
         params = {key: int(year) for key, (year, _) in bounds.items() if year is not None}
-        return kind, " AND ".join(f"d.val::int {op} :{key}" for key, (_, op) in bounds.items() if key in params), params
-    if kind == "niv_val":
-        return kind, "d.val = ANY(:d_vals)", {"d_vals": [str(v) for v in filtres.niv_val]}
-    return kind, "d.val = :d_val", {"d_val": str(getattr(filtres, kind))}
+        condition = " AND ".join(f"d.val::int {op} :{key}" for key, (_, op) in bounds.items() if key in params)
+    elif kind == "niv_val":
+        condition, params = "d.val = ANY(:d_vals)", {"d_vals": [str(v) for v in filtres.niv_val]}
+    else:
+        condition, params = "d.val = :d_val", {"d_val": str(getattr(filtres, kind))}
+    if in_dep:
+        condition, params = f"{condition} AND d.dep = :d_dep", {**params, "d_dep": str(filtres.dep)}
+    return kind, condition, params
 
 
 def cells_sql(kind: str, condition: str, niveau: str = ":niveau") -> str:

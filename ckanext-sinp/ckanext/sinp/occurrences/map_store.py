@@ -25,8 +25,9 @@ Three kinds of tables:
    their live counts (``_cells_without``, ``_served_cells``), the footprints leave out theirs, and other queries answer from the counts; after
    one that names no JDD, the counts answer and the views serve no cell.
    A map filtered by one kind of filter (a group, a département, a period, validation levels, a
-   producer or a JDD) reads the roll-up per filter value of ``map_rollups``; one filtered by several
-   kinds (or a kind and a taxon) is answered from the counts directly.
+   producer or a JDD), or by one kind and a département, reads the roll-up per filter value of
+   ``map_rollups``; one filtered by other combinations (or a kind and a taxon) is answered from the
+   counts directly.
 3. ``sinp_carte_precis`` holds, for the observations whose diffusion blanks some code in
    ``sinp_carte_agg`` (public layer above « commune »), the same counts with every code kept. It is
    read only here, by the precise view (``cells``/``cell_taxa`` with an ``Access``): those
@@ -459,6 +460,7 @@ def ensure_tables(engine, reader_role: str | None = None) -> None:
             conn.execute(text(f"DROP SCHEMA IF EXISTS {FLUX_SCHEMA} CASCADE"))
             conn.execute(text(f"DROP TABLE IF EXISTS {', '.join(_TABLES)}"))
         new = not _has_table(conn, "sinp_carte_agg")
+        outdated = drop_outdated_rollups(conn)
         for statement in SCHEMA_SQL + FLUX_SQL + LAST_SQL:
             conn.execute(text(statement))
         if _has_table(conn, "package"):
@@ -470,8 +472,21 @@ def ensure_tables(engine, reader_role: str | None = None) -> None:
                 text("INSERT INTO sinp_carte_state VALUES (0, :v, now()) ON CONFLICT (id) DO UPDATE SET change = :v"),
                 {"v": SCHEMA_VERSION},
             )
+        elif outdated:  # as long as a scheduled refresh (a filtered map call waits for it: the table is new)
+            refresh_public(conn, force=True)
         if reader_role:
             grant_reader(conn, reader_role)
+
+
+def drop_outdated_rollups(conn) -> bool:
+    """Drops the roll-up per filter value if it has an earlier layout (without the département of its rows,
+    ``map_rollups.OUTDATED_SQL``) and the views that read it: ``SCHEMA_SQL`` and ``FLUX_SQL`` make them
+    again, a refresh fills it — the counts and the other roll-ups kept. Whether it did."""
+    if not conn.execute(text(map_rollups.OUTDATED_SQL)).scalar():
+        return False
+    conn.execute(text(f"DROP SCHEMA IF EXISTS {FLUX_SCHEMA} CASCADE"))
+    conn.execute(text("DROP TABLE sinp_carte_public_dim"))
+    return True
 
 
 def grant_reader(conn, role: str) -> None:
@@ -836,10 +851,10 @@ def _plan(state: Rollups, filtres: Filtres, pub: list[str] | None, access: Acces
     ``_cells_without``, or ``"counts"``.
 
     The roll-ups answer when they serve (``Rollups.serves``) and the query is unfiltered or filtered by a
-    taxon only, or — public view — by one other kind of filter. While pending changes may have narrowed
+    taxon only, or — public view — by one other kind of filter (and a département: ``map_rollups.single``). While pending changes may have narrowed
     named JDD, the unfiltered map reads the roll-up per JDD without them plus their live counts
     (``_cells_without``), a JDD they did not name its rows of the roll-up. Else the counts: ``pub``, the precise
-    view when anything is pending, several kinds of filter, a kind with a taxon, a change naming no JDD."""
+    view when anything is pending, other combinations of kinds, a kind with a taxon, a change naming no JDD."""
     by_taxon_only = dataclasses.replace(filtres, cd_refs=None).empty()
     if pub is not None:
         return "counts"
