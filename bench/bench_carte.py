@@ -209,6 +209,9 @@ def main():
         action="store_true",
         help="with --reuse: only the calls with a change pending, on the kept roll-ups (computed if none)",
     )
+    ap.add_argument(
+        "--only", default="", help="with --reuse: only the calls whose name holds this text, on the kept roll-ups"
+    )
     args = ap.parse_args()
     if args.reuse:
         url = f"postgresql://{args.db}:{args.db}@127.0.0.1:{os.environ.get('PGPORT', '5432')}/{args.db}"
@@ -223,7 +226,7 @@ def main():
                 return
         with engine.connect() as conn:
             out["n"] = conn.execute(text("SELECT count(*) FROM occ")).scalar()
-        out["setup"] = _refresh(engine, again=not args.pending_only)
+        out["setup"] = _refresh(engine, again=not (args.pending_only or args.only))
         with engine.connect() as conn:
             out["taxa"] = conn.execute(text("SELECT count(*) FROM sinp_carte_public_taxa")).scalar()
         print(json.dumps(out["setup"]), flush=True)
@@ -231,9 +234,12 @@ def main():
             pub = [r[0] for r in conn.execute(text(map_store.PUBLISHED_JDD_SQL))]
             common = conn.execute(text("SELECT cd_ref FROM occ GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")).scalar()
             rare = conn.execute(text("SELECT cd_ref FROM occ GROUP BY 1 ORDER BY count(*), 1 LIMIT 1")).scalar()
-            densest = conn.execute(
-                text("SELECT code FROM sinp_carte_public WHERE niveau = 'maille' ORDER BY nb_obs DESC LIMIT 1")
-            ).scalar()
+            densest, commune = (
+                conn.execute(
+                    text("SELECT code FROM sinp_carte_public WHERE niveau = :n ORDER BY nb_obs DESC LIMIT 1"), {"n": n}
+                ).scalar()
+                for n in ("maille", "commune")
+            )
         F = map_store.Filtres
         # the precise view (vue=precise): a producer (owner of the biggest JDD), a chef de file, a sysadmin
         producer = store.Access(orgs=["org-0"], public_package_ids=pub)
@@ -291,6 +297,18 @@ def main():
             ),
             ("par commune, depuis les comptes", lambda c: map_store.cells(c, "commune", F(), pub)),
             ("taxons d'une maille (la plus dense)", lambda c: map_store.cell_taxa(c, "maille", densest)),
+            (
+                "taxons de la maille la plus dense, filtrés par un groupe (les comptes)",
+                lambda c: map_store.cell_taxa(c, "maille", densest, F(groupe="Groupe 3")),
+            ),
+            (
+                "taxons de la commune la plus dense, filtrés par un groupe (les comptes)",
+                lambda c: map_store.cell_taxa(c, "commune", commune, F(groupe="Groupe 3")),
+            ),
+            (
+                "taxons d'un département, filtrés par un groupe (les comptes)",
+                lambda c: map_store.cell_taxa(c, "departement", "25", F(groupe="Groupe 3")),
+            ),
             ("fiche d'un taxon très observé", lambda c: map_store.taxon_summary(c, [common])),
             ("vue précise : un producteur, sans filtre", lambda c: map_store.cells(c, "maille", F(), None, producer)),
             ("vue précise : un chef de file, sans filtre", lambda c: map_store.cells(c, "maille", F(), None, chef)),
@@ -312,6 +330,7 @@ def main():
         out["calls"] = []
         if args.pending_only:
             calls = []
+        calls = [call for call in calls if args.only in call[0]]
         with engine.connect() as conn:
             for name, fn in calls:
                 repeat = args.repeat if not name.startswith("pair") else max(3, args.repeat // 10)
@@ -389,7 +408,7 @@ def main():
                 lambda c: map_store.cells(c, "maille"),
             ),
         ]
-        for packages, withdrawn, name, fn in pending:
+        for packages, withdrawn, name, fn in (p for p in pending if args.only in p[2]):
             with engine.begin() as conn:
                 conn.execute(text("DELETE FROM sinp_carte_changes"))
                 conn.execute(text(f"INSERT INTO sinp_carte_changes (txid, packages) VALUES (1, {packages})"))

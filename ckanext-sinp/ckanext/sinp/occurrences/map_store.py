@@ -266,6 +266,9 @@ SCHEMA_SQL = (
     "ALTER TABLE sinp_carte_changes ADD COLUMN IF NOT EXISTS packages text[]",
     f"CREATE TABLE IF NOT EXISTS sinp_carte_agg ({_AGG_COLUMNS})",
     "CREATE INDEX IF NOT EXISTS ix_sinp_carte_agg_cd_ref ON sinp_carte_agg (cd_ref)",
+    # the taxa of one maille or commune on a filtered map (``cell_taxa``) read its rows, not the table
+    "CREATE INDEX IF NOT EXISTS ix_sinp_carte_agg_maille ON sinp_carte_agg (maille) WHERE maille <> ''",
+    "CREATE INDEX IF NOT EXISTS ix_sinp_carte_agg_commune ON sinp_carte_agg (commune) WHERE commune <> ''",
     "COMMENT ON TABLE sinp_carte_agg IS 'Nombre d''observations par JDD, diffusion, maille, commune, "
     "département, taxon et année (tenu à jour par les déclencheurs de sinp_occurrence)'",
     f"CREATE TABLE IF NOT EXISTS sinp_carte_precis ({_AGG_COLUMNS})",
@@ -461,9 +464,12 @@ def ensure_tables(engine, reader_role: str | None = None) -> None:
             conn.execute(text(f"DROP TABLE IF EXISTS {', '.join(_TABLES)}"))
         new = not _has_table(conn, "sinp_carte_agg")
         outdated = drop_outdated_rollups(conn)
-        for statement in SCHEMA_SQL + FLUX_SQL + LAST_SQL:
+        # without CKAN's tables (a bench's scratch database): the counts and roll-ups, no views (they read
+        # ``package``) nor triggers on it
+        ckan = _has_table(conn, "package")
+        for statement in SCHEMA_SQL + (FLUX_SQL if ckan else ()) + LAST_SQL:
             conn.execute(text(statement))
-        if _has_table(conn, "package"):
+        if ckan:
             for statement in PACKAGE_TRIGGER_SQL:
                 conn.execute(text(statement))
         if new:
@@ -474,7 +480,7 @@ def ensure_tables(engine, reader_role: str | None = None) -> None:
             )
         elif outdated:  # as long as a scheduled refresh (a filtered map call waits for it: the table is new)
             refresh_public(conn, force=True)
-        if reader_role:
+        if reader_role and ckan:
             grant_reader(conn, reader_role)
 
 
