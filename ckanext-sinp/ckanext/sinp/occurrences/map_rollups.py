@@ -49,7 +49,7 @@ SCHEMA_SQL = (
     "et par valeur d''un filtre (groupe, département, année, validation, producteur, JDD) et par "
     "département des observations, taxons en bits (numérotés dans sinp_carte_public_taxa)'",
 )
-# a table of an earlier layout (without ``dep``): ``map_store.ensure_tables`` drops it, the next refresh fills it
+# a table of an earlier layout (without ``dep``): ``map_store.ensure_tables`` drops it and fills it again at once
 OUTDATED_SQL = """SELECT to_regclass('sinp_carte_public_dim') IS NOT NULL AND NOT EXISTS (
     SELECT 1 FROM information_schema.columns
      WHERE table_schema = current_schema() AND table_name = 'sinp_carte_public_dim' AND column_name = 'dep')"""

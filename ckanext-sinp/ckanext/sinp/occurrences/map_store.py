@@ -22,8 +22,9 @@ Three kinds of tables:
    public view while no pending change narrows (``Rollups.serves``: they lack what was deposited or
    published since, never show more than is public); after a change that names JDD, the unfiltered map
    and the views of ``sinp_flux`` read each cell again from the roll-up per JDD without those JDD plus
-   their live counts (``_cells_without``, ``_served_cells``), the footprints leave out theirs, and other queries answer from the counts; after
-   one that names no JDD, the counts answer and the views serve no cell.
+   their live counts (``_cells_without``, ``_served_cells``), the footprints leave out theirs, and other
+   queries answer from the counts; after one that names no JDD, the counts answer and the views serve no
+   cell.
    A map filtered by one kind of filter (a group, a département, a period, validation levels, a
    producer or a JDD), or by one kind and a département, reads the roll-up per filter value of
    ``map_rollups``; one filtered by other combinations (or a kind and a taxon) is answered from the
@@ -857,10 +858,11 @@ def _plan(state: Rollups, filtres: Filtres, pub: list[str] | None, access: Acces
     ``_cells_without``, or ``"counts"``.
 
     The roll-ups answer when they serve (``Rollups.serves``) and the query is unfiltered or filtered by a
-    taxon only, or — public view — by one other kind of filter (and a département: ``map_rollups.single``). While pending changes may have narrowed
-    named JDD, the unfiltered map reads the roll-up per JDD without them plus their live counts
-    (``_cells_without``), a JDD they did not name its rows of the roll-up. Else the counts: ``pub``, the precise
-    view when anything is pending, other combinations of kinds, a kind with a taxon, a change naming no JDD."""
+    taxon only, or — public view — by one other kind of filter, alone or with a département
+    (``map_rollups.single``). While pending changes may have narrowed named JDD, the unfiltered map reads the
+    roll-up per JDD without them plus their live counts (``_cells_without``), a JDD they did not name its rows
+    of the roll-up. Else the counts: ``pub``, the precise view when anything is pending, other combinations of
+    kinds, a kind with a taxon, a change naming no JDD."""
     by_taxon_only = dataclasses.replace(filtres, cd_refs=None).empty()
     if pub is not None:
         return "counts"
