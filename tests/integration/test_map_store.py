@@ -528,14 +528,14 @@ def test_a_map_filtered_by_one_kind_reads_the_rollup_per_value_and_equals_the_co
     } == _expected_mailles(world, {"a1"})
     assert answers["JDD privé", "maille"] == [] and answers["JDD privé", "departement"] == []
     assert answers["JDD privé dans le département", "maille"] == []
+    dep = _one_kind_filters(world)["dep"].dep
     for name in ("groupe", "dep", "période", "validation", "producteur"):
         assert answers[name, "maille"] and answers[name, "departement"], name
         # the same kind in one département: its observations only, a single cell per département
         in_dep = (
             answers[f"{name} dans le département", "departement"] if name != "dep" else answers[name, "departement"]
         )
-        assert [c["code"] for c in in_dep] == [_one_kind_filters(world)["dep"].dep], name
-    dep = _one_kind_filters(world)["dep"].dep
+        assert [c["code"] for c in in_dep] == [dep], name
     in_dep = {
         c["code"]: (c["nb_obs"], c["nb_taxons"], c["derniere_annee"])
         for c in answers["JDD dans le département", "maille"]
