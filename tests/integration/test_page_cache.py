@@ -150,6 +150,38 @@ def test_a_change_committed_by_another_process_ends_the_copies(app, producer):
     assert seen == "Titre changé ailleurs"
 
 
+def test_a_write_of_this_process_through_any_engine_ends_the_copies_at_its_commit(app, producer):
+    """CKAN puts a new engine in ``model.meta.engine`` whenever plugins are loaded (its
+    ``with_plugins`` fixture does, after the app is made): this process's writes are seen at their
+    commit through whichever engine, not only once PostgreSQL's notification has come (a race)."""
+    _api, jdd, _word = published_jdd(producer)
+    url = f"/api/3/action/package_show?id={jdd['id']}"
+    browser = primed_visitor(app, url)
+
+    generation = glue._state["generation"]
+    engine = sa.create_engine(model.meta.engine.url)  # an engine made after the app, as CKAN does
+    try:
+        before = generation.value
+        with engine.begin() as conn:  # a temporary table notifies nobody: only the commit hook can tell
+            conn.execute(sa.text("CREATE TEMPORARY TABLE sinp_probe (x int) ON COMMIT DROP"))
+            conn.execute(sa.text("INSERT INTO sinp_probe VALUES (1)"))
+        assert generation.value != before
+        with engine.begin() as conn:  # a read commits too, and moves nothing
+            before = generation.value
+            conn.execute(sa.text("SELECT 1"))
+        assert generation.value == before
+    finally:
+        engine.dispose()
+
+    with model.meta.engine.begin() as conn:
+        conn.execute(
+            sa.text("UPDATE package SET title = :t, metadata_modified = now() AT TIME ZONE 'utc' WHERE id = :i"),
+            {"t": "Titre changé par ce processus", "i": jdd["id"]},
+        )
+    answer = browser.get(url)  # at once: no waiting for the notification
+    assert cache_of(answer) == "miss" and answer.json["result"]["title"] == "Titre changé par ce processus"
+
+
 def test_logged_in_users_are_never_served_a_copy_and_their_pages_are_never_kept(app, producer):
     api, org = producer
     ca = _ca(api, org, private=False)

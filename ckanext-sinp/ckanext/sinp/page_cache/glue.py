@@ -61,21 +61,29 @@ def install(app, engine):
     generation = _generations.get(dsn)
     if generation is None:
         generation = _generations[dsn] = Generation(dsn)
-    if not sa.event.contains(engine, "commit", _on_commit):
-        _watch_own_writes(engine)
+    if not sa.event.contains(sa.engine.Engine, "commit", _on_commit):
+        _watch_own_writes(sa.engine.Engine)
     _state.update(generation=generation, entries=Entries(conf["max_bytes"], conf["max_body"]), ttl=conf["ttl"])
     app.before_request(_serve)
     app.after_request(_keep)
     return app
 
 
-def _watch_own_writes(engine) -> None:
+def _watch_own_writes(target) -> None:
     """This process's own writes move the generation at their commit, without waiting for the
     notification (a test, or a visitor of this worker right after an edit, sees the change at
-    once). CKAN commits on reads too (``system_info``): only a transaction that wrote counts."""
-    sa.event.listen(engine, "before_cursor_execute", _on_statement)
-    sa.event.listen(engine, "commit", _on_commit)
-    sa.event.listen(engine, "rollback", _on_rollback)
+    once). CKAN commits on reads too (``system_info``): only a transaction that wrote counts.
+
+    ``target`` is SQLAlchemy's ``Engine`` class: every engine of the process, including the ones
+    made after the app. CKAN makes a new engine and puts it in ``model.meta.engine`` each time its
+    configuration is applied again (``environment.update_config``, when plugins are loaded: CKAN's
+    ``with_plugins`` test fixture does it after the ``app`` fixture has made the app); a hook on the
+    app's engine alone then misses the writes made through the new one, and the next request
+    depended on PostgreSQL's notification arriving first (a race that failed CI once).
+    A commit on another database moves the generation too: a copy less, never a stale one."""
+    sa.event.listen(target, "before_cursor_execute", _on_statement)
+    sa.event.listen(target, "commit", _on_commit)
+    sa.event.listen(target, "rollback", _on_rollback)
 
 
 def _on_statement(conn, _cursor, sql, *_args):
