@@ -278,6 +278,23 @@ def browser(tmp_path):
     driver.quit()
 
 
+def wait_until(browser, predicate, timeout: float = 20):
+    """WebDriverWait that reads the page again when it was replaced while being read: after a click
+    that submits a form, the old page's element found a moment before the answer arrives is stale
+    (a failure of this journey in CI came from that, not from the platform)."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(browser, timeout, ignored_exceptions=(StaleElementReferenceException,)).until(predicate)
+
+
+def body_text(browser) -> str:
+    """The visible text of the page that is there once it stops being replaced under the reader."""
+    from selenium.webdriver.common.by import By
+
+    return wait_until(browser, lambda b: b.find_element(By.TAG_NAME, "body").text, timeout=10)
+
+
 def search_count(expected: int, **params) -> int:
     """package_search's count once Solr shows ``expected`` (harvested records are committed within
     1 s, not at once), or the last count after 10 s."""

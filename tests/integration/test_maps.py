@@ -26,6 +26,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from ckanext.sinp.logic import access as sinp_access
 from ckanext.sinp.occurrences import aggregates, store
 from tests.conftest import ROOT
+from tests.integration.conftest import wait_until
 from tests.integration.test_browser_forms import PASSWORD, _login
 from tests.integration.test_occurrence_deposits import rows, upload, wait_report
 from tests.integration.test_protection import CASES, EXPECTED_PUBLIC, deposit_csv
@@ -176,9 +177,7 @@ def _css_images(browser, base) -> set[str]:
 
 
 def _wait_drawn(browser, selector, mode):
-    WebDriverWait(browser, 20).until(
-        lambda b: b.find_element(By.CSS_SELECTOR, selector).get_attribute("data-sinp-drawn") == mode
-    )
+    wait_until(browser, lambda b: b.find_element(By.CSS_SELECTOR, selector).get_attribute("data-sinp-drawn") == mode)
 
 
 def _scroll_to(browser, selector):

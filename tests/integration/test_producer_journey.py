@@ -19,6 +19,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from ckanext.sinp.logic import queries
+from tests.integration.conftest import body_text, wait_until
 from tests.integration.test_occurrence_deposits import deposit_env, rows  # noqa: F401  (fixture)
 
 PASSWORD = "Mot-de-passe-1234"
@@ -50,7 +51,7 @@ def _mobile_shot(browser, name):
 
 
 def _text(browser) -> str:
-    return browser.find_element(By.TAG_NAME, "body").text
+    return body_text(browser)
 
 
 def _click(browser, element):
@@ -90,7 +91,7 @@ def _save(browser):
 
 
 def _wait_text(browser, needle, timeout=60):
-    WebDriverWait(browser, timeout).until(lambda b: needle in _text(b))
+    wait_until(browser, lambda b: needle in b.find_element(By.TAG_NAME, "body").text, timeout)
 
 
 def _login(browser, base, user):

@@ -21,6 +21,7 @@ from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
+from tests.integration.conftest import body_text, wait_until
 from tests.integration.test_browser_forms import PASSWORD, _login
 from tests.integration.test_occurrence_deposits import upload, wait_report
 from tests.integration.test_protection import CASES, _jdd, deposit_csv
@@ -75,12 +76,13 @@ def shot(browser, name: str) -> None:
 
 
 def page_text(browser) -> str:
-    WebDriverWait(browser, 20).until(
+    wait_until(
+        browser,
         lambda b: (
             b.execute_script("return document.readyState") == "complete" and b.find_elements(By.TAG_NAME, "footer")
-        )
+        ),
     )
-    return browser.find_element(By.TAG_NAME, "body").text
+    return body_text(browser)
 
 
 def console_problems(browser) -> list[str]:
@@ -163,7 +165,7 @@ def test_a_chef_de_file_filters_selects_confirms_and_reads_the_history(browser, 
     click(browser, browser.find_element(By.CSS_SELECTOR, "form.sinp-validation-decision button[type=submit]"))
 
     # --- confirm: the count and the level, nothing written yet ---
-    WebDriverWait(browser, 20).until(lambda b: "Confirmer la décision" in b.find_element(By.TAG_NAME, "body").text)
+    wait_until(browser, lambda b: "Confirmer la décision" in b.find_element(By.TAG_NAME, "body").text)
     text = page_text(browser)
     assert "Valider 2 observations au niveau « Probable » ?" in text
     assert "Décision enregistrée au nom de : Groupe mammalogique de Bourgogne" in text
@@ -183,7 +185,7 @@ def test_a_chef_de_file_filters_selects_confirms_and_reads_the_history(browser, 
 
     # --- history: the detail of one observation, who, when (in French), level, comment ---
     click(browser, browser.find_element(By.CSS_SELECTOR, "table.sinp-validation-table tbody tr td:nth-child(2) a"))
-    WebDriverWait(browser, 20).until(lambda b: "Historique de validation" in b.find_element(By.TAG_NAME, "body").text)
+    wait_until(browser, lambda b: "Historique de validation" in b.find_element(By.TAG_NAME, "body").text)
     text = page_text(browser)
     assert "Observation de Myotis myotis" in text and "Niveau de validation actuel : Probable" in text
     history = [
