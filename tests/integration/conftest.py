@@ -278,14 +278,19 @@ def browser(tmp_path):
     driver.quit()
 
 
-def wait_until(browser, predicate, timeout: float = 20):
-    """WebDriverWait that reads the page again when it was replaced while being read: after a click
-    that submits a form, the old page's element found a moment before the answer arrives is stale
-    (a failure of this journey in CI came from that, not from the platform)."""
+def patient(browser, timeout: float = 20):
+    """A WebDriverWait that reads the page again when it was replaced while being read: after a click
+    that submits a form (or a script that redraws a list), an element found a moment before is stale.
+    Stop 36's CI failed on that once (a race of the test, not of the platform). Every browser wait
+    of the suite goes through here."""
     from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(browser, timeout, ignored_exceptions=(StaleElementReferenceException,)).until(predicate)
+    return WebDriverWait(browser, timeout, ignored_exceptions=(StaleElementReferenceException,))
+
+
+def wait_until(browser, predicate, timeout: float = 20):
+    return patient(browser, timeout).until(predicate)
 
 
 def body_text(browser) -> str:

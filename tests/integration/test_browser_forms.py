@@ -19,10 +19,11 @@ from selenium.common.exceptions import (
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support.ui import Select, WebDriverWait
+from selenium.webdriver.support.ui import Select
 
 from ckanext.sinp.referentials import taxref_store
 from tests.conftest import ROOT
+from tests.integration.conftest import patient
 
 TAXREF_EXTRACT = ROOT / "schemas" / "referentiels" / "taxref" / "TAXREFv18_extrait_BFC.txt"
 SCREENSHOTS = ROOT / "var" / "screenshots"
@@ -44,7 +45,7 @@ def _login(browser, base, user):
     browser.find_element(By.ID, "field-login").send_keys(user["name"])
     browser.find_element(By.ID, "field-password").send_keys(PASSWORD)
     browser.find_element(By.CSS_SELECTOR, "form.form-horizontal button[type=submit], form button.btn-primary").click()
-    WebDriverWait(browser, 20).until(lambda b: "/user/login" not in b.current_url)
+    patient(browser, 20).until(lambda b: "/user/login" not in b.current_url)
 
 
 def _fill(browser, name, value):
@@ -99,15 +100,15 @@ def _draw_box(browser, the_map, attempts=4):
     for _ in range(attempts):
         browser.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)  # an open picker closed
         browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", the_map)
-        WebDriverWait(browser, 20).until(lambda b: _steady(b, the_map))
-        WebDriverWait(browser, 20).until(
+        patient(browser, 20).until(lambda b: _steady(b, the_map))
+        patient(browser, 20).until(
             lambda b: _click(b, b.find_element(By.CSS_SELECTOR, "#sinp-bbox-map .leaflet-draw-draw-rectangle"))
         )
         ActionChains(browser).move_to_element_with_offset(the_map, -80, -60).click_and_hold().move_by_offset(
             160, 120
         ).release().perform()
         try:
-            WebDriverWait(browser, 5).until(lambda b: b.find_element(By.NAME, "borne_nord").get_attribute("value"))
+            patient(browser, 5).until(lambda b: b.find_element(By.NAME, "borne_nord").get_attribute("value"))
             return
         except TimeoutException:
             continue
@@ -141,7 +142,7 @@ def _choose(browser, name, typed, expected=None):
 
     def wait(what, condition):
         try:
-            return WebDriverWait(browser, 20).until(condition)
+            return patient(browser, 20).until(condition)
         except TimeoutException:
             raise AssertionError(f"picker {name!r}: {what} — {_picker_state(browser, xpath)}") from None
 
@@ -175,7 +176,7 @@ def _choose(browser, name, typed, expected=None):
             return f"field={where} refused={refused[-1:] or None}"
 
         try:
-            WebDriverWait(browser, 20).until(focused)
+            patient(browser, 20).until(focused)
         except TimeoutException:
             raise AssertionError(
                 f"picker {name!r}: its search box never took the focus — {explain()} {_picker_state(browser, xpath)}"
@@ -323,7 +324,7 @@ def test_producer_creates_a_ca_then_a_jdd_and_publishes_it(browser, test_ckan_ur
 
     # --- sent without its description: the form comes back with the message, names kept ---
     _submit(browser)
-    WebDriverWait(browser, 30).until(lambda b: "Champ obligatoire du standard SINP" in b.page_source)
+    patient(browser, 30).until(lambda b: "Champ obligatoire du standard SINP" in b.page_source)
     assert "Myotis myotis (Borkhausen, 1797) — 60418" in browser.page_source
     assert _selected_labels(browser, "territoires") == ["Métropole"]
     assert _selected_labels(browser, "meta_cadre_parent") == [
@@ -332,7 +333,7 @@ def test_producer_creates_a_ca_then_a_jdd_and_publishes_it(browser, test_ckan_ur
     _shot(browser, tmp_path, "ca-error")
     _fill(browser, "notes", "Prospection des mares de la Bresse louhannaise.")
     _submit(browser)
-    WebDriverWait(browser, 30).until(
+    patient(browser, 30).until(
         lambda b: "/ca/inventaire-des-amphibiens-de-la-bresse" in b.current_url and "/new" not in b.current_url
     )
     page = browser.page_source
@@ -347,7 +348,7 @@ def test_producer_creates_a_ca_then_a_jdd_and_publishes_it(browser, test_ckan_ur
     # the edit form names the taxon again
     browser.get(f"{test_ckan_url}/ca/edit/inventaire-des-amphibiens-de-la-bresse")
     # the picker is shown (and its text readable) once its script has run
-    WebDriverWait(browser, 30).until(
+    patient(browser, 30).until(
         lambda b: (
             "Myotis myotis (Borkhausen, 1797) — 60418" in b.find_element(By.CSS_SELECTOR, ".sinp-taxon-search").text
         )
@@ -357,7 +358,7 @@ def test_producer_creates_a_ca_then_a_jdd_and_publishes_it(browser, test_ckan_ur
     browser.get(f"{test_ckan_url}/jdd/new")
     _fill(browser, "title", "Jeu sans contact")
     _submit(browser)
-    WebDriverWait(browser, 30).until(lambda b: "Champ obligatoire du standard SINP" in b.page_source)
+    patient(browser, 30).until(lambda b: "Champ obligatoire du standard SINP" in b.page_source)
     assert requests.get(
         f"{test_ckan_url}/api/3/action/package_show", params={"id": "jeu-sans-contact"}
     ).status_code in (403, 404)
@@ -395,7 +396,7 @@ def test_producer_creates_a_ca_then_a_jdd_and_publishes_it(browser, test_ckan_ur
     Select(browser.find_element(By.NAME, "contacts_jdd-0-role")).select_by_visible_text("Contact principal")
     _shot(browser, tmp_path, "jdd")
     _submit(browser)
-    WebDriverWait(browser, 30).until(
+    patient(browser, 30).until(
         lambda b: "/jdd/mares-de-la-bresse-releves-2024" in b.current_url and "/new" not in b.current_url
     )
     assert "Inventaire des amphibiens de la Bresse" in browser.page_source  # link to its CA
@@ -420,7 +421,7 @@ def test_producer_creates_a_ca_then_a_jdd_and_publishes_it(browser, test_ckan_ur
     assert browser.find_elements(By.CSS_SELECTOR, "#sinp-bbox-map path.leaflet-interactive")
     Select(browser.find_element(By.NAME, "private")).select_by_value("False")
     _submit(browser)
-    WebDriverWait(browser, 30).until(lambda b: "/edit/" not in b.current_url)
+    patient(browser, 30).until(lambda b: "/edit/" not in b.current_url)
     public = requests.get(
         f"{test_ckan_url}/api/3/action/package_show", params={"id": "mares-de-la-bresse-releves-2024"}
     )

@@ -28,14 +28,14 @@ import sqlalchemy as sa
 from bs4 import BeautifulSoup
 from ckan.tests import factories, helpers
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import Select, WebDriverWait
+from selenium.webdriver.support.ui import Select
 
 from ckanext.sinp.domain import charts
 from ckanext.sinp.logic import carte_actions
 from ckanext.sinp.occurrences import map_store
 from tests.conftest import ROOT
 from tests.integration import indicator_data as data
-from tests.integration.conftest import _wait_for_background_jobs, empty_database
+from tests.integration.conftest import _wait_for_background_jobs, empty_database, patient
 from tests.integration.test_indicators import build_world
 
 SCREENSHOTS = ROOT / "var" / "screenshots"
@@ -810,7 +810,7 @@ def _overflow(browser) -> int:
 
 def _drawn(browser) -> int:
     """The number of mailles the map drew, once it has drawn them."""
-    WebDriverWait(browser, 20).until(
+    patient(browser, 20).until(
         lambda b: b.find_element(By.ID, "sinp-carte-map").get_attribute("data-sinp-drawn") is not None
     )
     return int(browser.find_element(By.ID, "sinp-carte-map").get_attribute("data-sinp-drawn"))
@@ -819,7 +819,7 @@ def _drawn(browser) -> int:
 def _click_a_cell(browser) -> str:
     """Clicks a maille of the map; its code once its taxa are listed."""
     _clickable_cell(browser).click()
-    WebDriverWait(browser, 15).until(
+    patient(browser, 15).until(
         lambda b: b.find_element(By.ID, "sinp-carte-taxons").get_attribute("data-code") is not None
     )
     return browser.find_element(By.ID, "sinp-carte-taxons").get_attribute("data-code")
@@ -851,13 +851,13 @@ def test_the_map_in_a_browser(carte_world, browser, test_ckan_url, width):
     browser.get(f"{base}/carte")
     box = browser.find_element(By.ID, "sinp-carte-filtres-box")
     # folded on a phone, so that the map shows (by the page's script: waited for)
-    WebDriverWait(browser, 10).until(lambda b: (box.get_attribute("open") is None) == (width < 576))
+    patient(browser, 10).until(lambda b: (box.get_attribute("open") is None) == (width < 576))
     if width < 576:
         box.find_element(By.CSS_SELECTOR, "summary").click()
     Select(browser.find_element(By.ID, "sinp-carte-groupe")).select_by_value("Mammifères")
     Select(browser.find_element(By.ID, "sinp-carte-dep")).select_by_value("25")
     browser.find_element(By.CSS_SELECTOR, ".sinp-carte-actions button[type=submit]").click()
-    WebDriverWait(browser, 10).until(lambda b: "groupe=Mamm" in b.current_url and "dep=25" in b.current_url)
+    patient(browser, 10).until(lambda b: "groupe=Mamm" in b.current_url and "dep=25" in b.current_url)
     wanted = expected(carte_world, "maille", groupe="Mammifères", dep="25")
     assert _drawn(browser) == len(wanted)
     href = browser.find_element(By.CSS_SELECTOR, ".sinp-carte-exports a[href*='export.geojson']").get_attribute("href")
@@ -866,7 +866,7 @@ def test_the_map_in_a_browser(carte_world, browser, test_ckan_url, width):
     browser.save_screenshot(str(SCREENSHOTS / f"carte-filtres-{width}.png"))
     # the département level: a ranked table
     browser.find_element(By.CSS_SELECTOR, ".sinp-carte-niveaux a[data-niveau=departement]").click()
-    WebDriverWait(browser, 10).until(lambda b: "niveau=departement" in b.current_url)
+    patient(browser, 10).until(lambda b: "niveau=departement" in b.current_url)
     assert "Doubs" in browser.find_element(By.ID, "sinp-carte-table").text
     assert _overflow(browser) <= 0
     browser.save_screenshot(str(SCREENSHOTS / f"carte-departements-{width}.png"))
@@ -892,14 +892,14 @@ def test_the_precise_view_in_a_browser(carte_world, roles, browser, test_ckan_ur
     browser.find_element(By.ID, "field-login").send_keys(own["name"])
     browser.find_element(By.ID, "field-password").send_keys(PASSWORD)
     browser.find_element(By.CSS_SELECTOR, "form.form-horizontal button[type=submit], form button.btn-primary").click()
-    WebDriverWait(browser, 20).until(lambda b: "/user/login" not in b.current_url)
+    patient(browser, 20).until(lambda b: "/user/login" not in b.current_url)
     browser.get_log("browser")  # read (and so forgotten): the dashboard's messages are not this page's
     browser.get(f"{base}/carte")
     switch = browser.find_elements(By.CSS_SELECTOR, "#sinp-carte-vues a")
     assert [a.text for a in switch] == ["Vue publique", "Vue précise (vos droits)"]
     assert not browser.find_elements(By.ID, "sinp-carte-vue-precise")
     switch[1].click()
-    WebDriverWait(browser, 10).until(lambda b: "vue=precise" in b.current_url)
+    patient(browser, 10).until(lambda b: "vue=precise" in b.current_url)
     notice = browser.find_element(By.ID, "sinp-carte-vue-precise").text
     assert notice.startswith("Vue précise.") and "y compris privés ou en brouillon" in notice
     wanted = expected_precise(carte_world, "maille", lambda o: _producer(o) == OWN)
@@ -912,12 +912,12 @@ def test_the_precise_view_in_a_browser(carte_world, roles, browser, test_ckan_ur
     assert code in wanted and "vue=precise" in browser.current_url
     assert len(browser.find_elements(By.CSS_SELECTOR, "#sinp-carte-taxons tbody tr")) == wanted[code][1]
     browser.find_element(By.CSS_SELECTOR, ".sinp-carte-niveaux a[data-niveau=commune]").click()
-    WebDriverWait(browser, 10).until(lambda b: "niveau=commune" in b.current_url and "vue=precise" in b.current_url)
+    patient(browser, 10).until(lambda b: "niveau=commune" in b.current_url and "vue=precise" in b.current_url)
     assert browser.find_element(By.ID, "sinp-carte-vue-precise").is_displayed()
     browser.save_screenshot(str(SCREENSHOTS / f"carte-vue-precise-communes-{width}.png"))
     # back to the public view
     browser.find_element(By.CSS_SELECTOR, "#sinp-carte-vues a[data-vue=publique]").click()
-    WebDriverWait(browser, 10).until(lambda b: "vue=" not in b.current_url)
+    patient(browser, 10).until(lambda b: "vue=" not in b.current_url)
     assert not browser.find_elements(By.ID, "sinp-carte-vue-precise")
     logs = [e["message"] for e in browser.get_log("browser") if e.get("level") == "SEVERE"]
     assert not [m for m in logs if base in m], logs

@@ -26,14 +26,14 @@ import sqlalchemy as sa
 from bs4 import BeautifulSoup
 from ckan.tests import factories, helpers
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import Select, WebDriverWait
+from selenium.webdriver.support.ui import Select
 
 from ckanext.sinp.domain import charts
 from ckanext.sinp.logic import indicator_actions
 from ckanext.sinp.occurrences import indicators_store, store
 from tests.conftest import ROOT
 from tests.integration import indicator_data
-from tests.integration.conftest import _wait_for_background_jobs
+from tests.integration.conftest import _wait_for_background_jobs, patient
 
 SCREENSHOTS = ROOT / "var" / "screenshots"
 
@@ -286,7 +286,7 @@ def test_the_pages_in_a_browser_at_desktop_and_phone_width(indicators, browser, 
     browser.get(f"{base}/indicateurs/observations")
     Select(browser.find_element(By.ID, "departement")).select_by_value("25")
     browser.find_element(By.CSS_SELECTOR, ".sinp-indicator-filters button[type=submit]").click()
-    WebDriverWait(browser, 10).until(lambda b: "departement=25" in b.current_url)
+    patient(browser, 10).until(lambda b: "departement=25" in b.current_url)
     assert "Doubs" in browser.find_element(By.CSS_SELECTOR, "figure figcaption").text
     logs = [e["message"] for e in browser.get_log("browser") if e.get("level") == "SEVERE"]
     assert not [m for m in logs if base in m], logs

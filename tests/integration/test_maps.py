@@ -21,12 +21,11 @@ import sqlalchemy as sa
 from ckan.tests import factories
 from ckan.tests import helpers as ckan_helpers
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
 
 from ckanext.sinp.logic import access as sinp_access
 from ckanext.sinp.occurrences import aggregates, store
 from tests.conftest import ROOT
-from tests.integration.conftest import wait_until
+from tests.integration.conftest import patient, wait_until
 from tests.integration.test_browser_forms import PASSWORD, _login
 from tests.integration.test_occurrence_deposits import rows, upload, wait_report
 from tests.integration.test_protection import CASES, EXPECTED_PUBLIC, deposit_csv
@@ -245,7 +244,7 @@ def _contrast(browser, element) -> float:
 def test_the_territory_map_draws_a_pasted_wkt_and_answers_in_french(maps, browser, test_ckan_url):
     base = test_ckan_url
     browser.get(f"{base}/territoire")
-    WebDriverWait(browser, 20).until(lambda b: b.find_elements(By.CSS_SELECTOR, ".leaflet-draw-toolbar a"))
+    patient(browser, 20).until(lambda b: b.find_elements(By.CSS_SELECTOR, ".leaflet-draw-toolbar a"))
     field = browser.find_element(By.ID, "polygone")
     field.send_keys(WKT)
     _wait_drawn(browser, "#sinp-territory-map", "polygone")
@@ -258,7 +257,7 @@ def test_the_territory_map_draws_a_pasted_wkt_and_answers_in_french(maps, browse
         response = requests.get(url, timeout=10)
         assert response.status_code == 200 and response.headers["Content-Type"].startswith("image/"), url
     browser.find_element(By.CSS_SELECTOR, "#sinp-territory-form button[type=submit]").click()
-    WebDriverWait(browser, 30).until(lambda b: b.find_elements(By.CSS_SELECTOR, "h2"))
+    patient(browser, 30).until(lambda b: b.find_elements(By.CSS_SELECTOR, "h2"))
     heading = browser.find_element(By.CSS_SELECTOR, "article h2").text
     assert re.search(r"\(\d{1,3}(\u202f\d{3})*,\d km²\)$", heading), heading
     _wait_drawn(browser, "#sinp-territory-map", "polygone")  # the polygon asked about stays drawn

@@ -16,10 +16,9 @@ import pytest
 import requests
 from ckan.tests import factories, helpers
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
 
 from ckanext.sinp.logic import queries
-from tests.integration.conftest import body_text, wait_until
+from tests.integration.conftest import body_text, patient, wait_until
 from tests.integration.test_occurrence_deposits import deposit_env, rows  # noqa: F401  (fixture)
 
 PASSWORD = "Mot-de-passe-1234"
@@ -102,7 +101,7 @@ def _login(browser, base, user):
         browser,
         browser.find_element(By.CSS_SELECTOR, "form.form-horizontal button[type=submit], form button.btn-primary"),
     )
-    WebDriverWait(browser, 20).until(lambda b: "/user/login" not in b.current_url)
+    patient(browser, 20).until(lambda b: "/user/login" not in b.current_url)
 
 
 def test_producer_journey_from_login_to_publication(browser, test_ckan_url, producer, tmp_path):
@@ -118,7 +117,7 @@ def test_producer_journey_from_login_to_publication(browser, test_ckan_url, prod
 
     # --- a new cadre d'acquisition ---
     _click(browser, browser.find_element(By.CSS_SELECTOR, "a[href$='/ca/new']"))
-    WebDriverWait(browser, 20).until(lambda b: b.current_url.endswith("/ca/new"))
+    patient(browser, 20).until(lambda b: b.current_url.endswith("/ca/new"))
     _fill(browser, "title", "Inventaire des amphibiens de la Bresse")
     _fill(browser, "name", "inventaire-amphibiens-bresse")
     _fill(browser, "notes", "Prospection des mares de la Bresse louhannaise.")
@@ -130,7 +129,7 @@ def test_producer_journey_from_login_to_publication(browser, test_ckan_url, prod
     _fill(browser, "acteurs-0-mail", "amphibiens@cen.invalid")
     _choose(browser, "acteurs-0-role", "1")
     _save(browser)
-    WebDriverWait(browser, 30).until(lambda b: b.current_url.endswith("/ca/inventaire-amphibiens-bresse"))
+    patient(browser, 30).until(lambda b: b.current_url.endswith("/ca/inventaire-amphibiens-bresse"))
     page = _text(browser)
     assert "Inventaire des amphibiens de la Bresse" in page
     assert "Nouveau jeu de données dans ce cadre" in page and "Publier" in page
@@ -139,7 +138,7 @@ def test_producer_journey_from_login_to_publication(browser, test_ckan_url, prod
     # --- a new JDD from the CA page: the CA is pre-selected ---
     ca_uuid = helpers.call_action("package_show", id="inventaire-amphibiens-bresse")["sinp_uuid"]
     _click(browser, _link(browser, "Nouveau jeu de données dans ce cadre"))
-    WebDriverWait(browser, 20).until(lambda b: "/jdd/new" in b.current_url)
+    patient(browser, 20).until(lambda b: "/jdd/new" in b.current_url)
     assert f"cadre={ca_uuid}" in browser.current_url
     assert browser.execute_script("return document.getElementsByName('cadre')[0].value") == ca_uuid
     _fill(browser, "title", "Mares de la Bresse : relevés 2024")
@@ -154,7 +153,7 @@ def test_producer_journey_from_login_to_publication(browser, test_ckan_url, prod
     _fill(browser, "contacts_jdd-0-organisme", "CEN Bourgogne-Franche-Comté")
     _choose(browser, "contacts_jdd-0-role", "1")
     _save(browser)
-    WebDriverWait(browser, 30).until(lambda b: b.current_url.endswith("/jdd/mares-bresse-2024"))
+    patient(browser, 30).until(lambda b: b.current_url.endswith("/jdd/mares-bresse-2024"))
     page = _text(browser)
     assert "Déposer des données" in page and "Publier" in page
     assert "Inventaire des amphibiens de la Bresse" in page  # its CA
@@ -162,7 +161,7 @@ def test_producer_journey_from_login_to_publication(browser, test_ckan_url, prod
 
     # --- « Déposer des données »: the template and the column guide at hand ---
     _click(browser, _link(browser, "Déposer des données"))
-    WebDriverWait(browser, 20).until(lambda b: b.current_url.endswith("/jdd/mares-bresse-2024/deposer"))
+    patient(browser, 20).until(lambda b: b.current_url.endswith("/jdd/mares-bresse-2024/deposer"))
     page = _text(browser)
     assert "Déposer des données d'occurrences" in page
     assert "modèle de fichier (CSV)" in page and "guide des colonnes" in page
@@ -184,7 +183,7 @@ def test_producer_journey_from_login_to_publication(browser, test_ckan_url, prod
     _click(browser, browser.find_element(By.CSS_SELECTOR, "button[name=deposer]"))
 
     # --- progress, then the report ---
-    WebDriverWait(browser, 30).until(lambda b: re.search(r"/jdd/mares-bresse-2024/depot/[0-9a-f-]+$", b.current_url))
+    patient(browser, 30).until(lambda b: re.search(r"/jdd/mares-bresse-2024/depot/[0-9a-f-]+$", b.current_url))
     report_url = browser.current_url
     assert "Rapport de contrôle du dépôt" in _text(browser)
     _shot(browser, "05-progression")
@@ -210,8 +209,8 @@ def test_producer_journey_from_login_to_publication(browser, test_ckan_url, prod
     browser.find_element(By.ID, "field-deposit-file").send_keys(str(corrected))
     _shot(browser, "08-fichier-corrige")
     _click(browser, browser.find_element(By.CSS_SELECTOR, "button[name=deposer]"))
-    WebDriverWait(browser, 30).until(lambda b: b.current_url == report_url)
-    WebDriverWait(browser, 120).until(lambda b: re.search(r"Lignes refusées\s+0", _text(b)))
+    patient(browser, 30).until(lambda b: b.current_url == report_url)
+    patient(browser, 120).until(lambda b: re.search(r"Lignes refusées\s+0", _text(b)))
     page = _text(browser)
     assert re.search(r"Lignes acceptées et intégrées\s+4", page)
 
@@ -224,7 +223,7 @@ def test_producer_journey_from_login_to_publication(browser, test_ckan_url, prod
     # --- « Publier »: what it means, then the confirmation ---
     browser.get(f"{base}/jdd/mares-bresse-2024")
     _click(browser, _link(browser, "Publier"))
-    WebDriverWait(browser, 20).until(lambda b: b.current_url.endswith("/jdd/mares-bresse-2024/publication"))
+    patient(browser, 20).until(lambda b: b.current_url.endswith("/jdd/mares-bresse-2024/publication"))
     page = _text(browser)
     assert "IDéO BFC" in page and "floutées" in page and "Non publié" in page
     assert "« Inventaire des amphibiens de la Bresse », n'est pas publié" in page  # its CA, still private
@@ -239,7 +238,7 @@ def test_producer_journey_from_login_to_publication(browser, test_ckan_url, prod
     assert forged.status_code == 400
     assert requests.get(f"{base}/api/3/action/package_show", params={"id": "mares-bresse-2024"}).status_code == 404
     _click(browser, browser.find_element(By.CSS_SELECTOR, "button[name=decision][value=publier]"))
-    WebDriverWait(browser, 20).until(lambda b: b.current_url.endswith("/jdd/mares-bresse-2024"))
+    patient(browser, 20).until(lambda b: b.current_url.endswith("/jdd/mares-bresse-2024"))
     page = _text(browser)
     assert "La fiche est publiée" in page and "Retirer la publication" in page
     _shot(browser, "11-publie")
@@ -248,7 +247,7 @@ def test_producer_journey_from_login_to_publication(browser, test_ckan_url, prod
 
     # --- « Retirer la publication » is symmetric ---
     _click(browser, _link(browser, "Retirer la publication"))
-    WebDriverWait(browser, 20).until(lambda b: b.current_url.endswith("/publication"))
+    patient(browser, 20).until(lambda b: b.current_url.endswith("/publication"))
     assert "IDéO BFC la supprime à son prochain moissonnage" in _text(browser)
     _click(browser, browser.find_element(By.CSS_SELECTOR, "button[name=decision][value=retirer]"))
     _wait_text(browser, "La publication est retirée")

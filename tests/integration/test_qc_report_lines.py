@@ -12,6 +12,7 @@ import csv
 import io
 import urllib.parse
 
+from tests.integration.conftest import patient
 from tests.integration.test_occurrence_deposits import deposit_env, rows, upload, wait_report  # noqa: F401
 
 SWAPPED = "POINT(47.2 5.003)"  # latitude written first
@@ -72,7 +73,6 @@ def test_the_attestation_pdf_names_the_depositor_and_the_organisation(deposit_en
 
 def test_the_report_page_reads_well_in_a_browser_down_to_390_px(deposit_env, browser, test_ckan_url):  # noqa: F811
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
     from tests.conftest import ROOT
 
@@ -87,7 +87,7 @@ def test_the_report_page_reads_well_in_a_browser_down_to_390_px(deposit_env, bro
     browser.find_element(By.ID, "field-login").send_keys(user["name"])
     browser.find_element(By.ID, "field-password").send_keys("correct123")  # CKAN's UserWithToken factory
     browser.find_element(By.CSS_SELECTOR, "form.form-horizontal button[type=submit], form button.btn-primary").click()
-    WebDriverWait(browser, 20).until(lambda b: "/user/login" not in b.current_url)
+    patient(browser, 20).until(lambda b: "/user/login" not in b.current_url)
     shots = ROOT / "var" / "screenshots"
     shots.mkdir(parents=True, exist_ok=True)
     for width in (1280, 390):

@@ -19,9 +19,9 @@ import sqlalchemy as sa
 from ckan.tests import factories
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import Select, WebDriverWait
+from selenium.webdriver.support.ui import Select
 
-from tests.integration.conftest import body_text, wait_until
+from tests.integration.conftest import body_text, patient, wait_until
 from tests.integration.test_browser_forms import PASSWORD, _login
 from tests.integration.test_occurrence_deposits import upload, wait_report
 from tests.integration.test_protection import CASES, _jdd, deposit_csv
@@ -122,7 +122,7 @@ def test_a_chef_de_file_filters_selects_confirms_and_reads_the_history(browser, 
     assert labels[1:] == ["Certain - très probable", "Probable", "Douteux", "Invalide", "Non réalisable"]
     # the chef de file sees its scope precisely (a point per observation), the rest as the public does
     try:
-        WebDriverWait(browser, 20).until(
+        patient(browser, 20).until(
             lambda b: (
                 len(b.find_elements(By.CSS_SELECTOR, "#sinp-validation-map path.sinp-validation-point"))
                 == len(IN_SCOPE)
@@ -145,7 +145,7 @@ def test_a_chef_de_file_filters_selects_confirms_and_reads_the_history(browser, 
     field = browser.find_element(By.ID, "f_cd_nom")
     field.send_keys(BAT)
     click(browser, browser.find_element(By.CSS_SELECTOR, "form.sinp-validation-filter button[type=submit]"))
-    WebDriverWait(browser, 20).until(lambda b: f"cd_nom={BAT}" in b.current_url)
+    patient(browser, 20).until(lambda b: f"cd_nom={BAT}" in b.current_url)
     text = page_text(browser)
     shown = rows(browser)
     assert len(shown) == 2 and all(r[1].startswith("Myotis myotis") for r in shown), shown
@@ -175,7 +175,7 @@ def test_a_chef_de_file_filters_selects_confirms_and_reads_the_history(browser, 
     click(browser, browser.find_element(By.XPATH, "//button[normalize-space()='Oui, valider 2 observations']"))
 
     # --- done: said on the page, the levels in the table and in the database ---
-    WebDriverWait(browser, 20).until(lambda b: "validation" in b.current_url and "Confirmer" not in b.title)
+    patient(browser, 20).until(lambda b: "validation" in b.current_url and "Confirmer" not in b.title)
     text = page_text(browser)
     assert "2 observations validées au niveau « Probable » par Groupe mammalogique de Bourgogne" in text
     assert [r[5] for r in rows(browser)] == ["Probable", "Probable"]
@@ -204,7 +204,7 @@ def test_a_chef_de_file_filters_selects_confirms_and_reads_the_history(browser, 
     )
     assert kind.startswith("Manuelle")
     assert "Nom du lieu" in text  # the observation's fields, labelled as in the column guide
-    WebDriverWait(browser, 20).until(lambda b: b.find_elements(By.CSS_SELECTOR, ".sinp-validation-map path"))
+    patient(browser, 20).until(lambda b: b.find_elements(By.CSS_SELECTOR, ".sinp-validation-map path"))
     shot(browser, "6-historique")
     assert console_problems(browser) == []
 

@@ -9,10 +9,9 @@ import pytest
 import requests
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.conftest import ROOT
-from tests.integration.conftest import search_count
+from tests.integration.conftest import patient, search_count
 from tests.integration.test_occurrence_deposits import upload, wait_report
 from tests.integration.test_protection import deposit_csv
 from tests.integration.test_search import BAT, DRAGONFLY, KITE_HIDDEN, morvan_records
@@ -55,7 +54,7 @@ def _missing_assets(browser) -> list[str]:
 
 
 def _wait(browser, condition, timeout=20):
-    return WebDriverWait(browser, timeout).until(condition)
+    return patient(browser, timeout).until(condition)
 
 
 def test_a_visitor_finds_a_jdd_on_the_map_and_reads_its_blurred_observations(published_jdd, browser, test_ckan_url):

@@ -23,8 +23,8 @@ import requests
 from ckan.tests import factories
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support.ui import WebDriverWait
 
+from tests.integration.conftest import patient
 from tests.integration.test_browser_forms import PASSWORD, _login
 from tests.integration.test_occurrence_deposits import upload, wait_report
 from tests.integration.test_sinp_records import CA, JDD, Api
@@ -191,7 +191,7 @@ def check_headers(browser, url: str) -> None:
 def open_page(browser, url: str, name: str, ready: str = "footer") -> str:
     """Opens ``url``; returns the visible text once loaded (no payload ran, no policy violation)."""
     browser.get(url)
-    WebDriverWait(browser, 20).until(
+    patient(browser, 20).until(
         lambda b: (
             b.execute_script("return document.readyState") == "complete" and b.find_elements(By.CSS_SELECTOR, ready)
         )
@@ -206,19 +206,17 @@ def open_page(browser, url: str, name: str, ready: str = "footer") -> str:
 def popups(browser, expected: int, name: str) -> list[str]:
     """Clicks every point of the occurrence map; returns the name shown in each popup (its text)."""
     points = "#sinp-occurrence-map path.sinp-occurrence-point"
-    WebDriverWait(browser, 20).until(lambda b: len(b.find_elements(By.CSS_SELECTOR, points)) == expected)
+    patient(browser, 20).until(lambda b: len(b.find_elements(By.CSS_SELECTOR, points)) == expected)
     browser.execute_script(
         "arguments[0].scrollIntoView({block: 'center'});", browser.find_element(By.ID, "sinp-occurrence-map")
     )
     texts = []
     for i, point in enumerate(browser.find_elements(By.CSS_SELECTOR, points)):
         point.click()
-        popup = WebDriverWait(browser, 10).until(
+        popup = patient(browser, 10).until(
             lambda b: b.find_element(By.CSS_SELECTOR, "#sinp-occurrence-map .leaflet-popup-content")
         )
-        WebDriverWait(browser, 10).until(
-            lambda b, popup=popup: "Localisation : précise" in popup.text
-        )  # after its fade-in
+        patient(browser, 10).until(lambda b, popup=popup: "Localisation : précise" in popup.text)  # after its fade-in
         if i == 0:
             shot(browser, f"{name}-popup")
         texts.append(browser.execute_script("return arguments[0].querySelector('em').textContent;", popup))
@@ -228,7 +226,7 @@ def popups(browser, expected: int, name: str) -> list[str]:
             "arguments[0].click();",
             browser.find_element(By.CSS_SELECTOR, "#sinp-occurrence-map .leaflet-popup-close-button"),
         )
-        WebDriverWait(browser, 10).until(
+        patient(browser, 10).until(
             lambda b: not b.find_elements(By.CSS_SELECTOR, "#sinp-occurrence-map .leaflet-popup")
         )
     return texts
@@ -240,9 +238,9 @@ def territory(browser, base: str, name: str) -> str:
     field.clear()
     field.send_keys(json.dumps(POLYGON))
     browser.find_element(By.CSS_SELECTOR, "#sinp-territory-form button[type=submit]").click()
-    WebDriverWait(browser, 30).until(lambda b: b.find_elements(By.CSS_SELECTOR, "table.sinp-territory"))
+    patient(browser, 30).until(lambda b: b.find_elements(By.CSS_SELECTOR, "table.sinp-territory"))
     # the map draws the polygon sent back in the form
-    WebDriverWait(browser, 10).until(lambda b: b.find_elements(By.CSS_SELECTOR, "#sinp-territory-map path"))
+    patient(browser, 10).until(lambda b: b.find_elements(By.CSS_SELECTOR, "#sinp-territory-map path"))
     shot(browser, f"{name}-territoire")
     assert not xss_ran(browser) and csp_violations(browser) == []
     return browser.find_element(By.CSS_SELECTOR, "table.sinp-territory").text
@@ -345,7 +343,7 @@ def test_the_main_pages_respect_the_policy(browser, test_ckan_url, xss_world):
         browser.find_element(By.ID, "sinp-taxon-q-cible_ecologique"),
     )
     browser.find_element(By.CSS_SELECTOR, ".select2-container--open .select2-search__field").send_keys("Milvus milvus")
-    WebDriverWait(browser, 20).until(
+    patient(browser, 20).until(
         lambda b: [
             li for li in b.find_elements(By.CSS_SELECTOR, ".select2-results__option--highlighted") if "2844" in li.text
         ]
