@@ -627,3 +627,43 @@ def test_init_db_makes_the_rollup_per_value_of_an_earlier_layout_again_and_keeps
             ).scalar(), view
     # a second run changes nothing
     map_store.ensure_tables(model.meta.engine, settings.flux_reader_role())
+
+
+def test_an_upgrade_whose_refresh_fails_leaves_the_map_exact_from_the_counts_until_the_scheduler_refreshes(
+    world, monkeypatch
+):
+    """``init-db`` fills the remade roll-up per filter value after the schema's transaction (deposits do
+    not wait minutes for it): if that refresh fails, the new layout is committed with a pending change that
+    names no JDD, so every map answers exactly from the counts and says so; the scheduler's refresh then
+    fills the roll-up."""
+    from ckanext.sinp import settings
+
+    _refresh(force=True)
+    filtres = {**_one_kind_filters(world), "sans filtre": map_store.Filtres()}
+    published = _published()
+    with model.meta.engine.connect() as conn:
+        before = {name: map_store.cells(conn, "maille", f) for name, f in filtres.items()}
+    with model.meta.engine.begin() as conn:
+        conn.execute(sa.text("ALTER TABLE sinp_carte_public_dim DROP COLUMN dep"))
+
+    def interrupted(conn, force=False):
+        raise RuntimeError("rafraîchissement interrompu")
+
+    monkeypatch.setattr(map_store, "refresh_public", interrupted)
+    with pytest.raises(RuntimeError, match="interrompu"):
+        map_store.ensure_tables(model.meta.engine, settings.flux_reader_role())
+    monkeypatch.undo()
+    with model.meta.engine.connect() as conn:
+        assert not conn.execute(sa.text(map_rollups.OUTDATED_SQL)).scalar()  # the new layout is committed
+        assert conn.execute(sa.text("SELECT count(*) FROM sinp_carte_public_dim")).scalar() == 0
+        state = map_store.rollup_state(conn)
+        assert state.pending and not state.serves() and state.serves_without() is None
+        for name, f in filtres.items():
+            answer = map_store.cells(conn, "maille", f, state=state)
+            assert answer == before[name] == map_store.cells(conn, "maille", f, pub=published), name
+            assert map_store.freshness(conn, f, state=state)["a_jour"] is True, name
+    assert map_store.refresh_if_stale(model.meta.engine) is not None
+    with model.meta.engine.connect() as conn:
+        assert map_store.is_fresh(conn)
+        assert conn.execute(sa.text("SELECT count(*) FROM sinp_carte_public_dim")).scalar() > 0
+        assert {name: map_store.cells(conn, "maille", f) for name, f in filtres.items()} == before

@@ -343,11 +343,12 @@ def sinp_carte(context, data_dict):
     vue, acc, pub = _view(context, data_dict)
     with model.meta.engine.connect() as conn:
         filtres, echo, nothing = read_filters(conn, data_dict, pub)
+        state = map_store.rollup_state(conn)  # once: the date said is that of the plan that answered
         if nothing or not pub:
             raw = []
         else:  # map_store counts the published JDD (the rule of ``pub``): its roll-ups serve when fresh
-            raw = map_store.cells(conn, niveau, filtres, None, acc)
-        date = map_store.freshness(conn, filtres, acc)
+            raw = map_store.cells(conn, niveau, filtres, None, acc, state=state)
+        date = map_store.freshness(conn, filtres, acc, state=state)
     cells = [_cell(c) for c in raw if c.get("code") not in (None, "", 0)]
     cells.sort(key=lambda c: (-c["nb_obs"], c["code"]))
     result = {

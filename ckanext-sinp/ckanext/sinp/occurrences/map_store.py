@@ -451,7 +451,8 @@ def _has_table(conn, name: str) -> bool:
 
 def ensure_tables(engine, reader_role: str | None = None) -> None:
     """Creates the tables, triggers and views (idempotent); fills the counts from the occurrences the
-    first time (the table locked against writes meanwhile); grants the map server's role its views."""
+    first time (the table locked against writes meanwhile); grants the map server's role its views. An
+    earlier layout's roll-up per filter value is made again and filled after the schema's transaction."""
     with engine.begin() as conn:
         conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('sinp_carte_schema'))"))
         conn.execute(text("LOCK TABLE sinp_occurrence IN SHARE ROW EXCLUSIVE MODE"))
@@ -479,10 +480,15 @@ def ensure_tables(engine, reader_role: str | None = None) -> None:
                 text("INSERT INTO sinp_carte_state VALUES (0, :v, now()) ON CONFLICT (id) DO UPDATE SET change = :v"),
                 {"v": SCHEMA_VERSION},
             )
-        elif outdated:  # as long as a scheduled refresh (a filtered map call waits for it: the table is new)
-            refresh_public(conn, force=True)
+        elif outdated:  # a change naming no JDD: the map answers from the counts until the refresh below
+            conn.execute(text(MARK_SQL))
         if reader_role and ckan:
             grant_reader(conn, reader_role)
+    if outdated and not new:
+        # in a transaction of its own: deposits waited for the schema's only, not for the refresh (minutes at
+        # 10 M rows); if it fails, the change stays pending and the scheduler's ``refresh_if_stale`` fills it
+        with engine.begin() as conn:
+            refresh_public(conn, force=True)
 
 
 def drop_outdated_rollups(conn) -> bool:
@@ -883,19 +889,25 @@ def _plan(state: Rollups, filtres: Filtres, pub: list[str] | None, access: Acces
     return "counts"
 
 
-def freshness(conn, filtres: Filtres | None = None, access: Access | None = None) -> dict:
+def freshness(conn, filtres: Filtres | None = None, access: Access | None = None, state: Rollups | None = None) -> dict:
     """What the answer of ``cells`` for the same query says of its date: ``a_jour`` false when roll-ups
     answered with changes pending (what was deposited, validated or published since ``agregats_du``, and
     the observations still public of a JDD a pending change named, are missing until the next refresh);
     true when fresh or when the counts answered. ``agregats_du``: when the roll-ups were last computed
-    (None: never)."""
-    state = rollup_state(conn)
+    (None: never). ``state``: the ``rollup_state`` that ``cells`` was given (read now if None), so that
+    what is said is the date of the plan that answered, not of a refresh that ended in between."""
+    state = state or rollup_state(conn)
     plan = _plan(state, filtres or Filtres(), None, access)
     return {"a_jour": plan == "counts" or not state.pending, "agregats_du": state.computed_at}
 
 
 def cells(
-    conn, niveau: str, filtres: Filtres | None = None, pub: list[str] | None = None, access: Access | None = None
+    conn,
+    niveau: str,
+    filtres: Filtres | None = None,
+    pub: list[str] | None = None,
+    access: Access | None = None,
+    state: Rollups | None = None,
 ) -> list[dict]:
     """The cells of ``niveau`` holding public observations that match ``filtres``, each with ``code``,
     ``nom``, ``nb_obs``, ``nb_taxons``, ``derniere_annee`` and ``geometry`` (GeoJSON, EPSG:4326: a
@@ -903,7 +915,8 @@ def cells(
     first. Only published JDD count; ``pub`` (ids) restricts them further.
     With ``access`` (a ``store.Access``): the precise view of ``_precise_rows`` (``pub`` unused).
 
-    Read from the roll-ups or from the counts as ``_plan`` decides; ``freshness`` says of which date.
+    Read from the roll-ups or from the counts as ``_plan`` decides from ``state`` (``rollup_state``, read
+    now if None); ``freshness`` given the same state says of which date.
     """
     _check_niveau(niveau)
     _interactive(conn)
@@ -911,7 +924,7 @@ def cells(
     join, name, outline = _level_sql(conn, niveau)
     geometry = f"ST_AsGeoJSON({outline[4326]}, 6)"
     params: dict = {"niveau": niveau}
-    plan = _plan(rollup_state(conn), filtres, pub, access)
+    plan = _plan(state or rollup_state(conn), filtres, pub, access)
     if plan == "precise":
         # the public roll-up per cell and taxon, plus what the precise view adds to it
         if filtres.cd_refs is not None:

@@ -62,28 +62,31 @@ def install(app, engine):
     if generation is None:
         generation = _generations[dsn] = Generation(dsn)
     if not sa.event.contains(sa.engine.Engine, "commit", _on_commit):
-        _watch_own_writes(sa.engine.Engine)
+        _watch_own_writes()
     _state.update(generation=generation, entries=Entries(conf["max_bytes"], conf["max_body"]), ttl=conf["ttl"])
     app.before_request(_serve)
     app.after_request(_keep)
     return app
 
 
-def _watch_own_writes(target) -> None:
+def _watch_own_writes() -> None:
     """This process's own writes move the generation at their commit, without waiting for the
     notification (a test, or a visitor of this worker right after an edit, sees the change at
     once). CKAN commits on reads too (``system_info``): only a transaction that wrote counts.
 
-    ``target`` is SQLAlchemy's ``Engine`` class: every engine of the process, including the ones
+    The hooks are on SQLAlchemy's ``Engine`` class: every engine of the process, including the ones
     made after the app. CKAN makes a new engine and puts it in ``model.meta.engine`` each time its
     configuration is applied again (``environment.update_config``, when plugins are loaded: CKAN's
     ``with_plugins`` test fixture does it after the ``app`` fixture has made the app); a hook on the
     app's engine alone then misses the writes made through the new one, and the next request
     depended on PostgreSQL's notification arriving first (a race that failed CI once).
     A commit on another database moves the generation too: a copy less, never a stale one."""
-    sa.event.listen(target, "before_cursor_execute", _on_statement)
-    sa.event.listen(target, "commit", _on_commit)
-    sa.event.listen(target, "rollback", _on_rollback)
+    for event, listener in (
+        ("before_cursor_execute", _on_statement),
+        ("commit", _on_commit),
+        ("rollback", _on_rollback),
+    ):
+        sa.event.listen(sa.engine.Engine, event, listener)
 
 
 def _on_statement(conn, _cursor, sql, *_args):
